@@ -1,0 +1,2 @@
+namespace JP1Dist.Engine;
+internal static class Placeholder { }

@@ -1,0 +1,1 @@
+namespace JP1Dist.PowerShell; internal static class P {}

@@ -1,0 +1,1 @@
+namespace JP1Dist.Tests; public class Smoke { [Xunit.Fact] public void Runs() { } }
