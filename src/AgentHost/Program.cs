@@ -1,1 +1,4 @@
-return 0;
+using System.CommandLine;
+using JP1Dist.AgentHost;
+
+return await Commands.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,26 @@
+@{
+    RootModule           = 'JP1Dist.PowerShell.dll'
+    ModuleVersion        = '0.1.0'
+    CompatiblePSEditions = @('Core')
+    PowerShellVersion    = '7.6'
+    GUID                 = '5b0f7c1e-8a7d-4d0e-9b7a-2f64a1d3c9e4'
+    Author               = 'JP1Dist'
+    CompanyName          = 'JP1Dist'
+    Copyright            = '(c) JP1Dist. All rights reserved.'
+    Description          = 'JP1Dist software distribution: packages, jobs through relays to agents, live status and re-execution, driven from PowerShell.'
+    FormatsToProcess     = @('JP1Dist.Format.ps1xml')
+    CmdletsToExport      = @(
+        'New-DistPackage', 'Get-DistPackage', 'Remove-DistPackage',
+        'New-DistEnrollmentToken', 'Get-DistHost', 'Remove-DistHost',
+        'New-DistJob', 'Get-DistJob', 'Start-DistJob', 'Remove-DistJob', 'Restart-DistJob', 'Wait-DistJob', 'Get-DistJobStatus',
+        'Start-DistManager', 'Stop-DistManager', 'Get-DistManager'
+    )
+    FunctionsToExport    = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags = @('SoftwareDistribution', 'Deployment', 'JP1')
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using System.CommandLine;
+using JP1Dist.AgentHost.Scripting;
+using JP1Dist.Engine.Agent;
+using JP1Dist.Engine.Logging;
+using JP1Dist.Engine.Manager;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+using Serilog.Extensions.Logging;
+
+namespace JP1Dist.AgentHost;
+
+/// <summary>The jp1dist command line: one executable for every node, and a script runner for computers without pwsh.</summary>
+internal static class Commands
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("JP1Dist: software distribution. Runs a manager, a relay or an agent, or a PowerShell script with the JP1Dist module.");
+        root.Subcommands.Add(Manager());
+        root.Subcommands.Add(Agent());
+        root.Subcommands.Add(Run());
+        return root;
+    }
+
+    private static Command Manager()
+    {
+        var listen = new Option<string>("--listen") { Description = "The URL to listen on (port 0 picks a free port).", DefaultValueFactory = _ => ManagerOptions.DefaultListenUrl };
+        var home = new Option<string?>("--home") { Description = "The data folder (default: $JP1DIST_HOME, else the application-data folder)." };
+        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var url = result.GetValue(listen)!;
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+            {
+                await Console.Error.WriteLineAsync($"jp1dist manager: '{url}' is not an http:// or https:// URL.");
+                return 2;
+            }
+            var app = ManagerHost.Build(new ManagerOptions { ListenUrl = url, Home = result.GetValue(home) });
+            try
+            {
+                await app.RunAsync(cancellationToken);
+                return 0;
+            }
+            catch (IOException e)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist manager: cannot listen on {url}: {e.Message}");
+                return 1;
+            }
+            finally
+            {
+                await app.DisposeAsync();
+            }
+        });
+        return command;
+    }
+
+    private static Command Agent()
+    {
+        var manager = new Option<string>("--manager") { Description = "The URL of the higher system (manager or relay).", Required = true };
+        var token = new Option<string?>("--token") { Description = "The enrollment token for the first registration (New-DistEnrollmentToken)." };
+        var name = new Option<string?>("--name") { Description = "The host name to register under (default: the computer name)." };
+        var state = new Option<string?>("--state") { Description = "The agent's state folder (default: per-user application data)." };
+        var once = new Option<bool>("--once") { Description = "Do all pending work, then exit (for startup scripts and schedulers)." };
+        var command = new Command("agent", "Runs an agent: registers, receives work, installs and reports.") { manager, token, name, state, once };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var url = result.GetValue(manager)!;
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+            {
+                await Console.Error.WriteLineAsync($"jp1dist agent: '{url}' is not an http:// or https:// URL.");
+                return 2;
+            }
+            var hostName = result.GetValue(name) ?? Environment.MachineName;
+            var options = new AgentOptions
+            {
+                ManagerUrl = uri,
+                Token = result.GetValue(token),
+                Name = hostName,
+                StateFolder = result.GetValue(state) ?? AgentOptions.DefaultStateFolder(hostName),
+                Once = result.GetValue(once),
+            };
+            var store = new AgentStateStore(options.StateFolder);
+            using var logger = DistLogging.Create(store.LogsFolder, "agent");
+            if (options.Once)
+            {
+                using var factory = new SerilogLoggerFactory(logger);
+                using var runtime = new AgentRuntime(options, factory.CreateLogger("JP1Dist.Agent"));
+                try
+                {
+                    await runtime.RunOnceAsync(cancellationToken);
+                    return 0;
+                }
+                catch (OperationCanceledException)
+                {
+                    return 130;
+                }
+                catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException)
+                {
+                    logger.Error("{Message}", e.Message);
+                    return 1;
+                }
+            }
+            var builder = Host.CreateApplicationBuilder();
+            builder.Services.AddSerilog(logger);
+            builder.Services.AddSingleton(options);
+            builder.Services.AddHostedService<AgentWorker>();
+            builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(30));
+            using var host = builder.Build();
+            await host.RunAsync(cancellationToken);
+            return Environment.ExitCode;
+        });
+        return command;
+    }
+
+    private static Command Run()
+    {
+        var script = new Argument<string>("script") { Description = "The .ps1 script to run." };
+        var arguments = new Argument<string[]>("arguments") { Description = "Arguments passed to the script.", Arity = ArgumentArity.ZeroOrMore };
+        var command = new Command("run", "Runs a PowerShell script in the built-in PowerShell engine with the JP1Dist module loaded (no pwsh needed).") { script, arguments };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction((result, cancellationToken) =>
+        {
+            var passThrough = (result.GetValue(arguments) ?? []).Concat(result.UnmatchedTokens).ToList();
+            return Task.FromResult(ScriptRunner.Run(result.GetValue(script)!, passThrough, cancellationToken));
+        });
+        return command;
+    }
+}

@@ -1,0 +1,31 @@
+namespace JP1Dist.Engine.Agent;
+
+/// <summary>How an agent runs.</summary>
+public sealed class AgentOptions
+{
+    /// <summary>The higher system (manager or relay) the agent connects to.</summary>
+    public required Uri ManagerUrl { get; set; }
+
+    /// <summary>The enrollment token for the first registration; not needed once the agent holds a credential.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>The host name the agent registers under; the computer's name by default.</summary>
+    public string Name { get; set; } = Environment.MachineName;
+
+    /// <summary>The agent's own state folder: credential, tickets, downloads, staging, logs.</summary>
+    public required string StateFolder { get; set; }
+
+    /// <summary>Do all pending work, then exit.</summary>
+    public bool Once { get; set; }
+
+    /// <summary>How long one poll waits for work.</summary>
+    public TimeSpan PollWait { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>How often a failed segment is fetched again before the transfer fails.</summary>
+    public int SegmentRetries { get; set; } = 3;
+
+    /// <summary>The default state folder for a named agent: per-user application data.</summary>
+    public static string DefaultStateFolder(string name) => Path.Combine(
+        Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+        "JP1Dist", "agent-" + name);
+}

@@ -1,0 +1,323 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+using JP1Dist.Engine.Protocol;
+using JP1Dist.Engine.Security;
+using Microsoft.Extensions.Logging;
+
+namespace JP1Dist.Engine.Agent;
+
+/// <summary>
+/// The agent: registers once, then polls its higher system for work, downloads and verifies each
+/// segment, installs, and reports. Each work item is a ticket stored before it is acted on, so a
+/// restart neither loses nor repeats work.
+/// </summary>
+public sealed class AgentRuntime : IDisposable
+{
+    private readonly AgentOptions _options;
+    private readonly AgentStateStore _store;
+    private readonly HigherSystemClient _client;
+    private readonly ILogger _logger;
+    private AgentIdentity? _identity;
+
+    public AgentRuntime(AgentOptions options, ILogger logger, HttpMessageHandler? handler = null)
+    {
+        _options = options;
+        _logger = logger;
+        _store = new AgentStateStore(options.StateFolder);
+        _client = new HigherSystemClient(options.ManagerUrl, handler);
+    }
+
+    /// <summary>The agent's state folder.</summary>
+    public AgentStateStore Store => _store;
+
+    /// <summary>Does everything pending and returns: unreported results, interrupted work, then every item the higher system has now.</summary>
+    public async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        await EnsureRegisteredAsync(cancellationToken);
+        await RecoverAsync(cancellationToken);
+        while (true)
+        {
+            var work = await CallAsync(() => _client.GetWorkAsync(TimeSpan.Zero, cancellationToken), cancellationToken);
+            var fresh = await ProcessAsync(work.Items, cancellationToken);
+            if (fresh == 0)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Runs until stopped: long-polls and processes work, riding out an unreachable higher system.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await EnsureRegisteredAsync(cancellationToken);
+                await RecoverAsync(cancellationToken);
+                var work = await _client.GetWorkAsync(_options.PollWait, cancellationToken);
+                await ProcessAsync(work.Items, cancellationToken);
+                backoff = TimeSpan.FromSeconds(1);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e) when (IsTransient(e))
+            {
+                _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay} s", _options.ManagerUrl, e.Message, backoff.TotalSeconds);
+                try
+                {
+                    await Task.Delay(backoff, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                backoff = TimeSpan.FromSeconds(Math.Min(backoff.TotalSeconds * 2, 30));
+            }
+        }
+    }
+
+    private async Task EnsureRegisteredAsync(CancellationToken cancellationToken)
+    {
+        _identity ??= _store.LoadIdentity();
+        if (_identity is not null && _identity.ManagerUrl == _options.ManagerUrl && string.Equals(_identity.Name, _options.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            _client.Identity = _identity;
+            return;
+        }
+        if (string.IsNullOrWhiteSpace(_options.Token))
+        {
+            throw new InvalidOperationException(
+                $"The agent is not registered with {_options.ManagerUrl} as '{_options.Name}' and has no enrollment token; start it with --token (New-DistEnrollmentToken creates one).");
+        }
+        var response = await CallAsync(() => _client.RegisterAsync(HostFacts.Collect(_options.Token, _options.Name), cancellationToken), cancellationToken);
+        _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, response.ManifestPublicKey);
+        _store.SaveIdentity(_identity);
+        _client.Identity = _identity;
+        _logger.LogInformation("Registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, _options.ManagerUrl);
+    }
+
+    /// <summary>Sends results that were not acknowledged, and closes tickets whose install was interrupted.</summary>
+    private async Task RecoverAsync(CancellationToken cancellationToken)
+    {
+        foreach (var ticket in _store.AllTickets())
+        {
+            if (ticket.Phase == TicketPhase.Installing && ticket.Result is null)
+            {
+                // At most once: an install that may have run is not run again.
+                ticket.Result = new TicketResult("Failed", null,
+                    "The agent stopped while the install command was running; it is not run again. Re-execute the job to try again.", null);
+                ticket.Phase = TicketPhase.Completed;
+                _store.SaveTicket(ticket);
+            }
+            if (ticket.Phase == TicketPhase.Completed && !ticket.Reported)
+            {
+                await SendResultAsync(ticket, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Processes each item; returns how many were not already completed here.</summary>
+    private async Task<int> ProcessAsync(IReadOnlyList<WorkItem> items, CancellationToken cancellationToken)
+    {
+        var fresh = 0;
+        foreach (var item in items)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var ticket = _store.LoadTicket(item.WorkItemId);
+            if (ticket is { Phase: TicketPhase.Completed })
+            {
+                // The higher system did not get our result: tell it again, do not run again.
+                await SendResultAsync(ticket, cancellationToken);
+                continue;
+            }
+            fresh++;
+            if (ticket is null)
+            {
+                ticket = new Ticket { Item = item, Phase = TicketPhase.Received };
+                _store.SaveTicket(ticket);
+            }
+            await ExecuteAsync(ticket, cancellationToken);
+        }
+        return fresh;
+    }
+
+    private async Task ExecuteAsync(Ticket ticket, CancellationToken cancellationToken)
+    {
+        var item = ticket.Item;
+        if (!ManifestSigner.Verify(_identity!.ManifestPublicKey, item.Manifest, item.ManifestSignature))
+        {
+            await CompleteAsync(ticket, new TicketResult("Failed", null, "The package manifest is not signed by this agent's manager; the package was refused.", null), cancellationToken);
+            return;
+        }
+        var manifest = JsonSerializer.Deserialize<PackageManifest>(item.Manifest, ProtocolJson.Options)!;
+        var staging = _store.StagingFolder(item.WorkItemId);
+        if (ticket.Phase == TicketPhase.Received)
+        {
+            _logger.LogInformation("Job {Job}: downloading {Package} {Version} ({Bytes} bytes)", item.JobName, manifest.Name, manifest.Version, manifest.TotalBytes);
+            await ReportAsync(ticket, "Transferring", cancellationToken);
+            try
+            {
+                await DownloadAsync(ticket, manifest, staging, cancellationToken);
+            }
+            catch (Exception e) when (e is ContentVerificationException or HigherSystemException { Status: HttpStatusCode.NotFound })
+            {
+                await CompleteAsync(ticket, new TicketResult("Failed", null, $"The transfer failed: {e.Message}", null), cancellationToken);
+                return;
+            }
+            ticket.Phase = TicketPhase.Downloaded;
+            _store.SaveTicket(ticket);
+            await ReportAsync(ticket, "Transferred", cancellationToken);
+        }
+
+        // Recorded before the command starts: an agent that dies from here on reports, never re-runs.
+        ticket.Phase = TicketPhase.Installing;
+        _store.SaveTicket(ticket);
+        await ReportAsync(ticket, "Installing", cancellationToken);
+        _logger.LogInformation("Job {Job}: installing {Package} {Version}", item.JobName, manifest.Name, manifest.Version);
+        var outcome = await InstallRunner.RunAsync(manifest, staging, _options.Name, item.JobName, CancellationToken.None);
+        _logger.LogInformation("Job {Job}: {Outcome}", item.JobName, outcome.Message);
+        await CompleteAsync(ticket, new TicketResult(outcome.Succeeded ? "Succeeded" : "Failed", outcome.ExitCode, outcome.Message, outcome.OutputTail), cancellationToken);
+    }
+
+    /// <summary>
+    /// Fetches every segment not yet verified (HTTP Range), checks each against its SHA-256, and assembles
+    /// the files in the staging folder. Progress is saved after each segment, so a cut transfer resumes there.
+    /// </summary>
+    private async Task DownloadAsync(Ticket ticket, PackageManifest manifest, string staging, CancellationToken cancellationToken)
+    {
+        var downloads = _store.DownloadFolder(ticket.Item.WorkItemId);
+        Directory.CreateDirectory(downloads);
+        Directory.CreateDirectory(staging);
+        var buffer = new byte[(int)Math.Min(manifest.SegmentSize, int.MaxValue)];
+        foreach (var file in manifest.Files)
+        {
+            var target = Path.GetFullPath(Path.Combine(staging, file.Path));
+            if (!target.StartsWith(Path.GetFullPath(staging) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new ContentVerificationException($"The manifest path '{file.Path}' leaves the staging folder.");
+            }
+            if (File.Exists(target))
+            {
+                continue; // assembled and verified before a restart
+            }
+            var partial = Path.Combine(downloads, file.Sha256 + ".part");
+            ticket.VerifiedSegments.TryGetValue(file.Sha256, out var verified);
+            await using (var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            {
+                for (var index = verified; index < file.Segments.Count; index++)
+                {
+                    var offset = index * manifest.SegmentSize;
+                    var length = (int)Math.Min(manifest.SegmentSize, file.Size - offset);
+                    var segment = buffer.AsMemory(0, length);
+                    await FetchVerifiedAsync(file, index, offset, segment, cancellationToken);
+                    output.Position = offset;
+                    await output.WriteAsync(segment, cancellationToken);
+                    await output.FlushAsync(cancellationToken);
+                    ticket.VerifiedSegments[file.Sha256] = index + 1;
+                    ticket.BytesTransferred += length;
+                    _store.SaveTicket(ticket);
+                }
+                output.SetLength(file.Size);
+                output.Position = 0;
+                var whole = Convert.ToHexStringLower(await SHA256.HashDataAsync(output, cancellationToken));
+                if (!string.Equals(whole, file.Sha256, StringComparison.OrdinalIgnoreCase))
+                {
+                    ticket.VerifiedSegments.Remove(file.Sha256);
+                    _store.SaveTicket(ticket);
+                    throw new ContentVerificationException($"'{file.Path}' does not match its hash after assembly.");
+                }
+            }
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Move(partial, target, overwrite: true);
+        }
+    }
+
+    private async Task FetchVerifiedAsync(ManifestFile file, int index, long offset, Memory<byte> segment, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            await CallAsync(async () => { await _client.ReadRangeAsync(file.Sha256, offset, segment, cancellationToken); return true; }, cancellationToken);
+            var hash = Convert.ToHexStringLower(SHA256.HashData(segment.Span));
+            if (string.Equals(hash, file.Segments[index], StringComparison.OrdinalIgnoreCase))
+            {
+                return;
+            }
+            _logger.LogWarning("Segment {Index} of {File} failed its hash check (attempt {Attempt})", index, file.Path, attempt);
+            if (attempt >= _options.SegmentRetries)
+            {
+                throw new ContentVerificationException($"Segment {index} of '{file.Path}' failed its SHA-256 check {attempt} times.");
+            }
+        }
+    }
+
+    private async Task CompleteAsync(Ticket ticket, TicketResult result, CancellationToken cancellationToken)
+    {
+        ticket.Result = result;
+        ticket.Phase = TicketPhase.Completed;
+        _store.SaveTicket(ticket);
+        _store.ReleaseFiles(ticket.Item.WorkItemId);
+        await SendResultAsync(ticket, cancellationToken);
+    }
+
+    private async Task SendResultAsync(Ticket ticket, CancellationToken cancellationToken)
+    {
+        var result = ticket.Result!;
+        try
+        {
+            await CallAsync(() => _client.ReportAsync(new ReportRequest(ticket.Item.WorkItemId, result.Status, result.ExitCode, result.Message, result.OutputTail, ticket.BytesTransferred), cancellationToken), cancellationToken);
+        }
+        catch (HigherSystemException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            // The work item was re-executed or removed meanwhile; nobody waits for this result.
+            _logger.LogInformation("Result of work item {WorkItem} is no longer wanted: {Reason}", ticket.Item.WorkItemId, e.Message);
+        }
+        ticket.Reported = true;
+        _store.SaveTicket(ticket);
+    }
+
+    private async Task ReportAsync(Ticket ticket, string status, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync(() => _client.ReportAsync(new ReportRequest(ticket.Item.WorkItemId, status, BytesTransferred: ticket.BytesTransferred), cancellationToken), cancellationToken);
+        }
+        catch (HigherSystemException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            _logger.LogInformation("Progress of work item {WorkItem} is no longer wanted: {Reason}", ticket.Item.WorkItemId, e.Message);
+        }
+    }
+
+    /// <summary>Retries a call while the higher system is unreachable, a few times in a row.</summary>
+    private async Task<T> CallAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception e) when (IsTransient(e) && attempt < 5 && !cancellationToken.IsCancellationRequested)
+            {
+                _logger.LogDebug("Call to the higher system failed ({Error}); retrying", e.Message);
+                await Task.Delay(delay, cancellationToken);
+                delay *= 2;
+            }
+        }
+    }
+
+    private static bool IsTransient(Exception e) => e is HttpRequestException or IOException or SocketException
+        or TaskCanceledException { InnerException: TimeoutException }
+        or HigherSystemException { Status: HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError };
+
+    public void Dispose() => _client.Dispose();
+}
+
+/// <summary>Content that failed its hash check or could not be placed safely.</summary>
+public sealed class ContentVerificationException(string message) : Exception(message);

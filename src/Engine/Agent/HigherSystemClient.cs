@@ -1,0 +1,143 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using JP1Dist.Engine.Protocol;
+
+namespace JP1Dist.Engine.Agent;
+
+/// <summary>A refusal from the higher system, with its problem-details error id.</summary>
+public sealed class HigherSystemException(HttpStatusCode status, string errorId, string message) : Exception(message)
+{
+    public HttpStatusCode Status { get; } = status;
+    public string ErrorId { get; } = errorId;
+}
+
+/// <summary>The agent's side of the agent API.</summary>
+public sealed class HigherSystemClient : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public HigherSystemClient(Uri baseAddress, HttpMessageHandler? handler = null)
+    {
+        _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        _http.BaseAddress = baseAddress;
+        // Each call sets its own deadline; a long poll must not be cut by a global timeout.
+        _http.Timeout = Timeout.InfiniteTimeSpan;
+    }
+
+    /// <summary>The credential sent with every call after registration.</summary>
+    public AgentIdentity? Identity { get; set; }
+
+    public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken)
+    {
+        using var response = await _http.PostAsJsonAsync(ApiPaths.Register, request, ProtocolJson.Options, cancellationToken);
+        return await ReadAsync<RegisterResponse>(response, cancellationToken);
+    }
+
+    public async Task<WorkResponse> GetWorkAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(wait + TimeSpan.FromSeconds(30));
+        using var request = Authorized(HttpMethod.Get, $"{ApiPaths.Work}?wait={(int)wait.TotalSeconds}");
+        using var response = await _http.SendAsync(request, timeout.Token);
+        return await ReadAsync<WorkResponse>(response, timeout.Token);
+    }
+
+    public async Task<ReportResponse> ReportAsync(ReportRequest report, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        using var request = Authorized(HttpMethod.Post, ApiPaths.Report);
+        request.Content = JsonContent.Create(report, options: ProtocolJson.Options);
+        using var response = await _http.SendAsync(request, timeout.Token);
+        return await ReadAsync<ReportResponse>(response, timeout.Token);
+    }
+
+    /// <summary>Reads the byte range [offset, offset+length) of a stored blob into <paramref name="buffer"/>.</summary>
+    public async Task ReadRangeAsync(string sha256, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(5));
+        using var request = Authorized(HttpMethod.Get, ApiPaths.ContentPrefix + sha256);
+        request.Headers.Range = new RangeHeaderValue(offset, offset + buffer.Length - 1);
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        if (!response.IsSuccessStatusCode)
+        {
+            await ThrowAsync(response, timeout.Token);
+        }
+        var skip = response.StatusCode == HttpStatusCode.PartialContent ? 0 : offset; // a server that ignores Range sends everything
+        await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+        if (skip > 0)
+        {
+            await CopyDiscardAsync(stream, skip, timeout.Token);
+        }
+        var filled = 0;
+        while (filled < buffer.Length)
+        {
+            var read = await stream.ReadAsync(buffer[filled..], timeout.Token);
+            if (read == 0)
+            {
+                throw new IOException($"The higher system sent {filled} of {buffer.Length} bytes of {sha256} at offset {offset}.");
+            }
+            filled += read;
+        }
+    }
+
+    private static async Task CopyDiscardAsync(Stream stream, long count, CancellationToken cancellationToken)
+    {
+        var scratch = new byte[81920];
+        while (count > 0)
+        {
+            var read = await stream.ReadAsync(scratch.AsMemory(0, (int)Math.Min(scratch.Length, count)), cancellationToken);
+            if (read == 0)
+            {
+                throw new IOException("The content ended early.");
+            }
+            count -= read;
+        }
+    }
+
+    private HttpRequestMessage Authorized(HttpMethod method, string path)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (Identity is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"{Identity.HostId}.{Identity.Credential}");
+        }
+        return request;
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            await ThrowAsync(response, cancellationToken);
+        }
+        return await response.Content.ReadFromJsonAsync<T>(ProtocolJson.Options, cancellationToken)
+            ?? throw new IOException("The higher system sent an empty answer.");
+    }
+
+    private static async Task ThrowAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        string errorId = response.StatusCode.ToString();
+        string detail = $"The higher system answered {(int)response.StatusCode} {response.ReasonPhrase}.";
+        try
+        {
+            var problem = await response.Content.ReadFromJsonAsync<ProblemBody>(ProtocolJson.Options, cancellationToken);
+            if (problem is not null)
+            {
+                errorId = problem.ErrorId ?? problem.Title ?? errorId;
+                detail = problem.Detail ?? detail;
+            }
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
+        {
+            // Not a problem-details body; the status line says enough.
+        }
+        throw new HigherSystemException(response.StatusCode, errorId, detail);
+    }
+
+    private sealed record ProblemBody(string? Title, string? Detail, string? ErrorId);
+
+    public void Dispose() => _http.Dispose();
+}

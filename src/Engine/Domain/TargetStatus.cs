@@ -1,0 +1,62 @@
+namespace JP1Dist.Engine.Domain;
+
+/// <summary>The state of one (job, host) target, as FEATURES.md section 4 names them.</summary>
+public enum TargetStatus
+{
+    /// <summary>The job was executed; the target waits for the execution time (or for a manager to schedule it).</summary>
+    Waiting = 0,
+    /// <summary>The execution time has come; the work waits for the host's next connection.</summary>
+    Queued = 1,
+    /// <summary>The host has taken the work and is downloading the package.</summary>
+    Transferring = 2,
+    /// <summary>The package is on the host, verified, waiting for its install time.</summary>
+    Transferred = 3,
+    /// <summary>The install command is running on the host.</summary>
+    Installing = 4,
+    /// <summary>The install command ended with a success exit code.</summary>
+    Succeeded = 5,
+    /// <summary>The transfer or the install failed; ExitCode and Message say why.</summary>
+    Failed = 6,
+    /// <summary>An install condition was not met on the host; Message names it. Not an error, not retried.</summary>
+    ConditionNotMet = 7,
+    /// <summary>The administrator suspended the target; it resumes where it stopped.</summary>
+    Suspended = 8,
+    /// <summary>The administrator canceled the target.</summary>
+    Canceled = 9,
+    /// <summary>For transfer-to-relay jobs: the package is stored on the relay until it expires.</summary>
+    StoredOnRelay = 10,
+}
+
+/// <summary>The transitions a target may make, listed in one place; every change is a compare-and-set on these.</summary>
+public static class TargetStates
+{
+    private static readonly Dictionary<TargetStatus, TargetStatus[]> Allowed = new()
+    {
+        [TargetStatus.Waiting] = [TargetStatus.Queued, TargetStatus.Suspended, TargetStatus.Canceled],
+        [TargetStatus.Queued] = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
+        [TargetStatus.Transferring] = [TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
+        [TargetStatus.Transferred] = [TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
+        [TargetStatus.Installing] = [TargetStatus.Succeeded, TargetStatus.Failed],
+        [TargetStatus.Suspended] = [TargetStatus.Waiting, TargetStatus.Queued, TargetStatus.Canceled],
+        // Final states leave only through re-execution, which starts a new attempt.
+        [TargetStatus.Succeeded] = [],
+        [TargetStatus.Failed] = [],
+        [TargetStatus.ConditionNotMet] = [],
+        [TargetStatus.Canceled] = [],
+        [TargetStatus.StoredOnRelay] = [],
+    };
+
+    /// <summary>True when the target has reached an outcome and waits for nothing more.</summary>
+    public static bool IsFinal(this TargetStatus status) => status is TargetStatus.Succeeded or TargetStatus.Failed
+        or TargetStatus.ConditionNotMet or TargetStatus.Canceled or TargetStatus.StoredOnRelay;
+
+    /// <summary>True when a job in this state still holds its package (removal is refused).</summary>
+    public static bool IsActive(this TargetStatus status) => !status.IsFinal();
+
+    /// <summary>Whether a target in <paramref name="from"/> may move to <paramref name="to"/>.</summary>
+    public static bool CanMove(TargetStatus from, TargetStatus to) => Allowed[from].Contains(to);
+
+    /// <summary>The states from which a target may move to <paramref name="to"/>.</summary>
+    public static TargetStatus[] Predecessors(TargetStatus to) =>
+        Allowed.Where(pair => pair.Value.Contains(to)).Select(pair => pair.Key).ToArray();
+}

@@ -1,0 +1,73 @@
+namespace JP1Dist.Engine.Domain;
+
+// What the engine hands to the cmdlets and the pipeline. Each has a view in JP1Dist.Format.ps1xml.
+
+/// <summary>A registered package, as Get-DistPackage shows it.</summary>
+public sealed record DistPackage(
+    string Name,
+    string Version,
+    string? Description,
+    string InstallCommand,
+    IReadOnlyList<string> InstallArguments,
+    IReadOnlyList<int> SuccessExitCodes,
+    int InstallTimeoutSeconds,
+    long SegmentSize,
+    long TotalBytes,
+    int FileCount,
+    int SegmentCount,
+    DateTime CreatedAt,
+    int Id);
+
+/// <summary>A registered host, as Get-DistHost shows it.</summary>
+public sealed record DistHost(
+    string Name,
+    Guid Id,
+    string OS,
+    string OSVersion,
+    string Architecture,
+    IReadOnlyList<string> Addresses,
+    string? MacAddress,
+    string AgentVersion,
+    DateTime RegisteredAt,
+    DateTime LastSeen);
+
+/// <summary>A new enrollment token; the secret is shown only here, once.</summary>
+public sealed record DistEnrollmentToken(int Id, string Token, string? Description, DateTime CreatedAt);
+
+/// <summary>A saved job, as Get-DistJob shows it.</summary>
+public sealed record DistJob(
+    string Name,
+    string PackageName,
+    string PackageVersion,
+    JobType Type,
+    IReadOnlyList<string> Destinations,
+    DateTime? DistributeAt,
+    string? Description,
+    DateTime CreatedAt,
+    int ExecutionCount,
+    DateTime? LastExecutedAt,
+    int Id);
+
+/// <summary>The status of one (job, host) pair, as Get-DistJobStatus shows it.</summary>
+public sealed record DistJobStatus(
+    string JobName,
+    string HostName,
+    TargetStatus Status,
+    int? ExitCode,
+    string? Message,
+    int Attempt,
+    DateTime? QueuedAt,
+    DateTime? StartedAt,
+    DateTime? CompletedAt,
+    DateTime UpdatedAt,
+    long BytesTransferred,
+    string? Output,
+    int JobId,
+    Guid HostId)
+{
+    /// <summary>True when the target has an outcome.</summary>
+    public bool IsFinal => Status.IsFinal();
+}
+
+/// <summary>A manager process that announced itself in the database.</summary>
+public sealed record DistManagerInfo(string Url, int ProcessId, string MachineName, DateTime StartedAt, DateTime HeartbeatAt, bool IsAlive);

@@ -1,0 +1,314 @@
+using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Hosts;
+using JP1Dist.Engine.Storage;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+
+namespace JP1Dist.Engine.Jobs;
+
+/// <summary>What New-DistJob asks for.</summary>
+public sealed record NewJobRequest(
+    string Name,
+    string PackageName,
+    string? PackageVersion,
+    IReadOnlyList<string> Destinations,
+    JobType Type = JobType.Install,
+    DateTime? DistributeAt = null,
+    string? Description = null);
+
+/// <summary>The outcome of executing or re-executing a job.</summary>
+public sealed record JobExecutionResult(string JobName, int ExecutionId, int TargetCount, DateTime? ExecuteAt, IReadOnlyList<string> HostNames);
+
+/// <summary>Filters for Get-DistJobStatus; each is optional.</summary>
+public sealed record JobStatusQuery(string? JobName = null, string? HostName = null, IReadOnlyList<TargetStatus>? Statuses = null);
+
+/// <summary>
+/// Creates, executes and re-executes jobs and reads their status. Executing records intent only
+/// (an execution row and Waiting targets); the manager's scheduler dispatches it.
+/// </summary>
+public sealed class JobService(DistEngine engine)
+{
+    /// <summary>How old a manager heartbeat may be for the manager to count as running.</summary>
+    public static readonly TimeSpan ManagerHeartbeatTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>The message a waiting target carries while no manager runs.</summary>
+    public const string NoManagerMessage = "No manager is running: the job waits until one starts (Start-DistManager or 'jp1dist manager').";
+
+    /// <summary>Saves a job; every destination must be a registered host and the package must exist.</summary>
+    public async Task<DistJob> CreateAsync(NewJobRequest request, CancellationToken cancellationToken = default)
+    {
+        var name = Names.Require(request.Name, "Job");
+        if (request.Type != JobType.Install)
+        {
+            throw new DistException("JobTypeNotSupported", DistErrorKind.InvalidArgument,
+                $"Job type '{request.Type}' is not available yet; use -Type Install.", request.Type);
+        }
+        var destinations = request.Destinations?.Where(d => !string.IsNullOrWhiteSpace(d)).Select(d => d.Trim()).ToList() ?? [];
+        if (destinations.Count == 0)
+        {
+            throw new DistException("JobDestinationMissing", DistErrorKind.InvalidArgument, "The job names no destination host.");
+        }
+        await using var db = engine.Database.CreateContext();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var key = Names.Key(name);
+        if (await db.Jobs.AnyAsync(j => j.NameKey == key, cancellationToken))
+        {
+            throw JobAlreadyExists(name);
+        }
+        var package = await engine.Packages.FindRowAsync(db, request.PackageName, request.PackageVersion, cancellationToken);
+        var keys = destinations.Select(Names.Key).Distinct().ToArray();
+        var hosts = await db.Hosts.Where(h => keys.Contains(h.NameKey)).Select(h => new { h.Id, h.NameKey }).ToListAsync(cancellationToken);
+        var unknown = destinations.Where(d => hosts.All(h => h.NameKey != Names.Key(d))).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new DistException("HostNotFound", DistErrorKind.NotFound,
+                $"No host named {string.Join(", ", unknown.Select(u => $"'{u}'"))} is registered; Get-DistHost lists the registered hosts.", unknown[0]);
+        }
+        var row = new JobRow
+        {
+            Name = name,
+            NameKey = key,
+            PackageId = package.Id,
+            Type = request.Type,
+            DistributeAt = request.DistributeAt?.ToUniversalTime(),
+            Description = request.Description,
+            CreatedAt = engine.Now,
+            Destinations = hosts.Select(h => new JobDestinationRow { HostId = h.Id }).ToList(),
+        };
+        db.Jobs.Add(row);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
+        {
+            throw JobAlreadyExists(name);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return (await ListAsync(name, cancellationToken)).Single();
+    }
+
+    /// <summary>Jobs whose names match the wildcard pattern.</summary>
+    public async Task<IReadOnlyList<DistJob>> ListAsync(string? namePattern = null, CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        var rows = await (from j in db.Jobs.AsNoTracking()
+                          join p in db.Packages on j.PackageId equals p.Id
+                          orderby j.NameKey
+                          select new { Job = j, p.Name, p.Version }).ToListAsync(cancellationToken);
+        var matcher = Wildcard.For(namePattern);
+        rows = rows.Where(r => matcher(r.Job.Name)).ToList();
+        var ids = rows.Select(r => r.Job.Id).ToArray();
+        var destinations = await (from d in db.JobDestinations
+                                  join h in db.Hosts on d.HostId equals h.Id
+                                  where ids.Contains(d.JobId)
+                                  orderby h.NameKey
+                                  select new { d.JobId, h.Name }).ToListAsync(cancellationToken);
+        var byJob = destinations.ToLookup(d => d.JobId, d => d.Name);
+        return rows.Select(r => new DistJob(r.Job.Name, r.Name, r.Version, r.Job.Type, byJob[r.Job.Id].ToList(),
+            r.Job.DistributeAt, r.Job.Description, r.Job.CreatedAt, r.Job.ExecutionCount, r.Job.LastExecutedAt, r.Job.Id)).ToList();
+    }
+
+    /// <summary>
+    /// Executes a job: every destination gets a new attempt in Waiting, and the manager dispatches it at the
+    /// job's execution time. Destinations still busy with an earlier execution keep going and are not restarted.
+    /// </summary>
+    public async Task<JobExecutionResult> StartAsync(string jobName, CancellationToken cancellationToken = default)
+    {
+        var result = await RecordExecutionAsync(jobName, hostNames: null, restart: false, cancellationToken);
+        await NudgeManagerAsync(cancellationToken);
+        return result;
+    }
+
+    /// <summary>Re-executes a job for its failed hosts (all of them, or those named).</summary>
+    public async Task<JobExecutionResult> RestartAsync(string jobName, IReadOnlyCollection<string>? hostNames, CancellationToken cancellationToken = default)
+    {
+        var result = await RecordExecutionAsync(jobName, hostNames, restart: true, cancellationToken);
+        await NudgeManagerAsync(cancellationToken);
+        return result;
+    }
+
+    private async Task<JobExecutionResult> RecordExecutionAsync(string jobName, IReadOnlyCollection<string>? hostNames, bool restart, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var job = await FindRowAsync(db, jobName, cancellationToken);
+        var now = engine.Now;
+        var destinationHosts = await (from d in db.JobDestinations
+                                      join h in db.Hosts on d.HostId equals h.Id
+                                      where d.JobId == job.Id
+                                      select new { h.Id, h.Name, h.NameKey }).ToListAsync(cancellationToken);
+        var targets = await db.Targets.Where(t => t.JobId == job.Id).ToDictionaryAsync(t => t.HostId, cancellationToken);
+
+        var chosen = destinationHosts;
+        if (hostNames is { Count: > 0 })
+        {
+            var keys = hostNames.Select(Names.Key).ToHashSet();
+            chosen = destinationHosts.Where(h => keys.Contains(h.NameKey)).ToList();
+            var missing = hostNames.Where(n => chosen.All(h => h.NameKey != Names.Key(n))).ToList();
+            if (missing.Count > 0)
+            {
+                throw new DistException("HostNotInJob", DistErrorKind.NotFound,
+                    $"Job '{job.Name}' has no destination named {string.Join(", ", missing.Select(m => $"'{m}'"))}.", missing[0]);
+            }
+        }
+        if (restart)
+        {
+            chosen = chosen.Where(h => targets.TryGetValue(h.Id, out var t) && t.Status == TargetStatus.Failed).ToList();
+            if (chosen.Count == 0)
+            {
+                throw new DistException("NoFailedTargets", DistErrorKind.InvalidOperation,
+                    hostNames is { Count: > 0 }
+                        ? $"Job '{job.Name}' has not failed on {string.Join(", ", hostNames)}; only failed hosts are re-executed."
+                        : $"Job '{job.Name}' has no failed hosts to re-execute.", job.Name);
+            }
+        }
+        else
+        {
+            var busy = chosen.Where(h => targets.TryGetValue(h.Id, out var t) && !t.Status.IsFinal()).ToList();
+            chosen = chosen.Except(busy).ToList();
+            if (chosen.Count == 0)
+            {
+                throw new DistException("JobAlreadyRunning", DistErrorKind.InvalidOperation,
+                    $"Job '{job.Name}' is still running on every destination; wait for it (Wait-DistJob) before executing it again.", job.Name);
+            }
+        }
+
+        var execution = new JobExecutionRow
+        {
+            JobId = job.Id,
+            RequestedAt = now,
+            ExecuteAt = restart ? null : job.DistributeAt,
+            TargetCount = chosen.Count,
+            IsRestart = restart,
+        };
+        db.JobExecutions.Add(execution);
+        await db.SaveChangesAsync(cancellationToken);
+
+        foreach (var host in chosen)
+        {
+            if (!targets.TryGetValue(host.Id, out var target))
+            {
+                target = new TargetRow { JobId = job.Id, HostId = host.Id };
+                db.Targets.Add(target);
+            }
+            target.Status = TargetStatus.Waiting;
+            target.Attempt++;
+            target.ExecutionId = execution.Id;
+            target.WorkItemId = Guid.NewGuid();
+            target.ExitCode = null;
+            target.Message = null;
+            target.OutputTail = null;
+            target.BytesTransferred = 0;
+            target.QueuedAt = null;
+            target.StartedAt = null;
+            target.CompletedAt = null;
+            target.UpdatedAt = now;
+        }
+        if (!restart)
+        {
+            job.ExecutionCount++;
+            job.LastExecutedAt = now;
+        }
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new JobExecutionResult(job.Name, execution.Id, chosen.Count, execution.ExecuteAt, chosen.Select(h => h.Name).ToList());
+    }
+
+    /// <summary>One object per (job, host), filtered; a waiting target says so when no manager runs.</summary>
+    public async Task<IReadOnlyList<DistJobStatus>> GetStatusAsync(JobStatusQuery query, CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        if (query.JobName is not null && !Wildcard.HasWildcard(query.JobName))
+        {
+            await FindRowAsync(db, query.JobName, cancellationToken);
+        }
+        var rows = from t in db.Targets.AsNoTracking()
+                   join j in db.Jobs on t.JobId equals j.Id
+                   join h in db.Hosts on t.HostId equals h.Id
+                   select new { t, JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey };
+        if (query.JobName is not null && !Wildcard.HasWildcard(query.JobName))
+        {
+            var key = Names.Key(query.JobName);
+            rows = rows.Where(r => r.JobKey == key);
+        }
+        if (query.HostName is not null && !Wildcard.HasWildcard(query.HostName))
+        {
+            var key = Names.Key(query.HostName);
+            rows = rows.Where(r => r.HostKey == key);
+        }
+        if (query.Statuses is { Count: > 0 } statuses)
+        {
+            rows = rows.Where(r => statuses.Contains(r.t.Status));
+        }
+        var list = await rows.OrderBy(r => r.JobKey).ThenBy(r => r.HostKey).ToListAsync(cancellationToken);
+        var jobMatch = Wildcard.For(query.JobName);
+        var hostMatch = Wildcard.For(query.HostName);
+        var managerAlive = list.Any(r => r.t.Status == TargetStatus.Waiting) && await IsManagerAliveAsync(db, cancellationToken);
+        return list.Where(r => jobMatch(r.JobName) && hostMatch(r.HostName))
+            .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
+                r.t.Status == TargetStatus.Waiting && !managerAlive ? NoManagerMessage : r.t.Message,
+                r.t.Attempt, r.t.QueuedAt, r.t.StartedAt, r.t.CompletedAt, r.t.UpdatedAt, r.t.BytesTransferred, r.t.OutputTail,
+                r.t.JobId, r.t.HostId))
+            .ToList();
+    }
+
+    /// <summary>Removes a saved job and its status; refused while it has unfinished targets unless forced.</summary>
+    public async Task RemoveAsync(string jobName, bool force, CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var job = await FindRowAsync(db, jobName, cancellationToken);
+        var busy = await db.Targets.CountAsync(t => t.JobId == job.Id && !HostService.FinalStatuses.Contains(t.Status), cancellationToken);
+        if (busy > 0 && !force)
+        {
+            throw new DistException("JobActive", DistErrorKind.InvalidOperation,
+                $"Job '{job.Name}' has {busy} unfinished target(s); wait for it, or use -Force.", job.Name);
+        }
+        db.Jobs.Remove(job);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The managers that announced themselves, newest heartbeat first.</summary>
+    public async Task<IReadOnlyList<DistManagerInfo>> GetManagersAsync(CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        var now = engine.Now;
+        var rows = await db.ManagerNodes.AsNoTracking().OrderByDescending(m => m.HeartbeatAt).ToListAsync(cancellationToken);
+        return rows.Select(m => new DistManagerInfo(m.Url, m.ProcessId, m.MachineName, m.StartedAt, m.HeartbeatAt, now - m.HeartbeatAt < ManagerHeartbeatTimeout)).ToList();
+    }
+
+    private async Task<bool> IsManagerAliveAsync(DistDbContext db, CancellationToken cancellationToken)
+    {
+        var since = engine.Now - ManagerHeartbeatTimeout;
+        return await db.ManagerNodes.AnyAsync(m => m.HeartbeatAt > since, cancellationToken);
+    }
+
+    /// <summary>Tells a running manager that new intent is recorded; best effort, since the manager also sweeps every second.</summary>
+    public async Task NudgeManagerAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var manager in (await GetManagersAsync(cancellationToken)).Where(m => m.IsAlive))
+        {
+            try
+            {
+                using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+                using var response = await client.PostAsync(new Uri(new Uri(manager.Url), Protocol.ApiPaths.Nudge), null, cancellationToken);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException)
+            {
+                // A missed nudge costs at most one sweep interval.
+            }
+        }
+    }
+
+    internal static async Task<JobRow> FindRowAsync(DistDbContext db, string jobName, CancellationToken cancellationToken)
+    {
+        var key = Names.Key(jobName ?? "");
+        return await db.Jobs.FirstOrDefaultAsync(j => j.NameKey == key, cancellationToken)
+            ?? throw new DistException("JobNotFound", DistErrorKind.NotFound, $"No job named '{jobName}' exists; Get-DistJob lists the jobs.", jobName);
+    }
+
+    private static DistException JobAlreadyExists(string name) =>
+        new("JobAlreadyExists", DistErrorKind.AlreadyExists, $"A job named '{name}' already exists.", name);
+}

@@ -1,0 +1,156 @@
+using JP1Dist.Engine.Distribution;
+using JP1Dist.Engine.Logging;
+using JP1Dist.Engine.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Quartz;
+using Serilog;
+
+namespace JP1Dist.Engine.Manager;
+
+/// <summary>
+/// The manager process: Kestrel with the agent API, the Quartz scheduler on the same database, the
+/// sweeper that turns recorded intent into triggers, and a heartbeat that tells cmdlets it runs.
+/// </summary>
+public static class ManagerHost
+{
+    /// <summary>Builds the manager application; run it with <c>RunAsync</c>.</summary>
+    public static WebApplication Build(ManagerOptions options, string[]? args = null)
+    {
+        var folder = DataFolder.Resolve(options.Home);
+        var engine = new DistEngine(folder);
+        engine.Database.EnsureMigrated();
+        _ = engine.Signer.PublicKey; // create the signing key before the first agent asks for it
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [], ContentRootPath = folder.Root });
+        var logger = DistLogging.Create(folder.LogsPath, "manager", options.QuietConsole);
+        builder.Services.AddSerilog(logger, dispose: true);
+        builder.WebHost.UseUrls(options.ListenUrl);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
+        builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(engine);
+        builder.Services.AddSingleton<HostSignals>();
+        builder.Services.AddSingleton<DistributionService>();
+        builder.Services.AddSingleton<AgentAuthentication>();
+        builder.Services.AddSingleton<IntentSweeper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<IntentSweeper>());
+        builder.Services.AddHostedService<ManagerHeartbeat>();
+        if (options.ParentProcessId is { } parent)
+        {
+            builder.Services.AddHostedService(sp => new ParentWatcher(parent, sp.GetRequiredService<IHostApplicationLifetime>()));
+        }
+        builder.Services.AddQuartz(q =>
+        {
+            q.ConfigureScheduler(s => s.InstanceName = "JP1Dist");
+            q.UsePersistentStore(store =>
+            {
+                // Never clustered: SQLite cannot hold Quartz's cluster locks, and this process is the only writer.
+                store.UseSqlite(engine.Database.ConnectionString);
+                store.ProvisionSchema();
+            });
+        });
+        builder.Services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
+
+        var app = builder.Build();
+        app.UseDistProblemDetails();
+        app.MapAgentApi();
+        return app;
+    }
+
+    /// <summary>The address Kestrel actually listens on (useful when the port was 0).</summary>
+    public static string BoundUrl(this WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+        ?? app.Services.GetRequiredService<ManagerOptions>().ListenUrl;
+}
+
+/// <summary>Announces the running manager (its real URL and process) every few seconds, and signs off on a clean stop.</summary>
+internal sealed class ManagerHeartbeat(
+    DistributionService distribution,
+    IServer server,
+    IHostApplicationLifetime lifetime,
+    ManagerOptions options,
+    ILogger<ManagerHeartbeat> logger) : BackgroundService
+{
+    private readonly string _nodeId = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    private readonly DateTime _startedAt = DateTime.UtcNow;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Kestrel binds before ApplicationStarted fires; wait for it so the announced URL is the real one.
+        var started = new TaskCompletionSource();
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            await Task.WhenAny(started.Task, Task.Delay(Timeout.Infinite, stoppingToken));
+        }
+        var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? options.ListenUrl;
+        logger.LogInformation("Manager listening on {Url} with data folder {Home}", url, distribution.Folder);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await distribution.HeartbeatAsync(_nodeId, url, _startedAt, stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Heartbeat failed");
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        await distribution.SignOffAsync(_nodeId, CancellationToken.None);
+    }
+}
+
+/// <summary>Stops a manager hosted for a PowerShell session when that session's process is gone.</summary>
+internal sealed class ParentWatcher(int parentProcessId, IHostApplicationLifetime lifetime) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            if (!IsAlive(parentProcessId))
+            {
+                lifetime.StopApplication();
+                return;
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private static bool IsAlive(int processId)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(processId);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+}

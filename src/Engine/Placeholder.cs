@@ -1,2 +1,0 @@
-namespace JP1Dist.Engine;
-internal static class Placeholder { }

@@ -1,0 +1,85 @@
+using JP1Dist.Engine.Domain;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace JP1Dist.Engine.Storage;
+
+/// <summary>The engine's tables. Quartz keeps its own QRTZ_ tables in the same database.</summary>
+public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbContext(options)
+{
+    public DbSet<PackageRow> Packages => Set<PackageRow>();
+    public DbSet<HostRow> Hosts => Set<HostRow>();
+    public DbSet<EnrollmentTokenRow> EnrollmentTokens => Set<EnrollmentTokenRow>();
+    public DbSet<JobRow> Jobs => Set<JobRow>();
+    public DbSet<JobDestinationRow> JobDestinations => Set<JobDestinationRow>();
+    public DbSet<JobExecutionRow> JobExecutions => Set<JobExecutionRow>();
+    public DbSet<TargetRow> Targets => Set<TargetRow>();
+    public DbSet<ManagerNodeRow> ManagerNodes => Set<ManagerNodeRow>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // Every time is UTC; SQLite stores text, so the kind must be put back on read.
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
+        configurationBuilder.Properties<DateTime?>().HaveConversion<UtcDateTimeConverter>();
+    }
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<PackageRow>(e =>
+        {
+            e.ToTable("Packages");
+            e.HasIndex(p => new { p.NameKey, p.Version }).IsUnique();
+        });
+        modelBuilder.Entity<HostRow>(e =>
+        {
+            e.ToTable("Hosts");
+            e.HasIndex(h => h.NameKey).IsUnique();
+        });
+        modelBuilder.Entity<EnrollmentTokenRow>(e =>
+        {
+            e.ToTable("EnrollmentTokens");
+            e.HasIndex(t => t.TokenHash).IsUnique();
+        });
+        modelBuilder.Entity<JobRow>(e =>
+        {
+            e.ToTable("Jobs");
+            e.HasIndex(j => j.NameKey).IsUnique();
+            e.HasIndex(j => j.PackageId);
+            e.HasOne<PackageRow>().WithMany().HasForeignKey(j => j.PackageId).OnDelete(DeleteBehavior.Restrict);
+            e.HasMany(j => j.Destinations).WithOne().HasForeignKey(d => d.JobId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<JobDestinationRow>(e =>
+        {
+            e.ToTable("JobDestinations");
+            e.HasKey(d => new { d.JobId, d.HostId });
+            e.HasOne<HostRow>().WithMany().HasForeignKey(d => d.HostId).OnDelete(DeleteBehavior.Restrict);
+        });
+        modelBuilder.Entity<JobExecutionRow>(e =>
+        {
+            e.ToTable("JobExecutions");
+            e.HasIndex(x => x.ScheduledAt);
+            e.HasOne<JobRow>().WithMany().HasForeignKey(x => x.JobId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<TargetRow>(e =>
+        {
+            e.ToTable("Targets");
+            e.HasIndex(t => new { t.JobId, t.HostId }).IsUnique();
+            e.HasIndex(t => new { t.JobId, t.Status });
+            e.HasIndex(t => new { t.HostId, t.Status });
+            e.HasIndex(t => t.WorkItemId).IsUnique();
+            e.HasIndex(t => t.ExecutionId);
+            e.Property(t => t.Status).HasConversion<int>();
+            e.HasOne<JobRow>().WithMany().HasForeignKey(t => t.JobId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<HostRow>().WithMany().HasForeignKey(t => t.HostId).OnDelete(DeleteBehavior.Restrict);
+        });
+        modelBuilder.Entity<ManagerNodeRow>(e =>
+        {
+            e.ToTable("ManagerNodes");
+            e.HasKey(m => m.NodeId);
+        });
+    }
+
+    private sealed class UtcDateTimeConverter() : ValueConverter<DateTime, DateTime>(
+        v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+}

@@ -1,0 +1,125 @@
+using JP1Dist.Engine.Domain;
+
+namespace JP1Dist.Engine.Storage;
+
+/// <summary>A registered package: immutable once written; the manifest is what agents verify.</summary>
+public sealed class PackageRow
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public required string Version { get; set; }
+    public string? Description { get; set; }
+    public required string InstallCommand { get; set; }
+    public required string InstallArgumentsJson { get; set; }
+    public required string SuccessExitCodesJson { get; set; }
+    public int InstallTimeoutSeconds { get; set; }
+    public long SegmentSize { get; set; }
+    public long TotalBytes { get; set; }
+    public int FileCount { get; set; }
+    public int SegmentCount { get; set; }
+    /// <summary>The exact signed text of the manifest.</summary>
+    public required string ManifestJson { get; set; }
+    public required string ManifestSignature { get; set; }
+    public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>A managed computer known to the manager.</summary>
+public sealed class HostRow
+{
+    public Guid Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public string OS { get; set; } = "";
+    public string OSVersion { get; set; } = "";
+    public string Architecture { get; set; } = "";
+    public string AddressesJson { get; set; } = "[]";
+    public string? MacAddress { get; set; }
+    public string AgentVersion { get; set; } = "";
+    public required string CredentialHash { get; set; }
+    public DateTime RegisteredAt { get; set; }
+    public DateTime LastSeen { get; set; }
+}
+
+/// <summary>A secret an agent presents once to register; only its hash is kept.</summary>
+public sealed class EnrollmentTokenRow
+{
+    public int Id { get; set; }
+    public required string TokenHash { get; set; }
+    public string? Description { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public int UseCount { get; set; }
+    public DateTime? LastUsedAt { get; set; }
+}
+
+/// <summary>A saved job: a package, destinations, a type and an execution time.</summary>
+public sealed class JobRow
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public int PackageId { get; set; }
+    public JobType Type { get; set; }
+    public DateTime? DistributeAt { get; set; }
+    public string? Description { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public int ExecutionCount { get; set; }
+    public DateTime? LastExecutedAt { get; set; }
+    public List<JobDestinationRow> Destinations { get; set; } = [];
+}
+
+/// <summary>One host a job names as a destination.</summary>
+public sealed class JobDestinationRow
+{
+    public int JobId { get; set; }
+    public Guid HostId { get; set; }
+}
+
+/// <summary>
+/// An administrator's request to execute (or re-execute) a job: the intent a cmdlet records and the
+/// manager turns into a Quartz trigger. ScheduledAt stays null until the manager has done so.
+/// </summary>
+public sealed class JobExecutionRow
+{
+    public int Id { get; set; }
+    public int JobId { get; set; }
+    public DateTime RequestedAt { get; set; }
+    /// <summary>When to dispatch; null means at once.</summary>
+    public DateTime? ExecuteAt { get; set; }
+    public DateTime? ScheduledAt { get; set; }
+    public DateTime? DispatchedAt { get; set; }
+    public int TargetCount { get; set; }
+    public bool IsRestart { get; set; }
+}
+
+/// <summary>One (job, host) pair and its current state; moves by compare-and-set only.</summary>
+public sealed class TargetRow
+{
+    public long Id { get; set; }
+    public int JobId { get; set; }
+    public Guid HostId { get; set; }
+    public TargetStatus Status { get; set; }
+    public int Attempt { get; set; }
+    public int ExecutionId { get; set; }
+    /// <summary>The ticket of the current attempt; a report naming another ticket is stale.</summary>
+    public Guid WorkItemId { get; set; }
+    public int? ExitCode { get; set; }
+    public string? Message { get; set; }
+    public string? OutputTail { get; set; }
+    public long BytesTransferred { get; set; }
+    public DateTime UpdatedAt { get; set; }
+    public DateTime? QueuedAt { get; set; }
+    public DateTime? StartedAt { get; set; }
+    public DateTime? CompletedAt { get; set; }
+}
+
+/// <summary>A running manager process announces itself here, so cmdlets can nudge it and status can tell when none runs.</summary>
+public sealed class ManagerNodeRow
+{
+    public required string NodeId { get; set; }
+    public required string Url { get; set; }
+    public int ProcessId { get; set; }
+    public string MachineName { get; set; } = "";
+    public DateTime StartedAt { get; set; }
+    public DateTime HeartbeatAt { get; set; }
+}

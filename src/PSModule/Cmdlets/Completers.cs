@@ -1,0 +1,47 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using JP1Dist.Engine;
+
+namespace JP1Dist.PowerShell.Cmdlets;
+
+/// <summary>Tab completion from names in the data folder; a failure completes nothing rather than disturbing the prompt.</summary>
+public abstract class NameCompleter : IArgumentCompleter
+{
+    protected abstract IEnumerable<string> Names(DistEngine engine);
+
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        IEnumerable<string> names;
+        try
+        {
+            names = Names(DistEngine.ForFolder()).ToList();
+        }
+        catch (Exception)
+        {
+            return [];
+        }
+        var prefix = (wordToComplete ?? "").Trim('\'', '"');
+        return names.Where(n => n.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            .Distinct(StringComparer.OrdinalIgnoreCase)
+            .Select(n => new CompletionResult(n.Contains(' ', StringComparison.Ordinal) ? $"'{n}'" : n, n, CompletionResultType.ParameterValue, n));
+    }
+}
+
+/// <summary>Completes package names.</summary>
+public sealed class PackageNameCompleter : NameCompleter
+{
+    protected override IEnumerable<string> Names(DistEngine engine) => engine.Packages.ListAsync().GetAwaiter().GetResult().Select(p => p.Name);
+}
+
+/// <summary>Completes job names.</summary>
+public sealed class JobNameCompleter : NameCompleter
+{
+    protected override IEnumerable<string> Names(DistEngine engine) => engine.Jobs.ListAsync().GetAwaiter().GetResult().Select(j => j.Name);
+}
+
+/// <summary>Completes host names.</summary>
+public sealed class HostNameCompleter : NameCompleter
+{
+    protected override IEnumerable<string> Names(DistEngine engine) => engine.Hosts.ListAsync().GetAwaiter().GetResult().Select(h => h.Name);
+}

@@ -1,0 +1,80 @@
+using System.Management.Automation;
+using JP1Dist.Engine;
+using JP1Dist.Engine.Domain;
+
+namespace JP1Dist.PowerShell.Cmdlets;
+
+/// <summary>
+/// What every JP1Dist cmdlet shares: the engine on the data folder, cancellation on Ctrl+C, and the
+/// translation of engine errors into terminating errors with stable ids and categories.
+/// </summary>
+public abstract class DistCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>Cancelled when the user presses Ctrl+C.</summary>
+    protected CancellationToken StopToken => _stopping.Token;
+
+    /// <summary>The engine on $env:JP1DIST_HOME (or the default data folder), opened in-process.</summary>
+    protected static DistEngine Engine => DistEngine.ForFolder();
+
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>Runs engine work on the pipeline thread, turning engine errors into terminating errors.</summary>
+    protected T Run<T>(Func<CancellationToken, Task<T>> work, object? target = null)
+    {
+        try
+        {
+            return work(StopToken).GetAwaiter().GetResult();
+        }
+        catch (DistException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e, target));
+            throw; // not reached: ThrowTerminatingError always throws
+        }
+        catch (OperationCanceledException) when (StopToken.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    /// <summary>Runs engine work that returns nothing.</summary>
+    protected void Run(Func<CancellationToken, Task> work, object? target = null) =>
+        Run(async token => { await work(token).ConfigureAwait(false); return true; }, target);
+
+    /// <summary>Runs engine work for one item of many: an engine error becomes a non-terminating error and the pipeline goes on.</summary>
+    protected bool TryRun(Func<CancellationToken, Task> work, object? target = null)
+    {
+        try
+        {
+            work(StopToken).GetAwaiter().GetResult();
+            return true;
+        }
+        catch (DistException e)
+        {
+            WriteError(ToErrorRecord(e, target));
+            return false;
+        }
+    }
+
+    /// <summary>An error record with the engine's stable error id and the matching category.</summary>
+    protected static ErrorRecord ToErrorRecord(DistException e, object? target) => new(e, e.ErrorId, e.Kind switch
+    {
+        DistErrorKind.NotFound => ErrorCategory.ObjectNotFound,
+        DistErrorKind.AlreadyExists => ErrorCategory.ResourceExists,
+        DistErrorKind.InvalidOperation => ErrorCategory.InvalidOperation,
+        DistErrorKind.Unauthorized => ErrorCategory.PermissionDenied,
+        DistErrorKind.NotAvailable => ErrorCategory.ConnectionError,
+        _ => ErrorCategory.InvalidArgument,
+    }, target ?? e.Target);
+
+    /// <summary>A terminating error for bad input found in the cmdlet itself.</summary>
+    protected void ThrowInvalidArgument(string errorId, string message, object? target) =>
+        ThrowTerminatingError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, target));
+
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

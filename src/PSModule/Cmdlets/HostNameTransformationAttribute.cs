@@ -1,0 +1,26 @@
+using System.Collections;
+using System.Management.Automation;
+using JP1Dist.Engine.Domain;
+
+namespace JP1Dist.PowerShell.Cmdlets;
+
+/// <summary>Lets a destination be given as a name or as a host object from Get-DistHost.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class HostNameTransformationAttribute : ArgumentTransformationAttribute
+{
+    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
+    {
+        if (inputData is IEnumerable items and not string)
+        {
+            return items.Cast<object>().Select(ToName).ToArray();
+        }
+        return ToName(inputData);
+    }
+
+    private static object ToName(object item) => (item is PSObject wrapper ? wrapper.BaseObject : item) switch
+    {
+        DistHost host => host.Name,
+        DistJobStatus status => status.HostName,
+        var other => other,
+    };
+}

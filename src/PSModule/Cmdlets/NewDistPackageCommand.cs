@@ -1,0 +1,57 @@
+using System.Management.Automation;
+using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Packaging;
+
+namespace JP1Dist.PowerShell.Cmdlets;
+
+/// <summary>New-DistPackage: registers a folder or file as a named, versioned package.</summary>
+[Cmdlet(VerbsCommon.New, "DistPackage", SupportsShouldProcess = true)]
+[OutputType(typeof(DistPackage))]
+public sealed class NewDistPackageCommand : DistCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Version { get; set; } = "";
+
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName", "PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    [Parameter(Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string InstallCommand { get; set; } = "";
+
+    [Parameter]
+    [AllowEmptyCollection]
+    public string[] InstallArguments { get; set; } = [];
+
+    [Parameter]
+    public int[] SuccessExitCode { get; set; } = [0];
+
+    [Parameter]
+    [ValidateRange(PackageService.MinSegmentSize, PackageService.MaxSegmentSize)]
+    public long SegmentSize { get; set; } = PackageService.DefaultSegmentSize;
+
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int InstallTimeoutSeconds { get; set; } = PackageService.DefaultInstallTimeoutSeconds;
+
+    [Parameter]
+    public string? Description { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var path = GetUnresolvedProviderPathFromPSPath(Path);
+        if (!ShouldProcess($"package '{Name}' version '{Version}' from '{path}'", "Register"))
+        {
+            return;
+        }
+        var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds);
+        WriteObject(Run(token => Engine.Packages.CreateAsync(request, token), Name));
+    }
+}

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Jobs;
+
+namespace JP1Dist.PowerShell.Cmdlets;
+
+/// <summary>Wait-DistJob: waits, with a progress bar, until every target of the jobs has an outcome.</summary>
+[Cmdlet(VerbsLifecycle.Wait, "DistJob")]
+[OutputType(typeof(DistJobStatus))]
+public sealed class WaitDistJobCommand : DistCmdlet
+{
+    private readonly List<string> _jobs = [];
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("JobName")]
+    [ArgumentCompleter(typeof(JobNameCompleter))]
+    public string[] Name { get; set; } = [];
+
+    /// <summary>Seconds to wait at most; a terminating error names what is still unfinished. Waits without limit when omitted.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int? Timeout { get; set; }
+
+    /// <summary>Writes the final status of every target when the wait ends.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord() => _jobs.AddRange(Name);
+
+    protected override void EndProcessing()
+    {
+        var jobs = _jobs.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        var clock = Stopwatch.StartNew();
+        var progress = new ProgressRecord(1, $"Waiting for {string.Join(", ", jobs)}", "Starting");
+        List<DistJobStatus> statuses;
+        while (true)
+        {
+            statuses = jobs.SelectMany(job => Run(token => Engine.Jobs.GetStatusAsync(new JobStatusQuery(job), token), job)).ToList();
+            var done = statuses.Count(s => s.IsFinal);
+            var pending = statuses.Where(s => !s.IsFinal).ToList();
+            if (pending.Count == 0)
+            {
+                break;
+            }
+            progress.PercentComplete = statuses.Count == 0 ? 0 : done * 100 / statuses.Count;
+            progress.StatusDescription = $"{done} of {statuses.Count} finished; " +
+                string.Join(", ", pending.GroupBy(s => s.Status).Select(g => $"{g.Count()} {g.Key}"));
+            WriteProgress(progress);
+            if (Timeout is { } limit && clock.Elapsed.TotalSeconds >= limit)
+            {
+                progress.RecordType = ProgressRecordType.Completed;
+                WriteProgress(progress);
+                var waiting = string.Join(", ", pending.Take(10).Select(s => $"{s.HostName} ({s.Status}{(s.Message is null ? "" : ": " + s.Message)})"));
+                ThrowTerminatingError(new ErrorRecord(new TimeoutException(
+                    $"Wait-DistJob timed out after {limit} s with {pending.Count} target(s) unfinished: {waiting}{(pending.Count > 10 ? ", ..." : "")}."),
+                    "WaitTimeout", ErrorCategory.OperationTimeout, string.Join(",", jobs)));
+            }
+            if (StopToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(250)))
+            {
+                throw new PipelineStoppedException();
+            }
+        }
+        progress.RecordType = ProgressRecordType.Completed;
+        WriteProgress(progress);
+        if (PassThru)
+        {
+            WriteObject(statuses, enumerateCollection: true);
+        }
+    }
+}

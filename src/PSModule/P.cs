@@ -1,1 +1,0 @@
-namespace JP1Dist.PowerShell; internal static class P {}
