@@ -39,7 +39,7 @@ if (resultFile is not null)
         Directory.CreateDirectory(directory);
     }
 
-    File.WriteAllText(resultFile, JsonSerializer.Serialize(sink.Results, new JsonSerializerOptions { WriteIndented = true }));
+    File.WriteAllText(resultFile, JsonSerializer.Serialize(sink.Results, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
 }
 
 return exitCode;
