@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace JP1Dist.Tests.Pester;
+
+/// <summary>Runs each tests/Pester/*.Tests.ps1 file through JP1Dist.PesterHost; one test case per file.</summary>
+public sealed class PesterFilesTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan FileTimeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>The Pester files, by file name so each one shows up as its own test case.</summary>
+    public static TheoryData<string> Files
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (var file in Directory.GetFiles(PesterDirectory, "*.Tests.ps1").Order(StringComparer.Ordinal))
+            {
+                data.Add(Path.GetFileName(file));
+            }
+
+            return data;
+        }
+    }
+
+    private static string RepoRoot { get; } = FindRepoRoot();
+
+    private static string PesterDirectory => Path.Combine(RepoRoot, "tests", "Pester");
+
+    /// <summary>Runs one Pester file in a child process and fails with every failed It when it does not pass.</summary>
+    [Theory]
+    [MemberData(nameof(Files))]
+    public async Task PesterFile(string file)
+    {
+        var hostDll = FindPesterHost();
+        var home = Path.Combine(Path.GetTempPath(), "jp1dist-pester-" + Guid.NewGuid().ToString("n"));
+        Directory.CreateDirectory(home);
+        var resultFile = Path.Combine(home, "pester-result.json");
+        try
+        {
+            var (exitCode, stdout, stderr, timedOut) = await RunHostAsync(hostDll, Path.Combine(PesterDirectory, file), resultFile, home);
+            output.WriteLine(stdout);
+            if (stderr.Length > 0)
+            {
+                output.WriteLine("--- stderr ---");
+                output.WriteLine(stderr);
+            }
+
+            Assert.False(timedOut, $"{file} did not finish within {FileTimeout.TotalMinutes} minutes; the process tree was killed.");
+            if (exitCode != 0)
+            {
+                Assert.Fail($"{file} failed (exit code {exitCode}):{Environment.NewLine}{DescribeFailures(resultFile, stdout, stderr)}");
+            }
+        }
+        finally
+        {
+            TryDelete(home);
+        }
+    }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr, bool TimedOut)> RunHostAsync(string hostDll, string testFile, string resultFile, string home)
+    {
+        // dotnet test exports the path of the muxer it runs under; fall back to PATH when started some other way.
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } hostPath && File.Exists(hostPath) ? hostPath : "dotnet";
+        var start = new ProcessStartInfo(dotnet)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = RepoRoot,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        start.ArgumentList.Add(hostDll);
+        start.ArgumentList.Add(testFile);
+        start.ArgumentList.Add("--result");
+        start.ArgumentList.Add(resultFile);
+
+        // Each file gets its own product home so files cannot see each other's state.
+        start.Environment["JP1DIST_HOME"] = home;
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start " + dotnet);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(FileTimeout);
+        var timedOut = false;
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            timedOut = true;
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        return (process.ExitCode, await stdout, await stderr, timedOut);
+    }
+
+    private static string DescribeFailures(string resultFile, string stdout, string stderr)
+    {
+        if (!File.Exists(resultFile))
+        {
+            return "No result file was written." + Environment.NewLine + stdout + stderr;
+        }
+
+        using var document = JsonDocument.Parse(File.ReadAllText(resultFile));
+        var text = new StringBuilder();
+        foreach (var entry in document.RootElement.EnumerateArray())
+        {
+            if (entry.GetProperty("result").GetString() != "Failed")
+            {
+                continue;
+            }
+
+            var path = string.Join(" > ", entry.GetProperty("path").EnumerateArray().Select(p => p.GetString()));
+            var kind = entry.GetProperty("kind").GetString() == "Block" ? " (block)" : string.Empty;
+            text.AppendLine($"[-] {path}{kind}");
+            foreach (var property in new[] { "message", "location" })
+            {
+                if (entry.GetProperty(property).GetString() is { Length: > 0 } value)
+                {
+                    foreach (var line in value.Split('\n'))
+                    {
+                        text.AppendLine("    " + line.TrimEnd('\r'));
+                    }
+                }
+            }
+        }
+
+        return text.Length > 0 ? text.ToString() : "No failed test was recorded; see the output." + Environment.NewLine + stdout + stderr;
+    }
+
+    private static string FindPesterHost()
+    {
+        var relative = typeof(PesterFilesTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "PesterHostOutput").Value!;
+        var dll = Path.Combine(RepoRoot, relative, "JP1Dist.PesterHost.dll");
+        Assert.True(File.Exists(dll), $"JP1Dist.PesterHost.dll not found at {dll}; build tests/Unit (it references the host project).");
+        return dll;
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "JP1Dist.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("No JP1Dist.sln above " + AppContext.BaseDirectory);
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A test that leaves a locked file behind must not turn a pass into a failure; the OS cleans temp.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
