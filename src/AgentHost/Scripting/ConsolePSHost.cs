@@ -36,6 +36,9 @@ internal sealed class ConsoleHostUI : PSHostUserInterface
 
     public override PSHostRawUserInterface RawUI => _raw;
 
+    /// <summary>Escape sequences only for a terminal; logs and CI read plain text.</summary>
+    public override bool SupportsVirtualTerminal => !Console.IsOutputRedirected;
+
     public override string ReadLine() => Console.ReadLine() ?? "";
     public override SecureString ReadLineAsSecureString() => throw new NotSupportedException("Reading secrets is not available in jp1dist run.");
 

@@ -22,6 +22,22 @@ internal static class ScriptRunner
         return Path.GetFullPath(candidates.FirstOrDefault(File.Exists) ?? candidates[0]);
     }
 
+    /// <summary>Defines the Utility stand-ins that the session lacks (the hosted engine ships only the Core module).</summary>
+    private static void AddUtilityStandIns(InitialSessionState state)
+    {
+        using var stream = typeof(ScriptRunner).Assembly.GetManifestResourceStream("UtilityStandIns.ps1")!;
+        using var reader = new StreamReader(stream);
+        var script = ScriptBlock.Create(reader.ReadToEnd());
+        foreach (var function in script.Ast.FindAll(a => a is System.Management.Automation.Language.FunctionDefinitionAst, searchNestedScriptBlocks: false)
+                     .Cast<System.Management.Automation.Language.FunctionDefinitionAst>())
+        {
+            if (state.Commands[function.Name].Count == 0)
+            {
+                state.Commands.Add(new SessionStateFunctionEntry(function.Name, function.Body.Extent.Text.Trim()[1..^1]));
+            }
+        }
+    }
+
     public static int Run(string scriptPath, IReadOnlyList<string> scriptArguments, CancellationToken cancellationToken)
     {
         if (!File.Exists(scriptPath))
@@ -42,6 +58,7 @@ internal static class ScriptRunner
             state.ExecutionPolicy = Microsoft.PowerShell.ExecutionPolicy.Bypass;
         }
         state.ImportPSModule(module);
+        AddUtilityStandIns(state);
         using var runspace = RunspaceFactory.CreateRunspace(host, state);
         runspace.Open();
         if (Console.IsOutputRedirected)
