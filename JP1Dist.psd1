@@ -8,6 +8,8 @@
     CompanyName          = 'JP1Dist'
     Copyright            = '(c) JP1Dist. All rights reserved.'
     Description          = 'JP1Dist software distribution: packages, jobs through relays to agents, live status and re-execution, driven from PowerShell.'
+    # The loader is imported first and prepares the engine's load context before the cmdlets are examined.
+    NestedModules        = @('JP1Dist.PowerShell.Loader.dll')
     FormatsToProcess     = @('JP1Dist.Format.ps1xml')
     CmdletsToExport      = @(
         'New-DistPackage', 'Get-DistPackage', 'Remove-DistPackage',

@@ -58,7 +58,7 @@ public sealed class AgentRuntime : IDisposable
             {
                 await EnsureRegisteredAsync(cancellationToken);
                 await RecoverAsync(cancellationToken);
-                var work = await _client.GetWorkAsync(_options.PollWait, cancellationToken);
+                var work = await CallAsync(() => _client.GetWorkAsync(_options.PollWait, cancellationToken), cancellationToken);
                 await ProcessAsync(work.Items, cancellationToken);
                 backoff = TimeSpan.FromSeconds(1);
             }
@@ -85,7 +85,9 @@ public sealed class AgentRuntime : IDisposable
     private async Task EnsureRegisteredAsync(CancellationToken cancellationToken)
     {
         _identity ??= _store.LoadIdentity();
-        if (_identity is not null && _identity.ManagerUrl == _options.ManagerUrl && string.Equals(_identity.Name, _options.Name, StringComparison.OrdinalIgnoreCase))
+        // The credential belongs to the system, not to one address: a manager that moved keeps its agents.
+        // A credential the higher system refuses is dropped (see CallAsync) and the agent registers again.
+        if (_identity is not null && string.Equals(_identity.Name, _options.Name, StringComparison.OrdinalIgnoreCase))
         {
             _client.Identity = _identity;
             return;
@@ -302,6 +304,13 @@ public sealed class AgentRuntime : IDisposable
             try
             {
                 return await call();
+            }
+            catch (HigherSystemException e) when (e.Status == HttpStatusCode.Unauthorized && _identity is not null && !string.IsNullOrWhiteSpace(_options.Token) && attempt < 5)
+            {
+                _logger.LogWarning("The higher system refused this agent's credential ({Error}); registering again with the enrollment token", e.Message);
+                _identity = null;
+                _client.Identity = null;
+                await EnsureRegisteredAsync(cancellationToken);
             }
             catch (Exception e) when (IsTransient(e) && attempt < 5 && !cancellationToken.IsCancellationRequested)
             {

@@ -244,7 +244,7 @@ public sealed class JobService(DistEngine engine)
         var list = await rows.OrderBy(r => r.JobKey).ThenBy(r => r.HostKey).ToListAsync(cancellationToken);
         var jobMatch = Wildcard.For(query.JobName);
         var hostMatch = Wildcard.For(query.HostName);
-        var managerAlive = list.Any(r => r.t.Status == TargetStatus.Waiting) && await IsManagerAliveAsync(db, cancellationToken);
+        var managerAlive = list.Any(r => r.t.Status == TargetStatus.Waiting) && await IsManagerAliveAsync(cancellationToken);
         return list.Where(r => jobMatch(r.JobName) && hostMatch(r.HostName))
             .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
                 r.t.Status == TargetStatus.Waiting && !managerAlive ? NoManagerMessage : r.t.Message,
@@ -276,14 +276,34 @@ public sealed class JobService(DistEngine engine)
         await using var db = engine.Database.CreateContext();
         var now = engine.Now;
         var rows = await db.ManagerNodes.AsNoTracking().OrderByDescending(m => m.HeartbeatAt).ToListAsync(cancellationToken);
-        return rows.Select(m => new DistManagerInfo(m.Url, m.ProcessId, m.MachineName, m.StartedAt, m.HeartbeatAt, now - m.HeartbeatAt < ManagerHeartbeatTimeout)).ToList();
+        return rows.Select(m => new DistManagerInfo(m.Url, m.ProcessId, m.MachineName, m.StartedAt, m.HeartbeatAt,
+            now - m.HeartbeatAt < ManagerHeartbeatTimeout && !IsGoneLocally(m))).ToList();
     }
 
-    private async Task<bool> IsManagerAliveAsync(DistDbContext db, CancellationToken cancellationToken)
+    /// <summary>A manager on this computer whose process no longer exists is not running, whatever its last heartbeat says.</summary>
+    private static bool IsGoneLocally(ManagerNodeRow manager)
     {
-        var since = engine.Now - ManagerHeartbeatTimeout;
-        return await db.ManagerNodes.AnyAsync(m => m.HeartbeatAt > since, cancellationToken);
+        if (!string.Equals(manager.MachineName, Environment.MachineName, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(manager.ProcessId);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
     }
+
+    private async Task<bool> IsManagerAliveAsync(CancellationToken cancellationToken) =>
+        (await GetManagersAsync(cancellationToken)).Any(m => m.IsAlive);
 
     /// <summary>Tells a running manager that new intent is recorded; best effort, since the manager also sweeps every second.</summary>
     public async Task NudgeManagerAsync(CancellationToken cancellationToken = default)

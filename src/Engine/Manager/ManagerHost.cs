@@ -91,26 +91,30 @@ internal sealed class ManagerHeartbeat(
         }
         var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? options.ListenUrl;
         logger.LogInformation("Manager listening on {Url} with data folder {Home}", url, distribution.Folder);
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                await distribution.HeartbeatAsync(_nodeId, url, _startedAt, stoppingToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                logger.LogWarning(e, "Heartbeat failed");
-            }
-            try
-            {
+                try
+                {
+                    await distribution.HeartbeatAsync(_nodeId, url, _startedAt, stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogWarning(e, "Heartbeat failed");
+                }
                 await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
             }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
         }
-        await distribution.SignOffAsync(_nodeId, CancellationToken.None);
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+        finally
+        {
+            // Signing off tells status at once that no manager runs.
+            await distribution.SignOffAsync(_nodeId, CancellationToken.None);
+        }
     }
 }
 

@@ -2,7 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Runtime.Loader;
 
-namespace JP1Dist.PowerShell.Loading;
+namespace JP1Dist.PowerShell.Loader;
 
 /// <summary>
 /// Loads the engine and everything it depends on (EF Core, SQLite, Quartz, Serilog) from the module's

@@ -2,11 +2,12 @@ using System.Management.Automation;
 using System.Reflection;
 using System.Runtime.Loader;
 
-namespace JP1Dist.PowerShell.Loading;
+namespace JP1Dist.PowerShell.Loader;
 
 /// <summary>
-/// Runs when PowerShell imports the module: routes the cmdlets' one reference, the engine, into the
-/// module's own load context. Where the host process already carries the engine (jp1dist run), that copy is used.
+/// Runs when PowerShell imports the nested loader module, before the cmdlet assembly is examined: routes the
+/// cmdlets' one reference, the engine, into the module's own load context. Where the host process already
+/// carries the engine (jp1dist run), that copy is used.
 /// </summary>
 public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
 {

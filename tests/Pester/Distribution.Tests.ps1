@@ -1,0 +1,153 @@
+# The whole distribution path through the real pieces: the module in the PowerShell engine, a manager and
+# three agents as separate processes talking HTTP on 127.0.0.1, SQLite files in a scratch data folder.
+
+BeforeAll {
+    . ([IO.Path]::Combine($PSScriptRoot, 'TestSupport.ps1'))
+    $scratch = New-TestFolder 'distribution'
+    $env:JP1DIST_HOME = [IO.Path]::Combine($scratch, 'manager')
+    $logs = [IO.Path]::Combine($scratch, 'logs')
+    $installer = New-TestPackageFolder ([IO.Path]::Combine($scratch, 'package')) $logs
+    $hosts = 'pc-a', 'pc-b', 'pc-c'
+    $agents = @()
+    $manager = Start-DistManager -Listen 'http://127.0.0.1:0'
+    $token = New-DistEnrollmentToken -Description 'distribution test'
+    foreach ($name in $hosts) {
+        $agents += Start-TestAgent -ManagerUrl $manager.Url -Token $token.Token -Name $name -StateFolder ([IO.Path]::Combine($scratch, "agent-$name"))
+    }
+    $deadline = [DateTime]::UtcNow.AddSeconds(60)
+    while (@(Get-DistHost).Count -lt $hosts.Count -and [DateTime]::UtcNow -lt $deadline) { [Threading.Thread]::Sleep(200) }
+}
+
+AfterAll {
+    foreach ($agent in $agents) { Stop-TestAgent $agent }
+    if (Get-DistManager) { Stop-DistManager }
+    Remove-TestFolder $scratch
+}
+
+Describe 'Distributing a package to three agents' {
+    It 'registers every agent with its facts' {
+        $registered = @(Get-DistHost)
+        $registered.Name | Should -Be $hosts
+        foreach ($h in $registered) {
+            $h.Id | Should -Not -Be ([Guid]::Empty)
+            $h.OS | Should -Not -BeNullOrEmpty
+            $h.Architecture | Should -Not -BeNullOrEmpty
+            $h.Addresses.Count | Should -BeGreaterThan 0
+        }
+    }
+
+    It 'creates nothing under -WhatIf' {
+        New-DistPackage -Name 'Editor' -Version '2.1' -Path ([IO.Path]::Combine($scratch, 'package')) -InstallCommand $installer -WhatIf
+        @(Get-DistPackage).Count | Should -Be 0
+    }
+
+    It 'installs on every host; a failing host shows its exit code and output' {
+        [IO.File]::WriteAllText([IO.Path]::Combine($logs, 'broken-pc-b'), '')
+        $package = New-DistPackage -Name 'Editor' -Version '2.1' -Path ([IO.Path]::Combine($scratch, 'package')) -InstallCommand $installer -InstallArguments $logs
+        $package.FileCount | Should -Be 2
+        New-DistJob -Name 'Roll out editor' -Package 'Editor' -Destination $hosts | Out-Null
+        $execution = Start-DistJob -Name 'Roll out editor'
+        $execution.TargetCount | Should -Be 3
+        Wait-DistJob -Name 'Roll out editor' -Timeout 120
+
+        $status = @(Get-DistJobStatus -Job 'Roll out editor')
+        $status.Count | Should -Be 3
+        ($status | Where-Object HostName -eq 'pc-a').Status | Should -Be 'Succeeded'
+        ($status | Where-Object HostName -eq 'pc-c').Status | Should -Be 'Succeeded'
+        $failed = $status | Where-Object HostName -eq 'pc-b'
+        $failed.Status | Should -Be 'Failed'
+        $failed.ExitCode | Should -Be 3
+        $failed.Attempt | Should -Be 1
+        $failed.Message | Should -BeLike '*exited with code 3*'
+        $failed.Output | Should -BeLike '*broken on pc-b*'
+    }
+
+    It 'gives the install command the job, host and package in its environment and the staging folder as working directory' {
+        $lines = @(Get-InstallLog $logs 'pc-a')
+        $fields = $lines[0] -split '\|'
+        $fields[0] | Should -Be 'pc-a'
+        $fields[1] | Should -Be 'Roll out editor'
+        $fields[2] | Should -Be 'Editor'
+        $fields[3] | Should -Be '2.1'
+        $fields[4] | Should -BeLike '*staging*'
+    }
+
+    It 're-executes only the failed host from the pipeline, and it succeeds once fixed' {
+        [IO.File]::Delete([IO.Path]::Combine($logs, 'broken-pc-b'))
+        $restart = @(Get-DistJobStatus -Job 'Roll out editor' -Status Failed | Restart-DistJob)
+        $restart.Count | Should -Be 1
+        $restart[0].HostNames | Should -Be @('pc-b')
+        Wait-DistJob -Name 'Roll out editor' -Timeout 120
+
+        $status = @(Get-DistJobStatus -Job 'Roll out editor')
+        @($status | Where-Object Status -ne 'Succeeded').Count | Should -Be 0
+        ($status | Where-Object HostName -eq 'pc-b').Attempt | Should -Be 2
+        ($status | Where-Object HostName -eq 'pc-a').Attempt | Should -Be 1
+    }
+
+    It 'installed nothing twice' {
+        (Get-InstallLog $logs 'pc-a').Count | Should -Be 1
+        (Get-InstallLog $logs 'pc-b').Count | Should -Be 1
+        (Get-InstallLog $logs 'pc-c').Count | Should -Be 1
+    }
+
+    It 'does not repeat work when an agent restarts' {
+        Stop-TestAgent $agents[0]
+        $run = Start-TestAgent -ManagerUrl $manager.Url -Name 'pc-a' -StateFolder ([IO.Path]::Combine($scratch, 'agent-pc-a')) -Once
+        $run.ExitCode | Should -Be 0
+        (Get-InstallLog $logs 'pc-a').Count | Should -Be 1
+    }
+
+    It 'refuses to re-execute when nothing failed' {
+        # One job of many in a pipeline: a non-terminating error, so -ErrorAction Stop makes it throw.
+        { Restart-DistJob -JobName 'Roll out editor' -ErrorAction Stop } | Should -Throw -ErrorId 'NoFailedTargets,*'
+    }
+
+    It 'executes a saved job again on request' {
+        Start-DistJob -Name 'Roll out editor' | Out-Null
+        $agents[0] = Start-TestAgent -ManagerUrl $manager.Url -Name 'pc-a' -StateFolder ([IO.Path]::Combine($scratch, 'agent-pc-a'))
+        Wait-DistJob -Name 'Roll out editor' -Timeout 120
+        (Get-InstallLog $logs 'pc-a').Count | Should -Be 2
+        (Get-DistJob -Name 'Roll out editor').ExecutionCount | Should -Be 2
+        @(Get-DistJobStatus -Job 'Roll out editor' -Status Succeeded).Count | Should -Be 3
+    }
+
+    It 'refuses to remove a package that a saved job uses' {
+        { Remove-DistPackage -Name 'Editor' -Version '2.1' -Confirm:$false } | Should -Throw -ErrorId 'PackageUsedByJob,*'
+        @(Get-DistPackage -Name 'Editor').Count | Should -Be 1
+    }
+}
+
+Describe 'A job with an execution time' {
+    It 'waits until its time, then runs' {
+        $at = [DateTime]::Now.AddSeconds(4)
+        New-DistJob -Name 'Later' -Package 'Editor' -Destination 'pc-c' -DistributeAt $at | Out-Null
+        Start-DistJob -Name 'Later' | Out-Null
+        (Get-DistJobStatus -Job 'Later').Status | Should -Be 'Waiting'
+        Wait-DistJob -Name 'Later' -Timeout 90
+        $status = Get-DistJobStatus -Job 'Later'
+        $status.Status | Should -Be 'Succeeded'
+        $status.QueuedAt.ToLocalTime() | Should -BeGreaterOrEqual $at.AddMilliseconds(-1500)
+    }
+}
+
+Describe 'Without a running manager' {
+    BeforeAll {
+        Stop-DistManager
+    }
+
+    It 'keeps an executed job waiting and says why' {
+        New-DistJob -Name 'No manager' -Package 'Editor' -Destination 'pc-a' | Out-Null
+        Start-DistJob -Name 'No manager' | Out-Null
+        $status = Get-DistJobStatus -Job 'No manager'
+        $status.Status | Should -Be 'Waiting'
+        $status.Message | Should -BeLike 'No manager is running*'
+    }
+
+    It 'dispatches the waiting job once a manager starts, to the agents that kept trying' {
+        # Same address as before: the agents ride out the outage and reconnect by themselves.
+        Start-DistManager -Listen $manager.Url | Out-Null
+        Wait-DistJob -Name 'No manager' -Timeout 90
+        (Get-DistJobStatus -Job 'No manager').Status | Should -Be 'Succeeded'
+    }
+}
