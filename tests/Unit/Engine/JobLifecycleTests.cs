@@ -1,0 +1,136 @@
+using JP1Dist.Engine.Distribution;
+using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Jobs;
+using JP1Dist.Engine.Packaging;
+using JP1Dist.Engine.Protocol;
+using Xunit;
+
+namespace JP1Dist.Tests.Engine;
+
+/// <summary>A job from creation to re-execution, through the services the cmdlets and the manager use.</summary>
+public sealed class JobLifecycleTests : IDisposable
+{
+    private readonly TestFolder _folder = new();
+    private readonly DistributionService _distribution;
+
+    public JobLifecycleTests()
+    {
+        _distribution = new DistributionService(_folder.Engine, new HostSignals());
+        _folder.WriteFile("pkg/setup.sh", "exit 0");
+    }
+
+    private async Task<(Guid A, Guid B)> PrepareAsync()
+    {
+        var a = await _folder.RegisterHostAsync("pc-a");
+        var b = await _folder.RegisterHostAsync("pc-b");
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Deploy", "App", null, ["pc-a", "PC-B"]));
+        return (a.HostId, b.HostId);
+    }
+
+    private async Task<Dictionary<string, DistJobStatus>> StatusAsync() =>
+        (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Deploy"))).ToDictionary(s => s.HostName);
+
+    [Fact]
+    public async Task Unknown_destinations_and_packages_are_refused_and_nothing_is_saved()
+    {
+        await _folder.RegisterHostAsync("pc-a");
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+        var host = await Assert.ThrowsAsync<DistException>(() => _folder.Engine.Jobs.CreateAsync(new NewJobRequest("J", "App", null, ["pc-a", "nobody"])));
+        Assert.Equal("HostNotFound", host.ErrorId);
+        Assert.Contains("'nobody'", host.Message, StringComparison.Ordinal);
+        var package = await Assert.ThrowsAsync<DistException>(() => _folder.Engine.Jobs.CreateAsync(new NewJobRequest("J", "Nothing", null, ["pc-a"])));
+        Assert.Equal("PackageNotFound", package.ErrorId);
+        Assert.Empty(await _folder.Engine.Jobs.ListAsync());
+    }
+
+    [Fact]
+    public async Task Executing_records_waiting_targets_that_the_dispatch_queues()
+    {
+        var (a, _) = await PrepareAsync();
+        var execution = await _folder.Engine.Jobs.StartAsync("Deploy");
+        Assert.Equal(2, execution.TargetCount);
+        Assert.All((await StatusAsync()).Values, s => Assert.Equal(TargetStatus.Waiting, s.Status));
+        Assert.All((await StatusAsync()).Values, s => Assert.Equal(JobService.NoManagerMessage, s.Message));
+
+        Assert.Single(await _distribution.GetUnscheduledAsync(default));
+        Assert.Equal(2, await _distribution.DispatchAsync(execution.ExecutionId, default));
+        Assert.Equal(0, await _distribution.DispatchAsync(execution.ExecutionId, default)); // a second firing changes nothing
+        Assert.All((await StatusAsync()).Values, s => Assert.Equal(TargetStatus.Queued, s.Status));
+        var work = await _distribution.GetWorkAsync(a, default);
+        Assert.Equal("Deploy", Assert.Single(work).JobName);
+    }
+
+    [Fact]
+    public async Task Reports_move_targets_forward_only_and_late_reports_change_nothing()
+    {
+        var (a, _) = await PrepareAsync();
+        var execution = await _folder.Engine.Jobs.StartAsync("Deploy");
+        await _distribution.DispatchAsync(execution.ExecutionId, default);
+        var item = (await _distribution.GetWorkAsync(a, default)).Single();
+
+        Assert.True((await _distribution.ReportAsync(a, new ReportRequest(item.WorkItemId, "Transferring", BytesTransferred: 10), default)).Accepted);
+        Assert.True((await _distribution.ReportAsync(a, new ReportRequest(item.WorkItemId, "Succeeded", 0, "ok"), default)).Accepted);
+        var late = await _distribution.ReportAsync(a, new ReportRequest(item.WorkItemId, "Installing"), default);
+        Assert.False(late.Accepted);
+        Assert.Equal("Succeeded", late.Status);
+        var duplicate = await _distribution.ReportAsync(a, new ReportRequest(item.WorkItemId, "Failed", 1), default);
+        Assert.False(duplicate.Accepted);
+        Assert.Equal(TargetStatus.Succeeded, (await StatusAsync())["pc-a"].Status);
+        Assert.Empty(await _distribution.GetWorkAsync(a, default));
+    }
+
+    [Fact]
+    public async Task A_report_for_another_host_or_a_bad_status_is_refused()
+    {
+        var (a, b) = await PrepareAsync();
+        var execution = await _folder.Engine.Jobs.StartAsync("Deploy");
+        await _distribution.DispatchAsync(execution.ExecutionId, default);
+        var item = (await _distribution.GetWorkAsync(a, default)).Single();
+        var stolen = await Assert.ThrowsAsync<DistException>(() => _distribution.ReportAsync(b, new ReportRequest(item.WorkItemId, "Succeeded"), default));
+        Assert.Equal("WorkItemNotFound", stolen.ErrorId);
+        var bad = await Assert.ThrowsAsync<DistException>(() => _distribution.ReportAsync(a, new ReportRequest(item.WorkItemId, "Queued"), default));
+        Assert.Equal("ReportStatusInvalid", bad.ErrorId);
+        Assert.Equal(TargetStatus.Queued, (await StatusAsync())["pc-a"].Status);
+    }
+
+    [Fact]
+    public async Task Re_execution_takes_only_failed_hosts_with_a_new_ticket()
+    {
+        var (a, b) = await PrepareAsync();
+        var execution = await _folder.Engine.Jobs.StartAsync("Deploy");
+        await _distribution.DispatchAsync(execution.ExecutionId, default);
+        var itemA = (await _distribution.GetWorkAsync(a, default)).Single();
+        var itemB = (await _distribution.GetWorkAsync(b, default)).Single();
+        await _distribution.ReportAsync(a, new ReportRequest(itemA.WorkItemId, "Succeeded", 0), default);
+        await _distribution.ReportAsync(b, new ReportRequest(itemB.WorkItemId, "Failed", 3, "exit 3"), default);
+
+        var restart = await _folder.Engine.Jobs.RestartAsync("Deploy", null);
+        Assert.Equal(["pc-b"], restart.HostNames);
+        var status = await StatusAsync();
+        Assert.Equal((TargetStatus.Succeeded, 1), (status["pc-a"].Status, status["pc-a"].Attempt));
+        Assert.Equal((TargetStatus.Waiting, 2), (status["pc-b"].Status, status["pc-b"].Attempt));
+        Assert.Null(status["pc-b"].ExitCode);
+
+        await _distribution.DispatchAsync(restart.ExecutionId, default);
+        var retry = (await _distribution.GetWorkAsync(b, default)).Single();
+        Assert.NotEqual(itemB.WorkItemId, retry.WorkItemId);
+        var stale = await Assert.ThrowsAsync<DistException>(() => _distribution.ReportAsync(b, new ReportRequest(itemB.WorkItemId, "Succeeded"), default));
+        Assert.Equal("WorkItemNotFound", stale.ErrorId);
+
+        var nothing = await Assert.ThrowsAsync<DistException>(() => _folder.Engine.Jobs.RestartAsync("Deploy", ["pc-a"]));
+        Assert.Equal("NoFailedTargets", nothing.ErrorId);
+    }
+
+    [Fact]
+    public async Task A_package_in_use_is_not_removed()
+    {
+        await PrepareAsync();
+        await _folder.Engine.Jobs.StartAsync("Deploy");
+        var error = await Assert.ThrowsAsync<DistException>(() => _folder.Engine.Packages.RemoveAsync("App", "1.0", force: false));
+        Assert.Equal("PackageInUse", error.ErrorId);
+        Assert.Single(await _folder.Engine.Packages.ListAsync());
+    }
+
+    public void Dispose() => _folder.Dispose();
+}

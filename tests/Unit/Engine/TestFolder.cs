@@ -1,0 +1,47 @@
+using JP1Dist.Engine;
+using JP1Dist.Engine.Protocol;
+using JP1Dist.Engine.Storage;
+
+namespace JP1Dist.Tests.Engine;
+
+/// <summary>A scratch data folder with an engine on it, removed afterwards.</summary>
+public sealed class TestFolder : IDisposable
+{
+    public TestFolder()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "jp1dist-unit-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(Root);
+        Engine = new DistEngine(new DataFolder(Path.Combine(Root, "home")));
+    }
+
+    public string Root { get; }
+    public DistEngine Engine { get; }
+
+    /// <summary>Writes a file under the scratch folder and returns its path.</summary>
+    public string WriteFile(string relativePath, string content)
+    {
+        var path = Path.Combine(Root, relativePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, content);
+        return path;
+    }
+
+    /// <summary>Registers a host through the engine as an agent would, with a fresh token.</summary>
+    public async Task<RegisterResponse> RegisterHostAsync(string name)
+    {
+        var token = await Engine.Hosts.NewEnrollmentTokenAsync("test");
+        return await Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, name, "Linux", "6.1", "X64", ["10.0.0.1"], "00-11-22-33-44-55", "1.0"));
+    }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,1 +1,0 @@
-namespace JP1Dist.Tests; public class Smoke { [Xunit.Fact] public void Runs() { } }
