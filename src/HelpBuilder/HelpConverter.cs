@@ -107,11 +107,12 @@ public static class HelpConverter
             new XElement(Command + "returnValues", help.Outputs.Select(t =>
                 new XElement(Command + "returnValue", Type(t.Name), Description(t.Description)))),
             new XElement(Maml + "alertSet", new XElement(Maml + "alert", Paras(help.Notes))),
-            new XElement(Command + "examples", help.Examples.Select((e, i) =>
+            new XElement(Command + "examples", help.Examples.Select(e =>
                 new XElement(Command + "example",
                     new XElement(Maml + "title", ExampleTitle(e.Title)),
                     new XElement(Dev + "code", e.Code),
-                    new XElement(Dev + "remarks", Paras(e.Remarks))))),
+                    // The empty paragraph puts a blank line between examples in Get-Help's console view.
+                    new XElement(Dev + "remarks", Paras(e.Remarks.Append("")))))),
             new XElement(Command + "relatedLinks", help.Links.Select(l =>
                 new XElement(Maml + "navigationLink",
                     new XElement(Maml + "linkText", l.Text),
