@@ -38,6 +38,34 @@ internal static class ScriptRunner
         }
     }
 
+    /// <summary>
+    /// Passes command-line words to the script as pwsh -File would: "-Name value" binds a parameter, "-Switch"
+    /// followed by another "-Name" or by nothing is a switch, anything else is positional.
+    /// </summary>
+    private static void AddScriptArguments(PowerShell shell, IReadOnlyList<string> words)
+    {
+        for (var i = 0; i < words.Count; i++)
+        {
+            var word = words[i];
+            if (word.Length > 1 && word[0] == '-' && !double.TryParse(word, System.Globalization.CultureInfo.InvariantCulture, out _))
+            {
+                var name = word[1..].TrimEnd(':');
+                if (i + 1 < words.Count && !(words[i + 1].Length > 1 && words[i + 1][0] == '-' && !double.TryParse(words[i + 1], System.Globalization.CultureInfo.InvariantCulture, out _)))
+                {
+                    shell.AddParameter(name, words[++i]);
+                }
+                else
+                {
+                    shell.AddParameter(name);
+                }
+            }
+            else
+            {
+                shell.AddArgument(word);
+            }
+        }
+    }
+
     public static int Run(string scriptPath, IReadOnlyList<string> scriptArguments, CancellationToken cancellationToken)
     {
         if (!File.Exists(scriptPath))
@@ -71,10 +99,7 @@ internal static class ScriptRunner
         using var shell = PowerShell.Create();
         shell.Runspace = runspace;
         shell.AddCommand(Path.GetFullPath(scriptPath));
-        foreach (var argument in scriptArguments)
-        {
-            shell.AddArgument(argument);
-        }
+        AddScriptArguments(shell, scriptArguments);
         shell.Commands.Commands[0].MergeMyResults(PipelineResultTypes.All, PipelineResultTypes.Output);
         shell.AddCommand("Out-Default");
         using var registration = cancellationToken.Register(() => shell.BeginStop(null, null));

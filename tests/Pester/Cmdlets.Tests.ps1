@@ -1,0 +1,78 @@
+# PowerShell conventions of the JP1Dist cmdlets: clear terminating errors with stable ids for bad input that
+# change nothing, -WhatIf, wildcards, tab completion and help. No manager or agent is needed here.
+
+BeforeAll {
+    . ([IO.Path]::Combine($PSScriptRoot, 'TestSupport.ps1'))
+    $scratch = New-TestFolder 'cmdlets'
+    $env:JP1DIST_HOME = [IO.Path]::Combine($scratch, 'home')
+    $source = [IO.Path]::Combine($scratch, 'source')
+    [void][IO.Directory]::CreateDirectory($source)
+    [IO.File]::WriteAllText([IO.Path]::Combine($source, 'setup.cmd'), 'exit 0')
+    New-DistPackage -Name 'Office Suite' -Version '16.0' -Path $source -InstallCommand 'setup.cmd' | Out-Null
+}
+
+AfterAll {
+    Remove-TestFolder $scratch
+}
+
+Describe 'Packages' {
+    It 'refuses the same name and version twice' {
+        { New-DistPackage -Name 'office suite' -Version '16.0' -Path $source -InstallCommand 'setup.cmd' } |
+            Should -Throw -ErrorId 'PackageAlreadyExists,*'
+        @(Get-DistPackage).Count | Should -Be 1
+    }
+
+    It 'names a missing folder' {
+        $missing = [IO.Path]::Combine($scratch, 'nowhere')
+        $thrown = { New-DistPackage -Name 'Other' -Version '1' -Path $missing -InstallCommand 'x.exe' } |
+            Should -Throw -ErrorId 'PackagePathNotFound,*' -PassThru
+        $thrown.Exception.Message | Should -BeLike "*nowhere*"
+        $thrown.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        @(Get-DistPackage).Count | Should -Be 1
+    }
+
+    It 'refuses an install command that is not in the package' {
+        { New-DistPackage -Name 'Other' -Version '1' -Path $source -InstallCommand 'bin/setup.exe' } |
+            Should -Throw -ErrorId 'InstallCommandNotFound,*'
+    }
+
+    It 'finds packages by wildcard' {
+        (Get-DistPackage -Name 'Office*').Version | Should -Be '16.0'
+        @(Get-DistPackage -Name 'Nothing*').Count | Should -Be 0
+    }
+
+    It 'keeps a package under -WhatIf' {
+        Remove-DistPackage -Name 'Office Suite' -Version '16.0' -WhatIf
+        @(Get-DistPackage).Count | Should -Be 1
+    }
+
+    It 'completes package names' {
+        $line = "Get-DistPackage -Name Off"
+        $completion = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+        $completion.CompletionMatches[0].CompletionText | Should -Be "'Office Suite'"
+    }
+}
+
+Describe 'Jobs' {
+    It 'refuses an unknown package and saves nothing' {
+        { New-DistJob -Name 'J' -Package 'Nothing' -Destination 'pc1' } | Should -Throw -ErrorId 'PackageNotFound,*'
+        @(Get-DistJob).Count | Should -Be 0
+    }
+
+    It 'refuses an unknown destination and saves nothing' {
+        { New-DistJob -Name 'J' -Package 'Office Suite' -Destination 'pc1' } | Should -Throw -ErrorId 'HostNotFound,*'
+        @(Get-DistJob).Count | Should -Be 0
+    }
+
+    It 'names an unknown job' {
+        { Get-DistJobStatus -Job 'No such job' } | Should -Throw -ErrorId 'JobNotFound,*'
+        { Start-DistJob -Name 'No such job' } | Should -Throw -ErrorId 'JobNotFound,*'
+    }
+}
+
+Describe 'Help' {
+    It 'has examples for New-DistJob' {
+        $help = Get-Help New-DistJob -Examples
+        @($help.examples.example).Count | Should -BeGreaterOrEqual 2
+    }
+}
