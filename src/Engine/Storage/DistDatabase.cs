@@ -22,6 +22,7 @@ public sealed class DistDatabase
         ConnectionString = BuildConnectionString(folder.DatabasePath);
         _options = new DbContextOptionsBuilder<DistDbContext>()
             .UseSqlite(ConnectionString)
+            .AddInterceptors(new BusyTimeoutInterceptor())
             .Options;
     }
 
