@@ -133,7 +133,12 @@ Describe 'A job with an execution time' {
 
 Describe 'Without a running manager' {
     BeforeAll {
+        # A job whose execution time falls while the manager is down: its trigger must fire on start-up.
+        New-DistJob -Name 'Overnight' -Package 'Editor' -Destination 'pc-b' -DistributeAt ([DateTime]::Now.AddSeconds(3)) | Out-Null
+        Start-DistJob -Name 'Overnight' | Out-Null
+        [Threading.Thread]::Sleep(1500)   # the manager turns the execution into a trigger within a second
         Stop-DistManager
+        [Threading.Thread]::Sleep(3000)   # the execution time passes with no manager running
     }
 
     It 'keeps an executed job waiting and says why' {
@@ -147,7 +152,8 @@ Describe 'Without a running manager' {
     It 'dispatches the waiting job once a manager starts, to the agents that kept trying' {
         # Same address as before: the agents ride out the outage and reconnect by themselves.
         Start-DistManager -Listen $manager.Url | Out-Null
-        Wait-DistJob -Name 'No manager' -Timeout 90
+        Wait-DistJob -Name 'No manager', 'Overnight' -Timeout 90
         (Get-DistJobStatus -Job 'No manager').Status | Should -Be 'Succeeded'
+        (Get-DistJobStatus -Job 'Overnight').Status | Should -Be 'Succeeded'
     }
 }

@@ -14,7 +14,7 @@ public sealed partial class HelpTests
     private const string HelpFile = "src/PSModule/en-US/JP1Dist.PowerShell.dll-Help.xml";
     private const string Regenerate = "dotnet run --project src/HelpBuilder -- docs/cmdlets " + HelpFile;
 
-    private static readonly string Root = FindRepoRoot();
+    private static readonly string Root = Repository.Root;
     private static readonly string DocsFolder = Path.Combine(Root, "docs", "cmdlets");
 
     [Fact]
@@ -111,18 +111,6 @@ public sealed partial class HelpTests
     }
 
     private static string Normalize(string text) => text.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd();
-
-    private static string FindRepoRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "JP1Dist.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-        throw new InvalidOperationException($"No folder above '{AppContext.BaseDirectory}' holds JP1Dist.sln.");
-    }
 
     // ---- The cmdlets as the source declares them ----
 

@@ -287,19 +287,7 @@ public sealed class JobService(DistEngine engine)
         {
             return false;
         }
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(manager.ProcessId);
-            return process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return true;
-        }
-        catch (InvalidOperationException)
-        {
-            return true;
-        }
+        return !Manager.ProcessLiveness.IsRunning(manager.ProcessId);
     }
 
     private async Task<bool> IsManagerAliveAsync(CancellationToken cancellationToken) =>

@@ -125,7 +125,7 @@ internal sealed class ParentWatcher(int parentProcessId, IHostApplicationLifetim
     {
         while (!stoppingToken.IsCancellationRequested)
         {
-            if (!IsAlive(parentProcessId))
+            if (!ProcessLiveness.IsRunning(parentProcessId))
             {
                 lifetime.StopApplication();
                 return;
@@ -138,23 +138,6 @@ internal sealed class ParentWatcher(int parentProcessId, IHostApplicationLifetim
             {
                 return;
             }
-        }
-    }
-
-    private static bool IsAlive(int processId)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(processId);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
         }
     }
 }

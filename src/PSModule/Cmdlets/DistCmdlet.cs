@@ -57,6 +57,18 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>
+    /// For a Get- cmdlet: a name without wildcards that matched nothing is a non-terminating "not found" error,
+    /// as Get-Item does; a pattern that matched nothing is just an empty result.
+    /// </summary>
+    protected void WriteNotFoundUnlessWildcard(string? name, int found, string errorId, string message)
+    {
+        if (found == 0 && name is not null && !WildcardPattern.ContainsWildcardCharacters(name))
+        {
+            WriteError(new ErrorRecord(new ItemNotFoundException(message), errorId, ErrorCategory.ObjectNotFound, name));
+        }
+    }
+
     /// <summary>An error record with the engine's stable error id and the matching category.</summary>
     protected static ErrorRecord ToErrorRecord(DistException e, object? target) => new(e, e.ErrorId, e.Kind switch
     {

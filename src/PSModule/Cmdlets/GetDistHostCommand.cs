@@ -19,10 +19,7 @@ public sealed class GetDistHostCommand : DistCmdlet
         foreach (var pattern in Name ?? [null!])
         {
             var hosts = Run(token => Engine.Hosts.ListAsync(pattern, token));
-            if (hosts.Count == 0 && pattern is not null && !WildcardPattern.ContainsWildcardCharacters(pattern))
-            {
-                WriteError(new ErrorRecord(new ItemNotFoundException($"No host named '{pattern}' is registered."), "HostNotFound", ErrorCategory.ObjectNotFound, pattern));
-            }
+            WriteNotFoundUnlessWildcard(pattern, hosts.Count, "HostNotFound", $"No host named '{pattern}' is registered.");
             WriteObject(hosts, enumerateCollection: true);
         }
     }

@@ -17,10 +17,7 @@ public sealed class GetDistJobCommand : DistCmdlet
     protected override void ProcessRecord()
     {
         var jobs = Run(token => Engine.Jobs.ListAsync(Name, token));
-        if (jobs.Count == 0 && Name is not null && !WildcardPattern.ContainsWildcardCharacters(Name))
-        {
-            WriteError(new ErrorRecord(new ItemNotFoundException($"No job named '{Name}' exists."), "JobNotFound", ErrorCategory.ObjectNotFound, Name));
-        }
+        WriteNotFoundUnlessWildcard(Name, jobs.Count, "JobNotFound", $"No job named '{Name}' exists.");
         WriteObject(jobs, enumerateCollection: true);
     }
 }

@@ -21,11 +21,8 @@ public sealed class GetDistPackageCommand : DistCmdlet
     protected override void ProcessRecord()
     {
         var packages = Run(token => Engine.Packages.ListAsync(Name, Version, token));
-        if (packages.Count == 0 && Name is not null && !WildcardPattern.ContainsWildcardCharacters(Name))
-        {
-            WriteError(new ErrorRecord(new ItemNotFoundException($"No package named '{Name}'{(Version is null ? "" : $" version '{Version}'")} is registered."),
-                "PackageNotFound", ErrorCategory.ObjectNotFound, Name));
-        }
+        WriteNotFoundUnlessWildcard(Name, packages.Count, "PackageNotFound",
+            $"No package named '{Name}'{(Version is null ? "" : $" version '{Version}'")} is registered.");
         WriteObject(packages, enumerateCollection: true);
     }
 }

@@ -10,7 +10,7 @@ public sealed class QuickstartTests(ITestOutputHelper output)
     [Fact]
     public async Task Quickstart_runs_through_jp1dist_run()
     {
-        var root = RepoRoot();
+        var root = Repository.Root;
         var exe = Path.Combine(root, "out", "jp1dist", OperatingSystem.IsWindows() ? "jp1dist.exe" : "jp1dist");
         var start = new ProcessStartInfo(exe)
         {
@@ -41,15 +41,5 @@ public sealed class QuickstartTests(ITestOutputHelper output)
         Assert.Equal(0, process.ExitCode);
         Assert.Contains("Quick start complete", await stdout, StringComparison.Ordinal);
         Assert.Contains("Failed", await stdout, StringComparison.Ordinal); // the status table showed the failure before the re-execution
-    }
-
-    private static string RepoRoot()
-    {
-        var folder = new DirectoryInfo(AppContext.BaseDirectory);
-        while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "JP1Dist.sln")))
-        {
-            folder = folder.Parent;
-        }
-        return folder?.FullName ?? throw new InvalidOperationException("JP1Dist.sln not found above the test folder.");
     }
 }

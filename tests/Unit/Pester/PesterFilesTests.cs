@@ -27,7 +27,7 @@ public sealed class PesterFilesTests(ITestOutputHelper output)
         }
     }
 
-    private static string RepoRoot { get; } = FindRepoRoot();
+    private static string RepoRoot => Repository.Root;
 
     private static string PesterDirectory => Path.Combine(RepoRoot, "tests", "Pester");
 
@@ -143,19 +143,6 @@ public sealed class PesterFilesTests(ITestOutputHelper output)
         var dll = Path.Combine(RepoRoot, relative, "JP1Dist.PesterHost.dll");
         Assert.True(File.Exists(dll), $"JP1Dist.PesterHost.dll not found at {dll}; build tests/Unit (it references the host project).");
         return dll;
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "JP1Dist.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("No JP1Dist.sln above " + AppContext.BaseDirectory);
     }
 
     private static void TryDelete(string directory)

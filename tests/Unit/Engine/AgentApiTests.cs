@@ -1,0 +1,97 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using JP1Dist.Engine.Manager;
+using JP1Dist.Engine.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Xunit;
+
+namespace JP1Dist.Tests.Engine;
+
+/// <summary>Malformed or unauthorized requests get a problem-details answer naming what was wrong, and change nothing.</summary>
+public sealed class AgentApiTests : IAsyncLifetime, IDisposable
+{
+    private readonly TestFolder _folder = new();
+    private WebApplication? _app;
+    private HttpClient? _client;
+
+    public async Task InitializeAsync()
+    {
+        _app = ManagerHost.Build(new ManagerOptions { ListenUrl = "http://127.0.0.1:0", Home = _folder.Engine.Folder.Root, QuietConsole = true });
+        await _app.StartAsync();
+        _client = new HttpClient { BaseAddress = new Uri(_app.BoundUrl()), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    private async Task<(HttpStatusCode Status, string ErrorId)> ProblemAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadFromJsonAsync<Dictionary<string, object>>();
+        return (response.StatusCode, body?["errorId"]?.ToString() ?? "");
+    }
+
+    [Fact]
+    public async Task A_malformed_registration_is_a_400_and_registers_nothing()
+    {
+        using var content = new StringContent("{ not json", Encoding.UTF8, "application/json");
+        var (status, errorId) = await ProblemAsync(await _client!.PostAsync(ApiPaths.Register, content));
+        Assert.Equal((HttpStatusCode.BadRequest, "RequestBodyInvalid"), (status, errorId));
+        Assert.Empty(await _folder.Engine.Hosts.ListAsync());
+    }
+
+    [Fact]
+    public async Task A_registration_with_a_bad_token_is_a_401()
+    {
+        var request = new RegisterRequest("wrong", "pc-1", "Linux", "6", "X64", [], null, "1");
+        var (status, errorId) = await ProblemAsync(await _client!.PostAsJsonAsync(ApiPaths.Register, request, ProtocolJson.Options));
+        Assert.Equal((HttpStatusCode.Unauthorized, "EnrollmentTokenInvalid"), (status, errorId));
+        Assert.Empty(await _folder.Engine.Hosts.ListAsync());
+    }
+
+    [Fact]
+    public async Task Work_content_and_reports_need_a_valid_credential()
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _client!.GetAsync(ApiPaths.Work)).StatusCode);
+        using var forged = new HttpRequestMessage(HttpMethod.Get, ApiPaths.Work);
+        forged.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"{Guid.NewGuid()}.guess");
+        var (status, errorId) = await ProblemAsync(await _client.SendAsync(forged));
+        Assert.Equal((HttpStatusCode.Unauthorized, "CredentialInvalid"), (status, errorId));
+    }
+
+    [Fact]
+    public async Task A_registered_agent_gets_problems_for_bad_reports_and_hashes()
+    {
+        var token = await _folder.Engine.Hosts.NewEnrollmentTokenAsync("api");
+        var registration = await (await _client!.PostAsJsonAsync(ApiPaths.Register,
+            new RegisterRequest(token.Token, "pc-1", "Linux", "6", "X64", ["127.0.0.1"], null, "1"), ProtocolJson.Options))
+            .Content.ReadFromJsonAsync<RegisterResponse>(ProtocolJson.Options);
+        _client!.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", $"{registration!.HostId}.{registration.Credential}");
+
+        var empty = await _client!.GetFromJsonAsync<WorkResponse>(ApiPaths.Work + "?wait=0", ProtocolJson.Options);
+        Assert.Empty(empty!.Items);
+        Assert.Equal((HttpStatusCode.BadRequest, "ContentHashInvalid"), await ProblemAsync(await _client.GetAsync(ApiPaths.ContentPrefix + "not-a-hash")));
+        Assert.Equal((HttpStatusCode.NotFound, "ContentNotFound"), await ProblemAsync(await _client.GetAsync(ApiPaths.ContentPrefix + new string('a', 64))));
+        using var garbage = new StringContent("[]", Encoding.UTF8, "application/json");
+        Assert.Equal((HttpStatusCode.BadRequest, "RequestBodyInvalid"), await ProblemAsync(await _client.PostAsync(ApiPaths.Report, garbage)));
+        var unknown = new ReportRequest(Guid.NewGuid(), "Succeeded", 0);
+        Assert.Equal((HttpStatusCode.NotFound, "WorkItemNotFound"), await ProblemAsync(await _client.PostAsJsonAsync(ApiPaths.Report, unknown, ProtocolJson.Options)));
+        var badStatus = new ReportRequest(Guid.NewGuid(), "Exploded");
+        Assert.Equal((HttpStatusCode.BadRequest, "ReportStatusInvalid"), await ProblemAsync(await _client.PostAsJsonAsync(ApiPaths.Report, badStatus, ProtocolJson.Options)));
+    }
+
+    public async Task DisposeAsync()
+    {
+        _client?.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        Dispose();
+    }
+
+    public void Dispose()
+    {
+        _client?.Dispose();
+        _folder.Dispose();
+    }
+}
