@@ -11,6 +11,7 @@
     # The loader is imported first and prepares the engine's load context before the cmdlets are examined.
     NestedModules        = @('JP1Dist.PowerShell.Loader.dll')
     FormatsToProcess     = @('JP1Dist.Format.ps1xml')
+    TypesToProcess       = @('JP1Dist.Types.ps1xml')
     CmdletsToExport      = @(
         'New-DistPackage', 'Get-DistPackage', 'Remove-DistPackage',
         'New-DistEnrollmentToken', 'Get-DistHost', 'Remove-DistHost',

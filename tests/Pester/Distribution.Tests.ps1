@@ -112,6 +112,19 @@ Describe 'Distributing a package to three agents' {
         @(Get-DistJobStatus -Job 'Roll out editor' -Status Succeeded).Count | Should -Be 3
     }
 
+    It 'passes jobs and hosts along the pipeline by property name' {
+        @(Get-DistJob -Name 'Roll out editor' | Get-DistJobStatus).Count | Should -Be 3
+        $onHost = @(Get-DistHost -Name 'pc-b' | Get-DistJobStatus)
+        $onHost.Count | Should -Be 1
+        $onHost[0].HostName | Should -Be 'pc-b'
+    }
+
+    It 'refuses to wait for a job that was never executed' {
+        New-DistJob -Name 'Idle' -Package 'Editor' -Destination 'pc-a' | Out-Null
+        { Wait-DistJob -Name 'Idle' -Timeout 5 } | Should -Throw -ErrorId 'JobNotExecuted,*'
+        Remove-DistJob -Name 'Idle' -Confirm:$false
+    }
+
     It 'refuses to remove a package that a saved job uses' {
         { Remove-DistPackage -Name 'Editor' -Version '2.1' -Confirm:$false } | Should -Throw -ErrorId 'PackageUsedByJob,*'
         @(Get-DistPackage -Name 'Editor').Count | Should -Be 1

@@ -10,7 +10,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 public sealed class GetDistJobStatusCommand : DistCmdlet
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("JobName", "Name")]
+    [Alias("JobName")]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(JobNameCompleter))]
     public string? Job { get; set; }

@@ -8,18 +8,27 @@ namespace JP1Dist.PowerShell.Cmdlets;
 [OutputType(typeof(JobExecutionResult))]
 public sealed class StartDistJobCommand : DistCmdlet
 {
+    private readonly List<string> _jobs = [];
+
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("JobName")]
     [ArgumentCompleter(typeof(JobNameCompleter))]
     public string[] Name { get; set; } = [];
 
-    protected override void ProcessRecord()
+    protected override void ProcessRecord() => _jobs.AddRange(Name);
+
+    /// <summary>Each job once, however many piped objects named it; an error for one job does not stop the others.</summary>
+    protected override void EndProcessing()
     {
-        foreach (var name in Name)
+        foreach (var name in _jobs.Distinct(StringComparer.OrdinalIgnoreCase))
         {
             if (ShouldProcess($"job '{name}'", "Execute"))
             {
-                WriteObject(Run(token => Engine.Jobs.StartAsync(name, token), name));
+                JobExecutionResult? result = null;
+                if (TryRun(async token => result = await Engine.Jobs.StartAsync(name, token), name) && result is not null)
+                {
+                    WriteObject(result);
+                }
             }
         }
     }

@@ -18,7 +18,7 @@ public sealed class StopDistManagerCommand : DistCmdlet
         {
             ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(
                 $"This session started no manager on data folder '{home}'; a manager started elsewhere is stopped where it runs (Ctrl+C, or its service)."),
-                "ManagerNotStartedHere", ErrorCategory.ObjectNotFound, home));
+                "ManagerNotStartedHere", ErrorCategory.InvalidOperation, home));
         }
         if (ShouldProcess($"manager at {manager!.Url} (process {manager.Process.Id})", "Stop"))
         {

@@ -34,14 +34,32 @@ public sealed class WaitDistJobCommand : DistCmdlet
         var clock = Stopwatch.StartNew();
         var progress = new ProgressRecord(1, $"Waiting for {string.Join(", ", jobs)}", "Starting");
         List<DistJobStatus> statuses;
+        var warnedNoManager = false;
         while (true)
         {
-            statuses = jobs.SelectMany(job => Run(token => Engine.Jobs.GetStatusAsync(new JobStatusQuery(job), token), job)).ToList();
+            statuses = [];
+            foreach (var job in jobs)
+            {
+                var targets = Run(token => Engine.Jobs.GetStatusAsync(new JobStatusQuery(job), token), job);
+                if (targets.Count == 0)
+                {
+                    // Nothing would ever finish: say so instead of returning as if it had.
+                    ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(
+                        $"Job '{job}' has not been executed, so there is nothing to wait for; Start-DistJob executes it."),
+                        "JobNotExecuted", ErrorCategory.InvalidOperation, job));
+                }
+                statuses.AddRange(targets);
+            }
             var done = statuses.Count(s => s.IsFinal);
             var pending = statuses.Where(s => !s.IsFinal).ToList();
             if (pending.Count == 0)
             {
                 break;
+            }
+            if (!warnedNoManager && pending.Any(s => s.Message == JobService.NoManagerMessage))
+            {
+                WriteWarning(JobService.NoManagerMessage);
+                warnedNoManager = true;
             }
             progress.PercentComplete = statuses.Count == 0 ? 0 : done * 100 / statuses.Count;
             progress.StatusDescription = $"{done} of {statuses.Count} finished; " +
