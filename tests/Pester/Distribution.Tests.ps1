@@ -144,6 +144,41 @@ Describe 'A job with an execution time' {
     }
 }
 
+Describe 'An agent that dies while the install command runs' {
+    BeforeAll {
+        $slow = [IO.Path]::Combine($scratch, 'slow')
+        [void][IO.Directory]::CreateDirectory($slow)
+        if ($IsWindows) {
+            $slowInstaller = 'install.cmd'
+            [IO.File]::WriteAllText([IO.Path]::Combine($slow, $slowInstaller), "@echo off`r`necho started>>`"%~1\slow-%JP1DIST_HOST_NAME%.log`"`r`nping -n 60 127.0.0.1 >nul`r`n")
+        }
+        else {
+            $slowInstaller = 'install.sh'
+            [IO.File]::WriteAllText([IO.Path]::Combine($slow, $slowInstaller), "#!/bin/sh`necho started >> `"`$1/slow-`$JP1DIST_HOST_NAME.log`"`nsleep 60`n")
+        }
+        New-DistPackage -Name 'Slow' -Version '1' -Path $slow -InstallCommand $slowInstaller -InstallArguments $logs | Out-Null
+    }
+
+    It 'reports the install as failed after its restart and never runs it twice' {
+        New-DistJob -Name 'Slow install' -Package 'Slow' -Destination 'pc-c' | Out-Null
+        Start-DistJob -Name 'Slow install' | Out-Null
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ((Get-DistJobStatus -Job 'Slow install').Status -ne 'Installing' -and [DateTime]::UtcNow -lt $deadline) {
+            [Threading.Thread]::Sleep(200)
+        }
+        (Get-DistJobStatus -Job 'Slow install').Status | Should -Be 'Installing'
+        Stop-TestAgent $agents[2]   # killed with its install command, as a power cut would
+
+        $run = Start-TestAgent -ManagerUrl $manager.Url -Name 'pc-c' -StateFolder ([IO.Path]::Combine($scratch, 'agent-pc-c')) -Once
+        $run.ExitCode | Should -Be 0
+        $status = Get-DistJobStatus -Job 'Slow install'
+        $status.Status | Should -Be 'Failed'
+        $status.Message | Should -BeLike '*stopped while the install command was running*'
+        @([IO.File]::ReadAllLines([IO.Path]::Combine($logs, 'slow-pc-c.log'))).Count | Should -Be 1
+        $agents[2] = Start-TestAgent -ManagerUrl $manager.Url -Name 'pc-c' -StateFolder ([IO.Path]::Combine($scratch, 'agent-pc-c'))
+    }
+}
+
 Describe 'Without a running manager' {
     BeforeAll {
         # A job whose execution time falls while the manager is down: its trigger must fire on start-up.

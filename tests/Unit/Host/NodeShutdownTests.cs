@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using JP1Dist.Engine;
+using JP1Dist.Engine.Storage;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace JP1Dist.Tests.Host;
+
+/// <summary>SIGTERM (what systemd and `kill` send) stops a manager and an agent cleanly: exit code 0, the manager signs off.</summary>
+public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "jp1dist-shutdown-" + Guid.NewGuid().ToString("N")[..8]);
+
+    [Fact]
+    public async Task Sigterm_stops_the_manager_and_an_agent_cleanly()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // Windows has no SIGTERM; its service stop goes through the same host shutdown.
+        }
+        var home = Path.Combine(_root, "home");
+        var engine = new DistEngine(new DataFolder(home));
+        var token = await engine.Hosts.NewEnrollmentTokenAsync("shutdown test");
+
+        using var manager = Start("manager", "--listen", "http://127.0.0.1:0", "--home", home);
+        var url = await WaitForAsync(async () => (await engine.Jobs.GetManagersAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive)?.Url);
+        using var agent = Start("agent", "--manager", url, "--token", token.Token, "--name", "pc-term", "--state", Path.Combine(_root, "agent"));
+        await WaitForAsync(async () => (await engine.Hosts.ListAsync("pc-term")).Count == 1 ? "registered" : null);
+
+        Assert.Equal(0, await TerminateAsync(agent));
+        Assert.Equal(0, await TerminateAsync(manager));
+        Assert.Empty(await engine.Jobs.GetManagersAsync()); // signed off, so status says at once that none runs
+    }
+
+    private sealed class Node(Process process) : IDisposable
+    {
+        public Process Process { get; } = process;
+        public Task<string> Output { get; } = process.StandardOutput.ReadToEndAsync();
+        public Task<string> Errors { get; } = process.StandardError.ReadToEndAsync();
+
+        public void Dispose()
+        {
+            if (!Process.HasExited)
+            {
+                Process.Kill(entireProcessTree: true);
+            }
+            Process.Dispose();
+        }
+    }
+
+    private static Node Start(params string[] arguments)
+    {
+        var exe = Path.Combine(Repository.Root, "out", "jp1dist", "jp1dist");
+        var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        return new Node(Process.Start(start)!);
+    }
+
+    private async Task<int> TerminateAsync(Node node)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", node.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await node.Process.WaitForExitAsync(timeout.Token);
+        output.WriteLine(await node.Output);
+        output.WriteLine(await node.Errors);
+        return node.Process.ExitCode;
+    }
+
+    private static async Task<string> WaitForAsync(Func<Task<string?>> probe)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; await Task.Delay(200))
+        {
+            if (await probe() is { } value)
+            {
+                return value;
+            }
+        }
+        throw new TimeoutException("The node did not come up within 60 s.");
+    }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
