@@ -182,7 +182,7 @@ public static class BaselineRound
             var outcome = await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName), cancellationToken);
             _succeeded = outcome.Count(s => s.Status == TargetStatus.Succeeded);
             _failed = outcome.Count - _succeeded;
-            var lastResult = outcome.Max(s => s.CompletedAt) ?? throw new InvalidOperationException("Every target is final but none has a completion time.");
+            var lastResult = outcome.Max(s => s.CompletedAt)?.ToUniversalTime() ?? throw new InvalidOperationException("Every target is final but none has a completion time.");
             _secondsToLastResult = Round((lastResult - startedAt).TotalSeconds);
             // The last report's answer may still be on its way back; the agents end right after it.
             await Task.WhenAll(_agentTasks).WaitAsync(cancellationToken);

@@ -140,7 +140,7 @@ Describe 'A job with an execution time' {
         Wait-DistJob -Name 'Later' -Timeout 90
         $status = Get-DistJobStatus -Job 'Later'
         $status.Status | Should -Be 'Succeeded'
-        $status.QueuedAt.ToLocalTime() | Should -BeGreaterOrEqual $at.AddMilliseconds(-1500)
+        $status.QueuedAt | Should -BeGreaterOrEqual $at.AddMilliseconds(-1500)
     }
 }
 

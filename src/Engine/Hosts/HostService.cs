@@ -18,7 +18,7 @@ public sealed class HostService(DistEngine engine)
         await using var db = engine.Database.CreateContext();
         db.EnrollmentTokens.Add(row);
         await db.SaveChangesAsync(cancellationToken);
-        return new DistEnrollmentToken(row.Id, secret, description, row.CreatedAt);
+        return new DistEnrollmentToken(row.Id, secret, description, row.CreatedAt.AsLocal());
     }
 
     /// <summary>
@@ -107,5 +107,5 @@ public sealed class HostService(DistEngine engine)
     internal static DistHost ToView(HostRow row) => new(
         row.Name, row.Id, row.OS, row.OSVersion, row.Architecture,
         JsonSerializer.Deserialize<string[]>(row.AddressesJson) ?? [],
-        row.MacAddress, row.AgentVersion, row.RegisteredAt, row.LastSeen);
+        row.MacAddress, row.AgentVersion, row.RegisteredAt.AsLocal(), row.LastSeen.AsLocal());
 }

@@ -106,7 +106,7 @@ public sealed class JobService(DistEngine engine)
                                   select new { d.JobId, h.Name }).ToListAsync(cancellationToken);
         var byJob = destinations.ToLookup(d => d.JobId, d => d.Name);
         return rows.Select(r => new DistJob(r.Job.Name, r.Name, r.Version, r.Job.Type, byJob[r.Job.Id].ToList(),
-            r.Job.DistributeAt, r.Job.Description, r.Job.CreatedAt, r.Job.ExecutionCount, r.Job.LastExecutedAt, r.Job.Id)).ToList();
+            r.Job.DistributeAt.AsLocal(), r.Job.Description, r.Job.CreatedAt.AsLocal(), r.Job.ExecutionCount, r.Job.LastExecutedAt.AsLocal(), r.Job.Id)).ToList();
     }
 
     /// <summary>
@@ -212,7 +212,7 @@ public sealed class JobService(DistEngine engine)
         }
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return new JobExecutionResult(job.Name, execution.Id, chosen.Count, execution.ExecuteAt, chosen.Select(h => h.Name).ToList());
+        return new JobExecutionResult(job.Name, execution.Id, chosen.Count, execution.ExecuteAt.AsLocal(), chosen.Select(h => h.Name).ToList());
     }
 
     /// <summary>One object per (job, host), filtered; a waiting target says so when no manager runs.</summary>
@@ -248,7 +248,7 @@ public sealed class JobService(DistEngine engine)
         return list.Where(r => jobMatch(r.JobName) && hostMatch(r.HostName))
             .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
                 r.t.Status == TargetStatus.Waiting && !managerAlive ? NoManagerMessage : r.t.Message,
-                r.t.Attempt, r.t.QueuedAt, r.t.StartedAt, r.t.CompletedAt, r.t.UpdatedAt, r.t.BytesTransferred, r.t.OutputTail,
+                r.t.Attempt, r.t.QueuedAt.AsLocal(), r.t.StartedAt.AsLocal(), r.t.CompletedAt.AsLocal(), r.t.UpdatedAt.AsLocal(), r.t.BytesTransferred, r.t.OutputTail,
                 r.t.JobId, r.t.HostId))
             .ToList();
     }
@@ -276,7 +276,7 @@ public sealed class JobService(DistEngine engine)
         await using var db = engine.Database.CreateContext();
         var now = engine.Now;
         var rows = await db.ManagerNodes.AsNoTracking().OrderByDescending(m => m.HeartbeatAt).ToListAsync(cancellationToken);
-        return rows.Select(m => new DistManagerInfo(m.Url, m.ProcessId, m.MachineName, m.StartedAt, m.HeartbeatAt,
+        return rows.Select(m => new DistManagerInfo(m.Url, m.ProcessId, m.MachineName, m.StartedAt.AsLocal(), m.HeartbeatAt.AsLocal(),
             now - m.HeartbeatAt < ManagerHeartbeatTimeout && !IsGoneLocally(m))).ToList();
     }
 

@@ -195,7 +195,7 @@ public sealed class PackageService(DistEngine engine)
         row.TotalBytes,
         row.FileCount,
         row.SegmentCount,
-        row.CreatedAt,
+        row.CreatedAt.AsLocal(),
         row.Id);
 
     private static DistException AlreadyExists(string name, string version) =>
