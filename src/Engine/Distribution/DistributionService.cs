@@ -11,6 +11,8 @@ namespace JP1Dist.Engine.Distribution;
 /// </summary>
 public sealed class DistributionService(DistEngine engine, HostSignals signals)
 {
+    private readonly GroupCommit _writes = new(engine.Database);
+
     /// <summary>The data folder this manager serves.</summary>
     public string Folder => engine.Folder.Root;
 
@@ -77,18 +79,22 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var deadline = engine.Time.GetUtcNow() + wait;
         while (true)
         {
-            // Subscribe before looking, so a dispatch between the look and the wait is not missed.
-            var signal = signals.WaitAsync(hostId, TimeSpan.FromSeconds(5), cancellationToken);
-            var items = await GetWorkAsync(hostId, cancellationToken);
             var remaining = deadline - engine.Time.GetUtcNow();
+            // Subscribe before looking, so a dispatch between the look and the wait is not missed. Dispatch always
+            // signals in this process; the bounded wait only re-checks in case some other writer queued work.
+            var signal = signals.WaitAsync(hostId, remaining > RecheckInterval ? RecheckInterval : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken);
+            var items = await GetWorkAsync(hostId, cancellationToken);
             if (items.Count > 0 || remaining <= TimeSpan.Zero)
             {
                 return items;
             }
-            await Task.WhenAny(signal, Task.Delay(remaining, cancellationToken));
+            await signal;
             cancellationToken.ThrowIfCancellationRequested();
         }
     }
+
+    /// <summary>How often a waiting poll looks at the database without a signal.</summary>
+    private static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(15);
 
     /// <summary>
     /// Records a report by compare-and-set: the target moves only from a state the transition table allows,
@@ -110,43 +116,42 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var final = to.IsFinal();
         var message = Truncate(report.Message, 2000);
         var output = Truncate(report.OutputTail, 8000);
-        await using var db = engine.Database.CreateContext();
-        var changed = await db.Targets
-            .Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId && from.Contains(t.Status))
-            .ExecuteUpdateAsync(s =>
-            {
-                s.SetProperty(t => t.Status, to)
-                 .SetProperty(t => t.UpdatedAt, now)
-                 .SetProperty(t => t.BytesTransferred, t => report.BytesTransferred > t.BytesTransferred ? report.BytesTransferred : t.BytesTransferred)
-                 .SetProperty(t => t.StartedAt, t => t.StartedAt ?? now);
-                if (final)
+        return await _writes.RunAsync(async db =>
+        {
+            var changed = await db.Targets
+                .Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId && from.Contains(t.Status))
+                .ExecuteUpdateAsync(s =>
                 {
-                    s.SetProperty(t => t.CompletedAt, now)
-                     .SetProperty(t => t.ExitCode, report.ExitCode)
-                     .SetProperty(t => t.Message, message)
-                     .SetProperty(t => t.OutputTail, output);
-                }
-            }, cancellationToken);
-        if (changed > 0)
-        {
-            return new ReportResponse(true, to.ToString());
-        }
-        var current = await db.Targets.AsNoTracking().Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId)
-            .Select(t => (TargetStatus?)t.Status).FirstOrDefaultAsync(cancellationToken);
-        if (current is null)
-        {
-            throw new DistException("WorkItemNotFound", DistErrorKind.NotFound,
-                $"Work item {report.WorkItemId} is not current for this host (it was re-executed or removed).", report.WorkItemId);
-        }
-        return new ReportResponse(false, current.Value.ToString());
+                    s.SetProperty(t => t.Status, to)
+                     .SetProperty(t => t.UpdatedAt, now)
+                     .SetProperty(t => t.BytesTransferred, t => report.BytesTransferred > t.BytesTransferred ? report.BytesTransferred : t.BytesTransferred)
+                     .SetProperty(t => t.StartedAt, t => t.StartedAt ?? now);
+                    if (final)
+                    {
+                        s.SetProperty(t => t.CompletedAt, now)
+                         .SetProperty(t => t.ExitCode, report.ExitCode)
+                         .SetProperty(t => t.Message, message)
+                         .SetProperty(t => t.OutputTail, output);
+                    }
+                });
+            if (changed > 0)
+            {
+                return new ReportResponse(true, to.ToString());
+            }
+            var current = await db.Targets.AsNoTracking().Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId)
+                .Select(t => (TargetStatus?)t.Status).FirstOrDefaultAsync();
+            return current is null
+                ? throw new DistException("WorkItemNotFound", DistErrorKind.NotFound,
+                    $"Work item {report.WorkItemId} is not current for this host (it was re-executed or removed).", report.WorkItemId)
+                : new ReportResponse(false, current.Value.ToString());
+        });
     }
 
-    /// <summary>Notes that a host was seen; callers throttle it.</summary>
-    public async Task TouchHostAsync(Guid hostId, CancellationToken cancellationToken)
+    /// <summary>Notes that a host was seen, in the same commits as the reports; callers throttle it.</summary>
+    public Task TouchHostAsync(Guid hostId)
     {
-        await using var db = engine.Database.CreateContext();
         var now = engine.Now;
-        await db.Hosts.Where(h => h.Id == hostId).ExecuteUpdateAsync(s => s.SetProperty(h => h.LastSeen, now), cancellationToken);
+        return _writes.RunAsync(db => db.Hosts.Where(h => h.Id == hostId).ExecuteUpdateAsync(s => s.SetProperty(h => h.LastSeen, now)));
     }
 
     /// <summary>Announces (or refreshes) this manager in the database.</summary>

@@ -41,7 +41,7 @@ public static class AgentApi
             {
                 return Unauthorized();
             }
-            await TouchAsync(distribution, hostId, context.RequestAborted);
+            await TouchAsync(distribution, hostId);
             var seconds = Math.Clamp(wait ?? 0, 0, (int)options.MaxPollWait.TotalSeconds);
             try
             {
@@ -65,7 +65,7 @@ public static class AgentApi
             {
                 return Problem(400, "RequestBodyInvalid", "The body is not a report (JSON with workItemId and status).");
             }
-            await TouchAsync(distribution, hostId, context.RequestAborted);
+            await TouchAsync(distribution, hostId);
             return Results.Ok(await distribution.ReportAsync(hostId, report, context.RequestAborted));
         });
 
@@ -135,7 +135,7 @@ public static class AgentApi
         }
     });
 
-    private static async Task TouchAsync(DistributionService distribution, Guid hostId, CancellationToken cancellationToken)
+    private static async Task TouchAsync(DistributionService distribution, Guid hostId)
     {
         var now = DateTime.UtcNow;
         if (LastTouched.TryGetValue(hostId, out var last) && now - last < TimeSpan.FromSeconds(10))
@@ -143,7 +143,7 @@ public static class AgentApi
             return;
         }
         LastTouched[hostId] = now;
-        await distribution.TouchHostAsync(hostId, cancellationToken);
+        await distribution.TouchHostAsync(hostId);
     }
 
     private static async Task<T?> ReadBodyAsync<T>(HttpContext context) where T : class

@@ -1,0 +1,88 @@
+using System.Collections.Concurrent;
+
+namespace JP1Dist.Engine.Storage;
+
+/// <summary>
+/// Runs small concurrent writes (agent reports, last-seen times) together in one transaction, so that a
+/// thousand agents reporting at once cost a few commits instead of a thousand. No thread of its own: the
+/// first caller that finds nobody flushing becomes the flusher and drains what has queued up, including
+/// what arrives while it works. Each write keeps its own outcome, so one write that fails its check does
+/// not fail the others; only a failed commit fails the whole batch.
+/// </summary>
+public sealed class GroupCommit(DistDatabase database)
+{
+    /// <summary>The most writes one transaction takes, so that no write waits behind an unbounded batch.</summary>
+    public const int MaxBatch = 256;
+
+    private readonly ConcurrentQueue<Pending> _queue = new();
+    private int _flushing;
+
+    private sealed record Pending(Func<DistDbContext, Task<object?>> Work, TaskCompletionSource<object?> Done);
+
+    /// <summary>Runs <paramref name="work"/> inside a shared write transaction and returns its result once committed.</summary>
+    public async Task<T> RunAsync<T>(Func<DistDbContext, Task<T>> work)
+    {
+        var pending = new Pending(async db => await work(db), new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously));
+        _queue.Enqueue(pending);
+        // Release the flag before looking at the queue again, so a write queued meanwhile is never stranded.
+        while (!_queue.IsEmpty && Interlocked.CompareExchange(ref _flushing, 1, 0) == 0)
+        {
+            try
+            {
+                await FlushAsync();
+            }
+            finally
+            {
+                Volatile.Write(ref _flushing, 0);
+            }
+        }
+        return (T)(await pending.Done.Task)!;
+    }
+
+    private async Task FlushAsync()
+    {
+        var batch = new List<Pending>(MaxBatch);
+        while (batch.Count < MaxBatch && _queue.TryDequeue(out var next))
+        {
+            batch.Add(next);
+        }
+        var outcomes = new (object? Result, Exception? Error)[batch.Count];
+        try
+        {
+            await using var db = database.CreateContext();
+            await using var transaction = await db.Database.BeginTransactionAsync();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                try
+                {
+                    outcomes[i] = (await batch[i].Work(db), null);
+                }
+                catch (Exception e) when (e is not Microsoft.Data.Sqlite.SqliteException)
+                {
+                    // A refused write (its own check failed) changed nothing; the others go on.
+                    outcomes[i] = (null, e);
+                }
+            }
+            await transaction.CommitAsync();
+        }
+        catch (Exception e)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Done.TrySetException(e);
+            }
+            return;
+        }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (outcomes[i].Error is { } error)
+            {
+                batch[i].Done.TrySetException(error);
+            }
+            else
+            {
+                batch[i].Done.TrySetResult(outcomes[i].Result);
+            }
+        }
+    }
+}
