@@ -103,6 +103,8 @@ internal static class Commands
             }
             var builder = Host.CreateApplicationBuilder();
             builder.Services.AddSerilog(logger);
+            builder.Services.AddSystemd();
+            builder.Services.AddWindowsService(service => service.ServiceName = "JP1Dist Agent");
             builder.Services.AddSingleton(options);
             builder.Services.AddHostedService<AgentWorker>();
             builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(30));

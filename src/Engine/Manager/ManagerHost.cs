@@ -33,6 +33,9 @@ public static class ManagerHost
         builder.WebHost.UseUrls(options.ListenUrl);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
+        // Each is a no-op unless the process runs under systemd (Type=notify) or the Windows service manager.
+        builder.Services.AddSystemd();
+        builder.Services.AddWindowsService(service => service.ServiceName = "JP1Dist Manager");
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(engine);
