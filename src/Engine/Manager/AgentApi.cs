@@ -35,7 +35,7 @@ public static class AgentApi
             return Results.Ok(response);
         });
 
-        app.MapGet(ApiPaths.Work, async (HttpContext context, DistributionService distribution, AgentAuthentication auth, ManagerOptions options, int? wait) =>
+        app.MapGet(ApiPaths.Work, async (HttpContext context, DistributionService distribution, AgentAuthentication auth, ManagerOptions options, NodeMetrics metrics, int? wait) =>
         {
             if (await auth.AuthenticateAsync(context) is not { } hostId)
             {
@@ -43,6 +43,7 @@ public static class AgentApi
             }
             await TouchAsync(distribution, hostId);
             var seconds = Math.Clamp(wait ?? 0, 0, (int)options.MaxPollWait.TotalSeconds);
+            metrics.ConnectedAgents.Inc();
             try
             {
                 var items = await distribution.WaitForWorkAsync(hostId, TimeSpan.FromSeconds(seconds), context.RequestAborted);
@@ -51,6 +52,10 @@ public static class AgentApi
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
                 return Results.Empty;
+            }
+            finally
+            {
+                metrics.ConnectedAgents.Dec();
             }
         });
 
@@ -69,7 +74,7 @@ public static class AgentApi
             return Results.Ok(await distribution.ReportAsync(hostId, report, context.RequestAborted));
         });
 
-        app.MapGet(ApiPaths.ContentPrefix + "{sha256}", async (HttpContext context, string sha256, DistEngine engine, AgentAuthentication auth) =>
+        app.MapGet(ApiPaths.ContentPrefix + "{sha256}", async (HttpContext context, string sha256, DistEngine engine, AgentAuthentication auth, NodeMetrics metrics) =>
         {
             if (await auth.AuthenticateAsync(context) is null)
             {
@@ -83,6 +88,15 @@ public static class AgentApi
             {
                 return Problem(404, "ContentNotFound", $"No content with hash {sha256} is stored here.");
             }
+            context.Response.OnCompleted(() =>
+            {
+                // The length Kestrel sent: the requested range, or the whole file.
+                if (context.Response.StatusCode is 200 or 206 && context.Response.ContentLength is { } sent)
+                {
+                    metrics.ContentBytesServed.Inc(sent);
+                }
+                return Task.CompletedTask;
+            });
             return Results.File(engine.Content.PathOf(sha256), "application/octet-stream", enableRangeProcessing: true);
         });
 

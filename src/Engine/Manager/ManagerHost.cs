@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 using Quartz;
 using Serilog;
 
@@ -42,6 +43,7 @@ public static class ManagerHost
         builder.Services.AddSingleton<HostSignals>();
         builder.Services.AddSingleton<DistributionService>();
         builder.Services.AddSingleton<AgentAuthentication>();
+        builder.Services.AddSingleton<NodeMetrics>();
         builder.Services.AddSingleton<IntentSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IntentSweeper>());
         builder.Services.AddHostedService<ManagerHeartbeat>();
@@ -62,8 +64,12 @@ public static class ManagerHost
         builder.Services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
 
         var app = builder.Build();
+        var metrics = app.Services.GetRequiredService<NodeMetrics>();
         app.UseDistProblemDetails();
+        app.UseRouting();
+        app.UseHttpMetrics(http => http.SetMetricFactory(Metrics.WithCustomRegistry(metrics.Registry)));
         app.MapAgentApi();
+        app.MapMetrics("/metrics", metrics.Registry);
         return app;
     }
 

@@ -78,6 +78,35 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         Assert.Equal((HttpStatusCode.BadRequest, "ReportStatusInvalid"), await ProblemAsync(await _client.PostAsJsonAsync(ApiPaths.Report, badStatus, ProtocolJson.Options)));
     }
 
+    [Fact]
+    public async Task Metrics_count_content_bytes_served_and_requests_by_endpoint()
+    {
+        var token = await _folder.Engine.Hosts.NewEnrollmentTokenAsync("metrics");
+        var registration = await (await _client!.PostAsJsonAsync(ApiPaths.Register,
+            new RegisterRequest(token.Token, "pc-m", "Linux", "6", "X64", ["127.0.0.1"], null, "1"), ProtocolJson.Options))
+            .Content.ReadFromJsonAsync<RegisterResponse>(ProtocolJson.Options);
+        var file = _folder.WriteFile("blob.bin", new string('z', 5000));
+        var hash = await _folder.Engine.Content.AddFileAsync(file);
+        using var request = new HttpRequestMessage(HttpMethod.Get, ApiPaths.ContentPrefix + hash);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"{registration!.HostId}.{registration.Credential}");
+        request.Headers.Range = new RangeHeaderValue(100, 1099);
+        using var range = await _client!.SendAsync(request);
+        Assert.Equal(HttpStatusCode.PartialContent, range.StatusCode);
+        Assert.Equal(1000, (await range.Content.ReadAsByteArrayAsync()).Length);
+
+        string text = "";
+        for (var attempt = 0; attempt < 50 && !text.Contains("jp1dist_content_bytes_served_total 1000", StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(100); // the counter is added when the response has completed
+            text = await _client.GetStringAsync("/metrics");
+        }
+        Assert.Contains("jp1dist_content_bytes_served_total 1000", text, StringComparison.Ordinal);
+        Assert.Contains("jp1dist_connected_agents 0", text, StringComparison.Ordinal);
+        Assert.Contains("jp1dist_targets{status=\"Succeeded\"} 0", text, StringComparison.Ordinal);
+        Assert.Contains("http_requests_received_total", text, StringComparison.Ordinal);
+        Assert.Contains("endpoint=\"/api/v1/content/{sha256}\"", text, StringComparison.Ordinal);
+    }
+
     public async Task DisposeAsync()
     {
         _client?.Dispose();

@@ -1,0 +1,35 @@
+using JP1Dist.Engine.Domain;
+using Microsoft.EntityFrameworkCore;
+using Prometheus;
+
+namespace JP1Dist.Engine.Manager;
+
+/// <summary>
+/// What a node exposes on GET /metrics (Prometheus text format): content bytes served, agents polling now,
+/// targets by status, and (from the HTTP middleware) request counts and durations by endpoint. One registry
+/// per node, so several nodes in one process (tests, benchmarks) do not add up each other's counters.
+/// </summary>
+public sealed class NodeMetrics
+{
+    public NodeMetrics(DistEngine engine)
+    {
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        ContentBytesServed = factory.CreateCounter("jp1dist_content_bytes_served_total", "Package content bytes sent to lower clients.");
+        ConnectedAgents = factory.CreateGauge("jp1dist_connected_agents", "Agents holding a long poll open now.");
+        var targets = factory.CreateGauge("jp1dist_targets", "Job targets by status.", "status");
+        Registry.AddBeforeCollectCallback(async cancellationToken =>
+        {
+            await using var db = engine.Database.CreateContext();
+            var counts = await db.Targets.GroupBy(t => t.Status).Select(g => new { g.Key, Count = g.Count() }).ToListAsync(cancellationToken);
+            foreach (var status in Enum.GetValues<TargetStatus>())
+            {
+                targets.WithLabels(status.ToString()).Set(counts.FirstOrDefault(c => c.Key == status)?.Count ?? 0);
+            }
+        });
+    }
+
+    public CollectorRegistry Registry { get; }
+    public Counter ContentBytesServed { get; }
+    public Gauge ConnectedAgents { get; }
+}
