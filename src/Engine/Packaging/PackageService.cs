@@ -25,7 +25,8 @@ public sealed class PackageService(DistEngine engine)
     /// <summary>The segment size when none is given: small enough to resume cheaply, large enough to keep requests few.</summary>
     public const long DefaultSegmentSize = 1024 * 1024;
     public const long MinSegmentSize = 4 * 1024;
-    public const long MaxSegmentSize = 1024L * 1024 * 1024;
+    /// <summary>An agent holds one segment in memory while it checks its hash, so segments stay well below a gigabyte.</summary>
+    public const long MaxSegmentSize = 64L * 1024 * 1024;
     public const int DefaultInstallTimeoutSeconds = 3600;
 
     /// <summary>Registers a package: validates everything first, then stores content, then writes one row.</summary>
