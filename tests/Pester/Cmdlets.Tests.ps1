@@ -66,7 +66,7 @@ Describe 'Jobs' {
 
     It 'names an unknown job' {
         { Get-DistJobStatus -Job 'No such job' } | Should -Throw -ErrorId 'JobNotFound,*'
-        { Start-DistJob -Name 'No such job' } | Should -Throw -ErrorId 'JobNotFound,*'
+        { Start-DistJob -Name 'No such job' -ErrorAction Stop } | Should -Throw -ErrorId 'JobNotFound,*'
     }
 }
 
