@@ -19,6 +19,9 @@ public sealed record NewPackageRequest(
     string? Description = null,
     int? InstallTimeoutSeconds = null);
 
+/// <summary>How far packaging has come: files stored of all, bytes stored of all, and the file at hand.</summary>
+public sealed record PackagingProgress(int FilesDone, int FileCount, long BytesDone, long TotalBytes, string CurrentFile);
+
 /// <summary>Registers, lists and removes packages; content goes to the content store, the signed manifest to the database.</summary>
 public sealed class PackageService(DistEngine engine)
 {
@@ -30,7 +33,11 @@ public sealed class PackageService(DistEngine engine)
     public const int DefaultInstallTimeoutSeconds = 3600;
 
     /// <summary>Registers a package: validates everything first, then stores content, then writes one row.</summary>
-    public async Task<DistPackage> CreateAsync(NewPackageRequest request, CancellationToken cancellationToken = default)
+    public async Task<DistPackage> CreateAsync(NewPackageRequest request, CancellationToken cancellationToken = default) =>
+        await CreateAsync(request, progress: null, cancellationToken);
+
+    /// <summary>Registers a package, reporting progress file by file (large packages take a while to hash and copy).</summary>
+    public async Task<DistPackage> CreateAsync(NewPackageRequest request, IProgress<PackagingProgress>? progress, CancellationToken cancellationToken = default)
     {
         var name = Names.Require(request.Name, "Package");
         var version = RequireVersion(request.Version);
@@ -65,11 +72,16 @@ public sealed class PackageService(DistEngine engine)
         }
 
         var files = new List<ManifestFile>(sources.Count);
+        var totalBytes = sources.Sum(s => new FileInfo(s.FullPath).Length);
+        long bytesDone = 0;
         foreach (var source in sources)
         {
+            progress?.Report(new PackagingProgress(files.Count, sources.Count, bytesDone, totalBytes, source.RelativePath));
             var stored = await engine.Content.AddFileAsync(source.FullPath, segmentSize, cancellationToken);
             files.Add(new ManifestFile(source.RelativePath, stored.Size, stored.Sha256, stored.SegmentHashes));
+            bytesDone += stored.Size;
         }
+        progress?.Report(new PackagingProgress(files.Count, sources.Count, bytesDone, totalBytes, ""));
         var manifest = new PackageManifest(name, version, segmentSize, files, installCommand, arguments, successCodes, timeout);
         var manifestJson = JsonSerializer.Serialize(manifest, ProtocolJson.Options);
         var row = new PackageRow

@@ -38,6 +38,44 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs engine work that reports progress. The work runs on the thread pool and hands each report back through
+    /// a queue; this thread, the pipeline's, is the only one that writes (WriteProgress from elsewhere is an error).
+    /// </summary>
+    protected T RunWithProgress<T, TProgress>(Func<IProgress<TProgress>, CancellationToken, Task<T>> work, Action<TProgress> show, object? target = null)
+    {
+        using var reports = new System.Collections.Concurrent.BlockingCollection<TProgress>();
+        var progress = new QueueProgress<TProgress>(reports);
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                return await work(progress, StopToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                reports.CompleteAdding();
+            }
+        });
+        foreach (var report in reports.GetConsumingEnumerable())
+        {
+            show(report);
+        }
+        return Run(_ => task, target);
+    }
+
+    /// <summary>An IProgress that queues reports instead of calling back on whatever thread reported them.</summary>
+    private sealed class QueueProgress<TProgress>(System.Collections.Concurrent.BlockingCollection<TProgress> queue) : IProgress<TProgress>
+    {
+        public void Report(TProgress value)
+        {
+            if (!queue.IsAddingCompleted)
+            {
+                queue.Add(value);
+            }
+        }
+    }
+
     /// <summary>Runs engine work that returns nothing.</summary>
     protected void Run(Func<CancellationToken, Task> work, object? target = null) =>
         Run(async token => { await work(token).ConfigureAwait(false); return true; }, target);

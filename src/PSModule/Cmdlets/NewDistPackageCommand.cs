@@ -52,6 +52,20 @@ public sealed class NewDistPackageCommand : DistCmdlet
             return;
         }
         var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds);
-        WriteObject(Run(token => Engine.Packages.CreateAsync(request, token), Name));
+        var bar = new ProgressRecord(1, $"Registering package '{Name}' {Version}", "Reading the files");
+        var package = RunWithProgress<DistPackage, PackagingProgress>(
+            (progress, token) => Engine.Packages.CreateAsync(request, progress, token),
+            step =>
+            {
+                bar.PercentComplete = step.TotalBytes == 0 ? 100 : (int)(step.BytesDone * 100 / step.TotalBytes);
+                bar.StatusDescription = step.CurrentFile.Length == 0
+                    ? $"{step.FileCount} files stored"
+                    : $"Storing {step.CurrentFile} ({step.FilesDone + 1} of {step.FileCount})";
+                WriteProgress(bar);
+            },
+            Name);
+        bar.RecordType = ProgressRecordType.Completed;
+        WriteProgress(bar);
+        WriteObject(package);
     }
 }
