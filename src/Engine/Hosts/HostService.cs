@@ -49,15 +49,16 @@ public sealed class HostService(DistEngine engine)
             db.Hosts.Add(host);
         }
         host.Name = name;
-        host.OS = request.OS ?? "";
-        host.OSVersion = request.OSVersion ?? "";
-        host.Architecture = request.Architecture ?? "";
-        host.AddressesJson = JsonSerializer.Serialize(request.Addresses ?? []);
-        host.MacAddress = request.MacAddress;
-        host.AgentVersion = request.AgentVersion ?? "";
         host.CredentialHash = Secrets.Hash(credential);
         host.LastSeen = now;
+        var changed = await engine.Inventory.ApplyFactsAsync(db, host, new FactsReport(request.OS, request.OSVersion, request.Architecture,
+            request.Addresses ?? [], request.MacAddress, request.AgentVersion, request.Inventory), cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
+        if (changed)
+        {
+            // A host's first connection (or changed facts at re-registration) is when ID group policies admit it.
+            await engine.Policies.ApplyAsync(db, [host.Id], null, cancellationToken);
+        }
         await transaction.CommitAsync(cancellationToken);
         return new RegisterResponse(host.Id, credential, engine.Signer.PublicKey);
     }
@@ -97,6 +98,25 @@ public sealed class HostService(DistEngine engine)
         db.Hosts.Remove(host);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The hosts named; every one must be registered, else HostNotFound names the unknown ones.</summary>
+    internal static async Task<List<HostRow>> FindHostsAsync(DistDbContext db, IReadOnlyCollection<string> names, CancellationToken cancellationToken)
+    {
+        var wanted = names.Where(n => !string.IsNullOrWhiteSpace(n)).Select(n => n.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        if (wanted.Count == 0)
+        {
+            return [];
+        }
+        var keys = wanted.Select(Names.Key).ToList();
+        var rows = await db.Hosts.Where(h => keys.Contains(h.NameKey)).ToListAsync(cancellationToken);
+        var unknown = wanted.Where(n => rows.All(r => r.NameKey != Names.Key(n))).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new DistException("HostNotFound", DistErrorKind.NotFound,
+                $"No host named {string.Join(", ", unknown.Select(u => $"'{u}'"))} is registered; Get-DistHost lists the registered hosts.", unknown[0]);
+        }
+        return rows;
     }
 
     internal static readonly TargetStatus[] FinalStatuses = Enum.GetValues<TargetStatus>().Where(s => s.IsFinal()).ToArray();
