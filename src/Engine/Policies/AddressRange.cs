@@ -28,7 +28,7 @@ public sealed class AddressRange
         var trimmed = (text ?? "").Trim();
         var slash = trimmed.IndexOf('/', StringComparison.Ordinal);
         var addressText = slash < 0 ? trimmed : trimmed[..slash];
-        if (!IPAddress.TryParse(addressText, out var address) || addressText.Count(c => c == '.') is not (0 or 3))
+        if (!IPAddress.TryParse(addressText, out var address) || (addressText.Count(c => c == '.') != 3 && !addressText.Contains(':', StringComparison.Ordinal)))
         {
             throw Invalid(text);
         }

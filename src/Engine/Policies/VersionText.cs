@@ -14,7 +14,15 @@ public static class VersionText
         var y = Split(b);
         for (var i = 0; i < Math.Max(x.Count, y.Count); i++)
         {
-            // A missing part counts as zero, so 1.2 equals 1.2.0; against text it sorts first (1.2 < 1.2a).
+            // A missing part counts as zero against a number (1.2 = 1.2.0) and sorts first against text (2.3-4 < 2.3-4ubuntu1).
+            if (i >= x.Count && !char.IsDigit(y[i][0]))
+            {
+                return -1;
+            }
+            if (i >= y.Count && !char.IsDigit(x[i][0]))
+            {
+                return 1;
+            }
             var p = i < x.Count ? x[i] : "0";
             var q = i < y.Count ? y[i] : "0";
             var c = ComparePart(p, q);
@@ -26,8 +34,8 @@ public static class VersionText
         return 0;
     }
 
-    /// <summary>True when the text holds at least one digit or letter, so it can be compared.</summary>
-    public static bool IsVersion(string? text) => !string.IsNullOrWhiteSpace(text) && text.Any(char.IsLetterOrDigit)
+    /// <summary>True when the text holds at least one digit and only letters, digits and separators, so it can be compared.</summary>
+    public static bool IsVersion(string? text) => !string.IsNullOrWhiteSpace(text) && text.Any(char.IsDigit)
         && text.All(c => char.IsLetterOrDigit(c) || c is '.' or '-' or '_' or '+' or ':' or '~');
 
     private static int ComparePart(string p, string q)
