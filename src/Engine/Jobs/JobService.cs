@@ -266,16 +266,18 @@ public sealed class JobService(DistEngine engine)
             case DestinationType.HostGroup:
                 var groupIds = await db.JobHostGroups.Where(d => d.JobId == job.Id).Select(d => d.HostGroupId).ToListAsync(cancellationToken);
                 var hostIds = await Groups.HostGroupService.HostIdsOfAsync(db, groupIds, cancellationToken);
-                return await db.Hosts.Where(h => hostIds.Contains(h.Id)).Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+                return await db.Hosts.Where(h => hostIds.Contains(h.Id)).OrderBy(h => h.NameKey).Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
             case DestinationType.IdGroup:
                 return await (from m in db.IdGroupMembers
                               join h in db.Hosts on m.HostId equals h.Id
                               where m.IdGroupId == job.IdGroupId
+                              orderby h.NameKey
                               select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
             default:
                 return await (from d in db.JobDestinations
                               join h in db.Hosts on d.HostId equals h.Id
                               where d.JobId == job.Id
+                              orderby h.NameKey
                               select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
         }
     }

@@ -114,7 +114,8 @@ public sealed class PolicyEvaluator(DistEngine engine)
                 {
                     continue;
                 }
-                var dispatched = execution.DispatchedAt is not null;
+                // An execution that is due (dispatched, or with no execution time still to wait for) queues the joiner at once.
+                var dispatched = execution.DispatchedAt is not null || execution.ExecuteAt is null || execution.ExecuteAt <= now;
                 db.Targets.Add(new TargetRow
                 {
                     JobId = job.Id,
