@@ -156,6 +156,18 @@ public sealed class HostGroupService(DistEngine engine)
         return await db.HostGroupMembers.AsNoTracking().Where(m => reached.Contains(m.GroupId)).Select(m => m.HostId).Distinct().ToListAsync(cancellationToken);
     }
 
+    /// <summary>Every host reached from the groups, through nesting, each once, with its name: one query after the graph walk.</summary>
+    public static async Task<List<(Guid Id, string Name, string NameKey)>> HostsOfAsync(DistDbContext db, IReadOnlyCollection<int> groupIds, CancellationToken cancellationToken)
+    {
+        var edges = await db.HostGroupNesting.AsNoTracking().Select(n => new { n.ParentId, n.ChildId }).ToListAsync(cancellationToken);
+        var reached = Descendants(groupIds, edges.ToLookup(e => e.ParentId, e => e.ChildId)).ToList();
+        var rows = await (from m in db.HostGroupMembers.AsNoTracking()
+                          join h in db.Hosts on m.HostId equals h.Id
+                          where reached.Contains(m.GroupId)
+                          select new { h.Id, h.Name, h.NameKey }).ToListAsync(cancellationToken);
+        return rows.DistinctBy(r => r.Id).OrderBy(r => r.NameKey, StringComparer.Ordinal).Select(r => (r.Id, r.Name, r.NameKey)).ToList();
+    }
+
     /// <summary>For each host, the names of every group it is in, directly or through nesting (a policy's HostGroup fact).</summary>
     public static async Task<ILookup<Guid, string>> GroupNamesOfHostsAsync(DistDbContext db, IReadOnlyCollection<Guid>? hostIds, CancellationToken cancellationToken)
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Policies;
 using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Security;
 using JP1Dist.Engine.Storage;
@@ -43,6 +44,7 @@ public sealed class HostService(DistEngine engine)
         token.LastUsedAt = now;
         var key = Names.Key(name);
         var host = await db.Hosts.FirstOrDefaultAsync(h => h.NameKey == key, cancellationToken);
+        var isNew = host is null;
         if (host is null)
         {
             host = new HostRow { Id = Guid.NewGuid(), Name = name, NameKey = key, CredentialHash = "", RegisteredAt = now };
@@ -53,11 +55,23 @@ public sealed class HostService(DistEngine engine)
         host.LastSeen = now;
         var changed = await engine.Inventory.ApplyFactsAsync(db, host, new FactsReport(request.OS, request.OSVersion, request.Architecture,
             request.Addresses ?? [], request.MacAddress, request.AgentVersion, request.Inventory), cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
-        if (changed)
+        // A host's first connection (or changed facts at re-registration) is when ID group policies admit it.
+        if (isNew)
         {
-            // A host's first connection (or changed facts at re-registration) is when ID group policies admit it.
-            await engine.Policies.ApplyAsync(db, [host.Id], null, cancellationToken);
+            var inventory = request.Inventory;
+            await engine.Policies.ApplyToNewHostAsync(db, new HostFactSet(host.Id, host.Name, host.OS, host.OSVersion, host.Architecture,
+                request.Addresses ?? [], inventory?.MacAddresses is { Count: > 0 } macs ? macs : request.MacAddress is { } mac ? [mac] : [],
+                host.MemoryMB, host.CpuCount, new HashSet<string>(),
+                (inventory?.Software ?? []).Where(s => !string.IsNullOrWhiteSpace(s.Name)).Select(s => (s.Name.Trim(), s.Version ?? "")).ToList()), cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        else
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            if (changed)
+            {
+                await engine.Policies.ApplyAsync(db, [host.Id], null, cancellationToken);
+            }
         }
         await transaction.CommitAsync(cancellationToken);
         return new RegisterResponse(host.Id, credential, engine.Signer.PublicKey);

@@ -265,8 +265,7 @@ public sealed class JobService(DistEngine engine)
         {
             case DestinationType.HostGroup:
                 var groupIds = await db.JobHostGroups.Where(d => d.JobId == job.Id).Select(d => d.HostGroupId).ToListAsync(cancellationToken);
-                var hostIds = await Groups.HostGroupService.HostIdsOfAsync(db, groupIds, cancellationToken);
-                return await db.Hosts.Where(h => hostIds.Contains(h.Id)).OrderBy(h => h.NameKey).Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+                return (await Groups.HostGroupService.HostsOfAsync(db, groupIds, cancellationToken)).Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToList();
             case DestinationType.IdGroup:
                 return await (from m in db.IdGroupMembers
                               join h in db.Hosts on m.HostId equals h.Id

@@ -20,27 +20,45 @@ public sealed class PolicyEvaluator(DistEngine engine)
     /// Evaluates the policies of <paramref name="idGroupIds"/> (all groups with a policy when null) for
     /// <paramref name="hostIds"/> (all hosts when null). Returns the memberships added and removed.
     /// </summary>
-    public async Task<(int Added, int Removed)> ApplyAsync(DistDbContext db, IReadOnlyCollection<Guid>? hostIds, IReadOnlyCollection<int>? idGroupIds, CancellationToken cancellationToken)
+    public Task<(int Added, int Removed)> ApplyAsync(DistDbContext db, IReadOnlyCollection<Guid>? hostIds, IReadOnlyCollection<int>? idGroupIds, CancellationToken cancellationToken) =>
+        ApplyCoreAsync(db, hostIds, idGroupIds, newHost: null, cancellationToken);
+
+    /// <summary>
+    /// Evaluates every policy for a host registering for the first time, from the facts it just sent: a new host
+    /// has no memberships, no groups and no JP1Dist software yet, so nothing needs to be read back (the hot path
+    /// when many clients register). The memberships and targets are added to the context; the caller saves them
+    /// with the host.
+    /// </summary>
+    public Task<(int Added, int Removed)> ApplyToNewHostAsync(DistDbContext db, HostFactSet host, CancellationToken cancellationToken) =>
+        ApplyCoreAsync(db, [host.HostId], null, host, cancellationToken);
+
+    private async Task<(int Added, int Removed)> ApplyCoreAsync(DistDbContext db, IReadOnlyCollection<Guid>? hostIds, IReadOnlyCollection<int>? idGroupIds, HostFactSet? newHost, CancellationToken cancellationToken)
     {
         var groupQuery = db.IdGroups.AsNoTracking();
         groupQuery = idGroupIds is null ? groupQuery.Where(g => g.PolicyJson != null) : groupQuery.Where(g => idGroupIds.Contains(g.Id));
-        var groups = await groupQuery.Select(g => new { g.Id, g.PolicyJson }).ToListAsync(cancellationToken);
+        // Whether a group has executed jobs comes with the policies, so that joiners of a group without jobs cost no further query.
+        var groups = await groupQuery.Select(g => new { g.Id, g.PolicyJson, HasJobs = db.Jobs.Any(j => j.IdGroupId == g.Id && j.ExecutionCount > 0) })
+            .ToListAsync(cancellationToken);
         if (groups.Count == 0)
         {
             return (0, 0);
         }
         var policies = groups.Select(g => (g.Id, Policy: g.PolicyJson is null ? null : Compiled(g.Id, g.PolicyJson))).ToList();
         var rules = policies.Where(p => p.Policy is not null).SelectMany(p => p.Policy!.Rules).ToList();
-        var facts = await LoadFactsAsync(db, hostIds, rules, cancellationToken);
+        var facts = newHost is not null ? [newHost] : await LoadFactsAsync(db, hostIds, rules, cancellationToken);
 
-        var scope = groups.Select(g => g.Id).ToList();
-        var existingQuery = db.IdGroupMembers.AsNoTracking().Where(m => scope.Contains(m.IdGroupId));
-        if (hostIds is not null)
+        var existing = new Dictionary<(int, Guid), MembershipSource>();
+        if (newHost is null)
         {
-            existingQuery = existingQuery.Where(m => hostIds.Contains(m.HostId));
+            var scope = groups.Select(g => g.Id).ToList();
+            var existingQuery = db.IdGroupMembers.AsNoTracking().Where(m => scope.Contains(m.IdGroupId));
+            if (hostIds is not null)
+            {
+                existingQuery = existingQuery.Where(m => hostIds.Contains(m.HostId));
+            }
+            existing = (await existingQuery.Select(m => new { m.IdGroupId, m.HostId, m.Source }).ToListAsync(cancellationToken))
+                .ToDictionary(m => (m.IdGroupId, m.HostId), m => m.Source);
         }
-        var existing = (await existingQuery.Select(m => new { m.IdGroupId, m.HostId, m.Source }).ToListAsync(cancellationToken))
-            .ToDictionary(m => (m.IdGroupId, m.HostId), m => m.Source);
 
         var adds = new List<(int IdGroupId, Guid HostId)>();
         var removes = new List<(int IdGroupId, Guid HostId)>();
@@ -69,10 +87,20 @@ public sealed class PolicyEvaluator(DistEngine engine)
         }
         if (adds.Count > 0)
         {
+            // A new host is saved by the caller together with its memberships and targets: one round trip.
+            var save = newHost is null;
             var now = engine.Now;
             db.IdGroupMembers.AddRange(adds.Select(a => new IdGroupMemberRow { IdGroupId = a.IdGroupId, HostId = a.HostId, Source = MembershipSource.Policy, AddedAt = now }));
-            await db.SaveChangesAsync(cancellationToken);
-            await JoinJobsAsync(db, adds, cancellationToken);
+            if (save)
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            var withJobs = groups.Where(g => g.HasJobs).Select(g => g.Id).ToHashSet();
+            var joins = adds.Where(a => withJobs.Contains(a.IdGroupId)).ToList();
+            if (joins.Count > 0)
+            {
+                await JoinJobsAsync(db, joins, cancellationToken, save);
+            }
         }
         return (adds.Count, removes.Count);
     }
@@ -82,7 +110,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
     /// their next connection when the execution was dispatched, else waiting for it. A host that was a target
     /// before (it left and came back) keeps its recorded target.
     /// </summary>
-    public async Task<int> JoinJobsAsync(DistDbContext db, IReadOnlyCollection<(int IdGroupId, Guid HostId)> joins, CancellationToken cancellationToken)
+    public async Task<int> JoinJobsAsync(DistDbContext db, IReadOnlyCollection<(int IdGroupId, Guid HostId)> joins, CancellationToken cancellationToken, bool save = true)
     {
         var groupIds = joins.Select(j => j.IdGroupId).Distinct().ToList();
         var jobs = await db.Jobs.AsNoTracking()
@@ -131,7 +159,10 @@ public sealed class PolicyEvaluator(DistEngine engine)
                 created++;
             }
         }
-        await db.SaveChangesAsync(cancellationToken);
+        if (save)
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
         return created;
     }
 
