@@ -174,5 +174,20 @@ public sealed class DestinationTests : IDisposable
         Assert.Equal("VersionRangeInvalid", (await Assert.ThrowsAsync<DistException>(() => Engine.Inventory.FindSoftwareAsync("openssl<"))).ErrorId);
     }
 
+    [Fact]
+    public async Task Removing_a_host_takes_it_out_of_its_groups()
+    {
+        await _folder.RegisterHostAsync("a", "Linux", "6.1", "10.0.0.1", 2048, new SoftwareFact("curl", "7.81", "dpkg"));
+        await _folder.RegisterHostAsync("b");
+        await Engine.HostGroups.CreateAsync("G", null);
+        await Engine.HostGroups.AddMembersAsync("G", ["a", "b"], null);
+        await Engine.IdGroups.CreateAsync("I", null);
+        await Engine.IdGroups.AddMembersAsync("I", ["a"]);
+        await Engine.Hosts.RemoveAsync("a", force: false);
+        Assert.Equal(["b"], (await Engine.HostGroups.ListAsync("G")).Single().Hosts);
+        Assert.Empty((await Engine.IdGroups.ListAsync("I")).Single().Members);
+        Assert.Empty(await Engine.Inventory.FindSoftwareAsync("curl"));
+    }
+
     public void Dispose() => _folder.Dispose();
 }
