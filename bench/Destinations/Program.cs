@@ -21,8 +21,7 @@ var policyCount = Arg("--policies", 50);
 var repeats = Arg("--repeats", 5);
 
 var expansion = await Expansion.RunAsync(hostCount, repeats);
-var withPolicies = await Registration.RunAsync(registrations, policyCount);
-var withoutPolicies = await Registration.RunAsync(registrations, 0);
+var (withPolicies, withoutPolicies) = await Registration.RunAsync(registrations, policyCount);
 
 #if DEBUG
 const string build = "Debug";
@@ -167,11 +166,64 @@ sealed record RegistrationResult(int Registrations, int Policies, double MedianM
 
 static class Registration
 {
-    public static async Task<RegistrationResult> RunAsync(int count, int policies)
+    /// <summary>
+    /// Registers the same hosts into two data folders, one with the policies and one without, alternating host by
+    /// host, so that load from other processes on a shared machine falls on both series alike.
+    /// </summary>
+    public static async Task<(RegistrationResult With, RegistrationResult Without)> RunAsync(int count, int policies)
     {
-        using var scratch = new Scratch();
-        var engine = scratch.Engine;
-        Console.Error.WriteLine($"registration: {count} hosts against {policies} policies");
+        using var withScratch = new Scratch();
+        using var withoutScratch = new Scratch();
+        Console.Error.WriteLine($"registration: {count} hosts against {policies} policies, alternating with a folder without policies");
+        var tokens = new[] { await PrepareAsync(withScratch.Engine, policies), await PrepareAsync(withoutScratch.Engine, 0) };
+        var engines = new[] { withScratch.Engine, withoutScratch.Engine };
+        var software = Enumerable.Range(0, 20).Select(i => new SoftwareFact($"pkg{i}", $"1.{i % 4}", "dpkg")).ToList();
+        var times = new[] { new List<double>(), new List<double>() };
+        var ids = new[] { new List<Guid>(), new List<Guid>() };
+        // A few registrations first, so that JIT and connection pooling are not measured.
+        for (var i = 0; i < count + 20; i++)
+        {
+            for (var e = 0; e < 2; e++)
+            {
+                var request = new RegisterRequest(tokens[e], $"pc-{i:00000}", "Linux", $"6.{i % 4}", "X64", [$"10.{i % 60}.{i / 250 % 250}.{i % 250}"], "00-11-22-33-44-55", "1.0",
+                    new HostInventory(4, 8192, [new VolumeFact("/", 100_000, 50_000)], ["00-11-22-33-44-55"], software.Take(5 + (i % 15)).ToList()));
+                var watch = Stopwatch.StartNew();
+                var response = await engines[e].Hosts.RegisterAsync(request);
+                if (i >= 20)
+                {
+                    times[e].Add(watch.Elapsed.TotalMilliseconds);
+                    ids[e].Add(response.HostId);
+                }
+            }
+        }
+        var results = new RegistrationResult[2];
+        for (var e = 0; e < 2; e++)
+        {
+            var evaluate = new List<double>();
+            foreach (var id in ids[e].Take(200))
+            {
+                await using var db = engines[e].Database.CreateContext();
+                await using var transaction = await db.Database.BeginTransactionAsync();
+                var watch = Stopwatch.StartNew();
+                await engines[e].Policies.ApplyAsync(db, [id], null, default);
+                evaluate.Add(watch.Elapsed.TotalMilliseconds);
+                await transaction.RollbackAsync();
+            }
+            int memberships;
+            await using (var db = engines[e].Database.CreateContext())
+            {
+                memberships = db.IdGroupMembers.Count();
+            }
+            var sorted = times[e].Order().ToList();
+            results[e] = new RegistrationResult(count, e == 0 ? policies : 0, Expansion.Median(times[e]), sorted[(int)(sorted.Count * 0.95)], times[e].Average(),
+                Expansion.Median(evaluate), memberships);
+            Console.Error.WriteLine($"  {results[e].Policies} policies: median {results[e].MedianMs:0.00} ms, p95 {results[e].P95Ms:0.00} ms, evaluation alone {results[e].EvaluateMedianMs:0.00} ms, {memberships} memberships");
+        }
+        return (results[0], results[1]);
+    }
+
+    private static async Task<string> PrepareAsync(DistEngine engine, int policies)
+    {
         for (var d = 0; d < 10; d++)
         {
             await engine.HostGroups.CreateAsync($"Dept-{d}", null);
@@ -189,42 +241,6 @@ static class Registration
             };
             await engine.IdGroups.SetPolicyAsync($"ID-{p:00}", [rule, new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = [$"special-{p}"] }]);
         }
-        var token = (await engine.Hosts.NewEnrollmentTokenAsync("bench")).Token;
-        var software = Enumerable.Range(0, 20).Select(i => new SoftwareFact($"pkg{i}", $"1.{i % 4}", "dpkg")).ToList();
-        var times = new List<double>();
-        var ids = new List<Guid>();
-        // A few registrations first, so that JIT and connection pooling are not measured.
-        for (var i = 0; i < count + 20; i++)
-        {
-            var request = new RegisterRequest(token, $"pc-{i:00000}", "Linux", $"6.{i % 4}", "X64", [$"10.{i % 60}.{i / 250 % 250}.{i % 250}"], "00-11-22-33-44-55", "1.0",
-                new HostInventory(4, 8192, [new VolumeFact("/", 100_000, 50_000)], ["00-11-22-33-44-55"], software.Take(5 + (i % 15)).ToList()));
-            var watch = Stopwatch.StartNew();
-            var response = await engine.Hosts.RegisterAsync(request);
-            if (i >= 20)
-            {
-                times.Add(watch.Elapsed.TotalMilliseconds);
-                ids.Add(response.HostId);
-            }
-        }
-        var evaluate = new List<double>();
-        foreach (var id in ids.Take(200))
-        {
-            await using var db = engine.Database.CreateContext();
-            await using var transaction = await db.Database.BeginTransactionAsync();
-            var watch = Stopwatch.StartNew();
-            await engine.Policies.ApplyAsync(db, [id], null, default);
-            evaluate.Add(watch.Elapsed.TotalMilliseconds);
-            await transaction.RollbackAsync();
-        }
-        int memberships;
-        await using (var db = engine.Database.CreateContext())
-        {
-            memberships = db.IdGroupMembers.Count();
-        }
-        var sorted = times.Order().ToList();
-        var result = new RegistrationResult(count, policies, Expansion.Median(times), sorted[(int)(sorted.Count * 0.95)], times.Average(),
-            Expansion.Median(evaluate), memberships);
-        Console.Error.WriteLine($"  median {result.MedianMs:0.00} ms, p95 {result.P95Ms:0.00} ms, evaluation alone {result.EvaluateMedianMs:0.00} ms, {memberships} memberships");
-        return result;
+        return (await engine.Hosts.NewEnrollmentTokenAsync("bench")).Token;
     }
 }
