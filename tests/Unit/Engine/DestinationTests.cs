@@ -3,6 +3,7 @@ using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Jobs;
 using JP1Dist.Engine.Packaging;
 using JP1Dist.Engine.Protocol;
+using Microsoft.EntityFrameworkCore;
 using Xunit;
 
 namespace JP1Dist.Tests.Engine;
@@ -172,6 +173,24 @@ public sealed class DestinationTests : IDisposable
         Assert.Equal(["curl", "openssl"], inventory.Software.Select(s => s.Name));
         Assert.Equal(50_000, inventory.Volumes.Single().FreeMB);
         Assert.Equal("VersionRangeInvalid", (await Assert.ThrowsAsync<DistException>(() => Engine.Inventory.FindSoftwareAsync("openssl<"))).ErrorId);
+    }
+
+    [Fact]
+    public async Task Targets_written_in_bulk_are_stored_as_entity_framework_stores_them()
+    {
+        await _folder.RegisterHostAsync("a");
+        await CreatePackageAsync();
+        await Engine.IdGroups.CreateAsync("I", null);
+        await Engine.IdGroups.AddMembersAsync("I", ["a"]);
+        await Engine.Jobs.CreateAsync(new NewJobRequest("J", "AV", null, ["I"], DestinationType: DestinationType.IdGroup));
+        await Engine.Jobs.StartAsync("J");                    // bulk INSERT
+        await _folder.RegisterHostAsync("b");
+        await Engine.IdGroups.AddMembersAsync("I", ["b"]);     // tracked entity (a joiner)
+        await using var db = Engine.Database.CreateContext();
+        var shapes = await db.Database.SqlQueryRaw<string>(
+            "SELECT typeof(\"WorkItemId\") || typeof(\"HostId\") || typeof(\"CreatedAt\") || typeof(\"Status\") || (\"WorkItemId\" = upper(\"WorkItemId\")) || (\"HostId\" = upper(\"HostId\")) AS \"Value\" FROM \"Targets\"").ToListAsync();
+        Assert.Equal(2, shapes.Count);
+        Assert.Equal(shapes[0], shapes[1]);
     }
 
     [Fact]
