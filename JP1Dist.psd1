@@ -16,7 +16,11 @@
         'New-DistPackage', 'Get-DistPackage', 'Remove-DistPackage',
         'New-DistEnrollmentToken', 'Get-DistHost', 'Remove-DistHost',
         'New-DistJob', 'Get-DistJob', 'Start-DistJob', 'Remove-DistJob', 'Restart-DistJob', 'Wait-DistJob', 'Get-DistJobStatus',
-        'Start-DistManager', 'Stop-DistManager', 'Get-DistManager'
+        'Start-DistManager', 'Stop-DistManager', 'Get-DistManager',
+        'Get-DistInventory',
+        'New-DistHostGroup', 'Get-DistHostGroup', 'Remove-DistHostGroup', 'Add-DistHostGroupMember', 'Remove-DistHostGroupMember',
+        'New-DistIdGroup', 'Get-DistIdGroup', 'Remove-DistIdGroup', 'Add-DistIdGroupMember', 'Remove-DistIdGroupMember',
+        'Set-IdGroupPolicy', 'Get-IdGroupPolicy'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

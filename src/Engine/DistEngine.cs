@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
+using JP1Dist.Engine.Groups;
 using JP1Dist.Engine.Hosts;
+using JP1Dist.Engine.Inventory;
 using JP1Dist.Engine.Jobs;
 using JP1Dist.Engine.Packaging;
+using JP1Dist.Engine.Policies;
 using JP1Dist.Engine.Security;
 using JP1Dist.Engine.Storage;
 
@@ -26,6 +29,10 @@ public sealed class DistEngine
         Packages = new PackageService(this);
         Hosts = new HostService(this);
         Jobs = new JobService(this);
+        HostGroups = new HostGroupService(this);
+        IdGroups = new IdGroupService(this);
+        Policies = new PolicyEvaluator(this);
+        Inventory = new InventoryService(this);
     }
 
     public DataFolder Folder { get; }
@@ -36,6 +43,10 @@ public sealed class DistEngine
     public PackageService Packages { get; }
     public HostService Hosts { get; }
     public JobService Jobs { get; }
+    public HostGroupService HostGroups { get; }
+    public IdGroupService IdGroups { get; }
+    public PolicyEvaluator Policies { get; }
+    public InventoryService Inventory { get; }
 
     /// <summary>The current UTC time from the injected clock.</summary>
     public DateTime Now => Time.GetUtcNow().UtcDateTime;

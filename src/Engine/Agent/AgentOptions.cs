@@ -21,6 +21,9 @@ public sealed class AgentOptions
     /// <summary>How long one poll waits for work.</summary>
     public TimeSpan PollWait { get; set; } = TimeSpan.FromSeconds(25);
 
+    /// <summary>How often the agent reads its facts again and reports them when they changed.</summary>
+    public TimeSpan FactsInterval { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How often a failed segment is fetched again before the transfer fails.</summary>
     public int SegmentRetries { get; set; } = 3;
 

@@ -20,6 +20,7 @@ public sealed class AgentRuntime : IDisposable
     private readonly HigherSystemClient _client;
     private readonly ILogger _logger;
     private AgentIdentity? _identity;
+    private DateTime _factsCheckedAt = DateTime.MinValue;
 
     public AgentRuntime(AgentOptions options, ILogger logger, HttpMessageHandler? handler = null)
     {
@@ -37,6 +38,7 @@ public sealed class AgentRuntime : IDisposable
     {
         await EnsureRegisteredAsync(cancellationToken);
         await RecoverAsync(cancellationToken);
+        await ReportFactsIfChangedAsync(force: false, cancellationToken);
         while (true)
         {
             var work = await CallAsync(() => _client.GetWorkAsync(TimeSpan.Zero, cancellationToken), cancellationToken);
@@ -58,6 +60,7 @@ public sealed class AgentRuntime : IDisposable
             {
                 await EnsureRegisteredAsync(cancellationToken);
                 await RecoverAsync(cancellationToken);
+                await ReportFactsIfChangedAsync(force: false, cancellationToken);
                 var work = await CallAsync(() => _client.GetWorkAsync(_options.PollWait, cancellationToken), cancellationToken);
                 await ProcessAsync(work.Items, cancellationToken);
                 backoff = TimeSpan.FromSeconds(1);
@@ -97,11 +100,37 @@ public sealed class AgentRuntime : IDisposable
             throw new InvalidOperationException(
                 $"The agent is not registered with {_options.ManagerUrl} as '{_options.Name}' and has no enrollment token; start it with --token (New-DistEnrollmentToken creates one).");
         }
-        var response = await CallAsync(() => _client.RegisterAsync(HostFacts.Collect(_options.Token, _options.Name), cancellationToken), cancellationToken);
+        var registration = HostFacts.Collect(_options.Token, _options.Name);
+        var response = await CallAsync(() => _client.RegisterAsync(registration, cancellationToken), cancellationToken);
+        _store.SaveFactsHash(HostFacts.Hash(new FactsReport(registration.OS, registration.OSVersion, registration.Architecture,
+            registration.Addresses, registration.MacAddress, registration.AgentVersion, registration.Inventory)));
+        _factsCheckedAt = DateTime.UtcNow;
         _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, response.ManifestPublicKey);
         _store.SaveIdentity(_identity);
         _client.Identity = _identity;
         _logger.LogInformation("Registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, _options.ManagerUrl);
+    }
+
+    /// <summary>
+    /// Reads the facts again (at start, every FactsInterval, and after each install) and reports them when they
+    /// differ from what the higher system last acknowledged; a policy may admit the host into an ID group then.
+    /// </summary>
+    private async Task ReportFactsIfChangedAsync(bool force, CancellationToken cancellationToken)
+    {
+        if (!force && DateTime.UtcNow - _factsCheckedAt < _options.FactsInterval)
+        {
+            return;
+        }
+        _factsCheckedAt = DateTime.UtcNow;
+        var facts = HostFacts.CollectFacts();
+        var hash = HostFacts.Hash(facts);
+        if (string.Equals(hash, _store.LoadFactsHash(), StringComparison.Ordinal))
+        {
+            return;
+        }
+        await CallAsync(async () => { await _client.ReportFactsAsync(facts, cancellationToken); return true; }, cancellationToken);
+        _store.SaveFactsHash(hash);
+        _logger.LogInformation("Reported changed facts ({Software} software packages)", facts.Inventory?.Software.Count ?? 0);
     }
 
     /// <summary>Sends results that were not acknowledged, and closes tickets whose install was interrupted.</summary>
@@ -185,6 +214,7 @@ public sealed class AgentRuntime : IDisposable
         var outcome = await InstallRunner.RunAsync(manifest, staging, _options.Name, item.JobName, CancellationToken.None);
         _logger.LogInformation("Job {Job}: {Outcome}", item.JobName, outcome.Message);
         await CompleteAsync(ticket, new TicketResult(outcome.Succeeded ? "Succeeded" : "Failed", outcome.ExitCode, outcome.Message, outcome.OutputTail), cancellationToken);
+        await ReportFactsIfChangedAsync(force: true, cancellationToken);
     }
 
     /// <summary>

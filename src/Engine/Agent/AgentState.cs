@@ -49,6 +49,17 @@ public sealed class AgentStateStore
 
     public void SaveIdentity(AgentIdentity identity) => Write(IdentityPath, identity);
 
+    private string FactsHashPath => Path.Combine(Folder, "facts.sha256");
+
+    /// <summary>The hash of the facts the higher system last acknowledged, or null.</summary>
+    public string? LoadFactsHash() => File.Exists(FactsHashPath) ? File.ReadAllText(FactsHashPath).Trim() : null;
+
+    public void SaveFactsHash(string hash)
+    {
+        File.WriteAllText(FactsHashPath + ".tmp", hash);
+        File.Move(FactsHashPath + ".tmp", FactsHashPath, overwrite: true);
+    }
+
     public string TicketFolder(Guid workItemId) => Path.Combine(WorkFolder, workItemId.ToString("N"));
     public string StagingFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "staging");
     public string DownloadFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "download");

@@ -43,6 +43,19 @@ public sealed class HigherSystemClient : IDisposable
         return await ReadAsync<WorkResponse>(response, timeout.Token);
     }
 
+    public async Task ReportFactsAsync(FactsReport facts, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        using var request = Authorized(HttpMethod.Post, ApiPaths.Facts);
+        request.Content = JsonContent.Create(facts, options: ProtocolJson.Options);
+        using var response = await _http.SendAsync(request, timeout.Token);
+        if (!response.IsSuccessStatusCode)
+        {
+            await ThrowAsync(response, timeout.Token);
+        }
+    }
+
     public async Task<ReportResponse> ReportAsync(ReportRequest report, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -8,15 +8,25 @@ namespace JP1Dist.Engine.Agent;
 /// <summary>What an agent tells its higher system about the computer it runs on.</summary>
 public static class HostFacts
 {
-    public static RegisterRequest Collect(string token, string name) => new(
-        token,
-        name,
+    public static RegisterRequest Collect(string token, string name)
+    {
+        var facts = CollectFacts();
+        return new RegisterRequest(token, name, facts.OS, facts.OSVersion, facts.Architecture, facts.Addresses, facts.MacAddress, facts.AgentVersion, facts.Inventory);
+    }
+
+    /// <summary>Every fact the agent reports, with the hardware and software inventory.</summary>
+    public static FactsReport CollectFacts() => new(
         OperatingSystemName(),
         Environment.OSVersion.Version.ToString(),
         RuntimeInformation.OSArchitecture.ToString(),
         Addresses(out var mac),
         mac,
-        typeof(HostFacts).Assembly.GetName().Version?.ToString() ?? "0.0.0");
+        typeof(HostFacts).Assembly.GetName().Version?.ToString() ?? "0.0.0",
+        InventoryCollector.Collect());
+
+    /// <summary>A hash of the facts, so that the agent sends them again only when they changed.</summary>
+    public static string Hash(FactsReport facts) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
+        System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(facts, ProtocolJson.Options))));
 
     private static string OperatingSystemName() =>
         OperatingSystem.IsWindows() ? "Windows" : OperatingSystem.IsLinux() ? "Linux" : OperatingSystem.IsMacOS() ? "macOS" : RuntimeInformation.OSDescription;

@@ -59,10 +59,14 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return hosts.Count;
     }
 
+    /// <summary>How long after a failure a job with a retry limit re-executes the target automatically, at the host's next connection.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>The work a host should do now: every unfinished, dispatched target of its, with the signed manifest.</summary>
     public async Task<IReadOnlyList<WorkItem>> GetWorkAsync(Guid hostId, CancellationToken cancellationToken)
     {
         await using var db = engine.Database.CreateContext();
+        await RetryFailedAsync(db, hostId, cancellationToken);
         var items = await (from t in db.Targets.AsNoTracking()
                            join j in db.Jobs on t.JobId equals j.Id
                            join p in db.Packages on j.PackageId equals p.Id
@@ -71,6 +75,39 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                            select new WorkItem(t.WorkItemId, j.Name, t.Attempt, p.ManifestJson, p.ManifestSignature))
             .ToListAsync(cancellationToken);
         return items;
+    }
+
+    /// <summary>
+    /// A host connects: its failed targets of jobs with a retry limit, failed at least <see cref="RetryDelay"/> ago and
+    /// with attempts left, are queued again with a new ticket. Each is a compare-and-set on (status, attempt), so two
+    /// polls at once cannot both retry the same target.
+    /// </summary>
+    private async Task RetryFailedAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken)
+    {
+        var now = engine.Now;
+        var cutoff = now - RetryDelay;
+        var due = await (from t in db.Targets.AsNoTracking()
+                         join j in db.Jobs on t.JobId equals j.Id
+                         where t.HostId == hostId && t.Status == TargetStatus.Failed && j.RetryLimit >= t.Attempt && t.CompletedAt <= cutoff
+                         select new { t.Id, t.Attempt, t.Message, j.RetryLimit }).ToListAsync(cancellationToken);
+        foreach (var target in due)
+        {
+            var message = Truncate($"Automatic retry {target.Attempt} of {target.RetryLimit} after: {target.Message}", 2000);
+            var ticket = Guid.NewGuid();
+            await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Failed && t.Attempt == target.Attempt)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(t => t.Status, TargetStatus.Queued)
+                    .SetProperty(t => t.Attempt, target.Attempt + 1)
+                    .SetProperty(t => t.WorkItemId, ticket)
+                    .SetProperty(t => t.Message, message)
+                    .SetProperty(t => t.ExitCode, (int?)null)
+                    .SetProperty(t => t.OutputTail, (string?)null)
+                    .SetProperty(t => t.BytesTransferred, 0L)
+                    .SetProperty(t => t.QueuedAt, now)
+                    .SetProperty(t => t.StartedAt, (DateTime?)null)
+                    .SetProperty(t => t.CompletedAt, (DateTime?)null)
+                    .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+        }
     }
 
     /// <summary>Waits up to <paramref name="wait"/> for work, returning as soon as some is there.</summary>
@@ -116,7 +153,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var final = to.IsFinal();
         var message = Truncate(report.Message, 2000);
         var output = Truncate(report.OutputTail, 8000);
-        return await _writes.RunAsync(async db =>
+        var response = await _writes.RunAsync(async db =>
         {
             var changed = await db.Targets
                 .Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId && from.Contains(t.Status))
@@ -145,6 +182,13 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     $"Work item {report.WorkItemId} is not current for this host (it was re-executed or removed).", report.WorkItemId)
                 : new ReportResponse(false, current.Value.ToString());
         });
+        if (response.Accepted && to == TargetStatus.Succeeded)
+        {
+            // Installed software is part of the host's inventory, and policies may look at it. Outside the shared
+            // commit: it writes in a transaction of its own.
+            await engine.Inventory.RecordInstalledAsync(hostId, report.WorkItemId, cancellationToken);
+        }
+        return response;
     }
 
     /// <summary>Notes that a host was seen, in the same commits as the reports; callers throttle it.</summary>

@@ -46,7 +46,9 @@ public sealed record DistJob(
     DateTime CreatedAt,
     int ExecutionCount,
     DateTime? LastExecutedAt,
-    int Id);
+    int Id,
+    DestinationType DestinationType = DestinationType.Host,
+    int RetryLimit = 0);
 
 /// <summary>The status of one (job, host) pair, as Get-DistJobStatus shows it.</summary>
 public sealed record DistJobStatus(
@@ -63,7 +65,8 @@ public sealed record DistJobStatus(
     long BytesTransferred,
     string? Output,
     int JobId,
-    Guid HostId)
+    Guid HostId,
+    DateTime AddedAt = default)
 {
     /// <summary>True when the target has an outcome.</summary>
     public bool IsFinal => Status.IsFinal();

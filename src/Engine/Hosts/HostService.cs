@@ -1,5 +1,6 @@
 using System.Text.Json;
 using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Policies;
 using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Security;
 using JP1Dist.Engine.Storage;
@@ -43,21 +44,35 @@ public sealed class HostService(DistEngine engine)
         token.LastUsedAt = now;
         var key = Names.Key(name);
         var host = await db.Hosts.FirstOrDefaultAsync(h => h.NameKey == key, cancellationToken);
+        var isNew = host is null;
         if (host is null)
         {
             host = new HostRow { Id = Guid.NewGuid(), Name = name, NameKey = key, CredentialHash = "", RegisteredAt = now };
             db.Hosts.Add(host);
         }
         host.Name = name;
-        host.OS = request.OS ?? "";
-        host.OSVersion = request.OSVersion ?? "";
-        host.Architecture = request.Architecture ?? "";
-        host.AddressesJson = JsonSerializer.Serialize(request.Addresses ?? []);
-        host.MacAddress = request.MacAddress;
-        host.AgentVersion = request.AgentVersion ?? "";
         host.CredentialHash = Secrets.Hash(credential);
         host.LastSeen = now;
-        await db.SaveChangesAsync(cancellationToken);
+        var changed = await engine.Inventory.ApplyFactsAsync(db, host, new FactsReport(request.OS, request.OSVersion, request.Architecture,
+            request.Addresses ?? [], request.MacAddress, request.AgentVersion, request.Inventory), cancellationToken);
+        // A host's first connection (or changed facts at re-registration) is when ID group policies admit it.
+        if (isNew)
+        {
+            var inventory = request.Inventory;
+            await engine.Policies.ApplyToNewHostAsync(db, new HostFactSet(host.Id, host.Name, host.OS, host.OSVersion, host.Architecture,
+                request.Addresses ?? [], inventory?.MacAddresses is { Count: > 0 } macs ? macs : request.MacAddress is { } mac ? [mac] : [],
+                host.MemoryMB, host.CpuCount, new HashSet<string>(),
+                (inventory?.Software ?? []).Where(s => !string.IsNullOrWhiteSpace(s.Name)).Select(s => (s.Name.Trim(), s.Version ?? "")).ToList()), cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        else
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            if (changed)
+            {
+                await engine.Policies.ApplyAsync(db, [host.Id], null, cancellationToken);
+            }
+        }
         await transaction.CommitAsync(cancellationToken);
         return new RegisterResponse(host.Id, credential, engine.Signer.PublicKey);
     }
@@ -97,6 +112,25 @@ public sealed class HostService(DistEngine engine)
         db.Hosts.Remove(host);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The hosts named; every one must be registered, else HostNotFound names the unknown ones.</summary>
+    internal static async Task<List<HostRow>> FindHostsAsync(DistDbContext db, IReadOnlyCollection<string> names, CancellationToken cancellationToken)
+    {
+        var wanted = names.Where(n => !string.IsNullOrWhiteSpace(n)).Select(n => n.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        if (wanted.Count == 0)
+        {
+            return [];
+        }
+        var keys = wanted.Select(Names.Key).ToList();
+        var rows = await db.Hosts.Where(h => keys.Contains(h.NameKey)).ToListAsync(cancellationToken);
+        var unknown = wanted.Where(n => rows.All(r => r.NameKey != Names.Key(n))).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new DistException("HostNotFound", DistErrorKind.NotFound,
+                $"No host named {string.Join(", ", unknown.Select(u => $"'{u}'"))} is registered; Get-DistHost lists the registered hosts.", unknown[0]);
+        }
+        return rows;
     }
 
     internal static readonly TargetStatus[] FinalStatuses = Enum.GetValues<TargetStatus>().Where(s => s.IsFinal()).ToArray();

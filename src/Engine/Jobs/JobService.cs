@@ -14,7 +14,9 @@ public sealed record NewJobRequest(
     IReadOnlyList<string> Destinations,
     JobType Type = JobType.Install,
     DateTime? DistributeAt = null,
-    string? Description = null);
+    string? Description = null,
+    DestinationType DestinationType = DestinationType.Host,
+    int RetryLimit = 0);
 
 /// <summary>The outcome of executing or re-executing a job.</summary>
 public sealed record JobExecutionResult(string JobName, int ExecutionId, int TargetCount, DateTime? ExecuteAt, IReadOnlyList<string> HostNames);
@@ -56,13 +58,31 @@ public sealed class JobService(DistEngine engine)
             throw JobAlreadyExists(name);
         }
         var package = await engine.Packages.FindRowAsync(db, request.PackageName, request.PackageVersion, cancellationToken);
-        var keys = destinations.Select(Names.Key).Distinct().ToArray();
-        var hosts = await db.Hosts.Where(h => keys.Contains(h.NameKey)).Select(h => new { h.Id, h.NameKey }).ToListAsync(cancellationToken);
-        var unknown = destinations.Where(d => hosts.All(h => h.NameKey != Names.Key(d))).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        if (unknown.Count > 0)
+        if (request.RetryLimit < 0)
         {
-            throw new DistException("HostNotFound", DistErrorKind.NotFound,
-                $"No host named {string.Join(", ", unknown.Select(u => $"'{u}'"))} is registered; Get-DistHost lists the registered hosts.", unknown[0]);
+            throw new DistException("RetryLimitInvalid", DistErrorKind.InvalidArgument, $"The retry limit {request.RetryLimit} is negative.", request.RetryLimit);
+        }
+        List<JobDestinationRow> hostDestinations = [];
+        List<JobHostGroupRow> groupDestinations = [];
+        int? idGroupId = null;
+        switch (request.DestinationType)
+        {
+            case DestinationType.Host:
+                hostDestinations = (await HostService.FindHostsAsync(db, destinations, cancellationToken)).Select(h => new JobDestinationRow { HostId = h.Id }).ToList();
+                break;
+            case DestinationType.HostGroup:
+                groupDestinations = (await Groups.HostGroupService.FindRowsAsync(db, destinations, cancellationToken)).Select(g => new JobHostGroupRow { HostGroupId = g.Id }).ToList();
+                break;
+            case DestinationType.IdGroup:
+                if (destinations.Distinct(StringComparer.OrdinalIgnoreCase).Count() != 1)
+                {
+                    throw new DistException("IdGroupDestinationInvalid", DistErrorKind.InvalidArgument,
+                        $"A job is executed for one ID group; {destinations.Count} were named ({string.Join(", ", destinations)}).", destinations[0]);
+                }
+                idGroupId = (await Groups.IdGroupService.FindRowAsync(db, destinations[0], cancellationToken)).Id;
+                break;
+            default:
+                throw new DistException("DestinationTypeInvalid", DistErrorKind.InvalidArgument, $"'{request.DestinationType}' is not a destination type.", request.DestinationType);
         }
         var row = new JobRow
         {
@@ -73,11 +93,20 @@ public sealed class JobService(DistEngine engine)
             DistributeAt = request.DistributeAt?.ToUniversalTime(),
             Description = request.Description,
             CreatedAt = engine.Now,
-            Destinations = hosts.Select(h => new JobDestinationRow { HostId = h.Id }).ToList(),
+            DestinationType = request.DestinationType,
+            IdGroupId = idGroupId,
+            RetryLimit = request.RetryLimit,
+            Destinations = hostDestinations,
         };
         db.Jobs.Add(row);
         try
         {
+            await db.SaveChangesAsync(cancellationToken);
+            foreach (var group in groupDestinations)
+            {
+                group.JobId = row.Id;
+            }
+            db.JobHostGroups.AddRange(groupDestinations);
             await db.SaveChangesAsync(cancellationToken);
         }
         catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
@@ -104,9 +133,17 @@ public sealed class JobService(DistEngine engine)
                                   where ids.Contains(d.JobId)
                                   orderby h.NameKey
                                   select new { d.JobId, h.Name }).ToListAsync(cancellationToken);
-        var byJob = destinations.ToLookup(d => d.JobId, d => d.Name);
-        return rows.Select(r => new DistJob(r.Job.Name, r.Name, r.Version, r.Job.Type, byJob[r.Job.Id].ToList(),
-            r.Job.DistributeAt.AsLocal(), r.Job.Description, r.Job.CreatedAt.AsLocal(), r.Job.ExecutionCount, r.Job.LastExecutedAt.AsLocal(), r.Job.Id)).ToList();
+        var groups = await (from d in db.JobHostGroups
+                            join g in db.HostGroups on d.HostGroupId equals g.Id
+                            where ids.Contains(d.JobId)
+                            orderby g.NameKey
+                            select new { d.JobId, g.Name }).ToListAsync(cancellationToken);
+        var idGroups = await db.IdGroups.AsNoTracking().ToDictionaryAsync(g => g.Id, g => g.Name, cancellationToken);
+        var byJob = destinations.Concat(groups).ToLookup(d => d.JobId, d => d.Name);
+        return rows.Select(r => new DistJob(r.Job.Name, r.Name, r.Version, r.Job.Type,
+            r.Job.IdGroupId is { } idGroup ? [idGroups[idGroup]] : byJob[r.Job.Id].ToList(),
+            r.Job.DistributeAt.AsLocal(), r.Job.Description, r.Job.CreatedAt.AsLocal(), r.Job.ExecutionCount, r.Job.LastExecutedAt.AsLocal(), r.Job.Id,
+            r.Job.DestinationType, r.Job.RetryLimit)).ToList();
     }
 
     /// <summary>
@@ -134,10 +171,10 @@ public sealed class JobService(DistEngine engine)
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var job = await FindRowAsync(db, jobName, cancellationToken);
         var now = engine.Now;
-        var destinationHosts = await (from d in db.JobDestinations
-                                      join h in db.Hosts on d.HostId equals h.Id
-                                      where d.JobId == job.Id
-                                      select new { h.Id, h.Name, h.NameKey }).ToListAsync(cancellationToken);
+        // A re-execution considers the hosts the job already reached (ID group members that left included).
+        var destinationHosts = restart
+            ? await (from t in db.Targets join h in db.Hosts on t.HostId equals h.Id where t.JobId == job.Id select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken)
+            : await ExpandAsync(db, job, cancellationToken);
         var targets = await db.Targets.Where(t => t.JobId == job.Id).ToDictionaryAsync(t => t.HostId, cancellationToken);
 
         var chosen = destinationHosts;
@@ -167,7 +204,8 @@ public sealed class JobService(DistEngine engine)
         {
             var busy = chosen.Where(h => targets.TryGetValue(h.Id, out var t) && !t.Status.IsFinal()).ToList();
             chosen = chosen.Except(busy).ToList();
-            if (chosen.Count == 0)
+            // An ID group job may be executed while the group is empty: it reaches the hosts that join later.
+            if (chosen.Count == 0 && job.DestinationType != DestinationType.IdGroup)
             {
                 throw new DistException("JobAlreadyRunning", DistErrorKind.InvalidOperation,
                     $"Job '{job.Name}' is still running on every destination; wait for it (Wait-DistJob) before executing it again.", job.Name);
@@ -185,12 +223,13 @@ public sealed class JobService(DistEngine engine)
         db.JobExecutions.Add(execution);
         await db.SaveChangesAsync(cancellationToken);
 
+        var fresh = new List<Guid>();
         foreach (var host in chosen)
         {
             if (!targets.TryGetValue(host.Id, out var target))
             {
-                target = new TargetRow { JobId = job.Id, HostId = host.Id };
-                db.Targets.Add(target);
+                fresh.Add(host.Id);
+                continue;
             }
             target.Status = TargetStatus.Waiting;
             target.Attempt++;
@@ -211,8 +250,62 @@ public sealed class JobService(DistEngine engine)
             job.LastExecutedAt = now;
         }
         await db.SaveChangesAsync(cancellationToken);
+        await InsertTargetsAsync(db, job.Id, execution.Id, fresh, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new JobExecutionResult(job.Name, execution.Id, chosen.Count, execution.ExecuteAt.AsLocal(), chosen.Select(h => h.Name).ToList());
+    }
+
+    /// <summary>
+    /// Writes new Waiting targets with multi-row INSERT statements instead of one tracked entity each: executing a
+    /// job for 10,000 hosts writes 50 statements, not 10,000. Parameters go through EF's type mappings, so ids and
+    /// times are stored exactly as EF stores them.
+    /// </summary>
+    private static async Task InsertTargetsAsync(DistDbContext db, int jobId, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
+    {
+        const int rowsPerStatement = 200;
+        for (var start = 0; start < hostIds.Count; start += rowsPerStatement)
+        {
+            var chunk = hostIds.Skip(start).Take(rowsPerStatement).ToList();
+            var sql = new System.Text.StringBuilder(
+                "INSERT INTO \"Targets\" (\"JobId\", \"HostId\", \"Status\", \"Attempt\", \"ExecutionId\", \"WorkItemId\", \"BytesTransferred\", \"UpdatedAt\", \"CreatedAt\") VALUES ");
+            var parameters = new List<object> { jobId, (int)TargetStatus.Waiting, executionId, now };
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                sql.Append(i == 0 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture,
+                    $"({{0}}, {{{parameters.Count}}}, {{1}}, 1, {{2}}, {{{parameters.Count + 1}}}, 0, {{3}}, {{3}})");
+                parameters.Add(chunk[i]);
+                parameters.Add(Guid.NewGuid());
+            }
+            await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, cancellationToken);
+        }
+    }
+
+    private sealed record DestinationHost(Guid Id, string Name, string NameKey);
+
+    /// <summary>
+    /// The hosts a job reaches now, each once: its hosts, every host under its host groups (nested groups
+    /// included), or the current members of its ID group. Set-based: one query per kind, no per-host work.
+    /// </summary>
+    private static async Task<List<DestinationHost>> ExpandAsync(DistDbContext db, JobRow job, CancellationToken cancellationToken)
+    {
+        switch (job.DestinationType)
+        {
+            case DestinationType.HostGroup:
+                var groupIds = await db.JobHostGroups.Where(d => d.JobId == job.Id).Select(d => d.HostGroupId).ToListAsync(cancellationToken);
+                return (await Groups.HostGroupService.HostsOfAsync(db, groupIds, cancellationToken)).Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToList();
+            case DestinationType.IdGroup:
+                return await (from m in db.IdGroupMembers
+                              join h in db.Hosts on m.HostId equals h.Id
+                              where m.IdGroupId == job.IdGroupId
+                              orderby h.NameKey
+                              select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+            default:
+                return await (from d in db.JobDestinations
+                              join h in db.Hosts on d.HostId equals h.Id
+                              where d.JobId == job.Id
+                              orderby h.NameKey
+                              select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+        }
     }
 
     /// <summary>One object per (job, host), filtered; a waiting target says so when no manager runs.</summary>
@@ -249,7 +342,7 @@ public sealed class JobService(DistEngine engine)
             .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
                 r.t.Status == TargetStatus.Waiting && !managerAlive ? NoManagerMessage : r.t.Message,
                 r.t.Attempt, r.t.QueuedAt.AsLocal(), r.t.StartedAt.AsLocal(), r.t.CompletedAt.AsLocal(), r.t.UpdatedAt.AsLocal(), r.t.BytesTransferred, r.t.OutputTail,
-                r.t.JobId, r.t.HostId))
+                r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal()))
             .ToList();
     }
 

@@ -35,6 +35,21 @@ public static class AgentApi
             return Results.Ok(response);
         });
 
+        app.MapPost(ApiPaths.Facts, async (HttpContext context, DistEngine engine, AgentAuthentication auth) =>
+        {
+            if (await auth.AuthenticateAsync(context) is not { } hostId)
+            {
+                return Unauthorized();
+            }
+            var facts = await ReadBodyAsync<FactsReport>(context);
+            if (facts is null)
+            {
+                return Problem(400, "RequestBodyInvalid", "The body is not a facts report (JSON with os, osVersion, architecture, addresses and inventory).");
+            }
+            var changed = await engine.Inventory.ReportFactsAsync(hostId, facts, context.RequestAborted);
+            return Results.Ok(new { changed });
+        });
+
         app.MapGet(ApiPaths.Work, async (HttpContext context, DistributionService distribution, AgentAuthentication auth, ManagerOptions options, NodeMetrics metrics, int? wait) =>
         {
             if (await auth.AuthenticateAsync(context) is not { } hostId)

@@ -14,6 +14,7 @@ public static class ApiPaths
     public const string Report = "/api/v1/report";
     public const string ContentPrefix = "/api/v1/content/";
     public const string Ping = "/api/v1/ping";
+    public const string Facts = "/api/v1/facts";
     public const string Nudge = "/api/v1/internal/nudge";
     public const string Shutdown = "/api/v1/internal/shutdown";
     public const string ShutdownHeader = "X-JP1Dist-Shutdown";
@@ -28,7 +29,32 @@ public sealed record RegisterRequest(
     string Architecture,
     IReadOnlyList<string> Addresses,
     string? MacAddress,
-    string AgentVersion);
+    string AgentVersion,
+    HostInventory? Inventory = null);
+
+/// <summary>Hardware and software facts beyond the basic ones; optional on the wire, so older agents still register.</summary>
+public sealed record HostInventory(
+    int CpuCount,
+    long MemoryMB,
+    IReadOnlyList<VolumeFact> Volumes,
+    IReadOnlyList<string> MacAddresses,
+    IReadOnlyList<SoftwareFact> Software);
+
+/// <summary>A volume (drive or mount point) with its size and free space in MiB.</summary>
+public sealed record VolumeFact(string Name, long SizeMB, long FreeMB);
+
+/// <summary>One installed piece of software and where the agent read it (dpkg, rpm, Registry).</summary>
+public sealed record SoftwareFact(string Name, string Version, string Source);
+
+/// <summary>An agent's facts, sent again whenever they change after registration.</summary>
+public sealed record FactsReport(
+    string OS,
+    string OSVersion,
+    string Architecture,
+    IReadOnlyList<string> Addresses,
+    string? MacAddress,
+    string AgentVersion,
+    HostInventory? Inventory);
 
 /// <summary>The manager's answer to a registration: the host id, the agent's own credential, and the key that signs manifests.</summary>
 public sealed record RegisterResponse(Guid HostId, string Credential, string ManifestPublicKey);

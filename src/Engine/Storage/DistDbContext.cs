@@ -15,6 +15,13 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
     public DbSet<JobExecutionRow> JobExecutions => Set<JobExecutionRow>();
     public DbSet<TargetRow> Targets => Set<TargetRow>();
     public DbSet<ManagerNodeRow> ManagerNodes => Set<ManagerNodeRow>();
+    public DbSet<HostSoftwareRow> HostSoftware => Set<HostSoftwareRow>();
+    public DbSet<HostGroupRow> HostGroups => Set<HostGroupRow>();
+    public DbSet<HostGroupMemberRow> HostGroupMembers => Set<HostGroupMemberRow>();
+    public DbSet<HostGroupNestingRow> HostGroupNesting => Set<HostGroupNestingRow>();
+    public DbSet<IdGroupRow> IdGroups => Set<IdGroupRow>();
+    public DbSet<IdGroupMemberRow> IdGroupMembers => Set<IdGroupMemberRow>();
+    public DbSet<JobHostGroupRow> JobHostGroups => Set<JobHostGroupRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -47,6 +54,9 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
             e.HasIndex(j => j.PackageId);
             e.HasOne<PackageRow>().WithMany().HasForeignKey(j => j.PackageId).OnDelete(DeleteBehavior.Restrict);
             e.HasMany(j => j.Destinations).WithOne().HasForeignKey(d => d.JobId).OnDelete(DeleteBehavior.Cascade);
+            e.Property(j => j.DestinationType).HasConversion<int>();
+            e.HasIndex(j => j.IdGroupId);
+            e.HasOne<IdGroupRow>().WithMany().HasForeignKey(j => j.IdGroupId).OnDelete(DeleteBehavior.Restrict);
         });
         modelBuilder.Entity<JobDestinationRow>(e =>
         {
@@ -71,6 +81,56 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
             e.Property(t => t.Status).HasConversion<int>();
             e.HasOne<JobRow>().WithMany().HasForeignKey(t => t.JobId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne<HostRow>().WithMany().HasForeignKey(t => t.HostId).OnDelete(DeleteBehavior.Restrict);
+        });
+        modelBuilder.Entity<HostSoftwareRow>(e =>
+        {
+            e.ToTable("HostSoftware");
+            e.HasIndex(s => new { s.HostId, s.NameKey });
+            e.HasIndex(s => s.NameKey);
+            e.HasOne<HostRow>().WithMany().HasForeignKey(s => s.HostId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<HostGroupRow>(e =>
+        {
+            e.ToTable("HostGroups");
+            e.HasIndex(g => g.NameKey).IsUnique();
+        });
+        modelBuilder.Entity<HostGroupMemberRow>(e =>
+        {
+            e.ToTable("HostGroupMembers");
+            e.HasKey(m => new { m.GroupId, m.HostId });
+            e.HasIndex(m => m.HostId);
+            e.HasOne<HostGroupRow>().WithMany().HasForeignKey(m => m.GroupId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<HostRow>().WithMany().HasForeignKey(m => m.HostId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<HostGroupNestingRow>(e =>
+        {
+            e.ToTable("HostGroupNesting");
+            e.HasKey(n => new { n.ParentId, n.ChildId });
+            e.HasIndex(n => n.ChildId);
+            e.HasOne<HostGroupRow>().WithMany().HasForeignKey(n => n.ParentId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<HostGroupRow>().WithMany().HasForeignKey(n => n.ChildId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<IdGroupRow>(e =>
+        {
+            e.ToTable("IdGroups");
+            e.HasIndex(g => g.NameKey).IsUnique();
+        });
+        modelBuilder.Entity<IdGroupMemberRow>(e =>
+        {
+            e.ToTable("IdGroupMembers");
+            e.HasKey(m => new { m.IdGroupId, m.HostId });
+            e.HasIndex(m => m.HostId);
+            e.Property(m => m.Source).HasConversion<int>();
+            e.HasOne<IdGroupRow>().WithMany().HasForeignKey(m => m.IdGroupId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<HostRow>().WithMany().HasForeignKey(m => m.HostId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<JobHostGroupRow>(e =>
+        {
+            e.ToTable("JobHostGroups");
+            e.HasKey(d => new { d.JobId, d.HostGroupId });
+            e.HasIndex(d => d.HostGroupId);
+            e.HasOne<JobRow>().WithMany().HasForeignKey(d => d.JobId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<HostGroupRow>().WithMany().HasForeignKey(d => d.HostGroupId).OnDelete(DeleteBehavior.Restrict);
         });
         modelBuilder.Entity<ManagerNodeRow>(e =>
         {

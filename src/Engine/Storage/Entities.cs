@@ -39,6 +39,83 @@ public sealed class HostRow
     public required string CredentialHash { get; set; }
     public DateTime RegisteredAt { get; set; }
     public DateTime LastSeen { get; set; }
+    public int CpuCount { get; set; }
+    public long MemoryMB { get; set; }
+    /// <summary>Volumes with size and free space (JSON array of <see cref="Protocol.VolumeFact"/>).</summary>
+    public string VolumesJson { get; set; } = "[]";
+    /// <summary>Every MAC address of the host (JSON array); MacAddress holds the first.</summary>
+    public string MacAddressesJson { get; set; } = "[]";
+    /// <summary>A hash of the facts last reported, so that an unchanged report changes nothing.</summary>
+    public string? FactsHash { get; set; }
+    public DateTime? FactsUpdatedAt { get; set; }
+}
+
+/// <summary>One piece of software installed on a host: from the operating system's list, or installed by JP1Dist.</summary>
+public sealed class HostSoftwareRow
+{
+    public long Id { get; set; }
+    public Guid HostId { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public string Version { get; set; } = "";
+    /// <summary>Where the fact comes from: JP1Dist, dpkg, rpm or Registry.</summary>
+    public string Source { get; set; } = "";
+    public DateTime RecordedAt { get; set; }
+}
+
+/// <summary>A named set of hosts and of other host groups (nested, without cycles).</summary>
+public sealed class HostGroupRow
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public string? Description { get; set; }
+    public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>A host that is a direct member of a host group.</summary>
+public sealed class HostGroupMemberRow
+{
+    public int GroupId { get; set; }
+    public Guid HostId { get; set; }
+    public DateTime AddedAt { get; set; }
+}
+
+/// <summary>A host group nested in another: every member of the child is reached through the parent.</summary>
+public sealed class HostGroupNestingRow
+{
+    public int ParentId { get; set; }
+    public int ChildId { get; set; }
+    public DateTime AddedAt { get; set; }
+}
+
+/// <summary>An ID group: jobs executed for it reach every member, now and later. Its policy admits members automatically.</summary>
+public sealed class IdGroupRow
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public string? Description { get; set; }
+    public DateTime CreatedAt { get; set; }
+    /// <summary>The policy's rules (JSON), or null when the group has no policy.</summary>
+    public string? PolicyJson { get; set; }
+    public DateTime? PolicyUpdatedAt { get; set; }
+}
+
+/// <summary>A host in an ID group, added by hand or by the group's policy.</summary>
+public sealed class IdGroupMemberRow
+{
+    public int IdGroupId { get; set; }
+    public Guid HostId { get; set; }
+    public MembershipSource Source { get; set; }
+    public DateTime AddedAt { get; set; }
+}
+
+/// <summary>A host group a job names as a destination; expanded into hosts when the job is executed.</summary>
+public sealed class JobHostGroupRow
+{
+    public int JobId { get; set; }
+    public int HostGroupId { get; set; }
 }
 
 /// <summary>A secret an agent presents once to register; only its hash is kept.</summary>
@@ -65,6 +142,11 @@ public sealed class JobRow
     public DateTime CreatedAt { get; set; }
     public int ExecutionCount { get; set; }
     public DateTime? LastExecutedAt { get; set; }
+    public DestinationType DestinationType { get; set; }
+    /// <summary>For an ID group job: the group whose members, now and later, are its destinations.</summary>
+    public int? IdGroupId { get; set; }
+    /// <summary>How many times a failed target is re-executed automatically at the host's next connection.</summary>
+    public int RetryLimit { get; set; }
     public List<JobDestinationRow> Destinations { get; set; } = [];
 }
 
@@ -108,6 +190,8 @@ public sealed class TargetRow
     public string? OutputTail { get; set; }
     public long BytesTransferred { get; set; }
     public DateTime UpdatedAt { get; set; }
+    /// <summary>When the host became a target of the job (for an ID group job, when it joined).</summary>
+    public DateTime CreatedAt { get; set; }
     public DateTime? QueuedAt { get; set; }
     public DateTime? StartedAt { get; set; }
     public DateTime? CompletedAt { get; set; }

@@ -45,3 +45,15 @@ public sealed class HostNameCompleter : NameCompleter
 {
     protected override IEnumerable<string> Names(DistEngine engine) => engine.Hosts.ListAsync().GetAwaiter().GetResult().Select(h => h.Name);
 }
+
+/// <summary>Completes host group names.</summary>
+public sealed class HostGroupNameCompleter : NameCompleter
+{
+    protected override IEnumerable<string> Names(DistEngine engine) => engine.HostGroups.ListAsync().GetAwaiter().GetResult().Select(g => g.Name);
+}
+
+/// <summary>Completes ID group names.</summary>
+public sealed class IdGroupNameCompleter : NameCompleter
+{
+    protected override IEnumerable<string> Names(DistEngine engine) => engine.IdGroups.ListAsync().GetAwaiter().GetResult().Select(g => g.Name);
+}

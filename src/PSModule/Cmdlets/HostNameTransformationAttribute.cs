@@ -4,7 +4,7 @@ using JP1Dist.Engine.Domain;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
-/// <summary>Lets a destination be given as a name or as a host object from Get-DistHost.</summary>
+/// <summary>Lets a destination be given as a name or as a host, host group or ID group object from the Get- cmdlets.</summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class HostNameTransformationAttribute : ArgumentTransformationAttribute
 {
@@ -21,6 +21,10 @@ public sealed class HostNameTransformationAttribute : ArgumentTransformationAttr
     {
         DistHost host => host.Name,
         DistJobStatus status => status.HostName,
+        DistHostGroup group => group.Name,
+        DistIdGroup group => group.Name,
+        DistInventory inventory => inventory.HostName,
+        DistSoftware software => software.HostName,
         var other => other,
     };
 }

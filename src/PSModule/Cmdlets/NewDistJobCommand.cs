@@ -31,6 +31,15 @@ public sealed class NewDistJobCommand : DistCmdlet
     [ArgumentCompleter(typeof(HostNameCompleter))]
     public string[] Destination { get; set; } = [];
 
+    /// <summary>What the destination names are: hosts (the default), host groups, or one ID group.</summary>
+    [Parameter]
+    public DestinationType DestinationType { get; set; } = DestinationType.Host;
+
+    /// <summary>How many times a failed host is re-executed automatically at its next connection.</summary>
+    [Parameter]
+    [ValidateRange(0, 100)]
+    public int RetryFailed { get; set; }
+
     [Parameter]
     public JobType Type { get; set; } = JobType.Install;
 
@@ -46,11 +55,12 @@ public sealed class NewDistJobCommand : DistCmdlet
     protected override void EndProcessing()
     {
         var destinations = _destinations.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        if (!ShouldProcess($"job '{Name}' installing '{Package}' on {string.Join(", ", destinations)}", "Create"))
+        var kind = DestinationType switch { DestinationType.HostGroup => "host group(s) ", DestinationType.IdGroup => "ID group ", _ => "" };
+        if (!ShouldProcess($"job '{Name}' installing '{Package}' on {kind}{string.Join(", ", destinations)}", "Create"))
         {
             return;
         }
-        var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description);
+        var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed);
         WriteObject(Run(token => Engine.Jobs.CreateAsync(request, token), Name));
     }
 }

@@ -48,6 +48,26 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Changed_facts_are_recorded_and_admit_the_host_into_an_id_group()
+    {
+        var host = await _folder.RegisterHostAsync("pc-1");
+        await _folder.Engine.IdGroups.CreateAsync("Big", null);
+        await _folder.Engine.IdGroups.SetPolicyAsync("Big", [new Dictionary<string, IReadOnlyList<string>> { ["MinMemoryMB"] = ["16384"] }]);
+        Assert.Empty((await _folder.Engine.IdGroups.ListAsync("Big"))[0].Members);
+
+        var facts = new FactsReport("Linux", "6.1", "X64", ["10.0.0.1"], null, "1.0",
+            new HostInventory(8, 32768, [new VolumeFact("/", 1000, 500)], [], [new SoftwareFact("curl", "8.0", "dpkg")]));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _client!.PostAsJsonAsync(ApiPaths.Facts, facts, ProtocolJson.Options)).StatusCode);
+        using var request = new HttpRequestMessage(HttpMethod.Post, ApiPaths.Facts) { Content = JsonContent.Create(facts, options: ProtocolJson.Options) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"{host.HostId}.{host.Credential}");
+        Assert.Equal(HttpStatusCode.OK, (await _client!.SendAsync(request)).StatusCode);
+
+        Assert.Equal(["pc-1"], (await _folder.Engine.IdGroups.ListAsync("Big"))[0].HostNames);
+        var inventory = (await _folder.Engine.Inventory.ListAsync("pc-1"))[0];
+        Assert.Equal((8, 32768L, "curl"), (inventory.CpuCount, inventory.MemoryMB, inventory.Software.Single().Name));
+    }
+
+    [Fact]
     public async Task Work_content_and_reports_need_a_valid_credential()
     {
         Assert.Equal(HttpStatusCode.Unauthorized, (await _client!.GetAsync(ApiPaths.Work)).StatusCode);

@@ -47,6 +47,70 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.ToTable("EnrollmentTokens", (string)null);
                 });
 
+            modelBuilder.Entity("JP1Dist.Engine.Storage.HostGroupMemberRow", b =>
+                {
+                    b.Property<int>("GroupId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("HostId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("AddedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("GroupId", "HostId");
+
+                    b.HasIndex("HostId");
+
+                    b.ToTable("HostGroupMembers", (string)null);
+                });
+
+            modelBuilder.Entity("JP1Dist.Engine.Storage.HostGroupNestingRow", b =>
+                {
+                    b.Property<int>("ParentId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("ChildId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("AddedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("ParentId", "ChildId");
+
+                    b.HasIndex("ChildId");
+
+                    b.ToTable("HostGroupNesting", (string)null);
+                });
+
+            modelBuilder.Entity("JP1Dist.Engine.Storage.HostGroupRow", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Description")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("NameKey")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("NameKey")
+                        .IsUnique();
+
+                    b.ToTable("HostGroups", (string)null);
+                });
+
             modelBuilder.Entity("JP1Dist.Engine.Storage.HostRow", b =>
                 {
                     b.Property<Guid>("Id")
@@ -65,8 +129,17 @@ namespace JP1Dist.Engine.Storage.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("CpuCount")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("CredentialHash")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FactsHash")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("FactsUpdatedAt")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("LastSeen")
@@ -74,6 +147,13 @@ namespace JP1Dist.Engine.Storage.Migrations
 
                     b.Property<string>("MacAddress")
                         .HasColumnType("TEXT");
+
+                    b.Property<string>("MacAddressesJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("MemoryMB")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Name")
                         .IsRequired()
@@ -94,12 +174,108 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<DateTime>("RegisteredAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("VolumesJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.HasKey("Id");
 
                     b.HasIndex("NameKey")
                         .IsUnique();
 
                     b.ToTable("Hosts", (string)null);
+                });
+
+            modelBuilder.Entity("JP1Dist.Engine.Storage.HostSoftwareRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("HostId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("NameKey")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("RecordedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Version")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("NameKey");
+
+                    b.HasIndex("HostId", "NameKey");
+
+                    b.ToTable("HostSoftware", (string)null);
+                });
+
+            modelBuilder.Entity("JP1Dist.Engine.Storage.IdGroupMemberRow", b =>
+                {
+                    b.Property<int>("IdGroupId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("HostId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("AddedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Source")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("IdGroupId", "HostId");
+
+                    b.HasIndex("HostId");
+
+                    b.ToTable("IdGroupMembers", (string)null);
+                });
+
+            modelBuilder.Entity("JP1Dist.Engine.Storage.IdGroupRow", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Description")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("NameKey")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PolicyJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("PolicyUpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("NameKey")
+                        .IsUnique();
+
+                    b.ToTable("IdGroups", (string)null);
                 });
 
             modelBuilder.Entity("JP1Dist.Engine.Storage.JobDestinationRow", b =>
@@ -153,6 +329,21 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.ToTable("JobExecutions", (string)null);
                 });
 
+            modelBuilder.Entity("JP1Dist.Engine.Storage.JobHostGroupRow", b =>
+                {
+                    b.Property<int>("JobId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("HostGroupId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("JobId", "HostGroupId");
+
+                    b.HasIndex("HostGroupId");
+
+                    b.ToTable("JobHostGroups", (string)null);
+                });
+
             modelBuilder.Entity("JP1Dist.Engine.Storage.JobRow", b =>
                 {
                     b.Property<int>("Id")
@@ -165,10 +356,16 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<string>("Description")
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("DestinationType")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime?>("DistributeAt")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("ExecutionCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("IdGroupId")
                         .HasColumnType("INTEGER");
 
                     b.Property<DateTime?>("LastExecutedAt")
@@ -185,10 +382,15 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<int>("PackageId")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int>("RetryLimit")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int>("Type")
                         .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("IdGroupId");
 
                     b.HasIndex("NameKey")
                         .IsUnique();
@@ -307,6 +509,9 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<DateTime?>("CompletedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("ExecutionId")
                         .HasColumnType("INTEGER");
 
@@ -357,6 +562,60 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.ToTable("Targets", (string)null);
                 });
 
+            modelBuilder.Entity("JP1Dist.Engine.Storage.HostGroupMemberRow", b =>
+                {
+                    b.HasOne("JP1Dist.Engine.Storage.HostGroupRow", null)
+                        .WithMany()
+                        .HasForeignKey("GroupId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("JP1Dist.Engine.Storage.HostRow", null)
+                        .WithMany()
+                        .HasForeignKey("HostId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("JP1Dist.Engine.Storage.HostGroupNestingRow", b =>
+                {
+                    b.HasOne("JP1Dist.Engine.Storage.HostGroupRow", null)
+                        .WithMany()
+                        .HasForeignKey("ChildId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("JP1Dist.Engine.Storage.HostGroupRow", null)
+                        .WithMany()
+                        .HasForeignKey("ParentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("JP1Dist.Engine.Storage.HostSoftwareRow", b =>
+                {
+                    b.HasOne("JP1Dist.Engine.Storage.HostRow", null)
+                        .WithMany()
+                        .HasForeignKey("HostId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("JP1Dist.Engine.Storage.IdGroupMemberRow", b =>
+                {
+                    b.HasOne("JP1Dist.Engine.Storage.HostRow", null)
+                        .WithMany()
+                        .HasForeignKey("HostId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("JP1Dist.Engine.Storage.IdGroupRow", null)
+                        .WithMany()
+                        .HasForeignKey("IdGroupId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("JP1Dist.Engine.Storage.JobDestinationRow", b =>
                 {
                     b.HasOne("JP1Dist.Engine.Storage.HostRow", null)
@@ -381,8 +640,28 @@ namespace JP1Dist.Engine.Storage.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("JP1Dist.Engine.Storage.JobHostGroupRow", b =>
+                {
+                    b.HasOne("JP1Dist.Engine.Storage.HostGroupRow", null)
+                        .WithMany()
+                        .HasForeignKey("HostGroupId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+
+                    b.HasOne("JP1Dist.Engine.Storage.JobRow", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("JP1Dist.Engine.Storage.JobRow", b =>
                 {
+                    b.HasOne("JP1Dist.Engine.Storage.IdGroupRow", null)
+                        .WithMany()
+                        .HasForeignKey("IdGroupId")
+                        .OnDelete(DeleteBehavior.Restrict);
+
                     b.HasOne("JP1Dist.Engine.Storage.PackageRow", null)
                         .WithMany()
                         .HasForeignKey("PackageId")

@@ -1,0 +1,145 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Policies;
+using JP1Dist.Engine.Protocol;
+using JP1Dist.Engine.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace JP1Dist.Engine.Inventory;
+
+/// <summary>
+/// Host inventory: records the facts agents report (only when they changed), records software that JP1Dist
+/// installed, and answers inventory queries such as "which hosts have X below version Y".
+/// </summary>
+public sealed class InventoryService(DistEngine engine)
+{
+    /// <summary>The source name of software that JP1Dist installed.</summary>
+    public const string JP1DistSource = "JP1Dist";
+
+    /// <summary>
+    /// Puts reported facts on a tracked host row and replaces its operating-system software list. Returns false
+    /// (and changes nothing) when the facts are the same as last time. The caller saves and evaluates policies.
+    /// </summary>
+    public async Task<bool> ApplyFactsAsync(DistDbContext db, HostRow host, FactsReport facts, CancellationToken cancellationToken)
+    {
+        var hash = Hash(facts);
+        if (string.Equals(hash, host.FactsHash, StringComparison.Ordinal))
+        {
+            return false;
+        }
+        var now = engine.Now;
+        host.OS = facts.OS ?? "";
+        host.OSVersion = facts.OSVersion ?? "";
+        host.Architecture = facts.Architecture ?? "";
+        host.AddressesJson = JsonSerializer.Serialize(facts.Addresses ?? []);
+        host.MacAddress = facts.MacAddress;
+        host.AgentVersion = facts.AgentVersion ?? "";
+        host.FactsHash = hash;
+        host.FactsUpdatedAt = now;
+        if (facts.Inventory is { } inventory)
+        {
+            host.CpuCount = inventory.CpuCount;
+            host.MemoryMB = inventory.MemoryMB;
+            host.VolumesJson = JsonSerializer.Serialize(inventory.Volumes ?? []);
+            host.MacAddressesJson = JsonSerializer.Serialize(inventory.MacAddresses ?? []);
+            // A new host row is not in the database yet: there is nothing to delete.
+            if (db.Entry(host).State != EntityState.Added)
+            {
+                await db.HostSoftware.Where(s => s.HostId == host.Id && s.Source != JP1DistSource).ExecuteDeleteAsync(cancellationToken);
+            }
+            db.HostSoftware.AddRange((inventory.Software ?? [])
+                .Where(s => !string.IsNullOrWhiteSpace(s.Name) && !string.Equals(s.Source, JP1DistSource, StringComparison.OrdinalIgnoreCase))
+                .DistinctBy(s => (Names.Key(s.Name), s.Version))
+                .Select(s => new HostSoftwareRow
+                {
+                    HostId = host.Id, Name = s.Name.Trim(), NameKey = Names.Key(s.Name), Version = s.Version ?? "", Source = s.Source ?? "", RecordedAt = now,
+                }));
+        }
+        return true;
+    }
+
+    /// <summary>Receives an agent's facts after registration; when they changed, the policies are evaluated for the host.</summary>
+    public async Task<bool> ReportFactsAsync(Guid hostId, FactsReport facts, CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var host = await db.Hosts.FirstOrDefaultAsync(h => h.Id == hostId, cancellationToken) ?? throw Hosts.HostService.HostNotFound(hostId.ToString());
+        if (!await ApplyFactsAsync(db, host, facts, cancellationToken))
+        {
+            return false;
+        }
+        await db.SaveChangesAsync(cancellationToken);
+        await engine.Policies.ApplyAsync(db, [hostId], null, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Records that JP1Dist installed the package of this work item on the host, then evaluates the policies for it.</summary>
+    public async Task RecordInstalledAsync(Guid hostId, Guid workItemId, CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var package = await (from t in db.Targets
+                             join j in db.Jobs on t.JobId equals j.Id
+                             join p in db.Packages on j.PackageId equals p.Id
+                             where t.WorkItemId == workItemId && t.HostId == hostId
+                             select new { p.Name, p.NameKey, p.Version }).FirstOrDefaultAsync(cancellationToken);
+        if (package is null)
+        {
+            return;
+        }
+        // One JP1Dist row per package name: a newer version replaces the older one.
+        await db.HostSoftware.Where(s => s.HostId == hostId && s.NameKey == package.NameKey && s.Source == JP1DistSource).ExecuteDeleteAsync(cancellationToken);
+        db.HostSoftware.Add(new HostSoftwareRow
+        {
+            HostId = hostId, Name = package.Name, NameKey = package.NameKey, Version = package.Version, Source = JP1DistSource, RecordedAt = engine.Now,
+        });
+        await db.SaveChangesAsync(cancellationToken);
+        await engine.Policies.ApplyAsync(db, [hostId], null, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The inventory of every host whose name matches the pattern.</summary>
+    public async Task<IReadOnlyList<DistInventory>> ListAsync(string? hostPattern = null, CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        var matcher = Wildcard.For(hostPattern);
+        var hosts = (await db.Hosts.AsNoTracking().OrderBy(h => h.NameKey).ToListAsync(cancellationToken)).Where(h => matcher(h.Name)).ToList();
+        var ids = hosts.Select(h => h.Id).ToList();
+        var software = (await db.HostSoftware.AsNoTracking().Where(s => ids.Contains(s.HostId)).OrderBy(s => s.NameKey).ToListAsync(cancellationToken))
+            .ToLookup(s => s.HostId);
+        return hosts.Select(h => new DistInventory(h.Name, h.OS, h.OSVersion, h.Architecture, h.CpuCount, h.MemoryMB,
+            (JsonSerializer.Deserialize<VolumeFact[]>(h.VolumesJson, ProtocolJson.Options) ?? []).Select(v => new DistVolume(v.Name, v.SizeMB, v.FreeMB)).ToList(),
+            JsonSerializer.Deserialize<string[]>(h.AddressesJson) ?? [],
+            JsonSerializer.Deserialize<string[]>(h.MacAddressesJson) ?? [],
+            software[h.Id].Select(s => new DistSoftware(h.Name, s.Name, s.Version, s.Source, s.RecordedAt, h.Id)).ToList(),
+            h.FactsUpdatedAt, h.Id)).ToList();
+    }
+
+    /// <summary>
+    /// Installed software matching a pattern such as <c>openssl&lt;3.0</c> or <c>Office*</c>, on hosts whose names match:
+    /// "which hosts have X below version Y" in one call. A malformed pattern is a DistException.
+    /// </summary>
+    public async Task<IReadOnlyList<DistSoftware>> FindSoftwareAsync(string softwarePattern, string? hostPattern = null, CancellationToken cancellationToken = default)
+    {
+        var pattern = SoftwarePattern.Parse(softwarePattern);
+        await using var db = engine.Database.CreateContext();
+        var rows = from s in db.HostSoftware.AsNoTracking()
+                   join h in db.Hosts on s.HostId equals h.Id
+                   select new { s, h.Name, HostKey = h.NameKey };
+        if (pattern.IsExactName)
+        {
+            var key = Names.Key(pattern.Name);
+            rows = rows.Where(r => r.s.NameKey == key);
+        }
+        var hostMatcher = Wildcard.For(hostPattern);
+        var list = await rows.OrderBy(r => r.HostKey).ThenBy(r => r.s.NameKey).ToListAsync(cancellationToken);
+        return list.Where(r => hostMatcher(r.Name) && pattern.Matches(r.s.Name, r.s.Version))
+            .Select(r => new DistSoftware(r.Name, r.s.Name, r.s.Version, r.s.Source, r.s.RecordedAt, r.s.HostId)).ToList();
+    }
+
+    private static string Hash(FactsReport facts) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(facts, ProtocolJson.Options))));
+}

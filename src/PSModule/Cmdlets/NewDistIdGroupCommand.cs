@@ -1,0 +1,25 @@
+using System.Management.Automation;
+using JP1Dist.Engine.Domain;
+
+namespace JP1Dist.PowerShell.Cmdlets;
+
+/// <summary>New-DistIdGroup: creates an empty ID group; Set-IdGroupPolicy gives it a policy.</summary>
+[Cmdlet(VerbsCommon.New, "DistIdGroup", SupportsShouldProcess = true)]
+[OutputType(typeof(DistIdGroup))]
+public sealed class NewDistIdGroupCommand : DistCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? Description { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (ShouldProcess($"ID group '{Name}'", "Create"))
+        {
+            WriteObject(Run(token => Engine.IdGroups.CreateAsync(Name, Description, token), Name));
+        }
+    }
+}

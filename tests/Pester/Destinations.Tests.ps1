@@ -1,0 +1,135 @@
+# Destinations through the real pieces: host groups, ID groups with a policy, inventory, and the guide's
+# procedure (an ID group job executed before the new clients exist) with a manager and agents as processes.
+
+BeforeAll {
+    . ([IO.Path]::Combine($PSScriptRoot, 'TestSupport.ps1'))
+    $scratch = New-TestFolder 'destinations'
+    $env:JP1DIST_HOME = [IO.Path]::Combine($scratch, 'manager')
+    $logs = [IO.Path]::Combine($scratch, 'logs')
+    $installer = New-TestPackageFolder ([IO.Path]::Combine($scratch, 'package')) $logs
+    $manager = Start-DistManager -Listen 'http://127.0.0.1:0'
+    $token = New-DistEnrollmentToken -Description 'destinations test'
+
+    function Invoke-Agent([string] $Name) {
+        $run = Start-TestAgent -ManagerUrl $manager.Url -Token $token.Token -Name $Name -StateFolder ([IO.Path]::Combine($scratch, "agent-$Name")) -Once
+        if ($run.ExitCode -ne 0) { throw "Agent $Name exited with $($run.ExitCode): $($run.Output)" }
+    }
+}
+
+AfterAll {
+    if (Get-DistManager) { Stop-DistManager }
+    Remove-TestFolder $scratch
+}
+
+Describe 'The guide: every new client gets the package through an ID group job' {
+    It 'creates the ID group, the package and the job, executes it, then sets the policy' {
+        New-DistIdGroup -Name 'ID_NEWCLT' -Description 'New clients' | Out-Null
+        New-DistPackage -Name 'AntiVirus' -Version '1.0' -Path ([IO.Path]::Combine($scratch, 'package')) -InstallCommand $installer -InstallArguments $logs | Out-Null
+        $job = New-DistJob -Name 'AV to new clients' -Package 'AntiVirus' -Destination 'ID_NEWCLT' -DestinationType IdGroup
+        $job.DestinationType | Should -Be 'IdGroup'
+        $job.Destinations | Should -Be @('ID_NEWCLT')
+        (Start-DistJob -Name 'AV to new clients').TargetCount | Should -Be 0
+        $policy = Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-*'; IPAddress = '0.0.0.0/0' }
+        $policy.Rules.Count | Should -Be 1
+        (Get-IdGroupPolicy -IdGroup 'ID_NEWCLT').Rules[0].Conditions['HostName'] | Should -Be @('new-*')
+    }
+
+    It 'installs on the two matching new clients at their first connection, and never on the third' {
+        Invoke-Agent 'new-pc1'
+        Invoke-Agent 'new-pc2'
+        Invoke-Agent 'old-pc1'
+        Invoke-Agent 'old-pc1'   # a later connection changes nothing for a host that does not match
+        @(Get-InstallLog $logs 'new-pc1').Count | Should -Be 1
+        @(Get-InstallLog $logs 'new-pc2').Count | Should -Be 1
+        @(Get-InstallLog $logs 'old-pc1').Count | Should -Be 0
+    }
+
+    It 'shows exactly the two members in the status view, each with when it was added' {
+        $status = @(Get-DistJobStatus -Job 'AV to new clients')
+        $status.HostName | Should -Be @('new-pc1', 'new-pc2')
+        $status.Status | Should -Be @('Succeeded', 'Succeeded')
+        foreach ($s in $status) { $s.AddedAt | Should -BeGreaterThan ([DateTime]::MinValue) }
+        $members = @(Get-DistIdGroup -Name 'ID_NEWCLT' -Member)
+        $members.HostName | Should -Be @('new-pc1', 'new-pc2')
+        $members.Source | Should -Be @('Policy', 'Policy')
+    }
+
+    It 'records what JP1Dist installed in the inventory' {
+        $found = @(Get-DistInventory -Software 'AntiVirus<2.0')
+        $found.HostName | Should -Be @('new-pc1', 'new-pc2')
+        $found[0].Source | Should -Be 'JP1Dist'
+        $inventory = Get-DistInventory -HostName 'new-pc1'
+        $inventory.CpuCount | Should -BeGreaterThan 0
+        $inventory.MemoryMB | Should -BeGreaterThan 0
+        $inventory.Addresses.Count | Should -BeGreaterThan 0
+    }
+
+    It 'refuses to remove an ID group that a job uses' {
+        { Remove-DistIdGroup -Name 'ID_NEWCLT' -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'IdGroupInUse,*'
+        @(Get-DistIdGroup -Name 'ID_NEWCLT').Count | Should -Be 1
+    }
+
+    It 'refuses a rule on an unknown fact or with a malformed pattern, and keeps the policy' {
+        { Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ Colour = 'red' } } | Should -Throw -ErrorId 'PolicyFactUnknown,*'
+        { Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ IPAddress = '10.0.0.0/33' } } | Should -Throw -ErrorId 'AddressRangeInvalid,*'
+        { Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ OSVersion = '>=' } } | Should -Throw -ErrorId 'VersionRangeInvalid,*'
+        { Set-IdGroupPolicy -IdGroup 'Nothing' -Rule @{ HostName = '*' } } | Should -Throw -ErrorId 'IdGroupNotFound,*'
+        (Get-IdGroupPolicy -IdGroup 'ID_NEWCLT').Rules[0].Conditions['HostName'] | Should -Be @('new-*')
+    }
+
+    It 'lets hosts that stop matching leave, keeping their results' {
+        Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-pc1' } | Out-Null
+        (Get-DistIdGroup -Name 'ID_NEWCLT').HostNames | Should -Be @('new-pc1')
+        @(Get-DistJobStatus -Job 'AV to new clients').Count | Should -Be 2
+    }
+}
+
+Describe 'Host groups' {
+    It 'creates groups, adds hosts from the pipeline and nests groups' {
+        New-DistHostGroup -Name 'Sales' | Out-Null
+        New-DistHostGroup -Name 'Tokyo' | Out-Null
+        New-DistHostGroup -Name 'Company' | Out-Null
+        Get-DistHost -Name 'new-*' | Add-DistHostGroupMember -Group 'Sales' | Out-Null
+        Add-DistHostGroupMember -Group 'Tokyo' -HostName 'new-pc2', 'old-pc1' | Out-Null
+        $company = Add-DistHostGroupMember -Group 'Company' -MemberGroup 'Sales', 'Tokyo'
+        $company.HostCount | Should -Be 3
+        (Get-DistHostGroup -Name 'Sales').Hosts | Should -Be @('new-pc1', 'new-pc2')
+    }
+
+    It 'refuses a cycle and unknown names, and changes nothing' {
+        { Add-DistHostGroupMember -Group 'Sales' -MemberGroup 'Company' } | Should -Throw -ErrorId 'HostGroupCycle,*'
+        { Add-DistHostGroupMember -Group 'Sales' -HostName 'old-pc1', 'nobody' } | Should -Throw -ErrorId 'HostNotFound,*'
+        { Add-DistHostGroupMember -Group 'Nothing' -HostName 'old-pc1' } | Should -Throw -ErrorId 'HostGroupNotFound,*'
+        (Get-DistHostGroup -Name 'Sales').Hosts | Should -Be @('new-pc1', 'new-pc2')
+        (Get-DistHostGroup -Name 'Sales').Groups.Count | Should -Be 0
+    }
+
+    It 'gives a host reached twice the job once' {
+        $job = Get-DistHostGroup -Name 'Company', 'Sales' | New-DistJob -Name 'AV to groups' -Package 'AntiVirus' -DestinationType HostGroup
+        $job.Destinations | Should -Be @('Company', 'Sales')
+        $execution = Start-DistJob -Name 'AV to groups'
+        $execution.TargetCount | Should -Be 3
+        $execution.HostNames | Should -Be @('new-pc1', 'new-pc2', 'old-pc1')
+    }
+
+    It 'refuses to remove a group that a job uses, and removes members and groups otherwise' {
+        { Remove-DistHostGroup -Name 'Sales' -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'HostGroupInUse,*'
+        Remove-DistHostGroupMember -Group 'Tokyo' -HostName 'old-pc1' -Confirm:$false | Out-Null
+        (Get-DistHostGroup -Name 'Tokyo').Hosts | Should -Be @('new-pc2')
+        New-DistHostGroup -Name 'Spare' | Out-Null
+        Remove-DistHostGroup -Name 'Spare' -Confirm:$false
+        @(Get-DistHostGroup -Name 'Spare*').Count | Should -Be 0
+    }
+
+    It 'admits hosts into an ID group through a HostGroup rule, and by hand' {
+        New-DistIdGroup -Name 'Tokyo people' | Out-Null
+        Set-IdGroupPolicy -IdGroup 'Tokyo people' -Rule @{ HostGroup = 'Tokyo' } | Out-Null
+        (Get-DistIdGroup -Name 'Tokyo people').HostNames | Should -Be @('new-pc2')
+        $group = Add-DistIdGroupMember -IdGroup 'Tokyo people' -HostName 'old-pc1'
+        ($group.Members | Where-Object HostName -eq 'old-pc1').Source | Should -Be 'Manual'
+        Remove-DistIdGroupMember -IdGroup 'Tokyo people' -HostName 'old-pc1' -Confirm:$false | Out-Null
+        (Get-DistIdGroup -Name 'Tokyo people').HostNames | Should -Be @('new-pc2')
+        Remove-DistIdGroup -Name 'Tokyo people' -Confirm:$false
+        @(Get-DistIdGroup -Name 'Tokyo*').Count | Should -Be 0
+    }
+}
