@@ -1,3 +1,5 @@
+using System.Text.Json;
+using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Storage;
@@ -33,7 +35,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.ScheduledAt, now), cancellationToken);
     }
 
-    /// <summary>The execution time has come: its waiting targets become queued, and their hosts are woken.</summary>
+    /// <summary>
+    /// The execution time has come: its waiting targets become queued, and their hosts are woken. A host whose known
+    /// facts already fail the install conditions becomes ConditionNotMet instead and is not sent the package.
+    /// </summary>
     public async Task<int> DispatchAsync(int executionId, CancellationToken cancellationToken)
     {
         var now = engine.Now;
@@ -41,8 +46,26 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         await using (var db = engine.Database.CreateContext())
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            hosts = await db.Targets.Where(t => t.ExecutionId == executionId && t.Status == TargetStatus.Waiting)
-                .Select(t => t.HostId).ToListAsync(cancellationToken);
+            var waiting = await (from t in db.Targets
+                                 join h in db.Hosts on t.HostId equals h.Id
+                                 where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
+                                 select new { t.Id, t.HostId, t.JobSettingsJson, h.OS, h.OSVersion, h.Architecture }).ToListAsync(cancellationToken);
+            hosts = [];
+            foreach (var target in waiting)
+            {
+                var verdict = PreCheck(target.JobSettingsJson, HostConditionFacts.From(target.OS, target.OSVersion, target.Architecture));
+                if (!verdict.Met)
+                {
+                    await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Waiting)
+                        .ExecuteUpdateAsync(s => s
+                            .SetProperty(t => t.Status, TargetStatus.ConditionNotMet)
+                            .SetProperty(t => t.Message, verdict.Message + " (checked by the manager; the package was not sent)")
+                            .SetProperty(t => t.CompletedAt, now)
+                            .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                    continue;
+                }
+                hosts.Add(target.HostId);
+            }
             await db.Targets.Where(t => t.ExecutionId == executionId && t.Status == TargetStatus.Waiting)
                 .ExecuteUpdateAsync(s => s
                     .SetProperty(t => t.Status, TargetStatus.Queued)
@@ -57,16 +80,31 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return hosts.Count;
     }
 
-    /// <summary>The work a host should do now: every unfinished, dispatched target of its, with the signed manifest.</summary>
+    private static ConditionResult PreCheck(string? settingsJson, ConditionFacts facts)
+    {
+        if (settingsJson is null || JsonSerializer.Deserialize<JobSettings>(settingsJson, ProtocolJson.Options)?.InstallConditions is not { } conditions)
+        {
+            return ConditionResult.Pass;
+        }
+        return ConditionEvaluator.Evaluate(conditions, facts);
+    }
+
+    /// <summary>
+    /// The work a host should do now: every unfinished, dispatched target of its, with the signed manifest and job
+    /// settings. A Transferred target waiting for its install time is not served before that time (the agent keeps the
+    /// pending install itself); suspended and canceled targets are not served at all.
+    /// </summary>
     public async Task<IReadOnlyList<WorkItem>> GetWorkAsync(Guid hostId, CancellationToken cancellationToken)
     {
         await using var db = engine.Database.CreateContext();
+        var now = engine.Now;
         var items = await (from t in db.Targets.AsNoTracking()
                            join j in db.Jobs on t.JobId equals j.Id
                            join p in db.Packages on j.PackageId equals p.Id
                            where t.HostId == hostId && Servable.Contains(t.Status)
+                                 && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
                            orderby t.QueuedAt
-                           select new WorkItem(t.WorkItemId, j.Name, t.Attempt, p.ManifestJson, p.ManifestSignature))
+                           select new WorkItem(t.WorkItemId, j.Name, t.Attempt, p.ManifestJson, p.ManifestSignature, t.JobSettingsJson, t.JobSettingsSignature))
             .ToListAsync(cancellationToken);
         return items;
     }
@@ -118,6 +156,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 s.SetProperty(t => t.Status, to)
                  .SetProperty(t => t.UpdatedAt, now)
                  .SetProperty(t => t.BytesTransferred, t => report.BytesTransferred > t.BytesTransferred ? report.BytesTransferred : t.BytesTransferred)
+                 .SetProperty(t => t.SegmentsTransferred, t => report.SegmentsTransferred > t.SegmentsTransferred ? report.SegmentsTransferred : t.SegmentsTransferred)
                  .SetProperty(t => t.StartedAt, t => t.StartedAt ?? now);
                 if (final)
                 {

@@ -16,7 +16,9 @@ public sealed record DistPackage(
     int FileCount,
     int SegmentCount,
     DateTime CreatedAt,
-    int Id);
+    int Id,
+    Protocol.InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null);
 
 /// <summary>A registered host, as Get-DistHost shows it.</summary>
 public sealed record DistHost(
@@ -46,7 +48,11 @@ public sealed record DistJob(
     DateTime CreatedAt,
     int ExecutionCount,
     DateTime? LastExecutedAt,
-    int Id);
+    int Id,
+    Protocol.InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null,
+    double SegmentIntervalSeconds = 0,
+    int BandwidthLimitKBps = 0);
 
 /// <summary>The status of one (job, host) pair, as Get-DistJobStatus shows it.</summary>
 public sealed record DistJobStatus(
@@ -63,8 +69,15 @@ public sealed record DistJobStatus(
     long BytesTransferred,
     string? Output,
     int JobId,
-    Guid HostId)
+    Guid HostId,
+    int SegmentsTransferred = 0,
+    int SegmentCount = 0,
+    long TotalBytes = 0,
+    DateTime? InstallAt = null)
 {
+    /// <summary>Transfer progress as "segments/total (percent)".</summary>
+    public string Progress => SegmentCount == 0 ? "" : $"{SegmentsTransferred}/{SegmentCount} ({(TotalBytes == 0 ? 100 : BytesTransferred * 100 / TotalBytes)}%)";
+
     /// <summary>True when the target has an outcome.</summary>
     public bool IsFinal => Status.IsFinal();
 }

@@ -1,4 +1,8 @@
+using System.Text.Json;
+using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Packaging;
+using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Hosts;
 using JP1Dist.Engine.Storage;
 using Microsoft.Data.Sqlite;
@@ -14,7 +18,11 @@ public sealed record NewJobRequest(
     IReadOnlyList<string> Destinations,
     JobType Type = JobType.Install,
     DateTime? DistributeAt = null,
-    string? Description = null);
+    string? Description = null,
+    InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null,
+    double SegmentIntervalSeconds = 0,
+    int BandwidthLimitKBps = 0);
 
 /// <summary>The outcome of executing or re-executing a job.</summary>
 public sealed record JobExecutionResult(string JobName, int ExecutionId, int TargetCount, DateTime? ExecuteAt, IReadOnlyList<string> HostNames);
@@ -26,10 +34,13 @@ public sealed record JobStatusQuery(string? JobName = null, string? HostName = n
 /// Creates, executes and re-executes jobs and reads their status. Executing records intent only
 /// (an execution row and Waiting targets); the manager's scheduler dispatches it.
 /// </summary>
-public sealed class JobService(DistEngine engine)
+public sealed partial class JobService(DistEngine engine)
 {
     /// <summary>How old a manager heartbeat may be for the manager to count as running.</summary>
     public static readonly TimeSpan ManagerHeartbeatTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>The longest pause between two segments.</summary>
+    public const double MaxSegmentIntervalSeconds = 3600;
 
     /// <summary>The message a waiting target carries while no manager runs.</summary>
     public const string NoManagerMessage = "No manager is running: the job waits until one starts (Start-DistManager or 'jp1dist manager').";
@@ -43,6 +54,17 @@ public sealed class JobService(DistEngine engine)
             throw new DistException("JobTypeNotSupported", DistErrorKind.InvalidArgument,
                 $"Job type '{request.Type}' is not available yet; use -Type Install.", request.Type);
         }
+        if (request.SegmentIntervalSeconds is < 0 or > MaxSegmentIntervalSeconds || double.IsNaN(request.SegmentIntervalSeconds))
+        {
+            throw new DistException("SegmentIntervalOutOfRange", DistErrorKind.InvalidArgument,
+                $"The segment interval {request.SegmentIntervalSeconds} s is out of range: use 0 to {MaxSegmentIntervalSeconds} seconds.", request.SegmentIntervalSeconds);
+        }
+        if (request.BandwidthLimitKBps < 0)
+        {
+            throw new DistException("BandwidthLimitOutOfRange", DistErrorKind.InvalidArgument,
+                $"The bandwidth limit {request.BandwidthLimitKBps} KB/s must not be negative (0 means no limit).", request.BandwidthLimitKBps);
+        }
+        var conditions = request.InstallConditions is { IsEmpty: false } given ? InstallConditionReader.Validate(given) : null;
         var destinations = request.Destinations?.Where(d => !string.IsNullOrWhiteSpace(d)).Select(d => d.Trim()).ToList() ?? [];
         if (destinations.Count == 0)
         {
@@ -73,6 +95,10 @@ public sealed class JobService(DistEngine engine)
             DistributeAt = request.DistributeAt?.ToUniversalTime(),
             Description = request.Description,
             CreatedAt = engine.Now,
+            InstallConditionsJson = conditions is null ? null : JsonSerializer.Serialize(conditions, ProtocolJson.Options),
+            InstallAt = request.InstallAt?.ToUniversalTime(),
+            SegmentIntervalSeconds = request.SegmentIntervalSeconds,
+            BandwidthLimitKBps = request.BandwidthLimitKBps,
             Destinations = hosts.Select(h => new JobDestinationRow { HostId = h.Id }).ToList(),
         };
         db.Jobs.Add(row);
@@ -106,7 +132,8 @@ public sealed class JobService(DistEngine engine)
                                   select new { d.JobId, h.Name }).ToListAsync(cancellationToken);
         var byJob = destinations.ToLookup(d => d.JobId, d => d.Name);
         return rows.Select(r => new DistJob(r.Job.Name, r.Name, r.Version, r.Job.Type, byJob[r.Job.Id].ToList(),
-            r.Job.DistributeAt, r.Job.Description, r.Job.CreatedAt, r.Job.ExecutionCount, r.Job.LastExecutedAt, r.Job.Id)).ToList();
+            r.Job.DistributeAt, r.Job.Description, r.Job.CreatedAt, r.Job.ExecutionCount, r.Job.LastExecutedAt, r.Job.Id,
+            PackageService.ReadConditions(r.Job.InstallConditionsJson), r.Job.InstallAt, r.Job.SegmentIntervalSeconds, r.Job.BandwidthLimitKBps)).ToList();
     }
 
     /// <summary>
@@ -139,6 +166,10 @@ public sealed class JobService(DistEngine engine)
                                       where d.JobId == job.Id
                                       select new { h.Id, h.Name, h.NameKey }).ToListAsync(cancellationToken);
         var targets = await db.Targets.Where(t => t.JobId == job.Id).ToDictionaryAsync(t => t.HostId, cancellationToken);
+        var package = await db.Packages.AsNoTracking().FirstAsync(p => p.Id == job.PackageId, cancellationToken);
+        var packageConditions = PackageService.ReadConditions(package.InstallConditionsJson) ?? new InstallConditions();
+        var conditions = packageConditions.Merge(PackageService.ReadConditions(job.InstallConditionsJson));
+        var installAt = job.InstallAt ?? package.InstallAt;
 
         var chosen = destinationHosts;
         if (hostNames is { Count: > 0 })
@@ -200,6 +231,12 @@ public sealed class JobService(DistEngine engine)
             target.Message = null;
             target.OutputTail = null;
             target.BytesTransferred = 0;
+            target.SegmentsTransferred = 0;
+            target.InstallAt = installAt;
+            // Signed here, once per attempt, bound to the ticket: a relay can neither alter it nor move it to another work item.
+            var settings = new JobSettings(target.WorkItemId, conditions.IsEmpty ? null : conditions, installAt, job.SegmentIntervalSeconds, job.BandwidthLimitKBps);
+            target.JobSettingsJson = JsonSerializer.Serialize(settings, ProtocolJson.Options);
+            target.JobSettingsSignature = engine.Signer.Sign(target.JobSettingsJson);
             target.QueuedAt = null;
             target.StartedAt = null;
             target.CompletedAt = null;
@@ -226,7 +263,8 @@ public sealed class JobService(DistEngine engine)
         var rows = from t in db.Targets.AsNoTracking()
                    join j in db.Jobs on t.JobId equals j.Id
                    join h in db.Hosts on t.HostId equals h.Id
-                   select new { t, JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey };
+                   join p in db.Packages on j.PackageId equals p.Id
+                   select new { t, JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, p.SegmentCount, p.TotalBytes };
         if (query.JobName is not null && !Wildcard.HasWildcard(query.JobName))
         {
             var key = Names.Key(query.JobName);
@@ -249,7 +287,7 @@ public sealed class JobService(DistEngine engine)
             .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
                 r.t.Status == TargetStatus.Waiting && !managerAlive ? NoManagerMessage : r.t.Message,
                 r.t.Attempt, r.t.QueuedAt, r.t.StartedAt, r.t.CompletedAt, r.t.UpdatedAt, r.t.BytesTransferred, r.t.OutputTail,
-                r.t.JobId, r.t.HostId))
+                r.t.JobId, r.t.HostId, r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt))
             .ToList();
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Storage;
@@ -17,7 +18,9 @@ public sealed record NewPackageRequest(
     IReadOnlyList<int>? SuccessExitCodes = null,
     long? SegmentSize = null,
     string? Description = null,
-    int? InstallTimeoutSeconds = null);
+    int? InstallTimeoutSeconds = null,
+    InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null);
 
 /// <summary>Registers, lists and removes packages; content goes to the content store, the signed manifest to the database.</summary>
 public sealed class PackageService(DistEngine engine)
@@ -51,6 +54,9 @@ public sealed class PackageService(DistEngine engine)
             throw new DistException("InstallArgumentInvalid", DistErrorKind.InvalidArgument, "An install argument is null.");
         }
 
+        var conditions = request.InstallConditions is { IsEmpty: false } given ? InstallConditionReader.Validate(given) : null;
+        var installAt = request.InstallAt?.ToUniversalTime();
+
         var sources = EnumerateSources(request.Path);
         var installCommand = ResolveInstallCommand(request.InstallCommand, sources);
 
@@ -69,7 +75,7 @@ public sealed class PackageService(DistEngine engine)
             var stored = await engine.Content.AddFileAsync(source.FullPath, segmentSize, cancellationToken);
             files.Add(new ManifestFile(source.RelativePath, stored.Size, stored.Sha256, stored.SegmentHashes));
         }
-        var manifest = new PackageManifest(name, version, segmentSize, files, installCommand, arguments, successCodes, timeout);
+        var manifest = new PackageManifest(name, version, segmentSize, files, installCommand, arguments, successCodes, timeout, conditions, installAt);
         var manifestJson = JsonSerializer.Serialize(manifest, ProtocolJson.Options);
         var row = new PackageRow
         {
@@ -88,6 +94,8 @@ public sealed class PackageService(DistEngine engine)
             ManifestJson = manifestJson,
             ManifestSignature = engine.Signer.Sign(manifestJson),
             CreatedAt = engine.Now,
+            InstallConditionsJson = conditions is null ? null : JsonSerializer.Serialize(conditions, ProtocolJson.Options),
+            InstallAt = installAt,
         };
         await using (var db = engine.Database.CreateContext())
         {
@@ -196,7 +204,13 @@ public sealed class PackageService(DistEngine engine)
         row.FileCount,
         row.SegmentCount,
         row.CreatedAt,
-        row.Id);
+        row.Id,
+        ReadConditions(row.InstallConditionsJson),
+        row.InstallAt);
+
+    /// <summary>Conditions stored as JSON, or null.</summary>
+    internal static InstallConditions? ReadConditions(string? json) =>
+        json is null ? null : JsonSerializer.Deserialize<InstallConditions>(json, ProtocolJson.Options);
 
     private static DistException AlreadyExists(string name, string version) =>
         new("PackageAlreadyExists", DistErrorKind.AlreadyExists,

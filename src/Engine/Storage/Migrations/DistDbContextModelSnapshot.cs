@@ -159,6 +159,9 @@ namespace JP1Dist.Engine.Storage.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<int>("BandwidthLimitKBps")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT");
 
@@ -170,6 +173,12 @@ namespace JP1Dist.Engine.Storage.Migrations
 
                     b.Property<int>("ExecutionCount")
                         .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("InstallAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("InstallConditionsJson")
+                        .HasColumnType("TEXT");
 
                     b.Property<DateTime?>("LastExecutedAt")
                         .HasColumnType("TEXT");
@@ -184,6 +193,9 @@ namespace JP1Dist.Engine.Storage.Migrations
 
                     b.Property<int>("PackageId")
                         .HasColumnType("INTEGER");
+
+                    b.Property<double>("SegmentIntervalSeconds")
+                        .HasColumnType("REAL");
 
                     b.Property<int>("Type")
                         .HasColumnType("INTEGER");
@@ -244,8 +256,14 @@ namespace JP1Dist.Engine.Storage.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime?>("InstallAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("InstallCommand")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("InstallConditionsJson")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("InstallTimeoutSeconds")
@@ -316,8 +334,17 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<Guid>("HostId")
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime?>("InstallAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("JobId")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("JobSettingsJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("JobSettingsSignature")
+                        .HasColumnType("TEXT");
 
                     b.Property<string>("Message")
                         .HasColumnType("TEXT");
@@ -327,6 +354,9 @@ namespace JP1Dist.Engine.Storage.Migrations
 
                     b.Property<DateTime?>("QueuedAt")
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("SegmentsTransferred")
+                        .HasColumnType("INTEGER");
 
                     b.Property<DateTime?>("StartedAt")
                         .HasColumnType("TEXT");
