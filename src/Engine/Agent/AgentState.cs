@@ -28,6 +28,12 @@ public sealed class Ticket
     /// <summary>Verified segments per file hash, so that a transfer resumes from the last good segment.</summary>
     public Dictionary<string, int> VerifiedSegments { get; init; } = [];
     public long BytesTransferred { get; set; }
+    /// <summary>Segments verified over all files.</summary>
+    public int SegmentsTransferred { get; set; }
+    /// <summary>The higher system said the target is suspended: do nothing with it until it is served again.</summary>
+    public bool Held { get; set; }
+    /// <summary>When the install may run (UTC), from the signed job settings or manifest; null means at once.</summary>
+    public DateTime? InstallAt { get; set; }
 }
 
 /// <summary>The agent's state folder: identity, tickets and their files. Every write is to a temporary file renamed into place.</summary>
@@ -44,6 +50,20 @@ public sealed class AgentStateStore
     public string WorkFolder => Path.Combine(Folder, "work");
     public string LogsFolder => Path.Combine(Folder, "logs");
     private string IdentityPath => Path.Combine(Folder, "agent.json");
+    private string InstalledPath => Path.Combine(Folder, "installed.json");
+
+    /// <summary>What JP1Dist installed on this computer: package name → version (a fact for SoftwareInstalled/SoftwareAbsent).</summary>
+    public IReadOnlyDictionary<string, string> LoadInstalled() =>
+        Read<Dictionary<string, string>>(InstalledPath) is { } installed
+            ? new Dictionary<string, string>(installed, StringComparer.OrdinalIgnoreCase)
+            : new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Records a successful install of a package version.</summary>
+    public void RecordInstalled(string name, string version)
+    {
+        var installed = new Dictionary<string, string>(LoadInstalled(), StringComparer.OrdinalIgnoreCase) { [name] = version };
+        Write(InstalledPath, installed);
+    }
 
     public AgentIdentity? LoadIdentity() => Read<AgentIdentity>(IdentityPath);
 

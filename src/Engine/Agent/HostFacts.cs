@@ -18,7 +18,7 @@ public static class HostFacts
         mac,
         typeof(HostFacts).Assembly.GetName().Version?.ToString() ?? "0.0.0");
 
-    private static string OperatingSystemName() =>
+    internal static string OperatingSystemName() =>
         OperatingSystem.IsWindows() ? "Windows" : OperatingSystem.IsLinux() ? "Linux" : OperatingSystem.IsMacOS() ? "macOS" : RuntimeInformation.OSDescription;
 
     private static List<string> Addresses(out string? mac)
