@@ -15,6 +15,7 @@
         'New-DistPackage', 'Get-DistPackage', 'Remove-DistPackage',
         'New-DistEnrollmentToken', 'Get-DistHost', 'Remove-DistHost',
         'New-DistJob', 'Get-DistJob', 'Start-DistJob', 'Remove-DistJob', 'Restart-DistJob', 'Wait-DistJob', 'Get-DistJobStatus',
+        'Suspend-DistJob', 'Resume-DistJob', 'Stop-DistJob',
         'Start-DistManager', 'Stop-DistManager', 'Get-DistManager'
     )
     FunctionsToExport    = @()
