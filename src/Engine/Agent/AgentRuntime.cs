@@ -348,6 +348,7 @@ public sealed class AgentRuntime : IDisposable
         var interval = TimeSpan.FromSeconds(settings?.SegmentIntervalSeconds ?? 0);
         var throttle = new TransferThrottle((settings?.BandwidthLimitKBps ?? 0) * 1024L);
         var total = manifest.Files.Sum(f => f.Segments.Count);
+        var lastReport = _time.GetTimestamp();
         foreach (var file in manifest.Files)
         {
             var target = Path.GetFullPath(Path.Combine(staging, file.Path));
@@ -379,9 +380,13 @@ public sealed class AgentRuntime : IDisposable
                     var last = ticket.SegmentsTransferred >= total;
                     if (!last)
                     {
-                        if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
+                        if (interval > TimeSpan.Zero || _time.GetElapsedTime(lastReport) >= _options.ProgressReportInterval)
                         {
-                            return false;
+                            lastReport = _time.GetTimestamp();
+                            if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
+                            {
+                                return false;
+                            }
                         }
                         if (interval > TimeSpan.Zero)
                         {

@@ -59,6 +59,7 @@ public sealed class AgentHarness : IAsyncDisposable
             Name = name,
             StateFolder = Path.Combine(Folder.Root, "agent-" + name),
             PollWait = TimeSpan.Zero,
+            ProgressReportInterval = TimeSpan.Zero, // a report after every segment: the tests stop at exact boundaries
         }, NullLogger.Instance, handler, time);
     }
 
