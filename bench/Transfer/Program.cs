@@ -41,23 +41,29 @@ try
     Directory.CreateDirectory(source);
     await WritePayloadAsync(Path.Combine(source, "payload.bin"), bytes);
 
-    var app = ManagerHost.Build(new ManagerOptions { ListenUrl = "http://127.0.0.1:0", Home = home, QuietConsole = true });
-    await app.StartAsync();
+    var executables = OptionText("--jp1dist", Path.Combine(RepoRoot(), "out", "jp1dist"));
+    log.WriteLine($"Starting 'jp1dist manager' from {executables} ...");
+    using var manager = await ManagerLauncher.StartAsync(executables, "http://127.0.0.1:0", home, TimeSpan.FromSeconds(60), default);
+    Process? agentProcess = null;
     try
     {
-        var url = app.BoundUrl();
-        var engine = new DistEngine(new DataFolder(home));
-        var distribution = app.Services.GetRequiredService<DistributionService>();
+        var url = manager.Url;
+        var engine = DistEngine.ForFolder(home);
         log.WriteLine("Registering the package (content store, segment hashes, signed manifest) ...");
         var package = await engine.Packages.CreateAsync(new NewPackageRequest("Big", "1.0", source, OperatingSystem.IsWindows() ? "cmd.exe" : "true",
             OperatingSystem.IsWindows() ? ["/c", "exit 0"] : [], SegmentSize: (long)segmentMB * 1024 * 1024));
         var token = await engine.Hosts.NewEnrollmentTokenAsync("bench");
-        var timing = new TimingHandler();
-        using var agent = new AgentRuntime(new AgentOptions
+        var agentState = Path.Combine(scratch, "agent");
+        agentProcess = StartAgent(executables, url, token.Token, agentState);
+        var registered = Stopwatch.StartNew();
+        while ((await engine.Hosts.ListAsync()).Count == 0)
         {
-            ManagerUrl = new Uri(url), Token = token.Token, Name = "bench-agent", StateFolder = Path.Combine(scratch, "agent"), PollWait = TimeSpan.Zero,
-        }, NullLogger.Instance, timing);
-        await agent.RunOnceAsync(default);
+            if (registered.Elapsed > TimeSpan.FromSeconds(60) || agentProcess.HasExited)
+            {
+                throw new InvalidOperationException("The agent did not register within 60 s.");
+            }
+            await Task.Delay(100);
+        }
 
         var content = engine.Content.Root;
         var sha = await PayloadHashAsync(engine);
@@ -65,21 +71,24 @@ try
         using var nginx = await Nginx.StartAsync(nginxBinary, content, scratch);
         log.WriteLine($"{nginx.Version} on 127.0.0.1:{nginx.Port}; jp1dist manager on {url}");
 
+        var identity = new AgentStateStore(agentState).LoadIdentity()!;
+        var bearer = $"{identity.HostId}.{identity.Credential}";
+        var managerCurlSeconds = new List<double>();
         var curlSeconds = new List<double>();
         var jobSeconds = new List<double>();
-        var windowSeconds = new List<double>();
         for (var run = 1; run <= runs; run++)
         {
             curlSeconds.Add(Curl($"http://127.0.0.1:{nginx.Port}/{relative}", Path.Combine(scratch, "curl.out"), bytes));
             log.WriteLine($"run {run}: curl from nginx {curlSeconds[^1]:0.000} s");
-            var (job, window) = await JobAsync(engine, distribution, agent, timing, $"run {run}", 0);
+            managerCurlSeconds.Add(Curl($"{url}/api/v1/content/{sha}", Path.Combine(scratch, "curl.out"), bytes, bearer));
+            log.WriteLine($"run {run}: curl from the jp1dist manager {managerCurlSeconds[^1]:0.000} s");
+            var job = await JobAsync(engine, $"run {run}", 0);
             jobSeconds.Add(job);
-            windowSeconds.Add(window);
-            log.WriteLine($"run {run}: jp1dist job {job:0.000} s (transfer window {window:0.000} s)");
+            log.WriteLine($"run {run}: jp1dist agent, first report to result {job:0.000} s");
         }
         log.WriteLine($"Capped run at {capKBps} KB/s ...");
-        var (cappedJob, cappedWindow) = await JobAsync(engine, distribution, agent, timing, "capped", capKBps);
-        var cappedRate = bytes / cappedWindow / 1024;
+        var cappedJob = await JobAsync(engine, "capped", capKBps);
+        var cappedRate = bytes / cappedJob / 1024;
 
         double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
         double MBps(double seconds) => bytes / seconds / (1024 * 1024);
@@ -90,27 +99,31 @@ try
             segmentSize = package.SegmentSize,
             runs,
             nginx = nginx.Version,
-            mode = "in-process manager (ManagerHost.Build: Kestrel, Quartz, SQLite) and AgentRuntime in one process; nginx and curl are separate processes; both write the file to the same disk",
+            mode = "'jp1dist manager' and 'jp1dist agent' as separate processes (as nginx and curl are); both clients write the file to the same disk; the jp1dist figure is the target's first report (Transferring) to its result (Succeeded), both stamped by the manager, so it includes every segment's hash check, the writes, the progress reports and the install command 'true'",
             machine = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, framework = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription },
             curlSeconds,
+            managerCurlSeconds,
             jobSeconds,
-            transferWindowSeconds = windowSeconds,
             nginxMBps = MBps(Median(curlSeconds)),
+            managerToCurlMBps = MBps(Median(managerCurlSeconds)),
             jobMBps = MBps(Median(jobSeconds)),
-            transferMBps = MBps(Median(windowSeconds)),
             ratioJob = Median(curlSeconds) / Median(jobSeconds),
-            ratioTransfer = Median(curlSeconds) / Median(windowSeconds),
-            cap = new { limitKBps = capKBps, jobSeconds = cappedJob, windowSeconds = cappedWindow, achievedKBps = cappedRate, deviation = cappedRate / capKBps - 1 },
+            cap = new { limitKBps = capKBps, seconds = cappedJob, achievedKBps = cappedRate, deviation = cappedRate / capKBps - 1 },
         };
-        Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+        Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"transfer: {sizeMB} MB, nginx {result.nginxMBps:0} MB/s, jp1dist job {result.jobMBps:0} MB/s (x{result.ratioJob:0.00} of nginx), transfer {result.transferMBps:0} MB/s (x{result.ratioTransfer:0.00}); cap {capKBps} KB/s held at {cappedRate:0} KB/s ({result.cap.deviation * 100:+0.0;-0.0;0.0}%)"));
+            $"transfer: {sizeMB} MB, nginx to curl {result.nginxMBps:0} MB/s, jp1dist manager to curl {result.managerToCurlMBps:0} MB/s, jp1dist agent {result.jobMBps:0} MB/s (x{result.ratioJob:0.00} of nginx); cap {capKBps} KB/s held at {cappedRate:0} KB/s ({result.cap.deviation * 100:+0.0;-0.0;0.0}%)"));
         return 0;
     }
     finally
     {
-        await app.StopAsync();
-        await app.DisposeAsync();
+        if (agentProcess is { HasExited: false })
+        {
+            agentProcess.Kill(entireProcessTree: true);
+            await agentProcess.WaitForExitAsync();
+        }
+        agentProcess?.Dispose();
+        await manager.StopAsync(TimeSpan.FromSeconds(15));
     }
 }
 finally
@@ -124,6 +137,12 @@ finally
     {
         log.WriteLine($"Could not remove {scratch}: {e.Message}");
     }
+}
+
+string OptionText(string name, string fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
 }
 
 int Option(string name, int fallback)
@@ -152,12 +171,17 @@ static async Task WritePayloadAsync(string path, long size)
     }
 }
 
-static double Curl(string url, string output, long expected)
+static double Curl(string url, string output, long expected, string? bearer = null)
 {
     var start = new ProcessStartInfo("curl") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
     foreach (var argument in new[] { "-sS", "-o", output, "-w", "%{time_total} %{size_download}", url })
     {
         start.ArgumentList.Add(argument);
+    }
+    if (bearer is not null)
+    {
+        start.ArgumentList.Add("-H");
+        start.ArgumentList.Add("Authorization: Bearer " + bearer);
     }
     using var process = Process.Start(start)!;
     var text = process.StandardOutput.ReadToEnd();
@@ -171,87 +195,54 @@ static double Curl(string url, string output, long expected)
     return double.Parse(parts[0], CultureInfo.InvariantCulture);
 }
 
-static async Task<(double Job, double Window)> JobAsync(DistEngine engine, DistributionService distribution, AgentRuntime agent, TimingHandler timing, string name, int capKBps)
+static async Task<double> JobAsync(DistEngine engine, string name, int capKBps)
 {
     await engine.Jobs.CreateAsync(new NewJobRequest(name, "Big", null, ["bench-agent"], BandwidthLimitKBps: capKBps));
-    var execution = await engine.Jobs.StartAsync(name);
-    await distribution.DispatchAsync(execution.ExecutionId, default);
-    timing.Reset();
-    var clock = Stopwatch.StartNew();
-    await agent.RunOnceAsync(default);
-    var seconds = clock.Elapsed.TotalSeconds;
-    var status = (await engine.Jobs.GetStatusAsync(new JobStatusQuery(name))).Single();
-    if (status.Status != TargetStatus.Succeeded)
+    await engine.Jobs.StartAsync(name);
+    var deadline = Stopwatch.StartNew();
+    while (true)
     {
-        throw new InvalidOperationException($"Job {name} ended {status.Status}: {status.Message}");
+        var status = (await engine.Jobs.GetStatusAsync(new JobStatusQuery(name))).Single();
+        if (status.Status == TargetStatus.Succeeded)
+        {
+            return (status.CompletedAt!.Value - status.StartedAt!.Value).TotalSeconds;
+        }
+        if (status.IsFinal || deadline.Elapsed > TimeSpan.FromMinutes(10))
+        {
+            throw new InvalidOperationException($"Job {name} ended {status.Status}: {status.Message}");
+        }
+        await Task.Delay(50);
     }
-    return (seconds, timing.Window.TotalSeconds);
 }
 
-/// <summary>Times the transfer window: from the first content request to the last byte of the last content response.</summary>
-internal sealed class TimingHandler() : DelegatingHandler(new SocketsHttpHandler())
+static Process StartAgent(string executables, string url, string token, string state)
 {
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private TimeSpan? _first;
-    private TimeSpan _last;
-
-    public TimeSpan Window => _first is { } first ? _last - first : TimeSpan.Zero;
-
-    public void Reset()
+    var (fileName, dll) = ManagerLauncher.FindExecutable(executables);
+    var start = new ProcessStartInfo(fileName) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+    if (dll is not null)
     {
-        _first = null;
-        _last = TimeSpan.Zero;
+        start.ArgumentList.Add(dll);
     }
-
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    foreach (var argument in new[] { "agent", "--manager", url, "--token", token, "--name", "bench-agent", "--state", state })
     {
-        var content = request.RequestUri!.AbsolutePath.Contains("/content/", StringComparison.Ordinal);
-        if (content)
-        {
-            _first ??= _clock.Elapsed;
-        }
-        var response = await base.SendAsync(request, cancellationToken);
-        if (content)
-        {
-            var inner = await response.Content.ReadAsStreamAsync(cancellationToken);
-            var headers = response.Content.Headers;
-            var wrapped = new StreamContent(new EndTimingStream(inner, () => _last = _clock.Elapsed));
-            foreach (var header in headers)
-            {
-                wrapped.Headers.TryAddWithoutValidation(header.Key, header.Value);
-            }
-            response.Content = wrapped;
-        }
-        return response;
+        start.ArgumentList.Add(argument);
     }
+    var process = Process.Start(start)!;
+    process.OutputDataReceived += (_, _) => { };
+    process.ErrorDataReceived += (_, _) => { };
+    process.BeginOutputReadLine();
+    process.BeginErrorReadLine();
+    return process;
+}
 
-    private sealed class EndTimingStream(Stream inner, Action ended) : Stream
+static string RepoRoot()
+{
+    for (var folder = AppContext.BaseDirectory; folder is not null; folder = Path.GetDirectoryName(folder))
     {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => Track(inner.Read(buffer, offset, count));
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => Track(await inner.ReadAsync(buffer, cancellationToken));
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        private int Track(int read)
+        if (File.Exists(Path.Combine(folder, "JP1Dist.sln")))
         {
-            ended();
-            return read;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-            base.Dispose(disposing);
+            return folder;
         }
     }
+    return Environment.CurrentDirectory;
 }

@@ -364,6 +364,11 @@ public sealed class AgentRuntime : IDisposable
             ticket.VerifiedSegments.TryGetValue(file.Sha256, out var verified);
             await using (var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
             {
+                if (verified > 0)
+                {
+                    // Resuming from what an earlier run wrote: check it once more before building on it.
+                    verified = await RecheckAsync(ticket, file, manifest.SegmentSize, output, verified, buffer, cancellationToken);
+                }
                 for (var index = verified; index < file.Segments.Count; index++)
                 {
                     var offset = index * manifest.SegmentSize;
@@ -376,7 +381,7 @@ public sealed class AgentRuntime : IDisposable
                     ticket.VerifiedSegments[file.Sha256] = index + 1;
                     ticket.BytesTransferred += length;
                     ticket.SegmentsTransferred++;
-                    _store.SaveTicket(ticket);
+                    _store.SaveProgress(ticket);
                     var last = ticket.SegmentsTransferred >= total;
                     if (!last)
                     {
@@ -395,20 +400,36 @@ public sealed class AgentRuntime : IDisposable
                         }
                     }
                 }
+                // Every byte is covered by a segment hash of the signed manifest, checked as it arrived (and again on
+                // resume), so the whole file is not read and hashed a second time.
                 output.SetLength(file.Size);
-                output.Position = 0;
-                var whole = Convert.ToHexStringLower(await SHA256.HashDataAsync(output, cancellationToken));
-                if (!string.Equals(whole, file.Sha256, StringComparison.OrdinalIgnoreCase))
-                {
-                    ticket.VerifiedSegments.Remove(file.Sha256);
-                    _store.SaveTicket(ticket);
-                    throw new ContentVerificationException($"'{file.Path}' does not match its hash after assembly.");
-                }
             }
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Move(partial, target, overwrite: true);
         }
         return true;
+    }
+
+    /// <summary>Re-hashes the segments an earlier run wrote; returns how many in a row still match (the rest are fetched again).</summary>
+    private async Task<int> RecheckAsync(Ticket ticket, ManifestFile file, long segmentSize, FileStream output, int verified, byte[] buffer, CancellationToken cancellationToken)
+    {
+        for (var index = 0; index < verified; index++)
+        {
+            var offset = index * segmentSize;
+            var length = (int)Math.Min(segmentSize, file.Size - offset);
+            output.Position = offset;
+            await output.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken);
+            if (!string.Equals(Convert.ToHexStringLower(SHA256.HashData(buffer.AsSpan(0, length))), file.Segments[index], StringComparison.OrdinalIgnoreCase))
+            {
+                _logger.LogWarning("Segment {Index} of {File} written before a restart no longer matches its hash; fetching from there", index, file.Path);
+                ticket.SegmentsTransferred -= verified - index;
+                ticket.BytesTransferred -= Math.Min(file.Size, verified * segmentSize) - offset;
+                ticket.VerifiedSegments[file.Sha256] = index;
+                _store.SaveProgress(ticket);
+                return index;
+            }
+        }
+        return verified;
     }
 
     private async Task FetchVerifiedAsync(ManifestFile file, int index, long offset, Memory<byte> segment, TransferThrottle throttle, CancellationToken cancellationToken)

@@ -36,6 +36,9 @@ public sealed class Ticket
     public DateTime? InstallAt { get; set; }
 }
 
+/// <summary>A transfer's progress, saved apart from its ticket.</summary>
+public sealed record TransferProgress(Dictionary<string, int> VerifiedSegments, long BytesTransferred, int SegmentsTransferred);
+
 /// <summary>The agent's state folder: identity, tickets and their files. Every write is to a temporary file renamed into place.</summary>
 public sealed class AgentStateStore
 {
@@ -73,13 +76,38 @@ public sealed class AgentStateStore
     public string StagingFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "staging");
     public string DownloadFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "download");
     private string TicketPath(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "ticket.json");
+    private string ProgressPath(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "progress.json");
 
-    public Ticket? LoadTicket(Guid workItemId) => Read<Ticket>(TicketPath(workItemId));
+    public Ticket? LoadTicket(Guid workItemId) => WithProgress(Read<Ticket>(TicketPath(workItemId)));
 
     public void SaveTicket(Ticket ticket)
     {
         Directory.CreateDirectory(TicketFolder(ticket.Item.WorkItemId));
         Write(TicketPath(ticket.Item.WorkItemId), ticket);
+        // The ticket now holds the latest progress; a stale progress file must not override it.
+        File.Delete(ProgressPath(ticket.Item.WorkItemId));
+    }
+
+    /// <summary>
+    /// Saves only a transfer's progress (verified segments, bytes), after every segment. Small on purpose: the ticket
+    /// holds the manifest, and rewriting it per segment made the state writes grow with the square of the segment count.
+    /// </summary>
+    public void SaveProgress(Ticket ticket) =>
+        Write(ProgressPath(ticket.Item.WorkItemId), new TransferProgress(ticket.VerifiedSegments, ticket.BytesTransferred, ticket.SegmentsTransferred));
+
+    private Ticket? WithProgress(Ticket? ticket)
+    {
+        if (ticket is not null && Read<TransferProgress>(ProgressPath(ticket.Item.WorkItemId)) is { } progress)
+        {
+            ticket.VerifiedSegments.Clear();
+            foreach (var (file, count) in progress.VerifiedSegments)
+            {
+                ticket.VerifiedSegments[file] = count;
+            }
+            ticket.BytesTransferred = progress.BytesTransferred;
+            ticket.SegmentsTransferred = progress.SegmentsTransferred;
+        }
+        return ticket;
     }
 
     /// <summary>Every ticket on disk.</summary>
@@ -87,7 +115,7 @@ public sealed class AgentStateStore
     {
         foreach (var folder in Directory.EnumerateDirectories(WorkFolder))
         {
-            var ticket = Read<Ticket>(Path.Combine(folder, "ticket.json"));
+            var ticket = WithProgress(Read<Ticket>(Path.Combine(folder, "ticket.json")));
             if (ticket is not null)
             {
                 yield return ticket;

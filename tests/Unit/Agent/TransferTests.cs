@@ -65,6 +65,48 @@ public sealed class TransferTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_resumed_transfer_checks_what_it_wrote_before_and_fetches_again_from_a_damaged_segment()
+    {
+        var first = _h.Handler();
+        using var cut = new CancellationTokenSource();
+        first.BeforePayloadRequest = n =>
+        {
+            if (n == 5)
+            {
+                cut.Cancel();
+                throw new OperationCanceledException(cut.Token);
+            }
+            return Task.CompletedTask;
+        };
+        using (var agent = await RegisteredAsync("pc-1", first))
+        {
+            await _h.PackageAsync("App");
+            await _h.ExecuteAsync(new NewJobRequest("J", "App", null, ["pc-1"]));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => agent.RunOnceAsync(cut.Token));
+        }
+        // The disk lost part of what was written before the restart (segments 0-3 were verified then).
+        var partial = Directory.GetFiles(Path.Combine(_h.Folder.Root, "agent-pc-1"), "*.part", SearchOption.AllDirectories).Single();
+        await using (var file = new FileStream(partial, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = Offset(2) + 10;
+            var original = (byte)file.ReadByte();
+            file.Position = Offset(2) + 10;
+            file.WriteByte((byte)(original ^ 0x55));
+        }
+
+        var second = _h.Handler();
+        using (var restarted = await _h.AgentAsync("pc-1", second))
+        {
+            await restarted.RunOnceAsync(default);
+        }
+        Assert.Equal(Offsets(2, AgentHarness.Segments), second.PayloadOffsets);
+        var status = await _h.StatusAsync("J");
+        Assert.Equal(TargetStatus.Succeeded, status.Status);
+        Assert.Equal(AgentHarness.Segments + 1, status.SegmentsTransferred);
+        Assert.Equal(_h.Payload.Length + File.ReadAllBytes(Path.Combine(_h.Folder.Root, "pkg", "install.sh")).Length, status.BytesTransferred);
+    }
+
+    [Fact]
     public async Task A_corrupted_segment_is_detected_by_its_hash_and_fetched_again()
     {
         var handler = _h.Handler();
