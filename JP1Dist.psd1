@@ -20,7 +20,8 @@
         'Get-DistInventory',
         'New-DistHostGroup', 'Get-DistHostGroup', 'Remove-DistHostGroup', 'Add-DistHostGroupMember', 'Remove-DistHostGroupMember',
         'New-DistIdGroup', 'Get-DistIdGroup', 'Remove-DistIdGroup', 'Add-DistIdGroupMember', 'Remove-DistIdGroupMember',
-        'Set-IdGroupPolicy', 'Get-IdGroupPolicy'
+        'Set-IdGroupPolicy', 'Get-IdGroupPolicy',
+        'Suspend-DistJob', 'Resume-DistJob', 'Stop-DistJob'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -184,6 +184,7 @@ public sealed partial class HelpTests
             "int" => "Int32",
             "long" => "Int64",
             "bool" => "Boolean",
+            "double" => "Double",
             "object" => "Object",
             _ => element,
         };

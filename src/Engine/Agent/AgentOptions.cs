@@ -27,6 +27,13 @@ public sealed class AgentOptions
     /// <summary>How often a failed segment is fetched again before the transfer fails.</summary>
     public int SegmentRetries { get; set; } = 3;
 
+    /// <summary>
+    /// How often a transfer reports its progress (after a segment, once this much time passed since the last report;
+    /// after every segment when the job sets a segment interval). The answer is how a suspension reaches the agent, so
+    /// it stops at the first segment boundary after this much time. Zero reports after every segment.
+    /// </summary>
+    public TimeSpan ProgressReportInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>The default state folder for a named agent: per-user application data.</summary>
     public static string DefaultStateFolder(string name) => Path.Combine(
         Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json;
+using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Security;
 using Microsoft.Extensions.Logging;
@@ -19,13 +20,15 @@ public sealed class AgentRuntime : IDisposable
     private readonly AgentStateStore _store;
     private readonly HigherSystemClient _client;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private AgentIdentity? _identity;
     private DateTime _factsCheckedAt = DateTime.MinValue;
 
-    public AgentRuntime(AgentOptions options, ILogger logger, HttpMessageHandler? handler = null)
+    public AgentRuntime(AgentOptions options, ILogger logger, HttpMessageHandler? handler = null, TimeProvider? time = null)
     {
         _options = options;
         _logger = logger;
+        _time = time ?? TimeProvider.System;
         _store = new AgentStateStore(options.StateFolder);
         _client = new HigherSystemClient(options.ManagerUrl, handler);
     }
@@ -39,6 +42,7 @@ public sealed class AgentRuntime : IDisposable
         await EnsureRegisteredAsync(cancellationToken);
         await RecoverAsync(cancellationToken);
         await ReportFactsIfChangedAsync(force: false, cancellationToken);
+        await RunDueInstallsAsync(cancellationToken);
         while (true)
         {
             var work = await CallAsync(() => _client.GetWorkAsync(TimeSpan.Zero, cancellationToken), cancellationToken);
@@ -61,8 +65,14 @@ public sealed class AgentRuntime : IDisposable
                 await EnsureRegisteredAsync(cancellationToken);
                 await RecoverAsync(cancellationToken);
                 await ReportFactsIfChangedAsync(force: false, cancellationToken);
-                var work = await CallAsync(() => _client.GetWorkAsync(_options.PollWait, cancellationToken), cancellationToken);
-                await ProcessAsync(work.Items, cancellationToken);
+                await RunDueInstallsAsync(cancellationToken);
+                var wait = PollWait();
+                var work = await CallAsync(() => _client.GetWorkAsync(wait, cancellationToken), cancellationToken);
+                if (await ProcessAsync(work.Items, cancellationToken) == 0 && work.Items.Count > 0)
+                {
+                    // Served only work that waits (this clock is behind the manager's): do not ask again at once.
+                    await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken);
+                }
                 backoff = TimeSpan.FromSeconds(1);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -167,66 +177,208 @@ public sealed class AgentRuntime : IDisposable
                 await SendResultAsync(ticket, cancellationToken);
                 continue;
             }
-            fresh++;
             if (ticket is null)
             {
                 ticket = new Ticket { Item = item, Phase = TicketPhase.Received };
                 _store.SaveTicket(ticket);
             }
-            await ExecuteAsync(ticket, cancellationToken);
+            else if (ticket.Held)
+            {
+                // Served again, so no longer suspended: go on from where it stopped.
+                ticket.Held = false;
+                _store.SaveTicket(ticket);
+            }
+            if (await ExecuteAsync(ticket, cancellationToken))
+            {
+                fresh++;
+            }
         }
         return fresh;
     }
 
-    private async Task ExecuteAsync(Ticket ticket, CancellationToken cancellationToken)
+    /// <summary>Installs the downloaded packages whose install time has come; they are kept on disk, so this survives restarts.</summary>
+    private async Task RunDueInstallsAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow().UtcDateTime;
+        foreach (var ticket in _store.AllTickets().Where(t => t is { Phase: TicketPhase.Downloaded, Held: false, Result: null } && t.InstallAt <= now))
+        {
+            _logger.LogInformation("Job {Job}: its install time {InstallAt:u} has come", ticket.Item.JobName, ticket.InstallAt);
+            await ExecuteAsync(ticket, cancellationToken);
+        }
+    }
+
+    /// <summary>How long to wait for work: the poll wait, shortened so the agent wakes at the next install time.</summary>
+    private TimeSpan PollWait()
+    {
+        var now = _time.GetUtcNow().UtcDateTime;
+        var next = _store.AllTickets().Where(t => t is { Phase: TicketPhase.Downloaded, Held: false, Result: null } && t.InstallAt > now)
+            .Select(t => t.InstallAt!.Value).DefaultIfEmpty(DateTime.MaxValue).Min();
+        var until = next - now;
+        return until >= _options.PollWait ? _options.PollWait : TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(until.TotalSeconds)));
+    }
+
+    /// <summary>
+    /// Takes a ticket as far as it can go now: verify, pre-check, download, wait for the install time, check, install.
+    /// Returns false when it only waits (for its install time), so a caller does not spin on it.
+    /// </summary>
+    private async Task<bool> ExecuteAsync(Ticket ticket, CancellationToken cancellationToken)
     {
         var item = ticket.Item;
         if (!ManifestSigner.Verify(_identity!.ManifestPublicKey, item.Manifest, item.ManifestSignature))
         {
             await CompleteAsync(ticket, new TicketResult("Failed", null, "The package manifest is not signed by this agent's manager; the package was refused.", null), cancellationToken);
-            return;
+            return true;
         }
         var manifest = JsonSerializer.Deserialize<PackageManifest>(item.Manifest, ProtocolJson.Options)!;
+        JobSettings? settings = null;
+        if (item.JobSettings is not null)
+        {
+            settings = ManifestSigner.Verify(_identity.ManifestPublicKey, item.JobSettings, item.JobSettingsSignature ?? "")
+                ? JsonSerializer.Deserialize<JobSettings>(item.JobSettings, ProtocolJson.Options)
+                : null;
+            if (settings is null || settings.WorkItemId != item.WorkItemId)
+            {
+                await CompleteAsync(ticket, new TicketResult("Failed", null, "The job settings are not signed by this agent's manager for this work item; the work was refused.", null), cancellationToken);
+                return true;
+            }
+        }
+        // The manager puts the effective conditions and install time (job over package) in the signed settings.
+        var conditions = settings is null ? manifest.InstallConditions : settings.InstallConditions;
+        var installAt = settings is null ? manifest.InstallAt : settings.InstallAt;
+        if (ticket.InstallAt != installAt)
+        {
+            ticket.InstallAt = installAt;
+            _store.SaveTicket(ticket);
+        }
         var staging = _store.StagingFolder(item.WorkItemId);
         if (ticket.Phase == TicketPhase.Received)
         {
+            // Facts only (no check program) before fetching: no point downloading what cannot be installed here.
+            if (conditions is not null && await AgentConditions.CheckAsync(conditions, _store, staging, runCheckProgram: false, cancellationToken) is { Met: false } early)
+            {
+                await ConditionNotMetAsync(ticket, early, cancellationToken);
+                return true;
+            }
             _logger.LogInformation("Job {Job}: downloading {Package} {Version} ({Bytes} bytes)", item.JobName, manifest.Name, manifest.Version, manifest.TotalBytes);
-            await ReportAsync(ticket, "Transferring", cancellationToken);
+            if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
+            {
+                return true;
+            }
             try
             {
-                await DownloadAsync(ticket, manifest, staging, cancellationToken);
+                if (!await DownloadAsync(ticket, manifest, settings, staging, cancellationToken))
+                {
+                    return true; // suspended or canceled at a segment boundary
+                }
             }
             catch (Exception e) when (e is ContentVerificationException or HigherSystemException { Status: HttpStatusCode.NotFound })
             {
                 await CompleteAsync(ticket, new TicketResult("Failed", null, $"The transfer failed: {e.Message}", null), cancellationToken);
-                return;
+                return true;
             }
             ticket.Phase = TicketPhase.Downloaded;
             _store.SaveTicket(ticket);
-            await ReportAsync(ticket, "Transferred", cancellationToken);
+            if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferred", cancellationToken), cancellationToken))
+            {
+                return true;
+            }
         }
 
+        if (installAt is { } at && at > _time.GetUtcNow().UtcDateTime)
+        {
+            // Kept on disk (phase Downloaded with its install time): RunDueInstallsAsync installs it then, across restarts.
+            _logger.LogInformation("Job {Job}: {Package} {Version} is here; it installs at {InstallAt:u}", item.JobName, manifest.Name, manifest.Version, at);
+            return false;
+        }
+        if (conditions is not null && await AgentConditions.CheckAsync(conditions, _store, staging, runCheckProgram: true, cancellationToken) is { Met: false } verdict)
+        {
+            await ConditionNotMetAsync(ticket, verdict, cancellationToken);
+            return true;
+        }
+        // Claim the install first: a target suspended or canceled meanwhile is not installed.
+        if (await StopsAsync(ticket, await ReportAsync(ticket, "Installing", cancellationToken), cancellationToken))
+        {
+            return true;
+        }
         // Recorded before the command starts: an agent that dies from here on reports, never re-runs.
         ticket.Phase = TicketPhase.Installing;
         _store.SaveTicket(ticket);
-        await ReportAsync(ticket, "Installing", cancellationToken);
         _logger.LogInformation("Job {Job}: installing {Package} {Version}", item.JobName, manifest.Name, manifest.Version);
         var outcome = await InstallRunner.RunAsync(manifest, staging, _options.Name, item.JobName, CancellationToken.None);
         _logger.LogInformation("Job {Job}: {Outcome}", item.JobName, outcome.Message);
+        if (outcome.Succeeded)
+        {
+            _store.RecordInstalled(manifest.Name, manifest.Version);
+        }
         await CompleteAsync(ticket, new TicketResult(outcome.Succeeded ? "Succeeded" : "Failed", outcome.ExitCode, outcome.Message, outcome.OutputTail), cancellationToken);
         await ReportFactsIfChangedAsync(force: true, cancellationToken);
+        return true;
+    }
+
+    private async Task ConditionNotMetAsync(Ticket ticket, ConditionResult verdict, CancellationToken cancellationToken)
+    {
+        _logger.LogInformation("Job {Job}: {Message}", ticket.Item.JobName, verdict.Message);
+        await CompleteAsync(ticket, new TicketResult("ConditionNotMet", null, verdict.Message, null), cancellationToken);
     }
 
     /// <summary>
-    /// Fetches every segment not yet verified (HTTP Range), checks each against its SHA-256, and assembles
-    /// the files in the staging folder. Progress is saved after each segment, so a cut transfer resumes there.
+    /// Reads the answer to a report: a target suspended meanwhile is held (kept on disk, resumed when served again);
+    /// one canceled, finished elsewhere or no longer current is closed here without running anything.
     /// </summary>
-    private async Task DownloadAsync(Ticket ticket, PackageManifest manifest, string staging, CancellationToken cancellationToken)
+    private async Task<bool> StopsAsync(Ticket ticket, ReportResponse? answer, CancellationToken cancellationToken)
+    {
+        if (answer is null)
+        {
+            CloseLocally(ticket, "Canceled", "The work item is no longer current at the higher system (re-executed or removed).");
+            return true;
+        }
+        if (answer.Accepted)
+        {
+            return false;
+        }
+        switch (answer.Status)
+        {
+            case "Suspended":
+                _logger.LogInformation("Job {Job}: suspended; stopping at this segment boundary", ticket.Item.JobName);
+                ticket.Held = true;
+                _store.SaveTicket(ticket);
+                return true;
+            case "Canceled" or "Succeeded" or "Failed" or "ConditionNotMet" or "StoredOnRelay":
+                _logger.LogInformation("Job {Job}: the higher system says {Status}; stopping", ticket.Item.JobName, answer.Status);
+                CloseLocally(ticket, answer.Status, $"Stopped: the target is {answer.Status} at the higher system.");
+                return true;
+            default:
+                await Task.CompletedTask;
+                return false;
+        }
+    }
+
+    /// <summary>Closes a ticket that the higher system already has an outcome for: nothing to report, files freed.</summary>
+    private void CloseLocally(Ticket ticket, string status, string message)
+    {
+        ticket.Result = new TicketResult(status, null, message, null);
+        ticket.Phase = TicketPhase.Completed;
+        ticket.Reported = true;
+        _store.SaveTicket(ticket);
+        _store.ReleaseFiles(ticket.Item.WorkItemId);
+    }
+
+    /// <summary>
+    /// Fetches every segment not yet verified (HTTP Range), checks each against its SHA-256, and assembles the files in
+    /// the staging folder. Progress is saved after each segment, so a cut transfer resumes there; each segment is
+    /// reported, and the answer may stop the transfer at this boundary (suspended, canceled). Between segments the job's
+    /// interval is kept, and the whole transfer is held to its bandwidth cap. Returns false when stopped.
+    /// </summary>
+    private async Task<bool> DownloadAsync(Ticket ticket, PackageManifest manifest, JobSettings? settings, string staging, CancellationToken cancellationToken)
     {
         var downloads = _store.DownloadFolder(ticket.Item.WorkItemId);
         Directory.CreateDirectory(downloads);
         Directory.CreateDirectory(staging);
         var buffer = new byte[(int)Math.Min(manifest.SegmentSize, int.MaxValue)];
+        var interval = TimeSpan.FromSeconds(settings?.SegmentIntervalSeconds ?? 0);
+        var throttle = new TransferThrottle((settings?.BandwidthLimitKBps ?? 0) * 1024L);
+        var total = manifest.Files.Sum(f => f.Segments.Count);
+        var lastReport = _time.GetTimestamp();
         foreach (var file in manifest.Files)
         {
             var target = Path.GetFullPath(Path.Combine(staging, file.Path));
@@ -242,39 +394,79 @@ public sealed class AgentRuntime : IDisposable
             ticket.VerifiedSegments.TryGetValue(file.Sha256, out var verified);
             await using (var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
             {
+                if (verified > 0)
+                {
+                    // Resuming from what an earlier run wrote: check it once more before building on it.
+                    verified = await RecheckAsync(ticket, file, manifest.SegmentSize, output, verified, buffer, cancellationToken);
+                }
                 for (var index = verified; index < file.Segments.Count; index++)
                 {
                     var offset = index * manifest.SegmentSize;
                     var length = (int)Math.Min(manifest.SegmentSize, file.Size - offset);
                     var segment = buffer.AsMemory(0, length);
-                    await FetchVerifiedAsync(file, index, offset, segment, cancellationToken);
+                    await FetchVerifiedAsync(file, index, offset, segment, throttle, cancellationToken);
                     output.Position = offset;
                     await output.WriteAsync(segment, cancellationToken);
                     await output.FlushAsync(cancellationToken);
                     ticket.VerifiedSegments[file.Sha256] = index + 1;
                     ticket.BytesTransferred += length;
-                    _store.SaveTicket(ticket);
+                    ticket.SegmentsTransferred++;
+                    _store.SaveProgress(ticket);
+                    var last = ticket.SegmentsTransferred >= total;
+                    if (!last)
+                    {
+                        if (interval > TimeSpan.Zero || _time.GetElapsedTime(lastReport) >= _options.ProgressReportInterval)
+                        {
+                            lastReport = _time.GetTimestamp();
+                            if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
+                            {
+                                return false;
+                            }
+                        }
+                        if (interval > TimeSpan.Zero)
+                        {
+                            await Task.Delay(interval, _time, cancellationToken);
+                            throttle.Restart();
+                        }
+                    }
                 }
+                // Every byte is covered by a segment hash of the signed manifest, checked as it arrived (and again on
+                // resume), so the whole file is not read and hashed a second time.
                 output.SetLength(file.Size);
-                output.Position = 0;
-                var whole = Convert.ToHexStringLower(await SHA256.HashDataAsync(output, cancellationToken));
-                if (!string.Equals(whole, file.Sha256, StringComparison.OrdinalIgnoreCase))
-                {
-                    ticket.VerifiedSegments.Remove(file.Sha256);
-                    _store.SaveTicket(ticket);
-                    throw new ContentVerificationException($"'{file.Path}' does not match its hash after assembly.");
-                }
             }
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Move(partial, target, overwrite: true);
         }
+        return true;
     }
 
-    private async Task FetchVerifiedAsync(ManifestFile file, int index, long offset, Memory<byte> segment, CancellationToken cancellationToken)
+    /// <summary>Re-hashes the segments an earlier run wrote; returns how many in a row still match (the rest are fetched again).</summary>
+    private async Task<int> RecheckAsync(Ticket ticket, ManifestFile file, long segmentSize, FileStream output, int verified, byte[] buffer, CancellationToken cancellationToken)
+    {
+        for (var index = 0; index < verified; index++)
+        {
+            var offset = index * segmentSize;
+            var length = (int)Math.Min(segmentSize, file.Size - offset);
+            output.Position = offset;
+            await output.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken);
+            if (!string.Equals(Convert.ToHexStringLower(SHA256.HashData(buffer.AsSpan(0, length))), file.Segments[index], StringComparison.OrdinalIgnoreCase))
+            {
+                _logger.LogWarning("Segment {Index} of {File} written before a restart no longer matches its hash; fetching from there", index, file.Path);
+                ticket.SegmentsTransferred -= verified - index;
+                ticket.BytesTransferred -= Math.Min(file.Size, verified * segmentSize) - offset;
+                ticket.VerifiedSegments[file.Sha256] = index;
+                _store.SaveProgress(ticket);
+                return index;
+            }
+        }
+        return verified;
+    }
+
+    private async Task FetchVerifiedAsync(ManifestFile file, int index, long offset, Memory<byte> segment, TransferThrottle throttle, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
-            await CallAsync(async () => { await _client.ReadRangeAsync(file.Sha256, offset, segment, cancellationToken); return true; }, cancellationToken);
+            await CallAsync(async () => { await _client.ReadRangeAsync(file.Sha256, offset, segment, cancellationToken, throttle); return true; }, cancellationToken);
             var hash = Convert.ToHexStringLower(SHA256.HashData(segment.Span));
             if (string.Equals(hash, file.Segments[index], StringComparison.OrdinalIgnoreCase))
             {
@@ -302,7 +494,7 @@ public sealed class AgentRuntime : IDisposable
         var result = ticket.Result!;
         try
         {
-            await CallAsync(() => _client.ReportAsync(new ReportRequest(ticket.Item.WorkItemId, result.Status, result.ExitCode, result.Message, result.OutputTail, ticket.BytesTransferred), cancellationToken), cancellationToken);
+            await CallAsync(() => _client.ReportAsync(new ReportRequest(ticket.Item.WorkItemId, result.Status, result.ExitCode, result.Message, result.OutputTail, ticket.BytesTransferred, ticket.SegmentsTransferred), cancellationToken), cancellationToken);
         }
         catch (HigherSystemException e) when (e.Status == HttpStatusCode.NotFound)
         {
@@ -313,15 +505,17 @@ public sealed class AgentRuntime : IDisposable
         _store.SaveTicket(ticket);
     }
 
-    private async Task ReportAsync(Ticket ticket, string status, CancellationToken cancellationToken)
+    /// <summary>Reports progress; null when the work item is no longer current at the higher system.</summary>
+    private async Task<ReportResponse?> ReportAsync(Ticket ticket, string status, CancellationToken cancellationToken)
     {
         try
         {
-            await CallAsync(() => _client.ReportAsync(new ReportRequest(ticket.Item.WorkItemId, status, BytesTransferred: ticket.BytesTransferred), cancellationToken), cancellationToken);
+            return await CallAsync(() => _client.ReportAsync(new ReportRequest(ticket.Item.WorkItemId, status, BytesTransferred: ticket.BytesTransferred, SegmentsTransferred: ticket.SegmentsTransferred), cancellationToken), cancellationToken);
         }
         catch (HigherSystemException e) when (e.Status == HttpStatusCode.NotFound)
         {
             _logger.LogInformation("Progress of work item {WorkItem} is no longer wanted: {Reason}", ticket.Item.WorkItemId, e.Message);
+            return null;
         }
     }
 

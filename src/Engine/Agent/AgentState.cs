@@ -28,7 +28,16 @@ public sealed class Ticket
     /// <summary>Verified segments per file hash, so that a transfer resumes from the last good segment.</summary>
     public Dictionary<string, int> VerifiedSegments { get; init; } = [];
     public long BytesTransferred { get; set; }
+    /// <summary>Segments verified over all files.</summary>
+    public int SegmentsTransferred { get; set; }
+    /// <summary>The higher system said the target is suspended: do nothing with it until it is served again.</summary>
+    public bool Held { get; set; }
+    /// <summary>When the install may run (UTC), from the signed job settings or manifest; null means at once.</summary>
+    public DateTime? InstallAt { get; set; }
 }
+
+/// <summary>A transfer's progress, saved apart from its ticket.</summary>
+public sealed record TransferProgress(Dictionary<string, int> VerifiedSegments, long BytesTransferred, int SegmentsTransferred);
 
 /// <summary>The agent's state folder: identity, tickets and their files. Every write is to a temporary file renamed into place.</summary>
 public sealed class AgentStateStore
@@ -44,6 +53,20 @@ public sealed class AgentStateStore
     public string WorkFolder => Path.Combine(Folder, "work");
     public string LogsFolder => Path.Combine(Folder, "logs");
     private string IdentityPath => Path.Combine(Folder, "agent.json");
+    private string InstalledPath => Path.Combine(Folder, "installed.json");
+
+    /// <summary>What JP1Dist installed on this computer: package name → version (a fact for SoftwareInstalled/SoftwareAbsent).</summary>
+    public IReadOnlyDictionary<string, string> LoadInstalled() =>
+        Read<Dictionary<string, string>>(InstalledPath) is { } installed
+            ? new Dictionary<string, string>(installed, StringComparer.OrdinalIgnoreCase)
+            : new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Records a successful install of a package version.</summary>
+    public void RecordInstalled(string name, string version)
+    {
+        var installed = new Dictionary<string, string>(LoadInstalled(), StringComparer.OrdinalIgnoreCase) { [name] = version };
+        Write(InstalledPath, installed);
+    }
 
     public AgentIdentity? LoadIdentity() => Read<AgentIdentity>(IdentityPath);
 
@@ -64,13 +87,38 @@ public sealed class AgentStateStore
     public string StagingFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "staging");
     public string DownloadFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "download");
     private string TicketPath(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "ticket.json");
+    private string ProgressPath(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "progress.json");
 
-    public Ticket? LoadTicket(Guid workItemId) => Read<Ticket>(TicketPath(workItemId));
+    public Ticket? LoadTicket(Guid workItemId) => WithProgress(Read<Ticket>(TicketPath(workItemId)));
 
     public void SaveTicket(Ticket ticket)
     {
         Directory.CreateDirectory(TicketFolder(ticket.Item.WorkItemId));
         Write(TicketPath(ticket.Item.WorkItemId), ticket);
+        // The ticket now holds the latest progress; a stale progress file must not override it.
+        File.Delete(ProgressPath(ticket.Item.WorkItemId));
+    }
+
+    /// <summary>
+    /// Saves only a transfer's progress (verified segments, bytes), after every segment. Small on purpose: the ticket
+    /// holds the manifest, and rewriting it per segment made the state writes grow with the square of the segment count.
+    /// </summary>
+    public void SaveProgress(Ticket ticket) =>
+        Write(ProgressPath(ticket.Item.WorkItemId), new TransferProgress(ticket.VerifiedSegments, ticket.BytesTransferred, ticket.SegmentsTransferred));
+
+    private Ticket? WithProgress(Ticket? ticket)
+    {
+        if (ticket is not null && Read<TransferProgress>(ProgressPath(ticket.Item.WorkItemId)) is { } progress)
+        {
+            ticket.VerifiedSegments.Clear();
+            foreach (var (file, count) in progress.VerifiedSegments)
+            {
+                ticket.VerifiedSegments[file] = count;
+            }
+            ticket.BytesTransferred = progress.BytesTransferred;
+            ticket.SegmentsTransferred = progress.SegmentsTransferred;
+        }
+        return ticket;
     }
 
     /// <summary>Every ticket on disk.</summary>
@@ -78,7 +126,7 @@ public sealed class AgentStateStore
     {
         foreach (var folder in Directory.EnumerateDirectories(WorkFolder))
         {
-            var ticket = Read<Ticket>(Path.Combine(folder, "ticket.json"));
+            var ticket = WithProgress(Read<Ticket>(Path.Combine(folder, "ticket.json")));
             if (ticket is not null)
             {
                 yield return ticket;

@@ -67,7 +67,8 @@ public sealed class HigherSystemClient : IDisposable
     }
 
     /// <summary>Reads the byte range [offset, offset+length) of a stored blob into <paramref name="buffer"/>.</summary>
-    public async Task ReadRangeAsync(string sha256, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    /// <remarks>With a throttle, the body is read in small pieces, each counted against the transfer's bandwidth cap.</remarks>
+    public async Task ReadRangeAsync(string sha256, long offset, Memory<byte> buffer, CancellationToken cancellationToken, TransferThrottle? throttle = null)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromMinutes(5));
@@ -87,12 +88,21 @@ public sealed class HigherSystemClient : IDisposable
         var filled = 0;
         while (filled < buffer.Length)
         {
-            var read = await stream.ReadAsync(buffer[filled..], timeout.Token);
+            var room = buffer[filled..];
+            if (throttle is { IsLimited: true } && room.Length > 16 * 1024)
+            {
+                room = room[..(16 * 1024)];
+            }
+            var read = await stream.ReadAsync(room, timeout.Token);
             if (read == 0)
             {
                 throw new IOException($"The higher system sent {filled} of {buffer.Length} bytes of {sha256} at offset {offset}.");
             }
             filled += read;
+            if (throttle is not null)
+            {
+                await throttle.AccountAsync(read, timeout.Token);
+            }
         }
     }
 

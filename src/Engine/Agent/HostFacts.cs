@@ -28,7 +28,7 @@ public static class HostFacts
     public static string Hash(FactsReport facts) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
         System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(facts, ProtocolJson.Options))));
 
-    private static string OperatingSystemName() =>
+    internal static string OperatingSystemName() =>
         OperatingSystem.IsWindows() ? "Windows" : OperatingSystem.IsLinux() ? "Linux" : OperatingSystem.IsMacOS() ? "macOS" : RuntimeInformation.OSDescription;
 
     private static List<string> Addresses(out string? mac)

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Storage;
@@ -35,7 +37,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.ScheduledAt, now), cancellationToken);
     }
 
-    /// <summary>The execution time has come: its waiting targets become queued, and their hosts are woken.</summary>
+    /// <summary>
+    /// The execution time has come: its waiting targets become queued, and their hosts are woken. A host whose known
+    /// facts already fail the install conditions becomes ConditionNotMet instead and is not sent the package.
+    /// </summary>
     public async Task<int> DispatchAsync(int executionId, CancellationToken cancellationToken)
     {
         var now = engine.Now;
@@ -43,8 +48,26 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         await using (var db = engine.Database.CreateContext())
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            hosts = await db.Targets.Where(t => t.ExecutionId == executionId && t.Status == TargetStatus.Waiting)
-                .Select(t => t.HostId).ToListAsync(cancellationToken);
+            var waiting = await (from t in db.Targets
+                                 join h in db.Hosts on t.HostId equals h.Id
+                                 where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
+                                 select new { t.Id, t.HostId, t.JobSettingsJson, h.OS, h.OSVersion, h.Architecture }).ToListAsync(cancellationToken);
+            hosts = [];
+            foreach (var target in waiting)
+            {
+                var verdict = PreCheck(target.JobSettingsJson, HostConditionFacts.From(target.OS, target.OSVersion, target.Architecture));
+                if (!verdict.Met)
+                {
+                    await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Waiting)
+                        .ExecuteUpdateAsync(s => s
+                            .SetProperty(t => t.Status, TargetStatus.ConditionNotMet)
+                            .SetProperty(t => t.Message, verdict.Message + " (checked by the manager; the package was not sent)")
+                            .SetProperty(t => t.CompletedAt, now)
+                            .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                    continue;
+                }
+                hosts.Add(target.HostId);
+            }
             await db.Targets.Where(t => t.ExecutionId == executionId && t.Status == TargetStatus.Waiting)
                 .ExecuteUpdateAsync(s => s
                     .SetProperty(t => t.Status, TargetStatus.Queued)
@@ -59,20 +82,35 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return hosts.Count;
     }
 
+    private static ConditionResult PreCheck(string? settingsJson, ConditionFacts facts)
+    {
+        if (settingsJson is null || JsonSerializer.Deserialize<JobSettings>(settingsJson, ProtocolJson.Options)?.InstallConditions is not { } conditions)
+        {
+            return ConditionResult.Pass;
+        }
+        return ConditionEvaluator.Evaluate(conditions, facts);
+    }
+
     /// <summary>How long after a failure a job with a retry limit re-executes the target automatically, at the host's next connection.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>The work a host should do now: every unfinished, dispatched target of its, with the signed manifest.</summary>
+    /// <summary>
+    /// The work a host should do now: every unfinished, dispatched target of its, with the signed manifest and job
+    /// settings. A Transferred target waiting for its install time is not served before that time (the agent keeps the
+    /// pending install itself); suspended and canceled targets are not served at all.
+    /// </summary>
     public async Task<IReadOnlyList<WorkItem>> GetWorkAsync(Guid hostId, CancellationToken cancellationToken)
     {
         await using var db = engine.Database.CreateContext();
         await RetryFailedAsync(db, hostId, cancellationToken);
+        var now = engine.Now;
         var items = await (from t in db.Targets.AsNoTracking()
                            join j in db.Jobs on t.JobId equals j.Id
                            join p in db.Packages on j.PackageId equals p.Id
                            where t.HostId == hostId && Servable.Contains(t.Status)
+                                 && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
                            orderby t.QueuedAt
-                           select new WorkItem(t.WorkItemId, j.Name, t.Attempt, p.ManifestJson, p.ManifestSignature))
+                           select new WorkItem(t.WorkItemId, j.Name, t.Attempt, p.ManifestJson, p.ManifestSignature, t.JobSettingsJson, t.JobSettingsSignature))
             .ToListAsync(cancellationToken);
         return items;
     }
@@ -88,17 +126,24 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var cutoff = now - RetryDelay;
         var due = await (from t in db.Targets.AsNoTracking()
                          join j in db.Jobs on t.JobId equals j.Id
+                         join p in db.Packages on j.PackageId equals p.Id
                          where t.HostId == hostId && t.Status == TargetStatus.Failed && j.RetryLimit >= t.Attempt && t.CompletedAt <= cutoff
-                         select new { t.Id, t.Attempt, t.Message, j.RetryLimit }).ToListAsync(cancellationToken);
+                         select new { t.Id, t.Attempt, t.Message, j.RetryLimit, Job = j, Package = p }).ToListAsync(cancellationToken);
         foreach (var target in due)
         {
             var message = Truncate($"Automatic retry {target.Attempt} of {target.RetryLimit} after: {target.Message}", 2000);
             var ticket = Guid.NewGuid();
+            // A new ticket needs its own signed settings: the agent refuses settings signed for another work item.
+            var (settings, signature, installAt) = Jobs.AttemptSettings.Sign(engine, target.Job, target.Package, ticket);
             await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Failed && t.Attempt == target.Attempt)
                 .ExecuteUpdateAsync(s => s
                     .SetProperty(t => t.Status, TargetStatus.Queued)
                     .SetProperty(t => t.Attempt, target.Attempt + 1)
                     .SetProperty(t => t.WorkItemId, ticket)
+                    .SetProperty(t => t.JobSettingsJson, settings)
+                    .SetProperty(t => t.JobSettingsSignature, signature)
+                    .SetProperty(t => t.InstallAt, installAt)
+                    .SetProperty(t => t.SegmentsTransferred, 0)
                     .SetProperty(t => t.Message, message)
                     .SetProperty(t => t.ExitCode, (int?)null)
                     .SetProperty(t => t.OutputTail, (string?)null)
@@ -162,6 +207,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     s.SetProperty(t => t.Status, to)
                      .SetProperty(t => t.UpdatedAt, now)
                      .SetProperty(t => t.BytesTransferred, t => report.BytesTransferred > t.BytesTransferred ? report.BytesTransferred : t.BytesTransferred)
+                     .SetProperty(t => t.SegmentsTransferred, t => report.SegmentsTransferred > t.SegmentsTransferred ? report.SegmentsTransferred : t.SegmentsTransferred)
                      .SetProperty(t => t.StartedAt, t => t.StartedAt ?? now);
                     if (final)
                     {

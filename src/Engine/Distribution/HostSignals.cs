@@ -19,6 +19,9 @@ public sealed class HostSignals
         }
     }
 
+    /// <summary>Wakes every waiting poll (a resumed job: its hosts ask again at once).</summary>
+    public void NotifyAll() => Notify(_waiters.Keys.ToArray());
+
     /// <summary>A task that completes when <see cref="Notify"/> names the host; one waiter per host is shared.</summary>
     public Task WaitAsync(Guid hostId, TimeSpan timeout, CancellationToken cancellationToken)
     {

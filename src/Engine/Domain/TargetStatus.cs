@@ -32,11 +32,14 @@ public static class TargetStates
 {
     private static readonly Dictionary<TargetStatus, TargetStatus[]> Allowed = new()
     {
-        [TargetStatus.Waiting] = [TargetStatus.Queued, TargetStatus.Suspended, TargetStatus.Canceled],
+        // Waiting -> ConditionNotMet: the manager's pre-check at dispatch, on the facts it knows about the host.
+        [TargetStatus.Waiting] = [TargetStatus.Queued, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
         [TargetStatus.Queued] = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
         [TargetStatus.Transferring] = [TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
         [TargetStatus.Transferred] = [TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
+        // An install under way finishes: it cannot be suspended or canceled.
         [TargetStatus.Installing] = [TargetStatus.Succeeded, TargetStatus.Failed],
+        // Resuming goes back to Waiting when the execution has not been dispatched yet, else to Queued.
         [TargetStatus.Suspended] = [TargetStatus.Waiting, TargetStatus.Queued, TargetStatus.Canceled],
         // Final states leave only through re-execution, which starts a new attempt.
         [TargetStatus.Succeeded] = [],

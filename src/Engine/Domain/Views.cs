@@ -16,7 +16,9 @@ public sealed record DistPackage(
     int FileCount,
     int SegmentCount,
     DateTime CreatedAt,
-    int Id);
+    int Id,
+    Protocol.InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null);
 
 /// <summary>A registered host, as Get-DistHost shows it.</summary>
 public sealed record DistHost(
@@ -48,7 +50,11 @@ public sealed record DistJob(
     DateTime? LastExecutedAt,
     int Id,
     DestinationType DestinationType = DestinationType.Host,
-    int RetryLimit = 0);
+    int RetryLimit = 0,
+    Protocol.InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null,
+    double SegmentIntervalSeconds = 0,
+    int BandwidthLimitKBps = 0);
 
 /// <summary>The status of one (job, host) pair, as Get-DistJobStatus shows it.</summary>
 public sealed record DistJobStatus(
@@ -66,8 +72,15 @@ public sealed record DistJobStatus(
     string? Output,
     int JobId,
     Guid HostId,
-    DateTime AddedAt = default)
+    DateTime AddedAt = default,
+    int SegmentsTransferred = 0,
+    int SegmentCount = 0,
+    long TotalBytes = 0,
+    DateTime? InstallAt = null)
 {
+    /// <summary>Transfer progress as "segments/total (percent)".</summary>
+    public string Progress => SegmentCount == 0 ? "" : $"{SegmentsTransferred}/{SegmentCount} ({(TotalBytes == 0 ? 100 : BytesTransferred * 100 / TotalBytes)}%)";
+
     /// <summary>True when the target has an outcome.</summary>
     public bool IsFinal => Status.IsFinal();
 }

@@ -1,4 +1,8 @@
+using System.Text.Json;
+using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Packaging;
+using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Hosts;
 using JP1Dist.Engine.Storage;
 using Microsoft.Data.Sqlite;
@@ -16,7 +20,11 @@ public sealed record NewJobRequest(
     DateTime? DistributeAt = null,
     string? Description = null,
     DestinationType DestinationType = DestinationType.Host,
-    int RetryLimit = 0);
+    int RetryLimit = 0,
+    InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null,
+    double SegmentIntervalSeconds = 0,
+    int BandwidthLimitKBps = 0);
 
 /// <summary>The outcome of executing or re-executing a job.</summary>
 public sealed record JobExecutionResult(string JobName, int ExecutionId, int TargetCount, DateTime? ExecuteAt, IReadOnlyList<string> HostNames);
@@ -28,10 +36,13 @@ public sealed record JobStatusQuery(string? JobName = null, string? HostName = n
 /// Creates, executes and re-executes jobs and reads their status. Executing records intent only
 /// (an execution row and Waiting targets); the manager's scheduler dispatches it.
 /// </summary>
-public sealed class JobService(DistEngine engine)
+public sealed partial class JobService(DistEngine engine)
 {
     /// <summary>How old a manager heartbeat may be for the manager to count as running.</summary>
     public static readonly TimeSpan ManagerHeartbeatTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>The longest pause between two segments.</summary>
+    public const double MaxSegmentIntervalSeconds = 3600;
 
     /// <summary>The message a waiting target carries while no manager runs.</summary>
     public const string NoManagerMessage = "No manager is running: the job waits until one starts (Start-DistManager or 'jp1dist manager').";
@@ -45,6 +56,17 @@ public sealed class JobService(DistEngine engine)
             throw new DistException("JobTypeNotSupported", DistErrorKind.InvalidArgument,
                 $"Job type '{request.Type}' is not available yet; use -Type Install.", request.Type);
         }
+        if (request.SegmentIntervalSeconds is < 0 or > MaxSegmentIntervalSeconds || double.IsNaN(request.SegmentIntervalSeconds))
+        {
+            throw new DistException("SegmentIntervalOutOfRange", DistErrorKind.InvalidArgument,
+                $"The segment interval {request.SegmentIntervalSeconds} s is out of range: use 0 to {MaxSegmentIntervalSeconds} seconds.", request.SegmentIntervalSeconds);
+        }
+        if (request.BandwidthLimitKBps < 0)
+        {
+            throw new DistException("BandwidthLimitOutOfRange", DistErrorKind.InvalidArgument,
+                $"The bandwidth limit {request.BandwidthLimitKBps} KB/s must not be negative (0 means no limit).", request.BandwidthLimitKBps);
+        }
+        var conditions = request.InstallConditions is { IsEmpty: false } given ? InstallConditionReader.Validate(given) : null;
         var destinations = request.Destinations?.Where(d => !string.IsNullOrWhiteSpace(d)).Select(d => d.Trim()).ToList() ?? [];
         if (destinations.Count == 0)
         {
@@ -97,6 +119,10 @@ public sealed class JobService(DistEngine engine)
             IdGroupId = idGroupId,
             RetryLimit = request.RetryLimit,
             Destinations = hostDestinations,
+            InstallConditionsJson = conditions is null ? null : JsonSerializer.Serialize(conditions, ProtocolJson.Options),
+            InstallAt = request.InstallAt?.ToUniversalTime(),
+            SegmentIntervalSeconds = request.SegmentIntervalSeconds,
+            BandwidthLimitKBps = request.BandwidthLimitKBps,
         };
         db.Jobs.Add(row);
         try
@@ -143,7 +169,8 @@ public sealed class JobService(DistEngine engine)
         return rows.Select(r => new DistJob(r.Job.Name, r.Name, r.Version, r.Job.Type,
             r.Job.IdGroupId is { } idGroup ? [idGroups[idGroup]] : byJob[r.Job.Id].ToList(),
             r.Job.DistributeAt.AsLocal(), r.Job.Description, r.Job.CreatedAt.AsLocal(), r.Job.ExecutionCount, r.Job.LastExecutedAt.AsLocal(), r.Job.Id,
-            r.Job.DestinationType, r.Job.RetryLimit)).ToList();
+            r.Job.DestinationType, r.Job.RetryLimit,
+            PackageService.ReadConditions(r.Job.InstallConditionsJson), r.Job.InstallAt.AsLocal(), r.Job.SegmentIntervalSeconds, r.Job.BandwidthLimitKBps)).ToList();
     }
 
     /// <summary>
@@ -176,6 +203,7 @@ public sealed class JobService(DistEngine engine)
             ? await (from t in db.Targets join h in db.Hosts on t.HostId equals h.Id where t.JobId == job.Id select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken)
             : await ExpandAsync(db, job, cancellationToken);
         var targets = await db.Targets.Where(t => t.JobId == job.Id).ToDictionaryAsync(t => t.HostId, cancellationToken);
+        var package = await db.Packages.AsNoTracking().FirstAsync(p => p.Id == job.PackageId, cancellationToken);
 
         var chosen = destinationHosts;
         if (hostNames is { Count: > 0 })
@@ -239,6 +267,8 @@ public sealed class JobService(DistEngine engine)
             target.Message = null;
             target.OutputTail = null;
             target.BytesTransferred = 0;
+            target.SegmentsTransferred = 0;
+            (target.JobSettingsJson, target.JobSettingsSignature, target.InstallAt) = AttemptSettings.Sign(engine, job, package, target.WorkItemId);
             target.QueuedAt = null;
             target.StartedAt = null;
             target.CompletedAt = null;
@@ -250,7 +280,7 @@ public sealed class JobService(DistEngine engine)
             job.LastExecutedAt = now;
         }
         await db.SaveChangesAsync(cancellationToken);
-        await InsertTargetsAsync(db, job.Id, execution.Id, fresh, now, cancellationToken);
+        await InsertTargetsAsync(db, job, package, execution.Id, fresh, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new JobExecutionResult(job.Name, execution.Id, chosen.Count, execution.ExecuteAt.AsLocal(), chosen.Select(h => h.Name).ToList());
     }
@@ -260,21 +290,29 @@ public sealed class JobService(DistEngine engine)
     /// job for 10,000 hosts writes 50 statements, not 10,000. Parameters go through EF's type mappings, so ids and
     /// times are stored exactly as EF stores them.
     /// </summary>
-    private static async Task InsertTargetsAsync(DistDbContext db, int jobId, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
+    private async Task InsertTargetsAsync(DistDbContext db, JobRow job, PackageRow package, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
     {
+        var jobId = job.Id;
         const int rowsPerStatement = 200;
         for (var start = 0; start < hostIds.Count; start += rowsPerStatement)
         {
             var chunk = hostIds.Skip(start).Take(rowsPerStatement).ToList();
             var sql = new System.Text.StringBuilder(
-                "INSERT INTO \"Targets\" (\"JobId\", \"HostId\", \"Status\", \"Attempt\", \"ExecutionId\", \"WorkItemId\", \"BytesTransferred\", \"UpdatedAt\", \"CreatedAt\") VALUES ");
+                "INSERT INTO \"Targets\" (\"JobId\", \"HostId\", \"Status\", \"Attempt\", \"ExecutionId\", \"WorkItemId\", \"BytesTransferred\", \"UpdatedAt\", \"CreatedAt\", " +
+                "\"SegmentsTransferred\", \"InstallAt\", \"JobSettingsJson\", \"JobSettingsSignature\") VALUES ");
             var parameters = new List<object> { jobId, (int)TargetStatus.Waiting, executionId, now };
             for (var i = 0; i < chunk.Count; i++)
             {
+                var n = parameters.Count;
                 sql.Append(i == 0 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture,
-                    $"({{0}}, {{{parameters.Count}}}, {{1}}, 1, {{2}}, {{{parameters.Count + 1}}}, 0, {{3}}, {{3}})");
+                    $"({{0}}, {{{n}}}, {{1}}, 1, {{2}}, {{{n + 1}}}, 0, {{3}}, {{3}}, 0, {{{n + 2}}}, {{{n + 3}}}, {{{n + 4}}})");
+                var ticket = Guid.NewGuid();
+                var (settings, signature, installAt) = AttemptSettings.Sign(engine, job, package, ticket);
                 parameters.Add(chunk[i]);
-                parameters.Add(Guid.NewGuid());
+                parameters.Add(ticket);
+                parameters.Add(installAt is null ? DBNull.Value : installAt.Value);
+                parameters.Add(settings);
+                parameters.Add(signature);
             }
             await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, cancellationToken);
         }
@@ -319,7 +357,8 @@ public sealed class JobService(DistEngine engine)
         var rows = from t in db.Targets.AsNoTracking()
                    join j in db.Jobs on t.JobId equals j.Id
                    join h in db.Hosts on t.HostId equals h.Id
-                   select new { t, JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey };
+                   join p in db.Packages on j.PackageId equals p.Id
+                   select new { t, JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, p.SegmentCount, p.TotalBytes };
         if (query.JobName is not null && !Wildcard.HasWildcard(query.JobName))
         {
             var key = Names.Key(query.JobName);
@@ -342,7 +381,7 @@ public sealed class JobService(DistEngine engine)
             .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
                 r.t.Status == TargetStatus.Waiting && !managerAlive ? NoManagerMessage : r.t.Message,
                 r.t.Attempt, r.t.QueuedAt.AsLocal(), r.t.StartedAt.AsLocal(), r.t.CompletedAt.AsLocal(), r.t.UpdatedAt.AsLocal(), r.t.BytesTransferred, r.t.OutputTail,
-                r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal()))
+                r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal(), r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt.AsLocal()))
             .ToList();
     }
 

@@ -115,7 +115,7 @@ public static class AgentApi
             return Results.File(engine.Content.PathOf(sha256), "application/octet-stream", enableRangeProcessing: true);
         });
 
-        app.MapPost(ApiPaths.Nudge, (HttpContext context, IntentSweeper sweeper) =>
+        app.MapPost(ApiPaths.Nudge, (HttpContext context, IntentSweeper sweeper, HostSignals signals) =>
         {
             // Only a local cmdlet may nudge; the nudge carries no data and is never needed for correctness.
             if (context.Connection.RemoteIpAddress is not { } address || !System.Net.IPAddress.IsLoopback(address))
@@ -123,6 +123,7 @@ public static class AgentApi
                 return Problem(403, "NudgeNotLocal", "Only a process on the manager's own computer may nudge it.");
             }
             sweeper.Nudge();
+            signals.NotifyAll(); // resumed targets are served on the next look, not after the poll's timeout
             return Results.Accepted();
         });
         app.MapPost(ApiPaths.Shutdown, (HttpContext context, ManagerOptions options, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>

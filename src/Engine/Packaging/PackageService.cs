@@ -1,4 +1,5 @@
 using System.Text.Json;
+using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Storage;
@@ -17,7 +18,9 @@ public sealed record NewPackageRequest(
     IReadOnlyList<int>? SuccessExitCodes = null,
     long? SegmentSize = null,
     string? Description = null,
-    int? InstallTimeoutSeconds = null);
+    int? InstallTimeoutSeconds = null,
+    InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null);
 
 /// <summary>How far packaging has come: files stored of all, bytes stored of all, and the file at hand.</summary>
 public sealed record PackagingProgress(int FilesDone, int FileCount, long BytesDone, long TotalBytes, string CurrentFile);
@@ -59,6 +62,9 @@ public sealed class PackageService(DistEngine engine)
             throw new DistException("InstallArgumentInvalid", DistErrorKind.InvalidArgument, "An install argument is null.");
         }
 
+        var conditions = request.InstallConditions is { IsEmpty: false } given ? InstallConditionReader.Validate(given) : null;
+        var installAt = request.InstallAt?.ToUniversalTime();
+
         var sources = EnumerateSources(request.Path);
         var installCommand = ResolveInstallCommand(request.InstallCommand, sources);
 
@@ -82,7 +88,7 @@ public sealed class PackageService(DistEngine engine)
             bytesDone += stored.Size;
         }
         progress?.Report(new PackagingProgress(files.Count, sources.Count, bytesDone, totalBytes, ""));
-        var manifest = new PackageManifest(name, version, segmentSize, files, installCommand, arguments, successCodes, timeout);
+        var manifest = new PackageManifest(name, version, segmentSize, files, installCommand, arguments, successCodes, timeout, conditions, installAt);
         var manifestJson = JsonSerializer.Serialize(manifest, ProtocolJson.Options);
         var row = new PackageRow
         {
@@ -101,6 +107,8 @@ public sealed class PackageService(DistEngine engine)
             ManifestJson = manifestJson,
             ManifestSignature = engine.Signer.Sign(manifestJson),
             CreatedAt = engine.Now,
+            InstallConditionsJson = conditions is null ? null : JsonSerializer.Serialize(conditions, ProtocolJson.Options),
+            InstallAt = installAt,
         };
         await using (var db = engine.Database.CreateContext())
         {
@@ -209,7 +217,13 @@ public sealed class PackageService(DistEngine engine)
         row.FileCount,
         row.SegmentCount,
         row.CreatedAt.AsLocal(),
-        row.Id);
+        row.Id,
+        ReadConditions(row.InstallConditionsJson),
+        row.InstallAt.AsLocal());
+
+    /// <summary>Conditions stored as JSON, or null.</summary>
+    internal static InstallConditions? ReadConditions(string? json) =>
+        json is null ? null : JsonSerializer.Deserialize<InstallConditions>(json, ProtocolJson.Options);
 
     private static DistException AlreadyExists(string name, string version) =>
         new("PackageAlreadyExists", DistErrorKind.AlreadyExists,

@@ -115,12 +115,14 @@ public sealed class PolicyEvaluator(DistEngine engine)
         var groupIds = joins.Select(j => j.IdGroupId).Distinct().ToList();
         var jobs = await db.Jobs.AsNoTracking()
             .Where(j => j.IdGroupId != null && groupIds.Contains(j.IdGroupId.Value) && j.ExecutionCount > 0)
-            .Select(j => new { j.Id, IdGroupId = j.IdGroupId!.Value }).ToListAsync(cancellationToken);
+            .ToListAsync(cancellationToken);
         if (jobs.Count == 0)
         {
             return 0;
         }
         var jobIds = jobs.Select(j => j.Id).ToList();
+        var packageIds = jobs.Select(j => j.PackageId).Distinct().ToList();
+        var packages = await db.Packages.AsNoTracking().Where(p => packageIds.Contains(p.Id)).ToDictionaryAsync(p => p.Id, cancellationToken);
         var executions = await db.JobExecutions.AsNoTracking().Where(x => jobIds.Contains(x.JobId) && !x.IsRestart)
             .GroupBy(x => x.JobId).Select(g => g.Max(x => x.Id)).ToListAsync(cancellationToken);
         var latest = await db.JobExecutions.AsNoTracking().Where(x => executions.Contains(x.Id))
@@ -136,7 +138,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
             {
                 continue;
             }
-            foreach (var join in joins.Where(j => j.IdGroupId == job.IdGroupId))
+            foreach (var join in joins.Where(j => j.IdGroupId == job.IdGroupId!.Value))
             {
                 if (!existing.Add((job.Id, join.HostId)))
                 {
@@ -144,6 +146,8 @@ public sealed class PolicyEvaluator(DistEngine engine)
                 }
                 // An execution that is due (dispatched, or with no execution time still to wait for) queues the joiner at once.
                 var dispatched = execution.DispatchedAt is not null || execution.ExecuteAt is null || execution.ExecuteAt <= now;
+                var ticket = Guid.NewGuid();
+                var (settings, signature, installAt) = Jobs.AttemptSettings.Sign(engine, job, packages[job.PackageId], ticket);
                 db.Targets.Add(new TargetRow
                 {
                     JobId = job.Id,
@@ -151,7 +155,10 @@ public sealed class PolicyEvaluator(DistEngine engine)
                     Status = dispatched ? TargetStatus.Queued : TargetStatus.Waiting,
                     Attempt = 1,
                     ExecutionId = execution.Id,
-                    WorkItemId = Guid.NewGuid(),
+                    WorkItemId = ticket,
+                    JobSettingsJson = settings,
+                    JobSettingsSignature = signature,
+                    InstallAt = installAt,
                     CreatedAt = now,
                     UpdatedAt = now,
                     QueuedAt = dispatched ? now : null,

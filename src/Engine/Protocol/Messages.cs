@@ -60,12 +60,29 @@ public sealed record FactsReport(
 public sealed record RegisterResponse(Guid HostId, string Credential, string ManifestPublicKey);
 
 /// <summary>Work the higher system hands an agent; the ticket (WorkItemId) makes it idempotent.</summary>
+/// <remarks>
+/// JobSettings is the JSON of <see cref="JobSettings"/>, signed by the manager key like the manifest, so that a relay
+/// cannot alter a job's install time, conditions or transfer pacing. Absent from older managers: the manifest rules.
+/// </remarks>
 public sealed record WorkItem(
     Guid WorkItemId,
     string JobName,
     int Attempt,
     string Manifest,
-    string ManifestSignature);
+    string ManifestSignature,
+    string? JobSettings = null,
+    string? JobSettingsSignature = null);
+
+/// <summary>
+/// What one execution of a job asks of this work item beyond the package: the effective install conditions (the
+/// package's, overridden by the job's), the install time, and the pacing of the transfer. Bound to its work item.
+/// </summary>
+public sealed record JobSettings(
+    Guid WorkItemId,
+    InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null,
+    double SegmentIntervalSeconds = 0,
+    int BandwidthLimitKBps = 0);
 
 /// <summary>The answer to a poll: zero or more work items.</summary>
 public sealed record WorkResponse(IReadOnlyList<WorkItem> Items);
@@ -77,9 +94,13 @@ public sealed record ReportRequest(
     int? ExitCode = null,
     string? Message = null,
     string? OutputTail = null,
-    long BytesTransferred = 0);
+    long BytesTransferred = 0,
+    int SegmentsTransferred = 0);
 
-/// <summary>Whether the report moved the target, and the target's status after it.</summary>
+/// <summary>
+/// Whether the report moved the target, and the target's status after it. A progress report answered with
+/// Suspended or Canceled tells the agent to stop at this segment boundary.
+/// </summary>
 public sealed record ReportResponse(bool Accepted, string Status);
 
 /// <summary>The signed description of a package: what to fetch, how to check it, what to run.</summary>
@@ -91,7 +112,9 @@ public sealed record PackageManifest(
     string InstallCommand,
     IReadOnlyList<string> InstallArguments,
     IReadOnlyList<int> SuccessExitCodes,
-    int InstallTimeoutSeconds)
+    int InstallTimeoutSeconds,
+    InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null)
 {
     /// <summary>The sum of the files' sizes.</summary>
     [JsonIgnore]
@@ -100,6 +123,66 @@ public sealed record PackageManifest(
 
 /// <summary>One file of a package: its path inside the package, its size, its hash, and the hash of each segment.</summary>
 public sealed record ManifestFile(string Path, long Size, string Sha256, IReadOnlyList<string> Segments);
+
+/// <summary>
+/// What must hold on a client for a package to be installed there. Every field is optional; a condition that
+/// is not set is not checked. Travels in the signed manifest (package) and the signed job settings (job override).
+/// </summary>
+public sealed record InstallConditions
+{
+    /// <summary>Free space needed on the install volume, in MiB.</summary>
+    public long? MinFreeDiskMB { get; init; }
+
+    /// <summary>A path on the client whose volume is the install volume; the agent's staging folder when not set.</summary>
+    public string? InstallPath { get; init; }
+
+    /// <summary>Physical memory needed, in MiB.</summary>
+    public long? MinMemoryMB { get; init; }
+
+    /// <summary>The operating systems allowed (Windows, Linux, macOS); any one of them.</summary>
+    public IReadOnlyList<string>? OS { get; init; }
+
+    /// <summary>A version range the OS version must fall in, such as "&gt;=10.0.19041 &lt;11".</summary>
+    public string? OSVersion { get; init; }
+
+    /// <summary>The processor architectures allowed (X64, Arm64, X86, Arm); any one of them.</summary>
+    public IReadOnlyList<string>? Architecture { get; init; }
+
+    /// <summary>Software that must be installed: a name with an optional version range, such as "openssl &gt;=3.0".</summary>
+    public IReadOnlyList<string>? SoftwareInstalled { get; init; }
+
+    /// <summary>Software that must not be installed (in the version range, when one is given).</summary>
+    public IReadOnlyList<string>? SoftwareAbsent { get; init; }
+
+    /// <summary>A program the agent runs right before installing; exit code 0 allows the install.</summary>
+    public string? CheckCommand { get; init; }
+
+    /// <summary>The check program's arguments, passed as a list (no shell in between).</summary>
+    public IReadOnlyList<string>? CheckArguments { get; init; }
+
+    /// <summary>How long the check program may run; 60 s when not set. A check that times out fails.</summary>
+    public int? CheckTimeoutSeconds { get; init; }
+
+    /// <summary>True when no condition is set.</summary>
+    [JsonIgnore]
+    public bool IsEmpty => this == new InstallConditions();
+
+    /// <summary>These conditions with every condition <paramref name="overrides"/> sets taking precedence (a job's override of its package's).</summary>
+    public InstallConditions Merge(InstallConditions? overrides) => overrides is null ? this : new InstallConditions
+    {
+        MinFreeDiskMB = overrides.MinFreeDiskMB ?? MinFreeDiskMB,
+        InstallPath = overrides.InstallPath ?? InstallPath,
+        MinMemoryMB = overrides.MinMemoryMB ?? MinMemoryMB,
+        OS = overrides.OS ?? OS,
+        OSVersion = overrides.OSVersion ?? OSVersion,
+        Architecture = overrides.Architecture ?? Architecture,
+        SoftwareInstalled = overrides.SoftwareInstalled ?? SoftwareInstalled,
+        SoftwareAbsent = overrides.SoftwareAbsent ?? SoftwareAbsent,
+        CheckCommand = overrides.CheckCommand ?? CheckCommand,
+        CheckArguments = overrides.CheckArguments ?? CheckArguments,
+        CheckTimeoutSeconds = overrides.CheckTimeoutSeconds ?? CheckTimeoutSeconds,
+    };
+}
 
 /// <summary>One JSON shape for every message: camelCase, enums as strings.</summary>
 public static class ProtocolJson

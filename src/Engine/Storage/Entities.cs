@@ -22,6 +22,10 @@ public sealed class PackageRow
     public required string ManifestJson { get; set; }
     public required string ManifestSignature { get; set; }
     public DateTime CreatedAt { get; set; }
+    /// <summary>The install conditions (JSON of InstallConditions), also in the signed manifest; null when none.</summary>
+    public string? InstallConditionsJson { get; set; }
+    /// <summary>When clients install what they received (UTC), also in the signed manifest; null means at once.</summary>
+    public DateTime? InstallAt { get; set; }
 }
 
 /// <summary>A managed computer known to the manager.</summary>
@@ -147,6 +151,14 @@ public sealed class JobRow
     public int? IdGroupId { get; set; }
     /// <summary>How many times a failed target is re-executed automatically at the host's next connection.</summary>
     public int RetryLimit { get; set; }
+    /// <summary>Conditions overriding the package's, condition by condition (JSON of InstallConditions); null when none.</summary>
+    public string? InstallConditionsJson { get; set; }
+    /// <summary>An install time overriding the package's (UTC).</summary>
+    public DateTime? InstallAt { get; set; }
+    /// <summary>The pause between two segments of a transfer.</summary>
+    public double SegmentIntervalSeconds { get; set; }
+    /// <summary>The bandwidth cap per transfer in KiB/s; 0 means none.</summary>
+    public int BandwidthLimitKBps { get; set; }
     public List<JobDestinationRow> Destinations { get; set; } = [];
 }
 
@@ -189,6 +201,13 @@ public sealed class TargetRow
     public string? Message { get; set; }
     public string? OutputTail { get; set; }
     public long BytesTransferred { get; set; }
+    /// <summary>Segments the agent has verified so far.</summary>
+    public int SegmentsTransferred { get; set; }
+    /// <summary>The effective install time of this attempt (job's, else package's); the target is not served as Transferred before it.</summary>
+    public DateTime? InstallAt { get; set; }
+    /// <summary>The signed JobSettings of this attempt, handed to the agent with the work item.</summary>
+    public string? JobSettingsJson { get; set; }
+    public string? JobSettingsSignature { get; set; }
     public DateTime UpdatedAt { get; set; }
     /// <summary>When the host became a target of the job (for an ID group job, when it joined).</summary>
     public DateTime CreatedAt { get; set; }

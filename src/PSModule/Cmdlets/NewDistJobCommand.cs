@@ -1,4 +1,6 @@
+using System.Collections;
 using System.Management.Automation;
+using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Jobs;
 
@@ -50,6 +52,24 @@ public sealed class NewDistJobCommand : DistCmdlet
     [Parameter]
     public string? Description { get; set; }
 
+    /// <summary>Install conditions overriding the package's, condition by condition.</summary>
+    [Parameter]
+    public Hashtable? InstallCondition { get; set; }
+
+    /// <summary>When clients install; overrides the package's install time.</summary>
+    [Parameter]
+    public DateTime? InstallAt { get; set; }
+
+    /// <summary>The pause between two segments of a transfer, in seconds.</summary>
+    [Parameter]
+    [ValidateRange(0.0, JobService.MaxSegmentIntervalSeconds)]
+    public double SegmentInterval { get; set; }
+
+    /// <summary>The bandwidth cap per transfer in KB/s (KiB); 0 means none.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int BandwidthLimitKBps { get; set; }
+
     protected override void ProcessRecord() => _destinations.AddRange(Destination);
 
     protected override void EndProcessing()
@@ -60,7 +80,9 @@ public sealed class NewDistJobCommand : DistCmdlet
         {
             return;
         }
-        var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed);
+        var conditions = InstallCondition is null ? null : Run(_ => Task.FromResult(InstallConditionReader.FromDictionary(InstallConditionInput.Unwrap(InstallCondition))), InstallCondition);
+        var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed,
+            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps);
         WriteObject(Run(token => Engine.Jobs.CreateAsync(request, token), Name));
     }
 }

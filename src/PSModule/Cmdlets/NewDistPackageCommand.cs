@@ -1,4 +1,6 @@
+using System.Collections;
 using System.Management.Automation;
+using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Packaging;
 
@@ -44,6 +46,14 @@ public sealed class NewDistPackageCommand : DistCmdlet
     [Parameter]
     public string? Description { get; set; }
 
+    /// <summary>Install conditions checked on each client right before installing (and by the manager on facts it knows).</summary>
+    [Parameter]
+    public Hashtable? InstallCondition { get; set; }
+
+    /// <summary>When clients install the package they received; at once when omitted.</summary>
+    [Parameter]
+    public DateTime? InstallAt { get; set; }
+
     protected override void ProcessRecord()
     {
         var path = GetUnresolvedProviderPathFromPSPath(Path);
@@ -51,7 +61,8 @@ public sealed class NewDistPackageCommand : DistCmdlet
         {
             return;
         }
-        var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds);
+        var conditions = InstallCondition is null ? null : Run(_ => Task.FromResult(InstallConditionReader.FromDictionary(InstallConditionInput.Unwrap(InstallCondition))), InstallCondition);
+        var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds, conditions, InstallAt);
         var bar = new ProgressRecord(1, $"Registering package '{Name}' {Version}", "Reading the files");
         var package = RunWithProgress<DistPackage, PackagingProgress>(
             (progress, token) => Engine.Packages.CreateAsync(request, progress, token),

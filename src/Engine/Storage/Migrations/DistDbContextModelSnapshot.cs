@@ -350,6 +350,9 @@ namespace JP1Dist.Engine.Storage.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<int>("BandwidthLimitKBps")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT");
 
@@ -368,6 +371,12 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<int?>("IdGroupId")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("InstallAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("InstallConditionsJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime?>("LastExecutedAt")
                         .HasColumnType("TEXT");
 
@@ -384,6 +393,9 @@ namespace JP1Dist.Engine.Storage.Migrations
 
                     b.Property<int>("RetryLimit")
                         .HasColumnType("INTEGER");
+
+                    b.Property<double>("SegmentIntervalSeconds")
+                        .HasColumnType("REAL");
 
                     b.Property<int>("Type")
                         .HasColumnType("INTEGER");
@@ -446,8 +458,14 @@ namespace JP1Dist.Engine.Storage.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime?>("InstallAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("InstallCommand")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("InstallConditionsJson")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("InstallTimeoutSeconds")
@@ -521,8 +539,17 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<Guid>("HostId")
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime?>("InstallAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("JobId")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("JobSettingsJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("JobSettingsSignature")
+                        .HasColumnType("TEXT");
 
                     b.Property<string>("Message")
                         .HasColumnType("TEXT");
@@ -532,6 +559,9 @@ namespace JP1Dist.Engine.Storage.Migrations
 
                     b.Property<DateTime?>("QueuedAt")
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("SegmentsTransferred")
+                        .HasColumnType("INTEGER");
 
                     b.Property<DateTime?>("StartedAt")
                         .HasColumnType("TEXT");

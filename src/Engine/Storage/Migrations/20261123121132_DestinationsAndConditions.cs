@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace JP1Dist.Engine.Storage.Migrations
 {
     /// <inheritdoc />
-    public partial class Destinations : Migration
+    public partial class DestinationsAndConditions : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -17,6 +17,50 @@ namespace JP1Dist.Engine.Storage.Migrations
                 type: "TEXT",
                 nullable: false,
                 defaultValue: new DateTime(1, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified));
+
+            migrationBuilder.AddColumn<DateTime>(
+                name: "InstallAt",
+                table: "Targets",
+                type: "TEXT",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "JobSettingsJson",
+                table: "Targets",
+                type: "TEXT",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "JobSettingsSignature",
+                table: "Targets",
+                type: "TEXT",
+                nullable: true);
+
+            migrationBuilder.AddColumn<int>(
+                name: "SegmentsTransferred",
+                table: "Targets",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: 0);
+
+            migrationBuilder.AddColumn<DateTime>(
+                name: "InstallAt",
+                table: "Packages",
+                type: "TEXT",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "InstallConditionsJson",
+                table: "Packages",
+                type: "TEXT",
+                nullable: true);
+
+            migrationBuilder.AddColumn<int>(
+                name: "BandwidthLimitKBps",
+                table: "Jobs",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: 0);
 
             migrationBuilder.AddColumn<int>(
                 name: "DestinationType",
@@ -31,12 +75,31 @@ namespace JP1Dist.Engine.Storage.Migrations
                 type: "INTEGER",
                 nullable: true);
 
+            migrationBuilder.AddColumn<DateTime>(
+                name: "InstallAt",
+                table: "Jobs",
+                type: "TEXT",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "InstallConditionsJson",
+                table: "Jobs",
+                type: "TEXT",
+                nullable: true);
+
             migrationBuilder.AddColumn<int>(
                 name: "RetryLimit",
                 table: "Jobs",
                 type: "INTEGER",
                 nullable: false,
                 defaultValue: 0);
+
+            migrationBuilder.AddColumn<double>(
+                name: "SegmentIntervalSeconds",
+                table: "Jobs",
+                type: "REAL",
+                nullable: false,
+                defaultValue: 0.0);
 
             migrationBuilder.AddColumn<int>(
                 name: "CpuCount",
@@ -329,6 +392,34 @@ namespace JP1Dist.Engine.Storage.Migrations
                 table: "Targets");
 
             migrationBuilder.DropColumn(
+                name: "InstallAt",
+                table: "Targets");
+
+            migrationBuilder.DropColumn(
+                name: "JobSettingsJson",
+                table: "Targets");
+
+            migrationBuilder.DropColumn(
+                name: "JobSettingsSignature",
+                table: "Targets");
+
+            migrationBuilder.DropColumn(
+                name: "SegmentsTransferred",
+                table: "Targets");
+
+            migrationBuilder.DropColumn(
+                name: "InstallAt",
+                table: "Packages");
+
+            migrationBuilder.DropColumn(
+                name: "InstallConditionsJson",
+                table: "Packages");
+
+            migrationBuilder.DropColumn(
+                name: "BandwidthLimitKBps",
+                table: "Jobs");
+
+            migrationBuilder.DropColumn(
                 name: "DestinationType",
                 table: "Jobs");
 
@@ -337,7 +428,19 @@ namespace JP1Dist.Engine.Storage.Migrations
                 table: "Jobs");
 
             migrationBuilder.DropColumn(
+                name: "InstallAt",
+                table: "Jobs");
+
+            migrationBuilder.DropColumn(
+                name: "InstallConditionsJson",
+                table: "Jobs");
+
+            migrationBuilder.DropColumn(
                 name: "RetryLimit",
+                table: "Jobs");
+
+            migrationBuilder.DropColumn(
+                name: "SegmentIntervalSeconds",
                 table: "Jobs");
 
             migrationBuilder.DropColumn(

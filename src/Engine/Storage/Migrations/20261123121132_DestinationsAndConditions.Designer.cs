@@ -11,8 +11,8 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace JP1Dist.Engine.Storage.Migrations
 {
     [DbContext(typeof(DistDbContext))]
-    [Migration("20261123112857_Destinations")]
-    partial class Destinations
+    [Migration("20261123121132_DestinationsAndConditions")]
+    partial class DestinationsAndConditions
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -353,6 +353,9 @@ namespace JP1Dist.Engine.Storage.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<int>("BandwidthLimitKBps")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT");
 
@@ -371,6 +374,12 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<int?>("IdGroupId")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("InstallAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("InstallConditionsJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime?>("LastExecutedAt")
                         .HasColumnType("TEXT");
 
@@ -387,6 +396,9 @@ namespace JP1Dist.Engine.Storage.Migrations
 
                     b.Property<int>("RetryLimit")
                         .HasColumnType("INTEGER");
+
+                    b.Property<double>("SegmentIntervalSeconds")
+                        .HasColumnType("REAL");
 
                     b.Property<int>("Type")
                         .HasColumnType("INTEGER");
@@ -449,8 +461,14 @@ namespace JP1Dist.Engine.Storage.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime?>("InstallAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("InstallCommand")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("InstallConditionsJson")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("InstallTimeoutSeconds")
@@ -524,8 +542,17 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<Guid>("HostId")
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime?>("InstallAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("JobId")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("JobSettingsJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("JobSettingsSignature")
+                        .HasColumnType("TEXT");
 
                     b.Property<string>("Message")
                         .HasColumnType("TEXT");
@@ -535,6 +562,9 @@ namespace JP1Dist.Engine.Storage.Migrations
 
                     b.Property<DateTime?>("QueuedAt")
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("SegmentsTransferred")
+                        .HasColumnType("INTEGER");
 
                     b.Property<DateTime?>("StartedAt")
                         .HasColumnType("TEXT");

@@ -1,0 +1,242 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using JP1Dist.Engine.Conditions;
+using JP1Dist.Engine.Protocol;
+
+namespace JP1Dist.Engine.Agent;
+
+/// <summary>
+/// The agent's side of install conditions: the facts of this computer (memory, free disk, installed software from
+/// dpkg, rpm and what JP1Dist itself installed) and the external check program. The decision itself is
+/// <see cref="ConditionEvaluator"/>, shared with the manager.
+/// </summary>
+public static class AgentConditions
+{
+    /// <summary>Where dpkg keeps what is installed.</summary>
+    public static string DpkgStatusPath { get; set; } = "/var/lib/dpkg/status";
+
+    /// <summary>Everything the agent can tell about this computer now.</summary>
+    public static ConditionFacts Collect(AgentStateStore store) => new()
+    {
+        OS = HostFacts.OperatingSystemName(),
+        OSVersion = Environment.OSVersion.Version.ToString(),
+        Architecture = RuntimeInformation.OSArchitecture.ToString(),
+        MemoryMB = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024),
+        FreeDiskMB = FreeDiskMB,
+        Software = Software(store),
+    };
+
+    /// <summary>Checks every condition, the check program last (it runs only when the rest hold).</summary>
+    public static async Task<ConditionResult> CheckAsync(InstallConditions conditions, AgentStateStore store, string installPath, bool runCheckProgram, CancellationToken cancellationToken)
+    {
+        var result = ConditionEvaluator.Evaluate(conditions, Collect(store), installPath);
+        if (!result.Met || !runCheckProgram || conditions.CheckCommand is null)
+        {
+            return result;
+        }
+        return await RunCheckAsync(conditions, installPath, cancellationToken);
+    }
+
+    /// <summary>Free MiB on the volume holding <paramref name="path"/> (or its nearest existing parent).</summary>
+    public static long? FreeDiskMB(string path)
+    {
+        try
+        {
+            var existing = Path.GetFullPath(path);
+            while (!Directory.Exists(existing) && Path.GetDirectoryName(existing) is { } parent)
+            {
+                existing = parent;
+            }
+            return new DriveInfo(existing).AvailableFreeSpace / (1024 * 1024);
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Installed software by name: dpkg's status file, rpm where present, and what JP1Dist installed here.</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Software(AgentStateStore store)
+    {
+        var found = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+        void Add(string name, string version)
+        {
+            if (!found.TryGetValue(name, out var versions))
+            {
+                found[name] = versions = [];
+            }
+            if (!versions.Contains(version))
+            {
+                versions.Add(version);
+            }
+        }
+        foreach (var (name, version) in ReadDpkgStatus(DpkgStatusPath))
+        {
+            Add(name, version);
+        }
+        foreach (var (name, version) in ReadRpm())
+        {
+            Add(name, version);
+        }
+        foreach (var (name, version) in store.LoadInstalled())
+        {
+            Add(name, version);
+        }
+        return found.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value, StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Packages dpkg lists as "install ok installed", with their versions.</summary>
+    public static IEnumerable<(string Name, string Version)> ReadDpkgStatus(string path)
+    {
+        if (!File.Exists(path))
+        {
+            yield break;
+        }
+        string? name = null, version = null, status = null;
+        foreach (var line in File.ReadLines(path).Append(""))
+        {
+            if (line.Length == 0)
+            {
+                if (name is not null && version is not null && status is not null && status.EndsWith(" installed", StringComparison.Ordinal))
+                {
+                    yield return (name, version);
+                }
+                name = version = status = null;
+            }
+            else if (line.StartsWith("Package: ", StringComparison.Ordinal))
+            {
+                name = line[9..].Trim();
+            }
+            else if (line.StartsWith("Version: ", StringComparison.Ordinal))
+            {
+                version = line[9..].Trim();
+            }
+            else if (line.StartsWith("Status: ", StringComparison.Ordinal))
+            {
+                status = line[8..].Trim();
+            }
+        }
+    }
+
+    private static List<(string, string)> ReadRpm()
+    {
+        var list = new List<(string, string)>();
+        if (OperatingSystem.IsWindows() || !Directory.Exists("/var/lib/rpm"))
+        {
+            return list;
+        }
+        try
+        {
+            var start = new ProcessStartInfo("rpm") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var argument in new[] { "-qa", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n" })
+            {
+                start.ArgumentList.Add(argument);
+            }
+            using var process = Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEnd();
+            if (!process.WaitForExit(30_000))
+            {
+                process.Kill(entireProcessTree: true);
+                return list;
+            }
+            foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var space = line.IndexOf(' ');
+                if (space > 0)
+                {
+                    list.Add((line[..space], line[(space + 1)..]));
+                }
+            }
+        }
+        catch (Win32Exception)
+        {
+            // rpm is not installed; its database folder alone tells nothing.
+        }
+        return list;
+    }
+
+    /// <summary>Runs the check program (an argument list, no shell); exit code 0 allows the install.</summary>
+    private static async Task<ConditionResult> RunCheckAsync(InstallConditions conditions, string workingFolder, CancellationToken cancellationToken)
+    {
+        var command = conditions.CheckCommand!;
+        var start = new ProcessStartInfo(command)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            CreateNoWindow = true,
+            WorkingDirectory = Directory.Exists(workingFolder) ? workingFolder : Environment.CurrentDirectory,
+        };
+        foreach (var argument in conditions.CheckArguments ?? [])
+        {
+            start.ArgumentList.Add(argument);
+        }
+        var seconds = conditions.CheckTimeoutSeconds ?? 60;
+        using var process = new Process { StartInfo = start };
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception e)
+        {
+            return ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' could not be started ({e.Message}).");
+        }
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(seconds));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            await process.WaitForExitAsync(CancellationToken.None);
+            cancellationToken.ThrowIfCancellationRequested();
+            return ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' did not finish within {seconds} s.");
+        }
+        return process.ExitCode == 0
+            ? ConditionResult.Pass
+            : ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' exited with code {process.ExitCode}.");
+    }
+}
+
+/// <summary>Caps the bytes per second of one transfer; a pause between segments does not become credit for a burst.</summary>
+public sealed class TransferThrottle(long bytesPerSecond)
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private long _bytes;
+
+    /// <summary>True when a cap is set.</summary>
+    public bool IsLimited => bytesPerSecond > 0;
+
+    /// <summary>Counts bytes received and waits as long as the transfer is ahead of the cap.</summary>
+    public async ValueTask AccountAsync(int bytes, CancellationToken cancellationToken)
+    {
+        if (bytesPerSecond <= 0)
+        {
+            return;
+        }
+        _bytes += bytes;
+        var ahead = TimeSpan.FromSeconds((double)_bytes / bytesPerSecond) - _clock.Elapsed;
+        if (ahead > TimeSpan.FromMilliseconds(1))
+        {
+            await Task.Delay(ahead, cancellationToken);
+        }
+    }
+
+    /// <summary>Starts counting afresh (after a pause between segments).</summary>
+    public void Restart()
+    {
+        _bytes = 0;
+        _clock.Restart();
+    }
+}

@@ -1,0 +1,26 @@
+using System.Collections;
+using System.Management.Automation;
+
+namespace JP1Dist.PowerShell.Cmdlets;
+
+/// <summary>Unwraps a hashtable bound from PowerShell (values may be PSObjects or arrays of them) for the engine to read.</summary>
+internal static class InstallConditionInput
+{
+    public static Hashtable Unwrap(Hashtable input)
+    {
+        var plain = new Hashtable(StringComparer.OrdinalIgnoreCase);
+        foreach (DictionaryEntry entry in input)
+        {
+            plain[entry.Key] = Plain(entry.Value);
+        }
+        return plain;
+    }
+
+    private static object? Plain(object? value) => value switch
+    {
+        PSObject wrapped => Plain(wrapped.BaseObject),
+        string text => text,
+        IEnumerable items => items.Cast<object?>().Select(Plain).ToArray(),
+        _ => value,
+    };
+}

@@ -1,0 +1,29 @@
+using System.Management.Automation;
+using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Jobs;
+
+namespace JP1Dist.PowerShell.Cmdlets;
+
+/// <summary>Stop-DistJob: cancels a job's unfinished targets (whole job or chosen hosts); installs under way finish.</summary>
+[Cmdlet(VerbsLifecycle.Stop, "DistJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(DistJobStatus))]
+public sealed class StopDistJobCommand : JobControlCommand
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Job", "Name")]
+    [ArgumentCompleter(typeof(JobNameCompleter))]
+    public string JobName { get; set; } = "";
+
+    /// <summary>The hosts to act on; every destination of the job when omitted.</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(HostNameCompleter))]
+    public string[]? HostName { get; set; }
+
+    protected override string RequestedJob => JobName;
+
+    protected override string[]? RequestedHosts => HostName;
+
+    protected override JobControlAction Action => JobControlAction.Cancel;
+
+    protected override string ActionName => "Stop";
+}

@@ -1,0 +1,29 @@
+using System.Management.Automation;
+using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Jobs;
+
+namespace JP1Dist.PowerShell.Cmdlets;
+
+/// <summary>Suspend-DistJob: suspends a job's transfers (whole job or chosen hosts) at a segment boundary; installs under way finish.</summary>
+[Cmdlet(VerbsLifecycle.Suspend, "DistJob", SupportsShouldProcess = true)]
+[OutputType(typeof(DistJobStatus))]
+public sealed class SuspendDistJobCommand : JobControlCommand
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Job", "Name")]
+    [ArgumentCompleter(typeof(JobNameCompleter))]
+    public string JobName { get; set; } = "";
+
+    /// <summary>The hosts to act on; every destination of the job when omitted.</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(HostNameCompleter))]
+    public string[]? HostName { get; set; }
+
+    protected override string RequestedJob => JobName;
+
+    protected override string[]? RequestedHosts => HostName;
+
+    protected override JobControlAction Action => JobControlAction.Suspend;
+
+    protected override string ActionName => "Suspend";
+}

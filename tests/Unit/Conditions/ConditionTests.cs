@@ -1,0 +1,174 @@
+using System.Collections;
+using JP1Dist.Engine.Agent;
+using JP1Dist.Engine.Conditions;
+using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Protocol;
+using Xunit;
+
+namespace JP1Dist.Tests.Conditions;
+
+/// <summary>Each condition kind, met and not met, through the one evaluator the agent and the manager share.</summary>
+public sealed class ConditionTests
+{
+    private static readonly ConditionFacts Host = new()
+    {
+        OS = "Linux",
+        OSVersion = "6.1.0",
+        Architecture = "X64",
+        MemoryMB = 8192,
+        FreeDiskMB = path => path.StartsWith("/small", StringComparison.Ordinal) ? 100 : 50_000,
+        Software = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["openssl"] = ["3.0.2-0ubuntu1.10"],
+            ["7-Zip"] = ["24.08"],
+        },
+    };
+
+    public static TheoryData<string, InstallConditions, bool> Cases => new()
+    {
+        { "MinFreeDiskMB", new InstallConditions { MinFreeDiskMB = 1000 }, true },
+        { "MinFreeDiskMB", new InstallConditions { MinFreeDiskMB = 1000, InstallPath = "/small/disk" }, false },
+        { "MinMemoryMB", new InstallConditions { MinMemoryMB = 4096 }, true },
+        { "MinMemoryMB", new InstallConditions { MinMemoryMB = 16384 }, false },
+        { "OS", new InstallConditions { OS = ["windows", "linux"] }, true },
+        { "OS", new InstallConditions { OS = ["Windows"] }, false },
+        { "OSVersion", new InstallConditions { OSVersion = ">=5.10 <7" }, true },
+        { "OSVersion", new InstallConditions { OSVersion = ">=6.2" }, false },
+        { "Architecture", new InstallConditions { Architecture = ["x64", "Arm64"] }, true },
+        { "Architecture", new InstallConditions { Architecture = ["Arm64"] }, false },
+        { "SoftwareInstalled", new InstallConditions { SoftwareInstalled = ["openssl >=3.0 <4", "7-zip"] }, true },
+        { "SoftwareInstalled", new InstallConditions { SoftwareInstalled = ["openssl>=3.1"] }, false },
+        { "SoftwareInstalled", new InstallConditions { SoftwareInstalled = ["curl"] }, false },
+        { "SoftwareAbsent", new InstallConditions { SoftwareAbsent = ["curl", "7-Zip <24"] }, true },
+        { "SoftwareAbsent", new InstallConditions { SoftwareAbsent = ["7-Zip"] }, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Each_condition_is_met_or_names_itself_and_the_value_found(string condition, InstallConditions conditions, bool met)
+    {
+        var result = ConditionEvaluator.Evaluate(conditions, Host);
+        Assert.Equal(met, result.Met);
+        if (!met)
+        {
+            Assert.Equal(condition, result.Condition);
+            Assert.StartsWith($"Condition {condition} not met:", result.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void The_message_names_the_value_found()
+    {
+        var result = ConditionEvaluator.Evaluate(new InstallConditions { MinMemoryMB = 16384 }, Host);
+        Assert.Contains("8192 MB", result.Message, StringComparison.Ordinal);
+        var software = ConditionEvaluator.Evaluate(new InstallConditions { SoftwareInstalled = ["openssl >=3.1"] }, Host);
+        Assert.Contains("3.0.2-0ubuntu1.10", software.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Facts_the_manager_does_not_know_decide_nothing()
+    {
+        var manager = HostConditionFacts.From("Linux", "6.1", "X64");
+        var conditions = new InstallConditions { MinFreeDiskMB = 1_000_000, MinMemoryMB = 1_000_000, SoftwareInstalled = ["nothing"], CheckCommand = "false" };
+        Assert.True(ConditionEvaluator.Evaluate(conditions, manager).Met);
+        Assert.False(ConditionEvaluator.Evaluate(conditions with { OS = ["Windows"] }, manager).Met);
+    }
+
+    [Theory]
+    [InlineData("1.2", "1.2.0", 0)]
+    [InlineData("1.10", "1.9", 1)]
+    [InlineData("10.0.19041", "10.0.22621", -1)]
+    [InlineData("3.0.2-0ubuntu1.10", "3.0.2-0ubuntu1.9", 1)]
+    [InlineData("1:1.0", "2.0", 1)]
+    [InlineData("1.0-beta", "1.0.1", -1)]
+    [InlineData("2.0RC1", "2.0rc1", 0)]
+    public void Versions_compare_by_numbers_then_text(string left, string right, int expected)
+    {
+        Assert.Equal(expected, VersionComparer.Compare(left, right));
+        Assert.Equal(-expected, VersionComparer.Compare(right, left));
+    }
+
+    [Theory]
+    [InlineData(">=10.0 <11", "10.0.19041", true)]
+    [InlineData(">=10.0, <11", "11.0", false)]
+    [InlineData("=2.4.1", "2.4.1.0", true)]
+    [InlineData("2.4.1", "2.4.2", false)]
+    [InlineData("!=1.0", "1.0", false)]
+    [InlineData(">1.0<=2", "2", true)]
+    public void Ranges_hold_when_every_comparison_does(string range, string version, bool contains) =>
+        Assert.Equal(contains, VersionRange.Parse(range).Contains(version));
+
+    [Fact]
+    public void A_hashtable_becomes_conditions_and_bad_entries_are_refused_by_name()
+    {
+        var conditions = InstallConditionReader.FromDictionary(new Hashtable
+        {
+            ["minfreediskmb"] = 500, ["OS"] = "Linux", ["Architecture"] = new object[] { "X64", "Arm64" },
+            ["SoftwareAbsent"] = "old-app <2", ["CheckCommand"] = "/bin/true", ["CheckArguments"] = new[] { "-x" }, ["CheckTimeoutSeconds"] = 5,
+        });
+        Assert.Equal(500, conditions.MinFreeDiskMB);
+        Assert.Equal(["Linux"], conditions.OS);
+        Assert.Equal(["X64", "Arm64"], conditions.Architecture);
+        Assert.Equal(["-x"], conditions.CheckArguments);
+
+        Assert.Equal("InstallConditionInvalid", Assert.Throws<DistException>(() => InstallConditionReader.FromDictionary(new Hashtable { ["Colour"] = "red" })).ErrorId);
+        Assert.Contains("OSVersion", Assert.Throws<DistException>(() => InstallConditionReader.FromDictionary(new Hashtable { ["OSVersion"] = ">=" })).Message, StringComparison.Ordinal);
+        Assert.Throws<DistException>(() => InstallConditionReader.FromDictionary(new Hashtable { ["MinMemoryMB"] = -1 }));
+        Assert.Throws<DistException>(() => InstallConditionReader.FromDictionary(new Hashtable { ["CheckArguments"] = "x" }));
+    }
+
+    [Fact]
+    public void A_job_overrides_its_package_condition_by_condition()
+    {
+        var package = new InstallConditions { MinFreeDiskMB = 100, OS = ["Linux"] };
+        var merged = package.Merge(new InstallConditions { MinFreeDiskMB = 900 });
+        Assert.Equal(900, merged.MinFreeDiskMB);
+        Assert.Equal(["Linux"], merged.OS);
+        Assert.True(new InstallConditions().IsEmpty);
+    }
+
+    [Fact]
+    public void Dpkg_status_lists_only_installed_packages()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "Package: curl\nStatus: install ok installed\nVersion: 8.5.0-2\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1.0\n\nPackage: zlib1g\nStatus: install ok installed\nVersion: 1:1.3.dfsg-3\n");
+            Assert.Equal([("curl", "8.5.0-2"), ("zlib1g", "1:1.3.dfsg-3")], AgentConditions.ReadDpkgStatus(path).ToList());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task The_check_program_decides_by_its_exit_code()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var folder = Path.Combine(Path.GetTempPath(), "jp1dist-check-" + Guid.NewGuid().ToString("N")[..8]);
+        var store = new AgentStateStore(folder);
+        try
+        {
+            var pass = await AgentConditions.CheckAsync(new InstallConditions { CheckCommand = "sh", CheckArguments = ["-c", "exit 0"] }, store, folder, true, default);
+            Assert.True(pass.Met);
+            var fail = await AgentConditions.CheckAsync(new InstallConditions { CheckCommand = "sh", CheckArguments = ["-c", "exit 4"] }, store, folder, true, default);
+            Assert.Equal(("CheckCommand", false), (fail.Condition, fail.Met));
+            Assert.Contains("exited with code 4", fail.Message, StringComparison.Ordinal);
+            var slow = await AgentConditions.CheckAsync(new InstallConditions { CheckCommand = "sleep", CheckArguments = ["30"], CheckTimeoutSeconds = 1 }, store, folder, true, default);
+            Assert.Contains("did not finish within 1 s", slow.Message, StringComparison.Ordinal);
+            var missing = await AgentConditions.CheckAsync(new InstallConditions { CheckCommand = "/no/such/program" }, store, folder, true, default);
+            Assert.Contains("could not be started", missing.Message, StringComparison.Ordinal);
+            // The program is not run when a fact already fails, nor before the download.
+            var skipped = await AgentConditions.CheckAsync(new InstallConditions { CheckCommand = "sh", CheckArguments = ["-c", "exit 4"] }, store, folder, false, default);
+            Assert.True(skipped.Met);
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+}
