@@ -304,15 +304,20 @@ public sealed partial class JobService(DistEngine engine)
             for (var i = 0; i < chunk.Count; i++)
             {
                 var n = parameters.Count;
-                sql.Append(i == 0 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture,
-                    $"({{0}}, {{{n}}}, {{1}}, 1, {{2}}, {{{n + 1}}}, 0, {{3}}, {{3}}, 0, {{{n + 2}}}, {{{n + 3}}}, {{{n + 4}}})");
                 var ticket = Guid.NewGuid();
                 var (settings, signature, installAt) = AttemptSettings.Sign(engine, job, package, ticket);
+                // EF maps no type for a null parameter, so a missing install time is a NULL literal.
+                var installAtSql = installAt is null ? "NULL" : $"{{{n + 4}}}";
+                sql.Append(i == 0 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture,
+                    $"({{0}}, {{{n}}}, {{1}}, 1, {{2}}, {{{n + 1}}}, 0, {{3}}, {{3}}, 0, {installAtSql}, {{{n + 2}}}, {{{n + 3}}})");
                 parameters.Add(chunk[i]);
                 parameters.Add(ticket);
-                parameters.Add(installAt is null ? DBNull.Value : installAt.Value);
                 parameters.Add(settings);
                 parameters.Add(signature);
+                if (installAt is not null)
+                {
+                    parameters.Add(installAt.Value);
+                }
             }
             await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, cancellationToken);
         }
