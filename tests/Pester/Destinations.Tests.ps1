@@ -77,10 +77,23 @@ Describe 'The guide: every new client gets the package through an ID group job' 
         (Get-IdGroupPolicy -IdGroup 'ID_NEWCLT').Rules[0].Conditions['HostName'] | Should -Be @('new-*')
     }
 
+    It 'admits a connected agent when the policy changes, and it installs at its next poll' {
+        $agent = Start-TestAgent -ManagerUrl $manager.Url -Token $token.Token -Name 'late-pc1' -StateFolder ([IO.Path]::Combine($scratch, 'agent-late-pc1'))
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (-not (Get-DistHost -Name 'late-*') -and [DateTime]::UtcNow -lt $deadline) { [Threading.Thread]::Sleep(200) }
+            Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-*' }, @{ HostName = 'late-*' } | Out-Null
+            Wait-DistJob -Name 'AV to new clients' -Timeout 90
+            (Get-DistJobStatus -Job 'AV to new clients' -HostName 'late-pc1').Status | Should -Be 'Succeeded'
+            @(Get-InstallLog $logs 'late-pc1').Count | Should -Be 1
+        }
+        finally { Stop-TestAgent $agent }
+    }
+
     It 'lets hosts that stop matching leave, keeping their results' {
         Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-pc1' } | Out-Null
         (Get-DistIdGroup -Name 'ID_NEWCLT').HostNames | Should -Be @('new-pc1')
-        @(Get-DistJobStatus -Job 'AV to new clients').Count | Should -Be 2
+        @(Get-DistJobStatus -Job 'AV to new clients').Count | Should -Be 3
     }
 }
 

@@ -53,22 +53,31 @@ public sealed class HostService(DistEngine engine)
         host.Name = name;
         host.CredentialHash = Secrets.Hash(credential);
         host.LastSeen = now;
-        var changed = await engine.Inventory.ApplyFactsAsync(db, host, new FactsReport(request.OS, request.OSVersion, request.Architecture,
-            request.Addresses ?? [], request.MacAddress, request.AgentVersion, request.Inventory), cancellationToken);
+        var update = engine.Inventory.ApplyFacts(host, new FactsReport(request.OS, request.OSVersion, request.Architecture,
+            request.Addresses ?? [], request.MacAddress, request.AgentVersion, request.Inventory));
         // A host's first connection (or changed facts at re-registration) is when ID group policies admit it.
         if (isNew)
         {
             var inventory = request.Inventory;
+            // Evaluated from the facts just received (the software rows are written after the host row).
             await engine.Policies.ApplyToNewHostAsync(db, new HostFactSet(host.Id, host.Name, host.OS, host.OSVersion, host.Architecture,
                 request.Addresses ?? [], inventory?.MacAddresses is { Count: > 0 } macs ? macs : request.MacAddress is { } mac ? [mac] : [],
                 host.MemoryMB, host.CpuCount, new HashSet<string>(),
-                (inventory?.Software ?? []).Where(s => !string.IsNullOrWhiteSpace(s.Name)).Select(s => (s.Name.Trim(), s.Version ?? "")).ToList()), cancellationToken);
+                (update.Software ?? []).Select(s => (s.Name, s.Version)).ToList()), cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
+            if (update.Software is { Count: > 0 } software)
+            {
+                await engine.Inventory.WriteSoftwareAsync(db, host.Id, software, replace: false, cancellationToken);
+            }
         }
         else
         {
             await db.SaveChangesAsync(cancellationToken);
-            if (changed)
+            if (update.Software is { } software)
+            {
+                await engine.Inventory.WriteSoftwareAsync(db, host.Id, software, replace: true, cancellationToken);
+            }
+            if (update.Changed)
             {
                 await engine.Policies.ApplyAsync(db, [host.Id], null, cancellationToken);
             }

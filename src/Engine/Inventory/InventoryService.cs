@@ -9,6 +9,9 @@ using Microsoft.EntityFrameworkCore;
 
 namespace JP1Dist.Engine.Inventory;
 
+/// <summary>What reported facts changed: whether anything did, and the software list to store (null: none reported).</summary>
+public sealed record FactsUpdate(bool Changed, IReadOnlyList<SoftwareFact>? Software);
+
 /// <summary>
 /// Host inventory: records the facts agents report (only when they changed), records software that JP1Dist
 /// installed, and answers inventory queries such as "which hosts have X below version Y".
@@ -19,17 +22,17 @@ public sealed class InventoryService(DistEngine engine)
     public const string JP1DistSource = "JP1Dist";
 
     /// <summary>
-    /// Puts reported facts on a tracked host row and replaces its operating-system software list. Returns false
-    /// (and changes nothing) when the facts are the same as last time. The caller saves and evaluates policies.
+    /// Puts reported facts on a tracked host row. Returns Changed false (and changes nothing) when the facts are the
+    /// same as last time; otherwise the operating-system software list to store once the host row is saved
+    /// (<see cref="WriteSoftwareAsync"/>), or null when the report carried no inventory.
     /// </summary>
-    public async Task<bool> ApplyFactsAsync(DistDbContext db, HostRow host, FactsReport facts, CancellationToken cancellationToken)
+    public FactsUpdate ApplyFacts(HostRow host, FactsReport facts)
     {
         var hash = Hash(facts);
         if (string.Equals(hash, host.FactsHash, StringComparison.Ordinal))
         {
-            return false;
+            return new FactsUpdate(false, null);
         }
-        var now = engine.Now;
         host.OS = facts.OS ?? "";
         host.OSVersion = facts.OSVersion ?? "";
         host.Architecture = facts.Architecture ?? "";
@@ -37,27 +40,50 @@ public sealed class InventoryService(DistEngine engine)
         host.MacAddress = facts.MacAddress;
         host.AgentVersion = facts.AgentVersion ?? "";
         host.FactsHash = hash;
-        host.FactsUpdatedAt = now;
-        if (facts.Inventory is { } inventory)
+        host.FactsUpdatedAt = engine.Now;
+        if (facts.Inventory is not { } inventory)
         {
-            host.CpuCount = inventory.CpuCount;
-            host.MemoryMB = inventory.MemoryMB;
-            host.VolumesJson = JsonSerializer.Serialize(inventory.Volumes ?? []);
-            host.MacAddressesJson = JsonSerializer.Serialize(inventory.MacAddresses ?? []);
-            // A new host row is not in the database yet: there is nothing to delete.
-            if (db.Entry(host).State != EntityState.Added)
-            {
-                await db.HostSoftware.Where(s => s.HostId == host.Id && s.Source != JP1DistSource).ExecuteDeleteAsync(cancellationToken);
-            }
-            db.HostSoftware.AddRange((inventory.Software ?? [])
-                .Where(s => !string.IsNullOrWhiteSpace(s.Name) && !string.Equals(s.Source, JP1DistSource, StringComparison.OrdinalIgnoreCase))
-                .DistinctBy(s => (Names.Key(s.Name), s.Version))
-                .Select(s => new HostSoftwareRow
-                {
-                    HostId = host.Id, Name = s.Name.Trim(), NameKey = Names.Key(s.Name), Version = s.Version ?? "", Source = s.Source ?? "", RecordedAt = now,
-                }));
+            return new FactsUpdate(true, null);
         }
-        return true;
+        host.CpuCount = inventory.CpuCount;
+        host.MemoryMB = inventory.MemoryMB;
+        host.VolumesJson = JsonSerializer.Serialize(inventory.Volumes ?? []);
+        host.MacAddressesJson = JsonSerializer.Serialize(inventory.MacAddresses ?? []);
+        var software = (inventory.Software ?? [])
+            .Where(s => !string.IsNullOrWhiteSpace(s.Name) && !string.Equals(s.Source, JP1DistSource, StringComparison.OrdinalIgnoreCase))
+            .Select(s => new SoftwareFact(s.Name.Trim(), s.Version ?? "", s.Source ?? ""))
+            .DistinctBy(s => (Names.Key(s.Name), s.Version)).ToList();
+        return new FactsUpdate(true, software);
+    }
+
+    /// <summary>
+    /// Replaces the host's operating-system software rows (JP1Dist's own rows stay) with multi-row INSERTs: a
+    /// Debian host reports several hundred packages, which one tracked entity each would make slow to register.
+    /// </summary>
+    public async Task WriteSoftwareAsync(DistDbContext db, Guid hostId, IReadOnlyList<SoftwareFact> software, bool replace, CancellationToken cancellationToken)
+    {
+        if (replace)
+        {
+            await db.HostSoftware.Where(s => s.HostId == hostId && s.Source != JP1DistSource).ExecuteDeleteAsync(cancellationToken);
+        }
+        const int rowsPerStatement = 200;
+        var now = engine.Now;
+        for (var start = 0; start < software.Count; start += rowsPerStatement)
+        {
+            var chunk = software.Skip(start).Take(rowsPerStatement).ToList();
+            var sql = new StringBuilder("INSERT INTO \"HostSoftware\" (\"HostId\", \"Name\", \"NameKey\", \"Version\", \"Source\", \"RecordedAt\") VALUES ");
+            var parameters = new List<object> { hostId, now };
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                var at = parameters.Count;
+                sql.Append(i == 0 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture, $"({{0}}, {{{at}}}, {{{at + 1}}}, {{{at + 2}}}, {{{at + 3}}}, {{1}})");
+                parameters.Add(chunk[i].Name);
+                parameters.Add(Names.Key(chunk[i].Name));
+                parameters.Add(chunk[i].Version);
+                parameters.Add(chunk[i].Source);
+            }
+            await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, cancellationToken);
+        }
     }
 
     /// <summary>Receives an agent's facts after registration; when they changed, the policies are evaluated for the host.</summary>
@@ -66,11 +92,16 @@ public sealed class InventoryService(DistEngine engine)
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var host = await db.Hosts.FirstOrDefaultAsync(h => h.Id == hostId, cancellationToken) ?? throw Hosts.HostService.HostNotFound(hostId.ToString());
-        if (!await ApplyFactsAsync(db, host, facts, cancellationToken))
+        var update = ApplyFacts(host, facts);
+        if (!update.Changed)
         {
             return false;
         }
         await db.SaveChangesAsync(cancellationToken);
+        if (update.Software is { } software)
+        {
+            await WriteSoftwareAsync(db, hostId, software, replace: true, cancellationToken);
+        }
         await engine.Policies.ApplyAsync(db, [hostId], null, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;
@@ -134,10 +165,22 @@ public sealed class InventoryService(DistEngine engine)
             var key = Names.Key(pattern.Name);
             rows = rows.Where(r => r.s.NameKey == key);
         }
+        else if (LikePrefix(pattern.Name) is { Length: > 0 } prefix)
+        {
+            // 'Office*' reads only names starting with OFFICE (indexed), not every package of every host.
+            rows = rows.Where(r => r.s.NameKey.StartsWith(prefix));
+        }
         var hostMatcher = Wildcard.For(hostPattern);
         var list = await rows.OrderBy(r => r.HostKey).ThenBy(r => r.s.NameKey).ToListAsync(cancellationToken);
         return list.Where(r => hostMatcher(r.Name) && pattern.Matches(r.s.Name, r.s.Version))
             .Select(r => new DistSoftware(r.Name, r.s.Name, r.s.Version, r.s.Source, r.s.RecordedAt, r.s.HostId)).ToList();
+    }
+
+    /// <summary>The literal text before the first wildcard character, as a name key.</summary>
+    private static string LikePrefix(string pattern)
+    {
+        var at = pattern.IndexOfAny(['*', '?', '[']);
+        return Names.Key(at < 0 ? pattern : pattern[..at]);
     }
 
     private static string Hash(FactsReport facts) =>

@@ -168,6 +168,8 @@ public sealed class DestinationTests : IDisposable
         await _folder.RegisterHostAsync("b", "Linux", "6.1", "10.0.0.2", 2048, new SoftwareFact("openssl", "3.0.2", "dpkg"));
         var old = Assert.Single(await Engine.Inventory.FindSoftwareAsync("openssl<3.0"));
         Assert.Equal("a", old.HostName);
+        Assert.Equal(["a", "b"], (await Engine.Inventory.FindSoftwareAsync("OPEN*")).Select(s => s.HostName));
+        Assert.Equal(["curl", "openssl"], (await Engine.Inventory.FindSoftwareAsync("*l", "a")).Select(s => s.Name));
         var inventory = (await Engine.Inventory.ListAsync("a")).Single();
         Assert.Equal(2048, inventory.MemoryMB);
         Assert.Equal(["curl", "openssl"], inventory.Software.Select(s => s.Name));
