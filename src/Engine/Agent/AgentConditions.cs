@@ -208,35 +208,3 @@ public static class AgentConditions
             : ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' exited with code {process.ExitCode}.");
     }
 }
-
-/// <summary>Caps the bytes per second of one transfer; a pause between segments does not become credit for a burst.</summary>
-public sealed class TransferThrottle(long bytesPerSecond)
-{
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private long _bytes;
-
-    /// <summary>True when a cap is set.</summary>
-    public bool IsLimited => bytesPerSecond > 0;
-
-    /// <summary>Counts bytes received and waits as long as the transfer is ahead of the cap.</summary>
-    public async ValueTask AccountAsync(int bytes, CancellationToken cancellationToken)
-    {
-        if (bytesPerSecond <= 0)
-        {
-            return;
-        }
-        _bytes += bytes;
-        var ahead = TimeSpan.FromSeconds((double)_bytes / bytesPerSecond) - _clock.Elapsed;
-        if (ahead > TimeSpan.FromMilliseconds(1))
-        {
-            await Task.Delay(ahead, cancellationToken);
-        }
-    }
-
-    /// <summary>Starts counting afresh (after a pause between segments).</summary>
-    public void Restart()
-    {
-        _bytes = 0;
-        _clock.Restart();
-    }
-}
