@@ -230,6 +230,32 @@ public sealed class TransferTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_target_suspended_while_it_waits_for_its_install_time_does_not_install_until_resumed()
+    {
+        var installAt = DateTime.UtcNow.AddHours(1);
+        var handler = _h.Handler();
+        using (var agent = await RegisteredAsync("pc-1", handler))
+        {
+            await _h.PackageAsync("App", installAt: installAt);
+            await _h.ExecuteAsync(new NewJobRequest("J", "App", null, ["pc-1"]));
+            await agent.RunOnceAsync(default);
+        }
+        Assert.Equal(TargetStatus.Suspended, Assert.Single(await _h.Folder.Engine.Jobs.SuspendAsync("J", null)).Status);
+
+        var laterHandler = _h.Handler();
+        using var later = await _h.AgentAsync("pc-1", laterHandler, new ManualTime(installAt.AddMinutes(5)));
+        await later.RunOnceAsync(default); // due, but the claim is refused: suspended
+        Assert.Equal(TargetStatus.Suspended, (await _h.StatusAsync("J")).Status);
+        Assert.Equal(0, _h.InstallCount());
+
+        await _h.Folder.Engine.Jobs.ResumeAsync("J", null);
+        await later.RunOnceAsync(default);
+        Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("J")).Status);
+        Assert.Equal(1, _h.InstallCount());
+        Assert.Empty(laterHandler.Requests); // installed from what it kept on disk: nothing fetched again
+    }
+
+    [Fact]
     public async Task A_job_install_time_overrides_the_package_and_a_restart_before_it_installs_nothing()
     {
         var handler = _h.Handler();
