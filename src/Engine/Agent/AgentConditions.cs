@@ -8,7 +8,7 @@ namespace JP1Dist.Engine.Agent;
 
 /// <summary>
 /// The agent's side of install conditions: the facts of this computer (memory, free disk, installed software from
-/// dpkg, rpm and what JP1Dist itself installed) and the external check program. The decision itself is
+/// dpkg, rpm, the Windows Uninstall keys, and what JP1Dist itself installed) and the external check program. The decision itself is
 /// <see cref="ConditionEvaluator"/>, shared with the manager.
 /// </summary>
 public static class AgentConditions
@@ -78,6 +78,13 @@ public static class AgentConditions
         foreach (var (name, version) in ReadRpm())
         {
             Add(name, version);
+        }
+        if (OperatingSystem.IsWindows())
+        {
+            foreach (var (name, version) in ReadWindowsUninstallKeys())
+            {
+                Add(name, version);
+            }
         }
         foreach (var (name, version) in store.LoadInstalled())
         {
@@ -152,6 +159,40 @@ public static class AgentConditions
         catch (Win32Exception)
         {
             // rpm is not installed; its database folder alone tells nothing.
+        }
+        return list;
+    }
+
+    /// <summary>What Windows lists under Programs and Features: DisplayName and DisplayVersion of the Uninstall keys (64- and 32-bit views, machine and user).</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("windows")]
+    private static List<(string, string)> ReadWindowsUninstallKeys()
+    {
+        var list = new List<(string, string)>();
+        const string uninstall = @"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall";
+        foreach (var (hive, view) in new[]
+                 {
+                     (Microsoft.Win32.RegistryHive.LocalMachine, Microsoft.Win32.RegistryView.Registry64),
+                     (Microsoft.Win32.RegistryHive.LocalMachine, Microsoft.Win32.RegistryView.Registry32),
+                     (Microsoft.Win32.RegistryHive.CurrentUser, Microsoft.Win32.RegistryView.Default),
+                 })
+        {
+            try
+            {
+                using var root = Microsoft.Win32.RegistryKey.OpenBaseKey(hive, view);
+                using var keys = root.OpenSubKey(uninstall);
+                foreach (var name in keys?.GetSubKeyNames() ?? [])
+                {
+                    using var key = keys!.OpenSubKey(name);
+                    if (key?.GetValue("DisplayName") is string display && display.Length > 0)
+                    {
+                        list.Add((display, key.GetValue("DisplayVersion") as string ?? ""));
+                    }
+                }
+            }
+            catch (Exception e) when (e is System.Security.SecurityException or UnauthorizedAccessException or IOException)
+            {
+                // A hive this account cannot read tells nothing.
+            }
         }
         return list;
     }
