@@ -8,7 +8,7 @@ namespace JP1Dist.Engine.Agent;
 
 /// <summary>
 /// The agent's side of install conditions: the facts of this computer (memory, free disk, installed software from
-/// dpkg, rpm and what JP1Dist itself installed) and the external check program. The decision itself is
+/// dpkg, rpm, the Windows Uninstall keys, and what JP1Dist itself installed) and the external check program. The decision itself is
 /// <see cref="ConditionEvaluator"/>, shared with the manager.
 /// </summary>
 public static class AgentConditions
@@ -78,6 +78,13 @@ public static class AgentConditions
         foreach (var (name, version) in ReadRpm())
         {
             Add(name, version);
+        }
+        if (OperatingSystem.IsWindows())
+        {
+            foreach (var (name, version) in ReadWindowsUninstallKeys())
+            {
+                Add(name, version);
+            }
         }
         foreach (var (name, version) in store.LoadInstalled())
         {
@@ -156,6 +163,40 @@ public static class AgentConditions
         return list;
     }
 
+    /// <summary>What Windows lists under Programs and Features: DisplayName and DisplayVersion of the Uninstall keys (64- and 32-bit views, machine and user).</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("windows")]
+    private static List<(string, string)> ReadWindowsUninstallKeys()
+    {
+        var list = new List<(string, string)>();
+        const string uninstall = @"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall";
+        foreach (var (hive, view) in new[]
+                 {
+                     (Microsoft.Win32.RegistryHive.LocalMachine, Microsoft.Win32.RegistryView.Registry64),
+                     (Microsoft.Win32.RegistryHive.LocalMachine, Microsoft.Win32.RegistryView.Registry32),
+                     (Microsoft.Win32.RegistryHive.CurrentUser, Microsoft.Win32.RegistryView.Default),
+                 })
+        {
+            try
+            {
+                using var root = Microsoft.Win32.RegistryKey.OpenBaseKey(hive, view);
+                using var keys = root.OpenSubKey(uninstall);
+                foreach (var name in keys?.GetSubKeyNames() ?? [])
+                {
+                    using var key = keys!.OpenSubKey(name);
+                    if (key?.GetValue("DisplayName") is string display && display.Length > 0)
+                    {
+                        list.Add((display, key.GetValue("DisplayVersion") as string ?? ""));
+                    }
+                }
+            }
+            catch (Exception e) when (e is System.Security.SecurityException or UnauthorizedAccessException or IOException)
+            {
+                // A hive this account cannot read tells nothing.
+            }
+        }
+        return list;
+    }
+
     /// <summary>Runs the check program (an argument list, no shell); exit code 0 allows the install.</summary>
     private static async Task<ConditionResult> RunCheckAsync(InstallConditions conditions, string workingFolder, CancellationToken cancellationToken)
     {
@@ -206,37 +247,5 @@ public static class AgentConditions
         return process.ExitCode == 0
             ? ConditionResult.Pass
             : ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' exited with code {process.ExitCode}.");
-    }
-}
-
-/// <summary>Caps the bytes per second of one transfer; a pause between segments does not become credit for a burst.</summary>
-public sealed class TransferThrottle(long bytesPerSecond)
-{
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private long _bytes;
-
-    /// <summary>True when a cap is set.</summary>
-    public bool IsLimited => bytesPerSecond > 0;
-
-    /// <summary>Counts bytes received and waits as long as the transfer is ahead of the cap.</summary>
-    public async ValueTask AccountAsync(int bytes, CancellationToken cancellationToken)
-    {
-        if (bytesPerSecond <= 0)
-        {
-            return;
-        }
-        _bytes += bytes;
-        var ahead = TimeSpan.FromSeconds((double)_bytes / bytesPerSecond) - _clock.Elapsed;
-        if (ahead > TimeSpan.FromMilliseconds(1))
-        {
-            await Task.Delay(ahead, cancellationToken);
-        }
-    }
-
-    /// <summary>Starts counting afresh (after a pause between segments).</summary>
-    public void Restart()
-    {
-        _bytes = 0;
-        _clock.Restart();
     }
 }

@@ -392,6 +392,7 @@ public sealed class AgentRuntime : IDisposable
             }
             var partial = Path.Combine(downloads, file.Sha256 + ".part");
             ticket.VerifiedSegments.TryGetValue(file.Sha256, out var verified);
+            using var reader = new SegmentReader(_client, file.Sha256, throttle);
             await using (var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
             {
                 if (verified > 0)
@@ -404,7 +405,7 @@ public sealed class AgentRuntime : IDisposable
                     var offset = index * manifest.SegmentSize;
                     var length = (int)Math.Min(manifest.SegmentSize, file.Size - offset);
                     var segment = buffer.AsMemory(0, length);
-                    await FetchVerifiedAsync(file, index, offset, segment, throttle, cancellationToken);
+                    await FetchVerifiedAsync(reader, file, index, offset, segment, cancellationToken);
                     output.Position = offset;
                     await output.WriteAsync(segment, cancellationToken);
                     await output.FlushAsync(cancellationToken);
@@ -425,6 +426,9 @@ public sealed class AgentRuntime : IDisposable
                         }
                         if (interval > TimeSpan.Zero)
                         {
+                            // A paced transfer asks for each segment anew: a response left unread during the pause
+                            // would hold a connection (and be cut by the server's minimum data rate).
+                            reader.Close();
                             await Task.Delay(interval, _time, cancellationToken);
                             throttle.Restart();
                         }
@@ -462,17 +466,18 @@ public sealed class AgentRuntime : IDisposable
         return verified;
     }
 
-    private async Task FetchVerifiedAsync(ManifestFile file, int index, long offset, Memory<byte> segment, TransferThrottle throttle, CancellationToken cancellationToken)
+    private async Task FetchVerifiedAsync(SegmentReader reader, ManifestFile file, int index, long offset, Memory<byte> segment, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
-            await CallAsync(async () => { await _client.ReadRangeAsync(file.Sha256, offset, segment, cancellationToken, throttle); return true; }, cancellationToken);
+            await CallAsync(async () => { await reader.ReadAsync(offset, segment, cancellationToken); return true; }, cancellationToken);
             var hash = Convert.ToHexStringLower(SHA256.HashData(segment.Span));
             if (string.Equals(hash, file.Segments[index], StringComparison.OrdinalIgnoreCase))
             {
                 return;
             }
             _logger.LogWarning("Segment {Index} of {File} failed its hash check (attempt {Attempt})", index, file.Path, attempt);
+            reader.Close(); // fetched again by a new request from this segment
             if (attempt >= _options.SegmentRetries)
             {
                 throw new ContentVerificationException($"Segment {index} of '{file.Path}' failed its SHA-256 check {attempt} times.");

@@ -66,43 +66,32 @@ public sealed class HigherSystemClient : IDisposable
         return await ReadAsync<ReportResponse>(response, timeout.Token);
     }
 
-    /// <summary>Reads the byte range [offset, offset+length) of a stored blob into <paramref name="buffer"/>.</summary>
-    /// <remarks>With a throttle, the body is read in small pieces, each counted against the transfer's bandwidth cap.</remarks>
-    public async Task ReadRangeAsync(string sha256, long offset, Memory<byte> buffer, CancellationToken cancellationToken, TransferThrottle? throttle = null)
+    /// <summary>
+    /// Opens a stored blob from <paramref name="offset"/> to its end (HTTP Range "bytes=offset-"): one request that a
+    /// transfer reads segment after segment, so the connection keeps filling while a segment is checked and written.
+    /// </summary>
+    public async Task<(HttpResponseMessage Response, Stream Body)> OpenRangeAsync(string sha256, long offset, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromMinutes(5));
         using var request = Authorized(HttpMethod.Get, ApiPaths.ContentPrefix + sha256);
-        request.Headers.Range = new RangeHeaderValue(offset, offset + buffer.Length - 1);
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-        if (!response.IsSuccessStatusCode)
+        request.Headers.Range = new RangeHeaderValue(offset, null);
+        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        try
         {
-            await ThrowAsync(response, timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                await ThrowAsync(response, cancellationToken);
+            }
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            if (response.StatusCode != HttpStatusCode.PartialContent && offset > 0)
+            {
+                await CopyDiscardAsync(body, offset, cancellationToken); // a server that ignores Range sends everything
+            }
+            return (response, body);
         }
-        var skip = response.StatusCode == HttpStatusCode.PartialContent ? 0 : offset; // a server that ignores Range sends everything
-        await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
-        if (skip > 0)
+        catch
         {
-            await CopyDiscardAsync(stream, skip, timeout.Token);
-        }
-        var filled = 0;
-        while (filled < buffer.Length)
-        {
-            var room = buffer[filled..];
-            if (throttle is { IsLimited: true } && room.Length > 16 * 1024)
-            {
-                room = room[..(16 * 1024)];
-            }
-            var read = await stream.ReadAsync(room, timeout.Token);
-            if (read == 0)
-            {
-                throw new IOException($"The higher system sent {filled} of {buffer.Length} bytes of {sha256} at offset {offset}.");
-            }
-            filled += read;
-            if (throttle is not null)
-            {
-                await throttle.AccountAsync(read, timeout.Token);
-            }
+            response.Dispose();
+            throw;
         }
     }
 

@@ -86,10 +86,13 @@ public sealed class AgentHarness : IAsyncDisposable
     }
 }
 
-/// <summary>Records each content request (hash, offset); can corrupt one segment once, or run an action before a request.</summary>
+/// <summary>
+/// Records each content request (hash, start offset); can corrupt one payload byte once, or run an action before the
+/// agent reads payload bytes from a given offset on (to cut, suspend or cancel a transfer in the middle of a segment).
+/// </summary>
 public sealed class RecordingHandler : DelegatingHandler
 {
-    public sealed record ContentRequest(string Sha256, long Offset, long Length, bool IsScript);
+    public sealed record ContentRequest(string Sha256, long Offset, bool IsScript);
 
     public RecordingHandler() : base(new SocketsHttpHandler()) { }
 
@@ -97,14 +100,14 @@ public sealed class RecordingHandler : DelegatingHandler
     public List<string> Reports { get; } = [];
     /// <summary>The hash of the file whose requests count as payload.</summary>
     public string? PayloadSha256 { get; set; }
-    /// <summary>Offset of a payload segment to corrupt once.</summary>
+    /// <summary>A payload byte (by its offset in the file) to corrupt once.</summary>
     public long? CorruptOffset { get; set; }
-    /// <summary>Runs before the n-th payload request (1-based) is sent.</summary>
-    public Func<int, Task>? BeforePayloadRequest { get; set; }
-
+    /// <summary>Runs before each read of payload bytes, with the file offset the read starts at.</summary>
+    public Func<long, Task>? BeforePayloadRead { get; set; }
     /// <summary>Rewrites the body of work answers (a tampering relay).</summary>
     public Func<string, string>? Rewrite { get; set; }
 
+    /// <summary>The offsets the payload requests started at.</summary>
     public IEnumerable<long> PayloadOffsets => Requests.Where(r => !r.IsScript).Select(r => r.Offset);
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -126,27 +129,67 @@ public sealed class RecordingHandler : DelegatingHandler
             return await base.SendAsync(request, cancellationToken);
         }
         var sha = path[ApiPaths.ContentPrefix.Length..];
-        var range = request.Headers.Range!.Ranges.Single();
+        var from = request.Headers.Range!.Ranges.Single().From!.Value;
         var isScript = !string.Equals(sha, PayloadSha256, StringComparison.OrdinalIgnoreCase);
         lock (Requests)
         {
-            Requests.Add(new ContentRequest(sha, range.From!.Value, range.To!.Value - range.From.Value + 1, isScript));
-        }
-        if (!isScript && BeforePayloadRequest is { } before)
-        {
-            await before(Requests.Count(r => !r.IsScript));
+            Requests.Add(new ContentRequest(sha, from, isScript));
         }
         var response = await base.SendAsync(request, cancellationToken);
-        if (!isScript && CorruptOffset == range.From)
+        if (isScript)
         {
-            CorruptOffset = null;
-            var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-            bytes[0] ^= 0xFF;
-            var corrupted = new HttpResponseMessage(HttpStatusCode.PartialContent) { Content = new ByteArrayContent(bytes), RequestMessage = request };
-            response.Dispose();
-            return corrupted;
+            return response;
         }
+        var inner = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var wrapped = new StreamContent(new WatchedStream(inner, from, this));
+        foreach (var header in response.Content.Headers)
+        {
+            wrapped.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+        response.Content = wrapped;
         return response;
+    }
+
+    /// <summary>Passes the payload through, calling the hook before each read and corrupting the chosen byte once.</summary>
+    private sealed class WatchedStream(Stream inner, long start, RecordingHandler owner) : Stream
+    {
+        private long _position = start;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (owner.BeforePayloadRead is { } before)
+            {
+                await before(_position);
+            }
+            var read = await inner.ReadAsync(buffer, cancellationToken);
+            if (owner.CorruptOffset is { } corrupt && corrupt >= _position && corrupt < _position + read)
+            {
+                owner.CorruptOffset = null;
+                buffer.Span[(int)(corrupt - _position)] ^= 0xFF;
+            }
+            _position += read;
+            return read;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
     }
 }
 

@@ -34,11 +34,11 @@ public sealed class TransferTests : IAsyncLifetime
     {
         var first = _h.Handler();
         using var cut = new CancellationTokenSource();
-        first.BeforePayloadRequest = n =>
+        first.BeforePayloadRead = offset =>
         {
-            if (n == 5)
+            if (offset >= Offset(4))
             {
-                cut.Cancel(); // the agent dies while asking for segment 4
+                cut.Cancel(); // the agent dies while receiving segment 4
                 throw new OperationCanceledException(cut.Token);
             }
             return Task.CompletedTask;
@@ -56,7 +56,8 @@ public sealed class TransferTests : IAsyncLifetime
         {
             await restarted.RunOnceAsync(default);
         }
-        Assert.Equal(Offsets(4, AgentHarness.Segments), second.PayloadOffsets);
+        Assert.Equal([0L], first.PayloadOffsets); // one request streams the file, segment after segment
+        Assert.Equal([Offset(4)], second.PayloadOffsets); // resumed after the 4 segments verified before the kill
         Assert.DoesNotContain(second.Requests, r => r.IsScript); // the script file was complete before the kill
         var status = await _h.StatusAsync("J");
         Assert.Equal(TargetStatus.Succeeded, status.Status);
@@ -69,9 +70,9 @@ public sealed class TransferTests : IAsyncLifetime
     {
         var first = _h.Handler();
         using var cut = new CancellationTokenSource();
-        first.BeforePayloadRequest = n =>
+        first.BeforePayloadRead = offset =>
         {
-            if (n == 5)
+            if (offset >= Offset(4))
             {
                 cut.Cancel();
                 throw new OperationCanceledException(cut.Token);
@@ -99,7 +100,7 @@ public sealed class TransferTests : IAsyncLifetime
         {
             await restarted.RunOnceAsync(default);
         }
-        Assert.Equal(Offsets(2, AgentHarness.Segments), second.PayloadOffsets);
+        Assert.Equal([Offset(2)], second.PayloadOffsets);
         var status = await _h.StatusAsync("J");
         Assert.Equal(TargetStatus.Succeeded, status.Status);
         Assert.Equal(AgentHarness.Segments + 1, status.SegmentsTransferred);
@@ -113,11 +114,11 @@ public sealed class TransferTests : IAsyncLifetime
         using var agent = await RegisteredAsync("pc-1", handler);
         await _h.PackageAsync("App");
         await _h.ExecuteAsync(new NewJobRequest("J", "App", null, ["pc-1"]));
-        handler.CorruptOffset = Offset(6);
+        handler.CorruptOffset = Offset(6) + 5;
         await agent.RunOnceAsync(default);
 
-        Assert.Equal(2, handler.PayloadOffsets.Count(o => o == Offset(6)));
-        Assert.Equal(AgentHarness.Segments + 1, handler.PayloadOffsets.Count());
+        // Streamed from the start; segment 6 failed its hash and was fetched again from there, nothing before it.
+        Assert.Equal([0L, Offset(6)], handler.PayloadOffsets);
         Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("J")).Status);
     }
 
@@ -128,11 +129,13 @@ public sealed class TransferTests : IAsyncLifetime
         using var agent = await RegisteredAsync("pc-1", handler);
         await _h.PackageAsync("App");
         await _h.ExecuteAsync(new NewJobRequest("J", "App", null, ["pc-1"], SegmentIntervalSeconds: 0.01, BandwidthLimitKBps: 10_000));
-        handler.BeforePayloadRequest = async n =>
+        var once = false;
+        handler.BeforePayloadRead = async offset =>
         {
-            if (n == 3)
+            if (offset >= Offset(2) && !once)
             {
                 // Suspended while segment 2 is on its way: it completes, and the agent stops after it.
+                once = true;
                 var suspended = await _h.Folder.Engine.Jobs.SuspendAsync("J", ["pc-1"]);
                 Assert.Equal(TargetStatus.Suspended, Assert.Single(suspended).Status);
             }
@@ -144,7 +147,7 @@ public sealed class TransferTests : IAsyncLifetime
         await agent.RunOnceAsync(default); // suspended: not served, nothing fetched
         Assert.Equal(3, handler.PayloadOffsets.Count());
 
-        handler.BeforePayloadRequest = null;
+        handler.BeforePayloadRead = null;
         var resumed = await _h.Folder.Engine.Jobs.ResumeAsync("J", null);
         Assert.Equal(TargetStatus.Queued, Assert.Single(resumed).Status);
         await agent.RunOnceAsync(default);
@@ -161,15 +164,18 @@ public sealed class TransferTests : IAsyncLifetime
         using var agent = await RegisteredAsync("pc-1", handler);
         await _h.PackageAsync("App");
         await _h.ExecuteAsync(new NewJobRequest("J", "App", null, ["pc-1"]));
-        handler.BeforePayloadRequest = async n =>
+        var once = false;
+        handler.BeforePayloadRead = async offset =>
         {
-            if (n == 2)
+            if (offset >= Offset(1) && !once)
             {
+                once = true;
                 await _h.Folder.Engine.Jobs.CancelAsync("J", null);
             }
         };
         await agent.RunOnceAsync(default);
-        Assert.Equal(Offsets(0, 2), handler.PayloadOffsets);
+        Assert.Equal([0L], handler.PayloadOffsets);
+        Assert.True((await _h.StatusAsync("J")).SegmentsTransferred <= 3); // stopped at the boundary after segment 1
         Assert.Equal(TargetStatus.Canceled, (await _h.StatusAsync("J")).Status);
         Assert.Equal(0, _h.InstallCount());
         var again = await Assert.ThrowsAsync<DistException>(() => _h.Folder.Engine.Jobs.CancelAsync("J", null));
@@ -224,6 +230,32 @@ public sealed class TransferTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_target_suspended_while_it_waits_for_its_install_time_does_not_install_until_resumed()
+    {
+        var installAt = DateTime.UtcNow.AddHours(1);
+        var handler = _h.Handler();
+        using (var agent = await RegisteredAsync("pc-1", handler))
+        {
+            await _h.PackageAsync("App", installAt: installAt);
+            await _h.ExecuteAsync(new NewJobRequest("J", "App", null, ["pc-1"]));
+            await agent.RunOnceAsync(default);
+        }
+        Assert.Equal(TargetStatus.Suspended, Assert.Single(await _h.Folder.Engine.Jobs.SuspendAsync("J", null)).Status);
+
+        var laterHandler = _h.Handler();
+        using var later = await _h.AgentAsync("pc-1", laterHandler, new ManualTime(installAt.AddMinutes(5)));
+        await later.RunOnceAsync(default); // due, but the claim is refused: suspended
+        Assert.Equal(TargetStatus.Suspended, (await _h.StatusAsync("J")).Status);
+        Assert.Equal(0, _h.InstallCount());
+
+        await _h.Folder.Engine.Jobs.ResumeAsync("J", null);
+        await later.RunOnceAsync(default);
+        Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("J")).Status);
+        Assert.Equal(1, _h.InstallCount());
+        Assert.Empty(laterHandler.Requests); // installed from what it kept on disk: nothing fetched again
+    }
+
+    [Fact]
     public async Task A_job_install_time_overrides_the_package_and_a_restart_before_it_installs_nothing()
     {
         var handler = _h.Handler();
@@ -270,7 +302,8 @@ public sealed class TransferTests : IAsyncLifetime
         Assert.Equal(TargetStatus.ConditionNotMet, status.Status);
         Assert.Contains("CheckCommand", status.Message, StringComparison.Ordinal);
         Assert.Contains("exited with code 7", status.Message, StringComparison.Ordinal);
-        Assert.Equal(AgentHarness.Segments, handler.PayloadOffsets.Count()); // downloaded: the check runs right before installing
+        Assert.Equal([0L], handler.PayloadOffsets); // downloaded: the check runs right before installing
+        Assert.Equal(AgentHarness.Segments + 1, status.SegmentsTransferred);
         Assert.Equal(0, _h.InstallCount());
     }
 
