@@ -57,7 +57,7 @@ public sealed class HostGroupService(DistEngine engine)
             var reached = Descendants([g.Id], children);
             var hostCount = reached.SelectMany(id => byGroup[id]).Select(m => m.HostId).Distinct().Count();
             return new DistHostGroup(g.Name, g.Description, byGroup[g.Id].Select(m => m.Name).ToList(),
-                children[g.Id].Select(c => all[c]).Order(StringComparer.OrdinalIgnoreCase).ToList(), hostCount, g.CreatedAt, g.Id);
+                children[g.Id].Select(c => all[c]).Order(StringComparer.OrdinalIgnoreCase).ToList(), hostCount, g.CreatedAt.AsLocal(), g.Id);
         }).ToList();
     }
 

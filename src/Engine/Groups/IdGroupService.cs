@@ -49,8 +49,8 @@ public sealed class IdGroupService(DistEngine engine)
                              select new { m.IdGroupId, m.HostId, m.Source, m.AddedAt, h.Name }).ToListAsync(cancellationToken);
         var byGroup = members.ToLookup(m => m.IdGroupId);
         return groups.Select(g => new DistIdGroup(g.Name, g.Description,
-            byGroup[g.Id].Select(m => new DistIdGroupMember(g.Name, m.Name, m.Source, m.AddedAt, m.HostId)).ToList(),
-            g.PolicyJson is null ? 0 : IdGroupPolicy.FromJson(g.PolicyJson).Rules.Count, g.PolicyUpdatedAt, g.CreatedAt, g.Id)).ToList();
+            byGroup[g.Id].Select(m => new DistIdGroupMember(g.Name, m.Name, m.Source, m.AddedAt.AsLocal(), m.HostId)).ToList(),
+            g.PolicyJson is null ? 0 : IdGroupPolicy.FromJson(g.PolicyJson).Rules.Count, g.PolicyUpdatedAt.AsLocal(), g.CreatedAt.AsLocal(), g.Id)).ToList();
     }
 
     /// <summary>Adds hosts by hand; they stay until removed by hand. A policy member added by hand becomes a manual one.</summary>
@@ -174,7 +174,7 @@ public sealed class IdGroupService(DistEngine engine)
 
     private static DistIdGroupPolicy ToPolicyView(IdGroupRow group) => new(group.Name,
         group.PolicyJson is null ? [] : IdGroupPolicy.FromJson(group.PolicyJson).Rules.Select(r => new DistPolicyRule(r.Conditions)).ToList(),
-        group.PolicyUpdatedAt);
+        group.PolicyUpdatedAt.AsLocal());
 
     private static DistException AlreadyExists(string name) =>
         new("IdGroupAlreadyExists", DistErrorKind.AlreadyExists, $"An ID group named '{name}' already exists.", name);

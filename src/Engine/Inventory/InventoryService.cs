@@ -145,8 +145,8 @@ public sealed class InventoryService(DistEngine engine)
             (JsonSerializer.Deserialize<VolumeFact[]>(h.VolumesJson, ProtocolJson.Options) ?? []).Select(v => new DistVolume(v.Name, v.SizeMB, v.FreeMB)).ToList(),
             JsonSerializer.Deserialize<string[]>(h.AddressesJson) ?? [],
             JsonSerializer.Deserialize<string[]>(h.MacAddressesJson) ?? [],
-            software[h.Id].Select(s => new DistSoftware(h.Name, s.Name, s.Version, s.Source, s.RecordedAt, h.Id)).ToList(),
-            h.FactsUpdatedAt, h.Id)).ToList();
+            software[h.Id].Select(s => new DistSoftware(h.Name, s.Name, s.Version, s.Source, s.RecordedAt.AsLocal(), h.Id)).ToList(),
+            h.FactsUpdatedAt.AsLocal(), h.Id)).ToList();
     }
 
     /// <summary>
@@ -173,7 +173,7 @@ public sealed class InventoryService(DistEngine engine)
         var hostMatcher = Wildcard.For(hostPattern);
         var list = await rows.OrderBy(r => r.HostKey).ThenBy(r => r.s.NameKey).ToListAsync(cancellationToken);
         return list.Where(r => hostMatcher(r.Name) && pattern.Matches(r.s.Name, r.s.Version))
-            .Select(r => new DistSoftware(r.Name, r.s.Name, r.s.Version, r.s.Source, r.s.RecordedAt, r.s.HostId)).ToList();
+            .Select(r => new DistSoftware(r.Name, r.s.Name, r.s.Version, r.s.Source, r.s.RecordedAt.AsLocal(), r.s.HostId)).ToList();
     }
 
     /// <summary>The literal text before the first wildcard character, as a name key.</summary>
