@@ -203,10 +203,6 @@ public static class AgentConditions
         var command = conditions.CheckCommand!;
         var start = new ProcessStartInfo(command)
         {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            CreateNoWindow = true,
             WorkingDirectory = Directory.Exists(workingFolder) ? workingFolder : Environment.CurrentDirectory,
         };
         foreach (var argument in conditions.CheckArguments ?? [])
@@ -214,38 +210,17 @@ public static class AgentConditions
             start.ArgumentList.Add(argument);
         }
         var seconds = conditions.CheckTimeoutSeconds ?? 60;
-        using var process = new Process { StartInfo = start };
-        try
+        var ended = await ChildProcess.RunAsync(start, TimeSpan.FromSeconds(seconds), onLine: null, cancellationToken);
+        if (ended.StartError is not null)
         {
-            process.Start();
+            return ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' could not be started ({ended.StartError}).");
         }
-        catch (Win32Exception e)
+        if (ended.TimedOut)
         {
-            return ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' could not be started ({e.Message}).");
-        }
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(seconds));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            try
-            {
-                process.Kill(entireProcessTree: true);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            await process.WaitForExitAsync(CancellationToken.None);
-            cancellationToken.ThrowIfCancellationRequested();
             return ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' did not finish within {seconds} s.");
         }
-        return process.ExitCode == 0
+        return ended.ExitCode == 0
             ? ConditionResult.Pass
-            : ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' exited with code {process.ExitCode}.");
+            : ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' exited with code {ended.ExitCode}.");
     }
 }

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
 using JP1Dist.Engine.Protocol;
@@ -19,16 +18,7 @@ public static class InstallRunner
     public static async Task<InstallOutcome> RunAsync(PackageManifest manifest, string stagingFolder, string hostName, string jobName, CancellationToken cancellationToken)
     {
         var command = ResolveCommand(manifest, stagingFolder);
-        var start = new ProcessStartInfo
-        {
-            FileName = command,
-            WorkingDirectory = stagingFolder,
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            CreateNoWindow = true,
-        };
+        var start = new ProcessStartInfo { FileName = command, WorkingDirectory = stagingFolder };
         foreach (var argument in manifest.InstallArguments)
         {
             start.ArgumentList.Add(argument);
@@ -40,45 +30,24 @@ public static class InstallRunner
         start.Environment["JP1DIST_STAGING_FOLDER"] = stagingFolder;
 
         var tail = new OutputTail(TailCharacters);
-        using var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => tail.Add(e.Data);
-        process.ErrorDataReceived += (_, e) => tail.Add(e.Data);
+        ChildOutcome ended;
         try
         {
-            process.Start();
-        }
-        catch (Win32Exception e)
-        {
-            return new InstallOutcome(false, null, $"The install command '{manifest.InstallCommand}' could not be started: {e.Message}", "");
-        }
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(manifest.InstallTimeoutSeconds));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
+            ended = await ChildProcess.RunAsync(start, TimeSpan.FromSeconds(manifest.InstallTimeoutSeconds), tail.Add, cancellationToken);
         }
         catch (OperationCanceledException)
         {
-            try
-            {
-                process.Kill(entireProcessTree: true);
-            }
-            catch (InvalidOperationException)
-            {
-                // It ended on its own in the meantime.
-            }
-            await process.WaitForExitAsync(CancellationToken.None);
-            var why = cancellationToken.IsCancellationRequested
-                ? "The install command was stopped because the agent shut down."
-                : $"The install command did not finish within {manifest.InstallTimeoutSeconds} s and was stopped.";
-            return new InstallOutcome(false, null, why, tail.ToString());
+            return new InstallOutcome(false, null, "The install command was stopped because the agent shut down.", tail.ToString());
         }
-        process.WaitForExit(); // flushes the redirected streams
-        var code = process.ExitCode;
+        if (ended.StartError is not null)
+        {
+            return new InstallOutcome(false, null, $"The install command '{manifest.InstallCommand}' could not be started: {ended.StartError}", "");
+        }
+        if (ended.TimedOut)
+        {
+            return new InstallOutcome(false, null, $"The install command did not finish within {manifest.InstallTimeoutSeconds} s and was stopped.", tail.ToString());
+        }
+        var code = ended.ExitCode!.Value;
         var succeeded = manifest.SuccessExitCodes.Contains(code);
         var message = succeeded
             ? $"The install command exited with code {code}."
