@@ -56,7 +56,8 @@ try
         var agentState = Path.Combine(scratch, "agent");
         agentProcess = StartAgent(executables, url, token.Token, agentState);
         var registered = Stopwatch.StartNew();
-        while ((await engine.Hosts.ListAsync()).Count == 0)
+        // Registered once the manager lists the host and the agent has stored its credential (the two are not simultaneous).
+        while ((await engine.Hosts.ListAsync()).Count == 0 || new AgentStateStore(agentState).LoadIdentity() is null)
         {
             if (registered.Elapsed > TimeSpan.FromSeconds(60) || agentProcess.HasExited)
             {
