@@ -6,11 +6,8 @@ namespace JP1Dist.PowerShell.Cmdlets;
 /// <summary>Add-DistHostGroupMember: adds hosts and nested host groups to a host group (a host may be in many groups; nesting never makes a cycle).</summary>
 [Cmdlet(VerbsCommon.Add, "DistHostGroupMember", SupportsShouldProcess = true)]
 [OutputType(typeof(DistHostGroup))]
-public sealed class AddDistHostGroupMemberCommand : DistCmdlet
+public sealed class AddDistHostGroupMemberCommand : HostGroupMembershipCommand
 {
-    private readonly List<string> _hosts = [];
-    private readonly List<string> _groups = [];
-
     [Parameter(Mandatory = true, Position = 0)]
     [Alias("HostGroup")]
     [ValidateNotNullOrEmpty]
@@ -26,25 +23,14 @@ public sealed class AddDistHostGroupMemberCommand : DistCmdlet
     [ArgumentCompleter(typeof(HostGroupNameCompleter))]
     public string[]? MemberGroup { get; set; }
 
-    protected override void ProcessRecord()
-    {
-        // Gather the whole pipeline, so that many piped hosts are one change (all or nothing).
-        _hosts.AddRange(HostName ?? []);
-        _groups.AddRange(MemberGroup ?? []);
-    }
+    protected override string TargetGroup => Group;
 
-    protected override void EndProcessing()
-    {
-        var hosts = _hosts.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        var groups = _groups.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        if (hosts.Count == 0 && groups.Count == 0)
-        {
-            ThrowInvalidArgument("HostGroupMemberMissing", "Name at least one host (-HostName) or host group (-MemberGroup).", Group);
-        }
-        var what = string.Join(", ", hosts.Select(h => $"host '{h}'").Concat(groups.Select(g => $"group '{g}'")));
-        if (ShouldProcess($"host group '{Group}'", $"Add {what}"))
-        {
-            WriteObject(Run(token => Engine.HostGroups.AddMembersAsync(Group, hosts, groups, token), Group));
-        }
-    }
+    protected override string[]? RequestedHosts => HostName;
+
+    protected override string[]? RequestedGroups => MemberGroup;
+
+    protected override string ActionName => "Add";
+
+    protected override Task<DistHostGroup> ChangeAsync(string group, IReadOnlyList<string> hosts, IReadOnlyList<string> groups, CancellationToken cancellationToken) =>
+        Engine.HostGroups.AddMembersAsync(group, hosts, groups, cancellationToken);
 }
