@@ -76,6 +76,13 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads an -InstallCondition hashtable into the engine's conditions (null when none was given); an unknown key or
+    /// a malformed value is a terminating error naming it.
+    /// </summary>
+    protected JP1Dist.Engine.Protocol.InstallConditions? ReadInstallConditions(System.Collections.Hashtable? input) =>
+        input is null ? null : Run(_ => Task.FromResult(JP1Dist.Engine.Conditions.InstallConditionReader.FromDictionary(InstallConditionInput.Unwrap(input))), input);
+
     /// <summary>Runs engine work that returns nothing.</summary>
     protected void Run(Func<CancellationToken, Task> work, object? target = null) =>
         Run(async token => { await work(token).ConfigureAwait(false); return true; }, target);

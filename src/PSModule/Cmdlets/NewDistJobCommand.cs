@@ -80,7 +80,7 @@ public sealed class NewDistJobCommand : DistCmdlet
         {
             return;
         }
-        var conditions = InstallCondition is null ? null : Run(_ => Task.FromResult(InstallConditionReader.FromDictionary(InstallConditionInput.Unwrap(InstallCondition))), InstallCondition);
+        var conditions = ReadInstallConditions(InstallCondition);
         var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed,
             conditions, InstallAt, SegmentInterval, BandwidthLimitKBps);
         WriteObject(Run(token => Engine.Jobs.CreateAsync(request, token), Name));

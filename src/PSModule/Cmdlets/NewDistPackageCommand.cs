@@ -61,7 +61,7 @@ public sealed class NewDistPackageCommand : DistCmdlet
         {
             return;
         }
-        var conditions = InstallCondition is null ? null : Run(_ => Task.FromResult(InstallConditionReader.FromDictionary(InstallConditionInput.Unwrap(InstallCondition))), InstallCondition);
+        var conditions = ReadInstallConditions(InstallCondition);
         var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds, conditions, InstallAt);
         var bar = new ProgressRecord(1, $"Registering package '{Name}' {Version}", "Reading the files");
         var package = RunWithProgress<DistPackage, PackagingProgress>(
