@@ -15,6 +15,12 @@ public static class ApiPaths
     public const string ContentPrefix = "/api/v1/content/";
     public const string Ping = "/api/v1/ping";
     public const string Facts = "/api/v1/facts";
+    /// <summary>A relay registers a lower client (at any level below it) with its own higher system.</summary>
+    public const string RelayRegister = "/api/v1/relay/register";
+    /// <summary>A relay's long poll for the work of every host below it.</summary>
+    public const string RelayWork = "/api/v1/relay/work";
+    /// <summary>A relay passes its lower clients' reports, facts and last-seen times upward, in batches.</summary>
+    public const string RelayBatch = "/api/v1/relay/batch";
     public const string Nudge = "/api/v1/internal/nudge";
     public const string Shutdown = "/api/v1/internal/shutdown";
     public const string ShutdownHeader = "X-JP1Dist-Shutdown";
@@ -30,7 +36,9 @@ public sealed record RegisterRequest(
     IReadOnlyList<string> Addresses,
     string? MacAddress,
     string AgentVersion,
-    HostInventory? Inventory = null);
+    HostInventory? Inventory = null,
+    string? Kind = null,
+    string? RelayUrl = null);
 
 /// <summary>Hardware and software facts beyond the basic ones; optional on the wire, so older agents still register.</summary>
 public sealed record HostInventory(
@@ -77,12 +85,42 @@ public sealed record WorkItem(
 /// What one execution of a job asks of this work item beyond the package: the effective install conditions (the
 /// package's, overridden by the job's), the install time, and the pacing of the transfer. Bound to its work item.
 /// </summary>
+/// <remarks>
+/// JobType is "TransferToRelay" for a work item that asks a relay to store the package in its cache (no install) until
+/// StoreUntil (UTC; null: until removed); null or "Install" installs.
+/// </remarks>
 public sealed record JobSettings(
     Guid WorkItemId,
     InstallConditions? InstallConditions = null,
     DateTime? InstallAt = null,
     double SegmentIntervalSeconds = 0,
-    int BandwidthLimitKBps = 0);
+    int BandwidthLimitKBps = 0,
+    string? JobType = null,
+    DateTime? StoreUntil = null);
+
+/// <summary>A relay asks its higher system to register a host that sits below it; ParentHostId is the host's own higher system.</summary>
+public sealed record RelayRegisterRequest(RegisterRequest Registration, Guid ParentHostId);
+
+/// <summary>One work item of a host below a relay, with the target's status at the higher system (Suspended items are listed, not served).</summary>
+public sealed record RelayWorkItem(Guid HostId, WorkItem Item, string Status);
+
+/// <summary>The answer to a relay's poll: every current work item of every host below it (a full snapshot).</summary>
+public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items);
+
+/// <summary>
+/// One entry a relay passes upward: a report, a facts report, or the time a host was last seen. Seq is the relay's own
+/// outbox number, echoed in the answer.
+/// </summary>
+public sealed record RelayBatchEntry(long Seq, Guid HostId, ReportRequest? Report = null, FactsReport? Facts = null, DateTime? SeenAt = null);
+
+/// <summary>What a relay passes upward in one call.</summary>
+public sealed record RelayBatch(IReadOnlyList<RelayBatchEntry> Entries);
+
+/// <summary>The answer for one entry: the report's answer, or an error id when the entry was refused (it is not sent again).</summary>
+public sealed record RelayBatchResult(long Seq, ReportResponse? Report = null, string? ErrorId = null, string? Message = null);
+
+/// <summary>The answer to a batch, one result per entry in the same order.</summary>
+public sealed record RelayBatchResponse(IReadOnlyList<RelayBatchResult> Results);
 
 /// <summary>The answer to a poll: zero or more work items.</summary>
 public sealed record WorkResponse(IReadOnlyList<WorkItem> Items);
