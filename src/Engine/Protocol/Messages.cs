@@ -101,11 +101,18 @@ public sealed record JobSettings(
 /// <summary>A relay asks its higher system to register a host that sits below it; ParentHostId is the host's own higher system.</summary>
 public sealed record RelayRegisterRequest(RegisterRequest Registration, Guid ParentHostId);
 
-/// <summary>One work item of a host below a relay, with the target's status at the higher system (Suspended items are listed, not served).</summary>
-public sealed record RelayWorkItem(Guid HostId, WorkItem Item, string Status);
+/// <summary>
+/// One work item of a host below a relay, with the target's status at the higher system (Suspended items are listed,
+/// not served). The item's Manifest and ManifestSignature are empty on the wire: ManifestId names the signed manifest
+/// in <see cref="RelayWorkResponse.Manifests"/>, so that a package's manifest travels once, not once per host.
+/// </summary>
+public sealed record RelayWorkItem(Guid HostId, WorkItem Item, string Status, string ManifestId);
 
-/// <summary>The answer to a relay's poll: every current work item of every host below it (a full snapshot).</summary>
-public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items);
+/// <summary>A signed manifest as the manager signed it.</summary>
+public sealed record SignedManifest(string Manifest, string Signature);
+
+/// <summary>The answer to a relay's poll: every current work item of every host below it (a full snapshot), and their manifests by id.</summary>
+public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items, IReadOnlyDictionary<string, SignedManifest> Manifests);
 
 /// <summary>
 /// One entry a relay passes upward: a report, a facts report, or the time a host was last seen. Seq is the relay's own
