@@ -3,6 +3,7 @@ using JP1Dist.AgentHost.Scripting;
 using JP1Dist.Engine.Agent;
 using JP1Dist.Engine.Logging;
 using JP1Dist.Engine.Manager;
+using JP1Dist.Engine.Relay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -18,6 +19,7 @@ internal static class Commands
     {
         var root = new RootCommand("JP1Dist: software distribution. Runs a manager, a relay or an agent, or a PowerShell script with the JP1Dist module.");
         root.Subcommands.Add(Manager());
+        root.Subcommands.Add(Relay());
         root.Subcommands.Add(Agent());
         root.Subcommands.Add(Run());
         return root;
@@ -54,6 +56,59 @@ internal static class Commands
         });
         return command;
     }
+
+    private static Command Relay()
+    {
+        var manager = new Option<string>("--manager") { Description = "The URL of the higher system (the manager or another relay).", Required = true };
+        var token = new Option<string?>("--token") { Description = "The enrollment token for the relay's first registration (New-DistEnrollmentToken)." };
+        var listen = new Option<string>("--listen") { Description = "The URL lower clients reach this relay on (port 0 picks a free port).", Required = true };
+        var name = new Option<string?>("--name") { Description = "The host name to register under (default: the computer name)." };
+        var state = new Option<string?>("--state") { Description = "The relay's state folder (default: per-user application data)." };
+        var command = new Command("relay", "Runs a relay: serves lower clients with the agent API, caches packages, passes results upward.") { manager, token, listen, name, state };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var higher = result.GetValue(manager)!;
+            if (!IsHttpUrl(higher, out var higherUri))
+            {
+                await Console.Error.WriteLineAsync($"jp1dist relay: '{higher}' is not an http:// or https:// URL.");
+                return 2;
+            }
+            var url = result.GetValue(listen)!;
+            if (!IsHttpUrl(url, out _))
+            {
+                await Console.Error.WriteLineAsync($"jp1dist relay: '{url}' is not an http:// or https:// URL to listen on.");
+                return 2;
+            }
+            var relayName = result.GetValue(name) ?? Environment.MachineName;
+            var options = new RelayOptions
+            {
+                HigherSystemUrl = higherUri,
+                Token = result.GetValue(token),
+                ListenUrl = url,
+                Name = relayName,
+                StateFolder = result.GetValue(state) ?? RelayOptions.DefaultStateFolder(relayName),
+            };
+            var app = RelayHost.Build(options);
+            try
+            {
+                await app.RunAsync(cancellationToken);
+                return Environment.ExitCode;
+            }
+            catch (IOException e)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist relay: cannot listen on {url}: {e.Message}");
+                return 1;
+            }
+            finally
+            {
+                await app.DisposeAsync();
+            }
+        });
+        return command;
+    }
+
+    private static bool IsHttpUrl(string text, out Uri uri) =>
+        Uri.TryCreate(text, UriKind.Absolute, out uri!) && (uri.Scheme == "http" || uri.Scheme == "https");
 
     private static Command Agent()
     {

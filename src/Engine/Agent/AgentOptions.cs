@@ -15,6 +15,12 @@ public sealed class AgentOptions
     /// <summary>The agent's own state folder: credential, tickets, downloads, staging, logs.</summary>
     public required string StateFolder { get; set; }
 
+    /// <summary>What the host registers as: null (a client) or "Relay" (set by the relay process for its own client role).</summary>
+    public string? Kind { get; set; }
+
+    /// <summary>Where a relay serves its lower clients, registered for the administrator to see.</summary>
+    public string? RelayUrl { get; set; }
+
     /// <summary>Do all pending work, then exit.</summary>
     public bool Once { get; set; }
 

@@ -24,8 +24,12 @@ public sealed class AgentRuntime : IDisposable
     private AgentIdentity? _identity;
     private DateTime _factsCheckedAt = DateTime.MinValue;
 
-    public AgentRuntime(AgentOptions options, ILogger logger, HttpMessageHandler? handler = null, TimeProvider? time = null)
+    private readonly IRelayPackageStore? _relayStore;
+
+    /// <summary>An agent runtime; <paramref name="relayStore"/> is set when this agent is a relay's own client role (transfer-to-relay work stores packages there).</summary>
+    public AgentRuntime(AgentOptions options, ILogger logger, HttpMessageHandler? handler = null, TimeProvider? time = null, IRelayPackageStore? relayStore = null)
     {
+        _relayStore = relayStore;
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
@@ -79,7 +83,7 @@ public sealed class AgentRuntime : IDisposable
             {
                 break;
             }
-            catch (Exception e) when (IsTransient(e))
+            catch (Exception e) when (HigherSystemClient.IsTransient(e))
             {
                 _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay} s", _options.ManagerUrl, e.Message, backoff.TotalSeconds);
                 try
@@ -110,7 +114,7 @@ public sealed class AgentRuntime : IDisposable
             throw new InvalidOperationException(
                 $"The agent is not registered with {_options.ManagerUrl} as '{_options.Name}' and has no enrollment token; start it with --token (New-DistEnrollmentToken creates one).");
         }
-        var registration = HostFacts.Collect(_options.Token, _options.Name);
+        var registration = HostFacts.Collect(_options.Token, _options.Name) with { Kind = _options.Kind, RelayUrl = _options.RelayUrl };
         var response = await CallAsync(() => _client.RegisterAsync(registration, cancellationToken), cancellationToken);
         _store.SaveFactsHash(HostFacts.Hash(new FactsReport(registration.OS, registration.OSVersion, registration.Architecture,
             registration.Addresses, registration.MacAddress, registration.AgentVersion, registration.Inventory)));
@@ -242,6 +246,11 @@ public sealed class AgentRuntime : IDisposable
                 return true;
             }
         }
+        if (string.Equals(settings?.JobType, "TransferToRelay", StringComparison.OrdinalIgnoreCase))
+        {
+            await StoreOnRelayAsync(ticket, manifest, settings!, cancellationToken);
+            return true;
+        }
         // The manager puts the effective conditions and install time (job over package) in the signed settings.
         var conditions = settings is null ? manifest.InstallConditions : settings.InstallConditions;
         var installAt = settings is null ? manifest.InstallAt : settings.InstallAt;
@@ -313,6 +322,34 @@ public sealed class AgentRuntime : IDisposable
         await CompleteAsync(ticket, new TicketResult(outcome.Succeeded ? "Succeeded" : "Failed", outcome.ExitCode, outcome.Message, outcome.OutputTail), cancellationToken);
         await ReportFactsIfChangedAsync(force: true, cancellationToken);
         return true;
+    }
+
+    /// <summary>A transfer-to-relay work item: the package goes into this relay's cache until it expires; nothing is installed.</summary>
+    private async Task StoreOnRelayAsync(Ticket ticket, PackageManifest manifest, JobSettings settings, CancellationToken cancellationToken)
+    {
+        if (_relayStore is null)
+        {
+            await CompleteAsync(ticket, new TicketResult("Failed", null, "This host is not a relay: a transfer-to-relay job stores packages on relays only.", null), cancellationToken);
+            return;
+        }
+        if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
+        {
+            return;
+        }
+        try
+        {
+            await _relayStore.StoreAsync(manifest, ticket.Item.Manifest, ticket.Item.ManifestSignature, settings.StoreUntil, cancellationToken);
+        }
+        catch (Exception e) when (e is ContentVerificationException or HigherSystemException { Status: HttpStatusCode.NotFound })
+        {
+            await CompleteAsync(ticket, new TicketResult("Failed", null, $"The transfer to the relay failed: {e.Message}", null), cancellationToken);
+            return;
+        }
+        ticket.BytesTransferred = manifest.TotalBytes;
+        ticket.SegmentsTransferred = manifest.Files.Sum(f => f.Segments.Count);
+        var until = settings.StoreUntil is { } at ? $"until {at:yyyy-MM-dd HH:mm:ss} UTC" : "until it is removed";
+        _logger.LogInformation("Job {Job}: {Package} {Version} stored in the relay's cache {Until}", ticket.Item.JobName, manifest.Name, manifest.Version, until);
+        await CompleteAsync(ticket, new TicketResult("StoredOnRelay", null, $"Stored in the relay's package cache {until}.", null), cancellationToken);
     }
 
     private async Task ConditionNotMetAsync(Ticket ticket, ConditionResult verdict, CancellationToken cancellationToken)
@@ -541,7 +578,7 @@ public sealed class AgentRuntime : IDisposable
                 _client.Identity = null;
                 await EnsureRegisteredAsync(cancellationToken);
             }
-            catch (Exception e) when (IsTransient(e) && attempt < 5 && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (HigherSystemClient.IsTransient(e) && attempt < 5 && !cancellationToken.IsCancellationRequested)
             {
                 _logger.LogDebug("Call to the higher system failed ({Error}); retrying", e.Message);
                 await Task.Delay(delay, cancellationToken);
@@ -549,10 +586,6 @@ public sealed class AgentRuntime : IDisposable
             }
         }
     }
-
-    private static bool IsTransient(Exception e) => e is HttpRequestException or IOException or SocketException
-        or TaskCanceledException { InnerException: TimeoutException }
-        or HigherSystemException { Status: HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError };
 
     public void Dispose() => _client.Dispose();
 }

@@ -66,6 +66,39 @@ public sealed class HigherSystemClient : IDisposable
         return await ReadAsync<ReportResponse>(response, timeout.Token);
     }
 
+    /// <summary>A relay registers one of its lower clients (any level below it) with this higher system.</summary>
+    public async Task<RegisterResponse> RelayRegisterAsync(RelayRegisterRequest request, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        using var message = Authorized(HttpMethod.Post, ApiPaths.RelayRegister);
+        message.Content = JsonContent.Create(request, options: ProtocolJson.Options);
+        using var response = await _http.SendAsync(message, timeout.Token);
+        return await ReadAsync<RegisterResponse>(response, timeout.Token);
+    }
+
+    /// <summary>A relay's long poll for the work of every host below it; answered when it differs from <paramref name="etag"/>.</summary>
+    public async Task<RelayWorkResponse> GetRelayWorkAsync(TimeSpan wait, string? etag, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(wait + TimeSpan.FromSeconds(30));
+        var path = $"{ApiPaths.RelayWork}?wait={(int)wait.TotalSeconds}" + (string.IsNullOrEmpty(etag) ? "" : "&etag=" + Uri.EscapeDataString(etag));
+        using var request = Authorized(HttpMethod.Get, path);
+        using var response = await _http.SendAsync(request, timeout.Token);
+        return await ReadAsync<RelayWorkResponse>(response, timeout.Token);
+    }
+
+    /// <summary>A relay passes reports, facts and last-seen times of its lower clients upward.</summary>
+    public async Task<RelayBatchResponse> SendRelayBatchAsync(RelayBatch batch, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(120));
+        using var request = Authorized(HttpMethod.Post, ApiPaths.RelayBatch);
+        request.Content = JsonContent.Create(batch, options: ProtocolJson.Options);
+        using var response = await _http.SendAsync(request, timeout.Token);
+        return await ReadAsync<RelayBatchResponse>(response, timeout.Token);
+    }
+
     /// <summary>
     /// Opens a stored blob from <paramref name="offset"/> to its end (HTTP Range "bytes=offset-"): one request that a
     /// transfer reads segment after segment, so the connection keeps filling while a segment is checked and written.
@@ -108,6 +141,11 @@ public sealed class HigherSystemClient : IDisposable
             count -= read;
         }
     }
+
+    /// <summary>Whether a failed call is worth trying again: the higher system is unreachable or briefly unavailable.</summary>
+    public static bool IsTransient(Exception e) => e is HttpRequestException or IOException or System.Net.Sockets.SocketException
+        or TaskCanceledException { InnerException: TimeoutException }
+        or HigherSystemException { Status: HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError };
 
     private HttpRequestMessage Authorized(HttpMethod method, string path)
     {

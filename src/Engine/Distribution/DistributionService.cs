@@ -2,6 +2,7 @@ using System.Text.Json;
 using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Protocol;
+using JP1Dist.Engine.Serving;
 using JP1Dist.Engine.Storage;
 using Microsoft.EntityFrameworkCore;
 
@@ -102,7 +103,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     public async Task<IReadOnlyList<WorkItem>> GetWorkAsync(Guid hostId, CancellationToken cancellationToken)
     {
         await using var db = engine.Database.CreateContext();
-        await RetryFailedAsync(db, hostId, cancellationToken);
+        await RetryFailedAsync(db, [hostId], cancellationToken);
         var now = engine.Now;
         var items = await (from t in db.Targets.AsNoTracking()
                            join j in db.Jobs on t.JobId equals j.Id
@@ -120,14 +121,14 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// with attempts left, are queued again with a new ticket. Each is a compare-and-set on (status, attempt), so two
     /// polls at once cannot both retry the same target.
     /// </summary>
-    private async Task RetryFailedAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken)
+    private async Task RetryFailedAsync(DistDbContext db, IReadOnlyCollection<Guid> hostIds, CancellationToken cancellationToken)
     {
         var now = engine.Now;
         var cutoff = now - RetryDelay;
         var due = await (from t in db.Targets.AsNoTracking()
                          join j in db.Jobs on t.JobId equals j.Id
                          join p in db.Packages on j.PackageId equals p.Id
-                         where t.HostId == hostId && t.Status == TargetStatus.Failed && j.RetryLimit >= t.Attempt && t.CompletedAt <= cutoff
+                         where hostIds.Contains(t.HostId) && t.Status == TargetStatus.Failed && j.RetryLimit >= t.Attempt && t.CompletedAt <= cutoff
                          select new { t.Id, t.Attempt, t.Message, j.RetryLimit, Job = j, Package = p }).ToListAsync(cancellationToken);
         foreach (var target in due)
         {
@@ -156,27 +157,37 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     }
 
     /// <summary>Waits up to <paramref name="wait"/> for work, returning as soon as some is there.</summary>
-    public async Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken)
-    {
-        var deadline = engine.Time.GetUtcNow() + wait;
-        while (true)
-        {
-            var remaining = deadline - engine.Time.GetUtcNow();
-            // Subscribe before looking, so a dispatch between the look and the wait is not missed. Dispatch always
-            // signals in this process; the bounded wait only re-checks in case some other writer queued work.
-            var signal = signals.WaitAsync(hostId, remaining > RecheckInterval ? RecheckInterval : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken);
-            var items = await GetWorkAsync(hostId, cancellationToken);
-            if (items.Count > 0 || remaining <= TimeSpan.Zero)
-            {
-                return items;
-            }
-            await signal;
-            cancellationToken.ThrowIfCancellationRequested();
-        }
-    }
+    public Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
+        LongPoll.WaitAsync(signals, hostId, wait, engine.Time, ct => GetWorkAsync(hostId, ct), cancellationToken);
 
-    /// <summary>How often a waiting poll looks at the database without a signal.</summary>
-    private static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// The work of every host below a relay, for the relay to serve: what <see cref="GetWorkAsync"/> serves each host,
+    /// plus suspended targets (listed so the relay can answer a report with Suspended), each manifest once.
+    /// </summary>
+    public async Task<RelayWorkResponse> GetRelayWorkAsync(IReadOnlyCollection<Guid> hostIds, CancellationToken cancellationToken)
+    {
+        if (hostIds.Count == 0)
+        {
+            return RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>());
+        }
+        await using var db = engine.Database.CreateContext();
+        await RetryFailedAsync(db, hostIds, cancellationToken);
+        var now = engine.Now;
+        var rows = await (from t in db.Targets.AsNoTracking()
+                          join j in db.Jobs on t.JobId equals j.Id
+                          where hostIds.Contains(t.HostId) && (Servable.Contains(t.Status) || t.Status == TargetStatus.Suspended)
+                                && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
+                          orderby t.QueuedAt
+                          select new { t.HostId, t.WorkItemId, Job = j.Name, t.Attempt, j.PackageId, t.JobSettingsJson, t.JobSettingsSignature, t.Status })
+            .ToListAsync(cancellationToken);
+        var packageIds = rows.Select(r => r.PackageId).Distinct().ToList();
+        var manifests = await db.Packages.AsNoTracking().Where(p => packageIds.Contains(p.Id))
+            .ToDictionaryAsync(p => p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), p => new SignedManifest(p.ManifestJson, p.ManifestSignature), cancellationToken);
+        var items = rows.Select(r => new RelayWorkItem(r.HostId,
+            new WorkItem(r.WorkItemId, r.Job, r.Attempt, "", "", r.JobSettingsJson, r.JobSettingsSignature),
+            r.Status.ToString(), r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        return RelayPoll.Snapshot(items, manifests);
+    }
 
     /// <summary>
     /// Records a report by compare-and-set: the target moves only from a state the transition table allows,
@@ -238,10 +249,14 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     }
 
     /// <summary>Notes that a host was seen, in the same commits as the reports; callers throttle it.</summary>
-    public Task TouchHostAsync(Guid hostId)
+    public Task TouchHostAsync(Guid hostId) => TouchHostAsync(hostId, engine.Now);
+
+    /// <summary>Notes that a host was seen at <paramref name="seenAt"/> (by a relay); never moves the time back, nor past now.</summary>
+    public Task TouchHostAsync(Guid hostId, DateTime seenAt)
     {
         var now = engine.Now;
-        return _writes.RunAsync(db => db.Hosts.Where(h => h.Id == hostId).ExecuteUpdateAsync(s => s.SetProperty(h => h.LastSeen, now)));
+        var seen = seenAt.ToUniversalTime() > now ? now : seenAt.ToUniversalTime();
+        return _writes.RunAsync(db => db.Hosts.Where(h => h.Id == hostId && h.LastSeen < seen).ExecuteUpdateAsync(s => s.SetProperty(h => h.LastSeen, seen)));
     }
 
     /// <summary>Announces (or refreshes) this manager in the database.</summary>

@@ -1,5 +1,6 @@
 using JP1Dist.Engine.Distribution;
 using JP1Dist.Engine.Logging;
+using JP1Dist.Engine.Serving;
 using JP1Dist.Engine.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -42,6 +43,8 @@ public static class ManagerHost
         builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton<HostSignals>();
         builder.Services.AddSingleton<DistributionService>();
+        builder.Services.AddSingleton<ManagerNode>();
+        builder.Services.AddSingleton<IHigherSystemNode>(sp => sp.GetRequiredService<ManagerNode>());
         builder.Services.AddSingleton<AgentAuthentication>();
         builder.Services.AddSingleton<NodeMetrics>();
         builder.Services.AddSingleton<IntentSweeper>();
@@ -68,7 +71,8 @@ public static class ManagerHost
         app.UseDistProblemDetails();
         app.UseRouting();
         app.UseHttpMetrics(http => http.SetMetricFactory(Metrics.WithCustomRegistry(metrics.Registry)));
-        app.MapAgentApi();
+        app.MapAgentApi(options.MaxPollWait);
+        app.MapManagerControl();
         app.MapMetrics("/metrics", metrics.Registry);
         return app;
     }

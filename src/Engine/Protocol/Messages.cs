@@ -111,8 +111,12 @@ public sealed record RelayWorkItem(Guid HostId, WorkItem Item, string Status, st
 /// <summary>A signed manifest as the manager signed it.</summary>
 public sealed record SignedManifest(string Manifest, string Signature);
 
-/// <summary>The answer to a relay's poll: every current work item of every host below it (a full snapshot), and their manifests by id.</summary>
-public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items, IReadOnlyDictionary<string, SignedManifest> Manifests);
+/// <summary>
+/// The answer to a relay's poll: every current work item of every host below it (a full snapshot), their manifests by
+/// id, and a tag of this snapshot. The relay sends the tag of the snapshot it holds (<c>?etag=</c>); the higher system
+/// answers when its snapshot differs from that one, or when the wait is over.
+/// </summary>
+public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items, IReadOnlyDictionary<string, SignedManifest> Manifests, string Etag = "");
 
 /// <summary>
 /// One entry a relay passes upward: a report, a facts report, or the time a host was last seen. Seq is the relay's own

@@ -1,3 +1,4 @@
+using JP1Dist.Engine.Serving;
 using System.Net;
 using JP1Dist.Engine.Agent;
 using JP1Dist.Engine.Distribution;

@@ -1,3 +1,4 @@
+using JP1Dist.Engine.Serving;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;

@@ -1,3 +1,4 @@
+using JP1Dist.Engine.Serving;
 using JP1Dist.Engine.Distribution;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Jobs;

@@ -1,13 +1,13 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
 
-namespace JP1Dist.Engine.Manager;
+namespace JP1Dist.Engine.Serving;
 
 /// <summary>
 /// Checks the per-agent credential on each request (<c>Authorization: Bearer {hostId}.{credential}</c>).
 /// A verified pair is remembered, so the hot poll and report paths cost no database read.
 /// </summary>
-public sealed class AgentAuthentication(DistEngine engine)
+public sealed class AgentAuthentication(IHigherSystemNode node)
 {
     private readonly ConcurrentDictionary<Guid, string> _verified = new();
 
@@ -30,7 +30,7 @@ public sealed class AgentAuthentication(DistEngine engine)
         {
             return hostId;
         }
-        var result = await engine.Hosts.AuthenticateAsync(hostId, credential, context.RequestAborted);
+        var result = await node.AuthenticateAsync(hostId, credential, context.RequestAborted);
         if (result is not null)
         {
             _verified[hostId] = credential;

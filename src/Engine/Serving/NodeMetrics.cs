@@ -1,17 +1,16 @@
 using JP1Dist.Engine.Domain;
-using Microsoft.EntityFrameworkCore;
 using Prometheus;
 
-namespace JP1Dist.Engine.Manager;
+namespace JP1Dist.Engine.Serving;
 
 /// <summary>
 /// What a node exposes on GET /metrics (Prometheus text format): content bytes served, agents polling now,
-/// targets by status, and (from the HTTP middleware) request counts and durations by endpoint. One registry
+/// targets by status (as this node knows them: the manager all, a relay those of its subtree), and (from the HTTP middleware) request counts and durations by endpoint. One registry
 /// per node, so several nodes in one process (tests, benchmarks) do not add up each other's counters.
 /// </summary>
 public sealed class NodeMetrics
 {
-    public NodeMetrics(DistEngine engine)
+    public NodeMetrics(IHigherSystemNode node)
     {
         Registry = Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
@@ -20,11 +19,10 @@ public sealed class NodeMetrics
         var targets = factory.CreateGauge("jp1dist_targets", "Job targets by status.", "status");
         Registry.AddBeforeCollectCallback(async cancellationToken =>
         {
-            await using var db = engine.Database.CreateContext();
-            var counts = await db.Targets.GroupBy(t => t.Status).Select(g => new { g.Key, Count = g.Count() }).ToListAsync(cancellationToken);
+            var counts = await node.CountTargetsAsync(cancellationToken);
             foreach (var status in Enum.GetValues<TargetStatus>())
             {
-                targets.WithLabels(status.ToString()).Set(counts.FirstOrDefault(c => c.Key == status)?.Count ?? 0);
+                targets.WithLabels(status.ToString()).Set(counts.TryGetValue(status, out var count) ? count : 0);
             }
         });
     }

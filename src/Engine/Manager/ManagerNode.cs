@@ -1,0 +1,43 @@
+using JP1Dist.Engine.Distribution;
+using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Protocol;
+using JP1Dist.Engine.Serving;
+using Microsoft.EntityFrameworkCore;
+
+namespace JP1Dist.Engine.Manager;
+
+/// <summary>The manager as a higher system: everything is decided here, from the database and the content store.</summary>
+public sealed partial class ManagerNode(DistEngine engine, DistributionService distribution, HostSignals signals) : IHigherSystemNode
+{
+    public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken)
+    {
+        var response = await engine.Hosts.RegisterAsync(request, cancellationToken);
+        // An ID group may have queued work for the new host: its relays (if any) look again at once.
+        signals.Notify([response.HostId]);
+        return response;
+    }
+
+    public Task<Guid?> AuthenticateAsync(Guid hostId, string credential, CancellationToken cancellationToken) =>
+        engine.Hosts.AuthenticateAsync(hostId, credential, cancellationToken);
+
+    public Task<bool> ReportFactsAsync(Guid hostId, FactsReport facts, CancellationToken cancellationToken) =>
+        engine.Inventory.ReportFactsAsync(hostId, facts, cancellationToken);
+
+    public Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
+        distribution.WaitForWorkAsync(hostId, wait, cancellationToken);
+
+    public Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken) =>
+        distribution.ReportAsync(hostId, report, cancellationToken);
+
+    public Task TouchAsync(Guid hostId) => distribution.TouchHostAsync(hostId);
+
+    public Task<string?> GetContentPathAsync(string sha256, CancellationToken cancellationToken) =>
+        Task.FromResult(engine.Content.Contains(sha256) ? engine.Content.PathOf(sha256) : null);
+
+    public async Task<IReadOnlyDictionary<TargetStatus, int>> CountTargetsAsync(CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        return await db.Targets.GroupBy(t => t.Status).Select(g => new { g.Key, Count = g.Count() })
+            .ToDictionaryAsync(g => g.Key, g => g.Count, cancellationToken);
+    }
+}

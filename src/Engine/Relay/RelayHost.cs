@@ -1,0 +1,101 @@
+using JP1Dist.Engine.Agent;
+using JP1Dist.Engine.Logging;
+using JP1Dist.Engine.Serving;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+using Serilog;
+
+namespace JP1Dist.Engine.Relay;
+
+/// <summary>
+/// The relay process: Kestrel with the same agent API the manager serves (through <see cref="RelayNode"/>), the uplink
+/// to its higher system, and the relay's own client role (an agent registered as kind Relay, which also stores
+/// packages for transfer-to-relay jobs).
+/// </summary>
+public static class RelayHost
+{
+    /// <summary>Builds the relay application; run it with <c>RunAsync</c>.</summary>
+    public static WebApplication Build(RelayOptions options, string[]? args = null)
+    {
+        Directory.CreateDirectory(options.StateFolder);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [], ContentRootPath = options.StateFolder });
+        var logger = DistLogging.Create(options.LogsFolder, "relay", options.QuietConsole);
+        builder.Services.AddSerilog(logger, dispose: true);
+        builder.WebHost.UseUrls(options.ListenUrl);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
+        builder.Services.AddSystemd();
+        builder.Services.AddWindowsService(service => service.ServiceName = "JP1Dist Relay");
+        builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(new RelayStore(options.DatabasePath));
+        builder.Services.AddSingleton(_ => new RelayUpstream(options));
+        builder.Services.AddSingleton(sp => new PackageCache(options.CacheFolder, sp.GetRequiredService<RelayUpstream>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("JP1Dist.Relay.Cache")));
+        builder.Services.AddSingleton<HostSignals>();
+        builder.Services.AddSingleton<RelayNode>();
+        builder.Services.AddSingleton<IHigherSystemNode>(sp => sp.GetRequiredService<RelayNode>());
+        builder.Services.AddSingleton<AgentAuthentication>();
+        builder.Services.AddSingleton<NodeMetrics>();
+        builder.Services.AddHostedService<RelayUplink>();
+        builder.Services.AddHostedService<RelayClientRole>();
+
+        var app = builder.Build();
+        var metrics = app.Services.GetRequiredService<NodeMetrics>();
+        app.UseDistProblemDetails();
+        app.UseRouting();
+        app.UseHttpMetrics(http => http.SetMetricFactory(Metrics.WithCustomRegistry(metrics.Registry)));
+        app.MapAgentApi(options.MaxPollWait);
+        app.MapMetrics("/metrics", metrics.Registry);
+        return app;
+    }
+}
+
+/// <summary>
+/// The relay as a client of its own higher system: registers it (kind Relay, with the address it serves on), installs
+/// what jobs send the relay itself, and stores transfer-to-relay packages in the relay's cache.
+/// </summary>
+internal sealed class RelayClientRole(RelayOptions options, RelayNode node, IServer server, IHostApplicationLifetime lifetime, ILogger<RelayClientRole> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Kestrel binds before ApplicationStarted fires: the relay registers the address it really serves on.
+        var started = new TaskCompletionSource();
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            await Task.WhenAny(started.Task, Task.Delay(Timeout.Infinite, stoppingToken));
+        }
+        if (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+        var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? options.ListenUrl;
+        logger.LogInformation("Relay {Name} serving lower clients on {Url}; higher system {Higher}", options.Name, url, options.HigherSystemUrl);
+        var agent = new AgentOptions
+        {
+            ManagerUrl = options.HigherSystemUrl,
+            Token = options.Token,
+            Name = options.Name,
+            StateFolder = options.AgentFolder,
+            Kind = "Relay",
+            RelayUrl = url,
+        };
+        using var runtime = new AgentRuntime(agent, logger, relayStore: node);
+        try
+        {
+            await runtime.RunAsync(stoppingToken);
+        }
+        catch (InvalidOperationException e)
+        {
+            logger.LogError("{Message}", e.Message);
+            Environment.ExitCode = 2;
+            lifetime.StopApplication();
+        }
+    }
+}
