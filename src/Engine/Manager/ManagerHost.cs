@@ -80,7 +80,7 @@ public static class ManagerHost
     /// <summary>The address Kestrel actually listens on (useful when the port was 0).</summary>
     public static string BoundUrl(this WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
-        ?? app.Services.GetRequiredService<ManagerOptions>().ListenUrl;
+        ?? app.Services.GetService<ManagerOptions>()?.ListenUrl ?? throw new InvalidOperationException("The application has not bound an address yet.");
 }
 
 /// <summary>Announces the running manager (its real URL and process) every few seconds, and signs off on a clean stop.</summary>
