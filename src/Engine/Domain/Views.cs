@@ -20,7 +20,7 @@ public sealed record DistPackage(
     Protocol.InstallConditions? InstallConditions = null,
     DateTime? InstallAt = null);
 
-/// <summary>A registered host, as Get-DistHost shows it.</summary>
+/// <summary>A registered host, as Get-DistHost shows it: HigherSystem is its relay's name or "(manager)", Depth 0 is directly under the manager.</summary>
 public sealed record DistHost(
     string Name,
     Guid Id,
@@ -31,7 +31,16 @@ public sealed record DistHost(
     string? MacAddress,
     string AgentVersion,
     DateTime RegisteredAt,
-    DateTime LastSeen);
+    DateTime LastSeen,
+    HostKind Kind = HostKind.Client,
+    string HigherSystem = DistHost.ManagerHigherSystem,
+    Guid? HigherSystemId = null,
+    int Depth = 0,
+    string? RelayUrl = null)
+{
+    /// <summary>What HigherSystem says for a host directly under the manager.</summary>
+    public const string ManagerHigherSystem = "(manager)";
+}
 
 /// <summary>A new enrollment token; the secret is shown only here, once.</summary>
 public sealed record DistEnrollmentToken(int Id, string Token, string? Description, DateTime CreatedAt);

@@ -30,7 +30,7 @@ public static class AgentApi
             {
                 return Problem(400, "RequestBodyInvalid", "The body is not a registration request (JSON with token and name).");
             }
-            var response = await engine.Hosts.RegisterAsync(request, context.RequestAborted);
+            var response = await engine.Hosts.RegisterAsync(request, null, context.RequestAborted);
             auth.Forget(response.HostId);
             return Results.Ok(response);
         });
