@@ -20,7 +20,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     public string Folder => engine.Folder.Root;
 
     private static readonly TargetStatus[] Servable = [TargetStatus.Queued, TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing];
-    private static readonly TargetStatus[] Reportable = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet];
+    private static readonly TargetStatus[] Reportable = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.StoredOnRelay];
 
     /// <summary>Executions recorded by a cmdlet and not yet turned into a trigger.</summary>
     public async Task<IReadOnlyList<JobExecutionRow>> GetUnscheduledAsync(CancellationToken cancellationToken)
@@ -54,7 +54,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                                  where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
                                  select new { t.Id, t.HostId, t.JobSettingsJson, h.OS, h.OSVersion, h.Architecture }).ToListAsync(cancellationToken);
             hosts = [];
-            foreach (var target in waiting)
+            var alreadyStored = await SkipAlreadyStoredAsync(db, executionId, now, cancellationToken);
+            foreach (var target in waiting.Where(t => !alreadyStored.Contains(t.Id)))
             {
                 var verdict = PreCheck(target.JobSettingsJson, HostConditionFacts.From(target.OS, target.OSVersion, target.Architecture));
                 if (!verdict.Met)
@@ -81,6 +82,46 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         }
         signals.Notify(hosts);
         return hosts.Count;
+    }
+
+    /// <summary>
+    /// A transfer-to-relay target whose relay already holds this package with the package's current expiry (a
+    /// StoredOnRelay target of any transfer-to-relay job, same package, same relay, not yet expired) goes straight to
+    /// StoredOnRelay: nothing is sent. When the expiry changed since, the package is sent again and the relay replaces
+    /// it. Compare-and-set on Waiting, like the condition pre-check; returns the targets it settled.
+    /// </summary>
+    private static async Task<HashSet<long>> SkipAlreadyStoredAsync(DistDbContext db, int executionId, DateTime now, CancellationToken cancellationToken)
+    {
+        var stored = await (from t in db.Targets
+                            join j in db.Jobs on t.JobId equals j.Id
+                            join p in db.Packages on j.PackageId equals p.Id
+                            where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting && j.Type == JobType.TransferToRelay
+                                  && (from o in db.Targets
+                                      join oj in db.Jobs on o.JobId equals oj.Id
+                                      where o.HostId == t.HostId && o.Status == TargetStatus.StoredOnRelay && oj.PackageId == j.PackageId
+                                            && oj.Type == JobType.TransferToRelay && o.StoredUntil == p.ExpiresAt
+                                            && (o.StoredUntil == null || o.StoredUntil > now)
+                                      select o.Id).Any()
+                            select new { t.Id, p.ExpiresAt }).ToListAsync(cancellationToken);
+        var settled = new HashSet<long>();
+        foreach (var target in stored)
+        {
+            var message = target.ExpiresAt is { } until
+                ? $"Already stored on the relay until {until.ToLocalTime():yyyy-MM-dd HH:mm}; not sent again."
+                : "Already stored on the relay (no expiry); not sent again.";
+            var changed = await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Waiting)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(t => t.Status, TargetStatus.StoredOnRelay)
+                    .SetProperty(t => t.StoredUntil, target.ExpiresAt)
+                    .SetProperty(t => t.Message, message)
+                    .SetProperty(t => t.CompletedAt, now)
+                    .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+            if (changed > 0)
+            {
+                settled.Add(target.Id);
+            }
+        }
+        return settled;
     }
 
     private static ConditionResult PreCheck(string? settingsJson, ConditionFacts facts)
@@ -200,6 +241,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             throw new DistException("ReportStatusInvalid", DistErrorKind.InvalidArgument,
                 $"'{report.Status}' is not a status an agent may report; use one of {string.Join(", ", Reportable)}.", report.Status);
         }
+        var storedUntil = to == TargetStatus.StoredOnRelay ? await StoredUntilAsync(hostId, report, cancellationToken) : null;
         var from = TargetStates.Predecessors(to).ToList();
         if (!to.IsFinal())
         {
@@ -220,6 +262,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                      .SetProperty(t => t.BytesTransferred, t => report.BytesTransferred > t.BytesTransferred ? report.BytesTransferred : t.BytesTransferred)
                      .SetProperty(t => t.SegmentsTransferred, t => report.SegmentsTransferred > t.SegmentsTransferred ? report.SegmentsTransferred : t.SegmentsTransferred)
                      .SetProperty(t => t.StartedAt, t => t.StartedAt ?? now);
+                    if (to == TargetStatus.StoredOnRelay)
+                    {
+                        s.SetProperty(t => t.StoredUntil, storedUntil);
+                    }
                     if (final)
                     {
                         s.SetProperty(t => t.CompletedAt, now)
@@ -246,6 +292,31 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             await engine.Inventory.RecordInstalledAsync(hostId, report.WorkItemId, cancellationToken);
         }
         return response;
+    }
+
+    /// <summary>
+    /// StoredOnRelay is reported by a relay for a target of a transfer-to-relay job only; the expiry recorded is the one
+    /// its signed settings told the relay (the package's, when the settings carry none).
+    /// </summary>
+    private async Task<DateTime?> StoredUntilAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        var target = await (from t in db.Targets.AsNoTracking()
+                            join j in db.Jobs on t.JobId equals j.Id
+                            join p in db.Packages on j.PackageId equals p.Id
+                            where t.WorkItemId == report.WorkItemId && t.HostId == hostId
+                            select new { j.Name, j.Type, t.JobSettingsJson, p.ExpiresAt }).FirstOrDefaultAsync(cancellationToken);
+        if (target is null)
+        {
+            return null; // the compare-and-set finds nothing and says WorkItemNotFound
+        }
+        if (target.Type != JobType.TransferToRelay)
+        {
+            throw new DistException("ReportStatusInvalid", DistErrorKind.InvalidArgument,
+                $"'{TargetStatus.StoredOnRelay}' is reported for transfer-to-relay jobs only; job '{target.Name}' is a {target.Type} job.", report.Status);
+        }
+        var settings = target.JobSettingsJson is null ? null : JsonSerializer.Deserialize<JobSettings>(target.JobSettingsJson, ProtocolJson.Options);
+        return settings is not null ? settings.StoreUntil : target.ExpiresAt;
     }
 
     /// <summary>Notes that a host was seen, in the same commits as the reports; callers throttle it.</summary>

@@ -9,6 +9,11 @@ public enum DestinationType
     HostGroup = 1,
     /// <summary>One ID group: every member now, and every host that joins later.</summary>
     IdGroup = 2,
+    /// <summary>
+    /// Relays, meaning every host below each of them at all levels (lower relays included, not the named relay), as
+    /// registered when the job is executed; a host that registers under the relay later is reached by a re-execution.
+    /// </summary>
+    AllLowerClients = 3,
 }
 
 /// <summary>How a host came to be in an ID group.</summary>

@@ -34,8 +34,9 @@ public static class TargetStates
     {
         // Waiting -> ConditionNotMet: the manager's pre-check at dispatch, on the facts it knows about the host.
         [TargetStatus.Waiting] = [TargetStatus.Queued, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
-        [TargetStatus.Queued] = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
-        [TargetStatus.Transferring] = [TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
+        // -> StoredOnRelay: a relay stored the package of a transfer-to-relay job (DistributionService.ReportAsync allows it for those only).
+        [TargetStatus.Queued] = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.StoredOnRelay],
+        [TargetStatus.Transferring] = [TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.StoredOnRelay],
         [TargetStatus.Transferred] = [TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
         // An install under way finishes: it cannot be suspended or canceled.
         [TargetStatus.Installing] = [TargetStatus.Succeeded, TargetStatus.Failed],

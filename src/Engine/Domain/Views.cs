@@ -2,7 +2,7 @@ namespace JP1Dist.Engine.Domain;
 
 // What the engine hands to the cmdlets and the pipeline. Each has a view in JP1Dist.Format.ps1xml.
 
-/// <summary>A registered package, as Get-DistPackage shows it.</summary>
+/// <summary>A registered package, as Get-DistPackage shows it; ExpiresAt is until when relays keep it (null: no expiry).</summary>
 public sealed record DistPackage(
     string Name,
     string Version,
@@ -18,9 +18,10 @@ public sealed record DistPackage(
     DateTime CreatedAt,
     int Id,
     Protocol.InstallConditions? InstallConditions = null,
-    DateTime? InstallAt = null);
+    DateTime? InstallAt = null,
+    DateTime? ExpiresAt = null);
 
-/// <summary>A registered host, as Get-DistHost shows it.</summary>
+/// <summary>A registered host, as Get-DistHost shows it: HigherSystem is its relay's name or "(manager)", Depth 0 is directly under the manager.</summary>
 public sealed record DistHost(
     string Name,
     Guid Id,
@@ -31,7 +32,16 @@ public sealed record DistHost(
     string? MacAddress,
     string AgentVersion,
     DateTime RegisteredAt,
-    DateTime LastSeen);
+    DateTime LastSeen,
+    HostKind Kind = HostKind.Client,
+    string HigherSystem = DistHost.ManagerHigherSystem,
+    Guid? HigherSystemId = null,
+    int Depth = 0,
+    string? RelayUrl = null)
+{
+    /// <summary>What HigherSystem says for a host directly under the manager.</summary>
+    public const string ManagerHigherSystem = "(manager)";
+}
 
 /// <summary>A new enrollment token; the secret is shown only here, once.</summary>
 public sealed record DistEnrollmentToken(int Id, string Token, string? Description, DateTime CreatedAt);
@@ -56,7 +66,7 @@ public sealed record DistJob(
     double SegmentIntervalSeconds = 0,
     int BandwidthLimitKBps = 0);
 
-/// <summary>The status of one (job, host) pair, as Get-DistJobStatus shows it.</summary>
+/// <summary>The status of one (job, host) pair, as Get-DistJobStatus shows it; StoredUntil is the expiry of a StoredOnRelay target.</summary>
 public sealed record DistJobStatus(
     string JobName,
     string HostName,
@@ -76,7 +86,8 @@ public sealed record DistJobStatus(
     int SegmentsTransferred = 0,
     int SegmentCount = 0,
     long TotalBytes = 0,
-    DateTime? InstallAt = null)
+    DateTime? InstallAt = null,
+    DateTime? StoredUntil = null)
 {
     /// <summary>Transfer progress as "segments/total (percent)".</summary>
     public string Progress => SegmentCount == 0 ? "" : $"{SegmentsTransferred}/{SegmentCount} ({(TotalBytes == 0 ? 100 : BytesTransferred * 100 / TotalBytes)}%)";

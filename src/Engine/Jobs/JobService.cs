@@ -51,10 +51,14 @@ public sealed partial class JobService(DistEngine engine)
     public async Task<DistJob> CreateAsync(NewJobRequest request, CancellationToken cancellationToken = default)
     {
         var name = Names.Require(request.Name, "Job");
-        if (request.Type != JobType.Install)
+        if (request.Type is not (JobType.Install or JobType.TransferToRelay))
         {
             throw new DistException("JobTypeNotSupported", DistErrorKind.InvalidArgument,
-                $"Job type '{request.Type}' is not available yet; use -Type Install.", request.Type);
+                $"Job type '{request.Type}' is not available yet; use -Type Install or TransferToRelay.", request.Type);
+        }
+        if (request.Type == JobType.TransferToRelay)
+        {
+            CheckTransferToRelay(request);
         }
         if (request.SegmentIntervalSeconds is < 0 or > MaxSegmentIntervalSeconds || double.IsNaN(request.SegmentIntervalSeconds))
         {
@@ -89,11 +93,23 @@ public sealed partial class JobService(DistEngine engine)
         int? idGroupId = null;
         switch (request.DestinationType)
         {
-            case DestinationType.Host:
-                hostDestinations = (await HostService.FindHostsAsync(db, destinations, cancellationToken)).Select(h => new JobDestinationRow { HostId = h.Id }).ToList();
+            case DestinationType.Host or DestinationType.AllLowerClients:
+                var hosts = await HostService.FindHostsAsync(db, destinations, cancellationToken);
+                // Only relays have lower clients, and only relays store packages for them.
+                if ((request.DestinationType == DestinationType.AllLowerClients || request.Type == JobType.TransferToRelay)
+                    && hosts.FirstOrDefault(h => h.Kind != HostKind.Relay) is { } notRelay)
+                {
+                    throw HostService.HostNotRelay(notRelay.Name);
+                }
+                hostDestinations = hosts.Select(h => new JobDestinationRow { HostId = h.Id }).ToList();
                 break;
             case DestinationType.HostGroup:
-                groupDestinations = (await Groups.HostGroupService.FindRowsAsync(db, destinations, cancellationToken)).Select(g => new JobHostGroupRow { HostGroupId = g.Id }).ToList();
+                var groups = await Groups.HostGroupService.FindRowsAsync(db, destinations, cancellationToken);
+                if (request.Type == JobType.TransferToRelay)
+                {
+                    await RelaysOfGroupsAsync(db, groups, cancellationToken);
+                }
+                groupDestinations = groups.Select(g => new JobHostGroupRow { HostGroupId = g.Id }).ToList();
                 break;
             case DestinationType.IdGroup:
                 if (destinations.Distinct(StringComparer.OrdinalIgnoreCase).Count() != 1)
@@ -141,6 +157,52 @@ public sealed partial class JobService(DistEngine engine)
         }
         await transaction.CommitAsync(cancellationToken);
         return (await ListAsync(name, cancellationToken)).Single();
+    }
+
+    /// <summary>
+    /// A transfer-to-relay job only stores the package on relays: install conditions and an install time mean nothing
+    /// for it, and an ID group (clients joining later) is not a set of relays.
+    /// </summary>
+    private static void CheckTransferToRelay(NewJobRequest request)
+    {
+        var installOnly = new List<string>();
+        if (request.InstallConditions is { IsEmpty: false })
+        {
+            installOnly.Add("-InstallCondition");
+        }
+        if (request.InstallAt is not null)
+        {
+            installOnly.Add("-InstallAt");
+        }
+        if (installOnly.Count > 0)
+        {
+            throw new DistException("InstallSettingNotForTransfer", DistErrorKind.InvalidArgument,
+                $"A TransferToRelay job stores the package on relays and installs nothing, so {string.Join(" and ", installOnly)} cannot be used with it; " +
+                "give install conditions and times to the Install job that follows.", installOnly[0]);
+        }
+        if (request.DestinationType == DestinationType.IdGroup)
+        {
+            throw new DistException("DestinationTypeInvalid", DistErrorKind.InvalidArgument,
+                "A TransferToRelay job goes to relays: name them as hosts, host groups, or AllLowerClients of a relay; an ID group is not available for it.", request.DestinationType);
+        }
+    }
+
+    /// <summary>The relays each host group reaches (nested groups included); a group that reaches no relay is refused, named.</summary>
+    private static async Task<HashSet<Guid>> RelaysOfGroupsAsync(DistDbContext db, IReadOnlyList<HostGroupRow> groups, CancellationToken cancellationToken)
+    {
+        var relays = (await db.Hosts.AsNoTracking().Where(h => h.Kind == HostKind.Relay).Select(h => h.Id).ToListAsync(cancellationToken)).ToHashSet();
+        var found = new HashSet<Guid>();
+        foreach (var group in groups)
+        {
+            var members = (await Groups.HostGroupService.HostsOfAsync(db, [group.Id], cancellationToken)).Where(h => relays.Contains(h.Id)).ToList();
+            if (members.Count == 0)
+            {
+                throw new DistException("HostGroupHasNoRelay", DistErrorKind.InvalidArgument,
+                    $"Host group '{group.Name}' has no relay among its hosts; a TransferToRelay job stores packages on relays only.", group.Name);
+            }
+            found.UnionWith(members.Select(h => h.Id));
+        }
+        return found;
     }
 
     /// <summary>Jobs whose names match the wildcard pattern.</summary>
@@ -232,6 +294,16 @@ public sealed partial class JobService(DistEngine engine)
         {
             var busy = chosen.Where(h => targets.TryGetValue(h.Id, out var t) && !t.Status.IsFinal()).ToList();
             chosen = chosen.Except(busy).ToList();
+            // A relay that holds the package with its current expiry is not sent it again (other jobs' copies: at dispatch).
+            var stored = chosen.Where(h => targets.TryGetValue(h.Id, out var t) && IsStillStored(t, package, now)).ToList();
+            chosen = chosen.Except(stored).ToList();
+            if (chosen.Count == 0 && stored.Count > 0)
+            {
+                throw new DistException("AlreadyStoredOnRelays", DistErrorKind.InvalidOperation,
+                    $"Package '{package.Name}' {package.Version} is already stored on every relay of job '{job.Name}' " +
+                    $"{(package.ExpiresAt is { } until ? $"until {until.ToLocalTime():yyyy-MM-dd HH:mm}" : "with no expiry")}; nothing is sent again before then " +
+                    "(Set-DistPackage -ExpiresAt changes the expiry, and the next execution sends it again).", job.Name);
+            }
             // An ID group job may be executed while the group is empty: it reaches the hosts that join later.
             if (chosen.Count == 0 && job.DestinationType != DestinationType.IdGroup)
             {
@@ -268,6 +340,7 @@ public sealed partial class JobService(DistEngine engine)
             target.OutputTail = null;
             target.BytesTransferred = 0;
             target.SegmentsTransferred = 0;
+            target.StoredUntil = null;
             (target.JobSettingsJson, target.JobSettingsSignature, target.InstallAt) = AttemptSettings.Sign(engine, job, package, target.WorkItemId);
             target.QueuedAt = null;
             target.StartedAt = null;
@@ -284,6 +357,10 @@ public sealed partial class JobService(DistEngine engine)
         await transaction.CommitAsync(cancellationToken);
         return new JobExecutionResult(job.Name, execution.Id, chosen.Count, execution.ExecuteAt.AsLocal(), chosen.Select(h => h.Name).ToList());
     }
+
+    /// <summary>A StoredOnRelay target whose expiry is still the package's and has not passed.</summary>
+    internal static bool IsStillStored(TargetRow target, PackageRow package, DateTime now) =>
+        target.Status == TargetStatus.StoredOnRelay && target.StoredUntil == package.ExpiresAt && (target.StoredUntil is null || target.StoredUntil > now);
 
     /// <summary>
     /// Writes new Waiting targets with multi-row INSERT statements instead of one tracked entity each: executing a
@@ -327,7 +404,8 @@ public sealed partial class JobService(DistEngine engine)
 
     /// <summary>
     /// The hosts a job reaches now, each once: its hosts, every host under its host groups (nested groups
-    /// included), or the current members of its ID group. Set-based: one query per kind, no per-host work.
+    /// included), the current members of its ID group, or every host below its relays at all levels. A
+    /// TransferToRelay job reaches only the relays among them. Set-based: one query per kind, no per-host work.
     /// </summary>
     private static async Task<List<DestinationHost>> ExpandAsync(DistDbContext db, JobRow job, CancellationToken cancellationToken)
     {
@@ -335,20 +413,58 @@ public sealed partial class JobService(DistEngine engine)
         {
             case DestinationType.HostGroup:
                 var groupIds = await db.JobHostGroups.Where(d => d.JobId == job.Id).Select(d => d.HostGroupId).ToListAsync(cancellationToken);
-                return (await Groups.HostGroupService.HostsOfAsync(db, groupIds, cancellationToken)).Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToList();
+                var groupHosts = (await Groups.HostGroupService.HostsOfAsync(db, groupIds, cancellationToken)).Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToList();
+                if (job.Type != JobType.TransferToRelay)
+                {
+                    return groupHosts;
+                }
+                var groups = await db.HostGroups.AsNoTracking().Where(g => groupIds.Contains(g.Id)).ToListAsync(cancellationToken);
+                var relays = await RelaysOfGroupsAsync(db, groups, cancellationToken);
+                return groupHosts.Where(h => relays.Contains(h.Id)).ToList();
             case DestinationType.IdGroup:
                 return await (from m in db.IdGroupMembers
                               join h in db.Hosts on m.HostId equals h.Id
                               where m.IdGroupId == job.IdGroupId
                               orderby h.NameKey
                               select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+            case DestinationType.AllLowerClients:
+                return await LowerHostsAsync(db, job, cancellationToken);
             default:
                 return await (from d in db.JobDestinations
                               join h in db.Hosts on d.HostId equals h.Id
-                              where d.JobId == job.Id
+                              where d.JobId == job.Id && (job.Type != JobType.TransferToRelay || h.Kind == HostKind.Relay)
                               orderby h.NameKey
                               select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Every host below the job's relays, at all levels and each once (a relay below another named relay too); not the
+    /// named relays themselves, unless one is below another. Hosts that register under a relay later are not added:
+    /// a re-execution reaches them.
+    /// </summary>
+    private static async Task<List<DestinationHost>> LowerHostsAsync(DistDbContext db, JobRow job, CancellationToken cancellationToken)
+    {
+        var relayIds = await db.JobDestinations.Where(d => d.JobId == job.Id).Select(d => d.HostId).ToListAsync(cancellationToken);
+        var below = new HashSet<Guid>();
+        foreach (var relayId in relayIds)
+        {
+            below.UnionWith(await HostTree.DescendantsAsync(db, relayId, cancellationToken));
+        }
+        var ids = below.ToList();
+        var hosts = await db.Hosts.AsNoTracking()
+            .Where(h => ids.Contains(h.Id) && (job.Type != JobType.TransferToRelay || h.Kind == HostKind.Relay))
+            .OrderBy(h => h.NameKey)
+            .Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+        if (hosts.Count == 0)
+        {
+            var names = await db.Hosts.Where(h => relayIds.Contains(h.Id)).OrderBy(h => h.NameKey).Select(h => h.Name).ToListAsync(cancellationToken);
+            throw new DistException("NoLowerClients", DistErrorKind.InvalidOperation,
+                job.Type == JobType.TransferToRelay
+                    ? $"No relay is registered below {string.Join(", ", names.Select(n => $"'{n}'"))}; job '{job.Name}' has nowhere to store the package."
+                    : $"No host is registered below {string.Join(", ", names.Select(n => $"'{n}'"))}; job '{job.Name}' has no lower clients to reach yet.", job.Name);
+        }
+        return hosts;
     }
 
     /// <summary>One object per (job, host), filtered; a waiting target says so when no manager runs.</summary>
@@ -386,7 +502,7 @@ public sealed partial class JobService(DistEngine engine)
             .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
                 r.t.Status == TargetStatus.Waiting && !managerAlive ? NoManagerMessage : r.t.Message,
                 r.t.Attempt, r.t.QueuedAt.AsLocal(), r.t.StartedAt.AsLocal(), r.t.CompletedAt.AsLocal(), r.t.UpdatedAt.AsLocal(), r.t.BytesTransferred, r.t.OutputTail,
-                r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal(), r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt.AsLocal()))
+                r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal(), r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt.AsLocal(), r.t.StoredUntil.AsLocal()))
             .ToList();
     }
 

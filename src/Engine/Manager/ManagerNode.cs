@@ -11,7 +11,7 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
 {
     public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken)
     {
-        var response = await engine.Hosts.RegisterAsync(request, cancellationToken);
+        var response = await engine.Hosts.RegisterAsync(request, parentHostId, cancellationToken);
         // An ID group may have queued work for the new host: its relays (if any) look again at once.
         signals.Notify([response.HostId]);
         return response;

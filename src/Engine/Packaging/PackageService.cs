@@ -20,12 +20,13 @@ public sealed record NewPackageRequest(
     string? Description = null,
     int? InstallTimeoutSeconds = null,
     InstallConditions? InstallConditions = null,
-    DateTime? InstallAt = null);
+    DateTime? InstallAt = null,
+    DateTime? ExpiresAt = null);
 
 /// <summary>How far packaging has come: files stored of all, bytes stored of all, and the file at hand.</summary>
 public sealed record PackagingProgress(int FilesDone, int FileCount, long BytesDone, long TotalBytes, string CurrentFile);
 
-/// <summary>Registers, lists and removes packages; content goes to the content store, the signed manifest to the database.</summary>
+/// <summary>Registers, lists, changes (expiry) and removes packages; content goes to the content store, the signed manifest to the database.</summary>
 public sealed class PackageService(DistEngine engine)
 {
     /// <summary>The segment size when none is given: small enough to resume cheaply, large enough to keep requests few.</summary>
@@ -64,6 +65,7 @@ public sealed class PackageService(DistEngine engine)
 
         var conditions = request.InstallConditions is { IsEmpty: false } given ? InstallConditionReader.Validate(given) : null;
         var installAt = request.InstallAt?.ToUniversalTime();
+        var expiresAt = RequireFutureExpiry(request.ExpiresAt);
 
         var sources = EnumerateSources(request.Path);
         var installCommand = ResolveInstallCommand(request.InstallCommand, sources);
@@ -109,6 +111,7 @@ public sealed class PackageService(DistEngine engine)
             CreatedAt = engine.Now,
             InstallConditionsJson = conditions is null ? null : JsonSerializer.Serialize(conditions, ProtocolJson.Options),
             InstallAt = installAt,
+            ExpiresAt = expiresAt,
         };
         await using (var db = engine.Database.CreateContext())
         {
@@ -152,6 +155,32 @@ public sealed class PackageService(DistEngine engine)
         var row = await query.OrderByDescending(p => p.CreatedAt).ThenByDescending(p => p.Id).FirstOrDefaultAsync(cancellationToken);
         return row ?? throw new DistException("PackageNotFound", DistErrorKind.NotFound,
             version is null ? $"No package named '{name}' is registered." : $"No package '{name}' version '{version}' is registered.", name);
+    }
+
+    /// <summary>
+    /// Changes until when relays keep the package (null: no expiry). Only this management attribute changes: the signed
+    /// manifest stays as it is, and the next transfer-to-relay execution sends the package again with the new expiry.
+    /// </summary>
+    public async Task<DistPackage> SetExpiryAsync(string name, string version, DateTime? expiresAt, CancellationToken cancellationToken = default)
+    {
+        var expiry = RequireFutureExpiry(expiresAt);
+        await using var db = engine.Database.CreateContext();
+        var row = await FindRowAsync(db, name, version, cancellationToken);
+        row.ExpiresAt = expiry;
+        await db.SaveChangesAsync(cancellationToken);
+        return ToView(row);
+    }
+
+    /// <summary>An expiry must lie in the future; returned in UTC.</summary>
+    private DateTime? RequireFutureExpiry(DateTime? expiresAt)
+    {
+        var utc = expiresAt?.ToUniversalTime();
+        if (utc is { } value && value <= engine.Now)
+        {
+            throw new DistException("ExpiresAtInPast", DistErrorKind.InvalidArgument,
+                $"The expiry {expiresAt:yyyy-MM-dd HH:mm:ss} has already passed; give a time in the future (or no expiry).", expiresAt);
+        }
+        return utc;
     }
 
     /// <summary>
@@ -219,7 +248,8 @@ public sealed class PackageService(DistEngine engine)
         row.CreatedAt.AsLocal(),
         row.Id,
         ReadConditions(row.InstallConditionsJson),
-        row.InstallAt.AsLocal());
+        row.InstallAt.AsLocal(),
+        row.ExpiresAt.AsLocal());
 
     /// <summary>Conditions stored as JSON, or null.</summary>
     internal static InstallConditions? ReadConditions(string? json) =>

@@ -478,10 +478,12 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     internal async Task PruneAsync(CancellationToken cancellationToken)
     {
         var now = Now;
+        var expired = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var package in _stored.Values.Where(p => p.Until is { } until && until <= now).ToList())
         {
             await _store.RemoveStoredAsync(package.ManifestId, cancellationToken);
             _stored.TryRemove(package.ManifestId, out _);
+            expired.UnionWith(Parse(package.Manifest)?.Files.Select(f => f.Sha256) ?? []);
             _logger.LogInformation("Stored package {Package} expired at {Until:u}; removed from the cache", Parse(package.Manifest)?.Name, package.Until);
         }
         var kept = _stored.Values.Select(p => Parse(p.Manifest)).OfType<PackageManifest>().SelectMany(m => m.Files).Select(f => f.Sha256)
@@ -493,8 +495,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             {
                 continue;
             }
-            var expiredStore = _lastNeeded.TryGetValue(hash, out var last) ? now - last >= _options.CacheGrace : true;
-            if (expiredStore && _cache.Remove(hash))
+            // An expired package goes at once; content fetched for installs stays a while after the work that needed it.
+            var unneeded = expired.Contains(hash) || !_lastNeeded.TryGetValue(hash, out var last) || now - last >= _options.CacheGrace;
+            if (unneeded && _cache.Remove(hash))
             {
                 _lastNeeded.TryRemove(hash, out _);
                 _logger.LogInformation("Removed {Sha256} from the cache: no stored package or current work needs it", hash);

@@ -41,6 +41,10 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
         {
             e.ToTable("Hosts");
             e.HasIndex(h => h.NameKey).IsUnique();
+            e.HasIndex(h => h.ParentHostId);
+            // Removing a relay moves its lower hosts up first (HostService.RemoveAsync), so no host points at a gone one.
+            e.HasOne<HostRow>().WithMany().HasForeignKey(h => h.ParentHostId).OnDelete(DeleteBehavior.Restrict);
+            e.Property(h => h.Kind).HasConversion<int>();
         });
         modelBuilder.Entity<EnrollmentTokenRow>(e =>
         {

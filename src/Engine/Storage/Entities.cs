@@ -26,6 +26,11 @@ public sealed class PackageRow
     public string? InstallConditionsJson { get; set; }
     /// <summary>When clients install what they received (UTC), also in the signed manifest; null means at once.</summary>
     public DateTime? InstallAt { get; set; }
+    /// <summary>
+    /// Until when relays keep the package (UTC); null: no expiry. A management attribute, not in the signed manifest:
+    /// relays learn it through the signed job settings of a transfer-to-relay work item.
+    /// </summary>
+    public DateTime? ExpiresAt { get; set; }
 }
 
 /// <summary>A managed computer known to the manager.</summary>
@@ -52,6 +57,12 @@ public sealed class HostRow
     /// <summary>A hash of the facts last reported, so that an unchanged report changes nothing.</summary>
     public string? FactsHash { get; set; }
     public DateTime? FactsUpdatedAt { get; set; }
+    /// <summary>A client, or a relay that serves lower clients (and is a client too).</summary>
+    public HostKind Kind { get; set; } = HostKind.Client;
+    /// <summary>The host's higher system: the relay it registered through; null means directly under the manager.</summary>
+    public Guid? ParentHostId { get; set; }
+    /// <summary>For a relay: the URL its lower clients use to reach it.</summary>
+    public string? RelayUrl { get; set; }
 }
 
 /// <summary>One piece of software installed on a host: from the operating system's list, or installed by JP1Dist.</summary>
@@ -214,6 +225,8 @@ public sealed class TargetRow
     public DateTime? QueuedAt { get; set; }
     public DateTime? StartedAt { get; set; }
     public DateTime? CompletedAt { get; set; }
+    /// <summary>For a StoredOnRelay target: until when the relay keeps the package (UTC); null means no expiry.</summary>
+    public DateTime? StoredUntil { get; set; }
 }
 
 /// <summary>A running manager process announces itself here, so cmdlets can nudge it and status can tell when none runs.</summary>

@@ -1,9 +1,10 @@
 using System.Management.Automation;
 using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Hosts;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
-/// <summary>Get-DistHost: lists registered hosts, filtered by name (wildcards).</summary>
+/// <summary>Get-DistHost: lists registered hosts in tree order, filtered by name (wildcards) and by higher system.</summary>
 [Cmdlet(VerbsCommon.Get, "DistHost")]
 [OutputType(typeof(DistHost))]
 public sealed class GetDistHostCommand : DistCmdlet
@@ -14,12 +15,27 @@ public sealed class GetDistHostCommand : DistCmdlet
     [ArgumentCompleter(typeof(HostNameCompleter))]
     public string[]? Name { get; set; }
 
+    /// <summary>The relay whose lower hosts to list: those directly below it, or at every level with -Recurse.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(HostNameCompleter))]
+    public string? HigherSystem { get; set; }
+
+    /// <summary>With -HigherSystem: every host below the relay, at all levels.</summary>
+    [Parameter]
+    public SwitchParameter Recurse { get; set; }
+
     protected override void ProcessRecord()
     {
+        if (Recurse && HigherSystem is null)
+        {
+            ThrowInvalidArgument("RecurseWithoutHigherSystem", "-Recurse lists every level below a relay; name the relay with -HigherSystem.", null);
+        }
         foreach (var pattern in Name ?? [null!])
         {
-            var hosts = Run(token => Engine.Hosts.ListAsync(pattern, token));
-            WriteNotFoundUnlessWildcard(pattern, hosts.Count, "HostNotFound", $"No host named '{pattern}' is registered.");
+            var hosts = Run(token => Engine.Hosts.ListAsync(new HostQuery(pattern, HigherSystem, Recurse), token), HigherSystem ?? pattern);
+            WriteNotFoundUnlessWildcard(pattern, hosts.Count, "HostNotFound",
+                HigherSystem is null ? $"No host named '{pattern}' is registered." : $"No host named '{pattern}' is registered below '{HigherSystem}'.");
             WriteObject(hosts, enumerateCollection: true);
         }
     }

@@ -75,8 +75,15 @@ public sealed class NewDistJobCommand : DistCmdlet
     protected override void EndProcessing()
     {
         var destinations = _destinations.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        var kind = DestinationType switch { DestinationType.HostGroup => "host group(s) ", DestinationType.IdGroup => "ID group ", _ => "" };
-        if (!ShouldProcess($"job '{Name}' installing '{Package}' on {kind}{string.Join(", ", destinations)}", "Create"))
+        var kind = DestinationType switch
+        {
+            DestinationType.HostGroup => "host group(s) ",
+            DestinationType.IdGroup => "ID group ",
+            DestinationType.AllLowerClients => "every host below relay(s) ",
+            _ => "",
+        };
+        var action = Type == JobType.TransferToRelay ? "storing" : "installing";
+        if (!ShouldProcess($"job '{Name}' {action} '{Package}' on {kind}{string.Join(", ", destinations)}", "Create"))
         {
             return;
         }

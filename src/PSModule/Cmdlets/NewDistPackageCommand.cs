@@ -54,6 +54,10 @@ public sealed class NewDistPackageCommand : DistCmdlet
     [Parameter]
     public DateTime? InstallAt { get; set; }
 
+    /// <summary>Until when relays keep the package (a management attribute, not in the signed manifest); no expiry when omitted.</summary>
+    [Parameter]
+    public DateTime? ExpiresAt { get; set; }
+
     protected override void ProcessRecord()
     {
         var path = GetUnresolvedProviderPathFromPSPath(Path);
@@ -62,7 +66,7 @@ public sealed class NewDistPackageCommand : DistCmdlet
             return;
         }
         var conditions = ReadInstallConditions(InstallCondition);
-        var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds, conditions, InstallAt);
+        var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds, conditions, InstallAt, ExpiresAt);
         var bar = new ProgressRecord(1, $"Registering package '{Name}' {Version}", "Reading the files");
         var package = RunWithProgress<DistPackage, PackagingProgress>(
             (progress, token) => Engine.Packages.CreateAsync(request, progress, token),

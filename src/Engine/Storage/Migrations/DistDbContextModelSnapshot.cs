@@ -142,6 +142,9 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<DateTime?>("FactsUpdatedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("Kind")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime>("LastSeen")
                         .HasColumnType("TEXT");
 
@@ -171,7 +174,13 @@ namespace JP1Dist.Engine.Storage.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid?>("ParentHostId")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime>("RegisteredAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RelayUrl")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("VolumesJson")
@@ -182,6 +191,8 @@ namespace JP1Dist.Engine.Storage.Migrations
 
                     b.HasIndex("NameKey")
                         .IsUnique();
+
+                    b.HasIndex("ParentHostId");
 
                     b.ToTable("Hosts", (string)null);
                 });
@@ -451,6 +462,9 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<string>("Description")
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime?>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("FileCount")
                         .HasColumnType("INTEGER");
 
@@ -569,6 +583,9 @@ namespace JP1Dist.Engine.Storage.Migrations
                     b.Property<int>("Status")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("StoredUntil")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT");
 
@@ -620,6 +637,14 @@ namespace JP1Dist.Engine.Storage.Migrations
                         .HasForeignKey("ParentId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("JP1Dist.Engine.Storage.HostRow", b =>
+                {
+                    b.HasOne("JP1Dist.Engine.Storage.HostRow", null)
+                        .WithMany()
+                        .HasForeignKey("ParentHostId")
+                        .OnDelete(DeleteBehavior.Restrict);
                 });
 
             modelBuilder.Entity("JP1Dist.Engine.Storage.HostSoftwareRow", b =>

@@ -1,0 +1,49 @@
+using JP1Dist.Engine.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace JP1Dist.Engine.Hosts;
+
+/// <summary>
+/// The tree of higher systems: every host points at the relay it registered through (ParentHostId), or at nothing
+/// when it sits directly under the manager. Walked in memory from one query, so 10,000 hosts cost one read.
+/// </summary>
+public static class HostTree
+{
+    /// <summary>Every host below <paramref name="hostId"/>, at all levels; not the host itself.</summary>
+    public static async Task<HashSet<Guid>> DescendantsAsync(DistDbContext db, Guid hostId, CancellationToken ct)
+    {
+        var children = await ChildrenByParentAsync(db, ct);
+        return Below(children, hostId);
+    }
+
+    /// <summary>True when <paramref name="hostId"/> is <paramref name="relayId"/> or a host below it.</summary>
+    public static async Task<bool> IsAtOrBelowAsync(DistDbContext db, Guid hostId, Guid relayId, CancellationToken ct) =>
+        hostId == relayId || (await DescendantsAsync(db, relayId, ct)).Contains(hostId);
+
+    /// <summary>The (Id, ParentHostId) pairs of every host that has a parent, grouped by parent.</summary>
+    internal static async Task<ILookup<Guid, Guid>> ChildrenByParentAsync(DistDbContext db, CancellationToken ct)
+    {
+        var pairs = await db.Hosts.AsNoTracking().Where(h => h.ParentHostId != null)
+            .Select(h => new { h.Id, Parent = h.ParentHostId!.Value }).ToListAsync(ct);
+        return pairs.ToLookup(p => p.Parent, p => p.Id);
+    }
+
+    /// <summary>Every id below <paramref name="root"/> in the lookup; a visited set keeps even a hand-made cycle from looping.</summary>
+    internal static HashSet<Guid> Below(ILookup<Guid, Guid> children, Guid root)
+    {
+        var found = new HashSet<Guid>();
+        var pending = new Stack<Guid>();
+        pending.Push(root);
+        while (pending.Count > 0)
+        {
+            foreach (var child in children[pending.Pop()])
+            {
+                if (child != root && found.Add(child))
+                {
+                    pending.Push(child);
+                }
+            }
+        }
+        return found;
+    }
+}
