@@ -178,8 +178,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         {
             throw new DistException("WorkItemNotFound", DistErrorKind.NotFound, $"Work item {report.WorkItemId} is not this host's.", report.WorkItemId);
         }
-        var seq = (await EnqueueAsync([new RelayBatchEntry(0, hostId, Report: report with { Status = status })], cancellationToken))[0];
-        var answer = await AnswerAsync(seq, cancellationToken);
+        var answer = await EnqueueAndAnswerAsync(new RelayBatchEntry(0, hostId, Report: report with { Status = status }), cancellationToken);
         if (answer?.ErrorId is { } errorId)
         {
             throw new DistException(errorId, errorId == "WorkItemNotFound" ? DistErrorKind.NotFound : DistErrorKind.InvalidArgument,
@@ -294,12 +293,12 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
                 return new RelayBatchResult(entry.Seq);
             }
             var queued = entry with { Seq = 0, SeenAt = null, Report = entry.Report is { } r ? r with { Status = ParseReportStatus(r.Status) } : null };
-            var seq = (await EnqueueAsync([queued], ct))[0];
             if (entry.Report is null)
             {
+                await EnqueueAsync([queued], ct);
                 return new RelayBatchResult(entry.Seq);
             }
-            var answer = await AnswerAsync(seq, ct);
+            var answer = await EnqueueAndAnswerAsync(queued, ct);
             return answer is null
                 ? new RelayBatchResult(entry.Seq, new ReportResponse(true, queued.Report!.Status))
                 : answer with { Seq = entry.Seq };
@@ -343,17 +342,26 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
 
     // ---- used by the uplink ----
 
-    private async Task<IReadOnlyList<long>> EnqueueAsync(IReadOnlyList<RelayBatchEntry> entries, CancellationToken cancellationToken)
+    private async Task EnqueueAsync(IReadOnlyList<RelayBatchEntry> entries, CancellationToken cancellationToken)
     {
-        var seqs = await _store.EnqueueAsync(entries, cancellationToken);
+        await _store.EnqueueAsync(entries, cancellationToken);
         Queued?.Invoke();
-        return seqs;
     }
 
-    /// <summary>Waits for the higher system's answer to a queued entry; null when it does not come in time (or the system is unreachable).</summary>
-    private async Task<RelayBatchResult?> AnswerAsync(long seq, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues one report and waits for the higher system's answer to it; null when it does not come within
+    /// <see cref="RelayOptions.ReportAnswerWait"/>, or at once while the higher system is unreachable (it stays queued).
+    /// </summary>
+    private async Task<RelayBatchResult?> EnqueueAndAnswerAsync(RelayBatchEntry entry, CancellationToken cancellationToken)
     {
-        var answer = _answers.GetOrAdd(seq, _ => new TaskCompletionSource<RelayBatchResult?>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var answer = new TaskCompletionSource<RelayBatchResult?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long seq = 0;
+        await _store.EnqueueAsync([entry], cancellationToken, seqs =>
+        {
+            seq = seqs[0];
+            _answers[seq] = answer; // before the row is visible to the uplink
+        });
+        Queued?.Invoke();
         try
         {
             if (!HigherSystemReachable)

@@ -128,8 +128,11 @@ public sealed class RelayStore : IDisposable
         }, cancellationToken);
     }
 
-    /// <summary>Queues entries for the higher system, in order, in one transaction; returns their numbers.</summary>
-    public async Task<IReadOnlyList<long>> EnqueueAsync(IReadOnlyList<RelayBatchEntry> entries, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues entries for the higher system, in order, in one transaction; returns their numbers. <paramref name="beforeCommit"/>
+    /// sees the numbers before anyone else can read the rows (so an answer cannot arrive before its waiter exists).
+    /// </summary>
+    public async Task<IReadOnlyList<long>> EnqueueAsync(IReadOnlyList<RelayBatchEntry> entries, CancellationToken cancellationToken, Action<IReadOnlyList<long>>? beforeCommit = null)
     {
         var seqs = new List<long>(entries.Count);
         await WriteAsync((connection, transaction) =>
@@ -140,6 +143,7 @@ public sealed class RelayStore : IDisposable
                     ("$json", JsonSerializer.Serialize(entry with { Seq = 0 }, ProtocolJson.Options)));
                 seqs.Add(Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture));
             }
+            beforeCommit?.Invoke(seqs);
         }, cancellationToken);
         return seqs;
     }
