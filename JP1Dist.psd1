@@ -13,7 +13,7 @@
     FormatsToProcess     = @('JP1Dist.Format.ps1xml')
     TypesToProcess       = @('JP1Dist.Types.ps1xml')
     CmdletsToExport      = @(
-        'New-DistPackage', 'Get-DistPackage', 'Remove-DistPackage',
+        'New-DistPackage', 'Get-DistPackage', 'Set-DistPackage', 'Remove-DistPackage',
         'New-DistEnrollmentToken', 'Get-DistHost', 'Remove-DistHost',
         'New-DistJob', 'Get-DistJob', 'Start-DistJob', 'Remove-DistJob', 'Restart-DistJob', 'Wait-DistJob', 'Get-DistJobStatus',
         'Start-DistManager', 'Stop-DistManager', 'Get-DistManager',

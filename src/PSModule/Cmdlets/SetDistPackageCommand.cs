@@ -4,13 +4,10 @@ using JP1Dist.Engine.Domain;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>Set-DistPackage: changes what may change on a registered package: its expiry on relays.</summary>
-[Cmdlet(VerbsCommon.Set, "DistPackage", SupportsShouldProcess = true, DefaultParameterSetName = ExpiresAtSet)]
+[Cmdlet(VerbsCommon.Set, "DistPackage", SupportsShouldProcess = true)]
 [OutputType(typeof(DistPackage))]
 public sealed class SetDistPackageCommand : DistCmdlet
 {
-    private const string ExpiresAtSet = "ExpiresAt";
-    private const string ClearExpirySet = "ClearExpiry";
-
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("PackageName")]
     [ArgumentCompleter(typeof(PackageNameCompleter))]
@@ -21,11 +18,11 @@ public sealed class SetDistPackageCommand : DistCmdlet
     public string Version { get; set; } = "";
 
     /// <summary>The new time until which relays keep the package; must lie in the future.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = ExpiresAtSet)]
-    public DateTime ExpiresAt { get; set; }
+    [Parameter]
+    public DateTime? ExpiresAt { get; set; }
 
     /// <summary>Removes the expiry: relays keep the package until it is removed.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = ClearExpirySet)]
+    [Parameter]
     public SwitchParameter ClearExpiry { get; set; }
 
     /// <summary>Writes the changed package to the pipeline.</summary>
@@ -34,6 +31,11 @@ public sealed class SetDistPackageCommand : DistCmdlet
 
     protected override void ProcessRecord()
     {
+        // One change at a time, and some change: a call that says neither would silently do nothing.
+        if (ClearExpiry.IsPresent == (ExpiresAt is not null))
+        {
+            ThrowInvalidArgument("ExpiryChangeInvalid", "Give either -ExpiresAt <DateTime> or -ClearExpiry (not both) to say how the expiry changes.", Name);
+        }
         DateTime? expiry = ClearExpiry ? null : ExpiresAt;
         var change = expiry is { } at ? $"Set expiry to {at:yyyy-MM-dd HH:mm:ss}" : "Clear expiry";
         if (!ShouldProcess($"package '{Name}' version '{Version}'", change))
