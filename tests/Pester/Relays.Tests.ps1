@@ -122,7 +122,7 @@ Describe 'Jobs for relays' {
     It 'shows a relay''s stored copy with its expiry, and does not send the package to it again' {
         # The manager's dispatch and a relay's report, through the engine's distribution service.
         $distribution = $engineAssembly.GetType('JP1Dist.Engine.Distribution.DistributionService')::new(
-            $engine, $engineAssembly.GetType('JP1Dist.Engine.Distribution.HostSignals')::new())
+            $engine, $engineAssembly.GetType('JP1Dist.Engine.Serving.HostSignals')::new())
         $reportType = $engineAssembly.GetType('JP1Dist.Engine.Protocol.ReportRequest')
         $none = [Threading.CancellationToken]::None
         $relay = (Get-DistHost -Name 'relay-a').Id
