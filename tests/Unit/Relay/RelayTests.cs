@@ -109,6 +109,16 @@ public sealed class RelayTests : IAsyncLifetime
         Assert.Equal("AlreadyStoredOnRelays", again.ErrorId);
         Assert.Equal(TargetStatus.StoredOnRelay, (await _h.StatusAsync("stage")).Single().Status);
 
+        // After the expiry changed, the transfer is sent again and the relay keeps the package until the new date.
+        var later = expires.AddHours(1);
+        await _h.Folder.Engine.Packages.SetExpiryAsync("app", "1.0", later);
+        await _h.Folder.Engine.Jobs.StartAsync("stage");
+        await _h.RunUntilFinalAsync("stage");
+        var restored = (await _h.StatusAsync("stage")).Single();
+        Assert.Equal(TargetStatus.StoredOnRelay, restored.Status);
+        Assert.True(Math.Abs((restored.StoredUntil!.Value.ToUniversalTime() - later).TotalSeconds) < 1);
+        Assert.True(Math.Abs((relay.Node.Stored.Single().Until!.Value - later).TotalSeconds) < 1);
+
         // The second stage, with its own execution: the client takes the package from the relay's cache.
         await _h.ExecuteAsync(new NewJobRequest("install", "app", null, ["c1"]));
         await _h.RunUntilFinalAsync("install", agent);
