@@ -6,13 +6,13 @@ using Xunit.Abstractions;
 
 namespace JP1Dist.Tests.Host;
 
-/// <summary>SIGTERM (what systemd and `kill` send) stops a manager and an agent cleanly: exit code 0, the manager signs off.</summary>
+/// <summary>SIGTERM (what systemd and `kill` send) stops a manager, a relay and an agent cleanly: exit code 0, the manager signs off.</summary>
 public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "jp1dist-shutdown-" + Guid.NewGuid().ToString("N")[..8]);
 
     [Fact]
-    public async Task Sigterm_stops_the_manager_and_an_agent_cleanly()
+    public async Task Sigterm_stops_the_manager_a_relay_and_an_agent_cleanly()
     {
         if (OperatingSystem.IsWindows())
         {
@@ -26,7 +26,10 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
         var url = await WaitForAsync(async () => (await engine.Jobs.GetManagersAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive)?.Url);
         using var agent = Start("agent", "--manager", url, "--token", token.Token, "--name", "pc-term", "--state", Path.Combine(_root, "agent"));
         await WaitForAsync(async () => (await engine.Hosts.ListAsync("pc-term")).Count == 1 ? "registered" : null);
+        using var relay = Start("relay", "--manager", url, "--token", token.Token, "--listen", "http://127.0.0.1:0", "--name", "relay-term", "--state", Path.Combine(_root, "relay"));
+        await WaitForAsync(async () => (await engine.Hosts.ListAsync("relay-term")).Count == 1 ? "registered" : null);
 
+        Assert.Equal(0, await TerminateAsync(relay));
         Assert.Equal(0, await TerminateAsync(agent));
         Assert.Equal(0, await TerminateAsync(manager));
         Assert.Empty(await engine.Jobs.GetManagersAsync()); // signed off, so status says at once that none runs
