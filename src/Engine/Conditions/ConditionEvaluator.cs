@@ -4,8 +4,8 @@ namespace JP1Dist.Engine.Conditions;
 
 /// <summary>
 /// What is known about a host when conditions are checked. A fact that is null is unknown, and the condition that
-/// needs it is not decided here: the manager knows only what the host registered (OS, version, architecture), the
-/// agent knows everything. Richer manager-side inventory (issue 4) fills more of these in.
+/// needs it is not decided here: the manager knows what the host registered and last reported (OS, version,
+/// architecture, memory, free space per volume, software), the agent knows everything.
 /// </summary>
 public sealed record ConditionFacts
 {

@@ -52,12 +52,25 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             var waiting = await (from t in db.Targets
                                  join h in db.Hosts on t.HostId equals h.Id
                                  where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
-                                 select new { t.Id, t.HostId, t.JobSettingsJson, h.OS, h.OSVersion, h.Architecture }).ToListAsync(cancellationToken);
+                                 select new { t.Id, t.HostId, t.JobSettingsJson, h.OS, h.OSVersion, h.Architecture, h.MemoryMB, h.VolumesJson })
+                .ToListAsync(cancellationToken);
             hosts = [];
             var alreadyStored = await SkipAlreadyStoredAsync(db, executionId, now, cancellationToken);
+            var conditions = waiting.Select(t => t.JobSettingsJson).Distinct().ToDictionary(json => json ?? "", ReadConditions);
+            // Software facts only when a condition asks about software, in one query for the hosts concerned.
+            var softwareHosts = waiting.Where(t => conditions[t.JobSettingsJson ?? ""] is { } c && (c.SoftwareInstalled is { Count: > 0 } || c.SoftwareAbsent is { Count: > 0 }))
+                .Select(t => t.HostId).Distinct().ToList();
+            var software = softwareHosts.Count == 0 ? [] : await HostConditionFacts.SoftwareAsync(db, softwareHosts, cancellationToken);
             foreach (var target in waiting.Where(t => !alreadyStored.Contains(t.Id)))
             {
-                var verdict = PreCheck(target.JobSettingsJson, HostConditionFacts.From(target.OS, target.OSVersion, target.Architecture));
+                if (conditions[target.JobSettingsJson ?? ""] is not { } condition)
+                {
+                    hosts.Add(target.HostId);
+                    continue;
+                }
+                var facts = HostConditionFacts.From(target.OS, target.OSVersion, target.Architecture, target.MemoryMB, target.VolumesJson,
+                    software.GetValueOrDefault(target.HostId));
+                var verdict = ConditionEvaluator.Evaluate(condition, facts);
                 if (!verdict.Met)
                 {
                     await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Waiting)
@@ -124,14 +137,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return settled;
     }
 
-    private static ConditionResult PreCheck(string? settingsJson, ConditionFacts facts)
-    {
-        if (settingsJson is null || JsonSerializer.Deserialize<JobSettings>(settingsJson, ProtocolJson.Options)?.InstallConditions is not { } conditions)
-        {
-            return ConditionResult.Pass;
-        }
-        return ConditionEvaluator.Evaluate(conditions, facts);
-    }
+    private static InstallConditions? ReadConditions(string? settingsJson) =>
+        settingsJson is null ? null : JsonSerializer.Deserialize<JobSettings>(settingsJson, ProtocolJson.Options)?.InstallConditions;
 
     /// <summary>How long after a failure a job with a retry limit re-executes the target automatically, at the host's next connection.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMinutes(1);

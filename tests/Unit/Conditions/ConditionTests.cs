@@ -74,6 +74,30 @@ public sealed class ConditionTests
         Assert.False(ConditionEvaluator.Evaluate(conditions with { OS = ["Windows"] }, manager).Met);
     }
 
+    [Fact]
+    public void The_manager_decides_memory_disk_and_software_from_the_last_inventory()
+    {
+        var volumes = System.Text.Json.JsonSerializer.Serialize(new[] { new VolumeFact("C:\\", 200_000, 500), new VolumeFact("D:\\", 200_000, 90_000) }, ProtocolJson.Options);
+        var software = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase) { ["7-Zip"] = ["19.00"] };
+        var windows = HostConditionFacts.From("Windows", "10.0.19045", "X64", 4096, volumes, software);
+
+        Assert.Equal("MinMemoryMB", ConditionEvaluator.Evaluate(new InstallConditions { MinMemoryMB = 8192 }, windows).Condition);
+        Assert.Equal("MinFreeDiskMB", ConditionEvaluator.Evaluate(new InstallConditions { MinFreeDiskMB = 1000, InstallPath = @"c:\Program Files\App" }, windows).Condition);
+        Assert.True(ConditionEvaluator.Evaluate(new InstallConditions { MinFreeDiskMB = 1000, InstallPath = "D:/Apps" }, windows).Met);
+        // No install path: the volume is the agent's staging folder, which only the agent knows.
+        Assert.True(ConditionEvaluator.Evaluate(new InstallConditions { MinFreeDiskMB = 1000 }, windows).Met);
+        Assert.Equal("SoftwareInstalled", ConditionEvaluator.Evaluate(new InstallConditions { SoftwareInstalled = ["7-zip >=22"] }, windows).Condition);
+        Assert.Equal("SoftwareAbsent", ConditionEvaluator.Evaluate(new InstallConditions { SoftwareAbsent = ["7-Zip"] }, windows).Condition);
+
+        var linux = HostConditionFacts.From("Linux", "6.1", "X64", 0,
+            System.Text.Json.JsonSerializer.Serialize(new[] { new VolumeFact("/", 100_000, 50_000), new VolumeFact("/var", 100_000, 10) }, ProtocolJson.Options));
+        Assert.Equal("MinFreeDiskMB", ConditionEvaluator.Evaluate(new InstallConditions { MinFreeDiskMB = 100, InstallPath = "/var/lib/app" }, linux).Condition);
+        Assert.True(ConditionEvaluator.Evaluate(new InstallConditions { MinFreeDiskMB = 100, InstallPath = "/opt/app" }, linux).Met);
+        Assert.True(ConditionEvaluator.Evaluate(new InstallConditions { MinFreeDiskMB = 100, InstallPath = "/variable" }, linux).Met); // not /var
+        // Memory and software never reported are unknown, not zero.
+        Assert.True(ConditionEvaluator.Evaluate(new InstallConditions { MinMemoryMB = 1_000_000, SoftwareInstalled = ["x"] }, linux).Met);
+    }
+
     [Theory]
     [InlineData("1.2", "1.2.0", 0)]
     [InlineData("1.10", "1.9", 1)]

@@ -46,6 +46,25 @@ public sealed class JobLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task The_dispatch_skips_hosts_whose_reported_inventory_fails_the_conditions()
+    {
+        await _folder.RegisterHostAsync("small", "Linux", "6.1", "10.0.0.1", memoryMB: 2048);
+        await _folder.RegisterHostAsync("big", "Linux", "6.1", "10.0.0.2", memoryMB: 65536, new SoftwareFact("OldAV", "1.0", "dpkg"));
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh",
+            InstallConditions: new InstallConditions { MinMemoryMB = 4096, SoftwareAbsent = ["OldAV"] }));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Deploy", "App", null, ["small", "big"]));
+        var execution = await _folder.Engine.Jobs.StartAsync("Deploy");
+
+        Assert.Equal(0, await _distribution.DispatchAsync(execution.ExecutionId, default));
+
+        var status = await StatusAsync();
+        Assert.All(status.Values, s => Assert.Equal(TargetStatus.ConditionNotMet, s.Status));
+        Assert.Contains("2048 MB of memory", status["small"].Message, StringComparison.Ordinal);
+        Assert.Contains("'OldAV' 1.0 is installed", status["big"].Message, StringComparison.Ordinal);
+        Assert.All(status.Values, s => Assert.Contains("checked by the manager", s.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Executing_records_waiting_targets_that_the_dispatch_queues()
     {
         var (a, _) = await PrepareAsync();
