@@ -125,6 +125,15 @@ Describe 'Host groups' {
         $execution.HostNames | Should -Be @('new-pc1', 'new-pc2', 'old-pc1')
     }
 
+    It 'names hosts and host groups in one job' {
+        $job = New-DistJob -Name 'AV mixed' -Package 'AntiVirus' -Destination 'old-pc1' -HostGroup (Get-DistHostGroup -Name 'Sales')
+        $job.Destinations | Should -Be @('old-pc1', 'Sales')
+        (Start-DistJob -Name 'AV mixed').HostNames | Should -Be @('new-pc1', 'new-pc2', 'old-pc1')
+        { New-DistJob -Name 'AV none' -Package 'AntiVirus' -ErrorAction Stop } | Should -Throw -ErrorId 'JobDestinationMissing,*'
+        { New-DistJob -Name 'AV bad' -Package 'AntiVirus' -Destination 'Sales' -DestinationType HostGroup -HostGroup 'Tokyo' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'HostGroupWithDestinationType,*'
+    }
+
     It 'refuses to remove a group that a job uses, and removes members and groups otherwise' {
         { Remove-DistHostGroup -Name 'Sales' -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'HostGroupInUse,*'
         Remove-DistHostGroupMember -Group 'Tokyo' -HostName 'old-pc1' -Confirm:$false | Out-Null

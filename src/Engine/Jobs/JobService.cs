@@ -24,7 +24,8 @@ public sealed record NewJobRequest(
     InstallConditions? InstallConditions = null,
     DateTime? InstallAt = null,
     double SegmentIntervalSeconds = 0,
-    int BandwidthLimitKBps = 0);
+    int BandwidthLimitKBps = 0,
+    IReadOnlyList<string>? HostGroups = null);
 
 /// <summary>The outcome of executing or re-executing a job.</summary>
 public sealed record JobExecutionResult(string JobName, int ExecutionId, int TargetCount, DateTime? ExecuteAt, IReadOnlyList<string> HostNames);
@@ -72,7 +73,14 @@ public sealed partial class JobService(DistEngine engine)
         }
         var conditions = request.InstallConditions is { IsEmpty: false } given ? InstallConditionReader.Validate(given) : null;
         var destinations = request.Destinations?.Where(d => !string.IsNullOrWhiteSpace(d)).Select(d => d.Trim()).ToList() ?? [];
-        if (destinations.Count == 0)
+        // Host groups next to hosts: one job for "these computers and everyone in Sales".
+        var extraGroups = request.HostGroups?.Where(d => !string.IsNullOrWhiteSpace(d)).Select(d => d.Trim()).ToList() ?? [];
+        if (extraGroups.Count > 0 && request.DestinationType != DestinationType.Host)
+        {
+            throw new DistException("HostGroupWithDestinationType", DistErrorKind.InvalidArgument,
+                $"-HostGroup adds host groups to hosts; with -DestinationType {request.DestinationType} name the groups in -Destination instead.", request.DestinationType);
+        }
+        if (destinations.Count == 0 && extraGroups.Count == 0)
         {
             throw new DistException("JobDestinationMissing", DistErrorKind.InvalidArgument, "The job names no destination host.");
         }
@@ -102,6 +110,15 @@ public sealed partial class JobService(DistEngine engine)
                     throw HostService.HostNotRelay(notRelay.Name);
                 }
                 hostDestinations = hosts.Select(h => new JobDestinationRow { HostId = h.Id }).ToList();
+                if (extraGroups.Count > 0)
+                {
+                    var named = await Groups.HostGroupService.FindRowsAsync(db, extraGroups, cancellationToken);
+                    if (request.Type == JobType.TransferToRelay)
+                    {
+                        await RelaysOfGroupsAsync(db, named, cancellationToken);
+                    }
+                    groupDestinations = named.Select(g => new JobHostGroupRow { HostGroupId = g.Id }).ToList();
+                }
                 break;
             case DestinationType.HostGroup:
                 var groups = await Groups.HostGroupService.FindRowsAsync(db, destinations, cancellationToken);
@@ -430,11 +447,25 @@ public sealed partial class JobService(DistEngine engine)
             case DestinationType.AllLowerClients:
                 return await LowerHostsAsync(db, job, cancellationToken);
             default:
-                return await (from d in db.JobDestinations
-                              join h in db.Hosts on d.HostId equals h.Id
-                              where d.JobId == job.Id && (job.Type != JobType.TransferToRelay || h.Kind == HostKind.Relay)
-                              orderby h.NameKey
-                              select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+                var named = await (from d in db.JobDestinations
+                                   join h in db.Hosts on d.HostId equals h.Id
+                                   where d.JobId == job.Id && (job.Type != JobType.TransferToRelay || h.Kind == HostKind.Relay)
+                                   orderby h.NameKey
+                                   select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+                // Host groups named next to the hosts (-HostGroup): their hosts too, each host once.
+                var extra = await db.JobHostGroups.Where(d => d.JobId == job.Id).Select(d => d.HostGroupId).ToListAsync(cancellationToken);
+                if (extra.Count == 0)
+                {
+                    return named;
+                }
+                var inGroups = await Groups.HostGroupService.HostsOfAsync(db, extra, cancellationToken);
+                var relaysOnly = job.Type == JobType.TransferToRelay
+                    ? (await db.Hosts.Where(h => h.Kind == HostKind.Relay).Select(h => h.Id).ToListAsync(cancellationToken)).ToHashSet()
+                    : null;
+                var seen = named.Select(h => h.Id).ToHashSet();
+                return named.Concat(inGroups.Where(h => (relaysOnly is null || relaysOnly.Contains(h.Id)) && seen.Add(h.Id))
+                        .Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)))
+                    .OrderBy(h => h.NameKey, StringComparer.Ordinal).ToList();
         }
     }
 

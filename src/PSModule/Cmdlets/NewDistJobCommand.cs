@@ -27,11 +27,17 @@ public sealed class NewDistJobCommand : DistCmdlet
     [Parameter]
     public string? PackageVersion { get; set; }
 
-    [Parameter(Mandatory = true, Position = 2, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Position = 2, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("HostName")]
     [HostNameTransformation]
     [ArgumentCompleter(typeof(HostNameCompleter))]
     public string[] Destination { get; set; } = [];
+
+    /// <summary>Host groups whose hosts the job reaches as well as the hosts in -Destination (each host once).</summary>
+    [Parameter]
+    [HostNameTransformation]
+    [ArgumentCompleter(typeof(HostGroupNameCompleter))]
+    public string[] HostGroup { get; set; } = [];
 
     /// <summary>What the destination names are: hosts (the default), host groups, or one ID group.</summary>
     [Parameter]
@@ -75,6 +81,7 @@ public sealed class NewDistJobCommand : DistCmdlet
     protected override void EndProcessing()
     {
         var destinations = _destinations.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        var groups = HostGroup.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         var kind = DestinationType switch
         {
             DestinationType.HostGroup => "host group(s) ",
@@ -83,13 +90,14 @@ public sealed class NewDistJobCommand : DistCmdlet
             _ => "",
         };
         var action = Type == JobType.TransferToRelay ? "storing" : "installing";
-        if (!ShouldProcess($"job '{Name}' {action} '{Package}' on {kind}{string.Join(", ", destinations)}", "Create"))
+        var targets = kind + string.Join(", ", destinations) + (groups.Count == 0 ? "" : $"{(destinations.Count == 0 ? "" : " and ")}host group(s) {string.Join(", ", groups)}");
+        if (!ShouldProcess($"job '{Name}' {action} '{Package}' on {targets}", "Create"))
         {
             return;
         }
         var conditions = ReadInstallConditions(InstallCondition);
         var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed,
-            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps);
+            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps, groups);
         WriteObject(Run(token => Engine.Jobs.CreateAsync(request, token), Name));
     }
 }

@@ -53,6 +53,34 @@ public sealed class DestinationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_job_names_hosts_and_host_groups_together_and_reaches_each_host_once()
+    {
+        foreach (var name in new[] { "a", "b", "c", "d" })
+        {
+            await _folder.RegisterHostAsync(name);
+        }
+        await Engine.HostGroups.CreateAsync("Sales", null);
+        await Engine.HostGroups.AddMembersAsync("Sales", ["b", "c"], null);
+        await CreatePackageAsync();
+
+        var bad = await Assert.ThrowsAsync<DistException>(() => Engine.Jobs.CreateAsync(new NewJobRequest("J", "AV", null, ["a"], HostGroups: ["Nothing"])));
+        Assert.Equal("HostGroupNotFound", bad.ErrorId);
+        var mixedType = await Assert.ThrowsAsync<DistException>(() => Engine.Jobs.CreateAsync(
+            new NewJobRequest("J", "AV", null, ["Sales"], DestinationType: DestinationType.HostGroup, HostGroups: ["Sales"])));
+        Assert.Equal("HostGroupWithDestinationType", mixedType.ErrorId);
+        Assert.Empty(await Engine.Jobs.ListAsync());
+
+        await Engine.Jobs.CreateAsync(new NewJobRequest("J", "AV", null, ["a", "b"], HostGroups: ["Sales"]));
+        Assert.Equal(["a", "b", "Sales"], (await Engine.Jobs.ListAsync("J")).Single().Destinations);
+        var execution = await Engine.Jobs.StartAsync("J");
+        Assert.Equal(["a", "b", "c"], execution.HostNames);
+        Assert.Equal("HostGroupInUse", (await Assert.ThrowsAsync<DistException>(() => Engine.HostGroups.RemoveAsync("Sales", default))).ErrorId);
+
+        await Engine.Jobs.CreateAsync(new NewJobRequest("K", "AV", null, [], HostGroups: ["Sales"]));
+        Assert.Equal(["b", "c"], (await Engine.Jobs.StartAsync("K")).HostNames);
+    }
+
+    [Fact]
     public async Task Cycles_unknown_names_and_groups_in_use_are_refused_and_change_nothing()
     {
         await _folder.RegisterHostAsync("a");
