@@ -33,26 +33,12 @@ internal static class Commands
         command.SetAction(async (result, cancellationToken) =>
         {
             var url = result.GetValue(listen)!;
-            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+            if (!IsHttpUrl(url, out _))
             {
                 await Console.Error.WriteLineAsync($"jp1dist manager: '{url}' is not an http:// or https:// URL.");
                 return 2;
             }
-            var app = ManagerHost.Build(new ManagerOptions { ListenUrl = url, Home = result.GetValue(home) });
-            try
-            {
-                await app.RunAsync(cancellationToken);
-                return 0;
-            }
-            catch (IOException e)
-            {
-                await Console.Error.WriteLineAsync($"jp1dist manager: cannot listen on {url}: {e.Message}");
-                return 1;
-            }
-            finally
-            {
-                await app.DisposeAsync();
-            }
+            return await RunServerAsync("manager", url, ManagerHost.Build(new ManagerOptions { ListenUrl = url, Home = result.GetValue(home) }), cancellationToken);
         });
         return command;
     }
@@ -88,23 +74,28 @@ internal static class Commands
                 Name = relayName,
                 StateFolder = result.GetValue(state) ?? RelayOptions.DefaultStateFolder(relayName),
             };
-            var app = RelayHost.Build(options);
-            try
-            {
-                await app.RunAsync(cancellationToken);
-                return Environment.ExitCode;
-            }
-            catch (IOException e)
-            {
-                await Console.Error.WriteLineAsync($"jp1dist relay: cannot listen on {url}: {e.Message}");
-                return 1;
-            }
-            finally
-            {
-                await app.DisposeAsync();
-            }
+            return await RunServerAsync("relay", url, RelayHost.Build(options), cancellationToken);
         });
         return command;
+    }
+
+    /// <summary>Runs a manager or relay until stopped; 1 when it cannot listen, else the exit code its services set (0 normally).</summary>
+    private static async Task<int> RunServerAsync(string role, string url, WebApplication app, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await app.RunAsync(cancellationToken);
+            return Environment.ExitCode;
+        }
+        catch (IOException e)
+        {
+            await Console.Error.WriteLineAsync($"jp1dist {role}: cannot listen on {url}: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            await app.DisposeAsync();
+        }
     }
 
     private static bool IsHttpUrl(string text, out Uri uri) =>
@@ -121,7 +112,7 @@ internal static class Commands
         command.SetAction(async (result, cancellationToken) =>
         {
             var url = result.GetValue(manager)!;
-            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+            if (!IsHttpUrl(url, out var uri))
             {
                 await Console.Error.WriteLineAsync($"jp1dist agent: '{url}' is not an http:// or https:// URL.");
                 return 2;

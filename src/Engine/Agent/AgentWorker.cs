@@ -6,19 +6,24 @@ namespace JP1Dist.Engine.Agent;
 /// <summary>Runs the agent as a hosted service, so that it stops cleanly on Ctrl+C, SIGTERM or a service stop.</summary>
 public sealed class AgentWorker(AgentOptions options, ILogger<AgentWorker> logger, IHostApplicationLifetime lifetime) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => RunAsync(new AgentRuntime(options, logger), logger, lifetime, stoppingToken);
+
+    /// <summary>Runs an agent runtime until stopped; one that cannot register (no token) stops the process with exit code 2.</summary>
+    public static async Task RunAsync(AgentRuntime runtime, ILogger logger, IHostApplicationLifetime lifetime, CancellationToken stoppingToken)
     {
-        using var runtime = new AgentRuntime(options, logger);
-        try
+        using (runtime)
         {
-            await runtime.RunAsync(stoppingToken);
-        }
-        catch (InvalidOperationException e)
-        {
-            // Not registered and no token: nothing to retry.
-            logger.LogError("{Message}", e.Message);
-            Environment.ExitCode = 2;
-            lifetime.StopApplication();
+            try
+            {
+                await runtime.RunAsync(stoppingToken);
+            }
+            catch (InvalidOperationException e)
+            {
+                // Not registered and no token: nothing to retry.
+                logger.LogError("{Message}", e.Message);
+                Environment.ExitCode = 2;
+                lifetime.StopApplication();
+            }
         }
     }
 }

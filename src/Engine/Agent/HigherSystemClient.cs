@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text.Json;
 using JP1Dist.Engine.Protocol;
 
 namespace JP1Dist.Engine.Agent;
@@ -28,75 +29,41 @@ public sealed class HigherSystemClient : IDisposable
     /// <summary>The credential sent with every call after registration.</summary>
     public AgentIdentity? Identity { get; set; }
 
-    public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken)
-    {
-        using var response = await _http.PostAsJsonAsync(ApiPaths.Register, request, ProtocolJson.Options, cancellationToken);
-        return await ReadAsync<RegisterResponse>(response, cancellationToken);
-    }
+    public Task<RegisterResponse> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken) =>
+        SendAsync<RegisterResponse>(HttpMethod.Post, ApiPaths.Register, JsonContent.Create(request, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
 
-    public async Task<WorkResponse> GetWorkAsync(TimeSpan wait, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(wait + TimeSpan.FromSeconds(30));
-        using var request = Authorized(HttpMethod.Get, $"{ApiPaths.Work}?wait={(int)wait.TotalSeconds}");
-        using var response = await _http.SendAsync(request, timeout.Token);
-        return await ReadAsync<WorkResponse>(response, timeout.Token);
-    }
+    public Task<WorkResponse> GetWorkAsync(TimeSpan wait, CancellationToken cancellationToken) =>
+        SendAsync<WorkResponse>(HttpMethod.Get, $"{ApiPaths.Work}?wait={(int)wait.TotalSeconds}", null, wait + TimeSpan.FromSeconds(30), cancellationToken);
 
-    public async Task ReportFactsAsync(FactsReport facts, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        using var request = Authorized(HttpMethod.Post, ApiPaths.Facts);
-        request.Content = JsonContent.Create(facts, options: ProtocolJson.Options);
-        using var response = await _http.SendAsync(request, timeout.Token);
-        if (!response.IsSuccessStatusCode)
-        {
-            await ThrowAsync(response, timeout.Token);
-        }
-    }
+    public Task ReportFactsAsync(FactsReport facts, CancellationToken cancellationToken) =>
+        SendAsync<JsonElement>(HttpMethod.Post, ApiPaths.Facts, JsonContent.Create(facts, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
 
-    public async Task<ReportResponse> ReportAsync(ReportRequest report, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        using var request = Authorized(HttpMethod.Post, ApiPaths.Report);
-        request.Content = JsonContent.Create(report, options: ProtocolJson.Options);
-        using var response = await _http.SendAsync(request, timeout.Token);
-        return await ReadAsync<ReportResponse>(response, timeout.Token);
-    }
+    public Task<ReportResponse> ReportAsync(ReportRequest report, CancellationToken cancellationToken) =>
+        SendAsync<ReportResponse>(HttpMethod.Post, ApiPaths.Report, JsonContent.Create(report, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
 
     /// <summary>A relay registers one of its lower clients (any level below it) with this higher system.</summary>
-    public async Task<RegisterResponse> RelayRegisterAsync(RelayRegisterRequest request, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        using var message = Authorized(HttpMethod.Post, ApiPaths.RelayRegister);
-        message.Content = JsonContent.Create(request, options: ProtocolJson.Options);
-        using var response = await _http.SendAsync(message, timeout.Token);
-        return await ReadAsync<RegisterResponse>(response, timeout.Token);
-    }
+    public Task<RegisterResponse> RelayRegisterAsync(RelayRegisterRequest request, CancellationToken cancellationToken) =>
+        SendAsync<RegisterResponse>(HttpMethod.Post, ApiPaths.RelayRegister, JsonContent.Create(request, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
 
     /// <summary>A relay's long poll for the work of every host below it; answered when it differs from <paramref name="etag"/>.</summary>
-    public async Task<RelayWorkResponse> GetRelayWorkAsync(TimeSpan wait, string? etag, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(wait + TimeSpan.FromSeconds(30));
-        var path = $"{ApiPaths.RelayWork}?wait={(int)wait.TotalSeconds}" + (string.IsNullOrEmpty(etag) ? "" : "&etag=" + Uri.EscapeDataString(etag));
-        using var request = Authorized(HttpMethod.Get, path);
-        using var response = await _http.SendAsync(request, timeout.Token);
-        return await ReadAsync<RelayWorkResponse>(response, timeout.Token);
-    }
+    public Task<RelayWorkResponse> GetRelayWorkAsync(TimeSpan wait, string? etag, CancellationToken cancellationToken) =>
+        SendAsync<RelayWorkResponse>(HttpMethod.Get,
+            $"{ApiPaths.RelayWork}?wait={(int)wait.TotalSeconds}" + (string.IsNullOrEmpty(etag) ? "" : "&etag=" + Uri.EscapeDataString(etag)),
+            null, wait + TimeSpan.FromSeconds(30), cancellationToken);
 
     /// <summary>A relay passes reports, facts and last-seen times of its lower clients upward.</summary>
-    public async Task<RelayBatchResponse> SendRelayBatchAsync(RelayBatch batch, CancellationToken cancellationToken)
+    public Task<RelayBatchResponse> SendRelayBatchAsync(RelayBatch batch, CancellationToken cancellationToken) =>
+        SendAsync<RelayBatchResponse>(HttpMethod.Post, ApiPaths.RelayBatch, JsonContent.Create(batch, options: ProtocolJson.Options), TimeSpan.FromSeconds(120), cancellationToken);
+
+    /// <summary>One authorized call with its own deadline; a refusal becomes a <see cref="HigherSystemException"/>.</summary>
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? body, TimeSpan deadline, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(120));
-        using var request = Authorized(HttpMethod.Post, ApiPaths.RelayBatch);
-        request.Content = JsonContent.Create(batch, options: ProtocolJson.Options);
+        timeout.CancelAfter(deadline);
+        using var request = Authorized(method, path);
+        request.Content = body;
         using var response = await _http.SendAsync(request, timeout.Token);
-        return await ReadAsync<RelayBatchResponse>(response, timeout.Token);
+        return await ReadAsync<T>(response, timeout.Token);
     }
 
     /// <summary>

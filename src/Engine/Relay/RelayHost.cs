@@ -86,16 +86,6 @@ internal sealed class RelayClientRole(RelayOptions options, RelayNode node, ISer
             Kind = "Relay",
             RelayUrl = url,
         };
-        using var runtime = new AgentRuntime(agent, logger, relayStore: node);
-        try
-        {
-            await runtime.RunAsync(stoppingToken);
-        }
-        catch (InvalidOperationException e)
-        {
-            logger.LogError("{Message}", e.Message);
-            Environment.ExitCode = 2;
-            lifetime.StopApplication();
-        }
+        await AgentWorker.RunAsync(new AgentRuntime(agent, logger, relayStore: node), logger, lifetime, stoppingToken);
     }
 }
