@@ -16,9 +16,23 @@ public static class HostTree
         return Below(children, hostId);
     }
 
-    /// <summary>True when <paramref name="hostId"/> is <paramref name="relayId"/> or a host below it.</summary>
-    public static async Task<bool> IsAtOrBelowAsync(DistDbContext db, Guid hostId, Guid relayId, CancellationToken ct) =>
-        hostId == relayId || (await DescendantsAsync(db, relayId, ct)).Contains(hostId);
+    /// <summary>
+    /// True when <paramref name="hostId"/> is <paramref name="relayId"/> or a host below it. Walks up from the host, one
+    /// key lookup per level (a tree is a few levels deep), so it costs the same whatever the number of hosts.
+    /// </summary>
+    public static async Task<bool> IsAtOrBelowAsync(DistDbContext db, Guid hostId, Guid relayId, CancellationToken ct)
+    {
+        var visited = new HashSet<Guid>();
+        for (Guid? current = hostId; current is { } id && visited.Add(id);)
+        {
+            if (id == relayId)
+            {
+                return true;
+            }
+            current = await db.Hosts.AsNoTracking().Where(h => h.Id == id).Select(h => h.ParentHostId).FirstOrDefaultAsync(ct);
+        }
+        return false;
+    }
 
     /// <summary>The (Id, ParentHostId) pairs of every host that has a parent, grouped by parent.</summary>
     internal static async Task<ILookup<Guid, Guid>> ChildrenByParentAsync(DistDbContext db, CancellationToken ct)

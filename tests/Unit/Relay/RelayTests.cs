@@ -65,6 +65,23 @@ public sealed class RelayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_new_client_below_a_relay_joins_an_id_group_and_runs_its_job_at_its_first_connection()
+    {
+        var relay = await _h.StartRelayAsync("relay1");
+        await _h.PackageAsync("av");
+        await _h.Folder.Engine.IdGroups.CreateAsync("ID_NEWCLT", null);
+        await _h.Folder.Engine.Jobs.CreateAsync(new NewJobRequest("av to new", "av", null, ["ID_NEWCLT"], DestinationType: DestinationType.IdGroup));
+        await _h.Folder.Engine.Jobs.StartAsync("av to new");
+        await _h.Folder.Engine.IdGroups.SetPolicyAsync("ID_NEWCLT", [new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = ["new-*"] }]);
+
+        var agent = await _h.AgentAsync("new-pc1", relay.Url);
+        await _h.RunUntilFinalAsync("av to new", agent);
+
+        var status = (await _h.StatusAsync("av to new")).Single();
+        Assert.Equal(("new-pc1", TargetStatus.Succeeded), (status.HostName, status.Status));
+    }
+
+    [Fact]
     public async Task An_all_lower_clients_job_reaches_every_client_below_the_relay_at_all_levels()
     {
         var upper = await _h.StartRelayAsync("upper");
