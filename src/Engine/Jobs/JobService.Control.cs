@@ -92,10 +92,9 @@ public sealed partial class JobService
             }
             await transaction.CommitAsync(cancellationToken);
         }
-        if (action == JobControlAction.Resume)
-        {
-            await NudgeManagerAsync(cancellationToken);
-        }
+        // Resumed targets are served at once; relays learn of a suspension or cancellation at once too (they answer
+        // their clients' progress from their snapshot of the work).
+        await NudgeManagerAsync(cancellationToken);
         var status = await GetStatusAsync(new JobStatusQuery(name), cancellationToken);
         return status.Where(s => changed.Contains(s.HostId)).ToList();
     }

@@ -170,15 +170,35 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
     }
 
-    public async Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    public Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
     {
         var status = ParseReportStatus(report.Status);
-        var snapshot = _snapshot;
-        if (snapshot.ByWorkItem.TryGetValue(report.WorkItemId, out var known) && known.HostId != hostId)
+        if (_snapshot.ByWorkItem.TryGetValue(report.WorkItemId, out var known) && known.HostId != hostId)
         {
             throw new DistException("WorkItemNotFound", DistErrorKind.NotFound, $"Work item {report.WorkItemId} is not this host's.", report.WorkItemId);
         }
-        var answer = await EnqueueAndAnswerAsync(new RelayBatchEntry(0, hostId, Report: report with { Status = status }), cancellationToken);
+        return QueueReportAsync(hostId, report with { Status = status }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Queues a report (on disk) and answers it. Only the claim before installing (Installing) waits for the higher
+    /// system's answer, because that is where a suspension or cancellation must keep the client from installing; when
+    /// the answer does not come (unreachable), the relay's own knowledge decides. Progress and results are answered at
+    /// once from the snapshot (a target suspended there stops at its next segment boundary) and go upward with the next
+    /// batch, so a client does not wait for a round trip to the manager on every segment.
+    /// </summary>
+    private async Task<ReportResponse> QueueReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    {
+        var entry = new RelayBatchEntry(0, hostId, Report: report);
+        RelayBatchResult? answer = null;
+        if (report.Status == nameof(TargetStatus.Installing))
+        {
+            answer = await EnqueueAndAnswerAsync(entry, cancellationToken);
+        }
+        else
+        {
+            await EnqueueAsync([entry], cancellationToken);
+        }
         if (answer?.ErrorId is { } errorId)
         {
             throw new DistException(errorId, errorId == "WorkItemNotFound" ? DistErrorKind.NotFound : DistErrorKind.InvalidArgument,
@@ -189,13 +209,13 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             _reported[report.WorkItemId] = upward.Status;
             return upward;
         }
-        // No answer from above (unreachable): the report stays queued; answer from what this relay knows.
-        if (known?.Status == "Suspended" && !IsFinal(status))
+        var known = _snapshot.ByWorkItem.GetValueOrDefault(report.WorkItemId);
+        if (known?.Status is "Suspended" or "Canceled" && !IsFinal(report.Status))
         {
-            return new ReportResponse(false, "Suspended");
+            return new ReportResponse(false, known.Status);
         }
-        _reported[report.WorkItemId] = status;
-        return new ReportResponse(true, status);
+        _reported[report.WorkItemId] = report.Status;
+        return new ReportResponse(true, report.Status);
     }
 
     private static readonly string[] ReportableStatuses =
@@ -292,16 +312,12 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             {
                 return new RelayBatchResult(entry.Seq);
             }
-            var queued = entry with { Seq = 0, SeenAt = null, Report = entry.Report is { } r ? r with { Status = ParseReportStatus(r.Status) } : null };
-            if (entry.Report is null)
+            if (entry.Report is { } report)
             {
-                await EnqueueAsync([queued], ct);
-                return new RelayBatchResult(entry.Seq);
+                return new RelayBatchResult(entry.Seq, await QueueReportAsync(entry.HostId, report with { Status = ParseReportStatus(report.Status) }, ct));
             }
-            var answer = await EnqueueAndAnswerAsync(queued, ct);
-            return answer is null
-                ? new RelayBatchResult(entry.Seq, new ReportResponse(true, queued.Report!.Status))
-                : answer with { Seq = entry.Seq };
+            await EnqueueAsync([entry with { Seq = 0, SeenAt = null }], ct);
+            return new RelayBatchResult(entry.Seq);
         }, cancellationToken);
     }
 

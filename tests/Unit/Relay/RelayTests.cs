@@ -202,6 +202,46 @@ public sealed class RelayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_client_below_a_relay_stops_at_a_segment_boundary_when_suspended_and_resumes_there()
+    {
+        var relay = await _h.StartRelayAsync("relay1");
+        await _h.PackageAsync("app");
+        var handler = new RecordingHandler { PayloadSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(_h.Payload)) };
+        var agent = await _h.AgentAsync("c1", relay.Url, handler);
+        await agent.RunOnceAsync(CancellationToken.None);
+        await _h.ExecuteAsync(new NewJobRequest("job", "app", null, ["c1"]));
+
+        var suspended = false;
+        handler.BeforePayloadRead = async offset =>
+        {
+            if (!suspended && offset >= 4 * RelayHarness.SegmentSize)
+            {
+                suspended = true;
+                await _h.Folder.Engine.Jobs.SuspendAsync("job", null);
+                // The manager wakes the relay's poll: the relay's snapshot says Suspended, and it answers progress from it.
+                await RelayHarness.EventuallyAsync(async () => (await relay.Node.CountTargetsAsync(default)).GetValueOrDefault(TargetStatus.Suspended) == 1,
+                    "the relay knows of the suspension", 20);
+            }
+        };
+        await RelayHarness.EventuallyAsync(async () =>
+        {
+            await agent.RunOnceAsync(CancellationToken.None);
+            return suspended;
+        }, "suspended during the transfer");
+        var held = (await _h.StatusAsync("job")).Single();
+        Assert.Equal(TargetStatus.Suspended, held.Status);
+        Assert.Empty(_h.Installs());
+        var stoppedAt = handler.PayloadOffsets.Count();
+
+        await _h.Folder.Engine.Jobs.ResumeAsync("job", null);
+        await _h.RunUntilFinalAsync("job", agent);
+        Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("job")).Single().Status);
+        // The transfer went on from a segment boundary after the ones verified, not from the start.
+        var resumedFrom = handler.PayloadOffsets.Skip(stoppedAt).First();
+        Assert.True(resumedFrom >= 4 * RelayHarness.SegmentSize && resumedFrom % RelayHarness.SegmentSize == 0, $"resumed from {resumedFrom}");
+    }
+
+    [Fact]
     public async Task A_client_whose_relay_is_down_loses_no_result()
     {
         var relay = await _h.StartRelayAsync("relay1");
