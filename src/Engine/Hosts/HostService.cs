@@ -48,10 +48,12 @@ public sealed class HostService(DistEngine engine)
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var tokenHash = Secrets.Hash(request.Token);
-        var token = await db.EnrollmentTokens.FirstOrDefaultAsync(t => t.TokenHash == tokenHash, cancellationToken)
-            ?? throw new DistException("EnrollmentTokenInvalid", DistErrorKind.Unauthorized, "The enrollment token is not valid.");
-        token.UseCount++;
-        token.LastUsedAt = now;
+        // One statement checks the token and counts its use (this is on the path of every new client).
+        if (await db.EnrollmentTokens.Where(t => t.TokenHash == tokenHash)
+                .ExecuteUpdateAsync(s => s.SetProperty(t => t.UseCount, t => t.UseCount + 1).SetProperty(t => t.LastUsedAt, now), cancellationToken) == 0)
+        {
+            throw new DistException("EnrollmentTokenInvalid", DistErrorKind.Unauthorized, "The enrollment token is not valid.");
+        }
         var key = Names.Key(name);
         var host = await db.Hosts.FirstOrDefaultAsync(h => h.NameKey == key, cancellationToken);
         var isNew = host is null;

@@ -21,8 +21,19 @@ internal sealed class BusyTimeoutInterceptor : DbConnectionInterceptor
         return Task.CompletedTask;
     }
 
+    /// <summary>The native handles that have the timeout already: a pooled handle keeps it, so each is set once.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> Done = new();
+
     private static void Apply(DbConnection connection)
     {
+        if (connection is Microsoft.Data.Sqlite.SqliteConnection { Handle: { } handle } && Done.TryGetValue(handle, out _))
+        {
+            return;
+        }
+        if (connection is Microsoft.Data.Sqlite.SqliteConnection { Handle: { } fresh })
+        {
+            Done.AddOrUpdate(fresh, fresh);
+        }
         using var command = connection.CreateCommand();
         command.CommandText = Pragma;
         command.ExecuteNonQuery();
