@@ -39,8 +39,8 @@ var report = new
 Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"destinations: expand {hostCount} hosts {expansion.ExpandMedianSeconds:0.000} s; execute group job {expansion.ExecuteGroupMedianSeconds:0.00} s (hosts named directly {expansion.ExecuteDirectMedianSeconds:0.00} s, x{expansion.ExecuteGroupMedianSeconds / expansion.ExecuteDirectMedianSeconds:0.00}); " +
-    $"policy change over {hostCount} hosts {expansion.SetPolicySeconds:0.00} s; registration with {policyCount} policies {withPolicies.MedianMs:0.00} ms median " +
-    $"(no policy {withoutPolicies.MedianMs:0.00} ms; evaluation alone {withPolicies.EvaluateMedianMs:0.00} ms)"));
+    $"policy change over {hostCount} hosts {expansion.SetPolicySeconds:0.00} s; registration with {policyCount} policies {withPolicies.MedianMs:0.00} ms median, CPU {withPolicies.CpuMeanMs:0.00} ms mean " +
+    $"(no policy {withoutPolicies.MedianMs:0.00} ms, CPU {withoutPolicies.CpuMeanMs:0.00} ms; evaluation alone {withPolicies.EvaluateMedianMs:0.00} ms)"));
 return 0;
 
 int Arg(string name, int fallback)
@@ -162,7 +162,45 @@ static class Expansion
     }
 }
 
-sealed record RegistrationResult(int Registrations, int Policies, double MedianMs, double P95Ms, double MeanMs, double EvaluateMedianMs, int Memberships);
+sealed record RegistrationResult(int Registrations, int Policies, double MedianMs, double P95Ms, double MeanMs, double EvaluateMedianMs, int Memberships,
+    double CpuMedianMs, double CpuMeanMs, double AllocatedKBMean);
+
+/// <summary>
+/// CPU time this process has used (user + system, all threads), in milliseconds, from getrusage: microsecond
+/// resolution, unlike Process.TotalProcessorTime (clock ticks). Wall time on a shared machine includes waiting for a
+/// core; CPU time is the manager's own cost of a registration.
+/// </summary>
+static class ProcessCpu
+{
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct TimeVal
+    {
+        public long Seconds;
+        public long Microseconds;
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct RUsage
+    {
+        public TimeVal UserTime;
+        public TimeVal SystemTime;
+        [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.ByValArray, SizeConst = 14)]
+        public long[] Rest;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int getrusage(int who, out RUsage usage);
+
+    /// <summary>Milliseconds of CPU so far; falls back to TotalProcessorTime where getrusage is not available (Windows).</summary>
+    public static double Milliseconds()
+    {
+        if (!OperatingSystem.IsWindows() && getrusage(0, out var usage) == 0)
+        {
+            return (usage.UserTime.Seconds + usage.SystemTime.Seconds) * 1000.0 + (usage.UserTime.Microseconds + usage.SystemTime.Microseconds) / 1000.0;
+        }
+        return Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+    }
+}
 
 static class Registration
 {
@@ -179,6 +217,8 @@ static class Registration
         var engines = new[] { withScratch.Engine, withoutScratch.Engine };
         var software = Enumerable.Range(0, 20).Select(i => new SoftwareFact($"pkg{i}", $"1.{i % 4}", "dpkg")).ToList();
         var times = new[] { new List<double>(), new List<double>() };
+        var cpu = new[] { new List<double>(), new List<double>() };
+        var allocated = new[] { new List<double>(), new List<double>() };
         var ids = new[] { new List<Guid>(), new List<Guid>() };
         // A few registrations first, so that JIT and connection pooling are not measured.
         for (var i = 0; i < count + 20; i++)
@@ -187,11 +227,15 @@ static class Registration
             {
                 var request = new RegisterRequest(tokens[e], $"pc-{i:00000}", "Linux", $"6.{i % 4}", "X64", [$"10.{i % 60}.{i / 250 % 250}.{i % 250}"], "00-11-22-33-44-55", "1.0",
                     new HostInventory(4, 8192, [new VolumeFact("/", 100_000, 50_000)], ["00-11-22-33-44-55"], software.Take(5 + (i % 15)).ToList()));
+                var cpuBefore = ProcessCpu.Milliseconds();
+                var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
                 var watch = Stopwatch.StartNew();
                 var response = await engines[e].Hosts.RegisterAsync(request);
                 if (i >= 20)
                 {
                     times[e].Add(watch.Elapsed.TotalMilliseconds);
+                    cpu[e].Add(ProcessCpu.Milliseconds() - cpuBefore);
+                    allocated[e].Add((GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / 1024.0);
                     ids[e].Add(response.HostId);
                 }
             }
@@ -216,8 +260,8 @@ static class Registration
             }
             var sorted = times[e].Order().ToList();
             results[e] = new RegistrationResult(count, e == 0 ? policies : 0, Expansion.Median(times[e]), sorted[(int)(sorted.Count * 0.95)], times[e].Average(),
-                Expansion.Median(evaluate), memberships);
-            Console.Error.WriteLine($"  {results[e].Policies} policies: median {results[e].MedianMs:0.00} ms, p95 {results[e].P95Ms:0.00} ms, evaluation alone {results[e].EvaluateMedianMs:0.00} ms, {memberships} memberships");
+                Expansion.Median(evaluate), memberships, Expansion.Median(cpu[e]), cpu[e].Average(), allocated[e].Average());
+            Console.Error.WriteLine($"  {results[e].Policies} policies: median {results[e].MedianMs:0.00} ms, p95 {results[e].P95Ms:0.00} ms, CPU median {results[e].CpuMedianMs:0.00} ms (mean {results[e].CpuMeanMs:0.00}), {results[e].AllocatedKBMean:0} KB allocated, evaluation alone {results[e].EvaluateMedianMs:0.00} ms, {memberships} memberships");
         }
         return (results[0], results[1]);
     }
