@@ -68,6 +68,47 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         Assert.Equal((8, 32768L, "curl"), (inventory.CpuCount, inventory.MemoryMB, inventory.Software.Single().Name));
     }
 
+    private HttpRequestMessage As(RegisterResponse host, HttpMethod method, string path, object? body = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"{host.HostId}.{host.Credential}");
+        if (body is not null)
+        {
+            request.Content = body as HttpContent ?? JsonContent.Create(body, body.GetType(), options: ProtocolJson.Options);
+        }
+        return request;
+    }
+
+    [Fact]
+    public async Task Relay_endpoints_refuse_clients_hosts_outside_the_relay_and_bad_batches_and_change_nothing()
+    {
+        var token = await _folder.Engine.Hosts.NewEnrollmentTokenAsync("relays");
+        var relay = await _folder.Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, "relay-1", "Linux", "6", "X64", [], null, "1") { Kind = "Relay" });
+        var other = await _folder.Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, "relay-2", "Linux", "6", "X64", [], null, "1") { Kind = "Relay" });
+        var client = await _folder.RegisterHostAsync("pc-1");
+
+        // A client is not a relay.
+        Assert.Equal((HttpStatusCode.Forbidden, "HostNotRelay"), await ProblemAsync(await _client!.SendAsync(As(client, HttpMethod.Get, ApiPaths.RelayWork + "?wait=0"))));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _client.GetAsync(ApiPaths.RelayWork)).StatusCode);
+
+        // A relay registers hosts only below itself.
+        var outside = new RelayRegisterRequest(new RegisterRequest(token.Token, "pc-2", "Linux", "6", "X64", [], null, "1"), other.HostId);
+        Assert.Equal((HttpStatusCode.Forbidden, "HostNotBelowRelay"), await ProblemAsync(await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayRegister, outside))));
+        Assert.Empty(await _folder.Engine.Hosts.ListAsync("pc-2"));
+        using var garbage = new StringContent("{ not json", Encoding.UTF8, "application/json");
+        Assert.Equal((HttpStatusCode.BadRequest, "RequestBodyInvalid"), await ProblemAsync(await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayRegister, garbage))));
+
+        // Batches: an entry for a host outside the relay is refused on its own; too many entries refuse the batch.
+        var facts = new FactsReport("Windows", "10.0", "X64", ["10.9.9.9"], null, "1", null);
+        var batch = new RelayBatch([new RelayBatchEntry(1, client.HostId, Facts: facts), new RelayBatchEntry(2, relay.HostId, SeenAt: DateTime.UtcNow)]);
+        var answer = await (await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayBatch, batch))).Content.ReadFromJsonAsync<RelayBatchResponse>(ProtocolJson.Options);
+        Assert.Equal("HostNotBelowRelay", answer!.Results[0].ErrorId);
+        Assert.Null(answer.Results[1].ErrorId);
+        Assert.Equal("Linux", (await _folder.Engine.Hosts.ListAsync("pc-1")).Single().OS);
+        var tooMany = new RelayBatch(Enumerable.Range(1, RelayBatches.MaxEntries + 1).Select(i => new RelayBatchEntry(i, relay.HostId, SeenAt: DateTime.UtcNow)).ToList());
+        Assert.Equal((HttpStatusCode.BadRequest, "RelayBatchTooLarge"), await ProblemAsync(await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayBatch, tooMany))));
+    }
+
     [Fact]
     public async Task Work_content_and_reports_need_a_valid_credential()
     {
