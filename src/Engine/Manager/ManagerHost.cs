@@ -1,17 +1,13 @@
 using JP1Dist.Engine.Distribution;
-using JP1Dist.Engine.Logging;
 using JP1Dist.Engine.Serving;
 using JP1Dist.Engine.Storage;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Prometheus;
 using Quartz;
-using Serilog;
 
 namespace JP1Dist.Engine.Manager;
 
@@ -29,24 +25,12 @@ public static class ManagerHost
         engine.Database.EnsureMigrated();
         _ = engine.Signer.PublicKey; // create the signing key before the first agent asks for it
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [], ContentRootPath = folder.Root });
-        var logger = DistLogging.Create(folder.LogsPath, "manager", options.QuietConsole);
-        builder.Services.AddSerilog(logger, dispose: true);
-        builder.WebHost.UseUrls(options.ListenUrl);
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);
-        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
-        // Each is a no-op unless the process runs under systemd (Type=notify) or the Windows service manager.
-        builder.Services.AddSystemd();
-        builder.Services.AddWindowsService(service => service.ServiceName = "JP1Dist Manager");
-        builder.Services.AddProblemDetails();
+        var builder = NodeServer.CreateBuilder("manager", "JP1Dist Manager", folder.Root, folder.LogsPath, options.ListenUrl, options.QuietConsole, args);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(engine);
-        builder.Services.AddSingleton<HostSignals>();
         builder.Services.AddSingleton<DistributionService>();
         builder.Services.AddSingleton<ManagerNode>();
         builder.Services.AddSingleton<IHigherSystemNode>(sp => sp.GetRequiredService<ManagerNode>());
-        builder.Services.AddSingleton<AgentAuthentication>();
-        builder.Services.AddSingleton<NodeMetrics>();
         builder.Services.AddSingleton<IntentSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IntentSweeper>());
         builder.Services.AddHostedService<ManagerHeartbeat>();
@@ -67,13 +51,8 @@ public static class ManagerHost
         builder.Services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
 
         var app = builder.Build();
-        var metrics = app.Services.GetRequiredService<NodeMetrics>();
-        app.UseDistProblemDetails();
-        app.UseRouting();
-        app.UseHttpMetrics(http => http.SetMetricFactory(Metrics.WithCustomRegistry(metrics.Registry)));
-        app.MapAgentApi(options.MaxPollWait);
+        app.MapNode(options.MaxPollWait);
         app.MapManagerControl();
-        app.MapMetrics("/metrics", metrics.Registry);
         return app;
     }
 

@@ -1,15 +1,11 @@
 using JP1Dist.Engine.Agent;
-using JP1Dist.Engine.Logging;
 using JP1Dist.Engine.Serving;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Prometheus;
-using Serilog;
 
 namespace JP1Dist.Engine.Relay;
 
@@ -24,36 +20,19 @@ public static class RelayHost
     public static WebApplication Build(RelayOptions options, string[]? args = null)
     {
         Directory.CreateDirectory(options.StateFolder);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [], ContentRootPath = options.StateFolder });
-        var logger = DistLogging.Create(options.LogsFolder, "relay", options.QuietConsole);
-        builder.Services.AddSerilog(logger, dispose: true);
-        builder.WebHost.UseUrls(options.ListenUrl);
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);
-        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
-        builder.Services.AddSystemd();
-        builder.Services.AddWindowsService(service => service.ServiceName = "JP1Dist Relay");
-        builder.Services.AddProblemDetails();
+        var builder = NodeServer.CreateBuilder("relay", "JP1Dist Relay", options.StateFolder, options.LogsFolder, options.ListenUrl, options.QuietConsole, args);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new RelayStore(options.DatabasePath));
         builder.Services.AddSingleton(_ => new RelayUpstream(options));
         builder.Services.AddSingleton(sp => new PackageCache(options.CacheFolder, sp.GetRequiredService<RelayUpstream>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("JP1Dist.Relay.Cache")));
-        builder.Services.AddSingleton<HostSignals>();
         builder.Services.AddSingleton<RelayNode>();
         builder.Services.AddSingleton<IHigherSystemNode>(sp => sp.GetRequiredService<RelayNode>());
-        builder.Services.AddSingleton<AgentAuthentication>();
-        builder.Services.AddSingleton<NodeMetrics>();
         builder.Services.AddHostedService<RelayUplink>();
         builder.Services.AddHostedService<RelayClientRole>();
 
         var app = builder.Build();
-        var metrics = app.Services.GetRequiredService<NodeMetrics>();
-        app.UseDistProblemDetails();
-        app.UseRouting();
-        app.UseHttpMetrics(http => http.SetMetricFactory(Metrics.WithCustomRegistry(metrics.Registry)));
-        app.MapAgentApi(options.MaxPollWait);
-        app.MapMetrics("/metrics", metrics.Registry);
-        return app;
+        return app.MapNode(options.MaxPollWait);
     }
 }
 
