@@ -100,7 +100,7 @@ public static class HelpConverter
                 new XElement(Command + "noun", help.Noun),
                 Description(help.Synopsis)),
             Description(help.Description),
-            new XElement(Command + "syntax", SyntaxItem(help)),
+            new XElement(Command + "syntax", SyntaxItems(help)),
             new XElement(Command + "parameters", help.Parameters.Select(p => Parameter(p, inSyntax: false))),
             new XElement(Command + "inputTypes", help.Inputs.Select(t =>
                 new XElement(Command + "inputType", Type(t.Name), Description(t.Description)))),
@@ -118,15 +118,30 @@ public static class HelpConverter
                     new XElement(Maml + "linkText", l.Text),
                     new XElement(Maml + "uri", l.Uri)))));
 
-    /// <summary>One syntax line: positional parameters by position, then the named ones in the order documented.</summary>
-    private static XElement SyntaxItem(CommandHelp help)
+    /// <summary>
+    /// One syntax line per parameter set (one line when every parameter is in all sets): the set's parameters and
+    /// those in all sets, positional ones by position, then the named ones in the order documented.
+    /// </summary>
+    private static IEnumerable<XElement> SyntaxItems(CommandHelp help)
     {
-        var ordered = help.Parameters.Where(p => p.IsPositional).OrderBy(p => int.Parse(p.Position, System.Globalization.CultureInfo.InvariantCulture))
-            .Concat(help.Parameters.Where(p => !p.IsPositional));
-        return new XElement(Command + "syntaxItem",
-            new XElement(Maml + "name", help.Name),
-            ordered.Select(p => Parameter(p, inSyntax: true)));
+        var sets = help.Parameters.SelectMany(p => SetsOf(p)).Where(s => s != "(All)").Distinct(StringComparer.Ordinal).ToList();
+        if (sets.Count == 0)
+        {
+            sets.Add("(All)");
+        }
+        foreach (var set in sets)
+        {
+            var members = help.Parameters.Where(p => SetsOf(p).Contains("(All)") || SetsOf(p).Contains(set)).ToList();
+            var ordered = members.Where(p => p.IsPositional).OrderBy(p => int.Parse(p.Position, System.Globalization.CultureInfo.InvariantCulture))
+                .Concat(members.Where(p => !p.IsPositional));
+            yield return new XElement(Command + "syntaxItem",
+                new XElement(Maml + "name", help.Name),
+                ordered.Select(p => Parameter(p, inSyntax: true)));
+        }
     }
+
+    private static string[] SetsOf(ParameterHelp p) =>
+        string.IsNullOrWhiteSpace(p.ParameterSets) ? ["(All)"] : p.ParameterSets.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
     private static XElement Parameter(ParameterHelp p, bool inSyntax)
     {

@@ -46,6 +46,8 @@ Describe 'Distributing a package to three agents' {
         $package = New-DistPackage -Name 'Editor' -Version '2.1' -Path ([IO.Path]::Combine($scratch, 'package')) -InstallCommand $installer -InstallArguments $logs
         $package.FileCount | Should -Be 2
         New-DistJob -Name 'Roll out editor' -Package 'Editor' -Destination $hosts | Out-Null
+        $jobPackage = Get-DistJob -Name 'Roll out editor' | Get-DistPackage
+        ($jobPackage.Name, $jobPackage.Version) | Should -Be @('Editor', '2.1')
         $execution = Start-DistJob -Name 'Roll out editor'
         $execution.TargetCount | Should -Be 3
         Wait-DistJob -Name 'Roll out editor' -Timeout 120
