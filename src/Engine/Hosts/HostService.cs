@@ -75,12 +75,12 @@ public sealed class HostService(DistEngine engine)
         if (isNew)
         {
             var inventory = request.Inventory;
-            // Evaluated from the facts just received (the software rows are written after the host row).
+            // The host row first; then its memberships, evaluated from the facts just received, in one statement.
+            await db.SaveChangesAsync(cancellationToken);
             await engine.Policies.ApplyToNewHostAsync(db, new HostFactSet(host.Id, host.Name, host.OS, host.OSVersion, host.Architecture,
                 request.Addresses ?? [], inventory?.MacAddresses is { Count: > 0 } macs ? macs : request.MacAddress is { } mac ? [mac] : [],
                 host.MemoryMB, host.CpuCount, new HashSet<string>(),
                 (update.Software ?? []).Select(s => (s.Name, s.Version)).ToList()), cancellationToken);
-            await db.SaveChangesAsync(cancellationToken);
             if (update.Software is { Count: > 0 } software)
             {
                 await engine.Inventory.WriteSoftwareAsync(db, host.Id, software, replace: false, cancellationToken);

@@ -87,22 +87,37 @@ public sealed class PolicyEvaluator(DistEngine engine)
         }
         if (adds.Count > 0)
         {
-            // A new host is saved by the caller together with its memberships and targets: one round trip.
-            var save = newHost is null;
-            var now = engine.Now;
-            db.IdGroupMembers.AddRange(adds.Select(a => new IdGroupMemberRow { IdGroupId = a.IdGroupId, HostId = a.HostId, Source = MembershipSource.Policy, AddedAt = now }));
-            if (save)
-            {
-                await db.SaveChangesAsync(cancellationToken);
-            }
+            // Multi-row INSERTs, not tracked entities: a new host joining a dozen groups is one statement, and a policy
+            // change admitting thousands of hosts a few dozen (the caller has saved the hosts' rows).
+            await InsertMembershipsAsync(db, adds, engine.Now, cancellationToken);
             var withJobs = groups.Where(g => g.HasJobs).Select(g => g.Id).ToHashSet();
             var joins = adds.Where(a => withJobs.Contains(a.IdGroupId)).ToList();
             if (joins.Count > 0)
             {
-                await JoinJobsAsync(db, joins, cancellationToken, save);
+                await JoinJobsAsync(db, joins, cancellationToken);
             }
         }
         return (adds.Count, removes.Count);
+    }
+
+    /// <summary>Writes policy memberships with multi-row INSERTs; parameters go through EF's type mappings, as EF would store them.</summary>
+    private static async Task InsertMembershipsAsync(DistDbContext db, List<(int IdGroupId, Guid HostId)> adds, DateTime now, CancellationToken cancellationToken)
+    {
+        const int rowsPerStatement = 200;
+        for (var start = 0; start < adds.Count; start += rowsPerStatement)
+        {
+            var chunk = adds.Skip(start).Take(rowsPerStatement).ToList();
+            var sql = new System.Text.StringBuilder("INSERT INTO \"IdGroupMembers\" (\"IdGroupId\", \"HostId\", \"Source\", \"AddedAt\") VALUES ");
+            var parameters = new List<object> { (int)MembershipSource.Policy, now };
+            foreach (var (groupId, hostId) in chunk)
+            {
+                var n = parameters.Count;
+                sql.Append(n == 2 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture, $"({{{n}}}, {{{n + 1}}}, {{0}}, {{1}})");
+                parameters.Add(groupId);
+                parameters.Add(hostId);
+            }
+            await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, cancellationToken);
+        }
     }
 
     /// <summary>
@@ -110,7 +125,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
     /// their next connection when the execution was dispatched, else waiting for it. A host that was a target
     /// before (it left and came back) keeps its recorded target.
     /// </summary>
-    public async Task<int> JoinJobsAsync(DistDbContext db, IReadOnlyCollection<(int IdGroupId, Guid HostId)> joins, CancellationToken cancellationToken, bool save = true)
+    public async Task<int> JoinJobsAsync(DistDbContext db, IReadOnlyCollection<(int IdGroupId, Guid HostId)> joins, CancellationToken cancellationToken)
     {
         var groupIds = joins.Select(j => j.IdGroupId).Distinct().ToList();
         var jobs = await db.Jobs.AsNoTracking()
@@ -166,10 +181,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
                 created++;
             }
         }
-        if (save)
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
+        await db.SaveChangesAsync(cancellationToken);
         return created;
     }
 
