@@ -104,9 +104,10 @@ public static class InventoryCollector
         return result;
     }
 
-    private static List<SoftwareFact> RpmPackages()
+    /// <summary>Installed packages from `rpm -qa` (name and version-release); <paramref name="executable"/> is rpm's path, found when null.</summary>
+    internal static List<SoftwareFact> RpmPackages(string? executable = null)
     {
-        var rpm = new[] { "/usr/bin/rpm", "/bin/rpm" }.FirstOrDefault(File.Exists);
+        var rpm = executable ?? new[] { "/usr/bin/rpm", "/bin/rpm" }.FirstOrDefault(File.Exists);
         if (rpm is null)
         {
             return [];

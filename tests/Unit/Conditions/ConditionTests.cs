@@ -152,6 +152,30 @@ public sealed class ConditionTests
     }
 
     [Fact]
+    public void Rpm_packages_come_from_rpm_qa_with_name_and_version_release()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // rpm is for Linux; Windows reads the Uninstall keys.
+        }
+        // A stand-in for rpm that answers the query the agent sends (and nothing else), as rpm would print it.
+        var folder = Directory.CreateTempSubdirectory("jp1dist-rpm-");
+        try
+        {
+            var rpm = Path.Combine(folder.FullName, "rpm");
+            File.WriteAllText(rpm, "#!/bin/sh\n[ \"$1 $2\" = \"-qa --queryformat\" ] || exit 2\n" +
+                "printf 'openssl\\t3.0.7-27.el9\\nbash\\t5.1.8-9.el9\\nbroken line\\n'\n");
+            File.SetUnixFileMode(rpm, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var software = InventoryCollector.RpmPackages(rpm);
+            Assert.Equal([("openssl", "3.0.7-27.el9", "rpm"), ("bash", "5.1.8-9.el9", "rpm")], software.Select(s => (s.Name, s.Version, s.Source)).ToList());
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Dpkg_status_lists_only_installed_packages()
     {
         var path = Path.GetTempFileName();
