@@ -416,6 +416,7 @@ public sealed class AgentRuntime : IDisposable
         var throttle = new TransferThrottle((settings?.BandwidthLimitKBps ?? 0) * 1024L);
         var total = manifest.Files.Sum(f => f.Segments.Count);
         var lastReport = _time.GetTimestamp();
+        var lastSaved = _time.GetTimestamp();
         foreach (var file in manifest.Files)
         {
             var target = Path.GetFullPath(Path.Combine(staging, file.Path));
@@ -432,9 +433,10 @@ public sealed class AgentRuntime : IDisposable
             using var reader = new SegmentReader(_client, file.Sha256, throttle);
             await using (var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
             {
-                if (verified > 0)
+                if (output.Length > 0 || verified > 0)
                 {
-                    // Resuming from what an earlier run wrote: check it once more before building on it.
+                    // Resuming from what an earlier run wrote: every whole segment in the file is checked against its
+                    // hash, those recorded as verified and those written after the last record alike.
                     verified = await RecheckAsync(ticket, file, manifest.SegmentSize, output, verified, buffer, cancellationToken);
                 }
                 for (var index = verified; index < file.Segments.Count; index++)
@@ -449,7 +451,13 @@ public sealed class AgentRuntime : IDisposable
                     ticket.VerifiedSegments[file.Sha256] = index + 1;
                     ticket.BytesTransferred += length;
                     ticket.SegmentsTransferred++;
-                    _store.SaveProgress(ticket);
+                    // Recorded a few times a second, not per segment (a file write and rename each): a restart checks
+                    // the segments written after the last record against their hashes, so none is fetched again.
+                    if (_time.GetElapsedTime(lastSaved) >= ProgressSaveInterval || index + 1 == file.Segments.Count)
+                    {
+                        _store.SaveProgress(ticket);
+                        lastSaved = _time.GetTimestamp();
+                    }
                     var last = ticket.SegmentsTransferred >= total;
                     if (!last)
                     {
@@ -481,26 +489,45 @@ public sealed class AgentRuntime : IDisposable
         return true;
     }
 
-    /// <summary>Re-hashes the segments an earlier run wrote; returns how many in a row still match (the rest are fetched again).</summary>
-    private async Task<int> RecheckAsync(Ticket ticket, ManifestFile file, long segmentSize, FileStream output, int verified, byte[] buffer, CancellationToken cancellationToken)
+    /// <summary>How often a transfer records its progress on disk.</summary>
+    private static readonly TimeSpan ProgressSaveInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Re-hashes the whole segments an earlier run wrote (those it recorded, and those it wrote after its last record);
+    /// returns how many in a row match. The counters follow: a recorded segment that no longer matches is taken off,
+    /// a written one that matches is counted. The rest is fetched again.
+    /// </summary>
+    private async Task<int> RecheckAsync(Ticket ticket, ManifestFile file, long segmentSize, FileStream output, int recorded, byte[] buffer, CancellationToken cancellationToken)
     {
-        for (var index = 0; index < verified; index++)
+        var good = 0;
+        while (good < file.Segments.Count)
         {
-            var offset = index * segmentSize;
+            var offset = good * segmentSize;
             var length = (int)Math.Min(segmentSize, file.Size - offset);
+            if (offset + length > output.Length)
+            {
+                break;
+            }
             output.Position = offset;
             await output.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken);
-            if (!string.Equals(Convert.ToHexStringLower(SHA256.HashData(buffer.AsSpan(0, length))), file.Segments[index], StringComparison.OrdinalIgnoreCase))
+            if (!string.Equals(Convert.ToHexStringLower(SHA256.HashData(buffer.AsSpan(0, length))), file.Segments[good], StringComparison.OrdinalIgnoreCase))
             {
-                _logger.LogWarning("Segment {Index} of {File} written before a restart no longer matches its hash; fetching from there", index, file.Path);
-                ticket.SegmentsTransferred -= verified - index;
-                ticket.BytesTransferred -= Math.Min(file.Size, verified * segmentSize) - offset;
-                ticket.VerifiedSegments[file.Sha256] = index;
-                _store.SaveProgress(ticket);
-                return index;
+                if (good < recorded)
+                {
+                    _logger.LogWarning("Segment {Index} of {File} written before a restart no longer matches its hash; fetching from there", good, file.Path);
+                }
+                break;
             }
+            good++;
         }
-        return verified;
+        if (good != recorded)
+        {
+            ticket.SegmentsTransferred += good - recorded;
+            ticket.BytesTransferred += Math.Min(file.Size, good * segmentSize) - Math.Min(file.Size, recorded * segmentSize);
+            ticket.VerifiedSegments[file.Sha256] = good;
+            _store.SaveProgress(ticket);
+        }
+        return good;
     }
 
     private async Task FetchVerifiedAsync(SegmentReader reader, ManifestFile file, int index, long offset, Memory<byte> segment, CancellationToken cancellationToken)
