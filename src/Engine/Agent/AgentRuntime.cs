@@ -402,8 +402,9 @@ public sealed class AgentRuntime : IDisposable
 
     /// <summary>
     /// Fetches every segment not yet verified (HTTP Range), checks each against its SHA-256, and assembles the files in
-    /// the staging folder. Progress is saved after each segment, so a cut transfer resumes there; each segment is
-    /// reported, and the answer may stop the transfer at this boundary (suspended, canceled). Between segments the job's
+    /// the staging folder. Progress is recorded every <see cref="ProgressSaveInterval"/>, and a cut transfer re-checks what
+    /// it wrote and resumes after the last verified segment; progress is reported, and the answer may stop the transfer
+    /// at this boundary (suspended, canceled). Between segments the job's
     /// interval is kept, and the whole transfer is held to its bandwidth cap. Returns false when stopped.
     /// </summary>
     private async Task<bool> DownloadAsync(Ticket ticket, PackageManifest manifest, JobSettings? settings, string staging, CancellationToken cancellationToken)
