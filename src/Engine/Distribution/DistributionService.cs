@@ -19,8 +19,6 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// <summary>The data folder this manager serves.</summary>
     public string Folder => engine.Folder.Root;
 
-    private static readonly TargetStatus[] Servable = [TargetStatus.Queued, TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing];
-    private static readonly TargetStatus[] Reportable = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.StoredOnRelay];
 
     /// <summary>Executions recorded by a cmdlet and not yet turned into a trigger.</summary>
     public async Task<IReadOnlyList<JobExecutionRow>> GetUnscheduledAsync(CancellationToken cancellationToken)
@@ -156,7 +154,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var items = await (from t in db.Targets.AsNoTracking()
                            join j in db.Jobs on t.JobId equals j.Id
                            join p in db.Packages on j.PackageId equals p.Id
-                           where t.HostId == hostId && Servable.Contains(t.Status)
+                           where t.HostId == hostId && TargetStates.Servable.Contains(t.Status)
                                  && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
                            orderby t.QueuedAt
                            select new WorkItem(t.WorkItemId, j.Name, t.Attempt, p.ManifestJson, p.ManifestSignature, t.JobSettingsJson, t.JobSettingsSignature))
@@ -223,7 +221,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var now = engine.Now;
         var rows = await (from t in db.Targets.AsNoTracking()
                           join j in db.Jobs on t.JobId equals j.Id
-                          where hostIds.Contains(t.HostId) && (Servable.Contains(t.Status) || t.Status == TargetStatus.Suspended)
+                          where hostIds.Contains(t.HostId) && (TargetStates.Servable.Contains(t.Status) || t.Status == TargetStatus.Suspended)
                                 && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
                           orderby t.QueuedAt
                           select new { t.HostId, t.WorkItemId, Job = j.Name, t.Attempt, j.PackageId, t.JobSettingsJson, t.JobSettingsSignature, t.Status })
@@ -243,11 +241,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// </summary>
     public async Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
     {
-        if (!Enum.TryParse<TargetStatus>(report.Status, ignoreCase: true, out var to) || !Reportable.Contains(to))
-        {
-            throw new DistException("ReportStatusInvalid", DistErrorKind.InvalidArgument,
-                $"'{report.Status}' is not a status an agent may report; use one of {string.Join(", ", Reportable)}.", report.Status);
-        }
+        var to = TargetStates.ParseReported(report.Status);
         var storedUntil = to == TargetStatus.StoredOnRelay ? await StoredUntilAsync(hostId, report, cancellationToken) : null;
         var from = TargetStates.Predecessors(to).ToList();
         if (!to.IsFinal())

@@ -50,6 +50,20 @@ public static class TargetStates
         [TargetStatus.StoredOnRelay] = [],
     };
 
+    /// <summary>The states in which a host is served its work item (by the manager, or by its relay from the snapshot).</summary>
+    public static readonly TargetStatus[] Servable = [TargetStatus.Queued, TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing];
+
+    /// <summary>The states an agent (or a relay's client role) may report.</summary>
+    public static readonly TargetStatus[] Reportable =
+        [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.StoredOnRelay];
+
+    /// <summary>The status a report names; ReportStatusInvalid when it is not one an agent may report.</summary>
+    public static TargetStatus ParseReported(string? status) =>
+        Enum.TryParse<TargetStatus>(status, ignoreCase: true, out var parsed) && Reportable.Contains(parsed)
+            ? parsed
+            : throw new DistException("ReportStatusInvalid", DistErrorKind.InvalidArgument,
+                $"'{status}' is not a status an agent may report; use one of {string.Join(", ", Reportable)}.", status);
+
     /// <summary>True when the target has reached an outcome and waits for nothing more.</summary>
     public static bool IsFinal(this TargetStatus status) => status is TargetStatus.Succeeded or TargetStatus.Failed
         or TargetStatus.ConditionNotMet or TargetStatus.Canceled or TargetStatus.StoredOnRelay;

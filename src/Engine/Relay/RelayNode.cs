@@ -20,8 +20,6 @@ namespace JP1Dist.Engine.Relay;
 /// </summary>
 public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
 {
-    private static readonly string[] Servable = ["Queued", "Transferring", "Transferred", "Installing"];
-
     private readonly RelayOptions _options;
     private readonly RelayStore _store;
     private readonly RelayUpstream _upstream;
@@ -144,7 +142,8 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         foreach (var item in items)
         {
             var status = _reported.TryGetValue(item.Item.WorkItemId, out var reported) ? reported : item.Status;
-            if (!Servable.Contains(status) || (status == "Transferred" && InstallAt(item) > now)
+            if (!Enum.TryParse<TargetStatus>(status, out var parsed) || !TargetStates.Servable.Contains(parsed)
+                || (parsed == TargetStatus.Transferred && snapshot.InstallAt.GetValueOrDefault(item.Item.WorkItemId) > now)
                 || !snapshot.Work.Manifests.TryGetValue(item.ManifestId, out var manifest))
             {
                 continue;
@@ -152,22 +151,6 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             work.Add(item.Item with { Manifest = manifest.Manifest, ManifestSignature = manifest.Signature });
         }
         return work;
-    }
-
-    private static DateTime? InstallAt(RelayWorkItem item)
-    {
-        if (item.Item.JobSettings is null)
-        {
-            return null;
-        }
-        try
-        {
-            return JsonSerializer.Deserialize<JobSettings>(item.Item.JobSettings, ProtocolJson.Options)?.InstallAt;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
     }
 
     public Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
@@ -218,14 +201,8 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         return new ReportResponse(true, report.Status);
     }
 
-    private static readonly string[] ReportableStatuses =
-        [nameof(TargetStatus.Transferring), nameof(TargetStatus.Transferred), nameof(TargetStatus.Installing), nameof(TargetStatus.Succeeded),
-         nameof(TargetStatus.Failed), nameof(TargetStatus.ConditionNotMet), nameof(TargetStatus.StoredOnRelay)];
-
-    private static string ParseReportStatus(string status) =>
-        ReportableStatuses.FirstOrDefault(s => string.Equals(s, status?.Trim(), StringComparison.OrdinalIgnoreCase))
-        ?? throw new DistException("ReportStatusInvalid", DistErrorKind.InvalidArgument,
-            $"'{status}' is not a status an agent may report; use one of {string.Join(", ", ReportableStatuses)}.", status);
+    /// <summary>The report's status by its name, as the manager reads it (the same rule: <see cref="TargetStates.ParseReported"/>).</summary>
+    private static string ParseReportStatus(string status) => TargetStates.ParseReported(status).ToString();
 
     private static bool IsFinal(string status) => Enum.TryParse<TargetStatus>(status, out var parsed) && parsed.IsFinal();
 
@@ -539,11 +516,33 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             ByWorkItem = work.Items.GroupBy(i => i.Item.WorkItemId).ToDictionary(g => g.Key, g => g.First());
             Manifests = work.Manifests.Select(m => (m.Key, Manifest: Parse(m.Value.Manifest)))
                 .Where(m => m.Manifest is not null).ToDictionary(m => m.Key, m => m.Manifest!);
+            // Read once per snapshot, not on every poll: a Transferred item is not served before its install time.
+            InstallAt = work.Items.Select(i => (i.Item.WorkItemId, At: InstallAtOf(i))).Where(i => i.At is not null)
+                .GroupBy(i => i.WorkItemId).ToDictionary(g => g.Key, g => g.First().At!.Value);
         }
 
         public RelayWorkResponse Work { get; }
         public Dictionary<Guid, List<RelayWorkItem>> ByHost { get; }
         public Dictionary<Guid, RelayWorkItem> ByWorkItem { get; }
         public Dictionary<string, PackageManifest> Manifests { get; }
+
+        /// <summary>The install time in each item's job settings, where one is set.</summary>
+        public Dictionary<Guid, DateTime> InstallAt { get; }
+
+        private static DateTime? InstallAtOf(RelayWorkItem item)
+        {
+            if (item.Item.JobSettings is null)
+            {
+                return null;
+            }
+            try
+            {
+                return JsonSerializer.Deserialize<JobSettings>(item.Item.JobSettings, ProtocolJson.Options)?.InstallAt;
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
     }
 }
