@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text.Json;
 using JP1Dist.Engine.Conditions;
 using JP1Dist.Engine.Protocol;
@@ -500,26 +499,10 @@ public sealed class AgentRuntime : IDisposable
     /// </summary>
     private async Task<int> RecheckAsync(Ticket ticket, ManifestFile file, long segmentSize, FileStream output, int recorded, byte[] buffer, CancellationToken cancellationToken)
     {
-        var good = 0;
-        while (good < file.Segments.Count)
+        var good = await SegmentHashes.VerifiedPrefixAsync(output, file, segmentSize, buffer, cancellationToken);
+        if (good < recorded)
         {
-            var offset = good * segmentSize;
-            var length = (int)Math.Min(segmentSize, file.Size - offset);
-            if (offset + length > output.Length)
-            {
-                break;
-            }
-            output.Position = offset;
-            await output.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken);
-            if (!string.Equals(Convert.ToHexStringLower(SHA256.HashData(buffer.AsSpan(0, length))), file.Segments[good], StringComparison.OrdinalIgnoreCase))
-            {
-                if (good < recorded)
-                {
-                    _logger.LogWarning("Segment {Index} of {File} written before a restart no longer matches its hash; fetching from there", good, file.Path);
-                }
-                break;
-            }
-            good++;
+            _logger.LogWarning("Segment {Index} of {File} written before a restart no longer matches its hash; fetching from there", good, file.Path);
         }
         if (good != recorded)
         {
@@ -536,8 +519,7 @@ public sealed class AgentRuntime : IDisposable
         for (var attempt = 1; ; attempt++)
         {
             await CallAsync(async () => { await reader.ReadAsync(offset, segment, cancellationToken); return true; }, cancellationToken);
-            var hash = Convert.ToHexStringLower(SHA256.HashData(segment.Span));
-            if (string.Equals(hash, file.Segments[index], StringComparison.OrdinalIgnoreCase))
+            if (SegmentHashes.Matches(segment.Span, file.Segments[index]))
             {
                 return;
             }

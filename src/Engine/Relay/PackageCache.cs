@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using JP1Dist.Engine.Agent;
 using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Storage;
@@ -74,7 +73,7 @@ public sealed class PackageCache : IDisposable
             var buffer = new byte[(int)Math.Min(segmentSize, int.MaxValue)];
             await using (var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
             {
-                var verified = await VerifiedPrefixAsync(output, file, segmentSize, buffer, cancellationToken);
+                var verified = await SegmentHashes.VerifiedPrefixAsync(output, file, segmentSize, buffer, cancellationToken);
                 if (verified > 0)
                 {
                     _logger.LogInformation("Resuming the fetch of {Sha256} after {Verified} verified segments", file.Sha256, verified);
@@ -104,35 +103,12 @@ public sealed class PackageCache : IDisposable
         }
     }
 
-    /// <summary>How many segments at the start of a partial file already match their hashes.</summary>
-    private static async Task<int> VerifiedPrefixAsync(FileStream partial, ManifestFile file, long segmentSize, byte[] buffer, CancellationToken cancellationToken)
-    {
-        var verified = 0;
-        while (verified < file.Segments.Count)
-        {
-            var offset = verified * segmentSize;
-            var length = (int)Math.Min(segmentSize, file.Size - offset);
-            if (offset + length > partial.Length)
-            {
-                break;
-            }
-            partial.Position = offset;
-            await partial.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken);
-            if (!HashMatches(buffer.AsSpan(0, length), file.Segments[verified]))
-            {
-                break;
-            }
-            verified++;
-        }
-        return verified;
-    }
-
     private async Task FetchSegmentAsync(SegmentReader reader, ManifestFile file, int index, long offset, Memory<byte> segment, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             await reader.ReadAsync(offset, segment, cancellationToken);
-            if (HashMatches(segment.Span, file.Segments[index]))
+            if (SegmentHashes.Matches(segment.Span, file.Segments[index]))
             {
                 return;
             }
@@ -144,9 +120,6 @@ public sealed class PackageCache : IDisposable
             }
         }
     }
-
-    private static bool HashMatches(ReadOnlySpan<byte> data, string expected) =>
-        string.Equals(Convert.ToHexStringLower(SHA256.HashData(data)), expected, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Every hash in the cache.</summary>
     public IEnumerable<string> CachedHashes() => Directory.Exists(Content.Root)
