@@ -66,24 +66,9 @@ public sealed class InventoryService(DistEngine engine)
         {
             await db.HostSoftware.Where(s => s.HostId == hostId && s.Source != JP1DistSource).ExecuteDeleteAsync(cancellationToken);
         }
-        const int rowsPerStatement = 200;
-        var now = engine.Now;
-        for (var start = 0; start < software.Count; start += rowsPerStatement)
-        {
-            var chunk = software.Skip(start).Take(rowsPerStatement).ToList();
-            var sql = new StringBuilder("INSERT INTO \"HostSoftware\" (\"HostId\", \"Name\", \"NameKey\", \"Version\", \"Source\", \"RecordedAt\") VALUES ");
-            var parameters = new List<object> { hostId, now };
-            for (var i = 0; i < chunk.Count; i++)
-            {
-                var at = parameters.Count;
-                sql.Append(i == 0 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture, $"({{0}}, {{{at}}}, {{{at + 1}}}, {{{at + 2}}}, {{{at + 3}}}, {{1}})");
-                parameters.Add(chunk[i].Name);
-                parameters.Add(Names.Key(chunk[i].Name));
-                parameters.Add(chunk[i].Version);
-                parameters.Add(chunk[i].Source);
-            }
-            await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, cancellationToken);
-        }
+        await MultiRowInsert.ExecuteAsync(db, "HostSoftware", ["Name", "NameKey", "Version", "Source"],
+            software.Select(s => new object?[] { s.Name, Names.Key(s.Name), s.Version, s.Source }).ToList(), cancellationToken,
+            [("HostId", hostId), ("RecordedAt", engine.Now)]);
     }
 
     /// <summary>Receives an agent's facts after registration; when they changed, the policies are evaluated for the host.</summary>

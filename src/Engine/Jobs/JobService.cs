@@ -384,37 +384,17 @@ public sealed partial class JobService(DistEngine engine)
     /// job for 10,000 hosts writes 50 statements, not 10,000. Parameters go through EF's type mappings, so ids and
     /// times are stored exactly as EF stores them.
     /// </summary>
-    private async Task InsertTargetsAsync(DistDbContext db, JobRow job, PackageRow package, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
+    private Task InsertTargetsAsync(DistDbContext db, JobRow job, PackageRow package, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
     {
-        var jobId = job.Id;
-        const int rowsPerStatement = 200;
-        for (var start = 0; start < hostIds.Count; start += rowsPerStatement)
+        var rows = hostIds.Select(hostId =>
         {
-            var chunk = hostIds.Skip(start).Take(rowsPerStatement).ToList();
-            var sql = new System.Text.StringBuilder(
-                "INSERT INTO \"Targets\" (\"JobId\", \"HostId\", \"Status\", \"Attempt\", \"ExecutionId\", \"WorkItemId\", \"BytesTransferred\", \"UpdatedAt\", \"CreatedAt\", " +
-                "\"SegmentsTransferred\", \"InstallAt\", \"JobSettingsJson\", \"JobSettingsSignature\") VALUES ");
-            var parameters = new List<object> { jobId, (int)TargetStatus.Waiting, executionId, now };
-            for (var i = 0; i < chunk.Count; i++)
-            {
-                var n = parameters.Count;
-                var ticket = Guid.NewGuid();
-                var (settings, signature, installAt) = AttemptSettings.Sign(engine, job, package, ticket);
-                // EF maps no type for a null parameter, so a missing install time is a NULL literal.
-                var installAtSql = installAt is null ? "NULL" : $"{{{n + 4}}}";
-                sql.Append(i == 0 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture,
-                    $"({{0}}, {{{n}}}, {{1}}, 1, {{2}}, {{{n + 1}}}, 0, {{3}}, {{3}}, 0, {installAtSql}, {{{n + 2}}}, {{{n + 3}}})");
-                parameters.Add(chunk[i]);
-                parameters.Add(ticket);
-                parameters.Add(settings);
-                parameters.Add(signature);
-                if (installAt is not null)
-                {
-                    parameters.Add(installAt.Value);
-                }
-            }
-            await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, cancellationToken);
-        }
+            var ticket = Guid.NewGuid();
+            var (settings, signature, installAt) = AttemptSettings.Sign(engine, job, package, ticket);
+            return new object?[] { hostId, ticket, installAt, settings, signature };
+        }).ToList();
+        return MultiRowInsert.ExecuteAsync(db, "Targets", ["HostId", "WorkItemId", "InstallAt", "JobSettingsJson", "JobSettingsSignature"], rows, cancellationToken,
+            [("JobId", job.Id), ("Status", (int)TargetStatus.Waiting), ("Attempt", 1), ("ExecutionId", executionId), ("BytesTransferred", 0L),
+             ("UpdatedAt", now), ("CreatedAt", now), ("SegmentsTransferred", 0)]);
     }
 
     private sealed record DestinationHost(Guid Id, string Name, string NameKey);

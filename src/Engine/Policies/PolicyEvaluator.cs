@@ -100,25 +100,10 @@ public sealed class PolicyEvaluator(DistEngine engine)
         return (adds.Count, removes.Count);
     }
 
-    /// <summary>Writes policy memberships with multi-row INSERTs; parameters go through EF's type mappings, as EF would store them.</summary>
-    private static async Task InsertMembershipsAsync(DistDbContext db, List<(int IdGroupId, Guid HostId)> adds, DateTime now, CancellationToken cancellationToken)
-    {
-        const int rowsPerStatement = 200;
-        for (var start = 0; start < adds.Count; start += rowsPerStatement)
-        {
-            var chunk = adds.Skip(start).Take(rowsPerStatement).ToList();
-            var sql = new System.Text.StringBuilder("INSERT INTO \"IdGroupMembers\" (\"IdGroupId\", \"HostId\", \"Source\", \"AddedAt\") VALUES ");
-            var parameters = new List<object> { (int)MembershipSource.Policy, now };
-            foreach (var (groupId, hostId) in chunk)
-            {
-                var n = parameters.Count;
-                sql.Append(n == 2 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture, $"({{{n}}}, {{{n + 1}}}, {{0}}, {{1}})");
-                parameters.Add(groupId);
-                parameters.Add(hostId);
-            }
-            await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, cancellationToken);
-        }
-    }
+    /// <summary>Writes policy memberships with multi-row INSERTs (a dozen for a new host, thousands for a policy change).</summary>
+    private static Task InsertMembershipsAsync(DistDbContext db, List<(int IdGroupId, Guid HostId)> adds, DateTime now, CancellationToken cancellationToken) =>
+        MultiRowInsert.ExecuteAsync(db, "IdGroupMembers", ["IdGroupId", "HostId"], adds.Select(a => new object?[] { a.IdGroupId, a.HostId }).ToList(),
+            cancellationToken, [("Source", (int)MembershipSource.Policy), ("AddedAt", now)]);
 
     /// <summary>
     /// Hosts that joined ID groups become targets of every job already executed for those groups: queued for
