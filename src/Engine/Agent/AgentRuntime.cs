@@ -400,21 +400,20 @@ public sealed class AgentRuntime : IDisposable
     }
 
     /// <summary>
-    /// Fetches every segment not yet verified (HTTP Range), checks each against its SHA-256, and assembles the files in
-    /// the staging folder. Progress is recorded every <see cref="ProgressSaveInterval"/>, and a cut transfer re-checks what
-    /// it wrote and resumes after the last verified segment; progress is reported, and the answer may stop the transfer
-    /// at this boundary (suspended, canceled). Between segments the job's
-    /// interval is kept, and the whole transfer is held to its bandwidth cap. Returns false when stopped.
+    /// Fetches every segment not yet verified (HTTP Range) and assembles the files in the staging folder
+    /// (<see cref="SegmentFetch"/>: each segment is checked against its SHA-256 and written while the next one arrives).
+    /// Progress is recorded every <see cref="ProgressSaveInterval"/>, and a cut transfer re-checks what it wrote and
+    /// resumes after the last verified segment; progress is reported, and the answer may stop the transfer at a segment
+    /// boundary (suspended, canceled). Between segments the job's interval is kept, and the whole transfer is held to
+    /// its bandwidth cap. Returns false when stopped.
     /// </summary>
     private async Task<bool> DownloadAsync(Ticket ticket, PackageManifest manifest, JobSettings? settings, string staging, CancellationToken cancellationToken)
     {
         var downloads = _store.DownloadFolder(ticket.Item.WorkItemId);
         Directory.CreateDirectory(downloads);
         Directory.CreateDirectory(staging);
-        var buffer = new byte[(int)Math.Min(manifest.SegmentSize, int.MaxValue)];
         var interval = TimeSpan.FromSeconds(settings?.SegmentIntervalSeconds ?? 0);
         var throttle = new TransferThrottle((settings?.BandwidthLimitKBps ?? 0) * 1024L);
-        var total = manifest.Files.Sum(f => f.Segments.Count);
         var lastReport = _time.GetTimestamp();
         var lastSaved = _time.GetTimestamp();
         foreach (var file in manifest.Files)
@@ -429,59 +428,69 @@ public sealed class AgentRuntime : IDisposable
                 continue; // assembled and verified before a restart
             }
             var partial = Path.Combine(downloads, file.Sha256 + ".part");
-            ticket.VerifiedSegments.TryGetValue(file.Sha256, out var verified);
+            var lastFile = file == manifest.Files[^1];
             using var reader = new SegmentReader(_client, file.Sha256, throttle);
-            await using (var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            await using (var fetch = await SegmentFetch.OpenAsync(partial, file, manifest.SegmentSize, cancellationToken))
             {
-                if (output.Length > 0 || verified > 0)
+                // Resuming from what an earlier run wrote: every whole segment in the file was checked against its hash,
+                // those recorded as verified and those written after the last record alike.
+                ticket.VerifiedSegments.TryGetValue(file.Sha256, out var recorded);
+                if (fetch.Confirmed < recorded)
                 {
-                    // Resuming from what an earlier run wrote: every whole segment in the file is checked against its
-                    // hash, those recorded as verified and those written after the last record alike.
-                    verified = await RecheckAsync(ticket, file, manifest.SegmentSize, output, verified, buffer, cancellationToken);
+                    _logger.LogWarning("Segment {Index} of {File} written before a restart no longer matches its hash; fetching from there", fetch.Confirmed, file.Path);
                 }
-                for (var index = verified; index < file.Segments.Count; index++)
+                if (fetch.Confirmed != recorded)
                 {
-                    var offset = index * manifest.SegmentSize;
-                    var length = (int)Math.Min(manifest.SegmentSize, file.Size - offset);
-                    var segment = buffer.AsMemory(0, length);
-                    await FetchVerifiedAsync(reader, file, index, offset, segment, cancellationToken);
-                    output.Position = offset;
-                    await output.WriteAsync(segment, cancellationToken);
-                    await output.FlushAsync(cancellationToken);
-                    ticket.VerifiedSegments[file.Sha256] = index + 1;
-                    ticket.BytesTransferred += length;
-                    ticket.SegmentsTransferred++;
+                    Account(ticket, file, manifest.SegmentSize, fetch.Confirmed);
+                    _store.SaveProgress(ticket);
+                }
+
+                async Task<bool> AfterSegmentAsync(int received)
+                {
+                    Account(ticket, file, manifest.SegmentSize, fetch.Confirmed);
                     // Recorded a few times a second, not per segment (a file write and rename each): a restart checks
                     // the segments written after the last record against their hashes, so none is fetched again.
-                    if (_time.GetElapsedTime(lastSaved) >= ProgressSaveInterval || index + 1 == file.Segments.Count)
+                    if (_time.GetElapsedTime(lastSaved) >= ProgressSaveInterval)
                     {
                         _store.SaveProgress(ticket);
                         lastSaved = _time.GetTimestamp();
                     }
-                    var last = ticket.SegmentsTransferred >= total;
-                    if (!last)
+                    if (lastFile && received == file.Segments.Count)
                     {
-                        if (interval > TimeSpan.Zero || _time.GetElapsedTime(lastReport) >= _options.ProgressReportInterval)
+                        return true;
+                    }
+                    if (interval > TimeSpan.Zero || _time.GetElapsedTime(lastReport) >= _options.ProgressReportInterval)
+                    {
+                        // The report, and a stop it may answer with, count exactly the segments on disk.
+                        await fetch.DrainAsync();
+                        Account(ticket, file, manifest.SegmentSize, fetch.Confirmed);
+                        lastReport = _time.GetTimestamp();
+                        if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
                         {
-                            lastReport = _time.GetTimestamp();
-                            if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
-                            {
-                                return false;
-                            }
-                        }
-                        if (interval > TimeSpan.Zero)
-                        {
-                            // A paced transfer asks for each segment anew: a response left unread during the pause
-                            // would hold a connection (and be cut by the server's minimum data rate).
-                            reader.Close();
-                            await Task.Delay(interval, _time, cancellationToken);
-                            throttle.Restart();
+                            return false; // the ticket is saved with these counters
                         }
                     }
+                    if (interval > TimeSpan.Zero)
+                    {
+                        // A paced transfer asks for each segment anew: a response left unread during the pause
+                        // would hold a connection (and be cut by the server's minimum data rate).
+                        reader.Close();
+                        await Task.Delay(interval, _time, cancellationToken);
+                        throttle.Restart();
+                    }
+                    return true;
                 }
+
                 // Every byte is covered by a segment hash of the signed manifest, checked as it arrived (and again on
                 // resume), so the whole file is not read and hashed a second time.
-                output.SetLength(file.Size);
+                var complete = await fetch.RunAsync(reader, read => CallAsync(async () => { await read(); return true; }, cancellationToken),
+                    AfterSegmentAsync, _options.SegmentRetries, _logger, file.Path, cancellationToken);
+                if (!complete)
+                {
+                    return false;
+                }
+                Account(ticket, file, manifest.SegmentSize, fetch.Confirmed);
+                _store.SaveProgress(ticket);
             }
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Move(partial, target, overwrite: true);
@@ -492,44 +501,13 @@ public sealed class AgentRuntime : IDisposable
     /// <summary>How often a transfer records its progress on disk.</summary>
     private static readonly TimeSpan ProgressSaveInterval = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>
-    /// Re-hashes the whole segments an earlier run wrote (those it recorded, and those it wrote after its last record);
-    /// returns how many in a row match. The counters follow: a recorded segment that no longer matches is taken off,
-    /// a written one that matches is counted. The rest is fetched again.
-    /// </summary>
-    private async Task<int> RecheckAsync(Ticket ticket, ManifestFile file, long segmentSize, FileStream output, int recorded, byte[] buffer, CancellationToken cancellationToken)
+    /// <summary>Sets a file's verified segments to <paramref name="confirmed"/>, and the ticket's segment and byte counters with it.</summary>
+    private static void Account(Ticket ticket, ManifestFile file, long segmentSize, int confirmed)
     {
-        var good = await SegmentHashes.VerifiedPrefixAsync(output, file, segmentSize, buffer, cancellationToken);
-        if (good < recorded)
-        {
-            _logger.LogWarning("Segment {Index} of {File} written before a restart no longer matches its hash; fetching from there", good, file.Path);
-        }
-        if (good != recorded)
-        {
-            ticket.SegmentsTransferred += good - recorded;
-            ticket.BytesTransferred += Math.Min(file.Size, good * segmentSize) - Math.Min(file.Size, recorded * segmentSize);
-            ticket.VerifiedSegments[file.Sha256] = good;
-            _store.SaveProgress(ticket);
-        }
-        return good;
-    }
-
-    private async Task FetchVerifiedAsync(SegmentReader reader, ManifestFile file, int index, long offset, Memory<byte> segment, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            await CallAsync(async () => { await reader.ReadAsync(offset, segment, cancellationToken); return true; }, cancellationToken);
-            if (SegmentHashes.Matches(segment.Span, file.Segments[index]))
-            {
-                return;
-            }
-            _logger.LogWarning("Segment {Index} of {File} failed its hash check (attempt {Attempt})", index, file.Path, attempt);
-            reader.Close(); // fetched again by a new request from this segment
-            if (attempt >= _options.SegmentRetries)
-            {
-                throw new ContentVerificationException($"Segment {index} of '{file.Path}' failed its SHA-256 check {attempt} times.");
-            }
-        }
+        ticket.VerifiedSegments.TryGetValue(file.Sha256, out var before);
+        ticket.SegmentsTransferred += confirmed - before;
+        ticket.BytesTransferred += Math.Min(file.Size, confirmed * segmentSize) - Math.Min(file.Size, before * segmentSize);
+        ticket.VerifiedSegments[file.Sha256] = confirmed;
     }
 
     private async Task CompleteAsync(Ticket ticket, TicketResult result, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using JP1Dist.Engine.Protocol;
+using Microsoft.Win32.SafeHandles;
 
 namespace JP1Dist.Engine.Agent;
 
@@ -11,20 +12,33 @@ public static class SegmentHashes
         string.Equals(Convert.ToHexStringLower(SHA256.HashData(data)), expected, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>How many whole segments at the start of a partial file match their hashes (what a resumed transfer keeps).</summary>
-    public static async Task<int> VerifiedPrefixAsync(FileStream partial, ManifestFile file, long segmentSize, byte[] buffer, CancellationToken cancellationToken)
+    public static async Task<int> VerifiedPrefixAsync(SafeFileHandle partial, ManifestFile file, long segmentSize, CancellationToken cancellationToken)
     {
+        var length = RandomAccess.GetLength(partial);
+        if (length == 0 || file.Segments.Count == 0)
+        {
+            return 0;
+        }
+        var buffer = new byte[(int)Math.Min(segmentSize, file.Size)];
         var verified = 0;
         while (verified < file.Segments.Count)
         {
             var offset = verified * segmentSize;
-            var length = (int)Math.Min(segmentSize, file.Size - offset);
-            if (offset + length > partial.Length)
+            var segment = buffer.AsMemory(0, (int)Math.Min(segmentSize, file.Size - offset));
+            if (offset + segment.Length > length)
             {
                 break;
             }
-            partial.Position = offset;
-            await partial.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken);
-            if (!Matches(buffer.AsSpan(0, length), file.Segments[verified]))
+            for (var filled = 0; filled < segment.Length;)
+            {
+                var read = await RandomAccess.ReadAsync(partial, segment[filled..], offset + filled, cancellationToken);
+                if (read == 0)
+                {
+                    return verified; // shortened meanwhile
+                }
+                filled += read;
+            }
+            if (!Matches(segment.Span, file.Segments[verified]))
             {
                 break;
             }

@@ -70,26 +70,15 @@ public sealed class PackageCache : IDisposable
                 return Content.PathOf(file.Sha256);
             }
             var partial = Path.Combine(IncomingFolder, file.Sha256.ToLowerInvariant() + ".part");
-            var buffer = new byte[(int)Math.Min(segmentSize, int.MaxValue)];
-            await using (var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            await using (var fetch = await SegmentFetch.OpenAsync(partial, file, segmentSize, cancellationToken))
             {
-                var verified = await SegmentHashes.VerifiedPrefixAsync(output, file, segmentSize, buffer, cancellationToken);
-                if (verified > 0)
+                if (fetch.Confirmed > 0)
                 {
-                    _logger.LogInformation("Resuming the fetch of {Sha256} after {Verified} verified segments", file.Sha256, verified);
+                    _logger.LogInformation("Resuming the fetch of {Sha256} after {Verified} verified segments", file.Sha256, fetch.Confirmed);
                 }
                 _ = _upstream.Identity; // the current credential
                 using var reader = new SegmentReader(_upstream.Client, file.Sha256, new TransferThrottle(0));
-                for (var index = verified; index < file.Segments.Count; index++)
-                {
-                    var offset = index * segmentSize;
-                    var segment = buffer.AsMemory(0, (int)Math.Min(segmentSize, file.Size - offset));
-                    await FetchSegmentAsync(reader, file, index, offset, segment, cancellationToken);
-                    output.Position = offset;
-                    await output.WriteAsync(segment, cancellationToken);
-                }
-                await output.FlushAsync(cancellationToken);
-                output.SetLength(file.Size);
+                await fetch.RunAsync(reader, read => read(), _ => Task.FromResult(true), SegmentRetries, _logger, file.Sha256, cancellationToken);
             }
             var destination = Content.PathOf(file.Sha256);
             Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
@@ -100,24 +89,6 @@ public sealed class PackageCache : IDisposable
         finally
         {
             _concurrent.Release();
-        }
-    }
-
-    private async Task FetchSegmentAsync(SegmentReader reader, ManifestFile file, int index, long offset, Memory<byte> segment, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            await reader.ReadAsync(offset, segment, cancellationToken);
-            if (SegmentHashes.Matches(segment.Span, file.Segments[index]))
-            {
-                return;
-            }
-            _logger.LogWarning("Segment {Index} of {Sha256} from the higher system failed its hash check (attempt {Attempt})", index, file.Sha256, attempt);
-            reader.Close();
-            if (attempt >= SegmentRetries)
-            {
-                throw new ContentVerificationException($"Segment {index} of {file.Sha256} failed its SHA-256 check {attempt} times.");
-            }
         }
     }
 
