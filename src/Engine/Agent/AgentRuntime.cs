@@ -515,10 +515,14 @@ public sealed class AgentRuntime : IDisposable
         ticket.Result = result;
         ticket.Phase = TicketPhase.Completed;
         _store.SaveTicket(ticket);
-        _store.ReleaseFiles(ticket.Item.WorkItemId);
         await SendResultAsync(ticket, cancellationToken);
     }
 
+    /// <summary>
+    /// Sends a completed ticket's result, then frees its files: the result does not wait for a large package to be
+    /// deleted. Every path that sends a result (completion, recovery after a restart, a repeat of the work) frees the
+    /// files, also when the higher system cannot be reached.
+    /// </summary>
     private async Task SendResultAsync(Ticket ticket, CancellationToken cancellationToken)
     {
         var result = ticket.Result!;
@@ -530,6 +534,10 @@ public sealed class AgentRuntime : IDisposable
         {
             // The work item was re-executed or removed meanwhile; nobody waits for this result.
             _logger.LogInformation("Result of work item {WorkItem} is no longer wanted: {Reason}", ticket.Item.WorkItemId, e.Message);
+        }
+        finally
+        {
+            _store.ReleaseFiles(ticket.Item.WorkItemId);
         }
         ticket.Reported = true;
         _store.SaveTicket(ticket);
