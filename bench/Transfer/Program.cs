@@ -20,6 +20,7 @@ var sizeMB = Option("--size-mb", 1024);
 var runs = Option("--runs", 3);
 var segmentMB = Option("--segment-mb", 1);
 var capKBps = Option("--cap-kbps", 100 * 1024);
+var showAgentLog = args.Contains("--agent-log");
 var log = Console.Error;
 
 var nginxBinary = Nginx.Locate(log, out var missing);
@@ -54,7 +55,7 @@ try
             OperatingSystem.IsWindows() ? ["/c", "exit 0"] : [], SegmentSize: (long)segmentMB * 1024 * 1024));
         var token = await engine.Hosts.NewEnrollmentTokenAsync("bench");
         var agentState = Path.Combine(scratch, "agent");
-        agentProcess = StartAgent(executables, url, token.Token, agentState);
+        agentProcess = StartAgent(executables, url, token.Token, agentState, showAgentLog ? log : null);
         var registered = Stopwatch.StartNew();
         // Registered once the manager lists the host and the agent has stored its credential (the two are not simultaneous).
         while ((await engine.Hosts.ListAsync()).Count == 0 || new AgentStateStore(agentState).LoadIdentity() is null)
@@ -79,10 +80,13 @@ try
         var jobSeconds = new List<double>();
         for (var run = 1; run <= runs; run++)
         {
+            Settle();
             curlSeconds.Add(Curl($"http://127.0.0.1:{nginx.Port}/{relative}", Path.Combine(scratch, "curl.out"), bytes));
             log.WriteLine($"run {run}: curl from nginx {curlSeconds[^1]:0.000} s");
+            Settle();
             managerCurlSeconds.Add(Curl($"{url}/api/v1/content/{sha}", Path.Combine(scratch, "curl.out"), bytes, bearer));
             log.WriteLine($"run {run}: curl from the jp1dist manager {managerCurlSeconds[^1]:0.000} s");
+            Settle();
             var job = await JobAsync(engine, $"run {run}", 0);
             jobSeconds.Add(job);
             log.WriteLine($"run {run}: jp1dist agent, first report to result {job:0.000} s");
@@ -216,7 +220,16 @@ static async Task<double> JobAsync(DistEngine engine, string name, int capKBps)
     }
 }
 
-static Process StartAgent(string executables, string url, string token, string state)
+// Each measurement starts with no dirty pages from the one before: every client writes the whole file, and writeback
+// of the last one's gigabyte would otherwise slow whichever comes next.
+static void Settle()
+{
+    using var sync = Process.Start(new ProcessStartInfo("sync") { UseShellExecute = false })!;
+    sync.WaitForExit();
+    Thread.Sleep(500);
+}
+
+static Process StartAgent(string executables, string url, string token, string state, TextWriter? log)
 {
     var (fileName, dll) = ManagerLauncher.FindExecutable(executables);
     var start = new ProcessStartInfo(fileName) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -229,7 +242,8 @@ static Process StartAgent(string executables, string url, string token, string s
         start.ArgumentList.Add(argument);
     }
     var process = Process.Start(start)!;
-    process.OutputDataReceived += (_, _) => { };
+    var clock = Stopwatch.StartNew();
+    process.OutputDataReceived += (_, e) => { if (log is not null && e.Data is not null) { log.WriteLine($"agent {clock.Elapsed.TotalSeconds:0.000}: {e.Data}"); } };
     process.ErrorDataReceived += (_, _) => { };
     process.BeginOutputReadLine();
     process.BeginErrorReadLine();
