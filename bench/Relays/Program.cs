@@ -36,7 +36,7 @@ return report.Error is null ? 0 : 1;
 
 static string Summarize(RelaysReport r)
 {
-    var head = $"relays: {r.Clients} clients via {r.Relays} relays, {r.PackageBytes / 1048576.0:0.#} MB";
+    var head = $"relays: {r.Clients} clients via {r.Relays} relays, {r.PackageBytes / 1048576.0:0.#} MB" + (r.Scenario.StartsWith("id-group", StringComparison.Ordinal) ? ", ID group job" : "");
     if (r.Error is not null && r.Times.SecondsToLastResult is null)
     {
         return $"{head}: FAILED ({r.Error})";
@@ -47,6 +47,10 @@ static string Summarize(RelaysReport r)
     {
         text += string.Create(CultureInfo.InvariantCulture,
             $"; manager sent {b.ManagerBytes / 1048576.0:0.0} MB = {b.ManagerRatio:0.00} x package x relays; relays sent {b.RelaysBytesTotal / 1048576.0:0.0} MB = {b.RelaysRatio:0.00} x package x clients");
+    }
+    if (r.ManagerRelayPollsWoken is { } woken)
+    {
+        text += string.Create(CultureInfo.InvariantCulture, $"; relay polls woken at the manager {woken:0}");
     }
     return r.Error is null ? text : text + $" FAILED ({r.Error})";
 }

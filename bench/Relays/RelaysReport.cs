@@ -26,6 +26,8 @@ public sealed record RelaysReport(
     IReadOnlyDictionary<string, RequestTiming> ClientRequestTimes,
     IReadOnlyDictionary<string, long>? ManagerRequestsSinceStart,
     IReadOnlyDictionary<string, long>? RelayRequestsSinceStart,
+    string Scenario,
+    double? ManagerRelayPollsWoken,
     int ThreadPoolThreadsMax,
     IReadOnlyDictionary<string, ServerLogSummary?> Logs,
     string? Error);

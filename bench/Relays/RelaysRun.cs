@@ -29,6 +29,7 @@ public static partial class RelaysRun
 
     private const string PackageName = "BenchRelayPackage";
     private const string JobName = "bench-relays";
+    private const string IdGroupName = "ID_BENCH";
     private static readonly TimeSpan StatusPollInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(5);
     private static readonly TargetStatus[] Unfinished = Enum.GetValues<TargetStatus>().Where(s => !s.IsFinal()).ToArray();
@@ -108,6 +109,7 @@ public static partial class RelaysRun
         private RelaysBytes? _bytes;
         private IReadOnlyDictionary<string, long>? _managerRequests;
         private IReadOnlyDictionary<string, long>? _relayRequests;
+        private double? _relayPollsWoken;
         private DirectFetchReference? _reference;
         private int _succeeded;
         private int _notSucceeded;
@@ -185,32 +187,55 @@ public static partial class RelaysRun
             var agents = Enumerable.Range(0, options.Clients)
                 .Select(i => new SimulatedAgent(_clients[i % options.Relays], $"client{i + 1:D5}")).ToList();
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = cancellationToken };
+            var startedAt = engine.Now;
+            using var gate = new SemaphoreSlim(options.Parallelism);
+            if (options.IdGroup)
+            {
+                // New clients served at registration: the job exists and runs before any client is known.
+                await engine.IdGroups.CreateAsync(IdGroupName, null, cancellationToken);
+                await engine.Jobs.CreateAsync(new NewJobRequest(JobName, PackageName, null, [IdGroupName], DestinationType: DestinationType.IdGroup), cancellationToken);
+                await engine.Jobs.StartAsync(JobName, cancellationToken);
+                await engine.IdGroups.SetPolicyAsync(IdGroupName, [new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = ["client*"] }], cancellationToken);
+                progress.WriteLine($"ID group job {JobName} executed; registering {options.Clients} clients, each joining the group");
+                _timings.Recording = true;
+                startedAt = engine.Now;
+                _jobClock.Start();
+            }
             clock.Restart();
             await Parallel.ForEachAsync(agents, parallel, (agent, ct) => new ValueTask(agent.RegisterAsync(token.Token, _setup, ct)));
             _registration = new RegistrationResult(options.Clients, Round(clock.Elapsed.TotalSeconds), Round(options.Clients / clock.Elapsed.TotalSeconds), _setup.Retries);
             progress.WriteLine($"registered {options.Clients} clients through the relays in {clock.Elapsed.TotalSeconds:0.00} s ({_setup.Retries} retries)");
-            // One immediate poll each, as a started agent does.
-            await Parallel.ForEachAsync(agents, parallel, async (agent, ct) => await agent.PollAsync(TimeSpan.Zero, _setup, ct));
-
-            await engine.Jobs.CreateAsync(new NewJobRequest(JobName, PackageName, null, agents.Select(a => a.Name).ToList()), cancellationToken);
-            using var gate = new SemaphoreSlim(options.Parallelism);
-            foreach (var agent in agents)
+            if (options.IdGroup)
             {
-                _clientTasks.Add(RunClientAsync(agent, gate));
+                foreach (var agent in agents)
+                {
+                    _clientTasks.Add(RunClientAsync(agent, gate));
+                }
             }
-            while (Volatile.Read(ref _pollsSent) < options.Clients)
+            else
             {
-                await Task.Delay(StatusPollInterval, cancellationToken);
-            }
-            // Sent is not yet waiting in the relay: give every long poll time to reach its wait.
-            await Task.Delay(TimeSpan.FromMilliseconds(1000 + options.Clients), cancellationToken);
+                // One immediate poll each, as a started agent does.
+                await Parallel.ForEachAsync(agents, parallel, async (agent, ct) => await agent.PollAsync(TimeSpan.Zero, _setup, ct));
 
-            progress.WriteLine($"executing job {JobName} for {options.Clients} long-polling clients");
-            _timings.Recording = true;
-            var startedAt = engine.Now;
-            _jobClock.Start();
-            await engine.Jobs.StartAsync(JobName, cancellationToken);
-            _startCallSeconds = Round(_jobClock.Elapsed.TotalSeconds);
+                await engine.Jobs.CreateAsync(new NewJobRequest(JobName, PackageName, null, agents.Select(a => a.Name).ToList()), cancellationToken);
+                foreach (var agent in agents)
+                {
+                    _clientTasks.Add(RunClientAsync(agent, gate));
+                }
+                while (Volatile.Read(ref _pollsSent) < options.Clients)
+                {
+                    await Task.Delay(StatusPollInterval, cancellationToken);
+                }
+                // Sent is not yet waiting in the relay: give every long poll time to reach its wait.
+                await Task.Delay(TimeSpan.FromMilliseconds(1000 + options.Clients), cancellationToken);
+
+                progress.WriteLine($"executing job {JobName} for {options.Clients} long-polling clients");
+                _timings.Recording = true;
+                startedAt = engine.Now;
+                _jobClock.Start();
+                await engine.Jobs.StartAsync(JobName, cancellationToken);
+                _startCallSeconds = Round(_jobClock.Elapsed.TotalSeconds);
+            }
             var lastProgress = TimeSpan.Zero;
             while (true)
             {
@@ -261,6 +286,9 @@ public static partial class RelaysRun
             var managerMetrics = await metricsHttp.GetStringAsync(managerUrl.TrimEnd('/') + "/metrics", cancellationToken);
             var managerBytes = ContentBytesServed(managerUrl, managerMetrics);
             _managerRequests = RequestsByEndpoint(managerMetrics);
+            _relayPollsWoken = RelayPollsWoken().Match(managerMetrics) is { Success: true } woken
+                ? double.Parse(woken.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture)
+                : null; // a build without the counter
             var perRelay = new List<long>();
             var relayRequests = new Dictionary<string, long>(StringComparer.Ordinal);
             foreach (var url in relayUrls)
@@ -410,6 +438,10 @@ public static partial class RelaysRun
                 _timings.Summarize(),
                 _managerRequests,
                 _relayRequests,
+                options.IdGroup
+                    ? "id-group: an ID group job executed before the clients register; each client joins the group at registration and its work is queued then"
+                    : "job: the clients register, then one Install job naming them is executed",
+                _relayPollsWoken,
                 _threadPoolThreadsMax,
                 _logs,
                 Error);
@@ -427,6 +459,9 @@ public static partial class RelaysRun
 
     [GeneratedRegex(@"^jp1dist_content_bytes_served_total (\S+)$", RegexOptions.Multiline)]
     private static partial Regex BytesServed();
+
+    [GeneratedRegex(@"^jp1dist_relay_polls_woken_total (\S+)$", RegexOptions.Multiline)]
+    private static partial Regex RelayPollsWoken();
 
     /// <summary>Requests a node received since it started, by method and endpoint (http_requests_received_total, all codes).</summary>
     private static Dictionary<string, long> RequestsByEndpoint(string text)
