@@ -35,6 +35,10 @@ public static class HostTree
     }
 
     /// <summary>The (Id, ParentHostId) pairs of every host that has a parent, grouped by parent.</summary>
+    /// <summary>Every host with its higher system (null: directly under the manager), for a node's wake-ups (HostSignals).</summary>
+    public static IReadOnlyList<(Guid Host, Guid? Parent)> Parents(DistDbContext db) =>
+        db.Hosts.AsNoTracking().Select(h => new { h.Id, h.ParentHostId }).AsEnumerable().Select(h => (h.Id, h.ParentHostId)).ToList();
+
     internal static async Task<ILookup<Guid, Guid>> ChildrenByParentAsync(DistDbContext db, CancellationToken ct)
     {
         var pairs = await db.Hosts.AsNoTracking().Where(h => h.ParentHostId != null)

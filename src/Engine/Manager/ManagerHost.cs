@@ -1,4 +1,5 @@
 using JP1Dist.Engine.Distribution;
+using JP1Dist.Engine.Hosts;
 using JP1Dist.Engine.Serving;
 using JP1Dist.Engine.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -51,6 +52,15 @@ public static class ManagerHost
         builder.Services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
 
         var app = builder.Build();
+        // Which relays a change for a host wakes: every host's higher system, then each registration's.
+        var signals = app.Services.GetRequiredService<HostSignals>();
+        using (var db = engine.Database.CreateContext())
+        {
+            foreach (var (host, higher) in HostTree.Parents(db))
+            {
+                signals.Learn(host, higher);
+            }
+        }
         app.MapNode(options.MaxPollWait);
         app.MapManagerControl();
         return app;

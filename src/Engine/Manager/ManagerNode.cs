@@ -12,8 +12,9 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
     public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken)
     {
         var response = await engine.Hosts.RegisterAsync(request, parentHostId, cancellationToken);
-        // An ID group may have queued work for the new host: then the relays look again at once (a registration that
-        // queued nothing wakes nobody, so a burst of new clients does not make every relay re-read its subtree).
+        signals.Learn(response.HostId, parentHostId);
+        // An ID group may have queued work for the new host: then the relays above it look again at once (a
+        // registration that queued nothing wakes nobody).
         await using var db = engine.Database.CreateContext();
         if (await db.Targets.AnyAsync(t => t.HostId == response.HostId && t.Status == TargetStatus.Queued, cancellationToken))
         {

@@ -47,6 +47,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         foreach (var host in store.LoadHosts())
         {
             _hosts[host.Id] = host;
+            signals.Learn(host.Id, host.ParentId);
         }
         foreach (var package in store.LoadStored())
         {
@@ -90,6 +91,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         var host = new LowerHost(response.HostId, request.Name.Trim(), parent, kind, Secrets.Hash(response.Credential));
         await _store.SaveHostAsync(host, cancellationToken);
         _hosts[host.Id] = host;
+        _signals.Learn(host.Id, parent);
         _logger.LogInformation("Registered {Name} ({HostId}) below {Parent}", host.Name, host.Id, parent == self.HostId ? "this relay" : parent);
         return response;
     }
@@ -267,7 +269,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     // ---- lower relays ----
 
     public Task<RelayWorkResponse> WaitForRelayWorkAsync(Guid relayId, TimeSpan wait, string? etag, CancellationToken cancellationToken) =>
-        RelayPoll.WaitAsync(_signals, wait, _time, etag, _ =>
+        RelayPoll.WaitAsync(_signals, relayId, wait, _time, etag, _ =>
         {
             var snapshot = _snapshot;
             var items = snapshot.Work.Items.Where(i => i.HostId != relayId && IsAtOrBelow(i.HostId, relayId)).ToList();

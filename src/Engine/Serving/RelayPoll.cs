@@ -19,15 +19,18 @@ public static class RelayPoll
         return new RelayWorkResponse(items, manifests, etag);
     }
 
-    /// <summary>Looks until the snapshot's tag differs from <paramref name="etag"/> or <paramref name="wait"/> has passed.</summary>
-    public static async Task<RelayWorkResponse> WaitAsync(HostSignals signals, TimeSpan wait, TimeProvider time, string? etag,
+    /// <summary>
+    /// Looks until the snapshot's tag differs from <paramref name="etag"/> or <paramref name="wait"/> has passed; woken
+    /// by a change for the relay or a host below it.
+    /// </summary>
+    public static async Task<RelayWorkResponse> WaitAsync(HostSignals signals, Guid relayId, TimeSpan wait, TimeProvider time, string? etag,
         Func<CancellationToken, Task<RelayWorkResponse>> look, CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + wait;
         while (true)
         {
             var remaining = deadline - time.GetUtcNow();
-            var signal = signals.WaitAsync(HostSignals.AnyHost,
+            var signal = signals.WaitForRelayAsync(relayId,
                 remaining > LongPoll.RecheckInterval ? LongPoll.RecheckInterval : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken);
             var snapshot = await look(cancellationToken);
             if (!string.Equals(snapshot.Etag, etag, StringComparison.Ordinal) || remaining <= TimeSpan.Zero)

@@ -1,0 +1,106 @@
+using JP1Dist.Engine.Manager;
+using JP1Dist.Engine.Protocol;
+using JP1Dist.Engine.Serving;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+
+namespace JP1Dist.Tests.Engine;
+
+/// <summary>
+/// Which polls a change for a host wakes: the host's own, and those of the relays above it; not every relay's. A host
+/// the node does not know wakes every relay. The manager learns the tree from its database when it starts.
+/// </summary>
+public sealed class HostSignalsTests
+{
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(30);
+
+    private static async Task<bool> WokenAsync(Task wait) => await Task.WhenAny(wait, Task.Delay(TimeSpan.FromSeconds(10))) == wait;
+
+    private static async Task<bool> StillWaitingAsync(Task wait)
+    {
+        await Task.Delay(200);
+        return !wait.IsCompleted;
+    }
+
+    [Fact]
+    public async Task A_change_for_a_host_wakes_its_poll_and_the_relays_above_it_only()
+    {
+        var signals = new HostSignals();
+        Guid r1 = Guid.NewGuid(), r2 = Guid.NewGuid(), other = Guid.NewGuid(), client = Guid.NewGuid(), direct = Guid.NewGuid();
+        signals.Learn(r1, null);
+        signals.Learn(r2, r1); // r2 is chained below r1
+        signals.Learn(other, null);
+        signals.Learn(client, r2);
+        signals.Learn(direct, null);
+        var clientPoll = signals.WaitAsync(client, Long, CancellationToken.None);
+        var r1Poll = signals.WaitForRelayAsync(r1, Long, CancellationToken.None);
+        var r2Poll = signals.WaitForRelayAsync(r2, Long, CancellationToken.None);
+        var otherPoll = signals.WaitForRelayAsync(other, Long, CancellationToken.None);
+        var directPoll = signals.WaitAsync(direct, Long, CancellationToken.None);
+
+        signals.Notify([client]);
+
+        Assert.True(await WokenAsync(clientPoll));
+        Assert.True(await WokenAsync(r2Poll));
+        Assert.True(await WokenAsync(r1Poll));
+        Assert.True(await StillWaitingAsync(otherPoll));
+        Assert.True(await StillWaitingAsync(directPoll));
+        Assert.Equal(2, signals.RelayPollsWoken);
+
+        // A host directly under this node wakes its own poll and no relay.
+        signals.Notify([direct]);
+        Assert.True(await WokenAsync(directPoll));
+        Assert.True(await StillWaitingAsync(otherPoll));
+    }
+
+    [Fact]
+    public async Task A_host_the_node_does_not_know_wakes_every_relay()
+    {
+        var signals = new HostSignals();
+        Guid r1 = Guid.NewGuid(), r2 = Guid.NewGuid();
+        signals.Learn(r1, null);
+        signals.Learn(r2, null);
+        var r1Poll = signals.WaitForRelayAsync(r1, Long, CancellationToken.None);
+        var r2Poll = signals.WaitForRelayAsync(r2, Long, CancellationToken.None);
+
+        signals.Notify([Guid.NewGuid()]);
+
+        Assert.True(await WokenAsync(r1Poll));
+        Assert.True(await WokenAsync(r2Poll));
+    }
+
+    [Fact]
+    public async Task A_cycle_in_what_was_learned_does_not_loop()
+    {
+        var signals = new HostSignals();
+        Guid a = Guid.NewGuid(), b = Guid.NewGuid();
+        signals.Learn(a, b);
+        signals.Learn(b, a);
+        var poll = signals.WaitForRelayAsync(b, Long, CancellationToken.None);
+
+        signals.Notify([a]);
+
+        Assert.True(await WokenAsync(poll));
+    }
+
+    [Fact]
+    public async Task The_manager_learns_the_host_tree_from_its_database_when_it_starts()
+    {
+        using var folder = new TestFolder();
+        var engine = folder.Engine;
+        var token = await engine.Hosts.NewEnrollmentTokenAsync("t");
+        var relay = await engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, "relay-a", "Linux", "6.1", "X64", [], null, "1.0") { Kind = "Relay" });
+        var otherRelay = await engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, "relay-b", "Linux", "6.1", "X64", [], null, "1.0") { Kind = "Relay" });
+        var client = await engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, "pc-1", "Linux", "6.1", "X64", [], null, "1.0"), relay.HostId, CancellationToken.None);
+
+        await using var app = ManagerHost.Build(new ManagerOptions { Home = Path.Combine(folder.Root, "home"), ListenUrl = "http://127.0.0.1:0", QuietConsole = true });
+        var signals = app.Services.GetRequiredService<HostSignals>();
+        var relayPoll = signals.WaitForRelayAsync(relay.HostId, Long, CancellationToken.None);
+        var otherPoll = signals.WaitForRelayAsync(otherRelay.HostId, Long, CancellationToken.None);
+
+        signals.Notify([client.HostId]);
+
+        Assert.True(await WokenAsync(relayPoll));
+        Assert.True(await StillWaitingAsync(otherPoll));
+    }
+}
