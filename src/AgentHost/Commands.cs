@@ -147,7 +147,9 @@ internal static class Commands
                     return 1;
                 }
             }
-            var builder = Host.CreateApplicationBuilder();
+            // The agent reads no appsettings.json: do not watch the working directory for one (recursively, and as a
+            // service that directory can be / or System32).
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
             builder.Services.AddSerilog(logger);
             builder.Services.AddSystemd();
             builder.Services.AddWindowsService(service => service.ServiceName = "JP1Dist Agent");

@@ -17,7 +17,13 @@ public static class NodeServer
     /// <summary>A builder for a node: logs as <paramref name="role"/> in <paramref name="logsFolder"/>, listens on <paramref name="listenUrl"/>.</summary>
     public static WebApplicationBuilder CreateBuilder(string role, string serviceName, string contentRoot, string logsFolder, string listenUrl, bool quietConsole, string[]? args)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [], ContentRootPath = contentRoot });
+        // The content root is the node's data folder, where the database, logs and packages change all the time, and a
+        // node reads no appsettings.json: do not watch it (one inotify instance per node, events for every write).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false", .. args ?? []],
+            ContentRootPath = contentRoot,
+        });
         builder.Services.AddSerilog(DistLogging.Create(logsFolder, role, quietConsole), dispose: true);
         builder.WebHost.UseUrls(listenUrl);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);

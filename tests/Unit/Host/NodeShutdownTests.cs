@@ -6,7 +6,10 @@ using Xunit.Abstractions;
 
 namespace JP1Dist.Tests.Host;
 
-/// <summary>SIGTERM (what systemd and `kill` send) stops a manager, a relay and an agent cleanly: exit code 0, the manager signs off.</summary>
+/// <summary>
+/// SIGTERM (what systemd and `kill` send) stops a manager, a relay and an agent cleanly: exit code 0, the manager signs
+/// off. None of them watches its working directory or data folder for configuration files meanwhile.
+/// </summary>
 public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "jp1dist-shutdown-" + Guid.NewGuid().ToString("N")[..8]);
@@ -29,6 +32,10 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
         using var relay = Start("relay", "--manager", url, "--token", token.Token, "--listen", "http://127.0.0.1:0", "--name", "relay-term", "--state", Path.Combine(_root, "relay"));
         await WaitForAsync(async () => (await engine.Hosts.ListAsync("relay-term")).Count == 1 ? "registered" : null);
 
+        // A service's working directory may be / (systemd) or System32: watching it for appsettings.json would mean
+        // an inotify watch on every folder below it, and a node's data folder changes with every write.
+        Assert.Equal([0, 0, 0], new[] { manager, agent, relay }.Select(n => InotifyInstances(n.Process.Id)).ToArray());
+
         Assert.Equal(0, await TerminateAsync(relay));
         Assert.Equal(0, await TerminateAsync(agent));
         Assert.Equal(0, await TerminateAsync(manager));
@@ -50,6 +57,11 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
             Process.Dispose();
         }
     }
+
+    /// <summary>The inotify instances a process holds (Linux: its descriptors that are inotify handles).</summary>
+    private static int InotifyInstances(int processId) =>
+        !OperatingSystem.IsLinux() ? 0 : new DirectoryInfo($"/proc/{processId}/fd").GetFileSystemInfos()
+            .Count(fd => string.Equals(fd.LinkTarget, "anon_inode:inotify", StringComparison.Ordinal));
 
     private static Node Start(params string[] arguments)
     {
