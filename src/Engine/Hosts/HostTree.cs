@@ -5,16 +5,30 @@ namespace JP1Dist.Engine.Hosts;
 
 /// <summary>
 /// The tree of higher systems: every host points at the relay it registered through (ParentHostId), or at nothing
-/// when it sits directly under the manager. Walked in memory from one query, so 10,000 hosts cost one read.
+/// when it sits directly under the manager. A subtree is read with one recursive query; a walk up is one key lookup
+/// per level.
 /// </summary>
 public static class HostTree
 {
-    /// <summary>Every host below <paramref name="hostId"/>, at all levels; not the host itself.</summary>
+    /// <summary>
+    /// Every host below <paramref name="hostId"/>, at all levels; not the host itself. One recursive query that follows
+    /// the ParentHostId index level by level, so it reads the subtree, not every host (a relay's poll and each of its
+    /// batches ask this); UNION drops repeats, so even a hand-made cycle ends.
+    /// </summary>
     public static async Task<HashSet<Guid>> DescendantsAsync(DistDbContext db, Guid hostId, CancellationToken ct)
     {
-        var children = await ChildrenByParentAsync(db, ct);
-        return Below(children, hostId);
+        var below = await db.Database.SqlQuery<Guid>($"""
+            WITH RECURSIVE below(Id) AS (
+                SELECT "Id" FROM "Hosts" WHERE "ParentHostId" = {hostId}
+                UNION
+                SELECT h."Id" FROM "Hosts" AS h JOIN below AS b ON h."ParentHostId" = b.Id)
+            SELECT Id AS "Value" FROM below
+            """).ToListAsync(ct);
+        var found = below.ToHashSet();
+        found.Remove(hostId);
+        return found;
     }
+
 
     /// <summary>
     /// True when <paramref name="hostId"/> is <paramref name="relayId"/> or a host below it. Walks up from the host, one
@@ -34,17 +48,9 @@ public static class HostTree
         return false;
     }
 
-    /// <summary>The (Id, ParentHostId) pairs of every host that has a parent, grouped by parent.</summary>
     /// <summary>Every host with its higher system (null: directly under the manager), for a node's wake-ups (HostSignals).</summary>
     public static IReadOnlyList<(Guid Host, Guid? Parent)> Parents(DistDbContext db) =>
         db.Hosts.AsNoTracking().Select(h => new { h.Id, h.ParentHostId }).AsEnumerable().Select(h => (h.Id, h.ParentHostId)).ToList();
-
-    internal static async Task<ILookup<Guid, Guid>> ChildrenByParentAsync(DistDbContext db, CancellationToken ct)
-    {
-        var pairs = await db.Hosts.AsNoTracking().Where(h => h.ParentHostId != null)
-            .Select(h => new { h.Id, Parent = h.ParentHostId!.Value }).ToListAsync(ct);
-        return pairs.ToLookup(p => p.Parent, p => p.Id);
-    }
 
     /// <summary>Every id below <paramref name="root"/> in the lookup; a visited set keeps even a hand-made cycle from looping.</summary>
     internal static HashSet<Guid> Below(ILookup<Guid, Guid> children, Guid root)

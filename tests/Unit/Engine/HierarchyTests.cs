@@ -98,6 +98,17 @@ public sealed class HierarchyTests : IDisposable
     }
 
     [Fact]
+    public async Task HostTree_ends_on_a_cycle_made_by_hand_in_the_database()
+    {
+        var ids = await TreeAsync();
+        await using var db = Engine.Database.CreateContext();
+        // r1 put below its own lower host c3, which registration refuses, so only an edit of the database can do it.
+        await db.Hosts.Where(h => h.Id == ids["r1"]).ExecuteUpdateAsync(s => s.SetProperty(h => h.ParentHostId, ids["c3"]));
+
+        Assert.Equal(new[] { "c1", "c2", "r2", "c3" }.Select(n => ids[n]).ToHashSet(), await HostTree.DescendantsAsync(db, ids["r1"], default));
+    }
+
+    [Fact]
     public async Task HostTree_walks_ten_thousand_hosts_from_one_query()
     {
         var root = await RegisterAsync("root", kind: "Relay");
