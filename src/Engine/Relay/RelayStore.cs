@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Protocol;
+using JP1Dist.Engine.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace JP1Dist.Engine.Relay;
@@ -28,6 +29,7 @@ public sealed class RelayStore : IDisposable
 
     public RelayStore(string path)
     {
+        _enqueues = new GroupFlush<PendingEnqueue>(256, FlushEnqueuesAsync);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
         using var connection = Open();
@@ -138,34 +140,17 @@ public sealed class RelayStore : IDisposable
     {
         cancellationToken.ThrowIfCancellationRequested(); // once queued, the entries are written whatever the caller does
         var pending = new PendingEnqueue(entries, beforeCommit, new TaskCompletionSource<IReadOnlyList<long>>(TaskCreationOptions.RunContinuationsAsynchronously));
-        _enqueues.Enqueue(pending);
         // The first caller that finds nobody writing writes what has queued up (its own entries and others').
-        while (!_enqueues.IsEmpty && Interlocked.CompareExchange(ref _enqueueFlushing, 1, 0) == 0)
-        {
-            try
-            {
-                await FlushEnqueuesAsync();
-            }
-            finally
-            {
-                Volatile.Write(ref _enqueueFlushing, 0);
-            }
-        }
+        await _enqueues.AddAsync(pending);
         return await pending.Done.Task;
     }
 
     private sealed record PendingEnqueue(IReadOnlyList<RelayBatchEntry> Entries, Action<IReadOnlyList<long>>? BeforeCommit, TaskCompletionSource<IReadOnlyList<long>> Done);
 
-    private readonly System.Collections.Concurrent.ConcurrentQueue<PendingEnqueue> _enqueues = new();
-    private int _enqueueFlushing;
+    private readonly GroupFlush<PendingEnqueue> _enqueues;
 
-    private async Task FlushEnqueuesAsync()
+    private async Task FlushEnqueuesAsync(IReadOnlyList<PendingEnqueue> batch)
     {
-        var batch = new List<PendingEnqueue>();
-        while (batch.Count < 256 && _enqueues.TryDequeue(out var next))
-        {
-            batch.Add(next);
-        }
         var seqs = new List<long>[batch.Count];
         try
         {

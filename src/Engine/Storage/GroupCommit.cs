@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace JP1Dist.Engine.Storage;
 
 /// <summary>
@@ -9,13 +7,19 @@ namespace JP1Dist.Engine.Storage;
 /// what arrives while it works. Each write keeps its own outcome, so one write that fails its check does
 /// not fail the others; only a failed commit fails the whole batch.
 /// </summary>
-public sealed class GroupCommit(DistDatabase database)
+public sealed class GroupCommit
 {
     /// <summary>The most writes one transaction takes, so that no write waits behind an unbounded batch.</summary>
     public const int MaxBatch = 256;
 
-    private readonly ConcurrentQueue<Pending> _queue = new();
-    private int _flushing;
+    private readonly DistDatabase _database;
+    private readonly GroupFlush<Pending> _queue;
+
+    public GroupCommit(DistDatabase database)
+    {
+        _database = database;
+        _queue = new GroupFlush<Pending>(MaxBatch, FlushAsync);
+    }
 
     private sealed record Pending(Func<DistDbContext, Task<object?>> Work, TaskCompletionSource<object?> Done);
 
@@ -23,33 +27,16 @@ public sealed class GroupCommit(DistDatabase database)
     public async Task<T> RunAsync<T>(Func<DistDbContext, Task<T>> work)
     {
         var pending = new Pending(async db => await work(db), new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously));
-        _queue.Enqueue(pending);
-        // Release the flag before looking at the queue again, so a write queued meanwhile is never stranded.
-        while (!_queue.IsEmpty && Interlocked.CompareExchange(ref _flushing, 1, 0) == 0)
-        {
-            try
-            {
-                await FlushAsync();
-            }
-            finally
-            {
-                Volatile.Write(ref _flushing, 0);
-            }
-        }
+        await _queue.AddAsync(pending);
         return (T)(await pending.Done.Task)!;
     }
 
-    private async Task FlushAsync()
+    private async Task FlushAsync(IReadOnlyList<Pending> batch)
     {
-        var batch = new List<Pending>(MaxBatch);
-        while (batch.Count < MaxBatch && _queue.TryDequeue(out var next))
-        {
-            batch.Add(next);
-        }
         var outcomes = new (object? Result, Exception? Error)[batch.Count];
         try
         {
-            await using var db = database.CreateContext();
+            await using var db = _database.CreateContext();
             await using var transaction = await db.Database.BeginTransactionAsync();
             for (var i = 0; i < batch.Count; i++)
             {
