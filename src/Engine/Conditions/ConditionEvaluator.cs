@@ -1,4 +1,5 @@
 using JP1Dist.Engine.Protocol;
+using JP1Dist.Engine.Versions;
 
 namespace JP1Dist.Engine.Conditions;
 
@@ -66,7 +67,7 @@ public static class ConditionEvaluator
         {
             foreach (var spec in (conditions.SoftwareInstalled ?? []).Select(SoftwareSpec.Parse))
             {
-                var found = Versions(software, spec.Name);
+                var found = Versions(software, spec);
                 if (found.Count == 0)
                 {
                     return ConditionResult.Fail("SoftwareInstalled", $"Condition SoftwareInstalled not met: '{spec.Name}' is not installed, the package needs {spec}.");
@@ -78,7 +79,7 @@ public static class ConditionEvaluator
             }
             foreach (var spec in (conditions.SoftwareAbsent ?? []).Select(SoftwareSpec.Parse))
             {
-                var found = Versions(software, spec.Name).Where(v => spec.Range is null || spec.Range.Contains(v)).ToList();
+                var found = Versions(software, spec).Where(v => spec.Range is null || spec.Range.Contains(v)).ToList();
                 if (found.Count > 0)
                 {
                     return ConditionResult.Fail("SoftwareAbsent", $"Condition SoftwareAbsent not met: '{spec.Name}' {string.Join(", ", found)} is installed, the package needs it absent{(spec.Range is null ? "" : $" in {spec.Range}")}.");
@@ -88,13 +89,13 @@ public static class ConditionEvaluator
         return ConditionResult.Pass;
     }
 
-    private static IReadOnlyList<string> Versions(IReadOnlyDictionary<string, IReadOnlyList<string>> software, string name)
+    /// <summary>Every installed version of the software the specification names (names compare without regard to case).</summary>
+    private static IReadOnlyList<string> Versions(IReadOnlyDictionary<string, IReadOnlyList<string>> software, SoftwareSpec spec)
     {
-        if (software.TryGetValue(name, out var versions))
+        if (spec.IsExactName && software.TryGetValue(spec.Name, out var versions))
         {
             return versions;
         }
-        // Names compare without regard to case ("7-Zip" and "7-zip" are the same software).
-        return software.Where(p => string.Equals(p.Key, name, StringComparison.OrdinalIgnoreCase)).SelectMany(p => p.Value).ToList();
+        return software.Where(p => spec.MatchesName(p.Key)).SelectMany(p => p.Value).ToList();
     }
 }

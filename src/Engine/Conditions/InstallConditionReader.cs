@@ -2,6 +2,7 @@ using System.Collections;
 using System.Globalization;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Protocol;
+using JP1Dist.Engine.Versions;
 
 namespace JP1Dist.Engine.Conditions;
 
@@ -120,7 +121,7 @@ public static class InstallConditionReader
             {
                 SoftwareSpec.Parse(item);
             }
-            catch (FormatException e)
+            catch (DistException e)
             {
                 throw Invalid($"{key} '{item}': {e.Message}", item);
             }

@@ -6,6 +6,7 @@ using JP1Dist.Engine.Policies;
 using JP1Dist.Engine.Protocol;
 using JP1Dist.Engine.Storage;
 using Microsoft.EntityFrameworkCore;
+using JP1Dist.Engine.Versions;
 
 namespace JP1Dist.Engine.Inventory;
 
@@ -140,7 +141,7 @@ public sealed class InventoryService(DistEngine engine)
     /// </summary>
     public async Task<IReadOnlyList<DistSoftware>> FindSoftwareAsync(string softwarePattern, string? hostPattern = null, CancellationToken cancellationToken = default)
     {
-        var pattern = SoftwarePattern.Parse(softwarePattern);
+        var pattern = SoftwareSpec.Parse(softwarePattern);
         await using var db = engine.Database.CreateContext();
         var rows = from s in db.HostSoftware.AsNoTracking()
                    join h in db.Hosts on s.HostId equals h.Id

@@ -3,6 +3,7 @@ using System.Text.Json;
 using JP1Dist.Engine.Domain;
 using JP1Dist.Engine.Storage;
 using Microsoft.EntityFrameworkCore;
+using JP1Dist.Engine.Versions;
 
 namespace JP1Dist.Engine.Policies;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using JP1Dist.Engine.Domain;
+using JP1Dist.Engine.Versions;
 
 namespace JP1Dist.Engine.Policies;
 
@@ -44,8 +45,8 @@ public sealed class PolicyRule
     public bool UsesHostGroups => Conditions.ContainsKey("HostGroup");
 
     /// <summary>The software patterns the rule uses (to load only what is needed).</summary>
-    public IEnumerable<SoftwarePattern> SoftwarePatterns => Conditions
-        .Where(c => c.Key.StartsWith("Software", StringComparison.Ordinal)).SelectMany(c => c.Value).Select(SoftwarePattern.Parse);
+    public IEnumerable<SoftwareSpec> SoftwarePatterns => Conditions
+        .Where(c => c.Key.StartsWith("Software", StringComparison.Ordinal)).SelectMany(c => c.Value).Select(SoftwareSpec.Parse);
 
     /// <summary>True when the host satisfies every entry.</summary>
     public bool Matches(HostFactSet host)
@@ -119,10 +120,10 @@ public sealed class PolicyRule
                 var cpus = Number(fact, values, index);
                 return h => h.CpuCount >= cpus;
             case "SoftwareInstalled":
-                var wanted = values.Select(SoftwarePattern.Parse).ToList();
+                var wanted = values.Select(SoftwareSpec.Parse).ToList();
                 return h => wanted.All(p => h.Software.Any(s => p.Matches(s.Name, s.Version)));
             case "SoftwareAbsent":
-                var unwanted = values.Select(SoftwarePattern.Parse).ToList();
+                var unwanted = values.Select(SoftwareSpec.Parse).ToList();
                 return h => unwanted.All(p => !h.Software.Any(s => p.Matches(s.Name, s.Version)));
             default:
                 throw new InvalidOperationException($"No matcher for fact {fact}.");

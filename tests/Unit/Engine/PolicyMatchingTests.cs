@@ -9,35 +9,6 @@ namespace JP1Dist.Tests.Engine;
 public sealed class PolicyMatchingTests
 {
     [Theory]
-    [InlineData("10.0.19045", "10.0.9", 1)]
-    [InlineData("1.2", "1.2.0", 0)]
-    [InlineData("1.10", "1.9", 1)]
-    [InlineData("2.3-4ubuntu1", "2.3-4", 1)]
-    [InlineData("1.2.beta", "1.2.1", -1)]
-    [InlineData("16.0.4266.1001", "16", 1)]
-    public void Versions_compare_part_by_part(string a, string b, int sign) => Assert.Equal(sign, Math.Sign(VersionText.Compare(a, b)));
-
-    [Theory]
-    [InlineData(">=10.0.19045", "10.0.19045", true)]
-    [InlineData(">=10.0.19045", "10.0.17763", false)]
-    [InlineData(">=1.0 <2.0", "1.9.9", true)]
-    [InlineData(">=1.0, <2.0", "2.0", false)]
-    [InlineData("1.2", "1.2.0", true)]
-    [InlineData("!=1.2", "1.3", true)]
-    [InlineData("<3", "", false)]
-    public void Version_ranges_hold_every_comparison(string range, string version, bool expected) =>
-        Assert.Equal(expected, VersionRange.Parse(range).Contains(version));
-
-    [Theory]
-    [InlineData(">=")]
-    [InlineData("")]
-    [InlineData(">=1.0 <")]
-    [InlineData("=>1.0")]
-    [InlineData(">=1/0")]
-    public void Malformed_version_ranges_are_refused(string range) =>
-        Assert.Equal("VersionRangeInvalid", Assert.Throws<DistException>(() => VersionRange.Parse(range)).ErrorId);
-
-    [Theory]
     [InlineData("10.1.0.0/16", "10.1.200.7", true)]
     [InlineData("10.1.0.0/16", "10.2.0.1", false)]
     [InlineData("10.1.2.3", "10.1.2.3", true)]
@@ -57,19 +28,6 @@ public sealed class PolicyMatchingTests
     [InlineData("sales")]
     public void Malformed_address_ranges_are_refused(string range) =>
         Assert.Equal("AddressRangeInvalid", Assert.Throws<DistException>(() => AddressRange.Parse(range)).ErrorId);
-
-    [Fact]
-    public void Software_patterns_split_the_name_from_the_range()
-    {
-        var office = SoftwarePattern.Parse("Office>=16");
-        Assert.Equal("Office", office.Name);
-        Assert.True(office.Matches("office", "16.0.1"));
-        Assert.False(office.Matches("Office", "15.9"));
-        var any = SoftwarePattern.Parse("Old*");
-        Assert.True(any.Matches("OldAV", ""));
-        Assert.False(any.IsExactName);
-        Assert.Equal("SoftwarePatternInvalid", Assert.Throws<DistException>(() => SoftwarePattern.Parse(">=1")).ErrorId);
-    }
 
     private static HostFactSet Host(string name = "new-pc1", string os = "Windows", string osVersion = "10.0.19045", string address = "10.1.4.5",
         long memory = 16384, string[]? groups = null, (string, string)[]? software = null) =>
