@@ -1,10 +1,12 @@
 using System.Diagnostics;
-using JP1Dist.Engine;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
-using JP1Dist.Engine.Manager;
-using JP1Dist.Engine.Packaging;
-using JP1Dist.Engine.Protocol;
+using JP1Dist.Contracts;
+using JP1Dist.Core;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Core.Managers;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Protocol;
+using JP1Dist.Server.Manager;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
@@ -117,7 +119,7 @@ public static class BaselineRound
             await engine.Packages.CreateAsync(new NewPackageRequest(PackageName, "1.0", payload, "setup"), cancellationToken);
             var token = await engine.Hosts.NewEnrollmentTokenAsync("benchmark", cancellationToken);
             // Executing a job nudges the managers announced in the database; wait for the announcement so the nudge is not lost.
-            while (!(await engine.Jobs.GetManagersAsync(cancellationToken)).Any(m => m.IsAlive))
+            while (!(await engine.Managers.ListAsync(cancellationToken)).Any(m => m.IsAlive))
             {
                 await Task.Delay(StatusPollInterval, cancellationToken);
             }

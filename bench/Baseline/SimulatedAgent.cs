@@ -4,8 +4,9 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json;
-using JP1Dist.Engine.Protocol;
-using JP1Dist.Engine.Security;
+using JP1Dist.Core.Security;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Signing;
 
 namespace JP1Dist.Bench.Baseline;
 

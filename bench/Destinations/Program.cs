@@ -1,19 +1,19 @@
-using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
-using JP1Dist.Engine;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Groups;
-using JP1Dist.Engine.Jobs;
-using JP1Dist.Engine.Packaging;
-using JP1Dist.Engine.Protocol;
-using JP1Dist.Engine.Storage;
-
 // Destinations benchmark, engine in-process on SQLite files (what the manager and the cmdlets run):
 //  1. expanding host groups into 10,000 hosts, and executing a job for them, against a job that names the
 //     same 10,000 hosts directly (the reference, same run);
 //  2. registering 1,000 hosts against 50 ID group policies, against the same registrations with no policy.
 // Progress goes to stderr; stdout carries the JSON document and one summary line.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using JP1Dist.Contracts;
+using JP1Dist.Core;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Groups;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
 
 var hostCount = Arg("--hosts", 10_000);
 var registrations = Arg("--registrations", 1_000);

@@ -2,12 +2,15 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using JP1Dist.Bench.Baseline;
-using JP1Dist.Engine;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
-using JP1Dist.Engine.Manager;
-using JP1Dist.Engine.Packaging;
-using JP1Dist.Engine.Relay;
+using JP1Dist.Contracts;
+using JP1Dist.Core;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Core.Managers;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Protocol;
+using JP1Dist.Server.Manager;
+using JP1Dist.Server.Relay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
@@ -144,7 +147,7 @@ public static partial class RelaysRun
             await File.WriteAllBytesAsync(payload, bytes, cancellationToken);
             // Simulated clients never run the command, so a bare program name is enough.
             var package = await engine.Packages.CreateAsync(new NewPackageRequest(PackageName, "1.0", payload, "setup"), cancellationToken);
-            _segmentSize = PackageService.DefaultSegmentSize;
+            _segmentSize = NewPackageRequest.DefaultSegmentSize;
             _segments = (int)((options.PackageBytes + _segmentSize - 1) / _segmentSize);
             progress.WriteLine($"package {package.Name}: {options.PackageBytes} bytes, {_segments} segments of {_segmentSize}");
 
@@ -174,7 +177,7 @@ public static partial class RelaysRun
             }
             progress.WriteLine($"{options.Relays} relays registered in {clock.Elapsed.TotalSeconds:0.00} s: {string.Join(", ", relayUrls)}");
             // Executing a job nudges the managers announced in the database; wait for the announcement so the nudge is not lost.
-            while (!(await engine.Jobs.GetManagersAsync(cancellationToken)).Any(m => m.IsAlive))
+            while (!(await engine.Managers.ListAsync(cancellationToken)).Any(m => m.IsAlive))
             {
                 await Task.Delay(StatusPollInterval, cancellationToken);
             }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using JP1Dist.Engine.Protocol;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.Bench.Relays;
 

@@ -1,20 +1,22 @@
+// One package of --size-mb (1024) to one agent over loopback, against nginx serving the same bytes to curl in the
+// same run. Progress goes to stderr; stdout carries the JSON document and one summary line.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using JP1Dist.Agent;
 using JP1Dist.Bench.Transfer;
-using JP1Dist.Engine;
-using JP1Dist.Engine.Agent;
-using JP1Dist.Engine.Distribution;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
-using JP1Dist.Engine.Manager;
-using JP1Dist.Engine.Packaging;
-using JP1Dist.Engine.Storage;
+using JP1Dist.Contracts;
+using JP1Dist.Core;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Core.Managers;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
+using JP1Dist.Server.Manager;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-
-// One package of --size-mb (1024) to one agent over loopback, against nginx serving the same bytes to curl in the
-// same run. Progress goes to stderr; stdout carries the JSON document and one summary line.
 
 var sizeMB = Option("--size-mb", 1024);
 var runs = Option("--runs", 3);
@@ -161,7 +163,7 @@ static async Task<string> PayloadHashAsync(DistEngine engine)
 {
     await using var db = engine.Database.CreateContext();
     var manifest = Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.AsNoTracking(db.Packages).Single().ManifestJson;
-    return JsonSerializer.Deserialize<JP1Dist.Engine.Protocol.PackageManifest>(manifest, JP1Dist.Engine.Protocol.ProtocolJson.Options)!.Files.Single().Sha256;
+    return JsonSerializer.Deserialize<JP1Dist.Protocol.PackageManifest>(manifest, JP1Dist.Protocol.ProtocolJson.Options)!.Files.Single().Sha256;
 }
 
 static async Task WritePayloadAsync(string path, long size)

@@ -1,9 +1,10 @@
 using System.CommandLine;
+using JP1Dist.Agent;
 using JP1Dist.AgentHost.Scripting;
-using JP1Dist.Engine.Agent;
-using JP1Dist.Engine.Logging;
-using JP1Dist.Engine.Manager;
-using JP1Dist.Engine.Relay;
+using JP1Dist.Core.Managers;
+using JP1Dist.Server.Logging;
+using JP1Dist.Server.Manager;
+using JP1Dist.Server.Relay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -10,11 +10,14 @@ BeforeAll {
     [void][IO.Directory]::CreateDirectory($source)
     [IO.File]::WriteAllText([IO.Path]::Combine($source, 'setup.cmd'), 'exit 0')
 
-    # The engine types live in the module's own load context: reach them through a cmdlet's output type.
-    $engineAssembly = (Get-Command Get-DistHost).OutputType[0].Type.Assembly
-    $engine = $engineAssembly.GetType('JP1Dist.Engine.DistEngine')::ForFolder($env:JP1DIST_HOME)
-    $requestType = $engineAssembly.GetType('JP1Dist.Engine.Protocol.RegisterRequest')
+    # The engine and protocol types live in the module's own load context (loaded by the first cmdlet): reach them
+    # by assembly name, as the cmdlets themselves never do.
     $token = (New-DistEnrollmentToken -Description 'relays test').Token
+    $loaded = [AppDomain]::CurrentDomain.GetAssemblies()
+    $engineAssembly = $loaded.Where({ $_.GetName().Name -eq 'JP1Dist.Core' })[0]
+    $protocolAssembly = $loaded.Where({ $_.GetName().Name -eq 'JP1Dist.Protocol' })[0]
+    $engine = $engineAssembly.GetType('JP1Dist.Core.DistEngine')::ForFolder($env:JP1DIST_HOME)
+    $requestType = $protocolAssembly.GetType('JP1Dist.Protocol.RegisterRequest')
 
     function Register-TestHost([string] $Name, [string] $Kind, [string] $Under) {
         $parent = if ($Under) { [Nullable[Guid]](Get-DistHost -Name $Under).Id } else { [Nullable[Guid]]$null }
@@ -121,9 +124,9 @@ Describe 'Jobs for relays' {
 
     It 'shows a relay''s stored copy with its expiry, and does not send the package to it again' {
         # The manager's dispatch and a relay's report, through the engine's distribution service.
-        $distribution = $engineAssembly.GetType('JP1Dist.Engine.Distribution.DistributionService')::new(
-            $engine, $engineAssembly.GetType('JP1Dist.Engine.Serving.HostSignals')::new())
-        $reportType = $engineAssembly.GetType('JP1Dist.Engine.Protocol.ReportRequest')
+        $distribution = $engineAssembly.GetType('JP1Dist.Core.Distribution.DistributionService')::new(
+            $engine, $engineAssembly.GetType('JP1Dist.Core.Distribution.HostSignals')::new())
+        $reportType = $protocolAssembly.GetType('JP1Dist.Protocol.ReportRequest')
         $none = [Threading.CancellationToken]::None
         $relay = (Get-DistHost -Name 'relay-a').Id
 

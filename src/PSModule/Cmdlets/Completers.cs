@@ -1,21 +1,21 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
-using JP1Dist.Engine;
+using JP1Dist.Contracts;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
-/// <summary>Tab completion from names in the data folder; a failure completes nothing rather than disturbing the prompt.</summary>
+/// <summary>Tab completion from the names the session's services know; a failure completes nothing rather than disturbing the prompt.</summary>
 public abstract class NameCompleter : IArgumentCompleter
 {
-    protected abstract IEnumerable<string> Names(DistEngine engine);
+    protected abstract IEnumerable<string> Names(IDistServices services);
 
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         IEnumerable<string> names;
         try
         {
-            names = Names(DistEngine.ForFolder()).ToList();
+            names = Names(DistSession.Services).ToList();
         }
         catch (Exception)
         {
@@ -31,29 +31,29 @@ public abstract class NameCompleter : IArgumentCompleter
 /// <summary>Completes package names.</summary>
 public sealed class PackageNameCompleter : NameCompleter
 {
-    protected override IEnumerable<string> Names(DistEngine engine) => engine.Packages.ListAsync().GetAwaiter().GetResult().Select(p => p.Name);
+    protected override IEnumerable<string> Names(IDistServices services) => services.Packages.ListAsync().GetAwaiter().GetResult().Select(p => p.Name);
 }
 
 /// <summary>Completes job names.</summary>
 public sealed class JobNameCompleter : NameCompleter
 {
-    protected override IEnumerable<string> Names(DistEngine engine) => engine.Jobs.ListAsync().GetAwaiter().GetResult().Select(j => j.Name);
+    protected override IEnumerable<string> Names(IDistServices services) => services.Jobs.ListAsync().GetAwaiter().GetResult().Select(j => j.Name);
 }
 
 /// <summary>Completes host names.</summary>
 public sealed class HostNameCompleter : NameCompleter
 {
-    protected override IEnumerable<string> Names(DistEngine engine) => engine.Hosts.ListAsync().GetAwaiter().GetResult().Select(h => h.Name);
+    protected override IEnumerable<string> Names(IDistServices services) => services.Hosts.ListAsync(new HostQuery()).GetAwaiter().GetResult().Select(h => h.Name);
 }
 
 /// <summary>Completes host group names.</summary>
 public sealed class HostGroupNameCompleter : NameCompleter
 {
-    protected override IEnumerable<string> Names(DistEngine engine) => engine.HostGroups.ListAsync().GetAwaiter().GetResult().Select(g => g.Name);
+    protected override IEnumerable<string> Names(IDistServices services) => services.HostGroups.ListAsync().GetAwaiter().GetResult().Select(g => g.Name);
 }
 
 /// <summary>Completes ID group names.</summary>
 public sealed class IdGroupNameCompleter : NameCompleter
 {
-    protected override IEnumerable<string> Names(DistEngine engine) => engine.IdGroups.ListAsync().GetAwaiter().GetResult().Select(g => g.Name);
+    protected override IEnumerable<string> Names(IDistServices services) => services.IdGroups.ListAsync().GetAwaiter().GetResult().Select(g => g.Name);
 }

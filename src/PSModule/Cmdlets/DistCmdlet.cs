@@ -1,12 +1,13 @@
 using System.Management.Automation;
-using JP1Dist.Engine;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Conditions;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>
-/// What every JP1Dist cmdlet shares: the engine on the data folder, cancellation on Ctrl+C, and the
-/// translation of engine errors into terminating errors with stable ids and categories.
+/// What every JP1Dist cmdlet shares: the session's services, cancellation on Ctrl+C, and the translation of
+/// service errors into terminating errors with stable ids and categories.
 /// </summary>
 public abstract class DistCmdlet : PSCmdlet, IDisposable
 {
@@ -15,8 +16,8 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
     /// <summary>Cancelled when the user presses Ctrl+C.</summary>
     protected CancellationToken StopToken => _stopping.Token;
 
-    /// <summary>The engine on $env:JP1DIST_HOME (or the default data folder), opened in-process.</summary>
-    protected static DistEngine Engine => DistEngine.ForFolder();
+    /// <summary>The services this session works with (<see cref="DistSession"/> decides which implementation).</summary>
+    protected static IDistServices Services => DistSession.Services;
 
     protected override void StopProcessing() => _stopping.Cancel();
 
@@ -80,8 +81,8 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
     /// Reads an -InstallCondition hashtable into the engine's conditions (null when none was given); an unknown key or
     /// a malformed value is a terminating error naming it.
     /// </summary>
-    protected JP1Dist.Engine.Protocol.InstallConditions? ReadInstallConditions(System.Collections.Hashtable? input) =>
-        input is null ? null : Run(_ => Task.FromResult(JP1Dist.Engine.Conditions.InstallConditionReader.FromDictionary(InstallConditionInput.Unwrap(input))), input);
+    protected InstallConditions? ReadInstallConditions(System.Collections.Hashtable? input) =>
+        input is null ? null : Run(_ => Task.FromResult(InstallConditionReader.FromDictionary(InstallConditionInput.Unwrap(input))), input);
 
     /// <summary>Runs engine work that returns nothing.</summary>
     protected void Run(Func<CancellationToken, Task> work, object? target = null) =>

@@ -1,6 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Hosts;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -33,7 +33,7 @@ public sealed class GetDistHostCommand : DistCmdlet
         }
         foreach (var pattern in Name ?? [null!])
         {
-            var hosts = Run(token => Engine.Hosts.ListAsync(new HostQuery(pattern, HigherSystem, Recurse), token), HigherSystem ?? pattern);
+            var hosts = Run(token => Services.Hosts.ListAsync(new HostQuery(pattern, HigherSystem, Recurse), token), HigherSystem ?? pattern);
             WriteNotFoundUnlessWildcard(pattern, hosts.Count, "HostNotFound",
                 HigherSystem is null ? $"No host named '{pattern}' is registered." : $"No host named '{pattern}' is registered below '{HigherSystem}'.");
             WriteObject(hosts, enumerateCollection: true);

@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -18,7 +19,7 @@ public sealed class GetDistHostGroupCommand : DistCmdlet
     {
         foreach (var pattern in Name ?? [null!])
         {
-            var groups = Run(token => Engine.HostGroups.ListAsync(pattern, token));
+            var groups = Run(token => Services.HostGroups.ListAsync(pattern, token));
             WriteNotFoundUnlessWildcard(pattern, groups.Count, "HostGroupNotFound", $"No host group named '{pattern}' exists.");
             WriteObject(groups, enumerateCollection: true);
         }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -22,7 +23,7 @@ public sealed class GetDistIdGroupCommand : DistCmdlet
     {
         foreach (var pattern in Name ?? [null!])
         {
-            var groups = Run(token => Engine.IdGroups.ListAsync(pattern, token));
+            var groups = Run(token => Services.IdGroups.ListAsync(pattern, token));
             WriteNotFoundUnlessWildcard(pattern, groups.Count, "IdGroupNotFound", $"No ID group named '{pattern}' exists.");
             if (Member)
             {

@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -28,10 +29,10 @@ public sealed class GetDistInventoryCommand : DistCmdlet
         {
             if (Software is not null)
             {
-                WriteObject(Run(token => Engine.Inventory.FindSoftwareAsync(Software, pattern, token), Software), enumerateCollection: true);
+                WriteObject(Run(token => Services.Inventory.FindSoftwareAsync(Software, pattern, token), Software), enumerateCollection: true);
                 continue;
             }
-            var inventory = Run(token => Engine.Inventory.ListAsync(pattern, token));
+            var inventory = Run(token => Services.Inventory.ListAsync(pattern, token));
             WriteNotFoundUnlessWildcard(pattern, inventory.Count, "HostNotFound", $"No host named '{pattern}' is registered.");
             WriteObject(inventory, enumerateCollection: true);
         }

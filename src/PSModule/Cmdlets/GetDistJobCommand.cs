@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -16,7 +17,7 @@ public sealed class GetDistJobCommand : DistCmdlet
 
     protected override void ProcessRecord()
     {
-        var jobs = Run(token => Engine.Jobs.ListAsync(Name, token));
+        var jobs = Run(token => Services.Jobs.ListAsync(Name, token));
         WriteNotFoundUnlessWildcard(Name, jobs.Count, "JobNotFound", $"No job named '{Name}' exists.");
         WriteObject(jobs, enumerateCollection: true);
     }

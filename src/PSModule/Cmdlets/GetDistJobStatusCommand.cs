@@ -1,6 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -26,6 +26,6 @@ public sealed class GetDistJobStatusCommand : DistCmdlet
     protected override void ProcessRecord()
     {
         var query = new JobStatusQuery(Job, HostName, Status);
-        WriteObject(Run(token => Engine.Jobs.GetStatusAsync(query, token), Job), enumerateCollection: true);
+        WriteObject(Run(token => Services.Jobs.GetStatusAsync(query, token), Job), enumerateCollection: true);
     }
 }

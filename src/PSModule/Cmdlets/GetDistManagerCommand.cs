@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -13,5 +14,5 @@ public sealed class GetDistManagerCommand : DistCmdlet
     public SwitchParameter All { get; set; }
 
     protected override void ProcessRecord() =>
-        WriteObject(Run(token => Engine.Jobs.GetManagersAsync(token)).Where(m => All || m.IsAlive), enumerateCollection: true);
+        WriteObject(Run(token => Services.Managers.ListAsync(token)).Where(m => All || m.IsAlive), enumerateCollection: true);
 }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -29,7 +30,7 @@ public sealed class GetDistPackageCommand : DistCmdlet
             Name = Job.PackageName;
             Version = Job.PackageVersion;
         }
-        var packages = Run(token => Engine.Packages.ListAsync(Name, Version, token));
+        var packages = Run(token => Services.Packages.ListAsync(Name, Version, token));
         WriteNotFoundUnlessWildcard(Name, packages.Count, "PackageNotFound",
             $"No package named '{Name}'{(Version is null ? "" : $" version '{Version}'")} is registered.");
         WriteObject(packages, enumerateCollection: true);

@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -16,7 +17,7 @@ public sealed class GetIdGroupPolicyCommand : DistCmdlet
 
     protected override void ProcessRecord()
     {
-        var policies = Run(token => Engine.IdGroups.GetPoliciesAsync(IdGroup, token));
+        var policies = Run(token => Services.IdGroups.GetPoliciesAsync(IdGroup, token));
         WriteNotFoundUnlessWildcard(IdGroup, policies.Count, "IdGroupNotFound", $"No ID group named '{IdGroup}' exists.");
         WriteObject(policies, enumerateCollection: true);
     }

@@ -1,4 +1,5 @@
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 

@@ -1,6 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -53,7 +53,7 @@ public abstract class JobControlCommand : DistCmdlet
                 continue;
             }
             IReadOnlyList<DistJobStatus>? changed = null;
-            if (TryRun(async token => changed = await Engine.Jobs.ControlAsync(job, hosts, Action, token), job) && changed is not null)
+            if (TryRun(async token => changed = await Services.Jobs.ControlAsync(job, hosts, Action, token), job) && changed is not null)
             {
                 WriteObject(changed, enumerateCollection: true);
             }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -15,7 +16,7 @@ public sealed class NewDistEnrollmentTokenCommand : DistCmdlet
     {
         if (ShouldProcess("a new enrollment token", "Create"))
         {
-            WriteObject(Run(token => Engine.Hosts.NewEnrollmentTokenAsync(Description, token)));
+            WriteObject(Run(token => Services.Hosts.NewEnrollmentTokenAsync(Description, token)));
         }
     }
 }

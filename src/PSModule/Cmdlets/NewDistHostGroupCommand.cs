@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -19,7 +20,7 @@ public sealed class NewDistHostGroupCommand : DistCmdlet
     {
         if (ShouldProcess($"host group '{Name}'", "Create"))
         {
-            WriteObject(Run(token => Engine.HostGroups.CreateAsync(Name, Description, token), Name));
+            WriteObject(Run(token => Services.HostGroups.CreateAsync(Name, Description, token), Name));
         }
     }
 }

@@ -1,8 +1,8 @@
 using System.Collections;
 using System.Management.Automation;
-using JP1Dist.Engine.Conditions;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Conditions;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -68,7 +68,7 @@ public sealed class NewDistJobCommand : DistCmdlet
 
     /// <summary>The pause between two segments of a transfer, in seconds.</summary>
     [Parameter]
-    [ValidateRange(0.0, JobService.MaxSegmentIntervalSeconds)]
+    [ValidateRange(0.0, NewJobRequest.MaxSegmentIntervalSeconds)]
     public double SegmentInterval { get; set; }
 
     /// <summary>The bandwidth cap per transfer in KB/s (KiB); 0 means none.</summary>
@@ -98,6 +98,6 @@ public sealed class NewDistJobCommand : DistCmdlet
         var conditions = ReadInstallConditions(InstallCondition);
         var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed,
             conditions, InstallAt, SegmentInterval, BandwidthLimitKBps, groups);
-        WriteObject(Run(token => Engine.Jobs.CreateAsync(request, token), Name));
+        WriteObject(Run(token => Services.Jobs.CreateAsync(request, token), Name));
     }
 }

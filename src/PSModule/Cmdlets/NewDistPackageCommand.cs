@@ -1,8 +1,8 @@
 using System.Collections;
 using System.Management.Automation;
-using JP1Dist.Engine.Conditions;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Packaging;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Conditions;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -36,12 +36,12 @@ public sealed class NewDistPackageCommand : DistCmdlet
     public int[] SuccessExitCode { get; set; } = [0];
 
     [Parameter]
-    [ValidateRange(PackageService.MinSegmentSize, PackageService.MaxSegmentSize)]
-    public long SegmentSize { get; set; } = PackageService.DefaultSegmentSize;
+    [ValidateRange(NewPackageRequest.MinSegmentSize, NewPackageRequest.MaxSegmentSize)]
+    public long SegmentSize { get; set; } = NewPackageRequest.DefaultSegmentSize;
 
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
-    public int InstallTimeoutSeconds { get; set; } = PackageService.DefaultInstallTimeoutSeconds;
+    public int InstallTimeoutSeconds { get; set; } = NewPackageRequest.DefaultInstallTimeoutSeconds;
 
     [Parameter]
     public string? Description { get; set; }
@@ -69,7 +69,7 @@ public sealed class NewDistPackageCommand : DistCmdlet
         var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds, conditions, InstallAt, ExpiresAt);
         var bar = new ProgressRecord(1, $"Registering package '{Name}' {Version}", "Reading the files");
         var package = RunWithProgress<DistPackage, PackagingProgress>(
-            (progress, token) => Engine.Packages.CreateAsync(request, progress, token),
+            (progress, token) => Services.Packages.CreateAsync(request, progress, token),
             step =>
             {
                 bar.PercentComplete = step.TotalBytes == 0 ? 100 : (int)(step.BytesDone * 100 / step.TotalBytes);

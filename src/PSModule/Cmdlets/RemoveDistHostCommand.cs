@@ -21,7 +21,7 @@ public sealed class RemoveDistHostCommand : DistCmdlet
         {
             if (ShouldProcess($"host '{name}'", "Remove"))
             {
-                TryRun(token => Engine.Hosts.RemoveAsync(name, Force, token), name);
+                TryRun(token => Services.Hosts.RemoveAsync(name, Force, token), name);
             }
         }
     }

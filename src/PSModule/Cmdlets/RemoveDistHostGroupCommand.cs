@@ -18,7 +18,7 @@ public sealed class RemoveDistHostGroupCommand : DistCmdlet
         {
             if (ShouldProcess($"host group '{name}'", "Remove"))
             {
-                TryRun(token => Engine.HostGroups.RemoveAsync(name, token), name);
+                TryRun(token => Services.HostGroups.RemoveAsync(name, token), name);
             }
         }
     }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -32,5 +33,5 @@ public sealed class RemoveDistHostGroupMemberCommand : HostGroupMembershipComman
     protected override string ActionName => "Remove";
 
     protected override Task<DistHostGroup> ChangeAsync(string group, IReadOnlyList<string> hosts, IReadOnlyList<string> groups, CancellationToken cancellationToken) =>
-        Engine.HostGroups.RemoveMembersAsync(group, hosts, groups, cancellationToken);
+        Services.HostGroups.RemoveMembersAsync(group, hosts, groups, cancellationToken);
 }

@@ -18,7 +18,7 @@ public sealed class RemoveDistIdGroupCommand : DistCmdlet
         {
             if (ShouldProcess($"ID group '{name}'", "Remove"))
             {
-                TryRun(token => Engine.IdGroups.RemoveAsync(name, token), name);
+                TryRun(token => Services.IdGroups.RemoveAsync(name, token), name);
             }
         }
     }

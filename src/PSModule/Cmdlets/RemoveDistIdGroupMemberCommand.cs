@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -27,7 +28,7 @@ public sealed class RemoveDistIdGroupMemberCommand : DistCmdlet
         var hosts = _hosts.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         if (ShouldProcess($"ID group '{IdGroup}'", $"Remove {string.Join(", ", hosts)}"))
         {
-            WriteObject(Run(token => Engine.IdGroups.RemoveMembersAsync(IdGroup, hosts, token), IdGroup));
+            WriteObject(Run(token => Services.IdGroups.RemoveMembersAsync(IdGroup, hosts, token), IdGroup));
         }
     }
 }

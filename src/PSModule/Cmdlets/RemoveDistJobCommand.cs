@@ -21,7 +21,7 @@ public sealed class RemoveDistJobCommand : DistCmdlet
         {
             if (ShouldProcess($"job '{name}'", "Remove"))
             {
-                TryRun(token => Engine.Jobs.RemoveAsync(name, Force, token), name);
+                TryRun(token => Services.Jobs.RemoveAsync(name, Force, token), name);
             }
         }
     }

@@ -24,7 +24,7 @@ public sealed class RemoveDistPackageCommand : DistCmdlet
     {
         if (ShouldProcess($"package '{Name}' version '{Version}'", "Remove"))
         {
-            Run(token => Engine.Packages.RemoveAsync(Name, Version, Force, token), Name);
+            Run(token => Services.Packages.RemoveAsync(Name, Version, Force, token), Name);
         }
     }
 }

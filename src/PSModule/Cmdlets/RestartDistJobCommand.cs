@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Jobs;
+using JP1Dist.Contracts;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -51,7 +51,7 @@ public sealed class RestartDistJobCommand : DistCmdlet
                 continue;
             }
             JobExecutionResult? result = null;
-            if (TryRun(async token => result = await Engine.Jobs.RestartAsync(job, hosts, token), job) && result is not null)
+            if (TryRun(async token => result = await Services.Jobs.RestartAsync(job, hosts, token), job) && result is not null)
             {
                 WriteObject(result);
             }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -42,7 +43,7 @@ public sealed class SetDistPackageCommand : DistCmdlet
         {
             return;
         }
-        var package = Run(token => Engine.Packages.SetExpiryAsync(Name, Version, expiry, token), Name);
+        var package = Run(token => Services.Packages.SetExpiryAsync(Name, Version, expiry, token), Name);
         if (PassThru)
         {
             WriteObject(package);

@@ -1,7 +1,8 @@
 using System.Collections;
+using System.Globalization;
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Groups;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -26,24 +27,24 @@ public sealed class SetIdGroupPolicyCommand : DistCmdlet
 
     protected override void ProcessRecord()
     {
-        var rules = IdGroupService.RulesFrom(Rule.Select(Unwrap));
+        var rules = Rule.Select(ToRule).ToList();
         var what = rules.Count == 0 ? "Clear the policy" : $"Set a policy of {rules.Count} rule(s)";
         if (ShouldProcess($"ID group '{IdGroup}'", what))
         {
-            WriteObject(Run(token => Engine.IdGroups.SetPolicyAsync(IdGroup, rules, token), IdGroup));
+            WriteObject(Run(token => Services.IdGroups.SetPolicyAsync(IdGroup, rules, token), IdGroup));
         }
     }
 
-    // Values typed at the prompt may arrive wrapped in PSObject; the engine sees plain values and lists.
-    private static Hashtable Unwrap(Hashtable rule)
+    // Values typed at the prompt may arrive wrapped in PSObject; a value is a string, a number or a list of them, and
+    // the services take each as text: fact name to its patterns.
+    private static IReadOnlyDictionary<string, IReadOnlyList<string>> ToRule(Hashtable rule)
     {
-        var plain = new Hashtable(StringComparer.OrdinalIgnoreCase);
+        var plain = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
         foreach (DictionaryEntry entry in rule)
         {
             var value = entry.Value is PSObject wrapper ? wrapper.BaseObject : entry.Value;
-            plain[entry.Key.ToString() ?? ""] = value is IEnumerable items and not string
-                ? items.Cast<object?>().Select(v => v is PSObject w ? w.BaseObject : v).ToArray()
-                : value;
+            var items = value is IEnumerable list and not string ? list.Cast<object?>() : [value];
+            plain[entry.Key.ToString() ?? ""] = items.Select(v => Convert.ToString(v is PSObject w ? w.BaseObject : v, CultureInfo.InvariantCulture) ?? "").ToList();
         }
         return plain;
     }

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Jobs;
+using JP1Dist.Contracts;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -25,7 +25,7 @@ public sealed class StartDistJobCommand : DistCmdlet
             if (ShouldProcess($"job '{name}'", "Execute"))
             {
                 JobExecutionResult? result = null;
-                if (TryRun(async token => result = await Engine.Jobs.StartAsync(name, token), name) && result is not null)
+                if (TryRun(async token => result = await Services.Jobs.StartAsync(name, token), name) && result is not null)
                 {
                     WriteObject(result);
                 }

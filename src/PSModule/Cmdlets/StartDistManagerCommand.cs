@@ -1,6 +1,5 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Manager;
+using JP1Dist.Contracts;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -15,7 +14,7 @@ public sealed class StartDistManagerCommand : DistCmdlet
     /// <summary>The URL to listen on; port 0 picks a free port.</summary>
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
-    public string Listen { get; set; } = ManagerOptions.DefaultListenUrl;
+    public string Listen { get; set; } = IManagerService.DefaultListenUrl;
 
     [Parameter]
     [ValidateRange(1, 600)]
@@ -23,13 +22,10 @@ public sealed class StartDistManagerCommand : DistCmdlet
 
     protected override void ProcessRecord()
     {
-        var home = Engine.Folder.Root;
-        if (!ShouldProcess($"manager on {Listen} for data folder '{home}'", "Start"))
+        var services = Services;
+        if (ShouldProcess($"manager on {Listen} for data folder '{services.Location}'", "Start"))
         {
-            return;
+            WriteObject(Run(token => services.Managers.StartAsync(Listen, TimeSpan.FromSeconds(TimeoutSeconds), token), Listen));
         }
-        var launched = Run(token => ManagerLauncher.StartAsync(SessionManagers.ExecutableFolder, Listen, home, TimeSpan.FromSeconds(TimeoutSeconds), token), Listen);
-        SessionManagers.ByHome[home] = launched;
-        WriteObject(Run(token => Engine.Jobs.GetManagersAsync(token)).First(m => m.ProcessId == launched.Process.Id));
     }
 }

@@ -1,6 +1,6 @@
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 

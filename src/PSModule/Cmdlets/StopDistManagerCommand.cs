@@ -13,18 +13,16 @@ public sealed class StopDistManagerCommand : DistCmdlet
 
     protected override void ProcessRecord()
     {
-        var home = Engine.Folder.Root;
-        if (!SessionManagers.ByHome.TryGetValue(home, out var manager))
+        var services = Services;
+        if (services.Managers.StartedHere is not { } manager)
         {
-            ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(
-                $"This session started no manager on data folder '{home}'; a manager started elsewhere is stopped where it runs (Ctrl+C, or its service)."),
-                "ManagerNotStartedHere", ErrorCategory.InvalidOperation, home));
+            // Nothing to confirm: the service refuses with the error a person needs (ManagerNotStartedHere).
+            Run(token => services.Managers.StopAsync(TimeSpan.FromSeconds(TimeoutSeconds), token), services.Location);
+            return;
         }
-        if (ShouldProcess($"manager at {manager!.Url} (process {manager.Process.Id})", "Stop"))
+        if (ShouldProcess($"manager at {manager.Url} (process {manager.ProcessId})", "Stop"))
         {
-            manager.StopAsync(TimeSpan.FromSeconds(TimeoutSeconds)).GetAwaiter().GetResult();
-            SessionManagers.ByHome.TryRemove(home, out _);
-            manager.Dispose();
+            Run(token => services.Managers.StopAsync(TimeSpan.FromSeconds(TimeoutSeconds), token), manager.Url);
         }
     }
 }

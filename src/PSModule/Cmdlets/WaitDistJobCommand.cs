@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Management.Automation;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
@@ -40,7 +40,7 @@ public sealed class WaitDistJobCommand : DistCmdlet
             statuses = [];
             foreach (var job in jobs)
             {
-                var targets = Run(token => Engine.Jobs.GetStatusAsync(new JobStatusQuery(job), token), job);
+                var targets = Run(token => Services.Jobs.GetStatusAsync(new JobStatusQuery(job), token), job);
                 if (targets.Count == 0)
                 {
                     // Nothing would ever finish: say so instead of returning as if it had.
@@ -56,9 +56,9 @@ public sealed class WaitDistJobCommand : DistCmdlet
             {
                 break;
             }
-            if (!warnedNoManager && pending.Any(s => s.Message == JobService.NoManagerMessage))
+            if (!warnedNoManager && pending.Any(s => s.Message == DistJobStatus.NoManagerMessage))
             {
-                WriteWarning(JobService.NoManagerMessage);
+                WriteWarning(DistJobStatus.NoManagerMessage);
                 warnedNoManager = true;
             }
             progress.PercentComplete = statuses.Count == 0 ? 0 : done * 100 / statuses.Count;

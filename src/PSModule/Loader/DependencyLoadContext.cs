@@ -5,7 +5,7 @@ using System.Runtime.Loader;
 namespace JP1Dist.PowerShell.Loader;
 
 /// <summary>
-/// Loads the engine and everything it depends on (EF Core, SQLite, Quartz, Serilog) from the module's
+/// Loads the contracts, the engine and everything they depend on (EF Core, SQLite) from the module's
 /// Dependencies folder into a load context of their own, so another module's copies of the same
 /// libraries neither break ours nor are broken by ours. Native libraries (e_sqlite3) are resolved
 /// from Dependencies/runtimes/RID/native, which a module folder does not otherwise probe.

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using JP1Dist.Engine.Agent;
-using JP1Dist.Engine.Protocol;
+using JP1Dist.Agent;
+using JP1Dist.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 

@@ -1,6 +1,7 @@
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
-using JP1Dist.Engine.Protocol;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Protocol;
 using Xunit;
 
 namespace JP1Dist.Tests.Agent;
@@ -22,7 +23,7 @@ public sealed class TransferTests : IAsyncLifetime
     private static IEnumerable<long> Offsets(int from, int to) => Enumerable.Range(from, to - from).Select(Offset);
 
     /// <summary>Registers the agent (first run, no work yet) and returns it.</summary>
-    private async Task<global::JP1Dist.Engine.Agent.AgentRuntime> RegisteredAsync(string name, RecordingHandler handler, TimeProvider? time = null)
+    private async Task<global::JP1Dist.Agent.AgentRuntime> RegisteredAsync(string name, RecordingHandler handler, TimeProvider? time = null)
     {
         var agent = await _h.AgentAsync(name, handler, time);
         await agent.RunOnceAsync(default);

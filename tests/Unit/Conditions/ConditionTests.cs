@@ -1,8 +1,10 @@
 using System.Collections;
-using JP1Dist.Engine.Agent;
-using JP1Dist.Engine.Conditions;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Protocol;
+using JP1Dist.Agent;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Conditions;
+using JP1Dist.Core.Domain;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Conditions;
 using Xunit;
 
 namespace JP1Dist.Tests.Conditions;

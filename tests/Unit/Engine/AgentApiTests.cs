@@ -1,10 +1,12 @@
-using JP1Dist.Engine.Serving;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
-using JP1Dist.Engine.Manager;
-using JP1Dist.Engine.Protocol;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Managers;
+using JP1Dist.Protocol;
+using JP1Dist.Server.Manager;
+using JP1Dist.Server.Serving;
 using Microsoft.AspNetCore.Builder;
 using Xunit;
 

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using JP1Dist.Engine.Storage;
+using JP1Dist.Core.Storage;
 using Xunit;
 
 namespace JP1Dist.Tests.Engine;

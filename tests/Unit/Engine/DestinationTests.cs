@@ -1,9 +1,10 @@
-using JP1Dist.Engine.Serving;
-using JP1Dist.Engine.Distribution;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
-using JP1Dist.Engine.Packaging;
-using JP1Dist.Engine.Protocol;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Protocol;
+using JP1Dist.Server.Serving;
 using Microsoft.EntityFrameworkCore;
 using Xunit;
 
@@ -21,7 +22,7 @@ public sealed class DestinationTests : IDisposable
         _folder.WriteFile("pkg/setup.sh", "exit 0");
     }
 
-    private JP1Dist.Engine.DistEngine Engine => _folder.Engine;
+    private JP1Dist.Core.DistEngine Engine => _folder.Engine;
 
     private Task<DistPackage> CreatePackageAsync() => Engine.Packages.CreateAsync(new NewPackageRequest("AV", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
 

@@ -1,13 +1,14 @@
-using JP1Dist.Engine.Serving;
 using System.Diagnostics;
 using System.Text.Json;
-using JP1Dist.Engine.Distribution;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Hosts;
-using JP1Dist.Engine.Jobs;
-using JP1Dist.Engine.Packaging;
-using JP1Dist.Engine.Protocol;
-using JP1Dist.Engine.Storage;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Hosts;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
+using JP1Dist.Server.Serving;
 using Microsoft.EntityFrameworkCore;
 using Xunit;
 
@@ -25,7 +26,7 @@ public sealed class HierarchyTests : IDisposable
         _folder.WriteFile("pkg/setup.sh", "exit 0");
     }
 
-    private JP1Dist.Engine.DistEngine Engine => _folder.Engine;
+    private JP1Dist.Core.DistEngine Engine => _folder.Engine;
 
     private async Task<Guid> RegisterAsync(string name, Guid? parent = null, string? kind = null)
     {
@@ -245,7 +246,7 @@ public sealed class HierarchyTests : IDisposable
         // The relay is told the expiry through the signed settings, and reports the package stored.
         var item = (await _distribution.GetWorkAsync(ids["r1"], default)).Single();
         var settings = JsonSerializer.Deserialize<JobSettings>(item.JobSettings!, ProtocolJson.Options)!;
-        Assert.True(JP1Dist.Engine.Security.ManifestSigner.Verify(Engine.Signer.PublicKey, item.JobSettings!, item.JobSettingsSignature!));
+        Assert.True(JP1Dist.Protocol.Signing.ManifestSigner.Verify(Engine.Signer.PublicKey, item.JobSettings!, item.JobSettingsSignature!));
         Assert.Equal("TransferToRelay", settings.JobType);
         Assert.Equal(expiry.ToUniversalTime(), settings.StoreUntil);
         Assert.Null(settings.InstallConditions);

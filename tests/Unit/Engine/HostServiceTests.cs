@@ -1,5 +1,6 @@
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Protocol;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Protocol;
 using Xunit;
 
 namespace JP1Dist.Tests.Engine;

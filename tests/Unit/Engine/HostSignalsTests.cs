@@ -1,6 +1,8 @@
-using JP1Dist.Engine.Manager;
-using JP1Dist.Engine.Protocol;
-using JP1Dist.Engine.Serving;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Managers;
+using JP1Dist.Protocol;
+using JP1Dist.Server.Manager;
+using JP1Dist.Server.Serving;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 

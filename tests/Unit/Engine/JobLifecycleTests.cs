@@ -1,9 +1,10 @@
-using JP1Dist.Engine.Serving;
-using JP1Dist.Engine.Distribution;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
-using JP1Dist.Engine.Packaging;
-using JP1Dist.Engine.Protocol;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Protocol;
+using JP1Dist.Server.Serving;
 using Xunit;
 
 namespace JP1Dist.Tests.Engine;
@@ -71,7 +72,7 @@ public sealed class JobLifecycleTests : IDisposable
         var execution = await _folder.Engine.Jobs.StartAsync("Deploy");
         Assert.Equal(2, execution.TargetCount);
         Assert.All((await StatusAsync()).Values, s => Assert.Equal(TargetStatus.Waiting, s.Status));
-        Assert.All((await StatusAsync()).Values, s => Assert.Equal(JobService.NoManagerMessage, s.Message));
+        Assert.All((await StatusAsync()).Values, s => Assert.Equal(DistJobStatus.NoManagerMessage, s.Message));
 
         Assert.Single(await _distribution.GetUnscheduledAsync(default));
         Assert.Equal(2, await _distribution.DispatchAsync(execution.ExecutionId, default));

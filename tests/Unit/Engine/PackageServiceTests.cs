@@ -1,8 +1,10 @@
 using System.Text.Json;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Packaging;
-using JP1Dist.Engine.Protocol;
-using JP1Dist.Engine.Security;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Core.Security;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Signing;
 using Microsoft.EntityFrameworkCore;
 using Xunit;
 

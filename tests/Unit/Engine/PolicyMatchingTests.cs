@@ -1,6 +1,8 @@
-using JP1Dist.Engine.Agent;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Policies;
+using JP1Dist.Agent;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Policies;
+using JP1Dist.Protocol;
 using Xunit;
 
 namespace JP1Dist.Tests.Engine;

@@ -1,6 +1,6 @@
-using JP1Dist.Engine;
-using JP1Dist.Engine.Protocol;
-using JP1Dist.Engine.Storage;
+using JP1Dist.Core;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.Tests.Engine;
 

@@ -15,11 +15,29 @@ public sealed class ModuleLayoutTests
         {
             Assert.True(File.Exists(Path.Combine(Module, file)), $"out/JP1Dist/{file} is missing.");
         }
-        Assert.True(File.Exists(Path.Combine(Module, "Dependencies", "JP1Dist.Engine.dll")));
+        foreach (var assembly in new[] { "JP1Dist.Contracts.dll", "JP1Dist.Protocol.dll", "JP1Dist.Core.dll" })
+        {
+            Assert.True(File.Exists(Path.Combine(Module, "Dependencies", assembly)), $"out/JP1Dist/Dependencies/{assembly} is missing.");
+        }
         Assert.Empty(Directory.GetFiles(Module, "System.Management.Automation.dll", SearchOption.AllDirectories));
-        var native = Directory.GetFiles(Path.Combine(Module, "Dependencies", "runtimes"), "*e_sqlite3*", SearchOption.AllDirectories);
-        Assert.Contains(native, path => path.Contains(Path.Combine("linux-x64", "native"), StringComparison.Ordinal));
-        Assert.Contains(native, path => path.Contains(Path.Combine("win-x64", "native"), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_module_ships_only_what_a_session_loads()
+    {
+        // A session never runs a server, an agent or a scheduler: none of theirs is in the folder.
+        var files = Directory.GetFiles(Module, "*.dll", SearchOption.AllDirectories).Select(Path.GetFileName).ToList();
+        foreach (var prefix in new[] { "JP1Dist.Server", "JP1Dist.Agent", "Quartz", "Serilog", "Prometheus", "Microsoft.AspNetCore", "Microsoft.Extensions.Hosting", "System.CommandLine" })
+        {
+            Assert.DoesNotContain(files, f => f!.StartsWith(prefix, StringComparison.OrdinalIgnoreCase));
+        }
+        // Native SQLite only for the supported platforms: Windows x64/arm64, Linux x64/arm64, macOS arm64.
+        var runtimes = Directory.GetDirectories(Path.Combine(Module, "Dependencies", "runtimes")).Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(["linux-arm64", "linux-x64", "osx-arm64", "win-arm64", "win-x64"], runtimes);
+        foreach (var runtime in runtimes)
+        {
+            Assert.Single(Directory.GetFiles(Path.Combine(Module, "Dependencies", "runtimes", runtime!, "native"), "*e_sqlite3*"));
+        }
     }
 
     [Theory]

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using JP1Dist.Engine;
-using JP1Dist.Engine.Storage;
+using JP1Dist.Core;
+using JP1Dist.Core.Storage;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -26,7 +26,7 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
         var token = await engine.Hosts.NewEnrollmentTokenAsync("shutdown test");
 
         using var manager = Start("manager", "--listen", "http://127.0.0.1:0", "--home", home);
-        var url = await WaitForAsync(async () => (await engine.Jobs.GetManagersAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive)?.Url);
+        var url = await WaitForAsync(async () => (await engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive)?.Url);
         using var agent = Start("agent", "--manager", url, "--token", token.Token, "--name", "pc-term", "--state", Path.Combine(_root, "agent"));
         await WaitForAsync(async () => (await engine.Hosts.ListAsync("pc-term")).Count == 1 ? "registered" : null);
         using var relay = Start("relay", "--manager", url, "--token", token.Token, "--listen", "http://127.0.0.1:0", "--name", "relay-term", "--state", Path.Combine(_root, "relay"));
@@ -39,7 +39,7 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, await TerminateAsync(relay));
         Assert.Equal(0, await TerminateAsync(agent));
         Assert.Equal(0, await TerminateAsync(manager));
-        Assert.Empty(await engine.Jobs.GetManagersAsync()); // signed off, so status says at once that none runs
+        Assert.Empty(await engine.Managers.ListAsync()); // signed off, so status says at once that none runs
     }
 
     private sealed class Node(Process process) : IDisposable

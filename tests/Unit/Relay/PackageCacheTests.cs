@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using JP1Dist.Engine.Agent;
-using JP1Dist.Engine.Protocol;
-using JP1Dist.Engine.Relay;
+using JP1Dist.Agent;
+using JP1Dist.Protocol;
+using JP1Dist.Server.Relay;
 using JP1Dist.Tests.Agent;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;

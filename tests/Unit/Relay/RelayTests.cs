@@ -1,5 +1,7 @@
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Protocol;
 using JP1Dist.Tests.Agent;
 using Xunit;
 
@@ -122,7 +124,7 @@ public sealed class RelayTests : IAsyncLifetime
         Assert.Single(relay.Node.Stored);
 
         // The same package to the same relay before it expires is not sent again.
-        var again = await Assert.ThrowsAsync<JP1Dist.Engine.Domain.DistException>(() => _h.Folder.Engine.Jobs.StartAsync("stage"));
+        var again = await Assert.ThrowsAsync<JP1Dist.Protocol.DistException>(() => _h.Folder.Engine.Jobs.StartAsync("stage"));
         Assert.Equal("AlreadyStoredOnRelays", again.ErrorId);
         Assert.Equal(TargetStatus.StoredOnRelay, (await _h.StatusAsync("stage")).Single().Status);
 

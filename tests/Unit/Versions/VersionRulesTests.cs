@@ -1,13 +1,15 @@
 using System.Collections;
-using JP1Dist.Engine.Conditions;
-using JP1Dist.Engine.Distribution;
-using JP1Dist.Engine.Domain;
-using JP1Dist.Engine.Jobs;
-using JP1Dist.Engine.Packaging;
-using JP1Dist.Engine.Policies;
-using JP1Dist.Engine.Protocol;
-using JP1Dist.Engine.Serving;
-using JP1Dist.Engine.Versions;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Conditions;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Core.Policies;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Conditions;
+using JP1Dist.Protocol.Versions;
+using JP1Dist.Server.Serving;
 using JP1Dist.Tests.Engine;
 using Xunit;
 

@@ -1,0 +1,47 @@
+namespace JP1Dist.Agent;
+
+/// <summary>How an agent runs.</summary>
+public sealed class AgentOptions
+{
+    /// <summary>The higher system (manager or relay) the agent connects to.</summary>
+    public required Uri ManagerUrl { get; set; }
+
+    /// <summary>The enrollment token for the first registration; not needed once the agent holds a credential.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>The host name the agent registers under; the computer's name by default.</summary>
+    public string Name { get; set; } = Environment.MachineName;
+
+    /// <summary>The agent's own state folder: credential, tickets, downloads, staging, logs.</summary>
+    public required string StateFolder { get; set; }
+
+    /// <summary>What the host registers as: null (a client) or "Relay" (set by the relay process for its own client role).</summary>
+    public string? Kind { get; set; }
+
+    /// <summary>Where a relay serves its lower clients, registered for the administrator to see.</summary>
+    public string? RelayUrl { get; set; }
+
+    /// <summary>Do all pending work, then exit.</summary>
+    public bool Once { get; set; }
+
+    /// <summary>How long one poll waits for work.</summary>
+    public TimeSpan PollWait { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>How often the agent reads its facts again and reports them when they changed.</summary>
+    public TimeSpan FactsInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often a failed segment is fetched again before the transfer fails.</summary>
+    public int SegmentRetries { get; set; } = 3;
+
+    /// <summary>
+    /// How often a transfer reports its progress (after a segment, once this much time passed since the last report;
+    /// after every segment when the job sets a segment interval). The answer is how a suspension reaches the agent, so
+    /// it stops at the first segment boundary after this much time. Zero reports after every segment.
+    /// </summary>
+    public TimeSpan ProgressReportInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The default state folder for a named agent: per-user application data.</summary>
+    public static string DefaultStateFolder(string name) => Path.Combine(
+        Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+        "JP1Dist", "agent-" + name);
+}

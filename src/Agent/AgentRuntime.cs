@@ -1,0 +1,590 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Conditions;
+using JP1Dist.Protocol.Signing;
+using Microsoft.Extensions.Logging;
+
+namespace JP1Dist.Agent;
+
+/// <summary>
+/// The agent: registers once, then polls its higher system for work, downloads and verifies each
+/// segment, installs, and reports. Each work item is a ticket stored before it is acted on, so a
+/// restart neither loses nor repeats work.
+/// </summary>
+public sealed class AgentRuntime : IDisposable
+{
+    private readonly AgentOptions _options;
+    private readonly AgentStateStore _store;
+    private readonly HigherSystemClient _client;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private AgentIdentity? _identity;
+    private DateTime _factsCheckedAt = DateTime.MinValue;
+
+    private readonly IRelayPackageStore? _relayStore;
+
+    /// <summary>An agent runtime; <paramref name="relayStore"/> is set when this agent is a relay's own client role (transfer-to-relay work stores packages there).</summary>
+    public AgentRuntime(AgentOptions options, ILogger logger, HttpMessageHandler? handler = null, TimeProvider? time = null, IRelayPackageStore? relayStore = null)
+    {
+        _relayStore = relayStore;
+        _options = options;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        _store = new AgentStateStore(options.StateFolder);
+        _client = new HigherSystemClient(options.ManagerUrl, handler);
+    }
+
+    /// <summary>The agent's state folder.</summary>
+    public AgentStateStore Store => _store;
+
+    /// <summary>Does everything pending and returns: unreported results, interrupted work, then every item the higher system has now.</summary>
+    public async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        await EnsureRegisteredAsync(cancellationToken);
+        await RecoverAsync(cancellationToken);
+        await ReportFactsIfChangedAsync(force: false, cancellationToken);
+        await RunDueInstallsAsync(cancellationToken);
+        while (true)
+        {
+            var work = await CallAsync(() => _client.GetWorkAsync(TimeSpan.Zero, cancellationToken), cancellationToken);
+            var fresh = await ProcessAsync(work.Items, cancellationToken);
+            if (fresh == 0)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Runs until stopped: long-polls and processes work, riding out an unreachable higher system.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await EnsureRegisteredAsync(cancellationToken);
+                await RecoverAsync(cancellationToken);
+                await ReportFactsIfChangedAsync(force: false, cancellationToken);
+                await RunDueInstallsAsync(cancellationToken);
+                var wait = PollWait();
+                var work = await CallAsync(() => _client.GetWorkAsync(wait, cancellationToken), cancellationToken);
+                if (await ProcessAsync(work.Items, cancellationToken) == 0 && work.Items.Count > 0)
+                {
+                    // Served only work that waits (this clock is behind the manager's): do not ask again at once.
+                    await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken);
+                }
+                backoff = TimeSpan.FromSeconds(1);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e) when (HigherSystemClient.IsTransient(e))
+            {
+                _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay} s", _options.ManagerUrl, e.Message, backoff.TotalSeconds);
+                try
+                {
+                    await Task.Delay(backoff, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                backoff = TimeSpan.FromSeconds(Math.Min(backoff.TotalSeconds * 2, 30));
+            }
+        }
+    }
+
+    private async Task EnsureRegisteredAsync(CancellationToken cancellationToken)
+    {
+        _identity ??= _store.LoadIdentity();
+        // The credential belongs to the system, not to one address: a manager that moved keeps its agents.
+        // A credential the higher system refuses is dropped (see CallAsync) and the agent registers again.
+        if (_identity is not null && string.Equals(_identity.Name, _options.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            _client.Identity = _identity;
+            return;
+        }
+        if (string.IsNullOrWhiteSpace(_options.Token))
+        {
+            throw new InvalidOperationException(
+                $"The agent is not registered with {_options.ManagerUrl} as '{_options.Name}' and has no enrollment token; start it with --token (New-DistEnrollmentToken creates one).");
+        }
+        var registration = HostFacts.Collect(_options.Token, _options.Name) with { Kind = _options.Kind, RelayUrl = _options.RelayUrl };
+        var response = await CallAsync(() => _client.RegisterAsync(registration, cancellationToken), cancellationToken);
+        _store.SaveFactsHash(HostFacts.Hash(new FactsReport(registration.OS, registration.OSVersion, registration.Architecture,
+            registration.Addresses, registration.MacAddress, registration.AgentVersion, registration.Inventory)));
+        _factsCheckedAt = DateTime.UtcNow;
+        _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, response.ManifestPublicKey);
+        _store.SaveIdentity(_identity);
+        _client.Identity = _identity;
+        _logger.LogInformation("Registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, _options.ManagerUrl);
+    }
+
+    /// <summary>
+    /// Reads the facts again (at start, every FactsInterval, and after each install) and reports them when they
+    /// differ from what the higher system last acknowledged; a policy may admit the host into an ID group then.
+    /// </summary>
+    private async Task ReportFactsIfChangedAsync(bool force, CancellationToken cancellationToken)
+    {
+        if (!force && DateTime.UtcNow - _factsCheckedAt < _options.FactsInterval)
+        {
+            return;
+        }
+        _factsCheckedAt = DateTime.UtcNow;
+        var facts = HostFacts.CollectFacts();
+        var hash = HostFacts.Hash(facts);
+        if (string.Equals(hash, _store.LoadFactsHash(), StringComparison.Ordinal))
+        {
+            return;
+        }
+        await CallAsync(async () => { await _client.ReportFactsAsync(facts, cancellationToken); return true; }, cancellationToken);
+        _store.SaveFactsHash(hash);
+        _logger.LogInformation("Reported changed facts ({Software} software packages)", facts.Inventory?.Software.Count ?? 0);
+    }
+
+    /// <summary>Sends results that were not acknowledged, and closes tickets whose install was interrupted.</summary>
+    private async Task RecoverAsync(CancellationToken cancellationToken)
+    {
+        foreach (var ticket in _store.AllTickets())
+        {
+            if (ticket.Phase == TicketPhase.Installing && ticket.Result is null)
+            {
+                // At most once: an install that may have run is not run again.
+                ticket.Result = new TicketResult("Failed", null,
+                    "The agent stopped while the install command was running; it is not run again. Re-execute the job to try again.", null);
+                ticket.Phase = TicketPhase.Completed;
+                _store.SaveTicket(ticket);
+            }
+            if (ticket.Phase == TicketPhase.Completed && !ticket.Reported)
+            {
+                await SendResultAsync(ticket, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Processes each item; returns how many were not already completed here.</summary>
+    private async Task<int> ProcessAsync(IReadOnlyList<WorkItem> items, CancellationToken cancellationToken)
+    {
+        var fresh = 0;
+        foreach (var item in items)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var ticket = _store.LoadTicket(item.WorkItemId);
+            if (ticket is { Phase: TicketPhase.Completed })
+            {
+                // The higher system did not get our result: tell it again, do not run again.
+                await SendResultAsync(ticket, cancellationToken);
+                continue;
+            }
+            if (ticket is null)
+            {
+                ticket = new Ticket { Item = item, Phase = TicketPhase.Received };
+                _store.SaveTicket(ticket);
+            }
+            else if (ticket.Held)
+            {
+                // Served again, so no longer suspended: go on from where it stopped.
+                ticket.Held = false;
+                _store.SaveTicket(ticket);
+            }
+            if (await ExecuteAsync(ticket, cancellationToken))
+            {
+                fresh++;
+            }
+        }
+        return fresh;
+    }
+
+    /// <summary>Installs the downloaded packages whose install time has come; they are kept on disk, so this survives restarts.</summary>
+    private async Task RunDueInstallsAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow().UtcDateTime;
+        foreach (var ticket in _store.AllTickets().Where(t => t is { Phase: TicketPhase.Downloaded, Held: false, Result: null } && t.InstallAt <= now))
+        {
+            _logger.LogInformation("Job {Job}: its install time {InstallAt:u} has come", ticket.Item.JobName, ticket.InstallAt);
+            await ExecuteAsync(ticket, cancellationToken);
+        }
+    }
+
+    /// <summary>How long to wait for work: the poll wait, shortened so the agent wakes at the next install time.</summary>
+    private TimeSpan PollWait()
+    {
+        var now = _time.GetUtcNow().UtcDateTime;
+        var next = _store.AllTickets().Where(t => t is { Phase: TicketPhase.Downloaded, Held: false, Result: null } && t.InstallAt > now)
+            .Select(t => t.InstallAt!.Value).DefaultIfEmpty(DateTime.MaxValue).Min();
+        var until = next - now;
+        return until >= _options.PollWait ? _options.PollWait : TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(until.TotalSeconds)));
+    }
+
+    /// <summary>
+    /// Takes a ticket as far as it can go now: verify, pre-check, download, wait for the install time, check, install.
+    /// Returns false when it only waits (for its install time), so a caller does not spin on it.
+    /// </summary>
+    private async Task<bool> ExecuteAsync(Ticket ticket, CancellationToken cancellationToken)
+    {
+        var item = ticket.Item;
+        if (!ManifestSigner.Verify(_identity!.ManifestPublicKey, item.Manifest, item.ManifestSignature))
+        {
+            await CompleteAsync(ticket, new TicketResult("Failed", null, "The package manifest is not signed by this agent's manager; the package was refused.", null), cancellationToken);
+            return true;
+        }
+        var manifest = JsonSerializer.Deserialize<PackageManifest>(item.Manifest, ProtocolJson.Options)!;
+        JobSettings? settings = null;
+        if (item.JobSettings is not null)
+        {
+            settings = ManifestSigner.Verify(_identity.ManifestPublicKey, item.JobSettings, item.JobSettingsSignature ?? "")
+                ? JsonSerializer.Deserialize<JobSettings>(item.JobSettings, ProtocolJson.Options)
+                : null;
+            if (settings is null || settings.WorkItemId != item.WorkItemId)
+            {
+                await CompleteAsync(ticket, new TicketResult("Failed", null, "The job settings are not signed by this agent's manager for this work item; the work was refused.", null), cancellationToken);
+                return true;
+            }
+        }
+        if (string.Equals(settings?.JobType, "TransferToRelay", StringComparison.OrdinalIgnoreCase))
+        {
+            await StoreOnRelayAsync(ticket, manifest, settings!, cancellationToken);
+            return true;
+        }
+        // The manager puts the effective conditions and install time (job over package) in the signed settings.
+        var conditions = settings is null ? manifest.InstallConditions : settings.InstallConditions;
+        var installAt = settings is null ? manifest.InstallAt : settings.InstallAt;
+        if (ticket.InstallAt != installAt)
+        {
+            ticket.InstallAt = installAt;
+            _store.SaveTicket(ticket);
+        }
+        var staging = _store.StagingFolder(item.WorkItemId);
+        if (ticket.Phase == TicketPhase.Received)
+        {
+            // Facts only (no check program) before fetching: no point downloading what cannot be installed here.
+            if (conditions is not null && await AgentConditions.CheckAsync(conditions, _store, staging, runCheckProgram: false, cancellationToken) is { Met: false } early)
+            {
+                await ConditionNotMetAsync(ticket, early, cancellationToken);
+                return true;
+            }
+            _logger.LogInformation("Job {Job}: downloading {Package} {Version} ({Bytes} bytes)", item.JobName, manifest.Name, manifest.Version, manifest.TotalBytes);
+            if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
+            {
+                return true;
+            }
+            try
+            {
+                if (!await DownloadAsync(ticket, manifest, settings, staging, cancellationToken))
+                {
+                    return true; // suspended or canceled at a segment boundary
+                }
+            }
+            catch (Exception e) when (e is ContentVerificationException or HigherSystemException { Status: HttpStatusCode.NotFound })
+            {
+                await CompleteAsync(ticket, new TicketResult("Failed", null, $"The transfer failed: {e.Message}", null), cancellationToken);
+                return true;
+            }
+            ticket.Phase = TicketPhase.Downloaded;
+            _store.SaveTicket(ticket);
+            if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferred", cancellationToken), cancellationToken))
+            {
+                return true;
+            }
+        }
+
+        if (installAt is { } at && at > _time.GetUtcNow().UtcDateTime)
+        {
+            // Kept on disk (phase Downloaded with its install time): RunDueInstallsAsync installs it then, across restarts.
+            _logger.LogInformation("Job {Job}: {Package} {Version} is here; it installs at {InstallAt:u}", item.JobName, manifest.Name, manifest.Version, at);
+            return false;
+        }
+        if (conditions is not null && await AgentConditions.CheckAsync(conditions, _store, staging, runCheckProgram: true, cancellationToken) is { Met: false } verdict)
+        {
+            await ConditionNotMetAsync(ticket, verdict, cancellationToken);
+            return true;
+        }
+        // Claim the install first: a target suspended or canceled meanwhile is not installed.
+        if (await StopsAsync(ticket, await ReportAsync(ticket, "Installing", cancellationToken), cancellationToken))
+        {
+            return true;
+        }
+        // Recorded before the command starts: an agent that dies from here on reports, never re-runs.
+        ticket.Phase = TicketPhase.Installing;
+        _store.SaveTicket(ticket);
+        _logger.LogInformation("Job {Job}: installing {Package} {Version}", item.JobName, manifest.Name, manifest.Version);
+        var outcome = await InstallRunner.RunAsync(manifest, staging, _options.Name, item.JobName, CancellationToken.None);
+        _logger.LogInformation("Job {Job}: {Outcome}", item.JobName, outcome.Message);
+        if (outcome.Succeeded)
+        {
+            _store.RecordInstalled(manifest.Name, manifest.Version);
+        }
+        await CompleteAsync(ticket, new TicketResult(outcome.Succeeded ? "Succeeded" : "Failed", outcome.ExitCode, outcome.Message, outcome.OutputTail), cancellationToken);
+        await ReportFactsIfChangedAsync(force: true, cancellationToken);
+        return true;
+    }
+
+    /// <summary>A transfer-to-relay work item: the package goes into this relay's cache until it expires; nothing is installed.</summary>
+    private async Task StoreOnRelayAsync(Ticket ticket, PackageManifest manifest, JobSettings settings, CancellationToken cancellationToken)
+    {
+        if (_relayStore is null)
+        {
+            await CompleteAsync(ticket, new TicketResult("Failed", null, "This host is not a relay: a transfer-to-relay job stores packages on relays only.", null), cancellationToken);
+            return;
+        }
+        if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
+        {
+            return;
+        }
+        try
+        {
+            await _relayStore.StoreAsync(manifest, ticket.Item.Manifest, ticket.Item.ManifestSignature, settings.StoreUntil, cancellationToken);
+        }
+        catch (Exception e) when (e is ContentVerificationException or HigherSystemException { Status: HttpStatusCode.NotFound })
+        {
+            await CompleteAsync(ticket, new TicketResult("Failed", null, $"The transfer to the relay failed: {e.Message}", null), cancellationToken);
+            return;
+        }
+        ticket.BytesTransferred = manifest.TotalBytes;
+        ticket.SegmentsTransferred = manifest.Files.Sum(f => f.Segments.Count);
+        var until = settings.StoreUntil is { } at ? $"until {at:yyyy-MM-dd HH:mm:ss} UTC" : "until it is removed";
+        _logger.LogInformation("Job {Job}: {Package} {Version} stored in the relay's cache {Until}", ticket.Item.JobName, manifest.Name, manifest.Version, until);
+        await CompleteAsync(ticket, new TicketResult("StoredOnRelay", null, $"Stored in the relay's package cache {until}.", null), cancellationToken);
+    }
+
+    private async Task ConditionNotMetAsync(Ticket ticket, ConditionResult verdict, CancellationToken cancellationToken)
+    {
+        _logger.LogInformation("Job {Job}: {Message}", ticket.Item.JobName, verdict.Message);
+        await CompleteAsync(ticket, new TicketResult("ConditionNotMet", null, verdict.Message, null), cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads the answer to a report: a target suspended meanwhile is held (kept on disk, resumed when served again);
+    /// one canceled, finished elsewhere or no longer current is closed here without running anything.
+    /// </summary>
+    private async Task<bool> StopsAsync(Ticket ticket, ReportResponse? answer, CancellationToken cancellationToken)
+    {
+        if (answer is null)
+        {
+            CloseLocally(ticket, "Canceled", "The work item is no longer current at the higher system (re-executed or removed).");
+            return true;
+        }
+        if (answer.Accepted)
+        {
+            return false;
+        }
+        switch (answer.Status)
+        {
+            case "Suspended":
+                _logger.LogInformation("Job {Job}: suspended; stopping at this segment boundary", ticket.Item.JobName);
+                ticket.Held = true;
+                _store.SaveTicket(ticket);
+                return true;
+            case "Canceled" or "Succeeded" or "Failed" or "ConditionNotMet" or "StoredOnRelay":
+                _logger.LogInformation("Job {Job}: the higher system says {Status}; stopping", ticket.Item.JobName, answer.Status);
+                CloseLocally(ticket, answer.Status, $"Stopped: the target is {answer.Status} at the higher system.");
+                return true;
+            default:
+                await Task.CompletedTask;
+                return false;
+        }
+    }
+
+    /// <summary>Closes a ticket that the higher system already has an outcome for: nothing to report, files freed.</summary>
+    private void CloseLocally(Ticket ticket, string status, string message)
+    {
+        ticket.Result = new TicketResult(status, null, message, null);
+        ticket.Phase = TicketPhase.Completed;
+        ticket.Reported = true;
+        _store.SaveTicket(ticket);
+        _store.ReleaseFiles(ticket.Item.WorkItemId);
+    }
+
+    /// <summary>
+    /// Fetches every segment not yet verified (HTTP Range) and assembles the files in the staging folder
+    /// (<see cref="SegmentFetch"/>: each segment is checked against its SHA-256 and written while the next one arrives).
+    /// Progress is recorded every <see cref="ProgressSaveInterval"/>, and a cut transfer re-checks what it wrote and
+    /// resumes after the last verified segment; progress is reported, and the answer may stop the transfer at a segment
+    /// boundary (suspended, canceled). Between segments the job's interval is kept, and the whole transfer is held to
+    /// its bandwidth cap. Returns false when stopped.
+    /// </summary>
+    private async Task<bool> DownloadAsync(Ticket ticket, PackageManifest manifest, JobSettings? settings, string staging, CancellationToken cancellationToken)
+    {
+        var downloads = _store.DownloadFolder(ticket.Item.WorkItemId);
+        Directory.CreateDirectory(downloads);
+        Directory.CreateDirectory(staging);
+        var interval = TimeSpan.FromSeconds(settings?.SegmentIntervalSeconds ?? 0);
+        var throttle = new TransferThrottle((settings?.BandwidthLimitKBps ?? 0) * 1024L);
+        var lastReport = _time.GetTimestamp();
+        var lastSaved = _time.GetTimestamp();
+        foreach (var file in manifest.Files)
+        {
+            var target = Path.GetFullPath(Path.Combine(staging, file.Path));
+            if (!target.StartsWith(Path.GetFullPath(staging) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new ContentVerificationException($"The manifest path '{file.Path}' leaves the staging folder.");
+            }
+            if (File.Exists(target))
+            {
+                continue; // assembled and verified before a restart
+            }
+            var partial = Path.Combine(downloads, file.Sha256 + ".part");
+            var lastFile = file == manifest.Files[^1];
+            using var reader = new SegmentReader(_client, file.Sha256, throttle);
+            await using (var fetch = await SegmentFetch.OpenAsync(partial, file, manifest.SegmentSize, cancellationToken))
+            {
+                // Resuming from what an earlier run wrote: every whole segment in the file was checked against its hash,
+                // those recorded as verified and those written after the last record alike.
+                ticket.VerifiedSegments.TryGetValue(file.Sha256, out var recorded);
+                if (fetch.Confirmed < recorded)
+                {
+                    _logger.LogWarning("Segment {Index} of {File} written before a restart no longer matches its hash; fetching from there", fetch.Confirmed, file.Path);
+                }
+                if (fetch.Confirmed != recorded)
+                {
+                    Account(ticket, file, manifest.SegmentSize, fetch.Confirmed);
+                    _store.SaveProgress(ticket);
+                }
+
+                async Task<bool> AfterSegmentAsync(int received)
+                {
+                    Account(ticket, file, manifest.SegmentSize, fetch.Confirmed);
+                    // Recorded a few times a second, not per segment (a file write and rename each): a restart checks
+                    // the segments written after the last record against their hashes, so none is fetched again.
+                    if (_time.GetElapsedTime(lastSaved) >= ProgressSaveInterval)
+                    {
+                        _store.SaveProgress(ticket);
+                        lastSaved = _time.GetTimestamp();
+                    }
+                    if (lastFile && received == file.Segments.Count)
+                    {
+                        return true;
+                    }
+                    if (interval > TimeSpan.Zero || _time.GetElapsedTime(lastReport) >= _options.ProgressReportInterval)
+                    {
+                        // The report, and a stop it may answer with, count exactly the segments on disk.
+                        await fetch.DrainAsync();
+                        Account(ticket, file, manifest.SegmentSize, fetch.Confirmed);
+                        lastReport = _time.GetTimestamp();
+                        if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
+                        {
+                            return false; // the ticket is saved with these counters
+                        }
+                    }
+                    if (interval > TimeSpan.Zero)
+                    {
+                        // A paced transfer asks for each segment anew: a response left unread during the pause
+                        // would hold a connection (and be cut by the server's minimum data rate).
+                        reader.Close();
+                        await Task.Delay(interval, _time, cancellationToken);
+                        throttle.Restart();
+                    }
+                    return true;
+                }
+
+                // Every byte is covered by a segment hash of the signed manifest, checked as it arrived (and again on
+                // resume), so the whole file is not read and hashed a second time.
+                var complete = await fetch.RunAsync(reader, read => CallAsync(async () => { await read(); return true; }, cancellationToken),
+                    AfterSegmentAsync, _options.SegmentRetries, _logger, file.Path, cancellationToken);
+                if (!complete)
+                {
+                    return false;
+                }
+                Account(ticket, file, manifest.SegmentSize, fetch.Confirmed);
+                _store.SaveProgress(ticket);
+            }
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Move(partial, target, overwrite: true);
+        }
+        return true;
+    }
+
+    /// <summary>How often a transfer records its progress on disk.</summary>
+    private static readonly TimeSpan ProgressSaveInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Sets a file's verified segments to <paramref name="confirmed"/>, and the ticket's segment and byte counters with it.</summary>
+    private static void Account(Ticket ticket, ManifestFile file, long segmentSize, int confirmed)
+    {
+        ticket.VerifiedSegments.TryGetValue(file.Sha256, out var before);
+        ticket.SegmentsTransferred += confirmed - before;
+        ticket.BytesTransferred += Math.Min(file.Size, confirmed * segmentSize) - Math.Min(file.Size, before * segmentSize);
+        ticket.VerifiedSegments[file.Sha256] = confirmed;
+    }
+
+    private async Task CompleteAsync(Ticket ticket, TicketResult result, CancellationToken cancellationToken)
+    {
+        ticket.Result = result;
+        ticket.Phase = TicketPhase.Completed;
+        _store.SaveTicket(ticket);
+        await SendResultAsync(ticket, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends a completed ticket's result, then frees its files: the result does not wait for a large package to be
+    /// deleted. Every path that sends a result (completion, recovery after a restart, a repeat of the work) frees the
+    /// files, also when the higher system cannot be reached.
+    /// </summary>
+    private async Task SendResultAsync(Ticket ticket, CancellationToken cancellationToken)
+    {
+        var result = ticket.Result!;
+        try
+        {
+            await CallAsync(() => _client.ReportAsync(new ReportRequest(ticket.Item.WorkItemId, result.Status, result.ExitCode, result.Message, result.OutputTail, ticket.BytesTransferred, ticket.SegmentsTransferred), cancellationToken), cancellationToken);
+        }
+        catch (HigherSystemException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            // The work item was re-executed or removed meanwhile; nobody waits for this result.
+            _logger.LogInformation("Result of work item {WorkItem} is no longer wanted: {Reason}", ticket.Item.WorkItemId, e.Message);
+        }
+        finally
+        {
+            _store.ReleaseFiles(ticket.Item.WorkItemId);
+        }
+        ticket.Reported = true;
+        _store.SaveTicket(ticket);
+    }
+
+    /// <summary>Reports progress; null when the work item is no longer current at the higher system.</summary>
+    private async Task<ReportResponse?> ReportAsync(Ticket ticket, string status, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CallAsync(() => _client.ReportAsync(new ReportRequest(ticket.Item.WorkItemId, status, BytesTransferred: ticket.BytesTransferred, SegmentsTransferred: ticket.SegmentsTransferred), cancellationToken), cancellationToken);
+        }
+        catch (HigherSystemException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            _logger.LogInformation("Progress of work item {WorkItem} is no longer wanted: {Reason}", ticket.Item.WorkItemId, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Retries a call while the higher system is unreachable, a few times in a row.</summary>
+    private async Task<T> CallAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (HigherSystemException e) when (e.Status == HttpStatusCode.Unauthorized && _identity is not null && !string.IsNullOrWhiteSpace(_options.Token) && attempt < 5)
+            {
+                _logger.LogWarning("The higher system refused this agent's credential ({Error}); registering again with the enrollment token", e.Message);
+                _identity = null;
+                _client.Identity = null;
+                await EnsureRegisteredAsync(cancellationToken);
+            }
+            catch (Exception e) when (HigherSystemClient.IsTransient(e) && attempt < 5 && !cancellationToken.IsCancellationRequested)
+            {
+                _logger.LogDebug("Call to the higher system failed ({Error}); retrying", e.Message);
+                await Task.Delay(delay, cancellationToken);
+                delay *= 2;
+            }
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+}
+
+/// <summary>Content that failed its hash check or could not be placed safely.</summary>
+public sealed class ContentVerificationException(string message) : Exception(message);

@@ -1,0 +1,181 @@
+using System.Text.Json;
+using JP1Dist.Protocol;
+
+namespace JP1Dist.Agent;
+
+/// <summary>What an agent keeps about itself: who it is at its higher system, and the manifest key it pinned.</summary>
+public sealed record AgentIdentity(Uri ManagerUrl, string Name, Guid HostId, string Credential, string ManifestPublicKey);
+
+/// <summary>Where a ticket is in its life; an agent that restarts resumes from here and never installs twice.</summary>
+public enum TicketPhase
+{
+    Received,
+    Downloaded,
+    Installing,
+    Completed,
+}
+
+/// <summary>The outcome the agent reports for a ticket.</summary>
+public sealed record TicketResult(string Status, int? ExitCode, string? Message, string? OutputTail);
+
+/// <summary>One unit of work as the agent stores it before acting on it.</summary>
+public sealed class Ticket
+{
+    public required WorkItem Item { get; init; }
+    public TicketPhase Phase { get; set; }
+    public TicketResult? Result { get; set; }
+    public bool Reported { get; set; }
+    /// <summary>Verified segments per file hash, so that a transfer resumes from the last good segment.</summary>
+    public Dictionary<string, int> VerifiedSegments { get; init; } = [];
+    public long BytesTransferred { get; set; }
+    /// <summary>Segments verified over all files.</summary>
+    public int SegmentsTransferred { get; set; }
+    /// <summary>The higher system said the target is suspended: do nothing with it until it is served again.</summary>
+    public bool Held { get; set; }
+    /// <summary>When the install may run (UTC), from the signed job settings or manifest; null means at once.</summary>
+    public DateTime? InstallAt { get; set; }
+}
+
+/// <summary>A transfer's progress, saved apart from its ticket.</summary>
+public sealed record TransferProgress(Dictionary<string, int> VerifiedSegments, long BytesTransferred, int SegmentsTransferred);
+
+/// <summary>The agent's state folder: identity, tickets and their files. Every write is to a temporary file renamed into place.</summary>
+public sealed class AgentStateStore
+{
+    public AgentStateStore(string folder)
+    {
+        Folder = Path.GetFullPath(folder);
+        Directory.CreateDirectory(Folder);
+        Directory.CreateDirectory(WorkFolder);
+    }
+
+    public string Folder { get; }
+    public string WorkFolder => Path.Combine(Folder, "work");
+    public string LogsFolder => Path.Combine(Folder, "logs");
+    private string IdentityPath => Path.Combine(Folder, "agent.json");
+    private string InstalledPath => Path.Combine(Folder, "installed.json");
+
+    /// <summary>What JP1Dist installed on this computer: package name → version (a fact for SoftwareInstalled/SoftwareAbsent).</summary>
+    public IReadOnlyDictionary<string, string> LoadInstalled() =>
+        Read<Dictionary<string, string>>(InstalledPath) is { } installed
+            ? new Dictionary<string, string>(installed, StringComparer.OrdinalIgnoreCase)
+            : new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Records a successful install of a package version.</summary>
+    public void RecordInstalled(string name, string version)
+    {
+        var installed = new Dictionary<string, string>(LoadInstalled(), StringComparer.OrdinalIgnoreCase) { [name] = version };
+        Write(InstalledPath, installed);
+    }
+
+    public AgentIdentity? LoadIdentity() => Read<AgentIdentity>(IdentityPath);
+
+    public void SaveIdentity(AgentIdentity identity) => Write(IdentityPath, identity);
+
+    private string FactsHashPath => Path.Combine(Folder, "facts.sha256");
+
+    /// <summary>The hash of the facts the higher system last acknowledged, or null.</summary>
+    public string? LoadFactsHash() => File.Exists(FactsHashPath) ? File.ReadAllText(FactsHashPath).Trim() : null;
+
+    public void SaveFactsHash(string hash)
+    {
+        File.WriteAllText(FactsHashPath + ".tmp", hash);
+        File.Move(FactsHashPath + ".tmp", FactsHashPath, overwrite: true);
+    }
+
+    public string TicketFolder(Guid workItemId) => Path.Combine(WorkFolder, workItemId.ToString("N"));
+    public string StagingFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "staging");
+    public string DownloadFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "download");
+    private string TicketPath(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "ticket.json");
+    private string ProgressPath(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "progress.json");
+
+    public Ticket? LoadTicket(Guid workItemId) => WithProgress(Read<Ticket>(TicketPath(workItemId)));
+
+    public void SaveTicket(Ticket ticket)
+    {
+        Directory.CreateDirectory(TicketFolder(ticket.Item.WorkItemId));
+        Write(TicketPath(ticket.Item.WorkItemId), ticket);
+        // The ticket now holds the latest progress; a stale progress file must not override it.
+        File.Delete(ProgressPath(ticket.Item.WorkItemId));
+    }
+
+    /// <summary>
+    /// Saves only a transfer's progress (verified segments, bytes), after every segment. Small on purpose: the ticket
+    /// holds the manifest, and rewriting it per segment made the state writes grow with the square of the segment count.
+    /// </summary>
+    public void SaveProgress(Ticket ticket) =>
+        Write(ProgressPath(ticket.Item.WorkItemId), new TransferProgress(ticket.VerifiedSegments, ticket.BytesTransferred, ticket.SegmentsTransferred));
+
+    private Ticket? WithProgress(Ticket? ticket)
+    {
+        if (ticket is not null && Read<TransferProgress>(ProgressPath(ticket.Item.WorkItemId)) is { } progress)
+        {
+            ticket.VerifiedSegments.Clear();
+            foreach (var (file, count) in progress.VerifiedSegments)
+            {
+                ticket.VerifiedSegments[file] = count;
+            }
+            ticket.BytesTransferred = progress.BytesTransferred;
+            ticket.SegmentsTransferred = progress.SegmentsTransferred;
+        }
+        return ticket;
+    }
+
+    /// <summary>Every ticket on disk.</summary>
+    public IEnumerable<Ticket> AllTickets()
+    {
+        foreach (var folder in Directory.EnumerateDirectories(WorkFolder))
+        {
+            var ticket = WithProgress(Read<Ticket>(Path.Combine(folder, "ticket.json")));
+            if (ticket is not null)
+            {
+                yield return ticket;
+            }
+        }
+    }
+
+    /// <summary>Frees a completed ticket's files but keeps the ticket, so a repeat of the same work item returns the stored outcome.</summary>
+    public void ReleaseFiles(Guid workItemId)
+    {
+        foreach (var folder in new[] { StagingFolder(workItemId), DownloadFolder(workItemId) })
+        {
+            try
+            {
+                if (Directory.Exists(folder))
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+            }
+            catch (IOException)
+            {
+                // A file still in use; the next release tries again.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
+    private static T? Read<T>(string path) where T : class
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonSerializer.Deserialize<T>(File.ReadAllText(path), ProtocolJson.Options);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static void Write<T>(string path, T value)
+    {
+        var temporary = path + ".tmp";
+        File.WriteAllText(temporary, JsonSerializer.Serialize(value, ProtocolJson.Options));
+        File.Move(temporary, path, overwrite: true);
+    }
+}

@@ -1,0 +1,160 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using JP1Dist.Protocol;
+
+namespace JP1Dist.Agent;
+
+/// <summary>A refusal from the higher system, with its problem-details error id.</summary>
+public sealed class HigherSystemException(HttpStatusCode status, string errorId, string message) : Exception(message)
+{
+    public HttpStatusCode Status { get; } = status;
+    public string ErrorId { get; } = errorId;
+}
+
+/// <summary>The agent's side of the agent API.</summary>
+public sealed class HigherSystemClient : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public HigherSystemClient(Uri baseAddress, HttpMessageHandler? handler = null)
+    {
+        _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        _http.BaseAddress = baseAddress;
+        // Each call sets its own deadline; a long poll must not be cut by a global timeout.
+        _http.Timeout = Timeout.InfiniteTimeSpan;
+    }
+
+    /// <summary>The credential sent with every call after registration.</summary>
+    public AgentIdentity? Identity { get; set; }
+
+    public Task<RegisterResponse> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken) =>
+        SendAsync<RegisterResponse>(HttpMethod.Post, ApiPaths.Register, JsonContent.Create(request, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
+
+    public Task<WorkResponse> GetWorkAsync(TimeSpan wait, CancellationToken cancellationToken) =>
+        SendAsync<WorkResponse>(HttpMethod.Get, $"{ApiPaths.Work}?wait={(int)wait.TotalSeconds}", null, wait + TimeSpan.FromSeconds(30), cancellationToken);
+
+    public Task ReportFactsAsync(FactsReport facts, CancellationToken cancellationToken) =>
+        SendAsync<JsonElement>(HttpMethod.Post, ApiPaths.Facts, JsonContent.Create(facts, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
+
+    public Task<ReportResponse> ReportAsync(ReportRequest report, CancellationToken cancellationToken) =>
+        SendAsync<ReportResponse>(HttpMethod.Post, ApiPaths.Report, JsonContent.Create(report, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
+
+    /// <summary>A relay registers one of its lower clients (any level below it) with this higher system.</summary>
+    public Task<RegisterResponse> RelayRegisterAsync(RelayRegisterRequest request, CancellationToken cancellationToken) =>
+        SendAsync<RegisterResponse>(HttpMethod.Post, ApiPaths.RelayRegister, JsonContent.Create(request, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
+
+    /// <summary>A relay's long poll for the work of every host below it; answered when it differs from <paramref name="etag"/>.</summary>
+    public Task<RelayWorkResponse> GetRelayWorkAsync(TimeSpan wait, string? etag, CancellationToken cancellationToken) =>
+        SendAsync<RelayWorkResponse>(HttpMethod.Get,
+            $"{ApiPaths.RelayWork}?wait={(int)wait.TotalSeconds}" + (string.IsNullOrEmpty(etag) ? "" : "&etag=" + Uri.EscapeDataString(etag)),
+            null, wait + TimeSpan.FromSeconds(30), cancellationToken);
+
+    /// <summary>A relay passes reports, facts and last-seen times of its lower clients upward.</summary>
+    public Task<RelayBatchResponse> SendRelayBatchAsync(RelayBatch batch, CancellationToken cancellationToken) =>
+        SendAsync<RelayBatchResponse>(HttpMethod.Post, ApiPaths.RelayBatch, JsonContent.Create(batch, options: ProtocolJson.Options), TimeSpan.FromSeconds(120), cancellationToken);
+
+    /// <summary>One authorized call with its own deadline; a refusal becomes a <see cref="HigherSystemException"/>.</summary>
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? body, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(deadline);
+        using var request = Authorized(method, path);
+        request.Content = body;
+        using var response = await _http.SendAsync(request, timeout.Token);
+        return await ReadAsync<T>(response, timeout.Token);
+    }
+
+    /// <summary>
+    /// Opens a stored blob from <paramref name="offset"/> to its end (HTTP Range "bytes=offset-"): one request that a
+    /// transfer reads segment after segment, so the connection keeps filling while a segment is checked and written.
+    /// </summary>
+    public async Task<(HttpResponseMessage Response, Stream Body)> OpenRangeAsync(string sha256, long offset, CancellationToken cancellationToken)
+    {
+        using var request = Authorized(HttpMethod.Get, ApiPaths.ContentPrefix + sha256);
+        request.Headers.Range = new RangeHeaderValue(offset, null);
+        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        try
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                await ThrowAsync(response, cancellationToken);
+            }
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            if (response.StatusCode != HttpStatusCode.PartialContent && offset > 0)
+            {
+                await CopyDiscardAsync(body, offset, cancellationToken); // a server that ignores Range sends everything
+            }
+            return (response, body);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task CopyDiscardAsync(Stream stream, long count, CancellationToken cancellationToken)
+    {
+        var scratch = new byte[81920];
+        while (count > 0)
+        {
+            var read = await stream.ReadAsync(scratch.AsMemory(0, (int)Math.Min(scratch.Length, count)), cancellationToken);
+            if (read == 0)
+            {
+                throw new IOException("The content ended early.");
+            }
+            count -= read;
+        }
+    }
+
+    /// <summary>Whether a failed call is worth trying again: the higher system is unreachable or briefly unavailable.</summary>
+    public static bool IsTransient(Exception e) => e is HttpRequestException or IOException or System.Net.Sockets.SocketException
+        or TaskCanceledException { InnerException: TimeoutException }
+        or HigherSystemException { Status: HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError };
+
+    private HttpRequestMessage Authorized(HttpMethod method, string path)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (Identity is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"{Identity.HostId}.{Identity.Credential}");
+        }
+        return request;
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            await ThrowAsync(response, cancellationToken);
+        }
+        return await response.Content.ReadFromJsonAsync<T>(ProtocolJson.Options, cancellationToken)
+            ?? throw new IOException("The higher system sent an empty answer.");
+    }
+
+    private static async Task ThrowAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        string errorId = response.StatusCode.ToString();
+        string detail = $"The higher system answered {(int)response.StatusCode} {response.ReasonPhrase}.";
+        try
+        {
+            var problem = await response.Content.ReadFromJsonAsync<ProblemBody>(ProtocolJson.Options, cancellationToken);
+            if (problem is not null)
+            {
+                errorId = problem.ErrorId ?? problem.Title ?? errorId;
+                detail = problem.Detail ?? detail;
+            }
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
+        {
+            // Not a problem-details body; the status line says enough.
+        }
+        throw new HigherSystemException(response.StatusCode, errorId, detail);
+    }
+
+    private sealed record ProblemBody(string? Title, string? Detail, string? ErrorId);
+
+    public void Dispose() => _http.Dispose();
+}

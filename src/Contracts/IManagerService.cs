@@ -1,0 +1,23 @@
+namespace JP1Dist.Contracts;
+
+/// <summary>Manager processes: Get-, Start- and Stop-DistManager.</summary>
+public interface IManagerService
+{
+    /// <summary>The address a manager listens on when none is given: loopback only.</summary>
+    const string DefaultListenUrl = "http://127.0.0.1:22400";
+
+    /// <summary>The managers that announced themselves, newest heartbeat first; IsAlive tells which run now.</summary>
+    Task<IReadOnlyList<DistManagerInfo>> ListAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Starts a manager for this session and returns once it serves; it ends with the session. Refused where a
+    /// manager already runs, and where the session works against a manager elsewhere (ManagerStartNotSupported).
+    /// </summary>
+    Task<DistManagerInfo> StartAsync(string listenUrl, TimeSpan timeout, CancellationToken cancellationToken = default);
+
+    /// <summary>The manager this session started and has not stopped, or null.</summary>
+    DistManagerInfo? StartedHere { get; }
+
+    /// <summary>Stops the manager this session started, cleanly (killed if it has not stopped within the timeout).</summary>
+    Task StopAsync(TimeSpan timeout, CancellationToken cancellationToken = default);
+}

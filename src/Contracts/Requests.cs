@@ -1,0 +1,70 @@
+using JP1Dist.Protocol;
+
+namespace JP1Dist.Contracts;
+
+// What the cmdlets send to the services. Defaults and limits that a cmdlet shows in its parameters live here, with
+// the request they belong to, so that the cmdlet and every implementation of the service read the same numbers.
+
+/// <summary>What New-DistPackage asks for.</summary>
+public sealed record NewPackageRequest(
+    string Name,
+    string Version,
+    string Path,
+    string InstallCommand,
+    IReadOnlyList<string>? InstallArguments = null,
+    IReadOnlyList<int>? SuccessExitCodes = null,
+    long? SegmentSize = null,
+    string? Description = null,
+    int? InstallTimeoutSeconds = null,
+    InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null,
+    DateTime? ExpiresAt = null)
+{
+    /// <summary>The segment size when none is given: small enough to resume cheaply, large enough to keep requests few.</summary>
+    public const long DefaultSegmentSize = 1024 * 1024;
+    public const long MinSegmentSize = 4 * 1024;
+    /// <summary>An agent holds one segment in memory while it checks its hash, so segments stay well below a gigabyte.</summary>
+    public const long MaxSegmentSize = 64L * 1024 * 1024;
+    public const int DefaultInstallTimeoutSeconds = 3600;
+}
+
+/// <summary>How far packaging has come: files stored of all, bytes stored of all, and the file at hand.</summary>
+public sealed record PackagingProgress(int FilesDone, int FileCount, long BytesDone, long TotalBytes, string CurrentFile);
+
+/// <summary>What New-DistJob asks for.</summary>
+public sealed record NewJobRequest(
+    string Name,
+    string PackageName,
+    string? PackageVersion,
+    IReadOnlyList<string> Destinations,
+    JobType Type = JobType.Install,
+    DateTime? DistributeAt = null,
+    string? Description = null,
+    DestinationType DestinationType = DestinationType.Host,
+    int RetryLimit = 0,
+    InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null,
+    double SegmentIntervalSeconds = 0,
+    int BandwidthLimitKBps = 0,
+    IReadOnlyList<string>? HostGroups = null)
+{
+    /// <summary>The longest pause between two segments.</summary>
+    public const double MaxSegmentIntervalSeconds = 3600;
+}
+
+/// <summary>The outcome of executing or re-executing a job.</summary>
+public sealed record JobExecutionResult(string JobName, int ExecutionId, int TargetCount, DateTime? ExecuteAt, IReadOnlyList<string> HostNames);
+
+/// <summary>Filters for Get-DistJobStatus; each is optional.</summary>
+public sealed record JobStatusQuery(string? JobName = null, string? HostName = null, IReadOnlyList<TargetStatus>? Statuses = null);
+
+/// <summary>What Suspend-DistJob, Resume-DistJob and Stop-DistJob do to a job's targets.</summary>
+public enum JobControlAction
+{
+    Suspend,
+    Resume,
+    Cancel,
+}
+
+/// <summary>Filters for Get-DistHost: a name pattern, and the relay whose lower hosts to list (direct, or every level with Recurse).</summary>
+public sealed record HostQuery(string? NamePattern = null, string? HigherSystem = null, bool Recurse = false);

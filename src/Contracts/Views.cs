@@ -1,0 +1,105 @@
+using JP1Dist.Protocol;
+
+namespace JP1Dist.Contracts;
+
+// What the engine hands to the cmdlets and the pipeline. Each has a view in JP1Dist.Format.ps1xml.
+
+/// <summary>A registered package, as Get-DistPackage shows it; ExpiresAt is until when relays keep it (null: no expiry).</summary>
+public sealed record DistPackage(
+    string Name,
+    string Version,
+    string? Description,
+    string InstallCommand,
+    IReadOnlyList<string> InstallArguments,
+    IReadOnlyList<int> SuccessExitCodes,
+    int InstallTimeoutSeconds,
+    long SegmentSize,
+    long TotalBytes,
+    int FileCount,
+    int SegmentCount,
+    DateTime CreatedAt,
+    int Id,
+    Protocol.InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null,
+    DateTime? ExpiresAt = null);
+
+/// <summary>A registered host, as Get-DistHost shows it: HigherSystem is its relay's name or "(manager)", Depth 0 is directly under the manager.</summary>
+public sealed record DistHost(
+    string Name,
+    Guid Id,
+    string OS,
+    string OSVersion,
+    string Architecture,
+    IReadOnlyList<string> Addresses,
+    string? MacAddress,
+    string AgentVersion,
+    DateTime RegisteredAt,
+    DateTime LastSeen,
+    HostKind Kind = HostKind.Client,
+    string HigherSystem = DistHost.ManagerHigherSystem,
+    Guid? HigherSystemId = null,
+    int Depth = 0,
+    string? RelayUrl = null)
+{
+    /// <summary>What HigherSystem says for a host directly under the manager.</summary>
+    public const string ManagerHigherSystem = "(manager)";
+}
+
+/// <summary>A new enrollment token; the secret is shown only here, once.</summary>
+public sealed record DistEnrollmentToken(int Id, string Token, string? Description, DateTime CreatedAt);
+
+/// <summary>A saved job, as Get-DistJob shows it.</summary>
+public sealed record DistJob(
+    string Name,
+    string PackageName,
+    string PackageVersion,
+    JobType Type,
+    IReadOnlyList<string> Destinations,
+    DateTime? DistributeAt,
+    string? Description,
+    DateTime CreatedAt,
+    int ExecutionCount,
+    DateTime? LastExecutedAt,
+    int Id,
+    DestinationType DestinationType = DestinationType.Host,
+    int RetryLimit = 0,
+    Protocol.InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null,
+    double SegmentIntervalSeconds = 0,
+    int BandwidthLimitKBps = 0);
+
+/// <summary>The status of one (job, host) pair, as Get-DistJobStatus shows it; StoredUntil is the expiry of a StoredOnRelay target.</summary>
+public sealed record DistJobStatus(
+    string JobName,
+    string HostName,
+    TargetStatus Status,
+    int? ExitCode,
+    string? Message,
+    int Attempt,
+    DateTime? QueuedAt,
+    DateTime? StartedAt,
+    DateTime? CompletedAt,
+    DateTime UpdatedAt,
+    long BytesTransferred,
+    string? Output,
+    int JobId,
+    Guid HostId,
+    DateTime AddedAt = default,
+    int SegmentsTransferred = 0,
+    int SegmentCount = 0,
+    long TotalBytes = 0,
+    DateTime? InstallAt = null,
+    DateTime? StoredUntil = null)
+{
+    /// <summary>Transfer progress as "segments/total (percent)".</summary>
+    public string Progress => SegmentCount == 0 ? "" : $"{SegmentsTransferred}/{SegmentCount} ({(TotalBytes == 0 ? 100 : BytesTransferred * 100 / TotalBytes)}%)";
+
+    /// <summary>The message a waiting target carries while no manager runs (Wait-DistJob warns of it).</summary>
+    public const string NoManagerMessage = "No manager is running: the job waits until one starts (Start-DistManager or 'jp1dist manager').";
+
+    /// <summary>True when the target has an outcome.</summary>
+    public bool IsFinal => Status.IsFinal();
+}
+
+/// <summary>A manager process that announced itself in the database.</summary>
+public sealed record DistManagerInfo(string Url, int ProcessId, string MachineName, DateTime StartedAt, DateTime HeartbeatAt, bool IsAlive);

@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Groups;
+using JP1Dist.Core.Hosts;
+using JP1Dist.Core.Inventory;
+using JP1Dist.Core.Jobs;
+using JP1Dist.Core.Managers;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Core.Policies;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol.Signing;
+
+namespace JP1Dist.Core;
+
+/// <summary>
+/// The engine opened on one data folder: the services that cmdlets call in-process (through <see cref="IDistServices"/>)
+/// and that the manager serves over HTTP. One instance per folder and process is enough; it holds no open connections.
+/// </summary>
+public sealed class DistEngine : IDistServices
+{
+    private static readonly ConcurrentDictionary<string, DistEngine> Open = new(StringComparer.Ordinal);
+    private readonly Lazy<ManifestSigner> _signer;
+
+    public DistEngine(DataFolder folder, TimeProvider? time = null)
+    {
+        Folder = folder;
+        Time = time ?? TimeProvider.System;
+        Database = new DistDatabase(folder);
+        Content = new ContentStore(folder.ContentPath);
+        _signer = new Lazy<ManifestSigner>(() => ManifestSigner.LoadOrCreate(folder.KeysPath));
+        Packages = new PackageService(this);
+        Hosts = new HostService(this);
+        Jobs = new JobService(this);
+        HostGroups = new HostGroupService(this);
+        IdGroups = new IdGroupService(this);
+        Policies = new PolicyEvaluator(this);
+        Inventory = new InventoryService(this);
+        Managers = new ManagerService(this);
+    }
+
+    public DataFolder Folder { get; }
+    public TimeProvider Time { get; }
+    public DistDatabase Database { get; }
+    public ContentStore Content { get; }
+    public ManifestSigner Signer => _signer.Value;
+    public PackageService Packages { get; }
+    public HostService Hosts { get; }
+    public JobService Jobs { get; }
+    public HostGroupService HostGroups { get; }
+    public IdGroupService IdGroups { get; }
+    public PolicyEvaluator Policies { get; }
+    public InventoryService Inventory { get; }
+    public ManagerService Managers { get; }
+
+    /// <summary>The current UTC time from the injected clock.</summary>
+    public DateTime Now => Time.GetUtcNow().UtcDateTime;
+
+    string IDistServices.Location => Folder.Root;
+    IPackageService IDistServices.Packages => Packages;
+    IJobService IDistServices.Jobs => Jobs;
+    IHostService IDistServices.Hosts => Hosts;
+    IHostGroupService IDistServices.HostGroups => HostGroups;
+    IIdGroupService IDistServices.IdGroups => IdGroups;
+    IInventoryService IDistServices.Inventory => Inventory;
+    IManagerService IDistServices.Managers => Managers;
+
+    /// <summary>The shared engine for a data folder (JP1DIST_HOME or the default when <paramref name="home"/> is null).</summary>
+    public static DistEngine ForFolder(string? home = null)
+    {
+        var folder = DataFolder.Resolve(home);
+        return Open.GetOrAdd(folder.Root, _ => new DistEngine(folder));
+    }
+}

@@ -1,0 +1,362 @@
+using System.Text.Json;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Conditions;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Conditions;
+using Microsoft.EntityFrameworkCore;
+
+namespace JP1Dist.Core.Distribution;
+
+/// <summary>
+/// The manager's side of distribution: dispatching executions, handing work to polling hosts and
+/// recording their reports. Hot paths use set-based updates, not change tracking.
+/// </summary>
+public sealed class DistributionService(DistEngine engine, HostSignals signals)
+{
+    private readonly GroupCommit _writes = new(engine.Database);
+
+    /// <summary>The data folder this manager serves.</summary>
+    public string Folder => engine.Folder.Root;
+
+
+    /// <summary>Executions recorded by a cmdlet and not yet turned into a trigger.</summary>
+    public async Task<IReadOnlyList<JobExecutionRow>> GetUnscheduledAsync(CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        return await db.JobExecutions.AsNoTracking().Where(x => x.ScheduledAt == null).OrderBy(x => x.Id).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Marks an execution as handed to the scheduler.</summary>
+    public async Task MarkScheduledAsync(int executionId, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        var now = engine.Now;
+        await db.JobExecutions.Where(x => x.Id == executionId && x.ScheduledAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.ScheduledAt, now), cancellationToken);
+    }
+
+    /// <summary>
+    /// The execution time has come: its waiting targets become queued, and their hosts are woken. A host whose known
+    /// facts already fail the install conditions becomes ConditionNotMet instead and is not sent the package.
+    /// </summary>
+    public async Task<int> DispatchAsync(int executionId, CancellationToken cancellationToken)
+    {
+        var now = engine.Now;
+        List<Guid> hosts;
+        await using (var db = engine.Database.CreateContext())
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            var waiting = await (from t in db.Targets
+                                 join h in db.Hosts on t.HostId equals h.Id
+                                 where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
+                                 select new { t.Id, t.HostId, t.JobSettingsJson, h.OS, h.OSVersion, h.Architecture, h.MemoryMB, h.VolumesJson })
+                .ToListAsync(cancellationToken);
+            hosts = [];
+            var alreadyStored = await SkipAlreadyStoredAsync(db, executionId, now, cancellationToken);
+            var conditions = waiting.Select(t => t.JobSettingsJson).Distinct().ToDictionary(json => json ?? "", ReadConditions);
+            // Software facts only when a condition asks about software, in one query for the hosts concerned.
+            var softwareHosts = waiting.Where(t => conditions[t.JobSettingsJson ?? ""] is { } c && (c.SoftwareInstalled is { Count: > 0 } || c.SoftwareAbsent is { Count: > 0 }))
+                .Select(t => t.HostId).Distinct().ToList();
+            var software = softwareHosts.Count == 0 ? [] : await HostConditionFacts.SoftwareAsync(db, softwareHosts, cancellationToken);
+            foreach (var target in waiting.Where(t => !alreadyStored.Contains(t.Id)))
+            {
+                if (conditions[target.JobSettingsJson ?? ""] is not { } condition)
+                {
+                    hosts.Add(target.HostId);
+                    continue;
+                }
+                var facts = HostConditionFacts.From(target.OS, target.OSVersion, target.Architecture, target.MemoryMB, target.VolumesJson,
+                    software.GetValueOrDefault(target.HostId));
+                var verdict = ConditionEvaluator.Evaluate(condition, facts);
+                if (!verdict.Met)
+                {
+                    await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Waiting)
+                        .ExecuteUpdateAsync(s => s
+                            .SetProperty(t => t.Status, TargetStatus.ConditionNotMet)
+                            .SetProperty(t => t.Message, verdict.Message + " (checked by the manager; the package was not sent)")
+                            .SetProperty(t => t.CompletedAt, now)
+                            .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                    continue;
+                }
+                hosts.Add(target.HostId);
+            }
+            await db.Targets.Where(t => t.ExecutionId == executionId && t.Status == TargetStatus.Waiting)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(t => t.Status, TargetStatus.Queued)
+                    .SetProperty(t => t.QueuedAt, now)
+                    .SetProperty(t => t.UpdatedAt, now)
+                    .SetProperty(t => t.Message, (string?)null), cancellationToken);
+            await db.JobExecutions.Where(x => x.Id == executionId)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.DispatchedAt, now), cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        signals.Notify(hosts);
+        return hosts.Count;
+    }
+
+    /// <summary>
+    /// A transfer-to-relay target whose relay already holds this package with the package's current expiry (a
+    /// StoredOnRelay target of any transfer-to-relay job, same package, same relay, not yet expired) goes straight to
+    /// StoredOnRelay: nothing is sent. When the expiry changed since, the package is sent again and the relay replaces
+    /// it. Compare-and-set on Waiting, like the condition pre-check; returns the targets it settled.
+    /// </summary>
+    private static async Task<HashSet<long>> SkipAlreadyStoredAsync(DistDbContext db, int executionId, DateTime now, CancellationToken cancellationToken)
+    {
+        var stored = await (from t in db.Targets
+                            join j in db.Jobs on t.JobId equals j.Id
+                            join p in db.Packages on j.PackageId equals p.Id
+                            where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting && j.Type == JobType.TransferToRelay
+                                  && (from o in db.Targets
+                                      join oj in db.Jobs on o.JobId equals oj.Id
+                                      where o.HostId == t.HostId && o.Status == TargetStatus.StoredOnRelay && oj.PackageId == j.PackageId
+                                            && oj.Type == JobType.TransferToRelay && o.StoredUntil == p.ExpiresAt
+                                            && (o.StoredUntil == null || o.StoredUntil > now)
+                                      select o.Id).Any()
+                            select new { t.Id, p.ExpiresAt }).ToListAsync(cancellationToken);
+        var settled = new HashSet<long>();
+        foreach (var target in stored)
+        {
+            var message = target.ExpiresAt is { } until
+                ? $"Already stored on the relay until {until.ToLocalTime():yyyy-MM-dd HH:mm}; not sent again."
+                : "Already stored on the relay (no expiry); not sent again.";
+            var changed = await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Waiting)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(t => t.Status, TargetStatus.StoredOnRelay)
+                    .SetProperty(t => t.StoredUntil, target.ExpiresAt)
+                    .SetProperty(t => t.Message, message)
+                    .SetProperty(t => t.CompletedAt, now)
+                    .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+            if (changed > 0)
+            {
+                settled.Add(target.Id);
+            }
+        }
+        return settled;
+    }
+
+    private static InstallConditions? ReadConditions(string? settingsJson) =>
+        settingsJson is null ? null : JsonSerializer.Deserialize<JobSettings>(settingsJson, ProtocolJson.Options)?.InstallConditions;
+
+    /// <summary>How long after a failure a job with a retry limit re-executes the target automatically, at the host's next connection.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The work a host should do now: every unfinished, dispatched target of its, with the signed manifest and job
+    /// settings. A Transferred target waiting for its install time is not served before that time (the agent keeps the
+    /// pending install itself); suspended and canceled targets are not served at all.
+    /// </summary>
+    public async Task<IReadOnlyList<WorkItem>> GetWorkAsync(Guid hostId, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        await RetryFailedAsync(db, [hostId], cancellationToken);
+        var now = engine.Now;
+        var items = await (from t in db.Targets.AsNoTracking()
+                           join j in db.Jobs on t.JobId equals j.Id
+                           join p in db.Packages on j.PackageId equals p.Id
+                           where t.HostId == hostId && TargetStates.Servable.Contains(t.Status)
+                                 && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
+                           orderby t.QueuedAt
+                           select new WorkItem(t.WorkItemId, j.Name, t.Attempt, p.ManifestJson, p.ManifestSignature, t.JobSettingsJson, t.JobSettingsSignature))
+            .ToListAsync(cancellationToken);
+        return items;
+    }
+
+    /// <summary>
+    /// A host connects: its failed targets of jobs with a retry limit, failed at least <see cref="RetryDelay"/> ago and
+    /// with attempts left, are queued again with a new ticket. Each is a compare-and-set on (status, attempt), so two
+    /// polls at once cannot both retry the same target.
+    /// </summary>
+    private async Task RetryFailedAsync(DistDbContext db, IReadOnlyCollection<Guid> hostIds, CancellationToken cancellationToken)
+    {
+        var now = engine.Now;
+        var cutoff = now - RetryDelay;
+        var due = await (from t in db.Targets.AsNoTracking()
+                         join j in db.Jobs on t.JobId equals j.Id
+                         join p in db.Packages on j.PackageId equals p.Id
+                         where hostIds.Contains(t.HostId) && t.Status == TargetStatus.Failed && j.RetryLimit >= t.Attempt && t.CompletedAt <= cutoff
+                         select new { t.Id, t.Attempt, t.Message, j.RetryLimit, Job = j, Package = p }).ToListAsync(cancellationToken);
+        foreach (var target in due)
+        {
+            var message = Truncate($"Automatic retry {target.Attempt} of {target.RetryLimit} after: {target.Message}", 2000);
+            var ticket = Guid.NewGuid();
+            // A new ticket needs its own signed settings: the agent refuses settings signed for another work item.
+            var (settings, signature, installAt) = Jobs.AttemptSettings.Sign(engine, target.Job, target.Package, ticket);
+            await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Failed && t.Attempt == target.Attempt)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(t => t.Status, TargetStatus.Queued)
+                    .SetProperty(t => t.Attempt, target.Attempt + 1)
+                    .SetProperty(t => t.WorkItemId, ticket)
+                    .SetProperty(t => t.JobSettingsJson, settings)
+                    .SetProperty(t => t.JobSettingsSignature, signature)
+                    .SetProperty(t => t.InstallAt, installAt)
+                    .SetProperty(t => t.SegmentsTransferred, 0)
+                    .SetProperty(t => t.Message, message)
+                    .SetProperty(t => t.ExitCode, (int?)null)
+                    .SetProperty(t => t.OutputTail, (string?)null)
+                    .SetProperty(t => t.BytesTransferred, 0L)
+                    .SetProperty(t => t.QueuedAt, now)
+                    .SetProperty(t => t.StartedAt, (DateTime?)null)
+                    .SetProperty(t => t.CompletedAt, (DateTime?)null)
+                    .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+        }
+    }
+
+    /// <summary>Waits up to <paramref name="wait"/> for work, returning as soon as some is there.</summary>
+    public Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
+        LongPoll.WaitAsync(signals, hostId, wait, engine.Time, ct => GetWorkAsync(hostId, ct), cancellationToken);
+
+    /// <summary>
+    /// The work of every host below a relay, for the relay to serve: what <see cref="GetWorkAsync"/> serves each host,
+    /// plus suspended targets (listed so the relay can answer a report with Suspended), each manifest once.
+    /// </summary>
+    public async Task<RelayWorkResponse> GetRelayWorkAsync(IReadOnlyCollection<Guid> hostIds, CancellationToken cancellationToken)
+    {
+        if (hostIds.Count == 0)
+        {
+            return RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>());
+        }
+        await using var db = engine.Database.CreateContext();
+        await RetryFailedAsync(db, hostIds, cancellationToken);
+        var now = engine.Now;
+        var rows = await (from t in db.Targets.AsNoTracking()
+                          join j in db.Jobs on t.JobId equals j.Id
+                          where hostIds.Contains(t.HostId) && (TargetStates.Servable.Contains(t.Status) || t.Status == TargetStatus.Suspended)
+                                && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
+                          orderby t.QueuedAt
+                          select new { t.HostId, t.WorkItemId, Job = j.Name, t.Attempt, j.PackageId, t.JobSettingsJson, t.JobSettingsSignature, t.Status })
+            .ToListAsync(cancellationToken);
+        var packageIds = rows.Select(r => r.PackageId).Distinct().ToList();
+        var manifests = await db.Packages.AsNoTracking().Where(p => packageIds.Contains(p.Id))
+            .ToDictionaryAsync(p => p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), p => new SignedManifest(p.ManifestJson, p.ManifestSignature), cancellationToken);
+        var items = rows.Select(r => new RelayWorkItem(r.HostId,
+            new WorkItem(r.WorkItemId, r.Job, r.Attempt, "", "", r.JobSettingsJson, r.JobSettingsSignature),
+            r.Status.ToString(), r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        return RelayPoll.Snapshot(items, manifests);
+    }
+
+    /// <summary>
+    /// Records a report by compare-and-set: the target moves only from a state the transition table allows,
+    /// and only for the current ticket, so a duplicate or late report cannot move it backwards.
+    /// </summary>
+    public async Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    {
+        var to = TargetStates.ParseReported(report.Status);
+        var storedUntil = to == TargetStatus.StoredOnRelay ? await StoredUntilAsync(hostId, report, cancellationToken) : null;
+        var from = TargetStates.Predecessors(to).ToList();
+        if (!to.IsFinal())
+        {
+            from.Add(to); // progress within the same state
+        }
+        var now = engine.Now;
+        var final = to.IsFinal();
+        var message = Truncate(report.Message, 2000);
+        var output = Truncate(report.OutputTail, 8000);
+        var response = await _writes.RunAsync(async db =>
+        {
+            var changed = await db.Targets
+                .Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId && from.Contains(t.Status))
+                .ExecuteUpdateAsync(s =>
+                {
+                    s.SetProperty(t => t.Status, to)
+                     .SetProperty(t => t.UpdatedAt, now)
+                     .SetProperty(t => t.BytesTransferred, t => report.BytesTransferred > t.BytesTransferred ? report.BytesTransferred : t.BytesTransferred)
+                     .SetProperty(t => t.SegmentsTransferred, t => report.SegmentsTransferred > t.SegmentsTransferred ? report.SegmentsTransferred : t.SegmentsTransferred)
+                     .SetProperty(t => t.StartedAt, t => t.StartedAt ?? now);
+                    if (to == TargetStatus.StoredOnRelay)
+                    {
+                        s.SetProperty(t => t.StoredUntil, storedUntil);
+                    }
+                    if (final)
+                    {
+                        s.SetProperty(t => t.CompletedAt, now)
+                         .SetProperty(t => t.ExitCode, report.ExitCode)
+                         .SetProperty(t => t.Message, message)
+                         .SetProperty(t => t.OutputTail, output);
+                    }
+                });
+            if (changed > 0)
+            {
+                return new ReportResponse(true, to.ToString());
+            }
+            var current = await db.Targets.AsNoTracking().Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId)
+                .Select(t => (TargetStatus?)t.Status).FirstOrDefaultAsync();
+            return current is null
+                ? throw new DistException("WorkItemNotFound", DistErrorKind.NotFound,
+                    $"Work item {report.WorkItemId} is not current for this host (it was re-executed or removed).", report.WorkItemId)
+                : new ReportResponse(false, current.Value.ToString());
+        });
+        if (response.Accepted && to == TargetStatus.Succeeded)
+        {
+            // Installed software is part of the host's inventory, and policies may look at it. Outside the shared
+            // commit: it writes in a transaction of its own.
+            await engine.Inventory.RecordInstalledAsync(hostId, report.WorkItemId, cancellationToken);
+        }
+        return response;
+    }
+
+    /// <summary>
+    /// StoredOnRelay is reported by a relay for a target of a transfer-to-relay job only; the expiry recorded is the one
+    /// its signed settings told the relay (the package's, when the settings carry none).
+    /// </summary>
+    private async Task<DateTime?> StoredUntilAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        var target = await (from t in db.Targets.AsNoTracking()
+                            join j in db.Jobs on t.JobId equals j.Id
+                            join p in db.Packages on j.PackageId equals p.Id
+                            where t.WorkItemId == report.WorkItemId && t.HostId == hostId
+                            select new { j.Name, j.Type, t.JobSettingsJson, p.ExpiresAt }).FirstOrDefaultAsync(cancellationToken);
+        if (target is null)
+        {
+            return null; // the compare-and-set finds nothing and says WorkItemNotFound
+        }
+        if (target.Type != JobType.TransferToRelay)
+        {
+            throw new DistException("ReportStatusInvalid", DistErrorKind.InvalidArgument,
+                $"'{TargetStatus.StoredOnRelay}' is reported for transfer-to-relay jobs only; job '{target.Name}' is a {target.Type} job.", report.Status);
+        }
+        var settings = target.JobSettingsJson is null ? null : JsonSerializer.Deserialize<JobSettings>(target.JobSettingsJson, ProtocolJson.Options);
+        return settings is not null ? settings.StoreUntil : target.ExpiresAt;
+    }
+
+    /// <summary>Notes that a host was seen, in the same commits as the reports; callers throttle it.</summary>
+    public Task TouchHostAsync(Guid hostId) => TouchHostAsync(hostId, engine.Now);
+
+    /// <summary>Notes that a host was seen at <paramref name="seenAt"/> (by a relay); never moves the time back, nor past now.</summary>
+    public Task TouchHostAsync(Guid hostId, DateTime seenAt)
+    {
+        var now = engine.Now;
+        var seen = seenAt.ToUniversalTime() > now ? now : seenAt.ToUniversalTime();
+        return _writes.RunAsync(db => db.Hosts.Where(h => h.Id == hostId && h.LastSeen < seen).ExecuteUpdateAsync(s => s.SetProperty(h => h.LastSeen, seen)));
+    }
+
+    /// <summary>Announces (or refreshes) this manager in the database.</summary>
+    public async Task HeartbeatAsync(string nodeId, string url, DateTime startedAt, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        var now = engine.Now;
+        var updated = await db.ManagerNodes.Where(m => m.NodeId == nodeId)
+            .ExecuteUpdateAsync(s => s.SetProperty(m => m.HeartbeatAt, now).SetProperty(m => m.Url, url), cancellationToken);
+        if (updated == 0)
+        {
+            db.ManagerNodes.Add(new ManagerNodeRow
+            {
+                NodeId = nodeId, Url = url, ProcessId = Environment.ProcessId, MachineName = Environment.MachineName,
+                StartedAt = startedAt, HeartbeatAt = now,
+            });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Removes this manager's announcement on a clean stop, so status says at once that none runs.</summary>
+    public async Task SignOffAsync(string nodeId, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        await db.ManagerNodes.Where(m => m.NodeId == nodeId).ExecuteDeleteAsync(cancellationToken);
+    }
+
+    private static string? Truncate(string? text, int max) =>
+        text is null || text.Length <= max ? text : text[^max..];
+}

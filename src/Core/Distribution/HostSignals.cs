@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+
+namespace JP1Dist.Core.Distribution;
+
+/// <summary>
+/// Wakes a host's long poll when work is queued for it, so new work arrives within a second of dispatch, and the polls
+/// of the relays above it, since a relay polls for every host below it. The node tells it each host's higher system
+/// (<see cref="Learn"/>), so a change for one host wakes that host and the relays on its way up, not every relay. A
+/// host this node does not know (registered through another manager node) wakes every relay, as before.
+/// </summary>
+public sealed class HostSignals
+{
+    /// <summary>Deeper than any relay chain: a guard against a cycle in what was learned.</summary>
+    private const int MaxDepth = 64;
+
+    private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _waiters = new();
+    private readonly ConcurrentDictionary<Guid, Guid?> _parents = new();
+    private readonly ConcurrentDictionary<Guid, byte> _relays = new();
+    private long _relayPollsWoken;
+
+    /// <summary>Relay polls woken so far, each of which then reads its subtree's work again (GET /metrics).</summary>
+    public long RelayPollsWoken => Interlocked.Read(ref _relayPollsWoken);
+
+    /// <summary>Records a host's higher system (null: this node itself), at registration or when the node starts.</summary>
+    public void Learn(Guid hostId, Guid? parentId) => _parents[hostId] = parentId;
+
+    /// <summary>Wakes every poll of these hosts that is waiting now, and the polls of the relays above them.</summary>
+    public void Notify(IEnumerable<Guid> hostIds)
+    {
+        var woken = new HashSet<Guid>();
+        var unknown = false;
+        foreach (var id in hostIds)
+        {
+            if (!woken.Add(id))
+            {
+                continue;
+            }
+            Wake(id);
+            if (!_parents.TryGetValue(id, out var parent))
+            {
+                unknown = true;
+                continue;
+            }
+            for (var depth = 0; parent is { } above && depth < MaxDepth && woken.Add(above); depth++)
+            {
+                Wake(above);
+                _parents.TryGetValue(above, out parent);
+            }
+        }
+        if (unknown)
+        {
+            foreach (var relay in _relays.Keys)
+            {
+                Wake(relay);
+            }
+        }
+    }
+
+    private void Wake(Guid id)
+    {
+        if (_waiters.TryRemove(id, out var waiter))
+        {
+            waiter.TrySetResult();
+            if (_relays.ContainsKey(id))
+            {
+                Interlocked.Increment(ref _relayPollsWoken);
+            }
+        }
+    }
+
+    /// <summary>Wakes every waiting poll (a resumed job: its hosts ask again at once).</summary>
+    public void NotifyAll()
+    {
+        foreach (var id in _waiters.Keys)
+        {
+            Wake(id);
+        }
+    }
+
+    /// <summary>A task that completes when <see cref="Notify"/> names the host; one waiter per host is shared.</summary>
+    public Task WaitAsync(Guid hostId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var waiter = _waiters.GetOrAdd(hostId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        return waiter.Task.WaitAsync(timeout, cancellationToken).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// A relay's poll for its subtree: completes when <see cref="Notify"/> names the relay or a host below it (or a
+    /// host this node does not know). It shares the relay's key with the relay's own poll as a client.
+    /// </summary>
+    public Task WaitForRelayAsync(Guid relayId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        _relays.TryAdd(relayId, 0);
+        return WaitAsync(relayId, timeout, cancellationToken);
+    }
+}

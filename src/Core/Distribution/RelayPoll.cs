@@ -1,0 +1,44 @@
+using System.Security.Cryptography;
+using System.Text;
+using JP1Dist.Protocol;
+
+namespace JP1Dist.Core.Distribution;
+
+/// <summary>A relay's long poll for its subtree's work: answered when the snapshot differs from the one the relay holds.</summary>
+public static class RelayPoll
+{
+    /// <summary>A snapshot with its tag: a hash of every item's ticket, host and status, in order.</summary>
+    public static RelayWorkResponse Snapshot(IReadOnlyList<RelayWorkItem> items, IReadOnlyDictionary<string, SignedManifest> manifests)
+    {
+        var text = new StringBuilder(items.Count * 80);
+        foreach (var item in items)
+        {
+            text.Append(item.Item.WorkItemId).Append(' ').Append(item.HostId).Append(' ').Append(item.Status).Append('\n');
+        }
+        var etag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..32];
+        return new RelayWorkResponse(items, manifests, etag);
+    }
+
+    /// <summary>
+    /// Looks until the snapshot's tag differs from <paramref name="etag"/> or <paramref name="wait"/> has passed; woken
+    /// by a change for the relay or a host below it.
+    /// </summary>
+    public static async Task<RelayWorkResponse> WaitAsync(HostSignals signals, Guid relayId, TimeSpan wait, TimeProvider time, string? etag,
+        Func<CancellationToken, Task<RelayWorkResponse>> look, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetUtcNow() + wait;
+        while (true)
+        {
+            var remaining = deadline - time.GetUtcNow();
+            var signal = signals.WaitForRelayAsync(relayId,
+                remaining > LongPoll.RecheckInterval ? LongPoll.RecheckInterval : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken);
+            var snapshot = await look(cancellationToken);
+            if (!string.Equals(snapshot.Etag, etag, StringComparison.Ordinal) || remaining <= TimeSpan.Zero)
+            {
+                return snapshot;
+            }
+            await signal;
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
+using Microsoft.EntityFrameworkCore;
+
+namespace JP1Dist.Core.Jobs;
+
+// Suspending, resuming and canceling: each a compare-and-set from the states TargetStates allows. The agent learns
+// of a suspension or cancellation from the answer to its next progress report (one per segment), so it stops at a
+// segment boundary; a suspended target is not served, so one that has not started does not start.
+public sealed partial class JobService
+{
+    /// <summary>Suspends the job's unfinished targets (all, or the hosts named); an install under way finishes.</summary>
+    public Task<IReadOnlyList<DistJobStatus>> SuspendAsync(string jobName, IReadOnlyCollection<string>? hostNames, CancellationToken cancellationToken = default) =>
+        ControlAsync(jobName, hostNames, JobControlAction.Suspend, cancellationToken);
+
+    /// <summary>Resumes suspended targets: a transfer goes on from its last verified segment.</summary>
+    public Task<IReadOnlyList<DistJobStatus>> ResumeAsync(string jobName, IReadOnlyCollection<string>? hostNames, CancellationToken cancellationToken = default) =>
+        ControlAsync(jobName, hostNames, JobControlAction.Resume, cancellationToken);
+
+    /// <summary>Cancels the job's unfinished targets; an install under way finishes and reports its outcome.</summary>
+    public Task<IReadOnlyList<DistJobStatus>> CancelAsync(string jobName, IReadOnlyCollection<string>? hostNames, CancellationToken cancellationToken = default) =>
+        ControlAsync(jobName, hostNames, JobControlAction.Cancel, cancellationToken);
+
+    /// <summary>Applies one control action by compare-and-set and returns the status of the targets it changed.</summary>
+    public async Task<IReadOnlyList<DistJobStatus>> ControlAsync(string jobName, IReadOnlyCollection<string>? hostNames, JobControlAction action, CancellationToken cancellationToken = default)
+    {
+        List<Guid> changed;
+        string name;
+        await using (var db = engine.Database.CreateContext())
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            var job = await FindRowAsync(db, jobName, cancellationToken);
+            name = job.Name;
+            var hostIds = await ChooseHostsAsync(db, job, hostNames, cancellationToken);
+            var now = engine.Now;
+            var targets = db.Targets.Where(t => t.JobId == job.Id && hostIds.Contains(t.HostId));
+            switch (action)
+            {
+                case JobControlAction.Suspend:
+                {
+                    var from = TargetStates.Predecessors(TargetStatus.Suspended);
+                    changed = await targets.Where(t => from.Contains(t.Status)).Select(t => t.HostId).ToListAsync(cancellationToken);
+                    await targets.Where(t => from.Contains(t.Status)).ExecuteUpdateAsync(s => s
+                        .SetProperty(t => t.Status, TargetStatus.Suspended)
+                        .SetProperty(t => t.Message, "Suspended by the administrator; Resume-DistJob resumes it where it stopped.")
+                        .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                    break;
+                }
+                case JobControlAction.Resume:
+                {
+                    var suspended = targets.Where(t => t.Status == TargetStatus.Suspended);
+                    changed = await suspended.Select(t => t.HostId).ToListAsync(cancellationToken);
+                    // Back to where the execution is: Queued once it was dispatched, Waiting (for its execution time) before.
+                    await suspended.Where(t => db.JobExecutions.Any(x => x.Id == t.ExecutionId && x.DispatchedAt != null))
+                        .ExecuteUpdateAsync(s => s
+                            .SetProperty(t => t.Status, TargetStatus.Queued)
+                            .SetProperty(t => t.QueuedAt, t => t.QueuedAt ?? now)
+                            .SetProperty(t => t.Message, (string?)null)
+                            .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                    await suspended.ExecuteUpdateAsync(s => s
+                        .SetProperty(t => t.Status, TargetStatus.Waiting)
+                        .SetProperty(t => t.Message, (string?)null)
+                        .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                    break;
+                }
+                default:
+                {
+                    var from = TargetStates.Predecessors(TargetStatus.Canceled);
+                    changed = await targets.Where(t => from.Contains(t.Status)).Select(t => t.HostId).ToListAsync(cancellationToken);
+                    await targets.Where(t => from.Contains(t.Status)).ExecuteUpdateAsync(s => s
+                        .SetProperty(t => t.Status, TargetStatus.Canceled)
+                        .SetProperty(t => t.Message, "Canceled by the administrator.")
+                        .SetProperty(t => t.CompletedAt, now)
+                        .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                    break;
+                }
+            }
+            if (changed.Count == 0)
+            {
+                var verb = action switch { JobControlAction.Suspend => "suspend", JobControlAction.Resume => "resume", _ => "cancel" };
+                var what = action == JobControlAction.Resume ? "suspended" : "unfinished (and not installing)";
+                throw new DistException($"NothingTo{action}", DistErrorKind.InvalidOperation,
+                    $"Job '{job.Name}' has no {what} target{(hostNames is { Count: > 0 } ? $" on {string.Join(", ", hostNames)}" : "")} to {verb}.", job.Name);
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+        // Resumed targets are served at once; relays learn of a suspension or cancellation at once too (they answer
+        // their clients' progress from their snapshot of the work).
+        await engine.Managers.NudgeAsync(cancellationToken);
+        var status = await GetStatusAsync(new JobStatusQuery(name), cancellationToken);
+        return status.Where(s => changed.Contains(s.HostId)).ToList();
+    }
+
+    private static async Task<List<Guid>> ChooseHostsAsync(DistDbContext db, JobRow job, IReadOnlyCollection<string>? hostNames, CancellationToken cancellationToken)
+    {
+        var destinations = await (from d in db.JobDestinations
+                                  join h in db.Hosts on d.HostId equals h.Id
+                                  where d.JobId == job.Id
+                                  select new { h.Id, h.NameKey }).ToListAsync(cancellationToken);
+        if (hostNames is not { Count: > 0 })
+        {
+            return destinations.Select(d => d.Id).ToList();
+        }
+        var missing = hostNames.Where(n => destinations.All(d => d.NameKey != Names.Key(n))).ToList();
+        if (missing.Count > 0)
+        {
+            throw new DistException("HostNotInJob", DistErrorKind.NotFound,
+                $"Job '{job.Name}' has no destination named {string.Join(", ", missing.Select(m => $"'{m}'"))}.", missing[0]);
+        }
+        var keys = hostNames.Select(Names.Key).ToHashSet();
+        return destinations.Where(d => keys.Contains(d.NameKey)).Select(d => d.Id).ToList();
+    }
+}

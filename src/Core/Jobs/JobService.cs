@@ -1,0 +1,516 @@
+using System.Text.Json;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Conditions;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Hosts;
+using JP1Dist.Core.Packaging;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Conditions;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+
+namespace JP1Dist.Core.Jobs;
+
+/// <summary>
+/// Creates, executes and re-executes jobs and reads their status. Executing records intent only
+/// (an execution row and Waiting targets); the manager's scheduler dispatches it.
+/// </summary>
+public sealed partial class JobService(DistEngine engine) : IJobService
+{
+    /// <summary>Saves a job; every destination must be a registered host and the package must exist.</summary>
+    public async Task<DistJob> CreateAsync(NewJobRequest request, CancellationToken cancellationToken = default)
+    {
+        var name = Names.Require(request.Name, "Job");
+        if (request.Type is not (JobType.Install or JobType.TransferToRelay))
+        {
+            throw new DistException("JobTypeNotSupported", DistErrorKind.InvalidArgument,
+                $"Job type '{request.Type}' is not available yet; use -Type Install or TransferToRelay.", request.Type);
+        }
+        if (request.Type == JobType.TransferToRelay)
+        {
+            CheckTransferToRelay(request);
+        }
+        if (request.SegmentIntervalSeconds is < 0 or > NewJobRequest.MaxSegmentIntervalSeconds || double.IsNaN(request.SegmentIntervalSeconds))
+        {
+            throw new DistException("SegmentIntervalOutOfRange", DistErrorKind.InvalidArgument,
+                $"The segment interval {request.SegmentIntervalSeconds} s is out of range: use 0 to {NewJobRequest.MaxSegmentIntervalSeconds} seconds.", request.SegmentIntervalSeconds);
+        }
+        if (request.BandwidthLimitKBps < 0)
+        {
+            throw new DistException("BandwidthLimitOutOfRange", DistErrorKind.InvalidArgument,
+                $"The bandwidth limit {request.BandwidthLimitKBps} KB/s must not be negative (0 means no limit).", request.BandwidthLimitKBps);
+        }
+        var conditions = request.InstallConditions is { IsEmpty: false } given ? InstallConditionReader.Validate(given) : null;
+        var destinations = request.Destinations?.Where(d => !string.IsNullOrWhiteSpace(d)).Select(d => d.Trim()).ToList() ?? [];
+        // Host groups next to hosts: one job for "these computers and everyone in Sales".
+        var extraGroups = request.HostGroups?.Where(d => !string.IsNullOrWhiteSpace(d)).Select(d => d.Trim()).ToList() ?? [];
+        if (extraGroups.Count > 0 && request.DestinationType != DestinationType.Host)
+        {
+            throw new DistException("HostGroupWithDestinationType", DistErrorKind.InvalidArgument,
+                $"-HostGroup adds host groups to hosts; with -DestinationType {request.DestinationType} name the groups in -Destination instead.", request.DestinationType);
+        }
+        if (destinations.Count == 0 && extraGroups.Count == 0)
+        {
+            throw new DistException("JobDestinationMissing", DistErrorKind.InvalidArgument, "The job names no destination host.");
+        }
+        await using var db = engine.Database.CreateContext();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var key = Names.Key(name);
+        if (await db.Jobs.AnyAsync(j => j.NameKey == key, cancellationToken))
+        {
+            throw JobAlreadyExists(name);
+        }
+        var package = await engine.Packages.FindRowAsync(db, request.PackageName, request.PackageVersion, cancellationToken);
+        if (request.RetryLimit < 0)
+        {
+            throw new DistException("RetryLimitInvalid", DistErrorKind.InvalidArgument, $"The retry limit {request.RetryLimit} is negative.", request.RetryLimit);
+        }
+        List<JobDestinationRow> hostDestinations = [];
+        List<JobHostGroupRow> groupDestinations = [];
+        int? idGroupId = null;
+        switch (request.DestinationType)
+        {
+            case DestinationType.Host or DestinationType.AllLowerClients:
+                var hosts = await HostService.FindHostsAsync(db, destinations, cancellationToken);
+                // Only relays have lower clients, and only relays store packages for them.
+                if ((request.DestinationType == DestinationType.AllLowerClients || request.Type == JobType.TransferToRelay)
+                    && hosts.FirstOrDefault(h => h.Kind != HostKind.Relay) is { } notRelay)
+                {
+                    throw HostService.HostNotRelay(notRelay.Name);
+                }
+                hostDestinations = hosts.Select(h => new JobDestinationRow { HostId = h.Id }).ToList();
+                if (extraGroups.Count > 0)
+                {
+                    var named = await Groups.HostGroupService.FindRowsAsync(db, extraGroups, cancellationToken);
+                    if (request.Type == JobType.TransferToRelay)
+                    {
+                        await RelaysOfGroupsAsync(db, named, cancellationToken);
+                    }
+                    groupDestinations = named.Select(g => new JobHostGroupRow { HostGroupId = g.Id }).ToList();
+                }
+                break;
+            case DestinationType.HostGroup:
+                var groups = await Groups.HostGroupService.FindRowsAsync(db, destinations, cancellationToken);
+                if (request.Type == JobType.TransferToRelay)
+                {
+                    await RelaysOfGroupsAsync(db, groups, cancellationToken);
+                }
+                groupDestinations = groups.Select(g => new JobHostGroupRow { HostGroupId = g.Id }).ToList();
+                break;
+            case DestinationType.IdGroup:
+                if (destinations.Distinct(StringComparer.OrdinalIgnoreCase).Count() != 1)
+                {
+                    throw new DistException("IdGroupDestinationInvalid", DistErrorKind.InvalidArgument,
+                        $"A job is executed for one ID group; {destinations.Count} were named ({string.Join(", ", destinations)}).", destinations[0]);
+                }
+                idGroupId = (await Groups.IdGroupService.FindRowAsync(db, destinations[0], cancellationToken)).Id;
+                break;
+            default:
+                throw new DistException("DestinationTypeInvalid", DistErrorKind.InvalidArgument, $"'{request.DestinationType}' is not a destination type.", request.DestinationType);
+        }
+        var row = new JobRow
+        {
+            Name = name,
+            NameKey = key,
+            PackageId = package.Id,
+            Type = request.Type,
+            DistributeAt = request.DistributeAt?.ToUniversalTime(),
+            Description = request.Description,
+            CreatedAt = engine.Now,
+            DestinationType = request.DestinationType,
+            IdGroupId = idGroupId,
+            RetryLimit = request.RetryLimit,
+            Destinations = hostDestinations,
+            InstallConditionsJson = conditions is null ? null : JsonSerializer.Serialize(conditions, ProtocolJson.Options),
+            InstallAt = request.InstallAt?.ToUniversalTime(),
+            SegmentIntervalSeconds = request.SegmentIntervalSeconds,
+            BandwidthLimitKBps = request.BandwidthLimitKBps,
+        };
+        db.Jobs.Add(row);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            foreach (var group in groupDestinations)
+            {
+                group.JobId = row.Id;
+            }
+            db.JobHostGroups.AddRange(groupDestinations);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
+        {
+            throw JobAlreadyExists(name);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return (await ListAsync(name, cancellationToken)).Single();
+    }
+
+    /// <summary>
+    /// A transfer-to-relay job only stores the package on relays: install conditions and an install time mean nothing
+    /// for it, and an ID group (clients joining later) is not a set of relays.
+    /// </summary>
+    private static void CheckTransferToRelay(NewJobRequest request)
+    {
+        var installOnly = new List<string>();
+        if (request.InstallConditions is { IsEmpty: false })
+        {
+            installOnly.Add("-InstallCondition");
+        }
+        if (request.InstallAt is not null)
+        {
+            installOnly.Add("-InstallAt");
+        }
+        if (installOnly.Count > 0)
+        {
+            throw new DistException("InstallSettingNotForTransfer", DistErrorKind.InvalidArgument,
+                $"A TransferToRelay job stores the package on relays and installs nothing, so {string.Join(" and ", installOnly)} cannot be used with it; " +
+                "give install conditions and times to the Install job that follows.", installOnly[0]);
+        }
+        if (request.DestinationType == DestinationType.IdGroup)
+        {
+            throw new DistException("DestinationTypeInvalid", DistErrorKind.InvalidArgument,
+                "A TransferToRelay job goes to relays: name them as hosts, host groups, or AllLowerClients of a relay; an ID group is not available for it.", request.DestinationType);
+        }
+    }
+
+    /// <summary>The relays each host group reaches (nested groups included); a group that reaches no relay is refused, named.</summary>
+    private static async Task<HashSet<Guid>> RelaysOfGroupsAsync(DistDbContext db, IReadOnlyList<HostGroupRow> groups, CancellationToken cancellationToken)
+    {
+        var relays = (await db.Hosts.AsNoTracking().Where(h => h.Kind == HostKind.Relay).Select(h => h.Id).ToListAsync(cancellationToken)).ToHashSet();
+        var found = new HashSet<Guid>();
+        foreach (var group in groups)
+        {
+            var members = (await Groups.HostGroupService.HostsOfAsync(db, [group.Id], cancellationToken)).Where(h => relays.Contains(h.Id)).ToList();
+            if (members.Count == 0)
+            {
+                throw new DistException("HostGroupHasNoRelay", DistErrorKind.InvalidArgument,
+                    $"Host group '{group.Name}' has no relay among its hosts; a TransferToRelay job stores packages on relays only.", group.Name);
+            }
+            found.UnionWith(members.Select(h => h.Id));
+        }
+        return found;
+    }
+
+    /// <summary>Jobs whose names match the wildcard pattern.</summary>
+    public async Task<IReadOnlyList<DistJob>> ListAsync(string? namePattern = null, CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        var rows = await (from j in db.Jobs.AsNoTracking()
+                          join p in db.Packages on j.PackageId equals p.Id
+                          orderby j.NameKey
+                          select new { Job = j, p.Name, p.Version }).ToListAsync(cancellationToken);
+        var matcher = Wildcard.For(namePattern);
+        rows = rows.Where(r => matcher(r.Job.Name)).ToList();
+        var ids = rows.Select(r => r.Job.Id).ToArray();
+        var destinations = await (from d in db.JobDestinations
+                                  join h in db.Hosts on d.HostId equals h.Id
+                                  where ids.Contains(d.JobId)
+                                  orderby h.NameKey
+                                  select new { d.JobId, h.Name }).ToListAsync(cancellationToken);
+        var groups = await (from d in db.JobHostGroups
+                            join g in db.HostGroups on d.HostGroupId equals g.Id
+                            where ids.Contains(d.JobId)
+                            orderby g.NameKey
+                            select new { d.JobId, g.Name }).ToListAsync(cancellationToken);
+        var idGroups = await db.IdGroups.AsNoTracking().ToDictionaryAsync(g => g.Id, g => g.Name, cancellationToken);
+        var byJob = destinations.Concat(groups).ToLookup(d => d.JobId, d => d.Name);
+        return rows.Select(r => new DistJob(r.Job.Name, r.Name, r.Version, r.Job.Type,
+            r.Job.IdGroupId is { } idGroup ? [idGroups[idGroup]] : byJob[r.Job.Id].ToList(),
+            r.Job.DistributeAt.AsLocal(), r.Job.Description, r.Job.CreatedAt.AsLocal(), r.Job.ExecutionCount, r.Job.LastExecutedAt.AsLocal(), r.Job.Id,
+            r.Job.DestinationType, r.Job.RetryLimit,
+            PackageService.ReadConditions(r.Job.InstallConditionsJson), r.Job.InstallAt.AsLocal(), r.Job.SegmentIntervalSeconds, r.Job.BandwidthLimitKBps)).ToList();
+    }
+
+    /// <summary>
+    /// Executes a job: every destination gets a new attempt in Waiting, and the manager dispatches it at the
+    /// job's execution time. Destinations still busy with an earlier execution keep going and are not restarted.
+    /// </summary>
+    public async Task<JobExecutionResult> StartAsync(string jobName, CancellationToken cancellationToken = default)
+    {
+        var result = await RecordExecutionAsync(jobName, hostNames: null, restart: false, cancellationToken);
+        await engine.Managers.NudgeAsync(cancellationToken);
+        return result;
+    }
+
+    /// <summary>Re-executes a job for its failed hosts (all of them, or those named).</summary>
+    public async Task<JobExecutionResult> RestartAsync(string jobName, IReadOnlyCollection<string>? hostNames, CancellationToken cancellationToken = default)
+    {
+        var result = await RecordExecutionAsync(jobName, hostNames, restart: true, cancellationToken);
+        await engine.Managers.NudgeAsync(cancellationToken);
+        return result;
+    }
+
+    private async Task<JobExecutionResult> RecordExecutionAsync(string jobName, IReadOnlyCollection<string>? hostNames, bool restart, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var job = await FindRowAsync(db, jobName, cancellationToken);
+        var now = engine.Now;
+        // A re-execution considers the hosts the job already reached (ID group members that left included).
+        var destinationHosts = restart
+            ? await (from t in db.Targets join h in db.Hosts on t.HostId equals h.Id where t.JobId == job.Id select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken)
+            : await ExpandAsync(db, job, cancellationToken);
+        var targets = await db.Targets.Where(t => t.JobId == job.Id).ToDictionaryAsync(t => t.HostId, cancellationToken);
+        var package = await db.Packages.AsNoTracking().FirstAsync(p => p.Id == job.PackageId, cancellationToken);
+
+        var chosen = destinationHosts;
+        if (hostNames is { Count: > 0 })
+        {
+            var keys = hostNames.Select(Names.Key).ToHashSet();
+            chosen = destinationHosts.Where(h => keys.Contains(h.NameKey)).ToList();
+            var missing = hostNames.Where(n => chosen.All(h => h.NameKey != Names.Key(n))).ToList();
+            if (missing.Count > 0)
+            {
+                throw new DistException("HostNotInJob", DistErrorKind.NotFound,
+                    $"Job '{job.Name}' has no destination named {string.Join(", ", missing.Select(m => $"'{m}'"))}.", missing[0]);
+            }
+        }
+        if (restart)
+        {
+            chosen = chosen.Where(h => targets.TryGetValue(h.Id, out var t) && t.Status == TargetStatus.Failed).ToList();
+            if (chosen.Count == 0)
+            {
+                throw new DistException("NoFailedTargets", DistErrorKind.InvalidOperation,
+                    hostNames is { Count: > 0 }
+                        ? $"Job '{job.Name}' has not failed on {string.Join(", ", hostNames)}; only failed hosts are re-executed."
+                        : $"Job '{job.Name}' has no failed hosts to re-execute.", job.Name);
+            }
+        }
+        else
+        {
+            var busy = chosen.Where(h => targets.TryGetValue(h.Id, out var t) && !t.Status.IsFinal()).ToList();
+            chosen = chosen.Except(busy).ToList();
+            // A relay that holds the package with its current expiry is not sent it again (other jobs' copies: at dispatch).
+            var stored = chosen.Where(h => targets.TryGetValue(h.Id, out var t) && IsStillStored(t, package, now)).ToList();
+            chosen = chosen.Except(stored).ToList();
+            if (chosen.Count == 0 && stored.Count > 0)
+            {
+                throw new DistException("AlreadyStoredOnRelays", DistErrorKind.InvalidOperation,
+                    $"Package '{package.Name}' {package.Version} is already stored on every relay of job '{job.Name}' " +
+                    $"{(package.ExpiresAt is { } until ? $"until {until.ToLocalTime():yyyy-MM-dd HH:mm}" : "with no expiry")}; nothing is sent again before then " +
+                    "(Set-DistPackage -ExpiresAt changes the expiry, and the next execution sends it again).", job.Name);
+            }
+            // An ID group job may be executed while the group is empty: it reaches the hosts that join later.
+            if (chosen.Count == 0 && job.DestinationType != DestinationType.IdGroup)
+            {
+                throw new DistException("JobAlreadyRunning", DistErrorKind.InvalidOperation,
+                    $"Job '{job.Name}' is still running on every destination; wait for it (Wait-DistJob) before executing it again.", job.Name);
+            }
+        }
+
+        var execution = new JobExecutionRow
+        {
+            JobId = job.Id,
+            RequestedAt = now,
+            ExecuteAt = restart ? null : job.DistributeAt,
+            TargetCount = chosen.Count,
+            IsRestart = restart,
+        };
+        db.JobExecutions.Add(execution);
+        await db.SaveChangesAsync(cancellationToken);
+
+        var fresh = new List<Guid>();
+        foreach (var host in chosen)
+        {
+            if (!targets.TryGetValue(host.Id, out var target))
+            {
+                fresh.Add(host.Id);
+                continue;
+            }
+            target.Status = TargetStatus.Waiting;
+            target.Attempt++;
+            target.ExecutionId = execution.Id;
+            target.WorkItemId = Guid.NewGuid();
+            target.ExitCode = null;
+            target.Message = null;
+            target.OutputTail = null;
+            target.BytesTransferred = 0;
+            target.SegmentsTransferred = 0;
+            target.StoredUntil = null;
+            (target.JobSettingsJson, target.JobSettingsSignature, target.InstallAt) = AttemptSettings.Sign(engine, job, package, target.WorkItemId);
+            target.QueuedAt = null;
+            target.StartedAt = null;
+            target.CompletedAt = null;
+            target.UpdatedAt = now;
+        }
+        if (!restart)
+        {
+            job.ExecutionCount++;
+            job.LastExecutedAt = now;
+        }
+        await db.SaveChangesAsync(cancellationToken);
+        await InsertTargetsAsync(db, job, package, execution.Id, fresh, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new JobExecutionResult(job.Name, execution.Id, chosen.Count, execution.ExecuteAt.AsLocal(), chosen.Select(h => h.Name).ToList());
+    }
+
+    /// <summary>A StoredOnRelay target whose expiry is still the package's and has not passed.</summary>
+    internal static bool IsStillStored(TargetRow target, PackageRow package, DateTime now) =>
+        target.Status == TargetStatus.StoredOnRelay && target.StoredUntil == package.ExpiresAt && (target.StoredUntil is null || target.StoredUntil > now);
+
+    /// <summary>
+    /// Writes new Waiting targets with multi-row INSERT statements instead of one tracked entity each: executing a
+    /// job for 10,000 hosts writes 50 statements, not 10,000. Parameters go through EF's type mappings, so ids and
+    /// times are stored exactly as EF stores them.
+    /// </summary>
+    private Task InsertTargetsAsync(DistDbContext db, JobRow job, PackageRow package, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
+    {
+        var rows = hostIds.Select(hostId =>
+        {
+            var ticket = Guid.NewGuid();
+            var (settings, signature, installAt) = AttemptSettings.Sign(engine, job, package, ticket);
+            return new object?[] { hostId, ticket, installAt, settings, signature };
+        }).ToList();
+        return MultiRowInsert.ExecuteAsync(db, "Targets", ["HostId", "WorkItemId", "InstallAt", "JobSettingsJson", "JobSettingsSignature"], rows, cancellationToken,
+            [("JobId", job.Id), ("Status", (int)TargetStatus.Waiting), ("Attempt", 1), ("ExecutionId", executionId), ("BytesTransferred", 0L),
+             ("UpdatedAt", now), ("CreatedAt", now), ("SegmentsTransferred", 0)]);
+    }
+
+    private sealed record DestinationHost(Guid Id, string Name, string NameKey);
+
+    /// <summary>
+    /// The hosts a job reaches now, each once: its hosts, every host under its host groups (nested groups
+    /// included), the current members of its ID group, or every host below its relays at all levels. A
+    /// TransferToRelay job reaches only the relays among them. Set-based: one query per kind, no per-host work.
+    /// </summary>
+    private static async Task<List<DestinationHost>> ExpandAsync(DistDbContext db, JobRow job, CancellationToken cancellationToken)
+    {
+        switch (job.DestinationType)
+        {
+            case DestinationType.HostGroup:
+                var groupIds = await db.JobHostGroups.Where(d => d.JobId == job.Id).Select(d => d.HostGroupId).ToListAsync(cancellationToken);
+                var groupHosts = (await Groups.HostGroupService.HostsOfAsync(db, groupIds, cancellationToken)).Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToList();
+                if (job.Type != JobType.TransferToRelay)
+                {
+                    return groupHosts;
+                }
+                var groups = await db.HostGroups.AsNoTracking().Where(g => groupIds.Contains(g.Id)).ToListAsync(cancellationToken);
+                var relays = await RelaysOfGroupsAsync(db, groups, cancellationToken);
+                return groupHosts.Where(h => relays.Contains(h.Id)).ToList();
+            case DestinationType.IdGroup:
+                return await (from m in db.IdGroupMembers
+                              join h in db.Hosts on m.HostId equals h.Id
+                              where m.IdGroupId == job.IdGroupId
+                              orderby h.NameKey
+                              select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+            case DestinationType.AllLowerClients:
+                return await LowerHostsAsync(db, job, cancellationToken);
+            default:
+                var named = await (from d in db.JobDestinations
+                                   join h in db.Hosts on d.HostId equals h.Id
+                                   where d.JobId == job.Id && (job.Type != JobType.TransferToRelay || h.Kind == HostKind.Relay)
+                                   orderby h.NameKey
+                                   select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+                // Host groups named next to the hosts (-HostGroup): their hosts too, each host once.
+                var extra = await db.JobHostGroups.Where(d => d.JobId == job.Id).Select(d => d.HostGroupId).ToListAsync(cancellationToken);
+                if (extra.Count == 0)
+                {
+                    return named;
+                }
+                var inGroups = await Groups.HostGroupService.HostsOfAsync(db, extra, cancellationToken);
+                var relaysOnly = job.Type == JobType.TransferToRelay
+                    ? (await db.Hosts.Where(h => h.Kind == HostKind.Relay).Select(h => h.Id).ToListAsync(cancellationToken)).ToHashSet()
+                    : null;
+                var seen = named.Select(h => h.Id).ToHashSet();
+                return named.Concat(inGroups.Where(h => (relaysOnly is null || relaysOnly.Contains(h.Id)) && seen.Add(h.Id))
+                        .Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)))
+                    .OrderBy(h => h.NameKey, StringComparer.Ordinal).ToList();
+        }
+    }
+
+    /// <summary>
+    /// Every host below the job's relays, at all levels and each once (a relay below another named relay too); not the
+    /// named relays themselves, unless one is below another. Hosts that register under a relay later are not added:
+    /// a re-execution reaches them.
+    /// </summary>
+    private static async Task<List<DestinationHost>> LowerHostsAsync(DistDbContext db, JobRow job, CancellationToken cancellationToken)
+    {
+        var relayIds = await db.JobDestinations.Where(d => d.JobId == job.Id).Select(d => d.HostId).ToListAsync(cancellationToken);
+        var below = new HashSet<Guid>();
+        foreach (var relayId in relayIds)
+        {
+            below.UnionWith(await HostTree.DescendantsAsync(db, relayId, cancellationToken));
+        }
+        var ids = below.ToList();
+        var hosts = await db.Hosts.AsNoTracking()
+            .Where(h => ids.Contains(h.Id) && (job.Type != JobType.TransferToRelay || h.Kind == HostKind.Relay))
+            .OrderBy(h => h.NameKey)
+            .Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+        if (hosts.Count == 0)
+        {
+            var names = await db.Hosts.Where(h => relayIds.Contains(h.Id)).OrderBy(h => h.NameKey).Select(h => h.Name).ToListAsync(cancellationToken);
+            throw new DistException("NoLowerClients", DistErrorKind.InvalidOperation,
+                job.Type == JobType.TransferToRelay
+                    ? $"No relay is registered below {string.Join(", ", names.Select(n => $"'{n}'"))}; job '{job.Name}' has nowhere to store the package."
+                    : $"No host is registered below {string.Join(", ", names.Select(n => $"'{n}'"))}; job '{job.Name}' has no lower clients to reach yet.", job.Name);
+        }
+        return hosts;
+    }
+
+    /// <summary>One object per (job, host), filtered; a waiting target says so when no manager runs.</summary>
+    public async Task<IReadOnlyList<DistJobStatus>> GetStatusAsync(JobStatusQuery query, CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        if (query.JobName is not null && !Wildcard.HasWildcard(query.JobName))
+        {
+            await FindRowAsync(db, query.JobName, cancellationToken);
+        }
+        var rows = from t in db.Targets.AsNoTracking()
+                   join j in db.Jobs on t.JobId equals j.Id
+                   join h in db.Hosts on t.HostId equals h.Id
+                   join p in db.Packages on j.PackageId equals p.Id
+                   select new { t, JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, p.SegmentCount, p.TotalBytes };
+        if (query.JobName is not null && !Wildcard.HasWildcard(query.JobName))
+        {
+            var key = Names.Key(query.JobName);
+            rows = rows.Where(r => r.JobKey == key);
+        }
+        if (query.HostName is not null && !Wildcard.HasWildcard(query.HostName))
+        {
+            var key = Names.Key(query.HostName);
+            rows = rows.Where(r => r.HostKey == key);
+        }
+        if (query.Statuses is { Count: > 0 } statuses)
+        {
+            rows = rows.Where(r => statuses.Contains(r.t.Status));
+        }
+        var list = await rows.OrderBy(r => r.JobKey).ThenBy(r => r.HostKey).ToListAsync(cancellationToken);
+        var jobMatch = Wildcard.For(query.JobName);
+        var hostMatch = Wildcard.For(query.HostName);
+        var managerAlive = list.Any(r => r.t.Status == TargetStatus.Waiting) && await engine.Managers.AnyAliveAsync(cancellationToken);
+        return list.Where(r => jobMatch(r.JobName) && hostMatch(r.HostName))
+            .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
+                r.t.Status == TargetStatus.Waiting && !managerAlive ? DistJobStatus.NoManagerMessage : r.t.Message,
+                r.t.Attempt, r.t.QueuedAt.AsLocal(), r.t.StartedAt.AsLocal(), r.t.CompletedAt.AsLocal(), r.t.UpdatedAt.AsLocal(), r.t.BytesTransferred, r.t.OutputTail,
+                r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal(), r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt.AsLocal(), r.t.StoredUntil.AsLocal()))
+            .ToList();
+    }
+
+    /// <summary>Removes a saved job and its status; refused while it has unfinished targets unless forced.</summary>
+    public async Task RemoveAsync(string jobName, bool force, CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var job = await FindRowAsync(db, jobName, cancellationToken);
+        var busy = await db.Targets.CountAsync(t => t.JobId == job.Id && !HostService.FinalStatuses.Contains(t.Status), cancellationToken);
+        if (busy > 0 && !force)
+        {
+            throw new DistException("JobActive", DistErrorKind.InvalidOperation,
+                $"Job '{job.Name}' has {busy} unfinished target(s); wait for it, or use -Force.", job.Name);
+        }
+        db.Jobs.Remove(job);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    internal static async Task<JobRow> FindRowAsync(DistDbContext db, string jobName, CancellationToken cancellationToken)
+    {
+        var key = Names.Key(jobName ?? "");
+        return await db.Jobs.FirstOrDefaultAsync(j => j.NameKey == key, cancellationToken)
+            ?? throw new DistException("JobNotFound", DistErrorKind.NotFound, $"No job named '{jobName}' exists; Get-DistJob lists the jobs.", jobName);
+    }
+
+    private static DistException JobAlreadyExists(string name) =>
+        new("JobAlreadyExists", DistErrorKind.AlreadyExists, $"A job named '{name}' already exists.", name);
+}

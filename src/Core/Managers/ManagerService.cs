@@ -1,0 +1,110 @@
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
+using Microsoft.EntityFrameworkCore;
+
+namespace JP1Dist.Core.Managers;
+
+/// <summary>
+/// The managers of one data folder: those that announced themselves (a heartbeat row each), whether one runs, the
+/// nudge that tells it of new intent, and the manager this process started for a PowerShell session.
+/// </summary>
+public sealed class ManagerService(DistEngine engine) : IManagerService
+{
+    /// <summary>How old a manager heartbeat may be for the manager to count as running.</summary>
+    public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(15);
+
+    private readonly Lock _gate = new();
+    private LaunchedManager? _started;
+
+    /// <summary>
+    /// Where the jp1dist executable is, for <see cref="StartAsync"/>: whoever opens the engine for a session sets it
+    /// (the module: out/jp1dist beside out/JP1Dist). JP1DIST_EXE overrides it.
+    /// </summary>
+    public string? ExecutableFolder { get; set; }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<DistManagerInfo>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        var now = engine.Now;
+        var rows = await db.ManagerNodes.AsNoTracking().OrderByDescending(m => m.HeartbeatAt).ToListAsync(cancellationToken);
+        return rows.Select(m => new DistManagerInfo(m.Url, m.ProcessId, m.MachineName, m.StartedAt.AsLocal(), m.HeartbeatAt.AsLocal(),
+            now - m.HeartbeatAt < HeartbeatTimeout && !IsGoneLocally(m))).ToList();
+    }
+
+    /// <summary>True when a manager runs on this data folder now.</summary>
+    public async Task<bool> AnyAliveAsync(CancellationToken cancellationToken = default) =>
+        (await ListAsync(cancellationToken)).Any(m => m.IsAlive);
+
+    /// <summary>Tells a running manager that new intent is recorded; best effort, since the manager also sweeps every second.</summary>
+    public async Task NudgeAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var manager in (await ListAsync(cancellationToken)).Where(m => m.IsAlive))
+        {
+            try
+            {
+                using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+                using var response = await client.PostAsync(new Uri(new Uri(manager.Url), ApiPaths.Nudge), null, cancellationToken);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException)
+            {
+                // A missed nudge costs at most one sweep interval.
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<DistManagerInfo> StartAsync(string listenUrl, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var folder = ExecutableFolder ?? throw new DistException("ManagerExecutableNotFound", DistErrorKind.NotFound,
+            "This session does not know where the jp1dist executable is; set JP1DIST_EXE to its path.");
+        var launched = await ManagerLauncher.StartAsync(folder, listenUrl, engine, timeout, cancellationToken);
+        lock (_gate)
+        {
+            _started?.Dispose();
+            _started = launched;
+        }
+        return (await ListAsync(cancellationToken)).First(m => m.ProcessId == launched.Process.Id);
+    }
+
+    /// <inheritdoc />
+    public DistManagerInfo? StartedHere
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _started is { } manager
+                    ? new DistManagerInfo(manager.Url, manager.Process.Id, Environment.MachineName, manager.StartedAt, manager.StartedAt, !manager.Process.HasExited)
+                    : null;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        LaunchedManager manager;
+        lock (_gate)
+        {
+            manager = _started ?? throw new DistException("ManagerNotStartedHere", DistErrorKind.InvalidOperation,
+                $"This session started no manager on data folder '{engine.Folder.Root}'; a manager started elsewhere is stopped where it runs (Ctrl+C, or its service).",
+                engine.Folder.Root);
+            _started = null;
+        }
+        try
+        {
+            await manager.StopAsync(timeout);
+        }
+        finally
+        {
+            manager.Dispose();
+        }
+    }
+
+    /// <summary>A manager on this computer whose process no longer exists is not running, whatever its last heartbeat says.</summary>
+    private static bool IsGoneLocally(ManagerNodeRow manager) =>
+        string.Equals(manager.MachineName, Environment.MachineName, StringComparison.OrdinalIgnoreCase) && !ProcessLiveness.IsRunning(manager.ProcessId);
+}

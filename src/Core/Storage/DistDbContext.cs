@@ -1,0 +1,151 @@
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Protocol;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace JP1Dist.Core.Storage;
+
+/// <summary>The engine's tables. Quartz keeps its own QRTZ_ tables in the same database.</summary>
+public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbContext(options)
+{
+    public DbSet<PackageRow> Packages => Set<PackageRow>();
+    public DbSet<HostRow> Hosts => Set<HostRow>();
+    public DbSet<EnrollmentTokenRow> EnrollmentTokens => Set<EnrollmentTokenRow>();
+    public DbSet<JobRow> Jobs => Set<JobRow>();
+    public DbSet<JobDestinationRow> JobDestinations => Set<JobDestinationRow>();
+    public DbSet<JobExecutionRow> JobExecutions => Set<JobExecutionRow>();
+    public DbSet<TargetRow> Targets => Set<TargetRow>();
+    public DbSet<ManagerNodeRow> ManagerNodes => Set<ManagerNodeRow>();
+    public DbSet<HostSoftwareRow> HostSoftware => Set<HostSoftwareRow>();
+    public DbSet<HostGroupRow> HostGroups => Set<HostGroupRow>();
+    public DbSet<HostGroupMemberRow> HostGroupMembers => Set<HostGroupMemberRow>();
+    public DbSet<HostGroupNestingRow> HostGroupNesting => Set<HostGroupNestingRow>();
+    public DbSet<IdGroupRow> IdGroups => Set<IdGroupRow>();
+    public DbSet<IdGroupMemberRow> IdGroupMembers => Set<IdGroupMemberRow>();
+    public DbSet<JobHostGroupRow> JobHostGroups => Set<JobHostGroupRow>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // Every time is UTC; SQLite stores text, so the kind must be put back on read.
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
+        configurationBuilder.Properties<DateTime?>().HaveConversion<UtcDateTimeConverter>();
+    }
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<PackageRow>(e =>
+        {
+            e.ToTable("Packages");
+            e.HasIndex(p => new { p.NameKey, p.Version }).IsUnique();
+        });
+        modelBuilder.Entity<HostRow>(e =>
+        {
+            e.ToTable("Hosts");
+            e.HasIndex(h => h.NameKey).IsUnique();
+            e.HasIndex(h => h.ParentHostId);
+            // Removing a relay moves its lower hosts up first (HostService.RemoveAsync), so no host points at a gone one.
+            e.HasOne<HostRow>().WithMany().HasForeignKey(h => h.ParentHostId).OnDelete(DeleteBehavior.Restrict);
+            e.Property(h => h.Kind).HasConversion<int>();
+        });
+        modelBuilder.Entity<EnrollmentTokenRow>(e =>
+        {
+            e.ToTable("EnrollmentTokens");
+            e.HasIndex(t => t.TokenHash).IsUnique();
+        });
+        modelBuilder.Entity<JobRow>(e =>
+        {
+            e.ToTable("Jobs");
+            e.HasIndex(j => j.NameKey).IsUnique();
+            e.HasIndex(j => j.PackageId);
+            e.HasOne<PackageRow>().WithMany().HasForeignKey(j => j.PackageId).OnDelete(DeleteBehavior.Restrict);
+            e.HasMany(j => j.Destinations).WithOne().HasForeignKey(d => d.JobId).OnDelete(DeleteBehavior.Cascade);
+            e.Property(j => j.DestinationType).HasConversion<int>();
+            e.HasIndex(j => j.IdGroupId);
+            e.HasOne<IdGroupRow>().WithMany().HasForeignKey(j => j.IdGroupId).OnDelete(DeleteBehavior.Restrict);
+        });
+        modelBuilder.Entity<JobDestinationRow>(e =>
+        {
+            e.ToTable("JobDestinations");
+            e.HasKey(d => new { d.JobId, d.HostId });
+            e.HasOne<HostRow>().WithMany().HasForeignKey(d => d.HostId).OnDelete(DeleteBehavior.Restrict);
+        });
+        modelBuilder.Entity<JobExecutionRow>(e =>
+        {
+            e.ToTable("JobExecutions");
+            e.HasIndex(x => x.ScheduledAt);
+            e.HasOne<JobRow>().WithMany().HasForeignKey(x => x.JobId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<TargetRow>(e =>
+        {
+            e.ToTable("Targets");
+            e.HasIndex(t => new { t.JobId, t.HostId }).IsUnique();
+            e.HasIndex(t => new { t.JobId, t.Status });
+            e.HasIndex(t => new { t.HostId, t.Status });
+            e.HasIndex(t => t.WorkItemId).IsUnique();
+            e.HasIndex(t => t.ExecutionId);
+            e.Property(t => t.Status).HasConversion<int>();
+            e.HasOne<JobRow>().WithMany().HasForeignKey(t => t.JobId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<HostRow>().WithMany().HasForeignKey(t => t.HostId).OnDelete(DeleteBehavior.Restrict);
+        });
+        modelBuilder.Entity<HostSoftwareRow>(e =>
+        {
+            e.ToTable("HostSoftware");
+            e.HasIndex(s => new { s.HostId, s.NameKey });
+            e.HasIndex(s => s.NameKey);
+            e.HasOne<HostRow>().WithMany().HasForeignKey(s => s.HostId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<HostGroupRow>(e =>
+        {
+            e.ToTable("HostGroups");
+            e.HasIndex(g => g.NameKey).IsUnique();
+        });
+        modelBuilder.Entity<HostGroupMemberRow>(e =>
+        {
+            e.ToTable("HostGroupMembers");
+            e.HasKey(m => new { m.GroupId, m.HostId });
+            e.HasIndex(m => m.HostId);
+            e.HasOne<HostGroupRow>().WithMany().HasForeignKey(m => m.GroupId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<HostRow>().WithMany().HasForeignKey(m => m.HostId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<HostGroupNestingRow>(e =>
+        {
+            e.ToTable("HostGroupNesting");
+            e.HasKey(n => new { n.ParentId, n.ChildId });
+            e.HasIndex(n => n.ChildId);
+            e.HasOne<HostGroupRow>().WithMany().HasForeignKey(n => n.ParentId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<HostGroupRow>().WithMany().HasForeignKey(n => n.ChildId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<IdGroupRow>(e =>
+        {
+            e.ToTable("IdGroups");
+            e.HasIndex(g => g.NameKey).IsUnique();
+        });
+        modelBuilder.Entity<IdGroupMemberRow>(e =>
+        {
+            e.ToTable("IdGroupMembers");
+            e.HasKey(m => new { m.IdGroupId, m.HostId });
+            e.HasIndex(m => m.HostId);
+            e.Property(m => m.Source).HasConversion<int>();
+            e.HasOne<IdGroupRow>().WithMany().HasForeignKey(m => m.IdGroupId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<HostRow>().WithMany().HasForeignKey(m => m.HostId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<JobHostGroupRow>(e =>
+        {
+            e.ToTable("JobHostGroups");
+            e.HasKey(d => new { d.JobId, d.HostGroupId });
+            e.HasIndex(d => d.HostGroupId);
+            e.HasOne<JobRow>().WithMany().HasForeignKey(d => d.JobId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<HostGroupRow>().WithMany().HasForeignKey(d => d.HostGroupId).OnDelete(DeleteBehavior.Restrict);
+        });
+        modelBuilder.Entity<ManagerNodeRow>(e =>
+        {
+            e.ToTable("ManagerNodes");
+            e.HasKey(m => m.NodeId);
+        });
+    }
+
+    private sealed class UtcDateTimeConverter() : ValueConverter<DateTime, DateTime>(
+        v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+}

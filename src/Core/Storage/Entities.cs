@@ -1,0 +1,243 @@
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Protocol;
+
+namespace JP1Dist.Core.Storage;
+
+/// <summary>A registered package: immutable once written; the manifest is what agents verify.</summary>
+public sealed class PackageRow
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public required string Version { get; set; }
+    public string? Description { get; set; }
+    public required string InstallCommand { get; set; }
+    public required string InstallArgumentsJson { get; set; }
+    public required string SuccessExitCodesJson { get; set; }
+    public int InstallTimeoutSeconds { get; set; }
+    public long SegmentSize { get; set; }
+    public long TotalBytes { get; set; }
+    public int FileCount { get; set; }
+    public int SegmentCount { get; set; }
+    /// <summary>The exact signed text of the manifest.</summary>
+    public required string ManifestJson { get; set; }
+    public required string ManifestSignature { get; set; }
+    public DateTime CreatedAt { get; set; }
+    /// <summary>The install conditions (JSON of InstallConditions), also in the signed manifest; null when none.</summary>
+    public string? InstallConditionsJson { get; set; }
+    /// <summary>When clients install what they received (UTC), also in the signed manifest; null means at once.</summary>
+    public DateTime? InstallAt { get; set; }
+    /// <summary>
+    /// Until when relays keep the package (UTC); null: no expiry. A management attribute, not in the signed manifest:
+    /// relays learn it through the signed job settings of a transfer-to-relay work item.
+    /// </summary>
+    public DateTime? ExpiresAt { get; set; }
+}
+
+/// <summary>A managed computer known to the manager.</summary>
+public sealed class HostRow
+{
+    public Guid Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public string OS { get; set; } = "";
+    public string OSVersion { get; set; } = "";
+    public string Architecture { get; set; } = "";
+    public string AddressesJson { get; set; } = "[]";
+    public string? MacAddress { get; set; }
+    public string AgentVersion { get; set; } = "";
+    public required string CredentialHash { get; set; }
+    public DateTime RegisteredAt { get; set; }
+    public DateTime LastSeen { get; set; }
+    public int CpuCount { get; set; }
+    public long MemoryMB { get; set; }
+    /// <summary>Volumes with size and free space (JSON array of <see cref="Protocol.VolumeFact"/>).</summary>
+    public string VolumesJson { get; set; } = "[]";
+    /// <summary>Every MAC address of the host (JSON array); MacAddress holds the first.</summary>
+    public string MacAddressesJson { get; set; } = "[]";
+    /// <summary>A hash of the facts last reported, so that an unchanged report changes nothing.</summary>
+    public string? FactsHash { get; set; }
+    public DateTime? FactsUpdatedAt { get; set; }
+    /// <summary>A client, or a relay that serves lower clients (and is a client too).</summary>
+    public HostKind Kind { get; set; } = HostKind.Client;
+    /// <summary>The host's higher system: the relay it registered through; null means directly under the manager.</summary>
+    public Guid? ParentHostId { get; set; }
+    /// <summary>For a relay: the URL its lower clients use to reach it.</summary>
+    public string? RelayUrl { get; set; }
+}
+
+/// <summary>One piece of software installed on a host: from the operating system's list, or installed by JP1Dist.</summary>
+public sealed class HostSoftwareRow
+{
+    public long Id { get; set; }
+    public Guid HostId { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public string Version { get; set; } = "";
+    /// <summary>Where the fact comes from: JP1Dist, dpkg, rpm or Registry.</summary>
+    public string Source { get; set; } = "";
+    public DateTime RecordedAt { get; set; }
+}
+
+/// <summary>A named set of hosts and of other host groups (nested, without cycles).</summary>
+public sealed class HostGroupRow
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public string? Description { get; set; }
+    public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>A host that is a direct member of a host group.</summary>
+public sealed class HostGroupMemberRow
+{
+    public int GroupId { get; set; }
+    public Guid HostId { get; set; }
+    public DateTime AddedAt { get; set; }
+}
+
+/// <summary>A host group nested in another: every member of the child is reached through the parent.</summary>
+public sealed class HostGroupNestingRow
+{
+    public int ParentId { get; set; }
+    public int ChildId { get; set; }
+    public DateTime AddedAt { get; set; }
+}
+
+/// <summary>An ID group: jobs executed for it reach every member, now and later. Its policy admits members automatically.</summary>
+public sealed class IdGroupRow
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public string? Description { get; set; }
+    public DateTime CreatedAt { get; set; }
+    /// <summary>The policy's rules (JSON), or null when the group has no policy.</summary>
+    public string? PolicyJson { get; set; }
+    public DateTime? PolicyUpdatedAt { get; set; }
+}
+
+/// <summary>A host in an ID group, added by hand or by the group's policy.</summary>
+public sealed class IdGroupMemberRow
+{
+    public int IdGroupId { get; set; }
+    public Guid HostId { get; set; }
+    public MembershipSource Source { get; set; }
+    public DateTime AddedAt { get; set; }
+}
+
+/// <summary>A host group a job names as a destination; expanded into hosts when the job is executed.</summary>
+public sealed class JobHostGroupRow
+{
+    public int JobId { get; set; }
+    public int HostGroupId { get; set; }
+}
+
+/// <summary>A secret an agent presents once to register; only its hash is kept.</summary>
+public sealed class EnrollmentTokenRow
+{
+    public int Id { get; set; }
+    public required string TokenHash { get; set; }
+    public string? Description { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public int UseCount { get; set; }
+    public DateTime? LastUsedAt { get; set; }
+}
+
+/// <summary>A saved job: a package, destinations, a type and an execution time.</summary>
+public sealed class JobRow
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public int PackageId { get; set; }
+    public JobType Type { get; set; }
+    public DateTime? DistributeAt { get; set; }
+    public string? Description { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public int ExecutionCount { get; set; }
+    public DateTime? LastExecutedAt { get; set; }
+    public DestinationType DestinationType { get; set; }
+    /// <summary>For an ID group job: the group whose members, now and later, are its destinations.</summary>
+    public int? IdGroupId { get; set; }
+    /// <summary>How many times a failed target is re-executed automatically at the host's next connection.</summary>
+    public int RetryLimit { get; set; }
+    /// <summary>Conditions overriding the package's, condition by condition (JSON of InstallConditions); null when none.</summary>
+    public string? InstallConditionsJson { get; set; }
+    /// <summary>An install time overriding the package's (UTC).</summary>
+    public DateTime? InstallAt { get; set; }
+    /// <summary>The pause between two segments of a transfer.</summary>
+    public double SegmentIntervalSeconds { get; set; }
+    /// <summary>The bandwidth cap per transfer in KiB/s; 0 means none.</summary>
+    public int BandwidthLimitKBps { get; set; }
+    public List<JobDestinationRow> Destinations { get; set; } = [];
+}
+
+/// <summary>One host a job names as a destination.</summary>
+public sealed class JobDestinationRow
+{
+    public int JobId { get; set; }
+    public Guid HostId { get; set; }
+}
+
+/// <summary>
+/// An administrator's request to execute (or re-execute) a job: the intent a cmdlet records and the
+/// manager turns into a Quartz trigger. ScheduledAt stays null until the manager has done so.
+/// </summary>
+public sealed class JobExecutionRow
+{
+    public int Id { get; set; }
+    public int JobId { get; set; }
+    public DateTime RequestedAt { get; set; }
+    /// <summary>When to dispatch; null means at once.</summary>
+    public DateTime? ExecuteAt { get; set; }
+    public DateTime? ScheduledAt { get; set; }
+    public DateTime? DispatchedAt { get; set; }
+    public int TargetCount { get; set; }
+    public bool IsRestart { get; set; }
+}
+
+/// <summary>One (job, host) pair and its current state; moves by compare-and-set only.</summary>
+public sealed class TargetRow
+{
+    public long Id { get; set; }
+    public int JobId { get; set; }
+    public Guid HostId { get; set; }
+    public TargetStatus Status { get; set; }
+    public int Attempt { get; set; }
+    public int ExecutionId { get; set; }
+    /// <summary>The ticket of the current attempt; a report naming another ticket is stale.</summary>
+    public Guid WorkItemId { get; set; }
+    public int? ExitCode { get; set; }
+    public string? Message { get; set; }
+    public string? OutputTail { get; set; }
+    public long BytesTransferred { get; set; }
+    /// <summary>Segments the agent has verified so far.</summary>
+    public int SegmentsTransferred { get; set; }
+    /// <summary>The effective install time of this attempt (job's, else package's); the target is not served as Transferred before it.</summary>
+    public DateTime? InstallAt { get; set; }
+    /// <summary>The signed JobSettings of this attempt, handed to the agent with the work item.</summary>
+    public string? JobSettingsJson { get; set; }
+    public string? JobSettingsSignature { get; set; }
+    public DateTime UpdatedAt { get; set; }
+    /// <summary>When the host became a target of the job (for an ID group job, when it joined).</summary>
+    public DateTime CreatedAt { get; set; }
+    public DateTime? QueuedAt { get; set; }
+    public DateTime? StartedAt { get; set; }
+    public DateTime? CompletedAt { get; set; }
+    /// <summary>For a StoredOnRelay target: until when the relay keeps the package (UTC); null means no expiry.</summary>
+    public DateTime? StoredUntil { get; set; }
+}
+
+/// <summary>A running manager process announces itself here, so cmdlets can nudge it and status can tell when none runs.</summary>
+public sealed class ManagerNodeRow
+{
+    public required string NodeId { get; set; }
+    public required string Url { get; set; }
+    public int ProcessId { get; set; }
+    public string MachineName { get; set; } = "";
+    public DateTime StartedAt { get; set; }
+    public DateTime HeartbeatAt { get; set; }
+}

@@ -1,0 +1,75 @@
+namespace JP1Dist.Core.Storage;
+
+/// <summary>
+/// Runs small concurrent writes (agent reports, last-seen times) together in one transaction, so that a
+/// thousand agents reporting at once cost a few commits instead of a thousand. No thread of its own: the
+/// first caller that finds nobody flushing becomes the flusher and drains what has queued up, including
+/// what arrives while it works. Each write keeps its own outcome, so one write that fails its check does
+/// not fail the others; only a failed commit fails the whole batch.
+/// </summary>
+public sealed class GroupCommit
+{
+    /// <summary>The most writes one transaction takes, so that no write waits behind an unbounded batch.</summary>
+    public const int MaxBatch = 256;
+
+    private readonly DistDatabase _database;
+    private readonly GroupFlush<Pending> _queue;
+
+    public GroupCommit(DistDatabase database)
+    {
+        _database = database;
+        _queue = new GroupFlush<Pending>(MaxBatch, FlushAsync);
+    }
+
+    private sealed record Pending(Func<DistDbContext, Task<object?>> Work, TaskCompletionSource<object?> Done);
+
+    /// <summary>Runs <paramref name="work"/> inside a shared write transaction and returns its result once committed.</summary>
+    public async Task<T> RunAsync<T>(Func<DistDbContext, Task<T>> work)
+    {
+        var pending = new Pending(async db => await work(db), new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously));
+        await _queue.AddAsync(pending);
+        return (T)(await pending.Done.Task)!;
+    }
+
+    private async Task FlushAsync(IReadOnlyList<Pending> batch)
+    {
+        var outcomes = new (object? Result, Exception? Error)[batch.Count];
+        try
+        {
+            await using var db = _database.CreateContext();
+            await using var transaction = await db.Database.BeginTransactionAsync();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                try
+                {
+                    outcomes[i] = (await batch[i].Work(db), null);
+                }
+                catch (Exception e) when (e is not Microsoft.Data.Sqlite.SqliteException)
+                {
+                    // A refused write (its own check failed) changed nothing; the others go on.
+                    outcomes[i] = (null, e);
+                }
+            }
+            await transaction.CommitAsync();
+        }
+        catch (Exception e)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Done.TrySetException(e);
+            }
+            return;
+        }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (outcomes[i].Error is { } error)
+            {
+                batch[i].Done.TrySetException(error);
+            }
+            else
+            {
+                batch[i].Done.TrySetResult(outcomes[i].Result);
+            }
+        }
+    }
+}

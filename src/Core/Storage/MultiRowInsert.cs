@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+
+namespace JP1Dist.Core.Storage;
+
+/// <summary>
+/// Writes many rows with multi-row INSERT statements instead of one tracked entity each (10,000 targets are 50
+/// statements). Parameters go through EF's type mappings, so ids and times are stored exactly as EF stores them; a
+/// null value is written as a NULL literal (EF maps no type for a null parameter).
+/// </summary>
+public static class MultiRowInsert
+{
+    /// <summary>Rows per statement.</summary>
+    public const int RowsPerStatement = 200;
+
+    /// <summary>
+    /// Inserts <paramref name="rows"/> into <paramref name="table"/>: each row holds the values of <paramref name="columns"/>
+    /// in order; <paramref name="shared"/> columns take the same value in every row (one parameter per statement).
+    /// </summary>
+    public static async Task ExecuteAsync(DistDbContext db, string table, IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows,
+        CancellationToken cancellationToken, IReadOnlyList<(string Column, object Value)>? shared = null)
+    {
+        shared ??= [];
+        var head = $"INSERT INTO \"{table}\" ({string.Join(", ", shared.Select(s => s.Column).Concat(columns).Select(c => $"\"{c}\""))}) VALUES ";
+        for (var start = 0; start < rows.Count; start += RowsPerStatement)
+        {
+            var sql = new StringBuilder(head);
+            var parameters = shared.Select(s => s.Value).ToList();
+            for (var r = start; r < Math.Min(rows.Count, start + RowsPerStatement); r++)
+            {
+                sql.Append(r == start ? "(" : ", (");
+                for (var s = 0; s < shared.Count; s++)
+                {
+                    sql.Append(CultureInfo.InvariantCulture, $"{{{s}}}, ");
+                }
+                var row = rows[r];
+                for (var c = 0; c < columns.Count; c++)
+                {
+                    sql.Append(c == 0 ? "" : ", ");
+                    if (row[c] is { } value)
+                    {
+                        sql.Append(CultureInfo.InvariantCulture, $"{{{parameters.Count}}}");
+                        parameters.Add(value);
+                    }
+                    else
+                    {
+                        sql.Append("NULL");
+                    }
+                }
+                sql.Append(')');
+            }
+            await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,247 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace JP1Dist.Protocol;
+
+// The wire contract between a higher system (manager or relay) and its lower clients. Version 1.
+// These records depend on nothing but the BCL, so that either side can change its runtime freely.
+
+/// <summary>Paths of the agent API, version 1.</summary>
+public static class ApiPaths
+{
+    public const string Register = "/api/v1/register";
+    public const string Work = "/api/v1/work";
+    public const string Report = "/api/v1/report";
+    public const string ContentPrefix = "/api/v1/content/";
+    public const string Ping = "/api/v1/ping";
+    public const string Facts = "/api/v1/facts";
+    /// <summary>A relay registers a lower client (at any level below it) with its own higher system.</summary>
+    public const string RelayRegister = "/api/v1/relay/register";
+    /// <summary>A relay's long poll for the work of every host below it.</summary>
+    public const string RelayWork = "/api/v1/relay/work";
+    /// <summary>A relay passes its lower clients' reports, facts and last-seen times upward, in batches.</summary>
+    public const string RelayBatch = "/api/v1/relay/batch";
+    public const string Nudge = "/api/v1/internal/nudge";
+    public const string Shutdown = "/api/v1/internal/shutdown";
+    public const string ShutdownHeader = "X-JP1Dist-Shutdown";
+}
+
+/// <summary>An agent's first call: who it is, and the enrollment token that admits it.</summary>
+public sealed record RegisterRequest(
+    string Token,
+    string Name,
+    string OS,
+    string OSVersion,
+    string Architecture,
+    IReadOnlyList<string> Addresses,
+    string? MacAddress,
+    string AgentVersion,
+    HostInventory? Inventory = null,
+    string? Kind = null,
+    string? RelayUrl = null);
+
+/// <summary>Hardware and software facts beyond the basic ones; optional on the wire, so older agents still register.</summary>
+public sealed record HostInventory(
+    int CpuCount,
+    long MemoryMB,
+    IReadOnlyList<VolumeFact> Volumes,
+    IReadOnlyList<string> MacAddresses,
+    IReadOnlyList<SoftwareFact> Software);
+
+/// <summary>A volume (drive or mount point) with its size and free space in MiB.</summary>
+public sealed record VolumeFact(string Name, long SizeMB, long FreeMB);
+
+/// <summary>One installed piece of software and where the agent read it (dpkg, rpm, Registry).</summary>
+public sealed record SoftwareFact(string Name, string Version, string Source);
+
+/// <summary>An agent's facts, sent again whenever they change after registration.</summary>
+public sealed record FactsReport(
+    string OS,
+    string OSVersion,
+    string Architecture,
+    IReadOnlyList<string> Addresses,
+    string? MacAddress,
+    string AgentVersion,
+    HostInventory? Inventory);
+
+/// <summary>The manager's answer to a registration: the host id, the agent's own credential, and the key that signs manifests.</summary>
+public sealed record RegisterResponse(Guid HostId, string Credential, string ManifestPublicKey);
+
+/// <summary>Work the higher system hands an agent; the ticket (WorkItemId) makes it idempotent.</summary>
+/// <remarks>
+/// JobSettings is the JSON of <see cref="JobSettings"/>, signed by the manager key like the manifest, so that a relay
+/// cannot alter a job's install time, conditions or transfer pacing. Absent from older managers: the manifest rules.
+/// </remarks>
+public sealed record WorkItem(
+    Guid WorkItemId,
+    string JobName,
+    int Attempt,
+    string Manifest,
+    string ManifestSignature,
+    string? JobSettings = null,
+    string? JobSettingsSignature = null);
+
+/// <summary>
+/// What one execution of a job asks of this work item beyond the package: the effective install conditions (the
+/// package's, overridden by the job's), the install time, and the pacing of the transfer. Bound to its work item.
+/// </summary>
+/// <remarks>
+/// JobType is "TransferToRelay" for a work item that asks a relay to store the package in its cache (no install) until
+/// StoreUntil (UTC; null: until removed); null or "Install" installs.
+/// </remarks>
+public sealed record JobSettings(
+    Guid WorkItemId,
+    InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null,
+    double SegmentIntervalSeconds = 0,
+    int BandwidthLimitKBps = 0,
+    string? JobType = null,
+    DateTime? StoreUntil = null);
+
+/// <summary>A relay asks its higher system to register a host that sits below it; ParentHostId is the host's own higher system.</summary>
+public sealed record RelayRegisterRequest(RegisterRequest Registration, Guid ParentHostId);
+
+/// <summary>
+/// One work item of a host below a relay, with the target's status at the higher system (Suspended items are listed,
+/// not served). The item's Manifest and ManifestSignature are empty on the wire: ManifestId names the signed manifest
+/// in <see cref="RelayWorkResponse.Manifests"/>, so that a package's manifest travels once, not once per host.
+/// </summary>
+public sealed record RelayWorkItem(Guid HostId, WorkItem Item, string Status, string ManifestId);
+
+/// <summary>A signed manifest as the manager signed it.</summary>
+public sealed record SignedManifest(string Manifest, string Signature);
+
+/// <summary>
+/// The answer to a relay's poll: every current work item of every host below it (a full snapshot), their manifests by
+/// id, and a tag of this snapshot. The relay sends the tag of the snapshot it holds (<c>?etag=</c>); the higher system
+/// answers when its snapshot differs from that one, or when the wait is over.
+/// </summary>
+public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items, IReadOnlyDictionary<string, SignedManifest> Manifests, string Etag = "");
+
+/// <summary>
+/// One entry a relay passes upward: a report, a facts report, or the time a host was last seen. Seq is the relay's own
+/// outbox number, echoed in the answer.
+/// </summary>
+public sealed record RelayBatchEntry(long Seq, Guid HostId, ReportRequest? Report = null, FactsReport? Facts = null, DateTime? SeenAt = null);
+
+/// <summary>What a relay passes upward in one call.</summary>
+public sealed record RelayBatch(IReadOnlyList<RelayBatchEntry> Entries);
+
+/// <summary>The answer for one entry: the report's answer, or an error id when the entry was refused (it is not sent again).</summary>
+public sealed record RelayBatchResult(long Seq, ReportResponse? Report = null, string? ErrorId = null, string? Message = null);
+
+/// <summary>The answer to a batch, one result per entry in the same order.</summary>
+public sealed record RelayBatchResponse(IReadOnlyList<RelayBatchResult> Results);
+
+/// <summary>The answer to a poll: zero or more work items.</summary>
+public sealed record WorkResponse(IReadOnlyList<WorkItem> Items);
+
+/// <summary>Progress or the outcome of one work item, sent by the agent.</summary>
+public sealed record ReportRequest(
+    Guid WorkItemId,
+    string Status,
+    int? ExitCode = null,
+    string? Message = null,
+    string? OutputTail = null,
+    long BytesTransferred = 0,
+    int SegmentsTransferred = 0);
+
+/// <summary>
+/// Whether the report moved the target, and the target's status after it. A progress report answered with
+/// Suspended or Canceled tells the agent to stop at this segment boundary.
+/// </summary>
+public sealed record ReportResponse(bool Accepted, string Status);
+
+/// <summary>The signed description of a package: what to fetch, how to check it, what to run.</summary>
+public sealed record PackageManifest(
+    string Name,
+    string Version,
+    long SegmentSize,
+    IReadOnlyList<ManifestFile> Files,
+    string InstallCommand,
+    IReadOnlyList<string> InstallArguments,
+    IReadOnlyList<int> SuccessExitCodes,
+    int InstallTimeoutSeconds,
+    InstallConditions? InstallConditions = null,
+    DateTime? InstallAt = null)
+{
+    /// <summary>The sum of the files' sizes.</summary>
+    [JsonIgnore]
+    public long TotalBytes => Files.Sum(f => f.Size);
+}
+
+/// <summary>One file of a package: its path inside the package, its size, its hash, and the hash of each segment.</summary>
+public sealed record ManifestFile(string Path, long Size, string Sha256, IReadOnlyList<string> Segments);
+
+/// <summary>
+/// What must hold on a client for a package to be installed there. Every field is optional; a condition that
+/// is not set is not checked. Travels in the signed manifest (package) and the signed job settings (job override).
+/// </summary>
+public sealed record InstallConditions
+{
+    /// <summary>Free space needed on the install volume, in MiB.</summary>
+    public long? MinFreeDiskMB { get; init; }
+
+    /// <summary>A path on the client whose volume is the install volume; the agent's staging folder when not set.</summary>
+    public string? InstallPath { get; init; }
+
+    /// <summary>Physical memory needed, in MiB.</summary>
+    public long? MinMemoryMB { get; init; }
+
+    /// <summary>The operating systems allowed (Windows, Linux, macOS); any one of them.</summary>
+    public IReadOnlyList<string>? OS { get; init; }
+
+    /// <summary>A version range the OS version must fall in, such as "&gt;=10.0.19041 &lt;11".</summary>
+    public string? OSVersion { get; init; }
+
+    /// <summary>The processor architectures allowed (X64, Arm64, X86, Arm); any one of them.</summary>
+    public IReadOnlyList<string>? Architecture { get; init; }
+
+    /// <summary>Software that must be installed: a name with an optional version range, such as "openssl &gt;=3.0".</summary>
+    public IReadOnlyList<string>? SoftwareInstalled { get; init; }
+
+    /// <summary>Software that must not be installed (in the version range, when one is given).</summary>
+    public IReadOnlyList<string>? SoftwareAbsent { get; init; }
+
+    /// <summary>A program the agent runs right before installing; exit code 0 allows the install.</summary>
+    public string? CheckCommand { get; init; }
+
+    /// <summary>The check program's arguments, passed as a list (no shell in between).</summary>
+    public IReadOnlyList<string>? CheckArguments { get; init; }
+
+    /// <summary>How long the check program may run; 60 s when not set. A check that times out fails.</summary>
+    public int? CheckTimeoutSeconds { get; init; }
+
+    /// <summary>True when no condition is set.</summary>
+    [JsonIgnore]
+    public bool IsEmpty => this == new InstallConditions();
+
+    /// <summary>These conditions with every condition <paramref name="overrides"/> sets taking precedence (a job's override of its package's).</summary>
+    public InstallConditions Merge(InstallConditions? overrides) => overrides is null ? this : new InstallConditions
+    {
+        MinFreeDiskMB = overrides.MinFreeDiskMB ?? MinFreeDiskMB,
+        InstallPath = overrides.InstallPath ?? InstallPath,
+        MinMemoryMB = overrides.MinMemoryMB ?? MinMemoryMB,
+        OS = overrides.OS ?? OS,
+        OSVersion = overrides.OSVersion ?? OSVersion,
+        Architecture = overrides.Architecture ?? Architecture,
+        SoftwareInstalled = overrides.SoftwareInstalled ?? SoftwareInstalled,
+        SoftwareAbsent = overrides.SoftwareAbsent ?? SoftwareAbsent,
+        CheckCommand = overrides.CheckCommand ?? CheckCommand,
+        CheckArguments = overrides.CheckArguments ?? CheckArguments,
+        CheckTimeoutSeconds = overrides.CheckTimeoutSeconds ?? CheckTimeoutSeconds,
+    };
+}
+
+/// <summary>One JSON shape for every message: camelCase, enums as strings.</summary>
+public static class ProtocolJson
+{
+    public static readonly JsonSerializerOptions Options = CreateOptions();
+
+    private static JsonSerializerOptions CreateOptions()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        options.Converters.Add(new JsonStringEnumConverter());
+        return options;
+    }
+}

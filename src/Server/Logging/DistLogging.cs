@@ -1,0 +1,35 @@
+using Serilog;
+using Serilog.Events;
+
+namespace JP1Dist.Server.Logging;
+
+/// <summary>One Serilog configuration for every node: console for the person watching, a rolling file for later.</summary>
+public static class DistLogging
+{
+    /// <summary>A logger writing to the console and to <paramref name="logFolder"/>/<paramref name="fileStem"/>-YYYYMMDD.log.</summary>
+    public static Serilog.Core.Logger Create(string logFolder, string fileStem, bool quiet = false)
+    {
+        Directory.CreateDirectory(logFolder);
+        var configuration = new LoggerConfiguration()
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
+            .MinimumLevel.Override("Microsoft.EntityFrameworkCore", LogEventLevel.Warning)
+            .MinimumLevel.Override("Quartz", LogEventLevel.Warning)
+            .Enrich.FromLogContext()
+            .WriteTo.File(Path.Combine(logFolder, fileStem + "-.log"),
+                rollingInterval: RollingInterval.Day,
+                retainedFileCountLimit: 14,
+                fileSizeLimitBytes: 50 * 1024 * 1024,
+                rollOnFileSizeLimit: true,
+                shared: true,
+                outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff zzz} [{Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}");
+        if (!quiet)
+        {
+            configuration = configuration.WriteTo.Console(
+                outputTemplate: "{Timestamp:HH:mm:ss} [{Level:u3}] {Message:lj}{NewLine}{Exception}",
+                standardErrorFromLevel: LogEventLevel.Warning);
+        }
+        return configuration.CreateLogger();
+    }
+}

@@ -1,0 +1,23 @@
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Managers;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace JP1Dist.Server.Manager;
+
+/// <summary>The Quartz job that fires at an execution's time and queues its targets.</summary>
+public sealed class DispatchExecutionJob(DistributionService distribution, ILogger<DispatchExecutionJob> logger) : IJob
+{
+    public const string ExecutionIdKey = "executionId";
+    public const string Group = "dispatch";
+
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
+    {
+        var executionId = context.MergedJobDataMap.GetInt(ExecutionIdKey);
+        var queued = await distribution.DispatchAsync(executionId, cancellationToken);
+        logger.LogInformation("Dispatched execution {ExecutionId}: {Count} target(s) queued", executionId, queued);
+    }
+
+    /// <summary>The identity of the Quartz job for an execution; one per execution, so scheduling twice is detected.</summary>
+    public static JobKey KeyFor(int executionId) => new($"execution-{executionId}", Group);
+}

@@ -1,0 +1,149 @@
+using JP1Dist.Contracts;
+using JP1Dist.Core;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Hosts;
+using JP1Dist.Core.Managers;
+using JP1Dist.Core.Storage;
+using JP1Dist.Server.Serving;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace JP1Dist.Server.Manager;
+
+/// <summary>
+/// The manager process: Kestrel with the agent API, the Quartz scheduler on the same database, the
+/// sweeper that turns recorded intent into triggers, and a heartbeat that tells cmdlets it runs.
+/// </summary>
+public static class ManagerHost
+{
+    /// <summary>Builds the manager application; run it with <c>RunAsync</c>.</summary>
+    public static WebApplication Build(ManagerOptions options, string[]? args = null)
+    {
+        var folder = DataFolder.Resolve(options.Home);
+        var engine = new DistEngine(folder);
+        engine.Database.EnsureMigrated();
+        SchedulerStoreUpgrade.Apply(engine.Database.ConnectionString);
+        _ = engine.Signer.PublicKey; // create the signing key before the first agent asks for it
+
+        var builder = NodeServer.CreateBuilder("manager", "JP1Dist Manager", folder.Root, folder.LogsPath, options.ListenUrl, options.QuietConsole, args);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(engine);
+        builder.Services.AddSingleton<DistributionService>();
+        builder.Services.AddSingleton<ManagerNode>();
+        builder.Services.AddSingleton<IHigherSystemNode>(sp => sp.GetRequiredService<ManagerNode>());
+        builder.Services.AddSingleton<IntentSweeper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<IntentSweeper>());
+        builder.Services.AddHostedService<ManagerHeartbeat>();
+        if (options.ParentProcessId is { } parent)
+        {
+            builder.Services.AddHostedService(sp => new ParentWatcher(parent, sp.GetRequiredService<IHostApplicationLifetime>()));
+        }
+        builder.Services.AddQuartz(q =>
+        {
+            q.ConfigureScheduler(s => s.InstanceName = "JP1Dist");
+            q.UsePersistentStore(store =>
+            {
+                // Never clustered: SQLite cannot hold Quartz's cluster locks, and this process is the only writer.
+                store.UseSqlite(engine.Database.ConnectionString);
+                store.ProvisionSchema();
+            });
+        });
+        builder.Services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
+
+        var app = builder.Build();
+        // Which relays a change for a host wakes: every host's higher system, then each registration's.
+        var signals = app.Services.GetRequiredService<HostSignals>();
+        using (var db = engine.Database.CreateContext())
+        {
+            foreach (var (host, higher) in HostTree.Parents(db))
+            {
+                signals.Learn(host, higher);
+            }
+        }
+        app.MapNode(options.MaxPollWait);
+        app.MapManagerControl();
+        return app;
+    }
+
+    /// <summary>The address Kestrel actually listens on (useful when the port was 0).</summary>
+    public static string BoundUrl(this WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+        ?? app.Services.GetService<ManagerOptions>()?.ListenUrl ?? throw new InvalidOperationException("The application has not bound an address yet.");
+}
+
+/// <summary>Announces the running manager (its real URL and process) every few seconds, and signs off on a clean stop.</summary>
+internal sealed class ManagerHeartbeat(
+    DistributionService distribution,
+    IServer server,
+    IHostApplicationLifetime lifetime,
+    ManagerOptions options,
+    ILogger<ManagerHeartbeat> logger) : BackgroundService
+{
+    private readonly string _nodeId = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    private readonly DateTime _startedAt = DateTime.UtcNow;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Kestrel binds before ApplicationStarted fires; wait for it so the announced URL is the real one.
+        var started = new TaskCompletionSource();
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            await Task.WhenAny(started.Task, Task.Delay(Timeout.Infinite, stoppingToken));
+        }
+        var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? options.ListenUrl;
+        logger.LogInformation("Manager listening on {Url} with data folder {Home}", url, distribution.Folder);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await distribution.HeartbeatAsync(_nodeId, url, _startedAt, stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogWarning(e, "Heartbeat failed");
+                }
+                await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+        finally
+        {
+            // Signing off tells status at once that no manager runs.
+            await distribution.SignOffAsync(_nodeId, CancellationToken.None);
+        }
+    }
+}
+
+/// <summary>Stops a manager hosted for a PowerShell session when that session's process is gone.</summary>
+internal sealed class ParentWatcher(int parentProcessId, IHostApplicationLifetime lifetime) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            if (!ProcessLiveness.IsRunning(parentProcessId))
+            {
+                lifetime.StopApplication();
+                return;
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+}

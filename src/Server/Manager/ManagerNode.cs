@@ -1,0 +1,52 @@
+using JP1Dist.Contracts;
+using JP1Dist.Core;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Managers;
+using JP1Dist.Protocol;
+using JP1Dist.Server.Serving;
+using Microsoft.EntityFrameworkCore;
+
+namespace JP1Dist.Server.Manager;
+
+/// <summary>The manager as a higher system: everything is decided here, from the database and the content store.</summary>
+public sealed partial class ManagerNode(DistEngine engine, DistributionService distribution, HostSignals signals) : IHigherSystemNode
+{
+    public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken)
+    {
+        var response = await engine.Hosts.RegisterAsync(request, parentHostId, cancellationToken);
+        signals.Learn(response.HostId, parentHostId);
+        // An ID group may have queued work for the new host: then the relays above it look again at once (a
+        // registration that queued nothing wakes nobody).
+        await using var db = engine.Database.CreateContext();
+        if (await db.Targets.AnyAsync(t => t.HostId == response.HostId && t.Status == TargetStatus.Queued, cancellationToken))
+        {
+            signals.Notify([response.HostId]);
+        }
+        return response;
+    }
+
+    public Task<Guid?> AuthenticateAsync(Guid hostId, string credential, CancellationToken cancellationToken) =>
+        engine.Hosts.AuthenticateAsync(hostId, credential, cancellationToken);
+
+    public Task<bool> ReportFactsAsync(Guid hostId, FactsReport facts, CancellationToken cancellationToken) =>
+        engine.Inventory.ReportFactsAsync(hostId, facts, cancellationToken);
+
+    public Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
+        distribution.WaitForWorkAsync(hostId, wait, cancellationToken);
+
+    public Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken) =>
+        distribution.ReportAsync(hostId, report, cancellationToken);
+
+    public Task TouchAsync(Guid hostId) => distribution.TouchHostAsync(hostId);
+
+    public Task<string?> GetContentPathAsync(string sha256, CancellationToken cancellationToken) =>
+        Task.FromResult(engine.Content.Contains(sha256) ? engine.Content.PathOf(sha256) : null);
+
+    public async Task<IReadOnlyDictionary<TargetStatus, int>> CountTargetsAsync(CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        return await db.Targets.GroupBy(t => t.Status).Select(g => new { g.Key, Count = g.Count() })
+            .ToDictionaryAsync(g => g.Key, g => g.Count, cancellationToken);
+    }
+}

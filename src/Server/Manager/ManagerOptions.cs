@@ -1,0 +1,31 @@
+using JP1Dist.Core.Managers;
+
+namespace JP1Dist.Server.Manager;
+
+/// <summary>How a manager process runs.</summary>
+public sealed class ManagerOptions
+{
+    /// <summary>The default listen address: loopback only, until TLS and remote administration are configured.</summary>
+    public const string DefaultListenUrl = "http://127.0.0.1:22400";
+
+    /// <summary>Where agents reach the manager. Port 0 picks a free port, announced in the database.</summary>
+    public string ListenUrl { get; set; } = DefaultListenUrl;
+
+    /// <summary>The data folder; null means JP1DIST_HOME or the application-data default.</summary>
+    public string? Home { get; set; }
+
+    /// <summary>How often the manager looks for executions a cmdlet recorded, when no nudge arrives.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a poll waits for work before answering "nothing".</summary>
+    public TimeSpan MaxPollWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A secret that lets the process that started this manager stop it over loopback (Stop-DistManager).</summary>
+    public string? ShutdownSecret { get; set; } = Environment.GetEnvironmentVariable("JP1DIST_SHUTDOWN_SECRET");
+
+    /// <summary>When set, the manager stops when this process ends (a manager hosted for a PowerShell session).</summary>
+    public int? ParentProcessId { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("JP1DIST_PARENT_PID"), out var pid) ? pid : null;
+
+    /// <summary>Whether to log to the console as well as to the file.</summary>
+    public bool QuietConsole { get; set; }
+}

@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using JP1Dist.Agent;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace JP1Dist.Server.Relay;
+
+/// <summary>
+/// The relay's package cache: content by SHA-256, fetched from the higher system once however many lower clients ask
+/// for it. A fetch is checked segment by segment against the signed manifest, written to a partial file first and
+/// resumed after the last verified segment when it was cut off (relay restarted, higher system gone).
+/// </summary>
+public sealed class PackageCache : IDisposable
+{
+    private readonly RelayUpstream _upstream;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Task<string>> _fetches = new(StringComparer.OrdinalIgnoreCase);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _concurrent = new(4, 4);
+
+    public PackageCache(string folder, RelayUpstream upstream, ILogger logger)
+    {
+        _upstream = upstream;
+        _logger = logger;
+        Content = new ContentStore(Path.Combine(folder, "content"));
+        IncomingFolder = Path.Combine(folder, "incoming");
+        Directory.CreateDirectory(IncomingFolder);
+    }
+
+    public ContentStore Content { get; }
+
+    /// <summary>Where partial fetches are kept until every segment is verified.</summary>
+    public string IncomingFolder { get; }
+
+    /// <summary>How many times a segment that fails its hash is fetched again before the fetch fails.</summary>
+    public int SegmentRetries { get; set; } = 3;
+
+    /// <summary>The cached file's path once it is here: fetched now if needed, one fetch shared by every caller.</summary>
+    public async Task<string> EnsureAsync(ManifestFile file, long segmentSize, CancellationToken cancellationToken)
+    {
+        if (Content.Contains(file.Sha256))
+        {
+            return Content.PathOf(file.Sha256);
+        }
+        var fetch = _fetches.GetOrAdd(file.Sha256, _ => FetchAsync(file, segmentSize));
+        try
+        {
+            // The fetch runs for the relay, not for this caller: a client that hangs up does not stop it for the others.
+            return await fetch.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            if (fetch.IsCompleted)
+            {
+                _fetches.TryRemove(new KeyValuePair<string, Task<string>>(file.Sha256, fetch));
+            }
+        }
+    }
+
+    private async Task<string> FetchAsync(ManifestFile file, long segmentSize)
+    {
+        await Task.Yield();
+        var cancellationToken = _stopping.Token;
+        await _concurrent.WaitAsync(cancellationToken);
+        try
+        {
+            if (Content.Contains(file.Sha256))
+            {
+                return Content.PathOf(file.Sha256);
+            }
+            var partial = Path.Combine(IncomingFolder, file.Sha256.ToLowerInvariant() + ".part");
+            await using (var fetch = await SegmentFetch.OpenAsync(partial, file, segmentSize, cancellationToken))
+            {
+                if (fetch.Confirmed > 0)
+                {
+                    _logger.LogInformation("Resuming the fetch of {Sha256} after {Verified} verified segments", file.Sha256, fetch.Confirmed);
+                }
+                _ = _upstream.Identity; // the current credential
+                using var reader = new SegmentReader(_upstream.Client, file.Sha256, new TransferThrottle(0));
+                await fetch.RunAsync(reader, read => read(), _ => Task.FromResult(true), SegmentRetries, _logger, file.Sha256, cancellationToken);
+            }
+            var destination = Content.PathOf(file.Sha256);
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            File.Move(partial, destination, overwrite: true);
+            _logger.LogInformation("Cached {Sha256} ({Size} bytes) from the higher system", file.Sha256, file.Size);
+            return destination;
+        }
+        finally
+        {
+            _concurrent.Release();
+        }
+    }
+
+    /// <summary>Every hash in the cache.</summary>
+    public IEnumerable<string> CachedHashes() => Directory.Exists(Content.Root)
+        ? Directory.EnumerateFiles(Content.Root, "*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f)).Where(ContentStore.IsHash)
+        : [];
+
+    /// <summary>Removes a cached file (expired, or no longer needed); false when it could not be removed now.</summary>
+    public bool Remove(string sha256)
+    {
+        try
+        {
+            File.Delete(Content.PathOf(sha256));
+            return true;
+        }
+        catch (IOException)
+        {
+            return false; // being served; the next prune tries again
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+        _concurrent.Dispose();
+    }
+}

@@ -1,0 +1,553 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using JP1Dist.Agent;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Security;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Signing;
+using JP1Dist.Server.Serving;
+using Microsoft.Extensions.Logging;
+
+namespace JP1Dist.Server.Relay;
+
+/// <summary>
+/// A relay as a higher system. It answers its lower clients from its own store: their credentials, the work snapshot
+/// its higher system last sent for every host below it, and its package cache. Reports and facts go into the outbox
+/// (on disk) before they are answered, and <see cref="RelayUplink"/> passes them upward in batches; while the higher
+/// system answers, a report gets its answer, and while it does not, the relay answers from what it knows and keeps the
+/// report queued. Registrations are passed upward at once: a new host needs its id and credential from the manager.
+/// </summary>
+public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
+{
+    private readonly RelayOptions _options;
+    private readonly RelayStore _store;
+    private readonly RelayUpstream _upstream;
+    private readonly PackageCache _cache;
+    private readonly HostSignals _signals;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<Guid, LowerHost> _hosts = new();
+    private readonly ConcurrentDictionary<Guid, string> _reported = new();
+    private readonly ConcurrentDictionary<Guid, DateTime> _seen = new();
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<RelayBatchResult?>> _answers = new();
+    private readonly ConcurrentDictionary<string, DateTime> _lastNeeded = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, StoredPackage> _stored = new(StringComparer.Ordinal);
+    private volatile Snapshot _snapshot;
+
+    public RelayNode(RelayOptions options, RelayStore store, RelayUpstream upstream, PackageCache cache, HostSignals signals, ILogger<RelayNode> logger, TimeProvider? time = null)
+    {
+        _options = options;
+        _store = store;
+        _upstream = upstream;
+        _cache = cache;
+        _signals = signals;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        foreach (var host in store.LoadHosts())
+        {
+            _hosts[host.Id] = host;
+            signals.Learn(host.Id, host.ParentId);
+        }
+        foreach (var package in store.LoadStored())
+        {
+            _stored[package.ManifestId] = package;
+        }
+        _snapshot = new Snapshot(store.LoadSnapshot() ?? RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>()));
+        var now = Now;
+        foreach (var hash in cache.CachedHashes())
+        {
+            _lastNeeded[hash] = now;
+        }
+    }
+
+    private DateTime Now => _time.GetUtcNow().UtcDateTime;
+
+    /// <summary>Set by the uplink: whether the last call upward succeeded. While it did not, reports are answered at once from what the relay knows.</summary>
+    public bool HigherSystemReachable { get; set; }
+
+    /// <summary>Wakes the uplink when something was queued.</summary>
+    public event Action? Queued;
+
+    /// <summary>The snapshot's tag, sent upward with the next poll.</summary>
+    public string SnapshotEtag => _snapshot.Work.Etag;
+
+    // ---- lower clients ----
+
+    public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken)
+    {
+        var self = _upstream.RequireIdentity();
+        var parent = parentHostId ?? self.HostId;
+        RegisterResponse response;
+        try
+        {
+            response = await _upstream.Client.RelayRegisterAsync(new RelayRegisterRequest(request, parent), cancellationToken);
+        }
+        catch (Exception e) when (e is HigherSystemException || HigherSystemClient.IsTransient(e))
+        {
+            throw RelayUpstream.Translate(e);
+        }
+        var kind = string.Equals(request.Kind, nameof(HostKind.Relay), StringComparison.OrdinalIgnoreCase) ? HostKind.Relay : HostKind.Client;
+        var host = new LowerHost(response.HostId, request.Name.Trim(), parent, kind, Secrets.Hash(response.Credential));
+        await _store.SaveHostAsync(host, cancellationToken);
+        _hosts[host.Id] = host;
+        _signals.Learn(host.Id, parent);
+        _logger.LogInformation("Registered {Name} ({HostId}) below {Parent}", host.Name, host.Id, parent == self.HostId ? "this relay" : parent);
+        return response;
+    }
+
+    public Task<Guid?> AuthenticateAsync(Guid hostId, string credential, CancellationToken cancellationToken) =>
+        Task.FromResult(_hosts.TryGetValue(hostId, out var host) && Secrets.Matches(credential, host.CredentialHash) ? hostId : (Guid?)null);
+
+    public Task<bool> IsAtOrBelowAsync(Guid hostId, Guid relayId, CancellationToken cancellationToken) => Task.FromResult(IsAtOrBelow(hostId, relayId));
+
+    private bool IsAtOrBelow(Guid hostId, Guid relayId)
+    {
+        var current = hostId;
+        for (var depth = 0; depth < 64; depth++)
+        {
+            if (current == relayId)
+            {
+                return true;
+            }
+            if (!_hosts.TryGetValue(current, out var host))
+            {
+                return false;
+            }
+            current = host.ParentId;
+        }
+        return false;
+    }
+
+    public Task<bool> IsRelayAsync(Guid hostId, CancellationToken cancellationToken) =>
+        Task.FromResult(_hosts.TryGetValue(hostId, out var host) && host.Kind == HostKind.Relay);
+
+    public async Task<bool> ReportFactsAsync(Guid hostId, FactsReport facts, CancellationToken cancellationToken)
+    {
+        await EnqueueAsync([new RelayBatchEntry(0, hostId, Facts: facts)], cancellationToken);
+        return true;
+    }
+
+    public Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
+        LongPoll.WaitAsync(_signals, hostId, wait, _time, _ => Task.FromResult<IReadOnlyList<WorkItem>>(WorkOf(hostId)), cancellationToken);
+
+    /// <summary>What the host is served now: its items in the snapshot, less what it reported done or waiting since.</summary>
+    private List<WorkItem> WorkOf(Guid hostId)
+    {
+        var snapshot = _snapshot;
+        if (!snapshot.ByHost.TryGetValue(hostId, out var items))
+        {
+            return [];
+        }
+        var now = Now;
+        var work = new List<WorkItem>();
+        foreach (var item in items)
+        {
+            var status = _reported.TryGetValue(item.Item.WorkItemId, out var reported) ? reported : item.Status;
+            if (!Enum.TryParse<TargetStatus>(status, out var parsed) || !TargetStates.Servable.Contains(parsed)
+                || (parsed == TargetStatus.Transferred && snapshot.InstallAt.GetValueOrDefault(item.Item.WorkItemId) > now)
+                || !snapshot.Work.Manifests.TryGetValue(item.ManifestId, out var manifest))
+            {
+                continue;
+            }
+            work.Add(item.Item with { Manifest = manifest.Manifest, ManifestSignature = manifest.Signature });
+        }
+        return work;
+    }
+
+    public Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    {
+        var status = ParseReportStatus(report.Status);
+        if (_snapshot.ByWorkItem.TryGetValue(report.WorkItemId, out var known) && known.HostId != hostId)
+        {
+            throw new DistException("WorkItemNotFound", DistErrorKind.NotFound, $"Work item {report.WorkItemId} is not this host's.", report.WorkItemId);
+        }
+        return QueueReportAsync(hostId, report with { Status = status }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Queues a report (on disk) and answers it. Only the claim before installing (Installing) waits for the higher
+    /// system's answer, because that is where a suspension or cancellation must keep the client from installing; when
+    /// the answer does not come (unreachable), the relay's own knowledge decides. Progress and results are answered at
+    /// once from the snapshot (a target suspended there stops at its next segment boundary) and go upward with the next
+    /// batch, so a client does not wait for a round trip to the manager on every segment.
+    /// </summary>
+    private async Task<ReportResponse> QueueReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    {
+        var entry = new RelayBatchEntry(0, hostId, Report: report);
+        RelayBatchResult? answer = null;
+        if (report.Status == nameof(TargetStatus.Installing))
+        {
+            answer = await EnqueueAndAnswerAsync(entry, cancellationToken);
+        }
+        else
+        {
+            await EnqueueAsync([entry], cancellationToken);
+        }
+        if (answer?.ErrorId is { } errorId)
+        {
+            throw new DistException(errorId, errorId == "WorkItemNotFound" ? DistErrorKind.NotFound : DistErrorKind.InvalidArgument,
+                answer.Message ?? errorId, report.WorkItemId);
+        }
+        if (answer?.Report is { } upward)
+        {
+            _reported[report.WorkItemId] = upward.Status;
+            return upward;
+        }
+        var known = _snapshot.ByWorkItem.GetValueOrDefault(report.WorkItemId);
+        if (known?.Status is "Suspended" or "Canceled" && !IsFinal(report.Status))
+        {
+            return new ReportResponse(false, known.Status);
+        }
+        _reported[report.WorkItemId] = report.Status;
+        return new ReportResponse(true, report.Status);
+    }
+
+    /// <summary>The report's status by its name, as the manager reads it (the same rule: <see cref="TargetStates.ParseReported"/>).</summary>
+    private static string ParseReportStatus(string status) => TargetStates.ParseReported(status).ToString();
+
+    private static bool IsFinal(string status) => Enum.TryParse<TargetStatus>(status, out var parsed) && parsed.IsFinal();
+
+    public Task TouchAsync(Guid hostId)
+    {
+        _seen[hostId] = Now;
+        return Task.CompletedTask;
+    }
+
+    public async Task<string?> GetContentPathAsync(string sha256, CancellationToken cancellationToken)
+    {
+        if (_cache.Content.Contains(sha256))
+        {
+            _lastNeeded[sha256] = Now;
+            return _cache.Content.PathOf(sha256);
+        }
+        if (FindFile(sha256) is not { } found)
+        {
+            return null;
+        }
+        try
+        {
+            var path = await _cache.EnsureAsync(found.File, found.SegmentSize, cancellationToken);
+            _lastNeeded[sha256] = Now;
+            return path;
+        }
+        catch (Exception e) when (e is HigherSystemException || HigherSystemClient.IsTransient(e))
+        {
+            throw RelayUpstream.Translate(e);
+        }
+        catch (ContentVerificationException e)
+        {
+            throw new DistException("ContentVerificationFailed", DistErrorKind.NotAvailable, $"The relay could not fetch a verified copy: {e.Message}");
+        }
+    }
+
+    /// <summary>The manifest file with this hash, from the work snapshot or the stored packages.</summary>
+    private (ManifestFile File, long SegmentSize)? FindFile(string sha256)
+    {
+        foreach (var manifest in _snapshot.Manifests.Values.Concat(_stored.Values.Select(s => Parse(s.Manifest)).OfType<PackageManifest>()))
+        {
+            if (manifest.Files.FirstOrDefault(f => string.Equals(f.Sha256, sha256, StringComparison.OrdinalIgnoreCase)) is { } file)
+            {
+                return (file, manifest.SegmentSize);
+            }
+        }
+        return null;
+    }
+
+    private static PackageManifest? Parse(string manifest)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<PackageManifest>(manifest, ProtocolJson.Options);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    // ---- lower relays ----
+
+    public Task<RelayWorkResponse> WaitForRelayWorkAsync(Guid relayId, TimeSpan wait, string? etag, CancellationToken cancellationToken) =>
+        RelayPoll.WaitAsync(_signals, relayId, wait, _time, etag, _ =>
+        {
+            var snapshot = _snapshot;
+            var items = snapshot.Work.Items.Where(i => i.HostId != relayId && IsAtOrBelow(i.HostId, relayId)).ToList();
+            var manifests = items.Select(i => i.ManifestId).Distinct()
+                .Where(snapshot.Work.Manifests.ContainsKey).ToDictionary(id => id, id => snapshot.Work.Manifests[id]);
+            return Task.FromResult(RelayPoll.Snapshot(items, manifests));
+        }, cancellationToken);
+
+    public async Task<RelayBatchResponse> ApplyRelayBatchAsync(Guid relayId, RelayBatch batch, CancellationToken cancellationToken)
+    {
+        var allowed = _hosts.Keys.Where(id => IsAtOrBelow(id, relayId)).ToHashSet();
+        return await RelayBatches.ApplyAsync(batch, allowed, async (entry, ct) =>
+        {
+            if (entry.SeenAt is { } seen)
+            {
+                _seen.AddOrUpdate(entry.HostId, seen, (_, old) => old > seen ? old : seen);
+            }
+            if (entry.Report is null && entry.Facts is null)
+            {
+                return new RelayBatchResult(entry.Seq);
+            }
+            if (entry.Report is { } report)
+            {
+                return new RelayBatchResult(entry.Seq, await QueueReportAsync(entry.HostId, report with { Status = ParseReportStatus(report.Status) }, ct));
+            }
+            await EnqueueAsync([entry with { Seq = 0, SeenAt = null }], ct);
+            return new RelayBatchResult(entry.Seq);
+        }, cancellationToken);
+    }
+
+    public Task<IReadOnlyDictionary<TargetStatus, int>> CountTargetsAsync(CancellationToken cancellationToken)
+    {
+        var counts = new Dictionary<TargetStatus, int>();
+        foreach (var item in _snapshot.Work.Items)
+        {
+            var status = _reported.TryGetValue(item.Item.WorkItemId, out var reported) ? reported : item.Status;
+            if (Enum.TryParse<TargetStatus>(status, out var parsed))
+            {
+                counts[parsed] = counts.GetValueOrDefault(parsed) + 1;
+            }
+        }
+        return Task.FromResult<IReadOnlyDictionary<TargetStatus, int>>(counts);
+    }
+
+    // ---- the relay's own client role: transfer-to-relay ----
+
+    public async Task StoreAsync(PackageManifest manifest, string manifestJson, string manifestSignature, DateTime? storeUntil, CancellationToken cancellationToken)
+    {
+        var id = StoredId(manifestJson);
+        // Recorded first: the files are then known to the cache (and kept) while they are fetched.
+        var package = new StoredPackage(id, manifestJson, manifestSignature, storeUntil?.ToUniversalTime());
+        await _store.SaveStoredAsync(package, cancellationToken);
+        _stored[id] = package;
+        foreach (var file in manifest.Files)
+        {
+            await _cache.EnsureAsync(file, manifest.SegmentSize, cancellationToken);
+            _lastNeeded[file.Sha256] = Now;
+        }
+    }
+
+    private static string StoredId(string manifestJson) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifestJson)));
+
+    /// <summary>The packages stored for transfer-to-relay jobs, with their expiry.</summary>
+    public IReadOnlyCollection<StoredPackage> Stored => _stored.Values.ToList();
+
+    // ---- used by the uplink ----
+
+    private async Task EnqueueAsync(IReadOnlyList<RelayBatchEntry> entries, CancellationToken cancellationToken)
+    {
+        await _store.EnqueueAsync(entries, cancellationToken);
+        Queued?.Invoke();
+    }
+
+    /// <summary>
+    /// Queues one report and waits for the higher system's answer to it; null when it does not come within
+    /// <see cref="RelayOptions.ReportAnswerWait"/>, or at once while the higher system is unreachable (it stays queued).
+    /// </summary>
+    private async Task<RelayBatchResult?> EnqueueAndAnswerAsync(RelayBatchEntry entry, CancellationToken cancellationToken)
+    {
+        var answer = new TaskCompletionSource<RelayBatchResult?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long seq = 0;
+        await _store.EnqueueAsync([entry], cancellationToken, seqs =>
+        {
+            seq = seqs[0];
+            _answers[seq] = answer; // before the row is visible to the uplink
+        });
+        Queued?.Invoke();
+        try
+        {
+            if (!HigherSystemReachable)
+            {
+                return null;
+            }
+            return await answer.Task.WaitAsync(_options.ReportAnswerWait, _time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        finally
+        {
+            _answers.TryRemove(seq, out _);
+        }
+    }
+
+    /// <summary>Hands the higher system's answer to whoever waits for it.</summary>
+    internal void Answer(RelayBatchResult result)
+    {
+        if (_answers.TryGetValue(result.Seq, out var waiter))
+        {
+            waiter.TrySetResult(result);
+        }
+    }
+
+    /// <summary>Answers every waiting report with "no answer": the higher system is unreachable.</summary>
+    internal void AnswerNone()
+    {
+        foreach (var waiter in _answers.Values)
+        {
+            waiter.TrySetResult(null);
+        }
+    }
+
+    /// <summary>The last-seen times gathered since the last batch (taken out; put back with <see cref="ReturnSeen"/> when the batch fails).</summary>
+    internal List<RelayBatchEntry> TakeSeen()
+    {
+        var taken = new List<RelayBatchEntry>();
+        foreach (var id in _seen.Keys)
+        {
+            if (_seen.TryRemove(id, out var at))
+            {
+                taken.Add(new RelayBatchEntry(0, id, SeenAt: at));
+            }
+        }
+        return taken;
+    }
+
+    internal void ReturnSeen(IEnumerable<RelayBatchEntry> entries)
+    {
+        foreach (var entry in entries)
+        {
+            _seen.AddOrUpdate(entry.HostId, entry.SeenAt!.Value, (_, old) => old > entry.SeenAt!.Value ? old : entry.SeenAt!.Value);
+        }
+    }
+
+    /// <summary>
+    /// Takes a new snapshot from the higher system: items whose manifest is not signed by the manager key this relay
+    /// pinned are dropped. Saved, so the relay serves it after a restart; waiting clients are woken.
+    /// </summary>
+    internal async Task<IReadOnlyList<(ManifestFile File, long SegmentSize)>> ApplySnapshotAsync(RelayWorkResponse work, string manifestKey, CancellationToken cancellationToken)
+    {
+        var valid = work.Manifests.Where(m => ManifestSigner.Verify(manifestKey, m.Value.Manifest, m.Value.Signature))
+            .ToDictionary(m => m.Key, m => m.Value);
+        if (valid.Count < work.Manifests.Count)
+        {
+            _logger.LogWarning("{Count} manifest(s) from the higher system are not signed by the pinned manager key; their work is not served", work.Manifests.Count - valid.Count);
+        }
+        var items = work.Items.Where(i => valid.ContainsKey(i.ManifestId)).ToList();
+        var accepted = new RelayWorkResponse(items, valid, work.Etag);
+        await _store.SaveSnapshotAsync(accepted, cancellationToken);
+        var previous = _snapshot;
+        _snapshot = new Snapshot(accepted);
+        // What a client reported stays until the snapshot shows the item past it, or no longer has it.
+        foreach (var ticket in _reported.Keys)
+        {
+            if (!_snapshot.ByWorkItem.TryGetValue(ticket, out var item) || item.Status != previous.ByWorkItem.GetValueOrDefault(ticket)?.Status)
+            {
+                _reported.TryRemove(ticket, out _);
+            }
+        }
+        _signals.Notify(previous.ByHost.Keys.Concat(_snapshot.ByHost.Keys).Distinct().ToList());
+        var now = Now;
+        var needed = new List<(ManifestFile, long)>();
+        foreach (var item in items.Where(i => i.Status is "Queued" or "Transferring"))
+        {
+            var manifest = _snapshot.Manifests[item.ManifestId];
+            foreach (var file in manifest.Files)
+            {
+                _lastNeeded[file.Sha256] = now;
+                if (!needed.Any(n => n.Item1.Sha256 == file.Sha256))
+                {
+                    needed.Add((file, manifest.SegmentSize));
+                }
+            }
+        }
+        return needed;
+    }
+
+    /// <summary>Fetches content the snapshot's queued work needs, before the clients ask (the relay fetches each file once).</summary>
+    internal async Task PrefetchAsync(IReadOnlyList<(ManifestFile File, long SegmentSize)> files, CancellationToken cancellationToken)
+    {
+        foreach (var (file, segmentSize) in files)
+        {
+            try
+            {
+                await _cache.EnsureAsync(file, segmentSize, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _logger.LogWarning("Prefetching {Sha256} failed ({Error}); it is fetched again when a client asks", file.Sha256, e.Message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes expired stored packages, and cached content that neither a stored package nor the current work needs
+    /// and that no client has asked for during the grace period.
+    /// </summary>
+    internal async Task PruneAsync(CancellationToken cancellationToken)
+    {
+        var now = Now;
+        var expired = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var package in _stored.Values.Where(p => p.Until is { } until && until <= now).ToList())
+        {
+            await _store.RemoveStoredAsync(package.ManifestId, cancellationToken);
+            _stored.TryRemove(package.ManifestId, out _);
+            expired.UnionWith(Parse(package.Manifest)?.Files.Select(f => f.Sha256) ?? []);
+            _logger.LogInformation("Stored package {Package} expired at {Until:u}; removed from the cache", Parse(package.Manifest)?.Name, package.Until);
+        }
+        var kept = _stored.Values.Select(p => Parse(p.Manifest)).OfType<PackageManifest>().SelectMany(m => m.Files).Select(f => f.Sha256)
+            .Concat(_snapshot.Manifests.Values.SelectMany(m => m.Files).Select(f => f.Sha256))
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var hash in _cache.CachedHashes())
+        {
+            if (kept.Contains(hash))
+            {
+                continue;
+            }
+            // An expired package goes at once; content fetched for installs stays a while after the work that needed it.
+            var unneeded = expired.Contains(hash) || !_lastNeeded.TryGetValue(hash, out var last) || now - last >= _options.CacheGrace;
+            if (unneeded && _cache.Remove(hash))
+            {
+                _lastNeeded.TryRemove(hash, out _);
+                _logger.LogInformation("Removed {Sha256} from the cache: no stored package or current work needs it", hash);
+            }
+        }
+    }
+
+    /// <summary>A snapshot with its lookups.</summary>
+    private sealed class Snapshot
+    {
+        public Snapshot(RelayWorkResponse work)
+        {
+            Work = work;
+            ByHost = work.Items.GroupBy(i => i.HostId).ToDictionary(g => g.Key, g => g.ToList());
+            ByWorkItem = work.Items.GroupBy(i => i.Item.WorkItemId).ToDictionary(g => g.Key, g => g.First());
+            Manifests = work.Manifests.Select(m => (m.Key, Manifest: Parse(m.Value.Manifest)))
+                .Where(m => m.Manifest is not null).ToDictionary(m => m.Key, m => m.Manifest!);
+            // Read once per snapshot, not on every poll: a Transferred item is not served before its install time.
+            InstallAt = work.Items.Select(i => (i.Item.WorkItemId, At: InstallAtOf(i))).Where(i => i.At is not null)
+                .GroupBy(i => i.WorkItemId).ToDictionary(g => g.Key, g => g.First().At!.Value);
+        }
+
+        public RelayWorkResponse Work { get; }
+        public Dictionary<Guid, List<RelayWorkItem>> ByHost { get; }
+        public Dictionary<Guid, RelayWorkItem> ByWorkItem { get; }
+        public Dictionary<string, PackageManifest> Manifests { get; }
+
+        /// <summary>The install time in each item's job settings, where one is set.</summary>
+        public Dictionary<Guid, DateTime> InstallAt { get; }
+
+        private static DateTime? InstallAtOf(RelayWorkItem item)
+        {
+            if (item.Item.JobSettings is null)
+            {
+                return null;
+            }
+            try
+            {
+                return JsonSerializer.Deserialize<JobSettings>(item.Item.JobSettings, ProtocolJson.Options)?.InstallAt;
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+namespace JP1Dist.Server.Relay;
+
+/// <summary>How a relay process runs.</summary>
+public sealed class RelayOptions
+{
+    /// <summary>The relay's higher system: the manager or another relay.</summary>
+    public required Uri HigherSystemUrl { get; set; }
+
+    /// <summary>The enrollment token for the relay's own first registration.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>Where lower clients reach the relay. Port 0 picks a free port.</summary>
+    public string ListenUrl { get; set; } = "http://127.0.0.1:22401";
+
+    /// <summary>The host name the relay registers under; the computer's name by default.</summary>
+    public string Name { get; set; } = Environment.MachineName;
+
+    /// <summary>The relay's state folder: its own client state, its store of lower clients and work, its package cache, logs.</summary>
+    public required string StateFolder { get; set; }
+
+    /// <summary>How long a lower client's poll may wait for work.</summary>
+    public TimeSpan MaxPollWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the relay's own poll upward waits.</summary>
+    public TimeSpan UpwardPollWait { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>How long a report waits for the higher system's answer before the relay answers from what it knows (the report stays queued).</summary>
+    public TimeSpan ReportAnswerWait { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often the relay removes expired packages and cached content no work needs any more.</summary>
+    public TimeSpan PruneInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long content fetched for installs (not stored by a transfer-to-relay job) stays after no work needs it.</summary>
+    public TimeSpan CacheGrace { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Whether to log to the console as well as to the file.</summary>
+    public bool QuietConsole { get; set; }
+
+    /// <summary>The relay's own client state (identity, tickets): the same layout as an agent's.</summary>
+    public string AgentFolder => Path.Combine(StateFolder, "agent");
+
+    /// <summary>The relay's store: lower clients, the work snapshot, the outbox, the stored packages.</summary>
+    public string DatabasePath => Path.Combine(StateFolder, "relay.db");
+
+    /// <summary>The package cache (content by SHA-256).</summary>
+    public string CacheFolder => Path.Combine(StateFolder, "cache");
+
+    public string LogsFolder => Path.Combine(StateFolder, "logs");
+
+    /// <summary>The default state folder for a named relay: per-user application data.</summary>
+    public static string DefaultStateFolder(string name) => Path.Combine(
+        Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+        "JP1Dist", "relay-" + name);
+}

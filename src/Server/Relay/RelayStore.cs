@@ -1,0 +1,252 @@
+using System.Globalization;
+using System.Text.Json;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
+using Microsoft.Data.Sqlite;
+
+namespace JP1Dist.Server.Relay;
+
+/// <summary>A lower client as the relay knows it: where it sits, what it is, and the hash of its credential.</summary>
+public sealed record LowerHost(Guid Id, string Name, Guid ParentId, HostKind Kind, string CredentialHash);
+
+/// <summary>One queued entry of the outbox: its number and what goes upward.</summary>
+public sealed record OutboxEntry(long Seq, RelayBatchEntry Entry);
+
+/// <summary>A package this relay stores for a transfer-to-relay job, until its expiry.</summary>
+public sealed record StoredPackage(string ManifestId, string Manifest, string Signature, DateTime? Until);
+
+/// <summary>
+/// The relay's own store, a SQLite file: the hosts below it (so it authenticates them without asking upward), the last
+/// work snapshot from its higher system (so it serves its clients while that system is unreachable), the outbox of
+/// reports and facts not yet acknowledged upward, and the packages stored for transfer-to-relay jobs. Writes are
+/// serialized in this process; each is one transaction.
+/// </summary>
+public sealed class RelayStore : IDisposable
+{
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _write = new(1, 1);
+
+    public RelayStore(string path)
+    {
+        _enqueues = new GroupFlush<PendingEnqueue>(256, FlushEnqueuesAsync);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
+        using var connection = Open();
+        Execute(connection, """
+            PRAGMA journal_mode=WAL;
+            CREATE TABLE IF NOT EXISTS hosts(id TEXT PRIMARY KEY, name TEXT NOT NULL, parent TEXT NOT NULL, kind INTEGER NOT NULL, credential_hash TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS snapshot(id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS stored(manifest_id TEXT PRIMARY KEY, manifest TEXT NOT NULL, signature TEXT NOT NULL, until TEXT NULL);
+            """);
+    }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        // FULL: a commit is on disk before the relay answers a client; the outbox then survives even a power loss.
+        Execute(connection, "PRAGMA busy_timeout=30000; PRAGMA synchronous=FULL;");
+        return connection;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private async Task WriteAsync(Action<SqliteConnection, SqliteTransaction> write, CancellationToken cancellationToken)
+    {
+        await _write.WaitAsync(cancellationToken);
+        try
+        {
+            using var connection = Open();
+            using var transaction = connection.BeginTransaction();
+            write(connection, transaction);
+            transaction.Commit();
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return command;
+    }
+
+    public void Dispose() => _write.Dispose();
+
+    /// <summary>Every host below this relay.</summary>
+    public IReadOnlyList<LowerHost> LoadHosts()
+    {
+        using var connection = Open();
+        using var command = Command(connection, null, "SELECT id, name, parent, kind, credential_hash FROM hosts");
+        using var reader = command.ExecuteReader();
+        var hosts = new List<LowerHost>();
+        while (reader.Read())
+        {
+            hosts.Add(new LowerHost(Guid.Parse(reader.GetString(0)), reader.GetString(1), Guid.Parse(reader.GetString(2)), (HostKind)reader.GetInt32(3), reader.GetString(4)));
+        }
+        return hosts;
+    }
+
+    /// <summary>Adds a host, or updates one that registered again (a new credential, perhaps a new place in the tree).</summary>
+    public Task SaveHostAsync(LowerHost host, CancellationToken cancellationToken) => WriteAsync((connection, transaction) =>
+    {
+        using var command = Command(connection, transaction, """
+            INSERT INTO hosts(id, name, parent, kind, credential_hash) VALUES ($id, $name, $parent, $kind, $hash)
+            ON CONFLICT(id) DO UPDATE SET name = excluded.name, parent = excluded.parent, kind = excluded.kind, credential_hash = excluded.credential_hash
+            """, ("$id", host.Id.ToString()), ("$name", host.Name), ("$parent", host.ParentId.ToString()), ("$kind", (int)host.Kind), ("$hash", host.CredentialHash));
+        command.ExecuteNonQuery();
+    }, cancellationToken);
+
+    /// <summary>The last snapshot of work received from the higher system, or null.</summary>
+    public RelayWorkResponse? LoadSnapshot()
+    {
+        using var connection = Open();
+        using var command = Command(connection, null, "SELECT json FROM snapshot WHERE id = 1");
+        return command.ExecuteScalar() is string json ? JsonSerializer.Deserialize<RelayWorkResponse>(json, ProtocolJson.Options) : null;
+    }
+
+    public Task SaveSnapshotAsync(RelayWorkResponse snapshot, CancellationToken cancellationToken)
+    {
+        var json = JsonSerializer.Serialize(snapshot, ProtocolJson.Options);
+        return WriteAsync((connection, transaction) =>
+        {
+            using var command = Command(connection, transaction, "INSERT INTO snapshot(id, json) VALUES (1, $json) ON CONFLICT(id) DO UPDATE SET json = excluded.json", ("$json", json));
+            command.ExecuteNonQuery();
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Queues entries for the higher system, in order, in one transaction; returns their numbers. <paramref name="beforeCommit"/>
+    /// sees the numbers before anyone else can read the rows (so an answer cannot arrive before its waiter exists).
+    /// Entries queued at the same time by many clients share one commit (group commit): each commit is made durable
+    /// on disk, and sharing it keeps a hundred clients reporting at once from costing a hundred disk flushes.
+    /// </summary>
+    public async Task<IReadOnlyList<long>> EnqueueAsync(IReadOnlyList<RelayBatchEntry> entries, CancellationToken cancellationToken, Action<IReadOnlyList<long>>? beforeCommit = null)
+    {
+        cancellationToken.ThrowIfCancellationRequested(); // once queued, the entries are written whatever the caller does
+        var pending = new PendingEnqueue(entries, beforeCommit, new TaskCompletionSource<IReadOnlyList<long>>(TaskCreationOptions.RunContinuationsAsynchronously));
+        // The first caller that finds nobody writing writes what has queued up (its own entries and others').
+        await _enqueues.AddAsync(pending);
+        return await pending.Done.Task;
+    }
+
+    private sealed record PendingEnqueue(IReadOnlyList<RelayBatchEntry> Entries, Action<IReadOnlyList<long>>? BeforeCommit, TaskCompletionSource<IReadOnlyList<long>> Done);
+
+    private readonly GroupFlush<PendingEnqueue> _enqueues;
+
+    private async Task FlushEnqueuesAsync(IReadOnlyList<PendingEnqueue> batch)
+    {
+        var seqs = new List<long>[batch.Count];
+        try
+        {
+            await WriteAsync((connection, transaction) =>
+            {
+                using var command = Command(connection, transaction, "INSERT INTO outbox(json) VALUES ($json) RETURNING seq", ("$json", ""));
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    seqs[i] = new List<long>(batch[i].Entries.Count);
+                    foreach (var entry in batch[i].Entries)
+                    {
+                        command.Parameters["$json"].Value = JsonSerializer.Serialize(entry with { Seq = 0 }, ProtocolJson.Options);
+                        seqs[i].Add(Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture));
+                    }
+                    batch[i].BeforeCommit?.Invoke(seqs[i]);
+                }
+            }, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Done.TrySetException(e);
+            }
+            return;
+        }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Done.TrySetResult(seqs[i]);
+        }
+    }
+
+    /// <summary>The oldest queued entries, at most <paramref name="max"/>.</summary>
+    public IReadOnlyList<OutboxEntry> PeekOutbox(int max)
+    {
+        using var connection = Open();
+        using var command = Command(connection, null, "SELECT seq, json FROM outbox ORDER BY seq LIMIT $max", ("$max", max));
+        using var reader = command.ExecuteReader();
+        var entries = new List<OutboxEntry>();
+        while (reader.Read())
+        {
+            var seq = reader.GetInt64(0);
+            var entry = JsonSerializer.Deserialize<RelayBatchEntry>(reader.GetString(1), ProtocolJson.Options)!;
+            entries.Add(new OutboxEntry(seq, entry with { Seq = seq }));
+        }
+        return entries;
+    }
+
+    /// <summary>How many entries wait to go upward.</summary>
+    public long OutboxCount()
+    {
+        using var connection = Open();
+        using var command = Command(connection, null, "SELECT COUNT(*) FROM outbox");
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Removes entries the higher system has answered.</summary>
+    public Task RemoveFromOutboxAsync(IReadOnlyList<long> seqs, CancellationToken cancellationToken) => WriteAsync((connection, transaction) =>
+    {
+        foreach (var seq in seqs)
+        {
+            using var command = Command(connection, transaction, "DELETE FROM outbox WHERE seq = $seq", ("$seq", seq));
+            command.ExecuteNonQuery();
+        }
+    }, cancellationToken);
+
+    /// <summary>Every package stored for a transfer-to-relay job.</summary>
+    public IReadOnlyList<StoredPackage> LoadStored()
+    {
+        using var connection = Open();
+        using var command = Command(connection, null, "SELECT manifest_id, manifest, signature, until FROM stored");
+        using var reader = command.ExecuteReader();
+        var stored = new List<StoredPackage>();
+        while (reader.Read())
+        {
+            stored.Add(new StoredPackage(reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                reader.IsDBNull(3) ? null : DateTime.Parse(reader.GetString(3), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal)));
+        }
+        return stored;
+    }
+
+    /// <summary>Stores (or re-stores, with a new expiry) a package.</summary>
+    public Task SaveStoredAsync(StoredPackage package, CancellationToken cancellationToken) => WriteAsync((connection, transaction) =>
+    {
+        using var command = Command(connection, transaction, """
+            INSERT INTO stored(manifest_id, manifest, signature, until) VALUES ($id, $manifest, $signature, $until)
+            ON CONFLICT(manifest_id) DO UPDATE SET manifest = excluded.manifest, signature = excluded.signature, until = excluded.until
+            """, ("$id", package.ManifestId), ("$manifest", package.Manifest), ("$signature", package.Signature),
+            ("$until", package.Until?.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture)));
+        command.ExecuteNonQuery();
+    }, cancellationToken);
+
+    public Task RemoveStoredAsync(string manifestId, CancellationToken cancellationToken) => WriteAsync((connection, transaction) =>
+    {
+        using var command = Command(connection, transaction, "DELETE FROM stored WHERE manifest_id = $id", ("$id", manifestId));
+        command.ExecuteNonQuery();
+    }, cancellationToken);
+}

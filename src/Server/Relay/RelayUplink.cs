@@ -1,0 +1,167 @@
+using JP1Dist.Agent;
+using JP1Dist.Protocol;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace JP1Dist.Server.Relay;
+
+/// <summary>
+/// The relay's traffic with its higher system: a long poll for the work of every host below it (then fetching the
+/// content that work needs), the outbox passed upward in batches as soon as something is queued, and the cache pruned
+/// of expired packages. Each loop rides out an unreachable higher system with a growing pause, and loses nothing: the
+/// snapshot and the outbox are on disk.
+/// </summary>
+public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream upstream, RelayOptions options, ILogger<RelayUplink> logger) : BackgroundService
+{
+    /// <summary>The most entries passed upward in one call.</summary>
+    public const int BatchSize = 500;
+
+    private readonly SemaphoreSlim _queued = new(0, int.MaxValue);
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        node.Queued += () => _queued.Release();
+        return Task.WhenAll(
+            Task.Run(() => SyncLoopAsync(stoppingToken), CancellationToken.None),
+            Task.Run(() => FlushLoopAsync(stoppingToken), CancellationToken.None),
+            Task.Run(() => PruneLoopAsync(stoppingToken), CancellationToken.None));
+    }
+
+    private async Task SyncLoopAsync(CancellationToken stoppingToken)
+    {
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (upstream.Identity is not { } identity)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), stoppingToken); // the relay's client role registers first
+                    continue;
+                }
+                var work = await upstream.Client.GetRelayWorkAsync(options.UpwardPollWait, node.SnapshotEtag, stoppingToken);
+                node.HigherSystemReachable = true;
+                if (!string.Equals(work.Etag, node.SnapshotEtag, StringComparison.Ordinal))
+                {
+                    var needed = await node.ApplySnapshotAsync(work, identity.ManifestPublicKey, stoppingToken);
+                    logger.LogDebug("Work snapshot {Etag}: {Items} items", work.Etag, work.Items.Count);
+                    if (needed.Count > 0)
+                    {
+                        _ = Task.Run(() => node.PrefetchAsync(needed, stoppingToken), CancellationToken.None);
+                    }
+                }
+                backoff = TimeSpan.FromSeconds(1);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HigherSystemException || HigherSystemClient.IsTransient(e))
+            {
+                node.HigherSystemReachable = false;
+                logger.LogWarning("Cannot take work from the higher system {Url} ({Error}); serving the last snapshot, trying again in {Delay} s",
+                    options.HigherSystemUrl, e.Message, backoff.TotalSeconds);
+                await PauseAsync(backoff, stoppingToken);
+                backoff = Grow(backoff);
+            }
+        }
+    }
+
+    private async Task FlushLoopAsync(CancellationToken stoppingToken)
+    {
+        var backoff = TimeSpan.FromSeconds(1);
+        var lastSeenSent = DateTime.MinValue;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // Wait for something queued, or at most a few seconds (last-seen times and a retry of what is queued).
+                await _queued.WaitAsync(TimeSpan.FromSeconds(5), stoppingToken);
+                while (_queued.CurrentCount > 0 && _queued.Wait(0, CancellationToken.None))
+                {
+                    // Everything queued so far goes in this batch.
+                }
+                if (upstream.Identity is null)
+                {
+                    continue;
+                }
+                var queued = store.PeekOutbox(BatchSize);
+                var sendSeen = DateTime.UtcNow - lastSeenSent >= TimeSpan.FromSeconds(10) || queued.Count > 0;
+                var seen = sendSeen ? node.TakeSeen() : [];
+                if (queued.Count == 0 && seen.Count == 0)
+                {
+                    continue;
+                }
+                RelayBatchResponse response;
+                try
+                {
+                    response = await upstream.Client.SendRelayBatchAsync(new RelayBatch([.. queued.Select(q => q.Entry), .. seen]), stoppingToken);
+                }
+                catch
+                {
+                    node.ReturnSeen(seen);
+                    throw;
+                }
+                node.HigherSystemReachable = true;
+                lastSeenSent = DateTime.UtcNow;
+                foreach (var result in response.Results.Where(r => r.Seq > 0))
+                {
+                    if (result.ErrorId is not null)
+                    {
+                        logger.LogWarning("The higher system refused a queued entry ({ErrorId}: {Message}); it is not sent again", result.ErrorId, result.Message);
+                    }
+                    node.Answer(result);
+                }
+                await store.RemoveFromOutboxAsync(queued.Select(q => q.Seq).ToList(), CancellationToken.None);
+                if (queued.Count == BatchSize)
+                {
+                    _queued.Release(); // more is waiting
+                }
+                backoff = TimeSpan.FromSeconds(1);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HigherSystemException || HigherSystemClient.IsTransient(e))
+            {
+                node.HigherSystemReachable = false;
+                node.AnswerNone();
+                logger.LogWarning("Cannot pass {Count} queued report(s) to the higher system {Url} ({Error}); they stay queued, trying again in {Delay} s",
+                    store.OutboxCount(), options.HigherSystemUrl, e.Message, backoff.TotalSeconds);
+                await PauseAsync(backoff, stoppingToken);
+                backoff = Grow(backoff);
+                _queued.Release();
+            }
+        }
+    }
+
+    private async Task PruneLoopAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await node.PruneAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                logger.LogWarning(e, "Pruning the package cache failed");
+            }
+            await PauseAsync(options.PruneInterval, stoppingToken);
+        }
+    }
+
+    private static async Task PauseAsync(TimeSpan delay, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(delay, stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static TimeSpan Grow(TimeSpan backoff) => TimeSpan.FromSeconds(Math.Min(backoff.TotalSeconds * 2, 30));
+}

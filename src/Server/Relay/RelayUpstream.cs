@@ -1,0 +1,56 @@
+using JP1Dist.Agent;
+using JP1Dist.Contracts;
+using JP1Dist.Core.Domain;
+using JP1Dist.Protocol;
+
+namespace JP1Dist.Server.Relay;
+
+/// <summary>
+/// The relay's connection to its higher system, under the relay's own identity: the one its client role registered
+/// (kind Relay) and keeps in its state folder. Read again before each call, so a re-registration is picked up.
+/// </summary>
+public sealed class RelayUpstream : IDisposable
+{
+    private readonly AgentStateStore _agentState;
+
+    public RelayUpstream(RelayOptions options, HttpMessageHandler? handler = null)
+    {
+        _agentState = new AgentStateStore(options.AgentFolder);
+        Client = new HigherSystemClient(options.HigherSystemUrl, handler);
+    }
+
+    /// <summary>The client, with the relay's current identity set.</summary>
+    public HigherSystemClient Client { get; }
+
+    /// <summary>The relay's identity at its higher system, or null before its first registration.</summary>
+    public AgentIdentity? Identity
+    {
+        get
+        {
+            var identity = _agentState.LoadIdentity();
+            Client.Identity = identity;
+            return identity;
+        }
+    }
+
+    /// <summary>The relay's identity; a NotAvailable error while the relay has not registered yet.</summary>
+    public AgentIdentity RequireIdentity() => Identity ?? throw new DistException("RelayNotRegistered", DistErrorKind.NotAvailable,
+        "This relay has not registered with its higher system yet; try again shortly.");
+
+    /// <summary>Turns a failed upward call into the error a lower client should see.</summary>
+    public static DistException Translate(Exception e) => e switch
+    {
+        HigherSystemException { Status: System.Net.HttpStatusCode.Unauthorized } refused =>
+            new DistException(refused.ErrorId, DistErrorKind.Unauthorized, refused.Message),
+        HigherSystemException { Status: System.Net.HttpStatusCode.NotFound } missing =>
+            new DistException(missing.ErrorId, DistErrorKind.NotFound, missing.Message),
+        HigherSystemException { Status: System.Net.HttpStatusCode.Conflict } conflict =>
+            new DistException(conflict.ErrorId, DistErrorKind.InvalidOperation, conflict.Message),
+        HigherSystemException { Status: System.Net.HttpStatusCode.BadRequest } bad =>
+            new DistException(bad.ErrorId, DistErrorKind.InvalidArgument, bad.Message),
+        _ => new DistException("HigherSystemUnreachable", DistErrorKind.NotAvailable,
+            $"The relay cannot reach its higher system now ({e.Message}); try again later."),
+    };
+
+    public void Dispose() => Client.Dispose();
+}

@@ -1,0 +1,44 @@
+using System.Collections.Concurrent;
+using JP1Dist.Core.Distribution;
+using Microsoft.AspNetCore.Http;
+
+namespace JP1Dist.Server.Serving;
+
+/// <summary>
+/// Checks the per-agent credential on each request (<c>Authorization: Bearer {hostId}.{credential}</c>).
+/// A verified pair is remembered, so the hot poll and report paths cost no database read.
+/// </summary>
+public sealed class AgentAuthentication(IHigherSystemNode node)
+{
+    private readonly ConcurrentDictionary<Guid, string> _verified = new();
+
+    /// <summary>The authenticated host, or null.</summary>
+    public async Task<Guid?> AuthenticateAsync(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+        var value = header["Bearer ".Length..].Trim();
+        var dot = value.IndexOf('.', StringComparison.Ordinal);
+        if (dot <= 0 || !Guid.TryParse(value.AsSpan(0, dot), out var hostId))
+        {
+            return null;
+        }
+        var credential = value[(dot + 1)..];
+        if (_verified.TryGetValue(hostId, out var known) && string.Equals(known, credential, StringComparison.Ordinal))
+        {
+            return hostId;
+        }
+        var result = await node.AuthenticateAsync(hostId, credential, context.RequestAborted);
+        if (result is not null)
+        {
+            _verified[hostId] = credential;
+        }
+        return result;
+    }
+
+    /// <summary>Forgets a host's remembered credential (after it re-registers).</summary>
+    public void Forget(Guid hostId) => _verified.TryRemove(hostId, out _);
+}

@@ -1,0 +1,51 @@
+using JP1Dist.Contracts;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Domain;
+using JP1Dist.Protocol;
+
+namespace JP1Dist.Server.Serving;
+
+/// <summary>
+/// What a higher system does for its lower clients. The agent API (<see cref="AgentApi"/>) calls only this, so the
+/// manager and every relay serve exactly the same endpoints with the same code: the manager from its database and
+/// content store (<c>Manager/ManagerNode</c>), a relay from its own store and package cache, passing everything it
+/// cannot decide itself upward (<c>Relay/RelayNode</c>).
+/// </summary>
+public interface IHigherSystemNode
+{
+    /// <summary>Registers a host whose own higher system is <paramref name="parentHostId"/> (null: this node itself).</summary>
+    Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken);
+
+    /// <summary>The host whose id and credential these are, or null.</summary>
+    Task<Guid?> AuthenticateAsync(Guid hostId, string credential, CancellationToken cancellationToken);
+
+    /// <summary>Whether the host is at or below the relay (a relay may act only for hosts in its own subtree).</summary>
+    Task<bool> IsAtOrBelowAsync(Guid hostId, Guid relayId, CancellationToken cancellationToken);
+
+    /// <summary>Whether the host is registered as a relay.</summary>
+    Task<bool> IsRelayAsync(Guid hostId, CancellationToken cancellationToken);
+
+    /// <summary>Records a host's changed facts; true when something changed (or was passed upward).</summary>
+    Task<bool> ReportFactsAsync(Guid hostId, FactsReport facts, CancellationToken cancellationToken);
+
+    /// <summary>Waits up to <paramref name="wait"/> for the host's work, answering as soon as there is some.</summary>
+    Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken);
+
+    /// <summary>Records a host's report on one work item.</summary>
+    Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken);
+
+    /// <summary>Notes that the host was seen (callers throttle this).</summary>
+    Task TouchAsync(Guid hostId);
+
+    /// <summary>The local file holding this content, fetched first when this node can; null when it is not known here.</summary>
+    Task<string?> GetContentPathAsync(string sha256, CancellationToken cancellationToken);
+
+    /// <summary>A relay's long poll: every current work item of every host below it, once it differs from <paramref name="etag"/>.</summary>
+    Task<RelayWorkResponse> WaitForRelayWorkAsync(Guid relayId, TimeSpan wait, string? etag, CancellationToken cancellationToken);
+
+    /// <summary>Applies what a relay passes upward, entry by entry; every entry's host must be below that relay.</summary>
+    Task<RelayBatchResponse> ApplyRelayBatchAsync(Guid relayId, RelayBatch batch, CancellationToken cancellationToken);
+
+    /// <summary>How many targets this node knows in each status (for GET /metrics).</summary>
+    Task<IReadOnlyDictionary<TargetStatus, int>> CountTargetsAsync(CancellationToken cancellationToken);
+}

@@ -1,0 +1,39 @@
+using JP1Dist.Contracts;
+using JP1Dist.Core.Distribution;
+using JP1Dist.Core.Domain;
+using JP1Dist.Protocol;
+using Prometheus;
+
+namespace JP1Dist.Server.Serving;
+
+/// <summary>
+/// What a node exposes on GET /metrics (Prometheus text format): content bytes served, agents polling now, relay polls woken,
+/// targets by status (as this node knows them: the manager all, a relay those of its subtree), and (from the HTTP middleware) request counts and durations by endpoint. One registry
+/// per node, so several nodes in one process (tests, benchmarks) do not add up each other's counters.
+/// </summary>
+public sealed class NodeMetrics
+{
+    public NodeMetrics(IHigherSystemNode node, HostSignals signals)
+    {
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        ContentBytesServed = factory.CreateCounter("jp1dist_content_bytes_served_total", "Package content bytes sent to lower clients.");
+        ConnectedAgents = factory.CreateGauge("jp1dist_connected_agents", "Agents holding a long poll open now.");
+        var targets = factory.CreateGauge("jp1dist_targets", "Job targets by status.", "status");
+        var relayPollsWoken = factory.CreateCounter("jp1dist_relay_polls_woken_total",
+            "Relay long polls woken by a change for the relay or a host below it (each reads its subtree's work again).");
+        Registry.AddBeforeCollectCallback(async cancellationToken =>
+        {
+            relayPollsWoken.IncTo(signals.RelayPollsWoken);
+            var counts = await node.CountTargetsAsync(cancellationToken);
+            foreach (var status in Enum.GetValues<TargetStatus>())
+            {
+                targets.WithLabels(status.ToString()).Set(counts.TryGetValue(status, out var count) ? count : 0);
+            }
+        });
+    }
+
+    public CollectorRegistry Registry { get; }
+    public Counter ContentBytesServed { get; }
+    public Gauge ConnectedAgents { get; }
+}
