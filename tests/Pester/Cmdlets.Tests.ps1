@@ -39,6 +39,12 @@ Describe 'Packages' {
     It 'finds packages by wildcard' {
         (Get-DistPackage -Name 'Office*').Version | Should -Be '16.0'
         @(Get-DistPackage -Name 'Nothing*').Count | Should -Be 0
+        (Get-DistPackage -Name '[N-P]ffice*').Version | Should -Be '16.0'
+    }
+
+    It 'names a wildcard pattern that is not well formed' {
+        $thrown = { Get-DistPackage -Name 'Office[' } | Should -Throw -ErrorId 'WildcardPatternInvalid,*' -PassThru
+        $thrown.CategoryInfo.Category | Should -Be 'InvalidArgument'
     }
 
     It 'keeps a package under -WhatIf' {
@@ -67,6 +73,14 @@ Describe 'Jobs' {
     It 'names an unknown job' {
         { Get-DistJobStatus -Job 'No such job' } | Should -Throw -ErrorId 'JobNotFound,*'
         { Start-DistJob -Name 'No such job' -ErrorAction Stop } | Should -Throw -ErrorId 'JobNotFound,*'
+    }
+}
+
+Describe 'Managers' {
+    It 'refuses to stop a manager this session did not start, and stops nothing' {
+        $thrown = { Stop-DistManager -WhatIf } | Should -Throw -ErrorId 'ManagerNotStartedHere,*' -PassThru
+        $thrown.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $thrown.Exception.Message | Should -BeLike "*$env:JP1DIST_HOME*"
     }
 }
 

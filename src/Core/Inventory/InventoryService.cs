@@ -152,7 +152,7 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
             var key = Names.Key(pattern.Name);
             rows = rows.Where(r => r.s.NameKey == key);
         }
-        else if (LikePrefix(pattern.Name) is { Length: > 0 } prefix)
+        else if (Names.Key(Wildcard.LiteralPrefix(pattern.Name)) is { Length: > 0 } prefix)
         {
             // 'Office*' reads only names starting with OFFICE (indexed), not every package of every host.
             rows = rows.Where(r => r.s.NameKey.StartsWith(prefix));
@@ -161,13 +161,6 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
         var list = await rows.OrderBy(r => r.HostKey).ThenBy(r => r.s.NameKey).ToListAsync(cancellationToken);
         return list.Where(r => hostMatcher(r.Name) && pattern.Matches(r.s.Name, r.s.Version))
             .Select(r => new DistSoftware(r.Name, r.s.Name, r.s.Version, r.s.Source, r.s.RecordedAt.AsLocal(), r.s.HostId)).ToList();
-    }
-
-    /// <summary>The literal text before the first wildcard character, as a name key.</summary>
-    private static string LikePrefix(string pattern)
-    {
-        var at = pattern.IndexOfAny(['*', '?', '[']);
-        return Names.Key(at < 0 ? pattern : pattern[..at]);
     }
 
     private static string Hash(FactsReport facts) =>

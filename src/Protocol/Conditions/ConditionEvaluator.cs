@@ -42,9 +42,16 @@ public static class ConditionEvaluator
         {
             return ConditionResult.Fail("OS", $"Condition OS not met: the OS is {os}, the package needs {string.Join(" or ", systems)}.");
         }
-        if (conditions.OSVersion is { } osRange && facts.OSVersion is { Length: > 0 } osVersion && !VersionRange.Parse(osRange).Contains(osVersion))
+        if (conditions.OSVersion is { } osRange && facts.OSVersion is { Length: > 0 } osVersion)
         {
-            return ConditionResult.Fail("OSVersion", $"Condition OSVersion not met: the OS version is {osVersion}, the package needs {osRange}.");
+            if (!VersionRange.TryParse(osRange, out var range, out var reason))
+            {
+                return Unreadable("OSVersion", osRange, reason);
+            }
+            if (!range.Contains(osVersion))
+            {
+                return ConditionResult.Fail("OSVersion", $"Condition OSVersion not met: the OS version is {osVersion}, the package needs {osRange}.");
+            }
         }
         if (conditions.Architecture is { Count: > 0 } architectures && facts.Architecture is { } architecture
             && !architectures.Any(a => string.Equals(a, architecture, StringComparison.OrdinalIgnoreCase)))
@@ -65,8 +72,12 @@ public static class ConditionEvaluator
         }
         if (facts.Software is { } software)
         {
-            foreach (var spec in (conditions.SoftwareInstalled ?? []).Select(SoftwareSpec.Parse))
+            foreach (var text in conditions.SoftwareInstalled ?? [])
             {
+                if (!TryParse(text, out var spec, out var reason))
+                {
+                    return Unreadable("SoftwareInstalled", text, reason);
+                }
                 var found = Versions(software, spec);
                 if (found.Count == 0)
                 {
@@ -77,8 +88,12 @@ public static class ConditionEvaluator
                     return ConditionResult.Fail("SoftwareInstalled", $"Condition SoftwareInstalled not met: '{spec.Name}' {string.Join(", ", found)} is installed, the package needs {spec}.");
                 }
             }
-            foreach (var spec in (conditions.SoftwareAbsent ?? []).Select(SoftwareSpec.Parse))
+            foreach (var text in conditions.SoftwareAbsent ?? [])
             {
+                if (!TryParse(text, out var spec, out var reason))
+                {
+                    return Unreadable("SoftwareAbsent", text, reason);
+                }
                 var found = Versions(software, spec).Where(v => spec.Range is null || spec.Range.Contains(v)).ToList();
                 if (found.Count > 0)
                 {
@@ -87,6 +102,29 @@ public static class ConditionEvaluator
             }
         }
         return ConditionResult.Pass;
+    }
+
+    /// <summary>
+    /// A condition that cannot be read (written under other rules, or altered) is not met: nothing installs on a
+    /// condition nobody could check. Conditions are validated when a package or job is saved, so this is rare.
+    /// </summary>
+    private static ConditionResult Unreadable(string condition, string text, string reason) =>
+        ConditionResult.Fail(condition, $"Condition {condition} '{text}' cannot be checked: {reason}");
+
+    private static bool TryParse(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SoftwareSpec? spec, out string reason)
+    {
+        try
+        {
+            spec = SoftwareSpec.Parse(text);
+            reason = "";
+            return true;
+        }
+        catch (DistException e)
+        {
+            spec = null;
+            reason = e.Message;
+            return false;
+        }
     }
 
     /// <summary>Every installed version of the software the specification names (names compare without regard to case).</summary>

@@ -6,17 +6,20 @@ namespace JP1Dist.Protocol.Versions;
 /// <list type="bullet">
 /// <item>An epoch ("1:2.38-4") outranks everything after it; none is epoch 0.</item>
 /// <item>The text after the last hyphen is a revision ("2.38-4", "3.0.2-0ubuntu1.10", rpm's release), compared only
-/// when the parts before it are equal, so 2.38.1-1 is after 2.38-4 as dpkg says.</item>
-/// <item>Within each part, runs of digits compare as numbers and runs of letters as text without regard to case;
-/// any other character only separates, except '~', which sorts before everything, the end included (1.0~rc1 &lt; 1.0).</item>
-/// <item>A missing run counts as zero against a number (1.2 = 1.2.0, as Windows writes 10.0 and 10.0.0.0), sorts
-/// after a pre-release word (dev, alpha, beta, pre, preview, rc: 1.0-beta &lt; 1.0 &lt; 1.0.1) and before other text
-/// (1.1.1 &lt; 1.1.1k, 2.3-4 &lt; 2.3-4ubuntu1, as dpkg and rpm order them).</item>
-/// <item>A number sorts after text at the same place (1.0.1 &gt; 1.0a), and pre-release words sort among themselves
-/// in that order (1.0-alpha &lt; 1.0-beta &lt; 1.0-rc1).</item>
+/// when the parts before it are equal, so 2.38.1-1 is after 2.38-4 as dpkg says. Text after a hyphen that starts with
+/// a pre-release word ("1.0-rc1") is no revision but part of the version, as in 1.0rc1 or 1.0~rc1.</item>
+/// <item>Within each part, runs of digits compare as numbers and runs of letters as text without regard to case; any
+/// other character only separates, except '~', which sorts before everything, the end included (1.0~git5 &lt; 1.0).</item>
+/// <item>Zeros that only trail (before the end, a '~' or a pre-release word) do not count: 1.2 = 1.2.0, as Windows
+/// writes 10.0 and 10.0.0.0, and 1.0rc1 = 1.0.0-rc1.</item>
+/// <item>At each place: '~' &lt; a pre-release word (dev &lt; alpha &lt; beta &lt; pre &lt; preview &lt; rc) &lt; the end
+/// &lt; other text &lt; a number. So 1.0-beta &lt; 1.0 &lt; 1.0a &lt; 1.0.1, 1.1.1 &lt; 1.1.1k (OpenSSL's letter
+/// releases) and 2.3-4 &lt; 2.3-4ubuntu1, as dpkg and rpm order them; '~' before a pre-release word is that word.</item>
 /// </list>
-/// Where dpkg and rpm differ from this (both say 1.0.0 is after 1.0), the rule above wins on purpose: an administrator
-/// who writes "=1.2" means 1.2.0 too.
+/// Each version is read into that canonical form and the forms are compared place by place in one fixed order, so
+/// the comparison is a total order (transitive: a sort by it is sound). Where dpkg and rpm differ from it (both say
+/// 1.0.0 is after 1.0), it differs on purpose: an administrator who writes "=1.2" means 1.2.0 too. Linear in the
+/// length of its input, whatever that is: versions come from agents.
 /// </summary>
 public static class VersionComparer
 {
@@ -59,14 +62,28 @@ public static class VersionComparer
             version = version[(colon + 1)..];
         }
         var hyphen = version.LastIndexOf('-');
-        upstream = hyphen > 0 ? version[..hyphen] : version;
-        revision = hyphen > 0 ? version[(hyphen + 1)..] : ReadOnlySpan<char>.Empty;
+        if (hyphen > 0 && !StartsWithPreRelease(version[(hyphen + 1)..]))
+        {
+            upstream = version[..hyphen];
+            revision = version[(hyphen + 1)..];
+        }
+        else
+        {
+            upstream = version;
+            revision = ReadOnlySpan<char>.Empty;
+        }
+    }
+
+    private static bool StartsWithPreRelease(ReadOnlySpan<char> text)
+    {
+        var first = new Runs(text).Next();
+        return first.Kind == RunKind.PreRelease;
     }
 
     private static int CompareRuns(ReadOnlySpan<char> left, ReadOnlySpan<char> right)
     {
-        var a = new Runs(left);
-        var b = new Runs(right);
+        var a = new CanonicalRuns(left);
+        var b = new CanonicalRuns(right);
         while (true)
         {
             var x = a.Next();
@@ -83,34 +100,19 @@ public static class VersionComparer
         }
     }
 
+    /// <summary>One fixed order over runs: by kind first (see <see cref="RunKind"/>), then within the kind.</summary>
     private static int CompareRun(Run x, Run y)
     {
-        if (x.Kind == RunKind.Tilde || y.Kind == RunKind.Tilde)
-        {
-            return x.Kind == y.Kind ? 0 : x.Kind == RunKind.Tilde ? -1 : 1;
-        }
-        if (x.Kind == RunKind.End || y.Kind == RunKind.End)
-        {
-            // What the longer version has where the shorter one ended decides: its sign is +1 when that is the left one.
-            var sign = x.Kind == RunKind.End ? -1 : 1;
-            var other = x.Kind == RunKind.End ? y : x;
-            return other.Kind switch
-            {
-                RunKind.Number => sign * CompareNumbers(other.Text, "0"),
-                RunKind.PreRelease => -sign,
-                _ => sign,
-            };
-        }
         if (x.Kind != y.Kind)
         {
-            // Number after Text after PreRelease, at the same place.
-            return x.Kind.CompareTo(y.Kind) < 0 ? -1 : 1;
+            return x.Kind < y.Kind ? -1 : 1;
         }
         return x.Kind switch
         {
             RunKind.Number => CompareNumbers(x.Text, y.Text),
             RunKind.PreRelease when PreReleaseRank(x.Text) != PreReleaseRank(y.Text) => PreReleaseRank(x.Text) < PreReleaseRank(y.Text) ? -1 : 1,
-            _ => Math.Sign(x.Text.CompareTo(y.Text, StringComparison.OrdinalIgnoreCase)),
+            RunKind.PreRelease or RunKind.Text => Math.Sign(x.Text.CompareTo(y.Text, StringComparison.OrdinalIgnoreCase)),
+            _ => 0,
         };
     }
 
@@ -121,6 +123,8 @@ public static class VersionComparer
         right = right.TrimStart('0');
         return left.Length != right.Length ? (left.Length < right.Length ? -1 : 1) : Math.Sign(left.SequenceCompareTo(right));
     }
+
+    private static bool IsZero(ReadOnlySpan<char> digits) => !digits.ContainsAnyExcept('0');
 
     private static int PreReleaseRank(ReadOnlySpan<char> word)
     {
@@ -134,12 +138,12 @@ public static class VersionComparer
         return -1;
     }
 
-    /// <summary>What a run is; the order of the last three is their order at the same place.</summary>
+    /// <summary>What a run is, in the order runs of different kinds sort at the same place.</summary>
     private enum RunKind
     {
-        End,
         Tilde,
         PreRelease,
+        End,
         Text,
         Number,
     }
@@ -179,6 +183,63 @@ public static class VersionComparer
             var run = _rest[..length];
             _rest = _rest[length..];
             return new Run(digits ? RunKind.Number : PreReleaseRank(run) >= 0 ? RunKind.PreRelease : RunKind.Text, run);
+        }
+    }
+
+    /// <summary>
+    /// The runs of the canonical form: a '~' right before a pre-release word is dropped (1.0~rc1 reads as 1.0rc1), and
+    /// so are zeros that only trail (1.2.0 reads as 1.2, 1.0.0-rc1 as 1-rc1). Each run is read once ahead at most, so
+    /// even a long row of zeros costs linear time.
+    /// </summary>
+    private ref struct CanonicalRuns(ReadOnlySpan<char> text)
+    {
+        private Runs _runs = new(text);
+        private int _keptZeros;
+
+        public Run Next()
+        {
+            while (true)
+            {
+                var probe = _runs;
+                var run = probe.Next();
+                if (_keptZeros > 0)
+                {
+                    // Zeros already found to be followed by something that counts.
+                    _keptZeros--;
+                    _runs = probe;
+                    return run;
+                }
+                if (run.Kind == RunKind.Tilde)
+                {
+                    var after = probe;
+                    if (after.Next().Kind == RunKind.PreRelease)
+                    {
+                        _runs = probe;
+                        continue;
+                    }
+                }
+                else if (run.Kind == RunKind.Number && IsZero(run.Text))
+                {
+                    var ahead = probe;
+                    var beforeNext = ahead;
+                    var zeros = 1;
+                    var next = ahead.Next();
+                    while (next.Kind == RunKind.Number && IsZero(next.Text))
+                    {
+                        zeros++;
+                        beforeNext = ahead;
+                        next = ahead.Next();
+                    }
+                    if (next.Kind is RunKind.End or RunKind.Tilde or RunKind.PreRelease)
+                    {
+                        _runs = beforeNext;
+                        continue;
+                    }
+                    _keptZeros = zeros - 1;
+                }
+                _runs = probe;
+                return run;
+            }
         }
     }
 }

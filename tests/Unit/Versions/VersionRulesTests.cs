@@ -70,7 +70,51 @@ public sealed class VersionRulesTests
         { "24.08-preview", "24.08", -1 },
         { "1.0-rc1", "1.0-ubuntu1", -1 },
         { "2.0RC1", "2.0rc1", 0 },
+        // The same pre-release however it is written: after a hyphen, a dot, a tilde or nothing, with trailing zeros.
+        { "1.0rc2", "1.0-rc1", 1 },
+        { "1.0.rc5", "1.0-rc2", 1 },
+        { "1.0.0rc1", "1.0rc1", 0 },
+        { "1.0~rc1", "1.0-rc1", 0 },
+        { "3.0.0~rc2-1", "3.0.0-rc1", 1 },
+        // Zeros count only where something follows them (one order, so it stays transitive).
+        { "1.1.1k", "1.1.1.0", 1 },
+        { "2a", "2.0", 1 },
+        { "1.0a", "1", 1 },
+        { "1.0.0.1", "1.0a", 1 },
+        { "1.0~git5", "1~git5", 0 },
+        { "1.0~git5", "1.0", -1 },
     };
+
+    [Fact]
+    public void The_order_is_transitive_over_every_version_of_the_table()
+    {
+        // A comparison that is not a total order makes a sort unsound: sorted, every pair must compare in order.
+        var versions = Orderings.SelectMany(row => new[] { (string)row[0], (string)row[1] }).Distinct().ToList();
+        var sorted = versions.Order(Comparer<string>.Create(VersionComparer.Compare)).ToList();
+        for (var i = 0; i < sorted.Count; i++)
+        {
+            for (var j = i + 1; j < sorted.Count; j++)
+            {
+                Assert.True(VersionComparer.Compare(sorted[i], sorted[j]) <= 0, $"'{sorted[i]}' sorts before '{sorted[j]}' but compares after it.");
+            }
+        }
+    }
+
+    [Fact]
+    public void Any_text_an_agent_reports_compares_without_error()
+    {
+        // Versions come from agents: empty, separators only, huge numbers, long rows of zeros, no digits at all.
+        var zeros = string.Join('.', Enumerable.Repeat("0", 100_000));
+        foreach (var text in new[] { "", " ", "...", "~~~", "-", ":", "1:", ":1", "-1", new string('9', 100_000), zeros, zeros + "a", zeros + "~rc1", "é.ü", "\u0661.2" })
+        {
+            Assert.Equal(0, VersionComparer.Compare(text, text));
+            _ = VersionComparer.Compare(text, "1.0");
+            _ = VersionRange.Parse(">=1.0 <2").Contains(text);
+        }
+        Assert.Equal(0, VersionComparer.Compare(zeros, "0"));
+        Assert.Equal(1, VersionComparer.Compare(zeros + "a", "0"));
+        Assert.Equal(-1, VersionComparer.Compare(zeros + "~rc1", "0"));
+    }
 
     [Theory]
     [MemberData(nameof(Orderings))]
@@ -108,6 +152,10 @@ public sealed class VersionRulesTests
         { "<1.0", "1.0~rc1", true },
         { ">16", "16.0.4266.1001", true },
         { "<3", "unknown", false },
+        { ">=1.1.1.0", "1.1.1k", true },
+        { ">=1.1.1", "1.1.1k", true },
+        { "<2.0", "2a", false },
+        { ">=3.0.0-rc1", "3.0.0~rc2-1", true },
     };
 
     [Theory]
@@ -202,6 +250,15 @@ public sealed class VersionRulesTests
         Assert.False(any.IsExactName);
         Assert.True(any.Matches("microsoft visual c++ 2015-2022 redistributable (x64)", ""));
         Assert.Equal("SoftwarePatternInvalid", Assert.Throws<DistException>(() => SoftwareSpec.Parse(">=1")).ErrorId);
+        Assert.True(SoftwareSpec.Parse("Tool `[x64`] >=2").Matches("tool [X64]", "2.1"));
+        Assert.Equal("WildcardPatternInvalid", Assert.Throws<DistException>(() => SoftwareSpec.Parse("Tool [x64 >=2")).ErrorId);
+        Assert.Equal("InstallConditionInvalid", Assert.Throws<DistException>(() =>
+            InstallConditionReader.FromDictionary(new Hashtable { ["SoftwareAbsent"] = "Tool [x64" })).ErrorId);
+        // A condition that cannot be read, as one stored under earlier rules, is not met rather than an error.
+        var unreadable = ConditionEvaluator.Evaluate(new InstallConditions { SoftwareAbsent = ["Tool [x64"] },
+            new ConditionFacts { Software = new Dictionary<string, IReadOnlyList<string>>() });
+        Assert.False(unreadable.Met);
+        Assert.Contains("cannot be checked", unreadable.Message, StringComparison.Ordinal);
 
         var facts = new ConditionFacts
         {
