@@ -10,14 +10,17 @@ public interface IManagerService
     Task<IReadOnlyList<DistManagerInfo>> ListAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Starts a manager for this session and returns once it serves; it ends with the session. Refused where a
-    /// manager already runs, and where the session works against a manager elsewhere (ManagerStartNotSupported).
+    /// Starts a manager for this session on its data folder and returns once it serves; it ends with the session.
+    /// Refused where a manager already runs there (ManagerAlreadyRunning).
     /// </summary>
     Task<DistManagerInfo> StartAsync(string listenUrl, TimeSpan timeout, CancellationToken cancellationToken = default);
 
-    /// <summary>The manager this session started and has not stopped, or null.</summary>
-    DistManagerInfo? StartedHere { get; }
+    /// <summary>The manager this session started and has not stopped; ManagerNotStartedHere when there is none.</summary>
+    DistManagerInfo GetStartedHere();
 
-    /// <summary>Stops the manager this session started, cleanly (killed if it has not stopped within the timeout).</summary>
-    Task StopAsync(TimeSpan timeout, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Stops the manager this session started, cleanly (killed if it has not stopped within the timeout). The process id
+    /// is the one the caller confirmed: any other is refused (ManagerNotStartedHere), so nothing is stopped unconfirmed.
+    /// </summary>
+    Task StopAsync(int processId, TimeSpan timeout, CancellationToken cancellationToken = default);
 }

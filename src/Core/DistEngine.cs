@@ -64,10 +64,15 @@ public sealed class DistEngine : IDistServices
     IInventoryService IDistServices.Inventory => Inventory;
     IManagerService IDistServices.Managers => Managers;
 
-    /// <summary>The shared engine for a data folder (JP1DIST_HOME or the default when <paramref name="home"/> is null).</summary>
-    public static DistEngine ForFolder(string? home = null)
+    /// <summary>
+    /// The shared engine for a data folder (JP1DIST_HOME or the default when <paramref name="home"/> is null).
+    /// <paramref name="executableFolder"/> says where jp1dist is, for a manager started from this process.
+    /// </summary>
+    public static DistEngine ForFolder(string? home = null, string? executableFolder = null)
     {
         var folder = DataFolder.Resolve(home);
-        return Open.GetOrAdd(folder.Root, _ => new DistEngine(folder));
+        var engine = Open.GetOrAdd(folder.Root, _ => new DistEngine(folder));
+        engine.Managers.ExecutableFolder ??= executableFolder;
+        return engine;
     }
 }

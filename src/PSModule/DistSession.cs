@@ -13,18 +13,12 @@ namespace JP1Dist.PowerShell;
 /// </summary>
 internal static class DistSession
 {
-    /// <summary>Where the jp1dist executable sits: out/jp1dist beside the module folder out/JP1Dist.</summary>
-    private static readonly string ExecutableFolder =
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(DistSession).Assembly.Location)!, "..", "jp1dist"));
+    /// <summary>Where the jp1dist executable sits: out/jp1dist beside the module folder out/JP1Dist (for Start-DistManager).</summary>
+    private static readonly Lazy<string?> ExecutableFolder = new(() =>
+        Path.GetDirectoryName(typeof(DistSession).Assembly.Location) is { Length: > 0 } module
+            ? Path.GetFullPath(Path.Combine(module, "..", "jp1dist"))
+            : null);
 
     /// <summary>The services the cmdlets call.</summary>
-    public static IDistServices Services
-    {
-        get
-        {
-            var engine = LocalEngine.ForFolder();
-            engine.Managers.ExecutableFolder ??= ExecutableFolder;
-            return engine;
-        }
-    }
+    public static IDistServices Services => LocalEngine.ForFolder(executableFolder: ExecutableFolder.Value);
 }

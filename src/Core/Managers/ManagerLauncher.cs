@@ -58,12 +58,17 @@ public sealed class LaunchedManager(Process process, string url, string home, st
 public static class ManagerLauncher
 {
     /// <summary>The jp1dist executable to start: JP1DIST_EXE, else the apphost or the dll in <paramref name="folder"/>.</summary>
-    public static (string FileName, string? Dll) FindExecutable(string folder)
+    public static (string FileName, string? Dll) FindExecutable(string? folder)
     {
         var configured = Environment.GetEnvironmentVariable("JP1DIST_EXE");
         if (!string.IsNullOrWhiteSpace(configured))
         {
             return configured.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? ("dotnet", configured) : (configured, null);
+        }
+        if (folder is null)
+        {
+            throw new DistException("ManagerExecutableNotFound", DistErrorKind.NotFound,
+                "Where the jp1dist executable is, is not known here; set JP1DIST_EXE to its path.");
         }
         var apphost = Path.Combine(folder, OperatingSystem.IsWindows() ? "jp1dist.exe" : "jp1dist");
         if (File.Exists(apphost))
@@ -80,11 +85,11 @@ public static class ManagerLauncher
     }
 
     /// <summary>Starts a manager on the data folder (JP1DIST_HOME or the default when <paramref name="home"/> is null).</summary>
-    public static Task<LaunchedManager> StartAsync(string executableFolder, string listenUrl, string? home, TimeSpan timeout, CancellationToken cancellationToken) =>
+    public static Task<LaunchedManager> StartAsync(string? executableFolder, string listenUrl, string? home, TimeSpan timeout, CancellationToken cancellationToken) =>
         StartAsync(executableFolder, listenUrl, DistEngine.ForFolder(home), timeout, cancellationToken);
 
     /// <summary>Starts a manager on the engine's data folder; refused when one already runs there.</summary>
-    public static async Task<LaunchedManager> StartAsync(string executableFolder, string listenUrl, DistEngine engine, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<LaunchedManager> StartAsync(string? executableFolder, string listenUrl, DistEngine engine, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (!Uri.TryCreate(listenUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {

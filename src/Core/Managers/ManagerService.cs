@@ -10,12 +10,15 @@ namespace JP1Dist.Core.Managers;
 /// The managers of one data folder: those that announced themselves (a heartbeat row each), whether one runs, the
 /// nudge that tells it of new intent, and the manager this process started for a PowerShell session.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
+    "Lives as long as its engine, for the process; a SemaphoreSlim whose wait handle is never asked for holds nothing to release.")]
 public sealed class ManagerService(DistEngine engine) : IManagerService
 {
     /// <summary>How old a manager heartbeat may be for the manager to count as running.</summary>
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(15);
 
     private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _starting = new(1, 1);
     private LaunchedManager? _started;
 
     /// <summary>
@@ -58,51 +61,67 @@ public sealed class ManagerService(DistEngine engine) : IManagerService
     /// <inheritdoc />
     public async Task<DistManagerInfo> StartAsync(string listenUrl, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var folder = ExecutableFolder ?? throw new DistException("ManagerExecutableNotFound", DistErrorKind.NotFound,
-            "This session does not know where the jp1dist executable is; set JP1DIST_EXE to its path.");
-        var launched = await ManagerLauncher.StartAsync(folder, listenUrl, engine, timeout, cancellationToken);
-        lock (_gate)
-        {
-            _started?.Dispose();
-            _started = launched;
-        }
-        return (await ListAsync(cancellationToken)).First(m => m.ProcessId == launched.Process.Id);
-    }
-
-    /// <inheritdoc />
-    public DistManagerInfo? StartedHere
-    {
-        get
+        // One start at a time: the check that no manager runs and the launch are one step for this process.
+        await _starting.WaitAsync(cancellationToken);
+        try
         {
             lock (_gate)
             {
-                return _started is { } manager
-                    ? new DistManagerInfo(manager.Url, manager.Process.Id, Environment.MachineName, manager.StartedAt, manager.StartedAt, !manager.Process.HasExited)
-                    : null;
+                if (_started is { } running && !running.Process.HasExited)
+                {
+                    throw new DistException("ManagerAlreadyRunning", DistErrorKind.InvalidOperation,
+                        $"This session already runs a manager on data folder '{engine.Folder.Root}' at {running.Url} (process {running.Process.Id}); one data folder has one manager.",
+                        running.Url);
+                }
             }
+            var launched = await ManagerLauncher.StartAsync(ExecutableFolder, listenUrl, engine, timeout, cancellationToken);
+            lock (_gate)
+            {
+                _started?.Dispose();
+                _started = launched;
+            }
+            return (await ListAsync(cancellationToken)).First(m => m.ProcessId == launched.Process.Id);
+        }
+        finally
+        {
+            _starting.Release();
         }
     }
 
     /// <inheritdoc />
-    public async Task StopAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    public DistManagerInfo GetStartedHere()
+    {
+        lock (_gate)
+        {
+            return _started is { } manager
+                ? new DistManagerInfo(manager.Url, manager.Process.Id, Environment.MachineName, manager.StartedAt, manager.StartedAt, !manager.Process.HasExited)
+                : throw NotStartedHere();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(int processId, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         LaunchedManager manager;
         lock (_gate)
         {
-            manager = _started ?? throw new DistException("ManagerNotStartedHere", DistErrorKind.InvalidOperation,
-                $"This session started no manager on data folder '{engine.Folder.Root}'; a manager started elsewhere is stopped where it runs (Ctrl+C, or its service).",
-                engine.Folder.Root);
-            _started = null;
+            manager = _started is { } started && started.Process.Id == processId ? started : throw NotStartedHere();
         }
-        try
+        // Forgotten only once it has stopped: a stop that fails leaves it known, to be stopped again.
+        await manager.StopAsync(timeout);
+        lock (_gate)
         {
-            await manager.StopAsync(timeout);
+            if (ReferenceEquals(_started, manager))
+            {
+                _started = null;
+            }
         }
-        finally
-        {
-            manager.Dispose();
-        }
+        manager.Dispose();
     }
+
+    private DistException NotStartedHere() => new("ManagerNotStartedHere", DistErrorKind.InvalidOperation,
+        $"This session started no manager on data folder '{engine.Folder.Root}'; a manager started elsewhere is stopped where it runs (Ctrl+C, or its service).",
+        engine.Folder.Root);
 
     /// <summary>A manager on this computer whose process no longer exists is not running, whatever its last heartbeat says.</summary>
     private static bool IsGoneLocally(ManagerNodeRow manager) =>

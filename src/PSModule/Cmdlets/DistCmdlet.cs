@@ -82,7 +82,7 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
     /// a malformed value is a terminating error naming it.
     /// </summary>
     protected InstallConditions? ReadInstallConditions(System.Collections.Hashtable? input) =>
-        input is null ? null : Run(_ => Task.FromResult(InstallConditionReader.FromDictionary(InstallConditionInput.Unwrap(input))), input);
+        input is null ? null : Run(_ => Task.FromResult(InstallConditionReader.FromDictionary(HashtableInput.Unwrap(input))), input);
 
     /// <summary>Runs engine work that returns nothing.</summary>
     protected void Run(Func<CancellationToken, Task> work, object? target = null) =>

@@ -3,8 +3,11 @@ using System.Management.Automation;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
-/// <summary>Unwraps a hashtable bound from PowerShell (values may be PSObjects or arrays of them) for the engine to read.</summary>
-internal static class InstallConditionInput
+/// <summary>
+/// Unwraps a hashtable bound from PowerShell (values may be PSObjects or arrays of them) into plain values and arrays
+/// for the services to read: -InstallCondition of New-DistPackage and New-DistJob, -Rule of Set-IdGroupPolicy.
+/// </summary>
+internal static class HashtableInput
 {
     public static Hashtable Unwrap(Hashtable input)
     {

@@ -35,17 +35,10 @@ public sealed class SetIdGroupPolicyCommand : DistCmdlet
         }
     }
 
-    // Values typed at the prompt may arrive wrapped in PSObject; a value is a string, a number or a list of them, and
-    // the services take each as text: fact name to its patterns.
-    private static IReadOnlyDictionary<string, IReadOnlyList<string>> ToRule(Hashtable rule)
-    {
-        var plain = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
-        foreach (DictionaryEntry entry in rule)
-        {
-            var value = entry.Value is PSObject wrapper ? wrapper.BaseObject : entry.Value;
-            var items = value is IEnumerable list and not string ? list.Cast<object?>() : [value];
-            plain[entry.Key.ToString() ?? ""] = items.Select(v => Convert.ToString(v is PSObject w ? w.BaseObject : v, CultureInfo.InvariantCulture) ?? "").ToList();
-        }
-        return plain;
-    }
+    // A value is a string, a number or a list of them; the services take each as text: fact name to its patterns.
+    private static IReadOnlyDictionary<string, IReadOnlyList<string>> ToRule(Hashtable rule) =>
+        HashtableInput.Unwrap(rule).Cast<DictionaryEntry>().ToDictionary(
+            entry => entry.Key.ToString() ?? "",
+            entry => (IReadOnlyList<string>)(entry.Value as object?[] ?? [entry.Value]).Select(v => Convert.ToString(v, CultureInfo.InvariantCulture) ?? "").ToList(),
+            StringComparer.OrdinalIgnoreCase);
 }

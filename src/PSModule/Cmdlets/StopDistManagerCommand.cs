@@ -14,15 +14,10 @@ public sealed class StopDistManagerCommand : DistCmdlet
     protected override void ProcessRecord()
     {
         var services = Services;
-        if (services.Managers.StartedHere is not { } manager)
-        {
-            // Nothing to confirm: the service refuses with the error a person needs (ManagerNotStartedHere).
-            Run(token => services.Managers.StopAsync(TimeSpan.FromSeconds(TimeoutSeconds), token), services.Location);
-            return;
-        }
+        var manager = Run(_ => Task.FromResult(services.Managers.GetStartedHere()), services.Location);
         if (ShouldProcess($"manager at {manager.Url} (process {manager.ProcessId})", "Stop"))
         {
-            Run(token => services.Managers.StopAsync(TimeSpan.FromSeconds(TimeoutSeconds), token), manager.Url);
+            Run(token => services.Managers.StopAsync(manager.ProcessId, TimeSpan.FromSeconds(TimeoutSeconds), token), manager.Url);
         }
     }
 }

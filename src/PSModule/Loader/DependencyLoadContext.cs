@@ -53,10 +53,14 @@ internal sealed class DependencyLoadContext : AssemblyLoadContext
             yield return "osx-" + architecture;
             yield return "osx";
         }
+        else if (RuntimeInformation.RuntimeIdentifier.Contains("musl", StringComparison.Ordinal))
+        {
+            // A glibc build does not load on musl (Alpine): better no library, and a clear DllNotFoundException.
+            yield return "linux-musl-" + architecture;
+        }
         else
         {
             yield return "linux-" + architecture;
-            yield return "linux-musl-" + architecture;
         }
     }
 

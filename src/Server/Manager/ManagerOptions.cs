@@ -1,4 +1,4 @@
-using JP1Dist.Core.Managers;
+using JP1Dist.Contracts;
 
 namespace JP1Dist.Server.Manager;
 
@@ -6,7 +6,7 @@ namespace JP1Dist.Server.Manager;
 public sealed class ManagerOptions
 {
     /// <summary>The default listen address: loopback only, until TLS and remote administration are configured.</summary>
-    public const string DefaultListenUrl = "http://127.0.0.1:22400";
+    public const string DefaultListenUrl = IManagerService.DefaultListenUrl;
 
     /// <summary>Where agents reach the manager. Port 0 picks a free port, announced in the database.</summary>
     public string ListenUrl { get; set; } = DefaultListenUrl;

@@ -39,9 +39,9 @@ public sealed class LayerTests
         Assert.DoesNotContain("JP1Dist.Server", references);
         Assert.DoesNotContain("JP1Dist.Agent", references);
 
-        // The engine types the module names at all: the entry point that opens the engine on a data folder, and where it
-        // finds jp1dist for Start-DistManager. Everything else goes through the contracts.
-        Assert.Equal(["JP1Dist.Core.DistEngine", "JP1Dist.Core.Managers.ManagerService"], TypesReferencedFrom(module, "JP1Dist.Core"));
+        // The one engine type the module names at all: the entry point that opens the engine on a data folder.
+        // Everything else goes through the contracts.
+        Assert.Equal(["JP1Dist.Core.DistEngine"], TypesReferencedFrom(module, "JP1Dist.Core"));
 
         // And only the session file can name them: the engine's assembly is referenced under an alias.
         var aliased = Directory.GetFiles(Path.Combine(Repository.Root, "src", "PSModule"), "*.cs", SearchOption.AllDirectories)

@@ -25,13 +25,21 @@ public sealed class ModuleLayoutTests
     [Fact]
     public void The_module_ships_only_what_a_session_loads()
     {
-        // A session never runs a server, an agent or a scheduler: none of theirs is in the folder.
-        var files = Directory.GetFiles(Module, "*.dll", SearchOption.AllDirectories).Select(Path.GetFileName).ToList();
-        foreach (var prefix in new[] { "JP1Dist.Server", "JP1Dist.Agent", "Quartz", "Serilog", "Prometheus", "Microsoft.AspNetCore", "Microsoft.Extensions.Hosting", "System.CommandLine" })
-        {
-            Assert.DoesNotContain(files, f => f!.StartsWith(prefix, StringComparison.OrdinalIgnoreCase));
-        }
-        // Native SQLite only for the supported platforms: Windows x64/arm64, Linux x64/arm64, macOS arm64.
+        // What a session loads: our contracts, protocol and engine, and what the engine uses (EF Core on SQLite and the
+        // few Microsoft.Extensions libraries EF Core needs). Anything else added to the module's closure fails here:
+        // a session never runs a server, an agent or a scheduler.
+        string[] allowed = ["JP1Dist.PowerShell", "JP1Dist.PowerShell.Loader", "JP1Dist.Contracts", "JP1Dist.Protocol", "JP1Dist.Core",
+            "Microsoft.EntityFrameworkCore*", "Microsoft.Data.Sqlite", "SQLitePCLRaw.*", "Microsoft.Extensions.Caching.*",
+            "Microsoft.Extensions.Configuration.Abstractions", "Microsoft.Extensions.DependencyInjection*", "Microsoft.Extensions.DependencyModel",
+            "Microsoft.Extensions.Logging", "Microsoft.Extensions.Logging.Abstractions", "Microsoft.Extensions.Options", "Microsoft.Extensions.Primitives"];
+        var unexpected = Directory.GetFiles(Module, "*.dll", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}runtimes{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Select(Path.GetFileNameWithoutExtension)
+            .Where(name => !allowed.Any(pattern => pattern.EndsWith('*') ? name!.StartsWith(pattern[..^1], StringComparison.Ordinal) : name == pattern))
+            .ToList();
+        Assert.True(unexpected.Count == 0, $"The module ships {string.Join(", ", unexpected)}.");
+
+        // Native SQLite only for the supported platforms: Windows x64/arm64, Linux x64/arm64 (glibc), macOS arm64.
         var runtimes = Directory.GetDirectories(Path.Combine(Module, "Dependencies", "runtimes")).Select(Path.GetFileName).Order().ToList();
         Assert.Equal(["linux-arm64", "linux-x64", "osx-arm64", "win-arm64", "win-x64"], runtimes);
         foreach (var runtime in runtimes)
