@@ -61,19 +61,11 @@ public sealed class ManagerService(DistEngine engine) : IManagerService
     /// <inheritdoc />
     public async Task<DistManagerInfo> StartAsync(string listenUrl, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        // One start at a time: the check that no manager runs and the launch are one step for this process.
+        // One start at a time: the launcher's check that no manager runs on the folder (this session's included, by its
+        // heartbeat) and the launch are one step for this process.
         await _starting.WaitAsync(cancellationToken);
         try
         {
-            lock (_gate)
-            {
-                if (_started is { } running && !running.Process.HasExited)
-                {
-                    throw new DistException("ManagerAlreadyRunning", DistErrorKind.InvalidOperation,
-                        $"This session already runs a manager on data folder '{engine.Folder.Root}' at {running.Url} (process {running.Process.Id}); one data folder has one manager.",
-                        running.Url);
-                }
-            }
             var launched = await ManagerLauncher.StartAsync(ExecutableFolder, listenUrl, engine, timeout, cancellationToken);
             lock (_gate)
             {

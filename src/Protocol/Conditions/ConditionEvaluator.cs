@@ -74,7 +74,7 @@ public static class ConditionEvaluator
         {
             foreach (var text in conditions.SoftwareInstalled ?? [])
             {
-                if (!TryParse(text, out var spec, out var reason))
+                if (!SoftwareSpec.TryParse(text, out var spec, out var reason))
                 {
                     return Unreadable("SoftwareInstalled", text, reason);
                 }
@@ -90,7 +90,7 @@ public static class ConditionEvaluator
             }
             foreach (var text in conditions.SoftwareAbsent ?? [])
             {
-                if (!TryParse(text, out var spec, out var reason))
+                if (!SoftwareSpec.TryParse(text, out var spec, out var reason))
                 {
                     return Unreadable("SoftwareAbsent", text, reason);
                 }
@@ -110,22 +110,6 @@ public static class ConditionEvaluator
     /// </summary>
     private static ConditionResult Unreadable(string condition, string text, string reason) =>
         ConditionResult.Fail(condition, $"Condition {condition} '{text}' cannot be checked: {reason}");
-
-    private static bool TryParse(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SoftwareSpec? spec, out string reason)
-    {
-        try
-        {
-            spec = SoftwareSpec.Parse(text);
-            reason = "";
-            return true;
-        }
-        catch (DistException e)
-        {
-            spec = null;
-            reason = e.Message;
-            return false;
-        }
-    }
 
     /// <summary>Every installed version of the software the specification names (names compare without regard to case).</summary>
     private static IReadOnlyList<string> Versions(IReadOnlyDictionary<string, IReadOnlyList<string>> software, SoftwareSpec spec)

@@ -116,13 +116,9 @@ public static class InstallConditionReader
         var items = List(key, value);
         foreach (var item in items)
         {
-            try
+            if (!SoftwareSpec.TryParse(item, out _, out var reason))
             {
-                SoftwareSpec.Parse(item);
-            }
-            catch (DistException e)
-            {
-                throw Invalid($"{key} '{item}': {e.Message}", item);
+                throw Invalid($"{key} '{item}': {reason}", item);
             }
         }
         return items;

@@ -47,6 +47,23 @@ public sealed class SoftwareSpec
         return new SoftwareSpec(trimmed, name, range);
     }
 
+    /// <summary>Parses a specification, or says in <paramref name="reason"/> why the text is not one (the message <see cref="Parse"/> would throw).</summary>
+    public static bool TryParse(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SoftwareSpec? spec, out string reason)
+    {
+        try
+        {
+            spec = Parse(text);
+            reason = "";
+            return true;
+        }
+        catch (DistException e)
+        {
+            spec = null;
+            reason = e.Message;
+            return false;
+        }
+    }
+
     /// <summary>True when the name matches (any version).</summary>
     public bool MatchesName(string name) => _name(name);
 
