@@ -144,6 +144,14 @@ public sealed class EnrollmentTokenRow
     public DateTime CreatedAt { get; set; }
     public int UseCount { get; set; }
     public DateTime? LastUsedAt { get; set; }
+    /// <summary>When the token stops admitting hosts (UTC); null: never.</summary>
+    public DateTime? ExpiresAt { get; set; }
+    /// <summary>How many registrations it admits; null: any number.</summary>
+    public int? MaxUses { get; set; }
+    /// <summary>A token made for relays (New-DistEnrollmentToken -Relay): only such a token registers a relay, and it registers nothing else.</summary>
+    public bool ForRelays { get; set; }
+    /// <summary>Hosts it admits stay Pending (no work) until an administrator approves them.</summary>
+    public bool RequireApproval { get; set; }
 }
 
 /// <summary>A saved job: a package, destinations, a type and an execution time.</summary>
@@ -240,4 +248,6 @@ public sealed class ManagerNodeRow
     public string MachineName { get; set; } = "";
     public DateTime StartedAt { get; set; }
     public DateTime HeartbeatAt { get; set; }
+    /// <summary>The pin of the certificate the manager serves HTTPS with (Fingerprints.OfCertificate); null for plain HTTP.</summary>
+    public string? CertificatePin { get; set; }
 }

@@ -29,8 +29,20 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.Property<string>("Description")
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime?>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("ForRelays")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime?>("LastUsedAt")
                         .HasColumnType("TEXT");
+
+                    b.Property<int?>("MaxUses")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("RequireApproval")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("TokenHash")
                         .IsRequired()
@@ -426,6 +438,9 @@ namespace JP1Dist.Core.Storage.Migrations
             modelBuilder.Entity("JP1Dist.Core.Storage.ManagerNodeRow", b =>
                 {
                     b.Property<string>("NodeId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("CertificatePin")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("HeartbeatAt")
