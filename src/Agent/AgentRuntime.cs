@@ -184,6 +184,13 @@ public sealed class AgentRuntime : IDisposable
             {
                 ticket = new Ticket { Item = item, Phase = TicketPhase.Received };
                 _store.SaveTicket(ticket);
+                // A new item must not have expired: an old signed item replayed later is refused (SignedWork).
+                if (Verify(item, _time.GetUtcNow().UtcDateTime) is { Accepted: false } stale)
+                {
+                    await RefuseAsync(ticket, stale, cancellationToken);
+                    fresh++;
+                    continue;
+                }
             }
             else if (ticket.Held)
             {
@@ -227,32 +234,23 @@ public sealed class AgentRuntime : IDisposable
     private async Task<bool> ExecuteAsync(Ticket ticket, CancellationToken cancellationToken)
     {
         var item = ticket.Item;
-        if (!ManifestSigner.Verify(_identity!.ManifestPublicKey, item.Manifest, item.ManifestSignature))
+        // Checked again on every step (a ticket on disk is only as good as its signatures), and against what is installed now.
+        var verdict = Verify(item, receivedNow: null);
+        if (!verdict.Accepted)
         {
-            await CompleteAsync(ticket, new TicketResult("Failed", null, "The package manifest is not signed by this agent's manager; the package was refused.", null), cancellationToken);
+            await RefuseAsync(ticket, verdict, cancellationToken);
             return true;
         }
-        var manifest = JsonSerializer.Deserialize<PackageManifest>(item.Manifest, ProtocolJson.Options)!;
-        JobSettings? settings = null;
-        if (item.JobSettings is not null)
+        var manifest = verdict.Manifest!;
+        var settings = verdict.Settings!;
+        if (string.Equals(settings.JobType, "TransferToRelay", StringComparison.OrdinalIgnoreCase))
         {
-            settings = ManifestSigner.Verify(_identity.ManifestPublicKey, item.JobSettings, item.JobSettingsSignature ?? "")
-                ? JsonSerializer.Deserialize<JobSettings>(item.JobSettings, ProtocolJson.Options)
-                : null;
-            if (settings is null || settings.WorkItemId != item.WorkItemId)
-            {
-                await CompleteAsync(ticket, new TicketResult("Failed", null, "The job settings are not signed by this agent's manager for this work item; the work was refused.", null), cancellationToken);
-                return true;
-            }
-        }
-        if (string.Equals(settings?.JobType, "TransferToRelay", StringComparison.OrdinalIgnoreCase))
-        {
-            await StoreOnRelayAsync(ticket, manifest, settings!, cancellationToken);
+            await StoreOnRelayAsync(ticket, manifest, settings, cancellationToken);
             return true;
         }
         // The manager puts the effective conditions and install time (job over package) in the signed settings.
-        var conditions = settings is null ? manifest.InstallConditions : settings.InstallConditions;
-        var installAt = settings is null ? manifest.InstallAt : settings.InstallAt;
+        var conditions = settings.InstallConditions;
+        var installAt = settings.InstallAt;
         if (ticket.InstallAt != installAt)
         {
             ticket.InstallAt = installAt;
@@ -298,9 +296,9 @@ public sealed class AgentRuntime : IDisposable
             _logger.LogInformation("Job {Job}: {Package} {Version} is here; it installs at {InstallAt:u}", item.JobName, manifest.Name, manifest.Version, at);
             return false;
         }
-        if (conditions is not null && await AgentConditions.CheckAsync(conditions, _store, staging, runCheckProgram: true, cancellationToken) is { Met: false } verdict)
+        if (conditions is not null && await AgentConditions.CheckAsync(conditions, _store, staging, runCheckProgram: true, cancellationToken) is { Met: false } unmet)
         {
-            await ConditionNotMetAsync(ticket, verdict, cancellationToken);
+            await ConditionNotMetAsync(ticket, unmet, cancellationToken);
             return true;
         }
         // Claim the install first: a target suspended or canceled meanwhile is not installed.
@@ -349,6 +347,20 @@ public sealed class AgentRuntime : IDisposable
         var until = settings.StoreUntil is { } at ? $"until {at:yyyy-MM-dd HH:mm:ss} UTC" : "until it is removed";
         _logger.LogInformation("Job {Job}: {Package} {Version} stored in the relay's cache {Until}", ticket.Item.JobName, manifest.Name, manifest.Version, until);
         await CompleteAsync(ticket, new TicketResult("StoredOnRelay", null, $"Stored in the relay's package cache {until}.", null), cancellationToken);
+    }
+
+    /// <summary>Checks a work item's signatures and what they bind (<see cref="SignedWork"/>) for this host; expiry only for a new item.</summary>
+    private SignedWorkVerdict Verify(WorkItem item, DateTime? receivedNow)
+    {
+        var installed = _store.LoadInstalled();
+        return SignedWork.Verify(item, _identity!.ManifestPublicKey, _identity.HostId, receivedNow, name => installed.GetValueOrDefault(name));
+    }
+
+    /// <summary>A work item refused for its signatures: reported Failed with the reason, nothing fetched or run.</summary>
+    private async Task RefuseAsync(Ticket ticket, SignedWorkVerdict verdict, CancellationToken cancellationToken)
+    {
+        _logger.LogWarning("Job {Job}: work item {WorkItem} refused: {Reason}", ticket.Item.JobName, ticket.Item.WorkItemId, verdict.Refusal);
+        await CompleteAsync(ticket, new TicketResult("Failed", null, verdict.Refusal, null), cancellationToken);
     }
 
     private async Task ConditionNotMetAsync(Ticket ticket, ConditionResult verdict, CancellationToken cancellationToken)

@@ -82,8 +82,11 @@ public sealed record WorkItem(
     string? JobSettingsSignature = null);
 
 /// <summary>
-/// What one execution of a job asks of this work item beyond the package: the effective install conditions (the
-/// package's, overridden by the job's), the install time, and the pacing of the transfer. Bound to its work item.
+/// What one attempt of a job asks of one host, signed by the manager's key: the effective install conditions (the
+/// package's, overridden by the job's), the install time and the pacing of the transfer, bound to everything else the
+/// work item carries (its ticket, the host, the job, the package's name, version and manifest hash) and valid until
+/// <see cref="ExpiresAt"/>. An agent refuses a work item whose pieces do not match these settings or itself
+/// (<see cref="Signing.SignedWork"/>), so no piece can be swapped, dropped or replayed to another host.
 /// </summary>
 /// <remarks>
 /// JobType is "TransferToRelay" for a work item that asks a relay to store the package in its cache (no install) until
@@ -96,7 +99,26 @@ public sealed record JobSettings(
     double SegmentIntervalSeconds = 0,
     int BandwidthLimitKBps = 0,
     string? JobType = null,
-    DateTime? StoreUntil = null);
+    DateTime? StoreUntil = null)
+{
+    /// <summary>The host the work item is for.</summary>
+    public Guid HostId { get; init; }
+
+    /// <summary>The job's name, as the work item names it.</summary>
+    public string JobName { get; init; } = "";
+
+    /// <summary>The package's name in the manifest.</summary>
+    public string PackageName { get; init; } = "";
+
+    /// <summary>The package's version in the manifest.</summary>
+    public string PackageVersion { get; init; } = "";
+
+    /// <summary>The lowercase hex SHA-256 of the manifest text exactly as served (UTF-8).</summary>
+    public string ManifestSha256 { get; init; } = "";
+
+    /// <summary>Until when (UTC) an agent accepts this work item as new; the manager signs it again before then.</summary>
+    public DateTime ExpiresAt { get; init; }
+}
 
 /// <summary>A relay asks its higher system to register a host that sits below it; ParentHostId is the host's own higher system.</summary>
 public sealed record RelayRegisterRequest(RegisterRequest Registration, Guid ParentHostId);

@@ -5,6 +5,7 @@ using JP1Dist.Core.Domain;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
 using JP1Dist.Protocol.Conditions;
+using JP1Dist.Protocol.Signing;
 using Microsoft.EntityFrameworkCore;
 
 namespace JP1Dist.Core.Distribution;
@@ -152,15 +153,45 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         await using var db = engine.Database.CreateContext();
         await RetryFailedAsync(db, [hostId], cancellationToken);
         var now = engine.Now;
-        var items = await (from t in db.Targets.AsNoTracking()
-                           join j in db.Jobs on t.JobId equals j.Id
-                           join p in db.Packages on j.PackageId equals p.Id
-                           where t.HostId == hostId && TargetStates.Servable.Contains(t.Status)
-                                 && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
-                           orderby t.QueuedAt
-                           select new WorkItem(t.WorkItemId, j.Name, t.Attempt, p.ManifestJson, p.ManifestSignature, t.JobSettingsJson, t.JobSettingsSignature))
+        var rows = await (from t in db.Targets.AsNoTracking()
+                          join j in db.Jobs on t.JobId equals j.Id
+                          join p in db.Packages on j.PackageId equals p.Id
+                          where t.HostId == hostId && TargetStates.Servable.Contains(t.Status)
+                                && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
+                          orderby t.QueuedAt
+                          select new { t.Id, t.WorkItemId, Job = j.Name, t.Attempt, p.Name, p.Version, p.ManifestJson, p.ManifestSignature, t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt })
             .ToListAsync(cancellationToken);
+        var items = new List<WorkItem>(rows.Count);
+        foreach (var r in rows)
+        {
+            var (settings, signature) = await CurrentSettingsAsync(db, r.Id, r.WorkItemId, hostId, r.Job, r.Name, r.Version, r.ManifestJson,
+                r.JobSettingsJson, r.JobSettingsSignature, r.SettingsExpiresAt, cancellationToken);
+            items.Add(new WorkItem(r.WorkItemId, r.Job, r.Attempt, r.ManifestJson, r.ManifestSignature, settings, signature));
+        }
         return items;
+    }
+
+    /// <summary>
+    /// A target's signed settings as they are served: as stored while more than half of their lifetime is left, else
+    /// signed again with a fresh expiry (compare-and-set on the ticket, so a re-execution meanwhile keeps its own).
+    /// </summary>
+    private async Task<(string? Json, string? Signature)> CurrentSettingsAsync(DistDbContext db, long targetId, Guid workItemId, Guid hostId,
+        string job, string package, string version, string manifestJson, string? json, string? signature, DateTime? expiresAt, CancellationToken cancellationToken)
+    {
+        if (json is null || expiresAt is { } at && at - engine.Now > SignedWork.Lifetime / 2)
+        {
+            return (json, signature);
+        }
+        if (Jobs.AttemptSettings.Renew(engine, json, hostId, job, package, version, manifestJson) is not { } renewed)
+        {
+            return (json, signature);
+        }
+        await db.Targets.Where(t => t.Id == targetId && t.WorkItemId == workItemId)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.JobSettingsJson, renewed.Json)
+                .SetProperty(t => t.JobSettingsSignature, renewed.Signature)
+                .SetProperty(t => t.SettingsExpiresAt, renewed.ExpiresAt), cancellationToken);
+        return (renewed.Json, renewed.Signature);
     }
 
     /// <summary>
@@ -176,21 +207,22 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                          join j in db.Jobs on t.JobId equals j.Id
                          join p in db.Packages on j.PackageId equals p.Id
                          where hostIds.Contains(t.HostId) && t.Status == TargetStatus.Failed && j.RetryLimit >= t.Attempt && t.CompletedAt <= cutoff
-                         select new { t.Id, t.Attempt, t.Message, j.RetryLimit, Job = j, Package = p }).ToListAsync(cancellationToken);
+                         select new { t.Id, t.HostId, t.Attempt, t.Message, j.RetryLimit, Job = j, Package = p }).ToListAsync(cancellationToken);
         foreach (var target in due)
         {
             var message = Truncate($"Automatic retry {target.Attempt} of {target.RetryLimit} after: {target.Message}", 2000);
             var ticket = Guid.NewGuid();
             // A new ticket needs its own signed settings: the agent refuses settings signed for another work item.
-            var (settings, signature, installAt) = Jobs.AttemptSettings.Sign(engine, target.Job, target.Package, ticket);
+            var signed = Jobs.AttemptSettings.Sign(engine, target.Job, target.Package, ticket, target.HostId);
             await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Failed && t.Attempt == target.Attempt)
                 .ExecuteUpdateAsync(s => s
                     .SetProperty(t => t.Status, TargetStatus.Queued)
                     .SetProperty(t => t.Attempt, target.Attempt + 1)
                     .SetProperty(t => t.WorkItemId, ticket)
-                    .SetProperty(t => t.JobSettingsJson, settings)
-                    .SetProperty(t => t.JobSettingsSignature, signature)
-                    .SetProperty(t => t.InstallAt, installAt)
+                    .SetProperty(t => t.JobSettingsJson, signed.Json)
+                    .SetProperty(t => t.JobSettingsSignature, signed.Signature)
+                    .SetProperty(t => t.SettingsExpiresAt, signed.ExpiresAt)
+                    .SetProperty(t => t.InstallAt, signed.InstallAt)
                     .SetProperty(t => t.SegmentsTransferred, 0)
                     .SetProperty(t => t.Message, message)
                     .SetProperty(t => t.ExitCode, (int?)null)
@@ -225,14 +257,21 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                           where hostIds.Contains(t.HostId) && (TargetStates.Servable.Contains(t.Status) || t.Status == TargetStatus.Suspended)
                                 && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
                           orderby t.QueuedAt
-                          select new { t.HostId, t.WorkItemId, Job = j.Name, t.Attempt, j.PackageId, t.JobSettingsJson, t.JobSettingsSignature, t.Status })
+                          select new { t.Id, t.HostId, t.WorkItemId, Job = j.Name, t.Attempt, j.PackageId, t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt, t.Status })
             .ToListAsync(cancellationToken);
         var packageIds = rows.Select(r => r.PackageId).Distinct().ToList();
-        var manifests = await db.Packages.AsNoTracking().Where(p => packageIds.Contains(p.Id))
-            .ToDictionaryAsync(p => p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), p => new SignedManifest(p.ManifestJson, p.ManifestSignature), cancellationToken);
-        var items = rows.Select(r => new RelayWorkItem(r.HostId,
-            new WorkItem(r.WorkItemId, r.Job, r.Attempt, "", "", r.JobSettingsJson, r.JobSettingsSignature),
-            r.Status.ToString(), r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        var packages = await db.Packages.AsNoTracking().Where(p => packageIds.Contains(p.Id))
+            .Select(p => new { p.Id, p.Name, p.Version, p.ManifestJson, p.ManifestSignature }).ToDictionaryAsync(p => p.Id, cancellationToken);
+        var manifests = packages.Values.ToDictionary(p => p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), p => new SignedManifest(p.ManifestJson, p.ManifestSignature));
+        var items = new List<RelayWorkItem>(rows.Count);
+        foreach (var r in rows)
+        {
+            var package = packages[r.PackageId];
+            var (settings, signature) = await CurrentSettingsAsync(db, r.Id, r.WorkItemId, r.HostId, r.Job, package.Name, package.Version, package.ManifestJson,
+                r.JobSettingsJson, r.JobSettingsSignature, r.SettingsExpiresAt, cancellationToken);
+            items.Add(new RelayWorkItem(r.HostId, new WorkItem(r.WorkItemId, r.Job, r.Attempt, "", "", settings, signature),
+                r.Status.ToString(), r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
         return RelayPoll.Snapshot(items, manifests);
     }
 

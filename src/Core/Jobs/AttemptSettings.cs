@@ -3,34 +3,94 @@ using JP1Dist.Contracts;
 using JP1Dist.Core.Packaging;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Signing;
 
 namespace JP1Dist.Core.Jobs;
 
+/// <summary>Signed settings of one attempt: the JSON, its signature, the effective install time and when the signature stops being accepted as new.</summary>
+public sealed record SignedAttempt(string Json, string Signature, DateTime? InstallAt, DateTime ExpiresAt);
+
 /// <summary>
-/// The signed settings of one attempt of one target: the effective install conditions (the job's over the
-/// package's), the install time, and the transfer pacing, bound to the attempt's ticket so that a relay can neither
-/// alter them nor move them to another work item. A transfer-to-relay attempt carries the job type and the package's
-/// expiry (StoreUntil) instead of conditions and an install time. Every place that gives a target a new ticket (execution,
-/// re-execution, automatic retry, an ID group member that joins later) signs them here.
+/// The signed settings of one attempt of one target: the effective install conditions (the job's over the package's),
+/// the install time and the transfer pacing, bound to the attempt's ticket, the host, the job, and the package's name,
+/// version and manifest hash, with an expiry (<see cref="SignedWork"/> is what the agent checks). A transfer-to-relay
+/// attempt carries the job type and the package's expiry (StoreUntil) instead of conditions and an install time. Every
+/// place that gives a target a new ticket (execution, re-execution, automatic retry, an ID group member that joins
+/// later) signs them here, and serving signs them again when their expiry nears (<see cref="Renew"/>).
 /// </summary>
-public static class AttemptSettings
+public sealed class AttemptSettings
 {
-    /// <summary>The settings JSON, its signature, and the effective install time (UTC) for a new ticket.</summary>
-    public static (string Json, string Signature, DateTime? InstallAt) Sign(DistEngine engine, JobRow job, PackageRow package, Guid workItemId)
+    private readonly DistEngine _engine;
+    private readonly JobSettings _template;
+
+    private AttemptSettings(DistEngine engine, JobSettings template)
     {
+        _engine = engine;
+        _template = template;
+    }
+
+    /// <summary>The settings of <paramref name="job"/> on <paramref name="package"/>, ready to sign for any number of targets (the manifest is hashed once).</summary>
+    public static AttemptSettings For(DistEngine engine, JobRow job, PackageRow package)
+    {
+        JobSettings template;
         if (job.Type == JobType.TransferToRelay)
         {
             // The relay stores the package until it expires and installs nothing: no conditions, no install time.
-            var transfer = new JobSettings(workItemId, SegmentIntervalSeconds: job.SegmentIntervalSeconds, BandwidthLimitKBps: job.BandwidthLimitKBps,
+            template = new JobSettings(Guid.Empty, SegmentIntervalSeconds: job.SegmentIntervalSeconds, BandwidthLimitKBps: job.BandwidthLimitKBps,
                 JobType: nameof(JobType.TransferToRelay), StoreUntil: package.ExpiresAt);
-            var transferJson = JsonSerializer.Serialize(transfer, ProtocolJson.Options);
-            return (transferJson, engine.Signer.Sign(transferJson), null);
         }
-        var conditions = (PackageService.ReadConditions(package.InstallConditionsJson) ?? new InstallConditions())
-            .Merge(PackageService.ReadConditions(job.InstallConditionsJson));
-        var installAt = job.InstallAt ?? package.InstallAt;
-        var settings = new JobSettings(workItemId, conditions.IsEmpty ? null : conditions, installAt, job.SegmentIntervalSeconds, job.BandwidthLimitKBps);
+        else
+        {
+            var conditions = (PackageService.ReadConditions(package.InstallConditionsJson) ?? new InstallConditions())
+                .Merge(PackageService.ReadConditions(job.InstallConditionsJson));
+            template = new JobSettings(Guid.Empty, conditions.IsEmpty ? null : conditions, job.InstallAt ?? package.InstallAt, job.SegmentIntervalSeconds, job.BandwidthLimitKBps);
+        }
+        return new AttemptSettings(engine, template with
+        {
+            JobName = job.Name,
+            PackageName = package.Name,
+            PackageVersion = package.Version,
+            ManifestSha256 = SignedWork.ManifestHash(package.ManifestJson),
+        });
+    }
+
+    /// <summary>Signs the settings for one ticket of one host.</summary>
+    public SignedAttempt Sign(Guid workItemId, Guid hostId) =>
+        Seal(_engine, _template with { WorkItemId = workItemId, HostId = hostId, ExpiresAt = _engine.Now + SignedWork.Lifetime });
+
+    /// <summary>Signs settings for one ticket of one host: <see cref="For"/> then <see cref="Sign(Guid, Guid)"/>.</summary>
+    public static SignedAttempt Sign(DistEngine engine, JobRow job, PackageRow package, Guid workItemId, Guid hostId) =>
+        For(engine, job, package).Sign(workItemId, hostId);
+
+    /// <summary>
+    /// Stored settings signed again with a fresh expiry and bound to the target they belong to (settings stored before
+    /// they were bound gain the binding here); null when the stored JSON cannot be read.
+    /// </summary>
+    public static SignedAttempt? Renew(DistEngine engine, string settingsJson, Guid hostId, string jobName, string packageName, string packageVersion, string manifestJson)
+    {
+        JobSettings? stored;
+        try
+        {
+            stored = JsonSerializer.Deserialize<JobSettings>(settingsJson, ProtocolJson.Options);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        return stored is null ? null : Seal(engine, stored with
+        {
+            HostId = hostId,
+            JobName = jobName,
+            PackageName = packageName,
+            PackageVersion = packageVersion,
+            ManifestSha256 = SignedWork.ManifestHash(manifestJson),
+            ExpiresAt = engine.Now + SignedWork.Lifetime,
+        });
+    }
+
+    private static SignedAttempt Seal(DistEngine engine, JobSettings settings)
+    {
         var json = JsonSerializer.Serialize(settings, ProtocolJson.Options);
-        return (json, engine.Signer.Sign(json), installAt);
+        return new SignedAttempt(json, engine.Signer.Sign(json), settings.InstallAt, settings.ExpiresAt);
     }
 }

@@ -311,6 +311,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         await db.SaveChangesAsync(cancellationToken);
 
         var fresh = new List<Guid>();
+        var settings = AttemptSettings.For(engine, job, package);
         foreach (var host in chosen)
         {
             if (!targets.TryGetValue(host.Id, out var target))
@@ -328,7 +329,8 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             target.BytesTransferred = 0;
             target.SegmentsTransferred = 0;
             target.StoredUntil = null;
-            (target.JobSettingsJson, target.JobSettingsSignature, target.InstallAt) = AttemptSettings.Sign(engine, job, package, target.WorkItemId);
+            var signed = settings.Sign(target.WorkItemId, target.HostId);
+            (target.JobSettingsJson, target.JobSettingsSignature, target.InstallAt, target.SettingsExpiresAt) = (signed.Json, signed.Signature, signed.InstallAt, signed.ExpiresAt);
             target.QueuedAt = null;
             target.StartedAt = null;
             target.CompletedAt = null;
@@ -340,7 +342,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             job.LastExecutedAt = now;
         }
         await db.SaveChangesAsync(cancellationToken);
-        await InsertTargetsAsync(db, job, package, execution.Id, fresh, now, cancellationToken);
+        await InsertTargetsAsync(db, job, settings, execution.Id, fresh, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new JobExecutionResult(job.Name, execution.Id, chosen.Count, execution.ExecuteAt.AsLocal(), chosen.Select(h => h.Name).ToList());
     }
@@ -354,15 +356,15 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     /// job for 10,000 hosts writes 50 statements, not 10,000. Parameters go through EF's type mappings, so ids and
     /// times are stored exactly as EF stores them.
     /// </summary>
-    private Task InsertTargetsAsync(DistDbContext db, JobRow job, PackageRow package, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
+    private static Task InsertTargetsAsync(DistDbContext db, JobRow job, AttemptSettings settings, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
     {
         var rows = hostIds.Select(hostId =>
         {
             var ticket = Guid.NewGuid();
-            var (settings, signature, installAt) = AttemptSettings.Sign(engine, job, package, ticket);
-            return new object?[] { hostId, ticket, installAt, settings, signature };
+            var signed = settings.Sign(ticket, hostId);
+            return new object?[] { hostId, ticket, signed.InstallAt, signed.Json, signed.Signature, signed.ExpiresAt };
         }).ToList();
-        return MultiRowInsert.ExecuteAsync(db, "Targets", ["HostId", "WorkItemId", "InstallAt", "JobSettingsJson", "JobSettingsSignature"], rows, cancellationToken,
+        return MultiRowInsert.ExecuteAsync(db, "Targets", ["HostId", "WorkItemId", "InstallAt", "JobSettingsJson", "JobSettingsSignature", "SettingsExpiresAt"], rows, cancellationToken,
             [("JobId", job.Id), ("Status", (int)TargetStatus.Waiting), ("Attempt", 1), ("ExecutionId", executionId), ("BytesTransferred", 0L),
              ("UpdatedAt", now), ("CreatedAt", now), ("SegmentsTransferred", 0)]);
     }

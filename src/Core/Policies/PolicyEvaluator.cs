@@ -135,6 +135,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
             .Select(t => new { t.JobId, t.HostId }).ToListAsync(cancellationToken)).Select(t => (t.JobId, t.HostId)).ToHashSet();
         var now = engine.Now;
         var created = 0;
+        var settingsByJob = new Dictionary<int, Jobs.AttemptSettings>();
         foreach (var job in jobs)
         {
             if (!latest.TryGetValue(job.Id, out var execution))
@@ -150,7 +151,8 @@ public sealed class PolicyEvaluator(DistEngine engine)
                 // An execution that is due (dispatched, or with no execution time still to wait for) queues the joiner at once.
                 var dispatched = execution.DispatchedAt is not null || execution.ExecuteAt is null || execution.ExecuteAt <= now;
                 var ticket = Guid.NewGuid();
-                var (settings, signature, installAt) = Jobs.AttemptSettings.Sign(engine, job, packages[job.PackageId], ticket);
+                var signed = (settingsByJob.TryGetValue(job.Id, out var settings) ? settings
+                    : settingsByJob[job.Id] = Jobs.AttemptSettings.For(engine, job, packages[job.PackageId])).Sign(ticket, join.HostId);
                 db.Targets.Add(new TargetRow
                 {
                     JobId = job.Id,
@@ -159,9 +161,10 @@ public sealed class PolicyEvaluator(DistEngine engine)
                     Attempt = 1,
                     ExecutionId = execution.Id,
                     WorkItemId = ticket,
-                    JobSettingsJson = settings,
-                    JobSettingsSignature = signature,
-                    InstallAt = installAt,
+                    JobSettingsJson = signed.Json,
+                    JobSettingsSignature = signed.Signature,
+                    SettingsExpiresAt = signed.ExpiresAt,
+                    InstallAt = signed.InstallAt,
                     CreatedAt = now,
                     UpdatedAt = now,
                     QueuedAt = dispatched ? now : null,

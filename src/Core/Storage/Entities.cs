@@ -229,6 +229,8 @@ public sealed class TargetRow
     /// <summary>The signed JobSettings of this attempt, handed to the agent with the work item.</summary>
     public string? JobSettingsJson { get; set; }
     public string? JobSettingsSignature { get; set; }
+    /// <summary>Until when the signed settings are accepted as new (UTC); serving signs them again before then. Null: signed before settings expired.</summary>
+    public DateTime? SettingsExpiresAt { get; set; }
     public DateTime UpdatedAt { get; set; }
     /// <summary>When the host became a target of the job (for an ID group job, when it joined).</summary>
     public DateTime CreatedAt { get; set; }

@@ -592,6 +592,9 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.Property<int>("SegmentsTransferred")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("SettingsExpiresAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime?>("StartedAt")
                         .HasColumnType("TEXT");
 
