@@ -14,7 +14,7 @@
     TypesToProcess       = @('JP1Dist.Types.ps1xml')
     CmdletsToExport      = @(
         'New-DistPackage', 'Get-DistPackage', 'Set-DistPackage', 'Remove-DistPackage',
-        'New-DistEnrollmentToken', 'Get-DistHost', 'Remove-DistHost',
+        'New-DistEnrollmentToken', 'Get-DistEnrollmentToken', 'Remove-DistEnrollmentToken', 'Get-DistHost', 'Remove-DistHost',
         'New-DistJob', 'Get-DistJob', 'Start-DistJob', 'Remove-DistJob', 'Restart-DistJob', 'Wait-DistJob', 'Get-DistJobStatus',
         'Start-DistManager', 'Stop-DistManager', 'Get-DistManager',
         'Get-DistInventory',

@@ -128,7 +128,7 @@ public static class BaselineRound
             var agents = Enumerable.Range(1, agentCount).Select(i => new SimulatedAgent(_http, $"bench-{agentCount}-{i:D5}")).ToList();
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = cancellationToken };
             var clock = Stopwatch.StartNew();
-            await Parallel.ForEachAsync(agents, parallel, (agent, ct) => new ValueTask(agent.RegisterAsync(token.Token, _setup, ct)));
+            await Parallel.ForEachAsync(agents, parallel, (agent, ct) => new ValueTask(agent.RegisterAsync(token.Token!, _setup, ct)));
             _registration = new RegistrationResult(agentCount, Round(clock.Elapsed.TotalSeconds), Round(agentCount / clock.Elapsed.TotalSeconds), _setup.Retries);
             progress.WriteLine($"[{agentCount}] registered {agentCount} agents in {clock.Elapsed.TotalSeconds:0.00} s");
             // One immediate poll each, as a started agent does: it opens the connection and caches the credential check.

@@ -285,6 +285,6 @@ static class Registration
             };
             await engine.IdGroups.SetPolicyAsync($"ID-{p:00}", [rule, new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = [$"special-{p}"] }]);
         }
-        return (await engine.Hosts.NewEnrollmentTokenAsync("bench")).Token;
+        return (await engine.Hosts.NewEnrollmentTokenAsync("bench")).Token!;
     }
 }

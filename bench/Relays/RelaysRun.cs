@@ -153,13 +153,14 @@ public static partial class RelaysRun
 
             // Relays, each registering itself (kind Relay) with the token and then long-polling the manager.
             var token = await engine.Hosts.NewEnrollmentTokenAsync("benchmark", cancellationToken);
+            var relayToken = await engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("benchmark relays", Relay: true), cancellationToken);
             var relayUrls = new List<string>();
             for (var i = 1; i <= options.Relays; i++)
             {
                 var relay = RelayHost.Build(new RelayOptions
                 {
                     HigherSystemUrl = new Uri(managerUrl),
-                    Token = token.Token,
+                    Token = relayToken.Token!,
                     ListenUrl = "http://127.0.0.1:0",
                     Name = $"relay{i:D2}",
                     StateFolder = RelayFolder(i),
@@ -205,7 +206,7 @@ public static partial class RelaysRun
                 _jobClock.Start();
             }
             clock.Restart();
-            await Parallel.ForEachAsync(agents, parallel, (agent, ct) => new ValueTask(agent.RegisterAsync(token.Token, _setup, ct)));
+            await Parallel.ForEachAsync(agents, parallel, (agent, ct) => new ValueTask(agent.RegisterAsync(token.Token!, _setup, ct)));
             _registration = new RegistrationResult(options.Clients, Round(clock.Elapsed.TotalSeconds), Round(options.Clients / clock.Elapsed.TotalSeconds), _setup.Retries);
             progress.WriteLine($"registered {options.Clients} clients through the relays in {clock.Elapsed.TotalSeconds:0.00} s ({_setup.Retries} retries)");
             if (options.IdGroup)

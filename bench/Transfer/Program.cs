@@ -57,7 +57,7 @@ try
             OperatingSystem.IsWindows() ? ["/c", "exit 0"] : [], SegmentSize: (long)segmentMB * 1024 * 1024));
         var token = await engine.Hosts.NewEnrollmentTokenAsync("bench");
         var agentState = Path.Combine(scratch, "agent");
-        agentProcess = StartAgent(executables, url, token.Token, agentState, showAgentLog ? log : null);
+        agentProcess = StartAgent(executables, url, token.Token!, agentState, showAgentLog ? log : null);
         var registered = Stopwatch.StartNew();
         // Registered once the manager lists the host and the agent has stored its credential (the two are not simultaneous).
         while ((await engine.Hosts.ListAsync()).Count == 0 || new AgentStateStore(agentState).LoadIdentity() is null)

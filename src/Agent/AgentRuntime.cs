@@ -108,12 +108,28 @@ public sealed class AgentRuntime : IDisposable
             _client.Identity = _identity;
             return;
         }
+        await RegisterAsync(held: null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Registers with the enrollment token. <paramref name="held"/> is the identity the higher system just refused, if
+    /// any: its host id and credential go with the registration, because an enrolled name registers again only with
+    /// the credential it holds (the manager refuses anyone else, so that nobody takes over a host by its name).
+    /// </summary>
+    private async Task RegisterAsync(AgentIdentity? held, CancellationToken cancellationToken)
+    {
         if (string.IsNullOrWhiteSpace(_options.Token))
         {
             throw new InvalidOperationException(
                 $"The agent is not registered with {_options.ManagerUrl} as '{_options.Name}' and has no enrollment token; start it with --token (New-DistEnrollmentToken creates one).");
         }
-        var registration = HostFacts.Collect(_options.Token, _options.Name) with { Kind = _options.Kind, RelayUrl = _options.RelayUrl };
+        var registration = HostFacts.Collect(_options.Token, _options.Name) with
+        {
+            Kind = _options.Kind,
+            RelayUrl = _options.RelayUrl,
+            HostId = held?.HostId,
+            Credential = held?.Credential,
+        };
         var response = await CallAsync(() => _client.RegisterAsync(registration, cancellationToken), cancellationToken);
         _store.SaveFactsHash(HostFacts.Hash(new FactsReport(registration.OS, registration.OSVersion, registration.Architecture,
             registration.Addresses, registration.MacAddress, registration.AgentVersion, registration.Inventory)));
@@ -582,9 +598,10 @@ public sealed class AgentRuntime : IDisposable
             catch (HigherSystemException e) when (e.Status == HttpStatusCode.Unauthorized && _identity is not null && !string.IsNullOrWhiteSpace(_options.Token) && attempt < 5)
             {
                 _logger.LogWarning("The higher system refused this agent's credential ({Error}); registering again with the enrollment token", e.Message);
+                var refused = _identity;
                 _identity = null;
                 _client.Identity = null;
-                await EnsureRegisteredAsync(cancellationToken);
+                await RegisterAsync(refused, cancellationToken);
             }
             catch (Exception e) when (HigherSystemClient.IsTransient(e) && attempt < 5 && !cancellationToken.IsCancellationRequested)
             {

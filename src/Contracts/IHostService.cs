@@ -1,10 +1,23 @@
 namespace JP1Dist.Contracts;
 
-/// <summary>Hosts and how they are admitted: New-DistEnrollmentToken, Get-DistHost and Remove-DistHost.</summary>
+/// <summary>Hosts and how they are admitted: New-, Get- and Remove-DistEnrollmentToken, Get-DistHost and Remove-DistHost.</summary>
 public interface IHostService
 {
-    /// <summary>Creates an enrollment token; its secret is in the result once and is kept only as a hash.</summary>
-    Task<DistEnrollmentToken> NewEnrollmentTokenAsync(string? description, CancellationToken cancellationToken = default);
+    /// <summary>Creates an enrollment token for clients, with no expiry or use limit; see the overload taking a request.</summary>
+    Task<DistEnrollmentToken> NewEnrollmentTokenAsync(string? description, CancellationToken cancellationToken = default) =>
+        NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest(description), cancellationToken);
+
+    /// <summary>
+    /// Creates an enrollment token; its text (secret, the signing key's fingerprint and the manager's certificate pin) is
+    /// in the result once, and only the secret's hash is kept.
+    /// </summary>
+    Task<DistEnrollmentToken> NewEnrollmentTokenAsync(NewEnrollmentTokenRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Every enrollment token, newest first, without its secret.</summary>
+    Task<IReadOnlyList<DistEnrollmentToken>> ListEnrollmentTokensAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Removes an enrollment token: it admits nothing from then on (hosts it admitted stay enrolled). EnrollmentTokenNotFound for an unknown id.</summary>
+    Task RemoveEnrollmentTokenAsync(int id, CancellationToken cancellationToken = default);
 
     /// <summary>The hosts the query selects, in tree order under their relays.</summary>
     Task<IReadOnlyList<DistHost>> ListAsync(HostQuery query, CancellationToken cancellationToken = default);

@@ -68,3 +68,13 @@ public enum JobControlAction
 
 /// <summary>Filters for Get-DistHost: a name pattern, and the relay whose lower hosts to list (direct, or every level with Recurse).</summary>
 public sealed record HostQuery(string? NamePattern = null, string? HigherSystem = null, bool Recurse = false);
+
+/// <summary>
+/// What New-DistEnrollmentToken asks for: a token that admits clients (or, with <see cref="Relay"/>, relays and nothing
+/// else), until <see cref="ExpiresIn"/> has passed and for at most <see cref="MaxUses"/> registrations (null: no limit).
+/// </summary>
+public sealed record NewEnrollmentTokenRequest(string? Description = null, TimeSpan? ExpiresIn = null, int? MaxUses = null, bool Relay = false)
+{
+    /// <summary>The longest a token may be valid for: ten years.</summary>
+    public static readonly TimeSpan MaxExpiresIn = TimeSpan.FromDays(3650);
+}

@@ -45,8 +45,21 @@ public sealed record DistHost(
     public const string ManagerHigherSystem = "(manager)";
 }
 
-/// <summary>A new enrollment token; the secret is shown only here, once.</summary>
-public sealed record DistEnrollmentToken(int Id, string Token, string? Description, DateTime CreatedAt);
+/// <summary>
+/// An enrollment token. Token (the text an agent presents) is shown once, when the token is created; listings show
+/// everything else. Status is Active, Expired or UsedUp.
+/// </summary>
+public sealed record DistEnrollmentToken(
+    int Id,
+    string? Token,
+    string? Description,
+    DateTime CreatedAt,
+    DateTime? ExpiresAt = null,
+    int? MaxUses = null,
+    int UseCount = 0,
+    bool Relay = false,
+    DateTime? LastUsedAt = null,
+    string Status = "Active");
 
 /// <summary>A saved job, as Get-DistJob shows it.</summary>
 public sealed record DistJob(

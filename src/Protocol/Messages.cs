@@ -26,7 +26,11 @@ public static class ApiPaths
     public const string ShutdownHeader = "X-JP1Dist-Shutdown";
 }
 
-/// <summary>An agent's first call: who it is, and the enrollment token that admits it.</summary>
+/// <summary>
+/// An agent's first call: who it is, and the enrollment token that admits it. An agent that already holds a credential
+/// (it moved to another higher system, or its higher system forgot it) sends its host id and credential too: a name
+/// belongs to the credential it was enrolled with, and only that credential registers it again.
+/// </summary>
 public sealed record RegisterRequest(
     string Token,
     string Name,
@@ -38,7 +42,9 @@ public sealed record RegisterRequest(
     string AgentVersion,
     HostInventory? Inventory = null,
     string? Kind = null,
-    string? RelayUrl = null);
+    string? RelayUrl = null,
+    Guid? HostId = null,
+    string? Credential = null);
 
 /// <summary>Hardware and software facts beyond the basic ones; optional on the wire, so older agents still register.</summary>
 public sealed record HostInventory(

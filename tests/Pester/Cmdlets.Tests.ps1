@@ -76,6 +76,34 @@ Describe 'Jobs' {
     }
 }
 
+Describe 'Enrollment tokens' {
+    It 'creates limited tokens, lists them without their text, and removes them' {
+        $limited = New-DistEnrollmentToken -Description 'imaging' -ExpiresIn ([TimeSpan]::FromDays(1)) -MaxUses 50
+        $relays = New-DistEnrollmentToken -Description 'branch relays' -Relay
+        $limited.Token | Should -Not -BeNullOrEmpty
+        ($limited.Token -split '\.').Count | Should -Be 2   # the secret and the signing key's fingerprint (no HTTPS manager ran here)
+        ($limited.MaxUses, $limited.Status, $relays.Relay) | Should -Be @(50, 'Active', $true)
+
+        $listed = @(Get-DistEnrollmentToken)
+        $listed.Count | Should -Be 2
+        $listed.Where({ $null -ne $_.Token }).Count | Should -Be 0
+        (Get-DistEnrollmentToken -Id $relays.Id).Description | Should -Be 'branch relays'
+
+        $relays | Remove-DistEnrollmentToken -Confirm:$false
+        @(Get-DistEnrollmentToken).Id | Should -Be @($limited.Id)
+        Get-DistEnrollmentToken -Id $relays.Id -ErrorAction SilentlyContinue -ErrorVariable missing
+        $missing[0].FullyQualifiedErrorId | Should -BeLike 'EnrollmentTokenNotFound,*'
+        Remove-DistEnrollmentToken -Id $limited.Id -WhatIf
+        @(Get-DistEnrollmentToken).Count | Should -Be 1
+    }
+
+    It 'refuses limits that make no sense and creates nothing' {
+        { New-DistEnrollmentToken -ExpiresIn ([TimeSpan]::Zero) } | Should -Throw -ErrorId 'EnrollmentTokenExpiryInvalid,*'
+        { New-DistEnrollmentToken -MaxUses 0 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
+        @(Get-DistEnrollmentToken).Count | Should -Be 1
+    }
+}
+
 Describe 'Managers' {
     It 'refuses to stop a manager this session did not start, and stops nothing' {
         $thrown = { Stop-DistManager -WhatIf } | Should -Throw -ErrorId 'ManagerNotStartedHere,*' -PassThru

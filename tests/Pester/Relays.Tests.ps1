@@ -13,6 +13,7 @@ BeforeAll {
     # The engine and protocol types live in the module's own load context (loaded by the first cmdlet): reach them
     # by assembly name, as the cmdlets themselves never do.
     $token = (New-DistEnrollmentToken -Description 'relays test').Token
+    $relayToken = (New-DistEnrollmentToken -Description 'relays test' -Relay).Token
     $loaded = [AppDomain]::CurrentDomain.GetAssemblies()
     $engineAssembly = $loaded.Where({ $_.GetName().Name -eq 'JP1Dist.Core' })[0]
     $protocolAssembly = $loaded.Where({ $_.GetName().Name -eq 'JP1Dist.Protocol' })[0]
@@ -21,7 +22,8 @@ BeforeAll {
 
     function Register-TestHost([string] $Name, [string] $Kind, [string] $Under) {
         $parent = if ($Under) { [Nullable[Guid]](Get-DistHost -Name $Under).Id } else { [Nullable[Guid]]$null }
-        $request = $requestType::new($token, $Name, 'Linux', '6.1', 'X64', [string[]]@('10.0.0.1'), $null, '1.0', $null, $Kind, $null)
+        $presented = if ($Kind -eq 'Relay') { $relayToken } else { $token }
+        $request = $requestType::new($presented, $Name, 'Linux', '6.1', 'X64', [string[]]@('10.0.0.1'), $null, '1.0', $null, $Kind, $null, $null, $null)
         $engine.Hosts.RegisterAsync($request, $parent, [Threading.CancellationToken]::None).GetAwaiter().GetResult().HostId
     }
 

@@ -10,6 +10,7 @@ BeforeAll {
     $installer = New-TestPackageFolder ([IO.Path]::Combine($scratch, 'package')) $logs
     $manager = Start-DistManager -Listen 'http://127.0.0.1:0'
     $token = New-DistEnrollmentToken -Description 'two-stage test'
+    $relayToken = New-DistEnrollmentToken -Description 'two-stage test relays' -Relay
     $relays = @{}
 
     function Get-FreeLoopbackUrl {
@@ -22,7 +23,7 @@ BeforeAll {
     function Start-TestRelay([string] $Name, [string] $HigherUrl) {
         $url = Get-FreeLoopbackUrl
         $start = [Diagnostics.ProcessStartInfo]::new($script:Jp1Dist)
-        foreach ($argument in @('relay', '--manager', $HigherUrl, '--token', $token.Token, '--listen', $url, '--name', $Name,
+        foreach ($argument in @('relay', '--manager', $HigherUrl, '--token', $relayToken.Token, '--listen', $url, '--name', $Name,
                 '--state', [IO.Path]::Combine($scratch, "relay-$Name"))) { $start.ArgumentList.Add($argument) }
         $start.RedirectStandardOutput = $true
         $start.RedirectStandardError = $true

@@ -13,20 +13,78 @@ namespace JP1Dist.Core.Hosts;
 /// <summary>Enrollment tokens, host registration and authentication, and the host list.</summary>
 public sealed class HostService(DistEngine engine) : IHostService
 {
-    /// <summary>Creates an enrollment token; its secret is returned once and only its hash is kept.</summary>
-    public async Task<DistEnrollmentToken> NewEnrollmentTokenAsync(string? description, CancellationToken cancellationToken = default)
-    {
-        var secret = Secrets.NewSecret();
-        var row = new EnrollmentTokenRow { TokenHash = Secrets.Hash(secret), Description = description, CreatedAt = engine.Now };
-        await using var db = engine.Database.CreateContext();
-        db.EnrollmentTokens.Add(row);
-        await db.SaveChangesAsync(cancellationToken);
-        return new DistEnrollmentToken(row.Id, secret, description, row.CreatedAt.AsLocal());
-    }
+    /// <summary>Creates an enrollment token for clients with no limits.</summary>
+    public Task<DistEnrollmentToken> NewEnrollmentTokenAsync(string? description, CancellationToken cancellationToken = default) =>
+        NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest(description), cancellationToken);
 
     /// <summary>
-    /// Registers a host presenting a valid token. A host name already known is taken over by the new
-    /// agent (a reinstalled computer keeps its id and history) and gets a fresh credential.
+    /// Creates an enrollment token. Its text carries the secret (only its hash is kept), the fingerprint of this manager's
+    /// signing key and, when the manager serves HTTPS, its certificate's pin, so that an agent given the token trusts
+    /// exactly this manager from its first call (<see cref="EnrollmentTokenText"/>).
+    /// </summary>
+    public async Task<DistEnrollmentToken> NewEnrollmentTokenAsync(NewEnrollmentTokenRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.ExpiresIn is { } span && (span <= TimeSpan.Zero || span > NewEnrollmentTokenRequest.MaxExpiresIn))
+        {
+            throw new DistException("EnrollmentTokenExpiryInvalid", DistErrorKind.InvalidArgument,
+                $"-ExpiresIn must be more than zero and at most {NewEnrollmentTokenRequest.MaxExpiresIn.TotalDays:0} days; it was {span}.", span);
+        }
+        if (request.MaxUses is { } uses && uses < 1)
+        {
+            throw new DistException("EnrollmentTokenMaxUsesInvalid", DistErrorKind.InvalidArgument, $"-MaxUses must be 1 or more; it was {uses}.", uses);
+        }
+        var secret = Secrets.NewSecret();
+        var now = engine.Now;
+        await using var db = engine.Database.CreateContext();
+        var pin = await db.ManagerNodes.AsNoTracking().Where(m => m.CertificatePin != null)
+            .OrderByDescending(m => m.HeartbeatAt).Select(m => m.CertificatePin).FirstOrDefaultAsync(cancellationToken);
+        var text = new EnrollmentTokenText(secret, Fingerprints.OfPublicKey(engine.Signer.PublicKey), Fingerprints.Normalize(pin));
+        var row = new EnrollmentTokenRow
+        {
+            TokenHash = Secrets.Hash(secret),
+            Description = request.Description,
+            CreatedAt = now,
+            ExpiresAt = request.ExpiresIn is { } expiresIn ? now + expiresIn : null,
+            MaxUses = request.MaxUses,
+            ForRelays = request.Relay,
+        };
+        db.EnrollmentTokens.Add(row);
+        await db.SaveChangesAsync(cancellationToken);
+        return ToView(row, text.ToString(), now);
+    }
+
+    /// <summary>Every enrollment token, newest first; the secrets are not kept, so no token text is shown.</summary>
+    public async Task<IReadOnlyList<DistEnrollmentToken>> ListEnrollmentTokensAsync(CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        var now = engine.Now;
+        var rows = await db.EnrollmentTokens.AsNoTracking().OrderByDescending(t => t.Id).ToListAsync(cancellationToken);
+        return rows.Select(r => ToView(r, null, now)).ToList();
+    }
+
+    /// <summary>Removes a token; registrations presenting it are refused from then on.</summary>
+    public async Task RemoveEnrollmentTokenAsync(int id, CancellationToken cancellationToken = default)
+    {
+        await using var db = engine.Database.CreateContext();
+        if (await db.EnrollmentTokens.Where(t => t.Id == id).ExecuteDeleteAsync(cancellationToken) == 0)
+        {
+            throw new DistException("EnrollmentTokenNotFound", DistErrorKind.NotFound,
+                $"No enrollment token has id {id}; Get-DistEnrollmentToken lists them.", id);
+        }
+    }
+
+    private static DistEnrollmentToken ToView(EnrollmentTokenRow row, string? text, DateTime now) => new(
+        row.Id, text, row.Description, row.CreatedAt.AsLocal(), row.ExpiresAt.AsLocal(), row.MaxUses, row.UseCount, row.ForRelays,
+        row.LastUsedAt.AsLocal(),
+        row.ExpiresAt is { } until && until <= now ? "Expired" : row.MaxUses is { } max && row.UseCount >= max ? "UsedUp" : "Active");
+
+    /// <summary>
+    /// Registers a host presenting a valid token (not expired, uses left; a relay only with a token made for relays,
+    /// and such a token registers nothing else). A name belongs to the credential it was enrolled with: registering an
+    /// enrolled name again is allowed only to the agent that proves it holds that host's current credential (it moved to
+    /// another higher system, or re-enrolls), which keeps its id and history and gets a fresh credential; anyone else is
+    /// refused (HostNameTaken) and the enrolled host is not touched.
     /// </summary>
     /// <param name="request">The registration, with the host's kind (Relay or Client) and, for a relay, its URL.</param>
     /// <param name="parentHostId">
@@ -40,22 +98,33 @@ public sealed class HostService(DistEngine engine) : IHostService
         {
             throw new DistException("EnrollmentTokenMissing", DistErrorKind.Unauthorized, "The registration carries no enrollment token.");
         }
+        var secret = EnrollmentTokenText.TryParse(request.Token)?.Secret
+            ?? throw new DistException("EnrollmentTokenInvalid", DistErrorKind.Unauthorized, "The enrollment token is not valid.");
         var name = Names.Require(request.Name, "Host");
         var kind = ParseKind(request.Kind);
         var credential = Secrets.NewSecret();
         var now = engine.Now;
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var tokenHash = Secrets.Hash(request.Token);
-        // One statement checks the token and counts its use (this is on the path of every new client).
-        if (await db.EnrollmentTokens.Where(t => t.TokenHash == tokenHash)
+        var tokenHash = Secrets.Hash(secret);
+        var forRelays = kind == HostKind.Relay;
+        // One statement checks the token and counts its use (this is on the path of every new client); the count is
+        // undone with everything else when the registration is refused further on.
+        if (await db.EnrollmentTokens.Where(t => t.TokenHash == tokenHash && t.ForRelays == forRelays
+                    && (t.ExpiresAt == null || t.ExpiresAt > now) && (t.MaxUses == null || t.UseCount < t.MaxUses))
                 .ExecuteUpdateAsync(s => s.SetProperty(t => t.UseCount, t => t.UseCount + 1).SetProperty(t => t.LastUsedAt, now), cancellationToken) == 0)
         {
-            throw new DistException("EnrollmentTokenInvalid", DistErrorKind.Unauthorized, "The enrollment token is not valid.");
+            throw await TokenRefusalAsync(db, tokenHash, forRelays, now, cancellationToken);
         }
         var key = Names.Key(name);
         var host = await db.Hosts.FirstOrDefaultAsync(h => h.NameKey == key, cancellationToken);
         var isNew = host is null;
+        if (host is not null && !(request.HostId == host.Id && request.Credential is { } held && Secrets.Matches(held, host.CredentialHash)))
+        {
+            throw new DistException("HostNameTaken", DistErrorKind.InvalidOperation,
+                $"Host '{host.Name}' is enrolled with another credential; this registration was refused and the enrolled host was not changed. " +
+                "If this computer replaces it, remove the old host first (Remove-DistHost).", host.Name);
+        }
         if (host is null)
         {
             host = new HostRow { Id = Guid.NewGuid(), Name = name, NameKey = key, CredentialHash = "", RegisteredAt = now };
@@ -99,6 +168,24 @@ public sealed class HostService(DistEngine engine) : IHostService
         }
         await transaction.CommitAsync(cancellationToken);
         return new RegisterResponse(host.Id, credential, engine.Signer.PublicKey);
+    }
+
+    /// <summary>Why a token was refused: unknown (or removed), expired, used up, or made for the other kind of host.</summary>
+    private static async Task<DistException> TokenRefusalAsync(DistDbContext db, string tokenHash, bool forRelays, DateTime now, CancellationToken cancellationToken)
+    {
+        var token = await db.EnrollmentTokens.AsNoTracking().FirstOrDefaultAsync(t => t.TokenHash == tokenHash, cancellationToken);
+        return token switch
+        {
+            null => new DistException("EnrollmentTokenInvalid", DistErrorKind.Unauthorized, "The enrollment token is not valid (unknown, or removed)."),
+            { ExpiresAt: { } until } when until <= now => new DistException("EnrollmentTokenExpired", DistErrorKind.Unauthorized,
+                $"The enrollment token expired at {until:u}; New-DistEnrollmentToken makes a new one."),
+            { MaxUses: { } max } when token.UseCount >= max => new DistException("EnrollmentTokenUsedUp", DistErrorKind.Unauthorized,
+                $"The enrollment token has admitted its {max} registration(s); New-DistEnrollmentToken makes a new one."),
+            _ when forRelays => new DistException("EnrollmentTokenNotForRelays", DistErrorKind.Unauthorized,
+                "A relay registers only with a token made for relays (New-DistEnrollmentToken -Relay)."),
+            _ => new DistException("EnrollmentTokenForRelays", DistErrorKind.Unauthorized,
+                "This enrollment token is made for relays; a client registers with a token made without -Relay."),
+        };
     }
 
     /// <summary>"Relay" is a relay; null, empty or "Client" is a client (case-insensitive); anything else is refused.</summary>

@@ -1,10 +1,12 @@
 using System.Management.Automation;
 using JP1Dist.Contracts;
-using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
-/// <summary>New-DistEnrollmentToken: creates a token that agents present at their first registration.</summary>
+/// <summary>
+/// New-DistEnrollmentToken: creates a token that agents (or, with -Relay, relays) present at their first registration,
+/// optionally valid for a time (-ExpiresIn) or a number of registrations (-MaxUses).
+/// </summary>
 [Cmdlet(VerbsCommon.New, "DistEnrollmentToken", SupportsShouldProcess = true)]
 [OutputType(typeof(DistEnrollmentToken))]
 public sealed class NewDistEnrollmentTokenCommand : DistCmdlet
@@ -12,11 +14,26 @@ public sealed class NewDistEnrollmentTokenCommand : DistCmdlet
     [Parameter(Position = 0)]
     public string? Description { get; set; }
 
+    /// <summary>How long the token admits hosts; no expiry when not given.</summary>
+    [Parameter]
+    public TimeSpan? ExpiresIn { get; set; }
+
+    /// <summary>How many registrations the token admits; any number when not given.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? MaxUses { get; set; }
+
+    /// <summary>A token for relays: only such a token registers a relay, and it registers nothing else.</summary>
+    [Parameter]
+    public SwitchParameter Relay { get; set; }
+
     protected override void ProcessRecord()
     {
-        if (ShouldProcess("a new enrollment token", "Create"))
+        var what = Relay ? "a new enrollment token for relays" : "a new enrollment token";
+        if (ShouldProcess(what, "Create"))
         {
-            WriteObject(Run(token => Services.Hosts.NewEnrollmentTokenAsync(Description, token)));
+            var request = new NewEnrollmentTokenRequest(Description, ExpiresIn, MaxUses, Relay);
+            WriteObject(Run(token => Services.Hosts.NewEnrollmentTokenAsync(request, token)));
         }
     }
 }

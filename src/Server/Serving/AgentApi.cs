@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace JP1Dist.Server.Serving;
 
@@ -26,14 +27,14 @@ public static class AgentApi
     {
         app.MapGet(ApiPaths.Ping, () => Results.Ok(new { status = "ok" }));
 
-        app.MapPost(ApiPaths.Register, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth) =>
+        app.MapPost(ApiPaths.Register, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth, ILoggerFactory logs) =>
         {
             var request = await ReadBodyAsync<RegisterRequest>(context);
             if (request is null)
             {
                 return Problem(400, "RequestBodyInvalid", "The body is not a registration request (JSON with token and name).");
             }
-            var response = await node.RegisterAsync(request, null, context.RequestAborted);
+            var response = await RegisterLoggedAsync(context, node, request, null, logs);
             auth.Forget(response.HostId);
             return Results.Ok(response);
         });
@@ -118,7 +119,7 @@ public static class AgentApi
             return Results.File(path, "application/octet-stream", enableRangeProcessing: true);
         });
 
-        app.MapPost(ApiPaths.RelayRegister, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth) =>
+        app.MapPost(ApiPaths.RelayRegister, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth, ILoggerFactory logs) =>
         {
             var (relayId, refusal) = await AuthenticateRelayAsync(context, node, auth);
             if (refusal is not null)
@@ -134,7 +135,7 @@ public static class AgentApi
             {
                 return Problem(403, "HostNotBelowRelay", $"Host {request.ParentHostId} is not this relay or below it; a relay registers only its own lower clients.");
             }
-            var response = await node.RegisterAsync(request.Registration, request.ParentHostId, context.RequestAborted);
+            var response = await RegisterLoggedAsync(context, node, request.Registration, request.ParentHostId, logs);
             auth.Forget(response.HostId);
             return Results.Ok(response);
         });
@@ -178,6 +179,24 @@ public static class AgentApi
             return Results.Ok(await node.ApplyRelayBatchAsync(relayId, batch, context.RequestAborted));
         });
         return app;
+    }
+
+    /// <summary>
+    /// Registers, and logs a refused registration with the name it asked for and where it came from (an attempt to take
+    /// over an enrolled name, a token that is unknown, expired, used up or for the other kind of host).
+    /// </summary>
+    private static async Task<RegisterResponse> RegisterLoggedAsync(HttpContext context, IHigherSystemNode node, RegisterRequest request, Guid? parent, ILoggerFactory logs)
+    {
+        try
+        {
+            return await node.RegisterAsync(request, parent, context.RequestAborted);
+        }
+        catch (DistException e)
+        {
+            logs.CreateLogger("JP1Dist.Registration").LogWarning("Registration of {Name} from {Address}{Via} refused: {ErrorId}: {Message}",
+                request.Name, context.Connection.RemoteIpAddress, parent is { } p ? $" (through a relay, below {p})" : "", e.ErrorId, e.Message);
+            throw;
+        }
     }
 
     /// <summary>The calling relay; or a refusal: 401 without a valid credential, 403 for a host that is not a relay.</summary>

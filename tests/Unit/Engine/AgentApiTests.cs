@@ -1,3 +1,4 @@
+using JP1Dist.Contracts;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -84,9 +85,9 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Relay_endpoints_refuse_clients_hosts_outside_the_relay_and_bad_batches_and_change_nothing()
     {
-        var token = await _folder.Engine.Hosts.NewEnrollmentTokenAsync("relays");
-        var relay = await _folder.Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, "relay-1", "Linux", "6", "X64", [], null, "1") { Kind = "Relay" });
-        var other = await _folder.Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, "relay-2", "Linux", "6", "X64", [], null, "1") { Kind = "Relay" });
+        var token = await _folder.Engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("relays", Relay: true));
+        var relay = await _folder.Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token!, "relay-1", "Linux", "6", "X64", [], null, "1") { Kind = "Relay" });
+        var other = await _folder.Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token!, "relay-2", "Linux", "6", "X64", [], null, "1") { Kind = "Relay" });
         var client = await _folder.RegisterHostAsync("pc-1");
 
         // A client is not a relay.
@@ -94,9 +95,19 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         Assert.Equal(HttpStatusCode.Unauthorized, (await _client.GetAsync(ApiPaths.RelayWork)).StatusCode);
 
         // A relay registers hosts only below itself.
-        var outside = new RelayRegisterRequest(new RegisterRequest(token.Token, "pc-2", "Linux", "6", "X64", [], null, "1"), other.HostId);
+        var clientToken = (await _folder.Engine.Hosts.NewEnrollmentTokenAsync("clients")).Token!;
+        var outside = new RelayRegisterRequest(new RegisterRequest(clientToken, "pc-2", "Linux", "6", "X64", [], null, "1"), other.HostId);
         Assert.Equal((HttpStatusCode.Forbidden, "HostNotBelowRelay"), await ProblemAsync(await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayRegister, outside))));
         Assert.Empty(await _folder.Engine.Hosts.ListAsync("pc-2"));
+        // Nor can it pull an enrolled host (or relay) under itself by its name: a name belongs to its credential.
+        foreach (var (name, kind, usedToken) in new[] { ("pc-1", (string?)null, clientToken), ("relay-2", "Relay", token.Token!) })
+        {
+            var pull = new RelayRegisterRequest(new RegisterRequest(usedToken, name, "Linux", "6", "X64", [], null, "1") { Kind = kind }, relay.HostId);
+            Assert.Equal((HttpStatusCode.Conflict, "HostNameTaken"), await ProblemAsync(await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayRegister, pull))));
+        }
+        Assert.Equal(client.HostId, await _folder.Engine.Hosts.AuthenticateAsync(client.HostId, client.Credential));
+        Assert.Equal(DistHost.ManagerHigherSystem, (await _folder.Engine.Hosts.ListAsync("pc-1")).Single().HigherSystem);
+        Assert.Equal(DistHost.ManagerHigherSystem, (await _folder.Engine.Hosts.ListAsync("relay-2")).Single().HigherSystem);
         using var garbage = new StringContent("{ not json", Encoding.UTF8, "application/json");
         Assert.Equal((HttpStatusCode.BadRequest, "RequestBodyInvalid"), await ProblemAsync(await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayRegister, garbage))));
 
@@ -126,7 +137,7 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
     {
         var token = await _folder.Engine.Hosts.NewEnrollmentTokenAsync("api");
         var registration = await (await _client!.PostAsJsonAsync(ApiPaths.Register,
-            new RegisterRequest(token.Token, "pc-1", "Linux", "6", "X64", ["127.0.0.1"], null, "1"), ProtocolJson.Options))
+            new RegisterRequest(token.Token!, "pc-1", "Linux", "6", "X64", ["127.0.0.1"], null, "1"), ProtocolJson.Options))
             .Content.ReadFromJsonAsync<RegisterResponse>(ProtocolJson.Options);
         _client!.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", $"{registration!.HostId}.{registration.Credential}");
 
@@ -147,7 +158,7 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
     {
         var token = await _folder.Engine.Hosts.NewEnrollmentTokenAsync("metrics");
         var registration = await (await _client!.PostAsJsonAsync(ApiPaths.Register,
-            new RegisterRequest(token.Token, "pc-m", "Linux", "6", "X64", ["127.0.0.1"], null, "1"), ProtocolJson.Options))
+            new RegisterRequest(token.Token!, "pc-m", "Linux", "6", "X64", ["127.0.0.1"], null, "1"), ProtocolJson.Options))
             .Content.ReadFromJsonAsync<RegisterResponse>(ProtocolJson.Options);
         var file = _folder.WriteFile("blob.bin", new string('z', 5000));
         var hash = await _folder.Engine.Content.AddFileAsync(file);

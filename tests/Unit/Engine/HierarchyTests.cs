@@ -28,14 +28,22 @@ public sealed class HierarchyTests : IDisposable
 
     private JP1Dist.Core.DistEngine Engine => _folder.Engine;
 
+    /// <summary>The credential each registered name holds: a host registers again (and moves) only with it.</summary>
+    private readonly Dictionary<string, RegisterResponse> _held = new(StringComparer.OrdinalIgnoreCase);
+
     private async Task<Guid> RegisterAsync(string name, Guid? parent = null, string? kind = null)
     {
-        var token = await Engine.Hosts.NewEnrollmentTokenAsync("test");
-        var response = await Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, name, "Linux", "6.1", "X64", ["10.0.0.1"], null, "1.0")
+        var relay = string.Equals(kind, "Relay", StringComparison.OrdinalIgnoreCase);
+        var token = await Engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("test", Relay: relay));
+        _held.TryGetValue(name, out var held);
+        var response = await Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token!, name, "Linux", "6.1", "X64", ["10.0.0.1"], null, "1.0")
         {
             Kind = kind,
-            RelayUrl = kind == "Relay" ? $"http://{name}:22401" : null,
+            RelayUrl = relay ? $"http://{name}:22401" : null,
+            HostId = held?.HostId,
+            Credential = held?.Credential,
         }, parent);
+        _held[name] = response;
         return response.HostId;
     }
 

@@ -18,17 +18,84 @@ public sealed class HostServiceTests : IDisposable
         Assert.Empty(await _folder.Engine.Hosts.ListAsync());
     }
 
+    private static RegisterRequest Request(string token, string name, string? kind = null) =>
+        new(token, name, "Linux", "6.1", "X64", ["10.0.0.9"], null, "1.0", Kind: kind);
+
     [Fact]
-    public async Task Re_registering_a_name_keeps_the_host_and_replaces_the_credential()
+    public async Task An_enrolled_name_is_not_taken_over_without_its_credential_and_registers_again_with_it()
     {
         var first = await _folder.RegisterHostAsync("pc-a");
-        var second = await _folder.RegisterHostAsync("PC-A");
-        Assert.Equal(first.HostId, second.HostId);
+        var token = (await _folder.Engine.Hosts.NewEnrollmentTokenAsync("second")).Token!;
+
+        // Another agent with a valid token, the same name (any case), a guessed or someone else's credential: refused.
+        foreach (var attempt in new[] { Request(token, "PC-A"), Request(token, "pc-a") with { HostId = first.HostId, Credential = "guess" } })
+        {
+            var error = await Assert.ThrowsAsync<DistException>(() => _folder.Engine.Hosts.RegisterAsync(attempt));
+            Assert.Equal("HostNameTaken", error.ErrorId);
+        }
+        Assert.Equal(first.HostId, await _folder.Engine.Hosts.AuthenticateAsync(first.HostId, first.Credential));
+        var unchanged = Assert.Single(await _folder.Engine.Hosts.ListAsync());
+        Assert.Equal("pc-a", unchanged.Name);
+        Assert.Equal(["10.0.0.1"], unchanged.Addresses);
+        Assert.Equal(0, (await _folder.Engine.Hosts.ListEnrollmentTokensAsync())[0].UseCount); // a refused registration uses nothing
+
+        // The agent that holds the credential registers again (it moved, or its higher system forgot it): same host,
+        // new facts, a fresh credential, and the old one is refused from then on.
+        var again = await _folder.Engine.Hosts.RegisterAsync(Request(token, "PC-A") with { HostId = first.HostId, Credential = first.Credential });
+        Assert.Equal(first.HostId, again.HostId);
         Assert.Null(await _folder.Engine.Hosts.AuthenticateAsync(first.HostId, first.Credential));
-        Assert.Equal(first.HostId, await _folder.Engine.Hosts.AuthenticateAsync(second.HostId, second.Credential));
-        var host = Assert.Single(await _folder.Engine.Hosts.ListAsync());
-        Assert.Equal("PC-A", host.Name);
-        Assert.Equal(["10.0.0.1"], host.Addresses);
+        Assert.Equal(first.HostId, await _folder.Engine.Hosts.AuthenticateAsync(again.HostId, again.Credential));
+        var moved = Assert.Single(await _folder.Engine.Hosts.ListAsync());
+        Assert.Equal("PC-A", moved.Name);
+        Assert.Equal(["10.0.0.9"], moved.Addresses);
+    }
+
+    [Fact]
+    public async Task A_token_admits_until_it_expires_or_is_used_up_and_not_once_removed()
+    {
+        var hosts = _folder.Engine.Hosts;
+        var twice = await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("two", MaxUses: 2));
+        await hosts.RegisterAsync(Request(twice.Token!, "pc-1"));
+        await hosts.RegisterAsync(Request(twice.Token!, "pc-2"));
+        Assert.Equal("EnrollmentTokenUsedUp", (await Assert.ThrowsAsync<DistException>(() => hosts.RegisterAsync(Request(twice.Token!, "pc-3")))).ErrorId);
+
+        var brief = await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("brief", ExpiresIn: TimeSpan.FromMilliseconds(1)));
+        await Task.Delay(20);
+        Assert.Equal("EnrollmentTokenExpired", (await Assert.ThrowsAsync<DistException>(() => hosts.RegisterAsync(Request(brief.Token!, "pc-3")))).ErrorId);
+
+        var removed = await hosts.NewEnrollmentTokenAsync("removed");
+        await hosts.RemoveEnrollmentTokenAsync(removed.Id);
+        Assert.Equal("EnrollmentTokenInvalid", (await Assert.ThrowsAsync<DistException>(() => hosts.RegisterAsync(Request(removed.Token!, "pc-3")))).ErrorId);
+        Assert.Equal("EnrollmentTokenNotFound", (await Assert.ThrowsAsync<DistException>(() => hosts.RemoveEnrollmentTokenAsync(removed.Id))).ErrorId);
+        Assert.Equal(["pc-1", "pc-2"], (await hosts.ListAsync()).Select(h => h.Name));
+
+        var listed = await hosts.ListEnrollmentTokensAsync();
+        Assert.Equal([("brief", "Expired", 0), ("two", "UsedUp", 2)], listed.Select(t => (t.Description!, t.Status, t.UseCount)));
+        Assert.All(listed, t => Assert.Null(t.Token)); // the secret is shown once, at creation
+
+        Assert.Equal("EnrollmentTokenMaxUsesInvalid", (await Assert.ThrowsAsync<DistException>(() => hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest(MaxUses: 0)))).ErrorId);
+        Assert.Equal("EnrollmentTokenExpiryInvalid", (await Assert.ThrowsAsync<DistException>(() => hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest(ExpiresIn: TimeSpan.Zero)))).ErrorId);
+    }
+
+    [Fact]
+    public async Task Relays_register_only_with_a_relay_token_and_a_relay_token_registers_nothing_else()
+    {
+        var hosts = _folder.Engine.Hosts;
+        var clients = (await hosts.NewEnrollmentTokenAsync("clients")).Token!;
+        var relays = (await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("relays", Relay: true))).Token!;
+        Assert.Equal("EnrollmentTokenNotForRelays", (await Assert.ThrowsAsync<DistException>(() => hosts.RegisterAsync(Request(clients, "relay-1", "Relay")))).ErrorId);
+        Assert.Equal("EnrollmentTokenForRelays", (await Assert.ThrowsAsync<DistException>(() => hosts.RegisterAsync(Request(relays, "pc-1")))).ErrorId);
+        Assert.Empty(await hosts.ListAsync());
+        await hosts.RegisterAsync(Request(relays, "relay-1", "Relay"));
+        Assert.Equal(HostKind.Relay, (await hosts.ListAsync()).Single().Kind);
+    }
+
+    [Fact]
+    public async Task A_token_carries_the_signing_keys_fingerprint()
+    {
+        var text = EnrollmentTokenText.TryParse((await _folder.Engine.Hosts.NewEnrollmentTokenAsync("t")).Token)!;
+        Assert.Equal(JP1Dist.Protocol.Signing.Fingerprints.OfPublicKey(_folder.Engine.Signer.PublicKey), text.SigningKeyFingerprint);
+        Assert.Null(text.CertificatePin); // no HTTPS manager has run on this data folder
     }
 
     public void Dispose() => _folder.Dispose();

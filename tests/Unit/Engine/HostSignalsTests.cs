@@ -1,3 +1,4 @@
+using JP1Dist.Contracts;
 using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Managers;
 using JP1Dist.Protocol;
@@ -91,9 +92,10 @@ public sealed class HostSignalsTests
         using var folder = new TestFolder();
         var engine = folder.Engine;
         var token = await engine.Hosts.NewEnrollmentTokenAsync("t");
-        var relay = await engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, "relay-a", "Linux", "6.1", "X64", [], null, "1.0") { Kind = "Relay" });
-        var otherRelay = await engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, "relay-b", "Linux", "6.1", "X64", [], null, "1.0") { Kind = "Relay" });
-        var client = await engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, "pc-1", "Linux", "6.1", "X64", [], null, "1.0"), relay.HostId, CancellationToken.None);
+        var relayToken = await engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("t", Relay: true));
+        var relay = await engine.Hosts.RegisterAsync(new RegisterRequest(relayToken.Token!, "relay-a", "Linux", "6.1", "X64", [], null, "1.0") { Kind = "Relay" });
+        var otherRelay = await engine.Hosts.RegisterAsync(new RegisterRequest(relayToken.Token!, "relay-b", "Linux", "6.1", "X64", [], null, "1.0") { Kind = "Relay" });
+        var client = await engine.Hosts.RegisterAsync(new RegisterRequest(token.Token!, "pc-1", "Linux", "6.1", "X64", [], null, "1.0"), relay.HostId, CancellationToken.None);
 
         await using var app = ManagerHost.Build(new ManagerOptions { Home = Path.Combine(folder.Root, "home"), ListenUrl = "http://127.0.0.1:0", QuietConsole = true });
         var signals = app.Services.GetRequiredService<HostSignals>();

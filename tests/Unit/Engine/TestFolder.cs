@@ -30,7 +30,7 @@ public sealed class TestFolder : IDisposable
     public async Task<RegisterResponse> RegisterHostAsync(string name)
     {
         var token = await Engine.Hosts.NewEnrollmentTokenAsync("test");
-        return await Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, name, "Linux", "6.1", "X64", ["10.0.0.1"], "00-11-22-33-44-55", "1.0"));
+        return await Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token!, name, "Linux", "6.1", "X64", ["10.0.0.1"], "00-11-22-33-44-55", "1.0"));
     }
 
     /// <summary>Registers a host with chosen facts and inventory.</summary>
@@ -38,7 +38,7 @@ public sealed class TestFolder : IDisposable
         long memoryMB = 4096, params SoftwareFact[] software)
     {
         var token = await Engine.Hosts.NewEnrollmentTokenAsync("test");
-        return await Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token, name, os, osVersion, "X64", [address], "00-11-22-33-44-55", "1.0",
+        return await Engine.Hosts.RegisterAsync(new RegisterRequest(token.Token!, name, os, osVersion, "X64", [address], "00-11-22-33-44-55", "1.0",
             new HostInventory(4, memoryMB, [new VolumeFact("/", 100_000, 50_000)], ["00-11-22-33-44-55"], software)));
     }
 

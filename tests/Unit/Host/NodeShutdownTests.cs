@@ -24,12 +24,13 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
         var home = Path.Combine(_root, "home");
         var engine = new DistEngine(new DataFolder(home));
         var token = await engine.Hosts.NewEnrollmentTokenAsync("shutdown test");
+        var relayToken = await engine.Hosts.NewEnrollmentTokenAsync(new JP1Dist.Contracts.NewEnrollmentTokenRequest("shutdown test relay", Relay: true));
 
         using var manager = Start("manager", "--listen", "http://127.0.0.1:0", "--home", home);
         var url = await WaitForAsync(async () => (await engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive)?.Url);
-        using var agent = Start("agent", "--manager", url, "--token", token.Token, "--name", "pc-term", "--state", Path.Combine(_root, "agent"));
+        using var agent = Start("agent", "--manager", url, "--token", token.Token!, "--name", "pc-term", "--state", Path.Combine(_root, "agent"));
         await WaitForAsync(async () => (await engine.Hosts.ListAsync("pc-term")).Count == 1 ? "registered" : null);
-        using var relay = Start("relay", "--manager", url, "--token", token.Token, "--listen", "http://127.0.0.1:0", "--name", "relay-term", "--state", Path.Combine(_root, "relay"));
+        using var relay = Start("relay", "--manager", url, "--token", relayToken.Token!, "--listen", "http://127.0.0.1:0", "--name", "relay-term", "--state", Path.Combine(_root, "relay"));
         await WaitForAsync(async () => (await engine.Hosts.ListAsync("relay-term")).Count == 1 ? "registered" : null);
 
         // A service's working directory may be / (systemd) or System32: watching it for appsettings.json would mean

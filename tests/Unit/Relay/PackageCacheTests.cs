@@ -1,3 +1,4 @@
+using JP1Dist.Contracts;
 using System.Security.Cryptography;
 using System.Text.Json;
 using JP1Dist.Agent;
@@ -23,9 +24,9 @@ public sealed class PackageCacheTests : IAsyncLifetime
     private async Task<(PackageCache Cache, ManifestFile Payload, long SegmentSize)> CacheAsync(RecordingHandler handler)
     {
         await _h.PackageAsync("app");
-        var token = await _h.Folder.Engine.Hosts.NewEnrollmentTokenAsync("relay");
+        var token = await _h.Folder.Engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("relay", Relay: true));
         var registered = await _h.Folder.Engine.Hosts.RegisterAsync(
-            new RegisterRequest(token.Token, "relay-x", "Linux", "6.1", "X64", ["127.0.0.1"], null, "1.0") { Kind = "Relay" });
+            new RegisterRequest(token.Token!, "relay-x", "Linux", "6.1", "X64", ["127.0.0.1"], null, "1.0") { Kind = "Relay" });
         var options = new RelayOptions { HigherSystemUrl = new Uri(_h.ManagerUrl), StateFolder = Path.Combine(_h.Folder.Root, "relay-x") };
         new AgentStateStore(options.AgentFolder).SaveIdentity(new AgentIdentity(options.HigherSystemUrl, "relay-x", registered.HostId, registered.Credential, registered.ManifestPublicKey));
         var upstream = new RelayUpstream(options, handler);

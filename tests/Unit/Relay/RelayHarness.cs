@@ -72,11 +72,11 @@ public sealed partial class RelayHarness : IAsyncDisposable
     /// <summary>Starts a relay below <paramref name="higherUrl"/> (the manager when null) and waits until the manager knows it.</summary>
     public async Task<RelayNodeProcess> StartRelayAsync(string name, string? higherUrl = null)
     {
-        var token = await Folder.Engine.Hosts.NewEnrollmentTokenAsync("relay " + name);
+        var token = await Folder.Engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("relay " + name, Relay: true));
         var relay = new RelayNodeProcess(new RelayOptions
         {
             HigherSystemUrl = new Uri(higherUrl ?? ManagerUrl),
-            Token = token.Token,
+            Token = token.Token!,
             ListenUrl = "http://127.0.0.1:0",
             Name = name,
             StateFolder = Path.Combine(Folder.Root, "relay-" + name),
@@ -103,7 +103,7 @@ public sealed partial class RelayHarness : IAsyncDisposable
         return new AgentRuntime(new AgentOptions
         {
             ManagerUrl = new Uri(higherUrl),
-            Token = token.Token,
+            Token = token.Token!,
             Name = name,
             StateFolder = Path.Combine(Folder.Root, "agent-" + name),
             PollWait = TimeSpan.Zero,

@@ -36,7 +36,7 @@ public sealed class ManInTheMiddleTests(ITestOutputHelper output) : IAsyncLifeti
     public async Task InitializeAsync()
     {
         _h = await AgentHarness.StartAsync();
-        _token = (await _h.Folder.Engine.Hosts.NewEnrollmentTokenAsync("mitm")).Token;
+        _token = (await _h.Folder.Engine.Hosts.NewEnrollmentTokenAsync("mitm")).Token!;
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         _proxy = builder.Build();
@@ -88,13 +88,16 @@ public sealed class ManInTheMiddleTests(ITestOutputHelper output) : IAsyncLifeti
     }
 
     /// <summary>Runs `jp1dist agent --once` through the proxy; returns its output.</summary>
-    private async Task<string> AgentOnceAsync(string name)
+    private async Task<string> AgentOnceAsync(string name) => (await AgentOnceAsync(name, _proxyUrl, "agent-" + name)).Output;
+
+    /// <summary>Runs `jp1dist agent --once` against <paramref name="url"/> with its state in <paramref name="state"/>; returns its exit code and output.</summary>
+    private async Task<(int ExitCode, string Output)> AgentOnceAsync(string name, string url, string state)
     {
         var start = new ProcessStartInfo(Path.Combine(Repository.Root, "out", "jp1dist", "jp1dist"))
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
-        foreach (var argument in new[] { "agent", "--once", "--manager", _proxyUrl, "--token", _token, "--name", name, "--state", Path.Combine(_h.Folder.Root, "agent-" + name) })
+        foreach (var argument in new[] { "agent", "--once", "--manager", url, "--token", _token, "--name", name, "--state", Path.Combine(_h.Folder.Root, state) })
         {
             start.ArgumentList.Add(argument);
         }
@@ -113,7 +116,7 @@ public sealed class ManInTheMiddleTests(ITestOutputHelper output) : IAsyncLifeti
         }
         var text = await stdout + await stderr;
         output.WriteLine($"--- agent {name} (exit {process.ExitCode})\n{text}");
-        return text;
+        return (process.ExitCode, text);
     }
 
     private async Task<Guid> HostIdAsync(string name) => (await _h.Folder.Engine.Hosts.ListAsync(name)).Single().Id;
@@ -176,5 +179,32 @@ public sealed class ManInTheMiddleTests(ITestOutputHelper output) : IAsyncLifeti
         await AgentOnceAsync("pc-b");
         Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("replay")).Status);
         Assert.Equal(3, _h.InstallCount());
+    }
+
+    [Fact]
+    public async Task A_second_agent_process_cannot_take_over_an_enrolled_name_and_the_first_keeps_installing()
+    {
+        await _h.PackageAsync("App");
+        Assert.Equal(0, (await AgentOnceAsync("pc-x", _h.Url, "first")).ExitCode);
+        var enrolled = (await _h.Folder.Engine.Hosts.ListAsync("pc-x")).Single();
+
+        // Another computer (its own state folder, the same valid token) claims the name, directly and through the proxy.
+        foreach (var url in new[] { _h.Url, _proxyUrl })
+        {
+            var (exitCode, text) = await AgentOnceAsync("PC-X", url, "impostor");
+            Assert.NotEqual(0, exitCode);
+            Assert.Contains("is enrolled with another credential", text, StringComparison.Ordinal);
+        }
+        var host = (await _h.Folder.Engine.Hosts.ListAsync("pc-x")).Single();
+        Assert.Equal((enrolled.Id, "pc-x", enrolled.LastSeen <= host.LastSeen), (host.Id, host.Name, true));
+
+        // The real host still receives its work and installs it.
+        await _h.Folder.Engine.Jobs.CreateAsync(new NewJobRequest("J", "App", null, ["pc-x"]));
+        await _h.Distribution.DispatchAsync((await _h.Folder.Engine.Jobs.StartAsync("J")).ExecutionId, default);
+        Assert.Equal(0, (await AgentOnceAsync("pc-x", _h.Url, "first")).ExitCode);
+        Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("J")).Status);
+        Assert.Equal(1, _h.InstallCount());
+        var log = string.Join("\n", Directory.GetFiles(_h.Folder.Engine.Folder.LogsPath, "manager-*.log").Select(File.ReadAllText));
+        Assert.Contains("Registration of PC-X from 127.0.0.1 refused: HostNameTaken", log, StringComparison.Ordinal);
     }
 }
