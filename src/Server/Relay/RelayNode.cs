@@ -147,7 +147,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         foreach (var item in items)
         {
             var status = _reported.TryGetValue(item.Item.WorkItemId, out var reported) ? reported : item.Status;
-            if (!Enum.TryParse<TargetStatus>(status, out var parsed) || !TargetStates.Servable.Contains(parsed)
+            if (!TargetStates.TryParseName(status, out var parsed) || !TargetStates.Servable.Contains(parsed)
                 || (parsed == TargetStatus.Transferred && snapshot.InstallAt.GetValueOrDefault(item.Item.WorkItemId) > now)
                 || !snapshot.Work.Manifests.TryGetValue(item.ManifestId, out var manifest))
             {
@@ -209,7 +209,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     /// <summary>The report's status by its name, as the manager reads it (the same rule: <see cref="TargetStates.ParseReported"/>).</summary>
     private static string ParseReportStatus(string status) => TargetStates.ParseReported(status).ToString();
 
-    private static bool IsFinal(string status) => Enum.TryParse<TargetStatus>(status, out var parsed) && parsed.IsFinal();
+    private static bool IsFinal(string status) => TargetStates.TryParseName(status, out var parsed) && parsed.IsFinal();
 
     public Task TouchAsync(Guid hostId)
     {
@@ -309,7 +309,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         foreach (var item in _snapshot.Work.Items)
         {
             var status = _reported.TryGetValue(item.Item.WorkItemId, out var reported) ? reported : item.Status;
-            if (Enum.TryParse<TargetStatus>(status, out var parsed))
+            if (TargetStates.TryParseName(status, out var parsed))
             {
                 counts[parsed] = counts.GetValueOrDefault(parsed) + 1;
             }
