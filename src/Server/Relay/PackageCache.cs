@@ -94,7 +94,7 @@ public sealed class PackageCache : IDisposable
 
     /// <summary>Every hash in the cache.</summary>
     public IEnumerable<string> CachedHashes() => Directory.Exists(Content.Root)
-        ? Directory.EnumerateFiles(Content.Root, "*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f)).Where(ContentStore.IsHash)
+        ? Directory.EnumerateFiles(Content.Root, "*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f)).Where(ContentHash.IsHash)
         : [];
 
     /// <summary>Removes a cached file (expired, or no longer needed); false when it could not be removed now.</summary>

@@ -98,9 +98,9 @@ public static class AgentApi
             {
                 return Unauthorized();
             }
-            if (!ContentStore.IsHash(sha256))
+            if (!ContentHash.IsHash(sha256))
             {
-                return Problem(400, "ContentHashInvalid", $"'{sha256}' is not a SHA-256 hash.");
+                return Problem(400, "ContentHashInvalid", "The path does not end in a SHA-256 hash (64 hex digits).");
             }
             if (await node.GetContentPathAsync(sha256, context.RequestAborted) is not { } path)
             {
