@@ -233,6 +233,11 @@ public sealed class AgentRuntime : IDisposable
             return true;
         }
         var manifest = JsonSerializer.Deserialize<PackageManifest>(item.Manifest, ProtocolJson.Options)!;
+        if (ManifestRules.Validate(manifest) is { } refused) // before any hash or path of it is used
+        {
+            await CompleteAsync(ticket, new TicketResult("Failed", null, $"The package manifest was refused: {refused}.", null), cancellationToken);
+            return true;
+        }
         JobSettings? settings = null;
         if (item.JobSettings is not null)
         {

@@ -39,6 +39,11 @@ public sealed class PackageCache : IDisposable
     /// <summary>The cached file's path once it is here: fetched now if needed, one fetch shared by every caller.</summary>
     public async Task<string> EnsureAsync(ManifestFile file, long segmentSize, CancellationToken cancellationToken)
     {
+        // The callers take files from manifests that keep ManifestRules; the hash becomes a file name just below.
+        if (!ContentHash.IsHash(file.Sha256))
+        {
+            throw new ContentVerificationException("The manifest names content by something that is not a SHA-256 hash.");
+        }
         if (Content.Contains(file.Sha256))
         {
             return Content.PathOf(file.Sha256);
