@@ -400,12 +400,19 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
     }
 
-    /// <summary>The last-seen times gathered since the last batch (taken out; put back with <see cref="ReturnSeen"/> when the batch fails).</summary>
-    internal List<RelayBatchEntry> TakeSeen()
+    /// <summary>
+    /// The last-seen times gathered since the last batch, at most <paramref name="max"/> (taken out; put back with
+    /// <see cref="ReturnSeen"/> when the batch fails). The others stay for the next batch.
+    /// </summary>
+    internal List<RelayBatchEntry> TakeSeen(int max)
     {
         var taken = new List<RelayBatchEntry>();
         foreach (var id in _seen.Keys)
         {
+            if (taken.Count >= max)
+            {
+                break;
+            }
             if (_seen.TryRemove(id, out var at))
             {
                 taken.Add(new RelayBatchEntry(0, id, SeenAt: at));
@@ -413,6 +420,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
         return taken;
     }
+
+    /// <summary>Whether last-seen times wait to go upward.</summary>
+    internal bool HasSeen => !_seen.IsEmpty;
 
     internal void ReturnSeen(IEnumerable<RelayBatchEntry> entries)
     {
