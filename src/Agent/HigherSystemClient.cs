@@ -29,17 +29,20 @@ public sealed class HigherSystemClient : IDisposable
     /// <summary>The credential sent with every call after registration.</summary>
     public AgentIdentity? Identity { get; set; }
 
+    // Registrations, facts and reports are fitted to the limits the higher system checks (RequestFitting): a host with an
+    // unusual inventory or an install with odd output is then described a little shorter, not refused again and again.
+
     public Task<RegisterResponse> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken) =>
-        SendAsync<RegisterResponse>(HttpMethod.Post, ApiPaths.Register, JsonContent.Create(request, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
+        SendAsync<RegisterResponse>(HttpMethod.Post, ApiPaths.Register, JsonContent.Create(RequestFitting.Fit(request), options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
 
     public Task<WorkResponse> GetWorkAsync(TimeSpan wait, CancellationToken cancellationToken) =>
         SendAsync<WorkResponse>(HttpMethod.Get, $"{ApiPaths.Work}?wait={(int)wait.TotalSeconds}", null, wait + TimeSpan.FromSeconds(30), cancellationToken);
 
     public Task ReportFactsAsync(FactsReport facts, CancellationToken cancellationToken) =>
-        SendAsync<JsonElement>(HttpMethod.Post, ApiPaths.Facts, JsonContent.Create(facts, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
+        SendAsync<JsonElement>(HttpMethod.Post, ApiPaths.Facts, JsonContent.Create(RequestFitting.Fit(facts), options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
 
     public Task<ReportResponse> ReportAsync(ReportRequest report, CancellationToken cancellationToken) =>
-        SendAsync<ReportResponse>(HttpMethod.Post, ApiPaths.Report, JsonContent.Create(report, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
+        SendAsync<ReportResponse>(HttpMethod.Post, ApiPaths.Report, JsonContent.Create(RequestFitting.Fit(report), options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
 
     /// <summary>A relay registers one of its lower clients (any level below it) with this higher system.</summary>
     public Task<RegisterResponse> RelayRegisterAsync(RelayRegisterRequest request, CancellationToken cancellationToken) =>

@@ -23,8 +23,8 @@ public sealed record NewPackageRequest(
     /// <summary>The segment size when none is given: small enough to resume cheaply, large enough to keep requests few.</summary>
     public const long DefaultSegmentSize = 1024 * 1024;
     public const long MinSegmentSize = 4 * 1024;
-    /// <summary>An agent holds one segment in memory while it checks its hash, so segments stay well below a gigabyte.</summary>
-    public const long MaxSegmentSize = 64L * 1024 * 1024;
+    /// <summary>The largest segment agents and relays accept in a manifest (<see cref="ProtocolLimits.MaxSegmentSize"/>).</summary>
+    public const long MaxSegmentSize = ProtocolLimits.MaxSegmentSize;
     public const int DefaultInstallTimeoutSeconds = 3600;
 }
 

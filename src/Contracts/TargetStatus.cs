@@ -55,16 +55,33 @@ public static class TargetStates
     /// <summary>The states in which a host is served its work item (by the manager, or by its relay from the snapshot).</summary>
     public static readonly TargetStatus[] Servable = [TargetStatus.Queued, TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing];
 
-    /// <summary>The states an agent (or a relay's client role) may report.</summary>
-    public static readonly TargetStatus[] Reportable =
-        [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.StoredOnRelay];
+    /// <summary>The states an agent (or a relay's client role) may report: the wire's list, <see cref="ReportStatuses.All"/>.</summary>
+    public static readonly TargetStatus[] Reportable = ReportStatuses.All.Select(Enum.Parse<TargetStatus>).ToArray();
 
-    /// <summary>The status a report names; ReportStatusInvalid when it is not one an agent may report.</summary>
+    /// <summary>The status a report names, by name only; ReportStatusInvalid when it is not one an agent may report.</summary>
     public static TargetStatus ParseReported(string? status) =>
-        Enum.TryParse<TargetStatus>(status, ignoreCase: true, out var parsed) && Reportable.Contains(parsed)
-            ? parsed
+        ReportStatuses.Find(status) is { } name
+            ? Enum.Parse<TargetStatus>(name)
             : throw new DistException("ReportStatusInvalid", DistErrorKind.InvalidArgument,
                 $"'{status}' is not a status an agent may report; use one of {string.Join(", ", Reportable)}.", status);
+
+    /// <summary>
+    /// A status by its name (case-insensitive), never by number: <c>Enum.TryParse</c> would also take "3" or
+    /// "Queued, Failed".
+    /// </summary>
+    public static bool TryParseName(string? name, out TargetStatus status)
+    {
+        foreach (var candidate in Enum.GetValues<TargetStatus>())
+        {
+            if (string.Equals(candidate.ToString(), name, StringComparison.OrdinalIgnoreCase))
+            {
+                status = candidate;
+                return true;
+            }
+        }
+        status = default;
+        return false;
+    }
 
     /// <summary>True when the target has reached an outcome and waits for nothing more.</summary>
     public static bool IsFinal(this TargetStatus status) => status is TargetStatus.Succeeded or TargetStatus.Failed

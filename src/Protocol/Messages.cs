@@ -261,15 +261,17 @@ public sealed record InstallConditions
     };
 }
 
-/// <summary>One JSON shape for every message: camelCase, enums as strings.</summary>
+/// <summary>One JSON shape for every message: camelCase, enums by name only, numbers as JSON numbers only.</summary>
 public static class ProtocolJson
 {
     public static readonly JsonSerializerOptions Options = CreateOptions();
 
     private static JsonSerializerOptions CreateOptions()
     {
-        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        options.Converters.Add(new JsonStringEnumConverter());
+        // The web defaults would read "3" as a number and 3 as an enum value: every writer here writes names and numbers,
+        // so anything else is a malformed message, not another spelling.
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web) { NumberHandling = JsonNumberHandling.Strict };
+        options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
         return options;
     }
 }

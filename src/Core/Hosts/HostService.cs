@@ -195,12 +195,12 @@ public sealed class HostService(DistEngine engine) : IHostService
         {
             return HostKind.Client;
         }
-        if (Enum.GetNames<HostKind>().FirstOrDefault(n => string.Equals(n, kind.Trim(), StringComparison.OrdinalIgnoreCase)) is { } known)
+        if (HostKinds.Find(kind.Trim()) is { } known)
         {
             return Enum.Parse<HostKind>(known);
         }
         throw new DistException("HostKindInvalid", DistErrorKind.InvalidArgument,
-            $"'{kind}' is not a kind of host; use {string.Join(" or ", Enum.GetNames<HostKind>())}.", kind);
+            $"'{kind}' is not a kind of host; use {string.Join(" or ", HostKinds.All)}.", kind);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.Core.Storage;
 
@@ -10,7 +11,7 @@ public sealed class ContentStore(string root)
     /// <summary>The path a blob with this hash lives at (it may not exist).</summary>
     public string PathOf(string sha256)
     {
-        if (!IsHash(sha256))
+        if (!ContentHash.IsHash(sha256))
         {
             throw new ArgumentException($"'{sha256}' is not a SHA-256 hash in hex.", nameof(sha256));
         }
@@ -18,10 +19,7 @@ public sealed class ContentStore(string root)
         return Path.Combine(Root, hash[..2], hash);
     }
 
-    public bool Contains(string sha256) => IsHash(sha256) && File.Exists(PathOf(sha256));
-
-    /// <summary>True for 64 hex digits.</summary>
-    public static bool IsHash(string? value) => value is { Length: 64 } && value.All(Uri.IsHexDigit);
+    public bool Contains(string sha256) => ContentHash.IsHash(sha256) && File.Exists(PathOf(sha256));
 
     /// <summary>Copies a file into the store and returns its hash; a file already there is not copied again.</summary>
     public async Task<string> AddFileAsync(string sourcePath, CancellationToken cancellationToken = default) =>

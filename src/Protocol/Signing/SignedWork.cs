@@ -64,6 +64,11 @@ public static class SignedWork
         {
             return Refuse("The signed work item is empty; it was refused.");
         }
+        if (ManifestRules.Validate(manifest) is { } problem)
+        {
+            // Before any hash or path of it is used, even though the manager signed it.
+            return Refuse($"The package manifest was refused: {problem}.");
+        }
         var mismatch =
             settings.WorkItemId != item.WorkItemId ? $"they were signed for work item {settings.WorkItemId}, not {item.WorkItemId}"
             : settings.HostId != hostId ? $"they were signed for host {settings.HostId}, not this host ({hostId})"

@@ -39,6 +39,11 @@ public sealed class PackageCache : IDisposable
     /// <summary>The cached file's path once it is here: fetched now if needed, one fetch shared by every caller.</summary>
     public async Task<string> EnsureAsync(ManifestFile file, long segmentSize, CancellationToken cancellationToken)
     {
+        // The callers take files from manifests that keep ManifestRules; the hash becomes a file name just below.
+        if (!ContentHash.IsHash(file.Sha256))
+        {
+            throw new ContentVerificationException("The manifest names content by something that is not a SHA-256 hash.");
+        }
         if (Content.Contains(file.Sha256))
         {
             return Content.PathOf(file.Sha256);
@@ -94,7 +99,7 @@ public sealed class PackageCache : IDisposable
 
     /// <summary>Every hash in the cache.</summary>
     public IEnumerable<string> CachedHashes() => Directory.Exists(Content.Root)
-        ? Directory.EnumerateFiles(Content.Root, "*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f)).Where(ContentStore.IsHash)
+        ? Directory.EnumerateFiles(Content.Root, "*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f)).Where(ContentHash.IsHash)
         : [];
 
     /// <summary>Removes a cached file (expired, or no longer needed); false when it could not be removed now.</summary>

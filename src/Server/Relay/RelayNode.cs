@@ -147,7 +147,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         foreach (var item in items)
         {
             var status = _reported.TryGetValue(item.Item.WorkItemId, out var reported) ? reported : item.Status;
-            if (!Enum.TryParse<TargetStatus>(status, out var parsed) || !TargetStates.Servable.Contains(parsed)
+            if (!TargetStates.TryParseName(status, out var parsed) || !TargetStates.Servable.Contains(parsed)
                 || (parsed == TargetStatus.Transferred && snapshot.InstallAt.GetValueOrDefault(item.Item.WorkItemId) > now)
                 || !snapshot.Work.Manifests.TryGetValue(item.ManifestId, out var manifest))
             {
@@ -209,7 +209,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     /// <summary>The report's status by its name, as the manager reads it (the same rule: <see cref="TargetStates.ParseReported"/>).</summary>
     private static string ParseReportStatus(string status) => TargetStates.ParseReported(status).ToString();
 
-    private static bool IsFinal(string status) => Enum.TryParse<TargetStatus>(status, out var parsed) && parsed.IsFinal();
+    private static bool IsFinal(string status) => TargetStates.TryParseName(status, out var parsed) && parsed.IsFinal();
 
     public Task TouchAsync(Guid hostId)
     {
@@ -309,7 +309,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         foreach (var item in _snapshot.Work.Items)
         {
             var status = _reported.TryGetValue(item.Item.WorkItemId, out var reported) ? reported : item.Status;
-            if (Enum.TryParse<TargetStatus>(status, out var parsed))
+            if (TargetStates.TryParseName(status, out var parsed))
             {
                 counts[parsed] = counts.GetValueOrDefault(parsed) + 1;
             }
@@ -321,6 +321,10 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
 
     public async Task StoreAsync(PackageManifest manifest, string manifestJson, string manifestSignature, DateTime? storeUntil, CancellationToken cancellationToken)
     {
+        if (ManifestRules.Validate(manifest) is { } problem)
+        {
+            throw new ContentVerificationException($"The package manifest was refused: {problem}.");
+        }
         var id = StoredId(manifestJson);
         // Recorded first: the files are then known to the cache (and kept) while they are fetched.
         var package = new StoredPackage(id, manifestJson, manifestSignature, storeUntil?.ToUniversalTime());
@@ -396,12 +400,19 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
     }
 
-    /// <summary>The last-seen times gathered since the last batch (taken out; put back with <see cref="ReturnSeen"/> when the batch fails).</summary>
-    internal List<RelayBatchEntry> TakeSeen()
+    /// <summary>
+    /// The last-seen times gathered since the last batch, at most <paramref name="max"/> (taken out; put back with
+    /// <see cref="ReturnSeen"/> when the batch fails). The others stay for the next batch.
+    /// </summary>
+    internal List<RelayBatchEntry> TakeSeen(int max)
     {
         var taken = new List<RelayBatchEntry>();
         foreach (var id in _seen.Keys)
         {
+            if (taken.Count >= max)
+            {
+                break;
+            }
             if (_seen.TryRemove(id, out var at))
             {
                 taken.Add(new RelayBatchEntry(0, id, SeenAt: at));
@@ -409,6 +420,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
         return taken;
     }
+
+    /// <summary>Whether last-seen times wait to go upward.</summary>
+    internal bool HasSeen => !_seen.IsEmpty;
 
     internal void ReturnSeen(IEnumerable<RelayBatchEntry> entries)
     {
@@ -420,7 +434,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
 
     /// <summary>
     /// Takes a new snapshot from the higher system: items whose manifest is not signed by the manager key this relay
-    /// pinned are dropped. Saved, so the relay serves it after a restart; waiting clients are woken.
+    /// pinned are dropped. Saved, so the relay serves it after a restart; waiting clients are woken. A signed manifest
+    /// that breaks <see cref="ManifestRules"/> is served as it came (its clients refuse it and report why), but this
+    /// relay fetches, caches and keeps no content by it.
     /// </summary>
     internal async Task<IReadOnlyList<(ManifestFile File, long SegmentSize)>> ApplySnapshotAsync(RelayWorkResponse work, string manifestKey, CancellationToken cancellationToken)
     {
@@ -435,6 +451,10 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         await _store.SaveSnapshotAsync(accepted, cancellationToken);
         var previous = _snapshot;
         _snapshot = new Snapshot(accepted);
+        foreach (var (manifestId, problem) in _snapshot.Refused)
+        {
+            _logger.LogWarning("Manifest {ManifestId} from the higher system breaks the manifest rules ({Problem}); its content is not cached here", manifestId, problem);
+        }
         // What a client reported stays until the snapshot shows the item past it, or no longer has it.
         foreach (var ticket in _reported.Keys)
         {
@@ -448,7 +468,10 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         var needed = new List<(ManifestFile, long)>();
         foreach (var item in items.Where(i => i.Status is "Queued" or "Transferring"))
         {
-            var manifest = _snapshot.Manifests[item.ManifestId];
+            if (!_snapshot.Manifests.TryGetValue(item.ManifestId, out var manifest))
+            {
+                continue;
+            }
             foreach (var file in manifest.Files)
             {
                 _lastNeeded[file.Sha256] = now;
@@ -519,8 +542,11 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             Work = work;
             ByHost = work.Items.GroupBy(i => i.HostId).ToDictionary(g => g.Key, g => g.ToList());
             ByWorkItem = work.Items.GroupBy(i => i.Item.WorkItemId).ToDictionary(g => g.Key, g => g.First());
-            Manifests = work.Manifests.Select(m => (m.Key, Manifest: Parse(m.Value.Manifest)))
-                .Where(m => m.Manifest is not null).ToDictionary(m => m.Key, m => m.Manifest!);
+            var parsed = work.Manifests.Select(m => (m.Key, Manifest: Parse(m.Value.Manifest))).ToList();
+            // Only manifests that keep the rules name content here: their hashes become file names in the cache.
+            Refused = parsed.Select(m => (m.Key, Problem: ManifestRules.Validate(m.Manifest))).Where(m => m.Problem is not null)
+                .ToDictionary(m => m.Key, m => m.Problem!);
+            Manifests = parsed.Where(m => !Refused.ContainsKey(m.Key)).ToDictionary(m => m.Key, m => m.Manifest!);
             // Read once per snapshot, not on every poll: a Transferred item is not served before its install time.
             InstallAt = work.Items.Select(i => (i.Item.WorkItemId, At: InstallAtOf(i))).Where(i => i.At is not null)
                 .GroupBy(i => i.WorkItemId).ToDictionary(g => g.Key, g => g.First().At!.Value);
@@ -530,6 +556,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         public Dictionary<Guid, List<RelayWorkItem>> ByHost { get; }
         public Dictionary<Guid, RelayWorkItem> ByWorkItem { get; }
         public Dictionary<string, PackageManifest> Manifests { get; }
+
+        /// <summary>The manifests that break <see cref="ManifestRules"/>, with what is wrong: not parsed into <see cref="Manifests"/>.</summary>
+        public Dictionary<string, string> Refused { get; }
 
         /// <summary>The install time in each item's job settings, where one is set.</summary>
         public Dictionary<Guid, DateTime> InstallAt { get; }

@@ -184,17 +184,27 @@ public sealed class RelayStore : IDisposable
         }
     }
 
-    /// <summary>The oldest queued entries, at most <paramref name="max"/>.</summary>
-    public IReadOnlyList<OutboxEntry> PeekOutbox(int max)
+    /// <summary>
+    /// The oldest queued entries, at most <paramref name="max"/> and, but for the first, at most
+    /// <paramref name="maxJsonChars"/> characters of JSON together (a batch must stay below the body limit upward).
+    /// </summary>
+    public IReadOnlyList<OutboxEntry> PeekOutbox(int max, long maxJsonChars = long.MaxValue)
     {
         using var connection = Open();
         using var command = Command(connection, null, "SELECT seq, json FROM outbox ORDER BY seq LIMIT $max", ("$max", max));
         using var reader = command.ExecuteReader();
         var entries = new List<OutboxEntry>();
+        long chars = 0;
         while (reader.Read())
         {
             var seq = reader.GetInt64(0);
-            var entry = JsonSerializer.Deserialize<RelayBatchEntry>(reader.GetString(1), ProtocolJson.Options)!;
+            var json = reader.GetString(1);
+            chars += json.Length;
+            if (entries.Count > 0 && chars > maxJsonChars)
+            {
+                break;
+            }
+            var entry = JsonSerializer.Deserialize<RelayBatchEntry>(json, ProtocolJson.Options)!;
             entries.Add(new OutboxEntry(seq, entry with { Seq = seq }));
         }
         return entries;

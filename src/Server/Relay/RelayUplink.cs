@@ -13,8 +13,15 @@ namespace JP1Dist.Server.Relay;
 /// </summary>
 public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream upstream, RelayOptions options, ILogger<RelayUplink> logger) : BackgroundService
 {
-    /// <summary>The most entries passed upward in one call.</summary>
+    /// <summary>The most queued entries passed upward in one call; last-seen times fill the batch up to <see cref="ProtocolLimits.MaxBatchEntries"/>.</summary>
     public const int BatchSize = 500;
+
+    /// <summary>
+    /// The most JSON the queued entries of one batch take (characters; ASCII, as the writer escapes the rest): half the
+    /// higher system's body limit, so that a run of large facts reports goes up over several batches instead of being
+    /// refused as one.
+    /// </summary>
+    public const long BatchJsonChars = ProtocolLimits.MaxBodyBytes / 2;
 
     private readonly SemaphoreSlim _queued = new(0, int.MaxValue);
 
@@ -85,9 +92,9 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                 {
                     continue;
                 }
-                var queued = store.PeekOutbox(BatchSize);
+                var queued = store.PeekOutbox(BatchSize, BatchJsonChars);
                 var sendSeen = DateTime.UtcNow - lastSeenSent >= TimeSpan.FromSeconds(10) || queued.Count > 0;
-                var seen = sendSeen ? node.TakeSeen() : [];
+                var seen = sendSeen ? node.TakeSeen(ProtocolLimits.MaxBatchEntries - queued.Count) : [];
                 if (queued.Count == 0 && seen.Count == 0)
                 {
                     continue;
@@ -103,7 +110,9 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                     throw;
                 }
                 node.HigherSystemReachable = true;
-                lastSeenSent = DateTime.UtcNow;
+                // Last-seen times that did not fit go with the next batch at once.
+                var seenLeft = node.HasSeen && seen.Count == ProtocolLimits.MaxBatchEntries - queued.Count;
+                lastSeenSent = seenLeft ? DateTime.MinValue : DateTime.UtcNow;
                 foreach (var result in response.Results.Where(r => r.Seq > 0))
                 {
                     if (result.ErrorId is not null)
@@ -113,9 +122,9 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                     node.Answer(result);
                 }
                 await store.RemoveFromOutboxAsync(queued.Select(q => q.Seq).ToList(), CancellationToken.None);
-                if (queued.Count == BatchSize)
+                if (queued.Count > 0 || seenLeft)
                 {
-                    _queued.Release(); // more is waiting
+                    _queued.Release(); // more may be waiting: the batch was full, or cut by its size
                 }
                 backoff = TimeSpan.FromSeconds(1);
             }

@@ -3,10 +3,10 @@ using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Domain;
-using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -16,7 +16,8 @@ namespace JP1Dist.Server.Serving;
 /// <summary>
 /// The endpoints a higher system (the manager or a relay: the same code, through <see cref="IHigherSystemNode"/>)
 /// serves its lower clients and lower relays. Errors are problem-details bodies naming
-/// what was wrong; nothing is changed by a request that is refused.
+/// what was wrong; nothing is changed by a request that is refused. Every body and query parameter is checked against
+/// <see cref="ProtocolLimits"/> (<see cref="RequestValidator"/>) before the node sees it.
 /// </summary>
 public static class AgentApi
 {
@@ -29,10 +30,11 @@ public static class AgentApi
 
         app.MapPost(ApiPaths.Register, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth, ILoggerFactory logs) =>
         {
-            var request = await ReadBodyAsync<RegisterRequest>(context);
+            var (request, refusal) = await ReadBodyAsync<RegisterRequest>(context, ProtocolLimits.MaxBodyBytes, RequestValidator.Check,
+                "The body is not a registration request (JSON with token and name).");
             if (request is null)
             {
-                return Problem(400, "RequestBodyInvalid", "The body is not a registration request (JSON with token and name).");
+                return refusal;
             }
             var response = await RegisterLoggedAsync(context, node, request, null, logs);
             auth.Forget(response.HostId);
@@ -45,23 +47,28 @@ public static class AgentApi
             {
                 return Unauthorized();
             }
-            var facts = await ReadBodyAsync<FactsReport>(context);
+            var (facts, refusal) = await ReadBodyAsync<FactsReport>(context, ProtocolLimits.MaxBodyBytes, RequestValidator.Check,
+                "The body is not a facts report (JSON with os, osVersion, architecture, addresses and inventory).");
             if (facts is null)
             {
-                return Problem(400, "RequestBodyInvalid", "The body is not a facts report (JSON with os, osVersion, architecture, addresses and inventory).");
+                return refusal;
             }
             var changed = await node.ReportFactsAsync(hostId, facts, context.RequestAborted);
             return Results.Ok(new { changed });
         });
 
-        app.MapGet(ApiPaths.Work, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth, NodeMetrics metrics, int? wait) =>
+        app.MapGet(ApiPaths.Work, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth, NodeMetrics metrics, string? wait) =>
         {
             if (await auth.AuthenticateAsync(context) is not { } hostId)
             {
                 return Unauthorized();
             }
+            if (RequestValidator.CheckWait(wait, out var asked) is { } problem)
+            {
+                return Refused(problem);
+            }
             await TouchAsync(node, hostId);
-            var seconds = Math.Clamp(wait ?? 0, 0, (int)maxPollWait.TotalSeconds);
+            var seconds = Math.Min(asked, (int)maxPollWait.TotalSeconds);
             metrics.ConnectedAgents.Inc();
             try
             {
@@ -84,10 +91,11 @@ public static class AgentApi
             {
                 return Unauthorized();
             }
-            var report = await ReadBodyAsync<ReportRequest>(context);
-            if (report is null || report.WorkItemId == Guid.Empty || string.IsNullOrWhiteSpace(report.Status))
+            var (report, refusal) = await ReadBodyAsync<ReportRequest>(context, ProtocolLimits.MaxReportBodyBytes, RequestValidator.Check,
+                "The body is not a report (JSON with workItemId and status).");
+            if (report is null)
             {
-                return Problem(400, "RequestBodyInvalid", "The body is not a report (JSON with workItemId and status).");
+                return refusal;
             }
             await TouchAsync(node, hostId);
             return Results.Ok(await node.ReportAsync(hostId, report, context.RequestAborted));
@@ -99,9 +107,9 @@ public static class AgentApi
             {
                 return Unauthorized();
             }
-            if (!ContentStore.IsHash(sha256))
+            if (!ContentHash.IsHash(sha256))
             {
-                return Problem(400, "ContentHashInvalid", $"'{sha256}' is not a SHA-256 hash.");
+                return Problem(400, "ContentHashInvalid", "The path does not end in a SHA-256 hash (64 hex digits).");
             }
             if (await node.GetContentPathAsync(sha256, context.RequestAborted) is not { } path)
             {
@@ -126,10 +134,11 @@ public static class AgentApi
             {
                 return refusal;
             }
-            var request = await ReadBodyAsync<RelayRegisterRequest>(context);
-            if (request?.Registration is null || request.ParentHostId == Guid.Empty)
+            var (request, bodyRefusal) = await ReadBodyAsync<RelayRegisterRequest>(context, ProtocolLimits.MaxBodyBytes, RequestValidator.Check,
+                "The body is not a relay registration (JSON with registration and parentHostId).");
+            if (request is null)
             {
-                return Problem(400, "RequestBodyInvalid", "The body is not a relay registration (JSON with registration and parentHostId).");
+                return bodyRefusal;
             }
             if (!await node.IsAtOrBelowAsync(request.ParentHostId, relayId, context.RequestAborted))
             {
@@ -140,15 +149,19 @@ public static class AgentApi
             return Results.Ok(response);
         });
 
-        app.MapGet(ApiPaths.RelayWork, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth, NodeMetrics metrics, int? wait, string? etag) =>
+        app.MapGet(ApiPaths.RelayWork, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth, NodeMetrics metrics, string? wait, string? etag) =>
         {
             var (relayId, refusal) = await AuthenticateRelayAsync(context, node, auth);
             if (refusal is not null)
             {
                 return refusal;
             }
+            if ((RequestValidator.CheckWait(wait, out var asked) ?? RequestValidator.CheckEtag(etag)) is { } problem)
+            {
+                return Refused(problem);
+            }
             await TouchAsync(node, relayId);
-            var seconds = Math.Clamp(wait ?? 0, 0, (int)maxPollWait.TotalSeconds);
+            var seconds = Math.Min(asked, (int)maxPollWait.TotalSeconds);
             try
             {
                 return Results.Ok(await node.WaitForRelayWorkAsync(relayId, TimeSpan.FromSeconds(seconds), etag, context.RequestAborted));
@@ -166,14 +179,12 @@ public static class AgentApi
             {
                 return refusal;
             }
-            var batch = await ReadBodyAsync<RelayBatch>(context);
-            if (batch?.Entries is null || batch.Entries.Any(e => e is null))
+            // The batch as a whole here; each entry on its own in RelayBatches, so one bad entry does not hold up the rest.
+            var (batch, bodyRefusal) = await ReadBodyAsync<RelayBatch>(context, ProtocolLimits.MaxBodyBytes, RequestValidator.Check,
+                "The body is not a relay batch (JSON with entries).");
+            if (batch is null)
             {
-                return Problem(400, "RequestBodyInvalid", "The body is not a relay batch (JSON with entries).");
-            }
-            if (batch.Entries.Count > RelayBatches.MaxEntries)
-            {
-                return Problem(400, "RelayBatchTooLarge", $"A batch carries at most {RelayBatches.MaxEntries} entries; this one has {batch.Entries.Count}.");
+                return bodyRefusal;
             }
             await TouchAsync(node, relayId);
             return Results.Ok(await node.ApplyRelayBatchAsync(relayId, batch, context.RequestAborted));
@@ -232,7 +243,9 @@ public static class AgentApi
         }
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {
-            await Problem(e.StatusCode, "BadRequest", e.Message).ExecuteAsync(context);
+            // 413 when a body is larger than its endpoint allows (ReadBodyAsync sets the limit).
+            var errorId = e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "RequestBodyTooLarge" : "BadRequest";
+            await Problem(e.StatusCode, errorId, e.Message).ExecuteAsync(context);
         }
     });
 
@@ -247,21 +260,50 @@ public static class AgentApi
         await node.TouchAsync(hostId);
     }
 
-    private static async Task<T?> ReadBodyAsync<T>(HttpContext context) where T : class
+    /// <summary>
+    /// Reads a body of at most <paramref name="maxBytes"/> and checks it: the body, or the refusal to answer with
+    /// (RequestBodyInvalid when it is not that JSON, RequestFieldInvalid naming the field that breaks a limit). A larger
+    /// body ends in a 413 from the server (<see cref="UseDistProblemDetails"/>).
+    /// </summary>
+    private static async Task<(T? Body, IResult Refusal)> ReadBodyAsync<T>(HttpContext context, long maxBytes, Func<T, FieldProblem?> check, string shape)
+        where T : class
     {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = maxBytes;
+        }
+        T? body;
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, ProtocolJson.Options, context.RequestAborted);
+            body = await JsonSerializer.DeserializeAsync<T>(context.Request.Body, ProtocolJson.Options, context.RequestAborted);
         }
-        catch (JsonException)
+        catch (JsonException e)
         {
-            return null;
+            // The path of a value of the wrong type or form, when the reader knows it ("$.inventory.cpuCount").
+            var field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
+            return (null, Problem(400, "RequestBodyInvalid", field is null ? shape : $"{shape} The value at '{field}' cannot be read.", field));
         }
+        if (body is null)
+        {
+            return (null, Problem(400, "RequestBodyInvalid", shape));
+        }
+        return check(body) is { } problem ? (null, Refused(problem)) : (body, Results.Empty);
     }
+
+    /// <summary>A request refused because a field breaks a limit: 400, RequestFieldInvalid, the field and the limit.</summary>
+    private static IResult Refused(FieldProblem problem) => Results.Problem(detail: problem.Message, statusCode: 400, title: RequestValidator.ErrorId,
+        extensions: new Dictionary<string, object?> { ["errorId"] = RequestValidator.ErrorId, ["field"] = problem.Field, ["limit"] = problem.Limit });
 
     private static IResult Unauthorized() => Problem(401, "CredentialInvalid", "The request carries no valid agent credential; register again with an enrollment token.");
 
-    /// <summary>A problem-details result with a stable error id.</summary>
-    public static IResult Problem(int status, string errorId, string detail) =>
-        Results.Problem(detail: detail, statusCode: status, title: errorId, extensions: new Dictionary<string, object?> { ["errorId"] = errorId });
+    /// <summary>A problem-details result with a stable error id, and the field it concerns when one is known.</summary>
+    public static IResult Problem(int status, string errorId, string detail, string? field = null)
+    {
+        var extensions = new Dictionary<string, object?> { ["errorId"] = errorId };
+        if (field is not null)
+        {
+            extensions["field"] = field;
+        }
+        return Results.Problem(detail: detail, statusCode: status, title: errorId, extensions: extensions);
+    }
 }

@@ -1,4 +1,5 @@
 using JP1Dist.Core.Distribution;
+using JP1Dist.Protocol;
 using JP1Dist.Server.Logging;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -27,7 +28,8 @@ public static class NodeServer
         });
         builder.Services.AddSerilog(DistLogging.Create(logsFolder, role, quietConsole), dispose: true);
         builder.WebHost.UseUrls(listenUrl);
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);
+        // Every endpoint that reads a body sets its own cap (AgentApi); this is the one for all the others.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = ProtocolLimits.MaxBodyBytes);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
         // Each is a no-op unless the process runs under systemd (Type=notify) or the Windows service manager.
         builder.Services.AddSystemd();

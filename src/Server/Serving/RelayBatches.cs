@@ -8,12 +8,11 @@ namespace JP1Dist.Server.Serving;
 /// <summary>How a higher system applies a relay's batch: entry by entry, each answered on its own.</summary>
 public static class RelayBatches
 {
-    /// <summary>The most entries one batch may carry.</summary>
-    public const int MaxEntries = 1000;
-
     /// <summary>
     /// Applies every entry whose host is in <paramref name="allowed"/> (the relay and the hosts below it); an entry for
-    /// another host, or one that is refused, is answered with an error id and not applied. Entries of one host are
+    /// another host, one that breaks a limit (<see cref="RequestValidator.CheckEntry"/>), or one that is refused, is
+    /// answered with an error id and not applied. Not the whole batch: a relay does not send a refused entry again,
+    /// while a refused batch would come again and again and hold up every entry behind it. Entries of one host are
     /// applied in order (a progress report before the result); different hosts at once, so their writes share commits.
     /// </summary>
     public static async Task<RelayBatchResponse> ApplyAsync(RelayBatch batch, IReadOnlySet<Guid> allowed,
@@ -25,23 +24,23 @@ public static class RelayBatches
         {
             foreach (var (entry, index) in group)
             {
-                results[index] = await ApplyOneAsync(entry, allowed, apply, cancellationToken);
+                results[index] = await ApplyOneAsync(entry, index, allowed, apply, cancellationToken);
             }
         }));
         return new RelayBatchResponse(results);
     }
 
-    private static async Task<RelayBatchResult> ApplyOneAsync(RelayBatchEntry entry, IReadOnlySet<Guid> allowed,
+    private static async Task<RelayBatchResult> ApplyOneAsync(RelayBatchEntry entry, int index, IReadOnlySet<Guid> allowed,
         Func<RelayBatchEntry, CancellationToken, Task<RelayBatchResult>> apply, CancellationToken cancellationToken)
     {
+        if (RequestValidator.CheckEntry(entry, index) is { } problem)
+        {
+            return new RelayBatchResult(entry.Seq, ErrorId: RequestValidator.ErrorId, Message: problem.Message);
+        }
         if (!allowed.Contains(entry.HostId))
         {
             return new RelayBatchResult(entry.Seq, ErrorId: "HostNotBelowRelay",
                 Message: $"Host {entry.HostId} is not below this relay; a relay passes up only its own lower clients' data.");
-        }
-        if (entry.Report is { } report && (report.WorkItemId == Guid.Empty || string.IsNullOrWhiteSpace(report.Status)))
-        {
-            return new RelayBatchResult(entry.Seq, ErrorId: "RequestBodyInvalid", Message: "The entry's report names no work item or status.");
         }
         try
         {

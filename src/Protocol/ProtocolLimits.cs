@@ -1,0 +1,115 @@
+namespace JP1Dist.Protocol;
+
+/// <summary>
+/// Every limit on what a lower client may send its higher system, in one place: the lengths of strings, the sizes of
+/// lists, the ranges of numbers, the query parameters of the long polls, and the request bodies. The manager and every
+/// relay apply them through <see cref="RequestValidator"/>; agents fit what they send to them through
+/// <see cref="RequestFitting"/>. Each is generous for real machines and says why; docs/architecture.md ("Bounded
+/// input") lists them.
+/// </summary>
+/// <remarks>Lengths count UTF-16 code units, as <see cref="string.Length"/> does.</remarks>
+public static class ProtocolLimits
+{
+    // ---- strings ----
+
+    /// <summary>An enrollment token: its text form is at most this long (<see cref="EnrollmentTokenText.MaxLength"/>).</summary>
+    public const int TokenLength = EnrollmentTokenText.MaxLength;
+
+    /// <summary>A host credential presented again at registration: 43 URL-safe base64 characters today; room for a longer one.</summary>
+    public const int CredentialLength = 128;
+
+    /// <summary>A host name: a DNS name has at most 253 characters. The name rules (200 after trimming) are checked by the manager and named in their own error.</summary>
+    public const int HostNameLength = 255;
+
+    /// <summary>The operating system: Windows, Linux or macOS, or on other systems the runtime's description of it (uname-like, under 200).</summary>
+    public const int OSLength = 256;
+
+    /// <summary>The OS version: a four-part version, with room for a distribution's longer form.</summary>
+    public const int OSVersionLength = 128;
+
+    /// <summary>The processor architecture: X64, Arm64, X86, Arm, S390x, LoongArch64, Ppc64le, RiscV64.</summary>
+    public const int ArchitectureLength = 32;
+
+    /// <summary>The agent's version: a semantic version with pre-release and build metadata (a commit hash) fits in 128.</summary>
+    public const int AgentVersionLength = 128;
+
+    /// <summary>One IP address: the longest IPv6 text (with an IPv4 tail) is 45 characters, plus a zone such as %eth0.</summary>
+    public const int AddressLength = 64;
+
+    /// <summary>One MAC address: EUI-48 is 17 characters, EUI-64 23, a 20-byte InfiniBand address 59.</summary>
+    public const int MacAddressLength = 64;
+
+    /// <summary>A relay's URL: 2,048 characters is the URL length browsers and proxies commonly accept.</summary>
+    public const int RelayUrlLength = 2048;
+
+    /// <summary>A report's message: one sentence or an error's message, rarely over a few hundred characters.</summary>
+    public const int MessageLength = 8192;
+
+    /// <summary>The tail of an install command's output: the agent keeps its last 8,000 characters; twice that leaves room.</summary>
+    public const int OutputTailLength = 16_384;
+
+    /// <summary>An installed software's name: Windows display names run to about 260 characters, package names are shorter.</summary>
+    public const int SoftwareNameLength = 512;
+
+    /// <summary>An installed software's version: dpkg versions with epoch and revision stay under 64.</summary>
+    public const int SoftwareVersionLength = 128;
+
+    /// <summary>Where the agent read a software entry: dpkg, rpm, Registry, JP1Dist.</summary>
+    public const int SoftwareSourceLength = 64;
+
+    /// <summary>A volume's name: a drive letter or a mount point path; container mounts run to a few hundred characters.</summary>
+    public const int VolumeNameLength = 1024;
+
+    /// <summary>The tag of a relay's work snapshot (<c>?etag=</c>): the higher system makes 32 hex digits.</summary>
+    public const int EtagLength = 128;
+
+    // ---- lists ----
+
+    /// <summary>A host's IP addresses: container and VM hosts carry many interfaces, each with IPv4 and IPv6 addresses.</summary>
+    public const int MaxAddresses = 1024;
+
+    /// <summary>A host's MAC addresses: one per interface; container hosts have a virtual interface per container.</summary>
+    public const int MaxMacAddresses = 1024;
+
+    /// <summary>A host's volumes: Kubernetes nodes mount several hundred.</summary>
+    public const int MaxVolumes = 1024;
+
+    /// <summary>Installed software entries: Windows hosts with 3,000 and more and large Linux hosts with about 5,000 are real.</summary>
+    public const int MaxSoftware = 20_000;
+
+    /// <summary>Entries in one relay batch: a relay sends at most 500 queued entries and its hosts' last-seen times.</summary>
+    public const int MaxBatchEntries = 1000;
+
+    // ---- numbers ----
+
+    /// <summary>Logical processors: Linux builds for up to 8,192 exist; 0 means not known.</summary>
+    public const int MaxCpuCount = 65_536;
+
+    /// <summary>Physical memory in MiB: 1 PiB, far above the largest servers (tens of TiB); 0 means not known.</summary>
+    public const long MaxMemoryMB = 1L << 30;
+
+    /// <summary>A volume's size or free space in MiB: 1 EiB.</summary>
+    public const long MaxVolumeMB = 1L << 40;
+
+    /// <summary>A long poll's <c>?wait=</c> in seconds: agents ask for 25 s; the higher system shortens it to its own maximum.</summary>
+    public const int MaxWaitSeconds = 3600;
+
+    // Exit codes: any 32-bit value (Windows exit codes are NTSTATUS values, negative as Int32); JSON outside Int32 does
+    // not read. Bytes and segments transferred and a batch entry's seq: zero or more.
+
+    // ---- bodies ----
+
+    /// <summary>
+    /// A request body in general (registration, facts, a relay's batch): 20,000 software entries of typical length take
+    /// about 4 MiB of JSON, or more with non-ASCII names (escaped as \uXXXX, six bytes each).
+    /// </summary>
+    public const long MaxBodyBytes = 16 * 1024 * 1024;
+
+    /// <summary>A report's body: a message and an output tail at their limits, escaped at six bytes a character, take 150 KiB.</summary>
+    public const long MaxReportBodyBytes = 1024 * 1024;
+
+    // ---- manifests ----
+
+    /// <summary>A package's segment size: an agent holds three segments in memory per transfer; packaging allows up to 64 MiB.</summary>
+    public const long MaxSegmentSize = 64L * 1024 * 1024;
+}
