@@ -26,7 +26,11 @@ public static class ApiPaths
     public const string ShutdownHeader = "X-JP1Dist-Shutdown";
 }
 
-/// <summary>An agent's first call: who it is, and the enrollment token that admits it.</summary>
+/// <summary>
+/// An agent's first call: who it is, and the enrollment token that admits it. SigningKeyFingerprint is the signing key the
+/// agent's token names: the manager refuses the registration, before it registers anything, when it signs with another key
+/// (the agent checks the answer's key itself as well, since only a genuine manager honours the field).
+/// </summary>
 public sealed record RegisterRequest(
     string Token,
     string Name,
@@ -38,7 +42,8 @@ public sealed record RegisterRequest(
     string AgentVersion,
     HostInventory? Inventory = null,
     string? Kind = null,
-    string? RelayUrl = null);
+    string? RelayUrl = null,
+    string? SigningKeyFingerprint = null);
 
 /// <summary>Hardware and software facts beyond the basic ones; optional on the wire, so older agents still register.</summary>
 public sealed record HostInventory(
