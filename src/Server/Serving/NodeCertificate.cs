@@ -56,8 +56,24 @@ public static class NodeCertificate
     private static readonly TimeSpan RenewBefore = TimeSpan.FromDays(30);
 
     /// <summary>The certificate to serve <paramref name="listenUrl"/> with: the administrator's, else the node's own in <paramref name="folder"/>.</summary>
-    public static X509Certificate2 Load(NodeTlsOptions options, string folder, Uri listenUrl, string role) =>
-        ForServer(options.CertificatePath is { Length: > 0 } path ? LoadProvided(path, options.KeyPath, options.Password) : LoadOrCreate(folder, listenUrl, role));
+    public static X509Certificate2 Load(NodeTlsOptions options, string folder, Uri listenUrl, string role)
+    {
+        if (options.CertificatePath is { Length: > 0 } path)
+        {
+            return ForServer(LoadProvided(path, options.KeyPath, options.Password));
+        }
+        try
+        {
+            return ForServer(LoadOrCreate(folder, listenUrl, role));
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            var own = Path.Combine(folder, FileName);
+            throw new DistException("CertificateInvalid", DistErrorKind.InvalidArgument,
+                $"The {role}'s own certificate '{own}' cannot be read or created: {e.Message} Restore it from a backup (agents are pinned to "
+                + "its key), or remove it to create a new one and give agents the new pin.", own, e);
+        }
+    }
 
     /// <summary>Reads an administrator's certificate; CertificateInvalid when it cannot be used.</summary>
     public static X509Certificate2 LoadProvided(string path, string? keyPath, string? password)
@@ -113,9 +129,10 @@ public static class NodeCertificate
         var certificate = X509Certificate2.CreateFromPemFile(path);
         var (dns, addresses) = NamesIn(certificate);
         var missing = names.Dns.Except(dns, StringComparer.OrdinalIgnoreCase).Any() || names.Addresses.Except(addresses).Any();
-        if (missing || certificate.NotAfter.ToUniversalTime() - DateTime.UtcNow < RenewBefore)
+        // A key that is not ECDSA was put there by hand: served as it is.
+        using var key = certificate.GetECDsaPrivateKey();
+        if (key is not null && (missing || certificate.NotAfter.ToUniversalTime() - DateTime.UtcNow < RenewBefore))
         {
-            using var key = certificate.GetECDsaPrivateKey() ?? throw new InvalidOperationException($"'{path}' holds no ECDSA key.");
             var all = (Dns: dns.Union(names.Dns, StringComparer.OrdinalIgnoreCase).ToList(), Addresses: addresses.Union(names.Addresses).ToList());
             using var reissued = Issue(key, all, role);
             OwnerOnlyFiles.WriteText(path, Pem(reissued, key), overwrite: true);
