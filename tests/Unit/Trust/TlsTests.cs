@@ -166,6 +166,46 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_running_agent_pinned_elsewhere_logs_both_pins_as_an_error_and_keeps_trying()
+    {
+        var app = ManagerHost.Build(new ManagerOptions { ListenUrl = "https://127.0.0.1:0", Home = _folder.Engine.Folder.Root, QuietConsole = true });
+        await app.StartAsync();
+        try
+        {
+            var token = await _folder.Engine.Hosts.NewEnrollmentTokenAsync("running agent");
+            var wrong = new string('d', 64);
+            var logger = new CollectingLogger();
+            using var agent = new AgentRuntime(new AgentOptions
+            {
+                ManagerUrl = new Uri(app.BoundUrl()),
+                Token = token.Token,
+                CertificatePin = wrong,
+                Name = "pc-running",
+                StateFolder = Path.Combine(_folder.Root, "agent-running"),
+            }, logger);
+            using var stop = new CancellationTokenSource();
+            var running = agent.RunAsync(stop.Token);
+            // Two refusals: the first is logged, and the agent went on to try again after its pause.
+            await EventuallyAsync(() => Task.FromResult(logger.Errors().Count >= 2 ? "" : null), TimeSpan.FromSeconds(60));
+            await stop.CancelAsync();
+            await running; // returns when stopped, not with the refusal
+
+            var recorded = (await _folder.Engine.Managers.ListAsync()).Single().CertificatePin!;
+            Assert.All(logger.Errors(), message =>
+            {
+                Assert.Contains(wrong, message, StringComparison.Ordinal);
+                Assert.Contains(recorded, message, StringComparison.Ordinal);
+            });
+            Assert.Empty(await _folder.Engine.Hosts.ListAsync());
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_registration_whose_token_names_another_signing_key_is_refused_before_anything_is_registered()
     {
         var app = ManagerHost.Build(new ManagerOptions { ListenUrl = "http://127.0.0.1:0", Home = _folder.Engine.Folder.Root, QuietConsole = true });
@@ -238,16 +278,47 @@ public sealed class TlsTests : IDisposable
         OperatingSystem.IsWindows() || (File.GetUnixFileMode(path) & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)) == 0;
 
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe) where T : class
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, TimeSpan? within = null) where T : class
     {
-        for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline; await Task.Delay(100))
+        var limit = within ?? TimeSpan.FromSeconds(30);
+        for (var deadline = DateTime.UtcNow + limit; DateTime.UtcNow < deadline; await Task.Delay(100))
         {
             if (await probe() is { } value)
             {
                 return value;
             }
         }
-        throw new TimeoutException("Not within 30 s.");
+        throw new TimeoutException($"Not within {limit.TotalSeconds:0} s.");
+    }
+
+    /// <summary>Keeps what is logged at error level.</summary>
+    private sealed class CollectingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly List<string> _errors = [];
+
+        public List<string> Errors()
+        {
+            lock (_errors)
+            {
+                return [.. _errors];
+            }
+        }
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == Microsoft.Extensions.Logging.LogLevel.Error)
+            {
+                lock (_errors)
+                {
+                    _errors.Add(formatter(state, exception));
+                }
+            }
+        }
     }
 
     public void Dispose() => _folder.Dispose();
