@@ -116,6 +116,8 @@ public sealed class TlsProcessTests(HttpsManagerFixture manager, ITestOutputHelp
             using var relayCertificate = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(relayState, NodeCertificate.CertificateFileName));
             var relayPin = Fingerprints.OfCertificate(relayCertificate);
             Assert.NotEqual(manager.Pin, relayPin);
+            // The manager knows the relay as soon as it answers; the relay saves its identity right after reading the answer.
+            await WaitForAsync(() => Task.FromResult(File.Exists(Path.Combine(relayState, "agent", "agent.json"))), "the relay saved its identity");
             foreach (var secret in new[] { NodeCertificate.FileName, Path.Combine("agent", "agent.json"), "relay.db" })
             {
                 Assert.True(TlsTests.OwnerOnly(Path.Combine(relayState, secret)), secret);
