@@ -6,8 +6,20 @@ public sealed class AgentOptions
     /// <summary>The higher system (manager or relay) the agent connects to.</summary>
     public required Uri ManagerUrl { get; set; }
 
-    /// <summary>The enrollment token for the first registration; not needed once the agent holds a credential.</summary>
+    /// <summary>
+    /// The enrollment token for the first registration (its text, <see cref="JP1Dist.Protocol.EnrollmentTokenText"/>): the
+    /// secret, and the fingerprints the agent checks the higher system against; not needed once the agent holds a credential.
+    /// </summary>
     public string? Token { get; set; }
+
+    /// <summary>
+    /// The pin of the higher system's TLS certificate (--certificate-pin); overrides the token's and the identity's. Null:
+    /// the token's pin, else the one kept in the identity, else the operating system's trust store decides.
+    /// </summary>
+    public string? CertificatePin { get; set; }
+
+    /// <summary>Whether plain http:// to an address other than loopback is allowed (--allow-insecure-http).</summary>
+    public bool AllowInsecureHttp { get; set; }
 
     /// <summary>The host name the agent registers under; the computer's name by default.</summary>
     public string Name { get; set; } = Environment.MachineName;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using JP1Dist.Protocol;
 using JP1Dist.Protocol.Conditions;
 using JP1Dist.Protocol.Signing;
+using JP1Dist.Protocol.Tls;
 using Microsoft.Extensions.Logging;
 
 namespace JP1Dist.Agent;
@@ -28,13 +29,22 @@ public sealed class AgentRuntime : IDisposable
     /// <summary>An agent runtime; <paramref name="relayStore"/> is set when this agent is a relay's own client role (transfer-to-relay work stores packages there).</summary>
     public AgentRuntime(AgentOptions options, ILogger logger, HttpMessageHandler? handler = null, TimeProvider? time = null, IRelayPackageStore? relayStore = null)
     {
+        // Commands refuse it first with the same text; a runtime built by other code must not skip the rule.
+        if (PlainHttp.ConnectRefusal("agent", options.ManagerUrl, options.AllowInsecureHttp) is { } refusal)
+        {
+            throw new ArgumentException(refusal, nameof(options));
+        }
         _relayStore = relayStore;
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
         _store = new AgentStateStore(options.StateFolder);
-        _client = new HigherSystemClient(options.ManagerUrl, handler);
+        _pin = AgentTrust.ExpectedPin(options.CertificatePin, _store.LoadIdentity(), options.Token);
+        _client = new HigherSystemClient(options.ManagerUrl, handler, _pin);
     }
+
+    /// <summary>The pin the higher system's certificate is held to (see <see cref="AgentTrust.ExpectedPin"/>).</summary>
+    private readonly string? _pin;
 
     /// <summary>The agent's state folder.</summary>
     public AgentStateStore Store => _store;
@@ -82,9 +92,17 @@ public sealed class AgentRuntime : IDisposable
             {
                 break;
             }
-            catch (Exception e) when (HigherSystemClient.IsTransient(e))
+            catch (Exception e) when (HigherSystemClient.IsTransient(e) || e is CertificatePinMismatchException or SigningKeyMismatchException)
             {
-                _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay} s", _options.ManagerUrl, e.Message, backoff.TotalSeconds);
+                if (e is CertificatePinMismatchException or SigningKeyMismatchException)
+                {
+                    // Not a network hiccup: someone else may answer at that address. Say so loudly, and keep trying.
+                    _logger.LogError("Refused the higher system {Url}: {Error} Trying again in {Delay} s", _options.ManagerUrl, e.Message, backoff.TotalSeconds);
+                }
+                else
+                {
+                    _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay} s", _options.ManagerUrl, e.Message, backoff.TotalSeconds);
+                }
                 try
                 {
                     await Task.Delay(backoff, cancellationToken);
@@ -123,18 +141,23 @@ public sealed class AgentRuntime : IDisposable
             throw new InvalidOperationException(
                 $"The agent is not registered with {_options.ManagerUrl} as '{_options.Name}' and has no enrollment token; start it with --token (New-DistEnrollmentToken creates one).");
         }
-        var registration = HostFacts.Collect(_options.Token, _options.Name) with
+        // Only the secret goes to the higher system; the fingerprints are what this agent holds the answer to.
+        var token = EnrollmentTokenText.TryParse(_options.Token) ?? throw new InvalidOperationException(
+            "The enrollment token is not one: expected SECRET[.SIGNINGKEYFINGERPRINT[.CERTIFICATEPIN]] as New-DistEnrollmentToken prints it.");
+        var registration = HostFacts.Collect(token.Secret, _options.Name) with
         {
             Kind = _options.Kind,
             RelayUrl = _options.RelayUrl,
+            SigningKeyFingerprint = token.SigningKeyFingerprint,
             HostId = held?.HostId,
             Credential = held?.Credential,
         };
         var response = await CallAsync(() => _client.RegisterAsync(registration, cancellationToken), cancellationToken);
+        AgentTrust.CheckSigningKey(token, response.ManifestPublicKey);
         _store.SaveFactsHash(HostFacts.Hash(new FactsReport(registration.OS, registration.OSVersion, registration.Architecture,
             registration.Addresses, registration.MacAddress, registration.AgentVersion, registration.Inventory)));
         _factsCheckedAt = DateTime.UtcNow;
-        _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, response.ManifestPublicKey);
+        _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, response.ManifestPublicKey, _pin);
         _store.SaveIdentity(_identity);
         _client.Identity = _identity;
         _logger.LogInformation("Registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, _options.ManagerUrl);

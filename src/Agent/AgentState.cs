@@ -1,10 +1,15 @@
 using System.Text.Json;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Security;
 
 namespace JP1Dist.Agent;
 
-/// <summary>What an agent keeps about itself: who it is at its higher system, and the manifest key it pinned.</summary>
-public sealed record AgentIdentity(Uri ManagerUrl, string Name, Guid HostId, string Credential, string ManifestPublicKey);
+/// <summary>
+/// What an agent keeps about itself: who it is at its higher system, the manifest key it pinned, and the pin of the higher
+/// system's TLS certificate it registered through (null: plain HTTP, or the operating system's trust store decides), so
+/// later connections stay pinned.
+/// </summary>
+public sealed record AgentIdentity(Uri ManagerUrl, string Name, Guid HostId, string Credential, string ManifestPublicKey, string? CertificatePin = null);
 
 /// <summary>Where a ticket is in its life; an agent that restarts resumes from here and never installs twice.</summary>
 public enum TicketPhase
@@ -47,12 +52,15 @@ public sealed class AgentStateStore
         Folder = Path.GetFullPath(folder);
         Directory.CreateDirectory(Folder);
         Directory.CreateDirectory(WorkFolder);
+        // The credential file of an earlier version (or one copied in) may be readable by others: narrow it now.
+        OwnerOnlyFiles.Tighten(IdentityPath);
     }
 
     public string Folder { get; }
     public string WorkFolder => Path.Combine(Folder, "work");
     public string LogsFolder => Path.Combine(Folder, "logs");
-    private string IdentityPath => Path.Combine(Folder, "agent.json");
+    /// <summary>The identity file (agent.json): holds the credential, so it is owner-only.</summary>
+    public string IdentityPath => Path.Combine(Folder, "agent.json");
     private string InstalledPath => Path.Combine(Folder, "installed.json");
 
     /// <summary>What JP1Dist installed on this computer: package name → version (a fact for SoftwareInstalled/SoftwareAbsent).</summary>
@@ -70,7 +78,9 @@ public sealed class AgentStateStore
 
     public AgentIdentity? LoadIdentity() => Read<AgentIdentity>(IdentityPath);
 
-    public void SaveIdentity(AgentIdentity identity) => Write(IdentityPath, identity);
+    /// <summary>Saves the identity readable and writable by this user only: it holds the credential.</summary>
+    public void SaveIdentity(AgentIdentity identity) =>
+        OwnerOnlyFiles.WriteText(IdentityPath, JsonSerializer.Serialize(identity, ProtocolJson.Options), overwrite: true);
 
     private string FactsHashPath => Path.Combine(Folder, "facts.sha256");
 

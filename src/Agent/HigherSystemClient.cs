@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Tls;
 
 namespace JP1Dist.Agent;
 
@@ -13,14 +14,20 @@ public sealed class HigherSystemException(HttpStatusCode status, string errorId,
     public string ErrorId { get; } = errorId;
 }
 
-/// <summary>The agent's side of the agent API.</summary>
+/// <summary>
+/// The agent's side of the agent API. Over https with a pin, the higher system's certificate is checked against the pin
+/// before anything is sent (<see cref="CertificatePinning"/>); a mismatch surfaces as <see cref="CertificatePinMismatchException"/>.
+/// </summary>
 public sealed class HigherSystemClient : IDisposable
 {
     private readonly HttpClient _http;
+    private readonly bool _pinned;
 
-    public HigherSystemClient(Uri baseAddress, HttpMessageHandler? handler = null)
+    /// <summary>A client of <paramref name="baseAddress"/>; <paramref name="handler"/> (tests) replaces the pinned connection handler.</summary>
+    public HigherSystemClient(Uri baseAddress, HttpMessageHandler? handler = null, string? certificatePin = null)
     {
-        _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        _http = handler is null ? new HttpClient(CertificatePinning.CreateHandler(certificatePin)) : new HttpClient(handler, disposeHandler: false);
+        _pinned = certificatePin is not null;
         _http.BaseAddress = baseAddress;
         // Each call sets its own deadline; a long poll must not be cut by a global timeout.
         _http.Timeout = Timeout.InfiniteTimeSpan;
@@ -32,8 +39,21 @@ public sealed class HigherSystemClient : IDisposable
     // Registrations, facts and reports are fitted to the limits the higher system checks (RequestFitting): a host with an
     // unusual inventory or an install with odd output is then described a little shorter, not refused again and again.
 
-    public Task<RegisterResponse> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken) =>
-        SendAsync<RegisterResponse>(HttpMethod.Post, ApiPaths.Register, JsonContent.Create(RequestFitting.Fit(request), options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
+    /// <summary>Registers this agent; a manager that signs with another key than the token names refuses (SigningKeyMismatchException).</summary>
+    public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await SendAsync<RegisterResponse>(HttpMethod.Post, ApiPaths.Register, JsonContent.Create(RequestFitting.Fit(request), options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
+        }
+        catch (HigherSystemException e) when (e.ErrorId == SigningKeyMismatchId)
+        {
+            throw new SigningKeyMismatchException(e.Message);
+        }
+    }
+
+    /// <summary>The error id of a registration refused because the token names another signing key than the manager's.</summary>
+    public const string SigningKeyMismatchId = "SigningKeyMismatch";
 
     public Task<WorkResponse> GetWorkAsync(TimeSpan wait, CancellationToken cancellationToken) =>
         SendAsync<WorkResponse>(HttpMethod.Get, $"{ApiPaths.Work}?wait={(int)wait.TotalSeconds}", null, wait + TimeSpan.FromSeconds(30), cancellationToken);
@@ -65,7 +85,7 @@ public sealed class HigherSystemClient : IDisposable
         timeout.CancelAfter(deadline);
         using var request = Authorized(method, path);
         request.Content = body;
-        using var response = await _http.SendAsync(request, timeout.Token);
+        using var response = await SendPinnedAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
         return await ReadAsync<T>(response, timeout.Token);
     }
 
@@ -77,7 +97,7 @@ public sealed class HigherSystemClient : IDisposable
     {
         using var request = Authorized(HttpMethod.Get, ApiPaths.ContentPrefix + sha256);
         request.Headers.Range = new RangeHeaderValue(offset, null);
-        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        var response = await SendPinnedAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         try
         {
             if (!response.IsSuccessStatusCode)
@@ -98,6 +118,27 @@ public sealed class HigherSystemClient : IDisposable
         }
     }
 
+    /// <summary>Sends a request; a connection refused for its certificate pin throws the pin refusal itself, not a network error.</summary>
+    private async Task<HttpResponseMessage> SendPinnedAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _http.SendAsync(request, completion, cancellationToken);
+        }
+        catch (HttpRequestException e) when (CertificatePinning.Unwrap(e) is { } mismatch)
+        {
+            throw mismatch;
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError && !_pinned)
+        {
+            // "See inner exception" helps nobody reading a startup script's log: say what to do.
+            throw new HttpRequestException(HttpRequestError.SecureConnectionError,
+                $"The TLS connection to {_http.BaseAddress?.GetLeftPart(UriPartial.Authority)} failed ({e.InnerException?.Message ?? e.Message}). "
+                + "Without a pin the certificate must be trusted by this computer; give the higher system's pin with --certificate-pin, "
+                + "or use an enrollment token that carries it.", e);
+        }
+    }
+
     private static async Task CopyDiscardAsync(Stream stream, long count, CancellationToken cancellationToken)
     {
         var scratch = new byte[81920];
@@ -111,6 +152,12 @@ public sealed class HigherSystemClient : IDisposable
             count -= read;
         }
     }
+
+    /// <summary>
+    /// Whether a call failed at the higher system rather than here: it refused (problem details), refused to be trusted (a
+    /// certificate other than the pinned one), or could not be reached. A relay answers its clients and retries on these.
+    /// </summary>
+    public static bool IsUpwardFailure(Exception e) => e is HigherSystemException or CertificatePinMismatchException || IsTransient(e);
 
     /// <summary>Whether a failed call is worth trying again: the higher system is unreachable or briefly unavailable.</summary>
     public static bool IsTransient(Exception e) => e is HttpRequestException or IOException or System.Net.Sockets.SocketException

@@ -2,9 +2,13 @@ using System.CommandLine;
 using JP1Dist.Agent;
 using JP1Dist.AgentHost.Scripting;
 using JP1Dist.Core.Managers;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Signing;
+using JP1Dist.Protocol.Tls;
 using JP1Dist.Server.Logging;
 using JP1Dist.Server.Manager;
 using JP1Dist.Server.Relay;
+using JP1Dist.Server.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -28,9 +32,16 @@ internal static class Commands
 
     private static Command Manager()
     {
-        var listen = new Option<string>("--listen") { Description = "The URL to listen on (port 0 picks a free port).", DefaultValueFactory = _ => ManagerOptions.DefaultListenUrl };
+        var listen = new Option<string>("--listen")
+        {
+            Description = "The URL to listen on (port 0 picks a free port). https:// serves TLS with the manager's own certificate (created in the "
+                + "data folder's keys folder) or --certificate; plain http:// only on loopback unless --allow-insecure-http.",
+            DefaultValueFactory = _ => ManagerOptions.DefaultListenUrl,
+        };
         var home = new Option<string?>("--home") { Description = "The data folder (default: $JP1DIST_HOME, else the application-data folder)." };
+        var tls = new TlsOptions("manager");
         var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home };
+        tls.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             var url = result.GetValue(listen)!;
@@ -39,7 +50,8 @@ internal static class Commands
                 await Console.Error.WriteLineAsync($"jp1dist manager: '{url}' is not an http:// or https:// URL.");
                 return 2;
             }
-            return await RunServerAsync("manager", url, ManagerHost.Build(new ManagerOptions { ListenUrl = url, Home = result.GetValue(home) }), cancellationToken);
+            var options = new ManagerOptions { ListenUrl = url, Home = result.GetValue(home), Tls = tls.Read(result) };
+            return await RunServerAsync("manager", url, () => ManagerHost.Build(options), cancellationToken);
         });
         return command;
     }
@@ -47,11 +59,20 @@ internal static class Commands
     private static Command Relay()
     {
         var manager = new Option<string>("--manager") { Description = "The URL of the higher system (the manager or another relay).", Required = true };
-        var token = new Option<string?>("--token") { Description = "The enrollment token for the relay's first registration (New-DistEnrollmentToken)." };
-        var listen = new Option<string>("--listen") { Description = "The URL lower clients reach this relay on (port 0 picks a free port).", Required = true };
+        var token = TokenOption("relay");
+        var tokenFile = TokenFileOption();
+        var pin = PinOption();
+        var listen = new Option<string>("--listen")
+        {
+            Description = "The URL lower clients reach this relay on (port 0 picks a free port). https:// serves TLS with the relay's own certificate "
+                + "(created in its state folder) or --certificate; plain http:// only on loopback unless --allow-insecure-http.",
+            Required = true,
+        };
         var name = new Option<string?>("--name") { Description = "The host name to register under (default: the computer name)." };
         var state = new Option<string?>("--state") { Description = "The relay's state folder (default: per-user application data)." };
-        var command = new Command("relay", "Runs a relay: serves lower clients with the agent API, caches packages, passes results upward.") { manager, token, listen, name, state };
+        var tls = new TlsOptions("relay");
+        var command = new Command("relay", "Runs a relay: serves lower clients with the agent API, caches packages, passes results upward.") { manager, token, tokenFile, pin, listen, name, state };
+        tls.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             var higher = result.GetValue(manager)!;
@@ -66,23 +87,132 @@ internal static class Commands
                 await Console.Error.WriteLineAsync($"jp1dist relay: '{url}' is not an http:// or https:// URL to listen on.");
                 return 2;
             }
+            if (!TryReadTrust("relay", result, token, tokenFile, pin, out var tokenText, out var pinText))
+            {
+                return 2;
+            }
             var relayName = result.GetValue(name) ?? Environment.MachineName;
             var options = new RelayOptions
             {
                 HigherSystemUrl = higherUri,
-                Token = result.GetValue(token),
+                Token = tokenText,
+                CertificatePin = pinText,
                 ListenUrl = url,
                 Name = relayName,
                 StateFolder = result.GetValue(state) ?? RelayOptions.DefaultStateFolder(relayName),
+                Tls = tls.Read(result),
             };
-            return await RunServerAsync("relay", url, RelayHost.Build(options), cancellationToken);
+            return await RunServerAsync("relay", url, () => RelayHost.Build(options), cancellationToken);
         });
         return command;
     }
 
-    /// <summary>Runs a manager or relay until stopped; 1 when it cannot listen, else the exit code its services set (0 normally).</summary>
-    private static async Task<int> RunServerAsync(string role, string url, WebApplication app, CancellationToken cancellationToken)
+    /// <summary>The options every serving node takes for its certificate and the plain-HTTP rule.</summary>
+    private sealed class TlsOptions(string role)
     {
+        private readonly Option<string?> _certificate = new("--certificate")
+        {
+            Description = $"A certificate for an https:// listener instead of the {role}'s own: a PFX (.pfx, .p12) or PEM file, with the private key "
+                + "in the same file or in --certificate-key.",
+        };
+        private readonly Option<string?> _key = new("--certificate-key") { Description = "The PEM private key of --certificate, when it is in a file of its own." };
+        private readonly Option<string?> _password = new("--certificate-password")
+        {
+            Description = $"The password of the PFX or of an encrypted PEM key. Arguments are visible to other users: prefer the {NodeTlsOptions.PasswordVariable} environment variable.",
+        };
+        private readonly Option<bool> _insecure = new(PlainHttp.AllowSwitch)
+        {
+            Description = "Allow plain http:// beyond loopback (to listen" + (role == "relay" ? ", and to connect to the higher system" : "")
+                + "): tokens, credentials and packages then cross the network unencrypted. Logged as a warning at start.",
+        };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(_certificate);
+            command.Options.Add(_key);
+            command.Options.Add(_password);
+            command.Options.Add(_insecure);
+        }
+
+        /// <summary>The options given; the password from the environment when not given, then removed so install commands do not inherit it.</summary>
+        public NodeTlsOptions Read(ParseResult result)
+        {
+            var password = result.GetValue(_password);
+            if (string.IsNullOrEmpty(password))
+            {
+                password = Environment.GetEnvironmentVariable(NodeTlsOptions.PasswordVariable);
+            }
+            Environment.SetEnvironmentVariable(NodeTlsOptions.PasswordVariable, null);
+            return new NodeTlsOptions
+            {
+                CertificatePath = result.GetValue(_certificate),
+                KeyPath = result.GetValue(_key),
+                Password = password,
+                AllowInsecureHttp = result.GetValue(_insecure),
+            };
+        }
+    }
+
+    private static Option<string?> TokenOption(string role) => new("--token")
+    {
+        Description = $"The enrollment token for the {role}'s first registration (New-DistEnrollmentToken). Visible in the process list: "
+            + $"prefer --token-file or the {TokenSource.Variable} environment variable. Precedence: --token, --token-file, {TokenSource.Variable}.",
+    };
+
+    private static Option<string?> TokenFileOption() => new("--token-file")
+    {
+        Description = $"A file holding the enrollment token (used when --token is not given; before {TokenSource.Variable}).",
+    };
+
+    private static Option<string?> PinOption() => new("--certificate-pin")
+    {
+        Description = "The pin of the higher system's certificate (64 hex digits, the SHA-256 of its public key; Get-DistManager shows a manager's). "
+            + "Overrides the pin in the token; without either, an https:// higher system is checked against the system's trusted certificates.",
+    };
+
+    /// <summary>
+    /// Reads the token (--token, --token-file, JP1DIST_TOKEN) and --certificate-pin; false, with the reason on stderr, when
+    /// either is unusable. The variable is removed from this process once read, so install commands do not inherit it.
+    /// </summary>
+    private static bool TryReadTrust(string role, ParseResult result, Option<string?> token, Option<string?> tokenFile, Option<string?> pin,
+        out string? tokenText, out string? pinText)
+    {
+        tokenText = TokenSource.Resolve(result.GetValue(token), result.GetValue(tokenFile), Environment.GetEnvironmentVariable, out var error);
+        Environment.SetEnvironmentVariable(TokenSource.Variable, null);
+        pinText = null;
+        if (error is not null)
+        {
+            Console.Error.WriteLine($"jp1dist {role}: {error}");
+            return false;
+        }
+        if (result.GetValue(pin) is { } given)
+        {
+            pinText = Fingerprints.Normalize(given);
+            if (pinText is null)
+            {
+                Console.Error.WriteLine($"jp1dist {role}: '{given}' is not a certificate pin: expected 64 hex digits, the SHA-256 of the certificate's public key.");
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Builds and runs a manager or relay until stopped: 2 when its options are refused before anything is bound (an insecure
+    /// or invalid listener, an unusable certificate), 1 when it cannot listen, else the exit code its services set (0 normally).
+    /// </summary>
+    private static async Task<int> RunServerAsync(string role, string url, Func<WebApplication> build, CancellationToken cancellationToken)
+    {
+        WebApplication app;
+        try
+        {
+            app = build();
+        }
+        catch (DistException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message.StartsWith("jp1dist ", StringComparison.Ordinal) ? e.Message : $"jp1dist {role}: {e.Message}");
+            return 2;
+        }
         try
         {
             await app.RunAsync(cancellationToken);
@@ -105,11 +235,17 @@ internal static class Commands
     private static Command Agent()
     {
         var manager = new Option<string>("--manager") { Description = "The URL of the higher system (manager or relay).", Required = true };
-        var token = new Option<string?>("--token") { Description = "The enrollment token for the first registration (New-DistEnrollmentToken)." };
+        var token = TokenOption("agent");
+        var tokenFile = TokenFileOption();
+        var pin = PinOption();
         var name = new Option<string?>("--name") { Description = "The host name to register under (default: the computer name)." };
         var state = new Option<string?>("--state") { Description = "The agent's state folder (default: per-user application data)." };
         var once = new Option<bool>("--once") { Description = "Do all pending work, then exit (for startup scripts and schedulers)." };
-        var command = new Command("agent", "Runs an agent: registers, receives work, installs and reports.") { manager, token, name, state, once };
+        var insecure = new Option<bool>(PlainHttp.AllowSwitch)
+        {
+            Description = "Allow a plain http:// higher system beyond loopback: the token, the credential and packages then cross the network unencrypted. Logged as a warning.",
+        };
+        var command = new Command("agent", "Runs an agent: registers, receives work, installs and reports.") { manager, token, tokenFile, pin, name, state, once, insecure };
         command.SetAction(async (result, cancellationToken) =>
         {
             var url = result.GetValue(manager)!;
@@ -118,17 +254,32 @@ internal static class Commands
                 await Console.Error.WriteLineAsync($"jp1dist agent: '{url}' is not an http:// or https:// URL.");
                 return 2;
             }
+            if (PlainHttp.ConnectRefusal("agent", uri, result.GetValue(insecure)) is { } refusal)
+            {
+                await Console.Error.WriteLineAsync(refusal);
+                return 2;
+            }
+            if (!TryReadTrust("agent", result, token, tokenFile, pin, out var tokenText, out var pinText))
+            {
+                return 2;
+            }
             var hostName = result.GetValue(name) ?? Environment.MachineName;
             var options = new AgentOptions
             {
                 ManagerUrl = uri,
-                Token = result.GetValue(token),
+                Token = tokenText,
+                CertificatePin = pinText,
+                AllowInsecureHttp = result.GetValue(insecure),
                 Name = hostName,
                 StateFolder = result.GetValue(state) ?? AgentOptions.DefaultStateFolder(hostName),
                 Once = result.GetValue(once),
             };
             var store = new AgentStateStore(options.StateFolder);
             using var logger = DistLogging.Create(store.LogsFolder, "agent");
+            if (PlainHttp.IsInsecure(uri))
+            {
+                logger.Warning("{Warning}", PlainHttp.Warning(uri));
+            }
             if (options.Once)
             {
                 using var factory = new SerilogLoggerFactory(logger);
@@ -142,8 +293,10 @@ internal static class Commands
                 {
                     return 130;
                 }
-                catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException)
+                catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException
+                    or CertificatePinMismatchException or SigningKeyMismatchException)
                 {
+                    // A higher system this agent does not trust ends the run like one it cannot reach: exit 1, and the reason.
                     logger.Error("{Message}", e.Message);
                     return 1;
                 }

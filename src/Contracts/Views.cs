@@ -114,5 +114,8 @@ public sealed record DistJobStatus(
     public bool IsFinal => Status.IsFinal();
 }
 
-/// <summary>A manager process that announced itself in the database.</summary>
-public sealed record DistManagerInfo(string Url, int ProcessId, string MachineName, DateTime StartedAt, DateTime HeartbeatAt, bool IsAlive);
+/// <summary>
+/// A manager process that announced itself in the database. CertificatePin is the pin of the certificate it serves HTTPS
+/// with (the SHA-256 of its public key, 64 hex digits), what agents are told to expect; null for plain HTTP.
+/// </summary>
+public sealed record DistManagerInfo(string Url, int ProcessId, string MachineName, DateTime StartedAt, DateTime HeartbeatAt, bool IsAlive, string? CertificatePin = null);

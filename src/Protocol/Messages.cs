@@ -29,7 +29,9 @@ public static class ApiPaths
 /// <summary>
 /// An agent's first call: who it is, and the enrollment token that admits it. An agent that already holds a credential
 /// (it moved to another higher system, or its higher system forgot it) sends its host id and credential too: a name
-/// belongs to the credential it was enrolled with, and only that credential registers it again.
+/// belongs to the credential it was enrolled with, and only that credential registers it again. SigningKeyFingerprint is
+/// the signing key the agent's token names: the manager refuses the registration, before it registers anything, when it
+/// signs with another key (the agent checks the answer's key itself as well, since only a genuine manager honours it).
 /// </summary>
 public sealed record RegisterRequest(
     string Token,
@@ -44,7 +46,8 @@ public sealed record RegisterRequest(
     string? Kind = null,
     string? RelayUrl = null,
     Guid? HostId = null,
-    string? Credential = null);
+    string? Credential = null,
+    string? SigningKeyFingerprint = null);
 
 /// <summary>Hardware and software facts beyond the basic ones; optional on the wire, so older agents still register.</summary>
 public sealed record HostInventory(

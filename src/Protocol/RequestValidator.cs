@@ -154,6 +154,10 @@ public static class RequestValidator
         {
             return credential;
         }
+        if (request.SigningKeyFingerprint is { } fingerprint && !Signing.Fingerprints.IsFingerprint(fingerprint))
+        {
+            return Invalid(path + "signingKeyFingerprint", "64 hex digits", $"'{path}signingKeyFingerprint' is not a SHA-256 fingerprint (64 hex digits).");
+        }
         if (request.HostId == Guid.Empty || (request.HostId is null) != (request.Credential is null))
         {
             return Invalid(path + "hostId", "a host id together with its credential",

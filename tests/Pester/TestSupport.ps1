@@ -25,12 +25,14 @@ function Start-TestAgent {
         [Parameter(Mandatory)] [string] $Name,
         [Parameter(Mandatory)] [string] $StateFolder,
         [string] $Token,
+        [string] $CertificatePin,
         [switch] $Once,
         [int] $TimeoutSeconds = 120
     )
     $start = [Diagnostics.ProcessStartInfo]::new($script:Jp1Dist)
     $arguments = @('agent', '--manager', $ManagerUrl, '--name', $Name, '--state', $StateFolder)
     if ($Token) { $arguments += @('--token', $Token) }
+    if ($CertificatePin) { $arguments += @('--certificate-pin', $CertificatePin) }
     if ($Once) { $arguments += '--once' }
     foreach ($argument in $arguments) { $start.ArgumentList.Add($argument) }
     $start.RedirectStandardOutput = $true

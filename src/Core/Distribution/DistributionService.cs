@@ -371,19 +371,22 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return _writes.RunAsync(db => db.Hosts.Where(h => h.Id == hostId && h.LastSeen < seen).ExecuteUpdateAsync(s => s.SetProperty(h => h.LastSeen, seen)));
     }
 
-    /// <summary>Announces (or refreshes) this manager in the database.</summary>
-    public async Task HeartbeatAsync(string nodeId, string url, DateTime startedAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Announces (or refreshes) this manager in the database, with the pin of the certificate it serves HTTPS with (null
+    /// for plain HTTP): what New-DistEnrollmentToken puts in tokens and what a session's nudge and stop are pinned to.
+    /// </summary>
+    public async Task HeartbeatAsync(string nodeId, string url, DateTime startedAt, string? certificatePin, CancellationToken cancellationToken)
     {
         await using var db = engine.Database.CreateContext();
         var now = engine.Now;
         var updated = await db.ManagerNodes.Where(m => m.NodeId == nodeId)
-            .ExecuteUpdateAsync(s => s.SetProperty(m => m.HeartbeatAt, now).SetProperty(m => m.Url, url), cancellationToken);
+            .ExecuteUpdateAsync(s => s.SetProperty(m => m.HeartbeatAt, now).SetProperty(m => m.Url, url).SetProperty(m => m.CertificatePin, certificatePin), cancellationToken);
         if (updated == 0)
         {
             db.ManagerNodes.Add(new ManagerNodeRow
             {
                 NodeId = nodeId, Url = url, ProcessId = Environment.ProcessId, MachineName = Environment.MachineName,
-                StartedAt = startedAt, HeartbeatAt = now,
+                StartedAt = startedAt, HeartbeatAt = now, CertificatePin = certificatePin,
             });
             await db.SaveChangesAsync(cancellationToken);
         }

@@ -6,15 +6,19 @@ using JP1Dist.Core.Security;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
 using JP1Dist.Protocol.Signing;
+using JP1Dist.Protocol.Tls;
 
 namespace JP1Dist.Core.Managers;
 
 /// <summary>A manager process started by this process, bound to its lifetime.</summary>
-public sealed class LaunchedManager(Process process, string url, string home, string shutdownSecret) : IDisposable
+public sealed class LaunchedManager(Process process, string url, string home, string shutdownSecret, string? certificatePin = null) : IDisposable
 {
     public Process Process { get; } = process;
     public string Url { get; } = url;
     public string Home { get; } = home;
+
+    /// <summary>The pin of its certificate as it announced it (null for plain HTTP); the stop request is held to it.</summary>
+    public string? CertificatePin { get; } = certificatePin;
 
     /// <summary>When it was started, in local time.</summary>
     public DateTime StartedAt { get; } = DateTime.Now;
@@ -26,14 +30,15 @@ public sealed class LaunchedManager(Process process, string url, string home, st
         {
             try
             {
-                using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+                // The shutdown secret goes only to the manager whose certificate this process saw announced.
+                using var client = new HttpClient(CertificatePinning.CreateHandler(CertificatePin)) { Timeout = TimeSpan.FromSeconds(5) };
                 using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(Url), ApiPaths.Shutdown));
                 request.Headers.Add(ApiPaths.ShutdownHeader, shutdownSecret);
                 using var response = await client.SendAsync(request);
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ArgumentException)
             {
-                // Not answering: the kill below ends it.
+                // Not answering (or not with its certificate): the kill below ends it.
             }
             using var wait = new CancellationTokenSource(timeout);
             try
@@ -95,6 +100,14 @@ public static class ManagerLauncher
         {
             throw new DistException("ListenUrlInvalid", DistErrorKind.InvalidArgument, $"'{listenUrl}' is not an http:// or https:// URL.", listenUrl);
         }
+        // The manager would refuse it too; saying so here gives the reason without starting a process.
+        if (PlainHttp.IsInsecure(uri))
+        {
+            throw new DistException("ListenUrlInsecure", DistErrorKind.InvalidArgument,
+                $"'{listenUrl}' would serve plain HTTP beyond this computer: enrollment tokens, credentials and packages would cross the "
+                + $"network unencrypted. Listen on https://{uri.Authority} (the manager creates its certificate in the data folder's keys "
+                + $"folder) or on http://127.0.0.1:{uri.Port}; 'jp1dist manager {PlainHttp.AllowSwitch}' accepts the risk where it must.", listenUrl);
+        }
         var folder = engine.Folder;
         var running = (await engine.Managers.ListAsync(cancellationToken)).FirstOrDefault(m => m.IsAlive);
         if (running is not null)
@@ -146,7 +159,7 @@ public static class ManagerLauncher
             var announced = (await engine.Managers.ListAsync(cancellationToken)).FirstOrDefault(m => m.ProcessId == process.Id && m.IsAlive);
             if (announced is not null)
             {
-                return new LaunchedManager(process, announced.Url, folder.Root, secret);
+                return new LaunchedManager(process, announced.Url, folder.Root, secret, announced.CertificatePin);
             }
             await Task.Delay(100, cancellationToken);
         }

@@ -2,6 +2,7 @@ using JP1Dist.Contracts;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Tls;
 using Microsoft.EntityFrameworkCore;
 
 namespace JP1Dist.Core.Managers;
@@ -34,7 +35,7 @@ public sealed class ManagerService(DistEngine engine) : IManagerService
         var now = engine.Now;
         var rows = await db.ManagerNodes.AsNoTracking().OrderByDescending(m => m.HeartbeatAt).ToListAsync(cancellationToken);
         return rows.Select(m => new DistManagerInfo(m.Url, m.ProcessId, m.MachineName, m.StartedAt.AsLocal(), m.HeartbeatAt.AsLocal(),
-            now - m.HeartbeatAt < HeartbeatTimeout && !IsGoneLocally(m))).ToList();
+            now - m.HeartbeatAt < HeartbeatTimeout && !IsGoneLocally(m), m.CertificatePin)).ToList();
     }
 
     /// <summary>True when a manager runs on this data folder now.</summary>
@@ -48,10 +49,11 @@ public sealed class ManagerService(DistEngine engine) : IManagerService
         {
             try
             {
-                using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+                // Held to the pin the manager recorded: the nudge goes to this data folder's manager, not to whoever answers.
+                using var client = new HttpClient(CertificatePinning.CreateHandler(manager.CertificatePin)) { Timeout = TimeSpan.FromSeconds(2) };
                 using var response = await client.PostAsync(new Uri(new Uri(manager.Url), ApiPaths.Nudge), null, cancellationToken);
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException or ArgumentException)
             {
                 // A missed nudge costs at most one sweep interval.
             }
@@ -86,7 +88,7 @@ public sealed class ManagerService(DistEngine engine) : IManagerService
         lock (_gate)
         {
             return _started is { } manager
-                ? new DistManagerInfo(manager.Url, manager.Process.Id, Environment.MachineName, manager.StartedAt, manager.StartedAt, !manager.Process.HasExited)
+                ? new DistManagerInfo(manager.Url, manager.Process.Id, Environment.MachineName, manager.StartedAt, manager.StartedAt, !manager.Process.HasExited, manager.CertificatePin)
                 : throw NotStartedHere();
         }
     }

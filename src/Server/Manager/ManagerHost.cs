@@ -25,12 +25,14 @@ public static class ManagerHost
     public static WebApplication Build(ManagerOptions options, string[]? args = null)
     {
         var folder = DataFolder.Resolve(options.Home);
+        // Before anything is created or bound: a listener that would expose plain HTTP is refused here.
+        var served = NodeServer.PrepareListener("manager", options.ListenUrl, options.Tls, folder.KeysPath);
         var engine = new DistEngine(folder);
         engine.Database.EnsureMigrated();
         SchedulerStoreUpgrade.Apply(engine.Database.ConnectionString);
         _ = engine.Signer.PublicKey; // create the signing key before the first agent asks for it
 
-        var builder = NodeServer.CreateBuilder("manager", "JP1Dist Manager", folder.Root, folder.LogsPath, options.ListenUrl, options.QuietConsole, args);
+        var builder = NodeServer.CreateBuilder("manager", "JP1Dist Manager", folder.Root, folder.LogsPath, options.ListenUrl, options.QuietConsole, args, served);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton<DistributionService>();
@@ -65,6 +67,7 @@ public static class ManagerHost
                 signals.Learn(host, higher);
             }
         }
+        app.WarnIfInsecure(options.ListenUrl);
         app.MapNode(options.MaxPollWait);
         app.MapManagerControl();
         return app;
@@ -82,6 +85,7 @@ internal sealed class ManagerHeartbeat(
     IServer server,
     IHostApplicationLifetime lifetime,
     ManagerOptions options,
+    ServedCertificate served,
     ILogger<ManagerHeartbeat> logger) : BackgroundService
 {
     private readonly string _nodeId = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
@@ -96,14 +100,21 @@ internal sealed class ManagerHeartbeat(
             await Task.WhenAny(started.Task, Task.Delay(Timeout.Infinite, stoppingToken));
         }
         var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? options.ListenUrl;
-        logger.LogInformation("Manager listening on {Url} with data folder {Home}", url, distribution.Folder);
+        if (served.Pin is { } pin)
+        {
+            logger.LogInformation("Manager listening on {Url} with data folder {Home}; certificate pin {Pin}", url, distribution.Folder, pin);
+        }
+        else
+        {
+            logger.LogInformation("Manager listening on {Url} with data folder {Home}", url, distribution.Folder);
+        }
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 try
                 {
-                    await distribution.HeartbeatAsync(_nodeId, url, _startedAt, stoppingToken);
+                    await distribution.HeartbeatAsync(_nodeId, url, _startedAt, served.Pin, stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

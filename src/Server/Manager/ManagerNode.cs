@@ -4,6 +4,7 @@ using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Managers;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Signing;
 using JP1Dist.Server.Serving;
 using Microsoft.EntityFrameworkCore;
 
@@ -14,6 +15,13 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
 {
     public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken)
     {
+        // A token made by another manager (or mistyped) admits nothing here: refused before anything is registered.
+        if (request.SigningKeyFingerprint is { } expected && Fingerprints.OfPublicKey(engine.Signer.PublicKey) is { } own && !Fingerprints.Same(expected, own))
+        {
+            throw new DistException("SigningKeyMismatch", DistErrorKind.InvalidOperation,
+                $"The enrollment token names signing key {Fingerprints.Normalize(expected) ?? expected}, but this manager signs with {own}; nothing was registered. "
+                + "Use a token made by this manager (New-DistEnrollmentToken).");
+        }
         var response = await engine.Hosts.RegisterAsync(request, parentHostId, cancellationToken);
         signals.Learn(response.HostId, parentHostId);
         // An ID group may have queued work for the new host: then the relays above it look again at once (a

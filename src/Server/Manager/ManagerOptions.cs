@@ -11,6 +11,9 @@ public sealed class ManagerOptions
     /// <summary>Where agents reach the manager. Port 0 picks a free port, announced in the database.</summary>
     public string ListenUrl { get; set; } = DefaultListenUrl;
 
+    /// <summary>The certificate for https (default: the manager's own, in the keys folder) and the plain-HTTP rule.</summary>
+    public Serving.NodeTlsOptions Tls { get; set; } = new();
+
     /// <summary>The data folder; null means JP1DIST_HOME or the application-data default.</summary>
     public string? Home { get; set; }
 

@@ -1,5 +1,7 @@
 using JP1Dist.Agent;
 using JP1Dist.Core.Distribution;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Tls;
 using JP1Dist.Server.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -20,8 +22,14 @@ public static class RelayHost
     /// <summary>Builds the relay application; run it with <c>RunAsync</c>.</summary>
     public static WebApplication Build(RelayOptions options, string[]? args = null)
     {
+        // Before anything is created or bound: plain HTTP beyond loopback, either way, is refused here.
+        if (PlainHttp.ConnectRefusal("relay", options.HigherSystemUrl, options.Tls.AllowInsecureHttp) is { } refusal)
+        {
+            throw new DistException("HigherSystemUrlInsecure", DistErrorKind.InvalidArgument, refusal, options.HigherSystemUrl);
+        }
+        var served = NodeServer.PrepareListener("relay", options.ListenUrl, options.Tls, options.StateFolder);
         Directory.CreateDirectory(options.StateFolder);
-        var builder = NodeServer.CreateBuilder("relay", "JP1Dist Relay", options.StateFolder, options.LogsFolder, options.ListenUrl, options.QuietConsole, args);
+        var builder = NodeServer.CreateBuilder("relay", "JP1Dist Relay", options.StateFolder, options.LogsFolder, options.ListenUrl, options.QuietConsole, args, served);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new RelayStore(options.DatabasePath));
         builder.Services.AddSingleton(_ => new RelayUpstream(options));
@@ -33,6 +41,7 @@ public static class RelayHost
         builder.Services.AddHostedService<RelayClientRole>();
 
         var app = builder.Build();
+        app.WarnIfInsecure(options.ListenUrl, options.HigherSystemUrl.ToString());
         return app.MapNode(options.MaxPollWait);
     }
 }
@@ -61,6 +70,8 @@ internal sealed class RelayClientRole(RelayOptions options, RelayNode node, ISer
         {
             ManagerUrl = options.HigherSystemUrl,
             Token = options.Token,
+            CertificatePin = options.CertificatePin,
+            AllowInsecureHttp = options.Tls.AllowInsecureHttp,
             Name = options.Name,
             StateFolder = options.AgentFolder,
             Kind = "Relay",

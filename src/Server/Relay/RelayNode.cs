@@ -86,7 +86,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         {
             response = await _upstream.Client.RelayRegisterAsync(new RelayRegisterRequest(request, parent), cancellationToken);
         }
-        catch (Exception e) when (e is HigherSystemException || HigherSystemClient.IsTransient(e))
+        catch (Exception e) when (HigherSystemClient.IsUpwardFailure(e))
         {
             throw RelayUpstream.Translate(e);
         }
@@ -234,7 +234,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             _lastNeeded[sha256] = Now;
             return path;
         }
-        catch (Exception e) when (e is HigherSystemException || HigherSystemClient.IsTransient(e))
+        catch (Exception e) when (HigherSystemClient.IsUpwardFailure(e))
         {
             throw RelayUpstream.Translate(e);
         }

@@ -9,8 +9,17 @@ public sealed class RelayOptions
     /// <summary>The enrollment token for the relay's own first registration.</summary>
     public string? Token { get; set; }
 
+    /// <summary>The pin of the higher system's certificate (--certificate-pin); overrides the token's and the one the relay registered with.</summary>
+    public string? CertificatePin { get; set; }
+
     /// <summary>Where lower clients reach the relay. Port 0 picks a free port.</summary>
     public string ListenUrl { get; set; } = "http://127.0.0.1:22401";
+
+    /// <summary>
+    /// The certificate for an https listener (default: the relay's own, <see cref="Serving.NodeCertificate.FileName"/> in
+    /// the state folder), and whether plain HTTP may leave loopback, for the listener and the connection upward alike.
+    /// </summary>
+    public Serving.NodeTlsOptions Tls { get; set; } = new();
 
     /// <summary>The host name the relay registers under; the computer's name by default.</summary>
     public string Name { get; set; } = Environment.MachineName;

@@ -4,6 +4,7 @@ using JP1Dist.Contracts;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Security;
 using Microsoft.Data.Sqlite;
 
 namespace JP1Dist.Server.Relay;
@@ -32,6 +33,7 @@ public sealed class RelayStore : IDisposable
     {
         _enqueues = new GroupFlush<PendingEnqueue>(256, FlushEnqueuesAsync);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        CreateOwnerOnly(path);
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
         using var connection = Open();
         Execute(connection, """
@@ -41,6 +43,30 @@ public sealed class RelayStore : IDisposable
             CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS stored(manifest_id TEXT PRIMARY KEY, manifest TEXT NOT NULL, signature TEXT NOT NULL, until TEXT NULL);
             """);
+    }
+
+    /// <summary>
+    /// The store holds the credential hashes of every host below the relay: owner-only. SQLite takes an empty file as a new
+    /// database and gives its -wal and -shm files the database file's mode, so creating the file first (owner-only from its
+    /// creation) covers all three; files an earlier version created are narrowed.
+    /// </summary>
+    private static void CreateOwnerOnly(string path)
+    {
+        if (!File.Exists(path))
+        {
+            try
+            {
+                OwnerOnlyFiles.CreateNew(path).Dispose();
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Created meanwhile: narrowed below like any existing file.
+            }
+        }
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            OwnerOnlyFiles.Tighten(file);
+        }
     }
 
     private SqliteConnection Open()

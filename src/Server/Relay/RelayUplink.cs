@@ -1,5 +1,6 @@
 using JP1Dist.Agent;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Tls;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -63,10 +64,11 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
             {
                 return;
             }
-            catch (Exception e) when (e is HigherSystemException || HigherSystemClient.IsTransient(e))
+            catch (Exception e) when (HigherSystemClient.IsUpwardFailure(e))
             {
                 node.HigherSystemReachable = false;
-                logger.LogWarning("Cannot take work from the higher system {Url} ({Error}); serving the last snapshot, trying again in {Delay} s",
+                logger.Log(e is CertificatePinMismatchException ? LogLevel.Error : LogLevel.Warning,
+                    "Cannot take work from the higher system {Url} ({Error}); serving the last snapshot, trying again in {Delay} s",
                     options.HigherSystemUrl, e.Message, backoff.TotalSeconds);
                 await PauseAsync(backoff, stoppingToken);
                 backoff = Grow(backoff);
@@ -132,7 +134,7 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
             {
                 return;
             }
-            catch (Exception e) when (e is HigherSystemException || HigherSystemClient.IsTransient(e))
+            catch (Exception e) when (HigherSystemClient.IsUpwardFailure(e))
             {
                 node.HigherSystemReachable = false;
                 node.AnswerNone();

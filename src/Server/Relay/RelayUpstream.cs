@@ -16,7 +16,9 @@ public sealed class RelayUpstream : IDisposable
     public RelayUpstream(RelayOptions options, HttpMessageHandler? handler = null)
     {
         _agentState = new AgentStateStore(options.AgentFolder);
-        Client = new HigherSystemClient(options.HigherSystemUrl, handler);
+        // Held to the same pin as the relay's client role: the one given, else the one it registered with, else the token's.
+        Client = new HigherSystemClient(options.HigherSystemUrl, handler,
+            AgentTrust.ExpectedPin(options.CertificatePin, _agentState.LoadIdentity(), options.Token));
     }
 
     /// <summary>The client, with the relay's current identity set.</summary>

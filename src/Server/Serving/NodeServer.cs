@@ -1,10 +1,13 @@
+using System.Security.Authentication;
 using JP1Dist.Core.Distribution;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Tls;
 using JP1Dist.Server.Logging;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Prometheus;
 using Serilog;
 
@@ -16,8 +19,27 @@ namespace JP1Dist.Server.Serving;
 /// </summary>
 public static class NodeServer
 {
+    /// <summary>
+    /// Checks a listen address before anything is created or bound: an http(s) URL, and plain HTTP only on loopback unless
+    /// allowed (ListenUrlInvalid, ListenUrlInsecure). For https, the certificate to serve (the administrator's, else the
+    /// node's own in <paramref name="certificateFolder"/>, created on first start); null for http.
+    /// </summary>
+    public static ServedCertificate PrepareListener(string role, string listenUrl, NodeTlsOptions tls, string certificateFolder)
+    {
+        if (!Uri.TryCreate(listenUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw new DistException("ListenUrlInvalid", DistErrorKind.InvalidArgument, $"jp1dist {role}: '{listenUrl}' is not an http:// or https:// URL to listen on.", listenUrl);
+        }
+        if (PlainHttp.ListenRefusal(role, uri, tls.AllowInsecureHttp) is { } refusal)
+        {
+            throw new DistException("ListenUrlInsecure", DistErrorKind.InvalidArgument, refusal, listenUrl);
+        }
+        return new ServedCertificate(uri.Scheme == Uri.UriSchemeHttps ? NodeCertificate.Load(tls, certificateFolder, uri, role) : null);
+    }
+
     /// <summary>A builder for a node: logs as <paramref name="role"/> in <paramref name="logsFolder"/>, listens on <paramref name="listenUrl"/>.</summary>
-    public static WebApplicationBuilder CreateBuilder(string role, string serviceName, string contentRoot, string logsFolder, string listenUrl, bool quietConsole, string[]? args)
+    public static WebApplicationBuilder CreateBuilder(string role, string serviceName, string contentRoot, string logsFolder, string listenUrl, bool quietConsole, string[]? args,
+        ServedCertificate? served = null)
     {
         // The content root is the node's data folder, where the database, logs and packages change all the time, and a
         // node reads no appsettings.json: do not watch it (one inotify instance per node, events for every write).
@@ -28,8 +50,22 @@ public static class NodeServer
         });
         builder.Services.AddSerilog(DistLogging.Create(logsFolder, role, quietConsole), dispose: true);
         builder.WebHost.UseUrls(listenUrl);
-        // Every endpoint that reads a body sets its own cap (AgentApi); this is the one for all the others.
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = ProtocolLimits.MaxBodyBytes);
+        // The slim builder leaves out Kestrel's https:// address support; a node serving TLS needs it back.
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            // Every endpoint that reads a body sets its own cap (AgentApi); this is the one for all the others.
+            k.Limits.MaxRequestBodySize = ProtocolLimits.MaxBodyBytes;
+            if (served?.Certificate is { } certificate)
+            {
+                k.ConfigureHttpsDefaults(https =>
+                {
+                    https.ServerCertificate = certificate;
+                    https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+                });
+            }
+        });
+        builder.Services.AddSingleton(served ?? new ServedCertificate(null));
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
         // Each is a no-op unless the process runs under systemd (Type=notify) or the Windows service manager.
         builder.Services.AddSystemd();
@@ -39,6 +75,19 @@ public static class NodeServer
         builder.Services.AddSingleton<AgentAuthentication>();
         builder.Services.AddSingleton<NodeMetrics>();
         return builder;
+    }
+
+    /// <summary>Logs a warning for each address that plain HTTP reaches beyond loopback (allowed with --allow-insecure-http).</summary>
+    public static WebApplication WarnIfInsecure(this WebApplication app, params string[] urls)
+    {
+        foreach (var url in urls)
+        {
+            if (Uri.TryCreate(url, UriKind.Absolute, out var uri) && PlainHttp.IsInsecure(uri))
+            {
+                app.Logger.LogWarning("{Warning}", PlainHttp.Warning(uri));
+            }
+        }
+        return app;
     }
 
     /// <summary>The node's pipeline: problem details, request metrics, the agent API and GET /metrics.</summary>
