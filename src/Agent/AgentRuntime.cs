@@ -219,17 +219,12 @@ public sealed class AgentRuntime : IDisposable
                 await SendResultAsync(ticket, cancellationToken);
                 continue;
             }
+            DateTime? receivedNow = null;
             if (ticket is null)
             {
                 ticket = new Ticket { Item = item, Phase = TicketPhase.Received };
                 _store.SaveTicket(ticket);
-                // A new item must not have expired: an old signed item replayed later is refused (SignedWork).
-                if (Verify(item, _time.GetUtcNow().UtcDateTime) is { Accepted: false } stale)
-                {
-                    await RefuseAsync(ticket, stale, cancellationToken);
-                    fresh++;
-                    continue;
-                }
+                receivedNow = _time.GetUtcNow().UtcDateTime; // a new item must not have expired
             }
             else if (ticket.Held)
             {
@@ -237,7 +232,7 @@ public sealed class AgentRuntime : IDisposable
                 ticket.Held = false;
                 _store.SaveTicket(ticket);
             }
-            if (await ExecuteAsync(ticket, cancellationToken))
+            if (await ExecuteAsync(ticket, cancellationToken, receivedNow))
             {
                 fresh++;
             }
@@ -270,11 +265,17 @@ public sealed class AgentRuntime : IDisposable
     /// Takes a ticket as far as it can go now: verify, pre-check, download, wait for the install time, check, install.
     /// Returns false when it only waits (for its install time), so a caller does not spin on it.
     /// </summary>
-    private async Task<bool> ExecuteAsync(Ticket ticket, CancellationToken cancellationToken)
+    /// <param name="ticket">The ticket, as stored.</param>
+    /// <param name="cancellationToken">Stops the work at its next safe point.</param>
+    /// <param name="receivedNow">
+    /// For an item just received, the time now: an expired one is refused then, so an old signed item replayed later
+    /// does nothing. Null for a ticket already accepted, whose expiry no longer matters.
+    /// </param>
+    private async Task<bool> ExecuteAsync(Ticket ticket, CancellationToken cancellationToken, DateTime? receivedNow = null)
     {
         var item = ticket.Item;
-        // Checked again on every step (a ticket on disk is only as good as its signatures), and against what is installed now.
-        var verdict = Verify(item, receivedNow: null);
+        // Checked on every step (a ticket on disk is only as good as its signatures), and against what is installed now.
+        var verdict = Verify(item, receivedNow);
         if (!verdict.Accepted)
         {
             await RefuseAsync(ticket, verdict, cancellationToken);
@@ -388,7 +389,7 @@ public sealed class AgentRuntime : IDisposable
         await CompleteAsync(ticket, new TicketResult("StoredOnRelay", null, $"Stored in the relay's package cache {until}.", null), cancellationToken);
     }
 
-    /// <summary>Checks a work item's signatures and what they bind (<see cref="SignedWork"/>) for this host; expiry only for a new item.</summary>
+    /// <summary>Checks a work item's signatures and what they bind (<see cref="SignedWork"/>) for this host; expiry only when <paramref name="receivedNow"/> is set.</summary>
     private SignedWorkVerdict Verify(WorkItem item, DateTime? receivedNow)
     {
         var installed = _store.LoadInstalled();

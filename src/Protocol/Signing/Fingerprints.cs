@@ -34,7 +34,7 @@ public static class Fingerprints
     }
 
     /// <summary>Whether the text is a fingerprint: 64 hex digits (either case).</summary>
-    public static bool IsFingerprint(string? text) => text is { Length: 64 } && text.All(Uri.IsHexDigit);
+    public static bool IsFingerprint(string? text) => ContentHash.IsHash(text);
 
     /// <summary>
     /// A pin as given by a person (either case, with or without colons or spaces between bytes) in its one canonical

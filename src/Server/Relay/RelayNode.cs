@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using JP1Dist.Agent;
 using JP1Dist.Contracts;
@@ -337,7 +335,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
     }
 
-    private static string StoredId(string manifestJson) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifestJson)));
+    private static string StoredId(string manifestJson) => SignedWork.ManifestHash(manifestJson);
 
     /// <summary>The packages stored for transfer-to-relay jobs, with their expiry.</summary>
     public IReadOnlyCollection<StoredPackage> Stored => _stored.Values.ToList();
