@@ -72,21 +72,26 @@ public sealed class HigherSystemClient : IDisposable
     public Task<RelayWorkResponse> GetRelayWorkAsync(TimeSpan wait, string? etag, CancellationToken cancellationToken) =>
         SendAsync<RelayWorkResponse>(HttpMethod.Get,
             $"{ApiPaths.RelayWork}?wait={(int)wait.TotalSeconds}" + (string.IsNullOrEmpty(etag) ? "" : "&etag=" + Uri.EscapeDataString(etag)),
-            null, wait + TimeSpan.FromSeconds(30), cancellationToken);
+            null, wait + TimeSpan.FromSeconds(30), cancellationToken, ProtocolLimits.MaxRelayWorkBytes);
 
     /// <summary>A relay passes reports, facts and last-seen times of its lower clients upward.</summary>
     public Task<RelayBatchResponse> SendRelayBatchAsync(RelayBatch batch, CancellationToken cancellationToken) =>
         SendAsync<RelayBatchResponse>(HttpMethod.Post, ApiPaths.RelayBatch, JsonContent.Create(batch, options: ProtocolJson.Options), TimeSpan.FromSeconds(120), cancellationToken);
 
-    /// <summary>One authorized call with its own deadline; a refusal becomes a <see cref="HigherSystemException"/>.</summary>
-    private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? body, TimeSpan deadline, CancellationToken cancellationToken)
+    /// <summary>
+    /// One authorized call with its own deadline; a refusal becomes a <see cref="HigherSystemException"/>, and an answer
+    /// longer than <paramref name="maxBytes"/> (<see cref="ProtocolLimits.MaxAnswerBytes"/> unless said) an
+    /// <see cref="AnswerTooLargeException"/>, before more than that is held in memory.
+    /// </summary>
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? body, TimeSpan deadline, CancellationToken cancellationToken,
+        long maxBytes = ProtocolLimits.MaxAnswerBytes)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(deadline);
         using var request = Authorized(method, path);
         request.Content = body;
-        using var response = await SendPinnedAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
-        return await ReadAsync<T>(response, timeout.Token);
+        using var response = await SendPinnedAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        return await ReadAsync<T>(response, path, maxBytes, timeout.Token);
     }
 
     /// <summary>
@@ -174,13 +179,19 @@ public sealed class HigherSystemClient : IDisposable
         return request;
     }
 
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, string path, long maxBytes, CancellationToken cancellationToken)
     {
         if (!response.IsSuccessStatusCode)
         {
             await ThrowAsync(response, cancellationToken);
         }
-        return await response.Content.ReadFromJsonAsync<T>(ProtocolJson.Options, cancellationToken)
+        var what = path.Split('?')[0];
+        if (response.Content.Headers.ContentLength > maxBytes)
+        {
+            throw new AnswerTooLargeException(what, maxBytes);
+        }
+        await using var body = new LimitedReadStream(await response.Content.ReadAsStreamAsync(cancellationToken), maxBytes, what);
+        return await System.Text.Json.JsonSerializer.DeserializeAsync<T>(body, ProtocolJson.Options, cancellationToken)
             ?? throw new IOException("The higher system sent an empty answer.");
     }
 
@@ -190,14 +201,15 @@ public sealed class HigherSystemClient : IDisposable
         string detail = $"The higher system answered {(int)response.StatusCode} {response.ReasonPhrase}.";
         try
         {
-            var problem = await response.Content.ReadFromJsonAsync<ProblemBody>(ProtocolJson.Options, cancellationToken);
+            await using var body = new LimitedReadStream(await response.Content.ReadAsStreamAsync(cancellationToken), ProtocolLimits.MaxProblemBytes, "a refusal");
+            var problem = await System.Text.Json.JsonSerializer.DeserializeAsync<ProblemBody>(body, ProtocolJson.Options, cancellationToken);
             if (problem is not null)
             {
                 errorId = problem.ErrorId ?? problem.Title ?? errorId;
                 detail = problem.Detail ?? detail;
             }
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException or AnswerTooLargeException)
         {
             // Not a problem-details body; the status line says enough.
         }

@@ -108,6 +108,23 @@ public static class ProtocolLimits
     /// <summary>A report's body: a message and an output tail at their limits, escaped at six bytes a character, take 150 KiB.</summary>
     public const long MaxReportBodyBytes = 1024 * 1024;
 
+    // ---- answers, read by agents and relays from their higher system ----
+
+    /// <summary>
+    /// An answer to an agent (its work, a registration, a report's answer): a host's work items with their manifests; a
+    /// manifest of a package of 100,000 segments takes about 7 MiB.
+    /// </summary>
+    public const long MaxAnswerBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// A relay's work snapshot: every current item of every host below it, each package's manifest once; 50,000 hosts with
+    /// four items each take about 300 MiB.
+    /// </summary>
+    public const long MaxRelayWorkBytes = 512L * 1024 * 1024;
+
+    /// <summary>A refusal's problem-details body: only its error id and detail are read.</summary>
+    public const long MaxProblemBytes = 64 * 1024;
+
     // ---- manifests ----
 
     /// <summary>A package's segment size: an agent holds three segments in memory per transfer; packaging allows up to 64 MiB.</summary>

@@ -1,0 +1,123 @@
+using System.Text;
+using JP1Dist.Agent;
+using JP1Dist.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+
+namespace JP1Dist.Tests.Security;
+
+/// <summary>
+/// What a node reads from its higher system is bounded too: a hostile higher system on 127.0.0.1 that announces a huge
+/// answer, sends an endless one, or an endless refusal, gets a clear refusal from the client after at most the limit,
+/// and the client stays usable.
+/// </summary>
+public sealed class BoundedAnswerTests : IAsyncLifetime
+{
+    private WebApplication _server = null!;
+    private Uri _url = null!;
+    private long _sent;
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        _server = builder.Build();
+        _server.MapGet(ApiPaths.Work, async (HttpContext context) =>
+        {
+            context.Response.ContentType = "application/json";
+            switch (context.Request.Query["wait"].ToString())
+            {
+                case "1": // announces more than the limit
+                    context.Response.ContentLength = ProtocolLimits.MaxAnswerBytes + 1;
+                    await context.Response.WriteAsync("{\"items\":[");
+                    return;
+                case "2": // an endless answer, without a length: a string that never closes
+                    context.Response.StatusCode = 200;
+                    await StreamEndlessAsync(context, "{\"items\":[{\"jobName\":\"");
+                    return;
+                case "3": // an endless refusal
+                    context.Response.StatusCode = 409;
+                    await StreamEndlessAsync(context, "{\"errorId\":\"");
+                    return;
+                default:
+                    await context.Response.WriteAsync("{\"items\":[]}");
+                    return;
+            }
+        });
+        await _server.StartAsync();
+        _url = new Uri(_server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+    }
+
+    private async Task StreamEndlessAsync(HttpContext context, string start)
+    {
+        await context.Response.WriteAsync(start);
+        var chunk = Encoding.ASCII.GetBytes(new string('x', 64 * 1024));
+        try
+        {
+            while (!context.RequestAborted.IsCancellationRequested && Interlocked.Read(ref _sent) < 4 * ProtocolLimits.MaxAnswerBytes)
+            {
+                await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
+                Interlocked.Add(ref _sent, chunk.Length);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.StopAsync();
+        await _server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task An_answer_past_the_limit_is_refused_announced_or_endless_and_the_client_goes_on()
+    {
+        using var client = new HigherSystemClient(_url);
+        var announced = await Assert.ThrowsAsync<AnswerTooLargeException>(() => client.GetWorkAsync(TimeSpan.FromSeconds(1), default));
+        Assert.Contains("/api/v1/work", announced.Message, StringComparison.Ordinal);
+        Assert.True(HigherSystemClient.IsTransient(announced), "a node tries again later rather than ending");
+
+        var endless = await Assert.ThrowsAsync<AnswerTooLargeException>(() => client.GetWorkAsync(TimeSpan.FromSeconds(2), default));
+        Assert.Equal(ProtocolLimits.MaxAnswerBytes, endless.Limit);
+        Assert.True(Interlocked.Read(ref _sent) < 2 * ProtocolLimits.MaxAnswerBytes, $"the client kept reading: {Interlocked.Read(ref _sent)} bytes sent");
+
+        // An endless refusal is read only as far as a refusal may go, and reported by its status.
+        var refused = await Assert.ThrowsAsync<HigherSystemException>(() => client.GetWorkAsync(TimeSpan.FromSeconds(3), default));
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, refused.Status);
+
+        Assert.Empty((await client.GetWorkAsync(TimeSpan.Zero, default)).Items);
+    }
+
+    [Fact]
+    public async Task A_limited_stream_reads_exactly_the_limit_and_refuses_one_byte_more()
+    {
+        var bytes = new byte[1000];
+        await using (var exact = new LimitedReadStream(new MemoryStream(bytes), 1000, "a test"))
+        {
+            Assert.Equal(1000, await CountAsync(exact));
+        }
+        await using var over = new LimitedReadStream(new MemoryStream(new byte[1001]), 1000, "a test");
+        await Assert.ThrowsAsync<AnswerTooLargeException>(() => CountAsync(over));
+    }
+
+    private static async Task<long> CountAsync(Stream stream)
+    {
+        var buffer = new byte[300];
+        long total = 0;
+        for (int read; (read = await stream.ReadAsync(buffer)) > 0;)
+        {
+            total += read;
+        }
+        return total;
+    }
+}
