@@ -54,3 +54,46 @@ Describe 'A manager on HTTPS' {
         @(Get-DistManager -All).Count | Should -Be 0
     }
 }
+
+Describe 'A manager with the administrator''s certificate' {
+    BeforeAll {
+        $folder = [IO.Path]::Combine($scratch, 'admin-certificate')
+        [void][IO.Directory]::CreateDirectory($folder)
+        $key = [Security.Cryptography.ECDsa]::Create([Security.Cryptography.ECCurve+NamedCurves]::nistP256)
+        $request = [Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=dist01.corp.example', $key, [Security.Cryptography.HashAlgorithmName]::SHA256)
+        $names = [Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder]::new()
+        $names.AddIpAddress([Net.IPAddress]::Loopback)
+        $request.CertificateExtensions.Add($names.Build())
+        $certificate = $request.CreateSelfSigned([DateTimeOffset]::UtcNow.AddDays(-1), [DateTimeOffset]::UtcNow.AddDays(30))
+        $pfx = [IO.Path]::Combine($folder, 'dist01.pfx')
+        [IO.File]::WriteAllBytes($pfx, $certificate.Export([Security.Cryptography.X509Certificates.X509ContentType]::Pkcs12, 'pfx-secret'))
+        $expectedPin = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($certificate.PublicKey.ExportSubjectPublicKeyInfo())).ToLowerInvariant()
+        $password = [Security.SecureString]::new()
+        foreach ($character in 'pfx-secret'.ToCharArray()) { $password.AppendChar($character) }
+    }
+
+    AfterAll {
+        if (Get-DistManager) { Stop-DistManager }
+    }
+
+    It 'refuses a certificate file that does not exist, starting nothing' {
+        { Start-DistManager -Listen 'https://127.0.0.1:0' -Certificate ([IO.Path]::Combine($folder, 'missing.pfx')) } |
+            Should -Throw -ErrorId 'CertificateFileNotFound,*'
+        Get-DistManager | Should -BeNullOrEmpty
+    }
+
+    It 'ends the start with the reason when the password is wrong' {
+        $wrong = [Security.SecureString]::new()
+        foreach ($character in 'not-it'.ToCharArray()) { $wrong.AppendChar($character) }
+        $thrown = { Start-DistManager -Listen 'https://127.0.0.1:0' -Certificate $pfx -CertificatePassword $wrong } |
+            Should -Throw -ErrorId 'ManagerStartFailed,*' -PassThru
+        $thrown.Exception.Message | Should -BeLike '*dist01.pfx*'
+    }
+
+    It 'serves the PFX given, its password passed in the environment, and shows its pin' {
+        $started = Start-DistManager -Listen 'https://127.0.0.1:0' -Certificate $pfx -CertificatePassword $password
+        $started.CertificatePin | Should -Be $expectedPin
+        (Get-DistManager).CertificatePin | Should -Be $expectedPin
+        Stop-DistManager
+    }
+}

@@ -91,22 +91,35 @@ public static class ManagerLauncher
 
     /// <summary>Starts a manager on the data folder (JP1DIST_HOME or the default when <paramref name="home"/> is null).</summary>
     public static Task<LaunchedManager> StartAsync(string? executableFolder, string listenUrl, string? home, TimeSpan timeout, CancellationToken cancellationToken) =>
-        StartAsync(executableFolder, listenUrl, DistEngine.ForFolder(home), timeout, cancellationToken);
+        StartAsync(executableFolder, new ManagerStartRequest(listenUrl), DistEngine.ForFolder(home), timeout, cancellationToken);
 
     /// <summary>Starts a manager on the engine's data folder; refused when one already runs there.</summary>
-    public static async Task<LaunchedManager> StartAsync(string? executableFolder, string listenUrl, DistEngine engine, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<LaunchedManager> StartAsync(string? executableFolder, ManagerStartRequest request, DistEngine engine, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        var listenUrl = request.ListenUrl;
         if (!Uri.TryCreate(listenUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {
             throw new DistException("ListenUrlInvalid", DistErrorKind.InvalidArgument, $"'{listenUrl}' is not an http:// or https:// URL.", listenUrl);
         }
         // The manager would refuse it too; saying so here gives the reason without starting a process.
-        if (PlainHttp.IsInsecure(uri))
+        if (PlainHttp.IsInsecure(uri) && !request.AllowInsecureHttp)
         {
             throw new DistException("ListenUrlInsecure", DistErrorKind.InvalidArgument,
                 $"'{listenUrl}' would serve plain HTTP beyond this computer: enrollment tokens, credentials and packages would cross the "
                 + $"network unencrypted. Listen on https://{uri.Authority} (the manager creates its certificate in the data folder's keys "
-                + $"folder) or on http://127.0.0.1:{uri.Port}; 'jp1dist manager {PlainHttp.AllowSwitch}' accepts the risk where it must.", listenUrl);
+                + $"folder) or on http://127.0.0.1:{uri.Port}; -AllowInsecureHttp accepts the risk where it must.", listenUrl);
+        }
+        foreach (var (path, parameter) in new[] { (request.CertificatePath, "-Certificate"), (request.CertificateKeyPath, "-CertificateKey") })
+        {
+            if (path is not null && !File.Exists(path))
+            {
+                throw new DistException("CertificateFileNotFound", DistErrorKind.NotFound, $"{parameter}: the file '{path}' does not exist.", path);
+            }
+        }
+        if (request.CertificateKeyPath is not null && request.CertificatePath is null)
+        {
+            throw new DistException("CertificateKeyWithoutCertificate", DistErrorKind.InvalidArgument,
+                "-CertificateKey is the private key of -Certificate; give the certificate too.", request.CertificateKeyPath);
         }
         var folder = engine.Folder;
         var running = (await engine.Managers.ListAsync(cancellationToken)).FirstOrDefault(m => m.IsAlive);
@@ -133,6 +146,24 @@ public static class ManagerLauncher
         foreach (var argument in new[] { "manager", "--listen", listenUrl, "--home", folder.Root })
         {
             start.ArgumentList.Add(argument);
+        }
+        foreach (var (option, value) in new[] { ("--certificate", request.CertificatePath), ("--certificate-key", request.CertificateKeyPath) })
+        {
+            if (value is not null)
+            {
+                start.ArgumentList.Add(option);
+                start.ArgumentList.Add(Path.GetFullPath(value));
+            }
+        }
+        if (request.AllowInsecureHttp)
+        {
+            start.ArgumentList.Add(PlainHttp.AllowSwitch);
+        }
+        // The password in the environment, where other users cannot read it; never inherited from this process's.
+        start.Environment.Remove(PlainHttp.CertificatePasswordVariable);
+        if (request.CertificatePassword is { Length: > 0 } password)
+        {
+            start.Environment[PlainHttp.CertificatePasswordVariable] = password;
         }
         start.Environment["JP1DIST_SHUTDOWN_SECRET"] = secret;
         start.Environment["JP1DIST_PARENT_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);

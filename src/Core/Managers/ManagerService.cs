@@ -61,14 +61,14 @@ public sealed class ManagerService(DistEngine engine) : IManagerService
     }
 
     /// <inheritdoc />
-    public async Task<DistManagerInfo> StartAsync(string listenUrl, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async Task<DistManagerInfo> StartAsync(ManagerStartRequest request, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         // One start at a time: the launcher's check that no manager runs on the folder (this session's included, by its
         // heartbeat) and the launch are one step for this process.
         await _starting.WaitAsync(cancellationToken);
         try
         {
-            var launched = await ManagerLauncher.StartAsync(ExecutableFolder, listenUrl, engine, timeout, cancellationToken);
+            var launched = await ManagerLauncher.StartAsync(ExecutableFolder, request, engine, timeout, cancellationToken);
             lock (_gate)
             {
                 _started?.Dispose();

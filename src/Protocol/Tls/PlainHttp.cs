@@ -10,6 +10,12 @@ public static class PlainHttp
     /// <summary>The command-line switch that allows plain HTTP beyond loopback.</summary>
     public const string AllowSwitch = "--allow-insecure-http";
 
+    /// <summary>
+    /// The environment variable that carries a serving node's certificate password (--certificate-password is visible to
+    /// other users in the process list).
+    /// </summary>
+    public const string CertificatePasswordVariable = "JP1DIST_CERTIFICATE_PASSWORD";
+
     /// <summary>Whether the URL is plain http:// to an address other than loopback (a wildcard listen address included).</summary>
     public static bool IsInsecure(Uri url) => url.Scheme == Uri.UriSchemeHttp && !url.IsLoopback;
 

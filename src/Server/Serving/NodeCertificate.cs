@@ -11,7 +11,7 @@ namespace JP1Dist.Server.Serving;
 public sealed class NodeTlsOptions
 {
     /// <summary>The environment variable that carries the certificate's password (arguments are visible to other users).</summary>
-    public const string PasswordVariable = "JP1DIST_CERTIFICATE_PASSWORD";
+    public const string PasswordVariable = Protocol.Tls.PlainHttp.CertificatePasswordVariable;
 
     /// <summary>An administrator's certificate (--certificate): PFX/PKCS#12, or PEM with the key in it or in <see cref="KeyPath"/>. Null: the node's own.</summary>
     public string? CertificatePath { get; set; }
