@@ -169,13 +169,13 @@ public sealed class TlsProcessTests(HttpsManagerFixture manager, ITestOutputHelp
         Assert.Contains("--allow-insecure-http", relayRun.Output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(relayState));
 
-        var upward = await RunAsync(null, "relay", "--manager", "http://192.0.2.10:22400", "--listen", "https://127.0.0.1:0", "--state", relayState);
+        var upward = await RunAsync(null, "relay", "--manager", "http://upper.jp1dist.invalid:22400", "--listen", "https://127.0.0.1:0", "--state", relayState);
         Assert.Equal(2, upward.ExitCode);
-        Assert.Contains("refusing to connect to http://192.0.2.10:22400", upward.Output, StringComparison.Ordinal);
+        Assert.Contains("refusing to connect to http://upper.jp1dist.invalid:22400", upward.Output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(relayState));
 
         var agentState = Path.Combine(manager.Root, "refused-agent");
-        var agent = await RunAsync(null, "agent", "--manager", "http://192.0.2.10:22400", "--token", "secret", "--state", agentState, "--once");
+        var agent = await RunAsync(null, "agent", "--manager", "http://upper.jp1dist.invalid:22400", "--token", "secret", "--state", agentState, "--once");
         Assert.Equal(2, agent.ExitCode);
         Assert.Contains("--allow-insecure-http", agent.Output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(agentState));
