@@ -29,6 +29,16 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return await db.JobExecutions.AsNoTracking().Where(x => x.ScheduledAt == null).OrderBy(x => x.Id).ToListAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Executions handed to the scheduler and not dispatched yet: due later, or lost with a manager that died while their
+    /// trigger fired (the scheduler's own recovery covers that; the sweeper checks it did).
+    /// </summary>
+    public async Task<IReadOnlyList<JobExecutionRow>> GetUndispatchedAsync(CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        return await db.JobExecutions.AsNoTracking().Where(x => x.ScheduledAt != null && x.DispatchedAt == null).OrderBy(x => x.Id).ToListAsync(cancellationToken);
+    }
+
     /// <summary>Marks an execution as handed to the scheduler.</summary>
     public async Task MarkScheduledAsync(int executionId, CancellationToken cancellationToken)
     {

@@ -5,7 +5,10 @@ using Quartz;
 
 namespace JP1Dist.Server.Manager;
 
-/// <summary>The Quartz job that fires at an execution's time and queues its targets.</summary>
+/// <summary>
+/// The Quartz job that fires at an execution's time and queues its targets. Idempotent (only Waiting targets move, in one
+/// transaction), so it is built to be recovered: a manager that dies while it runs runs it again when it starts.
+/// </summary>
 public sealed class DispatchExecutionJob(DistributionService distribution, ILogger<DispatchExecutionJob> logger) : IJob
 {
     public const string ExecutionIdKey = "executionId";

@@ -1,5 +1,6 @@
 using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Managers;
+using JP1Dist.Core.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Quartz;
@@ -10,6 +11,12 @@ namespace JP1Dist.Server.Manager;
 /// Turns executions that cmdlets recorded into Quartz triggers: at once when nudged, and on a short
 /// sweep otherwise. The manager is the only process that writes Quartz's tables.
 /// </summary>
+/// <remarks>
+/// A dispatch survives the manager's death at any instant: before its trigger exists the execution is still unscheduled;
+/// a trigger that was firing is recovered by Quartz (the job requests recovery); and at start and every
+/// <see cref="RecoveryInterval"/> the sweeper schedules again any execution that is scheduled, not dispatched, and has
+/// no trigger any more. Dispatching is idempotent, so a second run queues nothing twice.
+/// </remarks>
 public sealed class IntentSweeper(
     DistributionService distribution,
     ISchedulerFactory schedulerFactory,
@@ -17,6 +24,10 @@ public sealed class IntentSweeper(
     ILogger<IntentSweeper> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _nudge = new(0, 1);
+    private DateTime _lastRecovery = DateTime.MinValue;
+
+    /// <summary>How often scheduled, undispatched executions are checked for a lost trigger (and once at start).</summary>
+    public static readonly TimeSpan RecoveryInterval = TimeSpan.FromSeconds(30);
 
     /// <summary>Asks for a sweep now.</summary>
     public void Nudge()
@@ -63,25 +74,57 @@ public sealed class IntentSweeper(
     {
         foreach (var execution in await distribution.GetUnscheduledAsync(cancellationToken))
         {
-            var key = DispatchExecutionJob.KeyFor(execution.Id);
-            if (!await scheduler.Exists(key, cancellationToken))
+            if (await ScheduleAsync(scheduler, execution, cancellationToken) is { } startAt)
             {
-                var job = JobBuilder.Create<DispatchExecutionJob>()
-                    .WithIdentity(key)
-                    .UsingJobData(DispatchExecutionJob.ExecutionIdKey, execution.Id)
-                    .Build();
-                var startAt = execution.ExecuteAt is { } at ? new DateTimeOffset(at, TimeSpan.Zero) : DateTimeOffset.UtcNow;
-                var trigger = TriggerBuilder.Create()
-                    .WithIdentity($"execution-{execution.Id}", DispatchExecutionJob.Group)
-                    .ForJob(key)
-                    .StartAt(startAt)
-                    // A manager that was down at the execution time fires it as soon as it starts.
-                    .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
-                    .Build();
-                await scheduler.ScheduleJob(job, trigger, default, cancellationToken);
                 logger.LogInformation("Scheduled execution {ExecutionId} of job {JobId} for {StartAt:u}", execution.Id, execution.JobId, startAt);
             }
             await distribution.MarkScheduledAsync(execution.Id, cancellationToken);
         }
+        if (DateTime.UtcNow - _lastRecovery >= RecoveryInterval)
+        {
+            foreach (var execution in await distribution.GetUndispatchedAsync(cancellationToken))
+            {
+                if (await ScheduleAsync(scheduler, execution, cancellationToken) is { } startAt)
+                {
+                    logger.LogWarning("Execution {ExecutionId} of job {JobId} was scheduled but never dispatched, and its trigger is gone "
+                        + "(the manager stopped while dispatching it); scheduled again for {StartAt:u}", execution.Id, execution.JobId, startAt);
+                }
+            }
+            _lastRecovery = DateTime.UtcNow;
+        }
+    }
+
+    /// <summary>Creates the execution's trigger unless it exists; when it fires (at once when its time has passed). Null when it existed.</summary>
+    private static async Task<DateTimeOffset?> ScheduleAsync(IScheduler scheduler, JobExecutionRow execution, CancellationToken cancellationToken)
+    {
+        var key = DispatchExecutionJob.KeyFor(execution.Id);
+        if (await scheduler.Exists(key, cancellationToken))
+        {
+            return null;
+        }
+        var job = JobBuilder.Create<DispatchExecutionJob>()
+            .WithIdentity(key)
+            .UsingJobData(DispatchExecutionJob.ExecutionIdKey, execution.Id)
+            // Run again after a manager that died while running it starts again (safe: dispatching is idempotent).
+            .RequestRecovery()
+            .Build();
+        var startAt = execution.ExecuteAt is { } at ? new DateTimeOffset(at, TimeSpan.Zero) : DateTimeOffset.UtcNow;
+        var trigger = TriggerBuilder.Create()
+            .WithIdentity($"execution-{execution.Id}", DispatchExecutionJob.Group)
+            .ForJob(key)
+            .StartAt(startAt)
+            // A manager that was down at the execution time fires it as soon as it starts.
+            .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
+            .Build();
+        try
+        {
+            await scheduler.ScheduleJob(job, trigger, default, cancellationToken);
+        }
+        catch (ObjectAlreadyExistsException)
+        {
+            // It came back between the check and now (Quartz's own recovery): that trigger does the work.
+            return null;
+        }
+        return startAt;
     }
 }
