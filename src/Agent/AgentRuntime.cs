@@ -67,10 +67,13 @@ public sealed class AgentRuntime : IDisposable
         }
     }
 
+    /// <summary>The longest an agent waits between attempts to reach its higher system (the ceiling of its jittered back-off).</summary>
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
     /// <summary>Runs until stopped: long-polls and processes work, riding out an unreachable higher system.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var backoff = TimeSpan.FromSeconds(1);
+        var backoff = new Backoff(TimeSpan.FromSeconds(1), MaxBackoff);
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -86,7 +89,7 @@ public sealed class AgentRuntime : IDisposable
                     // Served only work that waits (this clock is behind the manager's): do not ask again at once.
                     await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken);
                 }
-                backoff = TimeSpan.FromSeconds(1);
+                backoff.Reset();
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -94,24 +97,24 @@ public sealed class AgentRuntime : IDisposable
             }
             catch (Exception e) when (HigherSystemClient.IsTransient(e) || e is CertificatePinMismatchException or SigningKeyMismatchException)
             {
+                var delay = backoff.Next();
                 if (e is CertificatePinMismatchException or SigningKeyMismatchException)
                 {
                     // Not a network hiccup: someone else may answer at that address. Say so loudly, and keep trying.
-                    _logger.LogError("Refused the higher system {Url}: {Error} Trying again in {Delay} s", _options.ManagerUrl, e.Message, backoff.TotalSeconds);
+                    _logger.LogError("Refused the higher system {Url}: {Error} Trying again in {Delay:0.0} s", _options.ManagerUrl, e.Message, delay.TotalSeconds);
                 }
                 else
                 {
-                    _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay} s", _options.ManagerUrl, e.Message, backoff.TotalSeconds);
+                    _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay:0.0} s", _options.ManagerUrl, e.Message, delay.TotalSeconds);
                 }
                 try
                 {
-                    await Task.Delay(backoff, cancellationToken);
+                    await Task.Delay(delay, cancellationToken);
                 }
                 catch (OperationCanceledException)
                 {
                     break;
                 }
-                backoff = TimeSpan.FromSeconds(Math.Min(backoff.TotalSeconds * 2, 30));
             }
         }
     }
@@ -612,7 +615,7 @@ public sealed class AgentRuntime : IDisposable
     /// <summary>Retries a call while the higher system is unreachable, a few times in a row.</summary>
     private async Task<T> CallAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
     {
-        var delay = TimeSpan.FromMilliseconds(500);
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(500), MaxBackoff);
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -630,8 +633,7 @@ public sealed class AgentRuntime : IDisposable
             catch (Exception e) when (HigherSystemClient.IsTransient(e) && attempt < 5 && !cancellationToken.IsCancellationRequested)
             {
                 _logger.LogDebug("Call to the higher system failed ({Error}); retrying", e.Message);
-                await Task.Delay(delay, cancellationToken);
-                delay *= 2;
+                await Task.Delay(backoff.Next(), cancellationToken);
             }
         }
     }

@@ -37,7 +37,7 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
 
     private async Task SyncLoopAsync(CancellationToken stoppingToken)
     {
-        var backoff = TimeSpan.FromSeconds(1);
+        var backoff = new Backoff(TimeSpan.FromSeconds(1), AgentRuntime.MaxBackoff);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -58,7 +58,7 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                         _ = Task.Run(() => node.PrefetchAsync(needed, stoppingToken), CancellationToken.None);
                     }
                 }
-                backoff = TimeSpan.FromSeconds(1);
+                backoff.Reset();
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -67,18 +67,18 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
             catch (Exception e) when (HigherSystemClient.IsUpwardFailure(e))
             {
                 node.HigherSystemReachable = false;
+                var delay = backoff.Next();
                 logger.Log(e is CertificatePinMismatchException ? LogLevel.Error : LogLevel.Warning,
-                    "Cannot take work from the higher system {Url} ({Error}); serving the last snapshot, trying again in {Delay} s",
-                    options.HigherSystemUrl, e.Message, backoff.TotalSeconds);
-                await PauseAsync(backoff, stoppingToken);
-                backoff = Grow(backoff);
+                    "Cannot take work from the higher system {Url} ({Error}); serving the last snapshot, trying again in {Delay:0.0} s",
+                    options.HigherSystemUrl, e.Message, delay.TotalSeconds);
+                await PauseAsync(delay, stoppingToken);
             }
         }
     }
 
     private async Task FlushLoopAsync(CancellationToken stoppingToken)
     {
-        var backoff = TimeSpan.FromSeconds(1);
+        var backoff = new Backoff(TimeSpan.FromSeconds(1), AgentRuntime.MaxBackoff);
         var lastSeenSent = DateTime.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -128,7 +128,7 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                 {
                     _queued.Release(); // more may be waiting: the batch was full, or cut by its size
                 }
-                backoff = TimeSpan.FromSeconds(1);
+                backoff.Reset();
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -138,10 +138,10 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
             {
                 node.HigherSystemReachable = false;
                 node.AnswerNone();
-                logger.LogWarning("Cannot pass {Count} queued report(s) to the higher system {Url} ({Error}); they stay queued, trying again in {Delay} s",
-                    store.OutboxCount(), options.HigherSystemUrl, e.Message, backoff.TotalSeconds);
-                await PauseAsync(backoff, stoppingToken);
-                backoff = Grow(backoff);
+                var delay = backoff.Next();
+                logger.LogWarning("Cannot pass {Count} queued report(s) to the higher system {Url} ({Error}); they stay queued, trying again in {Delay:0.0} s",
+                    store.OutboxCount(), options.HigherSystemUrl, e.Message, delay.TotalSeconds);
+                await PauseAsync(delay, stoppingToken);
                 _queued.Release();
             }
         }
@@ -173,6 +173,4 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
         {
         }
     }
-
-    private static TimeSpan Grow(TimeSpan backoff) => TimeSpan.FromSeconds(Math.Min(backoff.TotalSeconds * 2, 30));
 }
