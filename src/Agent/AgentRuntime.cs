@@ -67,6 +67,12 @@ public sealed class AgentRuntime : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether an install this agent ran since it started ended with a reboot code: the computer must restart to finish
+    /// (`jp1dist agent --once` exits with 3010 then, for startup scripts).
+    /// </summary>
+    public bool RebootRequired { get; private set; }
+
     /// <summary>The longest an agent waits between attempts to reach its higher system (the ceiling of its jittered back-off).</summary>
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
@@ -359,7 +365,11 @@ public sealed class AgentRuntime : IDisposable
         {
             _store.RecordInstalled(manifest.Name, manifest.Version);
         }
-        await CompleteAsync(ticket, new TicketResult(outcome.Succeeded ? "Succeeded" : "Failed", outcome.ExitCode, outcome.Message, outcome.OutputTail), cancellationToken);
+        if (outcome.Meaning == ExitCodeMeaning.RebootRequired)
+        {
+            RebootRequired = true;
+        }
+        await CompleteAsync(ticket, new TicketResult(outcome.ReportStatus, outcome.ExitCode, outcome.Message, outcome.OutputTail), cancellationToken);
         await ReportFactsIfChangedAsync(force: true, cancellationToken);
         return true;
     }
@@ -434,7 +444,7 @@ public sealed class AgentRuntime : IDisposable
                 ticket.Held = true;
                 _store.SaveTicket(ticket);
                 return true;
-            case "Canceled" or "Succeeded" or "Failed" or "ConditionNotMet" or "StoredOnRelay":
+            case "Canceled" or "Succeeded" or "SucceededRebootRequired" or "Failed" or "ConditionNotMet" or "StoredOnRelay":
                 _logger.LogInformation("Job {Job}: the higher system says {Status}; stopping", ticket.Item.JobName, answer.Status);
                 CloseLocally(ticket, answer.Status, $"Stopped: the target is {answer.Status} at the higher system.");
                 return true;

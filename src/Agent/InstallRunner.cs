@@ -4,8 +4,20 @@ using JP1Dist.Protocol;
 
 namespace JP1Dist.Agent;
 
-/// <summary>What the install command did.</summary>
-public sealed record InstallOutcome(bool Succeeded, int? ExitCode, string Message, string OutputTail);
+/// <summary>What the install command did; Meaning is null when it did not end by itself (not started, timed out, stopped).</summary>
+public sealed record InstallOutcome(ExitCodeMeaning? Meaning, int? ExitCode, string Message, string OutputTail)
+{
+    /// <summary>Whether the package is installed (a success code, or a reboot code).</summary>
+    public bool Succeeded => Meaning is ExitCodeMeaning.Success or ExitCodeMeaning.RebootRequired;
+
+    /// <summary>The status reported for it.</summary>
+    public string ReportStatus => Meaning switch
+    {
+        ExitCodeMeaning.Success => ReportStatuses.Succeeded,
+        ExitCodeMeaning.RebootRequired => ReportStatuses.SucceededRebootRequired,
+        _ => ReportStatuses.Failed,
+    };
+}
 
 /// <summary>
 /// Runs a package's install command: an argument list (no shell in between), the staging folder as working
@@ -37,22 +49,34 @@ public static class InstallRunner
         }
         catch (OperationCanceledException)
         {
-            return new InstallOutcome(false, null, "The install command was stopped because the agent shut down.", tail.ToString());
+            return new InstallOutcome(null, null, "The install command was stopped because the agent shut down.", tail.ToString());
         }
         if (ended.StartError is not null)
         {
-            return new InstallOutcome(false, null, $"The install command '{manifest.InstallCommand}' could not be started: {ended.StartError}", "");
+            return new InstallOutcome(null, null, $"The install command '{manifest.InstallCommand}' could not be started: {ended.StartError}", "");
         }
         if (ended.TimedOut)
         {
-            return new InstallOutcome(false, null, $"The install command did not finish within {manifest.InstallTimeoutSeconds} s and was stopped.", tail.ToString());
+            return new InstallOutcome(null, null, $"The install command did not finish within {manifest.InstallTimeoutSeconds} s and was stopped.", tail.ToString());
         }
-        var code = ended.ExitCode!.Value;
-        var succeeded = manifest.SuccessExitCodes.Contains(code);
-        var message = succeeded
-            ? $"The install command exited with code {code}."
-            : $"The install command exited with code {code}, which is not a success code ({string.Join(", ", manifest.SuccessExitCodes)}).";
-        return new InstallOutcome(succeeded, code, message, tail.ToString());
+        var reading = ExitCodes.Read(manifest, ended.ExitCode!.Value, eightBit: !OperatingSystem.IsWindows());
+        return new InstallOutcome(reading.Meaning, reading.Reported, Describe(manifest, reading), tail.ToString());
+    }
+
+    /// <summary>What the exit code means, in words: the code, what it was read as, and what happens next.</summary>
+    public static string Describe(PackageManifest manifest, ExitCodeReading reading)
+    {
+        var code = reading.Mapped
+            ? $"code {reading.Reported} (read as {reading.Code}: this system passes only the low 8 bits of an exit code)"
+            : $"code {reading.Code}";
+        return reading.Meaning switch
+        {
+            ExitCodeMeaning.Success => $"The install command exited with {code}.",
+            ExitCodeMeaning.RebootRequired => $"The install command exited with {code}, a reboot code: installed, and the computer must restart to finish.",
+            ExitCodeMeaning.RetryLater => $"The install command exited with {code}, a retry code (for example another installation was in progress): "
+                + "the manager queues the install again later.",
+            _ => $"The install command exited with {code}, which is not a success code ({string.Join(", ", manifest.SuccessExitCodes)}).",
+        };
     }
 
     /// <summary>A file of the package runs from the staging folder (made executable on Unix); anything else is a program the client has.</summary>

@@ -153,6 +153,12 @@ internal static class Commands
         }
     }
 
+    /// <summary>
+    /// `jp1dist agent --once` ends with this code when an install it ran needs a restart (ERROR_SUCCESS_REBOOT_REQUIRED, as
+    /// msiexec uses it). A POSIX shell sees its low 8 bits, 194.
+    /// </summary>
+    public const int RebootRequiredExitCode = 3010;
+
     private static Option<string?> TokenOption(string role) => new("--token")
     {
         Description = $"The enrollment token for the {role}'s first registration (New-DistEnrollmentToken). Visible in the process list: "
@@ -287,6 +293,12 @@ internal static class Commands
                 try
                 {
                     await runtime.RunOnceAsync(cancellationToken);
+                    if (runtime.RebootRequired)
+                    {
+                        // As msiexec does: the work succeeded, and the computer must restart to finish it.
+                        logger.Warning("An install needs a restart of this computer to finish; exiting with {Code}", RebootRequiredExitCode);
+                        return RebootRequiredExitCode;
+                    }
                     return 0;
                 }
                 catch (OperationCanceledException)

@@ -18,7 +18,9 @@ public sealed record NewPackageRequest(
     int? InstallTimeoutSeconds = null,
     InstallConditions? InstallConditions = null,
     DateTime? InstallAt = null,
-    DateTime? ExpiresAt = null)
+    DateTime? ExpiresAt = null,
+    IReadOnlyList<int>? RebootExitCodes = null,
+    IReadOnlyList<int>? RetryExitCodes = null)
 {
     /// <summary>The segment size when none is given: small enough to resume cheaply, large enough to keep requests few.</summary>
     public const long DefaultSegmentSize = 1024 * 1024;

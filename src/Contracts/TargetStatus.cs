@@ -27,6 +27,8 @@ public enum TargetStatus
     Canceled = 9,
     /// <summary>For transfer-to-relay jobs: the package is stored on the relay until it expires.</summary>
     StoredOnRelay = 10,
+    /// <summary>The install command ended with one of the package's reboot codes: installed, and the computer must restart to finish.</summary>
+    SucceededRebootRequired = 11,
 }
 
 /// <summary>The transitions a target may make, listed in one place; every change is a compare-and-set on these.</summary>
@@ -37,15 +39,16 @@ public static class TargetStates
         // Waiting -> ConditionNotMet: the manager's pre-check at dispatch, on the facts it knows about the host.
         [TargetStatus.Waiting] = [TargetStatus.Queued, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
         // -> StoredOnRelay: a relay stored the package of a transfer-to-relay job (DistributionService.ReportAsync allows it for those only).
-        [TargetStatus.Queued] = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.StoredOnRelay],
-        [TargetStatus.Transferring] = [TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.StoredOnRelay],
-        [TargetStatus.Transferred] = [TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
+        [TargetStatus.Queued] = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.StoredOnRelay],
+        [TargetStatus.Transferring] = [TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.StoredOnRelay],
+        [TargetStatus.Transferred] = [TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
         // An install under way finishes: it cannot be suspended or canceled.
-        [TargetStatus.Installing] = [TargetStatus.Succeeded, TargetStatus.Failed],
+        [TargetStatus.Installing] = [TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed],
         // Resuming goes back to Waiting when the execution has not been dispatched yet, else to Queued.
         [TargetStatus.Suspended] = [TargetStatus.Waiting, TargetStatus.Queued, TargetStatus.Canceled],
         // Final states leave only through re-execution, which starts a new attempt.
         [TargetStatus.Succeeded] = [],
+        [TargetStatus.SucceededRebootRequired] = [],
         [TargetStatus.Failed] = [],
         [TargetStatus.ConditionNotMet] = [],
         [TargetStatus.Canceled] = [],
@@ -84,8 +87,11 @@ public static class TargetStates
     }
 
     /// <summary>True when the target has reached an outcome and waits for nothing more.</summary>
-    public static bool IsFinal(this TargetStatus status) => status is TargetStatus.Succeeded or TargetStatus.Failed
+    public static bool IsFinal(this TargetStatus status) => status is TargetStatus.Succeeded or TargetStatus.SucceededRebootRequired or TargetStatus.Failed
         or TargetStatus.ConditionNotMet or TargetStatus.Canceled or TargetStatus.StoredOnRelay;
+
+    /// <summary>True when the package was installed: Succeeded, or SucceededRebootRequired.</summary>
+    public static bool IsSuccess(this TargetStatus status) => status is TargetStatus.Succeeded or TargetStatus.SucceededRebootRequired;
 
     /// <summary>True when a job in this state still holds its package (removal is refused).</summary>
     public static bool IsActive(this TargetStatus status) => !status.IsFinal();

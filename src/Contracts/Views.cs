@@ -21,7 +21,9 @@ public sealed record DistPackage(
     int Id,
     Protocol.InstallConditions? InstallConditions = null,
     DateTime? InstallAt = null,
-    DateTime? ExpiresAt = null);
+    DateTime? ExpiresAt = null,
+    IReadOnlyList<int>? RebootExitCodes = null,
+    IReadOnlyList<int>? RetryExitCodes = null);
 
 /// <summary>A registered host, as Get-DistHost shows it: HigherSystem is its relay's name or "(manager)", Depth 0 is directly under the manager.</summary>
 public sealed record DistHost(

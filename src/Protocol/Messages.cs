@@ -183,7 +183,10 @@ public sealed record ReportRequest(
 /// </summary>
 public sealed record ReportResponse(bool Accepted, string Status);
 
-/// <summary>The signed description of a package: what to fetch, how to check it, what to run.</summary>
+/// <summary>
+/// The signed description of a package: what to fetch, how to check it, what to run, and what its exit codes mean
+/// (<see cref="ExitCodes"/>: reboot and retry codes are absent from older manifests, which then mean the defaults).
+/// </summary>
 public sealed record PackageManifest(
     string Name,
     string Version,
@@ -194,7 +197,9 @@ public sealed record PackageManifest(
     IReadOnlyList<int> SuccessExitCodes,
     int InstallTimeoutSeconds,
     InstallConditions? InstallConditions = null,
-    DateTime? InstallAt = null)
+    DateTime? InstallAt = null,
+    IReadOnlyList<int>? RebootExitCodes = null,
+    IReadOnlyList<int>? RetryExitCodes = null)
 {
     /// <summary>The sum of the files' sizes.</summary>
     [JsonIgnore]

@@ -10,12 +10,13 @@ public static class ReportStatuses
     public const string Transferred = "Transferred";
     public const string Installing = "Installing";
     public const string Succeeded = "Succeeded";
+    public const string SucceededRebootRequired = "SucceededRebootRequired";
     public const string Failed = "Failed";
     public const string ConditionNotMet = "ConditionNotMet";
     public const string StoredOnRelay = "StoredOnRelay";
 
     /// <summary>Every status a report may carry.</summary>
-    public static readonly IReadOnlyList<string> All = [Transferring, Transferred, Installing, Succeeded, Failed, ConditionNotMet, StoredOnRelay];
+    public static readonly IReadOnlyList<string> All = [Transferring, Transferred, Installing, Succeeded, SucceededRebootRequired, Failed, ConditionNotMet, StoredOnRelay];
 
     /// <summary>The status's name as spelled here, when <paramref name="status"/> is one (case-insensitive); otherwise null.</summary>
     public static string? Find(string? status) => WireNames.Find(All, status);

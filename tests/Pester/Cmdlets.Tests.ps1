@@ -36,6 +36,20 @@ Describe 'Packages' {
             Should -Throw -ErrorId 'InstallCommandNotFound,*'
     }
 
+    It 'keeps reboot and retry codes, and warns of a code wider than 8 bits where Linux may install' {
+        $package = New-DistPackage -Name 'Driver' -Version '1' -Path $source -InstallCommand 'setup.cmd' -SuccessExitCode 0, 3010 -WarningVariable warned -WarningAction SilentlyContinue
+        $package.RebootExitCodes | Should -Be @(1641)
+        $package.RetryExitCodes | Should -Be @(1618)
+        @($warned).Count | Should -Be 1
+        "$($warned[0])" | Should -BeLike '*3010*8 bits*'
+        New-DistPackage -Name 'Driver' -Version '2' -Path $source -InstallCommand 'setup.cmd' -SuccessExitCode 0, 3010 -InstallCondition @{ OS = 'Windows' } -WarningVariable quiet | Out-Null
+        @($quiet).Count | Should -Be 0
+        { New-DistPackage -Name 'Driver' -Version '3' -Path $source -InstallCommand 'setup.cmd' -RebootExitCode 3010 -RetryExitCode 3010 } |
+            Should -Throw -ErrorId 'ExitCodesInvalid,*'
+        @(Get-DistPackage -Name 'Driver').Count | Should -Be 2
+        Get-DistPackage -Name 'Driver' | Remove-DistPackage -Confirm:$false
+    }
+
     It 'finds packages by wildcard' {
         (Get-DistPackage -Name 'Office*').Version | Should -Be '16.0'
         @(Get-DistPackage -Name 'Nothing*').Count | Should -Be 0

@@ -224,24 +224,76 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             var ticket = Guid.NewGuid();
             // A new ticket needs its own signed settings: the agent refuses settings signed for another work item.
             var signed = Jobs.AttemptSettings.Sign(engine, target.Job, target.Package, ticket, target.HostId);
+            await RequeueAsync(db, target.Id, target.Attempt, ticket, signed, message, now, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Queues a failed target again as its next attempt, with a new ticket and its signed settings: a compare-and-set on
+    /// (Failed, attempt), so two retries of the same failure cannot both happen. True when it moved.
+    /// </summary>
+    private static async Task<bool> RequeueAsync(DistDbContext db, long targetId, int attempt, Guid ticket, Jobs.SignedAttempt signed, string? message,
+        DateTime now, CancellationToken cancellationToken) =>
+        await db.Targets.Where(t => t.Id == targetId && t.Status == TargetStatus.Failed && t.Attempt == attempt)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.Status, TargetStatus.Queued)
+                .SetProperty(t => t.Attempt, attempt + 1)
+                .SetProperty(t => t.WorkItemId, ticket)
+                .SetProperty(t => t.JobSettingsJson, signed.Json)
+                .SetProperty(t => t.JobSettingsSignature, signed.Signature)
+                .SetProperty(t => t.SettingsExpiresAt, signed.ExpiresAt)
+                .SetProperty(t => t.InstallAt, signed.InstallAt)
+                .SetProperty(t => t.SegmentsTransferred, 0)
+                .SetProperty(t => t.Message, message)
+                .SetProperty(t => t.ExitCode, (int?)null)
+                .SetProperty(t => t.OutputTail, (string?)null)
+                .SetProperty(t => t.BytesTransferred, 0L)
+                .SetProperty(t => t.QueuedAt, now)
+                .SetProperty(t => t.StartedAt, (DateTime?)null)
+                .SetProperty(t => t.CompletedAt, (DateTime?)null)
+                .SetProperty(t => t.UpdatedAt, now), cancellationToken) > 0;
+
+    /// <summary>How long after an install ended with one of its package's retry codes (1618: another installation was in progress) it runs again.</summary>
+    public TimeSpan RetryLaterDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How many attempts a target has in all while its installs end with retry codes; the last one's failure stands.</summary>
+    public const int RetryLaterAttempts = 5;
+
+    /// <summary>
+    /// A failed install whose exit code is one of its package's retry codes (read by <see cref="ExitCodes"/>, as the agent
+    /// reads it, for the host's operating system) is queued again as a new attempt that installs no sooner than
+    /// <see cref="RetryLaterDelay"/> from now, up to <see cref="RetryLaterAttempts"/> attempts; the host is woken for it.
+    /// </summary>
+    private async Task RetryLaterAsync(Guid hostId, Guid workItemId, int exitCode, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        var target = await (from t in db.Targets.AsNoTracking()
+                            join j in db.Jobs on t.JobId equals j.Id
+                            join p in db.Packages on j.PackageId equals p.Id
+                            join h in db.Hosts on t.HostId equals h.Id
+                            where t.WorkItemId == workItemId && t.HostId == hostId && t.Status == TargetStatus.Failed
+                            select new { t.Id, t.Attempt, t.Message, h.OS, Job = j, Package = p }).FirstOrDefaultAsync(cancellationToken);
+        if (target is null || target.Job.Type != JobType.Install
+            || JsonSerializer.Deserialize<PackageManifest>(target.Package.ManifestJson, ProtocolJson.Options) is not { } manifest
+            || ExitCodes.Read(manifest, exitCode, ExitCodes.IsEightBit(target.OS)).Meaning != ExitCodeMeaning.RetryLater)
+        {
+            return;
+        }
+        var now = engine.Now;
+        if (target.Attempt >= RetryLaterAttempts)
+        {
+            var final = Truncate($"{target.Message} No retry left: {target.Attempt} attempts ended with a retry code.", 2000);
             await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Failed && t.Attempt == target.Attempt)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(t => t.Status, TargetStatus.Queued)
-                    .SetProperty(t => t.Attempt, target.Attempt + 1)
-                    .SetProperty(t => t.WorkItemId, ticket)
-                    .SetProperty(t => t.JobSettingsJson, signed.Json)
-                    .SetProperty(t => t.JobSettingsSignature, signed.Signature)
-                    .SetProperty(t => t.SettingsExpiresAt, signed.ExpiresAt)
-                    .SetProperty(t => t.InstallAt, signed.InstallAt)
-                    .SetProperty(t => t.SegmentsTransferred, 0)
-                    .SetProperty(t => t.Message, message)
-                    .SetProperty(t => t.ExitCode, (int?)null)
-                    .SetProperty(t => t.OutputTail, (string?)null)
-                    .SetProperty(t => t.BytesTransferred, 0L)
-                    .SetProperty(t => t.QueuedAt, now)
-                    .SetProperty(t => t.StartedAt, (DateTime?)null)
-                    .SetProperty(t => t.CompletedAt, (DateTime?)null)
-                    .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                .ExecuteUpdateAsync(s => s.SetProperty(t => t.Message, final), cancellationToken);
+            return;
+        }
+        var ticket = Guid.NewGuid();
+        var later = now + RetryLaterDelay;
+        var signed = Jobs.AttemptSettings.For(engine, target.Job, target.Package).Sign(ticket, hostId, notBefore: later);
+        var message = Truncate($"Retry {target.Attempt + 1} of {RetryLaterAttempts}, installing at {signed.InstallAt:yyyy-MM-dd HH:mm:ss} UTC, after: {target.Message}", 2000);
+        if (await RequeueAsync(db, target.Id, target.Attempt, ticket, signed, message, now, cancellationToken))
+        {
+            signals.Notify([hostId]);
         }
     }
 
@@ -336,7 +388,11 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     $"Work item {report.WorkItemId} is not current for this host (it was re-executed or removed).", report.WorkItemId)
                 : new ReportResponse(false, current.Value.ToString());
         });
-        if (response.Accepted && to == TargetStatus.Succeeded)
+        if (response.Accepted && to == TargetStatus.Failed && report.ExitCode is { } exitCode)
+        {
+            await RetryLaterAsync(hostId, report.WorkItemId, exitCode, cancellationToken);
+        }
+        if (response.Accepted && to.IsSuccess())
         {
             // Installed software is part of the host's inventory, and policies may look at it. Outside the shared
             // commit: it writes in a transaction of its own.

@@ -54,11 +54,20 @@ public sealed class AttemptSettings
         });
     }
 
-    /// <summary>Signs the settings for one ticket of one host.</summary>
-    public SignedAttempt Sign(Guid workItemId, Guid hostId) =>
-        Seal(_engine, _template with { WorkItemId = workItemId, HostId = hostId, ExpiresAt = _engine.Now + SignedWork.Lifetime });
+    /// <summary>
+    /// Signs the settings for one ticket of one host; with <paramref name="notBefore"/>, the install waits at least until
+    /// then (an install that asked to be tried again later).
+    /// </summary>
+    public SignedAttempt Sign(Guid workItemId, Guid hostId, DateTime? notBefore = null) =>
+        Seal(_engine, _template with
+        {
+            WorkItemId = workItemId,
+            HostId = hostId,
+            ExpiresAt = _engine.Now + SignedWork.Lifetime,
+            InstallAt = notBefore is { } later && !(_template.InstallAt > later) ? later : _template.InstallAt,
+        });
 
-    /// <summary>Signs settings for one ticket of one host: <see cref="For"/> then <see cref="Sign(Guid, Guid)"/>.</summary>
+    /// <summary>Signs settings for one ticket of one host: <see cref="For"/> then <see cref="Sign(Guid, Guid, DateTime?)"/>.</summary>
     public static SignedAttempt Sign(DistEngine engine, JobRow job, PackageRow package, Guid workItemId, Guid hostId) =>
         For(engine, job, package).Sign(workItemId, hostId);
 

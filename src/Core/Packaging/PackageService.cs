@@ -34,6 +34,14 @@ public sealed class PackageService(DistEngine engine) : IPackageService
             throw new DistException("InstallTimeoutOutOfRange", DistErrorKind.InvalidArgument, $"The install timeout {timeout} must be at least 1 second.", timeout);
         }
         var successCodes = request.SuccessExitCodes is { Count: > 0 } codes ? codes.Distinct().ToArray() : [0];
+        // Given lists are the package's; a default yields to a code given in another list (-SuccessExitCode 0,3010 keeps 3010 a success).
+        var rebootCodes = request.RebootExitCodes?.Distinct().ToArray() ?? ExitCodes.DefaultReboot.Except(successCodes).ToArray();
+        var retryCodes = request.RetryExitCodes?.Distinct().ToArray()
+            ?? ExitCodes.DefaultRetry.Except(successCodes).Except(rebootCodes).ToArray();
+        if (ExitCodes.Validate(successCodes, rebootCodes, retryCodes) is { } codesProblem)
+        {
+            throw new DistException("ExitCodesInvalid", DistErrorKind.InvalidArgument, $"The package's exit codes cannot be used: {codesProblem}.");
+        }
         var arguments = request.InstallArguments?.ToArray() ?? [];
         if (arguments.Any(a => a is null))
         {
@@ -67,7 +75,8 @@ public sealed class PackageService(DistEngine engine) : IPackageService
             bytesDone += stored.Size;
         }
         progress?.Report(new PackagingProgress(files.Count, sources.Count, bytesDone, totalBytes, ""));
-        var manifest = new PackageManifest(name, version, segmentSize, files, installCommand, arguments, successCodes, timeout, conditions, installAt);
+        var manifest = new PackageManifest(name, version, segmentSize, files, installCommand, arguments, successCodes, timeout, conditions, installAt,
+            rebootCodes, retryCodes);
         var manifestJson = JsonSerializer.Serialize(manifest, ProtocolJson.Options);
         var row = new PackageRow
         {
@@ -210,23 +219,30 @@ public sealed class PackageService(DistEngine engine) : IPackageService
         }
     }
 
-    internal static DistPackage ToView(PackageRow row) => new(
-        row.Name,
-        row.Version,
-        row.Description,
-        row.InstallCommand,
-        JsonSerializer.Deserialize<string[]>(row.InstallArgumentsJson) ?? [],
-        JsonSerializer.Deserialize<int[]>(row.SuccessExitCodesJson) ?? [0],
-        row.InstallTimeoutSeconds,
-        row.SegmentSize,
-        row.TotalBytes,
-        row.FileCount,
-        row.SegmentCount,
-        row.CreatedAt.AsLocal(),
-        row.Id,
-        ReadConditions(row.InstallConditionsJson),
-        row.InstallAt.AsLocal(),
-        row.ExpiresAt.AsLocal());
+    internal static DistPackage ToView(PackageRow row)
+    {
+        var manifest = JsonSerializer.Deserialize<PackageManifest>(row.ManifestJson, ProtocolJson.Options);
+        return new(
+            row.Name,
+            row.Version,
+            row.Description,
+            row.InstallCommand,
+            JsonSerializer.Deserialize<string[]>(row.InstallArgumentsJson) ?? [],
+            JsonSerializer.Deserialize<int[]>(row.SuccessExitCodesJson) ?? [0],
+            row.InstallTimeoutSeconds,
+            row.SegmentSize,
+            row.TotalBytes,
+            row.FileCount,
+            row.SegmentCount,
+            row.CreatedAt.AsLocal(),
+            row.Id,
+            ReadConditions(row.InstallConditionsJson),
+            row.InstallAt.AsLocal(),
+            row.ExpiresAt.AsLocal(),
+            manifest is null ? ExitCodes.DefaultReboot : ExitCodes.Reboot(manifest),
+            manifest is null ? ExitCodes.DefaultRetry : ExitCodes.Retry(manifest));
+    }
+
 
     /// <summary>Conditions stored as JSON, or null.</summary>
     internal static InstallConditions? ReadConditions(string? json) =>

@@ -35,6 +35,16 @@ public sealed class NewDistPackageCommand : DistCmdlet
     [Parameter]
     public int[] SuccessExitCode { get; set; } = [0];
 
+    /// <summary>Exit codes that mean "installed, restart to finish": SucceededRebootRequired. 3010 and 1641 when omitted.</summary>
+    [Parameter]
+    [AllowEmptyCollection]
+    public int[]? RebootExitCode { get; set; }
+
+    /// <summary>Exit codes that mean "try again later" (another installation in progress): queued again. 1618 when omitted.</summary>
+    [Parameter]
+    [AllowEmptyCollection]
+    public int[]? RetryExitCode { get; set; }
+
     [Parameter]
     [ValidateRange(NewPackageRequest.MinSegmentSize, NewPackageRequest.MaxSegmentSize)]
     public long SegmentSize { get; set; } = NewPackageRequest.DefaultSegmentSize;
@@ -66,7 +76,16 @@ public sealed class NewDistPackageCommand : DistCmdlet
             return;
         }
         var conditions = ReadInstallConditions(InstallCondition);
-        var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds, conditions, InstallAt, ExpiresAt);
+        var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds, conditions, InstallAt, ExpiresAt,
+            RebootExitCode, RetryExitCode);
+        // Only the codes given here: the defaults above 255 are read by their low 8 bits on Linux and macOS by the agent.
+        var given = MyInvocation.BoundParameters;
+        if (ExitCodes.BeyondEightBits(given.ContainsKey(nameof(SuccessExitCode)) ? SuccessExitCode : [], RebootExitCode ?? [], RetryExitCode ?? [], conditions?.OS) is { Count: > 0 } wide)
+        {
+            WriteWarning($"Exit code{(wide.Count > 1 ? "s" : "")} {string.Join(", ", wide)} cannot be reported whole on Linux or macOS, where an exit status has "
+                + "8 bits, and this package's conditions allow those systems. There the agent reads a status of 0-255 as the one listed code with "
+                + "the same low 8 bits, and says so in the result; restrict the package with -InstallCondition @{ OS = 'Windows' } if it is for Windows only.");
+        }
         var bar = new ProgressRecord(1, $"Registering package '{Name}' {Version}", "Reading the files");
         var package = RunWithProgress<DistPackage, PackagingProgress>(
             (progress, token) => Services.Packages.CreateAsync(request, progress, token),
