@@ -135,7 +135,7 @@ public static class RelayCertificates
         {
             request = CertificateRequest.LoadSigningRequest(Convert.FromBase64String(signingRequest), HashAlgorithmName.SHA256);
         }
-        catch (Exception e) when (e is FormatException or CryptographicException or ArgumentException)
+        catch (Exception e) when (e is FormatException or CryptographicException or ArgumentException or AsnContentException)
         {
             throw new DistException("CertificateRequestInvalid", DistErrorKind.InvalidArgument,
                 $"'signingRequest' is not a PKCS#10 certificate signing request signed by its own key ({e.Message}); nothing was issued.", "signingRequest", e);
