@@ -227,6 +227,24 @@ public sealed class RelayCertificateTests : IDisposable
         Assert.Empty(AgentTrust.TrustedSigningKeys(null, null, DateTime.UtcNow));
     }
 
+    [Fact]
+    public void A_relay_asks_again_when_it_has_none_when_less_than_half_is_left_when_the_key_it_trusts_changed_or_a_name_is_missing()
+    {
+        var names = (new List<string> { "relay-osaka.example", "localhost", "bad_name" }, new List<IPAddress> { IPAddress.Loopback, IPAddress.IPv6Loopback });
+        var now = DateTimeOffset.UtcNow;
+        using var issued = Issue(now);
+
+        Assert.Null(Server.Relay.RelayCertificateRenewal.RenewalReason(issued.Certificate, issued.Issuer, [_signingKey], names, now));
+        Assert.Equal("none issued yet", Server.Relay.RelayCertificateRenewal.RenewalReason(null, null, [_signingKey], names, now));
+        Assert.StartsWith("expiring", Server.Relay.RelayCertificateRenewal.RenewalReason(issued.Certificate, issued.Issuer, [_signingKey], names,
+            now + RelayCertificates.Lifetime - RelayCertificates.RenewWhenLeft + TimeSpan.FromMinutes(1)));
+        Assert.Null(Server.Relay.RelayCertificateRenewal.RenewalReason(issued.Certificate, issued.Issuer, [_signingKey], names,
+            now + RelayCertificates.Lifetime - RelayCertificates.RenewWhenLeft - TimeSpan.FromMinutes(1)));
+        Assert.Contains("signing key", Server.Relay.RelayCertificateRenewal.RenewalReason(issued.Certificate, issued.Issuer, [new string('d', 64)], names, now));
+        names.Item1.Add("relay-kobe.example");
+        Assert.Contains("name", Server.Relay.RelayCertificateRenewal.RenewalReason(issued.Certificate, issued.Issuer, [_signingKey], names, now));
+    }
+
     /// <summary>A leaf for the relay's key naming <paramref name="issuer"/>, signed by <paramref name="signature"/>, with the given usage and CA flag.</summary>
     private X509Certificate2 Leaf(X509Certificate2 issuer, X509SignatureGenerator signature, string? usages, bool certificateAuthority = false)
     {
