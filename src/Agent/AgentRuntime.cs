@@ -40,7 +40,9 @@ public sealed class AgentRuntime : IDisposable
         _time = time ?? TimeProvider.System;
         _store = new AgentStateStore(options.StateFolder);
         _pin = AgentTrust.ExpectedPin(options.CertificatePin, _store.LoadIdentity(), options.Token);
-        _client = new HigherSystemClient(options.ManagerUrl, handler, _pin);
+        // A relay's certificate issued by the manager's signing key is trusted too: an agent below a relay needs only its token.
+        _client = new HigherSystemClient(options.ManagerUrl, handler, _pin,
+            () => AgentTrust.TrustedSigningKeys(_identity ?? _store.LoadIdentity(), options.Token, _time.GetUtcNow().UtcDateTime));
     }
 
     /// <summary>The pin the higher system's certificate is held to (see <see cref="AgentTrust.ExpectedPin"/>).</summary>

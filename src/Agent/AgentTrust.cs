@@ -22,6 +22,23 @@ public static class AgentTrust
     public static string? ExpectedPin(string? optionPin, AgentIdentity? identity, string? token) =>
         Fingerprints.Normalize(optionPin) ?? identity?.CertificatePin ?? EnrollmentTokenText.TryParse(token)?.CertificatePin;
 
+    /// <summary>
+    /// The signing keys this node trusts at <paramref name="now"/> (fingerprints, <see cref="Fingerprints"/>): the key in its
+    /// identity once it has registered, else the one its enrollment token names; none when it has neither. A higher
+    /// system whose certificate was issued by one of these keys is trusted without a pin (a relay's certificate, issued by
+    /// the manager: <see cref="JP1Dist.Protocol.Tls.RelayCertificates"/>). Every place that asks "which signing keys do I
+    /// trust" asks here, so a change of the manager's key (keys announced for a time) extends this one set.
+    /// </summary>
+    public static IReadOnlyList<string> TrustedSigningKeys(AgentIdentity? identity, string? token, DateTime now)
+    {
+        _ = now; // the set does not depend on the time yet; keys announced for a period will
+        if (identity is not null)
+        {
+            return Fingerprints.OfPublicKey(identity.ManifestPublicKey) is { } registered ? [registered] : [];
+        }
+        return EnrollmentTokenText.TryParse(token)?.SigningKeyFingerprint is { } named ? [named] : [];
+    }
+
     /// <summary>Refuses a registration answer whose signing key is not the one the token names (when it names one).</summary>
     public static void CheckSigningKey(EnrollmentTokenText token, string manifestPublicKey)
     {

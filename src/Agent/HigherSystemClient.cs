@@ -23,10 +23,14 @@ public sealed class HigherSystemClient : IDisposable
     private readonly HttpClient _http;
     private readonly bool _pinned;
 
-    /// <summary>A client of <paramref name="baseAddress"/>; <paramref name="handler"/> (tests) replaces the pinned connection handler.</summary>
-    public HigherSystemClient(Uri baseAddress, HttpMessageHandler? handler = null, string? certificatePin = null)
+    /// <summary>
+    /// A client of <paramref name="baseAddress"/>, held to <paramref name="certificatePin"/> or to a certificate issued by one
+    /// of <paramref name="trustedSigningKeys"/> (asked at each connection, <see cref="AgentTrust.TrustedSigningKeys"/>);
+    /// <paramref name="handler"/> (tests) replaces the pinned connection handler.
+    /// </summary>
+    public HigherSystemClient(Uri baseAddress, HttpMessageHandler? handler = null, string? certificatePin = null, Func<IReadOnlyCollection<string>>? trustedSigningKeys = null)
     {
-        _http = handler is null ? new HttpClient(CertificatePinning.CreateHandler(certificatePin)) : new HttpClient(handler, disposeHandler: false);
+        _http = handler is null ? new HttpClient(CertificatePinning.CreateHandler(certificatePin, trustedSigningKeys)) : new HttpClient(handler, disposeHandler: false);
         _pinned = certificatePin is not null;
         _http.BaseAddress = baseAddress;
         // Each call sets its own deadline; a long poll must not be cut by a global timeout.
@@ -77,6 +81,10 @@ public sealed class HigherSystemClient : IDisposable
     /// <summary>A relay passes reports, facts and last-seen times of its lower clients upward.</summary>
     public Task<RelayBatchResponse> SendRelayBatchAsync(RelayBatch batch, CancellationToken cancellationToken) =>
         SendAsync<RelayBatchResponse>(HttpMethod.Post, ApiPaths.RelayBatch, JsonContent.Create(batch, options: ProtocolJson.Options), TimeSpan.FromSeconds(120), cancellationToken);
+
+    /// <summary>A relay asks for its TLS certificate (or passes up the request of a relay below it, <see cref="RelayCertificateRequest.HostId"/>).</summary>
+    public Task<RelayCertificateResponse> RequestRelayCertificateAsync(RelayCertificateRequest request, CancellationToken cancellationToken) =>
+        SendAsync<RelayCertificateResponse>(HttpMethod.Post, ApiPaths.RelayCertificate, JsonContent.Create(request, options: ProtocolJson.Options), TimeSpan.FromSeconds(60), cancellationToken);
 
     /// <summary>
     /// One authorized call with its own deadline; a refusal becomes a <see cref="HigherSystemException"/>, and an answer

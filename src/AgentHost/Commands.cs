@@ -64,8 +64,9 @@ internal static class Commands
         var pin = PinOption();
         var listen = new Option<string>("--listen")
         {
-            Description = "The URL lower clients reach this relay on (port 0 picks a free port). https:// serves TLS with the relay's own certificate "
-                + "(created in its state folder) or --certificate; plain http:// only on loopback unless --allow-insecure-http.",
+            Description = "The URL lower clients reach this relay on (port 0 picks a free port). https:// serves TLS with a certificate the manager "
+                + "issues for the relay's own key once it has registered (its own self-created certificate until then), or --certificate; plain http:// "
+                + "only on loopback unless --allow-insecure-http.",
             Required = true,
         };
         var name = new Option<string?>("--name") { Description = "The host name to register under (default: the computer name)." };
@@ -173,7 +174,8 @@ internal static class Commands
     private static Option<string?> PinOption() => new("--certificate-pin")
     {
         Description = "The pin of the higher system's certificate (64 hex digits, the SHA-256 of its public key; Get-DistManager shows a manager's). "
-            + "Overrides the pin in the token; without either, an https:// higher system is checked against the system's trusted certificates.",
+            + "Overrides the pin in the token. A relay's certificate issued by the manager needs no pin: the token's signing key vouches for it. "
+            + "Otherwise, without a pin, an https:// higher system is checked against the system's trusted certificates.",
     };
 
     /// <summary>

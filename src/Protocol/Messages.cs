@@ -21,6 +21,8 @@ public static class ApiPaths
     public const string RelayWork = "/api/v1/relay/work";
     /// <summary>A relay passes its lower clients' reports, facts and last-seen times upward, in batches.</summary>
     public const string RelayBatch = "/api/v1/relay/batch";
+    /// <summary>A relay asks for its TLS certificate, issued by the manager's signing key (a relay forwards a lower relay's request upward).</summary>
+    public const string RelayCertificate = "/api/v1/relay/certificate";
     public const string Nudge = "/api/v1/internal/nudge";
     public const string Shutdown = "/api/v1/internal/shutdown";
     public const string ShutdownHeader = "X-JP1Dist-Shutdown";
@@ -163,6 +165,18 @@ public sealed record RelayBatchResult(long Seq, ReportResponse? Report = null, s
 
 /// <summary>The answer to a batch, one result per entry in the same order.</summary>
 public sealed record RelayBatchResponse(IReadOnlyList<RelayBatchResult> Results);
+
+/// <summary>
+/// A relay's request for the TLS certificate it serves its lower clients with: a PKCS#10 signing request (base64 DER) made
+/// with the relay's own key, which proves that the relay holds the key and never leaves it, and the names the certificate is
+/// to carry. HostId is the relay the certificate is for: absent (the caller itself) when a relay asks for its own, set when
+/// a relay forwards the request of a relay below it. The signing request's subject and extensions are ignored: the manager
+/// decides them (<see cref="Tls.RelayCertificates"/>).
+/// </summary>
+public sealed record RelayCertificateRequest(string SigningRequest, IReadOnlyList<string>? DnsNames, IReadOnlyList<string>? IPAddresses, Guid? HostId = null);
+
+/// <summary>The manager's answer: the relay's certificate and the certificate of the manager's signing key that issued it (base64 DER each).</summary>
+public sealed record RelayCertificateResponse(string Certificate, string IssuerCertificate);
 
 /// <summary>The answer to a poll: zero or more work items.</summary>
 public sealed record WorkResponse(IReadOnlyList<WorkItem> Items);

@@ -63,7 +63,19 @@ public static class ProtocolLimits
     /// <summary>The tag of a relay's work snapshot (<c>?etag=</c>): the higher system makes 32 hex digits.</summary>
     public const int EtagLength = 128;
 
+    /// <summary>
+    /// A relay's certificate signing request (base64 PKCS#10): an ECDSA P-256 or P-384 request takes under 400 characters;
+    /// 8,192 leaves room without letting a request grow without bound.
+    /// </summary>
+    public const int SigningRequestLength = 8192;
+
+    /// <summary>A DNS name in a relay's certificate: at most 253 characters (RFC 1035), labels of letters, digits and hyphens.</summary>
+    public const int DnsNameLength = 253;
+
     // ---- lists ----
+
+    /// <summary>Names (DNS names, and IP addresses, each) in a relay's certificate: its listen host, the computer's name, loopback; 32 is plenty.</summary>
+    public const int MaxCertificateNames = 32;
 
     /// <summary>A host's IP addresses: container and VM hosts carry many interfaces, each with IPv4 and IPv6 addresses.</summary>
     public const int MaxAddresses = 1024;
@@ -104,6 +116,9 @@ public static class ProtocolLimits
     /// about 4 MiB of JSON, or more with non-ASCII names (escaped as \uXXXX, six bytes each).
     /// </summary>
     public const long MaxBodyBytes = 16 * 1024 * 1024;
+
+    /// <summary>A relay's certificate request: a signing request and up to 64 names take a few KiB.</summary>
+    public const long MaxCertificateRequestBodyBytes = 64 * 1024;
 
     /// <summary>A report's body: a message and an output tail at their limits, escaped at six bytes a character, take 150 KiB.</summary>
     public const long MaxReportBodyBytes = 1024 * 1024;

@@ -90,6 +90,44 @@ public static class RequestValidator
         return null;
     }
 
+    /// <summary>
+    /// A relay's certificate request: a base64 signing request within <see cref="ProtocolLimits.SigningRequestLength"/>, at
+    /// most <see cref="ProtocolLimits.MaxCertificateNames"/> DNS names (host names: letters, digits and hyphens in labels, no
+    /// wildcard) and as many IP addresses, at least one name in all, and a host id that is not empty when given. What the
+    /// signing request holds (its signature, its key) is checked where it is read (<see cref="Tls.RelayCertificates"/>).
+    /// </summary>
+    public static FieldProblem? Check(RelayCertificateRequest request)
+    {
+        if (Text(request.SigningRequest, "signingRequest", ProtocolLimits.SigningRequestLength, required: true) is { } text)
+        {
+            return text;
+        }
+        if (request.SigningRequest.Length == 0 || request.SigningRequest.Length % 4 != 0
+            || !request.SigningRequest.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '/' or '='))
+        {
+            return Invalid("signingRequest", "base64 (a PKCS#10 signing request)", "'signingRequest' is not base64 text (a PKCS#10 certificate signing request in DER).");
+        }
+        if (request.HostId == Guid.Empty)
+        {
+            return Invalid("hostId", "a host id", "'hostId' is empty; it must name the relay the certificate is for, or be left out.");
+        }
+        return List(request.DnsNames, "dnsNames", ProtocolLimits.MaxCertificateNames, (n, p) =>
+                Text(n, p, ProtocolLimits.DnsNameLength, required: true)
+                ?? (IsDnsName(n) ? null : Invalid(p, "a host name (labels of letters, digits and hyphens)", $"'{p}' is '{Shorten(n)}'; it must be a host name (labels of letters, digits and hyphens, no wildcard).")))
+            ?? List(request.IPAddresses, "ipAddresses", ProtocolLimits.MaxCertificateNames, (a, p) =>
+                Text(a, p, ProtocolLimits.AddressLength, required: true)
+                ?? (System.Net.IPAddress.TryParse(a, out _) && (a.Contains('.', StringComparison.Ordinal) || a.Contains(':', StringComparison.Ordinal)) && !a.Contains('%', StringComparison.Ordinal) ? null
+                    : Invalid(p, "an IPv4 or IPv6 address", $"'{p}' is '{Shorten(a)}'; it must be an IPv4 or IPv6 address.")))
+            ?? ((request.DnsNames?.Count ?? 0) + (request.IPAddresses?.Count ?? 0) == 0
+                ? Invalid("dnsNames", "at least one name", "The request names no DNS name and no IP address; a certificate needs at least one.") : null);
+    }
+
+    /// <summary>Whether the text is a host name a certificate may carry: dot-separated labels of 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen.</summary>
+    public static bool IsDnsName(string? name) =>
+        name is { Length: > 0 and <= ProtocolLimits.DnsNameLength }
+        && name.TrimEnd('.').Split('.').All(label => label.Length is > 0 and <= 63 && label[0] != '-' && label[^1] != '-'
+            && label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'));
+
     /// <summary>A long poll's <c>?wait=</c>: absent (no wait) or whole seconds from 0 to <see cref="ProtocolLimits.MaxWaitSeconds"/>.</summary>
     public static FieldProblem? CheckWait(string? text, out int seconds)
     {

@@ -1,6 +1,7 @@
 # HTTPS through the cmdlets: a manager from Start-DistManager on https with the certificate it creates, its pin in
-# Get-DistManager, an agent held to that pin, a job executed (the session nudges the manager over HTTPS, pinned) and a
-# clean stop (the stop request is pinned too).
+# Get-DistManager, an agent held to that pin, a job executed (the session nudges the manager over HTTPS, pinned), a
+# relay on https whose agents need only the token New-DistEnrollmentToken makes, and a clean stop (the stop request is
+# pinned too).
 
 BeforeAll {
     . ([IO.Path]::Combine($PSScriptRoot, 'TestSupport.ps1'))
@@ -13,6 +14,8 @@ BeforeAll {
 
 AfterAll {
     Stop-TestAgent $script:agent
+    Stop-TestAgent $script:agentBelow
+    Stop-TestAgent $script:relay
     if (Get-DistManager) { Stop-DistManager }
     Remove-TestFolder $scratch
 }
@@ -47,7 +50,43 @@ Describe 'A manager on HTTPS' {
         $thrown.Exception.Message | Should -BeLike '*https://0.0.0.0:0*'
     }
 
+    It 'installs on an agent below an https relay that has only its token' {
+        $relayToken = New-DistEnrollmentToken -Description 'tls relay' -Relay
+        $relayState = [IO.Path]::Combine($scratch, 'relay-tls')
+        $start = [Diagnostics.ProcessStartInfo]::new($Jp1Dist)
+        foreach ($argument in @('relay', '--manager', $manager.Url, '--token', $relayToken.Token, '--listen', 'https://127.0.0.1:0', '--name', 'relay-tls', '--state', $relayState)) {
+            $start.ArgumentList.Add($argument)
+        }
+        $start.UseShellExecute = $false
+        $start.RedirectStandardOutput = $true
+        $start.RedirectStandardError = $true
+        $script:relay = [Diagnostics.Process]::Start($start)
+        $null = $script:relay.StandardOutput.ReadToEndAsync()
+        $null = $script:relay.StandardError.ReadToEndAsync()
+        # The relay registers, then the manager issues its certificate (tls-issued.crt) within moments.
+        $issued = [IO.Path]::Combine($relayState, 'tls-issued.crt')
+        $deadline = [DateTime]::UtcNow.AddSeconds(90)
+        while (-not ([IO.File]::Exists($issued) -and (Get-DistHost -Name 'relay-tls')) -and [DateTime]::UtcNow -lt $deadline) { [Threading.Thread]::Sleep(200) }
+        [IO.File]::Exists($issued) | Should -BeTrue
+        $relayUrl = (Get-DistHost -Name 'relay-tls').RelayUrl
+        $relayUrl | Should -BeLike 'https://127.0.0.1:*'
+
+        # The token carries the manager's pin, not the relay's; no --certificate-pin is given.
+        $token = New-DistEnrollmentToken -Description 'below the relay'
+        $script:agentBelow = Start-TestAgent -ManagerUrl $relayUrl -Token $token.Token -Name 'pc-below' -StateFolder ([IO.Path]::Combine($scratch, 'agent-pc-below'))
+        $deadline = [DateTime]::UtcNow.AddSeconds(90)
+        while (-not (Get-DistHost -Name 'pc-below') -and [DateTime]::UtcNow -lt $deadline) { [Threading.Thread]::Sleep(200) }
+        (Get-DistHost -Name 'pc-below').HigherSystem | Should -Be 'relay-tls'
+
+        New-DistJob -Name 'Editor below the relay' -Package 'Editor' -Destination 'pc-below' | Start-DistJob | Out-Null
+        Wait-DistJob -Name 'Editor below the relay' -Timeout 120
+        (Get-DistJobStatus -Job 'Editor below the relay').Status | Should -Be 'Succeeded'
+        @(Get-InstallLog $logs 'pc-below').Count | Should -Be 1
+    }
+
     It 'stops cleanly over HTTPS' {
+        Stop-TestAgent $script:agentBelow
+        Stop-TestAgent $script:relay
         Stop-TestAgent $script:agent
         Stop-DistManager
         # A manager that stops cleanly signs off; one killed after a failed stop request would leave its row.

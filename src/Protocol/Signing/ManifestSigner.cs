@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace JP1Dist.Protocol.Signing;
@@ -44,6 +45,12 @@ public sealed class ManifestSigner : IDisposable
         key.ImportFromPem(File.ReadAllText(path));
         return new ManifestSigner(key);
     }
+
+    /// <summary>
+    /// Signs certificates with this key: the certificate of the key itself and the relays' TLS certificates it issues
+    /// (<see cref="Tls.RelayCertificates"/>, the only caller). The key never leaves this object.
+    /// </summary>
+    internal X509SignatureGenerator CertificateSignatureGenerator() => X509SignatureGenerator.CreateForECDsa(_key);
 
     /// <summary>Signs the UTF-8 bytes of the manifest text; the signature is base64.</summary>
     public string Sign(string manifest) =>

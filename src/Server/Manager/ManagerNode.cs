@@ -7,11 +7,12 @@ using JP1Dist.Protocol;
 using JP1Dist.Protocol.Signing;
 using JP1Dist.Server.Serving;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 
 namespace JP1Dist.Server.Manager;
 
 /// <summary>The manager as a higher system: everything is decided here, from the database and the content store.</summary>
-public sealed partial class ManagerNode(DistEngine engine, DistributionService distribution, HostSignals signals) : IHigherSystemNode
+public sealed partial class ManagerNode(DistEngine engine, DistributionService distribution, HostSignals signals, ILogger<ManagerNode> logger) : IHigherSystemNode
 {
     public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken)
     {

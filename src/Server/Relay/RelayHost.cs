@@ -39,9 +39,11 @@ public static class RelayHost
         builder.Services.AddSingleton<IHigherSystemNode>(sp => sp.GetRequiredService<RelayNode>());
         builder.Services.AddHostedService<RelayUplink>();
         builder.Services.AddHostedService<RelayClientRole>();
+        builder.Services.AddHostedService<RelayCertificateRenewal>();
 
         var app = builder.Build();
         app.WarnIfInsecure(options.ListenUrl, options.HigherSystemUrl.ToString());
+        RelayCertificateRenewal.ServeKept(options, served, app.Logger);
         return app.MapNode(options.MaxPollWait);
     }
 }

@@ -301,6 +301,20 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }, cancellationToken);
     }
 
+    /// <summary>A relay below this one asks for its certificate: only the manager issues, so the request goes upward, naming that relay.</summary>
+    public async Task<RelayCertificateResponse> IssueRelayCertificateAsync(Guid relayId, RelayCertificateRequest request, CancellationToken cancellationToken)
+    {
+        _upstream.RequireIdentity();
+        try
+        {
+            return await _upstream.Client.RequestRelayCertificateAsync(request with { HostId = relayId }, cancellationToken);
+        }
+        catch (Exception e) when (HigherSystemClient.IsUpwardFailure(e))
+        {
+            throw RelayUpstream.Translate(e);
+        }
+    }
+
     public Task<IReadOnlyDictionary<TargetStatus, int>> CountTargetsAsync(CancellationToken cancellationToken)
     {
         var counts = new Dictionary<TargetStatus, int>();

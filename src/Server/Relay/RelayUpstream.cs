@@ -16,9 +16,11 @@ public sealed class RelayUpstream : IDisposable
     public RelayUpstream(RelayOptions options, HttpMessageHandler? handler = null)
     {
         _agentState = new AgentStateStore(options.AgentFolder);
-        // Held to the same pin as the relay's client role: the one given, else the one it registered with, else the token's.
+        // Held to the same trust as the relay's client role: the pin given, else the one it registered with, else the token's;
+        // or a certificate issued by the signing key it trusts (a relay above it).
         Client = new HigherSystemClient(options.HigherSystemUrl, handler,
-            AgentTrust.ExpectedPin(options.CertificatePin, _agentState.LoadIdentity(), options.Token));
+            AgentTrust.ExpectedPin(options.CertificatePin, _agentState.LoadIdentity(), options.Token),
+            () => AgentTrust.TrustedSigningKeys(_agentState.LoadIdentity(), options.Token, DateTime.UtcNow));
     }
 
     /// <summary>The client, with the relay's current identity set.</summary>

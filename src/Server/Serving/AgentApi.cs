@@ -189,6 +189,28 @@ public static class AgentApi
             await TouchAsync(node, relayId);
             return Results.Ok(await node.ApplyRelayBatchAsync(relayId, batch, context.RequestAborted));
         });
+
+        app.MapPost(ApiPaths.RelayCertificate, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth) =>
+        {
+            var (relayId, refusal) = await AuthenticateRelayAsync(context, node, auth);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+            var (request, bodyRefusal) = await ReadBodyAsync<RelayCertificateRequest>(context, ProtocolLimits.MaxCertificateRequestBodyBytes, RequestValidator.Check,
+                "The body is not a relay certificate request (JSON with signingRequest, dnsNames and ipAddresses).");
+            if (request is null)
+            {
+                return bodyRefusal;
+            }
+            // A relay asks for itself, or passes up the request of a relay below it; never for another host.
+            var target = request.HostId ?? relayId;
+            if (target != relayId && (!await node.IsAtOrBelowAsync(target, relayId, context.RequestAborted) || !await node.IsRelayAsync(target, context.RequestAborted)))
+            {
+                return Problem(403, "HostNotBelowRelay", $"Host {target} is not a relay below this relay; a relay asks for certificates of its own and of the relays below it only.");
+            }
+            return Results.Ok(await node.IssueRelayCertificateAsync(target, request with { HostId = target }, context.RequestAborted));
+        });
         return app;
     }
 

@@ -46,6 +46,12 @@ public interface IHigherSystemNode
     /// <summary>Applies what a relay passes upward, entry by entry; every entry's host must be below that relay.</summary>
     Task<RelayBatchResponse> ApplyRelayBatchAsync(Guid relayId, RelayBatch batch, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Issues the TLS certificate of the relay <paramref name="relayId"/> (the manager, with its signing key), or passes the
+    /// request upward (a relay). The caller checked that the relay is the calling relay or below it.
+    /// </summary>
+    Task<RelayCertificateResponse> IssueRelayCertificateAsync(Guid relayId, RelayCertificateRequest request, CancellationToken cancellationToken);
+
     /// <summary>How many targets this node knows in each status (for GET /metrics).</summary>
     Task<IReadOnlyDictionary<TargetStatus, int>> CountTargetsAsync(CancellationToken cancellationToken);
 }

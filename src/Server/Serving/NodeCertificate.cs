@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using JP1Dist.Protocol;
@@ -26,14 +27,48 @@ public sealed class NodeTlsOptions
     public bool AllowInsecureHttp { get; set; }
 }
 
-/// <summary>The certificate a node serves HTTPS with, and its pin; both null when it serves plain HTTP.</summary>
+/// <summary>
+/// The certificate a node serves HTTPS with, and its pin; both null when it serves plain HTTP. A relay may switch, while it
+/// runs, to a certificate issued by the manager for the same key (<see cref="ServeIssued"/>): new connections get it with
+/// its issuer in the chain, open ones keep theirs, and the pin stays (the key is the same).
+/// </summary>
 public sealed class ServedCertificate(X509Certificate2? certificate)
 {
-    /// <summary>The certificate with its private key, or null.</summary>
+    private volatile IssuedServing? _issued;
+
+    /// <summary>The certificate the node started with (its own or the administrator's), with its private key, or null.</summary>
     public X509Certificate2? Certificate { get; } = certificate;
 
     /// <summary>Its pin (<see cref="Fingerprints.OfCertificate"/>): what agents are told to expect.</summary>
     public string? Pin { get; } = certificate is null ? null : Fingerprints.OfCertificate(certificate);
+
+    /// <summary>The issued certificate served now (without its key), or null while the node serves <see cref="Certificate"/>.</summary>
+    public X509Certificate2? Issued => _issued?.Certificate;
+
+    /// <summary>The issuer certificate sent with <see cref="Issued"/>, or null.</summary>
+    public X509Certificate2? Issuer => _issued?.Issuer;
+
+    /// <summary>What new TLS connections are served with when it is not <see cref="Certificate"/> alone: the issued certificate and its chain.</summary>
+    public SslStreamCertificateContext? Context => _issued?.Context;
+
+    /// <summary>
+    /// Serves <paramref name="issued"/> (with the private key of <see cref="Certificate"/>, whose public key it must carry)
+    /// and <paramref name="issuer"/> in its chain from the next connection on.
+    /// </summary>
+    public void ServeIssued(X509Certificate2 issued, X509Certificate2 issuer)
+    {
+        ArgumentNullException.ThrowIfNull(issued);
+        ArgumentNullException.ThrowIfNull(issuer);
+        if (Certificate is null || !Fingerprints.Same(Fingerprints.OfCertificate(issued), Pin))
+        {
+            throw new ArgumentException("The issued certificate is not for this node's key.", nameof(issued));
+        }
+        using var key = Certificate.GetECDsaPrivateKey() ?? throw new ArgumentException("This node's key is not an ECDSA key.", nameof(issued));
+        var withKey = NodeCertificate.ForServer(issued.CopyWithPrivateKey(key));
+        _issued = new IssuedServing(issued, issuer, SslStreamCertificateContext.Create(withKey, [issuer], offline: true));
+    }
+
+    private sealed record IssuedServing(X509Certificate2 Certificate, X509Certificate2 Issuer, SslStreamCertificateContext Context);
 }
 
 /// <summary>
@@ -51,6 +86,9 @@ public static class NodeCertificate
 
     /// <summary>The node's own certificate without its key (PEM).</summary>
     public const string CertificateFileName = "tls.crt";
+
+    /// <summary>A relay's certificate issued by the manager for the key in <see cref="FileName"/>, then the issuer certificate (PEM, no key).</summary>
+    public const string IssuedFileName = "tls-issued.crt";
 
     private static readonly TimeSpan Validity = TimeSpan.FromDays(3650);
     private static readonly TimeSpan RenewBefore = TimeSpan.FromDays(30);
@@ -151,6 +189,46 @@ public static class NodeCertificate
     }
 
     /// <summary>
+    /// The certificate issued for this node's key and its issuer, as <see cref="SaveIssued"/> left them in
+    /// <paramref name="folder"/>; null when there is none, or it is unreadable or for another key (the key was replaced).
+    /// </summary>
+    public static (X509Certificate2 Certificate, X509Certificate2 Issuer)? LoadIssued(string folder, string pin)
+    {
+        var path = Path.Combine(folder, IssuedFileName);
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+            var pems = new X509Certificate2Collection();
+            pems.ImportFromPemFile(path);
+            if (pems.Count == 2 && Fingerprints.Same(Fingerprints.OfCertificate(pems[0]), pin))
+            {
+                return (pems[0], pems[1]);
+            }
+            foreach (var certificate in pems)
+            {
+                certificate.Dispose();
+            }
+            return null;
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Keeps an issued certificate and its issuer in <paramref name="folder"/> (written whole, then moved into place).</summary>
+    public static void SaveIssued(string folder, X509Certificate2 certificate, X509Certificate2 issuer)
+    {
+        var path = Path.Combine(folder, IssuedFileName);
+        var temporary = path + "." + Guid.NewGuid().ToString("N")[..12] + ".tmp";
+        File.WriteAllText(temporary, certificate.ExportCertificatePem() + "\n" + issuer.ExportCertificatePem() + "\n");
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>
     /// The names a certificate for <paramref name="listenUrl"/> carries: its host (unless a wildcard address), the computer's
     /// name, and localhost, 127.0.0.1 and ::1 when the node listens on loopback or on every address.
     /// </summary>
@@ -212,7 +290,7 @@ public static class NodeCertificate
     /// A certificate Kestrel can serve on every platform: on Windows, the TLS stack needs the key in a key set, which a
     /// PEM-loaded (ephemeral) key is not, so it goes through PKCS#12 once.
     /// </summary>
-    private static X509Certificate2 ForServer(X509Certificate2 certificate)
+    internal static X509Certificate2 ForServer(X509Certificate2 certificate)
     {
         if (!OperatingSystem.IsWindows())
         {

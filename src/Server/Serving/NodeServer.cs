@@ -62,6 +62,14 @@ public static class NodeServer
                 {
                     https.ServerCertificate = certificate;
                     https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+                    // A relay switches to the certificate the manager issued (with its issuer in the chain) without a restart.
+                    https.OnAuthenticate = (_, ssl) =>
+                    {
+                        if (served.Context is { } issued)
+                        {
+                            ssl.ServerCertificateContext = issued;
+                        }
+                    };
                 });
             }
         });

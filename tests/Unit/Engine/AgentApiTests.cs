@@ -123,6 +123,40 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Only_relays_get_certificates_for_themselves_and_the_relays_below_them_and_bad_requests_get_none()
+    {
+        var token = (await _folder.Engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("relays", Relay: true))).Token!;
+        var relay = await _folder.Engine.Hosts.RegisterAsync(new RegisterRequest(token, "relay-1", "Linux", "6", "X64", [], null, "1") { Kind = "Relay" });
+        var other = await _folder.Engine.Hosts.RegisterAsync(new RegisterRequest(token, "relay-2", "Linux", "6", "X64", [], null, "1") { Kind = "Relay" });
+        var below = await _folder.Engine.Hosts.RegisterAsync(new RegisterRequest(token, "relay-3", "Linux", "6", "X64", [], null, "1") { Kind = "Relay" }, relay.HostId);
+        var client = await _folder.RegisterHostAsync("pc-1");
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = JP1Dist.Protocol.Tls.RelayCertificates.Request(key, "relay-1", ["relay-1.example"], [IPAddress.Loopback]);
+        var signingKey = JP1Dist.Protocol.Signing.Fingerprints.OfPublicKey(_folder.Engine.Signer.PublicKey)!;
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _client!.PostAsJsonAsync(ApiPaths.RelayCertificate, request, ProtocolJson.Options)).StatusCode);
+        Assert.Equal((HttpStatusCode.Forbidden, "HostNotRelay"), await ProblemAsync(await _client!.SendAsync(As(client, HttpMethod.Post, ApiPaths.RelayCertificate, request))));
+        Assert.Equal((HttpStatusCode.Forbidden, "HostNotBelowRelay"), await ProblemAsync(await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayCertificate, request with { HostId = other.HostId }))));
+        Assert.Equal((HttpStatusCode.Forbidden, "HostNotBelowRelay"), await ProblemAsync(await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayCertificate, request with { HostId = client.HostId }))));
+        Assert.Equal((HttpStatusCode.BadRequest, "RequestFieldInvalid"), await ProblemAsync(await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayCertificate, request with { DnsNames = ["*.example"] }))));
+        Assert.Equal((HttpStatusCode.BadRequest, "CertificateRequestInvalid"), await ProblemAsync(await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayCertificate, request with { SigningRequest = "AAAA" }))));
+        using var huge = new StringContent("{\"signingRequest\":\"" + new string('A', (int)ProtocolLimits.MaxCertificateRequestBodyBytes) + "\"}", Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await _client.SendAsync(As(relay, HttpMethod.Post, ApiPaths.RelayCertificate, huge))).StatusCode);
+
+        foreach (var (caller, forHost, name) in new[] { (relay, (Guid?)null, "relay-1"), (relay, below.HostId, "relay-3"), (below, null, "relay-3") })
+        {
+            var response = await _client.SendAsync(As(caller, HttpMethod.Post, ApiPaths.RelayCertificate, request with { HostId = forHost }));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var issued = (await response.Content.ReadFromJsonAsync<RelayCertificateResponse>(ProtocolJson.Options))!;
+            using var leaf = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(Convert.FromBase64String(issued.Certificate));
+            using var issuer = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(Convert.FromBase64String(issued.IssuerCertificate));
+            var check = JP1Dist.Protocol.Tls.RelayCertificates.Check(leaf, [issuer], [signingKey], DateTime.UtcNow);
+            Assert.True(check.Accepted, check.Refusal);
+            Assert.Contains("CN=" + name, leaf.Subject, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Work_content_and_reports_need_a_valid_credential()
     {
         Assert.Equal(HttpStatusCode.Unauthorized, (await _client!.GetAsync(ApiPaths.Work)).StatusCode);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -10,6 +11,7 @@ using JP1Dist.Core;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Tls;
 using Microsoft.EntityFrameworkCore;
 using Xunit;
 using Xunit.Abstractions;
@@ -31,10 +33,11 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
     private const int Concurrency = 4;
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(20);
 
-    /// <summary>Requests per kind: 4,700 in all, which a 2-core machine shared with other work sends in about 15 s.</summary>
+    /// <summary>Requests per kind: 5,000 in all, which a 2-core machine shared with other work sends in about 15 s.</summary>
     private static readonly (string Kind, int Count)[] Plan =
     [
         ("register", 900), ("facts", 900), ("report", 800), ("relay/register", 600), ("relay/batch", 700), ("work", 400), ("relay/work", 400),
+        ("relay/certificate", 300),
     ];
 
     private readonly string _root = Path.Combine(Path.GetTempPath(), "jp1dist-fuzz-" + Guid.NewGuid().ToString("N")[..8]);
@@ -69,6 +72,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
             var below = await SendJsonAsync<RegisterResponse>(http, HttpMethod.Post, ApiPaths.RelayRegister, relay,
                 new RelayRegisterRequest(Registration(token.Token!, "fuzz-below", belowFacts), relay.HostId));
 
+            using var relayKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var random = new Random(Seed);
             var mutator = new Mutator(random);
             var requests = new List<(string Kind, string Mutation, HttpMethod Method, string Path, byte[]? Body, RegisterResponse? As)>();
@@ -93,6 +97,9 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
                             new RelayBatchEntry(3, below.HostId, SeenAt: DateTime.UtcNow),
                             new RelayBatchEntry(4, client.HostId, Facts: Facts("10.1.0.3")),
                         ]), ProtocolJson.Options)!)),
+                        "relay/certificate" => Post(kind, ApiPaths.RelayCertificate, relay, mutator.Mutate(JsonSerializer.SerializeToNode(
+                            RelayCertificates.Request(relayKey, "fuzz-relay", ["fuzz-relay.example", "localhost"], [IPAddress.Loopback, IPAddress.IPv6Loopback]),
+                            ProtocolJson.Options)!)),
                         "work" => (kind, "query", HttpMethod.Get, ApiPaths.Work + "?" + mutator.Query(withEtag: false), null, client),
                         _ => (kind, "query", HttpMethod.Get, ApiPaths.RelayWork + "?" + mutator.Query(withEtag: true), null, relay),
                     });
