@@ -22,19 +22,72 @@ public static class AgentTrust
     public static string? ExpectedPin(string? optionPin, AgentIdentity? identity, string? token) =>
         Fingerprints.Normalize(optionPin) ?? identity?.CertificatePin ?? EnrollmentTokenText.TryParse(token)?.CertificatePin;
 
-    /// <summary>Refuses a registration answer whose signing key is not the one the token names (when it names one).</summary>
-    public static void CheckSigningKey(EnrollmentTokenText token, string manifestPublicKey)
+    /// <summary>
+    /// Checks the signing key of a registration answer against the key the token names (when it names one) and returns
+    /// the trust the agent keeps: the anchor (the token's key) and the announcements that lead from it to the answer's
+    /// key. A token made before the manager's last rotation names the key it replaced: the answer then carries that key's
+    /// announcement (signed by it), which must verify and the key must still be in its grace period at
+    /// <paramref name="now"/>. Anything else is refused, and nothing is saved.
+    /// </summary>
+    public static (string Anchor, IReadOnlyList<SigningKeyAnnouncement> Chain) CheckSigningKey(EnrollmentTokenText token, RegisterResponse response, DateTime now)
     {
-        if (token.SigningKeyFingerprint is not { } expected)
+        ArgumentNullException.ThrowIfNull(token);
+        ArgumentNullException.ThrowIfNull(response);
+        var presented = Fingerprints.OfPublicKey(response.ManifestPublicKey ?? "") ?? "(not a public key)";
+        if (token.SigningKeyFingerprint is not { } expected || Fingerprints.Same(presented, expected))
         {
-            return;
+            return (response.ManifestPublicKey!, []);
         }
-        var presented = Fingerprints.OfPublicKey(manifestPublicKey) ?? "(not a public key)";
-        if (!Fingerprints.Same(presented, expected))
+        // The token's key, if the manager replaced it lately: its own announcement carries it.
+        var anchor = response.SigningKeys?.Take(SigningKeyChain.MaxOffered).FirstOrDefault(a => a is not null && Fingerprints.Same(a.OldFingerprint, expected))?.OldPublicKey;
+        if (anchor is not null)
         {
-            throw new SigningKeyMismatchException(
-                $"The higher system answered the registration with signing key {presented}, but the enrollment token names {expected}. "
-                + "Nothing was saved: this agent does not trust that higher system. Check that the token was made by this manager (New-DistEnrollmentToken).");
+            var chain = SigningKeyChain.Accept(anchor, [], response.SigningKeys, now).Accepted;
+            if (SigningKeyChain.TrustedAt(anchor, chain, now).Any(k => Fingerprints.Same(k.Fingerprint, presented)))
+            {
+                return (anchor, chain);
+            }
         }
+        throw new SigningKeyMismatchException(
+            $"The higher system answered the registration with signing key {presented}, but the enrollment token names {expected}"
+            + (anchor is null ? "" : ", and no announcement signed by that key in its grace period leads to the answer's key")
+            + ". Nothing was saved: this agent does not trust that higher system. Check that the token was made by this manager, "
+            + "after its last signing key rotation (New-DistEnrollmentToken).");
+    }
+
+    /// <summary>
+    /// Which signing keys a node trusts at <paramref name="at"/> (UTC): the one it pinned at enrollment and those it learned
+    /// from announcements, each until its retirement (<see cref="SigningKeyChain.TrustedAt"/>). The one answer for every
+    /// signature of the manager's key a node checks: work items (<see cref="SignedWork"/>), relay snapshots, certificates.
+    /// </summary>
+    public static IReadOnlyList<TrustedSigningKey> TrustedSigningKeys(AgentIdentity identity, DateTime at)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        return SigningKeyChain.TrustedAt(identity.ManifestPublicKey, identity.SigningKeyAnnouncements, at);
+    }
+
+    /// <summary>The public keys (base64 SubjectPublicKeyInfo) of <see cref="TrustedSigningKeys"/>.</summary>
+    public static IReadOnlyList<string> TrustedPublicKeys(AgentIdentity identity, DateTime at) =>
+        TrustedSigningKeys(identity, at).Select(k => k.PublicKey).ToList();
+
+    /// <summary>
+    /// Takes the announcements a higher system sent (<see cref="SigningKeyChain.Accept"/>) into the identity on disk, and
+    /// saves it before the new key is used, so a restart keeps trusting it. Returns the identity as it is now (null when
+    /// the node has none) and what was added or refused.
+    /// </summary>
+    public static (AgentIdentity? Identity, SigningKeyChainUpdate Update) AcceptAnnouncements(AgentStateStore store, IReadOnlyList<SigningKeyAnnouncement>? offered, DateTime now)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var update = new SigningKeyChainUpdate([], [], []);
+        if (offered is not { Count: > 0 })
+        {
+            return (store.LoadIdentity(), update);
+        }
+        var identity = store.UpdateIdentity(current =>
+        {
+            update = SigningKeyChain.Accept(current.ManifestPublicKey, current.SigningKeyAnnouncements, offered, now);
+            return update.Added.Count == 0 ? current : current with { SigningKeyAnnouncements = update.Accepted };
+        });
+        return (identity, update);
     }
 }
