@@ -69,6 +69,7 @@ public sealed class PackageService(DistEngine engine) : IPackageService
         progress?.Report(new PackagingProgress(files.Count, sources.Count, bytesDone, totalBytes, ""));
         var manifest = new PackageManifest(name, version, segmentSize, files, installCommand, arguments, successCodes, timeout, conditions, installAt);
         var manifestJson = JsonSerializer.Serialize(manifest, ProtocolJson.Options);
+        var signingKey = engine.SigningKeys.Current();
         var row = new PackageRow
         {
             Name = name,
@@ -84,7 +85,8 @@ public sealed class PackageService(DistEngine engine) : IPackageService
             FileCount = files.Count,
             SegmentCount = files.Sum(f => f.Segments.Count),
             ManifestJson = manifestJson,
-            ManifestSignature = engine.Signer.Sign(manifestJson),
+            ManifestSignature = signingKey.Signer.Sign(manifestJson),
+            ManifestSigningKey = signingKey.Fingerprint,
             CreatedAt = engine.Now,
             InstallConditionsJson = conditions is null ? null : JsonSerializer.Serialize(conditions, ProtocolJson.Options),
             InstallAt = installAt,

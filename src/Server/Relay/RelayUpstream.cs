@@ -35,6 +35,13 @@ public sealed class RelayUpstream : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes signing-key announcements from the higher system into the relay's identity (<see cref="AgentTrust.AcceptAnnouncements"/>,
+    /// the same file and rule as its client role); the identity as it is now, and what was added or refused.
+    /// </summary>
+    public (AgentIdentity? Identity, Protocol.Signing.SigningKeyChainUpdate Update) AcceptSigningKeys(IReadOnlyList<Protocol.Signing.SigningKeyAnnouncement>? offered, DateTime now) =>
+        AgentTrust.AcceptAnnouncements(_agentState, offered, now);
+
     /// <summary>The relay's identity; a NotAvailable error while the relay has not registered yet.</summary>
     public AgentIdentity RequireIdentity() => Identity ?? throw new DistException("RelayNotRegistered", DistErrorKind.NotAvailable,
         "This relay has not registered with its higher system yet; try again shortly.");

@@ -46,6 +46,12 @@ public interface IHigherSystemNode
     /// <summary>Applies what a relay passes upward, entry by entry; every entry's host must be below that relay.</summary>
     Task<RelayBatchResponse> ApplyRelayBatchAsync(Guid relayId, RelayBatch batch, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The announcements of the manager's signing keys still in their grace period, sent with every work answer: the
+    /// manager's own, or those a relay accepted from its higher system (empty when there are none).
+    /// </summary>
+    IReadOnlyList<Protocol.Signing.SigningKeyAnnouncement> SigningKeyAnnouncements();
+
     /// <summary>How many targets this node knows in each status (for GET /metrics).</summary>
     Task<IReadOnlyDictionary<TargetStatus, int>> CountTargetsAsync(CancellationToken cancellationToken);
 }
