@@ -12,13 +12,17 @@ namespace JP1Dist.Core.Security;
 
 /// <summary>
 /// The key that signs now, and what every signature made with an older one needs: <see cref="Signed"/> tells whether a
-/// stored signature was made by this key (a null fingerprint is the data folder's first key, from before rotations), and
-/// <see cref="Announcements"/> are the announcements of keys still in their grace period, oldest first.
+/// stored signature was made by this key, and <see cref="Announcements"/> are the announcements of keys still in their
+/// grace period, oldest first.
 /// </summary>
-public sealed record CurrentSigningKey(ManifestSigner Signer, string Fingerprint, string FirstFingerprint, IReadOnlyList<(SigningKeyAnnouncement Announcement, string OldFingerprint)> AllAnnouncements)
+public sealed record CurrentSigningKey(ManifestSigner Signer, string Fingerprint, IReadOnlyList<(SigningKeyAnnouncement Announcement, string OldFingerprint)> AllAnnouncements)
 {
-    /// <summary>Whether a signature recorded with key <paramref name="fingerprint"/> (null: the first key) is this key's.</summary>
-    public bool Signed(string? fingerprint) => string.Equals(fingerprint ?? FirstFingerprint, Fingerprint, StringComparison.Ordinal);
+    /// <summary>
+    /// Whether a signature recorded with key <paramref name="fingerprint"/> is this key's. A signature stored before keys
+    /// were recorded (null) counts as another key's: it is signed again once, when first served, so that it cannot be a
+    /// signature of a key that was lost and replaced.
+    /// </summary>
+    public bool Signed(string? fingerprint) => string.Equals(fingerprint, Fingerprint, StringComparison.Ordinal);
 
     /// <summary>The announcements whose old key has not retired at <paramref name="now"/> (UTC), oldest first: what nodes are sent.</summary>
     public IReadOnlyList<SigningKeyAnnouncement> Announcements(DateTime now) =>
@@ -80,7 +84,7 @@ public sealed class SigningKeyService(DistEngine engine) : ISigningKeyService
             .Where(pair => pair.Item1.RetiresAt is not null)
             .Select(pair => (new SigningKeyAnnouncement(pair.Item1.PublicKey, pair.r.PublicKey, pair.Item1.RetiresAt!.Value, pair.r.AnnouncementSignature!), pair.Item1.Fingerprint))
             .ToList();
-        var key = new CurrentSigningKey(signer, current.Fingerprint, rows[0].Fingerprint, announcements);
+        var key = new CurrentSigningKey(signer, current.Fingerprint, announcements);
         lock (_gate)
         {
             _cached = (newest.Id, key);

@@ -23,7 +23,7 @@ public sealed class PackageRow
     /// <summary>The exact signed text of the manifest.</summary>
     public required string ManifestJson { get; set; }
     public required string ManifestSignature { get; set; }
-    /// <summary>The fingerprint of the key that made <see cref="ManifestSignature"/>; null: the data folder's first key. Serving signs again with the current key.</summary>
+    /// <summary>The fingerprint of the key that made <see cref="ManifestSignature"/> (null: stored before keys were recorded); serving signs again with the current key when it differs.</summary>
     public string? ManifestSigningKey { get; set; }
     public DateTime CreatedAt { get; set; }
     /// <summary>The install conditions (JSON of InstallConditions), also in the signed manifest; null when none.</summary>
@@ -231,7 +231,7 @@ public sealed class TargetRow
     /// <summary>The signed JobSettings of this attempt, handed to the agent with the work item.</summary>
     public string? JobSettingsJson { get; set; }
     public string? JobSettingsSignature { get; set; }
-    /// <summary>The fingerprint of the key that made <see cref="JobSettingsSignature"/>; null: the data folder's first key. Serving signs again with the current key.</summary>
+    /// <summary>The fingerprint of the key that made <see cref="JobSettingsSignature"/> (null: stored before keys were recorded); serving signs again with the current key when it differs.</summary>
     public string? SettingsSigningKey { get; set; }
     /// <summary>Until when the signed settings are accepted as new (UTC); serving signs them again before then. Null: signed before settings expired.</summary>
     public DateTime? SettingsExpiresAt { get; set; }

@@ -160,6 +160,30 @@ public sealed class SigningKeyRotationTests : IDisposable
     }
 
     [Fact]
+    public async Task Signatures_stored_before_keys_were_recorded_are_signed_again_once_when_served()
+    {
+        await using var h = await AgentHarness.StartAsync();
+        var registered = await h.Folder.RegisterHostAsync("pc-1");
+        await h.PackageAsync("App");
+        await h.ExecuteAsync(new NewJobRequest("J", "App", null, ["pc-1"]));
+        using (var db = h.Folder.Engine.Database.CreateContext())
+        {
+            // As an earlier version stored them: no fingerprint.
+            await db.Packages.ExecuteUpdateAsync(s => s.SetProperty(p => p.ManifestSigningKey, (string?)null));
+            await db.Targets.ExecuteUpdateAsync(s => s.SetProperty(t => t.SettingsSigningKey, (string?)null));
+        }
+        var served = (await h.Distribution.GetWorkAsync(registered.HostId, default)).Single();
+        Assert.True(SignedWork.Verify(served, h.Folder.Engine.Signer.PublicKey, registered.HostId, DateTime.UtcNow).Accepted);
+        using (var db = h.Folder.Engine.Database.CreateContext())
+        {
+            Assert.Equal(h.Folder.Engine.Signer.Fingerprint, (await db.Packages.SingleAsync()).ManifestSigningKey);
+            Assert.Equal(h.Folder.Engine.Signer.Fingerprint, (await db.Targets.SingleAsync()).SettingsSigningKey);
+        }
+        // Recorded now: served as stored from here on.
+        Assert.Equal(served, (await h.Distribution.GetWorkAsync(registered.HostId, default)).Single());
+    }
+
+    [Fact]
     public async Task Work_stored_signed_by_the_old_key_is_served_signed_by_the_new_one_and_agents_learn_it()
     {
         await using var h = await AgentHarness.StartAsync();
