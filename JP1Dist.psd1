@@ -21,7 +21,8 @@
         'New-DistHostGroup', 'Get-DistHostGroup', 'Remove-DistHostGroup', 'Add-DistHostGroupMember', 'Remove-DistHostGroupMember',
         'New-DistIdGroup', 'Get-DistIdGroup', 'Remove-DistIdGroup', 'Add-DistIdGroupMember', 'Remove-DistIdGroupMember',
         'Set-IdGroupPolicy', 'Get-IdGroupPolicy',
-        'Suspend-DistJob', 'Resume-DistJob', 'Stop-DistJob'
+        'Suspend-DistJob', 'Resume-DistJob', 'Stop-DistJob',
+        'Get-DistSigningKey', 'Update-DistSigningKey'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -42,7 +42,7 @@ public sealed class AgentRuntime : IDisposable
         _pin = AgentTrust.ExpectedPin(options.CertificatePin, _store.LoadIdentity(), options.Token);
         // A relay's certificate issued by the manager's signing key is trusted too: an agent below a relay needs only its token.
         _client = new HigherSystemClient(options.ManagerUrl, handler, _pin,
-            () => AgentTrust.TrustedSigningKeys(_identity ?? _store.LoadIdentity(), options.Token, _time.GetUtcNow().UtcDateTime));
+            () => AgentTrust.TrustedIssuerFingerprints(_identity ?? _store.LoadIdentity(), options.Token, _time.GetUtcNow().UtcDateTime));
     }
 
     /// <summary>The pin the higher system's certificate is held to (see <see cref="AgentTrust.ExpectedPin"/>).</summary>
@@ -61,6 +61,7 @@ public sealed class AgentRuntime : IDisposable
         while (true)
         {
             var work = await CallAsync(() => _client.GetWorkAsync(TimeSpan.Zero, cancellationToken), cancellationToken);
+            LearnSigningKeys(work.SigningKeys);
             var fresh = await ProcessAsync(work.Items, cancellationToken);
             if (fresh == 0)
             {
@@ -92,6 +93,7 @@ public sealed class AgentRuntime : IDisposable
                 await RunDueInstallsAsync(cancellationToken);
                 var wait = PollWait();
                 var work = await CallAsync(() => _client.GetWorkAsync(wait, cancellationToken), cancellationToken);
+                LearnSigningKeys(work.SigningKeys);
                 if (await ProcessAsync(work.Items, cancellationToken) == 0 && work.Items.Count > 0)
                 {
                     // Served only work that waits (this clock is behind the manager's): do not ask again at once.
@@ -164,11 +166,11 @@ public sealed class AgentRuntime : IDisposable
             Credential = held?.Credential,
         };
         var response = await CallAsync(() => _client.RegisterAsync(registration, cancellationToken), cancellationToken);
-        AgentTrust.CheckSigningKey(token, response.ManifestPublicKey);
+        var (anchor, chain) = AgentTrust.CheckSigningKey(token, response, _time.GetUtcNow().UtcDateTime);
         _store.SaveFactsHash(HostFacts.Hash(new FactsReport(registration.OS, registration.OSVersion, registration.Architecture,
             registration.Addresses, registration.MacAddress, registration.AgentVersion, registration.Inventory)));
         _factsCheckedAt = DateTime.UtcNow;
-        _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, response.ManifestPublicKey, _pin);
+        _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, anchor, _pin, chain.Count > 0 ? chain : null);
         _store.SaveIdentity(_identity);
         _client.Identity = _identity;
         _logger.LogInformation("Registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, _options.ManagerUrl);
@@ -233,9 +235,9 @@ public sealed class AgentRuntime : IDisposable
             DateTime? receivedNow = null;
             if (ticket is null)
             {
-                ticket = new Ticket { Item = item, Phase = TicketPhase.Received };
-                _store.SaveTicket(ticket);
                 receivedNow = _time.GetUtcNow().UtcDateTime; // a new item must not have expired
+                ticket = new Ticket { Item = item, Phase = TicketPhase.Received, ReceivedAt = receivedNow };
+                _store.SaveTicket(ticket);
             }
             else if (ticket.Held)
             {
@@ -286,7 +288,7 @@ public sealed class AgentRuntime : IDisposable
     {
         var item = ticket.Item;
         // Checked on every step (a ticket on disk is only as good as its signatures), and against what is installed now.
-        var verdict = Verify(item, receivedNow);
+        var verdict = Verify(ticket, receivedNow);
         if (!verdict.Accepted)
         {
             await RefuseAsync(ticket, verdict, cancellationToken);
@@ -404,11 +406,45 @@ public sealed class AgentRuntime : IDisposable
         await CompleteAsync(ticket, new TicketResult("StoredOnRelay", null, $"Stored in the relay's package cache {until}.", null), cancellationToken);
     }
 
-    /// <summary>Checks a work item's signatures and what they bind (<see cref="SignedWork"/>) for this host; expiry only when <paramref name="receivedNow"/> is set.</summary>
-    private SignedWorkVerdict Verify(WorkItem item, DateTime? receivedNow)
+    /// <summary>
+    /// Checks a ticket's signatures and what they bind (<see cref="SignedWork"/>) for this host, against the signing keys
+    /// trusted when it was received (<see cref="AgentTrust.TrustedSigningKeys"/>); expiry only when <paramref name="receivedNow"/> is set.
+    /// </summary>
+    private SignedWorkVerdict Verify(Ticket ticket, DateTime? receivedNow)
     {
         var installed = _store.LoadInstalled();
-        return SignedWork.Verify(item, _identity!.ManifestPublicKey, _identity.HostId, receivedNow, name => installed.GetValueOrDefault(name));
+        var trustedAt = receivedNow ?? ticket.ReceivedAt ?? _time.GetUtcNow().UtcDateTime;
+        return SignedWork.Verify(ticket.Item, AgentTrust.TrustedPublicKeys(_identity!, trustedAt), _identity!.HostId, receivedNow, name => installed.GetValueOrDefault(name));
+    }
+
+    /// <summary>Announcements of the manager's signing keys that came with an answer, refused ones logged once each.</summary>
+    private readonly HashSet<string> _refusedAnnouncements = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Takes the signing-key announcements a higher system sent (<see cref="AgentTrust.AcceptAnnouncements"/>): saved in the
+    /// identity before anything signed by the new key is checked.
+    /// </summary>
+    private void LearnSigningKeys(IReadOnlyList<SigningKeyAnnouncement>? offered)
+    {
+        if (offered is not { Count: > 0 } || _identity is null)
+        {
+            return;
+        }
+        var (identity, update) = AgentTrust.AcceptAnnouncements(_store, offered, _time.GetUtcNow().UtcDateTime);
+        if (identity is not null && identity.HostId == _identity.HostId)
+        {
+            _identity = identity;
+            _client.Identity = identity;
+        }
+        foreach (var added in update.Added)
+        {
+            _logger.LogInformation("Now trusting the manager's new signing key {New}, announced by key {Old}, which this agent trusts until {RetiresAt:u}",
+                added.NewFingerprint, added.OldFingerprint, added.OldKeyRetiresAt);
+        }
+        foreach (var refusal in update.Refusals.Where(_refusedAnnouncements.Add))
+        {
+            _logger.LogWarning("{Refusal}", refusal);
+        }
     }
 
     /// <summary>A work item refused for its signatures: reported Failed with the reason, nothing fetched or run.</summary>

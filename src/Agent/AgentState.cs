@@ -7,9 +7,12 @@ namespace JP1Dist.Agent;
 /// <summary>
 /// What an agent keeps about itself: who it is at its higher system, the manifest key it pinned, and the pin of the higher
 /// system's TLS certificate it registered through (null: plain HTTP, or the operating system's trust store decides), so
-/// later connections stay pinned.
+/// later connections stay pinned. <see cref="SigningKeyAnnouncements"/> are the announcements of the manager's later
+/// signing keys this agent accepted, starting from <see cref="ManifestPublicKey"/>; which keys it trusts at a time is
+/// <see cref="AgentTrust.TrustedSigningKeys"/>.
 /// </summary>
-public sealed record AgentIdentity(Uri ManagerUrl, string Name, Guid HostId, string Credential, string ManifestPublicKey, string? CertificatePin = null);
+public sealed record AgentIdentity(Uri ManagerUrl, string Name, Guid HostId, string Credential, string ManifestPublicKey, string? CertificatePin = null,
+    IReadOnlyList<JP1Dist.Protocol.Signing.SigningKeyAnnouncement>? SigningKeyAnnouncements = null);
 
 /// <summary>Where a ticket is in its life; an agent that restarts resumes from here and never installs twice.</summary>
 public enum TicketPhase
@@ -39,6 +42,12 @@ public sealed class Ticket
     public bool Held { get; set; }
     /// <summary>When the install may run (UTC), from the signed job settings or manifest; null means at once.</summary>
     public DateTime? InstallAt { get; set; }
+
+    /// <summary>
+    /// When the agent accepted the item (UTC): its signatures are checked again on every step against the keys trusted
+    /// then, so a signing key that retires while the item waits for its install time does not undo an accepted item.
+    /// </summary>
+    public DateTime? ReceivedAt { get; set; }
 }
 
 /// <summary>A transfer's progress, saved apart from its ticket.</summary>
@@ -78,9 +87,42 @@ public sealed class AgentStateStore
 
     public AgentIdentity? LoadIdentity() => Read<AgentIdentity>(IdentityPath);
 
+    /// <summary>One lock per identity file in this process: a relay's client role and its uplink both update the relay's identity.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lock> IdentityLocks = new(StringComparer.Ordinal);
+
+    private Lock IdentityLock => IdentityLocks.GetOrAdd(IdentityPath, _ => new Lock());
+
     /// <summary>Saves the identity readable and writable by this user only: it holds the credential.</summary>
-    public void SaveIdentity(AgentIdentity identity) =>
-        OwnerOnlyFiles.WriteText(IdentityPath, JsonSerializer.Serialize(identity, ProtocolJson.Options), overwrite: true);
+    public void SaveIdentity(AgentIdentity identity)
+    {
+        lock (IdentityLock)
+        {
+            OwnerOnlyFiles.WriteText(IdentityPath, JsonSerializer.Serialize(identity, ProtocolJson.Options), overwrite: true);
+        }
+    }
+
+    /// <summary>
+    /// Changes the identity on disk as it is now (read, changed, written under this file's lock, so an update made meanwhile
+    /// by another part of the process is not lost): <paramref name="change"/> returns the identity to save, or the same
+    /// instance to save nothing. Returns the identity as saved, or null when there is none.
+    /// </summary>
+    public AgentIdentity? UpdateIdentity(Func<AgentIdentity, AgentIdentity> change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        lock (IdentityLock)
+        {
+            if (LoadIdentity() is not { } current)
+            {
+                return null;
+            }
+            var changed = change(current);
+            if (!ReferenceEquals(changed, current))
+            {
+                OwnerOnlyFiles.WriteText(IdentityPath, JsonSerializer.Serialize(changed, ProtocolJson.Options), overwrite: true);
+            }
+            return changed;
+        }
+    }
 
     private string FactsHashPath => Path.Combine(Folder, "facts.sha256");
 

@@ -23,35 +23,82 @@ public static class AgentTrust
         Fingerprints.Normalize(optionPin) ?? identity?.CertificatePin ?? EnrollmentTokenText.TryParse(token)?.CertificatePin;
 
     /// <summary>
-    /// The signing keys this node trusts at <paramref name="now"/> (fingerprints, <see cref="Fingerprints"/>): the key in its
-    /// identity once it has registered, else the one its enrollment token names; none when it has neither. A higher
-    /// system whose certificate was issued by one of these keys is trusted without a pin (a relay's certificate, issued by
-    /// the manager: <see cref="JP1Dist.Protocol.Tls.RelayCertificates"/>). Every place that asks "which signing keys do I
-    /// trust" asks here, so a change of the manager's key (keys announced for a time) extends this one set.
+    /// The fingerprints of the signing keys this node trusts at <paramref name="now"/> as issuers of a higher system's
+    /// certificate (a relay's certificate, issued by the manager: <see cref="JP1Dist.Protocol.Tls.RelayCertificates"/>):
+    /// once it has registered, every key of <see cref="TrustedSigningKeys(AgentIdentity, DateTime)"/> (the key it pinned and
+    /// the keys announced since, each until its retirement); before, the one its enrollment token names; none when it has
+    /// neither.
     /// </summary>
-    public static IReadOnlyList<string> TrustedSigningKeys(AgentIdentity? identity, string? token, DateTime now)
+    public static IReadOnlyList<string> TrustedIssuerFingerprints(AgentIdentity? identity, string? token, DateTime now) =>
+        identity is not null ? TrustedSigningKeys(identity, now).Select(k => k.Fingerprint).ToList()
+        : EnrollmentTokenText.TryParse(token)?.SigningKeyFingerprint is { } named ? [named] : [];
+
+    /// <summary>
+    /// Checks the signing key of a registration answer against the key the token names (when it names one) and returns
+    /// the trust the agent keeps: the anchor (the token's key) and the announcements that lead from it to the answer's
+    /// key. A token made before the manager's last rotation names the key it replaced: the answer then carries that key's
+    /// announcement (signed by it), which must verify and the key must still be in its grace period at
+    /// <paramref name="now"/>. Anything else is refused, and nothing is saved.
+    /// </summary>
+    public static (string Anchor, IReadOnlyList<SigningKeyAnnouncement> Chain) CheckSigningKey(EnrollmentTokenText token, RegisterResponse response, DateTime now)
     {
-        _ = now; // the set does not depend on the time yet; keys announced for a period will
-        if (identity is not null)
+        ArgumentNullException.ThrowIfNull(token);
+        ArgumentNullException.ThrowIfNull(response);
+        var presented = Fingerprints.OfPublicKey(response.ManifestPublicKey ?? "") ?? "(not a public key)";
+        if (token.SigningKeyFingerprint is not { } expected || Fingerprints.Same(presented, expected))
         {
-            return Fingerprints.OfPublicKey(identity.ManifestPublicKey) is { } registered ? [registered] : [];
+            return (response.ManifestPublicKey!, []);
         }
-        return EnrollmentTokenText.TryParse(token)?.SigningKeyFingerprint is { } named ? [named] : [];
+        // The token's key, if the manager replaced it lately: its own announcement carries it.
+        var anchor = response.SigningKeys?.Take(SigningKeyChain.MaxOffered).FirstOrDefault(a => a is not null && Fingerprints.Same(a.OldFingerprint, expected))?.OldPublicKey;
+        if (anchor is not null)
+        {
+            var chain = SigningKeyChain.Accept(anchor, [], response.SigningKeys, now).Accepted;
+            if (SigningKeyChain.TrustedAt(anchor, chain, now).Any(k => Fingerprints.Same(k.Fingerprint, presented)))
+            {
+                return (anchor, chain);
+            }
+        }
+        throw new SigningKeyMismatchException(
+            $"The higher system answered the registration with signing key {presented}, but the enrollment token names {expected}"
+            + (anchor is null ? "" : ", and no announcement signed by that key in its grace period leads to the answer's key")
+            + ". Nothing was saved: this agent does not trust that higher system. Check that the token was made by this manager, "
+            + "after its last signing key rotation (New-DistEnrollmentToken).");
     }
 
-    /// <summary>Refuses a registration answer whose signing key is not the one the token names (when it names one).</summary>
-    public static void CheckSigningKey(EnrollmentTokenText token, string manifestPublicKey)
+    /// <summary>
+    /// Which signing keys a node trusts at <paramref name="at"/> (UTC): the one it pinned at enrollment and those it learned
+    /// from announcements, each until its retirement (<see cref="SigningKeyChain.TrustedAt"/>). The one answer for every
+    /// signature of the manager's key a node checks: work items (<see cref="SignedWork"/>), relay snapshots, certificates.
+    /// </summary>
+    public static IReadOnlyList<TrustedSigningKey> TrustedSigningKeys(AgentIdentity identity, DateTime at)
     {
-        if (token.SigningKeyFingerprint is not { } expected)
+        ArgumentNullException.ThrowIfNull(identity);
+        return SigningKeyChain.TrustedAt(identity.ManifestPublicKey, identity.SigningKeyAnnouncements, at);
+    }
+
+    /// <summary>The public keys (base64 SubjectPublicKeyInfo) of <see cref="TrustedSigningKeys"/>.</summary>
+    public static IReadOnlyList<string> TrustedPublicKeys(AgentIdentity identity, DateTime at) =>
+        TrustedSigningKeys(identity, at).Select(k => k.PublicKey).ToList();
+
+    /// <summary>
+    /// Takes the announcements a higher system sent (<see cref="SigningKeyChain.Accept"/>) into the identity on disk, and
+    /// saves it before the new key is used, so a restart keeps trusting it. Returns the identity as it is now (null when
+    /// the node has none) and what was added or refused.
+    /// </summary>
+    public static (AgentIdentity? Identity, SigningKeyChainUpdate Update) AcceptAnnouncements(AgentStateStore store, IReadOnlyList<SigningKeyAnnouncement>? offered, DateTime now)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var update = new SigningKeyChainUpdate([], [], []);
+        if (offered is not { Count: > 0 })
         {
-            return;
+            return (store.LoadIdentity(), update);
         }
-        var presented = Fingerprints.OfPublicKey(manifestPublicKey) ?? "(not a public key)";
-        if (!Fingerprints.Same(presented, expected))
+        var identity = store.UpdateIdentity(current =>
         {
-            throw new SigningKeyMismatchException(
-                $"The higher system answered the registration with signing key {presented}, but the enrollment token names {expected}. "
-                + "Nothing was saved: this agent does not trust that higher system. Check that the token was made by this manager (New-DistEnrollmentToken).");
-        }
+            update = SigningKeyChain.Accept(current.ManifestPublicKey, current.SigningKeyAnnouncements, offered, now);
+            return update.Added.Count == 0 ? current : current with { SigningKeyAnnouncements = update.Accepted };
+        });
+        return (identity, update);
     }
 }

@@ -24,4 +24,6 @@ public interface IDistServices
     IInventoryService Inventory { get; }
 
     IManagerService Managers { get; }
+
+    ISigningKeyService SigningKeys { get; }
 }

@@ -7,6 +7,7 @@ using JP1Dist.Core.Jobs;
 using JP1Dist.Core.Managers;
 using JP1Dist.Core.Packaging;
 using JP1Dist.Core.Policies;
+using JP1Dist.Core.Security;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol.Signing;
 
@@ -19,7 +20,6 @@ namespace JP1Dist.Core;
 public sealed class DistEngine : IDistServices
 {
     private static readonly ConcurrentDictionary<string, DistEngine> Open = new(StringComparer.Ordinal);
-    private readonly Lazy<ManifestSigner> _signer;
 
     public DistEngine(DataFolder folder, TimeProvider? time = null)
     {
@@ -27,7 +27,7 @@ public sealed class DistEngine : IDistServices
         Time = time ?? TimeProvider.System;
         Database = new DistDatabase(folder);
         Content = new ContentStore(folder.ContentPath);
-        _signer = new Lazy<ManifestSigner>(() => ManifestSigner.LoadOrCreate(folder.KeysPath));
+        SigningKeys = new SigningKeyService(this);
         Packages = new PackageService(this);
         Hosts = new HostService(this);
         Jobs = new JobService(this);
@@ -42,7 +42,11 @@ public sealed class DistEngine : IDistServices
     public TimeProvider Time { get; }
     public DistDatabase Database { get; }
     public ContentStore Content { get; }
-    public ManifestSigner Signer => _signer.Value;
+    /// <summary>The manager's signing keys: which one signs now, rotation, announcements.</summary>
+    public SigningKeyService SigningKeys { get; }
+
+    /// <summary>The key that signs now (read from the database on every use: a rotation by another process takes effect at once).</summary>
+    public ManifestSigner Signer => SigningKeys.Current().Signer;
     public PackageService Packages { get; }
     public HostService Hosts { get; }
     public JobService Jobs { get; }
@@ -63,6 +67,7 @@ public sealed class DistEngine : IDistServices
     IIdGroupService IDistServices.IdGroups => IdGroups;
     IInventoryService IDistServices.Inventory => Inventory;
     IManagerService IDistServices.Managers => Managers;
+    ISigningKeyService IDistServices.SigningKeys => SigningKeys;
 
     /// <summary>
     /// The shared engine for a data folder (JP1DIST_HOME or the default when <paramref name="home"/> is null).

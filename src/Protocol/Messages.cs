@@ -75,8 +75,12 @@ public sealed record FactsReport(
     string AgentVersion,
     HostInventory? Inventory);
 
-/// <summary>The manager's answer to a registration: the host id, the agent's own credential, and the key that signs manifests.</summary>
-public sealed record RegisterResponse(Guid HostId, string Credential, string ManifestPublicKey);
+/// <summary>
+/// The manager's answer to a registration: the host id, the agent's own credential, and the key that signs manifests now.
+/// SigningKeys are the announcements of signing keys still in their grace period (each signed by the key it replaces), so
+/// an agent whose token names a key the manager replaced lately can follow the chain from that key to the current one.
+/// </summary>
+public sealed record RegisterResponse(Guid HostId, string Credential, string ManifestPublicKey, IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null);
 
 /// <summary>Work the higher system hands an agent; the ticket (WorkItemId) makes it idempotent.</summary>
 /// <remarks>
@@ -149,7 +153,9 @@ public sealed record SignedManifest(string Manifest, string Signature);
 /// id, and a tag of this snapshot. The relay sends the tag of the snapshot it holds (<c>?etag=</c>); the higher system
 /// answers when its snapshot differs from that one, or when the wait is over.
 /// </summary>
-public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items, IReadOnlyDictionary<string, SignedManifest> Manifests, string Etag = "");
+/// <remarks>SigningKeys: the signing-key announcements in their grace period, as in <see cref="WorkResponse"/>.</remarks>
+public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items, IReadOnlyDictionary<string, SignedManifest> Manifests, string Etag = "",
+    IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null);
 
 /// <summary>
 /// One entry a relay passes upward: a report, a facts report, or the time a host was last seen. Seq is the relay's own
@@ -178,8 +184,12 @@ public sealed record RelayCertificateRequest(string SigningRequest, IReadOnlyLis
 /// <summary>The manager's answer: the relay's certificate and the certificate of the manager's signing key that issued it (base64 DER each).</summary>
 public sealed record RelayCertificateResponse(string Certificate, string IssuerCertificate);
 
-/// <summary>The answer to a poll: zero or more work items.</summary>
-public sealed record WorkResponse(IReadOnlyList<WorkItem> Items);
+/// <summary>
+/// The answer to a poll: zero or more work items, and the announcements of the manager's signing keys that are in their
+/// grace period (each signed by the key it replaces; a node accepts one only from a key it trusts, see
+/// <see cref="Signing.SigningKeyChain"/>).
+/// </summary>
+public sealed record WorkResponse(IReadOnlyList<WorkItem> Items, IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null);
 
 /// <summary>Progress or the outcome of one work item, sent by the agent.</summary>
 public sealed record ReportRequest(

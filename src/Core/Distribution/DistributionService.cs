@@ -2,6 +2,7 @@ using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Conditions;
 using JP1Dist.Core.Domain;
+using JP1Dist.Core.Security;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
 using JP1Dist.Protocol.Conditions;
@@ -163,36 +164,66 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         await using var db = engine.Database.CreateContext();
         await RetryFailedAsync(db, [hostId], cancellationToken);
         var now = engine.Now;
+        var key = engine.SigningKeys.Current();
         var rows = await (from t in db.Targets.AsNoTracking()
                           join j in db.Jobs on t.JobId equals j.Id
                           join p in db.Packages on j.PackageId equals p.Id
                           where t.HostId == hostId && TargetStates.Servable.Contains(t.Status)
                                 && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
                           orderby t.QueuedAt
-                          select new { t.Id, t.WorkItemId, Job = j.Name, t.Attempt, p.Name, p.Version, p.ManifestJson, p.ManifestSignature, t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt })
+                          select new { t.Id, t.WorkItemId, Job = j.Name, t.Attempt, PackageId = p.Id, p.Name, p.Version, p.ManifestJson, p.ManifestSignature, p.ManifestSigningKey,
+                              t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt, t.SettingsSigningKey })
             .ToListAsync(cancellationToken);
         var items = new List<WorkItem>(rows.Count);
+        var manifests = new Dictionary<int, string>();
         foreach (var r in rows)
         {
-            var (settings, signature) = await CurrentSettingsAsync(db, r.Id, r.WorkItemId, hostId, r.Job, r.Name, r.Version, r.ManifestJson,
-                r.JobSettingsJson, r.JobSettingsSignature, r.SettingsExpiresAt, cancellationToken);
-            items.Add(new WorkItem(r.WorkItemId, r.Job, r.Attempt, r.ManifestJson, r.ManifestSignature, settings, signature));
+            var manifestSignature = await CurrentManifestSignatureAsync(db, key, manifests, r.PackageId, r.ManifestJson, r.ManifestSignature, r.ManifestSigningKey, cancellationToken);
+            var (settings, signature) = await CurrentSettingsAsync(db, key, r.Id, r.WorkItemId, hostId, r.Job, r.Name, r.Version, r.ManifestJson,
+                r.JobSettingsJson, r.JobSettingsSignature, r.SettingsExpiresAt, r.SettingsSigningKey, cancellationToken);
+            items.Add(new WorkItem(r.WorkItemId, r.Job, r.Attempt, r.ManifestJson, manifestSignature, settings, signature));
         }
         return items;
     }
 
     /// <summary>
-    /// A target's signed settings as they are served: as stored while more than half of their lifetime is left, else
-    /// signed again with a fresh expiry (compare-and-set on the ticket, so a re-execution meanwhile keeps its own).
+    /// A package's manifest signature as it is served: as stored when the current key made it, else signed again by the
+    /// current key (after a rotation) and stored (compare-and-set on the key that made the stored one). Once per package per answer.
     /// </summary>
-    private async Task<(string? Json, string? Signature)> CurrentSettingsAsync(DistDbContext db, long targetId, Guid workItemId, Guid hostId,
-        string job, string package, string version, string manifestJson, string? json, string? signature, DateTime? expiresAt, CancellationToken cancellationToken)
+    private static async Task<string> CurrentManifestSignatureAsync(DistDbContext db, CurrentSigningKey key, Dictionary<int, string> signed,
+        int packageId, string manifestJson, string signature, string? signingKey, CancellationToken cancellationToken)
     {
-        if (json is null || expiresAt is { } at && at - engine.Now > SignedWork.Lifetime / 2)
+        if (key.Signed(signingKey))
+        {
+            return signature;
+        }
+        if (signed.TryGetValue(packageId, out var done))
+        {
+            return done;
+        }
+        var fresh = key.Signer.Sign(manifestJson);
+        await db.Packages.Where(p => p.Id == packageId && p.ManifestSigningKey == signingKey)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(p => p.ManifestSignature, fresh)
+                .SetProperty(p => p.ManifestSigningKey, key.Fingerprint), cancellationToken);
+        signed[packageId] = fresh;
+        return fresh;
+    }
+
+    /// <summary>
+    /// A target's signed settings as they are served: as stored while more than half of their lifetime is left and the
+    /// current key signed them, else signed again by the current key with a fresh expiry (compare-and-set on the ticket, so
+    /// a re-execution meanwhile keeps its own).
+    /// </summary>
+    private async Task<(string? Json, string? Signature)> CurrentSettingsAsync(DistDbContext db, CurrentSigningKey key, long targetId, Guid workItemId, Guid hostId,
+        string job, string package, string version, string manifestJson, string? json, string? signature, DateTime? expiresAt, string? signingKey,
+        CancellationToken cancellationToken)
+    {
+        if (json is null || (expiresAt is { } at && at - engine.Now > SignedWork.Lifetime / 2 && key.Signed(signingKey)))
         {
             return (json, signature);
         }
-        if (Jobs.AttemptSettings.Renew(engine, json, hostId, job, package, version, manifestJson) is not { } renewed)
+        if (Jobs.AttemptSettings.Renew(engine, key, json, hostId, job, package, version, manifestJson) is not { } renewed)
         {
             return (json, signature);
         }
@@ -200,7 +231,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             .ExecuteUpdateAsync(s => s
                 .SetProperty(t => t.JobSettingsJson, renewed.Json)
                 .SetProperty(t => t.JobSettingsSignature, renewed.Signature)
-                .SetProperty(t => t.SettingsExpiresAt, renewed.ExpiresAt), cancellationToken);
+                .SetProperty(t => t.SettingsExpiresAt, renewed.ExpiresAt)
+                .SetProperty(t => t.SettingsSigningKey, renewed.KeyFingerprint), cancellationToken);
         return (renewed.Json, renewed.Signature);
     }
 
@@ -242,6 +274,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 .SetProperty(t => t.JobSettingsJson, signed.Json)
                 .SetProperty(t => t.JobSettingsSignature, signed.Signature)
                 .SetProperty(t => t.SettingsExpiresAt, signed.ExpiresAt)
+                .SetProperty(t => t.SettingsSigningKey, signed.KeyFingerprint)
                 .SetProperty(t => t.InstallAt, signed.InstallAt)
                 .SetProperty(t => t.SegmentsTransferred, 0)
                 .SetProperty(t => t.Message, message)
@@ -314,27 +347,34 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         await using var db = engine.Database.CreateContext();
         await RetryFailedAsync(db, hostIds, cancellationToken);
         var now = engine.Now;
+        var key = engine.SigningKeys.Current();
         var rows = await (from t in db.Targets.AsNoTracking()
                           join j in db.Jobs on t.JobId equals j.Id
                           where hostIds.Contains(t.HostId) && (TargetStates.Servable.Contains(t.Status) || t.Status == TargetStatus.Suspended)
                                 && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
                           orderby t.QueuedAt
-                          select new { t.Id, t.HostId, t.WorkItemId, Job = j.Name, t.Attempt, j.PackageId, t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt, t.Status })
+                          select new { t.Id, t.HostId, t.WorkItemId, Job = j.Name, t.Attempt, j.PackageId, t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt, t.SettingsSigningKey, t.Status })
             .ToListAsync(cancellationToken);
         var packageIds = rows.Select(r => r.PackageId).Distinct().ToList();
         var packages = await db.Packages.AsNoTracking().Where(p => packageIds.Contains(p.Id))
-            .Select(p => new { p.Id, p.Name, p.Version, p.ManifestJson, p.ManifestSignature }).ToDictionaryAsync(p => p.Id, cancellationToken);
-        var manifests = packages.Values.ToDictionary(p => p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), p => new SignedManifest(p.ManifestJson, p.ManifestSignature));
+            .Select(p => new { p.Id, p.Name, p.Version, p.ManifestJson, p.ManifestSignature, p.ManifestSigningKey }).ToDictionaryAsync(p => p.Id, cancellationToken);
+        var resigned = new Dictionary<int, string>();
+        var manifests = new Dictionary<string, SignedManifest>();
+        foreach (var p in packages.Values)
+        {
+            var signature = await CurrentManifestSignatureAsync(db, key, resigned, p.Id, p.ManifestJson, p.ManifestSignature, p.ManifestSigningKey, cancellationToken);
+            manifests[p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new SignedManifest(p.ManifestJson, signature);
+        }
         var items = new List<RelayWorkItem>(rows.Count);
         foreach (var r in rows)
         {
             var package = packages[r.PackageId];
-            var (settings, signature) = await CurrentSettingsAsync(db, r.Id, r.WorkItemId, r.HostId, r.Job, package.Name, package.Version, package.ManifestJson,
-                r.JobSettingsJson, r.JobSettingsSignature, r.SettingsExpiresAt, cancellationToken);
+            var (settings, signature) = await CurrentSettingsAsync(db, key, r.Id, r.WorkItemId, r.HostId, r.Job, package.Name, package.Version, package.ManifestJson,
+                r.JobSettingsJson, r.JobSettingsSignature, r.SettingsExpiresAt, r.SettingsSigningKey, cancellationToken);
             items.Add(new RelayWorkItem(r.HostId, new WorkItem(r.WorkItemId, r.Job, r.Attempt, "", "", settings, signature),
                 r.Status.ToString(), r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
-        return RelayPoll.Snapshot(items, manifests);
+        return RelayPoll.Snapshot(items, manifests, key.Announcements(now));
     }
 
     /// <summary>

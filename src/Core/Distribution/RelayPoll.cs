@@ -7,16 +7,26 @@ namespace JP1Dist.Core.Distribution;
 /// <summary>A relay's long poll for its subtree's work: answered when the snapshot differs from the one the relay holds.</summary>
 public static class RelayPoll
 {
-    /// <summary>A snapshot with its tag: a hash of every item's ticket, host and status, in order.</summary>
-    public static RelayWorkResponse Snapshot(IReadOnlyList<RelayWorkItem> items, IReadOnlyDictionary<string, SignedManifest> manifests)
+    /// <summary>
+    /// A snapshot with its tag: a hash of every item's ticket, host, status and signatures, in order, of the manifests'
+    /// signatures and of the signing-key announcements, so that anything signed again (settings renewed, a rotation) or a
+    /// new announcement reaches the relays below as a new snapshot.
+    /// </summary>
+    public static RelayWorkResponse Snapshot(IReadOnlyList<RelayWorkItem> items, IReadOnlyDictionary<string, SignedManifest> manifests,
+        IReadOnlyList<Protocol.Signing.SigningKeyAnnouncement>? announcements = null)
     {
-        var text = new StringBuilder(items.Count * 80);
+        var text = new StringBuilder(items.Count * 200);
         foreach (var item in items)
         {
-            text.Append(item.Item.WorkItemId).Append(' ').Append(item.HostId).Append(' ').Append(item.Status).Append('\n');
+            text.Append(item.Item.WorkItemId).Append(' ').Append(item.HostId).Append(' ').Append(item.Status).Append(' ')
+                .Append(item.Item.JobSettingsSignature).Append(' ').Append(manifests.GetValueOrDefault(item.ManifestId)?.Signature).Append('\n');
+        }
+        foreach (var announcement in announcements ?? [])
+        {
+            text.Append(announcement.Signature).Append('\n');
         }
         var etag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..32];
-        return new RelayWorkResponse(items, manifests, etag);
+        return new RelayWorkResponse(items, manifests, etag, announcements is { Count: > 0 } ? announcements : null);
     }
 
     /// <summary>

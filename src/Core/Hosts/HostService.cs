@@ -39,7 +39,7 @@ public sealed class HostService(DistEngine engine) : IHostService
         await using var db = engine.Database.CreateContext();
         var pin = await db.ManagerNodes.AsNoTracking().Where(m => m.CertificatePin != null)
             .OrderByDescending(m => m.HeartbeatAt).Select(m => m.CertificatePin).FirstOrDefaultAsync(cancellationToken);
-        var text = new EnrollmentTokenText(secret, Fingerprints.OfPublicKey(engine.Signer.PublicKey), Fingerprints.Normalize(pin));
+        var text = new EnrollmentTokenText(secret, engine.SigningKeys.Current().Fingerprint, Fingerprints.Normalize(pin));
         var row = new EnrollmentTokenRow
         {
             TokenHash = Secrets.Hash(secret),
@@ -167,7 +167,8 @@ public sealed class HostService(DistEngine engine) : IHostService
             }
         }
         await transaction.CommitAsync(cancellationToken);
-        return new RegisterResponse(host.Id, credential, engine.Signer.PublicKey);
+        var signing = engine.SigningKeys.Current();
+        return new RegisterResponse(host.Id, credential, signing.Signer.PublicKey, signing.Announcements(now) is { Count: > 0 } announcements ? announcements : null);
     }
 
     /// <summary>Why a token was refused: unknown (or removed), expired, used up, or made for the other kind of host.</summary>

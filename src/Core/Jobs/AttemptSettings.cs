@@ -1,14 +1,18 @@
 using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Packaging;
+using JP1Dist.Core.Security;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
 using JP1Dist.Protocol.Signing;
 
 namespace JP1Dist.Core.Jobs;
 
-/// <summary>Signed settings of one attempt: the JSON, its signature, the effective install time and when the signature stops being accepted as new.</summary>
-public sealed record SignedAttempt(string Json, string Signature, DateTime? InstallAt, DateTime ExpiresAt);
+/// <summary>
+/// Signed settings of one attempt: the JSON, its signature, the effective install time, when the signature stops being
+/// accepted as new, and the fingerprint of the key that signed (stored with it, so serving knows to sign again after a rotation).
+/// </summary>
+public sealed record SignedAttempt(string Json, string Signature, DateTime? InstallAt, DateTime ExpiresAt, string KeyFingerprint);
 
 /// <summary>
 /// The signed settings of one attempt of one target: the effective install conditions (the job's over the package's),
@@ -22,11 +26,13 @@ public sealed class AttemptSettings
 {
     private readonly DistEngine _engine;
     private readonly JobSettings _template;
+    private readonly CurrentSigningKey _key;
 
-    private AttemptSettings(DistEngine engine, JobSettings template)
+    private AttemptSettings(DistEngine engine, JobSettings template, CurrentSigningKey key)
     {
         _engine = engine;
         _template = template;
+        _key = key;
     }
 
     /// <summary>The settings of <paramref name="job"/> on <paramref name="package"/>, ready to sign for any number of targets (the manifest is hashed once).</summary>
@@ -45,13 +51,14 @@ public sealed class AttemptSettings
                 .Merge(PackageService.ReadConditions(job.InstallConditionsJson));
             template = new JobSettings(Guid.Empty, conditions.IsEmpty ? null : conditions, job.InstallAt ?? package.InstallAt, job.SegmentIntervalSeconds, job.BandwidthLimitKBps);
         }
+        // The current key once for every target these settings are signed for.
         return new AttemptSettings(engine, template with
         {
             JobName = job.Name,
             PackageName = package.Name,
             PackageVersion = package.Version,
             ManifestSha256 = SignedWork.ManifestHash(package.ManifestJson),
-        });
+        }, engine.SigningKeys.Current());
     }
 
     /// <summary>
@@ -59,7 +66,7 @@ public sealed class AttemptSettings
     /// then (an install that asked to be tried again later).
     /// </summary>
     public SignedAttempt Sign(Guid workItemId, Guid hostId, DateTime? notBefore = null) =>
-        Seal(_engine, _template with
+        Seal(_key, _template with
         {
             WorkItemId = workItemId,
             HostId = hostId,
@@ -72,10 +79,10 @@ public sealed class AttemptSettings
         For(engine, job, package).Sign(workItemId, hostId);
 
     /// <summary>
-    /// Stored settings signed again with a fresh expiry and bound to the target they belong to (settings stored before
-    /// they were bound gain the binding here); null when the stored JSON cannot be read.
+    /// Stored settings signed again by <paramref name="key"/> (the current key) with a fresh expiry and bound to the target
+    /// they belong to (settings stored before they were bound gain the binding here); null when the stored JSON cannot be read.
     /// </summary>
-    public static SignedAttempt? Renew(DistEngine engine, string settingsJson, Guid hostId, string jobName, string packageName, string packageVersion, string manifestJson)
+    public static SignedAttempt? Renew(DistEngine engine, CurrentSigningKey key, string settingsJson, Guid hostId, string jobName, string packageName, string packageVersion, string manifestJson)
     {
         JobSettings? stored;
         try
@@ -86,7 +93,7 @@ public sealed class AttemptSettings
         {
             return null;
         }
-        return stored is null ? null : Seal(engine, stored with
+        return stored is null ? null : Seal(key, stored with
         {
             HostId = hostId,
             JobName = jobName,
@@ -97,9 +104,9 @@ public sealed class AttemptSettings
         });
     }
 
-    private static SignedAttempt Seal(DistEngine engine, JobSettings settings)
+    private static SignedAttempt Seal(CurrentSigningKey key, JobSettings settings)
     {
         var json = JsonSerializer.Serialize(settings, ProtocolJson.Options);
-        return new SignedAttempt(json, engine.Signer.Sign(json), settings.InstallAt, settings.ExpiresAt);
+        return new SignedAttempt(json, key.Signer.Sign(json), settings.InstallAt, settings.ExpiresAt, key.Fingerprint);
     }
 }

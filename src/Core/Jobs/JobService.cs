@@ -330,7 +330,8 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             target.SegmentsTransferred = 0;
             target.StoredUntil = null;
             var signed = settings.Sign(target.WorkItemId, target.HostId);
-            (target.JobSettingsJson, target.JobSettingsSignature, target.InstallAt, target.SettingsExpiresAt) = (signed.Json, signed.Signature, signed.InstallAt, signed.ExpiresAt);
+            (target.JobSettingsJson, target.JobSettingsSignature, target.InstallAt, target.SettingsExpiresAt, target.SettingsSigningKey) =
+                (signed.Json, signed.Signature, signed.InstallAt, signed.ExpiresAt, signed.KeyFingerprint);
             target.QueuedAt = null;
             target.StartedAt = null;
             target.CompletedAt = null;
@@ -362,9 +363,9 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         {
             var ticket = Guid.NewGuid();
             var signed = settings.Sign(ticket, hostId);
-            return new object?[] { hostId, ticket, signed.InstallAt, signed.Json, signed.Signature, signed.ExpiresAt };
+            return new object?[] { hostId, ticket, signed.InstallAt, signed.Json, signed.Signature, signed.ExpiresAt, signed.KeyFingerprint };
         }).ToList();
-        return MultiRowInsert.ExecuteAsync(db, "Targets", ["HostId", "WorkItemId", "InstallAt", "JobSettingsJson", "JobSettingsSignature", "SettingsExpiresAt"], rows, cancellationToken,
+        return MultiRowInsert.ExecuteAsync(db, "Targets", ["HostId", "WorkItemId", "InstallAt", "JobSettingsJson", "JobSettingsSignature", "SettingsExpiresAt", "SettingsSigningKey"], rows, cancellationToken,
             [("JobId", job.Id), ("Status", (int)TargetStatus.Waiting), ("Attempt", 1), ("ExecutionId", executionId), ("BytesTransferred", 0L),
              ("UpdatedAt", now), ("CreatedAt", now), ("SegmentsTransferred", 0)]);
     }

@@ -78,6 +78,7 @@ public sealed class PackageService(DistEngine engine) : IPackageService
         var manifest = new PackageManifest(name, version, segmentSize, files, installCommand, arguments, successCodes, timeout, conditions, installAt,
             rebootCodes, retryCodes);
         var manifestJson = JsonSerializer.Serialize(manifest, ProtocolJson.Options);
+        var signingKey = engine.SigningKeys.Current();
         var row = new PackageRow
         {
             Name = name,
@@ -93,7 +94,8 @@ public sealed class PackageService(DistEngine engine) : IPackageService
             FileCount = files.Count,
             SegmentCount = files.Sum(f => f.Segments.Count),
             ManifestJson = manifestJson,
-            ManifestSignature = engine.Signer.Sign(manifestJson),
+            ManifestSignature = signingKey.Signer.Sign(manifestJson),
+            ManifestSigningKey = signingKey.Fingerprint,
             CreatedAt = engine.Now,
             InstallConditionsJson = conditions is null ? null : JsonSerializer.Serialize(conditions, ProtocolJson.Options),
             InstallAt = installAt,

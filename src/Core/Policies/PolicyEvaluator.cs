@@ -163,6 +163,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
                     WorkItemId = ticket,
                     JobSettingsJson = signed.Json,
                     JobSettingsSignature = signed.Signature,
+                    SettingsSigningKey = signed.KeyFingerprint,
                     SettingsExpiresAt = signed.ExpiresAt,
                     InstallAt = signed.InstallAt,
                     CreatedAt = now,

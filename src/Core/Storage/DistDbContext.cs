@@ -24,6 +24,7 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
     public DbSet<IdGroupRow> IdGroups => Set<IdGroupRow>();
     public DbSet<IdGroupMemberRow> IdGroupMembers => Set<IdGroupMemberRow>();
     public DbSet<JobHostGroupRow> JobHostGroups => Set<JobHostGroupRow>();
+    public DbSet<SigningKeyRow> SigningKeys => Set<SigningKeyRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -142,6 +143,13 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
         {
             e.ToTable("ManagerNodes");
             e.HasKey(m => m.NodeId);
+        });
+        modelBuilder.Entity<SigningKeyRow>(e =>
+        {
+            e.ToTable("SigningKeys");
+            e.HasIndex(k => k.Fingerprint).IsUnique();
+            e.HasIndex(k => k.PredecessorId).IsUnique();
+            e.HasOne<SigningKeyRow>().WithMany().HasForeignKey(k => k.PredecessorId).OnDelete(DeleteBehavior.Restrict);
         });
     }
 

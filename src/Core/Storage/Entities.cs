@@ -23,6 +23,8 @@ public sealed class PackageRow
     /// <summary>The exact signed text of the manifest.</summary>
     public required string ManifestJson { get; set; }
     public required string ManifestSignature { get; set; }
+    /// <summary>The fingerprint of the key that made <see cref="ManifestSignature"/> (null: stored before keys were recorded); serving signs again with the current key when it differs.</summary>
+    public string? ManifestSigningKey { get; set; }
     public DateTime CreatedAt { get; set; }
     /// <summary>The install conditions (JSON of InstallConditions), also in the signed manifest; null when none.</summary>
     public string? InstallConditionsJson { get; set; }
@@ -229,6 +231,8 @@ public sealed class TargetRow
     /// <summary>The signed JobSettings of this attempt, handed to the agent with the work item.</summary>
     public string? JobSettingsJson { get; set; }
     public string? JobSettingsSignature { get; set; }
+    /// <summary>The fingerprint of the key that made <see cref="JobSettingsSignature"/> (null: stored before keys were recorded); serving signs again with the current key when it differs.</summary>
+    public string? SettingsSigningKey { get; set; }
     /// <summary>Until when the signed settings are accepted as new (UTC); serving signs them again before then. Null: signed before settings expired.</summary>
     public DateTime? SettingsExpiresAt { get; set; }
     public DateTime UpdatedAt { get; set; }
@@ -252,4 +256,27 @@ public sealed class ManagerNodeRow
     public DateTime HeartbeatAt { get; set; }
     /// <summary>The pin of the certificate the manager serves HTTPS with (Fingerprints.OfCertificate); null for plain HTTP.</summary>
     public string? CertificatePin { get; set; }
+}
+
+/// <summary>
+/// One signing key of the manager, in the order they were made: the highest Id is the current key. A later key holds its
+/// announcement: signed by its predecessor over <c>SigningKeyAnnouncement.SignedText(predecessor key, this key,
+/// predecessor's RetiresAt)</c>. The private key is in the keys folder, in <see cref="FileName"/>, written before the row.
+/// </summary>
+public sealed class SigningKeyRow
+{
+    public int Id { get; set; }
+    /// <summary>SHA-256 of the public key (SubjectPublicKeyInfo), lowercase hex.</summary>
+    public required string Fingerprint { get; set; }
+    /// <summary>The public key (SubjectPublicKeyInfo, base64).</summary>
+    public required string PublicKey { get; set; }
+    /// <summary>The file in the keys folder that holds the private key.</summary>
+    public required string FileName { get; set; }
+    public DateTime CreatedAt { get; set; }
+    /// <summary>When the key stops being trusted (UTC), set when a later key replaced it; null for the current key.</summary>
+    public DateTime? RetiresAt { get; set; }
+    /// <summary>The key this one replaced; unique, so a key is replaced once (two rotations at once cannot both succeed).</summary>
+    public int? PredecessorId { get; set; }
+    /// <summary>The predecessor's signature over the announcement of this key (base64); null for the first key.</summary>
+    public string? AnnouncementSignature { get; set; }
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using JP1Dist.Protocol.Security;
 
 namespace JP1Dist.Protocol.Signing;
 
@@ -17,6 +18,47 @@ public sealed class ManifestSigner : IDisposable
     /// <summary>The public key (SubjectPublicKeyInfo, base64) that agents pin.</summary>
     public string PublicKey => Convert.ToBase64String(_key.ExportSubjectPublicKeyInfo());
 
+    /// <summary>The key's fingerprint (<see cref="Fingerprints.OfPublicKey(ReadOnlySpan{byte})"/>), what enrollment tokens carry.</summary>
+    public string Fingerprint => Fingerprints.OfPublicKey(_key.ExportSubjectPublicKeyInfo());
+
+    /// <summary>The file name of a key made by a rotation: its fingerprint names it, so a file names the key it holds.</summary>
+    public static string FileNameOf(string fingerprint) => $"signing-{fingerprint}.pem";
+
+    /// <summary>
+    /// Creates a new key in an owner-only file in <paramref name="keysFolder"/>, written in full and flushed to disk before
+    /// it is named <see cref="FileNameOf"/> (so a file by that name always holds a whole key); returns the key and its file name.
+    /// </summary>
+    public static (ManifestSigner Signer, string FileName) CreateFile(string keysFolder)
+    {
+        Directory.CreateDirectory(keysFolder);
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var signer = new ManifestSigner(key);
+        var fileName = FileNameOf(signer.Fingerprint);
+        OwnerOnlyFiles.WriteText(Path.Combine(keysFolder, fileName), key.ExportPkcs8PrivateKeyPem(), overwrite: false);
+        return (signer, fileName);
+    }
+
+    /// <summary>Loads a key file; an IOException or CryptographicException when it is missing or not a key.</summary>
+    public static ManifestSigner Load(string path)
+    {
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(File.ReadAllText(path));
+        }
+        catch (ArgumentException e)
+        {
+            key.Dispose();
+            throw new CryptographicException($"'{path}' holds no private key in PEM form ({e.Message}).", e);
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
+        return new ManifestSigner(key);
+    }
+
     /// <summary>Loads the key from the keys folder, creating it the first time; concurrent first uses agree on one key.</summary>
     public static ManifestSigner LoadOrCreate(string keysFolder)
     {
@@ -25,25 +67,10 @@ public sealed class ManifestSigner : IDisposable
         if (!File.Exists(path))
         {
             using var fresh = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            var temporary = path + "." + Guid.NewGuid().ToString("N");
-            File.WriteAllText(temporary, fresh.ExportPkcs8PrivateKeyPem());
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-            try
-            {
-                File.Move(temporary, path, overwrite: false);
-            }
-            catch (IOException)
-            {
-                // Someone else created the key first; use theirs.
-                File.Delete(temporary);
-            }
+            // Owner-only from its creation; when someone else created the key first, theirs is kept and used.
+            OwnerOnlyFiles.WriteText(path, fresh.ExportPkcs8PrivateKeyPem(), overwrite: false);
         }
-        var key = ECDsa.Create();
-        key.ImportFromPem(File.ReadAllText(path));
-        return new ManifestSigner(key);
+        return Load(path);
     }
 
     /// <summary>
@@ -55,6 +82,16 @@ public sealed class ManifestSigner : IDisposable
     /// <summary>Signs the UTF-8 bytes of the manifest text; the signature is base64.</summary>
     public string Sign(string manifest) =>
         Convert.ToBase64String(_key.SignData(Encoding.UTF8.GetBytes(manifest), HashAlgorithmName.SHA256));
+
+    /// <summary>
+    /// Announces <paramref name="newPublicKey"/> as this key's successor, this key retiring at
+    /// <paramref name="retiresAt"/>: the announcement nodes that trust this key accept (<see cref="SigningKeyChain"/>).
+    /// </summary>
+    public SigningKeyAnnouncement Announce(string newPublicKey, DateTime retiresAt)
+    {
+        var at = SigningKeyAnnouncement.Utc(retiresAt);
+        return new SigningKeyAnnouncement(PublicKey, newPublicKey, at, Sign(SigningKeyAnnouncement.SignedText(PublicKey, newPublicKey, at)));
+    }
 
     /// <summary>Checks a manifest against a pinned public key.</summary>
     public static bool Verify(string publicKey, string manifest, string signature)

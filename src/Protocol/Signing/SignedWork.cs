@@ -34,20 +34,29 @@ public static class SignedWork
     /// <paramref name="receivedNow"/> is the time when the item is new here (null for one already accepted, whose expiry no
     /// longer matters); <paramref name="installedVersion"/> is the version of the package this host has from JP1Dist, if any.
     /// </summary>
-    public static SignedWorkVerdict Verify(WorkItem item, string publicKey, Guid hostId, DateTime? receivedNow, Func<string, string?>? installedVersion = null)
+    public static SignedWorkVerdict Verify(WorkItem item, string publicKey, Guid hostId, DateTime? receivedNow, Func<string, string?>? installedVersion = null) =>
+        Verify(item, [publicKey], hostId, receivedNow, installedVersion);
+
+    /// <summary>
+    /// Checks a work item against the keys the node trusts (<paramref name="trustedKeys"/>: its manager's current key and
+    /// any in its grace period, as <see cref="SigningKeyChain.TrustedAt"/> decides); the manifest and the settings may each be
+    /// signed by any of them (a manifest signed before a rotation, settings after).
+    /// </summary>
+    public static SignedWorkVerdict Verify(WorkItem item, IReadOnlyCollection<string> trustedKeys, Guid hostId, DateTime? receivedNow, Func<string, string?>? installedVersion = null)
     {
         ArgumentNullException.ThrowIfNull(item);
-        if (!ManifestSigner.Verify(publicKey, item.Manifest ?? "", item.ManifestSignature ?? ""))
+        ArgumentNullException.ThrowIfNull(trustedKeys);
+        if (!trustedKeys.Any(key => ManifestSigner.Verify(key, item.Manifest ?? "", item.ManifestSignature ?? "")))
         {
-            return Refuse("The package manifest is not signed by this agent's manager; the package was refused.");
+            return Refuse("The package manifest is not signed by this agent's manager (by no signing key it trusts now); the package was refused.");
         }
         if (item.JobSettings is null || item.JobSettingsSignature is null)
         {
             return Refuse("The work item carries no signed job settings; it was refused.");
         }
-        if (!ManifestSigner.Verify(publicKey, item.JobSettings, item.JobSettingsSignature))
+        if (!trustedKeys.Any(key => ManifestSigner.Verify(key, item.JobSettings, item.JobSettingsSignature)))
         {
-            return Refuse("The job settings are not signed by this agent's manager; the work was refused.");
+            return Refuse("The job settings are not signed by this agent's manager (by no signing key it trusts now); the work was refused.");
         }
         JobSettings? settings;
         PackageManifest? manifest;

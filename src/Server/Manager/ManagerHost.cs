@@ -30,7 +30,7 @@ public static class ManagerHost
         var engine = new DistEngine(folder);
         engine.Database.EnsureMigrated();
         SchedulerStoreUpgrade.Apply(engine.Database.ConnectionString);
-        _ = engine.Signer.PublicKey; // create the signing key before the first agent asks for it
+        _ = engine.Signer.PublicKey; // create (or find) the signing key before the first agent asks for it
 
         var builder = NodeServer.CreateBuilder("manager", "JP1Dist Manager", folder.Root, folder.LogsPath, options.ListenUrl, options.QuietConsole, args, served);
         builder.Services.AddSingleton(options);

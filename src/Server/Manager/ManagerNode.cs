@@ -16,12 +16,11 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
 {
     public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken)
     {
-        // A token made by another manager (or mistyped) admits nothing here: refused before anything is registered.
-        if (request.SigningKeyFingerprint is { } expected && Fingerprints.OfPublicKey(engine.Signer.PublicKey) is { } own && !Fingerprints.Same(expected, own))
+        // A token made by another manager (or mistyped), or naming a key this manager retired, admits nothing here: refused
+        // before anything is registered. A key in its grace period admits: the answer carries its announcement.
+        if (request.SigningKeyFingerprint is { } expected)
         {
-            throw new DistException("SigningKeyMismatch", DistErrorKind.InvalidOperation,
-                $"The enrollment token names signing key {Fingerprints.Normalize(expected) ?? expected}, but this manager signs with {own}; nothing was registered. "
-                + "Use a token made by this manager (New-DistEnrollmentToken).");
+            await engine.SigningKeys.CheckTokenKeyAsync(expected, cancellationToken);
         }
         var response = await engine.Hosts.RegisterAsync(request, parentHostId, cancellationToken);
         signals.Learn(response.HostId, parentHostId);
@@ -37,6 +36,8 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
 
     public Task<Guid?> AuthenticateAsync(Guid hostId, string credential, CancellationToken cancellationToken) =>
         engine.Hosts.AuthenticateAsync(hostId, credential, cancellationToken);
+
+    public IReadOnlyList<SigningKeyAnnouncement> SigningKeyAnnouncements() => engine.SigningKeys.Announcements();
 
     public Task<bool> ReportFactsAsync(Guid hostId, FactsReport facts, CancellationToken cancellationToken) =>
         engine.Inventory.ReportFactsAsync(hostId, facts, cancellationToken);

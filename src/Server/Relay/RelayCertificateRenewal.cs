@@ -81,7 +81,7 @@ internal sealed class RelayCertificateRenewal(RelayOptions options, RelayUpstrea
                 continue;
             }
             var now = time.GetUtcNow();
-            var trusted = AgentTrust.TrustedSigningKeys(identity, options.Token, now.UtcDateTime);
+            var trusted = AgentTrust.TrustedIssuerFingerprints(identity, options.Token, now.UtcDateTime);
             var names = NodeCertificate.NamesFor(new Uri(options.ListenUrl));
             if (RenewalReason(served.Issued, served.Issuer, trusted, names, now) is not { } reason)
             {
@@ -145,9 +145,16 @@ internal sealed class RelayCertificateRenewal(RelayOptions options, RelayUpstrea
         {
             return $"expiring at {current.NotAfter.ToUniversalTime():u}";
         }
-        if (!trusted.Any(k => Fingerprints.Same(k, Fingerprints.OfCertificate(issuer))))
+        var issuerKey = Fingerprints.OfCertificate(issuer);
+        if (!trusted.Any(k => Fingerprints.Same(k, issuerKey)))
         {
             return "issued by a signing key no longer trusted";
+        }
+        // After a rotation the old key is trusted only until it retires: move to the newest key (the last one trusted)
+        // during the grace period, not when lower clients start refusing the old one.
+        if (trusted.Count > 1 && !Fingerprints.Same(trusted.Last(), issuerKey))
+        {
+            return "issued by a signing key that has been replaced";
         }
         var san = current.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault();
         var dns = san?.EnumerateDnsNames().ToList() ?? [];

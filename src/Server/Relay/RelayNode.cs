@@ -35,6 +35,8 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     private readonly ConcurrentDictionary<string, DateTime> _lastNeeded = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, StoredPackage> _stored = new(StringComparer.Ordinal);
     private volatile Snapshot _snapshot;
+    private volatile IReadOnlyList<SigningKeyAnnouncement> _announcements;
+    private readonly HashSet<string> _refusedAnnouncements = new(StringComparer.Ordinal);
 
     public RelayNode(RelayOptions options, RelayStore store, RelayUpstream upstream, PackageCache cache, HostSignals signals, ILogger<RelayNode> logger, TimeProvider? time = null)
     {
@@ -55,6 +57,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             _stored[package.ManifestId] = package;
         }
         _snapshot = new Snapshot(store.LoadSnapshot() ?? RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>()));
+        _announcements = upstream.Identity?.SigningKeyAnnouncements ?? [];
         var now = Now;
         foreach (var hash in cache.CachedHashes())
         {
@@ -276,8 +279,40 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             var items = snapshot.Work.Items.Where(i => i.HostId != relayId && IsAtOrBelow(i.HostId, relayId)).ToList();
             var manifests = items.Select(i => i.ManifestId).Distinct()
                 .Where(snapshot.Work.Manifests.ContainsKey).ToDictionary(id => id, id => snapshot.Work.Manifests[id]);
-            return Task.FromResult(RelayPoll.Snapshot(items, manifests));
+            return Task.FromResult(RelayPoll.Snapshot(items, manifests, SigningKeyAnnouncements()));
         }, cancellationToken);
+
+    /// <summary>The announcements this relay accepted whose old key has not retired: passed to its lower clients and relays.</summary>
+    public IReadOnlyList<SigningKeyAnnouncement> SigningKeyAnnouncements()
+    {
+        var now = Now;
+        return _announcements.Where(a => SigningKeyAnnouncement.Utc(a.OldKeyRetiresAt) > now).ToList();
+    }
+
+    /// <summary>
+    /// Takes the announcements of the manager's signing keys that came with a snapshot into the relay's identity (saved
+    /// before the new key is used) and returns the keys it trusts now (<see cref="AgentTrust.TrustedSigningKeys"/>).
+    /// </summary>
+    internal IReadOnlyList<string> LearnSigningKeys(IReadOnlyList<SigningKeyAnnouncement>? offered, AgentIdentity identity)
+    {
+        var now = Now;
+        var (current, update) = _upstream.AcceptSigningKeys(offered, now);
+        current ??= identity;
+        _announcements = current.SigningKeyAnnouncements ?? [];
+        foreach (var added in update.Added)
+        {
+            _logger.LogInformation("Now trusting the manager's new signing key {New}, announced by key {Old}, which this relay trusts until {RetiresAt:u}",
+                added.NewFingerprint, added.OldFingerprint, added.OldKeyRetiresAt);
+        }
+        lock (_refusedAnnouncements)
+        {
+            foreach (var refusal in update.Refusals.Where(_refusedAnnouncements.Add))
+            {
+                _logger.LogWarning("{Refusal}", refusal);
+            }
+        }
+        return AgentTrust.TrustedPublicKeys(current, now);
+    }
 
     public async Task<RelayBatchResponse> ApplyRelayBatchAsync(Guid relayId, RelayBatch batch, CancellationToken cancellationToken)
     {
@@ -445,18 +480,18 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     }
 
     /// <summary>
-    /// Takes a new snapshot from the higher system: items whose manifest is not signed by the manager key this relay
-    /// pinned are dropped. Saved, so the relay serves it after a restart; waiting clients are woken. A signed manifest
+    /// Takes a new snapshot from the higher system: items whose manifest is not signed by a manager key this relay trusts
+    /// (<paramref name="trustedKeys"/>, from <see cref="LearnSigningKeys"/>) are dropped. Saved, so the relay serves it after a restart; waiting clients are woken. A signed manifest
     /// that breaks <see cref="ManifestRules"/> is served as it came (its clients refuse it and report why), but this
     /// relay fetches, caches and keeps no content by it.
     /// </summary>
-    internal async Task<IReadOnlyList<(ManifestFile File, long SegmentSize)>> ApplySnapshotAsync(RelayWorkResponse work, string manifestKey, CancellationToken cancellationToken)
+    internal async Task<IReadOnlyList<(ManifestFile File, long SegmentSize)>> ApplySnapshotAsync(RelayWorkResponse work, IReadOnlyCollection<string> trustedKeys, CancellationToken cancellationToken)
     {
-        var valid = work.Manifests.Where(m => ManifestSigner.Verify(manifestKey, m.Value.Manifest, m.Value.Signature))
+        var valid = work.Manifests.Where(m => trustedKeys.Any(key => ManifestSigner.Verify(key, m.Value.Manifest, m.Value.Signature)))
             .ToDictionary(m => m.Key, m => m.Value);
         if (valid.Count < work.Manifests.Count)
         {
-            _logger.LogWarning("{Count} manifest(s) from the higher system are not signed by the pinned manager key; their work is not served", work.Manifests.Count - valid.Count);
+            _logger.LogWarning("{Count} manifest(s) from the higher system are not signed by a manager key this relay trusts; their work is not served", work.Manifests.Count - valid.Count);
         }
         var items = work.Items.Where(i => valid.ContainsKey(i.ManifestId)).ToList();
         var accepted = new RelayWorkResponse(items, valid, work.Etag);

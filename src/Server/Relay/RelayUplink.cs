@@ -51,7 +51,9 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                 node.HigherSystemReachable = true;
                 if (!string.Equals(work.Etag, node.SnapshotEtag, StringComparison.Ordinal))
                 {
-                    var needed = await node.ApplySnapshotAsync(work, identity.ManifestPublicKey, stoppingToken);
+                    // Announcements first: the snapshot may already be signed by the key they bring.
+                    var trusted = node.LearnSigningKeys(work.SigningKeys, identity);
+                    var needed = await node.ApplySnapshotAsync(work, trusted, stoppingToken);
                     logger.LogDebug("Work snapshot {Etag}: {Items} items", work.Etag, work.Items.Count);
                     if (needed.Count > 0)
                     {

@@ -20,7 +20,7 @@ public sealed class RelayUpstream : IDisposable
         // or a certificate issued by the signing key it trusts (a relay above it).
         Client = new HigherSystemClient(options.HigherSystemUrl, handler,
             AgentTrust.ExpectedPin(options.CertificatePin, _agentState.LoadIdentity(), options.Token),
-            () => AgentTrust.TrustedSigningKeys(_agentState.LoadIdentity(), options.Token, DateTime.UtcNow));
+            () => AgentTrust.TrustedIssuerFingerprints(_agentState.LoadIdentity(), options.Token, DateTime.UtcNow));
     }
 
     /// <summary>The client, with the relay's current identity set.</summary>
@@ -36,6 +36,13 @@ public sealed class RelayUpstream : IDisposable
             return identity;
         }
     }
+
+    /// <summary>
+    /// Takes signing-key announcements from the higher system into the relay's identity (<see cref="AgentTrust.AcceptAnnouncements"/>,
+    /// the same file and rule as its client role); the identity as it is now, and what was added or refused.
+    /// </summary>
+    public (AgentIdentity? Identity, Protocol.Signing.SigningKeyChainUpdate Update) AcceptSigningKeys(IReadOnlyList<Protocol.Signing.SigningKeyAnnouncement>? offered, DateTime now) =>
+        AgentTrust.AcceptAnnouncements(_agentState, offered, now);
 
     /// <summary>The relay's identity; a NotAvailable error while the relay has not registered yet.</summary>
     public AgentIdentity RequireIdentity() => Identity ?? throw new DistException("RelayNotRegistered", DistErrorKind.NotAvailable,

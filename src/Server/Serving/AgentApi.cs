@@ -73,7 +73,8 @@ public static class AgentApi
             try
             {
                 var items = await node.WaitForWorkAsync(hostId, TimeSpan.FromSeconds(seconds), context.RequestAborted);
-                return Results.Ok(new WorkResponse(items));
+                // After the wait: an announcement made meanwhile goes with this answer.
+                return Results.Ok(new WorkResponse(items, node.SigningKeyAnnouncements() is { Count: > 0 } announced ? announced : null));
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {

@@ -52,6 +52,12 @@ public interface IHigherSystemNode
     /// </summary>
     Task<RelayCertificateResponse> IssueRelayCertificateAsync(Guid relayId, RelayCertificateRequest request, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The announcements of the manager's signing keys still in their grace period, sent with every work answer: the
+    /// manager's own, or those a relay accepted from its higher system (empty when there are none).
+    /// </summary>
+    IReadOnlyList<Protocol.Signing.SigningKeyAnnouncement> SigningKeyAnnouncements();
+
     /// <summary>How many targets this node knows in each status (for GET /metrics).</summary>
     Task<IReadOnlyDictionary<TargetStatus, int>> CountTargetsAsync(CancellationToken cancellationToken);
 }

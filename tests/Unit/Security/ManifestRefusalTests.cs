@@ -98,7 +98,7 @@ public sealed class ManifestRefusalTests : IAsyncLifetime
             new Dictionary<string, SignedManifest> { ["good"] = new(goodJson, signer.Sign(goodJson)), ["bad"] = new(badJson, signer.Sign(badJson)) },
             "tag-1");
 
-        var needed = await node.ApplySnapshotAsync(work, signer.PublicKey, default);
+        var needed = await node.ApplySnapshotAsync(work, [signer.PublicKey], default);
 
         Assert.Equal([Hash('a')], needed.Select(n => n.File.Sha256));
         Assert.Equal(badJson, (await node.WaitForWorkAsync(badHost, TimeSpan.Zero, default)).Single().Manifest);

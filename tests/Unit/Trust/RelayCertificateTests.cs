@@ -221,10 +221,10 @@ public sealed class RelayCertificateTests : IDisposable
         var token = new EnrollmentTokenText("secret", tokenKey, new string('c', 64)).ToString();
         var identity = new AgentIdentity(new Uri("https://relay.example:22401"), "pc", Guid.NewGuid(), "credential", _signer.PublicKey);
 
-        Assert.Equal([tokenKey], AgentTrust.TrustedSigningKeys(null, token, DateTime.UtcNow));
-        Assert.Equal([_signingKey], AgentTrust.TrustedSigningKeys(identity, token, DateTime.UtcNow));
-        Assert.Empty(AgentTrust.TrustedSigningKeys(null, "secret-without-fingerprints", DateTime.UtcNow));
-        Assert.Empty(AgentTrust.TrustedSigningKeys(null, null, DateTime.UtcNow));
+        Assert.Equal([tokenKey], AgentTrust.TrustedIssuerFingerprints(null, token, DateTime.UtcNow));
+        Assert.Equal([_signingKey], AgentTrust.TrustedIssuerFingerprints(identity, token, DateTime.UtcNow));
+        Assert.Empty(AgentTrust.TrustedIssuerFingerprints(null, "secret-without-fingerprints", DateTime.UtcNow));
+        Assert.Empty(AgentTrust.TrustedIssuerFingerprints(null, null, DateTime.UtcNow));
     }
 
     [Fact]
@@ -241,6 +241,10 @@ public sealed class RelayCertificateTests : IDisposable
         Assert.Null(Server.Relay.RelayCertificateRenewal.RenewalReason(issued.Certificate, issued.Issuer, [_signingKey], names,
             now + RelayCertificates.Lifetime - RelayCertificates.RenewWhenLeft - TimeSpan.FromMinutes(1)));
         Assert.Contains("signing key", Server.Relay.RelayCertificateRenewal.RenewalReason(issued.Certificate, issued.Issuer, [new string('d', 64)], names, now));
+        // A rotation: the issuing key is still trusted in its grace period, but the newest key is another: ask for a new one now.
+        Assert.Equal("issued by a signing key that has been replaced",
+            Server.Relay.RelayCertificateRenewal.RenewalReason(issued.Certificate, issued.Issuer, [_signingKey, new string('e', 64)], names, now));
+        Assert.Null(Server.Relay.RelayCertificateRenewal.RenewalReason(issued.Certificate, issued.Issuer, [new string('e', 64), _signingKey], names, now));
         names.Item1.Add("relay-kobe.example");
         Assert.Contains("name", Server.Relay.RelayCertificateRenewal.RenewalReason(issued.Certificate, issued.Issuer, [_signingKey], names, now));
     }

@@ -238,9 +238,10 @@ public sealed class TlsTests : IDisposable
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var publicKey = Convert.ToBase64String(key.ExportSubjectPublicKeyInfo());
         var fingerprint = Fingerprints.OfPublicKey(publicKey)!;
-        AgentTrust.CheckSigningKey(new EnrollmentTokenText("secret", fingerprint, null), publicKey);
-        AgentTrust.CheckSigningKey(new EnrollmentTokenText("secret", null, null), publicKey); // a bare secret names no key
-        var refused = Assert.Throws<SigningKeyMismatchException>(() => AgentTrust.CheckSigningKey(new EnrollmentTokenText("secret", new string('c', 64), null), publicKey));
+        AgentTrust.CheckSigningKey(new EnrollmentTokenText("secret", fingerprint, null), new RegisterResponse(Guid.Empty, "", publicKey), DateTime.UtcNow);
+        AgentTrust.CheckSigningKey(new EnrollmentTokenText("secret", null, null), new RegisterResponse(Guid.Empty, "", publicKey), DateTime.UtcNow); // a bare secret names no key
+        var refused = Assert.Throws<SigningKeyMismatchException>(() => AgentTrust.CheckSigningKey(new EnrollmentTokenText("secret", new string('c', 64), null),
+            new RegisterResponse(Guid.Empty, "", publicKey), DateTime.UtcNow));
         Assert.Contains(fingerprint, refused.Message, StringComparison.Ordinal);
         Assert.Contains(new string('c', 64), refused.Message, StringComparison.Ordinal);
 

@@ -508,6 +508,9 @@ namespace JP1Dist.Core.Storage.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ManifestSigningKey")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -539,6 +542,47 @@ namespace JP1Dist.Core.Storage.Migrations
                         .IsUnique();
 
                     b.ToTable("Packages", (string)null);
+                });
+
+            modelBuilder.Entity("JP1Dist.Core.Storage.SigningKeyRow", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("AnnouncementSignature")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FileName")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Fingerprint")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("PredecessorId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("PublicKey")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("RetiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Fingerprint")
+                        .IsUnique();
+
+                    b.HasIndex("PredecessorId")
+                        .IsUnique();
+
+                    b.ToTable("SigningKeys", (string)null);
                 });
 
             modelBuilder.Entity("JP1Dist.Core.Storage.TargetRow", b =>
@@ -593,6 +637,9 @@ namespace JP1Dist.Core.Storage.Migrations
                         .HasColumnType("INTEGER");
 
                     b.Property<DateTime?>("SettingsExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SettingsSigningKey")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime?>("StartedAt")
@@ -740,6 +787,14 @@ namespace JP1Dist.Core.Storage.Migrations
                         .HasForeignKey("PackageId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("JP1Dist.Core.Storage.SigningKeyRow", b =>
+                {
+                    b.HasOne("JP1Dist.Core.Storage.SigningKeyRow", null)
+                        .WithMany()
+                        .HasForeignKey("PredecessorId")
+                        .OnDelete(DeleteBehavior.Restrict);
                 });
 
             modelBuilder.Entity("JP1Dist.Core.Storage.TargetRow", b =>
