@@ -7,9 +7,11 @@ namespace JP1Dist.Agent;
 /// <summary>
 /// What an agent keeps about itself: who it is at its higher system, the manifest key it pinned, and the pin of the higher
 /// system's TLS certificate it registered through (null: plain HTTP, or the operating system's trust store decides), so
-/// later connections stay pinned.
+/// later connections stay pinned. Pending: the registration waits for an administrator's approval; the agent asks again
+/// with this id and credential and does nothing else meanwhile.
 /// </summary>
-public sealed record AgentIdentity(Uri ManagerUrl, string Name, Guid HostId, string Credential, string ManifestPublicKey, string? CertificatePin = null);
+public sealed record AgentIdentity(Uri ManagerUrl, string Name, Guid HostId, string Credential, string ManifestPublicKey, string? CertificatePin = null,
+    bool Pending = false);
 
 /// <summary>Where a ticket is in its life; an agent that restarts resumes from here and never installs twice.</summary>
 public enum TicketPhase

@@ -7,16 +7,24 @@ namespace JP1Dist.Core.Distribution;
 /// <summary>A relay's long poll for its subtree's work: answered when the snapshot differs from the one the relay holds.</summary>
 public static class RelayPoll
 {
-    /// <summary>A snapshot with its tag: a hash of every item's ticket, host and status, in order.</summary>
-    public static RelayWorkResponse Snapshot(IReadOnlyList<RelayWorkItem> items, IReadOnlyDictionary<string, SignedManifest> manifests)
+    /// <summary>
+    /// A snapshot with its tag: a hash of every item's ticket, host and status, in order, and of every revoked credential,
+    /// so that a revocation answers a waiting relay poll at once.
+    /// </summary>
+    public static RelayWorkResponse Snapshot(IReadOnlyList<RelayWorkItem> items, IReadOnlyDictionary<string, SignedManifest> manifests,
+        IReadOnlyList<RevokedCredential>? revoked = null)
     {
         var text = new StringBuilder(items.Count * 80);
         foreach (var item in items)
         {
             text.Append(item.Item.WorkItemId).Append(' ').Append(item.HostId).Append(' ').Append(item.Status).Append('\n');
         }
+        foreach (var credential in revoked ?? [])
+        {
+            text.Append("revoked ").Append(credential.HostId).Append(' ').Append(credential.CredentialHash).Append('\n');
+        }
         var etag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..32];
-        return new RelayWorkResponse(items, manifests, etag);
+        return new RelayWorkResponse(items, manifests, etag, revoked is { Count: > 0 } ? revoked : null);
     }
 
     /// <summary>
