@@ -77,9 +77,8 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Empty(await _engine.Hosts.ListAsync("pc-wait"));
         Assert.Empty(await StatusAsync("Everyone")); // the pending host is no target, and in no group
         Assert.Empty((await _engine.IdGroups.ListAsync("Everyone")).Single().Members);
-        var identity = ReadIdentity(State("pc-wait"));
+        var identity = await SavedIdentityAsync(State("pc-wait"), agent, pending: true);
         Assert.Equal(pending.Id, identity.HostId);
-        Assert.True(identity.Pending);
         Assert.False(agent.Process.HasExited);
 
         await _engine.Hosts.ApproveAsync("pc-wait", replace: false);
@@ -105,6 +104,15 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         var again = await RunOnceAsync("pc-intruder", token);
         Assert.Equal(3, again.ExitCode);
         Assert.Empty(await _engine.Hosts.ListPendingAsync());
+
+        // The manager's log names each waiting registration, the approval and the denial.
+        var log = await _manager!.StopAsync();
+        output.WriteLine(log);
+        Assert.Contains("Host pc-wait (" + pending.Id + ") registered with a token that requires approval", log, StringComparison.Ordinal);
+        Assert.Contains("Host pc-wait (" + pending.Id + ") was approved", log, StringComparison.Ordinal);
+        Assert.Contains("Host pc-intruder (", log, StringComparison.Ordinal);
+        Assert.Contains("Credential of host pc-intruder", log, StringComparison.Ordinal);
+        Assert.Contains("(enrollment denied)", log, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -118,7 +126,7 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         var pending = await WaitForAsync(async () => (await _engine.Hosts.ListPendingAsync("pc-r")).SingleOrDefault(), "the replacement waits", second);
         Assert.True(pending.ReplacesHost);
         Assert.Equal(enrolledId, pending.Id); // the existing host's id, with a new credential
-        Assert.NotEqual(ReadIdentity(State("pc-r-old")).Credential, ReadIdentity(State("pc-r-new")).Credential);
+        Assert.NotEqual((await SavedIdentityAsync(State("pc-r-old"))).Credential, (await SavedIdentityAsync(State("pc-r-new"), second, pending: true)).Credential);
 
         // The enrolled computer keeps working meanwhile.
         await PackageAndJobAsync("Before", "pc-r");
@@ -143,6 +151,11 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         await PackageAndJobAsync("After", "pc-r");
         await WaitForAsync(async () => (await StatusAsync("After")).Single() is { Status: TargetStatus.Succeeded }, "the new computer installed", second);
         Assert.StartsWith(State("pc-r-new"), Assert.Single(Installs("After")).Split('|')[1], StringComparison.Ordinal);
+
+        var log = await _manager!.StopAsync();
+        Assert.Contains("to replace the enrolled host of that name", log, StringComparison.Ordinal);
+        Assert.Contains("and replaces the enrolled host of that name", log, StringComparison.Ordinal);
+        Assert.Contains("(replaced by an approved computer)", log, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -159,10 +172,8 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         var direct = StartAgent("pc-direct", token);
         await WaitForAsync(async () => (await _engine.Hosts.ListAsync("pc-below")).SingleOrDefault(), "the agent below the relay registered", below);
         await WaitForAsync(async () => (await _engine.Hosts.ListAsync("pc-direct")).SingleOrDefault(), "the agent at the manager registered", direct);
-        await WaitForAsync(() => Task.FromResult(File.Exists(Path.Combine(State("pc-below"), "agent.json")) && File.Exists(Path.Combine(State("pc-direct"), "agent.json"))),
-            "the agents saved their identities");
-        var belowIdentity = ReadIdentity(State("pc-below"));
-        var directIdentity = ReadIdentity(State("pc-direct"));
+        var belowIdentity = await SavedIdentityAsync(State("pc-below"), below);
+        var directIdentity = await SavedIdentityAsync(State("pc-direct"), direct);
         Assert.Equal(HttpStatusCode.OK, (await CallAsync(relayUrl, belowIdentity)).Status);
         Assert.Equal(HttpStatusCode.OK, (await CallAsync(_url, directIdentity)).Status);
 
@@ -193,6 +204,11 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
     }
 
     private sealed record Identity(Guid HostId, string Credential, bool Pending);
+
+    /// <summary>The identity an agent saved (waiting for it: the manager knows the registration before the agent has read the answer).</summary>
+    private static async Task<Identity> SavedIdentityAsync(string state, NodeProcess? node = null, bool pending = false) =>
+        await WaitForAsync(() => Task.FromResult(File.Exists(Path.Combine(state, "agent.json")) && ReadIdentity(state).Pending == pending ? ReadIdentity(state) : null),
+            "the agent saved its identity", node);
 
     private static Identity ReadIdentity(string state)
     {
