@@ -516,7 +516,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     /// </summary>
     private async Task ApplyRevokedAsync(IReadOnlyList<RevokedCredential> revoked, CancellationToken cancellationToken)
     {
-        var added = revoked.Where(r => r is not null && !_revoked.ContainsKey(r)).Distinct().ToList();
+        // A credential hash is a hex SHA-256 like a content hash; an entry that is not one could match nothing and is not kept.
+        var added = revoked.Where(r => r is not null && r.HostId != Guid.Empty && ContentHash.IsHash(r.CredentialHash) && !_revoked.ContainsKey(r))
+            .Distinct().ToList();
         if (added.Count == 0)
         {
             return;
