@@ -105,6 +105,16 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Equal(3, again.ExitCode);
         Assert.Empty(await _engine.Hosts.ListPendingAsync());
 
+        // --once while waiting: no error, the wait said once per run, and a second run asks again with the same identity.
+        for (var run = 0; run < 2; run++)
+        {
+            var once = await RunOnceAsync("pc-once", token);
+            Assert.Equal(0, once.ExitCode);
+            Assert.Contains("waits for an administrator's approval", once.Output, StringComparison.Ordinal);
+            Assert.Single(await _engine.Hosts.ListPendingAsync("pc-once"));
+        }
+        Assert.Equal(ReadIdentity(State("pc-once")).HostId, (await _engine.Hosts.ListPendingAsync("pc-once")).Single().Id);
+
         // The manager's log names each waiting registration, the approval and the denial.
         var log = await _manager!.StopAsync();
         output.WriteLine(log);
