@@ -39,6 +39,9 @@ public sealed class AgentOptions
     /// <summary>How long one poll waits for work.</summary>
     public TimeSpan PollWait { get; set; } = TimeSpan.FromSeconds(25);
 
+    /// <summary>How often an agent whose registration waits for approval asks again whether it was approved.</summary>
+    public TimeSpan PendingRecheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How often the agent reads its facts again and reports them when they changed.</summary>
     public TimeSpan FactsInterval { get; set; } = TimeSpan.FromMinutes(10);
 

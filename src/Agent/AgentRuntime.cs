@@ -54,7 +54,10 @@ public sealed class AgentRuntime : IDisposable
     /// <summary>Does everything pending and returns: unreported results, interrupted work, then every item the higher system has now.</summary>
     public async Task RunOnceAsync(CancellationToken cancellationToken)
     {
-        await EnsureRegisteredAsync(cancellationToken);
+        if (!await EnsureRegisteredAsync(cancellationToken))
+        {
+            return; // waiting for approval: nothing to do yet, and not an error
+        }
         await RecoverAsync(cancellationToken);
         await ReportFactsIfChangedAsync(force: false, cancellationToken);
         await RunDueInstallsAsync(cancellationToken);
@@ -87,7 +90,11 @@ public sealed class AgentRuntime : IDisposable
         {
             try
             {
-                await EnsureRegisteredAsync(cancellationToken);
+                if (!await EnsureRegisteredAsync(cancellationToken))
+                {
+                    await Task.Delay(_options.PendingRecheckInterval, _time, cancellationToken);
+                    continue;
+                }
                 await RecoverAsync(cancellationToken);
                 await ReportFactsIfChangedAsync(force: false, cancellationToken);
                 await RunDueInstallsAsync(cancellationToken);
@@ -129,17 +136,88 @@ public sealed class AgentRuntime : IDisposable
         }
     }
 
-    private async Task EnsureRegisteredAsync(CancellationToken cancellationToken)
+    /// <summary>True when the agent is registered; false while its registration waits for an administrator's approval.</summary>
+    private async Task<bool> EnsureRegisteredAsync(CancellationToken cancellationToken)
     {
         _identity ??= _store.LoadIdentity();
         // The credential belongs to the system, not to one address: a manager that moved keeps its agents.
         // A credential the higher system refuses is dropped (see CallAsync) and the agent registers again.
         if (_identity is not null && string.Equals(_identity.Name, _options.Name, StringComparison.OrdinalIgnoreCase))
         {
+            if (_identity.Pending)
+            {
+                return await AskWhetherApprovedAsync(_identity, cancellationToken);
+            }
             _client.Identity = _identity;
-            return;
+            return true;
         }
         await RegisterAsync(held: null, cancellationToken);
+        return _identity is { Pending: false };
+    }
+
+    private bool _pendingLogged;
+
+    /// <summary>
+    /// Asks again, with the id and credential received while pending, whether the registration was approved: a light
+    /// registration (no inventory; the manager keeps the facts of the first one and counts no token use). Approved, the
+    /// agent is registered from here on; denied, the answer is CredentialRevoked and the agent stops.
+    /// </summary>
+    private async Task<bool> AskWhetherApprovedAsync(AgentIdentity pending, CancellationToken cancellationToken)
+    {
+        if (!_pendingLogged)
+        {
+            LogPending(pending);
+        }
+        var token = EnrollmentTokenText.TryParse(_options.Token);
+        var registration = HostFacts.CollectBasic(token?.Secret ?? "", _options.Name) with
+        {
+            Kind = _options.Kind,
+            RelayUrl = _options.RelayUrl,
+            SigningKeyFingerprint = token?.SigningKeyFingerprint,
+            HostId = pending.HostId,
+            Credential = pending.Credential,
+        };
+        RegisterResponse response;
+        try
+        {
+            response = await CallAsync(() => _client.RegisterAsync(registration, cancellationToken), cancellationToken);
+        }
+        catch (HigherSystemException e) when (e.Status == HttpStatusCode.Unauthorized && !string.IsNullOrWhiteSpace(_options.Token))
+        {
+            // The manager no longer knows this waiting registration (not revoked: that stops above): ask anew with the token.
+            _logger.LogWarning("The higher system no longer knows the registration waiting for approval ({Error}); registering again with the enrollment token", e.Message);
+            _identity = null;
+            await RegisterAsync(pending, cancellationToken);
+            return _identity is { Pending: false };
+        }
+        if (response.Pending)
+        {
+            return false;
+        }
+        // The approved answer's key is held to the same rule as the first answer: the token's key, or one its announcements
+        // lead to; without the token, the key the waiting registration was answered with (or one its announcements lead to).
+        var (anchor, chain) = AgentTrust.CheckSigningKey(token ?? new EnrollmentTokenText("", Fingerprints.OfPublicKey(pending.ManifestPublicKey), null),
+            response, _time.GetUtcNow().UtcDateTime);
+        _identity = pending with
+        {
+            HostId = response.HostId,
+            Credential = response.Credential,
+            ManifestPublicKey = anchor,
+            SigningKeyAnnouncements = chain.Count > 0 ? chain : null,
+            Pending = false,
+        };
+        _store.SaveIdentity(_identity);
+        _client.Identity = _identity;
+        _logger.LogInformation("Approved: registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, _options.ManagerUrl);
+        return true;
+    }
+
+    private void LogPending(AgentIdentity pending)
+    {
+        _pendingLogged = true;
+        _logger.LogWarning("The registration of {Name} ({HostId}) with {Url} waits for an administrator's approval (Get-DistHost -Pending, then "
+            + "Approve-DistHost -Name {Name}); this agent gets no work until then and starts as soon as it is approved", _options.Name, pending.HostId,
+            _options.ManagerUrl, _options.Name);
     }
 
     /// <summary>
@@ -170,8 +248,15 @@ public sealed class AgentRuntime : IDisposable
         _store.SaveFactsHash(HostFacts.Hash(new FactsReport(registration.OS, registration.OSVersion, registration.Architecture,
             registration.Addresses, registration.MacAddress, registration.AgentVersion, registration.Inventory)));
         _factsCheckedAt = DateTime.UtcNow;
-        _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, anchor, _pin, chain.Count > 0 ? chain : null);
+        _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, anchor, _pin, chain.Count > 0 ? chain : null, response.Pending);
         _store.SaveIdentity(_identity);
+        if (response.Pending)
+        {
+            // Kept on disk, so a restart asks again with it instead of registering anew.
+            _client.Identity = null;
+            LogPending(_identity);
+            return;
+        }
         _client.Identity = _identity;
         _logger.LogInformation("Registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, _options.ManagerUrl);
     }
@@ -670,7 +755,16 @@ public sealed class AgentRuntime : IDisposable
             {
                 return await call();
             }
-            catch (HigherSystemException e) when (e.Status == HttpStatusCode.Unauthorized && _identity is not null && !string.IsNullOrWhiteSpace(_options.Token) && attempt < 5)
+            catch (HigherSystemException e) when (e.Status == HttpStatusCode.Unauthorized && e.ErrorId == RevokedCredential.ErrorId)
+            {
+                // Revoked or denied: registering again is refused as well, and must not be tried with the token.
+                throw new CredentialRevokedException(
+                    $"The higher system {_options.ManagerUrl} refused the credential of host '{_options.Name}'"
+                    + (_identity is { } held ? $" ({held.HostId})" : "") + $" as revoked: {e.Message} This agent stops and does not register again. "
+                    + $"To enroll this computer again, the administrator must give it a new enrollment token, and its state folder '{_store.Folder}' "
+                    + "(which holds the revoked identity) must be cleared first.", e);
+            }
+            catch (HigherSystemException e) when (e.Status == HttpStatusCode.Unauthorized && _identity is { Pending: false } && !string.IsNullOrWhiteSpace(_options.Token) && attempt < 5)
             {
                 _logger.LogWarning("The higher system refused this agent's credential ({Error}); registering again with the enrollment token", e.Message);
                 var refused = _identity;

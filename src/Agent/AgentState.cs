@@ -9,10 +9,11 @@ namespace JP1Dist.Agent;
 /// system's TLS certificate it registered through (null: plain HTTP, or the operating system's trust store decides), so
 /// later connections stay pinned. <see cref="SigningKeyAnnouncements"/> are the announcements of the manager's later
 /// signing keys this agent accepted, starting from <see cref="ManifestPublicKey"/>; which keys it trusts at a time is
-/// <see cref="AgentTrust.TrustedSigningKeys"/>.
+/// <see cref="AgentTrust.TrustedSigningKeys"/>. Pending: the registration waits for an administrator's approval; the agent
+/// asks again with this id and credential and does nothing else meanwhile.
 /// </summary>
 public sealed record AgentIdentity(Uri ManagerUrl, string Name, Guid HostId, string Credential, string ManifestPublicKey, string? CertificatePin = null,
-    IReadOnlyList<JP1Dist.Protocol.Signing.SigningKeyAnnouncement>? SigningKeyAnnouncements = null);
+    IReadOnlyList<JP1Dist.Protocol.Signing.SigningKeyAnnouncement>? SigningKeyAnnouncements = null, bool Pending = false);
 
 /// <summary>Where a ticket is in its life; an agent that restarts resumes from here and never installs twice.</summary>
 public enum TicketPhase

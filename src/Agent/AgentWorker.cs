@@ -8,7 +8,10 @@ public sealed class AgentWorker(AgentOptions options, ILogger<AgentWorker> logge
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => RunAsync(new AgentRuntime(options, logger), logger, lifetime, stoppingToken);
 
-    /// <summary>Runs an agent runtime until stopped; one that cannot register (no token) stops the process with exit code 2.</summary>
+    /// <summary>
+    /// Runs an agent runtime until stopped; one that cannot register (no token) stops the process with exit code 2, one
+    /// whose credential was revoked with exit code 3.
+    /// </summary>
     public static async Task RunAsync(AgentRuntime runtime, ILogger logger, IHostApplicationLifetime lifetime, CancellationToken stoppingToken)
     {
         using (runtime)
@@ -16,6 +19,13 @@ public sealed class AgentWorker(AgentOptions options, ILogger<AgentWorker> logge
             try
             {
                 await runtime.RunAsync(stoppingToken);
+            }
+            catch (CredentialRevokedException e)
+            {
+                // Revoked or denied: registering again with the token would be refused too (and must not be tried).
+                logger.LogCritical("{Message}", e.Message);
+                Environment.ExitCode = CredentialRevokedException.ExitCode;
+                lifetime.StopApplication();
             }
             catch (InvalidOperationException e)
             {

@@ -14,6 +14,11 @@ public static class HostFacts
         return new RegisterRequest(token, name, facts.OS, facts.OSVersion, facts.Architecture, facts.Addresses, facts.MacAddress, facts.AgentVersion, facts.Inventory);
     }
 
+    /// <summary>A registration with the basic facts only, no inventory: an agent that waits for approval asking again.</summary>
+    public static RegisterRequest CollectBasic(string token, string name) =>
+        new(token, name, OperatingSystemName(), Environment.OSVersion.Version.ToString(), RuntimeInformation.OSArchitecture.ToString(),
+            Addresses(out var mac), mac, typeof(HostFacts).Assembly.GetName().Version?.ToString() ?? "0.0.0");
+
     /// <summary>Every fact the agent reports, with the hardware and software inventory.</summary>
     public static FactsReport CollectFacts() => new(
         OperatingSystemName(),

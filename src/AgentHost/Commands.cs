@@ -307,6 +307,11 @@ internal static class Commands
                 {
                     return 130;
                 }
+                catch (CredentialRevokedException e)
+                {
+                    logger.Fatal("{Message}", e.Message);
+                    return CredentialRevokedException.ExitCode;
+                }
                 catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException
                     or CertificatePinMismatchException or SigningKeyMismatchException)
                 {

@@ -23,5 +23,24 @@ public interface IHostService
     Task<IReadOnlyList<DistHost>> ListAsync(HostQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>Forgets a host; refused while it has unfinished targets or lower hosts, unless forced.</summary>
-    Task RemoveAsync(string name, bool force, CancellationToken cancellationToken = default);
+    Task RemoveAsync(string name, bool force, CancellationToken cancellationToken = default) => RemoveAsync(name, force, revoke: false, cancellationToken);
+
+    /// <summary>
+    /// Forgets a host; with <paramref name="revoke"/> its credential is revoked too: the manager and every relay refuse it
+    /// from then on (CredentialRevoked), and registering again with it is refused.
+    /// </summary>
+    Task RemoveAsync(string name, bool force, bool revoke, CancellationToken cancellationToken = default);
+
+    /// <summary>The registrations waiting for approval whose names match the pattern, by name.</summary>
+    Task<IReadOnlyList<DistPendingHost>> ListPendingAsync(string? namePattern = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Approves the pending registration of this name: it becomes a host like a freshly registered one. One that would
+    /// replace an enrolled host needs <paramref name="replace"/> (HostReplaceRequired otherwise); the enrolled host then keeps
+    /// its id, history, groups and jobs and takes the new credential, and its old credential is revoked.
+    /// </summary>
+    Task<DistHost> ApproveAsync(string name, bool replace, CancellationToken cancellationToken = default);
+
+    /// <summary>Refuses the pending registration of this name: its credential is revoked, the manager and relays refuse it.</summary>
+    Task DenyAsync(string name, CancellationToken cancellationToken = default);
 }

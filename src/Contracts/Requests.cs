@@ -74,8 +74,10 @@ public sealed record HostQuery(string? NamePattern = null, string? HigherSystem 
 /// <summary>
 /// What New-DistEnrollmentToken asks for: a token that admits clients (or, with <see cref="Relay"/>, relays and nothing
 /// else), until <see cref="ExpiresIn"/> has passed and for at most <see cref="MaxUses"/> registrations (null: no limit).
+/// With <see cref="RequireApproval"/>, a host it admits is pending (no work, no group) until Approve-DistHost.
 /// </summary>
-public sealed record NewEnrollmentTokenRequest(string? Description = null, TimeSpan? ExpiresIn = null, int? MaxUses = null, bool Relay = false)
+public sealed record NewEnrollmentTokenRequest(string? Description = null, TimeSpan? ExpiresIn = null, int? MaxUses = null, bool Relay = false,
+    bool RequireApproval = false)
 {
     /// <summary>The longest a token may be valid for: ten years.</summary>
     public static readonly TimeSpan MaxExpiresIn = TimeSpan.FromDays(3650);

@@ -49,7 +49,7 @@ public sealed record DistHost(
 
 /// <summary>
 /// An enrollment token. Token (the text an agent presents) is shown once, when the token is created; listings show
-/// everything else. Status is Active, Expired or UsedUp.
+/// everything else. Status is Active, Expired or UsedUp. RequireApproval: the hosts it admits wait for Approve-DistHost.
 /// </summary>
 public sealed record DistEnrollmentToken(
     int Id,
@@ -61,7 +61,33 @@ public sealed record DistEnrollmentToken(
     int UseCount = 0,
     bool Relay = false,
     DateTime? LastUsedAt = null,
-    string Status = "Active");
+    string Status = "Active",
+    bool RequireApproval = false);
+
+/// <summary>
+/// A registration waiting for approval, as Get-DistHost -Pending shows it: the host it would become (its id is the one the
+/// agent holds), the facts it reported, the token that admitted it, when it asked, and, for a computer registering under an
+/// enrolled name without that host's credential, the host it would replace (Approve-DistHost -Replace).
+/// </summary>
+public sealed record DistPendingHost(
+    string Name,
+    Guid Id,
+    HostKind Kind,
+    string OS,
+    string OSVersion,
+    string Architecture,
+    IReadOnlyList<string> Addresses,
+    string? MacAddress,
+    string AgentVersion,
+    DateTime RequestedAt,
+    int? TokenId,
+    string? TokenDescription,
+    string HigherSystem,
+    bool ReplacesHost)
+{
+    /// <summary>"Replace" when approving takes over the enrolled host of the same name, else "New".</summary>
+    public string Approval => ReplacesHost ? "Replace" : "New";
+}
 
 /// <summary>A saved job, as Get-DistJob shows it.</summary>
 public sealed record DistJob(

@@ -79,8 +79,12 @@ public sealed record FactsReport(
 /// The manager's answer to a registration: the host id, the agent's own credential, and the key that signs manifests now.
 /// SigningKeys are the announcements of signing keys still in their grace period (each signed by the key it replaces), so
 /// an agent whose token names a key the manager replaced lately can follow the chain from that key to the current one.
+/// Pending is true when the token requires approval and an administrator has not approved the host yet: the agent keeps
+/// the id and credential, gets no work, and registers again with them (no token use is counted) until it is approved
+/// (the answer is then not pending) or denied (CredentialRevoked).
 /// </summary>
-public sealed record RegisterResponse(Guid HostId, string Credential, string ManifestPublicKey, IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null);
+public sealed record RegisterResponse(Guid HostId, string Credential, string ManifestPublicKey, IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null,
+    bool Pending = false);
 
 /// <summary>Work the higher system hands an agent; the ticket (WorkItemId) makes it idempotent.</summary>
 /// <remarks>
@@ -153,9 +157,23 @@ public sealed record SignedManifest(string Manifest, string Signature);
 /// id, and a tag of this snapshot. The relay sends the tag of the snapshot it holds (<c>?etag=</c>); the higher system
 /// answers when its snapshot differs from that one, or when the wait is over.
 /// </summary>
-/// <remarks>SigningKeys: the signing-key announcements in their grace period, as in <see cref="WorkResponse"/>.</remarks>
+/// <remarks>
+/// SigningKeys: the signing-key announcements in their grace period, as in <see cref="WorkResponse"/>. Revoked lists every
+/// credential the manager revoked (a host removed with -Revoke, a denied enrollment, the credential a replacement took
+/// over), so that every relay refuses it at once and drops it from what it knows; it is part of the tag.
+/// </remarks>
 public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items, IReadOnlyDictionary<string, SignedManifest> Manifests, string Etag = "",
-    IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null);
+    IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null, IReadOnlyList<RevokedCredential>? Revoked = null);
+
+/// <summary>
+/// A credential the manager revoked: the host id and the hash of the credential (as the manager and relays store it).
+/// Calls presenting it are answered 401 with <see cref="ErrorId"/>, and registering with it is refused the same way.
+/// </summary>
+public sealed record RevokedCredential(Guid HostId, string CredentialHash)
+{
+    /// <summary>The problem-details error id of a call that presents a revoked credential; the agent stops on it.</summary>
+    public const string ErrorId = "CredentialRevoked";
+}
 
 /// <summary>
 /// One entry a relay passes upward: a report, a facts report, or the time a host was last seen. Seq is the relay's own

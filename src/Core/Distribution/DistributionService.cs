@@ -336,15 +336,20 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
 
     /// <summary>
     /// The work of every host below a relay, for the relay to serve: what <see cref="GetWorkAsync"/> serves each host,
-    /// plus suspended targets (listed so the relay can answer a report with Suspended), each manifest once.
+    /// plus suspended targets (listed so the relay can answer a report with Suspended), each manifest once, and every
+    /// revoked credential (each relay drops them and refuses them from then on).
     /// </summary>
     public async Task<RelayWorkResponse> GetRelayWorkAsync(IReadOnlyCollection<Guid> hostIds, CancellationToken cancellationToken)
     {
+        await using var db = engine.Database.CreateContext();
+        // Every relay gets every revocation: a relay keeps the credentials of hosts that once registered through it, even
+        // after they moved, and a revoked id is a few dozen bytes.
+        var revoked = await db.RevokedCredentials.AsNoTracking().OrderBy(r => r.Id)
+            .Select(r => new RevokedCredential(r.HostId, r.CredentialHash)).ToListAsync(cancellationToken);
         if (hostIds.Count == 0)
         {
-            return RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>());
+            return RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>(), engine.SigningKeys.Announcements(), revoked);
         }
-        await using var db = engine.Database.CreateContext();
         await RetryFailedAsync(db, hostIds, cancellationToken);
         var now = engine.Now;
         var key = engine.SigningKeys.Current();
@@ -374,7 +379,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             items.Add(new RelayWorkItem(r.HostId, new WorkItem(r.WorkItemId, r.Job, r.Attempt, "", "", settings, signature),
                 r.Status.ToString(), r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
-        return RelayPoll.Snapshot(items, manifests, key.Announcements(now));
+        return RelayPoll.Snapshot(items, manifests, key.Announcements(now), revoked);
     }
 
     /// <summary>

@@ -10,6 +10,17 @@ using Microsoft.EntityFrameworkCore;
 
 namespace JP1Dist.Core.Hosts;
 
+/// <summary>Why a credential was revoked (RevokedCredentialRow.Reason).</summary>
+public static class RevocationReasons
+{
+    /// <summary>Remove-DistHost -Revoke.</summary>
+    public const string Removed = "Removed";
+    /// <summary>Deny-DistHost.</summary>
+    public const string Denied = "Denied";
+    /// <summary>Approve-DistHost -Replace: the replaced host's old credential.</summary>
+    public const string Replaced = "Replaced";
+}
+
 /// <summary>Enrollment tokens, host registration and authentication, and the host list.</summary>
 public sealed class HostService(DistEngine engine) : IHostService
 {
@@ -48,6 +59,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             ExpiresAt = request.ExpiresIn is { } expiresIn ? now + expiresIn : null,
             MaxUses = request.MaxUses,
             ForRelays = request.Relay,
+            RequireApproval = request.RequireApproval,
         };
         db.EnrollmentTokens.Add(row);
         await db.SaveChangesAsync(cancellationToken);
@@ -77,14 +89,19 @@ public sealed class HostService(DistEngine engine) : IHostService
     private static DistEnrollmentToken ToView(EnrollmentTokenRow row, string? text, DateTime now) => new(
         row.Id, text, row.Description, row.CreatedAt.AsLocal(), row.ExpiresAt.AsLocal(), row.MaxUses, row.UseCount, row.ForRelays,
         row.LastUsedAt.AsLocal(),
-        row.ExpiresAt is { } until && until <= now ? "Expired" : row.MaxUses is { } max && row.UseCount >= max ? "UsedUp" : "Active");
+        row.ExpiresAt is { } until && until <= now ? "Expired" : row.MaxUses is { } max && row.UseCount >= max ? "UsedUp" : "Active",
+        row.RequireApproval);
 
     /// <summary>
     /// Registers a host presenting a valid token (not expired, uses left; a relay only with a token made for relays,
     /// and such a token registers nothing else). A name belongs to the credential it was enrolled with: registering an
     /// enrolled name again is allowed only to the agent that proves it holds that host's current credential (it moved to
     /// another higher system, or re-enrolls), which keeps its id and history and gets a fresh credential; anyone else is
-    /// refused (HostNameTaken) and the enrolled host is not touched.
+    /// refused (HostNameTaken) and the enrolled host is not touched. With a token that requires approval, a new host, or a
+    /// computer registering under an enrolled name without its credential (a replacement), becomes a pending enrollment
+    /// instead: it gets an id (a replacement: the enrolled host's) and a credential, and nothing else until approved.
+    /// A registration presenting a pending credential is answered Pending again, or, once approved, as registered (no token
+    /// use is counted for either); one presenting a revoked credential is refused (CredentialRevoked).
     /// </summary>
     /// <param name="request">The registration, with the host's kind (Relay or Client) and, for a relay, its URL.</param>
     /// <param name="parentHostId">
@@ -94,6 +111,26 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// <param name="cancellationToken">Cancels the registration; nothing is changed then.</param>
     public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId = null, CancellationToken cancellationToken = default)
     {
+        var now = engine.Now;
+        await using var db = engine.Database.CreateContext();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (request.HostId is { } heldId && request.Credential is { Length: > 0 } held)
+        {
+            var heldHash = Secrets.Hash(held);
+            await ThrowIfRevokedAsync(db, heldId, heldHash, cancellationToken);
+            var pending = await db.PendingEnrollments.FirstOrDefaultAsync(
+                p => p.HostId == heldId && p.CredentialHash == heldHash && p.CollectedAt == null, cancellationToken);
+            if (pending is { ApprovedAt: null })
+            {
+                // Still waiting: nothing changes, and the token is neither needed nor counted again.
+                return Answer(heldId, held, pending: true);
+            }
+            if (pending is not null && await CollectApprovalAsync(db, pending, parentHostId, now, cancellationToken))
+            {
+                await transaction.CommitAsync(cancellationToken);
+                return Answer(heldId, held);
+            }
+        }
         if (string.IsNullOrWhiteSpace(request.Token))
         {
             throw new DistException("EnrollmentTokenMissing", DistErrorKind.Unauthorized, "The registration carries no enrollment token.");
@@ -102,10 +139,6 @@ public sealed class HostService(DistEngine engine) : IHostService
             ?? throw new DistException("EnrollmentTokenInvalid", DistErrorKind.Unauthorized, "The enrollment token is not valid.");
         var name = Names.Require(request.Name, "Host");
         var kind = ParseKind(request.Kind);
-        var credential = Secrets.NewSecret();
-        var now = engine.Now;
-        await using var db = engine.Database.CreateContext();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var tokenHash = Secrets.Hash(secret);
         var forRelays = kind == HostKind.Relay;
         // One statement checks the token and counts its use (this is on the path of every new client); the count is
@@ -116,26 +149,49 @@ public sealed class HostService(DistEngine engine) : IHostService
         {
             throw await TokenRefusalAsync(db, tokenHash, forRelays, now, cancellationToken);
         }
+        var token = await db.EnrollmentTokens.AsNoTracking().Where(t => t.TokenHash == tokenHash)
+            .Select(t => new { t.Id, t.RequireApproval }).FirstAsync(cancellationToken);
         var key = Names.Key(name);
         var host = await db.Hosts.FirstOrDefaultAsync(h => h.NameKey == key, cancellationToken);
-        var isNew = host is null;
-        if (host is not null && !(request.HostId == host.Id && request.Credential is { } held && Secrets.Matches(held, host.CredentialHash)))
+        var proves = host is not null && request.HostId == host.Id && request.Credential is { } presented && Secrets.Matches(presented, host.CredentialHash);
+        if (host is not null && !proves && !token.RequireApproval)
         {
             throw new DistException("HostNameTaken", DistErrorKind.InvalidOperation,
                 $"Host '{host.Name}' is enrolled with another credential; this registration was refused and the enrolled host was not changed. " +
                 "If this computer replaces it, remove the old host first (Remove-DistHost).", host.Name);
         }
+        if (token.RequireApproval && !proves)
+        {
+            var pending = await AddPendingAsync(db, request, name, kind, parentHostId, host, token.Id, now, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return pending;
+        }
+        var isNew = host is null;
         if (host is null)
         {
             host = new HostRow { Id = Guid.NewGuid(), Name = name, NameKey = key, CredentialHash = "", RegisteredAt = now };
             db.Hosts.Add(host);
         }
         await CheckHigherSystemAsync(db, host, isNew, kind, parentHostId, cancellationToken);
+        var credential = Secrets.NewSecret();
+        await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, Secrets.Hash(credential), now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return Answer(host.Id, credential);
+    }
+
+    /// <summary>
+    /// Makes a host row what a registration says: name, kind, place in the tree, credential and facts, and its ID group
+    /// memberships (a new host's, from the facts it sent; an enrolled one's only when its facts changed). The one path
+    /// by which a host is admitted, at registration and at approval; it runs in the caller's transaction.
+    /// </summary>
+    private async Task AdmitAsync(DistDbContext db, HostRow host, bool isNew, string name, RegisterRequest request, HostKind kind, Guid? parentHostId,
+        string credentialHash, DateTime now, CancellationToken cancellationToken)
+    {
         host.Name = name;
         host.Kind = kind;
         host.ParentHostId = parentHostId;
         host.RelayUrl = kind == HostKind.Relay ? request.RelayUrl : null;
-        host.CredentialHash = Secrets.Hash(credential);
+        host.CredentialHash = credentialHash;
         host.LastSeen = now;
         var update = engine.Inventory.ApplyFacts(host, new FactsReport(request.OS, request.OSVersion, request.Architecture,
             request.Addresses ?? [], request.MacAddress, request.AgentVersion, request.Inventory));
@@ -166,9 +222,94 @@ public sealed class HostService(DistEngine engine) : IHostService
                 await engine.Policies.ApplyAsync(db, [host.Id], null, cancellationToken);
             }
         }
-        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The answer to a registration: the key that signs now, and the announcements of keys still in their grace period (an
+    /// agent whose token names a key replaced lately follows them to the current one).
+    /// </summary>
+    private RegisterResponse Answer(Guid hostId, string credential, bool pending = false)
+    {
         var signing = engine.SigningKeys.Current();
-        return new RegisterResponse(host.Id, credential, signing.Signer.PublicKey, signing.Announcements(now) is { Count: > 0 } announcements ? announcements : null);
+        return new RegisterResponse(hostId, credential, signing.Signer.PublicKey, signing.Announcements(engine.Now) is { Count: > 0 } announcements ? announcements : null, pending);
+    }
+
+    /// <summary>
+    /// Records a registration that waits for approval; one waits per name (HostNamePending otherwise). A replacement (an
+    /// enrolled name without its credential) gets the enrolled host's id, which is not touched.
+    /// </summary>
+    private async Task<RegisterResponse> AddPendingAsync(DistDbContext db, RegisterRequest request, string name, HostKind kind, Guid? parentHostId,
+        HostRow? enrolled, int tokenId, DateTime now, CancellationToken cancellationToken)
+    {
+        var key = Names.Key(name);
+        if (await db.PendingEnrollments.AnyAsync(p => p.NameKey == key && p.ApprovedAt == null, cancellationToken))
+        {
+            throw new DistException("HostNamePending", DistErrorKind.InvalidOperation,
+                $"A registration of host '{name}' already waits for approval; this one was refused. An administrator approves or denies the waiting one first " +
+                "(Get-DistHost -Pending, Approve-DistHost, Deny-DistHost).", name);
+        }
+        var hostId = enrolled?.Id ?? Guid.NewGuid();
+        // The higher system is checked now, as for a registration, and again at approval.
+        await CheckHigherSystemAsync(db, enrolled ?? new HostRow { Id = hostId, Name = name, NameKey = key, CredentialHash = "" }, enrolled is null, kind,
+            parentHostId, cancellationToken);
+        var credential = Secrets.NewSecret();
+        db.PendingEnrollments.Add(new PendingEnrollmentRow
+        {
+            HostId = hostId,
+            Name = name,
+            NameKey = key,
+            Kind = kind,
+            ParentHostId = parentHostId,
+            RegistrationJson = JsonSerializer.Serialize(request with { Token = "", HostId = null, Credential = null }, ProtocolJson.Options),
+            CredentialHash = Secrets.Hash(credential),
+            TokenId = tokenId,
+            RequestedAt = now,
+            ReplacesHostId = enrolled?.Id,
+        });
+        await db.SaveChangesAsync(cancellationToken);
+        return Answer(hostId, credential, pending: true);
+    }
+
+    /// <summary>
+    /// An approved host's agent collects its approval: it registers with the credential it got while pending (the host's
+    /// credential since the approval), from where it is now. False when that host is gone or holds another credential since.
+    /// </summary>
+    private static async Task<bool> CollectApprovalAsync(DistDbContext db, PendingEnrollmentRow pending, Guid? parentHostId, DateTime now, CancellationToken cancellationToken)
+    {
+        pending.CollectedAt = now;
+        var host = await db.Hosts.FirstOrDefaultAsync(h => h.Id == pending.HostId, cancellationToken);
+        if (host is null || !string.Equals(host.CredentialHash, pending.CredentialHash, StringComparison.Ordinal))
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return false;
+        }
+        if (host.ParentHostId != parentHostId)
+        {
+            await CheckHigherSystemAsync(db, host, isNew: false, host.Kind, parentHostId, cancellationToken);
+            host.ParentHostId = parentHostId;
+        }
+        host.LastSeen = now;
+        await db.SaveChangesAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Refuses a revoked credential: CredentialRevoked (401), naming the host and why.</summary>
+    private static async Task ThrowIfRevokedAsync(DistDbContext db, Guid hostId, string credentialHash, CancellationToken cancellationToken)
+    {
+        var revoked = await db.RevokedCredentials.AsNoTracking().Where(r => r.HostId == hostId && r.CredentialHash == credentialHash)
+            .Select(r => new { r.Name, r.Reason, r.RevokedAt }).FirstOrDefaultAsync(cancellationToken);
+        if (revoked is not null)
+        {
+            var why = revoked.Reason switch
+            {
+                RevocationReasons.Denied => "its enrollment was denied (Deny-DistHost)",
+                RevocationReasons.Replaced => "another computer replaced it (Approve-DistHost -Replace)",
+                _ => "the host was removed with Remove-DistHost -Revoke",
+            };
+            throw new DistException(RevokedCredential.ErrorId, DistErrorKind.Unauthorized,
+                $"The credential of host '{revoked.Name}' ({hostId}) was revoked at {revoked.RevokedAt:u}: {why}. It is refused from now on, and registering "
+                + "again with it is refused too; to enroll this computer again, clear its state folder and give it a new enrollment token.", hostId);
+        }
     }
 
     /// <summary>Why a token was refused: unknown (or removed), expired, used up, or made for the other kind of host.</summary>
@@ -232,12 +373,17 @@ public sealed class HostService(DistEngine engine) : IHostService
         }
     }
 
-    /// <summary>The host whose id and credential these are, or null.</summary>
+    /// <summary>The host whose id and credential these are, or null; a revoked credential is refused with CredentialRevoked.</summary>
     public async Task<Guid?> AuthenticateAsync(Guid hostId, string credential, CancellationToken cancellationToken = default)
     {
         await using var db = engine.Database.CreateContext();
         var hash = await db.Hosts.Where(h => h.Id == hostId).Select(h => h.CredentialHash).FirstOrDefaultAsync(cancellationToken);
-        return hash is not null && Secrets.Matches(credential, hash) ? hostId : null;
+        if (hash is not null && Secrets.Matches(credential, hash))
+        {
+            return hostId;
+        }
+        await ThrowIfRevokedAsync(db, hostId, Secrets.Hash(credential), cancellationToken);
+        return null;
     }
 
     /// <summary>Hosts whose names match the wildcard pattern, in tree order.</summary>
@@ -308,25 +454,160 @@ public sealed class HostService(DistEngine engine) : IHostService
             $"Host '{name}' is not a relay; only relays have lower clients and store packages for them (Get-DistHost shows each host's Kind).", name);
 
     /// <summary>Removes a host and its targets; refused while it has unfinished targets unless forced.</summary>
-    public async Task RemoveAsync(string name, bool force, CancellationToken cancellationToken = default)
+    public Task RemoveAsync(string name, bool force, CancellationToken cancellationToken = default) => RemoveAsync(name, force, revoke: false, cancellationToken);
+
+    /// <summary>
+    /// Removes a host and its targets; refused while it has unfinished targets unless forced. With <paramref name="revoke"/>,
+    /// its credential goes on the revocation list in the same transaction: the manager and every relay refuse it from then on.
+    /// </summary>
+    public async Task RemoveAsync(string name, bool force, bool revoke, CancellationToken cancellationToken = default)
     {
-        await using var db = engine.Database.CreateContext();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var key = Names.Key(name);
-        var host = await db.Hosts.FirstOrDefaultAsync(h => h.NameKey == key, cancellationToken) ?? throw HostNotFound(name);
-        var busy = await db.Targets.CountAsync(t => t.HostId == host.Id && !FinalStatuses.Contains(t.Status), cancellationToken);
-        if (busy > 0 && !force)
+        await using (var db = engine.Database.CreateContext())
         {
-            throw new DistException("HostBusy", DistErrorKind.InvalidOperation,
-                $"Host '{host.Name}' has {busy} unfinished job target(s); wait for them, or use -Force.", host.Name);
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var key = Names.Key(name);
+            var host = await db.Hosts.FirstOrDefaultAsync(h => h.NameKey == key, cancellationToken) ?? throw HostNotFound(name);
+            var busy = await db.Targets.CountAsync(t => t.HostId == host.Id && !FinalStatuses.Contains(t.Status), cancellationToken);
+            if (busy > 0 && !force)
+            {
+                throw new DistException("HostBusy", DistErrorKind.InvalidOperation,
+                    $"Host '{host.Name}' has {busy} unfinished job target(s); wait for them, or use -Force.", host.Name);
+            }
+            await db.Targets.Where(t => t.HostId == host.Id).ExecuteDeleteAsync(cancellationToken);
+            await db.JobDestinations.Where(d => d.HostId == host.Id).ExecuteDeleteAsync(cancellationToken);
+            // The hosts below a removed relay move up to its own higher system until they register again.
+            await db.Hosts.Where(h => h.ParentHostId == host.Id).ExecuteUpdateAsync(s => s.SetProperty(h => h.ParentHostId, host.ParentHostId), cancellationToken);
+            db.Hosts.Remove(host);
+            if (revoke)
+            {
+                db.RevokedCredentials.Add(Revocation(host.Id, host.CredentialHash, host.Name, RevocationReasons.Removed));
+            }
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
-        await db.Targets.Where(t => t.HostId == host.Id).ExecuteDeleteAsync(cancellationToken);
-        await db.JobDestinations.Where(d => d.HostId == host.Id).ExecuteDeleteAsync(cancellationToken);
-        // The hosts below a removed relay move up to its own higher system until they register again.
-        await db.Hosts.Where(h => h.ParentHostId == host.Id).ExecuteUpdateAsync(s => s.SetProperty(h => h.ParentHostId, host.ParentHostId), cancellationToken);
-        db.Hosts.Remove(host);
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        if (revoke)
+        {
+            await engine.Managers.NudgeAsync(cancellationToken); // the manager and, through their polls, the relays refuse it now
+        }
+    }
+
+    private RevokedCredentialRow Revocation(Guid hostId, string credentialHash, string name, string reason) =>
+        new() { HostId = hostId, CredentialHash = credentialHash, Name = name, Reason = reason, RevokedAt = engine.Now };
+
+    /// <summary>The registrations waiting for approval whose names match the pattern, by name.</summary>
+    public async Task<IReadOnlyList<DistPendingHost>> ListPendingAsync(string? namePattern = null, CancellationToken cancellationToken = default)
+    {
+        var matcher = Wildcard.For(namePattern);
+        await using var db = engine.Database.CreateContext();
+        var rows = (await db.PendingEnrollments.AsNoTracking().Where(p => p.ApprovedAt == null).OrderBy(p => p.NameKey).ToListAsync(cancellationToken))
+            .Where(p => matcher(p.Name)).ToList();
+        if (rows.Count == 0)
+        {
+            return [];
+        }
+        var tokenIds = rows.Where(r => r.TokenId != null).Select(r => r.TokenId!.Value).Distinct().ToList();
+        var tokens = await db.EnrollmentTokens.AsNoTracking().Where(t => tokenIds.Contains(t.Id)).ToDictionaryAsync(t => t.Id, t => t.Description, cancellationToken);
+        var related = rows.Select(r => r.HostId).Concat(rows.Where(r => r.ParentHostId != null).Select(r => r.ParentHostId!.Value)).Distinct().ToList();
+        var hosts = await db.Hosts.AsNoTracking().Where(h => related.Contains(h.Id)).ToDictionaryAsync(h => h.Id, h => h.Name, cancellationToken);
+        return rows.Select(r =>
+        {
+            var registration = ReadRegistration(r);
+            return new DistPendingHost(r.Name, r.HostId, r.Kind, registration.OS ?? "", registration.OSVersion ?? "", registration.Architecture ?? "",
+                registration.Addresses ?? [], registration.MacAddress, registration.AgentVersion ?? "", r.RequestedAt.AsLocal(), r.TokenId,
+                r.TokenId is { } id ? tokens.GetValueOrDefault(id) : null,
+                r.ParentHostId is { } parent ? hosts.GetValueOrDefault(parent) ?? parent.ToString() : DistHost.ManagerHigherSystem,
+                hosts.ContainsKey(r.HostId));
+        }).ToList();
+    }
+
+    private static RegisterRequest ReadRegistration(PendingEnrollmentRow row) =>
+        JsonSerializer.Deserialize<RegisterRequest>(row.RegistrationJson, ProtocolJson.Options)
+        ?? throw new InvalidOperationException($"The stored registration of pending host '{row.Name}' is empty.");
+
+    /// <summary>
+    /// Approves the pending registration of this name: the host is admitted as at registration (ID group policies apply at
+    /// once). A replacement needs <paramref name="replace"/>: the enrolled host keeps its id, history, groups and jobs, takes
+    /// the pending credential, and its old credential is revoked. The agent collects the approval at its next registration.
+    /// </summary>
+    public async Task<DistHost> ApproveAsync(string name, bool replace, CancellationToken cancellationToken = default)
+    {
+        var now = engine.Now;
+        DistHost approved;
+        await using (var db = engine.Database.CreateContext())
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var pending = await FindPendingAsync(db, name, cancellationToken);
+            var registration = ReadRegistration(pending);
+            var host = await db.Hosts.FirstOrDefaultAsync(h => h.Id == pending.HostId, cancellationToken);
+            var isNew = host is null;
+            if (host is not null)
+            {
+                if (!replace)
+                {
+                    throw new DistException("HostReplaceRequired", DistErrorKind.InvalidOperation,
+                        $"The registration of '{pending.Name}' waiting for approval would replace the enrolled host '{host.Name}' (its id, history, groups and jobs "
+                        + "would pass to the new computer, and the old credential would be refused); approve it with -Replace, or refuse it with Deny-DistHost. "
+                        + "Nothing was changed.", pending.Name);
+                }
+                db.RevokedCredentials.Add(Revocation(host.Id, host.CredentialHash, host.Name, RevocationReasons.Replaced));
+            }
+            else
+            {
+                if (await db.Hosts.AsNoTracking().Where(h => h.NameKey == pending.NameKey).Select(h => h.Name).FirstOrDefaultAsync(cancellationToken) is { } enrolled)
+                {
+                    throw new DistException("HostNameTaken", DistErrorKind.InvalidOperation,
+                        $"Host '{enrolled}' was enrolled by another computer after this registration asked; refuse this one with Deny-DistHost, or remove "
+                        + "the enrolled host first (Remove-DistHost). Nothing was changed.", pending.Name);
+                }
+                host = new HostRow { Id = pending.HostId, Name = pending.Name, NameKey = pending.NameKey, CredentialHash = "", RegisteredAt = now };
+                db.Hosts.Add(host);
+            }
+            await CheckHigherSystemAsync(db, host, isNew, pending.Kind, pending.ParentHostId, cancellationToken);
+            await AdmitAsync(db, host, isNew, pending.Name, registration, pending.Kind, pending.ParentHostId, pending.CredentialHash, now, cancellationToken);
+            pending.ApprovedAt = now;
+            pending.RegistrationJson = "{}"; // the facts are the host's now
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            var higher = host.ParentHostId is { } parent
+                ? await db.Hosts.AsNoTracking().Where(h => h.Id == parent).Select(h => h.Name).FirstOrDefaultAsync(cancellationToken)
+                : null;
+            approved = ToView(host, higher, 0);
+        }
+        // Its agent waits to collect the approval, its ID group jobs may be queued, and a replaced credential is refused now.
+        await engine.Managers.NudgeAsync(cancellationToken);
+        return approved;
+    }
+
+    /// <summary>Refuses the pending registration of this name: its credential is revoked, so the agent is refused and stops.</summary>
+    public async Task DenyAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await using (var db = engine.Database.CreateContext())
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var pending = await FindPendingAsync(db, name, cancellationToken);
+            db.RevokedCredentials.Add(Revocation(pending.HostId, pending.CredentialHash, pending.Name, RevocationReasons.Denied));
+            db.PendingEnrollments.Remove(pending);
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        await engine.Managers.NudgeAsync(cancellationToken);
+    }
+
+    /// <summary>The registration of this name that waits for approval; HostNotPending for an enrolled host, PendingHostNotFound otherwise.</summary>
+    private static async Task<PendingEnrollmentRow> FindPendingAsync(DistDbContext db, string name, CancellationToken cancellationToken)
+    {
+        var key = Names.Key(Names.Require(name, "Host"));
+        if (await db.PendingEnrollments.FirstOrDefaultAsync(p => p.NameKey == key && p.ApprovedAt == null, cancellationToken) is { } pending)
+        {
+            return pending;
+        }
+        if (await db.Hosts.AsNoTracking().Where(h => h.NameKey == key).Select(h => h.Name).FirstOrDefaultAsync(cancellationToken) is { } enrolled)
+        {
+            throw new DistException("HostNotPending", DistErrorKind.InvalidOperation,
+                $"Host '{enrolled}' is enrolled, not waiting for approval; Get-DistHost -Pending lists the registrations that wait.", name);
+        }
+        throw new DistException("PendingHostNotFound", DistErrorKind.NotFound,
+            $"No registration of a host named '{name}' waits for approval; Get-DistHost -Pending lists the registrations that wait.", name);
     }
 
     /// <summary>The hosts named; every one must be registered, else HostNotFound names the unknown ones.</summary>

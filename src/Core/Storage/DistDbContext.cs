@@ -25,6 +25,8 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
     public DbSet<IdGroupMemberRow> IdGroupMembers => Set<IdGroupMemberRow>();
     public DbSet<JobHostGroupRow> JobHostGroups => Set<JobHostGroupRow>();
     public DbSet<SigningKeyRow> SigningKeys => Set<SigningKeyRow>();
+    public DbSet<PendingEnrollmentRow> PendingEnrollments => Set<PendingEnrollmentRow>();
+    public DbSet<RevokedCredentialRow> RevokedCredentials => Set<RevokedCredentialRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -138,6 +140,19 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
             e.HasIndex(d => d.HostGroupId);
             e.HasOne<JobRow>().WithMany().HasForeignKey(d => d.JobId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne<HostGroupRow>().WithMany().HasForeignKey(d => d.HostGroupId).OnDelete(DeleteBehavior.Restrict);
+        });
+        modelBuilder.Entity<PendingEnrollmentRow>(e =>
+        {
+            e.ToTable("PendingEnrollments");
+            e.HasIndex(p => p.HostId);
+            // One registration waits per name; approved rows are history and do not hold the name.
+            e.HasIndex(p => p.NameKey).IsUnique().HasFilter("ApprovedAt IS NULL");
+            e.Property(p => p.Kind).HasConversion<int>();
+        });
+        modelBuilder.Entity<RevokedCredentialRow>(e =>
+        {
+            e.ToTable("RevokedCredentials");
+            e.HasIndex(r => new { r.HostId, r.CredentialHash }).IsUnique();
         });
         modelBuilder.Entity<ManagerNodeRow>(e =>
         {

@@ -156,6 +156,48 @@ public sealed class EnrollmentTokenRow
     public bool RequireApproval { get; set; }
 }
 
+/// <summary>
+/// A registration made with a token that requires approval: the host it would become, waiting for Approve-DistHost or
+/// Deny-DistHost. HostId is the id the agent received (for a replacement, the enrolled host's id). An approved row is kept
+/// (ApprovedAt set, its registration cleared) until the agent collects its approval by registering again with its credential.
+/// </summary>
+public sealed class PendingEnrollmentRow
+{
+    public long Id { get; set; }
+    public Guid HostId { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public HostKind Kind { get; set; }
+    /// <summary>The relay the registration came through; null: the manager itself.</summary>
+    public Guid? ParentHostId { get; set; }
+    /// <summary>The registration as it arrived (JSON of RegisterRequest, without token and credential): the facts to admit the host with.</summary>
+    public string RegistrationJson { get; set; } = "{}";
+    public required string CredentialHash { get; set; }
+    /// <summary>The token that admitted the request; null when that token was removed since.</summary>
+    public int? TokenId { get; set; }
+    public DateTime RequestedAt { get; set; }
+    /// <summary>The enrolled host this computer would replace (a registration under its name without its credential).</summary>
+    public Guid? ReplacesHostId { get; set; }
+    public DateTime? ApprovedAt { get; set; }
+    /// <summary>When the agent collected its approval; the row is history from then on.</summary>
+    public DateTime? CollectedAt { get; set; }
+}
+
+/// <summary>
+/// A credential refused for ever: a host removed with -Revoke, a denied enrollment, or the credential a replacement took
+/// over. Every relay gets the list in its work snapshot. Id orders the revocations, so a manager sees what is new.
+/// </summary>
+public sealed class RevokedCredentialRow
+{
+    public long Id { get; set; }
+    public Guid HostId { get; set; }
+    public required string CredentialHash { get; set; }
+    public required string Name { get; set; }
+    /// <summary>Removed, Denied or Replaced.</summary>
+    public required string Reason { get; set; }
+    public DateTime RevokedAt { get; set; }
+}
+
 /// <summary>A saved job: a package, destinations, a type and an execution time.</summary>
 public sealed class JobRow
 {

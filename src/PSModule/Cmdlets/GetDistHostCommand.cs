@@ -4,11 +4,18 @@ using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
-/// <summary>Get-DistHost: lists registered hosts in tree order, filtered by name (wildcards) and by higher system.</summary>
-[Cmdlet(VerbsCommon.Get, "DistHost")]
-[OutputType(typeof(DistHost))]
+/// <summary>
+/// Get-DistHost: lists registered hosts in tree order, filtered by name (wildcards) and by higher system; with -Pending,
+/// the registrations that wait for approval instead.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "DistHost", DefaultParameterSetName = EnrolledSet)]
+[OutputType(typeof(DistHost), ParameterSetName = [EnrolledSet])]
+[OutputType(typeof(DistPendingHost), ParameterSetName = [PendingSet])]
 public sealed class GetDistHostCommand : DistCmdlet
 {
+    private const string EnrolledSet = "Enrolled";
+    private const string PendingSet = "Pending";
+
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("HostName")]
     [SupportsWildcards]
@@ -16,17 +23,31 @@ public sealed class GetDistHostCommand : DistCmdlet
     public string[]? Name { get; set; }
 
     /// <summary>The relay whose lower hosts to list: those directly below it, or at every level with -Recurse.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = EnrolledSet)]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(HostNameCompleter))]
     public string? HigherSystem { get; set; }
 
     /// <summary>With -HigherSystem: every host below the relay, at all levels.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = EnrolledSet)]
     public SwitchParameter Recurse { get; set; }
+
+    /// <summary>The registrations waiting for approval (tokens made with -RequireApproval), not the enrolled hosts.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PendingSet)]
+    public SwitchParameter Pending { get; set; }
 
     protected override void ProcessRecord()
     {
+        if (Pending)
+        {
+            foreach (var pattern in Name ?? [null!])
+            {
+                var waiting = Run(token => Services.Hosts.ListPendingAsync(pattern, token), pattern);
+                WriteNotFoundUnlessWildcard(pattern, waiting.Count, "PendingHostNotFound", $"No registration of a host named '{pattern}' waits for approval.");
+                WriteObject(waiting, enumerateCollection: true);
+            }
+            return;
+        }
         if (Recurse && HigherSystem is null)
         {
             ThrowInvalidArgument("RecurseWithoutHigherSystem", "-Recurse lists every level below a relay; name the relay with -HigherSystem.", null);

@@ -5,7 +5,8 @@ namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>
 /// New-DistEnrollmentToken: creates a token that agents (or, with -Relay, relays) present at their first registration,
-/// optionally valid for a time (-ExpiresIn) or a number of registrations (-MaxUses).
+/// optionally valid for a time (-ExpiresIn) or a number of registrations (-MaxUses), and admitting hosts only once an
+/// administrator approves them (-RequireApproval).
 /// </summary>
 [Cmdlet(VerbsCommon.New, "DistEnrollmentToken", SupportsShouldProcess = true)]
 [OutputType(typeof(DistEnrollmentToken))]
@@ -27,12 +28,16 @@ public sealed class NewDistEnrollmentTokenCommand : DistCmdlet
     [Parameter]
     public SwitchParameter Relay { get; set; }
 
+    /// <summary>Hosts the token admits wait (no work, no group) until Approve-DistHost; Deny-DistHost refuses them.</summary>
+    [Parameter]
+    public SwitchParameter RequireApproval { get; set; }
+
     protected override void ProcessRecord()
     {
-        var what = Relay ? "a new enrollment token for relays" : "a new enrollment token";
+        var what = (Relay ? "a new enrollment token for relays" : "a new enrollment token") + (RequireApproval ? " that requires approval" : "");
         if (ShouldProcess(what, "Create"))
         {
-            var request = new NewEnrollmentTokenRequest(Description, ExpiresIn, MaxUses, Relay);
+            var request = new NewEnrollmentTokenRequest(Description, ExpiresIn, MaxUses, Relay, RequireApproval);
             WriteObject(Run(token => Services.Hosts.NewEnrollmentTokenAsync(request, token)));
         }
     }

@@ -2,7 +2,10 @@ using System.Management.Automation;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
-/// <summary>Remove-DistHost: forgets a host and its status; refused while it has unfinished work unless -Force.</summary>
+/// <summary>
+/// Remove-DistHost: forgets a host and its status; refused while it has unfinished work unless -Force. With -Revoke, its
+/// credential is revoked too: the manager and every relay refuse it, and its agent stops.
+/// </summary>
 [Cmdlet(VerbsCommon.Remove, "DistHost", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(void))]
 public sealed class RemoveDistHostCommand : DistCmdlet
@@ -15,13 +18,17 @@ public sealed class RemoveDistHostCommand : DistCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Revokes the host's credential as well: refused from then on by the manager and every relay, also for registering again.</summary>
+    [Parameter]
+    public SwitchParameter Revoke { get; set; }
+
     protected override void ProcessRecord()
     {
         foreach (var name in Name)
         {
-            if (ShouldProcess($"host '{name}'", "Remove"))
+            if (ShouldProcess($"host '{name}'", Revoke ? "Remove and revoke its credential" : "Remove"))
             {
-                TryRun(token => Services.Hosts.RemoveAsync(name, Force, token), name);
+                TryRun(token => Services.Hosts.RemoveAsync(name, Force, Revoke, token), name);
             }
         }
     }

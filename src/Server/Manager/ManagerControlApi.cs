@@ -14,7 +14,7 @@ public static class ManagerControlApi
 {
     public static IEndpointRouteBuilder MapManagerControl(this IEndpointRouteBuilder app)
     {
-        app.MapPost(Protocol.ApiPaths.Nudge, (HttpContext context, IntentSweeper sweeper, HostSignals signals) =>
+        app.MapPost(Protocol.ApiPaths.Nudge, async (HttpContext context, IntentSweeper sweeper, HostSignals signals, CredentialWatch credentials) =>
         {
             // Only a local cmdlet may nudge; the nudge carries no data and is never needed for correctness.
             if (context.Connection.RemoteIpAddress is not { } address || !System.Net.IPAddress.IsLoopback(address))
@@ -22,6 +22,15 @@ public static class ManagerControlApi
                 return AgentApi.Problem(403, "NudgeNotLocal", "Only a process on the manager's own computer may nudge it.");
             }
             sweeper.Nudge();
+            // Before the cmdlet goes on: a credential it revoked is refused from the next request. Should this look fail, the
+            // watch's own loop looks again within a sweep interval.
+            try
+            {
+                await credentials.CheckAsync(context.RequestAborted);
+            }
+            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or OperationCanceledException)
+            {
+            }
             signals.NotifyAll(); // resumed targets are served on the next look, not after the poll's timeout
             return Results.Accepted();
         });

@@ -41,6 +41,8 @@ public static class ManagerHost
         builder.Services.AddSingleton<IntentSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IntentSweeper>());
         builder.Services.AddHostedService<ManagerHeartbeat>();
+        builder.Services.AddSingleton<CredentialWatch>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<CredentialWatch>());
         if (options.ParentProcessId is { } parent)
         {
             builder.Services.AddHostedService(sp => new ParentWatcher(parent, sp.GetRequiredService<IHostApplicationLifetime>()));

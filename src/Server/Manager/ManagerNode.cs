@@ -12,7 +12,8 @@ using Microsoft.Extensions.Logging;
 namespace JP1Dist.Server.Manager;
 
 /// <summary>The manager as a higher system: everything is decided here, from the database and the content store.</summary>
-public sealed partial class ManagerNode(DistEngine engine, DistributionService distribution, HostSignals signals, ILogger<ManagerNode> logger) : IHigherSystemNode
+public sealed partial class ManagerNode(DistEngine engine, DistributionService distribution, HostSignals signals, CredentialWatch credentials,
+    ILogger<ManagerNode> logger) : IHigherSystemNode
 {
     public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken)
     {
@@ -23,10 +24,22 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
             await engine.SigningKeys.CheckTokenKeyAsync(expected, cancellationToken);
         }
         var response = await engine.Hosts.RegisterAsync(request, parentHostId, cancellationToken);
+        await using var db = engine.Database.CreateContext();
+        if (response.Pending)
+        {
+            // A first request (not the agent asking again with the credential it got) is news for the administrator.
+            if (request.HostId != response.HostId || request.Credential != response.Credential)
+            {
+                var replaces = await db.Hosts.AnyAsync(h => h.Id == response.HostId, cancellationToken);
+                logger.LogWarning("Host {Name} ({HostId}) registered{Via} with a token that requires approval; it waits{Replacing}: Get-DistHost -Pending, "
+                    + "Approve-DistHost -Name {Name}{Switch}, or Deny-DistHost", request.Name, response.HostId, parentHostId is { } via ? $" through relay {via}" : "",
+                    replaces ? " to replace the enrolled host of that name, which keeps working meanwhile" : "", request.Name, replaces ? " -Replace" : "");
+            }
+            return response;
+        }
         signals.Learn(response.HostId, parentHostId);
         // An ID group may have queued work for the new host: then the relays above it look again at once (a
         // registration that queued nothing wakes nobody).
-        await using var db = engine.Database.CreateContext();
         if (await db.Targets.AnyAsync(t => t.HostId == response.HostId && t.Status == TargetStatus.Queued, cancellationToken))
         {
             signals.Notify([response.HostId]);
@@ -38,6 +51,7 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
         engine.Hosts.AuthenticateAsync(hostId, credential, cancellationToken);
 
     public IReadOnlyList<SigningKeyAnnouncement> SigningKeyAnnouncements() => engine.SigningKeys.Announcements();
+    public long CredentialGeneration => credentials.Generation;
 
     public Task<bool> ReportFactsAsync(Guid hostId, FactsReport facts, CancellationToken cancellationToken) =>
         engine.Inventory.ReportFactsAsync(hostId, facts, cancellationToken);

@@ -34,6 +34,8 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     private readonly ConcurrentDictionary<long, TaskCompletionSource<RelayBatchResult?>> _answers = new();
     private readonly ConcurrentDictionary<string, DateTime> _lastNeeded = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, StoredPackage> _stored = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<RevokedCredential, byte> _revoked = new();
+    private long _credentialGeneration;
     private volatile Snapshot _snapshot;
     private volatile IReadOnlyList<SigningKeyAnnouncement> _announcements;
     private readonly HashSet<string> _refusedAnnouncements = new(StringComparer.Ordinal);
@@ -55,6 +57,10 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         foreach (var package in store.LoadStored())
         {
             _stored[package.ManifestId] = package;
+        }
+        foreach (var revoked in store.LoadRevoked())
+        {
+            _revoked[revoked] = 0;
         }
         _snapshot = new Snapshot(store.LoadSnapshot() ?? RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>()));
         _announcements = upstream.Identity?.SigningKeyAnnouncements ?? [];
@@ -91,6 +97,12 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         {
             throw RelayUpstream.Translate(e);
         }
+        if (response.Pending)
+        {
+            // Not a host yet: nothing to keep. Approved, it registers again through here with its credential, and is kept then.
+            _logger.LogInformation("Registration of {Name} ({HostId}) waits for approval at the manager", request.Name.Trim(), response.HostId);
+            return response;
+        }
         var kind = string.Equals(request.Kind, nameof(HostKind.Relay), StringComparison.OrdinalIgnoreCase) ? HostKind.Relay : HostKind.Client;
         var host = new LowerHost(response.HostId, request.Name.Trim(), parent, kind, Secrets.Hash(response.Credential));
         await _store.SaveHostAsync(host, cancellationToken);
@@ -100,8 +112,23 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         return response;
     }
 
-    public Task<Guid?> AuthenticateAsync(Guid hostId, string credential, CancellationToken cancellationToken) =>
-        Task.FromResult(_hosts.TryGetValue(hostId, out var host) && Secrets.Matches(credential, host.CredentialHash) ? hostId : (Guid?)null);
+    public Task<Guid?> AuthenticateAsync(Guid hostId, string credential, CancellationToken cancellationToken)
+    {
+        if (!_revoked.IsEmpty && _revoked.ContainsKey(new RevokedCredential(hostId, Secrets.Hash(credential))))
+        {
+            throw new DistException(RevokedCredential.ErrorId, DistErrorKind.Unauthorized,
+                $"The credential of host {hostId} was revoked at the manager (the host was removed with Remove-DistHost -Revoke, its enrollment was denied, "
+                + "or another computer replaced it); it is refused from now on. To enroll this computer again, clear its state folder and give it a new enrollment token.",
+                hostId);
+        }
+        return Task.FromResult(_hosts.TryGetValue(hostId, out var host) && Secrets.Matches(credential, host.CredentialHash) ? hostId : (Guid?)null);
+    }
+
+    public long CredentialGeneration => Interlocked.Read(ref _credentialGeneration);
+
+    /// <summary>The revoked credentials this relay knows, in a stable order (its lower relays' snapshots carry them).</summary>
+    private List<RevokedCredential> RevokedList() =>
+        _revoked.Keys.OrderBy(r => r.HostId).ThenBy(r => r.CredentialHash, StringComparer.Ordinal).ToList();
 
     public Task<bool> IsAtOrBelowAsync(Guid hostId, Guid relayId, CancellationToken cancellationToken) => Task.FromResult(IsAtOrBelow(hostId, relayId));
 
@@ -279,7 +306,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             var items = snapshot.Work.Items.Where(i => i.HostId != relayId && IsAtOrBelow(i.HostId, relayId)).ToList();
             var manifests = items.Select(i => i.ManifestId).Distinct()
                 .Where(snapshot.Work.Manifests.ContainsKey).ToDictionary(id => id, id => snapshot.Work.Manifests[id]);
-            return Task.FromResult(RelayPoll.Snapshot(items, manifests, SigningKeyAnnouncements()));
+            return Task.FromResult(RelayPoll.Snapshot(items, manifests, SigningKeyAnnouncements(), RevokedList()));
         }, cancellationToken);
 
     /// <summary>The announcements this relay accepted whose old key has not retired: passed to its lower clients and relays.</summary>
@@ -494,7 +521,8 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             _logger.LogWarning("{Count} manifest(s) from the higher system are not signed by a manager key this relay trusts; their work is not served", work.Manifests.Count - valid.Count);
         }
         var items = work.Items.Where(i => valid.ContainsKey(i.ManifestId)).ToList();
-        var accepted = new RelayWorkResponse(items, valid, work.Etag);
+        await ApplyRevokedAsync(work.Revoked ?? [], cancellationToken);
+        var accepted = new RelayWorkResponse(items, valid, work.Etag, Revoked: work.Revoked);
         await _store.SaveSnapshotAsync(accepted, cancellationToken);
         var previous = _snapshot;
         _snapshot = new Snapshot(accepted);
@@ -529,6 +557,33 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             }
         }
         return needed;
+    }
+
+    /// <summary>
+    /// Takes the revocations this relay did not know yet: kept for good (on disk first), the hosts holding those credentials
+    /// forgotten, credentials verified before checked again, and the polls of those hosts woken, so that their next call is refused.
+    /// </summary>
+    private async Task ApplyRevokedAsync(IReadOnlyList<RevokedCredential> revoked, CancellationToken cancellationToken)
+    {
+        // A credential hash is a hex SHA-256 like a content hash; an entry that is not one could match nothing and is not kept.
+        var added = revoked.Where(r => r is not null && r.HostId != Guid.Empty && ContentHash.IsHash(r.CredentialHash) && !_revoked.ContainsKey(r))
+            .Distinct().ToList();
+        if (added.Count == 0)
+        {
+            return;
+        }
+        await _store.SaveRevokedAsync(added, cancellationToken);
+        foreach (var credential in added)
+        {
+            _revoked[credential] = 0;
+            if (_hosts.TryGetValue(credential.HostId, out var host) && string.Equals(host.CredentialHash, credential.CredentialHash, StringComparison.Ordinal))
+            {
+                _hosts.TryRemove(credential.HostId, out _);
+                _logger.LogWarning("The manager revoked the credential of {Name} ({HostId}); it is refused here from now on", host.Name, host.Id);
+            }
+        }
+        Interlocked.Increment(ref _credentialGeneration);
+        _signals.Notify(added.Select(r => r.HostId).Distinct().ToList());
     }
 
     /// <summary>Fetches content the snapshot's queued work needs, before the clients ask (the relay fetches each file once).</summary>

@@ -42,6 +42,7 @@ public sealed class RelayStore : IDisposable
             CREATE TABLE IF NOT EXISTS snapshot(id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS stored(manifest_id TEXT PRIMARY KEY, manifest TEXT NOT NULL, signature TEXT NOT NULL, until TEXT NULL);
+            CREATE TABLE IF NOT EXISTS revoked(host_id TEXT NOT NULL, credential_hash TEXT NOT NULL, PRIMARY KEY(host_id, credential_hash));
             """);
     }
 
@@ -137,6 +138,37 @@ public sealed class RelayStore : IDisposable
             ON CONFLICT(id) DO UPDATE SET name = excluded.name, parent = excluded.parent, kind = excluded.kind, credential_hash = excluded.credential_hash
             """, ("$id", host.Id.ToString()), ("$name", host.Name), ("$parent", host.ParentId.ToString()), ("$kind", (int)host.Kind), ("$hash", host.CredentialHash));
         command.ExecuteNonQuery();
+    }, cancellationToken);
+
+    /// <summary>Every credential the manager revoked that this relay has learned of.</summary>
+    public IReadOnlyList<RevokedCredential> LoadRevoked()
+    {
+        using var connection = Open();
+        using var command = Command(connection, null, "SELECT host_id, credential_hash FROM revoked ORDER BY host_id, credential_hash");
+        using var reader = command.ExecuteReader();
+        var revoked = new List<RevokedCredential>();
+        while (reader.Read())
+        {
+            revoked.Add(new RevokedCredential(Guid.Parse(reader.GetString(0)), reader.GetString(1)));
+        }
+        return revoked;
+    }
+
+    /// <summary>
+    /// Records revoked credentials for good and forgets every host that holds one of them, in one transaction: the relay
+    /// refuses them from then on, even after a restart and whatever later snapshots say.
+    /// </summary>
+    public Task SaveRevokedAsync(IReadOnlyList<RevokedCredential> revoked, CancellationToken cancellationToken) => WriteAsync((connection, transaction) =>
+    {
+        foreach (var credential in revoked)
+        {
+            using var insert = Command(connection, transaction, "INSERT OR IGNORE INTO revoked(host_id, credential_hash) VALUES ($id, $hash)",
+                ("$id", credential.HostId.ToString()), ("$hash", credential.CredentialHash));
+            insert.ExecuteNonQuery();
+            using var forget = Command(connection, transaction, "DELETE FROM hosts WHERE id = $id AND credential_hash = $hash",
+                ("$id", credential.HostId.ToString()), ("$hash", credential.CredentialHash));
+            forget.ExecuteNonQuery();
+        }
     }, cancellationToken);
 
     /// <summary>The last snapshot of work received from the higher system, or null.</summary>

@@ -26,12 +26,12 @@ public sealed class RelayUpstream : IDisposable
     /// <summary>The client, with the relay's current identity set.</summary>
     public HigherSystemClient Client { get; }
 
-    /// <summary>The relay's identity at its higher system, or null before its first registration.</summary>
+    /// <summary>The relay's identity at its higher system, or null before its first registration (and while it waits for approval).</summary>
     public AgentIdentity? Identity
     {
         get
         {
-            var identity = _agentState.LoadIdentity();
+            var identity = _agentState.LoadIdentity() is { Pending: false } registered ? registered : null;
             Client.Identity = identity;
             return identity;
         }

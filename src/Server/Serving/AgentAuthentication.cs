@@ -6,11 +6,12 @@ namespace JP1Dist.Server.Serving;
 
 /// <summary>
 /// Checks the per-agent credential on each request (<c>Authorization: Bearer {hostId}.{credential}</c>).
-/// A verified pair is remembered, so the hot poll and report paths cost no database read.
+/// A verified pair is remembered, so the hot poll and report paths cost no database read, until the node's credential
+/// generation changes (a credential was revoked): then every pair is checked again once, and a revoked one is refused.
 /// </summary>
 public sealed class AgentAuthentication(IHigherSystemNode node)
 {
-    private readonly ConcurrentDictionary<Guid, string> _verified = new();
+    private readonly ConcurrentDictionary<Guid, (string Credential, long Generation)> _verified = new();
 
     /// <summary>The authenticated host, or null.</summary>
     public async Task<Guid?> AuthenticateAsync(HttpContext context)
@@ -27,14 +28,17 @@ public sealed class AgentAuthentication(IHigherSystemNode node)
             return null;
         }
         var credential = value[(dot + 1)..];
-        if (_verified.TryGetValue(hostId, out var known) && string.Equals(known, credential, StringComparison.Ordinal))
+        // Read before asking the node: a revocation while it answers makes the answer stale, so it is asked again next time.
+        var generation = node.CredentialGeneration;
+        if (_verified.TryGetValue(hostId, out var known) && known.Generation == generation && string.Equals(known.Credential, credential, StringComparison.Ordinal))
         {
             return hostId;
         }
+        // A revoked credential throws CredentialRevoked (401) from here.
         var result = await node.AuthenticateAsync(hostId, credential, context.RequestAborted);
         if (result is not null)
         {
-            _verified[hostId] = credential;
+            _verified[hostId] = (credential, generation);
         }
         return result;
     }

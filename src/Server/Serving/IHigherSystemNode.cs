@@ -16,8 +16,11 @@ public interface IHigherSystemNode
     /// <summary>Registers a host whose own higher system is <paramref name="parentHostId"/> (null: this node itself).</summary>
     Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken);
 
-    /// <summary>The host whose id and credential these are, or null.</summary>
+    /// <summary>The host whose id and credential these are, or null; a revoked credential throws CredentialRevoked (Unauthorized).</summary>
     Task<Guid?> AuthenticateAsync(Guid hostId, string credential, CancellationToken cancellationToken);
+
+    /// <summary>Changes whenever this node learns of revoked credentials: credentials verified before are checked again.</summary>
+    long CredentialGeneration { get; }
 
     /// <summary>Whether the host is at or below the relay (a relay may act only for hosts in its own subtree).</summary>
     Task<bool> IsAtOrBelowAsync(Guid hostId, Guid relayId, CancellationToken cancellationToken);
