@@ -15,6 +15,8 @@ public enum DistErrorKind
     Unauthorized,
     /// <summary>A needed service (the manager) is not reachable.</summary>
     NotAvailable,
+    /// <summary>The caller is known but not allowed this (a host that is not a relay, a relay asking for a host outside its subtree).</summary>
+    Forbidden,
 }
 
 /// <summary>An error the engine reports to a person: a stable id, a kind, and a message naming what was wrong.</summary>

@@ -121,7 +121,7 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
         DistErrorKind.NotFound => ErrorCategory.ObjectNotFound,
         DistErrorKind.AlreadyExists => ErrorCategory.ResourceExists,
         DistErrorKind.InvalidOperation => ErrorCategory.InvalidOperation,
-        DistErrorKind.Unauthorized => ErrorCategory.PermissionDenied,
+        DistErrorKind.Unauthorized or DistErrorKind.Forbidden => ErrorCategory.PermissionDenied,
         DistErrorKind.NotAvailable => ErrorCategory.ConnectionError,
         _ => ErrorCategory.InvalidArgument,
     }, target ?? e.Target);

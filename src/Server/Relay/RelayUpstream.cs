@@ -53,6 +53,8 @@ public sealed class RelayUpstream : IDisposable
     {
         HigherSystemException { Status: System.Net.HttpStatusCode.Unauthorized } refused =>
             new DistException(refused.ErrorId, DistErrorKind.Unauthorized, refused.Message),
+        HigherSystemException { Status: System.Net.HttpStatusCode.Forbidden } forbidden =>
+            new DistException(forbidden.ErrorId, DistErrorKind.Forbidden, forbidden.Message),
         HigherSystemException { Status: System.Net.HttpStatusCode.NotFound } missing =>
             new DistException(missing.ErrorId, DistErrorKind.NotFound, missing.Message),
         HigherSystemException { Status: System.Net.HttpStatusCode.Conflict } conflict =>

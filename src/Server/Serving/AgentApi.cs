@@ -260,6 +260,7 @@ public static class AgentApi
                 DistErrorKind.AlreadyExists or DistErrorKind.InvalidOperation => 409,
                 DistErrorKind.Unauthorized => 401,
                 DistErrorKind.NotAvailable => 503,
+                DistErrorKind.Forbidden => 403,
                 _ => 400,
             };
             await Problem(status, e.ErrorId, e.Message).ExecuteAsync(context);
