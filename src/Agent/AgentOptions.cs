@@ -42,6 +42,12 @@ public sealed class AgentOptions
     /// <summary>How often an agent whose registration waits for approval asks again whether it was approved.</summary>
     public TimeSpan PendingRecheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The ceiling of the jittered back-off between attempts to reach the higher system after a failure or an answer the
+    /// agent cannot use (30 s).
+    /// </summary>
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How often the agent reads its facts again and reports them when they changed.</summary>
     public TimeSpan FactsInterval { get; set; } = TimeSpan.FromMinutes(10);
 

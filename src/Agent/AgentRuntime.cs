@@ -79,13 +79,15 @@ public sealed class AgentRuntime : IDisposable
     /// </summary>
     public bool RebootRequired { get; private set; }
 
-    /// <summary>The longest an agent waits between attempts to reach its higher system (the ceiling of its jittered back-off).</summary>
+    /// <summary>The longest a node waits between attempts to reach its higher system by default (the ceiling of its jittered back-off).</summary>
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    private Backoff NewBackoff(TimeSpan first) => new(first < _options.MaxBackoff ? first : _options.MaxBackoff, _options.MaxBackoff);
 
     /// <summary>Runs until stopped: long-polls and processes work, riding out an unreachable higher system.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var backoff = new Backoff(TimeSpan.FromSeconds(1), MaxBackoff);
+        var backoff = NewBackoff(TimeSpan.FromSeconds(1));
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -123,6 +125,29 @@ public sealed class AgentRuntime : IDisposable
                 else
                 {
                     _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay:0.0} s", _options.ManagerUrl, e.Message, delay.TotalSeconds);
+                }
+                try
+                {
+                    await Task.Delay(delay, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+            catch (Exception e) when (e is not (CredentialRevokedException or EnrollmentRefusedException or InvalidOperationException or OperationCanceledException))
+            {
+                // Any other answer (a 4xx this agent has no use for, 429, a body it cannot read) or local failure: the agent
+                // never ends on it. It says what happened and asks again later, spread by the jitter.
+                var delay = backoff.Next();
+                if (e is HigherSystemException refused)
+                {
+                    _logger.LogWarning("The higher system {Url} answered {Status} {ErrorId}: {Error} Trying again in {Delay:0.0} s",
+                        _options.ManagerUrl, (int)refused.Status, refused.ErrorId, e.Message, delay.TotalSeconds);
+                }
+                else
+                {
+                    _logger.LogError(e, "Unexpected failure ({Error}); trying again in {Delay:0.0} s", e.Message, delay.TotalSeconds);
                 }
                 try
                 {
@@ -243,7 +268,17 @@ public sealed class AgentRuntime : IDisposable
             HostId = held?.HostId,
             Credential = held?.Credential,
         };
-        var response = await CallAsync(() => _client.RegisterAsync(registration, cancellationToken), cancellationToken);
+        RegisterResponse response;
+        try
+        {
+            response = await CallAsync(() => _client.RegisterAsync(registration, cancellationToken), cancellationToken);
+        }
+        catch (HigherSystemException e) when (IsRefusedEnrollment(e))
+        {
+            throw new EnrollmentRefusedException(e.ErrorId,
+                $"The higher system {_options.ManagerUrl} refused to register '{_options.Name}' ({e.ErrorId}): {e.Message} This agent stops: asking again "
+                + "would be refused the same way. The administrator must give it a valid token (New-DistEnrollmentToken), or settle the name.", e);
+        }
         var (anchor, chain) = AgentTrust.CheckSigningKey(token, response, _time.GetUtcNow().UtcDateTime);
         _store.SaveFactsHash(HostFacts.Hash(new FactsReport(registration.OS, registration.OSVersion, registration.Architecture,
             registration.Addresses, registration.MacAddress, registration.AgentVersion, registration.Inventory)));
@@ -745,10 +780,18 @@ public sealed class AgentRuntime : IDisposable
         }
     }
 
+    /// <summary>
+    /// A registration refusal no retry cures: refused as unauthorized (the token), forbidden, in conflict (the name) or
+    /// malformed. Revocation has its own ending (<see cref="CredentialRevokedException"/>); 429 and 5xx are tried again.
+    /// </summary>
+    private static bool IsRefusedEnrollment(HigherSystemException e) =>
+        e.ErrorId != RevokedCredential.ErrorId
+        && e.Status is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.Conflict;
+
     /// <summary>Retries a call while the higher system is unreachable, a few times in a row.</summary>
     private async Task<T> CallAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
     {
-        var backoff = new Backoff(TimeSpan.FromMilliseconds(500), MaxBackoff);
+        var backoff = NewBackoff(TimeSpan.FromMilliseconds(500));
         for (var attempt = 1; ; attempt++)
         {
             try

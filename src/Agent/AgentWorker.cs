@@ -10,7 +10,8 @@ public sealed class AgentWorker(AgentOptions options, ILogger<AgentWorker> logge
 
     /// <summary>
     /// Runs an agent runtime until stopped; one that cannot register (no token) stops the process with exit code 2, one
-    /// whose credential was revoked with exit code 3.
+    /// whose credential was revoked with exit code 3, one whose registration was refused with exit code 4. No other
+    /// answer of the higher system ends it (<see cref="AgentRuntime.RunAsync"/>).
     /// </summary>
     public static async Task RunAsync(AgentRuntime runtime, ILogger logger, IHostApplicationLifetime lifetime, CancellationToken stoppingToken)
     {
@@ -25,6 +26,12 @@ public sealed class AgentWorker(AgentOptions options, ILogger<AgentWorker> logge
                 // Revoked or denied: registering again with the token would be refused too (and must not be tried).
                 logger.LogCritical("{Message}", e.Message);
                 Environment.ExitCode = CredentialRevokedException.ExitCode;
+                lifetime.StopApplication();
+            }
+            catch (EnrollmentRefusedException e)
+            {
+                logger.LogCritical("{Message}", e.Message);
+                Environment.ExitCode = EnrollmentRefusedException.ExitCode;
                 lifetime.StopApplication();
             }
             catch (InvalidOperationException e)

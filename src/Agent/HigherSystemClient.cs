@@ -15,6 +15,14 @@ public sealed class HigherSystemException(HttpStatusCode status, string errorId,
 }
 
 /// <summary>
+/// The higher system answered a success with a body that is not the protocol's (an HTML page from a proxy, a truncated or
+/// foreign JSON): nothing of it was used. An <see cref="IOException"/>, so a node treats it like an unreachable higher
+/// system: it tries again later.
+/// </summary>
+public sealed class MalformedAnswerException(string what, Exception inner)
+    : IOException($"The higher system's answer to {what} is not a JP1Dist answer ({inner.Message}); it was not used.", inner);
+
+/// <summary>
 /// The agent's side of the agent API. Over https with a pin, the higher system's certificate is checked against the pin
 /// before anything is sent (<see cref="CertificatePinning"/>); a mismatch surfaces as <see cref="CertificatePinMismatchException"/>.
 /// </summary>
@@ -199,8 +207,15 @@ public sealed class HigherSystemClient : IDisposable
             throw new AnswerTooLargeException(what, maxBytes);
         }
         await using var body = new LimitedReadStream(await response.Content.ReadAsStreamAsync(cancellationToken), maxBytes, what);
-        return await System.Text.Json.JsonSerializer.DeserializeAsync<T>(body, ProtocolJson.Options, cancellationToken)
-            ?? throw new IOException("The higher system sent an empty answer.");
+        try
+        {
+            return await System.Text.Json.JsonSerializer.DeserializeAsync<T>(body, ProtocolJson.Options, cancellationToken)
+                ?? throw new IOException("The higher system sent an empty answer.");
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException)
+        {
+            throw new MalformedAnswerException(what, e);
+        }
     }
 
     private static async Task ThrowAsync(HttpResponseMessage response, CancellationToken cancellationToken)

@@ -312,6 +312,11 @@ internal static class Commands
                     logger.Fatal("{Message}", e.Message);
                     return CredentialRevokedException.ExitCode;
                 }
+                catch (EnrollmentRefusedException e)
+                {
+                    logger.Fatal("{Message}", e.Message);
+                    return EnrollmentRefusedException.ExitCode;
+                }
                 catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException
                     or CertificatePinMismatchException or SigningKeyMismatchException)
                 {
