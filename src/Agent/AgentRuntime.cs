@@ -166,7 +166,15 @@ public sealed class AgentRuntime : IDisposable
     {
         _identity ??= _store.LoadIdentity();
         // The credential belongs to the system, not to one address: a manager that moved keeps its agents.
-        // A credential the higher system refuses is dropped (see CallAsync) and the agent registers again.
+        // A credential the higher system refuses is dropped (see CallAsync) and the agent registers again; the file still
+        // holding that refused credential is not taken up again (a registration that failed left it there).
+        if (_identity is not null && _identity.Credential == _refusedCredential)
+        {
+            var refused = _identity;
+            _identity = null;
+            await RegisterAsync(refused, cancellationToken);
+            return _identity is { Pending: false };
+        }
         if (_identity is not null && string.Equals(_identity.Name, _options.Name, StringComparison.OrdinalIgnoreCase))
         {
             if (_identity.Pending)
@@ -181,6 +189,9 @@ public sealed class AgentRuntime : IDisposable
     }
 
     private bool _pendingLogged;
+
+    /// <summary>The credential the higher system last refused: not used again, whoever's file still holds it.</summary>
+    private string? _refusedCredential;
 
     /// <summary>
     /// Asks again, with the id and credential received while pending, whether the registration was approved: a light
@@ -807,10 +818,22 @@ public sealed class AgentRuntime : IDisposable
                     + $"To enroll this computer again, the administrator must give it a new enrollment token, and its state folder '{_store.Folder}' "
                     + "(which holds the revoked identity) must be cleared first.", e);
             }
+            catch (HigherSystemException e) when (e.Status == HttpStatusCode.Unauthorized && _identity is { Pending: false } && attempt < 5
+                && (_store.LoadIdentity() is { Pending: false } saved && saved.Credential != _identity.Credential
+                    && string.Equals(saved.Name, _options.Name, StringComparison.OrdinalIgnoreCase)))
+            {
+                // The identity file changed since this agent read it: another run on the same state folder (the service and
+                // a --once run, a relay's two roles) registered again. Take its credential instead of registering once
+                // more, which would in turn lock that run out.
+                _logger.LogInformation("The higher system refused the credential this agent held; the state folder holds a newer one, which is used from now on");
+                _identity = _store.LoadIdentity();
+                _client.Identity = _identity;
+            }
             catch (HigherSystemException e) when (e.Status == HttpStatusCode.Unauthorized && _identity is { Pending: false } && !string.IsNullOrWhiteSpace(_options.Token) && attempt < 5)
             {
                 _logger.LogWarning("The higher system refused this agent's credential ({Error}); registering again with the enrollment token", e.Message);
                 var refused = _identity;
+                _refusedCredential = refused.Credential;
                 _identity = null;
                 _client.Identity = null;
                 await RegisterAsync(refused, cancellationToken);

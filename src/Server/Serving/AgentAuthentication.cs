@@ -8,10 +8,15 @@ namespace JP1Dist.Server.Serving;
 /// Checks the per-agent credential on each request (<c>Authorization: Bearer {hostId}.{credential}</c>).
 /// A verified pair is remembered, so the hot poll and report paths cost no database read, until the node's credential
 /// generation changes (a credential was revoked): then every pair is checked again once, and a revoked one is refused.
+/// A pair is also checked again after <see cref="RecheckAfter"/>, so a host removed without -Revoke is refused (and its
+/// agent registers again) within that time, at the cost of one read per host per period.
 /// </summary>
 public sealed class AgentAuthentication(IHigherSystemNode node)
 {
-    private readonly ConcurrentDictionary<Guid, (string Credential, long Generation)> _verified = new();
+    private readonly ConcurrentDictionary<Guid, (string Credential, long Generation, long VerifiedAt)> _verified = new();
+
+    /// <summary>How long a verified pair is trusted without asking the node again.</summary>
+    public static readonly TimeSpan RecheckAfter = TimeSpan.FromMinutes(5);
 
     /// <summary>The authenticated host, or null.</summary>
     public async Task<Guid?> AuthenticateAsync(HttpContext context)
@@ -30,7 +35,9 @@ public sealed class AgentAuthentication(IHigherSystemNode node)
         var credential = value[(dot + 1)..];
         // Read before asking the node: a revocation while it answers makes the answer stale, so it is asked again next time.
         var generation = node.CredentialGeneration;
-        if (_verified.TryGetValue(hostId, out var known) && known.Generation == generation && string.Equals(known.Credential, credential, StringComparison.Ordinal))
+        var now = Environment.TickCount64;
+        if (_verified.TryGetValue(hostId, out var known) && known.Generation == generation && now - known.VerifiedAt < (long)RecheckAfter.TotalMilliseconds
+            && string.Equals(known.Credential, credential, StringComparison.Ordinal))
         {
             return hostId;
         }
@@ -38,7 +45,7 @@ public sealed class AgentAuthentication(IHigherSystemNode node)
         var result = await node.AuthenticateAsync(hostId, credential, context.RequestAborted);
         if (result is not null)
         {
-            _verified[hostId] = (credential, generation);
+            _verified[hostId] = (credential, generation, now);
         }
         return result;
     }
