@@ -26,15 +26,44 @@ public static class OwnerOnlyFiles
             stream.Write(contents);
             stream.Flush(flushToDisk: true);
         }
-        try
+        if (overwrite)
         {
-            File.Move(temporary, path, overwrite);
+            File.Move(temporary, path, overwrite: true);
             return true;
         }
-        catch (IOException) when (!overwrite && File.Exists(path))
+        // "Only if absent" must be one step for every writer, in this process and others. File.Move without overwrite is
+        // not that everywhere (on Unix it falls back to an existence check and rename where hard links are refused), so
+        // the check and the move are made under an exclusive lock on a companion file.
+        using (HoldLock(path))
         {
-            File.Delete(temporary);
-            return false;
+            if (File.Exists(path))
+            {
+                File.Delete(temporary);
+                return false;
+            }
+            File.Move(temporary, path, overwrite: true);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// An exclusive lock on <c>.NAME.lock</c> beside the file (an empty, hidden file left in place: removing it would let a
+    /// later writer lock another file of the same name), waited for up to 30 s.
+    /// </summary>
+    private static FileStream HoldLock(string path)
+    {
+        var lockPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "." + Path.GetFileName(path) + ".lock");
+        var deadline = Environment.TickCount64 + 30_000;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(10);
+            }
         }
     }
 
