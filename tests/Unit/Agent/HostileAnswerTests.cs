@@ -108,7 +108,7 @@ public sealed class HostileAnswerTests(ITestOutputHelper output) : IAsyncLifetim
         using var stop = new CancellationTokenSource();
         var run = agent.RunAsync(stop.Token);
 
-        await Eventually.TrueAsync(() => Task.FromResult(Volatile.Read(ref _goodPolls) >= 3 || run.IsCompleted), "good polls after every bad answer");
+        await Eventually.ForAsync(() => Task.FromResult(Volatile.Read(ref _goodPolls) >= 3 || run.IsCompleted), "good polls after every bad answer");
         Assert.False(run.IsCompleted, $"the agent ended: {run.Exception}");
         Assert.All(BadWork, mode => Assert.Contains("work " + mode, _served));
         foreach (var status in new[] { "400 Refused400", "404 Refused404", "409 Refused409", "429 Refused429" })

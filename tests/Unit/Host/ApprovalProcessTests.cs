@@ -28,7 +28,7 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         var home = Path.Combine(_root, "home");
         _engine = new DistEngine(new DataFolder(home));
         _manager = NodeProcess.Start(null, "manager", "--listen", "http://127.0.0.1:0", "--home", home);
-        _url = (await WaitForAsync(async () => (await _engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == _manager.Process.Id && m.IsAlive),
+        _url = (await Eventually.ForAsync(async () => (await _engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == _manager.Process.Id && m.IsAlive),
             "the manager announced itself", _manager)).Url;
         var package = Path.Combine(_root, "package");
         Directory.CreateDirectory(package);
@@ -72,7 +72,7 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
 
         var token = await TokenAsync(approval: true);
         var agent = StartAgent("pc-wait", token);
-        var pending = await WaitForAsync(async () => (await _engine.Hosts.ListPendingAsync("pc-wait")).SingleOrDefault(), "the registration waits", agent);
+        var pending = await Eventually.ForAsync(async () => (await _engine.Hosts.ListPendingAsync("pc-wait")).SingleOrDefault(), "the registration waits", agent);
         Assert.False(pending.ReplacesHost);
         Assert.Empty(await _engine.Hosts.ListAsync("pc-wait"));
         Assert.Empty(await StatusAsync("Everyone")); // the pending host is no target, and in no group
@@ -82,13 +82,13 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         Assert.False(agent.Process.HasExited);
 
         await _engine.Hosts.ApproveAsync("pc-wait", replace: false);
-        await WaitForAsync(async () => (await StatusAsync("Everyone")).SingleOrDefault() is { Status: TargetStatus.Succeeded }, "the approved agent installed", agent);
+        await Eventually.ForAsync(async () => (await StatusAsync("Everyone")).SingleOrDefault() is { Status: TargetStatus.Succeeded }, "the approved agent installed", agent);
         Assert.Equal(["pc-wait"], Installs("Everyone").Select(l => l.Split('|')[0]));
         Assert.False(ReadIdentity(State("pc-wait")).Pending);
 
         // A second agent with the same token, refused: it is told at its next question and stops, without registering again.
         var denied = StartAgent("pc-intruder", token);
-        await WaitForAsync(async () => (await _engine.Hosts.ListPendingAsync("pc-intruder")).SingleOrDefault(), "the second registration waits", denied);
+        await Eventually.ForAsync(async () => (await _engine.Hosts.ListPendingAsync("pc-intruder")).SingleOrDefault(), "the second registration waits", denied);
         await _engine.Hosts.DenyAsync("pc-intruder");
         var exitCode = await denied.WaitAsync(TimeSpan.FromSeconds(90));
         var text = await denied.OutputAsync();
@@ -129,18 +129,18 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
     public async Task A_computer_registering_an_enrolled_name_waits_as_a_replacement_and_takes_over_only_with_Replace()
     {
         var first = StartAgent("pc-r", await TokenAsync(approval: false), State("pc-r-old"));
-        await WaitForAsync(async () => (await _engine.Hosts.ListAsync("pc-r")).SingleOrDefault(), "the first computer registered", first);
+        await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync("pc-r")).SingleOrDefault(), "the first computer registered", first);
         var enrolledId = (await _engine.Hosts.ListAsync("pc-r")).Single().Id;
 
         var second = StartAgent("pc-r", await TokenAsync(approval: true), State("pc-r-new"));
-        var pending = await WaitForAsync(async () => (await _engine.Hosts.ListPendingAsync("pc-r")).SingleOrDefault(), "the replacement waits", second);
+        var pending = await Eventually.ForAsync(async () => (await _engine.Hosts.ListPendingAsync("pc-r")).SingleOrDefault(), "the replacement waits", second);
         Assert.True(pending.ReplacesHost);
         Assert.Equal(enrolledId, pending.Id); // the existing host's id, with a new credential
         Assert.NotEqual((await SavedIdentityAsync(State("pc-r-old"))).Credential, (await SavedIdentityAsync(State("pc-r-new"), second, pending: true)).Credential);
 
         // The enrolled computer keeps working meanwhile.
         await PackageAndJobAsync("Before", "pc-r");
-        await WaitForAsync(async () => (await StatusAsync("Before")).Single() is { Status: TargetStatus.Succeeded }, "the first computer installed", first);
+        await Eventually.ForAsync(async () => (await StatusAsync("Before")).Single() is { Status: TargetStatus.Succeeded }, "the first computer installed", first);
         Assert.StartsWith(State("pc-r-old"), Assert.Single(Installs("Before")).Split('|')[1], StringComparison.Ordinal);
 
         var refused = await Assert.ThrowsAsync<DistException>(() => _engine.Hosts.ApproveAsync("pc-r", replace: false));
@@ -159,7 +159,7 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Before")).Single().Status);
 
         await PackageAndJobAsync("After", "pc-r");
-        await WaitForAsync(async () => (await StatusAsync("After")).Single() is { Status: TargetStatus.Succeeded }, "the new computer installed", second);
+        await Eventually.ForAsync(async () => (await StatusAsync("After")).Single() is { Status: TargetStatus.Succeeded }, "the new computer installed", second);
         Assert.StartsWith(State("pc-r-new"), Assert.Single(Installs("After")).Split('|')[1], StringComparison.Ordinal);
 
         var log = await _manager!.StopAsync();
@@ -175,13 +175,13 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         var relay = NodeProcess.Start(null, "relay", "--manager", _url, "--token", await TokenAsync(approval: false, relay: true),
             "--listen", "http://127.0.0.1:0", "--name", "relay-1", "--state", relayState);
         _nodes.Add(relay);
-        var relayUrl = (await WaitForAsync(async () => (await _engine.Hosts.ListAsync("relay-1")).SingleOrDefault(), "the relay registered", relay)).RelayUrl!;
+        var relayUrl = (await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync("relay-1")).SingleOrDefault(), "the relay registered", relay)).RelayUrl!;
 
         var token = await TokenAsync(approval: false);
         var below = StartAgent("pc-below", token, url: relayUrl);
         var direct = StartAgent("pc-direct", token);
-        await WaitForAsync(async () => (await _engine.Hosts.ListAsync("pc-below")).SingleOrDefault(), "the agent below the relay registered", below);
-        await WaitForAsync(async () => (await _engine.Hosts.ListAsync("pc-direct")).SingleOrDefault(), "the agent at the manager registered", direct);
+        await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync("pc-below")).SingleOrDefault(), "the agent below the relay registered", below);
+        await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync("pc-direct")).SingleOrDefault(), "the agent at the manager registered", direct);
         var belowIdentity = await SavedIdentityAsync(State("pc-below"), below);
         var directIdentity = await SavedIdentityAsync(State("pc-direct"), direct);
         Assert.Equal(HttpStatusCode.OK, (await CallAsync(relayUrl, belowIdentity)).Status);
@@ -194,7 +194,7 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
 
         await _engine.Hosts.RemoveAsync("pc-below", force: true, revoke: true);
         // The relay learns it from its work snapshot, whose poll the revocation answers; no restart.
-        await WaitForAsync(async () => (await CallAsync(relayUrl, belowIdentity)).ErrorId == RevokedCredential.ErrorId, "the relay refuses the revoked credential", relay);
+        await Eventually.ForAsync(async () => (await CallAsync(relayUrl, belowIdentity)).ErrorId == RevokedCredential.ErrorId, "the relay refuses the revoked credential", relay);
         Assert.Equal(HttpStatusCode.Unauthorized, (await CallAsync(relayUrl, belowIdentity)).Status);
         // Registering again through the relay with the revoked identity is refused too.
         var register = await RegisterAgainAsync(relayUrl, token, "pc-below", belowIdentity);
@@ -217,7 +217,7 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
 
     /// <summary>The identity an agent saved (waiting for it: the manager knows the registration before the agent has read the answer).</summary>
     private static async Task<Identity> SavedIdentityAsync(string state, NodeProcess? node = null, bool pending = false) =>
-        await WaitForAsync(() => Task.FromResult(File.Exists(Path.Combine(state, "agent.json")) && ReadIdentity(state).Pending == pending ? ReadIdentity(state) : null),
+        await Eventually.ForAsync(() => Task.FromResult(File.Exists(Path.Combine(state, "agent.json")) && ReadIdentity(state).Pending == pending ? ReadIdentity(state) : null),
             "the agent saved its identity", node);
 
     private static Identity ReadIdentity(string state)
@@ -266,25 +266,6 @@ public sealed class ApprovalProcessTests(ITestOutputHelper output) : IAsyncLifet
         output.WriteLine($"--once {name} → {exitCode}\n{text}");
         return (exitCode, text);
     }
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, string what, NodeProcess? node = null)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(90); DateTime.UtcNow < deadline; await Task.Delay(200))
-        {
-            if (await probe() is { } value)
-            {
-                return value;
-            }
-            if (node is { Process.HasExited: true })
-            {
-                throw new InvalidOperationException($"The process ended before {what}: {await node.OutputAsync()}");
-            }
-        }
-        throw new TimeoutException($"Not within 90 s: {what}.");
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> probe, string what, NodeProcess? node = null) =>
-        await WaitForAsync<object>(async () => await probe() ? true : null, what, node);
 
     public async Task DisposeAsync()
     {

@@ -27,7 +27,7 @@ public sealed class DispatchRecoveryTests(ITestOutputHelper output) : IDisposabl
         _manager?.Dispose();
         _manager = NodeProcess.Start(null, "manager", "--listen", "http://127.0.0.1:0", "--home", Home);
         var process = _manager;
-        await Eventually.TrueAsync(async () => (await engine.Managers.ListAsync()).Any(m => m.ProcessId == process.Process.Id && m.IsAlive), "the manager announced itself", process);
+        await Eventually.ForAsync(async () => (await engine.Managers.ListAsync()).Any(m => m.ProcessId == process.Process.Id && m.IsAlive), "the manager announced itself", process);
         return engine;
     }
 
@@ -75,7 +75,7 @@ public sealed class DispatchRecoveryTests(ITestOutputHelper output) : IDisposabl
         {
             var job = $"Wave {i}";
             var jobId = await db.Jobs.Where(j => j.Name == job).Select(j => j.Id).SingleAsync();
-            await Eventually.TrueAsync(async () => await db.JobExecutions.AsNoTracking().AnyAsync(x => x.JobId == jobId && x.DispatchedAt != null), $"{job} dispatched", _manager);
+            await Eventually.ForAsync(async () => await db.JobExecutions.AsNoTracking().AnyAsync(x => x.JobId == jobId && x.DispatchedAt != null), $"{job} dispatched", _manager);
             var targets = await db.Targets.AsNoTracking().Where(t => t.JobId == jobId).Select(t => new { t.Status, t.QueuedAt }).ToListAsync();
             output.WriteLine($"{job} (killed after {killAfter[i]} ms): {targets.Count(t => t.Status == TargetStatus.Queued)} queued, at {clock.Elapsed.TotalSeconds:0.0} s");
             Assert.Equal(Hosts, targets.Count);

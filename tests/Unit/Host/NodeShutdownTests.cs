@@ -27,11 +27,11 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
         var relayToken = await engine.Hosts.NewEnrollmentTokenAsync(new JP1Dist.Contracts.NewEnrollmentTokenRequest("shutdown test relay", Relay: true));
 
         using var manager = Start("manager", "--listen", "http://127.0.0.1:0", "--home", home);
-        var url = await WaitForAsync(async () => (await engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive)?.Url);
+        var url = await Eventually.ForAsync(async () => (await engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive)?.Url, "the manager announced itself");
         using var agent = Start("agent", "--manager", url, "--token", token.Token!, "--name", "pc-term", "--state", Path.Combine(_root, "agent"));
-        await WaitForAsync(async () => (await engine.Hosts.ListAsync("pc-term")).Count == 1 ? "registered" : null);
+        await Eventually.ForAsync(async () => (await engine.Hosts.ListAsync("pc-term")).Count == 1, "pc-term registered");
         using var relay = Start("relay", "--manager", url, "--token", relayToken.Token!, "--listen", "http://127.0.0.1:0", "--name", "relay-term", "--state", Path.Combine(_root, "relay"));
-        await WaitForAsync(async () => (await engine.Hosts.ListAsync("relay-term")).Count == 1 ? "registered" : null);
+        await Eventually.ForAsync(async () => (await engine.Hosts.ListAsync("relay-term")).Count == 1, "relay-term registered");
 
         // A service's working directory may be / (systemd) or System32: watching it for appsettings.json would mean
         // an inotify watch on every folder below it, and a node's data folder changes with every write.
@@ -86,18 +86,6 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
         output.WriteLine(await node.Output);
         output.WriteLine(await node.Errors);
         return node.Process.ExitCode;
-    }
-
-    private static async Task<string> WaitForAsync(Func<Task<string?>> probe)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; await Task.Delay(200))
-        {
-            if (await probe() is { } value)
-            {
-                return value;
-            }
-        }
-        throw new TimeoutException("The node did not come up within 60 s.");
     }
 
     public void Dispose()

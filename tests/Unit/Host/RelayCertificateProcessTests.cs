@@ -43,13 +43,13 @@ public sealed class RelayCertificateProcessTests(HttpsManagerFixture manager, IT
         {
             relayA = NodeProcess.Start(null, "relay", "--manager", manager.Url, "--token", await manager.NewTokenTextAsync(relay: true),
                 "--listen", "https://127.0.0.1:0", "--name", "relay-a-cert", "--state", stateA);
-            var urlA = (await WaitForAsync(async () => (await Engine.Hosts.ListAsync("relay-a-cert")).SingleOrDefault()?.RelayUrl, "relay A registered", relayA))!;
-            await WaitForAsync(() => Task.FromResult(File.Exists(Path.Combine(stateA, NodeCertificate.IssuedFileName)) ? "" : null), "relay A obtained its certificate", relayA);
+            var urlA = (await Eventually.ForAsync(async () => (await Engine.Hosts.ListAsync("relay-a-cert")).SingleOrDefault()?.RelayUrl, "relay A registered", relayA))!;
+            await Eventually.ForAsync(() => Task.FromResult(File.Exists(Path.Combine(stateA, NodeCertificate.IssuedFileName)) ? "" : null), "relay A obtained its certificate", relayA);
 
             // What relay A presents: a leaf for its own key (the pin of its own certificate stays), and the certificate of
             // the manager's signing key that issued it.
             var ownPinA = IndependentPin(Path.Combine(stateA, NodeCertificate.CertificateFileName));
-            var presented = await WaitForAsync(async () => await PresentedAsync(urlA) is { } p && p.Chain.Contains(manager.SigningKey) ? p : null, "relay A serves the issued chain", relayA);
+            var presented = await Eventually.ForAsync(async () => await PresentedAsync(urlA) is { } p && p.Chain.Contains(manager.SigningKey) ? p : null, "relay A serves the issued chain", relayA);
             Assert.Equal(ownPinA, presented.LeafPin);
             Assert.Contains(manager.SigningKey, presented.LeafIssuer, StringComparison.Ordinal);
 
@@ -57,10 +57,10 @@ public sealed class RelayCertificateProcessTests(HttpsManagerFixture manager, IT
             // key, registers through A, and obtains its own certificate through A (only the manager issues).
             relayB = NodeProcess.Start(null, "relay", "--manager", urlA, "--token", await manager.NewTokenTextAsync(relay: true),
                 "--listen", "https://127.0.0.1:0", "--name", "relay-b-cert", "--state", stateB);
-            var registeredB = await WaitForAsync(async () => (await Engine.Hosts.ListAsync("relay-b-cert")).SingleOrDefault(), "relay B registered through relay A", relayB);
+            var registeredB = await Eventually.ForAsync(async () => (await Engine.Hosts.ListAsync("relay-b-cert")).SingleOrDefault(), "relay B registered through relay A", relayB);
             Assert.Equal("relay-a-cert", registeredB.HigherSystem);
             var urlB = registeredB.RelayUrl!;
-            await WaitForAsync(async () => await PresentedAsync(urlB) is { } p && p.Chain.Contains(manager.SigningKey) ? p : null, "relay B serves a chain issued by the manager", relayB);
+            await Eventually.ForAsync(async () => await PresentedAsync(urlB) is { } p && p.Chain.Contains(manager.SigningKey) ? p : null, "relay B serves a chain issued by the manager", relayB);
 
             // An agent below relay B with the token New-DistEnrollmentToken makes (it carries the manager's pin, not the
             // relays'), and no --certificate-pin: it enrolls and installs.
@@ -79,7 +79,7 @@ public sealed class RelayCertificateProcessTests(HttpsManagerFixture manager, IT
             await Engine.Jobs.CreateAsync(new NewJobRequest("Cert install", "CertApp", null, ["pc-cert"]));
             await Engine.Jobs.StartAsync("Cert install");
             // The relays learn the work by their own polls; each agent run (no token now: its identity) takes what B has by then.
-            await WaitForAsync(async () =>
+            await Eventually.ForAsync(async () =>
             {
                 var run = await RunAsync("agent", "--manager", urlB, "--name", "pc-cert", "--state", state, "--once");
                 Assert.Equal(0, run.ExitCode);
@@ -94,7 +94,7 @@ public sealed class RelayCertificateProcessTests(HttpsManagerFixture manager, IT
             relayA.Dispose();
             var port = new Uri(urlA).Port;
             relayA = NodeProcess.Start(null, "relay", "--manager", $"https://127.0.0.1:{FreePort()}", "--listen", $"https://127.0.0.1:{port}", "--name", "relay-a-cert", "--state", stateA);
-            var kept = await WaitForAsync(async () => await PresentedAsync(urlA), "relay A serves again", relayA);
+            var kept = await Eventually.ForAsync(async () => await PresentedAsync(urlA), "relay A serves again", relayA);
             Assert.Equal(ownPinA, kept.LeafPin);
             Assert.Contains(manager.SigningKey, kept.Chain);
         }
@@ -195,22 +195,6 @@ public sealed class RelayCertificateProcessTests(HttpsManagerFixture manager, IT
         var text = await node.OutputAsync();
         output.WriteLine($"jp1dist {string.Join(' ', arguments.Select(a => a.Length > 40 ? a[..12] + "…" : a))} → {exitCode}\n{text}");
         return (exitCode, text);
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, string what, NodeProcess? node = null) where T : class
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(90); DateTime.UtcNow < deadline; await Task.Delay(200))
-        {
-            if (node is { Process.HasExited: true })
-            {
-                throw new InvalidOperationException($"The process ended before {what}: {await node.OutputAsync()}");
-            }
-            if (await probe() is { } value)
-            {
-                return value;
-            }
-        }
-        throw new TimeoutException($"Not within 90 s: {what}.");
     }
 
     /// <summary>An https server on 127.0.0.1 that presents a given certificate (and chain) and counts the requests that reach it.</summary>

@@ -46,7 +46,7 @@ public sealed class TlsProcessTests(HttpsManagerFixture manager, ITestOutputHelp
         await Engine.Packages.CreateAsync(new NewPackageRequest("TlsApp", "1.0", package, "install.sh", [log]));
         await Engine.Jobs.CreateAsync(new NewJobRequest("TLS install", "TlsApp", null, ["pc-tls"]));
         await Engine.Jobs.StartAsync("TLS install");
-        await WaitForAsync(async () => (await StatusAsync("TLS install")).Status == TargetStatus.Queued, "the job dispatched");
+        await Eventually.ForAsync(async () => (await StatusAsync("TLS install")).Status == TargetStatus.Queued, "the job dispatched");
 
         // Later runs need no token: the identity keeps the credential and the pin.
         var second = await RunAsync(null, "agent", "--manager", manager.Url, "--name", "pc-tls", "--state", state, "--once");
@@ -110,14 +110,14 @@ public sealed class TlsProcessTests(HttpsManagerFixture manager, ITestOutputHelp
             "--listen", "https://127.0.0.1:0", "--name", "relay-tls", "--state", relayState);
         try
         {
-            var registered = await WaitForAsync(async () => (await Engine.Hosts.ListAsync("relay-tls")).SingleOrDefault(), "the relay registered");
+            var registered = await Eventually.ForAsync(async () => (await Engine.Hosts.ListAsync("relay-tls")).SingleOrDefault(), "the relay registered");
             var relayUrl = registered.RelayUrl!;
             Assert.StartsWith("https://127.0.0.1:", relayUrl, StringComparison.Ordinal);
             using var relayCertificate = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(relayState, NodeCertificate.CertificateFileName));
             var relayPin = Fingerprints.OfCertificate(relayCertificate);
             Assert.NotEqual(manager.Pin, relayPin);
             // The manager knows the relay as soon as it answers; the relay saves its identity right after reading the answer.
-            await WaitForAsync(() => Task.FromResult(File.Exists(Path.Combine(relayState, "agent", "agent.json"))), "the relay saved its identity");
+            await Eventually.ForAsync(() => Task.FromResult(File.Exists(Path.Combine(relayState, "agent", "agent.json"))), "the relay saved its identity");
             foreach (var secret in new[] { NodeCertificate.FileName, Path.Combine("agent", "agent.json"), "relay.db" })
             {
                 Assert.True(TlsTests.OwnerOnly(Path.Combine(relayState, secret)), secret);
@@ -139,7 +139,7 @@ public sealed class TlsProcessTests(HttpsManagerFixture manager, ITestOutputHelp
             await Engine.Jobs.CreateAsync(new NewJobRequest("Below install", "BelowApp", null, ["pc-below"]));
             await Engine.Jobs.StartAsync("Below install");
             // The relay learns the work by its own poll; each agent run takes what it has by then.
-            await WaitForAsync(async () =>
+            await Eventually.ForAsync(async () =>
             {
                 var run = await RunAsync(null, "agent", "--manager", relayUrl, "--name", "pc-below", "--state", state, "--once");
                 Assert.Equal(0, run.ExitCode);
@@ -215,7 +215,7 @@ public sealed class TlsProcessTests(HttpsManagerFixture manager, ITestOutputHelp
             using var node = NodeProcess.Start(environment, ["manager", "--listen", "https://127.0.0.1:0", "--home", home, .. arguments]);
             try
             {
-                var announced = await WaitForAsync(async () => (await engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == node.Process.Id && m.IsAlive),
+                var announced = await Eventually.ForAsync(async () => (await engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == node.Process.Id && m.IsAlive),
                     "the manager announced itself", node);
                 Assert.Equal(pin, announced.CertificatePin);
                 Assert.False(File.Exists(Path.Combine(home, "keys", NodeCertificate.FileName)), "a given certificate is used, none is created");
@@ -252,24 +252,6 @@ public sealed class TlsProcessTests(HttpsManagerFixture manager, ITestOutputHelp
         return (exitCode, text);
     }
 
-    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, string what, NodeProcess? node = null)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(90); DateTime.UtcNow < deadline; await Task.Delay(200))
-        {
-            if (node is { Process.HasExited: true })
-            {
-                throw new InvalidOperationException($"The process ended before {what}: {await node.OutputAsync()}");
-            }
-            if (await probe() is { } value)
-            {
-                return value;
-            }
-        }
-        throw new TimeoutException($"Not within 90 s: {what}.");
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> probe, string what) =>
-        await WaitForAsync<object>(async () => await probe() ? true : null, what);
 }
 
 /// <summary>One HTTPS manager (self-created certificate) on 127.0.0.1 for the tests of a class, on a scratch data folder.</summary>

@@ -57,7 +57,7 @@ public sealed class FakeRelayProcessTests(ITestOutputHelper output) : IAsyncLife
     }
 
     private async Task<DistHost> RegisteredAsync(string name, NodeProcess relay) =>
-        await Eventually.ValueAsync(async () => (await _h.Folder.Engine.Hosts.ListAsync(name)).SingleOrDefault(), $"{name} registered", relay);
+        await Eventually.ForAsync(async () => (await _h.Folder.Engine.Hosts.ListAsync(name)).SingleOrDefault(), $"{name} registered", relay);
 
     private string ManagerLog() =>
         string.Join("\n", Directory.GetFiles(_h.Folder.Engine.Folder.LogsPath, "manager-*.log").Select(f =>
@@ -89,7 +89,7 @@ public sealed class FakeRelayProcessTests(ITestOutputHelper output) : IAsyncLife
         // The fake relay: a relay process of its own, admitted by a (stolen) relay token.
         var fakeRelay = StartRelay("relay-fake", relayToken);
         var fake = await RegisteredAsync("relay-fake", fakeRelay);
-        await Eventually.TrueAsync(() => Task.FromResult(File.Exists(Path.Combine(State("relay-fake"), "agent", "agent.json"))), "the fake relay saved its identity");
+        await Eventually.ForAsync(() => Task.FromResult(File.Exists(Path.Combine(State("relay-fake"), "agent", "agent.json"))), "the fake relay saved its identity");
         var (fakeId, fakeCredential) = IdentityOf(State("relay-fake"));
         Assert.Equal(fake.Id, fakeId);
 
@@ -114,7 +114,7 @@ public sealed class FakeRelayProcessTests(ITestOutputHelper output) : IAsyncLife
         // A second relay process claiming the real relay's name with a valid relay token is not registered as it.
         // (Whether the refused process keeps trying or ends is the relay's own business; the manager's answer is what counts.)
         StartRelay("RELAY-REAL", relayToken);
-        await Eventually.TrueAsync(() => Task.FromResult(ManagerLog().Contains("Registration of RELAY-REAL from 127.0.0.1 refused: HostNameTaken", StringComparison.Ordinal)),
+        await Eventually.ForAsync(() => Task.FromResult(ManagerLog().Contains("Registration of RELAY-REAL from 127.0.0.1 refused: HostNameTaken", StringComparison.Ordinal)),
             "the manager refused the impostor relay");
         Assert.False(File.Exists(Path.Combine(State("RELAY-REAL"), "agent", "agent.json")));
         Assert.Equal(real.Id, (await _h.Folder.Engine.Hosts.ListAsync("relay-real")).Single().Id);
@@ -139,7 +139,7 @@ public sealed class FakeRelayProcessTests(ITestOutputHelper output) : IAsyncLife
 
         // The real relay and its client are untouched, and the client installs through the real relay.
         Assert.Equal(("relay-real", real.Id), ((await _h.Folder.Engine.Hosts.ListAsync("pc-below")).Single().HigherSystem, (await _h.Folder.Engine.Hosts.ListAsync("relay-real")).Single().Id));
-        await Eventually.TrueAsync(async () =>
+        await Eventually.ForAsync(async () =>
         {
             Assert.Equal(0, await AgentOnceAsync("pc-below", real.RelayUrl!, null));
             return (await _h.StatusAsync("J")).Status == TargetStatus.Succeeded;

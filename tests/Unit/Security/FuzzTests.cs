@@ -61,7 +61,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         var logs = Task.WhenAll(manager.StandardOutput.ReadToEndAsync(), manager.StandardError.ReadToEndAsync());
         try
         {
-            var url = await WaitForAsync(async () => (await engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Id && m.IsAlive)?.Url);
+            var url = await Eventually.ForAsync(async () => (await engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Id && m.IsAlive)?.Url, "the manager announced itself");
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Concurrency * 2 }) { BaseAddress = new Uri(url), Timeout = Timeout.InfiniteTimeSpan };
 
             // A client, a relay and a host below the relay, registered as agents and relays do.
@@ -272,18 +272,6 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         var text = await response.Content.ReadAsStringAsync(timeout.Token);
         Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode} {text}");
         return JsonSerializer.Deserialize<T>(text, ProtocolJson.Options)!;
-    }
-
-    private static async Task<string> WaitForAsync(Func<Task<string?>> probe)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; await Task.Delay(200))
-        {
-            if (await probe() is { } value)
-            {
-                return value;
-            }
-        }
-        throw new TimeoutException("The manager did not come up within 60 s.");
     }
 
     private static string Shorten(string text, int max = 300) => text.Length <= max ? text : text[..max] + "…";

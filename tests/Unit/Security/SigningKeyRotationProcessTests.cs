@@ -50,8 +50,8 @@ public sealed class SigningKeyRotationProcessTests(ITestOutputHelper output) : I
         Directory.CreateDirectory(_root);
         _engine = new DistEngine(new DataFolder(Home));
         var manager = Start("manager", "--listen", "http://127.0.0.1:0", "--home", Home);
-        _managerUrl = (await WaitForAsync(async () => (await _engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive),
-            "the manager announced itself", manager)).Url;
+        _managerUrl = (await Eventually.ForAsync(async () => (await _engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive),
+            "the manager announced itself", manager, Wait)).Url;
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         _proxy = builder.Build();
@@ -91,12 +91,12 @@ public sealed class SigningKeyRotationProcessTests(ITestOutputHelper output) : I
     {
         var relayState = Path.Combine(_root, "relay");
         Start("relay", "--manager", _managerUrl, "--token", await TokenAsync(relay: true), "--listen", "http://127.0.0.1:0", "--name", "relay-r", "--state", relayState);
-        var relayUrl = (await WaitForAsync(async () => (await _engine.Hosts.ListAsync("relay-r")).SingleOrDefault(), "the relay registered")).RelayUrl!;
+        var relayUrl = (await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync("relay-r")).SingleOrDefault(), "the relay registered", limit: Wait)).RelayUrl!;
         var (stateA, stateB) = (Path.Combine(_root, "agent-a"), Path.Combine(_root, "agent-b"));
         Start("agent", "--manager", _proxyUrl, "--token", await TokenAsync(), "--name", "pc-a", "--state", stateA);
         Start("agent", "--manager", relayUrl, "--token", await TokenAsync(), "--name", "pc-b", "--state", stateB);
-        var hostA = (await WaitForAsync(async () => (await _engine.Hosts.ListAsync("pc-a")).SingleOrDefault(), "pc-a registered")).Id;
-        await WaitForAsync(async () => (await _engine.Hosts.ListAsync("pc-b")).SingleOrDefault(), "pc-b registered below the relay");
+        var hostA = (await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync("pc-a")).SingleOrDefault(), "pc-a registered", limit: Wait)).Id;
+        await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync("pc-b")).SingleOrDefault(), "pc-b registered below the relay", limit: Wait);
         await InstallAsync("Before", "AppBefore");
         var oldKey = ManifestSigner.Load(Path.Combine(Home, "keys", SigningKeyService.FirstKeyFileName));
 
@@ -113,7 +113,7 @@ public sealed class SigningKeyRotationProcessTests(ITestOutputHelper output) : I
         }
 
         // The grace period ends: the old key is trusted nowhere any more; work signed now installs with the new key alone.
-        await WaitForAsync(() => Task.FromResult(DateTime.UtcNow > retiresAt + TimeSpan.FromSeconds(1) ? (object)true : null), "the grace period ended");
+        await Eventually.ForAsync(() => Task.FromResult(DateTime.UtcNow > retiresAt + TimeSpan.FromSeconds(1) ? (object)true : null), "the grace period ended", limit: Wait);
         foreach (var state in new[] { stateA, stateB })
         {
             Assert.Equal([newKey.Fingerprint], AgentTrust.TrustedSigningKeys(new AgentStateStore(state).LoadIdentity()!, DateTime.UtcNow).Select(k => k.Fingerprint));
@@ -127,10 +127,10 @@ public sealed class SigningKeyRotationProcessTests(ITestOutputHelper output) : I
         var byNewKey = Forge(newKey, hostA, manifest);
         _inject.Enqueue(byOldKey);
         _inject.Enqueue(byNewKey);
-        var refused = await WaitForAsync(() => Task.FromResult(Completed(stateA, byOldKey.WorkItemId)), "pc-a decided on the item signed by the old key");
+        var refused = await Eventually.ForAsync(() => Task.FromResult(Completed(stateA, byOldKey.WorkItemId)), "pc-a decided on the item signed by the old key", limit: Wait);
         Assert.Equal("Failed", refused.Status);
         Assert.Contains("not signed by this agent's manager", refused.Message, StringComparison.Ordinal);
-        var accepted = await WaitForAsync(() => Task.FromResult(Completed(stateA, byNewKey.WorkItemId)), "pc-a decided on the item signed by the new key");
+        var accepted = await Eventually.ForAsync(() => Task.FromResult(Completed(stateA, byNewKey.WorkItemId)), "pc-a decided on the item signed by the new key", limit: Wait);
         Assert.Equal("Succeeded", accepted.Status);
         Assert.Equal(installsBefore + 1, File.ReadAllLines(Log).Length);
         Assert.Equal("pc-a AppAfter", File.ReadAllLines(Log)[^1]);
@@ -145,13 +145,16 @@ public sealed class SigningKeyRotationProcessTests(ITestOutputHelper output) : I
         }
         await _engine.Jobs.CreateAsync(new NewJobRequest(job, package, null, ["pc-a", "pc-b"]));
         await _engine.Jobs.StartAsync(job);
-        await WaitForAsync(async () =>
+        await Eventually.ForAsync(async () =>
         {
             var status = await _engine.Jobs.GetStatusAsync(new JobStatusQuery(job));
             Assert.DoesNotContain(status, s => s.Status is TargetStatus.Failed or TargetStatus.Canceled);
             return status.Count == 2 && status.All(s => s.Status == TargetStatus.Succeeded) ? status : null;
-        }, $"job {job} installed on pc-a and pc-b");
+        }, $"job {job} installed on pc-a and pc-b", limit: Wait);
     }
+
+    /// <summary>How long a step may take: a grace period of 45 s and a relay poll fit in it.</summary>
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(150);
 
     private async Task<string> TokenAsync(bool relay = false) =>
         (await _engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("rotation test", Relay: relay))).Token!;
@@ -244,20 +247,4 @@ public sealed class SigningKeyRotationProcessTests(ITestOutputHelper output) : I
         return node;
     }
 
-    /// <summary>Waits (bounded) for a value; fails with what was awaited and, when given, the process's output if it ended.</summary>
-    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, string what, NodeProcess? node = null) where T : class
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(150); DateTime.UtcNow < deadline; await Task.Delay(200))
-        {
-            if (node is { Process.HasExited: true })
-            {
-                throw new InvalidOperationException($"jp1dist ended while waiting for {what}: {await node.OutputAsync()}");
-            }
-            if (await probe() is { } value)
-            {
-                return value;
-            }
-        }
-        throw new TimeoutException($"Timed out waiting for: {what}");
-    }
 }
