@@ -114,18 +114,13 @@ public sealed class AgentRuntime : IDisposable
             {
                 break;
             }
-            catch (Exception e) when (HigherSystemClient.IsTransient(e) || e is CertificatePinMismatchException or SigningKeyMismatchException)
+            catch (Exception e) when (e is not (CredentialRevokedException or EnrollmentRefusedException or InvalidOperationException)
+                && (e is not OperationCanceledException || HigherSystemClient.IsTransient(e)))
             {
+                // No answer ends the agent (only the three above do): it says what happened and asks again later, spread
+                // by the jitter.
                 var delay = backoff.Next();
-                if (e is CertificatePinMismatchException or SigningKeyMismatchException)
-                {
-                    // Not a network hiccup: someone else may answer at that address. Say so loudly, and keep trying.
-                    _logger.LogError("Refused the higher system {Url}: {Error} Trying again in {Delay:0.0} s", _options.ManagerUrl, e.Message, delay.TotalSeconds);
-                }
-                else
-                {
-                    _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay:0.0} s", _options.ManagerUrl, e.Message, delay.TotalSeconds);
-                }
+                LogRetry(e, delay);
                 try
                 {
                     await Task.Delay(delay, cancellationToken);
@@ -135,29 +130,32 @@ public sealed class AgentRuntime : IDisposable
                     break;
                 }
             }
-            catch (Exception e) when (e is not (CredentialRevokedException or EnrollmentRefusedException or InvalidOperationException or OperationCanceledException))
-            {
-                // Any other answer (a 4xx this agent has no use for, 429, a body it cannot read) or local failure: the agent
-                // never ends on it. It says what happened and asks again later, spread by the jitter.
-                var delay = backoff.Next();
-                if (e is HigherSystemException refused)
-                {
-                    _logger.LogWarning("The higher system {Url} answered {Status} {ErrorId}: {Error} Trying again in {Delay:0.0} s",
-                        _options.ManagerUrl, (int)refused.Status, refused.ErrorId, e.Message, delay.TotalSeconds);
-                }
-                else
-                {
-                    _logger.LogError(e, "Unexpected failure ({Error}); trying again in {Delay:0.0} s", e.Message, delay.TotalSeconds);
-                }
-                try
-                {
-                    await Task.Delay(delay, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
+        }
+    }
+
+    /// <summary>
+    /// Says why the agent asks again after <paramref name="delay"/>: a higher system it does not trust (someone else may
+    /// answer at that address: an error), one it cannot reach or that is briefly unavailable, an answer it has no use for
+    /// (a 4xx, 429, a body it cannot read), or a local failure.
+    /// </summary>
+    private void LogRetry(Exception e, TimeSpan delay)
+    {
+        if (e is CertificatePinMismatchException or SigningKeyMismatchException)
+        {
+            _logger.LogError("Refused the higher system {Url}: {Error} Trying again in {Delay:0.0} s", _options.ManagerUrl, e.Message, delay.TotalSeconds);
+        }
+        else if (HigherSystemClient.IsTransient(e))
+        {
+            _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay:0.0} s", _options.ManagerUrl, e.Message, delay.TotalSeconds);
+        }
+        else if (e is HigherSystemException refused)
+        {
+            _logger.LogWarning("The higher system {Url} answered {Status} {ErrorId}: {Error} Trying again in {Delay:0.0} s",
+                _options.ManagerUrl, (int)refused.Status, refused.ErrorId, e.Message, delay.TotalSeconds);
+        }
+        else
+        {
+            _logger.LogError(e, "Unexpected failure ({Error}); trying again in {Delay:0.0} s", e.Message, delay.TotalSeconds);
         }
     }
 
