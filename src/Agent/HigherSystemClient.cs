@@ -106,8 +106,17 @@ public sealed class HigherSystemClient : IDisposable
         timeout.CancelAfter(deadline);
         using var request = Authorized(method, path);
         request.Content = body;
-        using var response = await SendPinnedAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-        return await ReadAsync<T>(response, path, maxBytes, timeout.Token);
+        try
+        {
+            using var response = await SendPinnedAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            return await ReadAsync<T>(response, path, maxBytes, timeout.Token);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // This call's own deadline, not the caller's cancellation: a higher system that does not answer, like one
+            // that cannot be reached, is tried again later.
+            throw new TimeoutException($"The higher system did not answer {path.Split('?')[0]} within {deadline.TotalSeconds:0} s.", e);
+        }
     }
 
     /// <summary>
@@ -181,7 +190,7 @@ public sealed class HigherSystemClient : IDisposable
     public static bool IsUpwardFailure(Exception e) => e is HigherSystemException or CertificatePinMismatchException || IsTransient(e);
 
     /// <summary>Whether a failed call is worth trying again: the higher system is unreachable or briefly unavailable.</summary>
-    public static bool IsTransient(Exception e) => e is HttpRequestException or IOException or System.Net.Sockets.SocketException
+    public static bool IsTransient(Exception e) => e is HttpRequestException or IOException or System.Net.Sockets.SocketException or TimeoutException
         or TaskCanceledException { InnerException: TimeoutException }
         or HigherSystemException { Status: HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError };
 

@@ -40,6 +40,9 @@ public sealed class BoundedAnswerTests : IAsyncLifetime
                     context.Response.StatusCode = 200;
                     await StreamEndlessAsync(context, "{\"items\":[{\"jobName\":\"");
                     return;
+                case "5": // no answer at all: the connection stays open and silent
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+                    return;
                 case "3": // an endless refusal
                     context.Response.StatusCode = 409;
                     await StreamEndlessAsync(context, "{\"errorId\":\"");
@@ -96,6 +99,20 @@ public sealed class BoundedAnswerTests : IAsyncLifetime
         Assert.Equal(System.Net.HttpStatusCode.Conflict, refused.Status);
 
         Assert.Empty((await client.GetWorkAsync(TimeSpan.Zero, default)).Items);
+    }
+
+    [Fact]
+    public async Task A_higher_system_that_never_answers_is_a_timeout_the_node_tries_again_not_a_cancellation_that_ends_it()
+    {
+        using var client = new HigherSystemClient(_url);
+        // The call's own deadline (its wait plus 30 s) passes; the caller's token does not.
+        var silent = await Assert.ThrowsAsync<TimeoutException>(() => client.GetWorkAsync(TimeSpan.FromSeconds(5), CancellationToken.None));
+        Assert.Contains("did not answer /api/v1/work within 35 s", silent.Message, StringComparison.Ordinal);
+        Assert.True(HigherSystemClient.IsTransient(silent));
+
+        // Cancelled by its caller, it is a cancellation, as before.
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.GetWorkAsync(TimeSpan.FromSeconds(5), stop.Token));
     }
 
     [Fact]
