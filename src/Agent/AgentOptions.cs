@@ -3,8 +3,20 @@ namespace JP1Dist.Agent;
 /// <summary>How an agent runs.</summary>
 public sealed class AgentOptions
 {
-    /// <summary>The higher system (manager or relay) the agent connects to.</summary>
+    /// <summary>The higher system (manager or relay) the agent connects to: its own, the first it tries.</summary>
     public required Uri ManagerUrl { get; set; }
+
+    /// <summary>
+    /// Higher systems that stand in, in this order, while the one in use cannot serve (`--manager URL1,URL2,…` gives
+    /// <see cref="ManagerUrl"/> and these): typically the manager behind a relay, or another relay.
+    /// </summary>
+    public IReadOnlyList<Uri> FailoverUrls { get; set; } = [];
+
+    /// <summary>Every higher system, in order of preference: <see cref="ManagerUrl"/>, then <see cref="FailoverUrls"/>.</summary>
+    public IReadOnlyList<Uri> HigherSystemUrls => [ManagerUrl, .. FailoverUrls.Where(u => u != ManagerUrl)];
+
+    /// <summary>How long the agent stays on a stand-in before it tries its first higher system again (<see cref="HigherSystems.DefaultReturnAfter"/>).</summary>
+    public TimeSpan ReturnToFirstAfter { get; set; } = HigherSystems.DefaultReturnAfter;
 
     /// <summary>
     /// The enrollment token for the first registration (its text, <see cref="JP1Dist.Protocol.EnrollmentTokenText"/>): the

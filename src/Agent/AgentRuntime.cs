@@ -30,9 +30,12 @@ public sealed class AgentRuntime : IDisposable
     public AgentRuntime(AgentOptions options, ILogger logger, HttpMessageHandler? handler = null, TimeProvider? time = null, IRelayPackageStore? relayStore = null)
     {
         // Commands refuse it first with the same text; a runtime built by other code must not skip the rule.
-        if (PlainHttp.ConnectRefusal("agent", options.ManagerUrl, options.AllowInsecureHttp) is { } refusal)
+        foreach (var url in options.HigherSystemUrls)
         {
-            throw new ArgumentException(refusal, nameof(options));
+            if (PlainHttp.ConnectRefusal("agent", url, options.AllowInsecureHttp) is { } refusal)
+            {
+                throw new ArgumentException(refusal, nameof(options));
+            }
         }
         _relayStore = relayStore;
         _options = options;
@@ -41,7 +44,7 @@ public sealed class AgentRuntime : IDisposable
         _store = new AgentStateStore(options.StateFolder);
         _pin = AgentTrust.ExpectedPin(options.CertificatePin, _store.LoadIdentity(), options.Token);
         // A relay's certificate issued by the manager's signing key is trusted too: an agent below a relay needs only its token.
-        _client = new HigherSystemClient(options.ManagerUrl, handler, _pin,
+        _client = new HigherSystemClient(new HigherSystems(options.HigherSystemUrls, _time) { ReturnAfter = options.ReturnToFirstAfter }, handler, _pin,
             () => AgentTrust.TrustedIssuerFingerprints(_identity ?? _store.LoadIdentity(), options.Token, _time.GetUtcNow().UtcDateTime));
     }
 
@@ -140,24 +143,29 @@ public sealed class AgentRuntime : IDisposable
     /// </summary>
     private void LogRetry(Exception e, TimeSpan delay)
     {
+        // A failure that moved the agent on names the system that failed and the one asked next (the same one when there is one).
+        var failed = _client.Systems.LastFailed ?? Higher;
         if (e is CertificatePinMismatchException or SigningKeyMismatchException)
         {
-            _logger.LogError("Refused the higher system {Url}: {Error} Trying again in {Delay:0.0} s", _options.ManagerUrl, e.Message, delay.TotalSeconds);
+            _logger.LogError("Refused the higher system {Url}: {Error} Trying {Next} in {Delay:0.0} s", failed, e.Message, Higher, delay.TotalSeconds);
         }
         else if (HigherSystemClient.IsTransient(e))
         {
-            _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying again in {Delay:0.0} s", _options.ManagerUrl, e.Message, delay.TotalSeconds);
+            _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying {Next} in {Delay:0.0} s", failed, e.Message, Higher, delay.TotalSeconds);
         }
         else if (e is HigherSystemException refused)
         {
             _logger.LogWarning("The higher system {Url} answered {Status} {ErrorId}: {Error} Trying again in {Delay:0.0} s",
-                _options.ManagerUrl, (int)refused.Status, refused.ErrorId, e.Message, delay.TotalSeconds);
+                Higher, (int)refused.Status, refused.ErrorId, e.Message, delay.TotalSeconds);
         }
         else
         {
             _logger.LogError(e, "Unexpected failure ({Error}); trying again in {Delay:0.0} s", e.Message, delay.TotalSeconds);
         }
     }
+
+    /// <summary>The higher system the next call goes to (the first, or a stand-in while the first cannot serve).</summary>
+    private Uri Higher => _client.Current;
 
     /// <summary>True when the agent is registered; false while its registration waits for an administrator's approval.</summary>
     private async Task<bool> EnsureRegisteredAsync(CancellationToken cancellationToken)
@@ -242,7 +250,7 @@ public sealed class AgentRuntime : IDisposable
         };
         _store.SaveIdentity(_identity);
         _client.Identity = _identity;
-        _logger.LogInformation("Approved: registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, _options.ManagerUrl);
+        _logger.LogInformation("Approved: registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, Higher);
         return true;
     }
 
@@ -251,7 +259,7 @@ public sealed class AgentRuntime : IDisposable
         _pendingLogged = true;
         _logger.LogWarning("The registration of {Name} ({HostId}) with {Url} waits for an administrator's approval (Get-DistHost -Pending, then "
             + "Approve-DistHost -Name {Name}); this agent gets no work until then and starts as soon as it is approved", _options.Name, pending.HostId,
-            _options.ManagerUrl, _options.Name);
+            Higher, _options.Name);
     }
 
     /// <summary>
@@ -285,7 +293,7 @@ public sealed class AgentRuntime : IDisposable
         catch (HigherSystemException e) when (IsRefusedEnrollment(e))
         {
             throw new EnrollmentRefusedException(e.ErrorId,
-                $"The higher system {_options.ManagerUrl} refused to register '{_options.Name}' ({e.ErrorId}): {e.Message} This agent stops: asking again "
+                $"The higher system {Higher} refused to register '{_options.Name}' ({e.ErrorId}): {e.Message} This agent stops: asking again "
                 + "would be refused the same way. The administrator must give it a valid token (New-DistEnrollmentToken), or settle the name.", e);
         }
         var (anchor, chain) = AgentTrust.CheckSigningKey(token, response, _time.GetUtcNow().UtcDateTime);
@@ -302,7 +310,7 @@ public sealed class AgentRuntime : IDisposable
             return;
         }
         _client.Identity = _identity;
-        _logger.LogInformation("Registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, _options.ManagerUrl);
+        _logger.LogInformation("Registered as {Name} ({HostId}) with {Url}", _options.Name, response.HostId, Higher);
     }
 
     /// <summary>
@@ -811,7 +819,7 @@ public sealed class AgentRuntime : IDisposable
             {
                 // Revoked or denied: registering again is refused as well, and must not be tried with the token.
                 throw new CredentialRevokedException(
-                    $"The higher system {_options.ManagerUrl} refused the credential of host '{_options.Name}'"
+                    $"The higher system {Higher} refused the credential of host '{_options.Name}'"
                     + (_identity is { } held ? $" ({held.HostId})" : "") + $" as revoked: {e.Message} This agent stops and does not register again. "
                     + $"To enroll this computer again, the administrator must give it a new enrollment token, and its state folder '{_store.Folder}' "
                     + "(which holds the revoked identity) must be cleared first.", e);

@@ -23,6 +23,14 @@ public sealed class MalformedAnswerException(string what, Exception inner)
     : IOException($"The higher system's answer to {what} is not a JP1Dist answer ({inner.Message}); it was not used.", inner);
 
 /// <summary>
+/// A stand-in higher system (not the node's first) does not know the node's credential: a relay the node never registered
+/// through. Not a reason to register again (only the node's own higher system decides that): an <see cref="IOException"/>,
+/// so the call is tried again, on the next higher system.
+/// </summary>
+public sealed class StandInRefusedException(Uri standIn, HigherSystemException refused)
+    : IOException($"The stand-in higher system {standIn.GetLeftPart(UriPartial.Authority)} does not know this node's credential ({refused.ErrorId}); trying the next one.", refused);
+
+/// <summary>
 /// The agent's side of the agent API. Over https with a pin, the higher system's certificate is checked against the pin
 /// before anything is sent (<see cref="CertificatePinning"/>); a mismatch surfaces as <see cref="CertificatePinMismatchException"/>.
 /// </summary>
@@ -30,6 +38,7 @@ public sealed class HigherSystemClient : IDisposable
 {
     private readonly HttpClient _http;
     private readonly bool _pinned;
+    private readonly HigherSystems _systems;
 
     /// <summary>
     /// A client of <paramref name="baseAddress"/>, held to <paramref name="certificatePin"/> or to a certificate issued by one
@@ -37,13 +46,29 @@ public sealed class HigherSystemClient : IDisposable
     /// <paramref name="handler"/> (tests) replaces the pinned connection handler.
     /// </summary>
     public HigherSystemClient(Uri baseAddress, HttpMessageHandler? handler = null, string? certificatePin = null, Func<IReadOnlyCollection<string>>? trustedSigningKeys = null)
+        : this(new HigherSystems([baseAddress]), handler, certificatePin, trustedSigningKeys)
     {
+    }
+
+    /// <summary>
+    /// A client of several higher systems in order of preference (<see cref="HigherSystems"/>): each call goes to the current
+    /// one, and a call it cannot serve moves the next call on to the next. Every one of them is held to the same trust: the
+    /// pin, or a certificate issued by a trusted signing key (a relay's).
+    /// </summary>
+    public HigherSystemClient(HigherSystems systems, HttpMessageHandler? handler = null, string? certificatePin = null, Func<IReadOnlyCollection<string>>? trustedSigningKeys = null)
+    {
+        _systems = systems;
         _http = handler is null ? new HttpClient(CertificatePinning.CreateHandler(certificatePin, trustedSigningKeys)) : new HttpClient(handler, disposeHandler: false);
         _pinned = certificatePin is not null;
-        _http.BaseAddress = baseAddress;
         // Each call sets its own deadline; a long poll must not be cut by a global timeout.
         _http.Timeout = Timeout.InfiniteTimeSpan;
     }
+
+    /// <summary>The higher system the next call goes to.</summary>
+    public Uri Current => _systems.Current;
+
+    /// <summary>The higher systems this client may use, in order of preference.</summary>
+    public HigherSystems Systems => _systems;
 
     /// <summary>The credential sent with every call after registration.</summary>
     public AgentIdentity? Identity { get; set; }
@@ -104,20 +129,52 @@ public sealed class HigherSystemClient : IDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(deadline);
-        using var request = Authorized(method, path);
+        var at = _systems.Current;
+        using var request = Authorized(method, at, path);
         request.Content = body;
         try
         {
-            using var response = await SendPinnedAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            using var response = await SendPinnedAsync(request, at, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             return await ReadAsync<T>(response, path, maxBytes, timeout.Token);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             // This call's own deadline, not the caller's cancellation: a higher system that does not answer, like one
-            // that cannot be reached, is tried again later.
-            throw new TimeoutException($"The higher system did not answer {path.Split('?')[0]} within {deadline.TotalSeconds:0} s.", e);
+            // that cannot be reached, is tried again later (the next one, where there are several).
+            _systems.FailedOver(at);
+            throw new TimeoutException($"The higher system {Authority(at)} did not answer {path.Split('?')[0]} within {deadline.TotalSeconds:0} s.", e);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && MovesOn(e, at) is { } moved)
+        {
+            throw moved == e ? e : moved;
         }
     }
+
+    /// <summary>
+    /// After a call to <paramref name="at"/> failed with <paramref name="e"/>: whether the next call goes to another higher
+    /// system, and what to throw. It moves on from one that cannot serve (unreachable, 5xx, an answer that is not the
+    /// protocol's: <see cref="IsTransient"/>) or is not the one trusted (a certificate other than the pinned one); and from a
+    /// stand-in (not the first) that does not know this host's credential: only the node's own higher system decides that
+    /// the node must register again, so a stand-in's 401 becomes a <see cref="StandInRefusedException"/>, tried again on the
+    /// next one. Null when nothing moves: the failure stands as it is.
+    /// </summary>
+    private Exception? MovesOn(Exception e, Uri at)
+    {
+        if (e is HigherSystemException { Status: HttpStatusCode.Unauthorized } refused && refused.ErrorId != RevokedCredential.ErrorId
+            && _systems.All.Count > 1 && at != _systems.All[0])
+        {
+            _systems.FailedOver(at);
+            return new StandInRefusedException(at, refused);
+        }
+        if (IsTransient(e) || e is CertificatePinMismatchException)
+        {
+            _systems.FailedOver(at);
+            return e;
+        }
+        return null;
+    }
+
+    private static string Authority(Uri url) => url.GetLeftPart(UriPartial.Authority);
 
     /// <summary>
     /// Opens a stored blob from <paramref name="offset"/> to its end (HTTP Range "bytes=offset-"): one request that a
@@ -125,9 +182,18 @@ public sealed class HigherSystemClient : IDisposable
     /// </summary>
     public async Task<(HttpResponseMessage Response, Stream Body)> OpenRangeAsync(string sha256, long offset, CancellationToken cancellationToken)
     {
-        using var request = Authorized(HttpMethod.Get, ApiPaths.ContentPrefix + sha256);
+        var at = _systems.Current;
+        using var request = Authorized(HttpMethod.Get, at, ApiPaths.ContentPrefix + sha256);
         request.Headers.Range = new RangeHeaderValue(offset, null);
-        var response = await SendPinnedAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        HttpResponseMessage response;
+        try
+        {
+            response = await SendPinnedAsync(request, at, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && MovesOn(e, at) is { } moved)
+        {
+            throw moved == e ? e : moved;
+        }
         try
         {
             if (!response.IsSuccessStatusCode)
@@ -141,6 +207,11 @@ public sealed class HigherSystemClient : IDisposable
             }
             return (response, body);
         }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && MovesOn(e, at) is { } moved)
+        {
+            response.Dispose();
+            throw moved == e ? e : moved;
+        }
         catch
         {
             response.Dispose();
@@ -149,7 +220,7 @@ public sealed class HigherSystemClient : IDisposable
     }
 
     /// <summary>Sends a request; a connection refused for its certificate pin throws the pin refusal itself, not a network error.</summary>
-    private async Task<HttpResponseMessage> SendPinnedAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendPinnedAsync(HttpRequestMessage request, Uri at, HttpCompletionOption completion, CancellationToken cancellationToken)
     {
         try
         {
@@ -163,7 +234,7 @@ public sealed class HigherSystemClient : IDisposable
         {
             // "See inner exception" helps nobody reading a startup script's log: say what to do.
             throw new HttpRequestException(HttpRequestError.SecureConnectionError,
-                $"The TLS connection to {_http.BaseAddress?.GetLeftPart(UriPartial.Authority)} failed ({e.InnerException?.Message ?? e.Message}). "
+                $"The TLS connection to {Authority(at)} failed ({e.InnerException?.Message ?? e.Message}). "
                 + "Without a pin the certificate must be trusted by this computer; give the higher system's pin with --certificate-pin, "
                 + "or use an enrollment token that carries it.", e);
         }
@@ -194,9 +265,9 @@ public sealed class HigherSystemClient : IDisposable
         or TaskCanceledException { InnerException: TimeoutException }
         or HigherSystemException { Status: HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError };
 
-    private HttpRequestMessage Authorized(HttpMethod method, string path)
+    private HttpRequestMessage Authorized(HttpMethod method, Uri at, string path)
     {
-        var request = new HttpRequestMessage(method, path);
+        var request = new HttpRequestMessage(method, new Uri(at, path));
         if (Identity is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"{Identity.HostId}.{Identity.Credential}");

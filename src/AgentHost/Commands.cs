@@ -58,7 +58,7 @@ internal static class Commands
 
     private static Command Relay()
     {
-        var manager = new Option<string>("--manager") { Description = "The URL of the higher system (the manager or another relay).", Required = true };
+        var manager = HigherSystemOption("the manager or another relay");
         var token = TokenOption("relay");
         var tokenFile = TokenFileOption();
         var pin = PinOption();
@@ -76,10 +76,9 @@ internal static class Commands
         tls.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
-            var higher = result.GetValue(manager)!;
-            if (!IsHttpUrl(higher, out var higherUri))
+            if (HigherSystems.Parse(result.GetValue(manager), out var higherError) is not { } higher)
             {
-                await Console.Error.WriteLineAsync($"jp1dist relay: '{higher}' is not an http:// or https:// URL.");
+                await Console.Error.WriteLineAsync($"jp1dist relay: --manager: {higherError}");
                 return 2;
             }
             var url = result.GetValue(listen)!;
@@ -95,7 +94,8 @@ internal static class Commands
             var relayName = result.GetValue(name) ?? Environment.MachineName;
             var options = new RelayOptions
             {
-                HigherSystemUrl = higherUri,
+                HigherSystemUrl = higher[0],
+                FailoverUrls = higher.Skip(1).ToList(),
                 Token = tokenText,
                 CertificatePin = pinText,
                 ListenUrl = url,
@@ -159,6 +159,16 @@ internal static class Commands
     /// msiexec uses it). A POSIX shell sees its low 8 bits, 194.
     /// </summary>
     public const int RebootRequiredExitCode = 3010;
+
+    /// <summary>--manager: the higher system, or several in order of preference (the later ones stand in while the first cannot serve).</summary>
+    private static Option<string> HigherSystemOption(string what) => new("--manager")
+    {
+        Description = $"The URL of the higher system ({what}), or several separated by commas in order of preference (at most {HigherSystems.MaxCount}): "
+            + "while the one in use cannot be reached or cannot serve, the next is tried (with a jittered back-off), and after "
+            + $"{HigherSystems.DefaultReturnAfter.TotalMinutes:0} minutes on a later one the first is tried again. Each is held to the same trust "
+            + "(the pin, or a relay certificate issued by the manager's signing key). Example: --manager https://relay1:22401,https://manager:22400",
+        Required = true,
+    };
 
     private static Option<string?> TokenOption(string role) => new("--token")
     {
@@ -242,7 +252,7 @@ internal static class Commands
 
     private static Command Agent()
     {
-        var manager = new Option<string>("--manager") { Description = "The URL of the higher system (manager or relay).", Required = true };
+        var manager = HigherSystemOption("the manager or a relay");
         var token = TokenOption("agent");
         var tokenFile = TokenFileOption();
         var pin = PinOption();
@@ -256,16 +266,18 @@ internal static class Commands
         var command = new Command("agent", "Runs an agent: registers, receives work, installs and reports.") { manager, token, tokenFile, pin, name, state, once, insecure };
         command.SetAction(async (result, cancellationToken) =>
         {
-            var url = result.GetValue(manager)!;
-            if (!IsHttpUrl(url, out var uri))
+            if (HigherSystems.Parse(result.GetValue(manager), out var higherError) is not { } higher)
             {
-                await Console.Error.WriteLineAsync($"jp1dist agent: '{url}' is not an http:// or https:// URL.");
+                await Console.Error.WriteLineAsync($"jp1dist agent: --manager: {higherError}");
                 return 2;
             }
-            if (PlainHttp.ConnectRefusal("agent", uri, result.GetValue(insecure)) is { } refusal)
+            foreach (var url in higher)
             {
-                await Console.Error.WriteLineAsync(refusal);
-                return 2;
+                if (PlainHttp.ConnectRefusal("agent", url, result.GetValue(insecure)) is { } refusal)
+                {
+                    await Console.Error.WriteLineAsync(refusal);
+                    return 2;
+                }
             }
             if (!TryReadTrust("agent", result, token, tokenFile, pin, out var tokenText, out var pinText))
             {
@@ -274,7 +286,8 @@ internal static class Commands
             var hostName = result.GetValue(name) ?? Environment.MachineName;
             var options = new AgentOptions
             {
-                ManagerUrl = uri,
+                ManagerUrl = higher[0],
+                FailoverUrls = higher.Skip(1).ToList(),
                 Token = tokenText,
                 CertificatePin = pinText,
                 AllowInsecureHttp = result.GetValue(insecure),
@@ -284,9 +297,9 @@ internal static class Commands
             };
             var store = new AgentStateStore(options.StateFolder);
             using var logger = DistLogging.Create(store.LogsFolder, "agent");
-            if (PlainHttp.IsInsecure(uri))
+            foreach (var url in higher.Where(PlainHttp.IsInsecure))
             {
-                logger.Warning("{Warning}", PlainHttp.Warning(uri));
+                logger.Warning("{Warning}", PlainHttp.Warning(url));
             }
             if (options.Once)
             {

@@ -109,7 +109,10 @@ public sealed record DistJob(
     double SegmentIntervalSeconds = 0,
     int BandwidthLimitKBps = 0);
 
-/// <summary>The status of one (job, host) pair, as Get-DistJobStatus shows it; StoredUntil is the expiry of a StoredOnRelay target.</summary>
+/// <summary>
+/// The status of one (job, host) pair, as Get-DistJobStatus shows it; StoredUntil is the expiry of a StoredOnRelay target;
+/// ServedBy is the node the host last reported to for this attempt: a relay's name, or "(manager)" (null before its first report).
+/// </summary>
 public sealed record DistJobStatus(
     string JobName,
     string HostName,
@@ -130,7 +133,8 @@ public sealed record DistJobStatus(
     int SegmentCount = 0,
     long TotalBytes = 0,
     DateTime? InstallAt = null,
-    DateTime? StoredUntil = null)
+    DateTime? StoredUntil = null,
+    string? ServedBy = null)
 {
     /// <summary>Transfer progress as "segments/total (percent)".</summary>
     public string Progress => SegmentCount == 0 ? "" : $"{SegmentsTransferred}/{SegmentCount} ({(TotalBytes == 0 ? 100 : BytesTransferred * 100 / TotalBytes)}%)";

@@ -179,7 +179,11 @@ public sealed record RevokedCredential(Guid HostId, string CredentialHash)
 /// One entry a relay passes upward: a report, a facts report, or the time a host was last seen. Seq is the relay's own
 /// outbox number, echoed in the answer.
 /// </summary>
-public sealed record RelayBatchEntry(long Seq, Guid HostId, ReportRequest? Report = null, FactsReport? Facts = null, DateTime? SeenAt = null);
+/// <remarks>
+/// Via is the relay the host reported to (stamped by that relay, passed on unchanged by the relays above it): the status
+/// shows which node served the target. A higher system takes it only when it names the sending relay or one below it.
+/// </remarks>
+public sealed record RelayBatchEntry(long Seq, Guid HostId, ReportRequest? Report = null, FactsReport? Facts = null, DateTime? SeenAt = null, Guid? Via = null);
 
 /// <summary>What a relay passes upward in one call.</summary>
 public sealed record RelayBatch(IReadOnlyList<RelayBatchEntry> Entries);

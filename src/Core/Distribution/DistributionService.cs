@@ -284,6 +284,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 .SetProperty(t => t.QueuedAt, now)
                 .SetProperty(t => t.StartedAt, (DateTime?)null)
                 .SetProperty(t => t.CompletedAt, (DateTime?)null)
+                .SetProperty(t => t.ServedByHostId, (Guid?)null)
                 .SetProperty(t => t.UpdatedAt, now), cancellationToken) > 0;
 
     /// <summary>How long after an install ended with one of its package's retry codes (1618: another installation was in progress) it runs again.</summary>
@@ -384,9 +385,11 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
 
     /// <summary>
     /// Records a report by compare-and-set: the target moves only from a state the transition table allows,
-    /// and only for the current ticket, so a duplicate or late report cannot move it backwards.
+    /// and only for the current ticket, so a duplicate or late report cannot move it backwards. <paramref name="servedBy"/>
+    /// is the relay the host reported to, null when it reported to the manager itself: kept with the target (the status
+    /// shows which node served it).
     /// </summary>
-    public async Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    public async Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken, Guid? servedBy = null)
     {
         var to = TargetStates.ParseReported(report.Status);
         var storedUntil = to == TargetStatus.StoredOnRelay ? await StoredUntilAsync(hostId, report, cancellationToken) : null;
@@ -409,7 +412,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                      .SetProperty(t => t.UpdatedAt, now)
                      .SetProperty(t => t.BytesTransferred, t => report.BytesTransferred > t.BytesTransferred ? report.BytesTransferred : t.BytesTransferred)
                      .SetProperty(t => t.SegmentsTransferred, t => report.SegmentsTransferred > t.SegmentsTransferred ? report.SegmentsTransferred : t.SegmentsTransferred)
-                     .SetProperty(t => t.StartedAt, t => t.StartedAt ?? now);
+                     .SetProperty(t => t.StartedAt, t => t.StartedAt ?? now)
+                     .SetProperty(t => t.ServedByHostId, servedBy);
                     if (to == TargetStatus.StoredOnRelay)
                     {
                         s.SetProperty(t => t.StoredUntil, storedUntil);

@@ -334,6 +334,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
                 (signed.Json, signed.Signature, signed.InstallAt, signed.ExpiresAt, signed.KeyFingerprint);
             target.QueuedAt = null;
             target.StartedAt = null;
+            target.ServedByHostId = null;
             target.CompletedAt = null;
             target.UpdatedAt = now;
         }
@@ -463,7 +464,8 @@ public sealed partial class JobService(DistEngine engine) : IJobService
                    join j in db.Jobs on t.JobId equals j.Id
                    join h in db.Hosts on t.HostId equals h.Id
                    join p in db.Packages on j.PackageId equals p.Id
-                   select new { t, JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, p.SegmentCount, p.TotalBytes };
+                   from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
+                   select new { t, JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, p.SegmentCount, p.TotalBytes, ServedBy = s == null ? null : s.Name };
         if (query.JobName is not null && !Wildcard.HasWildcard(query.JobName))
         {
             var key = Names.Key(query.JobName);
@@ -486,7 +488,8 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
                 r.t.Status == TargetStatus.Waiting && !managerAlive ? DistJobStatus.NoManagerMessage : r.t.Message,
                 r.t.Attempt, r.t.QueuedAt.AsLocal(), r.t.StartedAt.AsLocal(), r.t.CompletedAt.AsLocal(), r.t.UpdatedAt.AsLocal(), r.t.BytesTransferred, r.t.OutputTail,
-                r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal(), r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt.AsLocal(), r.t.StoredUntil.AsLocal()))
+                r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal(), r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt.AsLocal(), r.t.StoredUntil.AsLocal(),
+                r.t.StartedAt is null ? null : r.ServedBy ?? (r.t.ServedByHostId is { } relay ? relay.ToString() : DistHost.ManagerHigherSystem)))
             .ToList();
     }
 

@@ -285,6 +285,8 @@ public sealed class TargetRow
     public DateTime? CompletedAt { get; set; }
     /// <summary>For a StoredOnRelay target: until when the relay keeps the package (UTC); null means no expiry.</summary>
     public DateTime? StoredUntil { get; set; }
+    /// <summary>The relay the host last reported this attempt to; null when it reported to the manager (or has not reported yet: StartedAt is null then).</summary>
+    public Guid? ServedByHostId { get; set; }
 }
 
 /// <summary>A running manager process announces itself here, so cmdlets can nudge it and status can tell when none runs.</summary>

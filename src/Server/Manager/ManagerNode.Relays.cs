@@ -36,7 +36,7 @@ public sealed partial class ManagerNode
         {
             if (entry.Report is { } report)
             {
-                return new RelayBatchResult(entry.Seq, await distribution.ReportAsync(entry.HostId, report, ct));
+                return new RelayBatchResult(entry.Seq, await distribution.ReportAsync(entry.HostId, report, ct, RelayBatches.ServedBy(entry, relayId, below)));
             }
             if (entry.Facts is { } facts)
             {

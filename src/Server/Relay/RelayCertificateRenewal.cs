@@ -126,7 +126,7 @@ internal sealed class RelayCertificateRenewal(RelayOptions options, RelayUpstrea
                     ? $"keeps serving its current certificate (valid until {current.NotAfter.ToUniversalTime():u})"
                     : "serves its own certificate meanwhile";
                 logger.LogWarning("Cannot obtain a certificate from the higher system {Url} ({Error}); the relay {Serving}, trying again in {Delay} s",
-                    options.HigherSystemUrl, e.Message, serving, retry.TotalSeconds);
+                    string.Join(", ", options.HigherSystemUrls), e.Message, serving, retry.TotalSeconds);
                 await PauseAsync(retry, stoppingToken);
                 retry = TimeSpan.FromSeconds(Math.Min(retry.TotalSeconds * 2, LongestRetry.TotalSeconds));
             }

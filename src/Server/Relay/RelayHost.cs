@@ -23,9 +23,12 @@ public static class RelayHost
     public static WebApplication Build(RelayOptions options, string[]? args = null)
     {
         // Before anything is created or bound: plain HTTP beyond loopback, either way, is refused here.
-        if (PlainHttp.ConnectRefusal("relay", options.HigherSystemUrl, options.Tls.AllowInsecureHttp) is { } refusal)
+        foreach (var higher in options.HigherSystemUrls)
         {
-            throw new DistException("HigherSystemUrlInsecure", DistErrorKind.InvalidArgument, refusal, options.HigherSystemUrl);
+            if (PlainHttp.ConnectRefusal("relay", higher, options.Tls.AllowInsecureHttp) is { } refusal)
+            {
+                throw new DistException("HigherSystemUrlInsecure", DistErrorKind.InvalidArgument, refusal, higher);
+            }
         }
         var served = NodeServer.PrepareListener("relay", options.ListenUrl, options.Tls, options.StateFolder);
         Directory.CreateDirectory(options.StateFolder);
@@ -42,7 +45,7 @@ public static class RelayHost
         builder.Services.AddHostedService<RelayCertificateRenewal>();
 
         var app = builder.Build();
-        app.WarnIfInsecure(options.ListenUrl, options.HigherSystemUrl.ToString());
+        app.WarnIfInsecure([options.ListenUrl, .. options.HigherSystemUrls.Select(u => u.ToString())]);
         RelayCertificateRenewal.ServeKept(options, served, app.Logger);
         return app.MapNode(options.MaxPollWait);
     }
@@ -67,10 +70,12 @@ internal sealed class RelayClientRole(RelayOptions options, RelayNode node, ISer
             return;
         }
         var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? options.ListenUrl;
-        logger.LogInformation("Relay {Name} serving lower clients on {Url}; higher system {Higher}", options.Name, url, options.HigherSystemUrl);
+        logger.LogInformation("Relay {Name} serving lower clients on {Url}; higher system {Higher}", options.Name, url, string.Join(", then ", options.HigherSystemUrls));
         var agent = new AgentOptions
         {
             ManagerUrl = options.HigherSystemUrl,
+            FailoverUrls = options.FailoverUrls,
+            ReturnToFirstAfter = options.ReturnToFirstAfter,
             Token = options.Token,
             CertificatePin = options.CertificatePin,
             AllowInsecureHttp = options.Tls.AllowInsecureHttp,

@@ -193,8 +193,13 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         {
             throw new DistException("WorkItemNotFound", DistErrorKind.NotFound, $"Work item {report.WorkItemId} is not this host's.", report.WorkItemId);
         }
-        return QueueReportAsync(hostId, report with { Status = status }, cancellationToken);
+        return QueueReportAsync(hostId, report with { Status = status }, SelfId, cancellationToken);
     }
+
+    private Guid? _selfId;
+
+    /// <summary>This relay's own host id (it never changes once registered): stamped on the reports its clients make here.</summary>
+    private Guid? SelfId => _selfId ??= _upstream.Identity?.HostId;
 
     /// <summary>
     /// Queues a report (on disk) and answers it. Only the claim before installing (Installing) waits for the higher
@@ -203,9 +208,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     /// once from the snapshot (a target suspended there stops at its next segment boundary) and go upward with the next
     /// batch, so a client does not wait for a round trip to the manager on every segment.
     /// </summary>
-    private async Task<ReportResponse> QueueReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    private async Task<ReportResponse> QueueReportAsync(Guid hostId, ReportRequest report, Guid? via, CancellationToken cancellationToken)
     {
-        var entry = new RelayBatchEntry(0, hostId, Report: report);
+        var entry = new RelayBatchEntry(0, hostId, Report: report, Via: via);
         RelayBatchResult? answer = null;
         if (report.Status == nameof(TargetStatus.Installing))
         {
@@ -356,7 +361,8 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             }
             if (entry.Report is { } report)
             {
-                return new RelayBatchResult(entry.Seq, await QueueReportAsync(entry.HostId, report with { Status = ParseReportStatus(report.Status) }, ct));
+                return new RelayBatchResult(entry.Seq, await QueueReportAsync(entry.HostId, report with { Status = ParseReportStatus(report.Status) },
+                    RelayBatches.ServedBy(entry, relayId, allowed), ct));
             }
             await EnqueueAsync([entry with { Seq = 0, SeenAt = null }], ct);
             return new RelayBatchResult(entry.Seq);

@@ -3,8 +3,17 @@ namespace JP1Dist.Server.Relay;
 /// <summary>How a relay process runs.</summary>
 public sealed class RelayOptions
 {
-    /// <summary>The relay's higher system: the manager or another relay.</summary>
+    /// <summary>The relay's higher system: the manager or another relay; the first it tries.</summary>
     public required Uri HigherSystemUrl { get; set; }
+
+    /// <summary>Higher systems that stand in, in this order, while the one in use cannot serve (`--manager URL1,URL2,…`).</summary>
+    public IReadOnlyList<Uri> FailoverUrls { get; set; } = [];
+
+    /// <summary>Every higher system, in order of preference: <see cref="HigherSystemUrl"/>, then <see cref="FailoverUrls"/>.</summary>
+    public IReadOnlyList<Uri> HigherSystemUrls => [HigherSystemUrl, .. FailoverUrls.Where(u => u != HigherSystemUrl)];
+
+    /// <summary>How long the relay stays on a stand-in before it tries its first higher system again.</summary>
+    public TimeSpan ReturnToFirstAfter { get; set; } = Agent.HigherSystems.DefaultReturnAfter;
 
     /// <summary>The enrollment token for the relay's own first registration.</summary>
     public string? Token { get; set; }

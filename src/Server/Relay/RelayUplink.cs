@@ -71,8 +71,8 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                 node.HigherSystemReachable = false;
                 var delay = backoff.Next();
                 logger.Log(e is CertificatePinMismatchException ? LogLevel.Error : LogLevel.Warning,
-                    "Cannot take work from the higher system {Url} ({Error}); serving the last snapshot, trying again in {Delay:0.0} s",
-                    options.HigherSystemUrl, e.Message, delay.TotalSeconds);
+                    "Cannot take work from the higher system {Url} ({Error}); serving the last snapshot, trying {Next} in {Delay:0.0} s",
+                    upstream.Client.Systems.LastFailed ?? upstream.Client.Current, e.Message, upstream.Client.Current, delay.TotalSeconds);
                 await PauseAsync(delay, stoppingToken);
             }
         }
@@ -141,8 +141,8 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                 node.HigherSystemReachable = false;
                 node.AnswerNone();
                 var delay = backoff.Next();
-                logger.LogWarning("Cannot pass {Count} queued report(s) to the higher system {Url} ({Error}); they stay queued, trying again in {Delay:0.0} s",
-                    store.OutboxCount(), options.HigherSystemUrl, e.Message, delay.TotalSeconds);
+                logger.LogWarning("Cannot pass {Count} queued report(s) to the higher system {Url} ({Error}); they stay queued, trying {Next} in {Delay:0.0} s",
+                    store.OutboxCount(), upstream.Client.Systems.LastFailed ?? upstream.Client.Current, e.Message, upstream.Client.Current, delay.TotalSeconds);
                 await PauseAsync(delay, stoppingToken);
                 _queued.Release();
             }

@@ -18,7 +18,7 @@ public sealed class RelayUpstream : IDisposable
         _agentState = new AgentStateStore(options.AgentFolder);
         // Held to the same trust as the relay's client role: the pin given, else the one it registered with, else the token's;
         // or a certificate issued by the signing key it trusts (a relay above it).
-        Client = new HigherSystemClient(options.HigherSystemUrl, handler,
+        Client = new HigherSystemClient(new HigherSystems(options.HigherSystemUrls) { ReturnAfter = options.ReturnToFirstAfter }, handler,
             AgentTrust.ExpectedPin(options.CertificatePin, _agentState.LoadIdentity(), options.Token),
             () => AgentTrust.TrustedIssuerFingerprints(_agentState.LoadIdentity(), options.Token, DateTime.UtcNow));
     }

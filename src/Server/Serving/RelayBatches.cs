@@ -30,6 +30,13 @@ public static class RelayBatches
         return new RelayBatchResponse(results);
     }
 
+    /// <summary>
+    /// The relay that served an entry's host: the one the entry names (<see cref="RelayBatchEntry.Via"/>) when it is the
+    /// sending relay or below it, else the sending relay itself.
+    /// </summary>
+    public static Guid ServedBy(RelayBatchEntry entry, Guid relayId, IReadOnlySet<Guid> allowed) =>
+        entry.Via is { } via && allowed.Contains(via) ? via : relayId;
+
     private static async Task<RelayBatchResult> ApplyOneAsync(RelayBatchEntry entry, int index, IReadOnlySet<Guid> allowed,
         Func<RelayBatchEntry, CancellationToken, Task<RelayBatchResult>> apply, CancellationToken cancellationToken)
     {

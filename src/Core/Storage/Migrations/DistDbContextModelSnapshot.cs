@@ -725,6 +725,9 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.Property<int>("SegmentsTransferred")
                         .HasColumnType("INTEGER");
 
+                    b.Property<Guid?>("ServedByHostId")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime?>("SettingsExpiresAt")
                         .HasColumnType("TEXT");
 
