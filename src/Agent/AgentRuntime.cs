@@ -44,7 +44,8 @@ public sealed class AgentRuntime : IDisposable
         _store = new AgentStateStore(options.StateFolder);
         _pin = AgentTrust.ExpectedPin(options.CertificatePin, _store.LoadIdentity(), options.Token);
         // A relay's certificate issued by the manager's signing key is trusted too: an agent below a relay needs only its token.
-        _client = new HigherSystemClient(new HigherSystems(options.HigherSystemUrls, _time) { ReturnAfter = options.ReturnToFirstAfter }, handler, _pin,
+        var systems = new HigherSystems(options.HigherSystemUrls, _time) { ReturnAfter = options.ReturnToFirstAfter, Moved = (from, to, back) => LogMove(logger, from, to, back) };
+        _client = new HigherSystemClient(systems, handler, _pin,
             () => AgentTrust.TrustedIssuerFingerprints(_identity ?? _store.LoadIdentity(), options.Token, _time.GetUtcNow().UtcDateTime));
     }
 
@@ -161,6 +162,19 @@ public sealed class AgentRuntime : IDisposable
         else
         {
             _logger.LogError(e, "Unexpected failure ({Error}); trying again in {Delay:0.0} s", e.Message, delay.TotalSeconds);
+        }
+    }
+
+    /// <summary>Says that the node asks another higher system from now on: a stand-in after a failure, or its first again.</summary>
+    public static void LogMove(ILogger logger, Uri from, Uri to, bool back)
+    {
+        if (back)
+        {
+            logger.LogInformation("Trying the first higher system {To} again after {From} stood in for it", to, from);
+        }
+        else
+        {
+            logger.LogWarning("The higher system {From} cannot serve; trying {To} from now on", from, to);
         }
     }
 

@@ -44,16 +44,30 @@ public sealed class HigherSystems
     {
         get
         {
+            Uri? left = null;
+            Uri current;
             lock (_lock)
             {
                 if (_index != 0 && _time.GetElapsedTime(_leftFirstAt) >= ReturnAfter)
                 {
+                    left = _urls[_index];
                     _index = 0;
                 }
-                return _urls[_index];
+                current = _urls[_index];
             }
+            if (left is not null)
+            {
+                Moved?.Invoke(left, current, true);
+            }
+            return current;
         }
     }
+
+    /// <summary>
+    /// Told when the next call goes to another higher system: from, to, and whether it is the return to the first after
+    /// <see cref="ReturnAfter"/> (else a move on after a failure). For the node's log.
+    /// </summary>
+    public Action<Uri, Uri, bool>? Moved { get; set; }
 
     /// <summary>The higher system the last failed call went to (for the log line that says so), or null before any failed.</summary>
     public Uri? LastFailed { get; private set; }
@@ -78,19 +92,27 @@ public sealed class HigherSystems
     /// </summary>
     public Uri FailedOver(Uri failed)
     {
+        Uri next;
+        var moved = false;
         lock (_lock)
         {
             LastFailed = failed;
             if (_urls.Count > 1 && _urls[_index] == failed)
             {
                 _index = (_index + 1) % _urls.Count;
+                moved = true;
                 if (_index != 0)
                 {
                     _leftFirstAt = _time.GetTimestamp();
                 }
             }
-            return _urls[_index];
+            next = _urls[_index];
         }
+        if (moved)
+        {
+            Moved?.Invoke(failed, next, false);
+        }
+        return next;
     }
 
     /// <summary>The most higher systems a node may list.</summary>

@@ -35,7 +35,7 @@ public static class RelayHost
         var builder = NodeServer.CreateBuilder("relay", "JP1Dist Relay", options.StateFolder, options.LogsFolder, options.ListenUrl, options.QuietConsole, args, served);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new RelayStore(options.DatabasePath));
-        builder.Services.AddSingleton(_ => new RelayUpstream(options));
+        builder.Services.AddSingleton(sp => new RelayUpstream(options, logger: sp.GetRequiredService<ILoggerFactory>().CreateLogger("JP1Dist.Relay.Upstream")));
         builder.Services.AddSingleton(sp => new PackageCache(options.CacheFolder, sp.GetRequiredService<RelayUpstream>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("JP1Dist.Relay.Cache")));
         builder.Services.AddSingleton<RelayNode>();

@@ -13,12 +13,17 @@ public sealed class RelayUpstream : IDisposable
 {
     private readonly AgentStateStore _agentState;
 
-    public RelayUpstream(RelayOptions options, HttpMessageHandler? handler = null)
+    public RelayUpstream(RelayOptions options, HttpMessageHandler? handler = null, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         _agentState = new AgentStateStore(options.AgentFolder);
         // Held to the same trust as the relay's client role: the pin given, else the one it registered with, else the token's;
         // or a certificate issued by the signing key it trusts (a relay above it).
-        Client = new HigherSystemClient(new HigherSystems(options.HigherSystemUrls) { ReturnAfter = options.ReturnToFirstAfter }, handler,
+        var systems = new HigherSystems(options.HigherSystemUrls) { ReturnAfter = options.ReturnToFirstAfter };
+        if (logger is not null)
+        {
+            systems.Moved = (from, to, back) => AgentRuntime.LogMove(logger, from, to, back);
+        }
+        Client = new HigherSystemClient(systems, handler,
             AgentTrust.ExpectedPin(options.CertificatePin, _agentState.LoadIdentity(), options.Token),
             () => AgentTrust.TrustedIssuerFingerprints(_agentState.LoadIdentity(), options.Token, DateTime.UtcNow));
     }

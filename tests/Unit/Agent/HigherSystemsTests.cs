@@ -19,7 +19,8 @@ public sealed class HigherSystemsTests
     [Fact]
     public void A_failure_moves_on_once_from_the_system_that_failed_and_wraps_around()
     {
-        var systems = new HigherSystems([Relay, Other, Manager]);
+        var moves = new List<(Uri, Uri, bool)>();
+        var systems = new HigherSystems([Relay, Other, Manager]) { Moved = (from, to, back) => moves.Add((from, to, back)) };
         Assert.Equal(Relay, systems.Current);
         Assert.Equal(Other, systems.FailedOver(Relay));
         // A second call that failed on the relay at the same time does not skip the stand-in.
@@ -28,6 +29,7 @@ public sealed class HigherSystemsTests
         Assert.Equal(Relay, systems.FailedOver(Manager));
         Assert.True(systems.OnFirst);
         Assert.Equal(Manager, systems.LastFailed);
+        Assert.Equal([(Relay, Other, false), (Other, Manager, false), (Manager, Relay, false)], moves);
     }
 
     [Fact]
@@ -42,12 +44,14 @@ public sealed class HigherSystemsTests
     public void A_node_on_a_stand_in_goes_back_to_the_first_after_the_return_interval()
     {
         var clock = new ManualClock();
-        var systems = new HigherSystems([Relay, Manager], clock) { ReturnAfter = TimeSpan.FromMinutes(5) };
+        var moves = new List<(Uri, Uri, bool)>();
+        var systems = new HigherSystems([Relay, Manager], clock) { ReturnAfter = TimeSpan.FromMinutes(5), Moved = (from, to, back) => moves.Add((from, to, back)) };
         systems.FailedOver(Relay);
         clock.Advance(TimeSpan.FromMinutes(4));
         Assert.Equal(Manager, systems.Current);
         clock.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal(Relay, systems.Current);
+        Assert.Equal([(Relay, Manager, false), (Manager, Relay, true)], moves);
         // Still down: on to the stand-in again, for another interval counted from now.
         systems.FailedOver(Relay);
         clock.Advance(TimeSpan.FromMinutes(4));
