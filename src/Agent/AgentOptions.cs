@@ -60,6 +60,15 @@ public sealed class AgentOptions
     /// </summary>
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The program that restarts the computer when a job asks for it (--reboot-command); null: the operating system's restart.</summary>
+    public string? RebootCommand { get; set; }
+
+    /// <summary>The arguments of <see cref="RebootCommand"/> (--reboot-arguments).</summary>
+    public IReadOnlyList<string> RebootArguments { get; set; } = [];
+
+    /// <summary>How long the agent waits after a restart was asked, and its work is done, before it runs the command (--reboot-grace-seconds).</summary>
+    public TimeSpan PowerGrace { get; set; } = PowerActions.DefaultGrace;
+
     /// <summary>How often the agent reads its facts again and reports them when they changed.</summary>
     public TimeSpan FactsInterval { get; set; } = TimeSpan.FromMinutes(10);
 

@@ -42,6 +42,7 @@ public sealed class AgentRuntime : IDisposable
         _logger = logger;
         _time = time ?? TimeProvider.System;
         _store = new AgentStateStore(options.StateFolder);
+        _power = new PowerActions(_store, options, logger, _time);
         _pin = AgentTrust.ExpectedPin(options.CertificatePin, _store.LoadIdentity(), options.Token);
         // A relay's certificate issued by the manager's signing key is trusted too: an agent below a relay needs only its token.
         var systems = new HigherSystems(options.HigherSystemUrls, _time) { ReturnAfter = options.ReturnToFirstAfter, Moved = (from, to, back) => LogMove(logger, from, to, back) };
@@ -52,11 +53,32 @@ public sealed class AgentRuntime : IDisposable
     /// <summary>The pin the higher system's certificate is held to (see <see cref="AgentTrust.ExpectedPin"/>).</summary>
     private readonly string? _pin;
 
+    /// <summary>A restart a job asked for, run once the agent's work is done.</summary>
+    private readonly PowerActions _power;
+
     /// <summary>The agent's state folder.</summary>
     public AgentStateStore Store => _store;
 
     /// <summary>Does everything pending and returns: unreported results, interrupted work, then every item the higher system has now.</summary>
     public async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        _power.SettleAtStart();
+        try
+        {
+            await RunOnceWorkAsync(cancellationToken);
+        }
+        finally
+        {
+            // A restart a job asked for runs at the end of the run, after its grace: the work that could be done is done.
+            if (_power.DueIn() is { } left && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(left, _time, cancellationToken);
+                await _power.RunIfDueAsync(Busy(), cancellationToken);
+            }
+        }
+    }
+
+    private async Task RunOnceWorkAsync(CancellationToken cancellationToken)
     {
         if (!await EnsureRegisteredAsync(cancellationToken))
         {
@@ -92,6 +114,7 @@ public sealed class AgentRuntime : IDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var backoff = NewBackoff(TimeSpan.FromSeconds(1));
+        _power.SettleAtStart();
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -104,6 +127,8 @@ public sealed class AgentRuntime : IDisposable
                 await RecoverAsync(cancellationToken);
                 await ReportFactsIfChangedAsync(force: false, cancellationToken);
                 await RunDueInstallsAsync(cancellationToken);
+                // Between rounds nothing of this agent runs: a restart a job asked for may run here once its grace has passed.
+                await _power.RunIfDueAsync(Busy(), cancellationToken);
                 var wait = PollWait();
                 var work = await CallAsync(() => _client.GetWorkAsync(wait, cancellationToken), cancellationToken);
                 LearnSigningKeys(work.SigningKeys);
@@ -422,8 +447,19 @@ public sealed class AgentRuntime : IDisposable
         var next = _store.AllTickets().Where(t => t is { Phase: TicketPhase.Downloaded, Held: false, Result: null } && t.InstallAt > now)
             .Select(t => t.InstallAt!.Value).DefaultIfEmpty(DateTime.MaxValue).Min();
         var until = next - now;
+        if (_power.DueIn() is { } restart && restart < until)
+        {
+            until = restart; // wake when a restart a job asked for may run
+        }
         return until >= _options.PollWait ? _options.PollWait : TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(until.TotalSeconds)));
     }
+
+    /// <summary>
+    /// Whether work of this agent runs or is due, so the computer must not restart now: an install whose outcome is not
+    /// known yet, or a ticket received and not yet transferred (its transfer resumes at the next round). Suspended tickets
+    /// and installs that wait for their install time do not hold a restart.
+    /// </summary>
+    private bool Busy() => _store.AllTickets().Any(t => t is { Result: null, Held: false, Phase: TicketPhase.Installing or TicketPhase.Received });
 
     /// <summary>
     /// Takes a ticket as far as it can go now: verify, pre-check, download, wait for the install time, check, install.
@@ -520,13 +556,31 @@ public sealed class AgentRuntime : IDisposable
         {
             _store.RecordInstalled(manifest.Name, manifest.Version);
         }
+        var message = outcome.Message;
         if (outcome.Meaning == ExitCodeMeaning.RebootRequired)
         {
             RebootRequired = true;
+            message += RestartAfter(item.JobName, settings);
         }
-        await CompleteAsync(ticket, new TicketResult(outcome.ReportStatus, outcome.ExitCode, outcome.Message, outcome.OutputTail), cancellationToken);
+        await CompleteAsync(ticket, new TicketResult(outcome.ReportStatus, outcome.ExitCode, message, outcome.OutputTail), cancellationToken);
         await ReportFactsIfChangedAsync(force: true, cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// For an install that ended with a reboot code: when its job asks for the restart (-RebootAfter), asks for it and says
+    /// so in the result (when it was asked, and when it runs at the earliest); else says that the restart is left to the
+    /// computer's user or administrator.
+    /// </summary>
+    private string RestartAfter(string job, JobSettings settings)
+    {
+        if (!settings.RebootAfter)
+        {
+            return " The job does not restart the computer (New-DistJob -RebootAfter would).";
+        }
+        var asked = _power.Ask(PowerAction.Reboot, $"job '{job}' (-RebootAfter)");
+        return $" Restart asked at {asked.AskedAt:yyyy-MM-dd HH:mm:ss} UTC (-RebootAfter): the computer restarts once no install or transfer runs, "
+            + $"{_options.PowerGrace.TotalSeconds:0} s after that at the earliest.";
     }
 
     /// <summary>A transfer-to-relay work item: the package goes into this relay's cache until it expires; nothing is installed.</summary>

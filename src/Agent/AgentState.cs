@@ -79,6 +79,22 @@ public sealed class AgentStateStore
             ? new Dictionary<string, string>(installed, StringComparer.OrdinalIgnoreCase)
             : new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
+    private string PowerRequestPath => Path.Combine(Folder, "power.json");
+
+    /// <summary>The restart (or shutdown) asked of this computer and not settled yet, or null.</summary>
+    public PowerRequest? LoadPowerRequest() => Read<PowerRequest>(PowerRequestPath);
+
+    /// <summary>Records the request (null: settled, the file is removed).</summary>
+    public void SavePowerRequest(PowerRequest? request)
+    {
+        if (request is null)
+        {
+            File.Delete(PowerRequestPath);
+            return;
+        }
+        Write(PowerRequestPath, request);
+    }
+
     /// <summary>Records a successful install of a package version.</summary>
     public void RecordInstalled(string name, string version)
     {

@@ -160,6 +160,9 @@ internal static class Commands
     /// </summary>
     public const int RebootRequiredExitCode = 3010;
 
+    /// <summary>The longest grace --reboot-grace-seconds accepts (an hour).</summary>
+    private const int MaxRebootGraceSeconds = 3600;
+
     /// <summary>--manager: the higher system, or several in order of preference (the later ones stand in while the first cannot serve).</summary>
     private static Option<string> HigherSystemOption(string what) => new("--manager")
     {
@@ -263,7 +266,25 @@ internal static class Commands
         {
             Description = "Allow a plain http:// higher system beyond loopback: the token, the credential and packages then cross the network unencrypted. Logged as a warning.",
         };
-        var command = new Command("agent", "Runs an agent: registers, receives work, installs and reports.") { manager, token, tokenFile, pin, name, state, once, insecure };
+        var rebootCommand = new Option<string?>("--reboot-command")
+        {
+            Description = "The program that restarts this computer when a job asks for it (New-DistJob -RebootAfter, after an install ended with a reboot "
+                + "code). Default: the operating system's restart (shutdown.exe /r on Windows, systemctl reboot or shutdown -r now elsewhere).",
+        };
+        var rebootArguments = new Option<string[]>("--reboot-arguments")
+        {
+            Description = "Arguments for --reboot-command (each its own argument; no shell in between).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var rebootGrace = new Option<int>("--reboot-grace-seconds")
+        {
+            Description = $"How long to wait, once a restart was asked and no install or transfer runs, before restarting (0 to {MaxRebootGraceSeconds}; default {PowerActions.DefaultGrace.TotalSeconds:0}).",
+            DefaultValueFactory = _ => (int)PowerActions.DefaultGrace.TotalSeconds,
+        };
+        var command = new Command("agent", "Runs an agent: registers, receives work, installs and reports.")
+        {
+            manager, token, tokenFile, pin, name, state, once, insecure, rebootCommand, rebootArguments, rebootGrace,
+        };
         command.SetAction(async (result, cancellationToken) =>
         {
             if (HigherSystems.Parse(result.GetValue(manager), out var higherError) is not { } higher)
@@ -283,6 +304,17 @@ internal static class Commands
             {
                 return 2;
             }
+            var grace = result.GetValue(rebootGrace);
+            if (grace is < 0 or > MaxRebootGraceSeconds)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist agent: --reboot-grace-seconds {grace} is out of range: use 0 to {MaxRebootGraceSeconds}.");
+                return 2;
+            }
+            if (result.GetValue(rebootArguments) is { Length: > 0 } && string.IsNullOrWhiteSpace(result.GetValue(rebootCommand)))
+            {
+                await Console.Error.WriteLineAsync("jp1dist agent: --reboot-arguments needs --reboot-command.");
+                return 2;
+            }
             var hostName = result.GetValue(name) ?? Environment.MachineName;
             var options = new AgentOptions
             {
@@ -294,6 +326,9 @@ internal static class Commands
                 Name = hostName,
                 StateFolder = result.GetValue(state) ?? AgentOptions.DefaultStateFolder(hostName),
                 Once = result.GetValue(once),
+                RebootCommand = result.GetValue(rebootCommand),
+                RebootArguments = result.GetValue(rebootArguments) ?? [],
+                PowerGrace = TimeSpan.FromSeconds(grace),
             };
             var store = new AgentStateStore(options.StateFolder);
             using var logger = DistLogging.Create(store.LogsFolder, "agent");

@@ -48,7 +48,8 @@ public sealed record NewJobRequest(
     DateTime? InstallAt = null,
     double SegmentIntervalSeconds = 0,
     int BandwidthLimitKBps = 0,
-    IReadOnlyList<string>? HostGroups = null)
+    IReadOnlyList<string>? HostGroups = null,
+    bool RebootAfter = false)
 {
     /// <summary>The longest pause between two segments.</summary>
     public const double MaxSegmentIntervalSeconds = 3600;

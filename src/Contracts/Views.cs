@@ -107,7 +107,8 @@ public sealed record DistJob(
     Protocol.InstallConditions? InstallConditions = null,
     DateTime? InstallAt = null,
     double SegmentIntervalSeconds = 0,
-    int BandwidthLimitKBps = 0);
+    int BandwidthLimitKBps = 0,
+    bool RebootAfter = false);
 
 /// <summary>
 /// The status of one (job, host) pair, as Get-DistJobStatus shows it; StoredUntil is the expiry of a StoredOnRelay target;

@@ -109,7 +109,9 @@ public sealed record WorkItem(
 /// </summary>
 /// <remarks>
 /// JobType is "TransferToRelay" for a work item that asks a relay to store the package in its cache (no install) until
-/// StoreUntil (UTC; null: until removed); null or "Install" installs.
+/// StoreUntil (UTC; null: until removed); null or "Install" installs. RebootAfter asks the agent to restart the computer
+/// when the install ends with one of the package's reboot codes (`New-DistJob -RebootAfter`), once no install or
+/// transfer runs.
 /// </remarks>
 public sealed record JobSettings(
     Guid WorkItemId,
@@ -118,7 +120,8 @@ public sealed record JobSettings(
     double SegmentIntervalSeconds = 0,
     int BandwidthLimitKBps = 0,
     string? JobType = null,
-    DateTime? StoreUntil = null)
+    DateTime? StoreUntil = null,
+    bool RebootAfter = false)
 {
     /// <summary>The host the work item is for.</summary>
     public Guid HostId { get; init; }

@@ -101,6 +101,17 @@ Describe 'Install time' {
     }
 }
 
+Describe 'Restart after installing' {
+    It 'keeps -RebootAfter on the job, and leaves it off unless asked' {
+        New-Package 'Restarting' | Out-Null
+        New-DistJob -Name 'restarting' -Package 'Restarting' -Destination 'pc-a' -RebootAfter | Out-Null
+        New-DistJob -Name 'not restarting' -Package 'Restarting' -Destination 'pc-a' | Out-Null
+        (Get-DistJob -Name 'restarting').RebootAfter | Should -BeTrue
+        (Get-DistJob -Name 'not restarting').RebootAfter | Should -BeFalse
+        Get-DistJob -Name '*restarting' | Remove-DistJob -Confirm:$false
+    }
+}
+
 Describe 'Split transfer, suspend, resume and stop' {
     It 'suspends a paced transfer from the pipeline and resumes it to the end' {
         New-Package 'Paced' | Out-Null

@@ -102,6 +102,8 @@ Describe 'Jobs for relays' {
             Should -Throw -ErrorId 'InstallSettingNotForTransfer,*'
         { New-DistJob -Name 'Store' -Package 'Office' -Destination 'relay-a' -Type TransferToRelay -InstallCondition @{ MinMemoryMB = 1 } } |
             Should -Throw -ErrorId 'InstallSettingNotForTransfer,*'
+        { New-DistJob -Name 'Store' -Package 'Office' -Destination 'relay-a' -Type TransferToRelay -RebootAfter } |
+            Should -Throw -ErrorId 'InstallSettingNotForTransfer,*'
         New-DistIdGroup -Name 'Ids' | Out-Null
         { New-DistJob -Name 'Store' -Package 'Office' -Destination 'Ids' -DestinationType IdGroup -Type TransferToRelay } |
             Should -Throw -ErrorId 'DestinationTypeInvalid,*'

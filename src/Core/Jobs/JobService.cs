@@ -126,6 +126,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             InstallAt = request.InstallAt?.ToUniversalTime(),
             SegmentIntervalSeconds = request.SegmentIntervalSeconds,
             BandwidthLimitKBps = request.BandwidthLimitKBps,
+            RebootAfter = request.RebootAfter,
         };
         db.Jobs.Add(row);
         try
@@ -161,11 +162,15 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         {
             installOnly.Add("-InstallAt");
         }
+        if (request.RebootAfter)
+        {
+            installOnly.Add("-RebootAfter");
+        }
         if (installOnly.Count > 0)
         {
             throw new DistException("InstallSettingNotForTransfer", DistErrorKind.InvalidArgument,
                 $"A TransferToRelay job stores the package on relays and installs nothing, so {string.Join(" and ", installOnly)} cannot be used with it; " +
-                "give install conditions and times to the Install job that follows.", installOnly[0]);
+                "give them to the Install job that follows.", installOnly[0]);
         }
         if (request.DestinationType == DestinationType.IdGroup)
         {
@@ -219,7 +224,8 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             r.Job.IdGroupId is { } idGroup ? [idGroups[idGroup]] : byJob[r.Job.Id].ToList(),
             r.Job.DistributeAt.AsLocal(), r.Job.Description, r.Job.CreatedAt.AsLocal(), r.Job.ExecutionCount, r.Job.LastExecutedAt.AsLocal(), r.Job.Id,
             r.Job.DestinationType, r.Job.RetryLimit,
-            PackageService.ReadConditions(r.Job.InstallConditionsJson), r.Job.InstallAt.AsLocal(), r.Job.SegmentIntervalSeconds, r.Job.BandwidthLimitKBps)).ToList();
+            PackageService.ReadConditions(r.Job.InstallConditionsJson), r.Job.InstallAt.AsLocal(), r.Job.SegmentIntervalSeconds, r.Job.BandwidthLimitKBps,
+            r.Job.RebootAfter)).ToList();
     }
 
     /// <summary>

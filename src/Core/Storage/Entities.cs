@@ -224,6 +224,8 @@ public sealed class JobRow
     public double SegmentIntervalSeconds { get; set; }
     /// <summary>The bandwidth cap per transfer in KiB/s; 0 means none.</summary>
     public int BandwidthLimitKBps { get; set; }
+    /// <summary>Whether a host restarts after an install of this job that ended with a reboot code (New-DistJob -RebootAfter).</summary>
+    public bool RebootAfter { get; set; }
     public List<JobDestinationRow> Destinations { get; set; } = [];
 }
 

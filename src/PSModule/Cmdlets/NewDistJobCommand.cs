@@ -76,6 +76,10 @@ public sealed class NewDistJobCommand : DistCmdlet
     [ValidateRange(0, int.MaxValue)]
     public int BandwidthLimitKBps { get; set; }
 
+    /// <summary>Restart a host after its install ends with one of the package's reboot codes, once no install or transfer runs there.</summary>
+    [Parameter]
+    public SwitchParameter RebootAfter { get; set; }
+
     protected override void ProcessRecord() => _destinations.AddRange(Destination);
 
     protected override void EndProcessing()
@@ -97,7 +101,7 @@ public sealed class NewDistJobCommand : DistCmdlet
         }
         var conditions = ReadInstallConditions(InstallCondition);
         var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed,
-            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps, groups);
+            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps, groups, RebootAfter.IsPresent);
         WriteObject(Run(token => Services.Jobs.CreateAsync(request, token), Name));
     }
 }

@@ -110,6 +110,82 @@ public sealed class ExitCodeTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_job_with_RebootAfter_restarts_the_computer_once_after_the_work_is_done()
+    {
+        // One log for the installs and the restart command, so their order shows.
+        var log = Path.Combine(_h.Folder.Root, "restart.log");
+        var restart = Path.Combine(_h.Folder.Root, "restart.sh");
+        File.WriteAllText(restart, $"#!/bin/sh\necho \"restart $*\" >> '{log}'\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(restart, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        await _h.Folder.Engine.Packages.CreateAsync(new NewPackageRequest("RestartDriver", "1.0", ScriptPackage("restart-driver", $"echo 'install driver' >> '{log}'\nexit 3010"), "install.sh"));
+        await _h.Folder.Engine.Packages.CreateAsync(new NewPackageRequest("RestartApp", "1.0", ScriptPackage("restart-app", $"echo 'install app' >> '{log}'"), "install.sh"));
+        var token = (await _h.Folder.Engine.Hosts.NewEnrollmentTokenAsync("restart")).Token!;
+        string[] arguments = ["agent", "--once", "--manager", _h.Url, "--token", token, "--name", "pc-restart", "--state", Path.Combine(_h.Folder.Root, "state-restart"),
+            "--reboot-command", restart, "--reboot-arguments", "now", "please", "--reboot-grace-seconds", "1"];
+        using (var first = NodeProcess.Start(null, arguments))
+        {
+            Assert.Equal(0, await first.WaitAsync(TimeSpan.FromSeconds(90)));
+        }
+        await _h.ExecuteAsync(new NewJobRequest("Restart driver", "RestartDriver", null, ["pc-restart"], RebootAfter: true));
+        await _h.ExecuteAsync(new NewJobRequest("Restart app", "RestartApp", null, ["pc-restart"]));
+
+        using (var run = NodeProcess.Start(null, arguments))
+        {
+            var exitCode = await run.WaitAsync(TimeSpan.FromSeconds(90));
+            var text = await run.OutputAsync();
+            output.WriteLine(text);
+            Assert.Equal(OperatingSystem.IsWindows() ? 3010 : 3010 & 0xFF, exitCode);
+            Assert.Contains("Restarting this computer, as job 'Restart driver' (-RebootAfter) asked", text, StringComparison.Ordinal);
+        }
+        // Both installs ran before the restart, and the restart ran once, with its arguments as given.
+        Assert.Equal(["install driver", "install app", "restart now please"], File.ReadAllLines(log));
+        var status = await _h.StatusAsync("Restart driver");
+        Assert.Equal(TargetStatus.SucceededRebootRequired, status.Status);
+        Assert.Contains("Restart asked at", status.Message, StringComparison.Ordinal);
+        Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("Restart app")).Status);
+
+        // The next start finds the computer did not restart (the command was a script): it says so and does not ask again.
+        using (var again = NodeProcess.Start(null, arguments))
+        {
+            Assert.Equal(0, await again.WaitAsync(TimeSpan.FromSeconds(90)));
+            Assert.Contains("has not restarted since", await again.OutputAsync(), StringComparison.Ordinal);
+        }
+        Assert.Equal(3, File.ReadAllLines(log).Length);
+    }
+
+    [Fact]
+    public async Task A_reboot_code_without_RebootAfter_leaves_the_restart_to_the_computer()
+    {
+        var agent = await _h.AgentAsync("pc-no-restart", _h.Handler());
+        await agent.RunOnceAsync(default);
+        await _h.Folder.Engine.Packages.CreateAsync(new NewPackageRequest("NoRestart", "1.0", ScriptPackage("no-restart", "exit 3010"), "install.sh"));
+        await _h.ExecuteAsync(new NewJobRequest("No restart", "NoRestart", null, ["pc-no-restart"]));
+
+        await agent.RunOnceAsync(default);
+
+        var status = await _h.StatusAsync("No restart");
+        Assert.Equal(TargetStatus.SucceededRebootRequired, status.Status);
+        Assert.Contains("does not restart the computer", status.Message, StringComparison.Ordinal);
+        Assert.True(agent.RebootRequired);
+        Assert.Null(agent.Store.LoadPowerRequest());
+    }
+
+    [Fact]
+    public async Task RebootAfter_is_refused_for_a_transfer_to_relay_job()
+    {
+        var folder = ScriptPackage("relay-restart", "exit 0");
+        await _h.Folder.Engine.Packages.CreateAsync(new NewPackageRequest("RelayRestart", "1.0", folder, "install.sh"));
+        var refused = await Assert.ThrowsAsync<DistException>(() => _h.Folder.Engine.Jobs.CreateAsync(
+            new NewJobRequest("Relay restart", "RelayRestart", null, ["x"], JobType.TransferToRelay, RebootAfter: true)));
+        Assert.Equal("InstallSettingNotForTransfer", refused.ErrorId);
+        Assert.Contains("-RebootAfter", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(await _h.Folder.Engine.Jobs.ListAsync("Relay restart"));
+    }
+
+    [Fact]
     public async Task An_install_busy_elsewhere_is_queued_again_and_installs_when_it_can()
     {
         // Busy (1618) twice, then installs; the marker counts the runs. With no delay the agent is served each new

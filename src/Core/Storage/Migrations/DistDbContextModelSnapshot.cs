@@ -414,6 +414,9 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.Property<int>("PackageId")
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("RebootAfter")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int>("RetryLimit")
                         .HasColumnType("INTEGER");
 
