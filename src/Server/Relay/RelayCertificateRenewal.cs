@@ -71,7 +71,8 @@ internal sealed class RelayCertificateRenewal(RelayOptions options, RelayUpstrea
         {
             logger.LogInformation("Serving the relay's own certificate (pin {Pin}) until the manager issues one, right after the relay has registered", served.Pin);
         }
-        var retry = FirstRetry;
+        // Jittered like every other upward retry (Agent/Backoff): relays cut off by one outage do not all ask again at the same second.
+        var backoff = new Backoff(FirstRetry, LongestRetry);
         while (!stoppingToken.IsCancellationRequested)
         {
             var identity = upstream.Identity;
@@ -114,7 +115,7 @@ internal sealed class RelayCertificateRenewal(RelayOptions options, RelayUpstrea
                     logger.LogInformation("Renewed the certificate the manager issued with signing key {SigningKey}, valid until {NotAfter:u} (the last one was {Reason})",
                         check.IssuerKey, certificate.NotAfter.ToUniversalTime(), reason);
                 }
-                retry = FirstRetry;
+                backoff.Reset();
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -122,13 +123,13 @@ internal sealed class RelayCertificateRenewal(RelayOptions options, RelayUpstrea
             }
             catch (Exception e) when (HigherSystemClient.IsUpwardFailure(e) || e is CryptographicException or FormatException or IOException or UnauthorizedAccessException)
             {
+                var retry = backoff.Next();
                 var serving = served.Issued is { } current
                     ? $"keeps serving its current certificate (valid until {current.NotAfter.ToUniversalTime():u})"
                     : "serves its own certificate meanwhile";
-                logger.LogWarning("Cannot obtain a certificate from the higher system {Url} ({Error}); the relay {Serving}, trying again in {Delay} s",
+                logger.LogWarning("Cannot obtain a certificate from the higher system {Url} ({Error}); the relay {Serving}, trying again in {Delay:0.0} s",
                     string.Join(", ", options.HigherSystemUrls), e.Message, serving, retry.TotalSeconds);
                 await PauseAsync(retry, stoppingToken);
-                retry = TimeSpan.FromSeconds(Math.Min(retry.TotalSeconds * 2, LongestRetry.TotalSeconds));
             }
         }
     }
