@@ -195,10 +195,10 @@ public static class AgentConditions
             start.ArgumentList.Add(argument);
         }
         var seconds = conditions.CheckTimeoutSeconds ?? 60;
-        var ended = await ChildProcess.RunAsync(start, TimeSpan.FromSeconds(seconds), onLine: null, cancellationToken);
-        if (ended.StartError is not null)
+        var ended = await ChildProcess.RunAsync(start, "the check program", TimeSpan.FromSeconds(seconds), onLine: null, cancellationToken);
+        if (ended.StartFault is { } fault)
         {
-            return ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' could not be started ({ended.StartError}).");
+            return ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: {fault.Message}");
         }
         if (ended.TimedOut)
         {

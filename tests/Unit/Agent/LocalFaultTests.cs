@@ -10,8 +10,8 @@ namespace JP1Dist.Tests.Agent;
 
 /// <summary>
 /// Faults of the agent's own computer: how each is told from a remote failure and worded, and what becomes of the target
-/// (Failed, the fault named, the files removed, the agent going on with its next work) for a staging folder that cannot
-/// be created and a download folder the agent may not write.
+/// (Failed, the fault named, the files removed, the agent going on with its next work) for a missing or non-executable
+/// install command, a staging folder that cannot be created, and a download folder the agent may not write.
 /// </summary>
 public sealed class LocalFaultTests : IAsyncLifetime
 {
@@ -109,6 +109,35 @@ public sealed class LocalFaultTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_missing_or_not_executable_install_command_fails_the_target_naming_it_and_the_agent_goes_on()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        using var agent = await RegisteredAsync("pc-cmd");
+        await PackageAsync("Missing", "jp1dist-no-such-installer");
+        await _h.ExecuteAsync(new NewJobRequest("Missing", "Missing", null, ["pc-cmd"]));
+        var notExecutable = _h.Folder.WriteFile("tools/setup.sh", "#!/bin/sh\nexit 0\n"); // a program the client has, without its x bit
+        File.SetUnixFileMode(notExecutable, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await PackageAsync("Denied", notExecutable);
+        await _h.ExecuteAsync(new NewJobRequest("Denied", "Denied", null, ["pc-cmd"]));
+
+        await agent.RunOnceAsync(default);
+
+        var missing = await _h.StatusAsync("Missing");
+        Assert.Equal(TargetStatus.Failed, missing.Status);
+        Assert.StartsWith("The install command 'jp1dist-no-such-installer' was not found: no such program on this computer's PATH. Check the package's install command",
+            missing.Message, StringComparison.Ordinal);
+        var denied = await _h.StatusAsync("Denied");
+        Assert.Equal(TargetStatus.Failed, denied.Status);
+        Assert.StartsWith($"The install command '{notExecutable}' cannot be run: it is not executable for the account", denied.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(State("pc-cmd"), "work"), "staging", SearchOption.AllDirectories));
+
+        await ExecuteGoodJobAsync(agent, "pc-cmd");
+    }
+
+    [Fact]
     public async Task A_staging_folder_that_cannot_be_created_fails_the_target_naming_what_is_in_the_way()
     {
         using var agent = await RegisteredAsync("pc-staging");
@@ -168,6 +197,9 @@ public sealed class LocalFaultTests : IAsyncLifetime
         await agent.RunOnceAsync(default);
         return agent;
     }
+
+    private Task<DistPackage> PackageAsync(string name, string installCommand) =>
+        _h.Folder.Engine.Packages.CreateAsync(new NewPackageRequest(name, "1.0", Path.Combine(_h.Folder.Root, "pkg"), installCommand, SegmentSize: AgentHarness.SegmentSize));
 
     /// <summary>Executes a job for one host and returns its work item (the ticket the agent will receive).</summary>
     private async Task<Guid> ExecuteAsync(string job, string package, string host)
