@@ -39,22 +39,7 @@ public static class AgentConditions
     }
 
     /// <summary>Free MiB on the volume holding <paramref name="path"/> (or its nearest existing parent).</summary>
-    public static long? FreeDiskMB(string path)
-    {
-        try
-        {
-            var existing = Path.GetFullPath(path);
-            while (!Directory.Exists(existing) && Path.GetDirectoryName(existing) is { } parent)
-            {
-                existing = parent;
-            }
-            return new DriveInfo(existing).AvailableFreeSpace / (1024 * 1024);
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    public static long? FreeDiskMB(string path) => LocalFault.FreeSpace(path) / (1024 * 1024);
 
     /// <summary>Installed software by name: dpkg's status file, rpm where present, and what JP1Dist installed here.</summary>
     public static IReadOnlyDictionary<string, IReadOnlyList<string>> Software(AgentStateStore store)
@@ -210,10 +195,10 @@ public static class AgentConditions
             start.ArgumentList.Add(argument);
         }
         var seconds = conditions.CheckTimeoutSeconds ?? 60;
-        var ended = await ChildProcess.RunAsync(start, TimeSpan.FromSeconds(seconds), onLine: null, cancellationToken);
-        if (ended.StartError is not null)
+        var ended = await ChildProcess.RunAsync(start, "the check program", TimeSpan.FromSeconds(seconds), onLine: null, cancellationToken);
+        if (ended.StartFault is { } fault)
         {
-            return ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: '{command}' could not be started ({ended.StartError}).");
+            return ConditionResult.Fail("CheckCommand", $"Condition CheckCommand not met: {fault.Message}");
         }
         if (ended.TimedOut)
         {

@@ -163,26 +163,34 @@ public sealed class AgentRuntime : IDisposable
     }
 
     /// <summary>
-    /// Says why the agent asks again after <paramref name="delay"/>: a higher system it does not trust (someone else may
-    /// answer at that address: an error), one it cannot reach or that is briefly unavailable, an answer it has no use for
-    /// (a 4xx, 429, a body it cannot read), or a local failure.
+    /// Says why the agent asks again after <paramref name="delay"/>: a fault of this computer outside any work item (a full
+    /// disk or a denied path while it records its identity or facts: <see cref="LocalFault"/>), a higher system it does not
+    /// trust (someone else may answer at that address: an error), one it cannot reach or that is briefly unavailable, an
+    /// answer it has no use for (a 4xx, 429, a body it cannot read), or another failure.
     /// </summary>
     private void LogRetry(Exception e, TimeSpan delay)
     {
         // A failure that moved the agent on names the system that failed and the one asked next (the same one when there is one).
         var failed = _client.Systems.LastFailed ?? Higher;
-        if (e is CertificatePinMismatchException or SigningKeyMismatchException)
+        if (LocalFault.Of(e) is { } fault)
+        {
+            // This computer's fault, not the higher system's: an error an administrator must see, named as what it is.
+            _logger.LogError("A fault on this computer stopped the agent's work ({Kind}): {Error} Trying again in {Delay:0.0} s", fault.Kind, fault.Message, delay.TotalSeconds);
+        }
+        else if (e is CertificatePinMismatchException or SigningKeyMismatchException)
         {
             _logger.LogError("Refused the higher system {Url}: {Error} Trying {Next} in {Delay:0.0} s", failed, e.Message, Higher, delay.TotalSeconds);
+        }
+        else if (e is HigherSystemException refused)
+        {
+            // Before "not reachable": a 503 that names its reason (a relay's disk is full) was answered, and says so.
+            // An answer that moved the agent on (5xx) came from the one that failed; any other from the one it still asks.
+            _logger.LogWarning("The higher system {Url} answered {Status} {ErrorId}: {Error} Trying {Next} in {Delay:0.0} s",
+                HigherSystemClient.IsTransient(e) ? failed : Higher, (int)refused.Status, refused.ErrorId, e.Message, Higher, delay.TotalSeconds);
         }
         else if (HigherSystemClient.IsTransient(e))
         {
             _logger.LogWarning("The higher system {Url} is not reachable ({Error}); trying {Next} in {Delay:0.0} s", failed, e.Message, Higher, delay.TotalSeconds);
-        }
-        else if (e is HigherSystemException refused)
-        {
-            _logger.LogWarning("The higher system {Url} answered {Status} {ErrorId}: {Error} Trying again in {Delay:0.0} s",
-                Higher, (int)refused.Status, refused.ErrorId, e.Message, delay.TotalSeconds);
         }
         else
         {
@@ -385,7 +393,7 @@ public sealed class AgentRuntime : IDisposable
                 ticket.Result = new TicketResult("Failed", null,
                     "The agent stopped while the install command was running; it is not run again. Re-execute the job to try again.", null);
                 ticket.Phase = TicketPhase.Completed;
-                _store.SaveTicket(ticket);
+                SaveDecided(ticket);
             }
             if (ticket.Phase == TicketPhase.Completed && !ticket.Reported)
             {
@@ -409,19 +417,20 @@ public sealed class AgentRuntime : IDisposable
                 continue;
             }
             DateTime? receivedNow = null;
+            var changed = false;
             if (ticket is null)
             {
                 receivedNow = _time.GetUtcNow().UtcDateTime; // a new item must not have expired
                 ticket = new Ticket { Item = item, Phase = TicketPhase.Received, ReceivedAt = receivedNow };
-                _store.SaveTicket(ticket);
+                changed = true;
             }
             else if (ticket.Held)
             {
                 // Served again, so no longer suspended: go on from where it stopped.
                 ticket.Held = false;
-                _store.SaveTicket(ticket);
+                changed = true;
             }
-            if (await ExecuteAsync(ticket, cancellationToken, receivedNow))
+            if (await ExecuteAsync(ticket, cancellationToken, receivedNow, save: changed))
             {
                 fresh++;
             }
@@ -462,6 +471,49 @@ public sealed class AgentRuntime : IDisposable
     private bool Busy() => _store.AllTickets().Any(t => t is { Result: null, Held: false, Phase: TicketPhase.Installing or TicketPhase.Received });
 
     /// <summary>
+    /// Takes a ticket as far as it can go now (<see cref="ExecuteStepsAsync"/>), saving it first when <paramref name="save"/>
+    /// (stored before it is acted on). A fault of this computer on the way (<see cref="LocalFault"/>: a full disk, a denied
+    /// path, a folder that cannot be created) ends the ticket Failed with the fault named and its files removed
+    /// (<see cref="FailLocallyAsync"/>), instead of leaving it to be taken for an unreachable higher system and retried for ever.
+    /// Returns false when it only waits (for its install time), so a caller does not spin on it.
+    /// </summary>
+    private async Task<bool> ExecuteAsync(Ticket ticket, CancellationToken cancellationToken, DateTime? receivedNow = null, bool save = false)
+    {
+        try
+        {
+            if (save)
+            {
+                _store.SaveTicket(ticket);
+            }
+            return await ExecuteStepsAsync(ticket, receivedNow, cancellationToken);
+        }
+        catch (LocalFaultException e) when (ticket.Result is null)
+        {
+            // Only before an outcome exists: once an install ran, its own result is what is reported.
+            await FailLocallyAsync(ticket, e.Fault, cancellationToken);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Ends a ticket that a local fault stopped: its files go first (on a full disk they are what would keep the result
+    /// from being recorded), then the result is recorded and sent: Failed, naming the fault, what became of the files, and
+    /// what to do. Not retried here: the agent cannot free space or change permissions, and a job with a retry limit
+    /// is queued again by the manager (the one retry rule, with its delay and count shown in the status).
+    /// </summary>
+    private async Task FailLocallyAsync(Ticket ticket, LocalFault fault, CancellationToken cancellationToken)
+    {
+        var id = ticket.Item.WorkItemId;
+        var freed = _store.ReleaseFiles(id);
+        var files = _store.HoldsFiles(id)
+            ? $" Its files in '{_store.TicketFolder(id)}' could not all be removed."
+            : freed > 0 ? $" Its partial files ({LocalFault.FormatBytes(freed)}) were removed." : "";
+        var message = $"{fault.Message}{files} {fault.Advice}";
+        _logger.LogError("Job {Job}: {Kind} on this computer: {Message}", ticket.Item.JobName, fault.Kind, message);
+        await CompleteAsync(ticket, new TicketResult("Failed", null, message, null), cancellationToken);
+    }
+
+    /// <summary>
     /// Takes a ticket as far as it can go now: verify, pre-check, download, wait for the install time, check, install.
     /// Returns false when it only waits (for its install time), so a caller does not spin on it.
     /// </summary>
@@ -471,7 +523,7 @@ public sealed class AgentRuntime : IDisposable
     /// For an item just received, the time now: an expired one is refused then, so an old signed item replayed later
     /// does nothing. Null for a ticket already accepted, whose expiry no longer matters.
     /// </param>
-    private async Task<bool> ExecuteAsync(Ticket ticket, CancellationToken cancellationToken, DateTime? receivedNow = null)
+    private async Task<bool> ExecuteStepsAsync(Ticket ticket, DateTime? receivedNow, CancellationToken cancellationToken)
     {
         var item = ticket.Item;
         // Checked on every step (a ticket on disk is only as good as its signatures), and against what is installed now.
@@ -554,7 +606,16 @@ public sealed class AgentRuntime : IDisposable
         _logger.LogInformation("Job {Job}: {Outcome}", item.JobName, outcome.Message);
         if (outcome.Succeeded)
         {
-            _store.RecordInstalled(manifest.Name, manifest.Version);
+            try
+            {
+                _store.RecordInstalled(manifest.Name, manifest.Version);
+            }
+            catch (LocalFaultException e)
+            {
+                // The install ran: its result is what counts, and it is reported.
+                _logger.LogWarning("Job {Job}: installed, but the record of it could not be written ({Error}); software conditions on this computer do not see it",
+                    item.JobName, e.Message);
+            }
         }
         var message = outcome.Message;
         if (outcome.Meaning == ExitCodeMeaning.RebootRequired)
@@ -703,7 +764,7 @@ public sealed class AgentRuntime : IDisposable
         ticket.Result = new TicketResult(status, null, message, null);
         ticket.Phase = TicketPhase.Completed;
         ticket.Reported = true;
-        _store.SaveTicket(ticket);
+        SaveDecided(ticket);
         _store.ReleaseFiles(ticket.Item.WorkItemId);
     }
 
@@ -714,12 +775,32 @@ public sealed class AgentRuntime : IDisposable
     /// resumes after the last verified segment; progress is reported, and the answer may stop the transfer at a segment
     /// boundary (suspended, canceled). Between segments the job's interval is kept, and the whole transfer is held to
     /// its bandwidth cap. Returns false when stopped.
+    /// <para>
+    /// The rest of the package must fit on the volume, with <see cref="LocalFault.StateReserveBytes"/> to spare, before a byte is
+    /// written: a transfer that would fill the disk fails at once instead of taking the space other programs on the
+    /// computer need. A write refused later (another program filled the disk meanwhile) is a disk-full fault too, with
+    /// what the whole package still needed.
+    /// </para>
     /// </summary>
     private async Task<bool> DownloadAsync(Ticket ticket, PackageManifest manifest, JobSettings? settings, string staging, CancellationToken cancellationToken)
     {
         var downloads = _store.DownloadFolder(ticket.Item.WorkItemId);
-        Directory.CreateDirectory(downloads);
-        Directory.CreateDirectory(staging);
+        LocalFault.CreateFolder(downloads, "the download folder");
+        LocalFault.CreateFolder(staging, "the staging folder");
+        LocalFault.EnsureRoom(downloads, manifest.TotalBytes - ticket.BytesTransferred, "downloading the package into");
+        try
+        {
+            return await FetchFilesAsync(ticket, manifest, settings, staging, downloads, cancellationToken);
+        }
+        catch (LocalFaultException e) when (e.Fault.Kind == LocalFaultKind.DiskFull)
+        {
+            // The write that failed knows its own file; the administrator needs what the whole package still needs.
+            throw new LocalFaultException(e.Fault.WithNeeded(manifest.TotalBytes - ticket.BytesTransferred), e.InnerException);
+        }
+    }
+
+    private async Task<bool> FetchFilesAsync(Ticket ticket, PackageManifest manifest, JobSettings? settings, string staging, string downloads, CancellationToken cancellationToken)
+    {
         var interval = TimeSpan.FromSeconds(settings?.SegmentIntervalSeconds ?? 0);
         var throttle = new TransferThrottle((settings?.BandwidthLimitKBps ?? 0) * 1024L);
         var lastReport = _time.GetTimestamp();
@@ -800,8 +881,8 @@ public sealed class AgentRuntime : IDisposable
                 Account(ticket, file, manifest.SegmentSize, fetch.Confirmed);
                 _store.SaveProgress(ticket);
             }
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Move(partial, target, overwrite: true);
+            LocalFault.CreateFolder(Path.GetDirectoryName(target)!, "a folder in the staging folder");
+            LocalFault.Guard(target, "moving the downloaded file to", () => File.Move(partial, target, overwrite: true));
         }
         return true;
     }
@@ -822,8 +903,27 @@ public sealed class AgentRuntime : IDisposable
     {
         ticket.Result = result;
         ticket.Phase = TicketPhase.Completed;
-        _store.SaveTicket(ticket);
+        SaveDecided(ticket);
         await SendResultAsync(ticket, cancellationToken);
+    }
+
+    /// <summary>
+    /// Records a ticket whose outcome is decided. A local fault (a full disk) is logged, not thrown: the outcome is sent
+    /// all the same and the higher system keeps it, and a target with an outcome is not served again, so a ticket left
+    /// on disk in an earlier phase is not acted on again (one left in Installing is reported Failed on restart, which a
+    /// final target refuses).
+    /// </summary>
+    private void SaveDecided(Ticket ticket)
+    {
+        try
+        {
+            _store.SaveTicket(ticket);
+        }
+        catch (LocalFaultException e)
+        {
+            _logger.LogWarning("Job {Job}: the outcome of work item {WorkItem} could not be recorded on disk ({Error}); it is sent to the higher system all the same",
+                ticket.Item.JobName, ticket.Item.WorkItemId, e.Message);
+        }
     }
 
     /// <summary>
@@ -848,7 +948,7 @@ public sealed class AgentRuntime : IDisposable
             _store.ReleaseFiles(ticket.Item.WorkItemId);
         }
         ticket.Reported = true;
-        _store.SaveTicket(ticket);
+        SaveDecided(ticket);
     }
 
     /// <summary>Reports progress; null when the work item is no longer current at the higher system.</summary>

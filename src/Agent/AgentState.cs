@@ -54,14 +54,17 @@ public sealed class Ticket
 /// <summary>A transfer's progress, saved apart from its ticket.</summary>
 public sealed record TransferProgress(Dictionary<string, int> VerifiedSegments, long BytesTransferred, int SegmentsTransferred);
 
-/// <summary>The agent's state folder: identity, tickets and their files. Every write is to a temporary file renamed into place.</summary>
+/// <summary>
+/// The agent's state folder: identity, tickets and their files. Every write is to a temporary file renamed into place; a
+/// write or folder this computer refuses (a full disk, a denied path) throws a <see cref="LocalFaultException"/> naming it.
+/// </summary>
 public sealed class AgentStateStore
 {
     public AgentStateStore(string folder)
     {
         Folder = Path.GetFullPath(folder);
-        Directory.CreateDirectory(Folder);
-        Directory.CreateDirectory(WorkFolder);
+        LocalFault.CreateFolder(Folder, "the state folder");
+        LocalFault.CreateFolder(WorkFolder, "the state folder's work folder");
         // The credential file of an earlier version (or one copied in) may be readable by others: narrow it now.
         OwnerOnlyFiles.Tighten(IdentityPath);
     }
@@ -114,7 +117,7 @@ public sealed class AgentStateStore
     {
         lock (IdentityLock)
         {
-            OwnerOnlyFiles.WriteText(IdentityPath, JsonSerializer.Serialize(identity, ProtocolJson.Options), overwrite: true);
+            LocalFault.Guard(IdentityPath, "writing", () => OwnerOnlyFiles.WriteText(IdentityPath, JsonSerializer.Serialize(identity, ProtocolJson.Options), overwrite: true));
         }
     }
 
@@ -135,7 +138,7 @@ public sealed class AgentStateStore
             var changed = change(current);
             if (!ReferenceEquals(changed, current))
             {
-                OwnerOnlyFiles.WriteText(IdentityPath, JsonSerializer.Serialize(changed, ProtocolJson.Options), overwrite: true);
+                LocalFault.Guard(IdentityPath, "writing", () => OwnerOnlyFiles.WriteText(IdentityPath, JsonSerializer.Serialize(changed, ProtocolJson.Options), overwrite: true));
             }
             return changed;
         }
@@ -146,11 +149,11 @@ public sealed class AgentStateStore
     /// <summary>The hash of the facts the higher system last acknowledged, or null.</summary>
     public string? LoadFactsHash() => File.Exists(FactsHashPath) ? File.ReadAllText(FactsHashPath).Trim() : null;
 
-    public void SaveFactsHash(string hash)
+    public void SaveFactsHash(string hash) => LocalFault.Guard(FactsHashPath, "writing", () =>
     {
         File.WriteAllText(FactsHashPath + ".tmp", hash);
         File.Move(FactsHashPath + ".tmp", FactsHashPath, overwrite: true);
-    }
+    });
 
     public string TicketFolder(Guid workItemId) => Path.Combine(WorkFolder, workItemId.ToString("N"));
     public string StagingFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "staging");
@@ -162,10 +165,10 @@ public sealed class AgentStateStore
 
     public void SaveTicket(Ticket ticket)
     {
-        Directory.CreateDirectory(TicketFolder(ticket.Item.WorkItemId));
+        LocalFault.CreateFolder(TicketFolder(ticket.Item.WorkItemId), "the work item's folder");
         Write(TicketPath(ticket.Item.WorkItemId), ticket);
         // The ticket now holds the latest progress; a stale progress file must not override it.
-        File.Delete(ProgressPath(ticket.Item.WorkItemId));
+        LocalFault.Guard(ProgressPath(ticket.Item.WorkItemId), "deleting", () => File.Delete(ProgressPath(ticket.Item.WorkItemId)));
     }
 
     /// <summary>
@@ -203,16 +206,23 @@ public sealed class AgentStateStore
         }
     }
 
-    /// <summary>Frees a completed ticket's files but keeps the ticket, so a repeat of the same work item returns the stored outcome.</summary>
-    public void ReleaseFiles(Guid workItemId)
+    /// <summary>
+    /// Frees a ticket's files (its staging and download folders: the package and any partial file) but keeps the ticket, so a
+    /// repeat of the same work item returns the stored outcome. Returns the bytes freed; what is still in use stays until
+    /// the next release.
+    /// </summary>
+    public long ReleaseFiles(Guid workItemId)
     {
+        long freed = 0;
         foreach (var folder in new[] { StagingFolder(workItemId), DownloadFolder(workItemId) })
         {
             try
             {
                 if (Directory.Exists(folder))
                 {
+                    var bytes = new DirectoryInfo(folder).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
                     Directory.Delete(folder, recursive: true);
+                    freed += bytes;
                 }
             }
             catch (IOException)
@@ -223,7 +233,11 @@ public sealed class AgentStateStore
             {
             }
         }
+        return freed;
     }
+
+    /// <summary>Whether a ticket's staging or download folder is still on disk (a release could not remove everything).</summary>
+    public bool HoldsFiles(Guid workItemId) => Directory.Exists(StagingFolder(workItemId)) || Directory.Exists(DownloadFolder(workItemId));
 
     private static T? Read<T>(string path) where T : class
     {
@@ -241,10 +255,31 @@ public sealed class AgentStateStore
         }
     }
 
-    private static void Write<T>(string path, T value)
+    private static void Write<T>(string path, T value) => LocalFault.Guard(path, "writing", () =>
     {
         var temporary = path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(value, ProtocolJson.Options));
+        try
+        {
+            File.WriteAllText(temporary, JsonSerializer.Serialize(value, ProtocolJson.Options));
+        }
+        catch (IOException)
+        {
+            // A short file left by a full disk would take the space the next attempt needs.
+            TryDelete(temporary);
+            throw;
+        }
         File.Move(temporary, path, overwrite: true);
+    });
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The original failure is what the caller hears about.
+        }
     }
 }

@@ -3,8 +3,8 @@ using System.Diagnostics;
 
 namespace JP1Dist.Agent;
 
-/// <summary>How a child program ended: not started (and why), stopped at its time limit, or its exit code.</summary>
-public sealed record ChildOutcome(string? StartError, bool TimedOut, int? ExitCode);
+/// <summary>How a child program ended: not started (the fault: missing, not executable), stopped at its time limit, or its exit code.</summary>
+public sealed record ChildOutcome(LocalFault? StartFault, bool TimedOut, int? ExitCode);
 
 /// <summary>
 /// Runs a program the agent starts (an install command, a condition's check program): an argument list with no
@@ -12,7 +12,8 @@ public sealed record ChildOutcome(string? StartError, bool TimedOut, int? ExitCo
 /// </summary>
 public static class ChildProcess
 {
-    public static async Task<ChildOutcome> RunAsync(ProcessStartInfo start, TimeSpan limit, Action<string?>? onLine, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="start"/>; <paramref name="what"/> ("the install command") names it in a start fault.</summary>
+    public static async Task<ChildOutcome> RunAsync(ProcessStartInfo start, string what, TimeSpan limit, Action<string?>? onLine, CancellationToken cancellationToken)
     {
         start.UseShellExecute = false;
         start.RedirectStandardOutput = true;
@@ -28,7 +29,7 @@ public static class ChildProcess
         }
         catch (Win32Exception e)
         {
-            return new ChildOutcome(e.Message, false, null);
+            return new ChildOutcome(LocalFault.ForStart(e, start.FileName, what), false, null);
         }
         process.StandardInput.Close(); // nobody answers a prompt
         process.BeginOutputReadLine();

@@ -260,8 +260,11 @@ public sealed class HigherSystemClient : IDisposable
     /// </summary>
     public static bool IsUpwardFailure(Exception e) => e is HigherSystemException or CertificatePinMismatchException || IsTransient(e);
 
-    /// <summary>Whether a failed call is worth trying again: the higher system is unreachable or briefly unavailable.</summary>
-    public static bool IsTransient(Exception e) => e is HttpRequestException or IOException or System.Net.Sockets.SocketException or TimeoutException
+    /// <summary>
+    /// Whether a failed call is worth trying again: the higher system is unreachable or briefly unavailable. A fault of this
+    /// computer (a full disk, a denied path: <see cref="LocalFault.Of"/>) is not, although .NET throws some as IOException too.
+    /// </summary>
+    public static bool IsTransient(Exception e) => LocalFault.Of(e) is null && e is HttpRequestException or IOException or System.Net.Sockets.SocketException or TimeoutException
         or TaskCanceledException { InnerException: TimeoutException }
         or HigherSystemException { Status: HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError };
 

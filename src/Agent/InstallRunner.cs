@@ -22,14 +22,32 @@ public sealed record InstallOutcome(ExitCodeMeaning? Meaning, int? ExitCode, str
 /// <summary>
 /// Runs a package's install command: an argument list (no shell in between), the staging folder as working
 /// directory, the job's names in the environment, a timeout that kills the whole process tree, and the tail of its output.
+/// A command that is missing or cannot be run, and a staging folder that is gone, end the install with the
+/// <see cref="LocalFault"/> (Failed, the fault named, nothing run).
 /// </summary>
 public static class InstallRunner
 {
     private const int TailCharacters = 8000;
 
+    private const string What = "the install command";
+
     public static async Task<InstallOutcome> RunAsync(PackageManifest manifest, string stagingFolder, string hostName, string jobName, CancellationToken cancellationToken)
     {
-        var command = ResolveCommand(manifest, stagingFolder);
+        if (!Directory.Exists(stagingFolder))
+        {
+            // Also the working directory: starting without it would look like a missing command.
+            return NotStarted(new LocalFault(LocalFaultKind.StorageFailed, stagingFolder, "running the install command in",
+                "the staging folder is gone (removed since the transfer)"));
+        }
+        string command;
+        try
+        {
+            command = ResolveCommand(manifest, stagingFolder);
+        }
+        catch (LocalFaultException e)
+        {
+            return NotStarted(e.Fault);
+        }
         var start = new ProcessStartInfo { FileName = command, WorkingDirectory = stagingFolder };
         foreach (var argument in manifest.InstallArguments)
         {
@@ -45,15 +63,15 @@ public static class InstallRunner
         ChildOutcome ended;
         try
         {
-            ended = await ChildProcess.RunAsync(start, TimeSpan.FromSeconds(manifest.InstallTimeoutSeconds), tail.Add, cancellationToken);
+            ended = await ChildProcess.RunAsync(start, What, TimeSpan.FromSeconds(manifest.InstallTimeoutSeconds), tail.Add, cancellationToken);
         }
         catch (OperationCanceledException)
         {
             return new InstallOutcome(null, null, "The install command was stopped because the agent shut down.", tail.ToString());
         }
-        if (ended.StartError is not null)
+        if (ended.StartFault is { } fault)
         {
-            return new InstallOutcome(null, null, $"The install command '{manifest.InstallCommand}' could not be started: {ended.StartError}", "");
+            return NotStarted(fault);
         }
         if (ended.TimedOut)
         {
@@ -79,7 +97,13 @@ public static class InstallRunner
         };
     }
 
-    /// <summary>A file of the package runs from the staging folder (made executable on Unix); anything else is a program the client has.</summary>
+    /// <summary>An install that did not start: Failed, with the fault and what to do about it.</summary>
+    private static InstallOutcome NotStarted(LocalFault fault) => new(null, null, $"{fault.Message} {fault.Advice}", "");
+
+    /// <summary>
+    /// A file of the package runs from the staging folder (made executable on Unix); anything else is a program the client
+    /// has. A package file that is gone, or that cannot be made executable, is a <see cref="LocalFaultException"/>.
+    /// </summary>
     private static string ResolveCommand(PackageManifest manifest, string stagingFolder)
     {
         var file = manifest.Files.FirstOrDefault(f => string.Equals(f.Path, manifest.InstallCommand, StringComparison.Ordinal));
@@ -88,10 +112,17 @@ public static class InstallRunner
             return manifest.InstallCommand;
         }
         var path = Path.Combine(stagingFolder, file.Path);
-        if (!OperatingSystem.IsWindows())
+        if (!File.Exists(path))
         {
-            File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.UserExecute | UnixFileMode.UserRead);
+            throw new LocalFaultException(new LocalFault(LocalFaultKind.CommandNotFound, path, What, "the package's file is gone from the staging folder"));
         }
+        LocalFault.Guard(path, "making executable", () =>
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.UserExecute | UnixFileMode.UserRead);
+            }
+        });
         return path;
     }
 

@@ -103,16 +103,16 @@ public sealed class PowerActions(AgentStateStore store, AgentOptions options, IL
         }
         logger.LogWarning("Restarting this computer, as {Reason} asked at {AskedAt:u}: running {Command}", request.Reason, request.AskedAt,
             string.Join(' ', [file, .. arguments]));
-        var ended = await ChildProcess.RunAsync(start, CommandLimit, line =>
+        var ended = await ChildProcess.RunAsync(start, "the restart command", CommandLimit, line =>
         {
             if (!string.IsNullOrWhiteSpace(line))
             {
                 logger.LogInformation("{Command}: {Line}", Path.GetFileName(file), line);
             }
         }, cancellationToken);
-        if (ended.StartError is not null || ended.TimedOut || ended.ExitCode != 0)
+        if (ended.StartFault is not null || ended.TimedOut || ended.ExitCode != 0)
         {
-            var why = ended.StartError ?? (ended.TimedOut ? $"it did not end within {CommandLimit.TotalSeconds:0} s" : $"it exited with code {ended.ExitCode}");
+            var why = ended.StartFault?.Message ?? (ended.TimedOut ? $"it did not end within {CommandLimit.TotalSeconds:0} s" : $"it exited with code {ended.ExitCode}");
             logger.LogError("The restart command {Command} failed ({Why}); the restart {Reason} asked is dropped: restart this computer by hand to finish the installation",
                 file, why, request.Reason);
             store.SavePowerRequest(null);

@@ -14,7 +14,8 @@ namespace JP1Dist.Agent;
 /// writes bypass the page cache (<see cref="UnbufferedWrites"/>).
 /// <see cref="Confirmed"/> counts the segments from the start of the file that are checked and on disk, which is what
 /// a caller records as progress. A segment that fails its check is fetched again by a new request (the segments
-/// received after it too), up to a number of attempts.
+/// received after it too), up to a number of attempts. A write this computer refuses (a full disk, a denied path) ends
+/// the fetch with a <see cref="LocalFaultException"/> naming the partial file; the caller decides what becomes of the file.
 /// </para>
 /// </summary>
 public sealed class SegmentFetch : IAsyncDisposable
@@ -23,6 +24,7 @@ public sealed class SegmentFetch : IAsyncDisposable
     public const int Depth = 3;
 
     private readonly SafeFileHandle _output;
+    private readonly string _path;
     private readonly ManifestFile _file;
     private readonly long _segmentSize;
     private readonly Memory<byte>[] _buffers;
@@ -33,9 +35,10 @@ public sealed class SegmentFetch : IAsyncDisposable
     private int _oldest;
     private int _inFlight;
 
-    private SegmentFetch(SafeFileHandle output, ManifestFile file, long segmentSize, int confirmed)
+    private SegmentFetch(SafeFileHandle output, string path, ManifestFile file, long segmentSize, int confirmed)
     {
         _output = output;
+        _path = path;
         _file = file;
         _segmentSize = segmentSize;
         Confirmed = confirmed;
@@ -59,11 +62,12 @@ public sealed class SegmentFetch : IAsyncDisposable
     /// </summary>
     public static async Task<SegmentFetch> OpenAsync(string partialPath, ManifestFile file, long segmentSize, CancellationToken cancellationToken)
     {
-        var output = File.OpenHandle(partialPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        var output = LocalFault.Guard(partialPath, "opening",
+            () => File.OpenHandle(partialPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         try
         {
             var verified = await SegmentHashes.VerifiedPrefixAsync(output, file, segmentSize, cancellationToken);
-            return new SegmentFetch(output, file, segmentSize, verified);
+            return new SegmentFetch(output, partialPath, file, segmentSize, verified);
         }
         catch
         {
@@ -90,7 +94,7 @@ public sealed class SegmentFetch : IAsyncDisposable
                 if (index == _file.Segments.Count)
                 {
                     await DrainAsync();
-                    RandomAccess.SetLength(_output, _file.Size);
+                    LocalFault.Guard(_path, "writing", () => RandomAccess.SetLength(_output, _file.Size));
                     return true;
                 }
                 var offset = index * _segmentSize;
@@ -180,7 +184,20 @@ public sealed class SegmentFetch : IAsyncDisposable
         _inFlight++;
     }
 
+    /// <summary>Writes a checked segment at its offset; a refused write is a <see cref="LocalFaultException"/> with the bytes this file still needs.</summary>
     private void Write(ReadOnlySpan<byte> segment, long offset)
+    {
+        try
+        {
+            WriteAt(segment, offset);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LocalFaultException(LocalFault.Classify(e, _path, "writing").WithNeeded(_file.Size - offset), e);
+        }
+    }
+
+    private void WriteAt(ReadOnlySpan<byte> segment, long offset)
     {
         if (_unbuffered && segment.Length % UnbufferedWrites.Alignment != 0)
         {
@@ -195,7 +212,7 @@ public sealed class SegmentFetch : IAsyncDisposable
                 RandomAccess.Write(_output, segment, offset);
                 return;
             }
-            catch (IOException)
+            catch (IOException e) when (!LocalFault.IsDiskFull(e))
             {
                 // Refused by this file system after all: the same write, through the page cache.
                 UnbufferedWrites.TryDisable(_output);

@@ -366,7 +366,7 @@ internal static class Commands
                     return EnrollmentRefusedException.ExitCode;
                 }
                 catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException
-                    or CertificatePinMismatchException or SigningKeyMismatchException)
+                    or CertificatePinMismatchException or SigningKeyMismatchException or LocalFaultException)
                 {
                     // A higher system this agent does not trust ends the run like one it cannot reach: exit 1, and the reason.
                     logger.Error("{Message}", e.Message);

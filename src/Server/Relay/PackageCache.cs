@@ -9,7 +9,9 @@ namespace JP1Dist.Server.Relay;
 /// <summary>
 /// The relay's package cache: content by SHA-256, fetched from the higher system once however many lower clients ask
 /// for it. A fetch is checked segment by segment against the signed manifest, written to a partial file first and
-/// resumed after the last verified segment when it was cut off (relay restarted, higher system gone).
+/// resumed after the last verified segment when it was cut off (relay restarted, higher system gone). A fetch stopped by
+/// this computer (a full disk, a denied path: <see cref="LocalFaultException"/>) removes its partial file, so the disk
+/// is not left full; a file whose rest does not fit on the volume is refused before it is fetched.
 /// </summary>
 public sealed class PackageCache : IDisposable
 {
@@ -25,7 +27,7 @@ public sealed class PackageCache : IDisposable
         _logger = logger;
         Content = new ContentStore(Path.Combine(folder, "content"));
         IncomingFolder = Path.Combine(folder, "incoming");
-        Directory.CreateDirectory(IncomingFolder);
+        LocalFault.CreateFolder(IncomingFolder, "the relay's cache folder");
     }
 
     public ContentStore Content { get; }
@@ -75,25 +77,50 @@ public sealed class PackageCache : IDisposable
                 return Content.PathOf(file.Sha256);
             }
             var partial = Path.Combine(IncomingFolder, file.Sha256.ToLowerInvariant() + ".part");
-            await using (var fetch = await SegmentFetch.OpenAsync(partial, file, segmentSize, cancellationToken))
+            try
             {
-                if (fetch.Confirmed > 0)
+                await using (var fetch = await SegmentFetch.OpenAsync(partial, file, segmentSize, cancellationToken))
                 {
-                    _logger.LogInformation("Resuming the fetch of {Sha256} after {Verified} verified segments", file.Sha256, fetch.Confirmed);
+                    if (fetch.Confirmed > 0)
+                    {
+                        _logger.LogInformation("Resuming the fetch of {Sha256} after {Verified} verified segments", file.Sha256, fetch.Confirmed);
+                    }
+                    LocalFault.EnsureRoom(IncomingFolder, file.Size - Math.Min(file.Size, fetch.Confirmed * segmentSize), "caching content in");
+                    _ = _upstream.Identity; // the current credential
+                    using var reader = new SegmentReader(_upstream.Client, file.Sha256, new TransferThrottle(0));
+                    await fetch.RunAsync(reader, read => read(), _ => Task.FromResult(true), SegmentRetries, _logger, file.Sha256, cancellationToken);
                 }
-                _ = _upstream.Identity; // the current credential
-                using var reader = new SegmentReader(_upstream.Client, file.Sha256, new TransferThrottle(0));
-                await fetch.RunAsync(reader, read => read(), _ => Task.FromResult(true), SegmentRetries, _logger, file.Sha256, cancellationToken);
+                var destination = Content.PathOf(file.Sha256);
+                LocalFault.CreateFolder(Path.GetDirectoryName(destination)!, "a folder of the relay's cache");
+                LocalFault.Guard(destination, "moving fetched content to", () => File.Move(partial, destination, overwrite: true));
+                _logger.LogInformation("Cached {Sha256} ({Size} bytes) from the higher system", file.Sha256, file.Size);
+                return destination;
             }
-            var destination = Content.PathOf(file.Sha256);
-            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-            File.Move(partial, destination, overwrite: true);
-            _logger.LogInformation("Cached {Sha256} ({Size} bytes) from the higher system", file.Sha256, file.Size);
-            return destination;
+            catch (LocalFaultException e)
+            {
+                // Kept, the partial file would hold the space that is missing; the next fetch starts over.
+                var removed = TryDelete(partial);
+                _logger.LogError("Caching {Sha256} failed ({Kind}): {Message} The partial file {Outcome}", file.Sha256, e.Fault.Kind, e.Message,
+                    removed ? "was removed." : $"'{partial}' could not be removed.");
+                throw;
+            }
         }
         finally
         {
             _concurrent.Release();
+        }
+    }
+
+    private static bool TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

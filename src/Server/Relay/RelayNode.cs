@@ -263,7 +263,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
         try
         {
-            var path = await _cache.EnsureAsync(found.File, found.SegmentSize, cancellationToken);
+            var path = await EnsureCachedAsync(found.File, found.SegmentSize, cancellationToken);
             _lastNeeded[sha256] = Now;
             return path;
         }
@@ -406,15 +406,56 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             throw new ContentVerificationException($"The package manifest was refused: {problem}.");
         }
         var id = StoredId(manifestJson);
+        var earlier = _stored.GetValueOrDefault(id);
         // Recorded first: the files are then known to the cache (and kept) while they are fetched.
         var package = new StoredPackage(id, manifestJson, manifestSignature, storeUntil?.ToUniversalTime());
         await _store.SaveStoredAsync(package, cancellationToken);
         _stored[id] = package;
-        foreach (var file in manifest.Files)
+        try
         {
-            await _cache.EnsureAsync(file, manifest.SegmentSize, cancellationToken);
-            _lastNeeded[file.Sha256] = Now;
+            foreach (var file in manifest.Files)
+            {
+                await EnsureCachedAsync(file, manifest.SegmentSize, cancellationToken);
+                _lastNeeded[file.Sha256] = Now;
+            }
         }
+        catch (LocalFaultException) when (earlier is null)
+        {
+            // Not stored after all (a full disk): a record without its content would only keep the files that did fit.
+            _stored.TryRemove(id, out _);
+            try
+            {
+                await _store.RemoveStoredAsync(id, CancellationToken.None);
+            }
+            catch (LocalFaultException e)
+            {
+                _logger.LogWarning("The record of the package that could not be stored stays in the relay's store until it expires: {Error}", e.Message);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The cached file, fetched now if needed. When the disk is full, content that neither a stored package nor the current
+    /// work needs is removed at once (its grace period waived: it only saves a fetch later) and the fetch is tried once more;
+    /// a fault that remains is thrown (<see cref="LocalFaultException"/>): a transfer-to-relay ticket fails with it, and a
+    /// client is answered 503 StorageFault and asks again later.
+    /// </summary>
+    private async Task<string> EnsureCachedAsync(ManifestFile file, long segmentSize, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _cache.EnsureAsync(file, segmentSize, cancellationToken);
+        }
+        catch (LocalFaultException e) when (e.Fault.Kind == LocalFaultKind.DiskFull)
+        {
+            if (await PruneAsync(cancellationToken, waiveGrace: true) == 0)
+            {
+                throw;
+            }
+        }
+        _logger.LogWarning("Removed cached content no work needs to make room for {Sha256}; fetching it again", file.Sha256);
+        return await _cache.EnsureAsync(file, segmentSize, cancellationToken);
     }
 
     private static string StoredId(string manifestJson) => SignedWork.ManifestHash(manifestJson);
@@ -599,7 +640,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         {
             try
             {
-                await _cache.EnsureAsync(file, segmentSize, cancellationToken);
+                await EnsureCachedAsync(file, segmentSize, cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -610,10 +651,12 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
 
     /// <summary>
     /// Removes expired stored packages, and cached content that neither a stored package nor the current work needs
-    /// and that no client has asked for during the grace period.
+    /// and that no client has asked for during the grace period (whatever the grace when <paramref name="waiveGrace"/>:
+    /// the disk is full). Returns how many cached files were removed.
     /// </summary>
-    internal async Task PruneAsync(CancellationToken cancellationToken)
+    internal async Task<int> PruneAsync(CancellationToken cancellationToken, bool waiveGrace = false)
     {
+        var removed = 0;
         var now = Now;
         var expired = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var package in _stored.Values.Where(p => p.Until is { } until && until <= now).ToList())
@@ -633,13 +676,15 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
                 continue;
             }
             // An expired package goes at once; content fetched for installs stays a while after the work that needed it.
-            var unneeded = expired.Contains(hash) || !_lastNeeded.TryGetValue(hash, out var last) || now - last >= _options.CacheGrace;
+            var unneeded = waiveGrace || expired.Contains(hash) || !_lastNeeded.TryGetValue(hash, out var last) || now - last >= _options.CacheGrace;
             if (unneeded && _cache.Remove(hash))
             {
+                removed++;
                 _lastNeeded.TryRemove(hash, out _);
                 _logger.LogInformation("Removed {Sha256} from the cache: no stored package or current work needs it", hash);
             }
         }
+        return removed;
     }
 
     /// <summary>A snapshot with its lookups.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using JP1Dist.Agent;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Storage;
@@ -27,10 +28,12 @@ public sealed record StoredPackage(string ManifestId, string Manifest, string Si
 public sealed class RelayStore : IDisposable
 {
     private readonly string _connectionString;
+    private readonly string _path;
     private readonly SemaphoreSlim _write = new(1, 1);
 
     public RelayStore(string path)
     {
+        _path = Path.GetFullPath(path);
         _enqueues = new GroupFlush<PendingEnqueue>(256, FlushEnqueuesAsync);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         CreateOwnerOnly(path);
@@ -86,6 +89,10 @@ public sealed class RelayStore : IDisposable
         command.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// One write transaction. SQLite's own faults of the volume (full, read-only, I/O) become a <see cref="LocalFaultException"/>
+    /// naming the store, so the relay says what it is instead of taking it for its higher system's failure or ending.
+    /// </summary>
     private async Task WriteAsync(Action<SqliteConnection, SqliteTransaction> write, CancellationToken cancellationToken)
     {
         await _write.WaitAsync(cancellationToken);
@@ -96,11 +103,24 @@ public sealed class RelayStore : IDisposable
             write(connection, transaction);
             transaction.Commit();
         }
+        catch (SqliteException e) when (FaultOf(e) is { } fault)
+        {
+            throw new LocalFaultException(fault, e);
+        }
         finally
         {
             _write.Release();
         }
     }
+
+    /// <summary>The local fault an SQLite result code stands for: SQLITE_FULL, SQLITE_READONLY, SQLITE_PERM, SQLITE_IOERR, SQLITE_CANTOPEN.</summary>
+    private LocalFault? FaultOf(SqliteException e) => (e.SqliteErrorCode & 0xFF) switch
+    {
+        13 => new LocalFault(LocalFaultKind.DiskFull, _path, "writing the relay's store") { FreeBytes = LocalFault.FreeSpace(_path) },
+        3 or 8 => new LocalFault(LocalFaultKind.PermissionDenied, _path, "writing the relay's store", e.Message),
+        10 or 14 => new LocalFault(LocalFaultKind.StorageFailed, _path, "writing the relay's store", e.Message),
+        _ => null,
+    };
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {

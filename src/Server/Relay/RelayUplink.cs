@@ -75,6 +75,14 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                     upstream.Client.Systems.LastFailed ?? upstream.Client.Current, e.Message, upstream.Client.Current, delay.TotalSeconds);
                 await PauseAsync(delay, stoppingToken);
             }
+            catch (LocalFaultException e)
+            {
+                // This computer's fault (relay.db on a full disk): the relay goes on serving what it kept, and asks again.
+                var delay = backoff.Next();
+                logger.LogError("Cannot keep the work snapshot from the higher system: {Error} Serving the last snapshot kept, trying again in {Delay:0.0} s",
+                    e.Message, delay.TotalSeconds);
+                await PauseAsync(delay, stoppingToken);
+            }
         }
     }
 
@@ -146,6 +154,14 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                 await PauseAsync(delay, stoppingToken);
                 _queued.Release();
             }
+            catch (LocalFaultException e)
+            {
+                // The batch may have gone up; the manager applies reports by compare-and-set, so sending it again changes nothing.
+                var delay = backoff.Next();
+                logger.LogError("Cannot update the outbox: {Error} Trying again in {Delay:0.0} s", e.Message, delay.TotalSeconds);
+                await PauseAsync(delay, stoppingToken);
+                _queued.Release();
+            }
         }
     }
 
@@ -157,7 +173,7 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
             {
                 await node.PruneAsync(stoppingToken);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException or LocalFaultException)
             {
                 logger.LogWarning(e, "Pruning the package cache failed");
             }

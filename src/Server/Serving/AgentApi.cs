@@ -245,6 +245,9 @@ public static class AgentApi
             : (hostId, Problem(403, "HostNotRelay", "Only a host registered as a relay may use the relay endpoints."));
     }
 
+    /// <summary>The error id of a 503 for a fault of the serving node's own storage (a full disk, a denied path).</summary>
+    public const string StorageFaultId = "StorageFault";
+
     /// <summary>Turns engine errors into problem details, so a bad request never crashes the server.</summary>
     public static IApplicationBuilder UseDistProblemDetails(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
@@ -264,6 +267,14 @@ public static class AgentApi
                 _ => 400,
             };
             await Problem(status, e.ErrorId, e.Message).ExecuteAsync(context);
+        }
+        catch (JP1Dist.Agent.LocalFaultException e) when (!context.Response.HasStarted)
+        {
+            // This node's own storage (a relay's cache or store on a full disk): the client is not at fault and asks again
+            // later; the node says what it is, and keeps serving everything else.
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("JP1Dist.Serving")
+                .LogError("{Path} could not be answered: {Kind}: {Message}", context.Request.Path.Value, e.Fault.Kind, e.Message);
+            await Problem(503, StorageFaultId, $"This node cannot do what the request needs now: {e.Message} Try again later.").ExecuteAsync(context);
         }
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {

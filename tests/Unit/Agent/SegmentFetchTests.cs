@@ -109,6 +109,28 @@ public sealed class SegmentFetchTests : IDisposable
         Assert.Equal(payload, await File.ReadAllBytesAsync(Path.Combine(_folder, "payload.part")));
     }
 
+    [JP1Dist.Tests.Host.SmallVolumeFact]
+    public async Task A_write_the_disk_refuses_is_a_disk_full_fault_naming_the_partial_file_and_what_it_still_needs()
+    {
+        var payload = Payload(64 * 4096);
+        var file = Manifest(payload, 4096);
+        using var volume = JP1Dist.Tests.Host.SmallVolume.Mount(Path.Combine(_folder, "small"), 64 * 1024);
+        var partial = Path.Combine(volume.Path, "payload.part");
+        using var client = new HigherSystemClient(new Uri("http://127.0.0.1:1/"), new RangeHandler(payload));
+        using var reader = new SegmentReader(client, file.Sha256, new TransferThrottle(0));
+
+        var fault = await Assert.ThrowsAsync<LocalFaultException>(async () =>
+        {
+            await using var fetch = await SegmentFetch.OpenAsync(partial, file, 4096, CancellationToken.None);
+            await fetch.RunAsync(reader, read => read(), _ => Task.FromResult(true), 3, NullLogger.Instance, file.Path, CancellationToken.None);
+        });
+
+        Assert.Equal((LocalFaultKind.DiskFull, partial), (fault.Fault.Kind, fault.Fault.Path));
+        Assert.InRange(fault.Fault.NeededBytes!.Value, payload.Length - 64 * 1024, payload.Length - 4096); // the rest of the file from the refused segment
+        Assert.False(HigherSystemClient.IsTransient(fault));
+        Assert.StartsWith($"The disk is full: writing '{partial}' needs ", fault.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Buffers_are_aligned_and_unbuffered_writes_turn_on_and_off_on_Linux()
     {

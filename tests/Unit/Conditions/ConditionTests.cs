@@ -187,7 +187,7 @@ public sealed class ConditionTests
             var slow = await AgentConditions.CheckAsync(new InstallConditions { CheckCommand = "sleep", CheckArguments = ["30"], CheckTimeoutSeconds = 1 }, store, folder, true, default);
             Assert.Contains("did not finish within 1 s", slow.Message, StringComparison.Ordinal);
             var missing = await AgentConditions.CheckAsync(new InstallConditions { CheckCommand = "/no/such/program" }, store, folder, true, default);
-            Assert.Contains("could not be started", missing.Message, StringComparison.Ordinal);
+            Assert.Equal("Condition CheckCommand not met: The check program '/no/such/program' was not found: no such file.", missing.Message);
             // The program is not run when a fact already fails, nor before the download.
             var skipped = await AgentConditions.CheckAsync(new InstallConditions { CheckCommand = "sh", CheckArguments = ["-c", "exit 4"] }, store, folder, false, default);
             Assert.True(skipped.Met);
