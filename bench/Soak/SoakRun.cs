@@ -65,6 +65,8 @@ public sealed class SoakRun
     private AgentLogSummary? _agentLogs;
     private readonly Dictionary<string, ServerLogSummary?> _nodeLogs = [];
     private bool _cleanedUp;
+    private CancellationTokenSource? _abort;
+    private string? _abortReason;
 
     private SoakRun(SoakOptions options, SoakPlan plan, TextWriter progress)
     {
@@ -92,17 +94,23 @@ public sealed class SoakRun
         var seed = options.Seed ?? Random.Shared.Next();
         var plan = SoakPlan.Draw(seed, options);
         var run = new SoakRun(options, plan, progress);
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        run._abort = abort;
         progress.WriteLine($"soak: seed {seed} (repeat the same choices with --seed {seed}); {plan.Jobs.Count} jobs and {plan.Kills.Count} kills planned over {options.Minutes} min");
         // The last resort when the process ends some other way than through the finally below (an unhandled signal).
         EventHandler killOnExit = (_, _) => run.KillEverything();
         AppDomain.CurrentDomain.ProcessExit += killOnExit;
         try
         {
-            await run.ExecuteAsync(cancellationToken);
+            await run.ExecuteAsync(abort.Token);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             run.Error = $"Interrupted after {run._clock.Elapsed.TotalSeconds:0} s.";
+        }
+        catch (OperationCanceledException) when (run._abortReason is not null)
+        {
+            run.Error = run._abortReason;
         }
         catch (Exception e)
         {
@@ -144,12 +152,13 @@ public sealed class SoakRun
                 && File.Exists(Path.Combine(RelayState, NodeCertificate.IssuedFileName)),
             "the relay registered and obtained its certificate", _relay, StartupBound, cancellationToken);
 
+        using var settled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var guard = GuardMemoryAsync(settled.Token);
         await StartAgentsAsync(managerUrl, relayUrl, cancellationToken);
 
         Log($"chaos for {_options.Minutes} min: {_plan.Jobs.Count} jobs, {_plan.Kills.Count(k => k.Node == SoakPlan.ManagerNode)} kills of the manager, "
             + $"{_plan.Kills.Count(k => k.Node == SoakPlan.RelayNode)} of the relay");
         var chaosClock = Stopwatch.StartNew();
-        using var settled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var reporter = ReportProgressAsync(settled.Token);
         var jobs = RunJobsAsync(chaosClock, cancellationToken);
         var killers = new[] { _manager, _relay }.Select(node => RunKillsAsync(node, chaosClock, cancellationToken)).ToList();
@@ -184,6 +193,7 @@ public sealed class SoakRun
         }
         await settled.CancelAsync();
         await reporter;
+        await guard;
 
         _agentsPssKib = Sum(_agents.Select(a => a.ProportionalSetKib()));
         _managerPssKib = _manager.ProportionalSetKib();
@@ -328,6 +338,48 @@ public sealed class SoakRun
         }
     }
 
+    /// <summary>
+    /// Ends the run, naming why, when the machine's available memory falls below <see cref="MemoryFloorBytes"/>: the machine
+    /// is shared, and the kernel's OOM killer would pick a process of its own choosing, maybe not one of this run's.
+    /// </summary>
+    private async Task GuardMemoryAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+                if (MemoryAvailableBytes() is { } available && available < MemoryFloorBytes)
+                {
+                    _abortReason = $"Stopped: the machine had {available / 1048576} MiB of memory available (floor {MemoryFloorBytes / 1048576} MiB); "
+                        + $"the agents held {Megabytes(Sum(_agents.Select(a => a.ProportionalSetKib())))} MB. Run fewer agents (--agents).";
+                    Log(_abortReason);
+                    await _abort!.CancelAsync();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private const long MemoryFloorBytes = 1L << 30;
+
+    /// <summary>MemAvailable from /proc/meminfo, or null where there is none.</summary>
+    private static long? MemoryAvailableBytes()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemAvailable:", StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
+    }
+
     private async Task ReportProgressAsync(CancellationToken cancellationToken)
     {
         try
@@ -338,7 +390,8 @@ public sealed class SoakRun
                 var statuses = await Engine.Jobs.GetStatusAsync(new JobStatusQuery(), cancellationToken);
                 var counts = string.Join(", ", statuses.GroupBy(s => s.Status).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"));
                 var stopped = _agents.Count(a => a.EndedByItself);
-                Log($"manager {State(_manager)}, relay {State(_relay)}; targets: {(counts.Length == 0 ? "none yet" : counts)}{(stopped > 0 ? $"; {stopped} agents ENDED" : "")}");
+                Log($"manager {State(_manager)}, relay {State(_relay)}; targets: {(counts.Length == 0 ? "none yet" : counts)}{(stopped > 0 ? $"; {stopped} agents ENDED" : "")}; "
+                    + $"agents hold {Megabytes(Sum(_agents.Select(a => a.ProportionalSetKib())))} MB, {MemoryAvailableBytes() / 1048576} MiB available");
             }
         }
         catch (OperationCanceledException)
