@@ -2,9 +2,9 @@ using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Policies;
-using JP1Dist.Core.Security;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Security;
 using JP1Dist.Protocol.Signing;
 using Microsoft.EntityFrameworkCore;
 

@@ -1,10 +1,12 @@
 using System.Security.Cryptography;
 using System.Text;
-using JP1Dist.Protocol.Signing;
 
-namespace JP1Dist.Core.Security;
+namespace JP1Dist.Protocol.Security;
 
-/// <summary>Random secrets (tokens, credentials) and the hashes under which they are stored.</summary>
+/// <summary>
+/// Random secrets (tokens, credentials) and the hashes under which they are stored. In the protocol because both ends make
+/// them: the manager its tokens and credentials, a node the credential it asks its registration to give it.
+/// </summary>
 public static class Secrets
 {
     /// <summary>A new URL-safe secret of 32 random bytes.</summary>
