@@ -1,6 +1,7 @@
 using JP1Dist.Contracts;
 using JP1Dist.Core.Domain;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Security;
 using Xunit;
 
 namespace JP1Dist.Tests.Engine;
@@ -48,6 +49,28 @@ public sealed class HostServiceTests : IDisposable
         var moved = Assert.Single(await _folder.Engine.Hosts.ListAsync());
         Assert.Equal("PC-A", moved.Name);
         Assert.Equal(["10.0.0.9"], moved.Addresses);
+    }
+
+    [Fact]
+    public async Task A_registration_asked_again_with_the_credential_it_chose_is_answered_as_the_host_it_became()
+    {
+        var hosts = _folder.Engine.Hosts;
+        var once = (await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("one use", MaxUses: 1))).Token!;
+        var chosen = Secrets.NewSecret();
+        var first = await hosts.RegisterAsync(Request(once, "pc-c") with { ChosenCredential = chosen });
+        Assert.Equal(chosen, first.Credential);
+
+        // The first answer was lost: the same registration again, even with the token used up, is the same host, unchanged.
+        var again = await hosts.RegisterAsync(Request(once, "PC-C") with { ChosenCredential = chosen });
+        Assert.Equal((first.HostId, chosen), (again.HostId, again.Credential));
+        Assert.Equal(first.HostId, await hosts.AuthenticateAsync(first.HostId, chosen));
+        Assert.Equal("pc-c", Assert.Single(await hosts.ListAsync()).Name);
+        Assert.Equal(1, (await hosts.ListEnrollmentTokensAsync()).Single().UseCount);
+
+        // Another credential chosen for the same name proves nothing: the name stays its credential's.
+        var other = (await hosts.NewEnrollmentTokenAsync("other")).Token!;
+        Assert.Equal("HostNameTaken", (await Assert.ThrowsAsync<DistException>(() => hosts.RegisterAsync(Request(other, "pc-c") with { ChosenCredential = Secrets.NewSecret() }))).ErrorId);
+        Assert.Equal(first.HostId, await hosts.AuthenticateAsync(first.HostId, chosen));
     }
 
     [Fact]
