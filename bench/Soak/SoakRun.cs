@@ -234,6 +234,10 @@ public sealed class SoakRun
         var told = Stopwatch.StartNew();
         await WaitForAsync(async () =>
             {
+                if (_agents.FirstOrDefault(a => a.EndedByItself) is { } ended)
+                {
+                    throw new InvalidOperationException($"Agent {ended.Name} ended with exit code {ended.ExitCode} before all registered: {Tail(OutputOf(ended))}");
+                }
                 var hosts = (await Engine.Hosts.ListAsync("soak-*", cancellationToken)).Count(h => h.Name != RelayName);
                 var stored = _agents.Count(a => File.Exists(Path.Combine(_scratch, "agents", a.Name, "agent.json")));
                 if (told.Elapsed > TimeSpan.FromSeconds(10))
