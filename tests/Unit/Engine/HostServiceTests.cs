@@ -74,6 +74,23 @@ public sealed class HostServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_repeat_that_reaches_the_manager_itself_leaves_the_host_below_the_relay_it_registered_through()
+    {
+        var hosts = _folder.Engine.Hosts;
+        var relay = await hosts.RegisterAsync(Request((await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("relays", Relay: true))).Token!, "relay-1", "Relay")
+            with { RelayUrl = "http://relay-1:22401" });
+        var token = (await hosts.NewEnrollmentTokenAsync("clients")).Token!;
+        var chosen = Secrets.NewSecret();
+        var below = await hosts.RegisterAsync(Request(token, "pc-r") with { ChosenCredential = chosen }, relay.HostId);
+
+        // The relay kept the host from the answer, which never reached the agent; the agent asks again at the manager, which
+        // stands in for the relay. The host stays below the relay, which knows it and passes its reports up.
+        var again = await hosts.RegisterAsync(Request(token, "pc-r") with { ChosenCredential = chosen });
+        Assert.Equal((below.HostId, chosen), (again.HostId, again.Credential));
+        Assert.Equal("relay-1", (await hosts.ListAsync("pc-r")).Single().HigherSystem);
+    }
+
+    [Fact]
     public async Task A_token_admits_until_it_expires_or_is_used_up_and_not_once_removed()
     {
         var hosts = _folder.Engine.Hosts;
