@@ -190,8 +190,11 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// The answer to a registration asked again with the credential the node chose for it, after the answer to the first
     /// ask was lost (a timeout, a cut connection, the manager stopped after its commit): the host of that name holds that
     /// credential (or its enrollment waits for approval with it), so it is answered as the first time, with nothing changed
-    /// and no token use counted. Null when it is not a repeat, or when it comes through another higher system than the
-    /// host is under (then it registers as a move).
+    /// and no token use counted. Also when it reaches the manager itself, standing in for the relay the host registered
+    /// through: that relay may have kept the host from the first answer, and a host moved from under it would leave it
+    /// taking the host's reports, which the manager refuses from it (HostNotBelowRelay). Null when it is not a repeat, or
+    /// when it comes through a relay the host is not below (that relay keeps the host as its client from this answer, so
+    /// it registers as a move).
     /// </summary>
     private async Task<RegisterResponse?> AnswerAgainAsync(DistDbContext db, string name, string chosen, Guid? parentHostId, CancellationToken cancellationToken)
     {
@@ -201,7 +204,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             .Select(h => new { h.Id, h.ParentHostId }).FirstOrDefaultAsync(cancellationToken);
         if (host is not null)
         {
-            return host.ParentHostId == parentHostId ? Answer(host.Id, chosen) : null;
+            return parentHostId is null || host.ParentHostId == parentHostId ? Answer(host.Id, chosen) : null;
         }
         var pending = await db.PendingEnrollments.AsNoTracking().Where(p => p.NameKey == key && p.CredentialHash == hash && p.CollectedAt == null)
             .Select(p => (Guid?)p.HostId).FirstOrDefaultAsync(cancellationToken);
