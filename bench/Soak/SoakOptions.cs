@@ -20,11 +20,15 @@ public sealed record SoakOptions(
     (int Min, int Max) DownSeconds,
     string? Executables)
 {
-    /// <summary>The figures: 200 agents, half below the relay, 10 minutes of chaos, then at most 10 to settle.</summary>
-    public static SoakOptions Default { get; } = new(200, null, 10, 10, null, 40, 4, 1024, (20, 90), (1, 20), null);
+    /// <summary>
+    /// The figures: 200 agents, half below the relay, 10 minutes of chaos, then at most 15 to settle; a job for every
+    /// agent each minute, half of them 2 MB at 512 KB/s (4 s a transfer, so kills cut transfers); a kill of each node every
+    /// 20-90 s, down 1-20 s.
+    /// </summary>
+    public static SoakOptions Default { get; } = new(200, null, 10, 15, null, 60, 2, 512, (20, 90), (1, 20), null);
 
-    public const string Usage = "usage: JP1Dist.Bench.Soak [--agents 200] [--below-relay N (default half)] [--minutes 10] [--settle-minutes 10] [--seed N] "
-        + "[--job-every-seconds 40] [--package-mb 4] [--cap-kbps 1024] [--kill-seconds 20-90] [--down-seconds 1-20] [--jp1dist out/jp1dist]";
+    public const string Usage = "usage: JP1Dist.Bench.Soak [--agents 200] [--below-relay N (default half)] [--minutes 10] [--settle-minutes 15] [--seed N] "
+        + "[--job-every-seconds 60] [--package-mb 2] [--cap-kbps 512] [--kill-seconds 20-90] [--down-seconds 1-20] [--jp1dist out/jp1dist]";
 
     /// <summary>How many agents have the relay as their first higher system (the manager stands in); the rest are on the manager.</summary>
     public int AgentsBelowRelay => BelowRelay ?? Agents / 2;
