@@ -20,6 +20,7 @@ public sealed record SoakReport(
     int TargetsOnLaterAttempts,
     AgentLogSummary? AgentLogs,
     IReadOnlyDictionary<string, ServerLogSummary?> NodeLogs,
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> NodeLogKinds,
     IReadOnlyList<PlannedJob> PlannedJobs,
     IReadOnlyList<PlannedKill> PlannedKills,
     string? Error);

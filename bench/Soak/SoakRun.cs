@@ -64,6 +64,7 @@ public sealed class SoakRun
     private int _laterAttempts;
     private AgentLogSummary? _agentLogs;
     private readonly Dictionary<string, ServerLogSummary?> _nodeLogs = [];
+    private readonly Dictionary<string, IReadOnlyDictionary<string, int>> _nodeLogKinds = [];
     private bool _cleanedUp;
     private CancellationTokenSource? _abort;
     private string? _abortReason;
@@ -457,6 +458,8 @@ public sealed class SoakRun
             _agentLogs = AgentLogSummary.Read(_agents.Select(a => Path.Combine(_scratch, "agents", a.Name)), _managerUrl, _relayUrl);
             _nodeLogs["manager"] = ServerLog.Summarize(Path.Combine(Home, "logs"));
             _nodeLogs["relay"] = ServerLog.Summarize(Path.Combine(RelayState, "logs"));
+            _nodeLogKinds["manager"] = LogKinds.Read(Path.Combine(Home, "logs"));
+            _nodeLogKinds["relay"] = LogKinds.Read(Path.Combine(RelayState, "logs"));
         }
         catch (IOException e)
         {
@@ -537,6 +540,7 @@ public sealed class SoakRun
             _laterAttempts,
             _agentLogs,
             _nodeLogs,
+            _nodeLogKinds,
             _plan.Jobs,
             _plan.Kills,
             Error);
