@@ -62,6 +62,6 @@ public static partial class LogKinds
     [GeneratedRegex("\"[^\"]*\"")]
     private static partial Regex Quoted();
 
-    [GeneratedRegex("[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\\d+(\\.\\d+)?")]
+    [GeneratedRegex("[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\\b\\d+(\\.\\d+)*\\b")]
     private static partial Regex Numbers();
 }
