@@ -23,41 +23,27 @@ public sealed class DistEngine : IDistServices
     private static readonly ConcurrentDictionary<string, DistEngine> Open = new(StringComparer.Ordinal);
 
     public DistEngine(DataFolder folder, TimeProvider? time = null)
+        : this(null, folder, time ?? TimeProvider.System, new DistDatabase(folder), new ContentStore(folder.ContentPath), DistCaller.Local)
     {
-        Folder = folder;
-        Time = time ?? TimeProvider.System;
-        Database = new DistDatabase(folder);
-        Content = new ContentStore(folder.ContentPath);
-        Caller = DistCaller.Local;
-        SigningKeys = new SigningKeyService(this);
-        Managers = new ManagerService(this);
-        Policies = new PolicyEvaluator(this);
-        Inventory = new InventoryService(this);
-        Packages = new PackageService(this);
-        Hosts = new HostService(this);
-        Jobs = new JobService(this);
-        HostGroups = new HostGroupService(this);
-        IdGroups = new IdGroupService(this);
-        AccessKeys = new AccessKeyService(this);
-        Audit = new AuditService(this);
     }
 
     /// <summary>
-    /// The engine of <paramref name="local"/> acting for another caller: the same folder, database, clock, loaded keys,
-    /// policy cache and launched manager, with services of its own that check and record this caller.
+    /// An engine acting for <paramref name="caller"/>. The engine of another caller (<paramref name="local"/> given) shares the
+    /// local engine's folder, database, clock, loaded keys, policy cache and launched manager, with services of its own that
+    /// check and record this caller.
     /// </summary>
-    private DistEngine(DistEngine local, DistCaller caller)
+    private DistEngine(DistEngine? local, DataFolder folder, TimeProvider time, DistDatabase database, ContentStore content, DistCaller caller)
     {
         _local = local;
-        Folder = local.Folder;
-        Time = local.Time;
-        Database = local.Database;
-        Content = local.Content;
+        Folder = folder;
+        Time = time;
+        Database = database;
+        Content = content;
         Caller = caller;
-        SigningKeys = new SigningKeyService(this, local.SigningKeys);
-        Managers = new ManagerService(this, local.Managers);
-        Policies = local.Policies;
-        Inventory = local.Inventory;
+        SigningKeys = new SigningKeyService(this, local?.SigningKeys);
+        Managers = new ManagerService(this, local?.Managers);
+        Policies = local?.Policies ?? new PolicyEvaluator(this);
+        Inventory = local?.Inventory ?? new InventoryService(this);
         Packages = new PackageService(this);
         Hosts = new HostService(this);
         Jobs = new JobService(this);
@@ -85,7 +71,8 @@ public sealed class DistEngine : IDistServices
     public IDistServices As(DistCaller caller)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        return new DistEngine(_local ?? this, caller);
+        var local = _local ?? this;
+        return new DistEngine(local, local.Folder, local.Time, local.Database, local.Content, caller);
     }
 
     public DataFolder Folder { get; }
