@@ -68,7 +68,7 @@ public sealed class DistEngine : IDistServices
     /// change is refused unless the caller's role allows it (PermissionDenied) and is recorded in the audit log under the
     /// caller's name and source. Cheap: a few small objects per call, nothing opened.
     /// </summary>
-    public IDistServices As(DistCaller caller)
+    public DistEngine As(DistCaller caller)
     {
         ArgumentNullException.ThrowIfNull(caller);
         var local = _local ?? this;

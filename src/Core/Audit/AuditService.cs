@@ -52,6 +52,13 @@ public sealed class AuditService(DistEngine engine) : IAuditService
             $"{operation} needs the role {needed}; '{caller.Principal}' has the role {caller.Role}. Nothing was changed.", target);
     }
 
+    /// <summary>
+    /// Refuses the engine's caller an operation its role does not allow, as a change itself would (PermissionDenied, recorded
+    /// as Denied), without doing anything else: for the admin API to refuse a request before it reads its body (an upload).
+    /// </summary>
+    public async Task RequireAsync(string operation, string? target, CancellationToken cancellationToken = default) =>
+        await AuthorizeAsync(operation, target, cancellationToken);
+
     /// <summary>A new entry for the engine's caller, now.</summary>
     internal AuditEntryRow Entry(string operation, string target, object? parameters, AuditOutcome outcome) => new()
     {

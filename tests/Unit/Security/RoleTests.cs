@@ -162,10 +162,21 @@ public sealed partial class RoleTests : IDisposable
     }
 
     [Fact]
+    public async Task The_admin_API_can_refuse_a_request_before_its_body_is_read_and_the_refusal_is_recorded()
+    {
+        var reader = _folder.Engine.As(new DistCaller("auditor", "192.0.2.7", DistRole.Reader));
+        await reader.Audit.RequireAsync(DistOperations.GetJobStatus, null); // allowed: nothing recorded
+        var refused = await Assert.ThrowsAsync<DistException>(() => reader.Audit.RequireAsync(DistOperations.NewPackage, "Office@16.0"));
+        Assert.Equal("PermissionDenied", refused.ErrorId);
+        var entry = Assert.Single(await reader.Audit.ListAsync(new AuditQuery()));
+        Assert.Equal((DistOperations.NewPackage, "Office@16.0", AuditOutcome.Denied), (entry.Operation, entry.Target, entry.Outcome));
+    }
+
+    [Fact]
     public async Task A_caller_made_from_another_callers_services_still_acts_for_the_folder_alone()
     {
         var reader = _folder.Engine.As(new DistCaller("auditor", "192.0.2.7", DistRole.Reader));
-        var fromReader = ((Core.DistEngine)reader).As(new DistCaller("admin-key", "192.0.2.9", DistRole.Administrator));
+        var fromReader = reader.As(new DistCaller("admin-key", "192.0.2.9", DistRole.Administrator));
         await fromReader.HostGroups.CreateAsync("G", null);
         var entry = Assert.Single(await reader.Audit.ListAsync(new AuditQuery()));
         Assert.Equal(("admin-key", "192.0.2.9"), (entry.Principal, entry.Source));
