@@ -23,7 +23,8 @@
         'New-DistIdGroup', 'Get-DistIdGroup', 'Remove-DistIdGroup', 'Add-DistIdGroupMember', 'Remove-DistIdGroupMember',
         'Set-IdGroupPolicy', 'Get-IdGroupPolicy',
         'Suspend-DistJob', 'Resume-DistJob', 'Stop-DistJob',
-        'Get-DistSigningKey', 'Update-DistSigningKey'
+        'Get-DistSigningKey', 'Update-DistSigningKey',
+        'New-DistAccessKey', 'Get-DistAccessKey', 'Remove-DistAccessKey', 'Get-DistAuditLog'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
