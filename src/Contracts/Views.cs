@@ -129,7 +129,7 @@ public sealed record DistJobStatus(
     string? Output,
     int JobId,
     Guid HostId,
-    DateTime AddedAt = default,
+    DateTime AddedAt,
     int SegmentsTransferred = 0,
     int SegmentCount = 0,
     long TotalBytes = 0,
