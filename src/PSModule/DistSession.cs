@@ -58,10 +58,11 @@ internal static class DistSession
     /// is (AccessKeyUnknown and the like, CertificateNotTrusted, ManagerUnreachable otherwise), and from then on every cmdlet
     /// of the runspace acts there.
     /// </summary>
-    public static async Task<DistConnection> ConnectAsync(Uri manager, string accessKey, string? pin, CancellationToken cancellationToken)
+    public static async Task<DistConnection> ConnectAsync(Runspace? runspace, Uri manager, string accessKey, string? pin, CancellationToken cancellationToken)
     {
+        // Taken by the caller on the pipeline thread: after an await this runs where no runspace is the default.
+        ArgumentNullException.ThrowIfNull(runspace);
         var connected = await OpenAsync(manager, accessKey, pin, "Connect-DistManager", cancellationToken);
-        var runspace = Runspace.DefaultRunspace ?? throw new InvalidOperationException("Connect-DistManager runs in a PowerShell runspace.");
         if (Connections.TryGetValue(runspace, out var previous))
         {
             previous.Services.Dispose();

@@ -21,5 +21,5 @@ public sealed class ConnectDistManagerCommand : DistCmdlet
     public string? CertificatePin { get; set; }
 
     protected override void ProcessRecord() =>
-        WriteObject(Run(token => DistSession.ConnectAsync(Uri, AccessKey, CertificatePin, token), Uri.ToString()));
+        WriteObject(Run(token => DistSession.ConnectAsync(SessionRunspace, Uri, AccessKey, CertificatePin, token), Uri.ToString()));
 }

@@ -17,10 +17,10 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
     protected CancellationToken StopToken => _stopping.Token;
 
     /// <summary>The runspace this cmdlet runs in, taken on the pipeline thread: work that runs on the thread pool (packaging with progress) must act on the same manager.</summary>
-    private readonly System.Management.Automation.Runspaces.Runspace? _runspace = System.Management.Automation.Runspaces.Runspace.DefaultRunspace;
+    private protected System.Management.Automation.Runspaces.Runspace? SessionRunspace { get; } = System.Management.Automation.Runspaces.Runspace.DefaultRunspace;
 
     /// <summary>The services this session works with (<see cref="DistSession"/> decides which implementation).</summary>
-    protected IDistServices Services => DistSession.For(_runspace);
+    protected IDistServices Services => DistSession.For(SessionRunspace);
 
     protected override void StopProcessing() => _stopping.Cancel();
 
