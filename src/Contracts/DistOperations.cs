@@ -52,6 +52,8 @@ public static class DistOperations
     public const string StartManager = "Start-DistManager";
     public const string StopManager = "Stop-DistManager";
     public const string GetManager = "Get-DistManager";
+    public const string ConnectManager = "Connect-DistManager";
+    public const string DisconnectManager = "Disconnect-DistManager";
 
     public const string GetInventory = "Get-DistInventory";
 
@@ -95,6 +97,9 @@ public static class DistOperations
         [GetSigningKey] = DistRole.Reader,
         [GetAccessKey] = DistRole.Reader,
         [GetAuditLog] = DistRole.Reader,
+        // Choosing the manager a session acts on changes nothing on any manager.
+        [ConnectManager] = DistRole.Reader,
+        [DisconnectManager] = DistRole.Reader,
         // Operator: executing and controlling saved jobs, nothing that defines what is distributed or where.
         [StartJob] = DistRole.Operator,
         [RestartJob] = DistRole.Operator,
