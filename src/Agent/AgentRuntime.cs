@@ -332,6 +332,8 @@ public sealed class AgentRuntime : IDisposable
             SigningKeyFingerprint = token.SigningKeyFingerprint,
             HostId = held?.HostId,
             Credential = held?.Credential,
+            // Kept on disk before it is sent: asked again after a lost answer, this is the same registration.
+            ChosenCredential = _store.ChosenCredential(),
         };
         RegisterResponse response;
         try
@@ -350,6 +352,7 @@ public sealed class AgentRuntime : IDisposable
         _factsCheckedAt = DateTime.UtcNow;
         _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, anchor, _pin, chain.Count > 0 ? chain : null, response.Pending);
         _store.SaveIdentity(_identity);
+        _store.ForgetChosenCredential();
         if (response.Pending)
         {
             // Kept on disk, so a restart asks again with it instead of registering anew.

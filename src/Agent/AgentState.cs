@@ -144,6 +144,39 @@ public sealed class AgentStateStore
         }
     }
 
+    /// <summary>The credential the registration under way asks for (registration.secret): owner-only, like the identity.</summary>
+    private string ChosenCredentialPath => Path.Combine(Folder, "registration.secret");
+
+    /// <summary>
+    /// The credential this node asks its registration to give it: made once and kept on disk until the registration is
+    /// answered (<see cref="ForgetChosenCredential"/>), so that asking again after a lost answer (a timeout, a cut
+    /// connection, this process stopped meanwhile) is the same registration, which the higher system answers as the first
+    /// time (<see cref="RegisterRequest.ChosenCredential"/>).
+    /// </summary>
+    public string ChosenCredential()
+    {
+        lock (IdentityLock)
+        {
+            var kept = File.Exists(ChosenCredentialPath) ? File.ReadAllText(ChosenCredentialPath).Trim() : null;
+            if (Secrets.IsWellFormed(kept))
+            {
+                return kept!;
+            }
+            var chosen = Secrets.NewSecret();
+            LocalFault.Guard(ChosenCredentialPath, "writing", () => OwnerOnlyFiles.WriteText(ChosenCredentialPath, chosen, overwrite: true));
+            return chosen;
+        }
+    }
+
+    /// <summary>The registration was answered: the next one (only after a refused credential) chooses a new credential.</summary>
+    public void ForgetChosenCredential()
+    {
+        lock (IdentityLock)
+        {
+            LocalFault.Guard(ChosenCredentialPath, "deleting", () => File.Delete(ChosenCredentialPath));
+        }
+    }
+
     private string FactsHashPath => Path.Combine(Folder, "facts.sha256");
 
     /// <summary>The hash of the facts the higher system last acknowledged, or null.</summary>

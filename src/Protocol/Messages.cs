@@ -34,6 +34,9 @@ public static class ApiPaths
 /// belongs to the credential it was enrolled with, and only that credential registers it again. SigningKeyFingerprint is
 /// the signing key the agent's token names: the manager refuses the registration, before it registers anything, when it
 /// signs with another key (the agent checks the answer's key itself as well, since only a genuine manager honours it).
+/// ChosenCredential is the credential the node asks this registration to give it (a secret it made and keeps on disk until
+/// it is answered): a registration asked again with it after its answer was lost (a timeout, a cut connection, either end
+/// stopped) is answered as the first time, instead of the name being refused to the credential it was given.
 /// </summary>
 public sealed record RegisterRequest(
     string Token,
@@ -49,7 +52,8 @@ public sealed record RegisterRequest(
     string? RelayUrl = null,
     Guid? HostId = null,
     string? Credential = null,
-    string? SigningKeyFingerprint = null);
+    string? SigningKeyFingerprint = null,
+    string? ChosenCredential = null);
 
 /// <summary>Hardware and software facts beyond the basic ones; optional on the wire, so older agents still register.</summary>
 public sealed record HostInventory(

@@ -192,6 +192,11 @@ public static class RequestValidator
         {
             return credential;
         }
+        if (request.ChosenCredential is { } chosen && !Security.Secrets.IsWellFormed(chosen))
+        {
+            return Invalid(path + "chosenCredential", $"{Security.Secrets.Length} URL-safe base64 characters (32 random bytes)",
+                $"'{path}chosenCredential' is not a secret: it must be {Security.Secrets.Length} URL-safe base64 characters (32 random bytes).");
+        }
         if (request.SigningKeyFingerprint is { } fingerprint && !Signing.Fingerprints.IsFingerprint(fingerprint))
         {
             return Invalid(path + "signingKeyFingerprint", "64 hex digits", $"'{path}signingKeyFingerprint' is not a SHA-256 fingerprint (64 hex digits).");

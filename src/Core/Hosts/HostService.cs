@@ -2,9 +2,9 @@ using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Policies;
-using JP1Dist.Core.Security;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Security;
 using JP1Dist.Protocol.Signing;
 using Microsoft.EntityFrameworkCore;
 
@@ -144,6 +144,10 @@ public sealed class HostService(DistEngine engine) : IHostService
                 return Answer(heldId, held);
             }
         }
+        if (request.ChosenCredential is { } chosen && await AnswerAgainAsync(db, request.Name, chosen, parentHostId, cancellationToken) is { } repeated)
+        {
+            return repeated;
+        }
         if (string.IsNullOrWhiteSpace(request.Token))
         {
             throw new DistException("EnrollmentTokenMissing", DistErrorKind.Unauthorized, "The registration carries no enrollment token.");
@@ -166,7 +170,10 @@ public sealed class HostService(DistEngine engine) : IHostService
             .Select(t => new { t.Id, t.RequireApproval }).FirstAsync(cancellationToken);
         var key = Names.Key(name);
         var host = await db.Hosts.FirstOrDefaultAsync(h => h.NameKey == key, cancellationToken);
-        var proves = host is not null && request.HostId == host.Id && request.Credential is { } presented && Secrets.Matches(presented, host.CredentialHash);
+        // The host's credential proves the name: the one it holds, or the one it chose for a registration whose answer it
+        // never received, asked again through another higher system (a move, like any registration that proves it).
+        var proves = host is not null && ((request.HostId == host.Id && request.Credential is { } presented && Secrets.Matches(presented, host.CredentialHash))
+            || (request.ChosenCredential is { } again && Secrets.Matches(again, host.CredentialHash)));
         if (host is not null && !proves && !token.RequireApproval)
         {
             throw new DistException("HostNameTaken", DistErrorKind.InvalidOperation,
@@ -186,10 +193,35 @@ public sealed class HostService(DistEngine engine) : IHostService
             db.Hosts.Add(host);
         }
         await CheckHigherSystemAsync(db, host, isNew, kind, parentHostId, cancellationToken);
-        var credential = Secrets.NewSecret();
+        var credential = request.ChosenCredential ?? Secrets.NewSecret();
         await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, Secrets.Hash(credential), now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return Answer(host.Id, credential);
+    }
+
+    /// <summary>
+    /// The answer to a registration asked again with the credential the node chose for it, after the answer to the first
+    /// ask was lost (a timeout, a cut connection, the manager stopped after its commit): the host of that name holds that
+    /// credential (or its enrollment waits for approval with it), so it is answered as the first time, with nothing changed
+    /// and no token use counted. Also when it reaches the manager itself, standing in for the relay the host registered
+    /// through: that relay may have kept the host from the first answer, and a host moved from under it would leave it
+    /// taking the host's reports, which the manager refuses from it (HostNotBelowRelay). Null when it is not a repeat, or
+    /// when it comes through a relay the host is not below (that relay keeps the host as its client from this answer, so
+    /// it registers as a move).
+    /// </summary>
+    private async Task<RegisterResponse?> AnswerAgainAsync(DistDbContext db, string name, string chosen, Guid? parentHostId, CancellationToken cancellationToken)
+    {
+        var key = Names.Key(Names.Require(name, "Host"));
+        var hash = Secrets.Hash(chosen);
+        var host = await db.Hosts.AsNoTracking().Where(h => h.NameKey == key && h.CredentialHash == hash)
+            .Select(h => new { h.Id, h.ParentHostId }).FirstOrDefaultAsync(cancellationToken);
+        if (host is not null)
+        {
+            return parentHostId is null || host.ParentHostId == parentHostId ? Answer(host.Id, chosen) : null;
+        }
+        var pending = await db.PendingEnrollments.AsNoTracking().Where(p => p.NameKey == key && p.CredentialHash == hash && p.CollectedAt == null)
+            .Select(p => (Guid?)p.HostId).FirstOrDefaultAsync(cancellationToken);
+        return pending is { } pendingId ? Answer(pendingId, chosen, pending: true) : null;
     }
 
     /// <summary>
@@ -265,7 +297,7 @@ public sealed class HostService(DistEngine engine) : IHostService
         // The higher system is checked now, as for a registration, and again at approval.
         await CheckHigherSystemAsync(db, enrolled ?? new HostRow { Id = hostId, Name = name, NameKey = key, CredentialHash = "" }, enrolled is null, kind,
             parentHostId, cancellationToken);
-        var credential = Secrets.NewSecret();
+        var credential = request.ChosenCredential ?? Secrets.NewSecret();
         db.PendingEnrollments.Add(new PendingEnrollmentRow
         {
             HostId = hostId,
@@ -273,7 +305,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             NameKey = key,
             Kind = kind,
             ParentHostId = parentHostId,
-            RegistrationJson = JsonSerializer.Serialize(request with { Token = "", HostId = null, Credential = null }, ProtocolJson.Options),
+            RegistrationJson = JsonSerializer.Serialize(request with { Token = "", HostId = null, Credential = null, ChosenCredential = null }, ProtocolJson.Options),
             CredentialHash = Secrets.Hash(credential),
             TokenId = tokenId,
             RequestedAt = now,

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Text;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Domain;
-using JP1Dist.Core.Security;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Security;
 using JP1Dist.Protocol.Signing;
 using JP1Dist.Protocol.Tls;
 

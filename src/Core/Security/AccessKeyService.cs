@@ -3,6 +3,7 @@ using JP1Dist.Contracts;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Security;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 

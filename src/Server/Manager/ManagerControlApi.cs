@@ -1,6 +1,6 @@
 using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Managers;
-using JP1Dist.Core.Security;
+using JP1Dist.Protocol.Security;
 using JP1Dist.Server.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -4,8 +4,8 @@ using JP1Dist.Agent;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Domain;
-using JP1Dist.Core.Security;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Security;
 using JP1Dist.Protocol.Signing;
 using JP1Dist.Server.Serving;
 using Microsoft.Extensions.Logging;
@@ -259,7 +259,11 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
         if (FindFile(sha256) is not { } found)
         {
-            return null;
+            // Not "there is no such content": the client holds a manifest that names it, from a higher system that knew
+            // more than this relay does now (the manager standing in, or this relay before it started again on the work it
+            // kept while its higher system was unreachable). A 404 would fail the client's target for good.
+            throw new DistException("ContentNotKnownYet", DistErrorKind.NotAvailable,
+                $"This relay does not know content {sha256} yet: the work it holds is older than the client's. Try again later, or the next higher system.", sha256);
         }
         try
         {

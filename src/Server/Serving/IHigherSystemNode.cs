@@ -40,7 +40,10 @@ public interface IHigherSystemNode
     /// <summary>Notes that the host was seen (callers throttle this).</summary>
     Task TouchAsync(Guid hostId);
 
-    /// <summary>The local file holding this content, fetched first when this node can; null when it is not known here.</summary>
+    /// <summary>
+    /// The local file holding this content, fetched first when this node can; null when it is not known here (the manager),
+    /// or a NotAvailable refusal when the node may not know it yet (a relay whose work is older than its client's).
+    /// </summary>
     Task<string?> GetContentPathAsync(string sha256, CancellationToken cancellationToken);
 
     /// <summary>A relay's long poll: every current work item of every host below it, once it differs from <paramref name="etag"/>.</summary>

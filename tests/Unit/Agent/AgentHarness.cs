@@ -109,6 +109,14 @@ public sealed class RecordingHandler : DelegatingHandler
     public Func<long, Task>? BeforePayloadRead { get; set; }
     /// <summary>Rewrites the body of work answers (a tampering relay).</summary>
     public Func<string, string>? Rewrite { get; set; }
+    /// <summary>
+    /// Registrations the manager receives and processes but whose answer never reaches the agent (the connection cut after
+    /// the manager committed: a timeout, or the manager killed), counted down by each; <see cref="LoseRegisterAnswerBy"/>
+    /// says how the agent sees it.
+    /// </summary>
+    public int LoseRegisterAnswers { get; set; }
+    /// <summary>What the agent meets instead of a lost registration answer (default: a broken connection).</summary>
+    public Func<Exception> LoseRegisterAnswerBy { get; set; } = () => new HttpRequestException("The connection was cut before the answer arrived.");
 
     /// <summary>The offsets the payload requests started at.</summary>
     public IEnumerable<long> PayloadOffsets => Requests.Where(r => !r.IsScript).Select(r => r.Offset);
@@ -119,6 +127,12 @@ public sealed class RecordingHandler : DelegatingHandler
         if (path.StartsWith(ApiPaths.Report, StringComparison.Ordinal))
         {
             Reports.Add(await request.Content!.ReadAsStringAsync(cancellationToken));
+        }
+        if (path == ApiPaths.Register && LoseRegisterAnswers > 0)
+        {
+            LoseRegisterAnswers--;
+            (await base.SendAsync(request, cancellationToken)).Dispose();
+            throw LoseRegisterAnswerBy();
         }
         if (path.StartsWith(ApiPaths.Work, StringComparison.Ordinal) && Rewrite is { } rewrite)
         {

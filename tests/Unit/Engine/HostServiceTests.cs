@@ -1,6 +1,7 @@
 using JP1Dist.Contracts;
 using JP1Dist.Core.Domain;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Security;
 using Xunit;
 
 namespace JP1Dist.Tests.Engine;
@@ -48,6 +49,45 @@ public sealed class HostServiceTests : IDisposable
         var moved = Assert.Single(await _folder.Engine.Hosts.ListAsync());
         Assert.Equal("PC-A", moved.Name);
         Assert.Equal(["10.0.0.9"], moved.Addresses);
+    }
+
+    [Fact]
+    public async Task A_registration_asked_again_with_the_credential_it_chose_is_answered_as_the_host_it_became()
+    {
+        var hosts = _folder.Engine.Hosts;
+        var once = (await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("one use", MaxUses: 1))).Token!;
+        var chosen = Secrets.NewSecret();
+        var first = await hosts.RegisterAsync(Request(once, "pc-c") with { ChosenCredential = chosen });
+        Assert.Equal(chosen, first.Credential);
+
+        // The first answer was lost: the same registration again, even with the token used up, is the same host, unchanged.
+        var again = await hosts.RegisterAsync(Request(once, "PC-C") with { ChosenCredential = chosen });
+        Assert.Equal((first.HostId, chosen), (again.HostId, again.Credential));
+        Assert.Equal(first.HostId, await hosts.AuthenticateAsync(first.HostId, chosen));
+        Assert.Equal("pc-c", Assert.Single(await hosts.ListAsync()).Name);
+        Assert.Equal(1, (await hosts.ListEnrollmentTokensAsync()).Single().UseCount);
+
+        // Another credential chosen for the same name proves nothing: the name stays its credential's.
+        var other = (await hosts.NewEnrollmentTokenAsync("other")).Token!;
+        Assert.Equal("HostNameTaken", (await Assert.ThrowsAsync<DistException>(() => hosts.RegisterAsync(Request(other, "pc-c") with { ChosenCredential = Secrets.NewSecret() }))).ErrorId);
+        Assert.Equal(first.HostId, await hosts.AuthenticateAsync(first.HostId, chosen));
+    }
+
+    [Fact]
+    public async Task A_repeat_that_reaches_the_manager_itself_leaves_the_host_below_the_relay_it_registered_through()
+    {
+        var hosts = _folder.Engine.Hosts;
+        var relay = await hosts.RegisterAsync(Request((await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("relays", Relay: true))).Token!, "relay-1", "Relay")
+            with { RelayUrl = "http://relay-1:22401" });
+        var token = (await hosts.NewEnrollmentTokenAsync("clients")).Token!;
+        var chosen = Secrets.NewSecret();
+        var below = await hosts.RegisterAsync(Request(token, "pc-r") with { ChosenCredential = chosen }, relay.HostId);
+
+        // The relay kept the host from the answer, which never reached the agent; the agent asks again at the manager, which
+        // stands in for the relay. The host stays below the relay, which knows it and passes its reports up.
+        var again = await hosts.RegisterAsync(Request(token, "pc-r") with { ChosenCredential = chosen });
+        Assert.Equal((below.HostId, chosen), (again.HostId, again.Credential));
+        Assert.Equal("relay-1", (await hosts.ListAsync("pc-r")).Single().HigherSystem);
     }
 
     [Fact]

@@ -244,6 +244,60 @@ public sealed class RelayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Content_a_restarted_relay_does_not_know_yet_is_asked_again_later_and_does_not_fail_the_target()
+    {
+        // The client's own higher system is the relay; the manager stands in (--manager RELAY,MANAGER).
+        var relay = await _h.StartRelayAsync("relay1");
+        await _h.PackageAsync("app");
+        var handler = new RecordingHandler { PayloadSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(_h.Payload)) };
+        var token = await _h.Folder.Engine.Hosts.NewEnrollmentTokenAsync("agent c1");
+        using var agent = new global::JP1Dist.Agent.AgentRuntime(new global::JP1Dist.Agent.AgentOptions
+        {
+            ManagerUrl = new Uri(relay.Url),
+            FailoverUrls = [new Uri(_h.ManagerUrl)],
+            Token = token.Token!,
+            Name = "c1",
+            StateFolder = Path.Combine(_h.Folder.Root, "agent-c1"),
+            PollWait = TimeSpan.Zero,
+            ProgressReportInterval = TimeSpan.Zero,
+            MaxBackoff = TimeSpan.FromMilliseconds(200),
+        }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, handler);
+        await agent.RunOnceAsync(CancellationToken.None);
+
+        // The relay is down when the job is executed, so the client takes it from the manager; the manager dies in the
+        // middle of the payload, and the relay comes back with the work it kept, from before the job (it cannot reach the
+        // manager to learn more). The client's next range request goes to the relay, which does not know that content yet.
+        await relay.StopAsync();
+        await _h.ExecuteAsync(new NewJobRequest("job", "app", null, ["c1"]));
+        var cut = false;
+        handler.BeforePayloadRead = async offset =>
+        {
+            if (!cut && offset >= 3 * RelayHarness.SegmentSize)
+            {
+                cut = true;
+                await _h.StopManagerAsync();
+                await relay.StartAsync();
+                throw new IOException("manager gone");
+            }
+        };
+        try
+        {
+            await agent.RunOnceAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException or TimeoutException or global::JP1Dist.Agent.HigherSystemException)
+        {
+        }
+        Assert.True(cut, "the manager was stopped in the middle of the payload");
+
+        // Everything back: the target succeeds, installed once, instead of having failed for good on the relay's answer.
+        await _h.StartManagerAsync();
+        await _h.RunUntilFinalAsync("job", agent);
+        var target = (await _h.StatusAsync("job")).Single();
+        Assert.True(target.Status == TargetStatus.Succeeded, $"{target.Status}: {target.Message}");
+        Assert.Single(_h.Installs());
+    }
+
+    [Fact]
     public async Task A_client_whose_relay_is_down_loses_no_result()
     {
         var relay = await _h.StartRelayAsync("relay1");

@@ -188,6 +188,16 @@ public sealed class RequestValidatorTests
         Assert.Equal(accepted ? null : "kind", RequestValidator.Check(Registration() with { Kind = kind })?.Field);
 
     [Theory]
+    [InlineData(null, true)]
+    [InlineData("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234", true)]
+    [InlineData("", false)]
+    [InlineData("short", false)]
+    [InlineData("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_0123=", false)]
+    [InlineData("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_012345", false)]
+    public void A_chosen_credential_must_be_a_secret_of_32_random_bytes(string? chosen, bool accepted) =>
+        Assert.Equal(accepted ? null : "chosenCredential", RequestValidator.Check(Registration() with { ChosenCredential = chosen })?.Field);
+
+    [Theory]
     [InlineData("http://relay-1:8080", true)]
     [InlineData("https://relay.example.com/base/", true)]
     [InlineData("http://[::1]:5000", true)]
