@@ -17,13 +17,14 @@
         'New-DistEnrollmentToken', 'Get-DistEnrollmentToken', 'Remove-DistEnrollmentToken', 'Get-DistHost', 'Remove-DistHost',
         'Approve-DistHost', 'Deny-DistHost',
         'New-DistJob', 'Get-DistJob', 'Start-DistJob', 'Remove-DistJob', 'Restart-DistJob', 'Wait-DistJob', 'Get-DistJobStatus',
-        'Start-DistManager', 'Stop-DistManager', 'Get-DistManager',
+        'Start-DistManager', 'Stop-DistManager', 'Get-DistManager', 'Connect-DistManager', 'Disconnect-DistManager',
         'Get-DistInventory',
         'New-DistHostGroup', 'Get-DistHostGroup', 'Remove-DistHostGroup', 'Add-DistHostGroupMember', 'Remove-DistHostGroupMember',
         'New-DistIdGroup', 'Get-DistIdGroup', 'Remove-DistIdGroup', 'Add-DistIdGroupMember', 'Remove-DistIdGroupMember',
         'Set-IdGroupPolicy', 'Get-IdGroupPolicy',
         'Suspend-DistJob', 'Resume-DistJob', 'Stop-DistJob',
-        'Get-DistSigningKey', 'Update-DistSigningKey'
+        'Get-DistSigningKey', 'Update-DistSigningKey',
+        'New-DistAccessKey', 'Get-DistAccessKey', 'Remove-DistAccessKey', 'Get-DistAuditLog'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -69,6 +69,14 @@ public sealed class AgentOptions
     /// <summary>How long the agent waits after a restart was asked, and its work is done, before it runs the command (--reboot-grace-seconds).</summary>
     public TimeSpan PowerGrace { get; set; } = PowerActions.DefaultGrace;
 
+    /// <summary>
+    /// The command line of the install wrapper (`jp1dist run-install`, <see cref="InstallWrapper.ForThisProgram"/>), which
+    /// runs each install command and records how it ended, so that an agent killed during an install learns at its next
+    /// start whether the command still runs or how it ended. Null: install commands run directly (an embedded agent), and
+    /// an install cut off by the agent's death is reported Failed.
+    /// </summary>
+    public IReadOnlyList<string>? InstallWrapper { get; set; }
+
     /// <summary>How often the agent reads its facts again and reports them when they changed.</summary>
     public TimeSpan FactsInterval { get; set; } = TimeSpan.FromMinutes(10);
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -392,17 +393,67 @@ public sealed class AgentRuntime : IDisposable
         {
             if (ticket.Phase == TicketPhase.Installing && ticket.Result is null)
             {
-                // At most once: an install that may have run is not run again.
-                ticket.Result = new TicketResult("Failed", null,
-                    "The agent stopped while the install command was running; it is not run again. Re-execute the job to try again.", null);
-                ticket.Phase = TicketPhase.Completed;
-                SaveDecided(ticket);
+                await SettleInterruptedInstallAsync(ticket, cancellationToken);
             }
             if (ticket.Phase == TicketPhase.Completed && !ticket.Reported)
             {
                 await SendResultAsync(ticket, cancellationToken);
             }
         }
+    }
+
+    /// <summary>
+    /// A ticket this agent left in Installing when it stopped: the install command may have run, so it is never run again
+    /// (at most once). The install wrapper's record tells the rest: a command still running is waited for (within its own
+    /// time limit); one that ended while the agent was down is reported as it ended; one whose wrapper is gone without a
+    /// record (killed with the agent, or the computer went down) is reported Failed, saying so.
+    /// </summary>
+    private async Task SettleInterruptedInstallAsync(Ticket ticket, CancellationToken cancellationToken)
+    {
+        var job = ticket.Item.JobName;
+        var folder = _store.InstallRecordFolder(ticket.Item.WorkItemId);
+        var started = InstallRecord.ReadStarted(folder);
+        var ended = InstallRecord.ReadEnded(folder);
+        if (ended is null && started is not null && started.Wrapper.IsRunning())
+        {
+            var deadline = started.Wrapper.StartedAt + TimeSpan.FromSeconds(started.TimeoutSeconds) + InstallWrapper.Slack;
+            _logger.LogInformation("Job {Job}: the install command started before this agent stopped is still running (install wrapper, process {Process}); "
+                + "waiting for it to end, until {Deadline:u} at the latest", job, started.Wrapper.ProcessId, deadline);
+            while ((ended = InstallRecord.ReadEnded(folder)) is null && started.Wrapper.IsRunning())
+            {
+                if (_time.GetUtcNow().UtcDateTime >= deadline)
+                {
+                    _logger.LogWarning("Job {Job}: the install wrapper (process {Process}) ran past the command's limit of {Seconds} s and is stopped with the command",
+                        job, started.Wrapper.ProcessId, started.TimeoutSeconds);
+                    started.Wrapper.Kill();
+                    break;
+                }
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken);
+            }
+            ended ??= InstallRecord.ReadEnded(folder); // it may have recorded just before it ended
+        }
+        if (ended is null)
+        {
+            var message = started is null
+                ? "The agent stopped while the install command was running; it is not run again. Re-execute the job to try again."
+                : "The agent stopped while the install command was running, and the command ended without a record of how (its wrapper was stopped "
+                    + "with the agent, or the computer went down); it is not run again. Re-execute the job to try again.";
+            _logger.LogWarning("Job {Job}: {Message}", job, message);
+            await CompleteAsync(ticket, new TicketResult("Failed", null, message, null), cancellationToken);
+            return;
+        }
+        const string Went = " (The agent was stopped during the install; the install command went on, and this is how it ended.)";
+        var verdict = Verify(ticket, null);
+        if (!verdict.Accepted)
+        {
+            var refused = $"The install command ended (exit code {ended.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}) while the agent was stopped, "
+                + $"but its work item no longer verifies ({verdict.Refusal}), so the code is not read against the package.";
+            _logger.LogWarning("Job {Job}: {Message}", job, refused);
+            await CompleteAsync(ticket, new TicketResult("Failed", ended.ExitCode, refused, ended.OutputTail), cancellationToken);
+            return;
+        }
+        var outcome = InstallRunner.Interpret(verdict.Manifest!, ended);
+        await FinishInstallAsync(ticket, verdict.Manifest!, verdict.Settings!, outcome with { Message = outcome.Message + Went }, cancellationToken);
     }
 
     /// <summary>Processes each item; returns how many were not already completed here.</summary>
@@ -605,8 +656,20 @@ public sealed class AgentRuntime : IDisposable
         ticket.Phase = TicketPhase.Installing;
         _store.SaveTicket(ticket);
         _logger.LogInformation("Job {Job}: installing {Package} {Version}", item.JobName, manifest.Name, manifest.Version);
-        var outcome = await InstallRunner.RunAsync(manifest, staging, _options.Name, item.JobName, CancellationToken.None);
-        _logger.LogInformation("Job {Job}: {Outcome}", item.JobName, outcome.Message);
+        var outcome = await InstallRunner.RunAsync(manifest, staging, _options.Name, item.JobName, _options.InstallWrapper,
+            _store.InstallRecordFolder(item.WorkItemId), CancellationToken.None);
+        await FinishInstallAsync(ticket, manifest, settings, outcome, cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Ends a ticket whose install command ran, whether this agent waited for it or found how it ended at its next start:
+    /// records what is installed, asks for a restart a reboot code and the job call for, reports the result and the facts.
+    /// </summary>
+    private async Task FinishInstallAsync(Ticket ticket, PackageManifest manifest, JobSettings settings, InstallOutcome outcome, CancellationToken cancellationToken)
+    {
+        var job = ticket.Item.JobName;
+        _logger.Log(outcome.Succeeded ? LogLevel.Information : LogLevel.Warning, "Job {Job}: {Outcome}", job, outcome.Message);
         if (outcome.Succeeded)
         {
             try
@@ -617,18 +680,17 @@ public sealed class AgentRuntime : IDisposable
             {
                 // The install ran: its result is what counts, and it is reported.
                 _logger.LogWarning("Job {Job}: installed, but the record of it could not be written ({Error}); software conditions on this computer do not see it",
-                    item.JobName, e.Message);
+                    job, e.Message);
             }
         }
         var message = outcome.Message;
         if (outcome.Meaning == ExitCodeMeaning.RebootRequired)
         {
             RebootRequired = true;
-            message += RestartAfter(item.JobName, settings);
+            message += RestartAfter(job, settings);
         }
         await CompleteAsync(ticket, new TicketResult(outcome.ReportStatus, outcome.ExitCode, message, outcome.OutputTail), cancellationToken);
         await ReportFactsIfChangedAsync(force: true, cancellationToken);
-        return true;
     }
 
     /// <summary>

@@ -191,6 +191,8 @@ public sealed class AgentStateStore
     public string TicketFolder(Guid workItemId) => Path.Combine(WorkFolder, workItemId.ToString("N"));
     public string StagingFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "staging");
     public string DownloadFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "download");
+    /// <summary>Where the install wrapper records the install command it runs for the item: its process, then how it ended (<see cref="InstallRecord"/>).</summary>
+    public string InstallRecordFolder(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "install");
     private string TicketPath(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "ticket.json");
     private string ProgressPath(Guid workItemId) => Path.Combine(TicketFolder(workItemId), "progress.json");
 
@@ -272,7 +274,8 @@ public sealed class AgentStateStore
     /// <summary>Whether a ticket's staging or download folder is still on disk (a release could not remove everything).</summary>
     public bool HoldsFiles(Guid workItemId) => Directory.Exists(StagingFolder(workItemId)) || Directory.Exists(DownloadFolder(workItemId));
 
-    private static T? Read<T>(string path) where T : class
+    /// <summary>A JSON file of the state folder; null when missing or unreadable (a write cut short leaves the previous file, or none).</summary>
+    internal static T? Read<T>(string path) where T : class
     {
         if (!File.Exists(path))
         {
@@ -288,7 +291,8 @@ public sealed class AgentStateStore
         }
     }
 
-    private static void Write<T>(string path, T value) => LocalFault.Guard(path, "writing", () =>
+    /// <summary>Writes a JSON file of the state folder whole or not at all (a temporary file renamed into place); a refused write is a <see cref="LocalFaultException"/>.</summary>
+    internal static void Write<T>(string path, T value) => LocalFault.Guard(path, "writing", () =>
     {
         var temporary = path + ".tmp";
         try

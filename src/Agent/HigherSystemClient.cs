@@ -292,7 +292,7 @@ public sealed class HigherSystemClient : IDisposable
         await using var body = new LimitedReadStream(await response.Content.ReadAsStreamAsync(cancellationToken), maxBytes, what);
         try
         {
-            return await System.Text.Json.JsonSerializer.DeserializeAsync<T>(body, ProtocolJson.Options, cancellationToken)
+            return await System.Text.Json.JsonSerializer.DeserializeAsync<T>(body, ProtocolJson.Strict, cancellationToken)
                 ?? throw new IOException("The higher system sent an empty answer.");
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException)

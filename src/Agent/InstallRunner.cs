@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using JP1Dist.Protocol;
 
 namespace JP1Dist.Agent;
@@ -27,11 +26,20 @@ public sealed record InstallOutcome(ExitCodeMeaning? Meaning, int? ExitCode, str
 /// </summary>
 public static class InstallRunner
 {
-    private const int TailCharacters = 8000;
+    /// <summary>How much of a command's output is kept for its result.</summary>
+    internal const int TailCharacters = 8000;
 
-    private const string What = "the install command";
+    /// <summary>How a start fault names the install command.</summary>
+    internal const string CommandWhat = "the install command";
 
-    public static async Task<InstallOutcome> RunAsync(PackageManifest manifest, string stagingFolder, string hostName, string jobName, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the install command of <paramref name="manifest"/> in <paramref name="stagingFolder"/>. With
+    /// <paramref name="wrapper"/> (<see cref="InstallWrapper.ForThisProgram"/>) it runs through the install wrapper, which
+    /// records the command in <paramref name="recordFolder"/> and outlives this process; without, directly (an agent
+    /// killed meanwhile cannot learn how the command ended).
+    /// </summary>
+    public static async Task<InstallOutcome> RunAsync(PackageManifest manifest, string stagingFolder, string hostName, string jobName,
+        IReadOnlyList<string>? wrapper, string recordFolder, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(stagingFolder))
         {
@@ -43,16 +51,28 @@ public static class InstallRunner
         try
         {
             command = ResolveCommand(manifest, stagingFolder);
+            InstallRecord.Clear(recordFolder);
         }
         catch (LocalFaultException e)
         {
             return NotStarted(e.Fault);
         }
-        var start = new ProcessStartInfo { FileName = command, WorkingDirectory = stagingFolder };
-        foreach (var argument in manifest.InstallArguments)
+        var limit = TimeSpan.FromSeconds(manifest.InstallTimeoutSeconds);
+        ProcessStartInfo start;
+        if (wrapper is null)
         {
-            start.ArgumentList.Add(argument);
+            start = new ProcessStartInfo { FileName = command };
+            foreach (var argument in manifest.InstallArguments)
+            {
+                start.ArgumentList.Add(argument);
+            }
         }
+        else
+        {
+            start = InstallWrapper.StartInfo(wrapper, recordFolder, manifest.InstallTimeoutSeconds, command, manifest.InstallArguments);
+            limit += InstallWrapper.Slack; // the wrapper stops the command at its limit itself
+        }
+        start.WorkingDirectory = stagingFolder;
         start.Environment["JP1DIST_HOST_NAME"] = hostName;
         start.Environment["JP1DIST_JOB_NAME"] = jobName;
         start.Environment["JP1DIST_PACKAGE_NAME"] = manifest.Name;
@@ -63,22 +83,45 @@ public static class InstallRunner
         ChildOutcome ended;
         try
         {
-            ended = await ChildProcess.RunAsync(start, What, TimeSpan.FromSeconds(manifest.InstallTimeoutSeconds), tail.Add, cancellationToken);
+            ended = await ChildProcess.RunAsync(start, wrapper is null ? CommandWhat : "the install wrapper", limit, tail.Add, cancellationToken);
         }
         catch (OperationCanceledException)
         {
             return new InstallOutcome(null, null, "The install command was stopped because the agent shut down.", tail.ToString());
         }
+        if (wrapper is null)
+        {
+            return Interpret(manifest, InstallEnded.From(ended, tail.ToString(), DateTime.UtcNow));
+        }
+        if (InstallRecord.ReadEnded(recordFolder) is { } recorded)
+        {
+            return Interpret(manifest, recorded);
+        }
         if (ended.StartFault is { } fault)
         {
             return NotStarted(fault);
         }
-        if (ended.TimedOut)
+        return new InstallOutcome(null, null, ended.TimedOut
+            ? $"The install wrapper did not end within {limit.TotalSeconds:0} s (the command's limit and {InstallWrapper.Slack.TotalSeconds:0} s) and was stopped with the command."
+            : $"The install wrapper ended (exit code {ended.ExitCode}) without recording how the install command ended; see the agent's log.", tail.ToString());
+    }
+
+    /// <summary>
+    /// What an install command's end means for the package: the one reading of a recorded end, whether the agent waited
+    /// for the command itself or found the record at its next start.
+    /// </summary>
+    public static InstallOutcome Interpret(PackageManifest manifest, InstallEnded ended)
+    {
+        if (ended.NotStarted is { } why)
         {
-            return new InstallOutcome(null, null, $"The install command did not finish within {manifest.InstallTimeoutSeconds} s and was stopped.", tail.ToString());
+            return new InstallOutcome(null, null, why, "");
         }
-        var reading = ExitCodes.Read(manifest, ended.ExitCode!.Value, eightBit: !OperatingSystem.IsWindows());
-        return new InstallOutcome(reading.Meaning, reading.Reported, Describe(manifest, reading), tail.ToString());
+        if (ended.TimedOut || ended.ExitCode is not { } code)
+        {
+            return new InstallOutcome(null, null, $"The install command did not finish within {manifest.InstallTimeoutSeconds} s and was stopped.", ended.OutputTail);
+        }
+        var reading = ExitCodes.Read(manifest, code, eightBit: !OperatingSystem.IsWindows());
+        return new InstallOutcome(reading.Meaning, reading.Reported, Describe(manifest, reading), ended.OutputTail);
     }
 
     /// <summary>What the exit code means, in words: the code, what it was read as, and what happens next.</summary>
@@ -114,7 +157,7 @@ public static class InstallRunner
         var path = Path.Combine(stagingFolder, file.Path);
         if (!File.Exists(path))
         {
-            throw new LocalFaultException(new LocalFault(LocalFaultKind.CommandNotFound, path, What, "the package's file is gone from the staging folder"));
+            throw new LocalFaultException(new LocalFault(LocalFaultKind.CommandNotFound, path, CommandWhat, "the package's file is gone from the staging folder"));
         }
         LocalFault.Guard(path, "making executable", () =>
         {
@@ -124,37 +167,5 @@ public static class InstallRunner
             }
         });
         return path;
-    }
-
-    /// <summary>Keeps the last characters of a process's output lines, thread-safe.</summary>
-    private sealed class OutputTail(int capacity)
-    {
-        private readonly StringBuilder _text = new();
-        private readonly Lock _lock = new();
-
-        public void Add(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-            lock (_lock)
-            {
-                _text.AppendLine(line);
-                if (_text.Length > capacity * 2)
-                {
-                    _text.Remove(0, _text.Length - capacity);
-                }
-            }
-        }
-
-        public override string ToString()
-        {
-            lock (_lock)
-            {
-                var text = _text.ToString();
-                return text.Length > capacity ? text[^capacity..] : text;
-            }
-        }
     }
 }

@@ -102,6 +102,7 @@ internal static class Commands
                 Name = relayName,
                 StateFolder = result.GetValue(state) ?? RelayOptions.DefaultStateFolder(relayName),
                 Tls = tls.Read(result),
+                InstallWrapper = InstallWrapper.ForThisProgram(),
             };
             return await RunServerAsync("relay", url, () => RelayHost.Build(options), cancellationToken);
         });
@@ -329,6 +330,7 @@ internal static class Commands
                 RebootCommand = result.GetValue(rebootCommand),
                 RebootArguments = result.GetValue(rebootArguments) ?? [],
                 PowerGrace = TimeSpan.FromSeconds(grace),
+                InstallWrapper = InstallWrapper.ForThisProgram(),
             };
             var store = new AgentStateStore(options.StateFolder);
             using var logger = DistLogging.Create(store.LogsFolder, "agent");

@@ -26,4 +26,8 @@ public interface IDistServices
     IManagerService Managers { get; }
 
     ISigningKeyService SigningKeys { get; }
+
+    IAccessKeyService AccessKeys { get; }
+
+    IAuditService Audit { get; }
 }

@@ -129,7 +129,7 @@ public sealed record DistJobStatus(
     string? Output,
     int JobId,
     Guid HostId,
-    DateTime AddedAt = default,
+    DateTime AddedAt,
     int SegmentsTransferred = 0,
     int SegmentCount = 0,
     long TotalBytes = 0,
@@ -152,3 +152,11 @@ public sealed record DistJobStatus(
 /// with (the SHA-256 of its public key, 64 hex digits), what agents are told to expect; null for plain HTTP.
 /// </summary>
 public sealed record DistManagerInfo(string Url, int ProcessId, string MachineName, DateTime StartedAt, DateTime HeartbeatAt, bool IsAlive, string? CertificatePin = null);
+
+/// <summary>
+/// Which manager a session's cmdlets act on, as Connect-DistManager and Get-DistManager -Connection show it: the engine
+/// in-process on a data folder (Remote false, Location the folder), or a manager's admin API (Location its URL) reached
+/// through Connect-DistManager or the JP1DIST_MANAGER_URI variable (Via), as the access key's Principal with its Role, the
+/// manager's certificate held to CertificatePin (null: the operating system's trust store).
+/// </summary>
+public sealed record DistConnection(bool Remote, string Location, string Via, string? Principal = null, DistRole? Role = null, string? CertificatePin = null);

@@ -327,6 +327,13 @@ public static class ProtocolJson
 {
     public static readonly JsonSerializerOptions Options = CreateOptions();
 
+    /// <summary>
+    /// For reading what another node sent: <see cref="Options"/>, and a message that leaves out a member its type requires
+    /// (a constructor parameter without a default) or gives null where the type allows none is malformed, instead of an
+    /// object with a null inside that fails later, somewhere that does not expect it (`{}` is not an empty list of work).
+    /// </summary>
+    public static readonly JsonSerializerOptions Strict = new(Options) { RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true };
+
     private static JsonSerializerOptions CreateOptions()
     {
         // The web defaults would read "3" as a number and 3 as an enum value: every writer here writes names and numbers,

@@ -169,6 +169,11 @@ Describe 'An agent that dies while the install command runs' {
             [Threading.Thread]::Sleep(200)
         }
         (Get-DistJobStatus -Job 'Slow install').Status | Should -Be 'Installing'
+        # Installing is reported just before the command starts: wait for the command itself.
+        $started = [IO.Path]::Combine($logs, 'slow-pc-c.log')
+        while (-not [IO.File]::Exists($started) -and [DateTime]::UtcNow -lt $deadline) {
+            [Threading.Thread]::Sleep(100)
+        }
         Stop-TestAgent $agents[2]   # killed with its install command, as a power cut would
 
         $run = Start-TestAgent -ManagerUrl $manager.Url -Name 'pc-c' -StateFolder ([IO.Path]::Combine($scratch, 'agent-pc-c')) -Once
@@ -176,7 +181,7 @@ Describe 'An agent that dies while the install command runs' {
         $status = Get-DistJobStatus -Job 'Slow install'
         $status.Status | Should -Be 'Failed'
         $status.Message | Should -BeLike '*stopped while the install command was running*'
-        @([IO.File]::ReadAllLines([IO.Path]::Combine($logs, 'slow-pc-c.log'))).Count | Should -Be 1
+        @([IO.File]::ReadAllLines($started)).Count | Should -Be 1
         $agents[2] = Start-TestAgent -ManagerUrl $manager.Url -Name 'pc-c' -StateFolder ([IO.Path]::Combine($scratch, 'agent-pc-c'))
     }
 }

@@ -17,6 +17,7 @@ public sealed class HostGroupService(DistEngine engine) : IHostGroupService
     /// <summary>Creates an empty host group.</summary>
     public async Task<DistHostGroup> CreateAsync(string name, string? description, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.NewHostGroup, name, cancellationToken);
         var valid = Names.Require(name, "HostGroup");
         await using var db = engine.Database.CreateContext();
         var key = Names.Key(valid);
@@ -25,6 +26,7 @@ public sealed class HostGroupService(DistEngine engine) : IHostGroupService
             throw AlreadyExists(valid);
         }
         db.HostGroups.Add(new HostGroupRow { Name = valid, NameKey = key, Description = description, CreatedAt = engine.Now });
+        change.Record(db, valid, new { Description = description });
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -69,6 +71,7 @@ public sealed class HostGroupService(DistEngine engine) : IHostGroupService
     /// </summary>
     public async Task<DistHostGroup> AddMembersAsync(string groupName, IReadOnlyCollection<string>? hostNames, IReadOnlyCollection<string>? groupNames, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.AddHostGroupMember, groupName, cancellationToken);
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var hostGroup = await FindRowAsync(db, groupName, cancellationToken);
@@ -94,6 +97,7 @@ public sealed class HostGroupService(DistEngine engine) : IHostGroupService
         var hostIds = hosts.Select(h => h.Id).ToList();
         var already = await db.HostGroupMembers.Where(m => m.GroupId == hostGroup.Id && hostIds.Contains(m.HostId)).Select(m => m.HostId).ToListAsync(cancellationToken);
         db.HostGroupMembers.AddRange(hostIds.Except(already).Select(id => new HostGroupMemberRow { GroupId = hostGroup.Id, HostId = id, AddedAt = now }));
+        change.Record(db, hostGroup.Name, Members(hosts, nested));
         await db.SaveChangesAsync(cancellationToken);
         await ReevaluateAsync(db, await HostIdsOfAsync(db, [hostGroup.Id], cancellationToken), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -103,6 +107,7 @@ public sealed class HostGroupService(DistEngine engine) : IHostGroupService
     /// <summary>Removes hosts and nested groups from a group; a name that is not a member is an error (HostGroupMemberNotFound) and nothing changes.</summary>
     public async Task<DistHostGroup> RemoveMembersAsync(string groupName, IReadOnlyCollection<string>? hostNames, IReadOnlyCollection<string>? groupNames, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.RemoveHostGroupMember, groupName, cancellationToken);
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var hostGroup = await FindRowAsync(db, groupName, cancellationToken);
@@ -122,6 +127,8 @@ public sealed class HostGroupService(DistEngine engine) : IHostGroupService
         var affected = await HostIdsOfAsync(db, [hostGroup.Id], cancellationToken);
         await db.HostGroupMembers.Where(m => m.GroupId == hostGroup.Id && hostIds.Contains(m.HostId)).ExecuteDeleteAsync(cancellationToken);
         await db.HostGroupNesting.Where(n => n.ParentId == hostGroup.Id && childIds.Contains(n.ChildId)).ExecuteDeleteAsync(cancellationToken);
+        change.Record(db, hostGroup.Name, Members(hosts, nested));
+        await db.SaveChangesAsync(cancellationToken);
         await ReevaluateAsync(db, affected, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (await ListAsync(hostGroup.Name, cancellationToken)).Single();
@@ -130,6 +137,7 @@ public sealed class HostGroupService(DistEngine engine) : IHostGroupService
     /// <summary>Removes a host group; refused while a job names it (HostGroupInUse). Its hosts stay registered.</summary>
     public async Task RemoveAsync(string groupName, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.RemoveHostGroup, groupName, cancellationToken);
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var hostGroup = await FindRowAsync(db, groupName, cancellationToken);
@@ -145,10 +153,18 @@ public sealed class HostGroupService(DistEngine engine) : IHostGroupService
         }
         var affected = await HostIdsOfAsync(db, [hostGroup.Id], cancellationToken);
         db.HostGroups.Remove(hostGroup);
+        change.Record(db, hostGroup.Name, new { Hosts = affected.Count });
         await db.SaveChangesAsync(cancellationToken);
         await engine.Policies.ApplyAsync(db, affected, null, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
+
+    /// <summary>The members a change names, for its audit entry.</summary>
+    private static object Members(List<HostRow> hosts, List<HostGroupRow> groups) => new
+    {
+        Host = hosts.Count > 0 ? hosts.Select(h => h.Name).ToList() : null,
+        HostGroup = groups.Count > 0 ? groups.Select(g => g.Name).ToList() : null,
+    };
 
     /// <summary>Every host reached from the groups, through nesting, each once.</summary>
     public static async Task<List<Guid>> HostIdsOfAsync(DistDbContext db, IReadOnlyCollection<int> groupIds, CancellationToken cancellationToken)

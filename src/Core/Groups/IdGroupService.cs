@@ -18,6 +18,7 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
     /// <summary>Creates an empty ID group with no policy.</summary>
     public async Task<DistIdGroup> CreateAsync(string name, string? description, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.NewIdGroup, name, cancellationToken);
         var valid = Names.Require(name, "IdGroup");
         await using var db = engine.Database.CreateContext();
         var key = Names.Key(valid);
@@ -26,6 +27,7 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
             throw AlreadyExists(valid);
         }
         db.IdGroups.Add(new IdGroupRow { Name = valid, NameKey = key, Description = description, CreatedAt = engine.Now });
+        change.Record(db, valid, new { Description = description });
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -58,6 +60,7 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
     /// <summary>Adds hosts by hand; they stay until removed by hand. A policy member added by hand becomes a manual one.</summary>
     public async Task<DistIdGroup> AddMembersAsync(string groupName, IReadOnlyCollection<string> hostNames, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.AddIdGroupMember, groupName, cancellationToken);
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var group = await FindRowAsync(db, groupName, cancellationToken);
@@ -80,6 +83,7 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
             db.IdGroupMembers.Add(new IdGroupMemberRow { IdGroupId = group.Id, HostId = id, Source = MembershipSource.Manual, AddedAt = now });
             joins.Add((group.Id, id));
         }
+        change.Record(db, group.Name, new { Host = hosts.Select(h => h.Name).ToList() });
         await db.SaveChangesAsync(cancellationToken);
         if (joins.Count > 0)
         {
@@ -96,6 +100,7 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
     /// </summary>
     public async Task<DistIdGroup> RemoveMembersAsync(string groupName, IReadOnlyCollection<string> hostNames, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.RemoveIdGroupMember, groupName, cancellationToken);
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var group = await FindRowAsync(db, groupName, cancellationToken);
@@ -109,6 +114,8 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
                 $"{string.Join(", ", missing.Select(m => $"'{m}'"))} is not a member of ID group '{group.Name}'.", missing[0]);
         }
         await db.IdGroupMembers.Where(m => m.IdGroupId == group.Id && ids.Contains(m.HostId)).ExecuteDeleteAsync(cancellationToken);
+        change.Record(db, group.Name, new { Host = hosts.Select(h => h.Name).ToList() });
+        await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (await ListAsync(group.Name, cancellationToken)).Single();
     }
@@ -116,6 +123,7 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
     /// <summary>Removes an ID group; refused while a job is executed for it (IdGroupInUse).</summary>
     public async Task RemoveAsync(string groupName, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.RemoveIdGroup, groupName, cancellationToken);
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var group = await FindRowAsync(db, groupName, cancellationToken);
@@ -126,6 +134,7 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
                 $"ID group '{group.Name}' is the destination of job(s) {string.Join(", ", jobs.Select(j => $"'{j}'"))}; remove those jobs first.", group.Name);
         }
         db.IdGroups.Remove(group);
+        change.Record(db, group.Name);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
@@ -136,12 +145,14 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
     /// </summary>
     public async Task<DistIdGroupPolicy> SetPolicyAsync(string groupName, IReadOnlyList<IReadOnlyDictionary<string, IReadOnlyList<string>>> rules, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.SetIdGroupPolicy, groupName, cancellationToken);
         var policy = IdGroupPolicy.Compile(rules);
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var group = await FindRowAsync(db, groupName, cancellationToken);
         group.PolicyJson = policy.Rules.Count == 0 ? null : policy.ToJson();
         group.PolicyUpdatedAt = engine.Now;
+        change.Record(db, group.Name, new { Rule = rules });
         await db.SaveChangesAsync(cancellationToken);
         await engine.Policies.ApplyAsync(db, null, [group.Id], cancellationToken);
         await transaction.CommitAsync(cancellationToken);

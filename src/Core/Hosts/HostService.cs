@@ -36,6 +36,7 @@ public sealed class HostService(DistEngine engine) : IHostService
     public async Task<DistEnrollmentToken> NewEnrollmentTokenAsync(NewEnrollmentTokenRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.NewEnrollmentToken, request.Description, cancellationToken);
         if (request.ExpiresIn is { } span && (span <= TimeSpan.Zero || span > NewEnrollmentTokenRequest.MaxExpiresIn))
         {
             throw new DistException("EnrollmentTokenExpiryInvalid", DistErrorKind.InvalidArgument,
@@ -61,8 +62,13 @@ public sealed class HostService(DistEngine engine) : IHostService
             ForRelays = request.Relay,
             RequireApproval = request.RequireApproval,
         };
+        // The entry names the token by its id, which the first save assigns; both are saved in one transaction.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         db.EnrollmentTokens.Add(row);
         await db.SaveChangesAsync(cancellationToken);
+        change.Record(db, TokenTarget(row.Id), request);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return ToView(row, text.ToString(), now);
     }
 
@@ -78,13 +84,20 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// <summary>Removes a token; registrations presenting it are refused from then on.</summary>
     public async Task RemoveEnrollmentTokenAsync(int id, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.RemoveEnrollmentToken, TokenTarget(id), cancellationToken);
         await using var db = engine.Database.CreateContext();
-        if (await db.EnrollmentTokens.Where(t => t.Id == id).ExecuteDeleteAsync(cancellationToken) == 0)
-        {
-            throw new DistException("EnrollmentTokenNotFound", DistErrorKind.NotFound,
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var token = await db.EnrollmentTokens.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id, cancellationToken)
+            ?? throw new DistException("EnrollmentTokenNotFound", DistErrorKind.NotFound,
                 $"No enrollment token has id {id}; Get-DistEnrollmentToken lists them.", id);
-        }
+        await db.EnrollmentTokens.Where(t => t.Id == id).ExecuteDeleteAsync(cancellationToken);
+        change.Record(db, TokenTarget(id), new { token.Description, Relay = token.ForRelays, token.UseCount });
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
+
+    /// <summary>How the audit log names an enrollment token: by its id (the secret is never recorded).</summary>
+    private static string TokenTarget(int id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static DistEnrollmentToken ToView(EnrollmentTokenRow row, string? text, DateTime now) => new(
         row.Id, text, row.Description, row.CreatedAt.AsLocal(), row.ExpiresAt.AsLocal(), row.MaxUses, row.UseCount, row.ForRelays,
@@ -494,6 +507,7 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// </summary>
     public async Task RemoveAsync(string name, bool force, bool revoke, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.RemoveHost, name, cancellationToken);
         await using (var db = engine.Database.CreateContext())
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -514,6 +528,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             {
                 db.RevokedCredentials.Add(Revocation(host.Id, host.CredentialHash, host.Name, RevocationReasons.Removed));
             }
+            change.Record(db, host.Name, new { Force = force, Revoke = revoke, HostId = host.Id });
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
@@ -563,6 +578,7 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// </summary>
     public async Task<DistHost> ApproveAsync(string name, bool replace, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.ApproveHost, name, cancellationToken);
         var now = engine.Now;
         DistHost approved;
         await using (var db = engine.Database.CreateContext())
@@ -598,6 +614,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             await AdmitAsync(db, host, isNew, pending.Name, registration, pending.Kind, pending.ParentHostId, pending.CredentialHash, now, cancellationToken);
             pending.ApprovedAt = now;
             pending.RegistrationJson = "{}"; // the facts are the host's now
+            change.Record(db, pending.Name, new { Replace = replace, HostId = host.Id, ReplacedHost = isNew ? null : host.Name });
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             var higher = host.ParentHostId is { } parent
@@ -613,12 +630,14 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// <summary>Refuses the pending registration of this name: its credential is revoked, so the agent is refused and stops.</summary>
     public async Task DenyAsync(string name, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.DenyHost, name, cancellationToken);
         await using (var db = engine.Database.CreateContext())
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             var pending = await FindPendingAsync(db, name, cancellationToken);
             db.RevokedCredentials.Add(Revocation(pending.HostId, pending.CredentialHash, pending.Name, RevocationReasons.Denied));
             db.PendingEnrollments.Remove(pending);
+            change.Record(db, pending.Name, new { HostId = pending.HostId });
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }

@@ -26,6 +26,12 @@ public sealed partial class JobService
     /// <summary>Applies one control action by compare-and-set and returns the status of the targets it changed.</summary>
     public async Task<IReadOnlyList<DistJobStatus>> ControlAsync(string jobName, IReadOnlyCollection<string>? hostNames, JobControlAction action, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(action switch
+        {
+            JobControlAction.Suspend => DistOperations.SuspendJob,
+            JobControlAction.Resume => DistOperations.ResumeJob,
+            _ => DistOperations.StopJob,
+        }, jobName, cancellationToken);
         List<Guid> changed;
         string name;
         await using (var db = engine.Database.CreateContext())
@@ -84,6 +90,8 @@ public sealed partial class JobService
                 throw new DistException($"NothingTo{action}", DistErrorKind.InvalidOperation,
                     $"Job '{job.Name}' has no {what} target{(hostNames is { Count: > 0 } ? $" on {string.Join(", ", hostNames)}" : "")} to {verb}.", job.Name);
             }
+            change.Record(db, job.Name, new { Host = hostNames is { Count: > 0 } ? hostNames : null, Changed = changed.Count });
+            await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         // Resumed targets are served at once; relays learn of a suspension or cancellation at once too (they answer

@@ -21,6 +21,8 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     /// <summary>Saves a job; every destination must be a registered host and the package must exist.</summary>
     public async Task<DistJob> CreateAsync(NewJobRequest request, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.NewJob, request.Name, cancellationToken);
         var name = Names.Require(request.Name, "Job");
         if (request.Type is not (JobType.Install or JobType.TransferToRelay))
         {
@@ -137,6 +139,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
                 group.JobId = row.Id;
             }
             db.JobHostGroups.AddRange(groupDestinations);
+            change.Record(db, name, request);
             await db.SaveChangesAsync(cancellationToken);
         }
         catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
@@ -249,6 +252,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
 
     private async Task<JobExecutionResult> RecordExecutionAsync(string jobName, IReadOnlyCollection<string>? hostNames, bool restart, CancellationToken cancellationToken)
     {
+        var change = await engine.Audit.AuthorizeAsync(restart ? DistOperations.RestartJob : DistOperations.StartJob, jobName, cancellationToken);
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var job = await FindRowAsync(db, jobName, cancellationToken);
@@ -349,6 +353,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             job.ExecutionCount++;
             job.LastExecutedAt = now;
         }
+        change.Record(db, job.Name, new { Host = hostNames is { Count: > 0 } ? hostNames : null, ExecutionId = execution.Id, TargetCount = chosen.Count });
         await db.SaveChangesAsync(cancellationToken);
         await InsertTargetsAsync(db, job, settings, execution.Id, fresh, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -502,6 +507,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     /// <summary>Removes a saved job and its status; refused while it has unfinished targets unless forced.</summary>
     public async Task RemoveAsync(string jobName, bool force, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.RemoveJob, jobName, cancellationToken);
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var job = await FindRowAsync(db, jobName, cancellationToken);
@@ -512,6 +518,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
                 $"Job '{job.Name}' has {busy} unfinished target(s); wait for it, or use -Force.", job.Name);
         }
         db.Jobs.Remove(job);
+        change.Record(db, job.Name, new { Force = force });
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }

@@ -13,20 +13,31 @@ namespace JP1Dist.Core.Managers;
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
     "Lives as long as its engine, for the process; a SemaphoreSlim whose wait handle is never asked for holds nothing to release.")]
-public sealed class ManagerService(DistEngine engine) : IManagerService
+public sealed class ManagerService(DistEngine engine, ManagerService? sharing = null) : IManagerService
 {
     /// <summary>How old a manager heartbeat may be for the manager to count as running.</summary>
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(15);
 
-    private readonly Lock _gate = new();
-    private readonly SemaphoreSlim _starting = new(1, 1);
-    private LaunchedManager? _started;
+    /// <summary>The manager this process started; the engine of another caller (<see cref="DistEngine.As"/>) shares its local engine's.</summary>
+    private readonly Launch _launch = sharing?._launch ?? new();
+
+    private sealed class Launch
+    {
+        public readonly Lock Gate = new();
+        public readonly SemaphoreSlim Starting = new(1, 1);
+        public LaunchedManager? Started;
+        public string? ExecutableFolder;
+    }
 
     /// <summary>
     /// Where the jp1dist executable is, for <see cref="StartAsync"/>: whoever opens the engine for a session sets it
     /// (the module: out/jp1dist beside out/JP1Dist). JP1DIST_EXE overrides it.
     /// </summary>
-    public string? ExecutableFolder { get; set; }
+    public string? ExecutableFolder
+    {
+        get => _launch.ExecutableFolder;
+        set => _launch.ExecutableFolder = value;
+    }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<DistManagerInfo>> ListAsync(CancellationToken cancellationToken = default)
@@ -63,31 +74,39 @@ public sealed class ManagerService(DistEngine engine) : IManagerService
     /// <inheritdoc />
     public async Task<DistManagerInfo> StartAsync(ManagerStartRequest request, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.StartManager, request.ListenUrl, cancellationToken);
         // One start at a time: the launcher's check that no manager runs on the folder (this session's included, by its
         // heartbeat) and the launch are one step for this process.
-        await _starting.WaitAsync(cancellationToken);
+        await _launch.Starting.WaitAsync(cancellationToken);
         try
         {
             var launched = await ManagerLauncher.StartAsync(ExecutableFolder, request, engine, timeout, cancellationToken);
-            lock (_gate)
+            lock (_launch.Gate)
             {
-                _started?.Dispose();
-                _started = launched;
+                _launch.Started?.Dispose();
+                _launch.Started = launched;
             }
-            return (await ListAsync(cancellationToken)).First(m => m.ProcessId == launched.Process.Id);
+            var started = (await ListAsync(cancellationToken)).First(m => m.ProcessId == launched.Process.Id);
+            // A process, not a transaction: recorded once it serves (the certificate's password is not a parameter to keep).
+            await change.RecordAsync(started.Url, new
+            {
+                Listen = request.ListenUrl, request.CertificatePath, request.CertificateKeyPath, request.AllowInsecureHttp, started.ProcessId,
+            }, cancellationToken);
+            return started;
         }
         finally
         {
-            _starting.Release();
+            _launch.Starting.Release();
         }
     }
 
     /// <inheritdoc />
     public DistManagerInfo GetStartedHere()
     {
-        lock (_gate)
+        lock (_launch.Gate)
         {
-            return _started is { } manager
+            return _launch.Started is { } manager
                 ? new DistManagerInfo(manager.Url, manager.Process.Id, Environment.MachineName, manager.StartedAt, manager.StartedAt, !manager.Process.HasExited, manager.CertificatePin)
                 : throw NotStartedHere();
         }
@@ -96,21 +115,23 @@ public sealed class ManagerService(DistEngine engine) : IManagerService
     /// <inheritdoc />
     public async Task StopAsync(int processId, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.StopManager, processId.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
         LaunchedManager manager;
-        lock (_gate)
+        lock (_launch.Gate)
         {
-            manager = _started is { } started && started.Process.Id == processId ? started : throw NotStartedHere();
+            manager = _launch.Started is { } started && started.Process.Id == processId ? started : throw NotStartedHere();
         }
         // Forgotten only once it has stopped: a stop that fails leaves it known, to be stopped again.
         await manager.StopAsync(timeout);
-        lock (_gate)
+        lock (_launch.Gate)
         {
-            if (ReferenceEquals(_started, manager))
+            if (ReferenceEquals(_launch.Started, manager))
             {
-                _started = null;
+                _launch.Started = null;
             }
         }
         manager.Dispose();
+        await change.RecordAsync(manager.Url, new { ProcessId = processId }, CancellationToken.None);
     }
 
     private DistException NotStartedHere() => new("ManagerNotStartedHere", DistErrorKind.InvalidOperation,

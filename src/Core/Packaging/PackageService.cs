@@ -20,6 +20,8 @@ public sealed class PackageService(DistEngine engine) : IPackageService
     /// <summary>Registers a package, reporting progress file by file (large packages take a while to hash and copy).</summary>
     public async Task<DistPackage> CreateAsync(NewPackageRequest request, IProgress<PackagingProgress>? progress, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.NewPackage, Target(request.Name, request.Version), cancellationToken);
         var name = Names.Require(request.Name, "Package");
         var version = RequireVersion(request.Version);
         var segmentSize = request.SegmentSize ?? NewPackageRequest.DefaultSegmentSize;
@@ -104,6 +106,7 @@ public sealed class PackageService(DistEngine engine) : IPackageService
         await using (var db = engine.Database.CreateContext())
         {
             db.Packages.Add(row);
+            change.Record(db, Target(name, version), request);
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
@@ -151,10 +154,12 @@ public sealed class PackageService(DistEngine engine) : IPackageService
     /// </summary>
     public async Task<DistPackage> SetExpiryAsync(string name, string version, DateTime? expiresAt, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.SetPackage, Target(name, version), cancellationToken);
         var expiry = RequireFutureExpiry(expiresAt);
         await using var db = engine.Database.CreateContext();
         var row = await FindRowAsync(db, name, version, cancellationToken);
         row.ExpiresAt = expiry;
+        change.Record(db, Target(row.Name, row.Version), new { ExpiresAt = expiry });
         await db.SaveChangesAsync(cancellationToken);
         return ToView(row);
     }
@@ -177,6 +182,7 @@ public sealed class PackageService(DistEngine engine) : IPackageService
     /// </summary>
     public async Task RemoveAsync(string name, string version, bool force, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.RemovePackage, Target(name, version), cancellationToken);
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var row = await FindRowAsync(db, name, version, cancellationToken);
@@ -200,10 +206,14 @@ public sealed class PackageService(DistEngine engine) : IPackageService
             await db.Jobs.Where(j => jobIds.Contains(j.Id)).ExecuteDeleteAsync(cancellationToken);
         }
         db.Packages.Remove(row);
+        change.Record(db, Target(row.Name, row.Version), new { Force = force, RemovedJobs = jobs.Count > 0 ? jobs.Select(j => j.Name).ToList() : null });
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         await RemoveUnreferencedContentAsync(row, cancellationToken);
     }
+
+    /// <summary>How the audit log names a package version: name@version.</summary>
+    private static string Target(string? name, string? version) => $"{name}@{version}";
 
     private static readonly TargetStatus[] Unfinished = Enum.GetValues<TargetStatus>().Where(s => !s.IsFinal()).ToArray();
 

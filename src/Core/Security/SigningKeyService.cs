@@ -42,7 +42,7 @@ public sealed record CurrentSigningKey(ManifestSigner Signer, string Fingerprint
 /// key (not yet replaced; one successor per key by a unique index), so of two rotations at once, one wins and the other
 /// changes nothing.
 /// </remarks>
-public sealed class SigningKeyService(DistEngine engine) : ISigningKeyService
+public sealed class SigningKeyService(DistEngine engine, SigningKeyService? sharing = null) : ISigningKeyService
 {
     /// <summary>The file of the first key, kept under its original name so data folders of earlier versions keep their key.</summary>
     public const string FirstKeyFileName = "manifest-signing.pem";
@@ -50,9 +50,15 @@ public sealed class SigningKeyService(DistEngine engine) : ISigningKeyService
     /// <summary>How old an unrecorded key file (left by a rotation that crashed) must be before a rotation removes it.</summary>
     public static readonly TimeSpan OrphanAge = TimeSpan.FromHours(1);
 
-    private readonly ConcurrentDictionary<string, ManifestSigner> _loaded = new(StringComparer.Ordinal);
-    private readonly Lock _gate = new();
-    private (int Id, CurrentSigningKey Key)? _cached;
+    /// <summary>Keys loaded in this process; the engine of another caller (<see cref="DistEngine.As"/>) shares its local engine's.</summary>
+    private readonly LoadedKeys _keys = sharing?._keys ?? new();
+
+    private sealed class LoadedKeys
+    {
+        public readonly ConcurrentDictionary<string, ManifestSigner> Signers = new(StringComparer.Ordinal);
+        public readonly Lock Gate = new();
+        public (int Id, CurrentSigningKey Key)? Cached;
+    }
 
     /// <summary>
     /// The key that signs now. Reads the newest key row (and, the first time ever, records the data folder's first key);
@@ -68,9 +74,9 @@ public sealed class SigningKeyService(DistEngine engine) : ISigningKeyService
             RecordFirstKey(db);
             newest = db.SigningKeys.AsNoTracking().OrderByDescending(k => k.Id).Select(k => new { k.Id }).First();
         }
-        lock (_gate)
+        lock (_keys.Gate)
         {
-            if (_cached is { } cached && cached.Id == newest.Id)
+            if (_keys.Cached is { } cached && cached.Id == newest.Id)
             {
                 return cached.Key;
             }
@@ -85,9 +91,9 @@ public sealed class SigningKeyService(DistEngine engine) : ISigningKeyService
             .Select(pair => (new SigningKeyAnnouncement(pair.Item1.PublicKey, pair.r.PublicKey, pair.Item1.RetiresAt!.Value, pair.r.AnnouncementSignature!), pair.Item1.Fingerprint))
             .ToList();
         var key = new CurrentSigningKey(signer, current.Fingerprint, announcements);
-        lock (_gate)
+        lock (_keys.Gate)
         {
-            _cached = (newest.Id, key);
+            _keys.Cached = (newest.Id, key);
         }
         return key;
     }
@@ -137,6 +143,7 @@ public sealed class SigningKeyService(DistEngine engine) : ISigningKeyService
     /// <inheritdoc />
     public async Task<IReadOnlyList<DistSigningKey>> RotateAsync(TimeSpan gracePeriod, CancellationToken cancellationToken = default)
     {
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.UpdateSigningKey, null, cancellationToken);
         if (gracePeriod <= TimeSpan.Zero || gracePeriod > ISigningKeyService.MaxGracePeriod)
         {
             throw new DistException("SigningKeyGraceInvalid", DistErrorKind.InvalidArgument,
@@ -176,6 +183,7 @@ public sealed class SigningKeyService(DistEngine engine) : ISigningKeyService
                 PredecessorId = oldId,
                 AnnouncementSignature = announcement.Signature,
             });
+            change.Record(db, fresh.Fingerprint, new { GracePeriod = gracePeriod.ToString(), Replaced = old.Fingerprint, RetiresAt = retiresAt });
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
@@ -193,7 +201,7 @@ public sealed class SigningKeyService(DistEngine engine) : ISigningKeyService
             TryDelete(path);
             throw;
         }
-        _loaded[fresh.Fingerprint] = fresh;
+        _keys.Signers[fresh.Fingerprint] = fresh;
         return await ListAsync(cancellationToken);
     }
 
@@ -237,7 +245,7 @@ public sealed class SigningKeyService(DistEngine engine) : ISigningKeyService
     /// <summary>The recorded key's private key, from its file, checked to be that key.</summary>
     private ManifestSigner Load(SigningKeyRow row)
     {
-        if (_loaded.TryGetValue(row.Fingerprint, out var loaded))
+        if (_keys.Signers.TryGetValue(row.Fingerprint, out var loaded))
         {
             return loaded;
         }
@@ -260,7 +268,7 @@ public sealed class SigningKeyService(DistEngine engine) : ISigningKeyService
                 $"The file '{path}' holds key {signer.Fingerprint}, not the recorded current signing key {row.Fingerprint}; nothing is signed with it. "
                 + "Restore the right file from a backup of the data folder's keys folder.", path);
         }
-        return _loaded.GetOrAdd(row.Fingerprint, signer);
+        return _keys.Signers.GetOrAdd(row.Fingerprint, signer);
     }
 
     /// <summary>Removes key files that a rotation wrote but never recorded (it crashed in between), once they are old enough not to be one under way.</summary>

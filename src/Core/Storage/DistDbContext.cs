@@ -27,6 +27,8 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
     public DbSet<SigningKeyRow> SigningKeys => Set<SigningKeyRow>();
     public DbSet<PendingEnrollmentRow> PendingEnrollments => Set<PendingEnrollmentRow>();
     public DbSet<RevokedCredentialRow> RevokedCredentials => Set<RevokedCredentialRow>();
+    public DbSet<AccessKeyRow> AccessKeys => Set<AccessKeyRow>();
+    public DbSet<AuditEntryRow> AuditEntries => Set<AuditEntryRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -153,6 +155,20 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
         {
             e.ToTable("RevokedCredentials");
             e.HasIndex(r => new { r.HostId, r.CredentialHash }).IsUnique();
+        });
+        modelBuilder.Entity<AccessKeyRow>(e =>
+        {
+            e.ToTable("AccessKeys");
+            e.HasIndex(k => k.KeyId).IsUnique();
+            // One key per name among those not removed; removed keys are history and do not hold the name.
+            e.HasIndex(k => k.NameKey).IsUnique().HasFilter("RemovedAt IS NULL");
+            e.Property(k => k.Role).HasConversion<int>();
+        });
+        modelBuilder.Entity<AuditEntryRow>(e =>
+        {
+            e.ToTable("AuditEntries");
+            e.HasIndex(a => a.At);
+            e.Property(a => a.Outcome).HasConversion<int>();
         });
         modelBuilder.Entity<ManagerNodeRow>(e =>
         {

@@ -326,3 +326,47 @@ public sealed class SigningKeyRow
     /// <summary>The predecessor's signature over the announcement of this key (base64); null for the first key.</summary>
     public string? AnnouncementSignature { get; set; }
 }
+
+/// <summary>
+/// An access key: its name and role, the public id its text carries (looked up, not scanned for) and the hash of its
+/// secret. A removed key is kept (RemovedAt set) so that presenting it is refused as removed, and so that the names the
+/// audit log gives stay explained; a name is unique among keys not removed.
+/// </summary>
+public sealed class AccessKeyRow
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string NameKey { get; set; }
+    public DistRole Role { get; set; }
+    /// <summary>The public part of the key text (16 hex digits), unique.</summary>
+    public required string KeyId { get; set; }
+    public required string SecretHash { get; set; }
+    public string? Description { get; set; }
+    public DateTime CreatedAt { get; set; }
+    /// <summary>The principal that created the key.</summary>
+    public required string CreatedBy { get; set; }
+    /// <summary>When the key stops being accepted (UTC); null: never.</summary>
+    public DateTime? ExpiresAt { get; set; }
+    public DateTime? LastUsedAt { get; set; }
+    public DateTime? RemovedAt { get; set; }
+}
+
+/// <summary>
+/// One entry of the audit log, written in the transaction of the change it records. Append-only: no code updates or
+/// deletes one, and triggers in the database refuse it (migration AccessKeysAndAudit).
+/// </summary>
+public sealed class AuditEntryRow
+{
+    public long Id { get; set; }
+    /// <summary>When (UTC).</summary>
+    public DateTime At { get; set; }
+    public required string Principal { get; set; }
+    /// <summary>"local", or the address the request came from.</summary>
+    public required string Source { get; set; }
+    /// <summary>A name of <see cref="DistOperations"/>.</summary>
+    public required string Operation { get; set; }
+    public required string Target { get; set; }
+    /// <summary>The parameters as a JSON object, never a secret.</summary>
+    public required string ParametersJson { get; set; }
+    public AuditOutcome Outcome { get; set; }
+}

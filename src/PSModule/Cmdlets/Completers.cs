@@ -57,3 +57,15 @@ public sealed class IdGroupNameCompleter : NameCompleter
 {
     protected override IEnumerable<string> Names(IDistServices services) => services.IdGroups.ListAsync().GetAwaiter().GetResult().Select(g => g.Name);
 }
+
+/// <summary>Completes access key names.</summary>
+public sealed class AccessKeyNameCompleter : NameCompleter
+{
+    protected override IEnumerable<string> Names(IDistServices services) => services.AccessKeys.ListAsync().GetAwaiter().GetResult().Select(k => k.Name);
+}
+
+/// <summary>Completes operation names, as the audit log and the role table name them.</summary>
+public sealed class OperationCompleter : NameCompleter
+{
+    protected override IEnumerable<string> Names(IDistServices services) => DistOperations.RequiredRoles.Keys.Order(StringComparer.OrdinalIgnoreCase);
+}

@@ -16,8 +16,11 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
     /// <summary>Cancelled when the user presses Ctrl+C.</summary>
     protected CancellationToken StopToken => _stopping.Token;
 
+    /// <summary>The runspace this cmdlet runs in, taken on the pipeline thread: work that runs on the thread pool (packaging with progress) must act on the same manager.</summary>
+    private protected System.Management.Automation.Runspaces.Runspace? SessionRunspace { get; } = System.Management.Automation.Runspaces.Runspace.DefaultRunspace;
+
     /// <summary>The services this session works with (<see cref="DistSession"/> decides which implementation).</summary>
-    protected static IDistServices Services => DistSession.Services;
+    protected IDistServices Services => DistSession.For(SessionRunspace);
 
     protected override void StopProcessing() => _stopping.Cancel();
 

@@ -41,6 +41,7 @@ public static class ManagerHost
         builder.Services.AddSingleton<IntentSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IntentSweeper>());
         builder.Services.AddHostedService<ManagerHeartbeat>();
+        builder.Services.AddAdminApi();
         builder.Services.AddSingleton<CredentialWatch>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CredentialWatch>());
         if (options.ParentProcessId is { } parent)
@@ -72,6 +73,8 @@ public static class ManagerHost
         app.WarnIfInsecure(options.ListenUrl);
         app.MapNode(options.MaxPollWait);
         app.MapManagerControl();
+        app.UseAdminApi();
+        app.MapAdminApi();
         return app;
     }
 

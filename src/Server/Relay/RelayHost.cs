@@ -83,6 +83,7 @@ internal sealed class RelayClientRole(RelayOptions options, RelayNode node, ISer
             StateFolder = options.AgentFolder,
             Kind = "Relay",
             RelayUrl = url,
+            InstallWrapper = options.InstallWrapper,
         };
         await AgentWorker.RunAsync(new AgentRuntime(agent, logger, relayStore: node), logger, lifetime, stoppingToken);
     }

@@ -36,6 +36,9 @@ public sealed class RelayOptions
     /// <summary>The relay's state folder: its own client state, its store of lower clients and work, its package cache, logs.</summary>
     public required string StateFolder { get; set; }
 
+    /// <summary>The install wrapper for installs of the relay's own client role (<see cref="Agent.AgentOptions.InstallWrapper"/>).</summary>
+    public IReadOnlyList<string>? InstallWrapper { get; set; }
+
     /// <summary>How long a lower client's poll may wait for work.</summary>
     public TimeSpan MaxPollWait { get; set; } = TimeSpan.FromSeconds(30);
 

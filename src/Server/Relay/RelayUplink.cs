@@ -83,6 +83,14 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                     e.Message, delay.TotalSeconds);
                 await PauseAsync(delay, stoppingToken);
             }
+            catch (Exception e)
+            {
+                // Nothing the higher system sends ends the relay: a failure no case above expects is logged whole and tried again.
+                var delay = backoff.Next();
+                logger.LogError(e, "Unexpected failure taking work from the higher system {Url} ({Error}); serving the last snapshot, trying again in {Delay:0.0} s",
+                    upstream.Client.Current, e.Message, delay.TotalSeconds);
+                await PauseAsync(delay, stoppingToken);
+            }
         }
     }
 
@@ -159,6 +167,14 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                 // The batch may have gone up; the manager applies reports by compare-and-set, so sending it again changes nothing.
                 var delay = backoff.Next();
                 logger.LogError("Cannot update the outbox: {Error} Trying again in {Delay:0.0} s", e.Message, delay.TotalSeconds);
+                await PauseAsync(delay, stoppingToken);
+                _queued.Release();
+            }
+            catch (Exception e)
+            {
+                var delay = backoff.Next();
+                logger.LogError(e, "Unexpected failure passing {Count} queued report(s) to the higher system {Url} ({Error}); they stay queued, trying again in {Delay:0.0} s",
+                    store.OutboxCount(), upstream.Client.Current, e.Message, delay.TotalSeconds);
                 await PauseAsync(delay, stoppingToken);
                 _queued.Release();
             }

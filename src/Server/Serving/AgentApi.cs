@@ -266,7 +266,11 @@ public static class AgentApi
                 DistErrorKind.Forbidden => 403,
                 _ => 400,
             };
-            await Problem(status, e.ErrorId, e.Message).ExecuteAsync(context);
+            if (status == 401)
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+            }
+            await Problem(e, status).ExecuteAsync(context);
         }
         catch (JP1Dist.Agent.LocalFaultException e) when (!context.Response.HasStarted)
         {
@@ -300,7 +304,8 @@ public static class AgentApi
     /// (RequestBodyInvalid when it is not that JSON, RequestFieldInvalid naming the field that breaks a limit). A larger
     /// body ends in a 413 from the server (<see cref="UseDistProblemDetails"/>).
     /// </summary>
-    private static async Task<(T? Body, IResult Refusal)> ReadBodyAsync<T>(HttpContext context, long maxBytes, Func<T, FieldProblem?> check, string shape)
+    internal static async Task<(T? Body, IResult Refusal)> ReadBodyAsync<T>(HttpContext context, long maxBytes, Func<T, FieldProblem?> check, string shape,
+        JsonSerializerOptions? options = null)
         where T : class
     {
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
@@ -310,7 +315,7 @@ public static class AgentApi
         T? body;
         try
         {
-            body = await JsonSerializer.DeserializeAsync<T>(context.Request.Body, ProtocolJson.Options, context.RequestAborted);
+            body = await JsonSerializer.DeserializeAsync<T>(context.Request.Body, options ?? ProtocolJson.Options, context.RequestAborted);
         }
         catch (JsonException e)
         {
@@ -330,6 +335,18 @@ public static class AgentApi
         extensions: new Dictionary<string, object?> { ["errorId"] = RequestValidator.ErrorId, ["field"] = problem.Field, ["limit"] = problem.Limit });
 
     private static IResult Unauthorized() => Problem(401, "CredentialInvalid", "The request carries no valid agent credential; register again with an enrollment token.");
+
+    /// <summary>
+    /// The problem details of an engine error: its error id, its kind and its target (as text) besides the message, so that a
+    /// client (a session connected to the manager) throws the same <see cref="DistException"/> the engine threw.
+    /// </summary>
+    public static IResult Problem(DistException e, int status) => Results.Problem(detail: e.Message, statusCode: status, title: e.ErrorId,
+        extensions: new Dictionary<string, object?>
+        {
+            ["errorId"] = e.ErrorId,
+            ["kind"] = e.Kind.ToString(),
+            ["target"] = e.Target is null ? null : Convert.ToString(e.Target, System.Globalization.CultureInfo.InvariantCulture),
+        });
 
     /// <summary>A problem-details result with a stable error id, and the field it concerns when one is known.</summary>
     public static IResult Problem(int status, string errorId, string detail, string? field = null)

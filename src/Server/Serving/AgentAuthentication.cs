@@ -11,9 +11,11 @@ namespace JP1Dist.Server.Serving;
 /// A pair is also checked again after <see cref="RecheckAfter"/>, so a host removed without -Revoke is refused (and its
 /// agent registers again) within that time, at the cost of one read per host per period.
 /// </summary>
-public sealed class AgentAuthentication(IHigherSystemNode node)
+public sealed class AgentAuthentication(IHigherSystemNode node, TimeProvider? time = null)
 {
-    private readonly ConcurrentDictionary<Guid, (string Credential, long Generation, long VerifiedAt)> _verified = new();
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    private readonly ConcurrentDictionary<Guid, (string Credential, long Generation, long VerifiedAt)> _verified = new(); // VerifiedAt: a TimeProvider timestamp
 
     /// <summary>How long a verified pair is trusted without asking the node again.</summary>
     public static readonly TimeSpan RecheckAfter = TimeSpan.FromMinutes(5);
@@ -35,8 +37,8 @@ public sealed class AgentAuthentication(IHigherSystemNode node)
         var credential = value[(dot + 1)..];
         // Read before asking the node: a revocation while it answers makes the answer stale, so it is asked again next time.
         var generation = node.CredentialGeneration;
-        var now = Environment.TickCount64;
-        if (_verified.TryGetValue(hostId, out var known) && known.Generation == generation && now - known.VerifiedAt < (long)RecheckAfter.TotalMilliseconds
+        var now = _time.GetTimestamp();
+        if (_verified.TryGetValue(hostId, out var known) && known.Generation == generation && _time.GetElapsedTime(known.VerifiedAt, now) < RecheckAfter
             && string.Equals(known.Credential, credential, StringComparison.Ordinal))
         {
             return hostId;

@@ -20,13 +20,13 @@ namespace JP1Dist.Tests.Agent;
 
 /// <summary>
 /// A fake higher system on 127.0.0.1 that answers an agent's polls with every bad case (400, 404, 409, 429, 500, an HTML
-/// page, a body that is not the protocol's, a truncated one): the agent never ends on them, says what it got, and takes
+/// page, a body that is not the protocol's, `{}`, a truncated one): the agent never ends on them, says what it got, and takes
 /// work again once the answers are good. A registration refused for good ends it with exit code 4 and the reason; one
 /// answered 429 or 503 is asked again.
 /// </summary>
 public sealed class HostileAnswerTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly string[] BadWork = ["400", "404", "409", "429", "500", "html", "foreign", "truncated"];
+    private static readonly string[] BadWork = ["400", "404", "409", "429", "500", "html", "foreign", "empty", "truncated"];
     private readonly ConcurrentQueue<string> _workModes = new(BadWork);
     private readonly ConcurrentQueue<string> _registerModes = new();
     private readonly ConcurrentBag<string> _served = [];
@@ -70,6 +70,7 @@ public sealed class HostileAnswerTests(ITestOutputHelper output) : IAsyncLifetim
             "ok" => ok(),
             "html" => Results.Content("<html><body>Proxy error</body></html>", "text/html"),
             "foreign" => Results.Json(new { items = "not a list", unexpected = true }),
+            "empty" => Results.Content("{}", "application/json"), // no work list at all, not an empty one
             "truncated" => Results.Content("{\"items\":[{\"workItemId\":", "application/json"),
             _ => Results.Json(new { title = "Refused", detail = $"refused with {mode}", errorId = mode == "401" ? "EnrollmentTokenExpired" : "Refused" + mode },
                 statusCode: int.Parse(mode, System.Globalization.CultureInfo.InvariantCulture)),
@@ -116,6 +117,7 @@ public sealed class HostileAnswerTests(ITestOutputHelper output) : IAsyncLifetim
             Assert.Contains(logger.Lines, line => line.Contains("answered " + status, StringComparison.Ordinal));
         }
         Assert.Contains(logger.Lines, line => line.Contains("is not a JP1Dist answer", StringComparison.Ordinal));
+        Assert.DoesNotContain(logger.Lines, line => line.Contains("Unexpected failure", StringComparison.Ordinal)); // each case is one the agent knows
 
         await stop.CancelAsync();
         await run; // ends cleanly when stopped

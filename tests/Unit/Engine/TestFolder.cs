@@ -7,11 +7,12 @@ namespace JP1Dist.Tests.Engine;
 /// <summary>A scratch data folder with an engine on it, removed afterwards.</summary>
 public sealed class TestFolder : IDisposable
 {
-    public TestFolder()
+    /// <param name="time">The engine's clock; the system's when not given.</param>
+    public TestFolder(TimeProvider? time = null)
     {
         Root = Path.Combine(Path.GetTempPath(), "jp1dist-unit-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(Root);
-        Engine = new DistEngine(new DataFolder(Path.Combine(Root, "home")));
+        Engine = new DistEngine(new DataFolder(Path.Combine(Root, "home")), time);
     }
 
     public string Root { get; }

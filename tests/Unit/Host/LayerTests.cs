@@ -19,6 +19,7 @@ public sealed class LayerTests
         { "JP1Dist.Protocol", [] },
         { "JP1Dist.Contracts", ["JP1Dist.Protocol"] },
         { "JP1Dist.Core", ["JP1Dist.Protocol", "JP1Dist.Contracts", "Microsoft.EntityFrameworkCore*", "Microsoft.Data.Sqlite", "SQLitePCLRaw*", "Microsoft.Extensions.*Abstractions"] },
+        { "JP1Dist.Client", ["JP1Dist.Protocol", "JP1Dist.Contracts"] },
         { "JP1Dist.Agent", ["JP1Dist.Protocol", "Microsoft.Extensions.Hosting.Abstractions", "Microsoft.Extensions.Logging.Abstractions"] },
     };
 

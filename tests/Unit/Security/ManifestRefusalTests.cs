@@ -102,7 +102,9 @@ public sealed class ManifestRefusalTests : IAsyncLifetime
 
         Assert.Equal([Hash('a')], needed.Select(n => n.File.Sha256));
         Assert.Equal(badJson, (await node.WaitForWorkAsync(badHost, TimeSpan.Zero, default)).Single().Manifest);
-        Assert.Null(await node.GetContentPathAsync(Hash('b'), default));
+        // Content named only by a manifest that breaks the rules is not fetched: it is not known, and said so (503, ask later).
+        var unknown = await Assert.ThrowsAsync<DistException>(() => node.GetContentPathAsync(Hash('b'), default));
+        Assert.Equal("ContentNotKnownYet", unknown.ErrorId);
         var refused = await Assert.ThrowsAsync<ContentVerificationException>(() => node.StoreAsync(bad, badJson, signer.Sign(badJson), null, default));
         Assert.Contains("leaves the package folder", refused.Message, StringComparison.Ordinal);
         Assert.Empty(node.Stored);

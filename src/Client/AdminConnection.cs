@@ -1,0 +1,152 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
+using JP1Dist.Protocol.Tls;
+
+namespace JP1Dist.Client;
+
+/// <summary>
+/// One connection to a manager's admin API: its URL, the access key sent with every request, and TLS pinned to the
+/// manager's certificate when a pin is given (<see cref="CertificatePinning"/>, the rule agents apply), else checked against
+/// the operating system's trust store. Every failure is a <see cref="DistException"/>: the manager's own, rebuilt from its
+/// problem details (same id, kind and target as the engine threw there), or one saying that the manager was not reached.
+/// </summary>
+public sealed class AdminConnection : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public AdminConnection(Uri manager, string accessKey, string? certificatePin)
+    {
+        if (manager.Scheme != Uri.UriSchemeHttps && !(manager.Scheme == Uri.UriSchemeHttp && manager.IsLoopback))
+        {
+            throw new DistException("ManagerUriInvalid", DistErrorKind.InvalidArgument,
+                $"'{manager}' is not an https:// URL of a manager (plain http only to this computer: the access key would travel in clear).", manager.ToString());
+        }
+        if (string.IsNullOrWhiteSpace(accessKey))
+        {
+            throw new DistException("AccessKeyMissing", DistErrorKind.Unauthorized, "No access key was given: New-DistAccessKey on the manager makes one.");
+        }
+        Manager = new Uri(manager.GetLeftPart(UriPartial.Authority) + "/");
+        CertificatePin = certificatePin;
+        SocketsHttpHandler handler;
+        try
+        {
+            handler = CertificatePinning.CreateHandler(certificatePin);
+        }
+        catch (ArgumentException e)
+        {
+            throw new DistException("CertificatePinInvalid", DistErrorKind.InvalidArgument, e.Message, certificatePin);
+        }
+        _http = new HttpClient(handler) { BaseAddress = Manager, Timeout = TimeSpan.FromMinutes(30) };
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(AdminApiPaths.Scheme, accessKey.Trim());
+    }
+
+    /// <summary>The manager's address (scheme, host and port).</summary>
+    public Uri Manager { get; }
+
+    /// <summary>The pin the manager's certificate must have; null when the operating system's trust store decides.</summary>
+    public string? CertificatePin { get; }
+
+    /// <summary>GET a path below the API's base, with query values (nulls left out); the answer read as <typeparamref name="T"/>.</summary>
+    public Task<T> GetAsync<T>(string path, CancellationToken cancellationToken, params (string Name, string? Value)[] query) =>
+        SendAsync<T>(HttpMethod.Get, path + Query(query), null, cancellationToken);
+
+    /// <summary>Sends a request with a JSON body (or none) and reads the answer as <typeparamref name="T"/>.</summary>
+    public async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(method, path, body, cancellationToken);
+        return await response.Content.ReadFromJsonAsync<T>(ProtocolJson.Options, cancellationToken)
+            ?? throw new DistException("ManagerAnswerInvalid", DistErrorKind.NotAvailable, $"{Manager} answered {path} with nothing.");
+    }
+
+    /// <summary>Sends a request whose answer carries nothing (204).</summary>
+    public async Task SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(method, path, body, cancellationToken);
+    }
+
+    /// <summary>The query string of the values given (nulls left out).</summary>
+    public static string Query(params (string Name, string? Value)[] values)
+    {
+        var given = values.Where(v => v.Value is not null).Select(v => $"{v.Name}={Uri.EscapeDataString(v.Value!)}").ToList();
+        return given.Count == 0 ? "" : "?" + string.Join('&', given);
+    }
+
+    private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, AdminApiPaths.Base.TrimStart('/') + "/" + path);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body, body.GetType(), options: ProtocolJson.Options);
+        }
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException e) when (CertificatePinning.Unwrap(e) is { } mismatch)
+        {
+            throw new DistException("CertificateNotTrusted", DistErrorKind.Unauthorized, mismatch.Message, Manager.ToString(), e);
+        }
+        catch (HttpRequestException e)
+        {
+            var trust = e.InnerException is System.Security.Authentication.AuthenticationException
+                ? " Its certificate is not trusted by this computer: give its pin with -CertificatePin (Get-DistManager on the manager shows it)." : "";
+            throw new DistException("ManagerUnreachable", DistErrorKind.NotAvailable, $"The manager at {Manager} could not be reached: {e.Message}{trust}", Manager.ToString(), e);
+        }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new DistException("ManagerUnreachable", DistErrorKind.NotAvailable, $"The manager at {Manager} did not answer within {_http.Timeout.TotalMinutes:0} minutes.", Manager.ToString(), e);
+        }
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+        using (response)
+        {
+            throw await ProblemAsync(response, cancellationToken);
+        }
+    }
+
+    /// <summary>The manager's refusal as the exception the engine threw there: its id, kind, message and target.</summary>
+    private async Task<DistException> ProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var status = (int)response.StatusCode;
+        var kind = status switch
+        {
+            401 => DistErrorKind.Unauthorized,
+            403 => DistErrorKind.Forbidden,
+            404 => DistErrorKind.NotFound,
+            409 => DistErrorKind.InvalidOperation,
+            >= 500 => DistErrorKind.NotAvailable,
+            _ => DistErrorKind.InvalidArgument,
+        };
+        string? errorId = null, detail = null, target = null;
+        try
+        {
+            using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            var root = problem.RootElement;
+            errorId = Text(root, "errorId");
+            detail = Text(root, "detail");
+            target = Text(root, "target") ?? Text(root, "field");
+            if (Text(root, "kind") is { } named && Enum.TryParse<DistErrorKind>(named, out var parsed))
+            {
+                kind = parsed;
+            }
+        }
+        catch (JsonException)
+        {
+            // Not problem details (a proxy's page, say): the status says what it can.
+        }
+        return new DistException(errorId ?? (status == (int)HttpStatusCode.NotFound ? "AdminEndpointNotFound" : "ManagerRefused"), kind,
+            detail ?? $"The manager at {Manager} answered {status} {response.ReasonPhrase}.", target);
+    }
+
+    private static string? Text(JsonElement root, string name) =>
+        root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    public void Dispose() => _http.Dispose();
+}
