@@ -57,11 +57,13 @@ public static partial class LogKinds
 
     private static void Count(Dictionary<string, int> counts, string kind) => counts[kind] = counts.GetValueOrDefault(kind) + 1;
 
-    private static string Blank(string text) => Numbers().Replace(Quoted().Replace(text, "\"…\""), "#");
+    // The product's name keeps its digit; every other run of digits (counts, ports, host numbers) is blanked.
+    private static string Blank(string text) => Numbers().Replace(Quoted().Replace(text, "\"…\"").Replace("JP1Dist", "JP\u0001Dist", StringComparison.Ordinal), "#")
+        .Replace("JP\u0001Dist", "JP1Dist", StringComparison.Ordinal);
 
     [GeneratedRegex("\"[^\"]*\"")]
     private static partial Regex Quoted();
 
-    [GeneratedRegex("[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\\b\\d+(\\.\\d+)*\\b")]
+    [GeneratedRegex("[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\\d+(\\.\\d+)*")]
     private static partial Regex Numbers();
 }

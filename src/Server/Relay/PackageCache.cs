@@ -17,7 +17,9 @@ public sealed class PackageCache : IDisposable
 {
     private readonly RelayUpstream _upstream;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<string, Task<string>> _fetches = new(StringComparer.OrdinalIgnoreCase);
+    // Lazy: GetOrAdd may run its factory on several threads at once and keep one result; a fetch started by a discarded
+    // factory would run all the same, beside the kept one, on the same partial file.
+    private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _fetches = new(StringComparer.OrdinalIgnoreCase);
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _concurrent = new(4, 4);
 
@@ -50,7 +52,8 @@ public sealed class PackageCache : IDisposable
         {
             return Content.PathOf(file.Sha256);
         }
-        var fetch = _fetches.GetOrAdd(file.Sha256, _ => FetchAsync(file, segmentSize));
+        var shared = _fetches.GetOrAdd(file.Sha256, _ => new Lazy<Task<string>>(() => FetchAsync(file, segmentSize)));
+        var fetch = shared.Value;
         try
         {
             // The fetch runs for the relay, not for this caller: a client that hangs up does not stop it for the others.
@@ -60,7 +63,7 @@ public sealed class PackageCache : IDisposable
         {
             if (fetch.IsCompleted)
             {
-                _fetches.TryRemove(new KeyValuePair<string, Task<string>>(file.Sha256, fetch));
+                _fetches.TryRemove(new KeyValuePair<string, Lazy<Task<string>>>(file.Sha256, shared));
             }
         }
     }

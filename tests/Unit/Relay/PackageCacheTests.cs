@@ -84,4 +84,26 @@ public sealed class PackageCacheTests : IAsyncLifetime
             Assert.Single(handler.PayloadOffsets);
         }
     }
+
+    [Fact]
+    public async Task Callers_arriving_at_the_same_moment_on_many_threads_share_one_fetch()
+    {
+        // Clients that come back together (after a relay restart, found by bench/Soak) ask for the same content at the
+        // same instant, on as many threads: still one fetch, and no fetch that finds the partial file taken by another.
+        var handler = Handler();
+        var (cache, payload, segmentSize) = await CacheAsync(handler);
+        using (cache)
+        {
+            const int callers = 32;
+            using var together = new Barrier(callers);
+            var calls = Enumerable.Range(0, callers).Select(_ => Task.Factory.StartNew(() =>
+            {
+                together.SignalAndWait();
+                return cache.EnsureAsync(payload, segmentSize, CancellationToken.None);
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()).ToList();
+            var paths = await Task.WhenAll(calls);
+            Assert.Single(paths.Distinct());
+            Assert.Single(handler.PayloadOffsets);
+        }
+    }
 }
