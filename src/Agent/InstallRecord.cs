@@ -15,7 +15,7 @@ public sealed record InstallEnded(int? ExitCode, bool TimedOut, string? NotStart
 {
     /// <summary>How a child process ended, in the record's terms: a start fault becomes its message and advice.</summary>
     public static InstallEnded From(ChildOutcome ended, string outputTail, DateTime endedAt) => new(
-        ended.ExitCode, ended.TimedOut, ended.StartFault is { } fault ? $"{fault.Message} {fault.Advice}" : null, ended.StartFault is null ? outputTail : "", endedAt);
+        ended.ExitCode, ended.TimedOut, ended.StartFault is { } fault ? fault.MessageWithAdvice : null, ended.StartFault is null ? outputTail : "", endedAt);
 }
 
 /// <summary>

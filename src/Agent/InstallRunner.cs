@@ -141,7 +141,7 @@ public static class InstallRunner
     }
 
     /// <summary>An install that did not start: Failed, with the fault and what to do about it.</summary>
-    private static InstallOutcome NotStarted(LocalFault fault) => new(null, null, $"{fault.Message} {fault.Advice}", "");
+    private static InstallOutcome NotStarted(LocalFault fault) => new(null, null, fault.MessageWithAdvice, "");
 
     /// <summary>
     /// A file of the package runs from the staging folder (made executable on Unix); anything else is a program the client

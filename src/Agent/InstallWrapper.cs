@@ -92,7 +92,7 @@ public static class InstallWrapper
         catch (LocalFaultException e)
         {
             // Nothing ran: the agent sees no record and reports that the command was not started.
-            await error.WriteLineAsync($"jp1dist {CommandName}: {e.Fault.Message} {e.Fault.Advice}");
+            await error.WriteLineAsync($"jp1dist {CommandName}: {e.Fault.MessageWithAdvice}");
             return NotRecordedExitCode;
         }
         var start = new ProcessStartInfo { FileName = request.Command, WorkingDirectory = Environment.CurrentDirectory };
@@ -115,7 +115,7 @@ public static class InstallWrapper
         catch (LocalFaultException e)
         {
             await error.WriteLineAsync($"jp1dist {CommandName}: the install command ended (exit code {ended.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}), "
-                + $"but its end could not be recorded: {e.Fault.Message} {e.Fault.Advice}");
+                + $"but its end could not be recorded: {e.Fault.MessageWithAdvice}");
             return NotRecordedExitCode;
         }
     }

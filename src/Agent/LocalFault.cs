@@ -61,6 +61,9 @@ public sealed record LocalFault(LocalFaultKind Kind, string Path, string Action,
         _ => $"A local file operation failed: {Action} '{Path}': {Cause}.",
     };
 
+    /// <summary>What happened and what to do, as one text (a status message, a line on the console).</summary>
+    public string MessageWithAdvice => $"{Message} {Advice}";
+
     /// <summary>What an administrator does about it.</summary>
     public string Advice => Kind switch
     {
