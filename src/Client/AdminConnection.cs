@@ -57,15 +57,30 @@ public sealed class AdminConnection : IDisposable
     /// <summary>Sends a request with a JSON body (or none) and reads the answer as <typeparamref name="T"/>.</summary>
     public async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {
-        using var response = await SendRawAsync(method, path, body, cancellationToken);
-        return await response.Content.ReadFromJsonAsync<T>(ProtocolJson.Options, cancellationToken)
-            ?? throw new DistException("ManagerAnswerInvalid", DistErrorKind.NotAvailable, $"{Manager} answered {path} with nothing.");
+        using var response = await SendRawAsync(method, path, Json(body), cancellationToken);
+        return await ReadAsync<T>(response, path, cancellationToken);
     }
+
+    private async Task<T> ReadAsync<T>(HttpResponseMessage response, string path, CancellationToken cancellationToken) =>
+        await response.Content.ReadFromJsonAsync<T>(ProtocolJson.Options, cancellationToken)
+            ?? throw new DistException("ManagerAnswerInvalid", DistErrorKind.NotAvailable, $"{Manager} answered {path} with nothing.");
+
+    private static JsonContent? Json(object? body) => body is null ? null : JsonContent.Create(body, body.GetType(), options: ProtocolJson.Options);
 
     /// <summary>Sends a request whose answer carries nothing (204).</summary>
     public async Task SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {
-        using var response = await SendRawAsync(method, path, body, cancellationToken);
+        using var response = await SendRawAsync(method, path, Json(body), cancellationToken);
+    }
+
+    /// <summary>Sends bytes as the body (application/octet-stream) with one more header, and reads the answer as <typeparamref name="T"/>.</summary>
+    public async Task<T> SendBytesAsync<T>(HttpMethod method, string path, ReadOnlyMemory<byte> bytes, (string Name, string Value) header, CancellationToken cancellationToken)
+    {
+        var content = new ReadOnlyMemoryContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        content.Headers.TryAddWithoutValidation(header.Name, header.Value);
+        using var response = await SendRawAsync(method, path, content, cancellationToken);
+        return await ReadAsync<T>(response, path, cancellationToken);
     }
 
     /// <summary>The query string of the values given (nulls left out).</summary>
@@ -75,13 +90,9 @@ public sealed class AdminConnection : IDisposable
         return given.Count == 0 ? "" : "?" + string.Join('&', given);
     }
 
-    private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(method, AdminApiPaths.Base.TrimStart('/') + "/" + path);
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body, body.GetType(), options: ProtocolJson.Options);
-        }
+        using var request = new HttpRequestMessage(method, AdminApiPaths.Base.TrimStart('/') + "/" + path) { Content = content };
         HttpResponseMessage response;
         try
         {

@@ -56,8 +56,9 @@ public sealed class RemoteServices : IDistServices, IDisposable
 
     private sealed class PackageClient(AdminConnection c) : IPackageService
     {
+        /// <summary>Uploads the files of the request's path from this computer (<see cref="PackageUploader"/>) and registers them as the package.</summary>
         public Task<DistPackage> CreateAsync(NewPackageRequest request, IProgress<PackagingProgress>? progress, CancellationToken cancellationToken = default) =>
-            c.SendAsync<DistPackage>(HttpMethod.Post, P.Packages, request, cancellationToken);
+            new PackageUploader(c).UploadAsync(request, progress, cancellationToken);
 
         public async Task<IReadOnlyList<DistPackage>> ListAsync(string? namePattern = null, string? version = null, CancellationToken cancellationToken = default) =>
             await c.GetAsync<List<DistPackage>>(P.Packages, cancellationToken, ("name", namePattern), ("version", version));

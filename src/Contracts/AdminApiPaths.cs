@@ -24,6 +24,10 @@ public static class AdminApiPaths
     public const string Packages = "packages";
     public const string Package = "packages/{name}/{version}";
     public const string PackageExpiry = "packages/{name}/{version}/expiry";
+    public const string Uploads = "uploads";
+    public const string Upload = "uploads/{id}";
+    public const string UploadFile = "uploads/{id}/files/{index}";
+    public const string UploadPackage = "uploads/{id}/package";
     public const string Jobs = "jobs";
     public const string Job = "jobs/{name}";
     public const string JobStart = "jobs/{name}/start";

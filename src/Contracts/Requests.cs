@@ -30,8 +30,19 @@ public sealed record NewPackageRequest(
     public const int DefaultInstallTimeoutSeconds = 3600;
 }
 
-/// <summary>How far packaging has come: files stored of all, bytes stored of all, and the file at hand.</summary>
-public sealed record PackagingProgress(int FilesDone, int FileCount, long BytesDone, long TotalBytes, string CurrentFile);
+/// <summary>How far packaging has come: files done of all, bytes done of all, the file at hand, and what is being done to it.</summary>
+public sealed record PackagingProgress(int FilesDone, int FileCount, long BytesDone, long TotalBytes, string CurrentFile, PackagingStep Step = PackagingStep.Storing);
+
+/// <summary>
+/// What packaging is doing: storing the files (in the engine on this computer); or, in a session connected to a manager
+/// elsewhere, hashing them here and then uploading them.
+/// </summary>
+public enum PackagingStep
+{
+    Storing,
+    Hashing,
+    Uploading,
+}
 
 /// <summary>What New-DistJob asks for.</summary>
 public sealed record NewJobRequest(

@@ -45,6 +45,7 @@ public sealed class DistEngine : IDistServices
         Policies = local?.Policies ?? new PolicyEvaluator(this);
         Inventory = local?.Inventory ?? new InventoryService(this);
         Packages = new PackageService(this);
+        Uploads = new PackageUploads(this, local?.Uploads);
         Hosts = new HostService(this);
         Jobs = new JobService(this);
         HostGroups = new HostGroupService(this);
@@ -85,6 +86,8 @@ public sealed class DistEngine : IDistServices
     /// <summary>The key that signs now (read from the database on every use: a rotation by another process takes effect at once).</summary>
     public ManifestSigner Signer => SigningKeys.Current().Signer;
     public PackageService Packages { get; }
+    /// <summary>Packages being uploaded from sessions elsewhere (the admin API).</summary>
+    public PackageUploads Uploads { get; }
     public HostService Hosts { get; }
     public JobService Jobs { get; }
     public HostGroupService HostGroups { get; }

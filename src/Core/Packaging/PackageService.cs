@@ -1,5 +1,6 @@
 using System.Text.Json;
 using JP1Dist.Contracts;
+using JP1Dist.Core.Audit;
 using JP1Dist.Core.Conditions;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Storage;
@@ -22,6 +23,30 @@ public sealed class PackageService(DistEngine engine) : IPackageService
     {
         ArgumentNullException.ThrowIfNull(request);
         var change = await engine.Audit.AuthorizeAsync(DistOperations.NewPackage, Target(request.Name, request.Version), cancellationToken);
+        var sources = PackageSources.Enumerate(request.Path);
+        var package = await PrepareAsync(request, sources.Select(s => s.RelativePath).ToList(), cancellationToken);
+
+        var files = new List<ManifestFile>(sources.Count);
+        var totalBytes = sources.Sum(s => new FileInfo(s.FullPath).Length);
+        long bytesDone = 0;
+        foreach (var source in sources)
+        {
+            progress?.Report(new PackagingProgress(files.Count, sources.Count, bytesDone, totalBytes, source.RelativePath));
+            var stored = await engine.Content.AddFileAsync(source.FullPath, package.SegmentSize, cancellationToken);
+            files.Add(new ManifestFile(source.RelativePath, stored.Size, stored.Sha256, stored.SegmentHashes));
+            bytesDone += stored.Size;
+        }
+        progress?.Report(new PackagingProgress(files.Count, sources.Count, bytesDone, totalBytes, ""));
+        return await RegisterAsync(change, package, files, request, cancellationToken);
+    }
+
+    /// <summary>
+    /// A package request checked in full before any content is read or stored: every value valid, the install command a
+    /// file of <paramref name="paths"/> (the paths inside the package) or a program of the client, and no package of that
+    /// name and version registered yet.
+    /// </summary>
+    internal async Task<PreparedPackage> PrepareAsync(NewPackageRequest request, IReadOnlyList<string> paths, CancellationToken cancellationToken)
+    {
         var name = Names.Require(request.Name, "Package");
         var version = RequireVersion(request.Version);
         var segmentSize = request.SegmentSize ?? NewPackageRequest.DefaultSegmentSize;
@@ -53,9 +78,7 @@ public sealed class PackageService(DistEngine engine) : IPackageService
         var conditions = request.InstallConditions is { IsEmpty: false } given ? InstallConditionReader.Validate(given) : null;
         var installAt = request.InstallAt?.ToUniversalTime();
         var expiresAt = RequireFutureExpiry(request.ExpiresAt);
-
-        var sources = EnumerateSources(request.Path);
-        var installCommand = ResolveInstallCommand(request.InstallCommand, sources);
+        var installCommand = ResolveInstallCommand(request.InstallCommand, paths);
 
         await using (var db = engine.Database.CreateContext())
         {
@@ -65,33 +88,29 @@ public sealed class PackageService(DistEngine engine) : IPackageService
                 throw AlreadyExists(name, version);
             }
         }
+        return new PreparedPackage(name, version, segmentSize, timeout, successCodes, rebootCodes, retryCodes, arguments, conditions, installAt, expiresAt,
+            installCommand, request.Description);
+    }
 
-        var files = new List<ManifestFile>(sources.Count);
-        var totalBytes = sources.Sum(s => new FileInfo(s.FullPath).Length);
-        long bytesDone = 0;
-        foreach (var source in sources)
-        {
-            progress?.Report(new PackagingProgress(files.Count, sources.Count, bytesDone, totalBytes, source.RelativePath));
-            var stored = await engine.Content.AddFileAsync(source.FullPath, segmentSize, cancellationToken);
-            files.Add(new ManifestFile(source.RelativePath, stored.Size, stored.Sha256, stored.SegmentHashes));
-            bytesDone += stored.Size;
-        }
-        progress?.Report(new PackagingProgress(files.Count, sources.Count, bytesDone, totalBytes, ""));
-        var manifest = new PackageManifest(name, version, segmentSize, files, installCommand, arguments, successCodes, timeout, conditions, installAt,
-            rebootCodes, retryCodes);
+    /// <summary>Signs the manifest of a prepared package whose files are stored, and writes its row with the audit entry of the change.</summary>
+    internal async Task<DistPackage> RegisterAsync(AuditedChange change, PreparedPackage package, IReadOnlyList<ManifestFile> files, NewPackageRequest request,
+        CancellationToken cancellationToken)
+    {
+        var manifest = new PackageManifest(package.Name, package.Version, package.SegmentSize, files, package.InstallCommand, package.Arguments,
+            package.SuccessCodes, package.TimeoutSeconds, package.Conditions, package.InstallAt, package.RebootCodes, package.RetryCodes);
         var manifestJson = JsonSerializer.Serialize(manifest, ProtocolJson.Options);
         var signingKey = engine.SigningKeys.Current();
         var row = new PackageRow
         {
-            Name = name,
-            NameKey = Names.Key(name),
-            Version = version,
-            Description = request.Description,
-            InstallCommand = installCommand,
-            InstallArgumentsJson = JsonSerializer.Serialize(arguments),
-            SuccessExitCodesJson = JsonSerializer.Serialize(successCodes),
-            InstallTimeoutSeconds = timeout,
-            SegmentSize = segmentSize,
+            Name = package.Name,
+            NameKey = Names.Key(package.Name),
+            Version = package.Version,
+            Description = package.Description,
+            InstallCommand = package.InstallCommand,
+            InstallArgumentsJson = JsonSerializer.Serialize(package.Arguments),
+            SuccessExitCodesJson = JsonSerializer.Serialize(package.SuccessCodes),
+            InstallTimeoutSeconds = package.TimeoutSeconds,
+            SegmentSize = package.SegmentSize,
             TotalBytes = manifest.TotalBytes,
             FileCount = files.Count,
             SegmentCount = files.Sum(f => f.Segments.Count),
@@ -99,14 +118,14 @@ public sealed class PackageService(DistEngine engine) : IPackageService
             ManifestSignature = signingKey.Signer.Sign(manifestJson),
             ManifestSigningKey = signingKey.Fingerprint,
             CreatedAt = engine.Now,
-            InstallConditionsJson = conditions is null ? null : JsonSerializer.Serialize(conditions, ProtocolJson.Options),
-            InstallAt = installAt,
-            ExpiresAt = expiresAt,
+            InstallConditionsJson = package.Conditions is null ? null : JsonSerializer.Serialize(package.Conditions, ProtocolJson.Options),
+            InstallAt = package.InstallAt,
+            ExpiresAt = package.ExpiresAt,
         };
         await using (var db = engine.Database.CreateContext())
         {
             db.Packages.Add(row);
-            change.Record(db, Target(name, version), request);
+            change.Record(db, Target(package.Name, package.Version), request);
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
@@ -114,7 +133,7 @@ public sealed class PackageService(DistEngine engine) : IPackageService
             catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
             {
                 // Lost a race with another registration of the same name and version.
-                throw AlreadyExists(name, version);
+                throw AlreadyExists(package.Name, package.Version);
             }
         }
         return ToView(row);
@@ -209,7 +228,8 @@ public sealed class PackageService(DistEngine engine) : IPackageService
         change.Record(db, Target(row.Name, row.Version), new { Force = force, RemovedJobs = jobs.Count > 0 ? jobs.Select(j => j.Name).ToList() : null });
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        await RemoveUnreferencedContentAsync(row, cancellationToken);
+        var manifest = JsonSerializer.Deserialize<PackageManifest>(row.ManifestJson, ProtocolJson.Options)!;
+        await RemoveUnreferencedContentAsync(manifest.Files.Select(f => f.Sha256), cancellationToken);
     }
 
     /// <summary>How the audit log names a package version: name@version.</summary>
@@ -217,11 +237,11 @@ public sealed class PackageService(DistEngine engine) : IPackageService
 
     private static readonly TargetStatus[] Unfinished = Enum.GetValues<TargetStatus>().Where(s => !s.IsFinal()).ToArray();
 
-    private async Task RemoveUnreferencedContentAsync(PackageRow removed, CancellationToken cancellationToken)
+    /// <summary>Deletes the stored files of these hashes that no registered package uses (any more, or yet).</summary>
+    internal async Task RemoveUnreferencedContentAsync(IEnumerable<string> hashes, CancellationToken cancellationToken)
     {
-        var manifest = JsonSerializer.Deserialize<PackageManifest>(removed.ManifestJson, ProtocolJson.Options)!;
         await using var db = engine.Database.CreateContext();
-        foreach (var hash in manifest.Files.Select(f => f.Sha256).Distinct())
+        foreach (var hash in hashes.Distinct())
         {
             var stillUsed = await db.Packages.AnyAsync(p => p.ManifestJson.Contains(hash), cancellationToken);
             if (!stillUsed && engine.Content.Contains(hash))
@@ -274,39 +294,11 @@ public sealed class PackageService(DistEngine engine) : IPackageService
         return version.Trim();
     }
 
-    private sealed record SourceFile(string FullPath, string RelativePath);
-
-    private static List<SourceFile> EnumerateSources(string path)
-    {
-        if (string.IsNullOrWhiteSpace(path))
-        {
-            throw new DistException("PackagePathMissing", DistErrorKind.InvalidArgument, "The package path is empty.");
-        }
-        var full = System.IO.Path.GetFullPath(path);
-        if (File.Exists(full))
-        {
-            return [new SourceFile(full, System.IO.Path.GetFileName(full))];
-        }
-        if (!Directory.Exists(full))
-        {
-            throw new DistException("PackagePathNotFound", DistErrorKind.NotFound, $"The package path '{path}' does not exist.", path);
-        }
-        var files = Directory.EnumerateFiles(full, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = false })
-            .Select(f => new SourceFile(f, System.IO.Path.GetRelativePath(full, f).Replace('\\', '/')))
-            .OrderBy(f => f.RelativePath, StringComparer.Ordinal)
-            .ToList();
-        if (files.Count == 0)
-        {
-            throw new DistException("PackagePathEmpty", DistErrorKind.InvalidArgument, $"The package folder '{path}' contains no files.", path);
-        }
-        return files;
-    }
-
     /// <summary>
     /// The install command is a file of the package (by its path inside the package), or a program the client
     /// already has (an absolute path, or a bare name found on the client's PATH, such as msiexec.exe).
     /// </summary>
-    private static string ResolveInstallCommand(string? command, List<SourceFile> sources)
+    private static string ResolveInstallCommand(string? command, IReadOnlyList<string> paths)
     {
         if (string.IsNullOrWhiteSpace(command))
         {
@@ -317,16 +309,20 @@ public sealed class PackageService(DistEngine engine) : IPackageService
         {
             normalized = normalized[2..];
         }
-        var inPackage = sources.FirstOrDefault(s => string.Equals(s.RelativePath, normalized, StringComparison.OrdinalIgnoreCase));
+        var inPackage = paths.FirstOrDefault(p => string.Equals(p, normalized, StringComparison.OrdinalIgnoreCase));
         if (inPackage is not null)
         {
-            return inPackage.RelativePath;
+            return inPackage;
         }
         if (System.IO.Path.IsPathRooted(command.Trim()) || !normalized.Contains('/'))
         {
             return command.Trim();
         }
         throw new DistException("InstallCommandNotFound", DistErrorKind.InvalidArgument,
-            $"The install command '{command}' is not a file of the package; the package holds: {string.Join(", ", sources.Take(10).Select(s => s.RelativePath))}{(sources.Count > 10 ? ", ..." : "")}.", command);
+            $"The install command '{command}' is not a file of the package; the package holds: {string.Join(", ", paths.Take(10))}{(paths.Count > 10 ? ", ..." : "")}.", command);
     }
 }
+
+/// <summary>A package request checked in full (<see cref="PackageService.PrepareAsync"/>): what its manifest and row are made of, but the files.</summary>
+internal sealed record PreparedPackage(string Name, string Version, long SegmentSize, int TimeoutSeconds, int[] SuccessCodes, int[] RebootCodes, int[] RetryCodes,
+    string[] Arguments, InstallConditions? Conditions, DateTime? InstallAt, DateTime? ExpiresAt, string InstallCommand, string? Description);

@@ -36,67 +36,112 @@ public sealed class ContentStore(string root)
         var temporary = Path.Combine(Root, $".incoming-{Guid.NewGuid():N}");
         try
         {
-            string hash;
-            long size = 0;
-            var segments = new List<string>();
-            await using (var source = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan))
+            StoredFile stored;
+            await using (var source = OpenRead(sourcePath))
             await using (var target = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-            using (var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
-            using (var segmentHasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {
-                var buffer = new byte[1 << 16];
-                long inSegment = 0;
-                int read;
-                while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
-                {
-                    hasher.AppendData(buffer, 0, read);
-                    var offset = 0;
-                    while (offset < read)
-                    {
-                        var take = (int)Math.Min(read - offset, segmentSize - inSegment);
-                        segmentHasher.AppendData(buffer, offset, take);
-                        inSegment += take;
-                        offset += take;
-                        if (inSegment == segmentSize)
-                        {
-                            segments.Add(Convert.ToHexStringLower(segmentHasher.GetHashAndReset()));
-                            inSegment = 0;
-                        }
-                    }
-                    size += read;
-                    await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                }
-                if (inSegment > 0 || size == 0)
-                {
-                    segments.Add(Convert.ToHexStringLower(segmentHasher.GetHashAndReset()));
-                }
+                stored = await HashAsync(source, segmentSize, target, cancellationToken);
                 await target.FlushAsync(cancellationToken);
-                hash = Convert.ToHexStringLower(hasher.GetHashAndReset());
             }
-            var destination = PathOf(hash);
-            if (File.Exists(destination))
-            {
-                File.Delete(temporary);
-            }
-            else
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-                try
-                {
-                    File.Move(temporary, destination);
-                }
-                catch (IOException) when (File.Exists(destination))
-                {
-                    // Another writer stored the same content first; theirs is identical.
-                    File.Delete(temporary);
-                }
-            }
-            return new StoredFile(hash, size, segments);
+            MoveIntoPlace(temporary, stored.Sha256);
+            return stored;
         }
         catch
         {
             TryDelete(temporary);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Takes a file that was written elsewhere in the data folder (a finished upload) into the store without copying it:
+    /// hashes it in one pass and moves it into place when its hash is <paramref name="expectedSha256"/>. Null, with the
+    /// file left where it was, when the hash is another.
+    /// </summary>
+    public async Task<StoredFile?> AdoptFileAsync(string path, long segmentSize, string expectedSha256, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(segmentSize, 1);
+        StoredFile stored;
+        await using (var source = OpenRead(path))
+        {
+            stored = await HashAsync(source, segmentSize, copyTo: null, cancellationToken);
+        }
+        if (!string.Equals(stored.Sha256, expectedSha256, StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+        MoveIntoPlace(path, stored.Sha256);
+        return stored;
+    }
+
+    /// <summary>A stored file described for <paramref name="segmentSize"/>: its size and the hash of each segment.</summary>
+    public async Task<StoredFile> DescribeAsync(string sha256, long segmentSize, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(segmentSize, 1);
+        await using var source = OpenRead(PathOf(sha256));
+        return await HashAsync(source, segmentSize, copyTo: null, cancellationToken);
+    }
+
+    private static FileStream OpenRead(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+
+    /// <summary>Reads <paramref name="source"/> to its end: the hash of the whole and of each segment, copying it on the way when asked.</summary>
+    private static async Task<StoredFile> HashAsync(Stream source, long segmentSize, Stream? copyTo, CancellationToken cancellationToken)
+    {
+        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var segmentHasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var segments = new List<string>();
+        var buffer = new byte[1 << 16];
+        long size = 0;
+        long inSegment = 0;
+        int read;
+        while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            hasher.AppendData(buffer, 0, read);
+            var offset = 0;
+            while (offset < read)
+            {
+                var take = (int)Math.Min(read - offset, segmentSize - inSegment);
+                segmentHasher.AppendData(buffer, offset, take);
+                inSegment += take;
+                offset += take;
+                if (inSegment == segmentSize)
+                {
+                    segments.Add(Convert.ToHexStringLower(segmentHasher.GetHashAndReset()));
+                    inSegment = 0;
+                }
+            }
+            size += read;
+            if (copyTo is not null)
+            {
+                await copyTo.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            }
+        }
+        if (inSegment > 0 || size == 0)
+        {
+            segments.Add(Convert.ToHexStringLower(segmentHasher.GetHashAndReset()));
+        }
+        return new StoredFile(Convert.ToHexStringLower(hasher.GetHashAndReset()), size, segments);
+    }
+
+    /// <summary>Moves a file whose content has this hash to its place in the store; when the store has it already, the file is deleted.</summary>
+    private void MoveIntoPlace(string file, string sha256)
+    {
+        var destination = PathOf(sha256);
+        if (File.Exists(destination))
+        {
+            File.Delete(file);
+            return;
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        try
+        {
+            File.Move(file, destination);
+        }
+        catch (IOException) when (File.Exists(destination))
+        {
+            // Another writer stored the same content first; theirs is identical.
+            File.Delete(file);
         }
     }
 

@@ -26,6 +26,9 @@ public sealed class DataFolder
     public string KeysPath => Path.Combine(Root, "keys");
     public string LogsPath => Path.Combine(Root, "logs");
 
+    /// <summary>Package uploads in progress (a session elsewhere sending files), each in a folder of its own until it becomes a package or expires.</summary>
+    public string UploadsPath => Path.Combine(Root, "uploads");
+
     /// <summary>The folder named by <paramref name="explicitPath"/>, else by JP1DIST_HOME, else the application-data default.</summary>
     public static DataFolder Resolve(string? explicitPath = null)
     {

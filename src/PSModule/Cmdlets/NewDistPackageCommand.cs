@@ -93,8 +93,8 @@ public sealed class NewDistPackageCommand : DistCmdlet
             {
                 bar.PercentComplete = step.TotalBytes == 0 ? 100 : (int)(step.BytesDone * 100 / step.TotalBytes);
                 bar.StatusDescription = step.CurrentFile.Length == 0
-                    ? $"{step.FileCount} files stored"
-                    : $"Storing {step.CurrentFile} ({step.FilesDone + 1} of {step.FileCount})";
+                    ? $"{step.FileCount} files {(step.Step == PackagingStep.Uploading ? "uploaded" : "stored")}"
+                    : $"{step.Step} {step.CurrentFile} ({step.FilesDone + 1} of {step.FileCount})";
                 WriteProgress(bar);
             },
             Name);

@@ -7,6 +7,7 @@ using JP1Dist.Protocol;
 using JP1Dist.Server.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -28,7 +29,7 @@ public static class AdminApi
     public sealed record AdminOperation(string Name);
 
     /// <summary>The engine acting for the caller of this request, set once its key is verified.</summary>
-    private sealed record AdminCall(IDistServices Services, DistCaller Caller);
+    private sealed record AdminCall(DistEngine Services, DistCaller Caller);
 
     /// <summary>Registers the OpenAPI document of the admin API (only its endpoints).</summary>
     public static IServiceCollection AddAdminApi(this IServiceCollection services) =>
@@ -78,8 +79,32 @@ public static class AdminApi
         // Packages.
         api.MapGet(AdminApiPaths.Packages, async (HttpContext c, string? name, string? version) =>
             Reply(await Services(c).Packages.ListAsync(name, version, c.RequestAborted))).Op(DistOperations.GetPackage).Produces<IReadOnlyList<DistPackage>>();
-        api.MapPost(AdminApiPaths.Packages, (HttpContext c, CancellationToken _) => WithBody<NewPackageRequest>(c, "a package (JSON with name, version, path and installCommand)",
-            async request => await Services(c).Packages.CreateAsync(request, null, c.RequestAborted))).Op(DistOperations.NewPackage).Accepts<NewPackageRequest>("application/json").Produces<DistPackage>();
+        // A package's files are uploaded (PackageUploads): never read from a path on the manager's disk.
+        api.MapPost(AdminApiPaths.Uploads, (HttpContext c, CancellationToken _) => WithBody<NewPackageUpload>(c, "a package upload (JSON with package and files)",
+            async upload => await Services(c).Uploads.BeginAsync(upload, c.RequestAborted))).Op(DistOperations.NewPackage)
+            .Accepts<NewPackageUpload>("application/json").Produces<PackageUploadState>();
+        api.MapGet(AdminApiPaths.Upload, async (HttpContext c, string id) =>
+            Reply(await Services(c).Uploads.GetAsync(id, c.RequestAborted))).Op(DistOperations.NewPackage).Produces<PackageUploadState>();
+        api.MapPut(AdminApiPaths.UploadFile, async (HttpContext c, string id, int index, long? offset) =>
+        {
+            if (c.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = PackageUploadProtocol.MaxChunkBytes;
+            }
+            if (offset is null)
+            {
+                throw new DistException("RequestFieldInvalid", DistErrorKind.InvalidArgument, "A piece of an upload names its offset in the file (?offset=N).", "offset");
+            }
+            var digest = PackageUploadProtocol.ParseDigest(c.Request.Headers[PackageUploadProtocol.DigestHeader].ToString());
+            return Reply(await Services(c).Uploads.AppendAsync(id, index, offset.Value, c.Request.Body, digest, c.RequestAborted));
+        }).Op(DistOperations.NewPackage).Accepts<byte[]>("application/octet-stream").Produces<PackageUploadChunk>();
+        api.MapPost(AdminApiPaths.UploadPackage, async (HttpContext c, string id) =>
+            Reply(await Services(c).Uploads.CompleteAsync(id, c.RequestAborted))).Op(DistOperations.NewPackage).Produces<DistPackage>();
+        api.MapDelete(AdminApiPaths.Upload, async (HttpContext c, string id) =>
+        {
+            await Services(c).Uploads.AbandonAsync(id, c.RequestAborted);
+            return Results.NoContent();
+        }).Op(DistOperations.NewPackage);
         api.MapPut(AdminApiPaths.PackageExpiry, (HttpContext c, string name, string version) => WithBody<AdminPackageExpiry>(c, "a package expiry (JSON with expiresAt)",
             async body => await Services(c).Packages.SetExpiryAsync(name, version, body.ExpiresAt, c.RequestAborted))).Op(DistOperations.SetPackage).Accepts<AdminPackageExpiry>("application/json").Produces<DistPackage>();
         api.MapDelete(AdminApiPaths.Package, async (HttpContext c, string name, string version, bool? force) =>
@@ -215,7 +240,7 @@ public static class AdminApi
         endpoint.WithMetadata(new AdminOperation(operation)).WithSummary(operation);
 
     /// <summary>The engine acting for this request's caller (the key check in <see cref="UseAdminApi"/> put it there).</summary>
-    private static IDistServices Services(HttpContext context) =>
+    private static DistEngine Services(HttpContext context) =>
         context.Features.Get<AdminCall>()?.Services ?? throw new InvalidOperationException("An admin endpoint ran without the access key check in front of it.");
 
     private static IResult Reply<T>(T value) => Results.Json(value, ProtocolJson.Options);

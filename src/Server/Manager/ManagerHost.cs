@@ -41,6 +41,7 @@ public static class ManagerHost
         builder.Services.AddSingleton<IntentSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IntentSweeper>());
         builder.Services.AddHostedService<ManagerHeartbeat>();
+        builder.Services.AddHostedService<UploadSweeper>();
         builder.Services.AddAdminApi();
         builder.Services.AddSingleton<CredentialWatch>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CredentialWatch>());
