@@ -147,7 +147,8 @@ public sealed class PackageUploads
                     throw new DistException("UploadOffsetMismatch", DistErrorKind.InvalidOperation,
                         $"File '{file.Path}' of the upload has {received} bytes; the next piece starts there, not at {offset}.", received);
                 }
-                await AppendToPartAsync(PartPath(id, index), received, buffer.AsMemory(0, length), cancellationToken);
+                // Whole and checked: written even if the sender goes away now, so that it finds it there when it comes back.
+                await AppendToPartAsync(PartPath(id, index), received, buffer.AsMemory(0, length));
                 Write(Path.Combine(Root, id), description with { TouchedAt = _engine.Now });
                 return new PackageUploadChunk(index, received + length);
             }
@@ -394,24 +395,20 @@ public sealed class PackageUploads
     private string PartPath(string id, int index) => Path.Combine(Root, id, index.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".part");
 
     /// <summary>Appends a checked piece; a write that fails (a full disk) is taken back, so the file ends where it did.</summary>
-    private static async Task AppendToPartAsync(string part, long at, ReadOnlyMemory<byte> piece, CancellationToken cancellationToken)
+    private static async Task AppendToPartAsync(string part, long at, ReadOnlyMemory<byte> piece)
     {
         await using var stream = new FileStream(part, FileMode.OpenOrCreate, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
         try
         {
             stream.Position = at;
-            await stream.WriteAsync(piece, cancellationToken);
-            await stream.FlushAsync(cancellationToken);
+            await stream.WriteAsync(piece);
+            await stream.FlushAsync();
             stream.Flush(flushToDisk: true);
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException)
+        catch (IOException e)
         {
             stream.SetLength(at);
-            if (e is IOException)
-            {
-                throw new DistException("UploadNoSpace", DistErrorKind.NotAvailable, $"The manager could not write the piece: {e.Message} Nothing of it was kept.", null, e);
-            }
-            throw;
+            throw new DistException("UploadNoSpace", DistErrorKind.NotAvailable, $"The manager could not write the piece: {e.Message} Nothing of it was kept.", null, e);
         }
     }
 

@@ -31,29 +31,41 @@ public sealed class AdminApiProcessTests(HttpsManagerFixture manager) : IClassFi
     private async Task<string> KeyAsync(string name, DistRole role) =>
         (await Engine.AccessKeys.CreateAsync(new NewAccessKeyRequest(name + Guid.NewGuid().ToString("N")[..6], role))).Key!;
 
-    /// <summary>Every operation of the OpenAPI document: method, path with its placeholders filled, and the operation's name (its summary).</summary>
+    /// <summary>
+    /// Every operation of the OpenAPI document: method, path with its placeholders filled, the operation's name (its
+    /// summary) and the media type of its body as documented (JSON when none is).
+    /// </summary>
     private async Task<List<(HttpMethod Method, string Path, string Operation)>> OperationsAsync()
     {
         using var client = Client(await KeyAsync("openapi", DistRole.Reader));
         var document = JsonDocument.Parse(await client.GetStringAsync(AdminApiPaths.OpenApi));
         var operations = new List<(HttpMethod, string, string)>();
+        _bodyTypes.Clear();
         foreach (var path in document.RootElement.GetProperty("paths").EnumerateObject())
         {
             var filled = System.Text.RegularExpressions.Regex.Replace(path.Name, @"\{([^}]+)\}", m => m.Groups[1].Value == "id" ? "1" : "x");
             foreach (var method in path.Value.EnumerateObject())
             {
                 operations.Add((new HttpMethod(method.Name.ToUpperInvariant()), filled, method.Value.GetProperty("summary").GetString()!));
+                if (method.Value.TryGetProperty("requestBody", out var body) && body.GetProperty("content").EnumerateObject().FirstOrDefault() is { Name: { } mediaType })
+                {
+                    _bodyTypes[(method.Name.ToUpperInvariant(), filled)] = mediaType;
+                }
             }
         }
         return operations;
     }
 
-    private static async Task<(HttpStatusCode Status, string ErrorId)> SendAsync(HttpClient client, HttpMethod method, string path)
+    private readonly Dictionary<(string Method, string Path), string> _bodyTypes = [];
+
+    private async Task<(HttpStatusCode Status, string ErrorId)> SendAsync(HttpClient client, HttpMethod method, string path)
     {
         using var request = new HttpRequestMessage(method, path);
         if (method == HttpMethod.Post || method == HttpMethod.Put)
         {
-            request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
+            var mediaType = _bodyTypes.GetValueOrDefault((method.Method, path), "application/json");
+            request.Content = new StringContent(mediaType == "application/json" ? "{}" : "", Encoding.UTF8);
+            request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(mediaType);
         }
         using var response = await client.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();
