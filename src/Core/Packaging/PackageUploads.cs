@@ -33,6 +33,12 @@ public sealed class PackageUploads
     /// <summary>The most files one package upload may have.</summary>
     public const int MaxFiles = 50_000;
 
+    /// <summary>The longest path inside a package an upload may name.</summary>
+    public const int MaxPathLength = 1024;
+
+    /// <summary>The largest file an upload may announce (1 TiB).</summary>
+    public const long MaxFileBytes = 1L << 40;
+
     /// <summary>The most uploads one caller may have open at once.</summary>
     public const int MaxOpenPerCaller = 16;
 
@@ -310,18 +316,18 @@ public sealed class PackageUploads
         var checkedFiles = new List<PackageUploadFile>(files.Count);
         foreach (var file in files)
         {
-            if (file is null || !ManifestRules.IsPackagePath(file.Path) || file.Path.Length > ProtocolLimits.RelayUrlLength)
+            if (file is null || !ManifestRules.IsPackagePath(file.Path) || file.Path.Length > MaxPathLength)
             {
-                throw Invalid("UploadFilePathInvalid", $"'{file?.Path}' is not a path inside a package (relative, without '..', at most {ProtocolLimits.RelayUrlLength} characters).", file?.Path);
+                throw Invalid("UploadFilePathInvalid", $"'{file?.Path}' is not a path inside a package (relative, without '..', at most {MaxPathLength} characters).", file?.Path);
             }
             var path = file.Path.Replace('\\', '/');
             if (!seen.Add(path))
             {
                 throw Invalid("UploadFileDuplicate", $"'{path}' is listed twice.", path);
             }
-            if (file.Size < 0)
+            if (file.Size is < 0 or > MaxFileBytes)
             {
-                throw Invalid("UploadFileSizeInvalid", $"'{path}' has a negative size.", path);
+                throw Invalid("UploadFileSizeInvalid", $"'{path}' has a size of {file.Size} bytes; a file of a package has 0 to {MaxFileBytes} bytes.", path);
             }
             if (!ContentHash.IsHash(file.Sha256))
             {

@@ -114,10 +114,13 @@ public sealed class PackageUploadTests : IDisposable
     [InlineData("/etc/passwd", "UploadFilePathInvalid")]
     [InlineData(@"C:\Windows\evil.exe", "UploadFilePathInvalid")]
     [InlineData("SETUP.SH", "UploadFileDuplicate")]
-    public async Task Files_that_leave_the_package_or_repeat_are_refused_before_anything_is_kept(string path, string errorId)
+    [InlineData("huge.bin", "UploadFileSizeInvalid", long.MaxValue)]
+    [InlineData("negative.bin", "UploadFileSizeInvalid", -1L)]
+    [InlineData("bad-hash.bin", "UploadFileHashInvalid", 1L, "not a hash")]
+    public async Task Files_that_leave_the_package_or_repeat_are_refused_before_anything_is_kept(string path, string errorId, long size = 1, string? hash = null)
     {
         var files = Files();
-        files.Add(new PackageUploadFile(path, 1, new string('a', 64)));
+        files.Add(new PackageUploadFile(path, size, hash ?? new string('a', 64)));
         var error = await Assert.ThrowsAsync<DistException>(() => Remote().Uploads.BeginAsync(new NewPackageUpload(Request(), files)));
         Assert.Equal(errorId, error.ErrorId);
         Assert.False(Directory.Exists(UploadsRoot) && Directory.EnumerateFileSystemEntries(UploadsRoot).Any());
