@@ -43,7 +43,7 @@ public sealed class PesterRemoteFilesTests(ITestOutputHelper output)
     /// (tests/Pester/TestSupport.ps1 calls Connect-DistManager with the JP1DIST_TEST_* variables); the session's
     /// JP1DIST_HOME must still be empty at the end.
     /// </summary>
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Files))]
     public async Task PesterFileRemote(string file)
     {
