@@ -128,8 +128,15 @@ Describe 'Jobs for relays' {
     }
 
     It 'shows a relay''s stored copy with its expiry, and does not send the package to it again' {
-        Skip-WhenRemote 'it dispatches and reports through the engine in this process; a running manager dispatches the same executions itself'
-        # The manager's dispatch and a relay's report, through the engine's distribution service.
+        # The manager's dispatch and a relay's report, through the engine's distribution service. In remote mode the running
+        # manager dispatches each execution itself, so the test waits for its dispatch instead of making it.
+        function Wait-Dispatched([string] $Job, [string] $Status) {
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while ((Get-DistJobStatus -Job $Job).Status -ne $Status) {
+                if ([DateTime]::UtcNow -gt $deadline) { throw "The manager did not dispatch $Job within 60 s." }
+                [Threading.Thread]::Sleep(100)
+            }
+        }
         $distribution = $engineAssembly.GetType('JP1Dist.Core.Distribution.DistributionService')::new(
             $engine, $engineAssembly.GetType('JP1Dist.Core.Distribution.HostSignals')::new())
         $reportType = $protocolAssembly.GetType('JP1Dist.Protocol.ReportRequest')
@@ -137,7 +144,8 @@ Describe 'Jobs for relays' {
         $relay = (Get-DistHost -Name 'relay-a').Id
 
         $first = New-DistJob -Name 'Store A' -Package 'Office' -Destination 'relay-a' -Type TransferToRelay | Start-DistJob
-        $distribution.DispatchAsync($first.ExecutionId, $none).GetAwaiter().GetResult() | Should -Be 1
+        if ($Remote) { Wait-Dispatched 'Store A' 'Queued' }
+        else { $distribution.DispatchAsync($first.ExecutionId, $none).GetAwaiter().GetResult() | Should -Be 1 }
         $item = $distribution.GetWorkAsync($relay, $none).GetAwaiter().GetResult() | Where-Object JobName -EQ 'Store A'
         $report = $reportType::new($item.WorkItemId, 'StoredOnRelay', $null, 'stored', $null, 0, 0)
         $distribution.ReportAsync($relay, $report, $none).GetAwaiter().GetResult().Accepted | Should -BeTrue
@@ -147,7 +155,8 @@ Describe 'Jobs for relays' {
         $stored.StoredUntil.Kind | Should -Be 'Local'
 
         $second = New-DistJob -Name 'Store B' -Package 'Office' -Destination 'relay-a' -Type TransferToRelay | Start-DistJob
-        $distribution.DispatchAsync($second.ExecutionId, $none).GetAwaiter().GetResult() | Should -Be 0
+        if ($Remote) { Wait-Dispatched 'Store B' 'StoredOnRelay' }
+        else { $distribution.DispatchAsync($second.ExecutionId, $none).GetAwaiter().GetResult() | Should -Be 0 }
         $skipped = Get-DistJobStatus -Job 'Store B'
         $skipped.Status | Should -Be 'StoredOnRelay'
         $skipped.Message | Should -BeLike 'Already stored on the relay until *; not sent again.'
