@@ -9,7 +9,7 @@ BeforeAll {
     $logs = [IO.Path]::Combine($scratch, 'logs')
     $installer = New-TestPackageFolder ([IO.Path]::Combine($scratch, 'package')) $logs
     $agents = @{}
-    $manager = Start-DistManager -Listen 'http://127.0.0.1:0'
+    $manager = Start-TestManager
     $approval = New-DistEnrollmentToken -Description 'approval test' -RequireApproval
     $plain = New-DistEnrollmentToken -Description 'plain test'
 
@@ -29,7 +29,7 @@ BeforeAll {
 
 AfterAll {
     foreach ($agent in $agents.Values) { Stop-TestAgent $agent }
-    if (Get-DistManager) { Stop-DistManager }
+    Stop-TestManager
     Remove-TestFolder $scratch
 }
 

@@ -95,7 +95,8 @@ Describe 'Enrollment tokens' {
         $limited = New-DistEnrollmentToken -Description 'imaging' -ExpiresIn ([TimeSpan]::FromDays(1)) -MaxUses 50
         $relays = New-DistEnrollmentToken -Description 'branch relays' -Relay
         $limited.Token | Should -Not -BeNullOrEmpty
-        ($limited.Token -split '\.').Count | Should -Be 2   # the secret and the signing key's fingerprint (no HTTPS manager ran here)
+        # The secret and the signing key's fingerprint; in remote mode also the pin of the HTTPS manager that made it.
+        ($limited.Token -split '\.').Count | Should -Be $(if ($Remote) { 3 } else { 2 })
         ($limited.MaxUses, $limited.Status, $relays.Relay) | Should -Be @(50, 'Active', $true)
 
         $listed = @(Get-DistEnrollmentToken)
@@ -120,9 +121,11 @@ Describe 'Enrollment tokens' {
 
 Describe 'Managers' {
     It 'refuses to stop a manager this session did not start, and stops nothing' {
-        $thrown = { Stop-DistManager -WhatIf } | Should -Throw -ErrorId 'ManagerNotStartedHere,*' -PassThru
+        # A connected session starts and stops no manager at all: that acts on this computer, not on the manager's.
+        $thrown = { Stop-DistManager -WhatIf } | Should -Throw -ErrorId $(if ($Remote) { 'ManagerConnected,*' } else { 'ManagerNotStartedHere,*' }) -PassThru
         $thrown.CategoryInfo.Category | Should -Be 'InvalidOperation'
-        $thrown.Exception.Message | Should -BeLike "*$env:JP1DIST_HOME*"
+        $thrown.Exception.Message | Should -BeLike $(if ($Remote) { '*Disconnect-DistManager*' } else { "*$env:JP1DIST_HOME*" })
+        @(Get-DistManager).Count | Should -Be $(if ($Remote) { 1 } else { 0 })
     }
 }
 

@@ -11,7 +11,7 @@ BeforeAll {
     # 12 segments of 4 KB, so that a paced transfer takes long enough to be suspended in the middle.
     [IO.File]::WriteAllBytes([IO.Path]::Combine($packageFolder, 'payload.bin'), [byte[]]::new(48KB))
     $os = if ($IsWindows) { 'Windows' } elseif ($IsMacOS) { 'macOS' } else { 'Linux' }
-    $manager = Start-DistManager -Listen 'http://127.0.0.1:0'
+    $manager = Start-TestManager
     $token = New-DistEnrollmentToken -Description 'conditions test'
     $agent = Start-TestAgent -ManagerUrl $manager.Url -Token $token.Token -Name 'pc-a' -StateFolder ([IO.Path]::Combine($scratch, 'agent-pc-a'))
     $deadline = [DateTime]::UtcNow.AddSeconds(60)
@@ -37,7 +37,7 @@ BeforeAll {
 
 AfterAll {
     Stop-TestAgent $agent
-    if (Get-DistManager) { Stop-DistManager }
+    Stop-TestManager
     Remove-TestFolder $scratch
 }
 

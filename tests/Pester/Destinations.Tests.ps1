@@ -7,7 +7,7 @@ BeforeAll {
     $env:JP1DIST_HOME = [IO.Path]::Combine($scratch, 'manager')
     $logs = [IO.Path]::Combine($scratch, 'logs')
     $installer = New-TestPackageFolder ([IO.Path]::Combine($scratch, 'package')) $logs
-    $manager = Start-DistManager -Listen 'http://127.0.0.1:0'
+    $manager = Start-TestManager
     $token = New-DistEnrollmentToken -Description 'destinations test'
 
     function Invoke-Agent([string] $Name) {
@@ -17,7 +17,7 @@ BeforeAll {
 }
 
 AfterAll {
-    if (Get-DistManager) { Stop-DistManager }
+    Stop-TestManager
     Remove-TestFolder $scratch
 }
 

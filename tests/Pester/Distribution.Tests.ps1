@@ -9,7 +9,7 @@ BeforeAll {
     $installer = New-TestPackageFolder ([IO.Path]::Combine($scratch, 'package')) $logs
     $hosts = 'pc-a', 'pc-b', 'pc-c'
     $agents = @()
-    $manager = Start-DistManager -Listen 'http://127.0.0.1:0'
+    $manager = Start-TestManager
     $token = New-DistEnrollmentToken -Description 'distribution test'
     foreach ($name in $hosts) {
         $agents += Start-TestAgent -ManagerUrl $manager.Url -Token $token.Token -Name $name -StateFolder ([IO.Path]::Combine($scratch, "agent-$name"))
@@ -20,7 +20,7 @@ BeforeAll {
 
 AfterAll {
     foreach ($agent in $agents) { Stop-TestAgent $agent }
-    if (Get-DistManager) { Stop-DistManager }
+    Stop-TestManager
     Remove-TestFolder $scratch
 }
 
@@ -188,6 +188,7 @@ Describe 'An agent that dies while the install command runs' {
 
 Describe 'Without a running manager' {
     BeforeAll {
+        if ($Remote) { return }   # the test run owns the manager connected to: these stop and start one here
         # A job whose execution time falls while the manager is down: its trigger must fire on start-up.
         New-DistJob -Name 'Overnight' -Package 'Editor' -Destination 'pc-b' -DistributeAt ([DateTime]::Now.AddSeconds(3)) | Out-Null
         Start-DistJob -Name 'Overnight' | Out-Null
@@ -197,6 +198,7 @@ Describe 'Without a running manager' {
     }
 
     It 'keeps an executed job waiting and says why' {
+        Skip-WhenRemote 'Start-DistManager and Stop-DistManager act on this computer; a connected session refuses them (ManagerConnected)'
         New-DistJob -Name 'No manager' -Package 'Editor' -Destination 'pc-a' | Out-Null
         Start-DistJob -Name 'No manager' | Out-Null
         $status = Get-DistJobStatus -Job 'No manager'
@@ -205,6 +207,7 @@ Describe 'Without a running manager' {
     }
 
     It 'dispatches the waiting job once a manager starts, to the agents that kept trying' {
+        Skip-WhenRemote 'Start-DistManager and Stop-DistManager act on this computer; a connected session refuses them (ManagerConnected)'
         # Same address as before: the agents ride out the outage and reconnect by themselves.
         Start-DistManager -Listen $manager.Url | Out-Null
         Wait-DistJob -Name 'No manager', 'Overnight' -Timeout 90

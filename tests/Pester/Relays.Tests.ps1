@@ -1,6 +1,7 @@
 # The manager's side of relays through the cmdlets: the host tree in Get-DistHost, AllLowerClients and
 # TransferToRelay jobs, and package expiry. Relays and the hosts below them are registered through the engine the
-# module loaded (as a relay's registration reaches the manager), so no relay process is needed here.
+# module loaded (as a relay's registration reaches the manager), so no relay process is needed here. In remote mode that
+# engine is opened on the connected manager's data folder (on this computer), while the cmdlets go to the manager.
 
 BeforeAll {
     . ([IO.Path]::Combine($PSScriptRoot, 'TestSupport.ps1'))
@@ -17,7 +18,7 @@ BeforeAll {
     $loaded = [AppDomain]::CurrentDomain.GetAssemblies()
     $engineAssembly = $loaded.Where({ $_.GetName().Name -eq 'JP1Dist.Core' })[0]
     $protocolAssembly = $loaded.Where({ $_.GetName().Name -eq 'JP1Dist.Protocol' })[0]
-    $engine = $engineAssembly.GetType('JP1Dist.Core.DistEngine')::ForFolder($env:JP1DIST_HOME)
+    $engine = $engineAssembly.GetType('JP1Dist.Core.DistEngine')::ForFolder((Get-TestManagerHome))
     $requestType = $protocolAssembly.GetType('JP1Dist.Protocol.RegisterRequest')
 
     function Register-TestHost([string] $Name, [string] $Kind, [string] $Under) {
@@ -127,7 +128,15 @@ Describe 'Jobs for relays' {
     }
 
     It 'shows a relay''s stored copy with its expiry, and does not send the package to it again' {
-        # The manager's dispatch and a relay's report, through the engine's distribution service.
+        # The manager's dispatch and a relay's report, through the engine's distribution service. In remote mode the running
+        # manager dispatches each execution itself, so the test waits for its dispatch instead of making it.
+        function Wait-Dispatched([string] $Job, [string] $Status) {
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while ((Get-DistJobStatus -Job $Job).Status -ne $Status) {
+                if ([DateTime]::UtcNow -gt $deadline) { throw "The manager did not dispatch $Job within 60 s." }
+                [Threading.Thread]::Sleep(100)
+            }
+        }
         $distribution = $engineAssembly.GetType('JP1Dist.Core.Distribution.DistributionService')::new(
             $engine, $engineAssembly.GetType('JP1Dist.Core.Distribution.HostSignals')::new())
         $reportType = $protocolAssembly.GetType('JP1Dist.Protocol.ReportRequest')
@@ -135,7 +144,8 @@ Describe 'Jobs for relays' {
         $relay = (Get-DistHost -Name 'relay-a').Id
 
         $first = New-DistJob -Name 'Store A' -Package 'Office' -Destination 'relay-a' -Type TransferToRelay | Start-DistJob
-        $distribution.DispatchAsync($first.ExecutionId, $none).GetAwaiter().GetResult() | Should -Be 1
+        if ($Remote) { Wait-Dispatched 'Store A' 'Queued' }
+        else { $distribution.DispatchAsync($first.ExecutionId, $none).GetAwaiter().GetResult() | Should -Be 1 }
         $item = $distribution.GetWorkAsync($relay, $none).GetAwaiter().GetResult() | Where-Object JobName -EQ 'Store A'
         $report = $reportType::new($item.WorkItemId, 'StoredOnRelay', $null, 'stored', $null, 0, 0)
         $distribution.ReportAsync($relay, $report, $none).GetAwaiter().GetResult().Accepted | Should -BeTrue
@@ -145,7 +155,8 @@ Describe 'Jobs for relays' {
         $stored.StoredUntil.Kind | Should -Be 'Local'
 
         $second = New-DistJob -Name 'Store B' -Package 'Office' -Destination 'relay-a' -Type TransferToRelay | Start-DistJob
-        $distribution.DispatchAsync($second.ExecutionId, $none).GetAwaiter().GetResult() | Should -Be 0
+        if ($Remote) { Wait-Dispatched 'Store B' 'StoredOnRelay' }
+        else { $distribution.DispatchAsync($second.ExecutionId, $none).GetAwaiter().GetResult() | Should -Be 0 }
         $skipped = Get-DistJobStatus -Job 'Store B'
         $skipped.Status | Should -Be 'StoredOnRelay'
         $skipped.Message | Should -BeLike 'Already stored on the relay until *; not sent again.'

@@ -12,7 +12,7 @@ BeforeAll {
 
 AfterAll {
     Stop-TestAgent $script:agent
-    if (Get-DistManager) { Stop-DistManager }
+    Stop-TestManager
     Remove-TestFolder $scratch
 }
 
@@ -64,7 +64,7 @@ Describe 'Get-DistSigningKey and Update-DistSigningKey' {
     }
 
     It 'keeps a running manager and its agent installing with the new key' {
-        $manager = Start-DistManager -Listen 'http://127.0.0.1:0'
+        $manager = Start-TestManager
         $token = New-DistEnrollmentToken -Description 'agent'
         $state = [IO.Path]::Combine($scratch, 'agent-pc-keys')
         $script:agent = Start-TestAgent -ManagerUrl $manager.Url -Token $token.Token -Name 'pc-keys' -StateFolder $state

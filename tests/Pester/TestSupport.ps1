@@ -6,6 +6,44 @@ $script:RepoRoot = [IO.Path]::GetFullPath([IO.Path]::Combine($PSScriptRoot, '..'
 $script:Jp1Dist = [IO.Path]::Combine($RepoRoot, 'out', 'jp1dist', $(if ($IsWindows) { 'jp1dist.exe' } else { 'jp1dist' }))
 Import-Module ([IO.Path]::Combine($RepoRoot, 'out', 'JP1Dist', 'JP1Dist.psd1')) -Force
 
+# Remote mode: with JP1DIST_TEST_MANAGER_URI, JP1DIST_TEST_ACCESS_KEY (an Administrator's) and JP1DIST_TEST_CERTIFICATE_PIN
+# set, as PesterRemoteFilesTests sets them, the session connects to that manager and every cmdlet goes through its admin
+# API; the same files then prove that a connected session behaves as a local one. JP1DIST_TEST_MANAGER_HOME names that
+# manager's data folder for the few checks of what it keeps on disk. Unset, the files act on a local data folder.
+$script:Remote = [bool]$env:JP1DIST_TEST_MANAGER_URI
+$script:RemoteManagerHome = $env:JP1DIST_TEST_MANAGER_HOME
+if ($Remote) {
+    $script:RemoteConnection = Connect-DistManager -Uri $env:JP1DIST_TEST_MANAGER_URI -AccessKey $env:JP1DIST_TEST_ACCESS_KEY -CertificatePin $env:JP1DIST_TEST_CERTIFICATE_PIN
+}
+
+# Who the audit log names for this session's changes, and from where: the local user, or the access key and its address.
+$script:AuditPrincipal = if ($Remote) { $RemoteConnection.Principal } elseif ($IsWindows) { "$([Environment]::UserDomainName)\$([Environment]::UserName)" } else { [Environment]::UserName }
+$script:AuditSource = if ($Remote) { '127.0.0.1' } else { 'local' }
+
+# Inside an It: skips it in remote mode, with the reason (what it needs of the local computer).
+function Skip-WhenRemote([Parameter(Mandatory)] [string] $Because) {
+    if ($script:Remote) { Set-ItResult -Skipped -Because $Because }
+}
+
+# The manager the file works with: one that Start-DistManager starts on this computer, or in remote mode the one connected
+# to (its URL and pin, as Start-DistManager returns them). -Listen is used locally only.
+function Start-TestManager([string] $Listen = 'http://127.0.0.1:0') {
+    if (-not $script:Remote) { return Start-DistManager -Listen $Listen }
+    $running = @(Get-DistManager)
+    if ($running.Count -ne 1) { throw "Remote mode: expected one running manager, found $($running.Count)." }
+    $running[0]
+}
+
+# Stops the manager Start-TestManager started here; in remote mode the test run owns the manager and stops it itself.
+function Stop-TestManager {
+    if (-not $script:Remote -and (Get-DistManager)) { Stop-DistManager }
+}
+
+# The data folder of the manager in use, for checks of files it keeps.
+function Get-TestManagerHome {
+    if ($script:Remote) { $script:RemoteManagerHome } else { $env:JP1DIST_HOME }
+}
+
 function New-TestFolder([string] $Prefix) {
     $path = [IO.Path]::Combine([IO.Path]::GetTempPath(), "jp1dist-$Prefix-" + [Guid]::NewGuid().ToString('N').Substring(0, 8))
     [void][IO.Directory]::CreateDirectory($path)
@@ -13,6 +51,10 @@ function New-TestFolder([string] $Prefix) {
 }
 
 function Remove-TestFolder([string] $Path) {
+    # In remote mode nothing may have gone to the session's own data folder, which the engine creates on first use.
+    if ($script:Remote -and $env:JP1DIST_HOME -and [IO.Directory]::Exists($env:JP1DIST_HOME)) {
+        throw "Remote mode, yet the local data folder $env:JP1DIST_HOME was created: a cmdlet did not go to the manager."
+    }
     if ($Path -and [IO.Directory]::Exists($Path)) {
         try { [IO.Directory]::Delete($Path, $true) } catch { Write-Warning "Could not remove ${Path}: $_" }
     }
@@ -32,6 +74,8 @@ function Start-TestAgent {
     $start = [Diagnostics.ProcessStartInfo]::new($script:Jp1Dist)
     $arguments = @('agent', '--manager', $ManagerUrl, '--name', $Name, '--state', $StateFolder)
     if ($Token) { $arguments += @('--token', $Token) }
+    # In remote mode the manager is on HTTPS: an agent talking to it directly is held to its pin, as the token would hold it.
+    if (-not $CertificatePin -and $script:Remote -and $ManagerUrl.TrimEnd('/') -eq $env:JP1DIST_TEST_MANAGER_URI.TrimEnd('/')) { $CertificatePin = $env:JP1DIST_TEST_CERTIFICATE_PIN }
     if ($CertificatePin) { $arguments += @('--certificate-pin', $CertificatePin) }
     if ($Once) { $arguments += '--once' }
     foreach ($argument in $arguments) { $start.ArgumentList.Add($argument) }

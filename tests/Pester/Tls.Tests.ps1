@@ -1,7 +1,7 @@
 # HTTPS through the cmdlets: a manager from Start-DistManager on https with the certificate it creates, its pin in
 # Get-DistManager, an agent held to that pin, a job executed (the session nudges the manager over HTTPS, pinned), a
 # relay on https whose agents need only the token New-DistEnrollmentToken makes, and a clean stop (the stop request is
-# pinned too).
+# pinned too). In remote mode the manager is the HTTPS one connected to, and what only Start-DistManager can show is skipped.
 
 BeforeAll {
     . ([IO.Path]::Combine($PSScriptRoot, 'TestSupport.ps1'))
@@ -9,14 +9,14 @@ BeforeAll {
     $env:JP1DIST_HOME = [IO.Path]::Combine($scratch, 'manager')
     $logs = [IO.Path]::Combine($scratch, 'logs')
     $installer = New-TestPackageFolder ([IO.Path]::Combine($scratch, 'package')) $logs
-    $manager = Start-DistManager -Listen 'https://127.0.0.1:0'
+    $manager = Start-TestManager 'https://127.0.0.1:0'
 }
 
 AfterAll {
     Stop-TestAgent $script:agent
     Stop-TestAgent $script:agentBelow
     Stop-TestAgent $script:relay
-    if (Get-DistManager) { Stop-DistManager }
+    Stop-TestManager
     Remove-TestFolder $scratch
 }
 
@@ -25,7 +25,7 @@ Describe 'A manager on HTTPS' {
         $manager.Url | Should -BeLike 'https://127.0.0.1:*'
         $manager.CertificatePin | Should -Match '^[0-9a-f]{64}$'
         (Get-DistManager).CertificatePin | Should -Be $manager.CertificatePin
-        $published = [IO.Path]::Combine($env:JP1DIST_HOME, 'keys', 'tls.crt')
+        $published = [IO.Path]::Combine((Get-TestManagerHome), 'keys', 'tls.crt')
         $certificate = [Security.Cryptography.X509Certificates.X509CertificateLoader]::LoadCertificateFromFile($published)
         $pin = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($certificate.PublicKey.ExportSubjectPublicKeyInfo())).ToLowerInvariant()
         $pin | Should -Be $manager.CertificatePin
@@ -46,6 +46,7 @@ Describe 'A manager on HTTPS' {
     }
 
     It 'refuses to serve plain HTTP beyond this computer' {
+        Skip-WhenRemote 'Start-DistManager and Stop-DistManager act on this computer; a connected session refuses them (ManagerConnected)'
         $thrown = { Start-DistManager -Listen 'http://0.0.0.0:0' } | Should -Throw -ErrorId 'ListenUrlInsecure,*' -PassThru
         $thrown.Exception.Message | Should -BeLike '*https://0.0.0.0:0*'
     }
@@ -85,6 +86,7 @@ Describe 'A manager on HTTPS' {
     }
 
     It 'stops cleanly over HTTPS' {
+        Skip-WhenRemote 'Start-DistManager and Stop-DistManager act on this computer; a connected session refuses them (ManagerConnected)'
         Stop-TestAgent $script:agentBelow
         Stop-TestAgent $script:relay
         Stop-TestAgent $script:agent
@@ -112,16 +114,18 @@ Describe 'A manager with the administrator''s certificate' {
     }
 
     AfterAll {
-        if (Get-DistManager) { Stop-DistManager }
+        Stop-TestManager
     }
 
     It 'refuses a certificate file that does not exist, starting nothing' {
+        Skip-WhenRemote 'Start-DistManager and Stop-DistManager act on this computer; a connected session refuses them (ManagerConnected)'
         { Start-DistManager -Listen 'https://127.0.0.1:0' -Certificate ([IO.Path]::Combine($folder, 'missing.pfx')) } |
             Should -Throw -ErrorId 'CertificateFileNotFound,*'
         Get-DistManager | Should -BeNullOrEmpty
     }
 
     It 'ends the start with the reason when the password is wrong' {
+        Skip-WhenRemote 'Start-DistManager and Stop-DistManager act on this computer; a connected session refuses them (ManagerConnected)'
         $wrong = [Security.SecureString]::new()
         foreach ($character in 'not-it'.ToCharArray()) { $wrong.AppendChar($character) }
         $thrown = { Start-DistManager -Listen 'https://127.0.0.1:0' -Certificate $pfx -CertificatePassword $wrong } |
@@ -130,6 +134,7 @@ Describe 'A manager with the administrator''s certificate' {
     }
 
     It 'serves the PFX given, its password passed in the environment, and shows its pin' {
+        Skip-WhenRemote 'Start-DistManager and Stop-DistManager act on this computer; a connected session refuses them (ManagerConnected)'
         $started = Start-DistManager -Listen 'https://127.0.0.1:0' -Certificate $pfx -CertificatePassword $password
         $started.CertificatePin | Should -Be $expectedPin
         (Get-DistManager).CertificatePin | Should -Be $expectedPin

@@ -8,7 +8,7 @@ BeforeAll {
     $env:JP1DIST_HOME = [IO.Path]::Combine($scratch, 'manager')
     $logs = [IO.Path]::Combine($scratch, 'logs')
     $installer = New-TestPackageFolder ([IO.Path]::Combine($scratch, 'package')) $logs
-    $manager = Start-DistManager -Listen 'http://127.0.0.1:0'
+    $manager = Start-TestManager
     $token = New-DistEnrollmentToken -Description 'two-stage test'
     $relayToken = New-DistEnrollmentToken -Description 'two-stage test relays' -Relay
     $relays = @{}
@@ -46,7 +46,12 @@ BeforeAll {
     }
 
     function Get-ContentBytesServed([string] $Url) {
-        $http = [Net.Http.HttpClient]::new()
+        # The product's own pinned handler (from the module's load context) for a manager on HTTPS, as in remote mode.
+        $http = if ($manager.CertificatePin) {
+            $pinning = [AppDomain]::CurrentDomain.GetAssemblies().Where({ $_.GetName().Name -eq 'JP1Dist.Protocol' })[0].GetType('JP1Dist.Protocol.Tls.CertificatePinning')
+            [Net.Http.HttpClient]::new($pinning::CreateHandler($manager.CertificatePin, $null))
+        }
+        else { [Net.Http.HttpClient]::new() }
         try {
             $text = $http.GetStringAsync("$Url/metrics").GetAwaiter().GetResult()
             $line = $text -split "`n" | Where-Object { $_ -like 'jp1dist_content_bytes_served_total *' }
@@ -62,7 +67,7 @@ BeforeAll {
 
 AfterAll {
     foreach ($relay in $relays.Values) { Stop-TestAgent $relay.Process }
-    if (Get-DistManager) { Stop-DistManager }
+    Stop-TestManager
     Remove-TestFolder $scratch
 }
 

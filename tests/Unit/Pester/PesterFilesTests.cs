@@ -10,7 +10,7 @@ namespace JP1Dist.Tests.Pester;
 /// <summary>Runs each tests/Pester/*.Tests.ps1 file through JP1Dist.PesterHost; one test case per file.</summary>
 public sealed class PesterFilesTests(ITestOutputHelper output)
 {
-    private static readonly TimeSpan FileTimeout = TimeSpan.FromMinutes(10);
+    internal static readonly TimeSpan FileTimeout = TimeSpan.FromMinutes(10);
 
     /// <summary>The Pester files, by file name so each one shows up as its own test case.</summary>
     public static TheoryData<string> Files
@@ -29,32 +29,19 @@ public sealed class PesterFilesTests(ITestOutputHelper output)
 
     private static string RepoRoot => Repository.Root;
 
-    private static string PesterDirectory => Path.Combine(RepoRoot, "tests", "Pester");
+    internal static string PesterDirectory => Path.Combine(RepoRoot, "tests", "Pester");
 
     /// <summary>Runs one Pester file in a child process and fails with every failed It when it does not pass.</summary>
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Files))]
     public async Task PesterFile(string file)
     {
-        var hostDll = FindPesterHost();
         var home = Path.Combine(Path.GetTempPath(), "jp1dist-pester-" + Guid.NewGuid().ToString("n"));
         Directory.CreateDirectory(home);
-        var resultFile = Path.Combine(home, "pester-result.json");
         try
         {
-            var (exitCode, stdout, stderr, timedOut) = await RunHostAsync(hostDll, Path.Combine(PesterDirectory, file), resultFile, home);
-            output.WriteLine(stdout);
-            if (stderr.Length > 0)
-            {
-                output.WriteLine("--- stderr ---");
-                output.WriteLine(stderr);
-            }
-
-            Assert.False(timedOut, $"{file} did not finish within {FileTimeout.TotalMinutes} minutes; the process tree was killed.");
-            if (exitCode != 0)
-            {
-                Assert.Fail($"{file} failed (exit code {exitCode}):{Environment.NewLine}{DescribeFailures(resultFile, stdout, stderr)}");
-            }
+            // Each file gets its own product home so files cannot see each other's state.
+            await RunFileAsync(output, file, home, Path.Combine(home, "pester-result.json"), new Dictionary<string, string>());
         }
         finally
         {
@@ -62,7 +49,51 @@ public sealed class PesterFilesTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr, bool TimedOut)> RunHostAsync(string hostDll, string testFile, string resultFile, string home)
+    /// <summary>
+    /// Runs one Pester file in a child JP1Dist.PesterHost process with <paramref name="home"/> as its JP1DIST_HOME and the
+    /// variables given; fails with every failed It, and writes the skipped ones with their reasons.
+    /// </summary>
+    internal static async Task RunFileAsync(ITestOutputHelper output, string file, string home, string resultFile, IReadOnlyDictionary<string, string> environment)
+    {
+        var hostDll = FindPesterHost();
+        var (exitCode, stdout, stderr, timedOut) = await RunHostAsync(hostDll, Path.Combine(PesterDirectory, file), resultFile, home, environment);
+        output.WriteLine(stdout);
+        if (stderr.Length > 0)
+        {
+            output.WriteLine("--- stderr ---");
+            output.WriteLine(stderr);
+        }
+
+        Assert.False(timedOut, $"{file} did not finish within {FileTimeout.TotalMinutes} minutes; the process tree was killed.");
+        if (exitCode != 0)
+        {
+            Assert.Fail($"{file} failed (exit code {exitCode}):{Environment.NewLine}{DescribeFailures(resultFile, stdout, stderr)}");
+        }
+
+        // One test case stands for the file's Its: say how many ran and were skipped, and never pass a file none of whose Its ran.
+        var tests = ReadResults(resultFile).Where(r => r.Kind == "Test").ToList();
+        var skipped = tests.Where(t => t.Result == "Skipped").ToList();
+        output.WriteLine($"{file}: {tests.Count(t => t.Result == "Passed")} passed, {tests.Count(t => t.Result == "Failed")} failed, {skipped.Count} skipped");
+        if (tests.Count == 0)
+        {
+            Assert.Fail($"{file} has no It.");
+        }
+        if (skipped.Count == tests.Count)
+        {
+            throw new SkipException($"Every It of {file} was skipped: " + string.Join("; ", skipped.Select(t => $"{string.Join(" > ", t.Path)} ({t.Message ?? "-Skip"})")));
+        }
+    }
+
+    private static List<(IReadOnlyList<string> Path, string Result, string? Message, string Kind)> ReadResults(string resultFile)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(resultFile));
+        return document.RootElement.EnumerateArray()
+            .Select(e => ((IReadOnlyList<string>)e.GetProperty("path").EnumerateArray().Select(p => p.GetString()!).ToList(), e.GetProperty("result").GetString()!,
+                e.GetProperty("message").GetString(), e.GetProperty("kind").GetString()!))
+            .ToList();
+    }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr, bool TimedOut)> RunHostAsync(string hostDll, string testFile, string resultFile, string home, IReadOnlyDictionary<string, string> environment)
     {
         // dotnet test exports the path of the muxer it runs under; fall back to PATH when started some other way.
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } hostPath && File.Exists(hostPath) ? hostPath : "dotnet";
@@ -80,8 +111,11 @@ public sealed class PesterFilesTests(ITestOutputHelper output)
         start.ArgumentList.Add("--result");
         start.ArgumentList.Add(resultFile);
 
-        // Each file gets its own product home so files cannot see each other's state.
         start.Environment["JP1DIST_HOME"] = home;
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start " + dotnet);
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -145,7 +179,7 @@ public sealed class PesterFilesTests(ITestOutputHelper output)
         return dll;
     }
 
-    private static void TryDelete(string directory)
+    internal static void TryDelete(string directory)
     {
         try
         {
