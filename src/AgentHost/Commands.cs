@@ -39,8 +39,14 @@ internal static class Commands
             DefaultValueFactory = _ => ManagerOptions.DefaultListenUrl,
         };
         var home = new Option<string?>("--home") { Description = "The data folder (default: $JP1DIST_HOME, else the application-data folder)." };
+        var adminLimit = new Option<int>("--admin-requests-per-minute")
+        {
+            Description = "How many admin API requests (Connect-DistManager sessions) one access key may make a minute; requests with refused keys "
+                + "count against their source address. More are answered 429 with Retry-After.",
+            DefaultValueFactory = _ => ManagerOptions.DefaultAdminRequestsPerMinute,
+        };
         var tls = new TlsOptions("manager");
-        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home };
+        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home, adminLimit };
         tls.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -50,7 +56,15 @@ internal static class Commands
                 await Console.Error.WriteLineAsync($"jp1dist manager: '{url}' is not an http:// or https:// URL.");
                 return 2;
             }
-            var options = new ManagerOptions { ListenUrl = url, Home = result.GetValue(home), Tls = tls.Read(result) };
+            if (result.GetValue(adminLimit) < 1)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist manager: --admin-requests-per-minute must be at least 1; {result.GetValue(adminLimit)} was given.");
+                return 2;
+            }
+            var options = new ManagerOptions
+            {
+                ListenUrl = url, Home = result.GetValue(home), Tls = tls.Read(result), AdminRequestsPerMinute = result.GetValue(adminLimit),
+            };
             return await RunServerAsync("manager", url, () => ManagerHost.Build(options), cancellationToken);
         });
         return command;

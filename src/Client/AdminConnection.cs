@@ -50,6 +50,12 @@ public sealed class AdminConnection : IDisposable
     /// <summary>The pin the manager's certificate must have; null when the operating system's trust store decides.</summary>
     public string? CertificatePin { get; }
 
+    /// <summary>How many times a request answered 429 (the key's request limit) is sent again after the wait the manager names.</summary>
+    public int RateLimitRetries { get; init; } = 3;
+
+    /// <summary>The longest Retry-After waited for; a manager asking for more is answered with its refusal at once.</summary>
+    public TimeSpan MaxRateLimitWait { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>GET a path below the API's base, with query values (nulls left out); the answer read as <typeparamref name="T"/>.</summary>
     public Task<T> GetAsync<T>(string path, CancellationToken cancellationToken, params (string Name, string? Value)[] query) =>
         SendAsync<T>(HttpMethod.Get, path + Query(query), null, cancellationToken);
@@ -77,15 +83,45 @@ public sealed class AdminConnection : IDisposable
 
     private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {
+        for (var attempt = 0; ; attempt++)
+        {
+            var response = await SendOnceAsync(method, path, body, cancellationToken);
+            // Over the key's request limit: wait what the manager asks (bounded, cancellable), then once more.
+            if (response.StatusCode == HttpStatusCode.TooManyRequests && attempt < RateLimitRetries && RetryAfter(response) is { } wait && wait <= MaxRateLimitWait)
+            {
+                response.Dispose();
+                await Task.Delay(wait, cancellationToken);
+                continue;
+            }
+            if (response.IsSuccessStatusCode)
+            {
+                return response;
+            }
+            using (response)
+            {
+                throw await ProblemAsync(response, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The wait a 429 names (Retry-After in seconds or as a date; one second when it names none).</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - DateTimeOffset.UtcNow is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero,
+        _ => TimeSpan.FromSeconds(1),
+    };
+
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
         using var request = new HttpRequestMessage(method, AdminApiPaths.Base.TrimStart('/') + "/" + path);
         if (body is not null)
         {
             request.Content = JsonContent.Create(body, body.GetType(), options: ProtocolJson.Options);
         }
-        HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, cancellationToken);
+            return await _http.SendAsync(request, cancellationToken);
         }
         catch (HttpRequestException e) when (CertificatePinning.Unwrap(e) is { } mismatch)
         {
@@ -101,14 +137,6 @@ public sealed class AdminConnection : IDisposable
         {
             throw new DistException("ManagerUnreachable", DistErrorKind.NotAvailable, $"The manager at {Manager} did not answer within {_http.Timeout.TotalMinutes:0} minutes.", Manager.ToString(), e);
         }
-        if (response.IsSuccessStatusCode)
-        {
-            return response;
-        }
-        using (response)
-        {
-            throw await ProblemAsync(response, cancellationToken);
-        }
     }
 
     /// <summary>The manager's refusal as the exception the engine threw there: its id, kind, message and target.</summary>
@@ -121,7 +149,7 @@ public sealed class AdminConnection : IDisposable
             403 => DistErrorKind.Forbidden,
             404 => DistErrorKind.NotFound,
             409 => DistErrorKind.InvalidOperation,
-            >= 500 => DistErrorKind.NotAvailable,
+            429 or >= 500 => DistErrorKind.NotAvailable,
             _ => DistErrorKind.InvalidArgument,
         };
         string? errorId = null, detail = null, target = null;

@@ -44,7 +44,12 @@ public static class AdminApi
             var presented = header.StartsWith(AdminApiPaths.Scheme + " ", StringComparison.OrdinalIgnoreCase) ? header[(AdminApiPaths.Scheme.Length + 1)..].Trim() : null;
             var source = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
             // Throws AccessKeyMissing, AccessKeyUnknown, AccessKeyExpired or AccessKeyRemoved: a 401 through UseDistProblemDetails.
-            var caller = await engine.AccessKeys.VerifyAsync(presented, source, context.RequestAborted);
+            // Null when the key or the address is over its request limit: answered 429 already.
+            if (await context.RequestServices.GetRequiredService<AdminRateLimit>().AdmitAsync(context, presented, source,
+                () => engine.AccessKeys.VerifyAsync(presented, source, context.RequestAborted)) is not { } caller)
+            {
+                return;
+            }
             var services = engine.As(caller);
             context.Features.Set(new AdminCall(services, caller));
             if (context.GetEndpoint()?.Metadata.GetMetadata<AdminOperation>() is { } operation && DistOperations.RequiredRole(operation.Name) > DistRole.Reader)

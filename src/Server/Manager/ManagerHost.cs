@@ -42,6 +42,7 @@ public static class ManagerHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IntentSweeper>());
         builder.Services.AddHostedService<ManagerHeartbeat>();
         builder.Services.AddAdminApi();
+        builder.Services.AddSingleton<AdminRateLimit>();
         builder.Services.AddSingleton<CredentialWatch>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CredentialWatch>());
         if (options.ParentProcessId is { } parent)
@@ -61,6 +62,7 @@ public static class ManagerHost
         builder.Services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
 
         var app = builder.Build();
+        _ = app.Services.GetRequiredService<AdminRateLimit>(); // a limit that cannot be is refused at start, not at the first request
         // Which relays a change for a host wakes: every host's higher system, then each registration's.
         var signals = app.Services.GetRequiredService<HostSignals>();
         using (var db = engine.Database.CreateContext())
