@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace JP1Dist.Server.Manager;
 
@@ -108,6 +109,12 @@ public static class AdminApi
         api.MapGet(AdminApiPaths.JobStatus, async (HttpContext c, string? job, string? host, string[]? status) =>
             Reply(await Services(c).Jobs.GetStatusAsync(new JobStatusQuery(job, host, ParseStatuses(status)), c.RequestAborted)))
             .Op(DistOperations.GetJobStatus).Produces<IReadOnlyList<DistJobStatus>>();
+        api.MapGet(AdminApiPaths.JobStatusWait, async (HttpContext c, IHostApplicationLifetime lifetime, string[]? job, string? version, int? wait) =>
+        {
+            // A manager that stops ends its waits at once instead of holding its shutdown for them.
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(c.RequestAborted, lifetime.ApplicationStopping);
+            return Reply(await Services(c).Jobs.WaitForStatusChangeAsync(job ?? [], version, TimeSpan.FromSeconds(wait ?? 0), waiting.Token));
+        }).Op(DistOperations.WaitJob).Produces<DistJobStatusChange>();
         api.MapDelete(AdminApiPaths.Job, async (HttpContext c, string name, bool? force) =>
         {
             await Services(c).Jobs.RemoveAsync(name, force ?? false, c.RequestAborted);

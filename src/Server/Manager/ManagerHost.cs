@@ -28,6 +28,8 @@ public static class ManagerHost
         // Before anything is created or bound: a listener that would expose plain HTTP is refused here.
         var served = NodeServer.PrepareListener("manager", options.ListenUrl, options.Tls, folder.KeysPath);
         var engine = new DistEngine(folder);
+        // Every change of targets here, and every nudge from elsewhere, signals a wait on job status: it need not look often.
+        engine.TargetChanges.RecheckInterval = LongPoll.RecheckInterval;
         engine.Database.EnsureMigrated();
         SchedulerStoreUpgrade.Apply(engine.Database.ConnectionString);
         _ = engine.Signer.PublicKey; // create (or find) the signing key before the first agent asks for it
