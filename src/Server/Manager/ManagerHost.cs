@@ -25,6 +25,7 @@ public static class ManagerHost
     public static WebApplication Build(ManagerOptions options, string[]? args = null)
     {
         var folder = DataFolder.Resolve(options.Home);
+        Core.Audit.AuditRetention.Check(options.AuditRetention);
         // Before anything is created or bound: a listener that would expose plain HTTP is refused here.
         var served = NodeServer.PrepareListener("manager", options.ListenUrl, options.Tls, folder.KeysPath);
         var engine = new DistEngine(folder);
@@ -43,6 +44,7 @@ public static class ManagerHost
         builder.Services.AddSingleton<IntentSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IntentSweeper>());
         builder.Services.AddHostedService<ManagerHeartbeat>();
+        builder.Services.AddHostedService<AuditRetentionSweep>();
         builder.Services.AddAdminApi();
         builder.Services.AddSingleton<AdminRateLimit>();
         builder.Services.AddSingleton<CredentialWatch>();

@@ -38,6 +38,12 @@ public sealed class ManagerOptions
     /// </summary>
     public int AdminRequestsPerMinute { get; set; } = DefaultAdminRequestsPerMinute;
 
+    /// <summary>
+    /// How long the audit log keeps an entry (at least <see cref="Core.Audit.AuditRetention.Minimum"/>, 30 days): older ones are
+    /// archived to the data folder's logs/audit-archive and removed by <see cref="AuditRetentionSweep"/>.
+    /// </summary>
+    public TimeSpan AuditRetention { get; set; } = Core.Audit.AuditRetention.Default;
+
     /// <summary>Whether to log to the console as well as to the file.</summary>
     public bool QuietConsole { get; set; }
 }
