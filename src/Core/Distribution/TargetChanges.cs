@@ -9,7 +9,8 @@ namespace JP1Dist.Core.Distribution;
 /// </summary>
 public sealed class TargetChanges
 {
-    private TaskCompletionSource _next = New();
+    /// <summary>Made when a wait asks for it, so the manager's hot path (every report) allocates nothing while nobody waits.</summary>
+    private TaskCompletionSource? _next;
 
     /// <summary>
     /// How long a wait goes without looking again when nothing signals it. A session's engine is told of no change the
@@ -19,10 +20,21 @@ public sealed class TargetChanges
     public TimeSpan RecheckInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Completes at the next <see cref="Notify"/>: take it before looking, so a change between the look and the wait is not missed.</summary>
-    public Task Next => Volatile.Read(ref _next).Task;
+    public Task Next
+    {
+        get
+        {
+            if (Volatile.Read(ref _next) is { } current)
+            {
+                return current.Task;
+            }
+            var created = New();
+            return (Interlocked.CompareExchange(ref _next, created, null) ?? created).Task;
+        }
+    }
 
     /// <summary>Wakes every wait now waiting.</summary>
-    public void Notify() => Interlocked.Exchange(ref _next, New()).TrySetResult();
+    public void Notify() => Interlocked.Exchange(ref _next, null)?.TrySetResult();
 
     private static TaskCompletionSource New() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

@@ -96,6 +96,17 @@ public sealed class AdminRateLimit : IDisposable
         var now = DateTime.UtcNow;
         if (!_logged.TryGetValue(partition, out var last) || now - last > TimeSpan.FromMinutes(1))
         {
+            if (_logged.Count > 10_000)
+            {
+                // Many addresses held back at once: forget those said more than a minute ago, so this stays small.
+                foreach (var (old, at) in _logged)
+                {
+                    if (now - at > TimeSpan.FromMinutes(1))
+                    {
+                        _logged.TryRemove(old, out _);
+                    }
+                }
+            }
             _logged[partition] = now;
             _logger.LogWarning("Admin API requests refused for {Partition} at {Limit} a minute (said once a minute)", partition, _perMinute);
         }
