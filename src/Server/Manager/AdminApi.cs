@@ -17,7 +17,8 @@ namespace JP1Dist.Server.Manager;
 /// The manager's admin API (<see cref="AdminApiPaths"/>): every method of the service contracts over HTTPS, for a session
 /// connected with Connect-DistManager, except starting and stopping a manager (they act on the session's own computer).
 /// Every request under <see cref="AdminApiPaths.Base"/>, the OpenAPI document and paths that do not exist included, needs a
-/// valid access key (<see cref="AccessKeyService.VerifyAsync"/>: 401 otherwise) and is served by the engine acting for the
+/// valid access key (<see cref="AccessKeyService.VerifyAsync"/>: 401 otherwise), within the key's request limit
+/// (<see cref="AdminRateLimit"/>: 429 otherwise), and is served by the engine acting for the
 /// key's caller (<see cref="DistEngine.As"/>), which checks the role of every change and writes the audit log. Each
 /// endpoint names its operation, and an endpoint whose operation needs more than a Reader is refused for a lesser role
 /// before its body is read (403, recorded as Denied). Errors are the agent API's problem details, with the engine error's
