@@ -1,6 +1,7 @@
 using System.CommandLine;
 using JP1Dist.Agent;
 using JP1Dist.AgentHost.Scripting;
+using JP1Dist.Core.Audit;
 using JP1Dist.Core.Managers;
 using JP1Dist.Protocol;
 using JP1Dist.Protocol.Signing;
@@ -39,8 +40,20 @@ internal static class Commands
             DefaultValueFactory = _ => ManagerOptions.DefaultListenUrl,
         };
         var home = new Option<string?>("--home") { Description = "The data folder (default: $JP1DIST_HOME, else the application-data folder)." };
+        var adminLimit = new Option<int>("--admin-requests-per-minute")
+        {
+            Description = "How many admin API requests (Connect-DistManager sessions) one access key may make a minute; requests with refused keys "
+                + "count against their source address. More are answered 429 with Retry-After.",
+            DefaultValueFactory = _ => ManagerOptions.DefaultAdminRequestsPerMinute,
+        };
+        var auditRetention = new Option<int>("--audit-retention-days")
+        {
+            Description = "How many days the audit log keeps an entry (at least 30); older entries are archived to the data folder's "
+                + "logs/audit-archive (JSON lines) and removed.",
+            DefaultValueFactory = _ => (int)AuditRetention.Default.TotalDays,
+        };
         var tls = new TlsOptions("manager");
-        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home };
+        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home, adminLimit, auditRetention };
         tls.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -50,7 +63,21 @@ internal static class Commands
                 await Console.Error.WriteLineAsync($"jp1dist manager: '{url}' is not an http:// or https:// URL.");
                 return 2;
             }
-            var options = new ManagerOptions { ListenUrl = url, Home = result.GetValue(home), Tls = tls.Read(result) };
+            if (result.GetValue(adminLimit) < 1)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist manager: --admin-requests-per-minute must be at least 1; {result.GetValue(adminLimit)} was given.");
+                return 2;
+            }
+            if (result.GetValue(auditRetention) < AuditRetention.Minimum.TotalDays)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist manager: --audit-retention-days must be at least {AuditRetention.Minimum.TotalDays:0}; {result.GetValue(auditRetention)} was given.");
+                return 2;
+            }
+            var options = new ManagerOptions
+            {
+                ListenUrl = url, Home = result.GetValue(home), Tls = tls.Read(result), AdminRequestsPerMinute = result.GetValue(adminLimit),
+                AuditRetention = TimeSpan.FromDays(result.GetValue(auditRetention)),
+            };
             return await RunServerAsync("manager", url, () => ManagerHost.Build(options), cancellationToken);
         });
         return command;

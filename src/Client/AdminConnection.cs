@@ -50,6 +50,12 @@ public sealed class AdminConnection : IDisposable
     /// <summary>The pin the manager's certificate must have; null when the operating system's trust store decides.</summary>
     public string? CertificatePin { get; }
 
+    /// <summary>How many times a request answered 429 (the key's request limit) is sent again after the wait the manager names.</summary>
+    public int RateLimitRetries { get; init; } = 3;
+
+    /// <summary>The longest Retry-After waited for; a manager asking for more is answered with its refusal at once.</summary>
+    public TimeSpan MaxRateLimitWait { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>GET a path below the API's base, with query values (nulls left out); the answer read as <typeparamref name="T"/>.</summary>
     public Task<T> GetAsync<T>(string path, CancellationToken cancellationToken, params (string Name, string? Value)[] query) =>
         SendAsync<T>(HttpMethod.Get, path + Query(query), null, cancellationToken);
@@ -57,7 +63,7 @@ public sealed class AdminConnection : IDisposable
     /// <summary>Sends a request with a JSON body (or none) and reads the answer as <typeparamref name="T"/>.</summary>
     public async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {
-        using var response = await SendRawAsync(method, path, Json(body), cancellationToken);
+        using var response = await SendRawAsync(method, path, () => Json(body), cancellationToken);
         return await ReadAsync<T>(response, path, cancellationToken);
     }
 
@@ -70,16 +76,19 @@ public sealed class AdminConnection : IDisposable
     /// <summary>Sends a request whose answer carries nothing (204).</summary>
     public async Task SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {
-        using var response = await SendRawAsync(method, path, Json(body), cancellationToken);
+        using var response = await SendRawAsync(method, path, () => Json(body), cancellationToken);
     }
 
     /// <summary>Sends bytes as the body (application/octet-stream) with one more header, and reads the answer as <typeparamref name="T"/>.</summary>
     public async Task<T> SendBytesAsync<T>(HttpMethod method, string path, ReadOnlyMemory<byte> bytes, (string Name, string Value) header, CancellationToken cancellationToken)
     {
-        var content = new ReadOnlyMemoryContent(bytes);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        content.Headers.TryAddWithoutValidation(header.Name, header.Value);
-        using var response = await SendRawAsync(method, path, content, cancellationToken);
+        using var response = await SendRawAsync(method, path, () =>
+        {
+            var content = new ReadOnlyMemoryContent(bytes);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            content.Headers.TryAddWithoutValidation(header.Name, header.Value);
+            return content;
+        }, cancellationToken);
         return await ReadAsync<T>(response, path, cancellationToken);
     }
 
@@ -90,13 +99,48 @@ public sealed class AdminConnection : IDisposable
         return given.Count == 0 ? "" : "?" + string.Join('&', given);
     }
 
-    private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a request, its body made by <paramref name="content"/> for each try: a 429 (the key's request limit) is waited
+    /// out as the manager asks (bounded, cancellable) and sent again, up to <see cref="RateLimitRetries"/> times; any other
+    /// refusal becomes the manager's <see cref="DistException"/>.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, Func<HttpContent?> content, CancellationToken cancellationToken,
+        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var response = await SendOnceAsync(method, path, content(), completion, cancellationToken);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests && attempt < RateLimitRetries && RetryAfter(response) is { } wait && wait <= MaxRateLimitWait)
+            {
+                response.Dispose();
+                await Task.Delay(wait, cancellationToken);
+                continue;
+            }
+            if (response.IsSuccessStatusCode)
+            {
+                return response;
+            }
+            using (response)
+            {
+                throw await ProblemAsync(response, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The wait a 429 names (Retry-After in seconds or as a date; one second when it names none).</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - DateTimeOffset.UtcNow is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero,
+        _ => TimeSpan.FromSeconds(1),
+    };
+
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpMethod method, string path, HttpContent? content, HttpCompletionOption completion, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, AdminApiPaths.Base.TrimStart('/') + "/" + path) { Content = content };
-        HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, cancellationToken);
+            return await _http.SendAsync(request, completion, cancellationToken);
         }
         catch (HttpRequestException e) when (CertificatePinning.Unwrap(e) is { } mismatch)
         {
@@ -112,14 +156,6 @@ public sealed class AdminConnection : IDisposable
         {
             throw new DistException("ManagerUnreachable", DistErrorKind.NotAvailable, $"The manager at {Manager} did not answer within {_http.Timeout.TotalMinutes:0} minutes.", Manager.ToString(), e);
         }
-        if (response.IsSuccessStatusCode)
-        {
-            return response;
-        }
-        using (response)
-        {
-            throw await ProblemAsync(response, cancellationToken);
-        }
     }
 
     /// <summary>The manager's refusal as the exception the engine threw there: its id, kind, message and target.</summary>
@@ -132,7 +168,7 @@ public sealed class AdminConnection : IDisposable
             403 => DistErrorKind.Forbidden,
             404 => DistErrorKind.NotFound,
             409 => DistErrorKind.InvalidOperation,
-            >= 500 => DistErrorKind.NotAvailable,
+            429 or >= 500 => DistErrorKind.NotAvailable,
             _ => DistErrorKind.InvalidArgument,
         };
         string? errorId = null, detail = null, target = null;

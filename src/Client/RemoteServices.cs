@@ -96,6 +96,10 @@ public sealed class RemoteServices : IDistServices, IDisposable
             await c.GetAsync<List<DistJobStatus>>(P.JobStatus, cancellationToken,
                 [("job", query.JobName), ("host", query.HostName), .. (query.Statuses ?? []).Select(s => ("status", (string?)s.ToString()))]);
 
+        public Task<DistJobStatusChange> WaitForStatusChangeAsync(IReadOnlyList<string> jobNames, string? version, TimeSpan wait, CancellationToken cancellationToken = default) =>
+            c.GetAsync<DistJobStatusChange>(P.JobStatusWait, cancellationToken,
+                [.. jobNames.Select(j => ("job", (string?)j)), ("version", version), ("wait", ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+
         public Task RemoveAsync(string jobName, bool force, CancellationToken cancellationToken = default) =>
             c.SendAsync(HttpMethod.Delete, P.Fill(P.Job, jobName) + AdminConnection.Query(("force", Flag(force))), null, cancellationToken);
     }

@@ -36,6 +36,8 @@ public static class AdminApiPaths
     public const string JobResume = "jobs/{name}/resume";
     public const string JobStop = "jobs/{name}/stop";
     public const string JobStatus = "job-status";
+    /// <summary>A long poll: answers when the status of the jobs named differs from the version given, or after the wait (30 s at most).</summary>
+    public const string JobStatusWait = "job-status/wait";
     public const string EnrollmentTokens = "enrollment-tokens";
     public const string EnrollmentToken = "enrollment-tokens/{id}";
     public const string Hosts = "hosts";

@@ -21,6 +21,12 @@ public interface IJobService
     /// <summary>The status of every (job, host) target the query selects.</summary>
     Task<IReadOnlyList<DistJobStatus>> GetStatusAsync(JobStatusQuery query, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The status of the jobs' targets once it differs from <paramref name="version"/> (a version an earlier answer gave;
+    /// null answers at once), or when <paramref name="wait"/> has passed (held to <see cref="DistJobStatusChange.MaxWait"/>).
+    /// </summary>
+    Task<DistJobStatusChange> WaitForStatusChangeAsync(IReadOnlyList<string> jobNames, string? version, TimeSpan wait, CancellationToken cancellationToken = default);
+
     /// <summary>Removes a job; refused while it has unfinished targets, unless forced.</summary>
     Task RemoveAsync(string jobName, bool force, CancellationToken cancellationToken = default);
 }

@@ -148,6 +148,16 @@ public sealed record DistJobStatus(
 }
 
 /// <summary>
+/// What a wait for jobs' status answers (Wait-DistJob): the targets of each job named, in the order named, and the version of
+/// all of it, which changes whenever anything the status shows changes; the next wait passes it back to wait for a change.
+/// </summary>
+public sealed record DistJobStatusChange(IReadOnlyList<IReadOnlyList<DistJobStatus>> Jobs, string Version)
+{
+    /// <summary>The longest one wait lasts: a wait asked for longer answers the state at this bound, and the caller asks again.</summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
 /// A manager process that announced itself in the database. CertificatePin is the pin of the certificate it serves HTTPS
 /// with (the SHA-256 of its public key, 64 hex digits), what agents are told to expect; null for plain HTTP.
 /// </summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Audit;
+using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Groups;
 using JP1Dist.Core.Hosts;
 using JP1Dist.Core.Inventory;
@@ -43,6 +44,7 @@ public sealed class DistEngine : IDistServices
         SigningKeys = new SigningKeyService(this, local?.SigningKeys);
         Managers = new ManagerService(this, local?.Managers);
         Policies = local?.Policies ?? new PolicyEvaluator(this);
+        TargetChanges = local?.TargetChanges ?? new TargetChanges();
         Inventory = local?.Inventory ?? new InventoryService(this);
         Packages = new PackageService(this);
         Uploads = new PackageUploads(this, local?.Uploads);
@@ -97,6 +99,9 @@ public sealed class DistEngine : IDistServices
     public ManagerService Managers { get; }
     public AccessKeyService AccessKeys { get; }
     public AuditService Audit { get; }
+
+    /// <summary>Signalled when targets change, for waits on a job's status (shared by the engines of every caller).</summary>
+    public TargetChanges TargetChanges { get; }
 
     /// <summary>The current UTC time from the injected clock.</summary>
     public DateTime Now => Time.GetUtcNow().UtcDateTime;

@@ -105,6 +105,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             await transaction.CommitAsync(cancellationToken);
         }
         signals.Notify(hosts);
+        engine.TargetChanges.Notify();
         return hosts.Count;
     }
 
@@ -258,6 +259,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             var signed = Jobs.AttemptSettings.Sign(engine, target.Job, target.Package, ticket, target.HostId);
             await RequeueAsync(db, target.Id, target.Attempt, ticket, signed, message, now, cancellationToken);
         }
+        if (due.Count > 0)
+        {
+            engine.TargetChanges.Notify();
+        }
     }
 
     /// <summary>
@@ -319,6 +324,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             var final = Truncate($"{target.Message} No retry left: {target.Attempt} attempts ended with a retry code.", 2000);
             await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Failed && t.Attempt == target.Attempt)
                 .ExecuteUpdateAsync(s => s.SetProperty(t => t.Message, final), cancellationToken);
+            engine.TargetChanges.Notify();
             return;
         }
         var ticket = Guid.NewGuid();
@@ -328,6 +334,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         if (await RequeueAsync(db, target.Id, target.Attempt, ticket, signed, message, now, cancellationToken))
         {
             signals.Notify([hostId]);
+            engine.TargetChanges.Notify();
         }
     }
 
@@ -437,6 +444,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     $"Work item {report.WorkItemId} is not current for this host (it was re-executed or removed).", report.WorkItemId)
                 : new ReportResponse(false, current.Value.ToString());
         });
+        if (response.Accepted)
+        {
+            engine.TargetChanges.Notify();
+        }
         if (response.Accepted && to == TargetStatus.Failed && report.ExitCode is { } exitCode)
         {
             await RetryLaterAsync(hostId, report.WorkItemId, exitCode, cancellationToken);

@@ -56,6 +56,8 @@ public sealed class ManagerService(DistEngine engine, ManagerService? sharing = 
     /// <summary>Tells a running manager that new intent is recorded; best effort, since the manager also sweeps every second.</summary>
     public async Task NudgeAsync(CancellationToken cancellationToken = default)
     {
+        // Every change a nudge announces may have moved targets: waits on job status in this process look again.
+        engine.TargetChanges.Notify();
         foreach (var manager in (await ListAsync(cancellationToken)).Where(m => m.IsAlive))
         {
             try

@@ -28,6 +28,9 @@ public sealed class WaitDistJobCommand : DistCmdlet
 
     protected override void ProcessRecord() => _jobs.AddRange(Name);
 
+    /// <summary>Between two looks at least this long, so a job whose targets change all the time is shown four times a second, not more.</summary>
+    private static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(250);
+
     protected override void EndProcessing()
     {
         var jobs = _jobs.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
@@ -35,20 +38,26 @@ public sealed class WaitDistJobCommand : DistCmdlet
         var progress = new ProgressRecord(1, $"Waiting for {string.Join(", ", jobs)}", "Starting");
         List<DistJobStatus> statuses;
         var warnedNoManager = false;
+        string? version = null;
         while (true)
         {
+            // One call per change of the jobs' targets (or per DistJobStatusChange.MaxWait, or the -Timeout left): the engine
+            // in-process looks every 250 ms, a manager through its admin API answers when its targets change.
+            var left = Timeout is { } seconds ? TimeSpan.FromSeconds(seconds) - clock.Elapsed : DistJobStatusChange.MaxWait;
+            var wait = version is null || left <= TimeSpan.Zero ? TimeSpan.Zero : left < DistJobStatusChange.MaxWait ? left : DistJobStatusChange.MaxWait;
+            var change = Run(token => Services.Jobs.WaitForStatusChangeAsync(jobs, version, wait, token), string.Join(",", jobs));
+            version = change.Version;
             statuses = [];
-            foreach (var job in jobs)
+            for (var i = 0; i < jobs.Count; i++)
             {
-                var targets = Run(token => Services.Jobs.GetStatusAsync(new JobStatusQuery(job), token), job);
-                if (targets.Count == 0)
+                if (change.Jobs[i].Count == 0)
                 {
                     // Nothing would ever finish: say so instead of returning as if it had.
                     ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(
-                        $"Job '{job}' has not been executed, so there is nothing to wait for; Start-DistJob executes it."),
-                        "JobNotExecuted", ErrorCategory.InvalidOperation, job));
+                        $"Job '{jobs[i]}' has not been executed, so there is nothing to wait for; Start-DistJob executes it."),
+                        "JobNotExecuted", ErrorCategory.InvalidOperation, jobs[i]));
                 }
-                statuses.AddRange(targets);
+                statuses.AddRange(change.Jobs[i]);
             }
             var done = statuses.Count(s => s.IsFinal);
             var pending = statuses.Where(s => !s.IsFinal).ToList();
@@ -74,7 +83,7 @@ public sealed class WaitDistJobCommand : DistCmdlet
                     $"Wait-DistJob timed out after {limit} s with {pending.Count} target(s) unfinished: {waiting}{(pending.Count > 10 ? ", ..." : "")}."),
                     "WaitTimeout", ErrorCategory.OperationTimeout, string.Join(",", jobs)));
             }
-            if (StopToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(250)))
+            if (StopToken.WaitHandle.WaitOne(MinInterval))
             {
                 throw new PipelineStoppedException();
             }

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace JP1Dist.Server.Manager;
 
@@ -17,7 +18,8 @@ namespace JP1Dist.Server.Manager;
 /// The manager's admin API (<see cref="AdminApiPaths"/>): every method of the service contracts over HTTPS, for a session
 /// connected with Connect-DistManager, except starting and stopping a manager (they act on the session's own computer).
 /// Every request under <see cref="AdminApiPaths.Base"/>, the OpenAPI document and paths that do not exist included, needs a
-/// valid access key (<see cref="AccessKeyService.VerifyAsync"/>: 401 otherwise) and is served by the engine acting for the
+/// valid access key (<see cref="AccessKeyService.VerifyAsync"/>: 401 otherwise), within the key's request limit
+/// (<see cref="AdminRateLimit"/>: 429 otherwise), and is served by the engine acting for the
 /// key's caller (<see cref="DistEngine.As"/>), which checks the role of every change and writes the audit log. Each
 /// endpoint names its operation, and an endpoint whose operation needs more than a Reader is refused for a lesser role
 /// before its body is read (403, recorded as Denied). Errors are the agent API's problem details, with the engine error's
@@ -27,6 +29,9 @@ public static class AdminApi
 {
     /// <summary>The operation an admin endpoint performs (a name of <see cref="DistOperations"/>), and so the role it needs.</summary>
     public sealed record AdminOperation(string Name);
+
+    /// <summary>An endpoint whose requests the key's request limit does not count (the pieces of an upload).</summary>
+    public sealed record Unmetered;
 
     /// <summary>The engine acting for the caller of this request, set once its key is verified.</summary>
     private sealed record AdminCall(DistEngine Services, DistCaller Caller);
@@ -45,7 +50,13 @@ public static class AdminApi
             var presented = header.StartsWith(AdminApiPaths.Scheme + " ", StringComparison.OrdinalIgnoreCase) ? header[(AdminApiPaths.Scheme.Length + 1)..].Trim() : null;
             var source = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
             // Throws AccessKeyMissing, AccessKeyUnknown, AccessKeyExpired or AccessKeyRemoved: a 401 through UseDistProblemDetails.
-            var caller = await engine.AccessKeys.VerifyAsync(presented, source, context.RequestAborted);
+            // Null when the key or the address is over its request limit: answered 429 already.
+            if (await context.RequestServices.GetRequiredService<AdminRateLimit>().AdmitAsync(context, presented, source,
+                () => engine.AccessKeys.VerifyAsync(presented, source, context.RequestAborted),
+                metered: context.GetEndpoint()?.Metadata.GetMetadata<Unmetered>() is null) is not { } caller)
+            {
+                return;
+            }
             var services = engine.As(caller);
             context.Features.Set(new AdminCall(services, caller));
             if (context.GetEndpoint()?.Metadata.GetMetadata<AdminOperation>() is { } operation && DistOperations.RequiredRole(operation.Name) > DistRole.Reader)
@@ -97,7 +108,7 @@ public static class AdminApi
             }
             var digest = PackageUploadProtocol.ParseDigest(c.Request.Headers[PackageUploadProtocol.DigestHeader].ToString());
             return Reply(await Services(c).Uploads.AppendAsync(id, index, offset.Value, c.Request.Body, digest, c.RequestAborted));
-        }).Op(DistOperations.NewPackage).Accepts<byte[]>("application/octet-stream").Produces<PackageUploadChunk>();
+        }).Op(DistOperations.NewPackage).WithMetadata(new Unmetered()).Accepts<byte[]>("application/octet-stream").Produces<PackageUploadChunk>();
         api.MapPost(AdminApiPaths.UploadPackage, async (HttpContext c, string id) =>
             Reply(await Services(c).Uploads.CompleteAsync(id, c.RequestAborted))).Op(DistOperations.NewPackage).Produces<DistPackage>();
         api.MapDelete(AdminApiPaths.Upload, async (HttpContext c, string id) =>
@@ -128,6 +139,12 @@ public static class AdminApi
         api.MapGet(AdminApiPaths.JobStatus, async (HttpContext c, string? job, string? host, string[]? status) =>
             Reply(await Services(c).Jobs.GetStatusAsync(new JobStatusQuery(job, host, ParseStatuses(status)), c.RequestAborted)))
             .Op(DistOperations.GetJobStatus).Produces<IReadOnlyList<DistJobStatus>>();
+        api.MapGet(AdminApiPaths.JobStatusWait, async (HttpContext c, IHostApplicationLifetime lifetime, string[]? job, string? version, int? wait) =>
+        {
+            // A manager that stops ends its waits at once instead of holding its shutdown for them.
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(c.RequestAborted, lifetime.ApplicationStopping);
+            return Reply(await Services(c).Jobs.WaitForStatusChangeAsync(job ?? [], version, TimeSpan.FromSeconds(wait ?? 0), waiting.Token));
+        }).Op(DistOperations.WaitJob).Produces<DistJobStatusChange>();
         api.MapDelete(AdminApiPaths.Job, async (HttpContext c, string name, bool? force) =>
         {
             await Services(c).Jobs.RemoveAsync(name, force ?? false, c.RequestAborted);

@@ -14,7 +14,7 @@ public static class ManagerControlApi
 {
     public static IEndpointRouteBuilder MapManagerControl(this IEndpointRouteBuilder app)
     {
-        app.MapPost(Protocol.ApiPaths.Nudge, async (HttpContext context, IntentSweeper sweeper, HostSignals signals, CredentialWatch credentials) =>
+        app.MapPost(Protocol.ApiPaths.Nudge, async (HttpContext context, IntentSweeper sweeper, HostSignals signals, CredentialWatch credentials, Core.DistEngine engine) =>
         {
             // Only a local cmdlet may nudge; the nudge carries no data and is never needed for correctness.
             if (context.Connection.RemoteIpAddress is not { } address || !System.Net.IPAddress.IsLoopback(address))
@@ -32,6 +32,7 @@ public static class ManagerControlApi
             {
             }
             signals.NotifyAll(); // resumed targets are served on the next look, not after the poll's timeout
+            engine.TargetChanges.Notify(); // a cmdlet elsewhere changed targets: Wait-DistJob through the admin API looks again
             return Results.Accepted();
         });
         app.MapPost(Protocol.ApiPaths.Shutdown, (HttpContext context, ManagerOptions options, IHostApplicationLifetime lifetime) =>

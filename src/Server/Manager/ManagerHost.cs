@@ -25,9 +25,12 @@ public static class ManagerHost
     public static WebApplication Build(ManagerOptions options, string[]? args = null)
     {
         var folder = DataFolder.Resolve(options.Home);
+        Core.Audit.AuditRetention.Check(options.AuditRetention);
         // Before anything is created or bound: a listener that would expose plain HTTP is refused here.
         var served = NodeServer.PrepareListener("manager", options.ListenUrl, options.Tls, folder.KeysPath);
         var engine = new DistEngine(folder);
+        // Every change of targets here, and every nudge from elsewhere, signals a wait on job status: it need not look often.
+        engine.TargetChanges.RecheckInterval = LongPoll.RecheckInterval;
         engine.Database.EnsureMigrated();
         SchedulerStoreUpgrade.Apply(engine.Database.ConnectionString);
         _ = engine.Signer.PublicKey; // create (or find) the signing key before the first agent asks for it
@@ -42,7 +45,9 @@ public static class ManagerHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IntentSweeper>());
         builder.Services.AddHostedService<ManagerHeartbeat>();
         builder.Services.AddHostedService<UploadSweeper>();
+        builder.Services.AddHostedService<AuditRetentionSweep>();
         builder.Services.AddAdminApi();
+        builder.Services.AddSingleton<AdminRateLimit>();
         builder.Services.AddSingleton<CredentialWatch>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CredentialWatch>());
         if (options.ParentProcessId is { } parent)
@@ -62,6 +67,7 @@ public static class ManagerHost
         builder.Services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
 
         var app = builder.Build();
+        _ = app.Services.GetRequiredService<AdminRateLimit>(); // a limit that cannot be is refused at start, not at the first request
         // Which relays a change for a host wakes: every host's higher system, then each registration's.
         var signals = app.Services.GetRequiredService<HostSignals>();
         using (var db = engine.Database.CreateContext())

@@ -29,6 +29,21 @@ public sealed class ManagerOptions
     /// <summary>When set, the manager stops when this process ends (a manager hosted for a PowerShell session).</summary>
     public int? ParentProcessId { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("JP1DIST_PARENT_PID"), out var pid) ? pid : null;
 
+    /// <summary>The default of <see cref="AdminRequestsPerMinute"/>: ten a second on average, a minute's worth at once.</summary>
+    public const int DefaultAdminRequestsPerMinute = 600;
+
+    /// <summary>
+    /// How many admin API requests one access key may make a minute (<see cref="AdminRateLimit"/>); requests whose key is
+    /// refused count against their source address with the same limit, so guessing keys is held to it too.
+    /// </summary>
+    public int AdminRequestsPerMinute { get; set; } = DefaultAdminRequestsPerMinute;
+
+    /// <summary>
+    /// How long the audit log keeps an entry (at least <see cref="Core.Audit.AuditRetention.Minimum"/>, 30 days): older ones are
+    /// archived to the data folder's logs/audit-archive and removed by <see cref="AuditRetentionSweep"/>.
+    /// </summary>
+    public TimeSpan AuditRetention { get; set; } = Core.Audit.AuditRetention.Default;
+
     /// <summary>Whether to log to the console as well as to the file.</summary>
     public bool QuietConsole { get; set; }
 }
