@@ -79,6 +79,9 @@ public static class DistOperations
     public const string RemoveAccessKey = "Remove-DistAccessKey";
     public const string GetAuditLog = "Get-DistAuditLog";
 
+    public const string ExportOfflineMedia = "Export-DistOfflineMedia";
+    public const string ImportOfflineResult = "Import-DistOfflineResult";
+
     /// <summary>Every operation and the least role that may perform it (names compare without regard to case).</summary>
     public static FrozenDictionary<string, DistRole> RequiredRoles { get; } = new Dictionary<string, DistRole>(StringComparer.OrdinalIgnoreCase)
     {
@@ -106,6 +109,9 @@ public static class DistOperations
         [SuspendJob] = DistRole.Operator,
         [ResumeJob] = DistRole.Operator,
         [StopJob] = DistRole.Operator,
+        // Offline media carry a job's work to a host the network does not reach, and bring its result back.
+        [ExportOfflineMedia] = DistRole.Operator,
+        [ImportOfflineResult] = DistRole.Operator,
         // Administrator: every other change.
         [NewPackage] = DistRole.Administrator,
         [SetPackage] = DistRole.Administrator,

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Audit;
+using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Groups;
 using JP1Dist.Core.Hosts;
 using JP1Dist.Core.Inventory;
@@ -52,6 +53,7 @@ public sealed class DistEngine : IDistServices
         IdGroups = new IdGroupService(this);
         AccessKeys = new AccessKeyService(this);
         Audit = new AuditService(this);
+        Offline = new OfflineMediaService(this);
     }
 
     private readonly DistEngine? _local;
@@ -97,6 +99,8 @@ public sealed class DistEngine : IDistServices
     public ManagerService Managers { get; }
     public AccessKeyService AccessKeys { get; }
     public AuditService Audit { get; }
+    /// <summary>Offline media: export for a host the network does not reach, import of its result.</summary>
+    public OfflineMediaService Offline { get; }
 
     /// <summary>The current UTC time from the injected clock.</summary>
     public DateTime Now => Time.GetUtcNow().UtcDateTime;
@@ -109,6 +113,7 @@ public sealed class DistEngine : IDistServices
     IIdGroupService IDistServices.IdGroups => IdGroups;
     IInventoryService IDistServices.Inventory => Inventory;
     IManagerService IDistServices.Managers => Managers;
+    IOfflineMediaService IDistServices.Offline => Offline;
     ISigningKeyService IDistServices.SigningKeys => SigningKeys;
     IAccessKeyService IDistServices.AccessKeys => AccessKeys;
     IAuditService IDistServices.Audit => Audit;
