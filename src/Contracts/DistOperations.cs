@@ -109,9 +109,6 @@ public static class DistOperations
         [SuspendJob] = DistRole.Operator,
         [ResumeJob] = DistRole.Operator,
         [StopJob] = DistRole.Operator,
-        // Offline media carry a job's work to a host the network does not reach, and bring its result back.
-        [ExportOfflineMedia] = DistRole.Operator,
-        [ImportOfflineResult] = DistRole.Operator,
         // Administrator: every other change.
         [NewPackage] = DistRole.Administrator,
         [SetPackage] = DistRole.Administrator,
@@ -123,6 +120,8 @@ public static class DistOperations
         [DenyHost] = DistRole.Administrator,
         [NewJob] = DistRole.Administrator,
         [RemoveJob] = DistRole.Administrator,
+        [ExportOfflineMedia] = DistRole.Administrator,
+        [ImportOfflineResult] = DistRole.Administrator,
         [StartManager] = DistRole.Administrator,
         [StopManager] = DistRole.Administrator,
         [NewHostGroup] = DistRole.Administrator,

@@ -38,6 +38,11 @@ public sealed class ImportDistOfflineResultCommand : DistCmdlet
             return;
         }
         var upload = new OfflineResultUpload(File.ReadAllText(resultPath), File.ReadAllText(signaturePath).Trim());
-        WriteObject(Run(token => Services.Offline.ImportResultAsync(upload, token), given));
+        // One result of many (a folder of returned media): a refused one is a non-terminating error and the others go on.
+        DistJobStatus? status = null;
+        if (TryRun(async token => status = await Services.Offline.ImportResultAsync(upload, token), given))
+        {
+            WriteObject(status);
+        }
     }
 }

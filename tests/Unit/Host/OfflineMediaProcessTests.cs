@@ -22,7 +22,7 @@ public sealed class OfflineMediaProcessTests(HttpsManagerFixture manager, ITestO
     public async Task Media_exported_installed_offline_and_imported_make_the_target_succeed_once()
     {
         var (job, log) = await ExecutedJobAsync("round");
-        var key = await Engine.AccessKeys.CreateAsync(new NewAccessKeyRequest("offline-operator", DistRole.Operator));
+        var key = await Engine.AccessKeys.CreateAsync(new NewAccessKeyRequest("offline-admin", DistRole.Administrator));
         var media = Path.Combine(manager.Root, "media-round");
         var exported = await SessionAsync(key.Key!, $"Export-DistOfflineMedia -Job '{job}' -HostName pc-offline -Path '{media}' | ForEach-Object {{ \"$($_.PackageName)|$($_.TotalBytes)\" }}");
         Assert.Equal(0, exported.ExitCode);
@@ -50,7 +50,7 @@ public sealed class OfflineMediaProcessTests(HttpsManagerFixture manager, ITestO
         var twice = await SessionAsync(key.Key!, $"Import-DistOfflineResult -Path '{media}'");
         Assert.NotEqual(0, twice.ExitCode);
         Assert.Contains("OfflineResultAlreadyImported", twice.Output, StringComparison.Ordinal);
-        var audit = await Engine.Audit.ListAsync(new AuditQuery(Principal: "offline-operator"));
+        var audit = await Engine.Audit.ListAsync(new AuditQuery(Principal: "offline-admin"));
         Assert.Equal(["Import-DistOfflineResult", "Export-DistOfflineMedia"], audit.Where(e => e.Outcome == AuditOutcome.Succeeded).Select(e => e.Operation));
         Assert.DoesNotContain(audit, e => e.Parameters.Contains("resultKey", StringComparison.OrdinalIgnoreCase));
     }
