@@ -24,7 +24,8 @@
         'Set-IdGroupPolicy', 'Get-IdGroupPolicy',
         'Suspend-DistJob', 'Resume-DistJob', 'Stop-DistJob',
         'Get-DistSigningKey', 'Update-DistSigningKey',
-        'New-DistAccessKey', 'Get-DistAccessKey', 'Remove-DistAccessKey', 'Get-DistAuditLog'
+        'New-DistAccessKey', 'Get-DistAccessKey', 'Remove-DistAccessKey', 'Get-DistAuditLog',
+        'Export-DistOfflineMedia', 'Import-DistOfflineResult'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

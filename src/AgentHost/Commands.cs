@@ -27,6 +27,7 @@ internal static class Commands
         root.Subcommands.Add(Manager());
         root.Subcommands.Add(Relay());
         root.Subcommands.Add(Agent());
+        root.Subcommands.Add(Offline());
         root.Subcommands.Add(Run());
         return root;
     }
@@ -414,6 +415,53 @@ internal static class Commands
             using var host = builder.Build();
             await host.RunAsync(cancellationToken);
             return Environment.ExitCode;
+        });
+        return command;
+    }
+
+    /// <summary>jp1dist offline: installs from offline media on a computer the network does not reach.</summary>
+    private static Command Offline()
+    {
+        var media = new Option<string>("--media") { Description = "The folder (or .zip) Export-DistOfflineMedia wrote.", Required = true };
+        var state = new Option<string?>("--state") { Description = "This computer's agent state folder (default: per-user application data)." };
+        var name = new Option<string?>("--name") { Description = "This computer's host name (default: the computer name)." };
+        var anyHost = new Option<bool>("--any-host") { Description = "Install even though the media were made for another host." };
+        var signingKey = new Option<string?>("--signing-key")
+        {
+            Description = "The fingerprint of the manager's signing key (Get-DistSigningKey), for a computer whose state has none pinned.",
+        };
+        var command = new Command("offline", "Installs from offline media: checks every signature and hash and the install conditions, installs, and writes a signed result into the media.")
+        {
+            media, state, name, anyHost, signingKey,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var hostName = result.GetValue(name) ?? Environment.MachineName;
+            var options = new OfflineOptions(result.GetValue(media)!, result.GetValue(state) ?? AgentOptions.DefaultStateFolder(hostName), hostName,
+                result.GetValue(anyHost), result.GetValue(signingKey), InstallWrapper.ForThisProgram());
+            var store = new AgentStateStore(options.StateFolder);
+            using var logger = DistLogging.Create(store.LogsFolder, "offline");
+            using var factory = new SerilogLoggerFactory(logger);
+            try
+            {
+                var outcome = await OfflineInstall.RunAsync(options, factory.CreateLogger("JP1Dist.Offline"), TimeProvider.System, cancellationToken);
+                if (outcome.ExitCode == OfflineInstall.Refused)
+                {
+                    logger.Error("{Message}", outcome.Message);
+                }
+                await (outcome.ExitCode == OfflineInstall.Succeeded ? Console.Out : Console.Error).WriteLineAsync(outcome.Message);
+                return outcome.ExitCode;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or LocalFaultException or InvalidDataException)
+            {
+                logger.Error("{Message}", e.Message);
+                await Console.Error.WriteLineAsync($"jp1dist offline: {e.Message}");
+                return OfflineInstall.Refused;
+            }
+            catch (OperationCanceledException)
+            {
+                return 130;
+            }
         });
         return command;
     }

@@ -92,6 +92,48 @@ public sealed class AdminConnection : IDisposable
         return await ReadAsync<T>(response, path, cancellationToken);
     }
 
+    /// <summary>GET a path whose answer is read as a stream, not held in memory (a package's file); dispose the stream.</summary>
+    public async Task<Stream> GetStreamAsync(string path, CancellationToken cancellationToken)
+    {
+        var response = await SendRawAsync(HttpMethod.Get, path, () => null, cancellationToken, HttpCompletionOption.ResponseHeadersRead);
+        try
+        {
+            return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellationToken));
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>An answer's body that disposes its answer with it.</summary>
+    private sealed class ResponseStream(HttpResponseMessage response, Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+                response.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+
     /// <summary>The query string of the values given (nulls left out).</summary>
     public static string Query(params (string Name, string? Value)[] values)
     {

@@ -26,6 +26,7 @@ public sealed class RemoteServices : IDistServices, IDisposable
         SigningKeys = new SigningKeyClient(connection);
         AccessKeys = new AccessKeyClient(connection);
         Audit = new AuditClient(connection);
+        Offline = new OfflineClient(connection);
     }
 
     public string Location => _connection.Manager.ToString();
@@ -46,6 +47,7 @@ public sealed class RemoteServices : IDistServices, IDisposable
     public ISigningKeyService SigningKeys { get; }
     public IAccessKeyService AccessKeys { get; }
     public IAuditService Audit { get; }
+    public IOfflineMediaService Offline { get; }
 
     /// <summary>Who the manager takes the access key for: its name, role and the address it sees.</summary>
     public Task<AdminSession> WhoAmIAsync(CancellationToken cancellationToken = default) => _connection.GetAsync<AdminSession>(P.Session, cancellationToken);
@@ -224,5 +226,17 @@ public sealed class RemoteServices : IDistServices, IDisposable
             await c.GetAsync<List<DistAuditEntry>>(P.AuditLog, cancellationToken, ("since", query.Since?.ToString("o", System.Globalization.CultureInfo.InvariantCulture)),
                 ("principal", query.Principal), ("operation", query.Operation), ("target", query.Target),
                 ("first", query.First.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    private sealed class OfflineClient(AdminConnection c) : IOfflineMediaService
+    {
+        public Task<DistOfflineMedia> ExportAsync(string jobName, string hostName, CancellationToken cancellationToken = default) =>
+            c.SendAsync<DistOfflineMedia>(HttpMethod.Post, P.OfflineMedia, new AdminOfflineExport(jobName, hostName), cancellationToken);
+
+        public Task<Stream> OpenContentAsync(Guid mediaId, string sha256, CancellationToken cancellationToken = default) =>
+            c.GetStreamAsync(P.Fill(P.OfflineContent, mediaId.ToString(), sha256), cancellationToken);
+
+        public Task<DistJobStatus> ImportResultAsync(OfflineResultUpload upload, CancellationToken cancellationToken = default) =>
+            c.SendAsync<DistJobStatus>(HttpMethod.Post, P.OfflineResults, upload, cancellationToken);
     }
 }

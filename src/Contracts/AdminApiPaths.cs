@@ -63,6 +63,9 @@ public static class AdminApiPaths
     public const string AccessKeys = "access-keys";
     public const string AccessKey = "access-keys/{name}";
     public const string AuditLog = "audit";
+    public const string OfflineMedia = "offline-media";
+    public const string OfflineContent = "offline-media/{id}/content/{sha256}";
+    public const string OfflineResults = "offline-results";
 
     /// <summary>A pattern with its {placeholders} replaced by the escaped values, in order.</summary>
     public static string Fill(string pattern, params string[] values)
@@ -86,6 +89,9 @@ public sealed record AdminNewGroup(string Name, string? Description = null);
 
 /// <summary>The body of Set-DistPackage: until when relays keep the package (null: no expiry).</summary>
 public sealed record AdminPackageExpiry(DateTime? ExpiresAt);
+
+/// <summary>The body of Export-DistOfflineMedia: the job and the host the media are for.</summary>
+public sealed record AdminOfflineExport(string Job, string HostName);
 
 /// <summary>The body of Update-DistSigningKey.</summary>
 public sealed record AdminRotation(TimeSpan GracePeriod);

@@ -79,6 +79,9 @@ public static class DistOperations
     public const string RemoveAccessKey = "Remove-DistAccessKey";
     public const string GetAuditLog = "Get-DistAuditLog";
 
+    public const string ExportOfflineMedia = "Export-DistOfflineMedia";
+    public const string ImportOfflineResult = "Import-DistOfflineResult";
+
     /// <summary>Every operation and the least role that may perform it (names compare without regard to case).</summary>
     public static FrozenDictionary<string, DistRole> RequiredRoles { get; } = new Dictionary<string, DistRole>(StringComparer.OrdinalIgnoreCase)
     {
@@ -117,6 +120,8 @@ public static class DistOperations
         [DenyHost] = DistRole.Administrator,
         [NewJob] = DistRole.Administrator,
         [RemoveJob] = DistRole.Administrator,
+        [ExportOfflineMedia] = DistRole.Administrator,
+        [ImportOfflineResult] = DistRole.Administrator,
         [StartManager] = DistRole.Administrator,
         [StopManager] = DistRole.Administrator,
         [NewHostGroup] = DistRole.Administrator,

@@ -30,4 +30,6 @@ public interface IDistServices
     IAccessKeyService AccessKeys { get; }
 
     IAuditService Audit { get; }
+
+    IOfflineMediaService Offline { get; }
 }

@@ -54,6 +54,7 @@ public sealed class DistEngine : IDistServices
         IdGroups = new IdGroupService(this);
         AccessKeys = new AccessKeyService(this);
         Audit = new AuditService(this);
+        Offline = new OfflineMediaService(this);
     }
 
     private readonly DistEngine? _local;
@@ -99,6 +100,8 @@ public sealed class DistEngine : IDistServices
     public ManagerService Managers { get; }
     public AccessKeyService AccessKeys { get; }
     public AuditService Audit { get; }
+    /// <summary>Offline media: export for a host the network does not reach, import of its result.</summary>
+    public OfflineMediaService Offline { get; }
 
     /// <summary>Signalled when targets change, for waits on a job's status (shared by the engines of every caller).</summary>
     public TargetChanges TargetChanges { get; }
@@ -114,6 +117,7 @@ public sealed class DistEngine : IDistServices
     IIdGroupService IDistServices.IdGroups => IdGroups;
     IInventoryService IDistServices.Inventory => Inventory;
     IManagerService IDistServices.Managers => Managers;
+    IOfflineMediaService IDistServices.Offline => Offline;
     ISigningKeyService IDistServices.SigningKeys => SigningKeys;
     IAccessKeyService IDistServices.AccessKeys => AccessKeys;
     IAuditService IDistServices.Audit => Audit;

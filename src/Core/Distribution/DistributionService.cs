@@ -164,6 +164,15 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     {
         await using var db = engine.Database.CreateContext();
         await RetryFailedAsync(db, [hostId], cancellationToken);
+        return await ServeAsync(db, hostId, cancellationToken);
+    }
+
+    /// <summary>
+    /// The work items a host is served now, each with its manifest and settings signed by the current key (signed again
+    /// when a rotation or half their lifetime calls for it): what a poll answers, and what offline media carry.
+    /// </summary>
+    internal async Task<IReadOnlyList<WorkItem>> ServeAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken)
+    {
         var now = engine.Now;
         var key = engine.SigningKeys.Current();
         var rows = await (from t in db.Targets.AsNoTracking()

@@ -29,6 +29,7 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
     public DbSet<RevokedCredentialRow> RevokedCredentials => Set<RevokedCredentialRow>();
     public DbSet<AccessKeyRow> AccessKeys => Set<AccessKeyRow>();
     public DbSet<AuditEntryRow> AuditEntries => Set<AuditEntryRow>();
+    public DbSet<OfflineMediaRow> OfflineMedia => Set<OfflineMediaRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -155,6 +156,13 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
         {
             e.ToTable("RevokedCredentials");
             e.HasIndex(r => new { r.HostId, r.CredentialHash }).IsUnique();
+        });
+        modelBuilder.Entity<OfflineMediaRow>(e =>
+        {
+            e.ToTable("OfflineMedia");
+            e.HasKey(m => m.Id);
+            e.HasIndex(m => m.TargetId);
+            e.HasOne<TargetRow>().WithMany().HasForeignKey(m => m.TargetId).OnDelete(DeleteBehavior.Cascade);
         });
         modelBuilder.Entity<AccessKeyRow>(e =>
         {

@@ -370,3 +370,20 @@ public sealed class AuditEntryRow
     public required string ParametersJson { get; set; }
     public AuditOutcome Outcome { get; set; }
 }
+
+/// <summary>
+/// Offline media made for one attempt of a target (Export-DistOfflineMedia): its ticket, the secret its result is signed
+/// with, and when its result was recorded (a result is recorded once; the row goes with its target).
+/// </summary>
+public sealed class OfflineMediaRow
+{
+    public Guid Id { get; set; }
+    public long TargetId { get; set; }
+    public Guid HostId { get; set; }
+    public Guid WorkItemId { get; set; }
+    /// <summary>The base64 secret the installing computer signs its result with (OfflineMediaFiles.Sign).</summary>
+    public required string ResultKey { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public required string CreatedBy { get; set; }
+    public DateTime? ImportedAt { get; set; }
+}

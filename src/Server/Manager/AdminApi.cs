@@ -245,6 +245,17 @@ public static class AdminApi
         api.MapGet(AdminApiPaths.AuditLog, async (HttpContext c, string? since, string? principal, string? operation, string? target, int? first) =>
             Reply(await Services(c).Audit.ListAsync(new AuditQuery(ParseTime(since, "since"), principal, operation, target, first ?? AuditQuery.DefaultFirst), c.RequestAborted)))
             .Op(DistOperations.GetAuditLog).Produces<IReadOnlyList<DistAuditEntry>>();
+
+        // Offline media.
+        api.MapPost(AdminApiPaths.OfflineMedia, (HttpContext c, CancellationToken _) => WithBody<AdminOfflineExport>(c, "offline media (JSON with job and hostName)",
+            async body => await Services(c).Offline.ExportAsync(body.Job, body.HostName, c.RequestAborted))).Op(DistOperations.ExportOfflineMedia)
+            .Accepts<AdminOfflineExport>("application/json").Produces<DistOfflineMedia>();
+        api.MapGet(AdminApiPaths.OfflineContent, async (HttpContext c, Guid id, string sha256) =>
+            Results.Stream(await Services(c).Offline.OpenContentAsync(id, sha256, c.RequestAborted), "application/octet-stream"))
+            .Op(DistOperations.ExportOfflineMedia).Produces<byte[]>(200, "application/octet-stream");
+        api.MapPost(AdminApiPaths.OfflineResults, (HttpContext c, CancellationToken _) => WithBody<OfflineResultUpload>(c, "an offline result (JSON with result and signature)",
+            async body => await Services(c).Offline.ImportResultAsync(body, c.RequestAborted), OfflineMediaFiles.MaxJsonBytes)).Op(DistOperations.ImportOfflineResult)
+            .Accepts<OfflineResultUpload>("application/json").Produces<DistJobStatus>();
         return app;
     }
 
@@ -263,10 +274,10 @@ public static class AdminApi
     private static IResult Reply<T>(T value) => Results.Json(value, ProtocolJson.Options);
 
     /// <summary>Reads the body with the agent API's limit and rules (a missing required member is malformed), then answers what the work returns.</summary>
-    private static async Task<IResult> WithBody<T>(HttpContext context, string shape, Func<T, Task<object>> work)
+    private static async Task<IResult> WithBody<T>(HttpContext context, string shape, Func<T, Task<object>> work, long maxBytes = ProtocolLimits.MaxBodyBytes)
         where T : class
     {
-        var (body, refusal) = await AgentApi.ReadBodyAsync<T>(context, ProtocolLimits.MaxBodyBytes, _ => null, $"The body is not {shape}.", ProtocolJson.Strict);
+        var (body, refusal) = await AgentApi.ReadBodyAsync<T>(context, maxBytes, _ => null, $"The body is not {shape}.", ProtocolJson.Strict);
         return body is null ? refusal : Reply(await work(body));
     }
 

@@ -563,6 +563,42 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.ToTable("ManagerNodes", (string)null);
                 });
 
+            modelBuilder.Entity("JP1Dist.Core.Storage.OfflineMediaRow", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("HostId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("ImportedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ResultKey")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("TargetId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("WorkItemId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TargetId");
+
+                    b.ToTable("OfflineMedia", (string)null);
+                });
+
             modelBuilder.Entity("JP1Dist.Core.Storage.PackageRow", b =>
                 {
                     b.Property<int>("Id")
@@ -976,6 +1012,15 @@ namespace JP1Dist.Core.Storage.Migrations
                         .WithMany()
                         .HasForeignKey("PackageId")
                         .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("JP1Dist.Core.Storage.OfflineMediaRow", b =>
+                {
+                    b.HasOne("JP1Dist.Core.Storage.TargetRow", null)
+                        .WithMany()
+                        .HasForeignKey("TargetId")
+                        .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
 
