@@ -1,5 +1,6 @@
 using JP1Dist.Contracts;
 using JP1Dist.Core.Distribution;
+using System.Text.Json;
 using JP1Dist.Protocol;
 
 namespace JP1Dist.Tests.Engine;
@@ -58,6 +59,7 @@ public sealed class ChangeScenario(TestFolder folder)
         var distribution = new DistributionService(folder.Engine, new HostSignals());
         var package = Path.Combine(folder.Root, "pkg");
         int tokenId = 0;
+        OfflineMediaDescription? media = null;
         return
         [
             new(DistOperations.NewPackage, "App@1.0", s => s.Packages.CreateAsync(new NewPackageRequest("App", "1.0", package, "setup.sh"), null)),
@@ -89,7 +91,30 @@ public sealed class ChangeScenario(TestFolder folder)
                 var item = (await distribution.GetWorkAsync(_hostA, default)).Single();
                 await distribution.ReportAsync(_hostA, new ReportRequest(item.WorkItemId, "Failed", 3, "exit 3"), default);
             }),
-            new(DistOperations.RestartJob, "Deploy", s => s.Jobs.RestartAsync("Deploy", ["pc-a"])),
+            new(DistOperations.RestartJob, "Deploy", async s =>
+            {
+                await s.Jobs.RestartAsync("Deploy", ["pc-a"]);
+                await distribution.DispatchAsync(await LastExecutionAsync(), default);
+            }),
+            // pc-a's new attempt travels on offline media, and its signed result comes back.
+            new(DistOperations.ExportOfflineMedia, "Deploy/pc-a", async s =>
+            {
+                media = JsonSerializer.Deserialize<OfflineMediaDescription>((await s.Offline.ExportAsync("Deploy", "pc-a")).Description, ProtocolJson.Options)!;
+                Secrets.Add(media.ResultKey);
+            }),
+            new(DistOperations.ImportOfflineResult, "Deploy/pc-a", async s =>
+            {
+                if (media is null)
+                {
+                    // A caller that could not export: the import is refused for its role before anything is read.
+                    await s.Offline.ImportResultAsync(new OfflineResultUpload("{}", ""));
+                    return;
+                }
+                var result = new OfflineResult(OfflineMediaFiles.Format, media.MediaId, media.HostId, media.Work.WorkItemId, "pc-a", "Succeeded", 0, "installed", null,
+                    DateTime.UtcNow, DateTime.UtcNow, null);
+                var bytes = JsonSerializer.SerializeToUtf8Bytes(result, ProtocolJson.Options);
+                await s.Offline.ImportResultAsync(new OfflineResultUpload(System.Text.Encoding.UTF8.GetString(bytes), OfflineMediaFiles.Sign(bytes, media.ResultKey)));
+            }),
             new(DistOperations.StopJob, "Deploy", s => s.Jobs.ControlAsync("Deploy", null, JobControlAction.Cancel)),
             new(DistOperations.RemoveJob, "Deploy", s => s.Jobs.RemoveAsync("Deploy", force: false)),
             new(DistOperations.RemoveHost, "pc-b", s => s.Hosts.RemoveAsync("pc-b", force: false, revoke: true)),
