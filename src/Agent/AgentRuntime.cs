@@ -54,7 +54,7 @@ public sealed class AgentRuntime : IDisposable
     /// <summary>The pin the higher system's certificate is held to (see <see cref="AgentTrust.ExpectedPin"/>).</summary>
     private readonly string? _pin;
 
-    /// <summary>A restart a job asked for, run once the agent's work is done.</summary>
+    /// <summary>A restart or shutdown a job asked for, run once the agent's work is done.</summary>
     private readonly PowerActions _power;
 
     /// <summary>The agent's state folder.</summary>
@@ -689,6 +689,7 @@ public sealed class AgentRuntime : IDisposable
             RebootRequired = true;
             message += RestartAfter(job, settings);
         }
+        message += ShutdownAfter(job, settings);
         await CompleteAsync(ticket, new TicketResult(outcome.ReportStatus, outcome.ExitCode, message, outcome.OutputTail), cancellationToken);
         await ReportFactsIfChangedAsync(force: true, cancellationToken);
     }
@@ -707,6 +708,23 @@ public sealed class AgentRuntime : IDisposable
         var asked = _power.Ask(PowerAction.Reboot, $"job '{job}' (-RebootAfter)");
         return $" Restart asked at {asked.AskedAt:yyyy-MM-dd HH:mm:ss} UTC (-RebootAfter): the computer restarts once no install or transfer runs, "
             + $"{_options.PowerGrace.TotalSeconds:0} s after that at the earliest.";
+    }
+
+    /// <summary>
+    /// For an install of a job that asks for a shutdown (-ShutdownAfter), whatever its outcome: asks for it and says so in the
+    /// result (when it was asked, and when it runs at the earliest). Empty when the job does not ask.
+    /// </summary>
+    private string ShutdownAfter(string job, JobSettings settings)
+    {
+        if (!settings.ShutdownAfter)
+        {
+            return "";
+        }
+        var asked = _power.Ask(PowerAction.Shutdown, $"job '{job}' (-ShutdownAfter)");
+        return asked.Action == PowerAction.Shutdown
+            ? $" Shutdown asked at {asked.AskedAt:yyyy-MM-dd HH:mm:ss} UTC (-ShutdownAfter): the computer shuts down once no install or transfer runs, "
+                + $"{_options.PowerGrace.TotalSeconds:0} s after that at the earliest."
+            : "";
     }
 
     /// <summary>A transfer-to-relay work item: the package goes into this relay's cache until it expires; nothing is installed.</summary>

@@ -8,20 +8,24 @@ public enum PowerAction
 {
     /// <summary>Restart: an install ended with a reboot code and its job asked for the restart (New-DistJob -RebootAfter).</summary>
     Reboot,
+
+    /// <summary>Shut down: a job asked for it once its install ended (New-DistJob -ShutdownAfter).</summary>
+    Shutdown,
 }
 
 /// <summary>
-/// A restart asked of this computer: why (the job), when it was asked, and when the agent ran the command (null: not yet).
+/// A restart or shutdown asked of this computer: why (the job), when it was asked, and when the agent ran the command (null: not yet).
 /// Kept in the state folder (power.json), so an agent that restarts before acting still acts, and one that started after
 /// the computer restarted knows the restart happened.
 /// </summary>
 public sealed record PowerRequest(PowerAction Action, string Reason, DateTime AskedAt, DateTime? RanAt = null);
 
 /// <summary>
-/// Restarts the computer when a job asked for it, never while an install or transfer runs, after a grace period: the
-/// command is the agent's `--reboot-command` (the operating system's restart by default), so tests and cautious sites can
-/// replace it. One request at a time: asked again while one waits, the first stands. The command runs once; whether the
-/// computer really restarted is read at the agent's next start from the boot time.
+/// Restarts or shuts down the computer when a job asked for it, never while an install or transfer runs, after a grace
+/// period: the command is the agent's `--reboot-command` or `--shutdown-command` (the operating system's own by default),
+/// so tests and cautious sites can replace it. One request at a time: asked again while one waits, the first stands, except
+/// that a shutdown takes the place of a waiting restart (the computer starts anew either way, and was asked to stay off).
+/// The command runs once; whether the computer really went down is read at the agent's next start from the boot time.
 /// </summary>
 public sealed class PowerActions(AgentStateStore store, AgentOptions options, ILogger logger, TimeProvider time)
 {
@@ -39,14 +43,14 @@ public sealed class PowerActions(AgentStateStore store, AgentOptions options, IL
     /// <summary>Asks for <paramref name="action"/> because of <paramref name="reason"/>; returns the request that stands (an earlier one, if any waits).</summary>
     public PowerRequest Ask(PowerAction action, string reason)
     {
-        if (Pending is { } waiting)
+        if (Pending is { } waiting && !(waiting.Action == PowerAction.Reboot && action == PowerAction.Shutdown))
         {
             return waiting;
         }
         var request = new PowerRequest(action, reason, Now);
         store.SavePowerRequest(request);
-        logger.LogWarning("A restart of this computer was asked ({Reason}); it runs once no install or transfer runs, {Grace:0} s from now at the earliest",
-            reason, options.PowerGrace.TotalSeconds);
+        logger.LogWarning("A {Action} of this computer was asked ({Reason}); it runs once no install or transfer runs, {Grace:0} s from now at the earliest",
+            Noun(action), reason, options.PowerGrace.TotalSeconds);
         return request;
     }
 
@@ -63,12 +67,13 @@ public sealed class PowerActions(AgentStateStore store, AgentOptions options, IL
         var booted = BootTime();
         if (booted > ran)
         {
-            logger.LogInformation("This computer restarted at {Booted:u}, as {Reason} asked at {AskedAt:u}", booted, request.Reason, request.AskedAt);
+            logger.LogInformation("This computer started again at {Booted:u} after the {Action} {Reason} asked at {AskedAt:u} (command run at {RanAt:u})",
+                booted, Noun(request.Action), request.Reason, request.AskedAt, ran);
         }
         else
         {
-            logger.LogWarning("The restart {Reason} asked at {AskedAt:u} ran its command at {RanAt:u}, but this computer has not restarted since "
-                + "(it booted at {Booted:u}); it is not asked again", request.Reason, request.AskedAt, ran, booted);
+            logger.LogWarning("The {Action} {Reason} asked at {AskedAt:u} ran its command at {RanAt:u}, but this computer has not gone down since "
+                + "(it booted at {Booted:u}); it is not asked again", Noun(request.Action), request.Reason, request.AskedAt, ran, booted);
         }
         store.SavePowerRequest(null);
     }
@@ -101,9 +106,9 @@ public sealed class PowerActions(AgentStateStore store, AgentOptions options, IL
         {
             start.ArgumentList.Add(argument);
         }
-        logger.LogWarning("Restarting this computer, as {Reason} asked at {AskedAt:u}: running {Command}", request.Reason, request.AskedAt,
-            string.Join(' ', [file, .. arguments]));
-        var ended = await ChildProcess.RunAsync(start, "the restart command", CommandLimit, line =>
+        logger.LogWarning("{Doing} this computer, as {Reason} asked at {AskedAt:u}: running {Command}",
+            request.Action == PowerAction.Shutdown ? "Shutting down" : "Restarting", request.Reason, request.AskedAt, string.Join(' ', [file, .. arguments]));
+        var ended = await ChildProcess.RunAsync(start, $"the {Noun(request.Action)} command", CommandLimit, line =>
         {
             if (!string.IsNullOrWhiteSpace(line))
             {
@@ -113,34 +118,45 @@ public sealed class PowerActions(AgentStateStore store, AgentOptions options, IL
         if (ended.StartFault is not null || ended.TimedOut || ended.ExitCode != 0)
         {
             var why = ended.StartFault?.Message ?? (ended.TimedOut ? $"it did not end within {CommandLimit.TotalSeconds:0} s" : $"it exited with code {ended.ExitCode}");
-            logger.LogError("The restart command {Command} failed ({Why}); the restart {Reason} asked is dropped: restart this computer by hand to finish the installation",
-                file, why, request.Reason);
+            logger.LogError("The {Action} command {Command} failed ({Why}); the {Action} {Reason} asked is dropped: {What} this computer by hand",
+                Noun(request.Action), file, why, Noun(request.Action), request.Reason, request.Action == PowerAction.Shutdown ? "shut down" : "restart");
             store.SavePowerRequest(null);
             return false;
         }
         store.SavePowerRequest(request with { RanAt = Now });
+        Ran?.Invoke(request with { RanAt = Now });
         return true;
     }
 
-    /// <summary>The command for <paramref name="action"/>: the agent's --reboot-command, else the operating system's restart.</summary>
-    public (string File, IReadOnlyList<string> Arguments) Command(PowerAction action) =>
-        options.RebootCommand is { Length: > 0 } given ? (given, options.RebootArguments) : DefaultCommand(action);
+    /// <summary>Called once a request's command ran (the computer is going down): the agent tells its higher system when.</summary>
+    public Action<PowerRequest>? Ran { get; set; }
 
-    /// <summary>The operating system's own restart, at once (the agent has waited its grace already).</summary>
+    /// <summary>The word for <paramref name="action"/> in messages.</summary>
+    public static string Noun(PowerAction action) => action == PowerAction.Shutdown ? "shutdown" : "restart";
+
+    /// <summary>The command for <paramref name="action"/>: the agent's --reboot-command or --shutdown-command, else the operating system's own.</summary>
+    public (string File, IReadOnlyList<string> Arguments) Command(PowerAction action) => action switch
+    {
+        PowerAction.Shutdown when options.ShutdownCommand is { Length: > 0 } given => (given, options.ShutdownArguments),
+        PowerAction.Reboot when options.RebootCommand is { Length: > 0 } given => (given, options.RebootArguments),
+        _ => DefaultCommand(action),
+    };
+
+    /// <summary>The operating system's own restart or shutdown, at once (the agent has waited its grace already).</summary>
     public static (string File, IReadOnlyList<string> Arguments) DefaultCommand(PowerAction action)
     {
-        _ = action;
+        var shutdown = action == PowerAction.Shutdown;
         if (OperatingSystem.IsWindows())
         {
-            // Planned, application maintenance (p:4:1): the event log says why the computer restarted.
+            // Planned, application maintenance (p:4:1): the event log says why the computer went down.
             return (Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.System), "shutdown.exe"),
-                ["/r", "/t", "0", "/d", "p:4:1", "/c", "JP1Dist: restarting to finish an installation"]);
+                [shutdown ? "/s" : "/r", "/t", "0", "/d", "p:4:1", "/c", shutdown ? "JP1Dist: shutting down after an installation" : "JP1Dist: restarting to finish an installation"]);
         }
         if (OperatingSystem.IsLinux() && (File.Exists("/usr/bin/systemctl") || File.Exists("/bin/systemctl")))
         {
-            return (File.Exists("/usr/bin/systemctl") ? "/usr/bin/systemctl" : "/bin/systemctl", ["reboot"]);
+            return (File.Exists("/usr/bin/systemctl") ? "/usr/bin/systemctl" : "/bin/systemctl", [shutdown ? "poweroff" : "reboot"]);
         }
-        return ("/sbin/shutdown", ["-r", "now"]);
+        return ("/sbin/shutdown", [shutdown ? "-h" : "-r", "now"]);
     }
 
     /// <summary>When this computer started (UTC), from the time since boot.</summary>

@@ -37,6 +37,7 @@ public static class DistOperations
     public const string RemoveHost = "Remove-DistHost";
     public const string ApproveHost = "Approve-DistHost";
     public const string DenyHost = "Deny-DistHost";
+    public const string StartHost = "Start-DistHost";
 
     public const string NewJob = "New-DistJob";
     public const string GetJob = "Get-DistJob";
@@ -102,6 +103,8 @@ public static class DistOperations
         [DisconnectManager] = DistRole.Reader,
         // Operator: executing and controlling saved jobs, nothing that defines what is distributed or where.
         [StartJob] = DistRole.Operator,
+        // Waking computers for a distribution is running the distribution, not defining it.
+        [StartHost] = DistRole.Operator,
         [RestartJob] = DistRole.Operator,
         [SuspendJob] = DistRole.Operator,
         [ResumeJob] = DistRole.Operator,

@@ -60,11 +60,23 @@ public sealed record NewJobRequest(
     double SegmentIntervalSeconds = 0,
     int BandwidthLimitKBps = 0,
     IReadOnlyList<string>? HostGroups = null,
-    bool RebootAfter = false)
+    bool RebootAfter = false,
+    bool ShutdownAfter = false,
+    bool WakeOnLan = false,
+    int WakeLeadMinutes = 0)
 {
     /// <summary>The longest pause between two segments.</summary>
     public const double MaxSegmentIntervalSeconds = 3600;
+
+    /// <summary>The earliest a job wakes its targets before its execution time (a day).</summary>
+    public const int MaxWakeLeadMinutes = 1440;
 }
+
+/// <summary>
+/// What Start-DistHost asks: wake the hosts whose names match <paramref name="NamePattern"/> (Wake-on-LAN), at
+/// <paramref name="BroadcastAddress"/> (null: the broadcast address of each host's last reported network) on <paramref name="Port"/>.
+/// </summary>
+public sealed record WakeHostsRequest(string NamePattern, string? BroadcastAddress = null, int Port = 9);
 
 /// <summary>The outcome of executing or re-executing a job.</summary>
 public sealed record JobExecutionResult(string JobName, int ExecutionId, int TargetCount, DateTime? ExecuteAt, IReadOnlyList<string> HostNames);

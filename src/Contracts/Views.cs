@@ -108,7 +108,40 @@ public sealed record DistJob(
     DateTime? InstallAt = null,
     double SegmentIntervalSeconds = 0,
     int BandwidthLimitKBps = 0,
-    bool RebootAfter = false);
+    bool RebootAfter = false,
+    bool ShutdownAfter = false,
+    bool WakeOnLan = false,
+    int WakeLeadMinutes = 0);
+
+/// <summary>What Wake-on-LAN did for one host.</summary>
+public enum WakeOutcome
+{
+    /// <summary>This node (the manager, or the session's engine) sent the magic packet.</summary>
+    Sent,
+
+    /// <summary>The host is below a relay: the relay was asked (a signed order in its work snapshot) to send the packet on its own network.</summary>
+    AskedOfRelay,
+
+    /// <summary>No MAC address is known for the host (its agent never reported one): nothing was sent.</summary>
+    NoMacAddress,
+
+    /// <summary>Sending the packet failed here (no route to the address, for example).</summary>
+    SendFailed,
+}
+
+/// <summary>
+/// What Start-DistHost (or a job's -WakeOnLan) did for one host: the outcome, the MAC address and where the packet went
+/// (address and port), which node sends it ("(manager)" or a relay's name), when, and a message saying so.
+/// </summary>
+public sealed record DistHostWake(
+    string HostName,
+    WakeOutcome Outcome,
+    string? MacAddress,
+    string? Address,
+    int Port,
+    string SentBy,
+    DateTime At,
+    string Message);
 
 /// <summary>
 /// The status of one (job, host) pair, as Get-DistJobStatus shows it; StoredUntil is the expiry of a StoredOnRelay target;

@@ -459,6 +459,42 @@ public sealed class HostService(DistEngine engine) : IHostService
             .ToList();
     }
 
+    /// <summary>
+    /// Start-DistHost: wakes the hosts whose names match (<see cref="HostWake"/>). The address and port are checked before
+    /// anything is sent; HostNotFound when no host matches. Audited as one change naming the pattern, with the outcome per host.
+    /// </summary>
+    public async Task<IReadOnlyList<DistHostWake>> WakeAsync(WakeHostsRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.NamePattern))
+        {
+            throw new DistException("HostNameMissing", DistErrorKind.InvalidArgument, "Name the hosts to wake: a name, or a wildcard pattern such as 'sales-*'.");
+        }
+        var pattern = request.NamePattern.Trim();
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.StartHost, pattern, cancellationToken);
+        var address = HostWake.ParseAddress(request.BroadcastAddress, "The broadcast address");
+        var port = HostWake.CheckPort(request.Port);
+        IReadOnlyList<DistHostWake> results;
+        await using (var db = engine.Database.CreateContext())
+        {
+            var matcher = Wildcard.For(pattern);
+            var hosts = (await HostWake.Select(db.Hosts.AsNoTracking().OrderBy(h => h.NameKey)).ToListAsync(cancellationToken))
+                .Where(h => matcher(h.Name)).ToList();
+            if (hosts.Count == 0)
+            {
+                throw HostNotFound(pattern);
+            }
+            results = await new HostWake(engine).WakeAsync(db, hosts, address, port, cancellationToken);
+            change.Record(db, pattern, new { request.BroadcastAddress, Port = port, Outcomes = results.Select(r => $"{r.HostName}: {r.Outcome}").ToList() });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        if (results.Any(r => r.Outcome == WakeOutcome.AskedOfRelay))
+        {
+            await engine.Managers.NudgeAsync(cancellationToken); // the relays' polls answer with the orders at once
+        }
+        return results;
+    }
+
     /// <summary>Depth-first from the hosts directly under the manager, children by name; a visited set guards against cycles.</summary>
     private static List<(HostRow Row, int Depth)> TreeOrder(List<HostRow> rowsByName, Dictionary<Guid, HostRow> byId)
     {

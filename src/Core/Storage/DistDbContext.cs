@@ -29,6 +29,7 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
     public DbSet<RevokedCredentialRow> RevokedCredentials => Set<RevokedCredentialRow>();
     public DbSet<AccessKeyRow> AccessKeys => Set<AccessKeyRow>();
     public DbSet<AuditEntryRow> AuditEntries => Set<AuditEntryRow>();
+    public DbSet<WakeOrderRow> WakeOrders => Set<WakeOrderRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -150,6 +151,11 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
             // One registration waits per name; approved rows are history and do not hold the name.
             e.HasIndex(p => p.NameKey).IsUnique().HasFilter("ApprovedAt IS NULL");
             e.Property(p => p.Kind).HasConversion<int>();
+        });
+        modelBuilder.Entity<WakeOrderRow>(e =>
+        {
+            e.ToTable("WakeOrders");
+            e.HasIndex(w => w.ExpiresAt);
         });
         modelBuilder.Entity<RevokedCredentialRow>(e =>
         {

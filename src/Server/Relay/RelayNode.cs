@@ -39,6 +39,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     private volatile Snapshot _snapshot;
     private volatile IReadOnlyList<SigningKeyAnnouncement> _announcements;
     private readonly HashSet<string> _refusedAnnouncements = new(StringComparer.Ordinal);
+    private readonly RelayWake _wake;
 
     public RelayNode(RelayOptions options, RelayStore store, RelayUpstream upstream, PackageCache cache, HostSignals signals, ILogger<RelayNode> logger, TimeProvider? time = null)
     {
@@ -49,6 +50,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         _signals = signals;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _wake = new RelayWake(logger, _time);
         foreach (var host in store.LoadHosts())
         {
             _hosts[host.Id] = host;
@@ -315,7 +317,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             var items = snapshot.Work.Items.Where(i => i.HostId != relayId && IsAtOrBelow(i.HostId, relayId)).ToList();
             var manifests = items.Select(i => i.ManifestId).Distinct()
                 .Where(snapshot.Work.Manifests.ContainsKey).ToDictionary(id => id, id => snapshot.Work.Manifests[id]);
-            return Task.FromResult(RelayPoll.Snapshot(items, manifests, SigningKeyAnnouncements(), RevokedList()));
+            // Wake orders for the lower relay or a relay below it; each relay sends only those that name it.
+            var wake = (snapshot.Work.WakeOrders ?? []).Where(o => RelayWake.RelayOf(o) is { } sender && IsAtOrBelow(sender, relayId)).ToList();
+            return Task.FromResult(RelayPoll.Snapshot(items, manifests, SigningKeyAnnouncements(), RevokedList(), wake));
         }, cancellationToken);
 
     /// <summary>The announcements this relay accepted whose old key has not retired: passed to its lower clients and relays.</summary>
@@ -573,7 +577,8 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
         var items = work.Items.Where(i => valid.ContainsKey(i.ManifestId)).ToList();
         await ApplyRevokedAsync(work.Revoked ?? [], cancellationToken);
-        var accepted = new RelayWorkResponse(items, valid, work.Etag, Revoked: work.Revoked);
+        var wake = await _wake.ApplyAsync(work.WakeOrders, trustedKeys, SelfId, cancellationToken);
+        var accepted = new RelayWorkResponse(items, valid, work.Etag, Revoked: work.Revoked, WakeOrders: wake.Count > 0 ? wake : null);
         await _store.SaveSnapshotAsync(accepted, cancellationToken);
         var previous = _snapshot;
         _snapshot = new Snapshot(accepted);
