@@ -9,16 +9,26 @@ public enum PowerAction
     /// <summary>Restart: an install ended with a reboot code and its job asked for the restart (New-DistJob -RebootAfter).</summary>
     Reboot,
 
-    /// <summary>Shut down: a job asked for it once its install ended (New-DistJob -ShutdownAfter).</summary>
+    /// <summary>Shut down: a job asked for it once its install ended (New-DistJob -ShutdownAfter), or the manager ordered it (Stop-DistHost).</summary>
     Shutdown,
 }
 
 /// <summary>
-/// A restart or shutdown asked of this computer: why (the job), when it was asked, and when the agent ran the command (null: not yet).
-/// Kept in the state folder (power.json), so an agent that restarts before acting still acts, and one that started after
-/// the computer restarted knows the restart happened.
+/// A restart or shutdown asked of this computer: why (the job or the order), when it was asked, and when the agent ran the
+/// command (null: not yet). Kept in the state folder (power.json), so an agent that restarts before acting still acts, and
+/// one that started after the computer went down knows it did. GraceSeconds is the order's grace (null: the agent's own);
+/// ReportTo lists the power orders and -ShutdownAfter work items whose status is told when the command ran, and
+/// DoneReported whether that was told.
 /// </summary>
-public sealed record PowerRequest(PowerAction Action, string Reason, DateTime AskedAt, DateTime? RanAt = null);
+public sealed record PowerRequest(PowerAction Action, string Reason, DateTime AskedAt, DateTime? RanAt = null)
+{
+    public int? GraceSeconds { get; init; }
+    public IReadOnlyList<Guid>? ReportTo { get; init; }
+    public bool DoneReported { get; init; }
+
+    /// <summary>Set at the agent's start once the outcome was logged; the request is kept only to tell the orders.</summary>
+    public bool Settled { get; init; }
+}
 
 /// <summary>
 /// Restarts or shuts down the computer when a job asked for it, never while an install or transfer runs, after a grace
@@ -40,18 +50,43 @@ public sealed class PowerActions(AgentStateStore store, AgentOptions options, IL
     /// <summary>The request that waits for its command, or null.</summary>
     public PowerRequest? Pending => store.LoadPowerRequest() is { RanAt: null } waiting ? waiting : null;
 
-    /// <summary>Asks for <paramref name="action"/> because of <paramref name="reason"/>; returns the request that stands (an earlier one, if any waits).</summary>
-    public PowerRequest Ask(PowerAction action, string reason)
+    /// <summary>
+    /// Asks for <paramref name="action"/> because of <paramref name="reason"/>; returns the request that stands (an earlier one,
+    /// if any waits: <paramref name="reportTo"/> is then told of that one too). <paramref name="graceSeconds"/> replaces the
+    /// agent's grace (a power order's own).
+    /// </summary>
+    public PowerRequest Ask(PowerAction action, string reason, Guid? reportTo = null, int? graceSeconds = null)
     {
+        IReadOnlyList<Guid> told = reportTo is { } id ? [id] : [];
         if (Pending is { } waiting && !(waiting.Action == PowerAction.Reboot && action == PowerAction.Shutdown))
         {
+            if (told.Count > 0 && !(waiting.ReportTo ?? []).Contains(told[0]))
+            {
+                waiting = waiting with { ReportTo = [.. waiting.ReportTo ?? [], .. told] };
+                store.SavePowerRequest(waiting);
+            }
             return waiting;
         }
-        var request = new PowerRequest(action, reason, Now);
+        var request = new PowerRequest(action, reason, Now) { GraceSeconds = graceSeconds, ReportTo = told.Count > 0 ? told : null };
         store.SavePowerRequest(request);
         logger.LogWarning("A {Action} of this computer was asked ({Reason}); it runs once no install or transfer runs, {Grace:0} s from now at the earliest",
-            Noun(action), reason, options.PowerGrace.TotalSeconds);
+            Noun(action), reason, GraceOf(request).TotalSeconds);
         return request;
+    }
+
+    /// <summary>How long a request waits once asked: its own grace (a power order's), else the agent's.</summary>
+    public TimeSpan GraceOf(PowerRequest request) => request.GraceSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : options.PowerGrace;
+
+    /// <summary>A request whose command ran and whose orders and work items have not been told so yet; null when none.</summary>
+    public PowerRequest? DoneToReport => store.LoadPowerRequest() is { RanAt: not null, DoneReported: false, ReportTo.Count: > 0 } ran ? ran : null;
+
+    /// <summary>Records that the orders and work items were told the command ran (a request already settled at start goes).</summary>
+    public void DoneReported(PowerRequest request)
+    {
+        if (store.LoadPowerRequest() is { } current && current.AskedAt == request.AskedAt)
+        {
+            store.SavePowerRequest(current.Settled ? null : current with { DoneReported = true });
+        }
     }
 
     /// <summary>
@@ -65,17 +100,19 @@ public sealed class PowerActions(AgentStateStore store, AgentOptions options, IL
             return;
         }
         var booted = BootTime();
-        if (booted > ran)
+        // A request settled at an earlier start was logged then; it is kept only until its orders are told.
+        if (!request.Settled && booted > ran)
         {
             logger.LogInformation("This computer started again at {Booted:u} after the {Action} {Reason} asked at {AskedAt:u} (command run at {RanAt:u})",
                 booted, Noun(request.Action), request.Reason, request.AskedAt, ran);
         }
-        else
+        else if (!request.Settled)
         {
             logger.LogWarning("The {Action} {Reason} asked at {AskedAt:u} ran its command at {RanAt:u}, but this computer has not gone down since "
                 + "(it booted at {Booted:u}); it is not asked again", Noun(request.Action), request.Reason, request.AskedAt, ran, booted);
         }
-        store.SavePowerRequest(null);
+        // Kept only while the orders it ran for have not been told (the computer went down before the report left).
+        store.SavePowerRequest(request is { DoneReported: false, ReportTo.Count: > 0 } ? request with { Settled = true } : null);
     }
 
     /// <summary>How long until a waiting request may run (zero when it may now); null when none waits.</summary>
@@ -85,7 +122,7 @@ public sealed class PowerActions(AgentStateStore store, AgentOptions options, IL
         {
             return null;
         }
-        var left = waiting.AskedAt + options.PowerGrace - Now;
+        var left = waiting.AskedAt + GraceOf(waiting) - Now;
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
@@ -124,12 +161,8 @@ public sealed class PowerActions(AgentStateStore store, AgentOptions options, IL
             return false;
         }
         store.SavePowerRequest(request with { RanAt = Now });
-        Ran?.Invoke(request with { RanAt = Now });
         return true;
     }
-
-    /// <summary>Called once a request's command ran (the computer is going down): the agent tells its higher system when.</summary>
-    public Action<PowerRequest>? Ran { get; set; }
 
     /// <summary>The word for <paramref name="action"/> in messages.</summary>
     public static string Noun(PowerAction action) => action == PowerAction.Shutdown ? "shutdown" : "restart";

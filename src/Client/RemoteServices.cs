@@ -128,6 +128,9 @@ public sealed class RemoteServices : IDistServices, IDisposable
 
         public async Task<IReadOnlyList<DistHostWake>> WakeAsync(WakeHostsRequest request, CancellationToken cancellationToken = default) =>
             await c.SendAsync<List<DistHostWake>>(HttpMethod.Post, P.HostsWake, request, cancellationToken);
+
+        public async Task<IReadOnlyList<DistHostPower>> StopAsync(StopHostsRequest request, CancellationToken cancellationToken = default) =>
+            await c.SendAsync<List<DistHostPower>>(HttpMethod.Post, P.HostsStop, request, cancellationToken);
     }
 
     private sealed class HostGroupClient(AdminConnection c) : IHostGroupService

@@ -50,4 +50,11 @@ public interface IHostService
     /// One result per host, by name; a host without a known MAC address gets NoMacAddress. HostNotFound when nothing matches.
     /// </summary>
     Task<IReadOnlyList<DistHostWake>> WakeAsync(WakeHostsRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Asks the agents of the hosts the pattern names to shut their computers down once no install or transfer runs there,
+    /// after the grace: a signed order each agent finds with its work (through its relays). One result per host, by name;
+    /// Get-DistHost's PowerStatus says later when the agent took it and when it was done. HostNotFound when nothing matches.
+    /// </summary>
+    Task<IReadOnlyList<DistHostPower>> StopAsync(StopHostsRequest request, CancellationToken cancellationToken = default);
 }

@@ -78,6 +78,19 @@ public sealed record NewJobRequest(
 /// </summary>
 public sealed record WakeHostsRequest(string NamePattern, string? BroadcastAddress = null, int Port = 9);
 
+/// <summary>
+/// What Stop-DistHost asks: shut down the hosts whose names match <paramref name="NamePattern"/> once no install or
+/// transfer runs there, <paramref name="GraceSeconds"/> after that at the earliest.
+/// </summary>
+public sealed record StopHostsRequest(string NamePattern, int GraceSeconds = StopHostsRequest.DefaultGraceSeconds)
+{
+    /// <summary>The grace when none is given.</summary>
+    public const int DefaultGraceSeconds = 60;
+
+    /// <summary>The longest grace (an hour; an order stands no longer).</summary>
+    public const int MaxGraceSeconds = 3600;
+}
+
 /// <summary>The outcome of executing or re-executing a job.</summary>
 public sealed record JobExecutionResult(string JobName, int ExecutionId, int TargetCount, DateTime? ExecuteAt, IReadOnlyList<string> HostNames);
 

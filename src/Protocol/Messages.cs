@@ -175,11 +175,12 @@ public sealed record SignedManifest(string Manifest, string Signature);
 /// credential the manager revoked (a host removed with -Revoke, a denied enrollment, the credential a replacement took
 /// over), so that every relay refuses it at once and drops it from what it knows; it is part of the tag. WakeOrders are
 /// the current Wake-on-LAN orders for this relay and the relays below it, each signed by the manager and naming the relay
-/// that sends it (<see cref="Power.SignedWakeOrder"/>); they are part of the tag too.
+/// that sends it (<see cref="Power.SignedWakeOrder"/>); PowerOrders are the power orders for hosts below the relay not
+/// yet taken (<see cref="Power.SignedPowerOrder"/>), served to each host with its work. Both are part of the tag.
 /// </remarks>
 public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items, IReadOnlyDictionary<string, SignedManifest> Manifests, string Etag = "",
     IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null, IReadOnlyList<RevokedCredential>? Revoked = null,
-    IReadOnlyList<Power.SignedWakeOrder>? WakeOrders = null);
+    IReadOnlyList<Power.SignedWakeOrder>? WakeOrders = null, IReadOnlyList<Power.SignedPowerOrder>? PowerOrders = null);
 
 /// <summary>
 /// A credential the manager revoked: the host id and the hash of the credential (as the manager and relays store it).
@@ -223,11 +224,13 @@ public sealed record RelayCertificateRequest(string SigningRequest, IReadOnlyLis
 public sealed record RelayCertificateResponse(string Certificate, string IssuerCertificate);
 
 /// <summary>
-/// The answer to a poll: zero or more work items, and the announcements of the manager's signing keys that are in their
+/// The answer to a poll: zero or more work items, the announcements of the manager's signing keys that are in their
 /// grace period (each signed by the key it replaces; a node accepts one only from a key it trusts, see
-/// <see cref="Signing.SigningKeyChain"/>).
+/// <see cref="Signing.SigningKeyChain"/>), and the signed power orders for this host that it has not reported taking
+/// (Stop-DistHost, <see cref="Power.SignedPowerOrder"/>).
 /// </summary>
-public sealed record WorkResponse(IReadOnlyList<WorkItem> Items, IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null);
+public sealed record WorkResponse(IReadOnlyList<WorkItem> Items, IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null,
+    IReadOnlyList<Power.SignedPowerOrder>? PowerOrders = null);
 
 /// <summary>Progress or the outcome of one work item, sent by the agent.</summary>
 public sealed record ReportRequest(

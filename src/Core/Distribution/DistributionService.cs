@@ -363,9 +363,23 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         }
     }
 
-    /// <summary>Waits up to <paramref name="wait"/> for work, returning as soon as some is there.</summary>
-    public Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
-        LongPoll.WaitAsync(signals, hostId, wait, engine.Time, ct => GetWorkAsync(hostId, ct), cancellationToken);
+    /// <summary>
+    /// Waits up to <paramref name="wait"/> for work or a power order (Stop-DistHost), returning as soon as either is there.
+    /// The answer's signing-key announcements are the caller's to add.
+    /// </summary>
+    public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
+        LongPoll.WaitAsync(signals, hostId, wait, engine.Time,
+            async ct => new WorkResponse(await GetWorkAsync(hostId, ct), PowerOrders: await GetPowerOrdersAsync(hostId, ct)),
+            work => work.Items.Count > 0 || work.PowerOrders is { Count: > 0 }, cancellationToken);
+
+    /// <summary>The signed power orders of a host that its agent has not reported taking (null when none).</summary>
+    public async Task<IReadOnlyList<SignedPowerOrder>?> GetPowerOrdersAsync(Guid hostId, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        var orders = await Hosts.HostPower.Open(db, engine.Now).Where(p => p.HostId == hostId).OrderBy(p => p.RequestedAt)
+            .Select(p => new SignedPowerOrder(p.OrderJson, p.Signature)).ToListAsync(cancellationToken);
+        return orders.Count > 0 ? orders : null;
+    }
 
     /// <summary>
     /// The work of every host below a relay, for the relay to serve: what <see cref="GetWorkAsync"/> serves each host,
@@ -388,6 +402,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         {
             return RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>(), engine.SigningKeys.Announcements(), revoked, wakeOrders);
         }
+        var powerOrders = await Hosts.HostPower.Open(db, wakeNow).Where(p => hostIds.Contains(p.HostId)).OrderBy(p => p.RequestedAt)
+            .Select(p => new SignedPowerOrder(p.OrderJson, p.Signature)).ToListAsync(cancellationToken);
         await RetryFailedAsync(db, hostIds, cancellationToken);
         var now = engine.Now;
         var key = engine.SigningKeys.Current();
@@ -417,7 +433,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             items.Add(new RelayWorkItem(r.HostId, new WorkItem(r.WorkItemId, r.Job, r.Attempt, "", "", settings, signature),
                 r.Status.ToString(), r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
-        return RelayPoll.Snapshot(items, manifests, key.Announcements(now), revoked, wakeOrders);
+        return RelayPoll.Snapshot(items, manifests, key.Announcements(now), revoked, wakeOrders, powerOrders);
     }
 
     /// <summary>
@@ -428,6 +444,14 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// </summary>
     public async Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken, Guid? servedBy = null)
     {
+        if (PowerReports.Is(report.Status))
+        {
+            // A power order's (or a -ShutdownAfter job's) progress: no target moves.
+            await using var powerDb = engine.Database.CreateContext();
+            return await Hosts.HostPower.ReportAsync(powerDb, hostId, report, engine.Now, cancellationToken)
+                ?? throw new DistException("WorkItemNotFound", DistErrorKind.NotFound,
+                    $"No power order or work item {report.WorkItemId} of this host is known here.", report.WorkItemId);
+        }
         var to = TargetStates.ParseReported(report.Status);
         var storedUntil = to == TargetStatus.StoredOnRelay ? await StoredUntilAsync(hostId, report, cancellationToken) : null;
         var from = TargetStates.Predecessors(to).ToList();

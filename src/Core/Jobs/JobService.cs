@@ -530,12 +530,15 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         var managerAlive = list.Any(r => r.t.Status == TargetStatus.Waiting) && await engine.Managers.AnyAliveAsync(cancellationToken);
         return list.Where(r => jobMatch(r.JobName) && hostMatch(r.HostName))
             .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
-                r.t.Status == TargetStatus.Waiting && !managerAlive ? DistJobStatus.NoManagerMessage : r.t.Message ?? r.t.PowerNote,
+                r.t.Status == TargetStatus.Waiting && !managerAlive ? DistJobStatus.NoManagerMessage : WithPowerNote(r.t.Message, r.t.PowerNote),
                 r.t.Attempt, r.t.QueuedAt.AsLocal(), r.t.StartedAt.AsLocal(), r.t.CompletedAt.AsLocal(), r.t.UpdatedAt.AsLocal(), r.t.BytesTransferred, r.t.OutputTail,
                 r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal(), r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt.AsLocal(), r.t.StoredUntil.AsLocal(),
                 r.t.StartedAt is null ? null : r.ServedBy ?? (r.t.ServedByHostId is { } relay ? relay.ToString() : DistHost.ManagerHigherSystem)))
             .ToList();
     }
+
+    /// <summary>A target's message followed by what Wake-on-LAN or a -ShutdownAfter shutdown did for it, when either is known.</summary>
+    private static string? WithPowerNote(string? message, string? note) => message is null ? note : note is null ? message : message + " " + note;
 
     /// <summary>Removes a saved job and its status; refused while it has unfinished targets unless forced.</summary>
     public async Task RemoveAsync(string jobName, bool force, CancellationToken cancellationToken = default)

@@ -306,6 +306,28 @@ public sealed class TargetRow
 }
 
 /// <summary>
+/// A shutdown asked of one host outside any job (Stop-DistHost): the signed order its agent finds with its work until it
+/// reports taking it, and what became of it.
+/// </summary>
+public sealed class PowerOrderRow
+{
+    public Guid Id { get; set; }
+    public Guid HostId { get; set; }
+    public required string Action { get; set; }
+    public int GraceSeconds { get; set; }
+    /// <summary>The signed JSON of the <see cref="Protocol.Power.PowerOrder"/> and its signature.</summary>
+    public required string OrderJson { get; set; }
+    public required string Signature { get; set; }
+    public DateTime RequestedAt { get; set; }
+    public DateTime ExpiresAt { get; set; }
+    /// <summary>Requested, Asked, Done or Refused (Expired is read from ExpiresAt).</summary>
+    public PowerOrderState State { get; set; }
+    public DateTime? AskedAt { get; set; }
+    public DateTime? DoneAt { get; set; }
+    public string? Message { get; set; }
+}
+
+/// <summary>
 /// A Wake-on-LAN order for a relay (a host below it is woken from the relay's own network), signed by the manager's key and
 /// handed to the relay in its work snapshot until it expires.
 /// </summary>

@@ -58,6 +58,28 @@ namespace JP1Dist.Core.Storage.Migrations
                 defaultValue: "");
 
             migrationBuilder.CreateTable(
+                name: "PowerOrders",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    HostId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    Action = table.Column<string>(type: "TEXT", nullable: false),
+                    GraceSeconds = table.Column<int>(type: "INTEGER", nullable: false),
+                    OrderJson = table.Column<string>(type: "TEXT", nullable: false),
+                    Signature = table.Column<string>(type: "TEXT", nullable: false),
+                    RequestedAt = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    ExpiresAt = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    State = table.Column<int>(type: "INTEGER", nullable: false),
+                    AskedAt = table.Column<DateTime>(type: "TEXT", nullable: true),
+                    DoneAt = table.Column<DateTime>(type: "TEXT", nullable: true),
+                    Message = table.Column<string>(type: "TEXT", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_PowerOrders", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "WakeOrders",
                 columns: table => new
                 {
@@ -75,6 +97,11 @@ namespace JP1Dist.Core.Storage.Migrations
                 });
 
             migrationBuilder.CreateIndex(
+                name: "IX_PowerOrders_HostId_State",
+                table: "PowerOrders",
+                columns: new[] { "HostId", "State" });
+
+            migrationBuilder.CreateIndex(
                 name: "IX_WakeOrders_ExpiresAt",
                 table: "WakeOrders",
                 column: "ExpiresAt");
@@ -83,6 +110,9 @@ namespace JP1Dist.Core.Storage.Migrations
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropTable(
+                name: "PowerOrders");
+
             migrationBuilder.DropTable(
                 name: "WakeOrders");
 

@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace JP1Dist.Core.Storage.Migrations
 {
     [DbContext(typeof(DistDbContext))]
-    [Migration("20261206043532_PowerControl")]
+    [Migration("20261206044934_PowerControl")]
     partial class PowerControl
     {
         /// <inheritdoc />
@@ -719,6 +719,55 @@ namespace JP1Dist.Core.Storage.Migrations
                         .HasFilter("ApprovedAt IS NULL");
 
                     b.ToTable("PendingEnrollments", (string)null);
+                });
+
+            modelBuilder.Entity("JP1Dist.Core.Storage.PowerOrderRow", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("AskedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("DoneAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("GraceSeconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("HostId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Message")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("OrderJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("RequestedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Signature")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("State")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("HostId", "State");
+
+                    b.ToTable("PowerOrders", (string)null);
                 });
 
             modelBuilder.Entity("JP1Dist.Core.Storage.RevokedCredentialRow", b =>
