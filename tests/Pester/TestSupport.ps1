@@ -27,13 +27,15 @@ function Start-TestAgent {
         [string] $Token,
         [string] $CertificatePin,
         [switch] $Once,
-        [int] $TimeoutSeconds = 120
+        [int] $TimeoutSeconds = 120,
+        [string[]] $ExtraArguments = @()
     )
     $start = [Diagnostics.ProcessStartInfo]::new($script:Jp1Dist)
     $arguments = @('agent', '--manager', $ManagerUrl, '--name', $Name, '--state', $StateFolder)
     if ($Token) { $arguments += @('--token', $Token) }
     if ($CertificatePin) { $arguments += @('--certificate-pin', $CertificatePin) }
     if ($Once) { $arguments += '--once' }
+    $arguments += $ExtraArguments
     foreach ($argument in $arguments) { $start.ArgumentList.Add($argument) }
     $start.RedirectStandardOutput = $true
     $start.RedirectStandardError = $true

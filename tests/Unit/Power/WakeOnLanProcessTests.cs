@@ -120,7 +120,7 @@ public sealed class WakeOnLanProcessTests(ITestOutputHelper output) : IAsyncLife
     {
         // Distributed in 30 minutes, woken 60 minutes before: that is now, while the targets wait for their time.
         await _engine.Jobs.CreateAsync(new NewJobRequest("Patch night", "Patch", null, ["pc-direct", "pc-below", "pc-nomac"],
-            DistributeAt: DateTime.UtcNow.AddMinutes(30), WakeOnLan: true, WakeLeadMinutes: 60, ShutdownAfter: true));
+            DistributeAt: DateTime.UtcNow.AddMinutes(30), WakeOnLan: true, WakeLeadMinutes: 60));
         await _engine.Jobs.StartAsync("Patch night");
 
         // The manager sends for pc-direct, the relay for pc-below, each to the manager's --wake-address and --wake-port.
@@ -134,7 +134,7 @@ public sealed class WakeOnLanProcessTests(ITestOutputHelper output) : IAsyncLife
         Assert.Contains("asked of relay 'relay-w'", status["pc-below"].Message, StringComparison.Ordinal);
         Assert.StartsWith("Not woken: no MAC address is known for this host", status["pc-nomac"].Message, StringComparison.Ordinal);
         var job = Assert.Single(await _engine.Jobs.ListAsync("Patch night"));
-        Assert.Equal((true, 60, true), (job.WakeOnLan, job.WakeLeadMinutes, job.ShutdownAfter));
+        Assert.Equal((true, 60, false), (job.WakeOnLan, job.WakeLeadMinutes, job.ShutdownAfter));
     }
 
     [Fact]
