@@ -108,8 +108,9 @@ public sealed class PowerActions(AgentStateStore store, AgentOptions options, IL
         }
         else if (!request.Settled)
         {
-            logger.LogWarning("The {Action} {Reason} asked at {AskedAt:u} ran its command at {RanAt:u}, but this computer has not gone down since "
-                + "(it booted at {Booted:u}); it is not asked again", Noun(request.Action), request.Reason, request.AskedAt, ran, booted);
+            logger.LogWarning("The {Action} {Reason} asked at {AskedAt:u} ran its command at {RanAt:u}, but this computer has not {Gone} since "
+                + "(it booted at {Booted:u}); it is not asked again", Noun(request.Action), request.Reason, request.AskedAt, ran,
+                request.Action == PowerAction.Shutdown ? "gone down" : "restarted", booted);
         }
         // Kept only while the orders it ran for have not been told (the computer went down before the report left).
         store.SavePowerRequest(request is { DoneReported: false, ReportTo.Count: > 0 } ? request with { Settled = true } : null);
