@@ -15,7 +15,7 @@
     CmdletsToExport      = @(
         'New-DistPackage', 'Get-DistPackage', 'Set-DistPackage', 'Remove-DistPackage',
         'New-DistEnrollmentToken', 'Get-DistEnrollmentToken', 'Remove-DistEnrollmentToken', 'Get-DistHost', 'Remove-DistHost',
-        'Approve-DistHost', 'Deny-DistHost',
+        'Approve-DistHost', 'Deny-DistHost', 'Start-DistHost', 'Stop-DistHost',
         'New-DistJob', 'Get-DistJob', 'Start-DistJob', 'Remove-DistJob', 'Restart-DistJob', 'Wait-DistJob', 'Get-DistJobStatus',
         'Start-DistManager', 'Stop-DistManager', 'Get-DistManager', 'Connect-DistManager', 'Disconnect-DistManager',
         'Get-DistInventory',

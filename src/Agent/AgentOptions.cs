@@ -66,7 +66,13 @@ public sealed class AgentOptions
     /// <summary>The arguments of <see cref="RebootCommand"/> (--reboot-arguments).</summary>
     public IReadOnlyList<string> RebootArguments { get; set; } = [];
 
-    /// <summary>How long the agent waits after a restart was asked, and its work is done, before it runs the command (--reboot-grace-seconds).</summary>
+    /// <summary>The program that shuts the computer down when a job asks for it (--shutdown-command); null: the operating system's shutdown.</summary>
+    public string? ShutdownCommand { get; set; }
+
+    /// <summary>The arguments of <see cref="ShutdownCommand"/> (--shutdown-arguments).</summary>
+    public IReadOnlyList<string> ShutdownArguments { get; set; } = [];
+
+    /// <summary>How long the agent waits after a restart or shutdown was asked, and its work is done, before it runs the command (--reboot-grace-seconds).</summary>
     public TimeSpan PowerGrace { get; set; } = PowerActions.DefaultGrace;
 
     /// <summary>

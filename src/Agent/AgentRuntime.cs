@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using JP1Dist.Protocol;
 using JP1Dist.Protocol.Conditions;
+using JP1Dist.Protocol.Power;
 using JP1Dist.Protocol.Signing;
 using JP1Dist.Protocol.Tls;
 using Microsoft.Extensions.Logging;
@@ -54,7 +55,7 @@ public sealed class AgentRuntime : IDisposable
     /// <summary>The pin the higher system's certificate is held to (see <see cref="AgentTrust.ExpectedPin"/>).</summary>
     private readonly string? _pin;
 
-    /// <summary>A restart a job asked for, run once the agent's work is done.</summary>
+    /// <summary>A restart or shutdown a job asked for, run once the agent's work is done.</summary>
     private readonly PowerActions _power;
 
     /// <summary>The agent's state folder.</summary>
@@ -74,7 +75,10 @@ public sealed class AgentRuntime : IDisposable
             if (_power.DueIn() is { } left && !cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(left, _time, cancellationToken);
-                await _power.RunIfDueAsync(Busy(), cancellationToken);
+                if (await _power.RunIfDueAsync(Busy(), cancellationToken))
+                {
+                    await ReportPowerDoneAsync(cancellationToken);
+                }
             }
         }
     }
@@ -86,12 +90,14 @@ public sealed class AgentRuntime : IDisposable
             return; // waiting for approval: nothing to do yet, and not an error
         }
         await RecoverAsync(cancellationToken);
+        await ReportPowerDoneAsync(cancellationToken);
         await ReportFactsIfChangedAsync(force: false, cancellationToken);
         await RunDueInstallsAsync(cancellationToken);
         while (true)
         {
             var work = await CallAsync(() => _client.GetWorkAsync(TimeSpan.Zero, cancellationToken), cancellationToken);
             LearnSigningKeys(work.SigningKeys);
+            await TakePowerOrdersAsync(work.PowerOrders, cancellationToken);
             var fresh = await ProcessAsync(work.Items, cancellationToken);
             if (fresh == 0)
             {
@@ -128,11 +134,13 @@ public sealed class AgentRuntime : IDisposable
                 await RecoverAsync(cancellationToken);
                 await ReportFactsIfChangedAsync(force: false, cancellationToken);
                 await RunDueInstallsAsync(cancellationToken);
-                // Between rounds nothing of this agent runs: a restart a job asked for may run here once its grace has passed.
+                // Between rounds nothing of this agent runs: a restart or shutdown asked for may run here once its grace has passed.
                 await _power.RunIfDueAsync(Busy(), cancellationToken);
+                await ReportPowerDoneAsync(cancellationToken);
                 var wait = PollWait();
                 var work = await CallAsync(() => _client.GetWorkAsync(wait, cancellationToken), cancellationToken);
                 LearnSigningKeys(work.SigningKeys);
+                await TakePowerOrdersAsync(work.PowerOrders, cancellationToken);
                 if (await ProcessAsync(work.Items, cancellationToken) == 0 && work.Items.Count > 0)
                 {
                     // Served only work that waits (this clock is behind the manager's): do not ask again at once.
@@ -689,6 +697,7 @@ public sealed class AgentRuntime : IDisposable
             RebootRequired = true;
             message += RestartAfter(job, settings);
         }
+        message += ShutdownAfter(job, settings, ticket.Item.WorkItemId);
         await CompleteAsync(ticket, new TicketResult(outcome.ReportStatus, outcome.ExitCode, message, outcome.OutputTail), cancellationToken);
         await ReportFactsIfChangedAsync(force: true, cancellationToken);
     }
@@ -707,6 +716,97 @@ public sealed class AgentRuntime : IDisposable
         var asked = _power.Ask(PowerAction.Reboot, $"job '{job}' (-RebootAfter)");
         return $" Restart asked at {asked.AskedAt:yyyy-MM-dd HH:mm:ss} UTC (-RebootAfter): the computer restarts once no install or transfer runs, "
             + $"{_options.PowerGrace.TotalSeconds:0} s after that at the earliest.";
+    }
+
+    /// <summary>
+    /// For an install of a job that asks for a shutdown (-ShutdownAfter), whatever its outcome: asks for it and says so in the
+    /// result (when it was asked, and when it runs at the earliest). Empty when the job does not ask.
+    /// </summary>
+    private string ShutdownAfter(string job, JobSettings settings, Guid workItemId)
+    {
+        if (!settings.ShutdownAfter)
+        {
+            return "";
+        }
+        var asked = _power.Ask(PowerAction.Shutdown, $"job '{job}' (-ShutdownAfter)", reportTo: workItemId);
+        return $" Shutdown asked at {asked.AskedAt:yyyy-MM-dd HH:mm:ss} UTC (-ShutdownAfter): the computer shuts down once no install or transfer runs, "
+            + $"{_power.GraceOf(asked).TotalSeconds:0} s after that at the earliest.";
+    }
+
+    /// <summary>Power orders already refused here and logged, by signature: logged once each.</summary>
+    private readonly HashSet<string> _refusedOrders = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Takes the power orders (Stop-DistHost) that came with a work answer: each is checked against the manager's keys, this
+    /// host and its expiry (<see cref="SignedPowerOrder.Verify"/>) before anything is asked of the computer, taken once (its
+    /// id kept in the state folder), and reported: Asked with when and the grace, or Refused with why (a relay or proxy
+    /// cannot make a computer shut down).
+    /// </summary>
+    private async Task TakePowerOrdersAsync(IReadOnlyList<SignedPowerOrder>? orders, CancellationToken cancellationToken)
+    {
+        foreach (var signed in orders ?? [])
+        {
+            if (signed is null || _identity is null)
+            {
+                continue;
+            }
+            var now = _time.GetUtcNow().UtcDateTime;
+            var order = signed.Verify(AgentTrust.TrustedPublicKeys(_identity, now), _identity.HostId, now, out var refusal);
+            if (order is null)
+            {
+                if (_refusedOrders.Add(signed.Signature ?? ""))
+                {
+                    _logger.LogWarning("A power order from the higher system was refused ({Refusal}); this computer is not shut down for it", refusal);
+                }
+                if (SignedPowerOrder.Read(signed) is { } unread && unread.HostId == _identity.HostId)
+                {
+                    await TellPowerAsync(new ReportRequest(unread.OrderId, PowerReports.Refused, Message: $"The agent refused the shutdown order: {refusal}."), cancellationToken);
+                }
+                continue;
+            }
+            PowerRequest? asked;
+            if (_store.PowerOrderTaken(order.OrderId))
+            {
+                asked = _store.LoadPowerRequest(); // taken before (its report was lost): told again, never acted on twice
+            }
+            else
+            {
+                asked = _power.Ask(PowerAction.Shutdown, order.Reason, reportTo: order.OrderId, graceSeconds: order.GraceSeconds);
+                _store.RememberPowerOrder(order.OrderId, order.ExpiresAt);
+            }
+            await TellPowerAsync(new ReportRequest(order.OrderId, PowerReports.Asked, Message: asked is null
+                ? $"The agent took this shutdown order before ({order.Reason})."
+                : $"Shutdown asked at {asked.AskedAt:yyyy-MM-dd HH:mm:ss} UTC ({order.Reason}): the computer shuts down once no install or transfer runs, "
+                    + $"{_power.GraceOf(asked).TotalSeconds:0} s after that at the earliest."), cancellationToken);
+        }
+    }
+
+    /// <summary>Once a shutdown's command ran: tells each order and -ShutdownAfter work item it ran for when it was done.</summary>
+    private async Task ReportPowerDoneAsync(CancellationToken cancellationToken)
+    {
+        if (_identity is null || _power.DoneToReport is not { RanAt: { } ran } done)
+        {
+            return;
+        }
+        foreach (var id in done.ReportTo ?? [])
+        {
+            await TellPowerAsync(new ReportRequest(id, PowerReports.Done,
+                Message: $"{(done.Action == PowerAction.Shutdown ? "Shutdown" : "Restart")} done: the agent ran the command at {ran:yyyy-MM-dd HH:mm:ss} UTC."), cancellationToken);
+        }
+        _power.DoneReported(done);
+    }
+
+    /// <summary>Sends a power report; one the higher system does not know (an order it never made) is not sent again.</summary>
+    private async Task TellPowerAsync(ReportRequest report, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync(() => _client.ReportAsync(report, cancellationToken), cancellationToken);
+        }
+        catch (HigherSystemException e) when (e.Status is HttpStatusCode.NotFound or HttpStatusCode.BadRequest)
+        {
+            _logger.LogWarning("The higher system did not take the power report on {Id} ({ErrorId}: {Error})", report.WorkItemId, e.ErrorId, e.Message);
+        }
     }
 
     /// <summary>A transfer-to-relay work item: the package goes into this relay's cache until it expires; nothing is installed.</summary>

@@ -84,6 +84,23 @@ public sealed class AgentStateStore
 
     private string PowerRequestPath => Path.Combine(Folder, "power.json");
 
+    private string PowerOrdersPath => Path.Combine(Folder, "power-orders.json");
+
+    /// <summary>Whether this agent took the power order already (asked again, it is reported again, not acted on twice).</summary>
+    public bool PowerOrderTaken(Guid orderId) => (Read<Dictionary<Guid, DateTime>>(PowerOrdersPath) ?? []).ContainsKey(orderId);
+
+    /// <summary>Records a power order as taken, until a day after it expires (an expired order is refused anyway).</summary>
+    public void RememberPowerOrder(Guid orderId, DateTime expiresAt)
+    {
+        var taken = Read<Dictionary<Guid, DateTime>>(PowerOrdersPath) ?? [];
+        foreach (var old in taken.Where(t => t.Value.AddDays(1) < DateTime.UtcNow).Select(t => t.Key).ToList())
+        {
+            taken.Remove(old);
+        }
+        taken[orderId] = expiresAt;
+        Write(PowerOrdersPath, taken);
+    }
+
     /// <summary>The restart (or shutdown) asked of this computer and not settled yet, or null.</summary>
     public PowerRequest? LoadPowerRequest() => Read<PowerRequest>(PowerRequestPath);
 

@@ -19,7 +19,29 @@ public static class InventoryCollector
         GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024),
         Volumes(),
         MacAddresses(),
-        Software());
+        Software(),
+        Networks());
+
+    /// <summary>
+    /// The IPv4 network of every interface that is up, as address/prefix ("192.168.10.23/24"): the manager wakes the host
+    /// with a broadcast to the first one.
+    /// </summary>
+    public static IReadOnlyList<string> Networks()
+    {
+        try
+        {
+            return NetworkInterface.GetAllNetworkInterfaces()
+                .Where(n => n.OperationalStatus == OperationalStatus.Up && n.NetworkInterfaceType != NetworkInterfaceType.Loopback)
+                .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+                .Where(a => a.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && a.PrefixLength is > 0 and <= 32)
+                .Select(a => $"{a.Address}/{a.PrefixLength.ToString(System.Globalization.CultureInfo.InvariantCulture)}")
+                .Distinct().ToList();
+        }
+        catch (Exception e) when (e is NetworkInformationException or PlatformNotSupportedException)
+        {
+            return [];
+        }
+    }
 
     /// <summary>Fixed volumes with their size and free space.</summary>
     public static IReadOnlyList<VolumeFact> Volumes()

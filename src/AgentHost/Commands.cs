@@ -54,7 +54,17 @@ internal static class Commands
             DefaultValueFactory = _ => (int)AuditRetention.Default.TotalDays,
         };
         var tls = new TlsOptions("manager");
-        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home, adminLimit, auditRetention };
+        var wakeAddress = new Option<string?>("--wake-address")
+        {
+            Description = "Where the Wake-on-LAN packets of jobs made with -WakeOnLan go (default: the broadcast address of each host's last reported network), "
+                + "for networks whose routers forward a directed broadcast to one address.",
+        };
+        var wakePort = new Option<int>("--wake-port")
+        {
+            Description = "The UDP port of those packets (default 9).",
+            DefaultValueFactory = _ => Protocol.Power.MagicPacket.DefaultPort,
+        };
+        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home, adminLimit, auditRetention, wakeAddress, wakePort };
         tls.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -74,10 +84,21 @@ internal static class Commands
                 await Console.Error.WriteLineAsync($"jp1dist manager: --audit-retention-days must be at least {AuditRetention.Minimum.TotalDays:0}; {result.GetValue(auditRetention)} was given.");
                 return 2;
             }
+            if (result.GetValue(wakePort) is < 1 or > 65535)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist manager: --wake-port {result.GetValue(wakePort)} is out of range: use 1 to 65535.");
+                return 2;
+            }
+            System.Net.IPAddress? wakeTo = null;
+            if (result.GetValue(wakeAddress) is { } wakeText && !System.Net.IPAddress.TryParse(wakeText, out wakeTo))
+            {
+                await Console.Error.WriteLineAsync($"jp1dist manager: --wake-address '{wakeText}' is not an IP address.");
+                return 2;
+            }
             var options = new ManagerOptions
             {
                 ListenUrl = url, Home = result.GetValue(home), Tls = tls.Read(result), AdminRequestsPerMinute = result.GetValue(adminLimit),
-                AuditRetention = TimeSpan.FromDays(result.GetValue(auditRetention)),
+                AuditRetention = TimeSpan.FromDays(result.GetValue(auditRetention)), WakeAddress = wakeTo, WakePort = result.GetValue(wakePort),
             };
             return await RunServerAsync("manager", url, () => ManagerHost.Build(options), cancellationToken);
         });
@@ -305,14 +326,24 @@ internal static class Commands
             Description = "Arguments for --reboot-command (each its own argument; no shell in between).",
             AllowMultipleArgumentsPerToken = true,
         };
-        var rebootGrace = new Option<int>("--reboot-grace-seconds")
+        var shutdownCommand = new Option<string?>("--shutdown-command")
         {
-            Description = $"How long to wait, once a restart was asked and no install or transfer runs, before restarting (0 to {MaxRebootGraceSeconds}; default {PowerActions.DefaultGrace.TotalSeconds:0}).",
+            Description = "The program that shuts this computer down when a job asks for it (New-DistJob -ShutdownAfter, once its install ended). "
+                + "Default: the operating system's shutdown (shutdown.exe /s on Windows, systemctl poweroff or shutdown -h now elsewhere).",
+        };
+        var shutdownArguments = new Option<string[]>("--shutdown-arguments")
+        {
+            Description = "Arguments for --shutdown-command (each its own argument; no shell in between).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var rebootGrace = new Option<int>("--reboot-grace-seconds", "--power-grace-seconds")
+        {
+            Description = $"How long to wait, once a restart or shutdown was asked and no install or transfer runs, before running its command (0 to {MaxRebootGraceSeconds}; default {PowerActions.DefaultGrace.TotalSeconds:0}).",
             DefaultValueFactory = _ => (int)PowerActions.DefaultGrace.TotalSeconds,
         };
         var command = new Command("agent", "Runs an agent: registers, receives work, installs and reports.")
         {
-            manager, token, tokenFile, pin, name, state, once, insecure, rebootCommand, rebootArguments, rebootGrace,
+            manager, token, tokenFile, pin, name, state, once, insecure, rebootCommand, rebootArguments, shutdownCommand, shutdownArguments, rebootGrace,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -344,6 +375,11 @@ internal static class Commands
                 await Console.Error.WriteLineAsync("jp1dist agent: --reboot-arguments needs --reboot-command.");
                 return 2;
             }
+            if (result.GetValue(shutdownArguments) is { Length: > 0 } && string.IsNullOrWhiteSpace(result.GetValue(shutdownCommand)))
+            {
+                await Console.Error.WriteLineAsync("jp1dist agent: --shutdown-arguments needs --shutdown-command.");
+                return 2;
+            }
             var hostName = result.GetValue(name) ?? Environment.MachineName;
             var options = new AgentOptions
             {
@@ -357,6 +393,8 @@ internal static class Commands
                 Once = result.GetValue(once),
                 RebootCommand = result.GetValue(rebootCommand),
                 RebootArguments = result.GetValue(rebootArguments) ?? [],
+                ShutdownCommand = result.GetValue(shutdownCommand),
+                ShutdownArguments = result.GetValue(shutdownArguments) ?? [],
                 PowerGrace = TimeSpan.FromSeconds(grace),
                 InstallWrapper = InstallWrapper.ForThisProgram(),
             };

@@ -131,6 +131,12 @@ public sealed class RemoteServices : IDistServices, IDisposable
 
         public Task DenyAsync(string name, CancellationToken cancellationToken = default) =>
             c.SendAsync(HttpMethod.Post, P.Fill(P.PendingHostDeny, name), null, cancellationToken);
+
+        public async Task<IReadOnlyList<DistHostWake>> WakeAsync(WakeHostsRequest request, CancellationToken cancellationToken = default) =>
+            await c.SendAsync<List<DistHostWake>>(HttpMethod.Post, P.HostsWake, request, cancellationToken);
+
+        public async Task<IReadOnlyList<DistHostPower>> StopAsync(StopHostsRequest request, CancellationToken cancellationToken = default) =>
+            await c.SendAsync<List<DistHostPower>>(HttpMethod.Post, P.HostsStop, request, cancellationToken);
     }
 
     private sealed class HostGroupClient(AdminConnection c) : IHostGroupService

@@ -42,6 +42,10 @@ public static class AdminApiPaths
     public const string EnrollmentToken = "enrollment-tokens/{id}";
     public const string Hosts = "hosts";
     public const string Host = "hosts/{name}";
+    /// <summary>Start-DistHost: wakes the hosts a pattern names (the body is a <see cref="WakeHostsRequest"/>).</summary>
+    public const string HostsWake = "hosts/wake";
+    /// <summary>Stop-DistHost: asks the hosts a pattern names to shut down (the body is a <see cref="StopHostsRequest"/>).</summary>
+    public const string HostsStop = "hosts/stop";
     public const string PendingHosts = "pending-hosts";
     public const string PendingHostApprove = "pending-hosts/{name}/approve";
     public const string PendingHostDeny = "pending-hosts/{name}/deny";

@@ -11,7 +11,7 @@ public enum DistRole
     /// <summary>Reads everything: every Get- and Wait- cmdlet.</summary>
     Reader = 1,
 
-    /// <summary>A Reader that also executes and controls jobs: Start-, Restart-, Suspend-, Resume- and Stop-DistJob.</summary>
+    /// <summary>A Reader that also executes and controls jobs (Start-, Restart-, Suspend-, Resume- and Stop-DistJob) and wakes and shuts down hosts (Start-, Stop-DistHost).</summary>
     Operator = 2,
 
     /// <summary>Everything.</summary>
@@ -37,6 +37,8 @@ public static class DistOperations
     public const string RemoveHost = "Remove-DistHost";
     public const string ApproveHost = "Approve-DistHost";
     public const string DenyHost = "Deny-DistHost";
+    public const string StartHost = "Start-DistHost";
+    public const string StopHost = "Stop-DistHost";
 
     public const string NewJob = "New-DistJob";
     public const string GetJob = "Get-DistJob";
@@ -105,6 +107,9 @@ public static class DistOperations
         [DisconnectManager] = DistRole.Reader,
         // Operator: executing and controlling saved jobs, nothing that defines what is distributed or where.
         [StartJob] = DistRole.Operator,
+        // Waking and shutting down computers around a distribution is running it, not defining it.
+        [StartHost] = DistRole.Operator,
+        [StopHost] = DistRole.Operator,
         [RestartJob] = DistRole.Operator,
         [SuspendJob] = DistRole.Operator,
         [ResumeJob] = DistRole.Operator,

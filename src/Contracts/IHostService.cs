@@ -1,6 +1,6 @@
 namespace JP1Dist.Contracts;
 
-/// <summary>Hosts and how they are admitted: New-, Get- and Remove-DistEnrollmentToken, Get-DistHost and Remove-DistHost.</summary>
+/// <summary>Hosts and how they are admitted: New-, Get- and Remove-DistEnrollmentToken, Get-DistHost and Remove-DistHost; Start-DistHost wakes them.</summary>
 public interface IHostService
 {
     /// <summary>Creates an enrollment token for clients, with no expiry or use limit; see the overload taking a request.</summary>
@@ -43,4 +43,18 @@ public interface IHostService
 
     /// <summary>Refuses the pending registration of this name: its credential is revoked, the manager and relays refuse it.</summary>
     Task DenyAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Wakes the hosts the pattern names (Wake-on-LAN) with their MAC address from the inventory: the magic packet goes out
+    /// from here for a host directly under the manager, and a host below a relay is woken by that relay on its own network.
+    /// One result per host, by name; a host without a known MAC address gets NoMacAddress. HostNotFound when nothing matches.
+    /// </summary>
+    Task<IReadOnlyList<DistHostWake>> WakeAsync(WakeHostsRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Asks the agents of the hosts the pattern names to shut their computers down once no install or transfer runs there,
+    /// after the grace: a signed order each agent finds with its work (through its relays). One result per host, by name;
+    /// Get-DistHost's PowerStatus says later when the agent took it and when it was done. HostNotFound when nothing matches.
+    /// </summary>
+    Task<IReadOnlyList<DistHostPower>> StopAsync(StopHostsRequest request, CancellationToken cancellationToken = default);
 }

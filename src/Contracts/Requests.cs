@@ -60,10 +60,35 @@ public sealed record NewJobRequest(
     double SegmentIntervalSeconds = 0,
     int BandwidthLimitKBps = 0,
     IReadOnlyList<string>? HostGroups = null,
-    bool RebootAfter = false)
+    bool RebootAfter = false,
+    bool ShutdownAfter = false,
+    bool WakeOnLan = false,
+    int WakeLeadMinutes = 0)
 {
     /// <summary>The longest pause between two segments.</summary>
     public const double MaxSegmentIntervalSeconds = 3600;
+
+    /// <summary>The earliest a job wakes its targets before its execution time (a day).</summary>
+    public const int MaxWakeLeadMinutes = 1440;
+}
+
+/// <summary>
+/// What Start-DistHost asks: wake the hosts whose names match <paramref name="NamePattern"/> (Wake-on-LAN), at
+/// <paramref name="BroadcastAddress"/> (null: the broadcast address of each host's last reported network) on <paramref name="Port"/>.
+/// </summary>
+public sealed record WakeHostsRequest(string NamePattern, string? BroadcastAddress = null, int Port = 9);
+
+/// <summary>
+/// What Stop-DistHost asks: shut down the hosts whose names match <paramref name="NamePattern"/> once no install or
+/// transfer runs there, <paramref name="GraceSeconds"/> after that at the earliest.
+/// </summary>
+public sealed record StopHostsRequest(string NamePattern, int GraceSeconds = StopHostsRequest.DefaultGraceSeconds)
+{
+    /// <summary>The grace when none is given.</summary>
+    public const int DefaultGraceSeconds = 60;
+
+    /// <summary>The longest grace (an hour; an order stands no longer).</summary>
+    public const int MaxGraceSeconds = 3600;
 }
 
 /// <summary>The outcome of executing or re-executing a job.</summary>

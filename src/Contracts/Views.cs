@@ -41,7 +41,8 @@ public sealed record DistHost(
     string HigherSystem = DistHost.ManagerHigherSystem,
     Guid? HigherSystemId = null,
     int Depth = 0,
-    string? RelayUrl = null)
+    string? RelayUrl = null,
+    string? PowerStatus = null)
 {
     /// <summary>What HigherSystem says for a host directly under the manager.</summary>
     public const string ManagerHigherSystem = "(manager)";
@@ -108,7 +109,74 @@ public sealed record DistJob(
     DateTime? InstallAt = null,
     double SegmentIntervalSeconds = 0,
     int BandwidthLimitKBps = 0,
-    bool RebootAfter = false);
+    bool RebootAfter = false,
+    bool ShutdownAfter = false,
+    bool WakeOnLan = false,
+    int WakeLeadMinutes = 0);
+
+/// <summary>What Wake-on-LAN did for one host.</summary>
+public enum WakeOutcome
+{
+    /// <summary>This node (the manager, or the session's engine) sent the magic packet.</summary>
+    Sent,
+
+    /// <summary>The host is below a relay: the relay was asked (a signed order in its work snapshot) to send the packet on its own network.</summary>
+    AskedOfRelay,
+
+    /// <summary>No MAC address is known for the host (its agent never reported one): nothing was sent.</summary>
+    NoMacAddress,
+
+    /// <summary>Sending the packet failed here (no route to the address, for example).</summary>
+    SendFailed,
+}
+
+/// <summary>
+/// What Start-DistHost (or a job's -WakeOnLan) did for one host: the outcome, the MAC address and where the packet went
+/// (address and port), which node sends it ("(manager)" or a relay's name), when, and a message saying so.
+/// </summary>
+public sealed record DistHostWake(
+    string HostName,
+    WakeOutcome Outcome,
+    string? MacAddress,
+    string? Address,
+    int Port,
+    string SentBy,
+    DateTime At,
+    string Message);
+
+/// <summary>Where a shutdown Stop-DistHost asked for stands.</summary>
+public enum PowerOrderState
+{
+    /// <summary>Recorded; the host's agent has not taken it yet (it is off, or has not asked for work since).</summary>
+    Requested,
+
+    /// <summary>The agent took it: it shuts the computer down once no install or transfer runs, after the grace.</summary>
+    Asked,
+
+    /// <summary>The agent ran the shutdown command.</summary>
+    Done,
+
+    /// <summary>The agent refused it (it did not verify against the manager's key there).</summary>
+    Refused,
+
+    /// <summary>No agent took it within its lifetime (an hour): it is not acted on any more.</summary>
+    Expired,
+}
+
+/// <summary>
+/// A shutdown asked of one host outside any job (Stop-DistHost): where it stands, when it was requested, taken by the
+/// agent and done, the grace, and a message saying so.
+/// </summary>
+public sealed record DistHostPower(
+    string HostName,
+    string Action,
+    PowerOrderState State,
+    int GraceSeconds,
+    DateTime RequestedAt,
+    DateTime? AskedAt,
+    DateTime? DoneAt,
+    string Message,
+    Guid OrderId);
 
 /// <summary>
 /// The status of one (job, host) pair, as Get-DistJobStatus shows it; StoredUntil is the expiry of a StoredOnRelay target;

@@ -55,13 +55,17 @@ public sealed record RegisterRequest(
     string? SigningKeyFingerprint = null,
     string? ChosenCredential = null);
 
-/// <summary>Hardware and software facts beyond the basic ones; optional on the wire, so older agents still register.</summary>
+/// <summary>
+/// Hardware and software facts beyond the basic ones; optional on the wire, so older agents still register. Networks are the
+/// IPv4 networks of the host's interfaces as address/prefix ("192.168.10.23/24"): Wake-on-LAN aims at their broadcast address.
+/// </summary>
 public sealed record HostInventory(
     int CpuCount,
     long MemoryMB,
     IReadOnlyList<VolumeFact> Volumes,
     IReadOnlyList<string> MacAddresses,
-    IReadOnlyList<SoftwareFact> Software);
+    IReadOnlyList<SoftwareFact> Software,
+    IReadOnlyList<string>? Networks = null);
 
 /// <summary>A volume (drive or mount point) with its size and free space in MiB.</summary>
 public sealed record VolumeFact(string Name, long SizeMB, long FreeMB);
@@ -115,7 +119,8 @@ public sealed record WorkItem(
 /// JobType is "TransferToRelay" for a work item that asks a relay to store the package in its cache (no install) until
 /// StoreUntil (UTC; null: until removed); null or "Install" installs. RebootAfter asks the agent to restart the computer
 /// when the install ends with one of the package's reboot codes (`New-DistJob -RebootAfter`), once no install or
-/// transfer runs.
+/// transfer runs. ShutdownAfter asks it to shut the computer down once the install ended, whatever its outcome, and no
+/// other install or transfer runs (`New-DistJob -ShutdownAfter`).
 /// </remarks>
 public sealed record JobSettings(
     Guid WorkItemId,
@@ -125,7 +130,8 @@ public sealed record JobSettings(
     int BandwidthLimitKBps = 0,
     string? JobType = null,
     DateTime? StoreUntil = null,
-    bool RebootAfter = false)
+    bool RebootAfter = false,
+    bool ShutdownAfter = false)
 {
     /// <summary>The host the work item is for.</summary>
     public Guid HostId { get; init; }
@@ -167,10 +173,14 @@ public sealed record SignedManifest(string Manifest, string Signature);
 /// <remarks>
 /// SigningKeys: the signing-key announcements in their grace period, as in <see cref="WorkResponse"/>. Revoked lists every
 /// credential the manager revoked (a host removed with -Revoke, a denied enrollment, the credential a replacement took
-/// over), so that every relay refuses it at once and drops it from what it knows; it is part of the tag.
+/// over), so that every relay refuses it at once and drops it from what it knows; it is part of the tag. WakeOrders are
+/// the current Wake-on-LAN orders for this relay and the relays below it, each signed by the manager and naming the relay
+/// that sends it (<see cref="Power.SignedWakeOrder"/>); PowerOrders are the power orders for hosts below the relay not
+/// yet taken (<see cref="Power.SignedPowerOrder"/>), served to each host with its work. Both are part of the tag.
 /// </remarks>
 public sealed record RelayWorkResponse(IReadOnlyList<RelayWorkItem> Items, IReadOnlyDictionary<string, SignedManifest> Manifests, string Etag = "",
-    IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null, IReadOnlyList<RevokedCredential>? Revoked = null);
+    IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null, IReadOnlyList<RevokedCredential>? Revoked = null,
+    IReadOnlyList<Power.SignedWakeOrder>? WakeOrders = null, IReadOnlyList<Power.SignedPowerOrder>? PowerOrders = null);
 
 /// <summary>
 /// A credential the manager revoked: the host id and the hash of the credential (as the manager and relays store it).
@@ -214,11 +224,13 @@ public sealed record RelayCertificateRequest(string SigningRequest, IReadOnlyLis
 public sealed record RelayCertificateResponse(string Certificate, string IssuerCertificate);
 
 /// <summary>
-/// The answer to a poll: zero or more work items, and the announcements of the manager's signing keys that are in their
+/// The answer to a poll: zero or more work items, the announcements of the manager's signing keys that are in their
 /// grace period (each signed by the key it replaces; a node accepts one only from a key it trusts, see
-/// <see cref="Signing.SigningKeyChain"/>).
+/// <see cref="Signing.SigningKeyChain"/>), and the signed power orders for this host that it has not reported taking
+/// (Stop-DistHost, <see cref="Power.SignedPowerOrder"/>).
 /// </summary>
-public sealed record WorkResponse(IReadOnlyList<WorkItem> Items, IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null);
+public sealed record WorkResponse(IReadOnlyList<WorkItem> Items, IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null,
+    IReadOnlyList<Power.SignedPowerOrder>? PowerOrders = null);
 
 /// <summary>Progress or the outcome of one work item, sent by the agent.</summary>
 public sealed record ReportRequest(

@@ -248,9 +248,9 @@ public static class RequestValidator
         {
             return Invalid(path + "workItemId", "a work item id", $"'{path}workItemId' is empty; it must name the work item reported on.");
         }
-        if (ReportStatuses.Find(report.Status) is null)
+        if (ReportStatuses.Find(report.Status) is null && !Power.PowerReports.Is(report.Status))
         {
-            var limit = $"one of {string.Join(", ", ReportStatuses.All)}";
+            var limit = $"one of {string.Join(", ", ReportStatuses.All)}, or of {Power.PowerReports.Asked}, {Power.PowerReports.Done}, {Power.PowerReports.Refused}";
             return report.Status is null ? Missing(path + "status")
                 : new FieldProblem(path + "status", limit, $"'{path}status' is '{Shorten(report.Status)}'; it must be {limit} (by name).");
         }

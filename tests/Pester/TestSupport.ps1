@@ -69,7 +69,8 @@ function Start-TestAgent {
         [string] $Token,
         [string] $CertificatePin,
         [switch] $Once,
-        [int] $TimeoutSeconds = 120
+        [int] $TimeoutSeconds = 120,
+        [string[]] $ExtraArguments = @()
     )
     $start = [Diagnostics.ProcessStartInfo]::new($script:Jp1Dist)
     $arguments = @('agent', '--manager', $ManagerUrl, '--name', $Name, '--state', $StateFolder)
@@ -78,6 +79,7 @@ function Start-TestAgent {
     if (-not $CertificatePin -and $script:Remote -and $ManagerUrl.TrimEnd('/') -eq $env:JP1DIST_TEST_MANAGER_URI.TrimEnd('/')) { $CertificatePin = $env:JP1DIST_TEST_CERTIFICATE_PIN }
     if ($CertificatePin) { $arguments += @('--certificate-pin', $CertificatePin) }
     if ($Once) { $arguments += '--once' }
+    $arguments += $ExtraArguments
     foreach ($argument in $arguments) { $start.ArgumentList.Add($argument) }
     $start.RedirectStandardOutput = $true
     $start.RedirectStandardError = $true

@@ -6,6 +6,7 @@ using JP1Dist.Core.Security;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
 using JP1Dist.Protocol.Conditions;
+using JP1Dist.Protocol.Power;
 using JP1Dist.Protocol.Signing;
 using Microsoft.EntityFrameworkCore;
 
@@ -47,6 +48,37 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var now = engine.Now;
         await db.JobExecutions.Where(x => x.Id == executionId && x.ScheduledAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.ScheduledAt, now), cancellationToken);
+    }
+
+    /// <summary>
+    /// Wakes the hosts of an execution of a job made with -WakeOnLan (<see cref="Hosts.HostWake"/>), once: the execution's
+    /// WokenAt is set by compare-and-set first, so a wake that fires again (a recovered trigger) sends nothing twice. Each
+    /// target still to be served keeps what was done for its host as its power note (the status message while no other is).
+    /// <paramref name="address"/> and <paramref name="port"/> override the broadcast address and port (the manager's
+    /// --wake-address and --wake-port). Returns the results, empty when it had woken already.
+    /// </summary>
+    public async Task<IReadOnlyList<DistHostWake>> WakeExecutionAsync(int executionId, System.Net.IPAddress? address, int port, CancellationToken cancellationToken)
+    {
+        var now = engine.Now;
+        await using var db = engine.Database.CreateContext();
+        if (await db.JobExecutions.Where(x => x.Id == executionId && x.WokenAt == null && x.WakeAt != null)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.WokenAt, now), cancellationToken) == 0)
+        {
+            return [];
+        }
+        var hostIds = await db.Targets.AsNoTracking()
+            .Where(t => t.ExecutionId == executionId && (t.Status == TargetStatus.Waiting || t.Status == TargetStatus.Queued))
+            .Select(t => t.HostId).ToListAsync(cancellationToken);
+        var hosts = await Hosts.HostWake.Select(db.Hosts.AsNoTracking().Where(h => hostIds.Contains(h.Id)).OrderBy(h => h.NameKey)).ToListAsync(cancellationToken);
+        var results = await new Hosts.HostWake(engine).WakeAsync(db, hosts, address, port, cancellationToken);
+        foreach (var (host, result) in hosts.Zip(results))
+        {
+            await db.Targets.Where(t => t.ExecutionId == executionId && t.HostId == host.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(t => t.PowerNote, result.Message), cancellationToken);
+        }
+        // The relays above woken hosts answer their polls with the orders now.
+        signals.Notify(hosts.Where(h => h.ParentHostId is not null).Select(h => h.Id));
+        return results;
     }
 
     /// <summary>
@@ -347,26 +379,47 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         }
     }
 
-    /// <summary>Waits up to <paramref name="wait"/> for work, returning as soon as some is there.</summary>
-    public Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
-        LongPoll.WaitAsync(signals, hostId, wait, engine.Time, ct => GetWorkAsync(hostId, ct), cancellationToken);
+    /// <summary>
+    /// Waits up to <paramref name="wait"/> for work or a power order (Stop-DistHost), returning as soon as either is there.
+    /// The answer's signing-key announcements are the caller's to add.
+    /// </summary>
+    public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
+        LongPoll.WaitAsync(signals, hostId, wait, engine.Time,
+            async ct => new WorkResponse(await GetWorkAsync(hostId, ct), PowerOrders: await GetPowerOrdersAsync(hostId, ct)),
+            work => work.Items.Count > 0 || work.PowerOrders is { Count: > 0 }, cancellationToken);
+
+    /// <summary>The signed power orders of a host that its agent has not reported taking (null when none).</summary>
+    public async Task<IReadOnlyList<SignedPowerOrder>?> GetPowerOrdersAsync(Guid hostId, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        var orders = await Hosts.HostPower.Open(db, engine.Now).Where(p => p.HostId == hostId).OrderBy(p => p.RequestedAt)
+            .Select(p => new SignedPowerOrder(p.OrderJson, p.Signature)).ToListAsync(cancellationToken);
+        return orders.Count > 0 ? orders : null;
+    }
 
     /// <summary>
     /// The work of every host below a relay, for the relay to serve: what <see cref="GetWorkAsync"/> serves each host,
     /// plus suspended targets (listed so the relay can answer a report with Suspended), each manifest once, and every
     /// revoked credential (each relay drops them and refuses them from then on).
     /// </summary>
-    public async Task<RelayWorkResponse> GetRelayWorkAsync(IReadOnlyCollection<Guid> hostIds, CancellationToken cancellationToken)
+    public async Task<RelayWorkResponse> GetRelayWorkAsync(IReadOnlyCollection<Guid> hostIds, CancellationToken cancellationToken, Guid? relayId = null)
     {
         await using var db = engine.Database.CreateContext();
         // Every relay gets every revocation: a relay keeps the credentials of hosts that once registered through it, even
         // after they moved, and a revoked id is a few dozen bytes.
         var revoked = await db.RevokedCredentials.AsNoTracking().OrderBy(r => r.Id)
             .Select(r => new RevokedCredential(r.HostId, r.CredentialHash)).ToListAsync(cancellationToken);
+        // Wake orders for this relay and the relays below it (a lower relay gets its own from this one's snapshot).
+        var wakeNow = engine.Now;
+        var wakeOrders = await db.WakeOrders.AsNoTracking()
+            .Where(w => w.ExpiresAt > wakeNow && (w.RelayId == relayId || hostIds.Contains(w.RelayId))).OrderBy(w => w.CreatedAt)
+            .Select(w => new SignedWakeOrder(w.OrderJson, w.Signature)).ToListAsync(cancellationToken);
         if (hostIds.Count == 0)
         {
-            return RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>(), engine.SigningKeys.Announcements(), revoked);
+            return RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>(), engine.SigningKeys.Announcements(), revoked, wakeOrders);
         }
+        var powerOrders = await Hosts.HostPower.Open(db, wakeNow).Where(p => hostIds.Contains(p.HostId)).OrderBy(p => p.RequestedAt)
+            .Select(p => new SignedPowerOrder(p.OrderJson, p.Signature)).ToListAsync(cancellationToken);
         await RetryFailedAsync(db, hostIds, cancellationToken);
         var now = engine.Now;
         var key = engine.SigningKeys.Current();
@@ -396,7 +449,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             items.Add(new RelayWorkItem(r.HostId, new WorkItem(r.WorkItemId, r.Job, r.Attempt, "", "", settings, signature),
                 r.Status.ToString(), r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
-        return RelayPoll.Snapshot(items, manifests, key.Announcements(now), revoked);
+        return RelayPoll.Snapshot(items, manifests, key.Announcements(now), revoked, wakeOrders, powerOrders);
     }
 
     /// <summary>
@@ -407,6 +460,14 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// </summary>
     public async Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken, Guid? servedBy = null)
     {
+        if (PowerReports.Is(report.Status))
+        {
+            // A power order's (or a -ShutdownAfter job's) progress: no target moves.
+            await using var powerDb = engine.Database.CreateContext();
+            return await Hosts.HostPower.ReportAsync(powerDb, hostId, report, engine.Now, cancellationToken)
+                ?? throw new DistException("WorkItemNotFound", DistErrorKind.NotFound,
+                    $"No power order or work item {report.WorkItemId} of this host is known here.", report.WorkItemId);
+        }
         var to = TargetStates.ParseReported(report.Status);
         var storedUntil = to == TargetStatus.StoredOnRelay ? await StoredUntilAsync(hostId, report, cancellationToken) : null;
         var from = TargetStates.Predecessors(to).ToList();

@@ -11,8 +11,13 @@ public static class LongPoll
     /// Looks until <paramref name="look"/> finds something or <paramref name="wait"/> has passed. It subscribes before
     /// each look, so a signal between the look and the wait is not missed.
     /// </summary>
-    public static async Task<IReadOnlyList<T>> WaitAsync<T>(HostSignals signals, Guid key, TimeSpan wait, TimeProvider time,
-        Func<CancellationToken, Task<IReadOnlyList<T>>> look, CancellationToken cancellationToken)
+    public static Task<IReadOnlyList<T>> WaitAsync<T>(HostSignals signals, Guid key, TimeSpan wait, TimeProvider time,
+        Func<CancellationToken, Task<IReadOnlyList<T>>> look, CancellationToken cancellationToken) =>
+        WaitAsync(signals, key, wait, time, look, found => found.Count > 0, cancellationToken);
+
+    /// <summary>Looks until what <paramref name="look"/> finds is <paramref name="something"/>, or <paramref name="wait"/> has passed.</summary>
+    public static async Task<T> WaitAsync<T>(HostSignals signals, Guid key, TimeSpan wait, TimeProvider time,
+        Func<CancellationToken, Task<T>> look, Func<T, bool> something, CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + wait;
         while (true)
@@ -20,7 +25,7 @@ public static class LongPoll
             var remaining = deadline - time.GetUtcNow();
             var signal = signals.WaitAsync(key, remaining > RecheckInterval ? RecheckInterval : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken);
             var found = await look(cancellationToken);
-            if (found.Count > 0 || remaining <= TimeSpan.Zero)
+            if (something(found) || remaining <= TimeSpan.Zero)
             {
                 return found;
             }

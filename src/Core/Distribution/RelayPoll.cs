@@ -9,12 +9,13 @@ public static class RelayPoll
 {
     /// <summary>
     /// A snapshot with its tag: a hash of every item's ticket, host, status and signatures, in order, of the manifests'
-    /// signatures, of the signing-key announcements and of every revoked credential, so that anything signed again
+    /// signatures, of the signing-key announcements, of every revoked credential and of every wake and power order, so that anything signed again
     /// (settings renewed, a rotation), a new announcement or a revocation reaches the relays below as a new snapshot, and
     /// answers a waiting relay poll at once.
     /// </summary>
     public static RelayWorkResponse Snapshot(IReadOnlyList<RelayWorkItem> items, IReadOnlyDictionary<string, SignedManifest> manifests,
-        IReadOnlyList<Protocol.Signing.SigningKeyAnnouncement>? announcements = null, IReadOnlyList<RevokedCredential>? revoked = null)
+        IReadOnlyList<Protocol.Signing.SigningKeyAnnouncement>? announcements = null, IReadOnlyList<RevokedCredential>? revoked = null,
+        IReadOnlyList<Protocol.Power.SignedWakeOrder>? wakeOrders = null, IReadOnlyList<Protocol.Power.SignedPowerOrder>? powerOrders = null)
     {
         var text = new StringBuilder(items.Count * 200);
         foreach (var item in items)
@@ -30,8 +31,17 @@ public static class RelayPoll
         {
             text.Append("revoked ").Append(credential.HostId).Append(' ').Append(credential.CredentialHash).Append('\n');
         }
+        foreach (var order in wakeOrders ?? [])
+        {
+            text.Append("wake ").Append(order.Signature).Append('\n');
+        }
+        foreach (var order in powerOrders ?? [])
+        {
+            text.Append("power ").Append(order.Signature).Append('\n');
+        }
         var etag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..32];
-        return new RelayWorkResponse(items, manifests, etag, announcements is { Count: > 0 } ? announcements : null, revoked is { Count: > 0 } ? revoked : null);
+        return new RelayWorkResponse(items, manifests, etag, announcements is { Count: > 0 } ? announcements : null, revoked is { Count: > 0 } ? revoked : null,
+            wakeOrders is { Count: > 0 } ? wakeOrders : null, powerOrders is { Count: > 0 } ? powerOrders : null);
     }
 
     /// <summary>

@@ -454,9 +454,84 @@ public sealed class HostService(DistEngine engine) : IHostService
             ordered = ordered.Where(h => below.Contains(h.Row.Id));
         }
         var matcher = Wildcard.For(query.NamePattern);
+        var power = await HostPower.LatestAsync(db, engine.Now, cancellationToken);
         return ordered.Where(h => matcher(h.Row.Name))
-            .Select(h => ToView(h.Row, h.Row.ParentHostId is { } parent && byId.TryGetValue(parent, out var p) ? p.Name : null, h.Depth))
+            .Select(h => ToView(h.Row, h.Row.ParentHostId is { } parent && byId.TryGetValue(parent, out var p) ? p.Name : null, h.Depth)
+                with { PowerStatus = power.GetValueOrDefault(h.Row.Id) })
             .ToList();
+    }
+
+    /// <summary>
+    /// Start-DistHost: wakes the hosts whose names match (<see cref="HostWake"/>). The address and port are checked before
+    /// anything is sent; HostNotFound when no host matches. Audited as one change naming the pattern, with the outcome per host.
+    /// </summary>
+    public async Task<IReadOnlyList<DistHostWake>> WakeAsync(WakeHostsRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.NamePattern))
+        {
+            throw new DistException("HostNameMissing", DistErrorKind.InvalidArgument, "Name the hosts to wake: a name, or a wildcard pattern such as 'sales-*'.");
+        }
+        var pattern = request.NamePattern.Trim();
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.StartHost, pattern, cancellationToken);
+        var address = HostWake.ParseAddress(request.BroadcastAddress, "The broadcast address");
+        var port = HostWake.CheckPort(request.Port);
+        IReadOnlyList<DistHostWake> results;
+        await using (var db = engine.Database.CreateContext())
+        {
+            var matcher = Wildcard.For(pattern);
+            var hosts = (await HostWake.Select(db.Hosts.AsNoTracking().OrderBy(h => h.NameKey)).ToListAsync(cancellationToken))
+                .Where(h => matcher(h.Name)).ToList();
+            if (hosts.Count == 0)
+            {
+                throw HostNotFound(pattern);
+            }
+            results = await new HostWake(engine).WakeAsync(db, hosts, address, port, cancellationToken);
+            change.Record(db, pattern, new { request.BroadcastAddress, Port = port, Outcomes = results.Select(r => $"{r.HostName}: {r.Outcome}").ToList() });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        if (results.Any(r => r.Outcome == WakeOutcome.AskedOfRelay))
+        {
+            await engine.Managers.NudgeAsync(cancellationToken); // the relays' polls answer with the orders at once
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// Stop-DistHost: a signed shutdown order for each host whose name matches (<see cref="HostPower"/>), found by its agent
+    /// with its work. The grace is checked before anything is recorded; HostNotFound when no host matches. Audited as one
+    /// change naming the pattern and the hosts.
+    /// </summary>
+    public async Task<IReadOnlyList<DistHostPower>> StopAsync(StopHostsRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.NamePattern))
+        {
+            throw new DistException("HostNameMissing", DistErrorKind.InvalidArgument, "Name the hosts to shut down: a name, or a wildcard pattern such as 'sales-*'.");
+        }
+        var pattern = request.NamePattern.Trim();
+        if (request.GraceSeconds is < 0 or > StopHostsRequest.MaxGraceSeconds)
+        {
+            throw new DistException("GraceOutOfRange", DistErrorKind.InvalidArgument,
+                $"A grace of {request.GraceSeconds} s is out of range: use 0 to {StopHostsRequest.MaxGraceSeconds} seconds.", request.GraceSeconds);
+        }
+        var change = await engine.Audit.AuthorizeAsync(DistOperations.StopHost, pattern, cancellationToken);
+        IReadOnlyList<DistHostPower> results;
+        await using (var db = engine.Database.CreateContext())
+        {
+            var matcher = Wildcard.For(pattern);
+            var hosts = (await db.Hosts.AsNoTracking().OrderBy(h => h.NameKey).Select(h => new { h.Id, h.Name }).ToListAsync(cancellationToken))
+                .Where(h => matcher(h.Name)).Select(h => (h.Id, h.Name)).ToList();
+            if (hosts.Count == 0)
+            {
+                throw HostNotFound(pattern);
+            }
+            results = HostPower.Order(engine, db, hosts, request.GraceSeconds);
+            change.Record(db, pattern, new { request.GraceSeconds, Hosts = hosts.Select(h => h.Name).ToList() });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        await engine.Managers.NudgeAsync(cancellationToken); // waiting polls answer with the orders at once
+        return results;
     }
 
     /// <summary>Depth-first from the hosts directly under the manager, children by name; a visited set guards against cycles.</summary>

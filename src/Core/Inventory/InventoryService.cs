@@ -51,6 +51,7 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
         host.MemoryMB = inventory.MemoryMB;
         host.VolumesJson = JsonSerializer.Serialize(inventory.Volumes ?? []);
         host.MacAddressesJson = JsonSerializer.Serialize(inventory.MacAddresses ?? []);
+        host.NetworksJson = JsonSerializer.Serialize(inventory.Networks ?? []);
         var software = (inventory.Software ?? [])
             .Where(s => !string.IsNullOrWhiteSpace(s.Name) && !string.Equals(s.Source, JP1DistSource, StringComparison.OrdinalIgnoreCase))
             .Select(s => new SoftwareFact(s.Name.Trim(), s.Version ?? "", s.Source ?? ""))

@@ -50,7 +50,7 @@ public sealed class AttemptSettings
             var conditions = (PackageService.ReadConditions(package.InstallConditionsJson) ?? new InstallConditions())
                 .Merge(PackageService.ReadConditions(job.InstallConditionsJson));
             template = new JobSettings(Guid.Empty, conditions.IsEmpty ? null : conditions, job.InstallAt ?? package.InstallAt, job.SegmentIntervalSeconds, job.BandwidthLimitKBps,
-                RebootAfter: job.RebootAfter);
+                RebootAfter: job.RebootAfter, ShutdownAfter: job.ShutdownAfter);
         }
         // The current key once for every target these settings are signed for.
         return new AttemptSettings(engine, template with

@@ -43,6 +43,16 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             throw new DistException("BandwidthLimitOutOfRange", DistErrorKind.InvalidArgument,
                 $"The bandwidth limit {request.BandwidthLimitKBps} KB/s must not be negative (0 means no limit).", request.BandwidthLimitKBps);
         }
+        if (request.WakeLeadMinutes is < 0 or > NewJobRequest.MaxWakeLeadMinutes)
+        {
+            throw new DistException("WakeLeadOutOfRange", DistErrorKind.InvalidArgument,
+                $"The wake lead of {request.WakeLeadMinutes} minutes is out of range: use 0 to {NewJobRequest.MaxWakeLeadMinutes} minutes before the distribution time.", request.WakeLeadMinutes);
+        }
+        if (request.WakeLeadMinutes > 0 && !request.WakeOnLan)
+        {
+            throw new DistException("WakeLeadWithoutWakeOnLan", DistErrorKind.InvalidArgument,
+                "-WakeLeadMinutes says how long before the distribution time the targets are woken; it needs -WakeOnLan.", request.WakeLeadMinutes);
+        }
         var conditions = request.InstallConditions is { IsEmpty: false } given ? InstallConditionReader.Validate(given) : null;
         var destinations = request.Destinations?.Where(d => !string.IsNullOrWhiteSpace(d)).Select(d => d.Trim()).ToList() ?? [];
         // Host groups next to hosts: one job for "these computers and everyone in Sales".
@@ -129,6 +139,9 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             SegmentIntervalSeconds = request.SegmentIntervalSeconds,
             BandwidthLimitKBps = request.BandwidthLimitKBps,
             RebootAfter = request.RebootAfter,
+            ShutdownAfter = request.ShutdownAfter,
+            WakeOnLan = request.WakeOnLan,
+            WakeLeadMinutes = request.WakeLeadMinutes,
         };
         db.Jobs.Add(row);
         try
@@ -151,6 +164,20 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     }
 
     /// <summary>
+    /// When the manager wakes an execution's targets: -WakeLeadMinutes before its time, at once when that has passed (an
+    /// execution now wakes at once); null for a job without -WakeOnLan.
+    /// </summary>
+    private static DateTime? WakeAt(JobRow job, DateTime? executeAt, DateTime now)
+    {
+        if (!job.WakeOnLan)
+        {
+            return null;
+        }
+        var at = (executeAt ?? now) - TimeSpan.FromMinutes(job.WakeLeadMinutes);
+        return at > now ? at : now;
+    }
+
+    /// <summary>
     /// A transfer-to-relay job only stores the package on relays: install conditions and an install time mean nothing
     /// for it, and an ID group (clients joining later) is not a set of relays.
     /// </summary>
@@ -168,6 +195,10 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         if (request.RebootAfter)
         {
             installOnly.Add("-RebootAfter");
+        }
+        if (request.ShutdownAfter)
+        {
+            installOnly.Add("-ShutdownAfter");
         }
         if (installOnly.Count > 0)
         {
@@ -228,7 +259,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             r.Job.DistributeAt.AsLocal(), r.Job.Description, r.Job.CreatedAt.AsLocal(), r.Job.ExecutionCount, r.Job.LastExecutedAt.AsLocal(), r.Job.Id,
             r.Job.DestinationType, r.Job.RetryLimit,
             PackageService.ReadConditions(r.Job.InstallConditionsJson), r.Job.InstallAt.AsLocal(), r.Job.SegmentIntervalSeconds, r.Job.BandwidthLimitKBps,
-            r.Job.RebootAfter)).ToList();
+            r.Job.RebootAfter, r.Job.ShutdownAfter, r.Job.WakeOnLan, r.Job.WakeLeadMinutes)).ToList();
     }
 
     /// <summary>
@@ -316,6 +347,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             ExecuteAt = restart ? null : job.DistributeAt,
             TargetCount = chosen.Count,
             IsRestart = restart,
+            WakeAt = WakeAt(job, restart ? null : job.DistributeAt, now),
         };
         db.JobExecutions.Add(execution);
         await db.SaveChangesAsync(cancellationToken);
@@ -335,6 +367,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             target.WorkItemId = Guid.NewGuid();
             target.ExitCode = null;
             target.Message = null;
+            target.PowerNote = null;
             target.OutputTail = null;
             target.BytesTransferred = 0;
             target.SegmentsTransferred = 0;
@@ -497,12 +530,15 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         var managerAlive = list.Any(r => r.t.Status == TargetStatus.Waiting) && await engine.Managers.AnyAliveAsync(cancellationToken);
         return list.Where(r => jobMatch(r.JobName) && hostMatch(r.HostName))
             .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
-                r.t.Status == TargetStatus.Waiting && !managerAlive ? DistJobStatus.NoManagerMessage : r.t.Message,
+                r.t.Status == TargetStatus.Waiting && !managerAlive ? DistJobStatus.NoManagerMessage : WithPowerNote(r.t.Message, r.t.PowerNote),
                 r.t.Attempt, r.t.QueuedAt.AsLocal(), r.t.StartedAt.AsLocal(), r.t.CompletedAt.AsLocal(), r.t.UpdatedAt.AsLocal(), r.t.BytesTransferred, r.t.OutputTail,
                 r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal(), r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt.AsLocal(), r.t.StoredUntil.AsLocal(),
                 r.t.StartedAt is null ? null : r.ServedBy ?? (r.t.ServedByHostId is { } relay ? relay.ToString() : DistHost.ManagerHigherSystem)))
             .ToList();
     }
+
+    /// <summary>A target's message followed by what Wake-on-LAN or a -ShutdownAfter shutdown did for it, when either is known.</summary>
+    private static string? WithPowerNote(string? message, string? note) => message is null ? note : note is null ? message : message + " " + note;
 
     /// <summary>Removes a saved job and its status; refused while it has unfinished targets unless forced.</summary>
     public async Task RemoveAsync(string jobName, bool force, CancellationToken cancellationToken = default)

@@ -30,6 +30,8 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
     public DbSet<AccessKeyRow> AccessKeys => Set<AccessKeyRow>();
     public DbSet<AuditEntryRow> AuditEntries => Set<AuditEntryRow>();
     public DbSet<OfflineMediaRow> OfflineMedia => Set<OfflineMediaRow>();
+    public DbSet<WakeOrderRow> WakeOrders => Set<WakeOrderRow>();
+    public DbSet<PowerOrderRow> PowerOrders => Set<PowerOrderRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -151,6 +153,17 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
             // One registration waits per name; approved rows are history and do not hold the name.
             e.HasIndex(p => p.NameKey).IsUnique().HasFilter("ApprovedAt IS NULL");
             e.Property(p => p.Kind).HasConversion<int>();
+        });
+        modelBuilder.Entity<PowerOrderRow>(e =>
+        {
+            e.ToTable("PowerOrders");
+            e.HasIndex(p => new { p.HostId, p.State });
+            e.Property(p => p.State).HasConversion<int>();
+        });
+        modelBuilder.Entity<WakeOrderRow>(e =>
+        {
+            e.ToTable("WakeOrders");
+            e.HasIndex(w => w.ExpiresAt);
         });
         modelBuilder.Entity<RevokedCredentialRow>(e =>
         {

@@ -58,6 +58,8 @@ public sealed class HostRow
     public string VolumesJson { get; set; } = "[]";
     /// <summary>Every MAC address of the host (JSON array); MacAddress holds the first.</summary>
     public string MacAddressesJson { get; set; } = "[]";
+    /// <summary>The IPv4 networks of the host's interfaces as address/prefix (JSON array), last reported: Wake-on-LAN broadcasts to the first.</summary>
+    public string NetworksJson { get; set; } = "[]";
     /// <summary>A hash of the facts last reported, so that an unchanged report changes nothing.</summary>
     public string? FactsHash { get; set; }
     public DateTime? FactsUpdatedAt { get; set; }
@@ -226,6 +228,12 @@ public sealed class JobRow
     public int BandwidthLimitKBps { get; set; }
     /// <summary>Whether a host restarts after an install of this job that ended with a reboot code (New-DistJob -RebootAfter).</summary>
     public bool RebootAfter { get; set; }
+    /// <summary>Whether a host shuts down once its install of this job ended (New-DistJob -ShutdownAfter).</summary>
+    public bool ShutdownAfter { get; set; }
+    /// <summary>Whether the manager wakes the targets (Wake-on-LAN) before each execution (New-DistJob -WakeOnLan).</summary>
+    public bool WakeOnLan { get; set; }
+    /// <summary>How many minutes before the execution time the targets are woken.</summary>
+    public int WakeLeadMinutes { get; set; }
     public List<JobDestinationRow> Destinations { get; set; } = [];
 }
 
@@ -251,6 +259,10 @@ public sealed class JobExecutionRow
     public DateTime? DispatchedAt { get; set; }
     public int TargetCount { get; set; }
     public bool IsRestart { get; set; }
+    /// <summary>For a job with -WakeOnLan: when the manager wakes the targets (UTC); null: no wake.</summary>
+    public DateTime? WakeAt { get; set; }
+    /// <summary>When the targets were woken; set once (compare-and-set), so a wake that fires twice sends nothing twice.</summary>
+    public DateTime? WokenAt { get; set; }
 }
 
 /// <summary>One (job, host) pair and its current state; moves by compare-and-set only.</summary>
@@ -289,6 +301,47 @@ public sealed class TargetRow
     public DateTime? StoredUntil { get; set; }
     /// <summary>The relay the host last reported this attempt to; null when it reported to the manager (or has not reported yet: StartedAt is null then).</summary>
     public Guid? ServedByHostId { get; set; }
+    /// <summary>What Wake-on-LAN did for this attempt (sent, asked of a relay, or why not): shown as the status message while no other is.</summary>
+    public string? PowerNote { get; set; }
+}
+
+/// <summary>
+/// A shutdown asked of one host outside any job (Stop-DistHost): the signed order its agent finds with its work until it
+/// reports taking it, and what became of it.
+/// </summary>
+public sealed class PowerOrderRow
+{
+    public Guid Id { get; set; }
+    public Guid HostId { get; set; }
+    public required string Action { get; set; }
+    public int GraceSeconds { get; set; }
+    /// <summary>The signed JSON of the <see cref="Protocol.Power.PowerOrder"/> and its signature.</summary>
+    public required string OrderJson { get; set; }
+    public required string Signature { get; set; }
+    public DateTime RequestedAt { get; set; }
+    public DateTime ExpiresAt { get; set; }
+    /// <summary>Requested, Asked, Done or Refused (Expired is read from ExpiresAt).</summary>
+    public PowerOrderState State { get; set; }
+    public DateTime? AskedAt { get; set; }
+    public DateTime? DoneAt { get; set; }
+    public string? Message { get; set; }
+}
+
+/// <summary>
+/// A Wake-on-LAN order for a relay (a host below it is woken from the relay's own network), signed by the manager's key and
+/// handed to the relay in its work snapshot until it expires.
+/// </summary>
+public sealed class WakeOrderRow
+{
+    public Guid Id { get; set; }
+    /// <summary>The relay that sends the packet: the host's own higher system.</summary>
+    public Guid RelayId { get; set; }
+    public Guid HostId { get; set; }
+    /// <summary>The signed JSON of the <see cref="Protocol.Power.WakeOrder"/> and its signature.</summary>
+    public required string OrderJson { get; set; }
+    public required string Signature { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime ExpiresAt { get; set; }
 }
 
 /// <summary>A running manager process announces itself here, so cmdlets can nudge it and status can tell when none runs.</summary>

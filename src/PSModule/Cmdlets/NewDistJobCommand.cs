@@ -80,6 +80,19 @@ public sealed class NewDistJobCommand : DistCmdlet
     [Parameter]
     public SwitchParameter RebootAfter { get; set; }
 
+    /// <summary>Shut a host down once its install of this job ended, once no install or transfer runs there.</summary>
+    [Parameter]
+    public SwitchParameter ShutdownAfter { get; set; }
+
+    /// <summary>Wake the targets (Wake-on-LAN) before the distribution time.</summary>
+    [Parameter]
+    public SwitchParameter WakeOnLan { get; set; }
+
+    /// <summary>How many minutes before the distribution time the targets are woken (with -WakeOnLan; 0: at the distribution time).</summary>
+    [Parameter]
+    [ValidateRange(0, NewJobRequest.MaxWakeLeadMinutes)]
+    public int WakeLeadMinutes { get; set; }
+
     protected override void ProcessRecord() => _destinations.AddRange(Destination);
 
     protected override void EndProcessing()
@@ -101,7 +114,7 @@ public sealed class NewDistJobCommand : DistCmdlet
         }
         var conditions = ReadInstallConditions(InstallCondition);
         var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed,
-            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps, groups, RebootAfter.IsPresent);
+            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps, groups, RebootAfter.IsPresent, ShutdownAfter.IsPresent, WakeOnLan.IsPresent, WakeLeadMinutes);
         WriteObject(Run(token => Services.Jobs.CreateAsync(request, token), Name));
     }
 }

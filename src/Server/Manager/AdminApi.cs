@@ -169,6 +169,12 @@ public static class AdminApi
             await Services(c).Hosts.RemoveAsync(name, force ?? false, revoke ?? false, c.RequestAborted);
             return Results.NoContent();
         }).Op(DistOperations.RemoveHost);
+        api.MapPost(AdminApiPaths.HostsWake, (HttpContext c, CancellationToken _) => WithBody<WakeHostsRequest>(c, "a wake request (JSON)",
+            async request => await Services(c).Hosts.WakeAsync(request, c.RequestAborted))).Op(DistOperations.StartHost)
+            .Accepts<WakeHostsRequest>("application/json").Produces<IReadOnlyList<DistHostWake>>();
+        api.MapPost(AdminApiPaths.HostsStop, (HttpContext c, CancellationToken _) => WithBody<StopHostsRequest>(c, "a shutdown request (JSON)",
+            async request => await Services(c).Hosts.StopAsync(request, c.RequestAborted))).Op(DistOperations.StopHost)
+            .Accepts<StopHostsRequest>("application/json").Produces<IReadOnlyList<DistHostPower>>();
         api.MapGet(AdminApiPaths.PendingHosts, async (HttpContext c, string? name) =>
             Reply(await Services(c).Hosts.ListPendingAsync(name, c.RequestAborted))).Op(DistOperations.GetHost).Produces<IReadOnlyList<DistPendingHost>>();
         api.MapPost(AdminApiPaths.PendingHostApprove, async (HttpContext c, string name, bool? replace) =>

@@ -97,6 +97,7 @@ public sealed class IntentSweeper(
     /// <summary>Creates the execution's trigger unless it exists; when it fires (at once when its time has passed). Null when it existed.</summary>
     private static async Task<DateTimeOffset?> ScheduleAsync(IScheduler scheduler, JobExecutionRow execution, CancellationToken cancellationToken)
     {
+        await ScheduleWakeAsync(scheduler, execution, cancellationToken);
         var key = DispatchExecutionJob.KeyFor(execution.Id);
         if (await scheduler.Exists(key, cancellationToken))
         {
@@ -126,5 +127,37 @@ public sealed class IntentSweeper(
             return null;
         }
         return startAt;
+    }
+
+    /// <summary>
+    /// For an execution of a job made with -WakeOnLan that has not woken its targets yet: the trigger that wakes them at its
+    /// wake time (at once when that has passed), unless it exists.
+    /// </summary>
+    private static async Task ScheduleWakeAsync(IScheduler scheduler, JobExecutionRow execution, CancellationToken cancellationToken)
+    {
+        if (execution.WakeAt is not { } wakeAt || execution.WokenAt is not null)
+        {
+            return;
+        }
+        var key = WakeExecutionJob.KeyFor(execution.Id);
+        if (await scheduler.Exists(key, cancellationToken))
+        {
+            return;
+        }
+        var job = JobBuilder.Create<WakeExecutionJob>().WithIdentity(key).UsingJobData(WakeExecutionJob.ExecutionIdKey, execution.Id).RequestRecovery().Build();
+        var trigger = TriggerBuilder.Create()
+            .WithIdentity($"wake-{execution.Id}", WakeExecutionJob.Group)
+            .ForJob(key)
+            .StartAt(new DateTimeOffset(wakeAt, TimeSpan.Zero))
+            .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
+            .Build();
+        try
+        {
+            await scheduler.ScheduleJob(job, trigger, default, cancellationToken);
+        }
+        catch (ObjectAlreadyExistsException)
+        {
+            // Quartz's own recovery brought it back meanwhile: that trigger wakes them.
+        }
     }
 }

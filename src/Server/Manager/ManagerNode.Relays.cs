@@ -26,7 +26,7 @@ public sealed partial class ManagerNode
 
     public Task<RelayWorkResponse> WaitForRelayWorkAsync(Guid relayId, TimeSpan wait, string? etag, CancellationToken cancellationToken) =>
         RelayPoll.WaitAsync(signals, relayId, wait, engine.Time, etag, async ct =>
-            await distribution.GetRelayWorkAsync(await BelowAsync(relayId, ct), ct), cancellationToken);
+            await distribution.GetRelayWorkAsync(await BelowAsync(relayId, ct), ct, relayId), cancellationToken);
 
     public async Task<RelayBatchResponse> ApplyRelayBatchAsync(Guid relayId, RelayBatch batch, CancellationToken cancellationToken)
     {

@@ -56,7 +56,7 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
     public Task<bool> ReportFactsAsync(Guid hostId, FactsReport facts, CancellationToken cancellationToken) =>
         engine.Inventory.ReportFactsAsync(hostId, facts, cancellationToken);
 
-    public Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
+    public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
         distribution.WaitForWorkAsync(hostId, wait, cancellationToken);
 
     public Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken) =>

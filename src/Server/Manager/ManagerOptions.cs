@@ -43,6 +43,14 @@ public sealed class ManagerOptions
     /// archived to the data folder's logs/audit-archive and removed by <see cref="AuditRetentionSweep"/>.
     /// </summary>
     public TimeSpan AuditRetention { get; set; } = Core.Audit.AuditRetention.Default;
+    /// <summary>
+    /// Where a job's Wake-on-LAN packets go instead of each host's broadcast address (--wake-address); null: the broadcast
+    /// address of the host's last reported network. For sites whose routers forward a directed broadcast, and for tests.
+    /// </summary>
+    public System.Net.IPAddress? WakeAddress { get; set; }
+
+    /// <summary>The UDP port of a job's Wake-on-LAN packets (--wake-port; 9 by default).</summary>
+    public int WakePort { get; set; } = Protocol.Power.MagicPacket.DefaultPort;
 
     /// <summary>Whether to log to the console as well as to the file.</summary>
     public bool QuietConsole { get; set; }

@@ -5,6 +5,7 @@ using JP1Dist.Contracts;
 using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Domain;
 using JP1Dist.Protocol;
+using JP1Dist.Protocol.Power;
 using JP1Dist.Protocol.Security;
 using JP1Dist.Protocol.Signing;
 using JP1Dist.Server.Serving;
@@ -39,6 +40,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     private volatile Snapshot _snapshot;
     private volatile IReadOnlyList<SigningKeyAnnouncement> _announcements;
     private readonly HashSet<string> _refusedAnnouncements = new(StringComparer.Ordinal);
+    private readonly RelayWake _wake;
+    /// <summary>Power orders a client reported taking (or refusing) here: not served again while the snapshot still lists them.</summary>
+    private readonly ConcurrentDictionary<Guid, byte> _powerTaken = new();
 
     public RelayNode(RelayOptions options, RelayStore store, RelayUpstream upstream, PackageCache cache, HostSignals signals, ILogger<RelayNode> logger, TimeProvider? time = null)
     {
@@ -49,6 +53,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         _signals = signals;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _wake = new RelayWake(logger, _time);
         foreach (var host in store.LoadHosts())
         {
             _hosts[host.Id] = host;
@@ -159,8 +164,16 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         return true;
     }
 
-    public Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
-        LongPoll.WaitAsync(_signals, hostId, wait, _time, _ => Task.FromResult<IReadOnlyList<WorkItem>>(WorkOf(hostId)), cancellationToken);
+    public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
+        LongPoll.WaitAsync(_signals, hostId, wait, _time, _ => Task.FromResult(new WorkResponse(WorkOf(hostId), PowerOrders: PowerOrdersOf(hostId))),
+            work => work.Items.Count > 0 || work.PowerOrders is { Count: > 0 }, cancellationToken);
+
+    /// <summary>The power orders for the host that it has not reported taking here; null when none.</summary>
+    private List<SignedPowerOrder>? PowerOrdersOf(Guid hostId)
+    {
+        var orders = _snapshot.PowerOrders.Where(o => o.HostId == hostId && !_powerTaken.ContainsKey(o.OrderId)).Select(o => o.Signed).ToList();
+        return orders.Count > 0 ? orders : null;
+    }
 
     /// <summary>What the host is served now: its items in the snapshot, less what it reported done or waiting since.</summary>
     private List<WorkItem> WorkOf(Guid hostId)
@@ -188,12 +201,34 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
 
     public Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
     {
+        if (PowerReports.Is(report.Status))
+        {
+            return QueuePowerReportAsync(hostId, report, cancellationToken);
+        }
         var status = ParseReportStatus(report.Status);
         if (_snapshot.ByWorkItem.TryGetValue(report.WorkItemId, out var known) && known.HostId != hostId)
         {
             throw new DistException("WorkItemNotFound", DistErrorKind.NotFound, $"Work item {report.WorkItemId} is not this host's.", report.WorkItemId);
         }
         return QueueReportAsync(hostId, report with { Status = status }, SelfId, cancellationToken);
+    }
+
+    /// <summary>
+    /// A client's report on a power order (or a -ShutdownAfter job's shutdown): passed upward as it is, answered at once,
+    /// and the order not served to the client again. A report naming another host's order is refused.
+    /// </summary>
+    private async Task<ReportResponse> QueuePowerReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    {
+        if (_snapshot.PowerOrders.FirstOrDefault(o => o.OrderId == report.WorkItemId) is { Signed: not null } known && known.HostId != hostId)
+        {
+            throw new DistException("WorkItemNotFound", DistErrorKind.NotFound, $"Power order {report.WorkItemId} is not this host's.", report.WorkItemId);
+        }
+        if (report.Status != PowerReports.Done)
+        {
+            _powerTaken[report.WorkItemId] = 0;
+        }
+        await EnqueueAsync([new RelayBatchEntry(0, hostId, Report: report, Via: SelfId)], cancellationToken);
+        return new ReportResponse(true, report.Status);
     }
 
     private Guid? _selfId;
@@ -315,7 +350,11 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             var items = snapshot.Work.Items.Where(i => i.HostId != relayId && IsAtOrBelow(i.HostId, relayId)).ToList();
             var manifests = items.Select(i => i.ManifestId).Distinct()
                 .Where(snapshot.Work.Manifests.ContainsKey).ToDictionary(id => id, id => snapshot.Work.Manifests[id]);
-            return Task.FromResult(RelayPoll.Snapshot(items, manifests, SigningKeyAnnouncements(), RevokedList()));
+            // Wake orders for the lower relay or a relay below it; each relay sends only those that name it.
+            var wake = (snapshot.Work.WakeOrders ?? []).Where(o => RelayWake.RelayOf(o) is { } sender && IsAtOrBelow(sender, relayId)).ToList();
+            var power = snapshot.PowerOrders.Where(o => o.HostId != relayId && IsAtOrBelow(o.HostId, relayId) && !_powerTaken.ContainsKey(o.OrderId))
+                .Select(o => o.Signed).ToList();
+            return Task.FromResult(RelayPoll.Snapshot(items, manifests, SigningKeyAnnouncements(), RevokedList(), wake, power));
         }, cancellationToken);
 
     /// <summary>The announcements this relay accepted whose old key has not retired: passed to its lower clients and relays.</summary>
@@ -362,6 +401,15 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             if (entry.Report is null && entry.Facts is null)
             {
                 return new RelayBatchResult(entry.Seq);
+            }
+            if (entry.Report is { } power && PowerReports.Is(power.Status))
+            {
+                if (power.Status != PowerReports.Done)
+                {
+                    _powerTaken[power.WorkItemId] = 0;
+                }
+                await EnqueueAsync([entry with { Seq = 0, SeenAt = null }], ct);
+                return new RelayBatchResult(entry.Seq, new ReportResponse(true, power.Status));
             }
             if (entry.Report is { } report)
             {
@@ -573,7 +621,11 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
         var items = work.Items.Where(i => valid.ContainsKey(i.ManifestId)).ToList();
         await ApplyRevokedAsync(work.Revoked ?? [], cancellationToken);
-        var accepted = new RelayWorkResponse(items, valid, work.Etag, Revoked: work.Revoked);
+        var wake = await _wake.ApplyAsync(work.WakeOrders, trustedKeys, SelfId, cancellationToken);
+        // Power orders are checked by the agent they name; only the manager's signature is required to pass them on.
+        var power = (work.PowerOrders ?? []).Where(o => o is not null && trustedKeys.Any(key => ManifestSigner.Verify(key, o.Order ?? "", o.Signature ?? ""))).ToList();
+        var accepted = new RelayWorkResponse(items, valid, work.Etag, Revoked: work.Revoked, WakeOrders: wake.Count > 0 ? wake : null,
+            PowerOrders: power.Count > 0 ? power : null);
         await _store.SaveSnapshotAsync(accepted, cancellationToken);
         var previous = _snapshot;
         _snapshot = new Snapshot(accepted);
@@ -589,7 +641,11 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
                 _reported.TryRemove(ticket, out _);
             }
         }
-        _signals.Notify(previous.ByHost.Keys.Concat(_snapshot.ByHost.Keys).Distinct().ToList());
+        foreach (var taken in _powerTaken.Keys.Where(id => !_snapshot.PowerOrders.Any(o => o.OrderId == id)))
+        {
+            _powerTaken.TryRemove(taken, out _);
+        }
+        _signals.Notify(previous.ByHost.Keys.Concat(_snapshot.ByHost.Keys).Concat(_snapshot.PowerOrders.Select(o => o.HostId)).Distinct().ToList());
         var now = Now;
         var needed = new List<(ManifestFile, long)>();
         foreach (var item in items.Where(i => i.Status is "Queued" or "Transferring"))
@@ -707,7 +763,12 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             // Read once per snapshot, not on every poll: a Transferred item is not served before its install time.
             InstallAt = work.Items.Select(i => (i.Item.WorkItemId, At: InstallAtOf(i))).Where(i => i.At is not null)
                 .GroupBy(i => i.WorkItemId).ToDictionary(g => g.Key, g => g.First().At!.Value);
+            PowerOrders = (work.PowerOrders ?? []).Select(o => (Signed: o, Order: SignedPowerOrder.Read(o))).Where(o => o.Order is not null)
+                .Select(o => (o.Signed, o.Order!.OrderId, o.Order.HostId)).ToList();
         }
+
+        /// <summary>The power orders (Stop-DistHost) for hosts below this relay, with the order and host each names.</summary>
+        public List<(SignedPowerOrder Signed, Guid OrderId, Guid HostId)> PowerOrders { get; }
 
         public RelayWorkResponse Work { get; }
         public Dictionary<Guid, List<RelayWorkItem>> ByHost { get; }

@@ -72,9 +72,9 @@ public static class AgentApi
             metrics.ConnectedAgents.Inc();
             try
             {
-                var items = await node.WaitForWorkAsync(hostId, TimeSpan.FromSeconds(seconds), context.RequestAborted);
+                var work = await node.WaitForWorkAsync(hostId, TimeSpan.FromSeconds(seconds), context.RequestAborted);
                 // After the wait: an announcement made meanwhile goes with this answer.
-                return Results.Ok(new WorkResponse(items, node.SigningKeyAnnouncements() is { Count: > 0 } announced ? announced : null));
+                return Results.Ok(work with { SigningKeys = node.SigningKeyAnnouncements() is { Count: > 0 } announced ? announced : null });
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {

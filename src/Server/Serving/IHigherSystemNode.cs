@@ -31,8 +31,11 @@ public interface IHigherSystemNode
     /// <summary>Records a host's changed facts; true when something changed (or was passed upward).</summary>
     Task<bool> ReportFactsAsync(Guid hostId, FactsReport facts, CancellationToken cancellationToken);
 
-    /// <summary>Waits up to <paramref name="wait"/> for the host's work, answering as soon as there is some.</summary>
-    Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken);
+    /// <summary>
+    /// Waits up to <paramref name="wait"/> for the host's work or a power order for it, answering as soon as there is some
+    /// (the caller adds the signing-key announcements).
+    /// </summary>
+    Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken);
 
     /// <summary>Records a host's report on one work item.</summary>
     Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken);

@@ -73,6 +73,9 @@ public sealed class ChangeScenario(TestFolder folder)
             new(DistOperations.RemoveEnrollmentToken, "*", s => s.Hosts.RemoveEnrollmentTokenAsync(tokenId)),
             new(DistOperations.ApproveHost, "pc-waiting", s => s.Hosts.ApproveAsync("PC-WAITING", replace: false)),
             new(DistOperations.DenyHost, "pc-intruder", s => s.Hosts.DenyAsync("pc-intruder")),
+            // pc-a reported no MAC address: nothing goes on the network.
+            new(DistOperations.StartHost, "pc-a", s => s.Hosts.WakeAsync(new WakeHostsRequest("pc-a"))),
+            new(DistOperations.StopHost, "pc-*", s => s.Hosts.StopAsync(new StopHostsRequest("pc-*", 30))),
             new(DistOperations.NewHostGroup, "Sales", s => s.HostGroups.CreateAsync("Sales", "sales floor")),
             new(DistOperations.AddHostGroupMember, "Sales", s => s.HostGroups.AddMembersAsync("sales", ["pc-a", "pc-b"], null)),
             new(DistOperations.RemoveHostGroupMember, "Sales", s => s.HostGroups.RemoveMembersAsync("Sales", ["pc-b"], null)),

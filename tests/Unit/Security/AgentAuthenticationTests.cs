@@ -102,7 +102,7 @@ public sealed class AgentAuthenticationTests
         public Task<bool> IsAtOrBelowAsync(Guid hostId, Guid relayId, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<bool> IsRelayAsync(Guid hostId, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<bool> ReportFactsAsync(Guid hostId, FactsReport facts, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<IReadOnlyList<WorkItem>> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task TouchAsync(Guid hostId) => throw new NotSupportedException();
         public Task<string?> GetContentPathAsync(string sha256, CancellationToken cancellationToken) => throw new NotSupportedException();

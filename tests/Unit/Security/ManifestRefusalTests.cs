@@ -101,7 +101,7 @@ public sealed class ManifestRefusalTests : IAsyncLifetime
         var needed = await node.ApplySnapshotAsync(work, [signer.PublicKey], default);
 
         Assert.Equal([Hash('a')], needed.Select(n => n.File.Sha256));
-        Assert.Equal(badJson, (await node.WaitForWorkAsync(badHost, TimeSpan.Zero, default)).Single().Manifest);
+        Assert.Equal(badJson, (await node.WaitForWorkAsync(badHost, TimeSpan.Zero, default)).Items.Single().Manifest);
         // Content named only by a manifest that breaks the rules is not fetched: it is not known, and said so (503, ask later).
         var unknown = await Assert.ThrowsAsync<DistException>(() => node.GetContentPathAsync(Hash('b'), default));
         Assert.Equal("ContentNotKnownYet", unknown.ErrorId);

@@ -14,7 +14,7 @@ namespace JP1Dist.Tests.Security;
 /// </summary>
 public sealed partial class RoleTests : IDisposable
 {
-    private static readonly string[] JobControls = ["Start-DistJob", "Restart-DistJob", "Suspend-DistJob", "Resume-DistJob", "Stop-DistJob"];
+    private static readonly string[] JobControls = ["Start-DistJob", "Restart-DistJob", "Suspend-DistJob", "Resume-DistJob", "Stop-DistJob", "Start-DistHost", "Stop-DistHost"];
 
     private readonly TestFolder _folder = new();
 

@@ -273,6 +273,10 @@ namespace JP1Dist.Core.Storage.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("NetworksJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("OS")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -438,6 +442,12 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.Property<int>("TargetCount")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("WakeAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("WokenAt")
+                        .HasColumnType("TEXT");
+
                     b.HasKey("Id");
 
                     b.HasIndex("JobId");
@@ -518,7 +528,16 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.Property<double>("SegmentIntervalSeconds")
                         .HasColumnType("REAL");
 
+                    b.Property<bool>("ShutdownAfter")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int>("Type")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("WakeLeadMinutes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("WakeOnLan")
                         .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
@@ -735,6 +754,55 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.ToTable("PendingEnrollments", (string)null);
                 });
 
+            modelBuilder.Entity("JP1Dist.Core.Storage.PowerOrderRow", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("AskedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("DoneAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("GraceSeconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("HostId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Message")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("OrderJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("RequestedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Signature")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("State")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("HostId", "State");
+
+                    b.ToTable("PowerOrders", (string)null);
+                });
+
             modelBuilder.Entity("JP1Dist.Core.Storage.RevokedCredentialRow", b =>
                 {
                     b.Property<long>("Id")
@@ -853,6 +921,9 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.Property<string>("OutputTail")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("PowerNote")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime?>("QueuedAt")
                         .HasColumnType("TEXT");
 
@@ -898,6 +969,39 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.HasIndex("JobId", "Status");
 
                     b.ToTable("Targets", (string)null);
+                });
+
+            modelBuilder.Entity("JP1Dist.Core.Storage.WakeOrderRow", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("HostId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("OrderJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("RelayId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Signature")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.ToTable("WakeOrders", (string)null);
                 });
 
             modelBuilder.Entity("JP1Dist.Core.Storage.HostGroupMemberRow", b =>

@@ -1,0 +1,177 @@
+using System.Net;
+using System.Net.Sockets;
+using JP1Dist.Contracts;
+using JP1Dist.Core;
+using JP1Dist.Core.Storage;
+using JP1Dist.Protocol;
+using JP1Dist.Tests.Host;
+using Microsoft.EntityFrameworkCore;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace JP1Dist.Tests.Power;
+
+/// <summary>
+/// Wake-on-LAN through real `jp1dist` processes on 127.0.0.1: a manager, a relay and three agents (one under the manager,
+/// one below the relay, one whose MAC address is unknown). UDP listeners on 127.0.0.1 stand for the hosts' networks: the
+/// broadcast address is overridden to them (Start-DistHost -BroadcastAddress/-Port, the manager's --wake-address/--wake-port),
+/// and each packet caught must be exactly the 102 bytes for the host's MAC.
+/// </summary>
+public sealed class WakeOnLanProcessTests(ITestOutputHelper output) : IAsyncLifetime, IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "jp1dist-wol-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly List<NodeProcess> _nodes = [];
+    private readonly UdpClient _jobListener = new(new IPEndPoint(IPAddress.Loopback, 0));
+    private readonly UdpClient _listener = new(new IPEndPoint(IPAddress.Loopback, 0));
+    private DistEngine _engine = null!;
+    private NodeProcess _relay = null!;
+
+    private static readonly byte[] DirectMac = [0x52, 0x54, 0x00, 0x00, 0x00, 0x01];
+    private static readonly byte[] BelowMac = [0x52, 0x54, 0x00, 0x00, 0x00, 0x02];
+
+    private static int PortOf(UdpClient listener) => ((IPEndPoint)listener.Client.LocalEndPoint!).Port;
+
+    public async Task InitializeAsync()
+    {
+        var home = Path.Combine(_root, "home");
+        _engine = new DistEngine(new DataFolder(home));
+        var manager = Start("manager", "--listen", "http://127.0.0.1:0", "--home", home, "--wake-address", "127.0.0.1", "--wake-port", PortOf(_jobListener).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var url = (await Eventually.ForAsync(async () => (await _engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive),
+            "the manager announced itself", manager)).Url;
+        var relayToken = (await _engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("wol relay", Relay: true))).Token!;
+        _relay = Start("relay", "--manager", url, "--token", relayToken, "--listen", "http://127.0.0.1:0", "--name", "relay-w", "--state", Path.Combine(_root, "relay"));
+        var relayUrl = (await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync("relay-w")).SingleOrDefault(), "the relay registered", _relay)).RelayUrl!;
+        var token = (await _engine.Hosts.NewEnrollmentTokenAsync("wol agents")).Token!;
+        foreach (var (name, higher) in new[] { ("pc-direct", url), ("pc-below", relayUrl), ("pc-nomac", url) })
+        {
+            var agent = Start("agent", "--manager", higher, "--token", token, "--name", name, "--state", Path.Combine(_root, "agent-" + name));
+            await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync(name)).SingleOrDefault(), $"{name} registered", agent);
+        }
+        // The inventory as these computers' agents would report it; this machine's own interfaces decide nothing here.
+        await using var db = _engine.Database.CreateContext();
+        await SetMacAsync(db, "pc-direct", "52-54-00-00-00-01");
+        await SetMacAsync(db, "pc-below", "52:54:00:00:00:02");
+        await SetMacAsync(db, "pc-nomac", null);
+        var package = Path.Combine(_root, "package");
+        Directory.CreateDirectory(package);
+        File.WriteAllText(Path.Combine(package, "install.sh"), "#!/bin/sh\nexit 0\n");
+        await _engine.Packages.CreateAsync(new NewPackageRequest("Patch", "1.0", package, "install.sh"));
+    }
+
+    private static Task<int> SetMacAsync(DistDbContext db, string host, string? mac) =>
+        db.Hosts.Where(h => h.Name == host).ExecuteUpdateAsync(s => s.SetProperty(h => h.MacAddress, mac));
+
+    private NodeProcess Start(params string[] arguments)
+    {
+        var node = NodeProcess.Start(null, arguments);
+        _nodes.Add(node);
+        return node;
+    }
+
+    /// <summary>The next packet the listener catches, within a bound.</summary>
+    private static async Task<byte[]> CatchAsync(UdpClient listener, NodeProcess? node = null)
+    {
+        using var bound = new CancellationTokenSource(Eventually.Limit);
+        try
+        {
+            return (await listener.ReceiveAsync(bound.Token)).Buffer;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"No magic packet arrived within {Eventually.Limit.TotalSeconds:0} s. {(node is null ? "" : await node.StopAsync())}");
+        }
+    }
+
+    [Fact]
+    public async Task Start_DistHost_sends_the_102_bytes_itself_asks_the_relay_for_its_lower_host_and_names_a_host_without_a_MAC()
+    {
+        var port = PortOf(_listener);
+        var direct = Assert.Single(await _engine.Hosts.WakeAsync(new WakeHostsRequest("pc-direct", "127.0.0.1", port)));
+        Assert.Equal((WakeOutcome.Sent, "127.0.0.1", port, DistHost.ManagerHigherSystem), (direct.Outcome, direct.Address, direct.Port, direct.SentBy));
+        Assert.Equal(MagicPacketTests.Expected(DirectMac), await CatchAsync(_listener));
+
+        // Below the relay: the relay process sends it on its network, from a signed order in its work snapshot.
+        var below = Assert.Single(await _engine.Hosts.WakeAsync(new WakeHostsRequest("pc-below", "127.0.0.1", port)));
+        Assert.Equal((WakeOutcome.AskedOfRelay, "relay-w"), (below.Outcome, below.SentBy));
+        Assert.Contains("asked of relay 'relay-w'", below.Message, StringComparison.Ordinal);
+        Assert.Equal(MagicPacketTests.Expected(BelowMac), await CatchAsync(_listener, _relay));
+
+        var none = Assert.Single(await _engine.Hosts.WakeAsync(new WakeHostsRequest("pc-nomac", "127.0.0.1", port)));
+        Assert.Equal((WakeOutcome.NoMacAddress, null), (none.Outcome, none.Address));
+        Assert.Contains("no MAC address is known for this host", none.Message, StringComparison.Ordinal);
+
+        // Bad input changes nothing and sends nothing.
+        Assert.Equal("BroadcastAddressInvalid", (await Assert.ThrowsAsync<DistException>(() => _engine.Hosts.WakeAsync(new WakeHostsRequest("pc-*", "not-an-address")))).ErrorId);
+        Assert.Equal("WakePortOutOfRange", (await Assert.ThrowsAsync<DistException>(() => _engine.Hosts.WakeAsync(new WakeHostsRequest("pc-*", Port: 0)))).ErrorId);
+        Assert.Equal("HostNotFound", (await Assert.ThrowsAsync<DistException>(() => _engine.Hosts.WakeAsync(new WakeHostsRequest("nobody-*")))).ErrorId);
+
+        // Each use is audited with the outcome per host.
+        var audit = await _engine.Audit.ListAsync(new AuditQuery(Operation: DistOperations.StartHost));
+        Assert.Equal(3, audit.Count);
+
+        var relayLog = await _relay.StopAsync();
+        output.WriteLine(relayLog);
+        Assert.Contains("Woke pc-below as the manager asked", relayLog, StringComparison.Ordinal);
+        Assert.Single(relayLog.Split('\n'), line => line.Contains("Woke pc-below", StringComparison.Ordinal)); // sent once, whatever the snapshots since
+    }
+
+    [Fact]
+    public async Task A_job_with_WakeOnLan_wakes_its_targets_its_lead_before_the_distribution_time()
+    {
+        // Distributed in 30 minutes, woken 60 minutes before: that is now, while the targets wait for their time.
+        await _engine.Jobs.CreateAsync(new NewJobRequest("Patch night", "Patch", null, ["pc-direct", "pc-below", "pc-nomac"],
+            DistributeAt: DateTime.UtcNow.AddMinutes(30), WakeOnLan: true, WakeLeadMinutes: 60));
+        await _engine.Jobs.StartAsync("Patch night");
+
+        // The manager sends for pc-direct, the relay for pc-below, each to the manager's --wake-address and --wake-port.
+        var caught = new[] { await CatchAsync(_jobListener, _relay), await CatchAsync(_jobListener, _relay) };
+        Assert.Contains(MagicPacketTests.Expected(DirectMac), caught);
+        Assert.Contains(MagicPacketTests.Expected(BelowMac), caught);
+
+        var status = (await _engine.Jobs.GetStatusAsync(new JobStatusQuery("Patch night"))).ToDictionary(s => s.HostName);
+        Assert.All(status.Values, s => Assert.Equal(TargetStatus.Waiting, s.Status));
+        Assert.StartsWith("Woken at ", status["pc-direct"].Message, StringComparison.Ordinal);
+        Assert.Contains("asked of relay 'relay-w'", status["pc-below"].Message, StringComparison.Ordinal);
+        Assert.StartsWith("Not woken: no MAC address is known for this host", status["pc-nomac"].Message, StringComparison.Ordinal);
+        var job = Assert.Single(await _engine.Jobs.ListAsync("Patch night"));
+        Assert.Equal((true, 60, false), (job.WakeOnLan, job.WakeLeadMinutes, job.ShutdownAfter));
+    }
+
+    [Fact]
+    public async Task Bad_wake_settings_on_a_job_are_refused_and_save_nothing()
+    {
+        var lead = await Assert.ThrowsAsync<DistException>(() => _engine.Jobs.CreateAsync(new NewJobRequest("Lead only", "Patch", null, ["pc-direct"], WakeLeadMinutes: 5)));
+        Assert.Equal("WakeLeadWithoutWakeOnLan", lead.ErrorId);
+        var range = await Assert.ThrowsAsync<DistException>(() => _engine.Jobs.CreateAsync(
+            new NewJobRequest("Too early", "Patch", null, ["pc-direct"], WakeOnLan: true, WakeLeadMinutes: NewJobRequest.MaxWakeLeadMinutes + 1)));
+        Assert.Equal("WakeLeadOutOfRange", range.ErrorId);
+        var shutdown = await Assert.ThrowsAsync<DistException>(() => _engine.Jobs.CreateAsync(
+            new NewJobRequest("Store", "Patch", null, ["relay-w"], JobType.TransferToRelay, ShutdownAfter: true)));
+        Assert.Equal("InstallSettingNotForTransfer", shutdown.ErrorId);
+        Assert.Empty(await _engine.Jobs.ListAsync());
+    }
+
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _jobListener.Dispose();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var node in Enumerable.Reverse(_nodes))
+        {
+            output.WriteLine(await node.StopAsync());
+            node.Dispose();
+        }
+        Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
