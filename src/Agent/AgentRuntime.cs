@@ -781,11 +781,13 @@ public sealed class AgentRuntime : IDisposable
             return [];
         }
         var installed = _store.LoadInstalled();
+        var now = _time.GetUtcNow().UtcDateTime;
         var offered = new List<AvailablePackage>();
         foreach (var ticket in _store.AllTickets().Where(t => t is { Phase: TicketPhase.Available, Result: null }))
         {
             var verdict = Verify(ticket, null);
-            if (verdict.Accepted && SignedWork.IsUserChoice(verdict.Settings!))
+            // An offer ends with the package's expiry, as the manager signed it.
+            if (verdict.Accepted && SignedWork.IsUserChoice(verdict.Settings!) && !(verdict.Settings!.StoreUntil <= now))
             {
                 var manifest = verdict.Manifest!;
                 offered.Add(new AvailablePackage(manifest.Name, manifest.Version, verdict.Settings!.Description, manifest.TotalBytes,

@@ -114,7 +114,7 @@ public sealed record WorkItem(
 /// <remarks>
 /// JobType is "TransferToRelay" for a work item that asks a relay to store the package in its cache (no install) until
 /// StoreUntil (UTC; null: until removed); "UserChoice" offers the package to the host's user, who installs it when they
-/// choose (`jp1dist install`); null or "Install" installs. RebootAfter asks the agent to restart the computer
+/// choose (`jp1dist install`), until StoreUntil (the package's expiry); null or "Install" installs. RebootAfter asks the agent to restart the computer
 /// when the install ends with one of the package's reboot codes (`New-DistJob -RebootAfter`), once no install or
 /// transfer runs.
 /// </remarks>

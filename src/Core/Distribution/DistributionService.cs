@@ -372,7 +372,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var key = engine.SigningKeys.Current();
         var rows = await (from t in db.Targets.AsNoTracking()
                           join j in db.Jobs on t.JobId equals j.Id
-                          where hostIds.Contains(t.HostId) && (TargetStates.Servable.Contains(t.Status) || t.Status == TargetStatus.Suspended)
+                          // Available: the relay is not to serve it, but must know its manifest to serve the content when the user installs it.
+                          where hostIds.Contains(t.HostId) && (TargetStates.Servable.Contains(t.Status) || t.Status == TargetStatus.Suspended || t.Status == TargetStatus.Available)
                                 && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
                           orderby t.QueuedAt
                           select new { t.Id, t.HostId, t.WorkItemId, Job = j.Name, t.Attempt, j.PackageId, t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt, t.SettingsSigningKey, t.Status })

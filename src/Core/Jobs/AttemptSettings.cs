@@ -19,7 +19,7 @@ public sealed record SignedAttempt(string Json, string Signature, DateTime? Inst
 /// the install time and the transfer pacing, bound to the attempt's ticket, the host, the job, and the package's name,
 /// version and manifest hash, with an expiry (<see cref="SignedWork"/> is what the agent checks). A transfer-to-relay
 /// attempt carries the job type and the package's expiry (StoreUntil) instead of conditions and an install time; a user-choice
-/// attempt carries its job type beside the install settings. Every
+/// attempt carries its job type and the package's expiry (StoreUntil: offered until then) beside the install settings. Every
 /// place that gives a target a new ticket (execution, re-execution, automatic retry, an ID group member that joins
 /// later) signs them here, and serving signs them again when their expiry nears (<see cref="Renew"/>).
 /// </summary>
@@ -52,7 +52,8 @@ public sealed class AttemptSettings
                 .Merge(PackageService.ReadConditions(job.InstallConditionsJson));
             // A user-choice attempt carries its type: the agent offers the package to its user instead of installing it.
             template = new JobSettings(Guid.Empty, conditions.IsEmpty ? null : conditions, job.InstallAt ?? package.InstallAt, job.SegmentIntervalSeconds, job.BandwidthLimitKBps,
-                JobType: job.Type == JobType.UserChoice ? nameof(JobType.UserChoice) : null, RebootAfter: job.RebootAfter);
+                JobType: job.Type == JobType.UserChoice ? nameof(JobType.UserChoice) : null, RebootAfter: job.RebootAfter,
+                StoreUntil: job.Type == JobType.UserChoice ? package.ExpiresAt : null);
         }
         // The current key once for every target these settings are signed for.
         return new AttemptSettings(engine, template with

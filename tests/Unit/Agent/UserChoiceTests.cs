@@ -58,6 +58,25 @@ public sealed class UserChoiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_offer_ends_with_the_package_expiry_and_cannot_be_installed_after_it()
+    {
+        var clock = new Engine.AuditRetentionTests.FixedClock(DateTimeOffset.UtcNow);
+        using var agent = await _h.AgentAsync("pc-e", _h.Handler(), clock);
+        await agent.RunOnceAsync(default);
+        await _h.Folder.Engine.Packages.CreateAsync(new NewPackageRequest("Brief", "1.0", Path.Combine(_h.Folder.Root, "pkg"), "install.sh", [_h.InstallLog],
+            ExpiresAt: DateTime.UtcNow.AddDays(1)));
+        await _h.ExecuteAsync(new NewJobRequest("Short", "Brief", null, ["pc-e"], JobType.UserChoice));
+        await agent.RunOnceAsync(default);
+        Assert.Single(agent.ListAvailable());
+
+        using var later = await _h.AgentAsync("pc-e", _h.Handler(), new Engine.AuditRetentionTests.FixedClock(DateTimeOffset.UtcNow.AddDays(2)));
+        Assert.Empty(later.ListAvailable());
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => later.InstallAvailableAsync("Brief", null, default));
+        Assert.Contains("no package is available", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _h.InstallCount());
+    }
+
+    [Fact]
     public async Task Available_is_refused_for_a_job_that_is_not_a_user_choice()
     {
         var handler = _h.Handler();
