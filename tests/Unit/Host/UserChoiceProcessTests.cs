@@ -17,7 +17,9 @@ public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOut
 
     private DistEngine Engine => manager.Engine;
 
-    private string State => Path.Combine(manager.Root, "agent-" + HostName);
+    private string State => StateOf(HostName);
+
+    private string StateOf(string host) => Path.Combine(manager.Root, "agent-" + host);
 
     [Fact]
     public async Task A_user_choice_package_is_available_then_listed_and_installed_by_the_user_once()
@@ -77,32 +79,52 @@ public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOut
         Assert.Equal((TargetStatus.Failed, 3), (status.Status, status.ExitCode));
     }
 
-    /// <summary>The host, registered once per class by a real agent run.</summary>
-    private async Task RegisteredAsync()
+    [Fact]
+    public async Task A_user_install_beside_a_running_agent_on_the_same_state_installs_once()
     {
-        if ((await Engine.Hosts.ListAsync(new HostQuery(HostName))).Count == 0)
+        const string host = "pc-running";
+        var log = Path.Combine(manager.Root, "choice-beside.log");
+        await RegisteredAsync(host);
+        using var agent = NodeProcess.Start(null, "agent", "--manager", manager.Url, "--name", host, "--state", StateOf(host));
+        await OfferedAsync("choice-beside", "Beside", "exit 0", log, null, host);
+        await Eventually.ForAsync(async () => (await StatusAsync("Beside", host)).Status == TargetStatus.Available, "the running agent offers the package");
+
+        // The user's report makes the item servable again: the running agent is served it and must leave it to the user's install.
+        var installed = await RunAsync("install", "choice-beside", "--state", StateOf(host));
+        Assert.True(installed.ExitCode == 0, installed.Output);
+        Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Beside", host)).Status);
+        var agentOutput = await agent.StopAsync();
+        output.WriteLine(agentOutput);
+        Assert.Equal([$"{host} choice-beside"], File.ReadAllLines(log));
+        Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Beside", host)).Status);
+    }
+
+    /// <summary>The host, registered once per class by a real agent run.</summary>
+    private async Task RegisteredAsync(string host = HostName)
+    {
+        if ((await Engine.Hosts.ListAsync(new HostQuery(host))).Count == 0)
         {
-            var token = Path.Combine(manager.Root, HostName + ".token");
+            var token = Path.Combine(manager.Root, host + ".token");
             File.WriteAllText(token, await manager.NewTokenTextAsync() + "\n");
-            var registered = await RunAsync("agent", "--manager", manager.Url, "--token-file", token, "--name", HostName, "--state", State, "--once");
+            var registered = await RunAsync("agent", "--manager", manager.Url, "--token-file", token, "--name", host, "--state", StateOf(host), "--once");
             Assert.True(registered.ExitCode == 0, registered.Output);
         }
     }
 
     /// <summary>A package whose script logs its install then ends with <paramref name="ending"/>, offered to the host by an executed UserChoice job.</summary>
-    private async Task OfferedAsync(string package, string job, string ending, string log, string? description)
+    private async Task OfferedAsync(string package, string job, string ending, string log, string? description, string host = HostName)
     {
         var folder = Path.Combine(manager.Root, "package-" + package);
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "install.sh"), $"#!/bin/sh\necho \"$JP1DIST_HOST_NAME $JP1DIST_PACKAGE_NAME\" >> \"$1\"\n{ending}\n");
         File.WriteAllBytes(Path.Combine(folder, "payload.bin"), new byte[200_000]);
         await Engine.Packages.CreateAsync(new NewPackageRequest(package, "1.0", folder, "install.sh", [log], Description: description, SegmentSize: 65536), null);
-        await Engine.Jobs.CreateAsync(new NewJobRequest(job, package, null, [HostName], JobType.UserChoice));
+        await Engine.Jobs.CreateAsync(new NewJobRequest(job, package, null, [host], JobType.UserChoice));
         await Engine.Jobs.StartAsync(job);
-        await Eventually.ForAsync(async () => (await StatusAsync(job)).Status == TargetStatus.Queued, $"job '{job}' dispatched");
+        await Eventually.ForAsync(async () => (await StatusAsync(job, host)).Status is TargetStatus.Queued or TargetStatus.Available, $"job '{job}' dispatched");
     }
 
-    private async Task<DistJobStatus> StatusAsync(string job) => (await Engine.Jobs.GetStatusAsync(new JobStatusQuery(job, HostName))).Single();
+    private async Task<DistJobStatus> StatusAsync(string job, string host = HostName) => (await Engine.Jobs.GetStatusAsync(new JobStatusQuery(job, host))).Single();
 
     private async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
     {
