@@ -116,6 +116,8 @@ public sealed class AgentRuntime : IDisposable
     {
         var backoff = NewBackoff(TimeSpan.FromSeconds(1));
         _power.SettleAtStart();
+        // This computer's user lists and installs offered packages through the running agent (jp1dist available, install).
+        await using var channel = LocalChannel.Open(_store.Folder, HandleLocalAsync, _logger);
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -843,6 +845,32 @@ public sealed class AgentRuntime : IDisposable
             ? new UserInstallOutcome(chosen.Name, chosen.Version, "Failed", null,
                 whole ? "The install did not finish; the agent takes it up again at its next run." : "Another process on this computer is installing it.", null)
             : new UserInstallOutcome(chosen.Name, chosen.Version, result.Status, result.ExitCode, result.Message, result.OutputTail);
+    }
+
+    /// <summary>Answers a request of this computer's user on the local channel: bad input is refused and changes nothing.</summary>
+    private async Task<LocalResponse> HandleLocalAsync(LocalRequest request, CancellationToken cancellationToken)
+    {
+        switch (request.Op)
+        {
+            case "list":
+                return new LocalResponse(Available: ListAvailable());
+            case "install":
+                try
+                {
+                    return new LocalResponse(Outcome: await InstallAvailableAsync(request.Name ?? "", request.Version, cancellationToken));
+                }
+                catch (ArgumentException e)
+                {
+                    return new LocalResponse(Refusal: e.Message);
+                }
+                catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException or LocalFaultException)
+                {
+                    _logger.LogWarning("The user's install of {Package} failed: {Error}", request.Name, e.Message);
+                    return new LocalResponse(Error: e.Message);
+                }
+            default:
+                return new LocalResponse(Refusal: $"'{request.Op}' is not a request of the local channel: use list or install.");
+        }
     }
 
     /// <summary>A transfer-to-relay work item: the package goes into this relay's cache until it expires; nothing is installed.</summary>

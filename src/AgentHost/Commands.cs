@@ -513,12 +513,20 @@ internal static class Commands
         command.SetAction(async (result, cancellationToken) =>
         {
             var folder = result.GetValue(state) ?? AgentOptions.DefaultStateFolder(result.GetValue(name) ?? Environment.MachineName);
-            using var runtime = UserRuntime("available", folder, allowInsecureHttp: true, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-            if (runtime is null)
+            IReadOnlyList<AvailablePackage> offered;
+            if (await LocalChannel.AskAsync(folder, new LocalRequest("list"), cancellationToken) is { } answer)
             {
-                return 2;
+                offered = answer.Available ?? [];
             }
-            var offered = runtime.ListAvailable();
+            else
+            {
+                using var runtime = UserRuntime("available", folder, allowInsecureHttp: true, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+                if (runtime is null)
+                {
+                    return 2;
+                }
+                offered = runtime.ListAvailable();
+            }
             if (offered.Count == 0)
             {
                 await Console.Out.WriteLineAsync("No package is available on this computer.");
@@ -557,6 +565,30 @@ internal static class Commands
         command.SetAction(async (result, cancellationToken) =>
         {
             var folder = result.GetValue(state) ?? AgentOptions.DefaultStateFolder(result.GetValue(name) ?? Environment.MachineName);
+            // The running agent does it when there is one; otherwise this process does, with the agent's state.
+            LocalResponse? answer;
+            try
+            {
+                answer = await LocalChannel.AskAsync(folder, new LocalRequest("install", result.GetValue(package), result.GetValue(version)), cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return 130;
+            }
+            catch (IOException e)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist install: the running agent did not answer: {e.Message}");
+                return 1;
+            }
+            if (answer is not null)
+            {
+                if (answer.Refusal is not null || answer.Error is not null)
+                {
+                    await Console.Error.WriteLineAsync($"jp1dist install: {answer.Refusal ?? answer.Error}");
+                    return answer.Refusal is not null ? UserInstallRefused : 1;
+                }
+                return await ShowOutcomeAsync(answer.Outcome!, " (installed by the running agent)");
+            }
             var store = new AgentStateStore(folder);
             using var logger = DistLogging.Create(store.LogsFolder, "install");
             using var factory = new SerilogLoggerFactory(logger);
@@ -567,13 +599,7 @@ internal static class Commands
             }
             try
             {
-                var outcome = await runtime.InstallAvailableAsync(result.GetValue(package)!, result.GetValue(version), cancellationToken);
-                var code = outcome.ExitCode is { } exit ? $" (exit code {exit})" : "";
-                var line = outcome.AlreadyInstalled
-                    ? outcome.Message
-                    : $"{outcome.Name} {outcome.Version}: {outcome.Status}{code}. {outcome.Message}";
-                await (outcome.Succeeded ? Console.Out : Console.Error).WriteLineAsync(line);
-                return !outcome.Succeeded ? 1 : outcome.Status == ReportStatuses.SucceededRebootRequired ? RebootRequiredExitCode : 0;
+                return await ShowOutcomeAsync(await runtime.InstallAvailableAsync(result.GetValue(package)!, result.GetValue(version), cancellationToken), "");
             }
             catch (ArgumentException e)
             {
@@ -593,6 +619,17 @@ internal static class Commands
             }
         });
         return command;
+    }
+
+    /// <summary>Prints a user's install's outcome and returns the exit code it means: 0 installed, 3010 restart needed, 1 not installed.</summary>
+    private static async Task<int> ShowOutcomeAsync(UserInstallOutcome outcome, string by)
+    {
+        var code = outcome.ExitCode is { } exit ? $" (exit code {exit})" : "";
+        var line = outcome.AlreadyInstalled
+            ? outcome.Message
+            : $"{outcome.Name} {outcome.Version}: {outcome.Status}{code}{by}. {outcome.Message}";
+        await (outcome.Succeeded ? Console.Out : Console.Error).WriteLineAsync(line);
+        return !outcome.Succeeded ? 1 : outcome.Status == ReportStatuses.SucceededRebootRequired ? RebootRequiredExitCode : 0;
     }
 
     private static Command Run()

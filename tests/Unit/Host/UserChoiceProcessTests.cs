@@ -9,7 +9,8 @@ namespace JP1Dist.Tests.Host;
 /// User-choice jobs through real processes: a real manager, an agent registered with `jp1dist agent --once`, a UserChoice
 /// job executed; the agent's next run makes it Available at the manager and installs nothing; `jp1dist available` lists
 /// it, `jp1dist install NAME` (no agent running: it does the work itself with the agent's state) installs it once and the
-/// manager shows Succeeded; a failing install exits non-zero with the command's code and the manager shows Failed.
+/// manager shows Succeeded; a failing install exits non-zero with the command's code and the manager shows Failed; with
+/// the agent running, the commands ask it over its owner-only socket instead.
 /// </summary>
 public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOutputHelper output) : IClassFixture<HttpsManagerFixture>
 {
@@ -80,7 +81,7 @@ public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOut
     }
 
     [Fact]
-    public async Task A_user_install_beside_a_running_agent_on_the_same_state_installs_once()
+    public async Task A_running_agent_installs_for_its_user_through_its_owner_only_socket_once()
     {
         const string host = "pc-running";
         var log = Path.Combine(manager.Root, "choice-beside.log");
@@ -89,14 +90,29 @@ public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOut
         await OfferedAsync("choice-beside", "Beside", "exit 0", log, null, host);
         await Eventually.ForAsync(async () => (await StatusAsync("Beside", host)).Status == TargetStatus.Available, "the running agent offers the package");
 
-        // The user's report makes the item servable again: the running agent is served it and must leave it to the user's install.
+        // The commands talk to the running agent over its owner-only socket in the state folder (not on Windows yet: there
+        // they do the work themselves, and the ticket's claim keeps the agent from acting on it at the same time).
+        var socket = Path.Combine(StateOf(host), "agent.sock");
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.True(File.Exists(socket));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(socket));
+        }
+        var listed = await RunAsync("available", "--state", StateOf(host));
+        Assert.Contains("choice-beside", listed.Output, StringComparison.Ordinal);
+        var refused = await RunAsync("install", "no-such-app", "--state", StateOf(host));
+        Assert.True(refused.ExitCode == 2, refused.Output);
+        Assert.Contains("'no-such-app' is not available", refused.Output, StringComparison.Ordinal);
+
         var installed = await RunAsync("install", "choice-beside", "--state", StateOf(host));
         Assert.True(installed.ExitCode == 0, installed.Output);
+        Assert.Contains(OperatingSystem.IsWindows() ? "Succeeded (exit code 0)" : "Succeeded (exit code 0) (installed by the running agent)", installed.Output, StringComparison.Ordinal);
         Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Beside", host)).Status);
         var agentOutput = await agent.StopAsync();
         output.WriteLine(agentOutput);
         Assert.Equal([$"{host} choice-beside"], File.ReadAllLines(log));
         Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Beside", host)).Status);
+        Assert.False(File.Exists(socket), "a stopped agent removes its socket");
     }
 
     /// <summary>The host, registered once per class by a real agent run.</summary>
