@@ -77,6 +77,26 @@ public sealed class UserChoiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_offer_whose_job_was_removed_installs_nothing_when_chosen_and_is_offered_no_more()
+    {
+        using var agent = await _h.AgentAsync("pc-r", _h.Handler());
+        await agent.RunOnceAsync(default);
+        await _h.PackageAsync("App");
+        await _h.ExecuteAsync(new NewJobRequest("Gone", "App", null, ["pc-r"], JobType.UserChoice));
+        await agent.RunOnceAsync(default);
+        Assert.Single(agent.ListAvailable());
+        var active = await Assert.ThrowsAsync<DistException>(() => _h.Folder.Engine.Jobs.RemoveAsync("Gone", force: false));
+        Assert.Equal("JobActive", active.ErrorId);
+        await _h.Folder.Engine.Jobs.RemoveAsync("Gone", force: true);
+
+        var outcome = await agent.InstallAvailableAsync("App", null, default);
+        Assert.False(outcome.Succeeded);
+        Assert.Contains("no longer current", outcome.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _h.InstallCount());
+        Assert.Empty(agent.ListAvailable());
+    }
+
+    [Fact]
     public async Task Available_is_refused_for_a_job_that_is_not_a_user_choice()
     {
         var handler = _h.Handler();
