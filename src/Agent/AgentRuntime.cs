@@ -122,6 +122,8 @@ public sealed class AgentRuntime : IDisposable
     {
         var backoff = NewBackoff(TimeSpan.FromSeconds(1));
         _power.SettleAtStart();
+        // This computer's user lists and installs offered packages through the running agent (jp1dist available, install).
+        await using var channel = LocalChannel.Open(_store.Folder, HandleLocalAsync, _logger);
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -397,8 +399,13 @@ public sealed class AgentRuntime : IDisposable
     /// <summary>Sends results that were not acknowledged, and closes tickets whose install was interrupted.</summary>
     private async Task RecoverAsync(CancellationToken cancellationToken)
     {
-        foreach (var ticket in _store.AllTickets())
+        foreach (var found in _store.AllTickets())
         {
+            using var claim = _store.TryClaim(found.Item.WorkItemId);
+            if (claim is null || _store.LoadTicket(found.Item.WorkItemId) is not { } ticket)
+            {
+                continue; // another process on this state folder acts on it (a user's jp1dist install) and reports it
+            }
             if (ticket.Phase == TicketPhase.Installing && ticket.Result is null)
             {
                 await SettleInterruptedInstallAsync(ticket, cancellationToken);
@@ -541,6 +548,23 @@ public sealed class AgentRuntime : IDisposable
     /// </summary>
     private async Task<bool> ExecuteAsync(Ticket ticket, CancellationToken cancellationToken, DateTime? receivedNow = null, bool save = false)
     {
+        using var claim = _store.TryClaim(ticket.Item.WorkItemId);
+        if (claim is null)
+        {
+            // Another process on this state folder (a user's jp1dist install) acts on it now; it reports what becomes of it.
+            _logger.LogInformation("Job {Job}: work item {WorkItem} is being acted on by another process on this state folder; leaving it to it", ticket.Item.JobName, ticket.Item.WorkItemId);
+            return false;
+        }
+        if (!save && _store.LoadTicket(ticket.Item.WorkItemId) is { } current
+            && (current.Phase != ticket.Phase || current.ChosenAt != ticket.ChosenAt || current.Result is not null))
+        {
+            // Moved on by another process since it was read: act on it as it is now, and never on an outcome again.
+            if (current.Result is not null || current.Phase is TicketPhase.Installing or TicketPhase.Completed)
+            {
+                return false;
+            }
+            ticket = current;
+        }
         try
         {
             if (save)
@@ -602,9 +626,22 @@ public sealed class AgentRuntime : IDisposable
             await StoreOnRelayAsync(ticket, manifest, settings, cancellationToken);
             return true;
         }
-        // The manager puts the effective conditions and install time (job over package) in the signed settings.
+        var userChoice = SignedWork.IsUserChoice(settings);
+        if (userChoice && ticket.ChosenAt is null)
+        {
+            return await OfferAsync(ticket, manifest, settings, cancellationToken);
+        }
+        if (userChoice && ticket.Phase == TicketPhase.Received
+            && SignedWork.RollbackRefusal(manifest, name => _store.LoadInstalled().GetValueOrDefault(name)) is { } rollback)
+        {
+            // Offering an older version is no rollback; installing it is, and the user's choice is held to the same rule as a job.
+            await RefuseAsync(ticket, new SignedWorkVerdict(null, null, rollback), cancellationToken);
+            return true;
+        }
+        // The manager puts the effective conditions and install time (job over package) in the signed settings. A user's
+        // choice is its install time.
         var conditions = settings.InstallConditions;
-        var installAt = settings.InstallAt;
+        var installAt = userChoice ? null : settings.InstallAt;
         if (ticket.InstallAt != installAt)
         {
             ticket.InstallAt = installAt;
@@ -806,6 +843,133 @@ public sealed class AgentRuntime : IDisposable
         catch (HigherSystemException e) when (e.Status is HttpStatusCode.NotFound or HttpStatusCode.BadRequest)
         {
             _logger.LogWarning("The higher system did not take the power report on {Id} ({ErrorId}: {Error})", report.WorkItemId, e.ErrorId, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// A user-choice work item not chosen yet: offered to this computer's user (reported Available, kept on disk in phase
+    /// Available) when the install conditions this computer's facts decide are met; nothing is fetched or run. Returns false
+    /// when it was offered already, so a caller does not spin on it.
+    /// </summary>
+    private async Task<bool> OfferAsync(Ticket ticket, PackageManifest manifest, JobSettings settings, CancellationToken cancellationToken)
+    {
+        if (ticket.Phase == TicketPhase.Available)
+        {
+            return false; // waits for its user
+        }
+        if (settings.InstallConditions is { } conditions
+            && await AgentConditions.CheckAsync(conditions, _store, _store.StagingFolder(ticket.Item.WorkItemId), runCheckProgram: false, cancellationToken) is { Met: false } unmet)
+        {
+            await ConditionNotMetAsync(ticket, unmet, cancellationToken);
+            return true;
+        }
+        if (await StopsAsync(ticket, await ReportAsync(ticket, ReportStatuses.Available, cancellationToken), cancellationToken))
+        {
+            return true;
+        }
+        ticket.Phase = TicketPhase.Available;
+        _store.SaveTicket(ticket);
+        _logger.LogInformation("Job {Job}: {Package} {Version} is available to this computer's user (jp1dist available, jp1dist install {Package})",
+            ticket.Item.JobName, manifest.Name, manifest.Version, manifest.Name);
+        return true;
+    }
+
+    /// <summary>The packages offered to this computer's user whose signatures still verify, newest version first per name.</summary>
+    public IReadOnlyList<AvailablePackage> ListAvailable()
+    {
+        _identity ??= _store.LoadIdentity();
+        if (_identity is not { Pending: false })
+        {
+            return [];
+        }
+        var installed = _store.LoadInstalled();
+        var now = _time.GetUtcNow().UtcDateTime;
+        var offered = new List<AvailablePackage>();
+        foreach (var ticket in _store.AllTickets().Where(t => t is { Phase: TicketPhase.Available, Result: null }))
+        {
+            var verdict = Verify(ticket, null);
+            // An offer ends with the package's expiry, as the manager signed it.
+            if (verdict.Accepted && SignedWork.IsUserChoice(verdict.Settings!) && !(verdict.Settings!.StoreUntil <= now))
+            {
+                var manifest = verdict.Manifest!;
+                offered.Add(new AvailablePackage(manifest.Name, manifest.Version, verdict.Settings!.Description, manifest.TotalBytes,
+                    string.Equals(installed.GetValueOrDefault(manifest.Name), manifest.Version, StringComparison.OrdinalIgnoreCase),
+                    ticket.Item.JobName, ticket.Item.WorkItemId));
+            }
+        }
+        return offered.OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase)
+            .ThenByDescending(p => p.Version, Comparer<string>.Create(JP1Dist.Protocol.Versions.VersionComparer.Compare)).ToList();
+    }
+
+    /// <summary>
+    /// Installs the package <paramref name="name"/> offered to this computer's user (the newest offered version, or
+    /// <paramref name="version"/>): the same steps as an install job (signatures checked again, download from the higher
+    /// system, conditions, install through the install wrapper, report), at most once. Returns the outcome; an install that
+    /// ran fails or succeeds in it, and nothing offered by that name is an <see cref="ArgumentException"/> naming what is.
+    /// </summary>
+    public async Task<UserInstallOutcome> InstallAvailableAsync(string name, string? version, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var offered = ListAvailable();
+        var chosen = offered.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)
+            && (version is null || string.Equals(p.Version, version, StringComparison.OrdinalIgnoreCase)));
+        if (chosen is null)
+        {
+            var installed = _store.LoadInstalled().GetValueOrDefault(name);
+            if (installed is not null && (version is null || string.Equals(installed, version, StringComparison.OrdinalIgnoreCase)))
+            {
+                return new UserInstallOutcome(name, installed, "Installed", null, $"Package '{name}' {installed} is installed already; nothing was run.", null, AlreadyInstalled: true);
+            }
+            var names = offered.Count == 0 ? "no package is available on this computer" : "available: " + string.Join(", ", offered.Select(p => $"{p.Name} {p.Version}"));
+            throw new ArgumentException($"Package '{name}'{(version is null ? "" : $" version {version}")} is not available on this computer ({names}).", nameof(name));
+        }
+        if (!await EnsureRegisteredAsync(cancellationToken))
+        {
+            throw new InvalidOperationException("This agent's registration waits for an administrator's approval; nothing can be installed until then.");
+        }
+        using (var claim = _store.TryClaim(chosen.WorkItemId))
+        {
+            if (claim is null || _store.LoadTicket(chosen.WorkItemId) is not { Phase: TicketPhase.Available, Result: null, ChosenAt: null } ticket)
+            {
+                throw new InvalidOperationException($"Package '{chosen.Name}' {chosen.Version} is being installed by another process on this computer already.");
+            }
+            // Saved before anything is fetched: from here on the item is an install, and is offered no more.
+            ticket.ChosenAt = _time.GetUtcNow().UtcDateTime;
+            ticket.Phase = TicketPhase.Received;
+            _store.SaveTicket(ticket);
+        }
+        _logger.LogInformation("Job {Job}: this computer's user chose to install {Package} {Version}", chosen.JobName, chosen.Name, chosen.Version);
+        var whole = await ExecuteAsync(_store.LoadTicket(chosen.WorkItemId)!, cancellationToken);
+        var result = _store.LoadTicket(chosen.WorkItemId)?.Result;
+        return result is null
+            ? new UserInstallOutcome(chosen.Name, chosen.Version, "Failed", null,
+                whole ? "The install did not finish; the agent takes it up again at its next run." : "Another process on this computer is installing it.", null)
+            : new UserInstallOutcome(chosen.Name, chosen.Version, result.Status, result.ExitCode, result.Message, result.OutputTail);
+    }
+
+    /// <summary>Answers a request of this computer's user on the local channel: bad input is refused and changes nothing.</summary>
+    private async Task<LocalResponse> HandleLocalAsync(LocalRequest request, CancellationToken cancellationToken)
+    {
+        switch (request.Op)
+        {
+            case "list":
+                return new LocalResponse(Available: ListAvailable());
+            case "install":
+                try
+                {
+                    return new LocalResponse(Outcome: await InstallAvailableAsync(request.Name ?? "", request.Version, cancellationToken));
+                }
+                catch (ArgumentException e)
+                {
+                    return new LocalResponse(Refusal: e.Message);
+                }
+                catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException or LocalFaultException)
+                {
+                    _logger.LogWarning("The user's install of {Package} failed: {Error}", request.Name, e.Message);
+                    return new LocalResponse(Error: e.Message);
+                }
+            default:
+                return new LocalResponse(Refusal: $"'{request.Op}' is not a request of the local channel: use list or install.");
         }
     }
 
@@ -1186,6 +1350,19 @@ public sealed class AgentRuntime : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+}
+
+/// <summary>A package offered to this computer's user (a user-choice job), as <c>jp1dist available</c> lists it.</summary>
+public sealed record AvailablePackage(string Name, string Version, string? Description, long SizeBytes, bool Installed, string JobName, Guid WorkItemId);
+
+/// <summary>
+/// What became of a user's install: the status reported (Succeeded, SucceededRebootRequired, Failed, ConditionNotMet; or
+/// "Installed" when that version was installed already and nothing ran), the install command's exit code and the message.
+/// </summary>
+public sealed record UserInstallOutcome(string Name, string Version, string Status, int? ExitCode, string? Message, string? OutputTail, bool AlreadyInstalled = false)
+{
+    /// <summary>True when the package is installed now.</summary>
+    public bool Succeeded => AlreadyInstalled || Status is ReportStatuses.Succeeded or ReportStatuses.SucceededRebootRequired;
 }
 
 /// <summary>Content that failed its hash check or could not be placed safely.</summary>

@@ -22,6 +22,8 @@ public enum TicketPhase
     Downloaded,
     Installing,
     Completed,
+    /// <summary>A user-choice package offered to this computer's user: kept until they install it (<see cref="Ticket.ChosenAt"/>).</summary>
+    Available,
 }
 
 /// <summary>The outcome the agent reports for a ticket.</summary>
@@ -49,6 +51,12 @@ public sealed class Ticket
     /// then, so a signing key that retires while the item waits for its install time does not undo an accepted item.
     /// </summary>
     public DateTime? ReceivedAt { get; set; }
+
+    /// <summary>
+    /// For a user-choice item: when this computer's user chose to install it (UTC); null while it is only offered. Set once,
+    /// saved before anything is fetched, so the item goes on as an install from then on and is offered no more.
+    /// </summary>
+    public DateTime? ChosenAt { get; set; }
 }
 
 /// <summary>A transfer's progress, saved apart from its ticket.</summary>
@@ -243,6 +251,25 @@ public sealed class AgentStateStore
             ticket.SegmentsTransferred = progress.SegmentsTransferred;
         }
         return ticket;
+    }
+
+    /// <summary>
+    /// Claims a ticket for this process while it acts on it (an exclusive lock on a file in its folder, released when
+    /// disposed, or when the process ends), or null when another process holds it: the agent and a user's
+    /// <c>jp1dist install</c> on the same state folder never act on one ticket at once.
+    /// </summary>
+    public IDisposable? TryClaim(Guid workItemId)
+    {
+        LocalFault.CreateFolder(TicketFolder(workItemId), "the work item's folder");
+        var path = Path.Combine(TicketFolder(workItemId), "claim.lock");
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            return null;
+        }
     }
 
     /// <summary>Every ticket on disk.</summary>

@@ -28,6 +28,8 @@ internal static class Commands
         root.Subcommands.Add(Relay());
         root.Subcommands.Add(Agent());
         root.Subcommands.Add(Offline());
+        root.Subcommands.Add(Available());
+        root.Subcommands.Add(Install());
         root.Subcommands.Add(Run());
         return root;
     }
@@ -502,6 +504,170 @@ internal static class Commands
             }
         });
         return command;
+    }
+
+    /// <summary>The options of the user's commands: which agent's state (by state folder, or by host name for the default folder).</summary>
+    private static (Option<string?> State, Option<string?> Name) UserStateOptions() => (
+        new Option<string?>("--state") { Description = "This computer's agent state folder (default: per-user application data of the host name)." },
+        new Option<string?>("--name") { Description = "This computer's host name, for the default state folder (default: the computer name)." });
+
+    /// <summary>
+    /// The runtime of the agent whose state folder <paramref name="folder"/> is, to act for its user with its identity and
+    /// credential (the higher system it registered with, the pin it holds); null, with the reason on stderr, when that folder
+    /// holds no registered agent.
+    /// </summary>
+    private static AgentRuntime? UserRuntime(string role, string folder, bool allowInsecureHttp, Microsoft.Extensions.Logging.ILogger logger)
+    {
+        var store = new AgentStateStore(folder);
+        if (store.LoadIdentity() is not { } identity)
+        {
+            Console.Error.WriteLine($"jp1dist {role}: no agent is registered with the state folder '{store.Folder}' (it holds no agent.json); "
+                + "start the agent first (jp1dist agent --manager URL --token TOKEN), or name its folder with --state.");
+            return null;
+        }
+        if (PlainHttp.ConnectRefusal(role, identity.ManagerUrl, allowInsecureHttp) is { } refusal)
+        {
+            Console.Error.WriteLine(refusal);
+            return null;
+        }
+        return new AgentRuntime(new AgentOptions
+        {
+            ManagerUrl = identity.ManagerUrl,
+            Name = identity.Name,
+            StateFolder = store.Folder,
+            AllowInsecureHttp = allowInsecureHttp,
+            InstallWrapper = InstallWrapper.ForThisProgram(),
+        }, logger);
+    }
+
+    /// <summary>jp1dist available: lists the packages offered to this computer's user (user-choice jobs).</summary>
+    private static Command Available()
+    {
+        var (state, name) = UserStateOptions();
+        var command = new Command("available", "Lists the packages offered to this computer's user (user-choice jobs): name, version, size, whether installed, description.")
+        {
+            state, name,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var folder = result.GetValue(state) ?? AgentOptions.DefaultStateFolder(result.GetValue(name) ?? Environment.MachineName);
+            IReadOnlyList<AvailablePackage> offered;
+            if (await LocalChannel.AskAsync(folder, new LocalRequest("list"), cancellationToken) is { } answer)
+            {
+                offered = answer.Available ?? [];
+            }
+            else
+            {
+                using var runtime = UserRuntime("available", folder, allowInsecureHttp: true, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+                if (runtime is null)
+                {
+                    return 2;
+                }
+                offered = runtime.ListAvailable();
+            }
+            if (offered.Count == 0)
+            {
+                await Console.Out.WriteLineAsync("No package is available on this computer.");
+                return 0;
+            }
+            string[] header = ["Name", "Version", "Size", "Installed", "Description"];
+            var rows = offered.Select(p => new[] { p.Name, p.Version, LocalFault.FormatBytes(p.SizeBytes), p.Installed ? "Yes" : "No", p.Description ?? "" }).ToList();
+            var widths = header.Select((h, i) => rows.Select(r => r[i].Length).Append(h.Length).Max()).ToArray();
+            foreach (var row in rows.Prepend(header))
+            {
+                await Console.Out.WriteLineAsync(string.Join("  ", row.Select((cell, i) => i == row.Length - 1 ? cell : cell.PadRight(widths[i]))).TrimEnd());
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Exit code of jp1dist install when the request is refused before anything is done (bad input, nothing by that name).</summary>
+    private const int UserInstallRefused = 2;
+
+    /// <summary>jp1dist install: installs one package offered to this computer's user, waits, and ends with its outcome.</summary>
+    private static Command Install()
+    {
+        var package = new Argument<string>("name") { Description = "The name of an available package (jp1dist available lists them)." };
+        var version = new Option<string?>("--version") { Description = "The version to install, when several are available (default: the newest)." };
+        var (state, name) = UserStateOptions();
+        var insecure = new Option<bool>(PlainHttp.AllowSwitch)
+        {
+            Description = "Allow the agent's plain http:// higher system beyond loopback (as the agent was started with).",
+        };
+        var command = new Command("install", "Installs a package offered to this computer's user: downloads it from the agent's higher system, checks its "
+            + "signatures, hashes and install conditions, installs it, reports the result to the manager, and exits 0 when it installed.")
+        {
+            package, version, state, name, insecure,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var folder = result.GetValue(state) ?? AgentOptions.DefaultStateFolder(result.GetValue(name) ?? Environment.MachineName);
+            // The running agent does it when there is one; otherwise this process does, with the agent's state.
+            LocalResponse? answer;
+            try
+            {
+                answer = await LocalChannel.AskAsync(folder, new LocalRequest("install", result.GetValue(package), result.GetValue(version)), cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return 130;
+            }
+            catch (IOException e)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist install: the running agent did not answer: {e.Message}");
+                return 1;
+            }
+            if (answer is not null)
+            {
+                if (answer.Refusal is not null || answer.Error is not null)
+                {
+                    await Console.Error.WriteLineAsync($"jp1dist install: {answer.Refusal ?? answer.Error}");
+                    return answer.Refusal is not null ? UserInstallRefused : 1;
+                }
+                return await ShowOutcomeAsync(answer.Outcome!, " (installed by the running agent)");
+            }
+            var store = new AgentStateStore(folder);
+            using var logger = DistLogging.Create(store.LogsFolder, "install");
+            using var factory = new SerilogLoggerFactory(logger);
+            using var runtime = UserRuntime("install", folder, result.GetValue(insecure), factory.CreateLogger("JP1Dist.Agent"));
+            if (runtime is null)
+            {
+                return UserInstallRefused;
+            }
+            try
+            {
+                return await ShowOutcomeAsync(await runtime.InstallAvailableAsync(result.GetValue(package)!, result.GetValue(version), cancellationToken), "");
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist install: {e.Message}");
+                return UserInstallRefused;
+            }
+            catch (OperationCanceledException)
+            {
+                return 130;
+            }
+            catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException
+                or CertificatePinMismatchException or SigningKeyMismatchException or LocalFaultException or CredentialRevokedException)
+            {
+                logger.Error("{Message}", e.Message);
+                await Console.Error.WriteLineAsync($"jp1dist install: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Prints a user's install's outcome and returns the exit code it means: 0 installed, 3010 restart needed, 1 not installed.</summary>
+    private static async Task<int> ShowOutcomeAsync(UserInstallOutcome outcome, string by)
+    {
+        var code = outcome.ExitCode is { } exit ? $" (exit code {exit})" : "";
+        var line = outcome.AlreadyInstalled
+            ? outcome.Message
+            : $"{outcome.Name} {outcome.Version}: {outcome.Status}{code}{by}. {outcome.Message}";
+        await (outcome.Succeeded ? Console.Out : Console.Error).WriteLineAsync(line);
+        return !outcome.Succeeded ? 1 : outcome.Status == ReportStatuses.SucceededRebootRequired ? RebootRequiredExitCode : 0;
     }
 
     private static Command Run()

@@ -29,6 +29,8 @@ public enum TargetStatus
     StoredOnRelay = 10,
     /// <summary>The install command ended with one of the package's reboot codes: installed, and the computer must restart to finish.</summary>
     SucceededRebootRequired = 11,
+    /// <summary>For user-choice jobs: the package is offered on the host; its user installs it when they choose (jp1dist install).</summary>
+    Available = 12,
 }
 
 /// <summary>The transitions a target may make, listed in one place; every change is a compare-and-set on these.</summary>
@@ -39,9 +41,13 @@ public static class TargetStates
         // Waiting -> ConditionNotMet: the manager's pre-check at dispatch, on the facts it knows about the host.
         [TargetStatus.Waiting] = [TargetStatus.Queued, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
         // -> StoredOnRelay: a relay stored the package of a transfer-to-relay job (DistributionService.ReportAsync allows it for those only).
-        [TargetStatus.Queued] = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.StoredOnRelay],
-        [TargetStatus.Transferring] = [TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.StoredOnRelay],
-        [TargetStatus.Transferred] = [TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled],
+        // -> Available: the agent offers a user-choice package to its user (DistributionService.ReportAsync allows it for those only);
+        // from Transferring or Transferred as well, when a user's install was cut short before it ran and the agent offers it again.
+        [TargetStatus.Queued] = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.StoredOnRelay, TargetStatus.Available],
+        [TargetStatus.Transferring] = [TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.StoredOnRelay, TargetStatus.Available],
+        [TargetStatus.Transferred] = [TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Suspended, TargetStatus.Canceled, TargetStatus.Available],
+        // The user chose to install: the same way as an install job from here on. Not suspended (nothing is under way).
+        [TargetStatus.Available] = [TargetStatus.Transferring, TargetStatus.Transferred, TargetStatus.Installing, TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed, TargetStatus.ConditionNotMet, TargetStatus.Canceled],
         // An install under way finishes: it cannot be suspended or canceled.
         [TargetStatus.Installing] = [TargetStatus.Succeeded, TargetStatus.SucceededRebootRequired, TargetStatus.Failed],
         // Resuming goes back to Waiting when the execution has not been dispatched yet, else to Queued.

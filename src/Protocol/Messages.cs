@@ -117,7 +117,8 @@ public sealed record WorkItem(
 /// </summary>
 /// <remarks>
 /// JobType is "TransferToRelay" for a work item that asks a relay to store the package in its cache (no install) until
-/// StoreUntil (UTC; null: until removed); null or "Install" installs. RebootAfter asks the agent to restart the computer
+/// StoreUntil (UTC; null: until removed); "UserChoice" offers the package to the host's user, who installs it when they
+/// choose (`jp1dist install`), until StoreUntil (the package's expiry); null or "Install" installs. RebootAfter asks the agent to restart the computer
 /// when the install ends with one of the package's reboot codes (`New-DistJob -RebootAfter`), once no install or
 /// transfer runs. ShutdownAfter asks it to shut the computer down once the install ended, whatever its outcome, and no
 /// other install or transfer runs (`New-DistJob -ShutdownAfter`).
@@ -147,6 +148,9 @@ public sealed record JobSettings(
 
     /// <summary>The lowercase hex SHA-256 of the manifest text exactly as served (UTF-8).</summary>
     public string ManifestSha256 { get; init; } = "";
+
+    /// <summary>For a user-choice attempt: the package's description, which the user sees among the available packages.</summary>
+    public string? Description { get; init; }
 
     /// <summary>Until when (UTC) an agent accepts this work item as new; the manager signs it again before then.</summary>
     public DateTime ExpiresAt { get; init; }

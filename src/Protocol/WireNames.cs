@@ -14,9 +14,10 @@ public static class ReportStatuses
     public const string Failed = "Failed";
     public const string ConditionNotMet = "ConditionNotMet";
     public const string StoredOnRelay = "StoredOnRelay";
+    public const string Available = "Available";
 
     /// <summary>Every status a report may carry.</summary>
-    public static readonly IReadOnlyList<string> All = [Transferring, Transferred, Installing, Succeeded, SucceededRebootRequired, Failed, ConditionNotMet, StoredOnRelay];
+    public static readonly IReadOnlyList<string> All = [Transferring, Transferred, Installing, Succeeded, SucceededRebootRequired, Failed, ConditionNotMet, StoredOnRelay, Available];
 
     /// <summary>The status's name as spelled here, when <paramref name="status"/> is one (case-insensitive); otherwise null.</summary>
     public static string? Find(string? status) => WireNames.Find(All, status);

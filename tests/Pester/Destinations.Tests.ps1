@@ -155,3 +155,18 @@ Describe 'Host groups' {
         @(Get-DistIdGroup -Name 'Tokyo*').Count | Should -Be 0
     }
 }
+
+Describe 'Packages the user chooses' {
+    It 'offers a package with -Type UserChoice: the agent shows it Available and installs nothing' {
+        Invoke-Agent 'old-pc1'   # the jobs above first, so that only the offer is left
+        $before = @(Get-InstallLog $logs 'old-pc1').Count
+        $job = New-DistJob -Name 'AV offered' -Package 'AntiVirus' -Destination 'old-pc1' -Type UserChoice
+        $job.Type | Should -Be 'UserChoice'
+        (Start-DistJob -Name 'AV offered').HostNames | Should -Be @('old-pc1')
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ((Get-DistJobStatus -Job 'AV offered').Status -eq 'Waiting' -and [DateTime]::UtcNow -lt $deadline) { [Threading.Thread]::Sleep(200) }
+        Invoke-Agent 'old-pc1'
+        (Get-DistJobStatus -Job 'AV offered').Status | Should -Be 'Available'
+        @(Get-InstallLog $logs 'old-pc1').Count | Should -Be $before
+    }
+}

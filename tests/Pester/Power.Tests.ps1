@@ -9,7 +9,7 @@ BeforeAll {
     $shutdownLog = [IO.Path]::Combine($scratch, 'shutdown.log')
     $shutdown = if ($IsWindows) { @('--shutdown-command', 'cmd.exe', '--shutdown-arguments', '/c', "echo shutdown>> `"$shutdownLog`"") }
                 else { @('--shutdown-command', 'sh', '--shutdown-arguments', '-c', "echo shutdown >> '$shutdownLog'") }
-    $manager = Start-DistManager -Listen 'http://127.0.0.1:0'
+    $manager = Start-TestManager
     $token = New-DistEnrollmentToken -Description 'power test'
     $agent = Start-TestAgent -ManagerUrl $manager.Url -Token $token.Token -Name 'pc-a' -StateFolder ([IO.Path]::Combine($scratch, 'agent-pc-a')) `
         -ExtraArguments ($shutdown + @('--power-grace-seconds', '0'))
@@ -23,7 +23,7 @@ BeforeAll {
 
 AfterAll {
     Stop-TestAgent $agent
-    if (Get-DistManager) { Stop-DistManager }
+    Stop-TestManager
     Remove-TestFolder $scratch
 }
 

@@ -97,7 +97,7 @@ Describe 'Jobs for relays' {
         { Start-DistJob -Name 'Nobody below' -ErrorAction Stop } | Should -Throw -ErrorId 'NoLowerClients,*'
     }
 
-    It 'refuses TransferToRelay to clients, with install settings, for an ID group, and UserChoice' {
+    It 'refuses TransferToRelay to clients, with install settings, and for an ID group' {
         { New-DistJob -Name 'Store' -Package 'Office' -Destination 'pc-top' -Type TransferToRelay } | Should -Throw -ErrorId 'HostNotRelay,*'
         { New-DistJob -Name 'Store' -Package 'Office' -Destination 'relay-a' -Type TransferToRelay -InstallAt ([DateTime]::Now.AddDays(1)) } |
             Should -Throw -ErrorId 'InstallSettingNotForTransfer,*'
@@ -108,7 +108,6 @@ Describe 'Jobs for relays' {
         New-DistIdGroup -Name 'Ids' | Out-Null
         { New-DistJob -Name 'Store' -Package 'Office' -Destination 'Ids' -DestinationType IdGroup -Type TransferToRelay } |
             Should -Throw -ErrorId 'DestinationTypeInvalid,*'
-        { New-DistJob -Name 'Store' -Package 'Office' -Destination 'pc-top' -Type UserChoice } | Should -Throw -ErrorId 'JobTypeNotSupported,*'
         New-DistHostGroup -Name 'Clients' | Out-Null
         Add-DistHostGroupMember -HostGroup 'Clients' -HostName 'pc-top', 'pc-1'
         { New-DistJob -Name 'Store' -Package 'Office' -Destination 'Clients' -DestinationType HostGroup -Type TransferToRelay } |

@@ -425,7 +425,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var key = engine.SigningKeys.Current();
         var rows = await (from t in db.Targets.AsNoTracking()
                           join j in db.Jobs on t.JobId equals j.Id
-                          where hostIds.Contains(t.HostId) && (TargetStates.Servable.Contains(t.Status) || t.Status == TargetStatus.Suspended)
+                          // Available: the relay is not to serve it, but must know its manifest to serve the content when the user installs it.
+                          where hostIds.Contains(t.HostId) && (TargetStates.Servable.Contains(t.Status) || t.Status == TargetStatus.Suspended || t.Status == TargetStatus.Available)
                                 && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
                           orderby t.QueuedAt
                           select new { t.Id, t.HostId, t.WorkItemId, Job = j.Name, t.Attempt, j.PackageId, t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt, t.SettingsSigningKey, t.Status })
@@ -470,6 +471,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         }
         var to = TargetStates.ParseReported(report.Status);
         var storedUntil = to == TargetStatus.StoredOnRelay ? await StoredUntilAsync(hostId, report, cancellationToken) : null;
+        if (to == TargetStatus.Available)
+        {
+            await CheckUserChoiceAsync(hostId, report, cancellationToken);
+        }
         var from = TargetStates.Predecessors(to).ToList();
         if (!to.IsFinal())
         {
@@ -554,6 +559,21 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         }
         var settings = target.JobSettingsJson is null ? null : JsonSerializer.Deserialize<JobSettings>(target.JobSettingsJson, ProtocolJson.Options);
         return settings is not null ? settings.StoreUntil : target.ExpiresAt;
+    }
+
+    /// <summary>Available is reported for a target of a user-choice job only: any other job's package is not the user's to choose.</summary>
+    private async Task CheckUserChoiceAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        var target = await (from t in db.Targets.AsNoTracking()
+                            join j in db.Jobs on t.JobId equals j.Id
+                            where t.WorkItemId == report.WorkItemId && t.HostId == hostId
+                            select new { j.Name, j.Type }).FirstOrDefaultAsync(cancellationToken);
+        if (target is not null && target.Type != JobType.UserChoice)
+        {
+            throw new DistException("ReportStatusInvalid", DistErrorKind.InvalidArgument,
+                $"'{TargetStatus.Available}' is reported for user-choice jobs only; job '{target.Name}' is a {target.Type} job.", report.Status);
+        }
     }
 
     /// <summary>Notes that a host was seen, in the same commits as the reports; callers throttle it.</summary>

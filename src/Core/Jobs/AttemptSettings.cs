@@ -18,7 +18,8 @@ public sealed record SignedAttempt(string Json, string Signature, DateTime? Inst
 /// The signed settings of one attempt of one target: the effective install conditions (the job's over the package's),
 /// the install time and the transfer pacing, bound to the attempt's ticket, the host, the job, and the package's name,
 /// version and manifest hash, with an expiry (<see cref="SignedWork"/> is what the agent checks). A transfer-to-relay
-/// attempt carries the job type and the package's expiry (StoreUntil) instead of conditions and an install time. Every
+/// attempt carries the job type and the package's expiry (StoreUntil) instead of conditions and an install time; a user-choice
+/// attempt carries its job type and the package's expiry (StoreUntil: offered until then) beside the install settings. Every
 /// place that gives a target a new ticket (execution, re-execution, automatic retry, an ID group member that joins
 /// later) signs them here, and serving signs them again when their expiry nears (<see cref="Renew"/>).
 /// </summary>
@@ -49,8 +50,10 @@ public sealed class AttemptSettings
         {
             var conditions = (PackageService.ReadConditions(package.InstallConditionsJson) ?? new InstallConditions())
                 .Merge(PackageService.ReadConditions(job.InstallConditionsJson));
+            // A user-choice attempt carries its type: the agent offers the package to its user instead of installing it.
             template = new JobSettings(Guid.Empty, conditions.IsEmpty ? null : conditions, job.InstallAt ?? package.InstallAt, job.SegmentIntervalSeconds, job.BandwidthLimitKBps,
-                RebootAfter: job.RebootAfter, ShutdownAfter: job.ShutdownAfter);
+                JobType: job.Type == JobType.UserChoice ? nameof(JobType.UserChoice) : null, RebootAfter: job.RebootAfter, ShutdownAfter: job.ShutdownAfter,
+                StoreUntil: job.Type == JobType.UserChoice ? package.ExpiresAt : null);
         }
         // The current key once for every target these settings are signed for.
         return new AttemptSettings(engine, template with
@@ -59,6 +62,7 @@ public sealed class AttemptSettings
             PackageName = package.Name,
             PackageVersion = package.Version,
             ManifestSha256 = SignedWork.ManifestHash(package.ManifestJson),
+            Description = job.Type == JobType.UserChoice ? package.Description : null,
         }, engine.SigningKeys.Current());
     }
 

@@ -24,10 +24,10 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         ArgumentNullException.ThrowIfNull(request);
         var change = await engine.Audit.AuthorizeAsync(DistOperations.NewJob, request.Name, cancellationToken);
         var name = Names.Require(request.Name, "Job");
-        if (request.Type is not (JobType.Install or JobType.TransferToRelay))
+        if (request.Type is not (JobType.Install or JobType.TransferToRelay or JobType.UserChoice))
         {
             throw new DistException("JobTypeNotSupported", DistErrorKind.InvalidArgument,
-                $"Job type '{request.Type}' is not available yet; use -Type Install or TransferToRelay.", request.Type);
+                $"Job type '{request.Type}' is not one; use -Type Install, TransferToRelay or UserChoice.", request.Type);
         }
         if (request.Type == JobType.TransferToRelay)
         {

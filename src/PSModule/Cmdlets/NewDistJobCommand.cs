@@ -106,7 +106,7 @@ public sealed class NewDistJobCommand : DistCmdlet
             DestinationType.AllLowerClients => "every host below relay(s) ",
             _ => "",
         };
-        var action = Type == JobType.TransferToRelay ? "storing" : "installing";
+        var action = Type switch { JobType.TransferToRelay => "storing", JobType.UserChoice => "offering", _ => "installing" };
         var targets = kind + string.Join(", ", destinations) + (groups.Count == 0 ? "" : $"{(destinations.Count == 0 ? "" : " and ")}host group(s) {string.Join(", ", groups)}");
         if (!ShouldProcess($"job '{Name}' {action} '{Package}' on {targets}", "Create"))
         {

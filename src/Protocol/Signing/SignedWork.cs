@@ -94,12 +94,27 @@ public static class SignedWork
         {
             return Refuse($"The work item expired at {settings.ExpiresAt:u}; it was refused (the manager signs current work again).");
         }
+        // Only an install is held to the rollback rule here: storing on a relay or offering to the user installs nothing (the
+        // user's choice is held to it when it installs, RollbackRefusal).
         var isInstall = settings.JobType is null || string.Equals(settings.JobType, "Install", StringComparison.OrdinalIgnoreCase);
-        if (isInstall && installedVersion?.Invoke(manifest.Name) is { } installed && VersionComparer.Compare(manifest.Version, installed) < 0)
+        if (isInstall && RollbackRefusal(manifest, installedVersion) is { } rollback)
         {
-            return Refuse($"Package '{manifest.Name}' {manifest.Version} is older than version {installed} installed here; the agent refuses to roll back.");
+            return Refuse(rollback);
         }
         return new SignedWorkVerdict(manifest, settings, null);
+    }
+
+    /// <summary>True when the settings offer the package to the host's user instead of installing it (a user-choice job).</summary>
+    public static bool IsUserChoice(JobSettings settings) =>
+        string.Equals(settings?.JobType, "UserChoice", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Why installing <paramref name="manifest"/> would roll back the version this host has from JP1Dist, or null when it would not.</summary>
+    public static string? RollbackRefusal(PackageManifest manifest, Func<string, string?>? installedVersion)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return installedVersion?.Invoke(manifest.Name) is { } installed && VersionComparer.Compare(manifest.Version, installed) < 0
+            ? $"Package '{manifest.Name}' {manifest.Version} is older than version {installed} installed here; the agent refuses to roll back."
+            : null;
     }
 
     private static SignedWorkVerdict Refuse(string reason) => new(null, null, reason);

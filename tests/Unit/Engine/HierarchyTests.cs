@@ -229,7 +229,7 @@ public sealed class HierarchyTests : IDisposable
         Assert.Equal("InstallSettingNotForTransfer", await RefusedAsync(new NewJobRequest("T", "App", null, ["r1"], JobType.TransferToRelay, InstallAt: DateTime.Now.AddDays(1))));
         Assert.Equal("InstallSettingNotForTransfer", await RefusedAsync(new NewJobRequest("T", "App", null, ["r1"], JobType.TransferToRelay,
             InstallConditions: new InstallConditions { MinMemoryMB = 1 })));
-        Assert.Equal("JobTypeNotSupported", await RefusedAsync(new NewJobRequest("T", "App", null, ["r1"], JobType.UserChoice)));
+        Assert.Equal("JobTypeNotSupported", await RefusedAsync(new NewJobRequest("T", "App", null, ["r1"], (JobType)7)));
         Assert.Empty(await Engine.Jobs.ListAsync());
 
         // Only the relays among a group's hosts, and among the hosts below a relay, become targets.

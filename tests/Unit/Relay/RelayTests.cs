@@ -45,6 +45,31 @@ public sealed class RelayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_user_choice_package_below_a_relay_is_offered_and_installed_through_the_relay_when_the_user_chooses()
+    {
+        var relay = await _h.StartRelayAsync("relay1");
+        var package = await _h.PackageAsync("app");
+        var agent = await _h.AgentAsync("c1", relay.Url);
+        await agent.RunOnceAsync(CancellationToken.None);
+        await _h.ExecuteAsync(new NewJobRequest("offer", "app", null, ["c1"], JobType.UserChoice));
+        await RelayHarness.EventuallyAsync(async () =>
+        {
+            await agent.RunOnceAsync(CancellationToken.None);
+            return (await _h.StatusAsync("offer")).Single().Status == TargetStatus.Available;
+        }, "the package offered below the relay");
+        Assert.Empty(_h.Installs());
+        Assert.Equal(0, await RelayHarness.ContentBytesServedAsync(relay.Url));
+
+        var outcome = await agent.InstallAvailableAsync("app", null, CancellationToken.None);
+        Assert.True(outcome.Succeeded, outcome.Message);
+        Assert.Single(_h.Installs());
+        await RelayHarness.EventuallyAsync(async () => (await _h.StatusAsync("offer")).Single().Status == TargetStatus.Succeeded, "the user's install reported");
+        Assert.Equal(package.TotalBytes, await RelayHarness.ContentBytesServedAsync(relay.Url));
+        await agent.RunOnceAsync(CancellationToken.None);
+        Assert.Single(_h.Installs());
+    }
+
+    [Fact]
     public async Task Relays_chain_and_a_relay_installs_jobs_sent_to_itself()
     {
         var upper = await _h.StartRelayAsync("upper");

@@ -1,0 +1,115 @@
+using JP1Dist.Contracts;
+using JP1Dist.Protocol;
+using Xunit;
+
+namespace JP1Dist.Tests.Agent;
+
+/// <summary>
+/// User-choice jobs (FEATURES.md section 3, "send package, let the user choose"): the agent offers the package (Available
+/// at the manager) and fetches and installs nothing until its user chooses it; the choice installs it once, as an install
+/// job would, and the manager shows the install's result.
+/// </summary>
+public sealed class UserChoiceTests : IAsyncLifetime
+{
+    private AgentHarness _h = null!;
+
+    public async Task InitializeAsync() => _h = await AgentHarness.StartAsync();
+
+    public async Task DisposeAsync() => await _h.DisposeAsync();
+
+    [Fact]
+    public async Task A_user_choice_package_is_offered_until_the_user_installs_it_and_then_installed_once()
+    {
+        var handler = _h.Handler();
+        using var agent = await _h.AgentAsync("pc-u", handler);
+        await agent.RunOnceAsync(default);
+        await _h.PackageAsync("App");
+        await _h.ExecuteAsync(new NewJobRequest("Offer", "App", null, ["pc-u"], JobType.UserChoice));
+
+        await agent.RunOnceAsync(default);
+        await agent.RunOnceAsync(default); // offered once: not reported or fetched again
+        var status = await _h.StatusAsync("Offer");
+        Assert.Equal(TargetStatus.Available, status.Status);
+        Assert.False(status.Status.IsFinal());
+        Assert.Empty(handler.Requests);
+        Assert.Equal(0, _h.InstallCount());
+        var offered = Assert.Single(agent.ListAvailable());
+        Assert.Equal(("App", "1.0", false, "Offer"), (offered.Name, offered.Version, offered.Installed, offered.JobName));
+        Assert.Equal(_h.Payload.Length, offered.SizeBytes - new FileInfo(Path.Combine(_h.Folder.Root, "pkg", "install.sh")).Length);
+
+        // A name that is not offered is refused, naming what is, and changes nothing.
+        var unknown = await Assert.ThrowsAsync<ArgumentException>(() => agent.InstallAvailableAsync("Other", null, default));
+        Assert.Contains("App 1.0", unknown.Message, StringComparison.Ordinal);
+        Assert.Equal(TargetStatus.Available, (await _h.StatusAsync("Offer")).Status);
+
+        var outcome = await agent.InstallAvailableAsync("app", null, default);
+        Assert.True(outcome.Succeeded, outcome.Message);
+        Assert.Equal((ReportStatuses.Succeeded, 0), (outcome.Status, outcome.ExitCode));
+        Assert.Equal(1, _h.InstallCount());
+        Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("Offer")).Status);
+        Assert.Empty(agent.ListAvailable());
+
+        // Asked again, it says so and runs nothing; nor does the agent's next run.
+        var again = await agent.InstallAvailableAsync("App", null, default);
+        Assert.True(again.AlreadyInstalled);
+        await agent.RunOnceAsync(default);
+        Assert.Equal(1, _h.InstallCount());
+        Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("Offer")).Status);
+    }
+
+    [Fact]
+    public async Task An_offer_ends_with_the_package_expiry_and_cannot_be_installed_after_it()
+    {
+        var clock = new Engine.AuditRetentionTests.FixedClock(DateTimeOffset.UtcNow);
+        using var agent = await _h.AgentAsync("pc-e", _h.Handler(), clock);
+        await agent.RunOnceAsync(default);
+        await _h.Folder.Engine.Packages.CreateAsync(new NewPackageRequest("Brief", "1.0", Path.Combine(_h.Folder.Root, "pkg"), "install.sh", [_h.InstallLog],
+            ExpiresAt: DateTime.UtcNow.AddDays(1)));
+        await _h.ExecuteAsync(new NewJobRequest("Short", "Brief", null, ["pc-e"], JobType.UserChoice));
+        await agent.RunOnceAsync(default);
+        Assert.Single(agent.ListAvailable());
+
+        using var later = await _h.AgentAsync("pc-e", _h.Handler(), new Engine.AuditRetentionTests.FixedClock(DateTimeOffset.UtcNow.AddDays(2)));
+        Assert.Empty(later.ListAvailable());
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => later.InstallAvailableAsync("Brief", null, default));
+        Assert.Contains("no package is available", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _h.InstallCount());
+    }
+
+    [Fact]
+    public async Task An_offer_whose_job_was_removed_installs_nothing_when_chosen_and_is_offered_no_more()
+    {
+        using var agent = await _h.AgentAsync("pc-r", _h.Handler());
+        await agent.RunOnceAsync(default);
+        await _h.PackageAsync("App");
+        await _h.ExecuteAsync(new NewJobRequest("Gone", "App", null, ["pc-r"], JobType.UserChoice));
+        await agent.RunOnceAsync(default);
+        Assert.Single(agent.ListAvailable());
+        var active = await Assert.ThrowsAsync<DistException>(() => _h.Folder.Engine.Jobs.RemoveAsync("Gone", force: false));
+        Assert.Equal("JobActive", active.ErrorId);
+        await _h.Folder.Engine.Jobs.RemoveAsync("Gone", force: true);
+
+        var outcome = await agent.InstallAvailableAsync("App", null, default);
+        Assert.False(outcome.Succeeded);
+        Assert.Contains("no longer current", outcome.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _h.InstallCount());
+        Assert.Empty(agent.ListAvailable());
+    }
+
+    [Fact]
+    public async Task Available_is_refused_for_a_job_that_is_not_a_user_choice()
+    {
+        var handler = _h.Handler();
+        using var agent = await _h.AgentAsync("pc-i", handler);
+        await agent.RunOnceAsync(default);
+        await _h.PackageAsync("App");
+        await _h.ExecuteAsync(new NewJobRequest("Install", "App", null, ["pc-i"]));
+        var status = await _h.StatusAsync("Install");
+        Assert.Equal(TargetStatus.Queued, status.Status);
+        var item = (await _h.Distribution.GetWorkAsync(status.HostId, default)).Single();
+        var refused = await Assert.ThrowsAsync<DistException>(() => _h.Distribution.ReportAsync(status.HostId,
+            new ReportRequest(item.WorkItemId, ReportStatuses.Available), default));
+        Assert.Equal("ReportStatusInvalid", refused.ErrorId);
+        Assert.Equal(TargetStatus.Queued, (await _h.StatusAsync("Install")).Status);
+    }
+}

@@ -1,0 +1,153 @@
+using JP1Dist.Contracts;
+using JP1Dist.Core;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace JP1Dist.Tests.Host;
+
+/// <summary>
+/// User-choice jobs through real processes: a real manager, an agent registered with `jp1dist agent --once`, a UserChoice
+/// job executed; the agent's next run makes it Available at the manager and installs nothing; `jp1dist available` lists
+/// it, `jp1dist install NAME` (no agent running: it does the work itself with the agent's state) installs it once and the
+/// manager shows Succeeded; a failing install exits non-zero with the command's code and the manager shows Failed; with
+/// the agent running, the commands ask it over its owner-only socket instead.
+/// </summary>
+public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOutputHelper output) : IClassFixture<HttpsManagerFixture>
+{
+    private const string HostName = "pc-choice";
+
+    private DistEngine Engine => manager.Engine;
+
+    private string State => StateOf(HostName);
+
+    private string StateOf(string host) => Path.Combine(manager.Root, "agent-" + host);
+
+    [Fact]
+    public async Task A_user_choice_package_is_available_then_listed_and_installed_by_the_user_once()
+    {
+        var log = Path.Combine(manager.Root, "choice-installed.log");
+        await RegisteredAsync();
+        await OfferedAsync("choice-app", "Choice", "exit 0", log, "A tool the user may want");
+        var ran = await RunAsync("agent", "--manager", manager.Url, "--name", HostName, "--state", State, "--once");
+        Assert.True(ran.ExitCode == 0, ran.Output);
+        Assert.Equal(TargetStatus.Available, (await StatusAsync("Choice")).Status);
+        Assert.False(File.Exists(log), "nothing is installed before the user chooses");
+
+        var listed = await RunAsync("available", "--state", State);
+        Assert.True(listed.ExitCode == 0, listed.Output);
+        var line = Assert.Single(listed.Output.Split('\n'), l => l.StartsWith("choice-app", StringComparison.Ordinal));
+        Assert.Contains("1.0", line, StringComparison.Ordinal);
+        Assert.Contains("No", line, StringComparison.Ordinal);
+        Assert.Contains("A tool the user may want", line, StringComparison.Ordinal);
+
+        var unknown = await RunAsync("install", "no-such-app", "--state", State);
+        Assert.True(unknown.ExitCode == 2, unknown.Output);
+        Assert.Contains("'no-such-app' is not available", unknown.Output, StringComparison.Ordinal);
+        Assert.Contains("choice-app 1.0", unknown.Output, StringComparison.Ordinal);
+
+        var installed = await RunAsync("install", "choice-app", "--state", State);
+        Assert.True(installed.ExitCode == 0, installed.Output);
+        Assert.Contains("Succeeded (exit code 0)", installed.Output, StringComparison.Ordinal);
+        Assert.Equal([$"{HostName} choice-app"], File.ReadAllLines(log));
+        var status = await StatusAsync("Choice");
+        Assert.Equal((TargetStatus.Succeeded, 0), (status.Status, status.ExitCode));
+
+        // Asked again, and after the agent's next run: installed, nothing runs again.
+        var again = await RunAsync("install", "choice-app", "--state", State);
+        Assert.True(again.ExitCode == 0, again.Output);
+        Assert.Contains("installed already", again.Output, StringComparison.Ordinal);
+        Assert.True((await RunAsync("agent", "--manager", manager.Url, "--name", HostName, "--state", State, "--once")).ExitCode == 0);
+        Assert.Single(File.ReadAllLines(log));
+        var listedAfter = await RunAsync("available", "--state", State);
+        Assert.DoesNotContain("choice-app", listedAfter.Output, StringComparison.Ordinal);
+        Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Choice")).Status);
+    }
+
+    [Fact]
+    public async Task A_failing_user_install_exits_non_zero_with_the_command_code_and_the_manager_shows_failed()
+    {
+        var log = Path.Combine(manager.Root, "choice-failing.log");
+        await RegisteredAsync();
+        await OfferedAsync("choice-broken", "Broken", "exit 3", log, null);
+        Assert.True((await RunAsync("agent", "--manager", manager.Url, "--name", HostName, "--state", State, "--once")).ExitCode == 0);
+        Assert.Equal(TargetStatus.Available, (await StatusAsync("Broken")).Status);
+
+        var installed = await RunAsync("install", "choice-broken", "--version", "1.0", "--state", State);
+        Assert.True(installed.ExitCode == 1, installed.Output);
+        Assert.Contains("Failed (exit code 3)", installed.Output, StringComparison.Ordinal);
+        Assert.Single(File.ReadAllLines(log));
+        var status = await StatusAsync("Broken");
+        Assert.Equal((TargetStatus.Failed, 3), (status.Status, status.ExitCode));
+    }
+
+    [Fact]
+    public async Task A_running_agent_installs_for_its_user_through_its_owner_only_socket_once()
+    {
+        const string host = "pc-running";
+        var log = Path.Combine(manager.Root, "choice-beside.log");
+        await RegisteredAsync(host);
+        using var agent = NodeProcess.Start(null, "agent", "--manager", manager.Url, "--name", host, "--state", StateOf(host));
+        await OfferedAsync("choice-beside", "Beside", "exit 0", log, null, host);
+        await Eventually.ForAsync(async () => (await StatusAsync("Beside", host)).Status == TargetStatus.Available, "the running agent offers the package");
+
+        // The commands talk to the running agent over its owner-only socket in the state folder (not on Windows yet: there
+        // they do the work themselves, and the ticket's claim keeps the agent from acting on it at the same time).
+        var socket = Path.Combine(StateOf(host), "agent.sock");
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.True(File.Exists(socket));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(socket));
+        }
+        var listed = await RunAsync("available", "--state", StateOf(host));
+        Assert.Contains("choice-beside", listed.Output, StringComparison.Ordinal);
+        var refused = await RunAsync("install", "no-such-app", "--state", StateOf(host));
+        Assert.True(refused.ExitCode == 2, refused.Output);
+        Assert.Contains("'no-such-app' is not available", refused.Output, StringComparison.Ordinal);
+
+        var installed = await RunAsync("install", "choice-beside", "--state", StateOf(host));
+        Assert.True(installed.ExitCode == 0, installed.Output);
+        Assert.Contains(OperatingSystem.IsWindows() ? "Succeeded (exit code 0)" : "Succeeded (exit code 0) (installed by the running agent)", installed.Output, StringComparison.Ordinal);
+        Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Beside", host)).Status);
+        var agentOutput = await agent.StopAsync();
+        output.WriteLine(agentOutput);
+        Assert.Equal([$"{host} choice-beside"], File.ReadAllLines(log));
+        Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Beside", host)).Status);
+        Assert.False(File.Exists(socket), "a stopped agent removes its socket");
+    }
+
+    /// <summary>The host, registered once per class by a real agent run.</summary>
+    private async Task RegisteredAsync(string host = HostName)
+    {
+        if ((await Engine.Hosts.ListAsync(new HostQuery(host))).Count == 0)
+        {
+            var token = Path.Combine(manager.Root, host + ".token");
+            File.WriteAllText(token, await manager.NewTokenTextAsync() + "\n");
+            var registered = await RunAsync("agent", "--manager", manager.Url, "--token-file", token, "--name", host, "--state", StateOf(host), "--once");
+            Assert.True(registered.ExitCode == 0, registered.Output);
+        }
+    }
+
+    /// <summary>A package whose script logs its install then ends with <paramref name="ending"/>, offered to the host by an executed UserChoice job.</summary>
+    private async Task OfferedAsync(string package, string job, string ending, string log, string? description, string host = HostName)
+    {
+        var folder = Path.Combine(manager.Root, "package-" + package);
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "install.sh"), $"#!/bin/sh\necho \"$JP1DIST_HOST_NAME $JP1DIST_PACKAGE_NAME\" >> \"$1\"\n{ending}\n");
+        File.WriteAllBytes(Path.Combine(folder, "payload.bin"), new byte[200_000]);
+        await Engine.Packages.CreateAsync(new NewPackageRequest(package, "1.0", folder, "install.sh", [log], Description: description, SegmentSize: 65536), null);
+        await Engine.Jobs.CreateAsync(new NewJobRequest(job, package, null, [host], JobType.UserChoice));
+        await Engine.Jobs.StartAsync(job);
+        await Eventually.ForAsync(async () => (await StatusAsync(job, host)).Status is TargetStatus.Queued or TargetStatus.Available, $"job '{job}' dispatched");
+    }
+
+    private async Task<DistJobStatus> StatusAsync(string job, string host = HostName) => (await Engine.Jobs.GetStatusAsync(new JobStatusQuery(job, host))).Single();
+
+    private async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
+    {
+        using var node = NodeProcess.Start(null, arguments);
+        var exitCode = await node.WaitAsync(TimeSpan.FromSeconds(300));
+        var text = await node.OutputAsync();
+        output.WriteLine($"jp1dist {string.Join(' ', arguments)} → {exitCode}\n{text}");
+        return (exitCode, text);
+    }
+}
