@@ -96,6 +96,34 @@ public sealed class OfflineMediaProcessTests(HttpsManagerFixture manager, ITestO
         Assert.Equal(TargetStatus.Queued, (await StatusAsync(job)).Status);
     }
 
+    [Fact]
+    public async Task Media_exported_as_one_archive_are_installed_from_it_and_their_result_imported()
+    {
+        var (job, log) = await ExecutedJobAsync("archive");
+        var archive = Path.Combine(manager.Root, "media-archive.zip");
+        var exported = await SessionAsync(null, $"Export-DistOfflineMedia -Job '{job}' -HostName pc-offline -Path '{archive}' -Archive | Out-Null");
+        Assert.True(exported.ExitCode == 0, exported.Output);
+        Assert.True(File.Exists(archive));
+        Assert.Empty(Directory.GetDirectories(manager.Root, ".media-archive*")); // nothing left beside it
+
+        // A second export to the same file is refused and leaves the first as it was.
+        var length = new FileInfo(archive).Length;
+        var again = await SessionAsync(null, $"Export-DistOfflineMedia -Job '{job}' -HostName pc-offline -Path '{archive}' -Archive");
+        Assert.Contains("OfflineMediaPathExists", again.Output, StringComparison.Ordinal);
+        Assert.Equal(length, new FileInfo(archive).Length);
+
+        var installed = await RunAsync("offline", "--media", archive, "--state", Path.Combine(manager.Root, "offline-state-archive"), "--name", "pc-offline",
+            "--signing-key", manager.SigningKey);
+        Assert.True(installed.ExitCode == 0, installed.Output);
+        Assert.Equal(["pc-offline offline-archive"], File.ReadAllLines(log));
+        var unpacked = archive[..^4];
+        Assert.True(File.Exists(Path.Combine(unpacked, OfflineMediaFiles.Result)), "the result is written beside the archive, in the folder it was unpacked to");
+
+        var imported = await SessionAsync(null, $"Import-DistOfflineResult -Path '{unpacked}' | Out-Null");
+        Assert.True(imported.ExitCode == 0, imported.Output);
+        Assert.Equal(TargetStatus.Succeeded, (await StatusAsync(job)).Status);
+    }
+
     private async Task RefusedAsync(string reason, string media, string[] arguments)
     {
         var run = await RunAsync(["offline", "--media", media, .. arguments]);
