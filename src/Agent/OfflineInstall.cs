@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using JP1Dist.Protocol;
 using JP1Dist.Protocol.Signing;
@@ -180,22 +179,8 @@ public static class OfflineInstall
             long size;
             await using (var input = File.OpenRead(source))
             await using (var output = File.Create(target))
-            using (var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {
-                var buffer = new byte[1 << 16];
-                int read;
-                size = 0;
-                while ((read = await input.ReadAsync(buffer, cancellationToken)) > 0)
-                {
-                    hasher.AppendData(buffer, 0, read);
-                    await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                    size += read;
-                    if (size > file.Size)
-                    {
-                        break;
-                    }
-                }
-                hash = Convert.ToHexStringLower(hasher.GetHashAndReset());
+                (hash, size) = await ContentHash.CopyAsync(input, output, file.Size, cancellationToken);
             }
             if (size != file.Size || !string.Equals(hash, file.Sha256, StringComparison.OrdinalIgnoreCase))
             {

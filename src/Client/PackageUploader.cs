@@ -54,6 +54,7 @@ internal sealed class PackageUploader(AdminConnection connection)
             }
             await using var stream = OpenRead(sources[i].FullPath);
             var failures = 0;
+            var backoff = NewBackoff();
             while (received[i] < file.Size)
             {
                 progress?.Report(new PackagingProgress(i, files.Count, received.Sum(), total, file.Path, PackagingStep.Uploading));
@@ -75,6 +76,7 @@ internal sealed class PackageUploader(AdminConnection connection)
                     var answer = await connection.SendBytesAsync<PackageUploadChunk>(HttpMethod.Put, path, buffer.AsMemory(0, length), (PackageUploadProtocol.DigestHeader, digest), piece.Token);
                     received[i] = answer.Received;
                     failures = 0;
+                    backoff.Reset();
                 }
                 catch (Exception e) when (!cancellationToken.IsCancellationRequested && (IsCut(e) || e is DistException { ErrorId: "UploadOffsetMismatch" or "UploadChunkHashMismatch" }))
                 {
@@ -85,7 +87,7 @@ internal sealed class PackageUploader(AdminConnection connection)
                             $"The upload of package '{request.Name}' {request.Version} was cut off {MaxAttempts} times in a row ({e.Message}). The manager keeps what arrived: "
                             + "run the same New-DistPackage again to continue from there (an upload nobody continues is removed after a day).", connection.Manager.ToString(), e);
                     }
-                    await Task.Delay(Backoff(failures), cancellationToken);
+                    await Task.Delay(backoff.Next(), cancellationToken);
                     received = (await RetryingAsync(token => connection.GetAsync<PackageUploadState>(P.Fill(P.Upload, state.Id), token), cancellationToken)).Received.ToArray();
                 }
             }
@@ -99,7 +101,7 @@ internal sealed class PackageUploader(AdminConnection connection)
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsCut(e))
         {
             // The answer was lost: the package was registered, or the upload is still there to be made one.
-            await Task.Delay(Backoff(1), cancellationToken);
+            await Task.Delay(NewBackoff().Next(), cancellationToken);
             var made = await RetryingAsync(token => connection.GetAsync<List<DistPackage>>(P.Packages, token, ("name", request.Name), ("version", request.Version)), cancellationToken);
             if (made.FirstOrDefault(p => string.Equals(p.Name, request.Name, StringComparison.OrdinalIgnoreCase)) is { } package)
             {
@@ -112,6 +114,7 @@ internal sealed class PackageUploader(AdminConnection connection)
     /// <summary>Runs a request again after a cut, up to <see cref="MaxAttempts"/> times.</summary>
     private static async Task<T> RetryingAsync<T>(Func<CancellationToken, Task<T>> send, CancellationToken cancellationToken)
     {
+        var backoff = NewBackoff();
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -120,7 +123,7 @@ internal sealed class PackageUploader(AdminConnection connection)
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsCut(e) && attempt < MaxAttempts)
             {
-                await Task.Delay(Backoff(attempt), cancellationToken);
+                await Task.Delay(backoff.Next(), cancellationToken);
             }
         }
     }
@@ -135,12 +138,8 @@ internal sealed class PackageUploader(AdminConnection connection)
         _ => false,
     };
 
-    /// <summary>1, 2, 4, 8 then 15 seconds, each with up to a quarter more at random, so that many sessions do not come back at once.</summary>
-    private static TimeSpan Backoff(int attempt)
-    {
-        var seconds = Math.Min(15, 1 << Math.Min(attempt - 1, 4));
-        return TimeSpan.FromSeconds(seconds * (1 + Random.Shared.NextDouble() / 4));
-    }
+    /// <summary>The product's jittered back-off (<see cref="Protocol.Backoff"/>), from 1 s up to 15 s, so that many sessions do not come back at once.</summary>
+    private static Backoff NewBackoff() => new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(15));
 
     private static FileStream OpenRead(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);

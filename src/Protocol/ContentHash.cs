@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography;
 
 namespace JP1Dist.Protocol;
 
@@ -13,4 +14,24 @@ public static class ContentHash
     /// name content or become part of a path.
     /// </summary>
     public static bool IsHash([NotNullWhen(true)] string? value) => value is { Length: Length } && value.All(char.IsAsciiHexDigit);
+
+    /// <summary>
+    /// Copies <paramref name="source"/> to <paramref name="target"/> and hashes it on the way: its SHA-256 (lower-case hex)
+    /// and its size. Stops once more than <paramref name="limit"/> bytes came (a file larger than it should be is not read
+    /// to its end); the size then says so.
+    /// </summary>
+    public static async Task<(string Sha256, long Size)> CopyAsync(Stream source, Stream target, long limit, CancellationToken cancellationToken)
+    {
+        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 16];
+        long size = 0;
+        int read;
+        while (size <= limit && (read = await source.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            hasher.AppendData(buffer, 0, read);
+            await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            size += read;
+        }
+        return (Convert.ToHexStringLower(hasher.GetHashAndReset()), size);
+    }
 }

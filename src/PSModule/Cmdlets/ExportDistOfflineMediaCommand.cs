@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Management.Automation;
-using System.Security.Cryptography;
 using JP1Dist.Contracts;
 using JP1Dist.Protocol;
 
@@ -94,20 +93,13 @@ public sealed class ExportDistOfflineMediaCommand : DistCmdlet
     private async Task CopyCheckedAsync(DistOfflineMedia media, DistOfflineContent file, string target, CancellationToken token)
     {
         await using var source = await Services.Offline.OpenContentAsync(media.MediaId, file.Sha256, token);
-        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long size = 0;
+        string sha;
+        long size;
         await using (var output = File.Create(target))
         {
-            var buffer = new byte[1 << 16];
-            int read;
-            while ((read = await source.ReadAsync(buffer, token)) > 0)
-            {
-                hasher.AppendData(buffer, 0, read);
-                await output.WriteAsync(buffer.AsMemory(0, read), token);
-                size += read;
-            }
+            (sha, size) = await ContentHash.CopyAsync(source, output, file.Size, token);
         }
-        if (size != file.Size || !string.Equals(Convert.ToHexStringLower(hasher.GetHashAndReset()), file.Sha256, StringComparison.OrdinalIgnoreCase))
+        if (size != file.Size || !string.Equals(sha, file.Sha256, StringComparison.OrdinalIgnoreCase))
         {
             throw new DistException("OfflineContentMismatch", DistErrorKind.NotAvailable,
                 $"A file of package '{media.PackageName}' ({file.Sha256}) did not arrive as the manager stores it; nothing was written. Run Export-DistOfflineMedia again.", file.Sha256);

@@ -71,7 +71,7 @@ internal sealed class RelayCertificateRenewal(RelayOptions options, RelayUpstrea
         {
             logger.LogInformation("Serving the relay's own certificate (pin {Pin}) until the manager issues one, right after the relay has registered", served.Pin);
         }
-        // Jittered like every other upward retry (Agent/Backoff): relays cut off by one outage do not all ask again at the same second.
+        // Jittered like every other upward retry (Protocol/Backoff): relays cut off by one outage do not all ask again at the same second.
         var backoff = new Backoff(FirstRetry, LongestRetry);
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -1,4 +1,5 @@
 using JP1Dist.Agent;
+using JP1Dist.Protocol;
 using Xunit;
 
 namespace JP1Dist.Tests.Agent;

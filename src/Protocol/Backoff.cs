@@ -1,4 +1,4 @@
-namespace JP1Dist.Agent;
+namespace JP1Dist.Protocol;
 
 /// <summary>
 /// Exponential back-off with full jitter: each wait is drawn at random between a small floor and a ceiling that doubles
