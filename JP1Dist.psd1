@@ -25,7 +25,8 @@
         'Suspend-DistJob', 'Resume-DistJob', 'Stop-DistJob',
         'Get-DistSigningKey', 'Update-DistSigningKey',
         'New-DistAccessKey', 'Get-DistAccessKey', 'Remove-DistAccessKey', 'Get-DistAuditLog',
-        'Export-DistOfflineMedia', 'Import-DistOfflineResult'
+        'Export-DistOfflineMedia', 'Import-DistOfflineResult',
+        'Get-DistAvailablePackage', 'Install-DistAvailablePackage'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

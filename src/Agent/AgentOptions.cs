@@ -97,7 +97,5 @@ public sealed class AgentOptions
     public TimeSpan ProgressReportInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The default state folder for a named agent: per-user application data.</summary>
-    public static string DefaultStateFolder(string name) => Path.Combine(
-        Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
-        "JP1Dist", "agent-" + name);
+    public static string DefaultStateFolder(string name) => JP1Dist.Protocol.AgentStateFolders.Default(name);
 }

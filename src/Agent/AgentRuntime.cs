@@ -952,9 +952,9 @@ public sealed class AgentRuntime : IDisposable
     {
         switch (request.Op)
         {
-            case "list":
+            case LocalChannelOps.List:
                 return new LocalResponse(Available: ListAvailable());
-            case "install":
+            case LocalChannelOps.Install:
                 try
                 {
                     return new LocalResponse(Outcome: await InstallAvailableAsync(request.Name ?? "", request.Version, cancellationToken));
@@ -1350,19 +1350,6 @@ public sealed class AgentRuntime : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
-}
-
-/// <summary>A package offered to this computer's user (a user-choice job), as <c>jp1dist available</c> lists it.</summary>
-public sealed record AvailablePackage(string Name, string Version, string? Description, long SizeBytes, bool Installed, string JobName, Guid WorkItemId);
-
-/// <summary>
-/// What became of a user's install: the status reported (Succeeded, SucceededRebootRequired, Failed, ConditionNotMet; or
-/// "Installed" when that version was installed already and nothing ran), the install command's exit code and the message.
-/// </summary>
-public sealed record UserInstallOutcome(string Name, string Version, string Status, int? ExitCode, string? Message, string? OutputTail, bool AlreadyInstalled = false)
-{
-    /// <summary>True when the package is installed now.</summary>
-    public bool Succeeded => AlreadyInstalled || Status is ReportStatuses.Succeeded or ReportStatuses.SucceededRebootRequired;
 }
 
 /// <summary>Content that failed its hash check or could not be placed safely.</summary>

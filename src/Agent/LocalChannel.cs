@@ -1,4 +1,8 @@
+using System.IO.Pipes;
 using System.Net.Sockets;
+using System.Runtime.Versioning;
+using System.Security.AccessControl;
+using System.Security.Principal;
 using System.Text;
 using System.Text.Json;
 using JP1Dist.Protocol;
@@ -6,46 +10,51 @@ using Microsoft.Extensions.Logging;
 
 namespace JP1Dist.Agent;
 
-/// <summary>What a user's command asks the running agent: "list" the offered packages, or "install" one.</summary>
-public sealed record LocalRequest(string Op, string? Name = null, string? Version = null);
-
-/// <summary>The running agent's answer: the offers, an install's outcome, or why the request was refused (bad input: nothing changed).</summary>
-public sealed record LocalResponse(IReadOnlyList<AvailablePackage>? Available = null, UserInstallOutcome? Outcome = null, string? Refusal = null, string? Error = null);
-
 /// <summary>
-/// The local-only channel between a running agent and its user's commands (`jp1dist available`, `jp1dist install`): a Unix
-/// domain socket <c>agent.sock</c> in the agent's state folder, created owner-only (mode 0600, bound under a temporary name
-/// and moved into place only after its mode is set), so nobody but the agent's own account can connect, and nothing on the
-/// network can. One JSON line asks, one JSON line answers. Not on Windows yet: the commands do the work themselves there.
+/// The agent's side of the local-only channel between a running agent and its user's commands (`jp1dist available`,
+/// `jp1dist install`, Get-DistAvailablePackage, Install-DistAvailablePackage; their side is
+/// <see cref="LocalChannelClient"/>). Elsewhere than Windows: a Unix domain socket <c>agent.sock</c> in the agent's state
+/// folder, created owner-only (mode 0600, bound under a temporary name and moved into place only after its mode is set),
+/// so nobody but the agent's own account can connect, and nothing on the network can. On Windows: a named pipe named after
+/// the state folder whose access list allows the agent's account only and denies network logons, created as the first
+/// instance of its name so that a process that took the name first is noticed rather than served. One JSON line asks
+/// (at most <see cref="LocalChannelClient.MaxRequestBytes"/>), one JSON line answers.
 /// </summary>
 public sealed class LocalChannel : IAsyncDisposable
 {
-    private readonly Socket _listener;
-    private readonly string _path;
+    private const int MaxConnections = 8;
+
+    private readonly Socket? _listener;
+    private readonly string? _socketPath;
+    private readonly string? _pipeName;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
+    private readonly Func<LocalRequest, CancellationToken, Task<LocalResponse>> _handle;
+    private readonly ILogger _logger;
 
-    private LocalChannel(Socket listener, string path, Func<LocalRequest, CancellationToken, Task<LocalResponse>> handle, ILogger logger)
+    private LocalChannel(Socket? listener, string? socketPath, NamedPipeServerStream? firstPipe, string? pipeName,
+        Func<LocalRequest, CancellationToken, Task<LocalResponse>> handle, ILogger logger)
     {
         _listener = listener;
-        _path = path;
-        _accepting = AcceptAsync(handle, logger);
+        _socketPath = socketPath;
+        _pipeName = pipeName;
+        _handle = handle;
+        _logger = logger;
+        _accepting = listener is not null ? AcceptSocketsAsync(listener) : AcceptPipesAsync(firstPipe!);
     }
 
-    /// <summary>The socket's path in a state folder.</summary>
-    public static string PathIn(string stateFolder) => System.IO.Path.Combine(stateFolder, "agent.sock");
-
-    /// <summary>Whether this platform has the channel.</summary>
-    public static bool Supported => !OperatingSystem.IsWindows() && Socket.OSSupportsUnixDomainSockets;
-
-    /// <summary>Listens on the state folder's socket; null where the platform has no channel or the socket cannot be made (logged).</summary>
+    /// <summary>Listens on the state folder's socket or pipe; null where the platform has no channel or it cannot be made (logged).</summary>
     public static LocalChannel? Open(string stateFolder, Func<LocalRequest, CancellationToken, Task<LocalResponse>> handle, ILogger logger)
     {
-        if (OperatingSystem.IsWindows() || !Supported)
+        if (OperatingSystem.IsWindows())
+        {
+            return OpenPipe(stateFolder, handle, logger);
+        }
+        if (!Socket.OSSupportsUnixDomainSockets)
         {
             return null;
         }
-        var path = PathIn(stateFolder);
+        var path = LocalChannelClient.SocketPath(stateFolder);
         var temporary = path + "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -53,9 +62,9 @@ public sealed class LocalChannel : IAsyncDisposable
             File.Delete(temporary);
             listener.Bind(new UnixDomainSocketEndPoint(temporary));
             File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            listener.Listen(8);
+            listener.Listen(MaxConnections);
             File.Move(temporary, path, overwrite: true);
-            return new LocalChannel(listener, path, handle, logger);
+            return new LocalChannel(listener, path, null, null, handle, logger);
         }
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
@@ -65,39 +74,125 @@ public sealed class LocalChannel : IAsyncDisposable
         }
     }
 
-    private async Task AcceptAsync(Func<LocalRequest, CancellationToken, Task<LocalResponse>> handle, ILogger logger)
+    [SupportedOSPlatform("windows")]
+    private static LocalChannel? OpenPipe(string stateFolder, Func<LocalRequest, CancellationToken, Task<LocalResponse>> handle, ILogger logger)
+    {
+        var name = LocalChannelClient.PipeName(stateFolder);
+        try
+        {
+            return new LocalChannel(null, null, CreatePipe(name, first: true), name, handle, logger);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("The local channel for this computer's user (pipe {Pipe}) could not be opened ({Error}): another process may hold its name; "
+                + "jp1dist install works without it", name, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>One instance of the agent's pipe: the agent's account may use it, network logons may not, nobody else is listed.</summary>
+    [SupportedOSPlatform("windows")]
+    private static NamedPipeServerStream CreatePipe(string name, bool first)
+    {
+        using var self = WindowsIdentity.GetCurrent();
+        var security = new PipeSecurity();
+        security.SetOwner(self.User!);
+        security.SetAccessRuleProtection(isProtected: true, preserveInheritance: false);
+        security.AddAccessRule(new PipeAccessRule(new SecurityIdentifier(WellKnownSidType.NetworkSid, null), PipeAccessRights.FullControl, AccessControlType.Deny));
+        security.AddAccessRule(new PipeAccessRule(self.User!, PipeAccessRights.ReadWrite | PipeAccessRights.CreateNewInstance, AccessControlType.Allow));
+        var options = PipeOptions.Asynchronous | (first ? PipeOptions.FirstPipeInstance : PipeOptions.None);
+        return NamedPipeServerStreamAcl.Create(name, PipeDirection.InOut, MaxConnections, PipeTransmissionMode.Byte, options, 0, 0, security);
+    }
+
+    private async Task AcceptSocketsAsync(Socket listener)
     {
         while (!_stop.IsCancellationRequested)
         {
             Socket connection;
             try
             {
-                connection = await _listener.AcceptAsync(_stop.Token);
+                connection = await listener.AcceptAsync(_stop.Token);
             }
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
             {
                 return;
             }
-            _ = Task.Run(() => ServeAsync(connection, handle, logger));
+            _ = Task.Run(() => ServeAsync(new NetworkStream(connection, ownsSocket: true)));
         }
     }
 
-    private async Task ServeAsync(Socket connection, Func<LocalRequest, CancellationToken, Task<LocalResponse>> handle, ILogger logger)
+    private async Task AcceptPipesAsync(NamedPipeServerStream first)
     {
-        using (connection)
-        await using (var stream = new NetworkStream(connection, ownsSocket: false))
+        NamedPipeServerStream? waiting = first;
+        while (waiting is not null && !_stop.IsCancellationRequested)
+        {
+            try
+            {
+                await waiting.WaitForConnectionAsync(_stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+            {
+                await waiting.DisposeAsync();
+                if (_stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                waiting = await NextPipeAsync();
+                continue;
+            }
+            var connected = waiting;
+            _ = Task.Run(() => ServeAsync(connected));
+            waiting = await NextPipeAsync();
+        }
+        if (waiting is not null)
+        {
+            await waiting.DisposeAsync();
+        }
+    }
+
+    /// <summary>The next pipe instance; while none can be made (all instances busy), waits a moment and tries again; null once stopping.</summary>
+    private async Task<NamedPipeServerStream?> NextPipeAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                return OperatingSystem.IsWindows() ? CreatePipe(_pipeName!, first: false) : throw new PlatformNotSupportedException();
+            }
+            catch (IOException e)
+            {
+                _logger.LogDebug("No instance of the local channel's pipe can be made now ({Error}); trying again", e.Message);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return null;
+                }
+            }
+        }
+        return null;
+    }
+
+    private async Task ServeAsync(Stream connection)
+    {
+        await using (connection)
         {
             LocalResponse response;
             try
             {
-                using var reader = new StreamReader(stream, Encoding.UTF8, leaveOpen: true);
-                var line = await reader.ReadLineAsync(_stop.Token);
+                var line = await LocalChannelClient.ReadLineAsync(connection, LocalChannelClient.MaxRequestBytes, "The request", _stop.Token);
                 var request = line is null ? null : JsonSerializer.Deserialize<LocalRequest>(line, ProtocolJson.Options);
-                response = request is null ? new LocalResponse(Refusal: "The request was empty.") : await handle(request, _stop.Token);
+                response = request is null ? new LocalResponse(Refusal: "The request was empty.") : await _handle(request, _stop.Token);
             }
             catch (JsonException e)
             {
                 response = new LocalResponse(Refusal: $"The request cannot be read ({e.Message}).");
+            }
+            catch (InvalidDataException e)
+            {
+                response = new LocalResponse(Refusal: e.Message);
             }
             catch (OperationCanceledException)
             {
@@ -105,61 +200,36 @@ public sealed class LocalChannel : IAsyncDisposable
             }
             catch (Exception e) when (e is IOException or SocketException)
             {
-                logger.LogDebug("A local request ended early: {Error}", e.Message);
+                _logger.LogDebug("A local request ended early: {Error}", e.Message);
                 return;
             }
             try
             {
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(response, ProtocolJson.Options) + "\n"));
+                await connection.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(response, ProtocolJson.Options) + "\n"));
+                await connection.FlushAsync();
             }
-            catch (Exception e) when (e is IOException or SocketException)
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
-                logger.LogDebug("The user's command left before its answer: {Error}", e.Message);
+                _logger.LogDebug("The user's command left before its answer: {Error}", e.Message);
             }
         }
-    }
-
-    /// <summary>
-    /// Asks the agent running on <paramref name="stateFolder"/>; null when none answers there (no socket, or one left by an
-    /// agent that is gone), so the caller does the work itself.
-    /// </summary>
-    public static async Task<LocalResponse?> AskAsync(string stateFolder, LocalRequest request, CancellationToken cancellationToken)
-    {
-        var path = PathIn(stateFolder);
-        if (!Supported || !File.Exists(path))
-        {
-            return null;
-        }
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
-        }
-        catch (SocketException)
-        {
-            return null;
-        }
-        await using var stream = new NetworkStream(socket, ownsSocket: false);
-        await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request, ProtocolJson.Options) + "\n"), cancellationToken);
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        var line = await reader.ReadLineAsync(cancellationToken)
-            ?? throw new IOException("The running agent closed the local channel without an answer.");
-        return JsonSerializer.Deserialize<LocalResponse>(line, ProtocolJson.Options)
-            ?? throw new IOException("The running agent's answer was empty.");
     }
 
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        _listener.Dispose();
+        _listener?.Dispose();
         await _accepting;
-        try
+        if (_socketPath is not null)
         {
-            File.Delete(_path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A stale socket file is harmless: nobody accepts on it, and the commands then do the work themselves.
+            try
+            {
+                File.Delete(_socketPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A stale socket file is harmless: nobody accepts on it, and the commands then do the work themselves.
+            }
         }
         _stop.Dispose();
     }

@@ -552,7 +552,7 @@ internal static class Commands
         {
             var folder = result.GetValue(state) ?? AgentOptions.DefaultStateFolder(result.GetValue(name) ?? Environment.MachineName);
             IReadOnlyList<AvailablePackage> offered;
-            if (await LocalChannel.AskAsync(folder, new LocalRequest("list"), cancellationToken) is { } answer)
+            if (await LocalChannelClient.AskAsync(folder, new LocalRequest(LocalChannelOps.List), cancellationToken) is { } answer)
             {
                 offered = answer.Available ?? [];
             }
@@ -607,7 +607,7 @@ internal static class Commands
             LocalResponse? answer;
             try
             {
-                answer = await LocalChannel.AskAsync(folder, new LocalRequest("install", result.GetValue(package), result.GetValue(version)), cancellationToken);
+                answer = await LocalChannelClient.AskAsync(folder, new LocalRequest(LocalChannelOps.Install, result.GetValue(package), result.GetValue(version)), cancellationToken);
             }
             catch (OperationCanceledException)
             {

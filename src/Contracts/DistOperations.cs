@@ -84,6 +84,13 @@ public static class DistOperations
     public const string ExportOfflineMedia = "Export-DistOfflineMedia";
     public const string ImportOfflineResult = "Import-DistOfflineResult";
 
+    /// <summary>
+    /// The cmdlets that act on this computer's agent through its local channel, not on a manager: no role applies to them
+    /// (the channel admits the agent's own account only), and no manager sees or audits them as operations; the install
+    /// they start is reported to the manager by the agent like any other.
+    /// </summary>
+    public static FrozenSet<string> AgentSide { get; } = new[] { "Get-DistAvailablePackage", "Install-DistAvailablePackage" }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Every operation and the least role that may perform it (names compare without regard to case).</summary>
     public static FrozenDictionary<string, DistRole> RequiredRoles { get; } = new Dictionary<string, DistRole>(StringComparer.OrdinalIgnoreCase)
     {

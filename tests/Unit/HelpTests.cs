@@ -134,14 +134,27 @@ public sealed partial class HelpTests
             }
             var verb = cmdlet.Groups["verb"].Value;
             var arguments = cmdlet.Groups["args"].Value;
-            var parameters = PropertyPattern().Matches(text)
-                .Where(m => ParameterAttributePattern().IsMatch(m.Groups["attrs"].Value))
-                .Select(ToParameter)
-                .ToList();
+            var parameters = DeclaredParameters(text, Path.GetDirectoryName(file)!);
             cmdlets.Add(new SourceCmdlet($"{verb}-{cmdlet.Groups["noun"].Value}",
                 SupportsShouldProcessPattern().IsMatch(arguments), parameters));
         }
         return cmdlets;
+    }
+
+    /// <summary>The parameters a cmdlet class declares, and those of the base classes in the same folder it derives from.</summary>
+    private static List<SourceParameter> DeclaredParameters(string text, string folder)
+    {
+        var parameters = PropertyPattern().Matches(text)
+            .Where(m => ParameterAttributePattern().IsMatch(m.Groups["attrs"].Value))
+            .Select(ToParameter)
+            .ToList();
+        var baseClass = BaseClassPattern().Match(text);
+        var baseFile = Path.Combine(folder, baseClass.Groups["base"].Value + ".cs");
+        if (baseClass.Success && File.Exists(baseFile))
+        {
+            parameters.AddRange(DeclaredParameters(File.ReadAllText(baseFile), folder));
+        }
+        return parameters;
     }
 
     private static SourceParameter ToParameter(Match property)
@@ -195,6 +208,9 @@ public sealed partial class HelpTests
 
     [GeneratedRegex(@"\[Cmdlet\(\s*Verbs\w+\.(?<verb>\w+)\s*,\s*""(?<noun>\w+)""(?<args>[^\]]*)\)\]")]
     private static partial Regex CmdletPattern();
+
+    [GeneratedRegex(@"\bclass\s+\w+\s*:\s*(?<base>\w+)")]
+    private static partial Regex BaseClassPattern();
 
     [GeneratedRegex(@"\bSupportsShouldProcess\s*=\s*true\b")]
     private static partial Regex SupportsShouldProcessPattern();

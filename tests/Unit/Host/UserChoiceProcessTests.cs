@@ -100,6 +100,17 @@ public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOut
         }
         var listed = await RunAsync("available", "--state", StateOf(host));
         Assert.Contains("choice-beside", listed.Output, StringComparison.Ordinal);
+        await AnotherUserIsRefusedAsync(socket);
+        if (!OperatingSystem.IsWindows())
+        {
+            // A request longer than the channel reads is refused, and the agent goes on serving.
+            using var raw = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            await raw.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socket));
+            await using var stream = new System.Net.Sockets.NetworkStream(raw);
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(new string('x', JP1Dist.Protocol.LocalChannelClient.MaxRequestBytes + 10) + "\n"));
+            var answer = await JP1Dist.Protocol.LocalChannelClient.ReadLineAsync(stream, 65536, "the answer", CancellationToken.None);
+            Assert.Contains("longer than", answer, StringComparison.Ordinal);
+        }
         var refused = await RunAsync("install", "no-such-app", "--state", StateOf(host));
         Assert.True(refused.ExitCode == 2, refused.Output);
         Assert.Contains("'no-such-app' is not available", refused.Output, StringComparison.Ordinal);
@@ -113,6 +124,34 @@ public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOut
         Assert.Equal([$"{host} choice-beside"], File.ReadAllLines(log));
         Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Beside", host)).Status);
         Assert.False(File.Exists(socket), "a stopped agent removes its socket");
+    }
+
+    /// <summary>
+    /// Another account of this computer cannot connect to the agent's socket: run as root, the test connects as `nobody`
+    /// (through runuser and perl's socket calls, both in the base system) and the kernel refuses it. The channel has no
+    /// network address at all, so nothing else on the network can reach it either.
+    /// </summary>
+    private async Task AnotherUserIsRefusedAsync(string socket)
+    {
+        if (OperatingSystem.IsWindows() || Environment.UserName != "root" || !File.Exists("/usr/sbin/runuser") || !File.Exists("/usr/bin/perl"))
+        {
+            output.WriteLine("Another user's connection is checked only when the tests run as root with runuser and perl.");
+            return;
+        }
+        const string connect = "use Socket; socket(my $s, PF_UNIX, SOCK_STREAM, 0) or die \"socket: $!\\n\"; "
+            + "if (connect($s, pack_sockaddr_un($ARGV[0]))) { print \"connected\\n\"; exit 0 } print \"refused: $!\\n\"; exit 3";
+        var start = new System.Diagnostics.ProcessStartInfo("/usr/sbin/runuser") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-u", "nobody", "--", "/usr/bin/perl", "-e", connect, socket })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var process = System.Diagnostics.Process.Start(start)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var text = await process.StandardOutput.ReadToEndAsync(timeout.Token) + await process.StandardError.ReadToEndAsync(timeout.Token);
+        await process.WaitForExitAsync(timeout.Token);
+        output.WriteLine($"connect as nobody → {process.ExitCode}: {text}");
+        Assert.True(process.ExitCode == 3, text);
+        Assert.Contains("Permission denied", text, StringComparison.Ordinal);
     }
 
     /// <summary>The host, registered once per class by a real agent run.</summary>
