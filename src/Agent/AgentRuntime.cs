@@ -245,6 +245,12 @@ public sealed class AgentRuntime : IDisposable
             {
                 return await AskWhetherApprovedAsync(_identity, cancellationToken);
             }
+            if (!(_identity.FailoverUrls ?? []).SequenceEqual(_options.FailoverUrls))
+            {
+                // The stand-ins this agent was started with, for the user's commands that run without it.
+                _identity = _identity with { FailoverUrls = _options.FailoverUrls.Count == 0 ? null : [.. _options.FailoverUrls] };
+                _store.SaveIdentity(_identity);
+            }
             _client.Identity = _identity;
             return true;
         }
@@ -360,7 +366,8 @@ public sealed class AgentRuntime : IDisposable
         _store.SaveFactsHash(HostFacts.Hash(new FactsReport(registration.OS, registration.OSVersion, registration.Architecture,
             registration.Addresses, registration.MacAddress, registration.AgentVersion, registration.Inventory)));
         _factsCheckedAt = DateTime.UtcNow;
-        _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, anchor, _pin, chain.Count > 0 ? chain : null, response.Pending);
+        _identity = new AgentIdentity(_options.ManagerUrl, _options.Name, response.HostId, response.Credential, anchor, _pin, chain.Count > 0 ? chain : null, response.Pending,
+            _options.FailoverUrls.Count == 0 ? null : [.. _options.FailoverUrls]);
         _store.SaveIdentity(_identity);
         _store.ForgetChosenCredential();
         if (response.Pending)

@@ -12,8 +12,13 @@ namespace JP1Dist.Agent;
 /// <see cref="AgentTrust.TrustedSigningKeys"/>. Pending: the registration waits for an administrator's approval; the agent
 /// asks again with this id and credential and does nothing else meanwhile.
 /// </summary>
+/// <remarks>
+/// <see cref="FailoverUrls"/> are the stand-ins the agent was last started with (`--manager URL1,URL2,…`), kept so that the
+/// user's commands that work without a running agent (`jp1dist install`) fail over as the agent does.
+/// </remarks>
 public sealed record AgentIdentity(Uri ManagerUrl, string Name, Guid HostId, string Credential, string ManifestPublicKey, string? CertificatePin = null,
-    IReadOnlyList<JP1Dist.Protocol.Signing.SigningKeyAnnouncement>? SigningKeyAnnouncements = null, bool Pending = false);
+    IReadOnlyList<JP1Dist.Protocol.Signing.SigningKeyAnnouncement>? SigningKeyAnnouncements = null, bool Pending = false,
+    IReadOnlyList<Uri>? FailoverUrls = null);
 
 /// <summary>Where a ticket is in its life; an agent that restarts resumes from here and never installs twice.</summary>
 public enum TicketPhase

@@ -525,14 +525,19 @@ internal static class Commands
                 + "start the agent first (jp1dist agent --manager URL --token TOKEN), or name its folder with --state.");
             return null;
         }
-        if (PlainHttp.ConnectRefusal(role, identity.ManagerUrl, allowInsecureHttp) is { } refusal)
+        foreach (var url in (IEnumerable<Uri>)[identity.ManagerUrl, .. identity.FailoverUrls ?? []])
         {
-            Console.Error.WriteLine(refusal);
-            return null;
+            if (PlainHttp.ConnectRefusal(role, url, allowInsecureHttp) is { } refusal)
+            {
+                Console.Error.WriteLine(refusal);
+                return null;
+            }
         }
         return new AgentRuntime(new AgentOptions
         {
             ManagerUrl = identity.ManagerUrl,
+            // The stand-ins the agent was last started with: the user's install fails over as the agent would.
+            FailoverUrls = identity.FailoverUrls ?? [],
             Name = identity.Name,
             StateFolder = store.Folder,
             AllowInsecureHttp = allowInsecureHttp,

@@ -126,6 +126,31 @@ public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOut
         Assert.False(File.Exists(socket), "a stopped agent removes its socket");
     }
 
+    [Fact]
+    public async Task Without_a_running_agent_the_users_install_fails_over_to_the_stand_in_the_agent_was_started_with()
+    {
+        const string host = "pc-failover";
+        var log = Path.Combine(manager.Root, "choice-failover.log");
+        var real = new Uri(manager.Url);
+        using (var proxy = new CuttingProxy(real.Port))
+        {
+            // The agent registers through a first address (a forwarder) with the manager's own address as its stand-in.
+            var first = $"{real.Scheme}://127.0.0.1:{proxy.Port}/";
+            var token = Path.Combine(manager.Root, host + ".token");
+            File.WriteAllText(token, await manager.NewTokenTextAsync() + "\n");
+            var registered = await RunAsync("agent", "--manager", $"{first},{manager.Url}", "--token-file", token, "--name", host, "--state", StateOf(host), "--once");
+            Assert.True(registered.ExitCode == 0, registered.Output);
+            await OfferedAsync("choice-failover", "Failover", "exit 0", log, null, host);
+            Assert.True((await RunAsync("agent", "--manager", $"{first},{manager.Url}", "--name", host, "--state", StateOf(host), "--once")).ExitCode == 0);
+            Assert.Equal(TargetStatus.Available, (await StatusAsync("Failover", host)).Status);
+        }
+        // The first address is gone; no agent runs: the user's install finds the manager at the stand-in.
+        var installed = await RunAsync("install", "choice-failover", "--state", StateOf(host));
+        Assert.True(installed.ExitCode == 0, installed.Output);
+        Assert.Equal([$"{host} choice-failover"], File.ReadAllLines(log));
+        Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Failover", host)).Status);
+    }
+
     /// <summary>
     /// Another account of this computer cannot connect to the agent's socket: run as root, the test connects as `nobody`
     /// (through runuser and perl's socket calls, both in the base system) and the kernel refuses it. The channel has no
