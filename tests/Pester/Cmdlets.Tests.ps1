@@ -134,4 +134,15 @@ Describe 'Help' {
         $help = Get-Help New-DistJob -Examples
         @($help.examples.example).Count | Should -BeGreaterOrEqual 2
     }
+
+    It 'explains the concepts in about_JP1Dist, whose map names every cmdlet of the module' {
+        $about = "$(Get-Help about_JP1Dist)"
+        foreach ($concept in 'PACKAGES', 'JOBS', 'DESTINATIONS', 'ID GROUPS', 'RELAYS', 'STATUSES', 'CMDLET MAP') {
+            $about | Should -Match "(?m)^ *$concept\b"
+        }
+        $map = $about.Substring($about.IndexOf('CMDLET MAP'))
+        foreach ($name in (Get-Command -Module JP1Dist -CommandType Cmdlet).Name) {
+            $map | Should -Match "\b$([regex]::Escape($name))\b" -Because "the map of about_JP1Dist lists $name"
+        }
+    }
 }
