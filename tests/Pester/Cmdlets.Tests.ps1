@@ -135,6 +135,16 @@ Describe 'Help' {
         @($help.examples.example).Count | Should -BeGreaterOrEqual 2
     }
 
+    It 'has a manifest a gallery accepts: authors, tags for the editions and platforms, release notes, and a LICENSE beside it' {
+        $manifest = Test-ModuleManifest ([IO.Path]::Combine($RepoRoot, 'out', 'JP1Dist', 'JP1Dist.psd1'))
+        $manifest.Author | Should -Not -BeNullOrEmpty
+        $manifest.Author | Should -Not -Be 'JP1Dist'
+        $manifest.CompanyName | Should -Not -Be 'JP1Dist'
+        foreach ($tag in 'PSEdition_Core', 'Windows', 'Linux', 'MacOS', 'SoftwareDistribution') { $manifest.Tags | Should -Contain $tag }
+        $manifest.ReleaseNotes | Should -Not -BeNullOrEmpty
+        [IO.File]::Exists([IO.Path]::Combine($RepoRoot, 'LICENSE')) | Should -BeTrue
+    }
+
     It 'explains the concepts in about_JP1Dist, whose map names every cmdlet of the module' {
         $about = "$(Get-Help about_JP1Dist)"
         foreach ($concept in 'PACKAGES', 'JOBS', 'DESTINATIONS', 'ID GROUPS', 'RELAYS', 'STATUSES', 'CMDLET MAP') {

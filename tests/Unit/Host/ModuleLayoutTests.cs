@@ -11,7 +11,7 @@ public sealed class ModuleLayoutTests
     [Fact]
     public void The_module_folder_has_the_manifest_views_help_and_dependencies_but_no_PowerShell_engine()
     {
-        foreach (var file in new[] { "JP1Dist.psd1", "JP1Dist.PowerShell.dll", "JP1Dist.PowerShell.Loader.dll", "JP1Dist.Format.ps1xml", "JP1Dist.Types.ps1xml", Path.Combine("en-US", "JP1Dist.PowerShell.dll-Help.xml") })
+        foreach (var file in new[] { "JP1Dist.psd1", "JP1Dist.PowerShell.dll", "JP1Dist.PowerShell.Loader.dll", "JP1Dist.Format.ps1xml", "JP1Dist.Types.ps1xml", Path.Combine("en-US", "JP1Dist.PowerShell.dll-Help.xml"), Path.Combine("en-US", "about_JP1Dist.help.txt") })
         {
             Assert.True(File.Exists(Path.Combine(Module, file)), $"out/JP1Dist/{file} is missing.");
         }
