@@ -50,7 +50,7 @@ public static class OnceRun
             // Unreachable, silent past its deadline, answering what this agent cannot use, or not the one trusted: a
             // service asks again later, and so does the next run. The message names the higher system and what failed.
             logger.LogError("The run stopped at the higher system {Url} ({Error}); exiting with {Code}: try again later, the next run does the work not done",
-                HigherSystemClient.IsTransient(e) || e is CertificatePinMismatchException ? runtime.HigherSystems.LastFailed ?? runtime.HigherSystems.Current : runtime.HigherSystems.Current,
+                (HigherSystemClient.IsTransient(e) || e is CertificatePinMismatchException ? runtime.HigherSystems.LastFailed ?? runtime.HigherSystems.Current : runtime.HigherSystems.Current).GetLeftPart(UriPartial.Authority),
                 e.Message.TrimEnd('.'), CommandExitCodes.Unavailable);
             return CommandExitCodes.Unavailable;
         }
