@@ -48,6 +48,17 @@ public sealed class AgentOptions
     /// <summary>Do all pending work, then exit.</summary>
     public bool Once { get; set; }
 
+    /// <summary>
+    /// With <see cref="Once"/>: how long any one request waits for the higher system's answer (or for the next bytes of a
+    /// package) before the run gives up on that higher system: a request that timed out is not asked again of it in this
+    /// run, only of the next stand-in, so a higher system that accepts connections and never answers ends the run in
+    /// bounded time (<see cref="Protocol.CommandExitCodes.Unavailable"/>). A running service keeps each request's own deadline.
+    /// </summary>
+    public TimeSpan OnceTimeout { get; set; } = DefaultOnceTimeout;
+
+    /// <summary>The default of <see cref="OnceTimeout"/>: the deadline --once had for its work request already, long enough for a busy manager.</summary>
+    public static readonly TimeSpan DefaultOnceTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>How long one poll waits for work.</summary>
     public TimeSpan PollWait { get; set; } = TimeSpan.FromSeconds(25);
 

@@ -49,7 +49,10 @@ public sealed class AgentRuntime : IDisposable
         // A relay's certificate issued by the manager's signing key is trusted too: an agent below a relay needs only its token.
         var systems = new HigherSystems(options.HigherSystemUrls, _time) { ReturnAfter = options.ReturnToFirstAfter, Moved = (from, to, back) => LogMove(logger, from, to, back) };
         _client = new HigherSystemClient(systems, handler, _pin,
-            () => AgentTrust.TrustedIssuerFingerprints(_identity ?? _store.LoadIdentity(), options.Token, _time.GetUtcNow().UtcDateTime));
+            () => AgentTrust.TrustedIssuerFingerprints(_identity ?? _store.LoadIdentity(), options.Token, _time.GetUtcNow().UtcDateTime))
+        {
+            AnswerTimeout = options.Once ? options.OnceTimeout : null,
+        };
     }
 
     /// <summary>The pin the higher system's certificate is held to (see <see cref="AgentTrust.ExpectedPin"/>).</summary>
@@ -111,6 +114,13 @@ public sealed class AgentRuntime : IDisposable
     /// (`jp1dist agent --once` exits with 3010 then, for startup scripts).
     /// </summary>
     public bool RebootRequired { get; private set; }
+
+    /// <summary>
+    /// How many work items this agent decided Failed since it started: an install command's failure, a transfer, a work
+    /// item refused for its signatures, a fault of this computer during a job (`jp1dist agent --once` exits with 1 then).
+    /// Outcomes the higher system decided elsewhere do not count.
+    /// </summary>
+    public int FailedCount { get; private set; }
 
     /// <summary>The longest a node waits between attempts to reach its higher system by default (the ceiling of its jittered back-off).</summary>
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
@@ -225,6 +235,9 @@ public sealed class AgentRuntime : IDisposable
     /// <summary>The higher system the next call goes to (the first, or a stand-in while the first cannot serve).</summary>
     private Uri Higher => _client.Current;
 
+    /// <summary>The higher systems this agent uses, the one in use and the one that last failed.</summary>
+    public HigherSystems HigherSystems => _client.Systems;
+
     /// <summary>True when the agent is registered; false while its registration waits for an administrator's approval.</summary>
     private async Task<bool> EnsureRegisteredAsync(CancellationToken cancellationToken)
     {
@@ -335,11 +348,11 @@ public sealed class AgentRuntime : IDisposable
     {
         if (string.IsNullOrWhiteSpace(_options.Token))
         {
-            throw new InvalidOperationException(
+            throw new NotRegisteredException(
                 $"The agent is not registered with {_options.ManagerUrl} as '{_options.Name}' and has no enrollment token; start it with --token (New-DistEnrollmentToken creates one).");
         }
         // Only the secret goes to the higher system; the fingerprints are what this agent holds the answer to.
-        var token = EnrollmentTokenText.TryParse(_options.Token) ?? throw new InvalidOperationException(
+        var token = EnrollmentTokenText.TryParse(_options.Token) ?? throw new NotRegisteredException(
             "The enrollment token is not one: expected SECRET[.SIGNINGKEYFINGERPRINT[.CERTIFICATEPIN]] as New-DistEnrollmentToken prints it.");
         var registration = HostFacts.Collect(token.Secret, _options.Name) with
         {
@@ -677,6 +690,7 @@ public sealed class AgentRuntime : IDisposable
             }
             catch (Exception e) when (e is ContentVerificationException or HigherSystemException { Status: HttpStatusCode.NotFound })
             {
+                _logger.LogWarning("Job {Job}: the transfer of {Package} {Version} failed: {Error}", item.JobName, manifest.Name, manifest.Version, e.Message);
                 await CompleteAsync(ticket, new TicketResult("Failed", null, $"The transfer failed: {e.Message}", null), cancellationToken);
                 return true;
             }
@@ -1237,6 +1251,10 @@ public sealed class AgentRuntime : IDisposable
 
     private async Task CompleteAsync(Ticket ticket, TicketResult result, CancellationToken cancellationToken)
     {
+        if (result.Status == ReportStatuses.Failed)
+        {
+            FailedCount++;
+        }
         ticket.Result = result;
         ticket.Phase = TicketPhase.Completed;
         SaveDecided(ticket);
@@ -1348,13 +1366,20 @@ public sealed class AgentRuntime : IDisposable
                 _client.Identity = null;
                 await RegisterAsync(refused, cancellationToken);
             }
-            catch (Exception e) when (HigherSystemClient.IsTransient(e) && attempt < 5 && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (HigherSystemClient.IsTransient(e) && attempt < Attempts(e) && !cancellationToken.IsCancellationRequested)
             {
                 _logger.LogDebug("Call to the higher system failed ({Error}); retrying", e.Message);
                 await Task.Delay(backoff.Next(), cancellationToken);
             }
         }
     }
+
+    /// <summary>
+    /// How many times a call is made while it fails with <paramref name="e"/>: five; with --once, a call that got no answer
+    /// in time is made once on each higher system (each timeout moves on to the next), so that one that accepts connections
+    /// and never answers ends the run in bounded time (<see cref="AgentOptions.OnceTimeout"/>).
+    /// </summary>
+    private int Attempts(Exception e) => _options.Once && e is TimeoutException ? _client.Systems.All.Count : 5;
 
     public void Dispose() => _client.Dispose();
 }

@@ -38,7 +38,7 @@ public sealed class AgentWorker(AgentOptions options, ILogger<AgentWorker> logge
             {
                 // Not registered and no token: nothing to retry.
                 logger.LogError("{Message}", e.Message);
-                Environment.ExitCode = 2;
+                Environment.ExitCode = Protocol.CommandExitCodes.Usage;
                 lifetime.StopApplication();
             }
         }

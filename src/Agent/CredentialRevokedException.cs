@@ -8,5 +8,5 @@ namespace JP1Dist.Agent;
 public sealed class CredentialRevokedException(string message, Exception? inner = null) : Exception(message, inner)
 {
     /// <summary>The exit code of a jp1dist agent or relay that stops because its credential was revoked.</summary>
-    public const int ExitCode = 3;
+    public const int ExitCode = JP1Dist.Protocol.CommandExitCodes.CredentialRevoked;
 }

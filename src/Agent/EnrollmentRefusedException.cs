@@ -8,7 +8,7 @@ namespace JP1Dist.Agent;
 public sealed class EnrollmentRefusedException(string errorId, string message, Exception? inner = null) : Exception(message, inner)
 {
     /// <summary>The exit code of a jp1dist agent or relay whose registration was refused.</summary>
-    public const int ExitCode = 4;
+    public const int ExitCode = JP1Dist.Protocol.CommandExitCodes.EnrollmentRefused;
 
     /// <summary>The higher system's error id (EnrollmentTokenExpired, HostNameTaken, ...).</summary>
     public string ErrorId { get; } = errorId;

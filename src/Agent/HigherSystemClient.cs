@@ -73,6 +73,13 @@ public sealed class HigherSystemClient : IDisposable
     /// <summary>The credential sent with every call after registration.</summary>
     public AgentIdentity? Identity { get; set; }
 
+    /// <summary>
+    /// When set (`jp1dist agent --once`), how long every call waits for its answer instead of its own deadline, and how long
+    /// a package's content may go silent: a higher system that accepts connections and never answers is then given up in
+    /// bounded time, with a <see cref="TimeoutException"/> naming it and what it did not answer.
+    /// </summary>
+    public TimeSpan? AnswerTimeout { get; set; }
+
     // Registrations, facts and reports are fitted to the limits the higher system checks (RequestFitting): a host with an
     // unusual inventory or an install with odd output is then described a little shorter, not refused again and again.
 
@@ -127,6 +134,7 @@ public sealed class HigherSystemClient : IDisposable
     private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? body, TimeSpan deadline, CancellationToken cancellationToken,
         long maxBytes = ProtocolLimits.MaxAnswerBytes)
     {
+        deadline = AnswerTimeout ?? deadline;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(deadline);
         var at = _systems.Current;
@@ -139,10 +147,7 @@ public sealed class HigherSystemClient : IDisposable
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            // This call's own deadline, not the caller's cancellation: a higher system that does not answer, like one
-            // that cannot be reached, is tried again later (the next one, where there are several).
-            _systems.FailedOver(at);
-            throw new TimeoutException($"The higher system {Authority(at)} did not answer {path.Split('?')[0]} within {deadline.TotalSeconds:0} s.", e);
+            throw NoAnswer(at, path.Split('?')[0], deadline, e);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && MovesOn(e, at) is { } moved)
         {
@@ -177,6 +182,43 @@ public sealed class HigherSystemClient : IDisposable
     private static string Authority(Uri url) => url.GetLeftPart(UriPartial.Authority);
 
     /// <summary>
+    /// A call to <paramref name="at"/> that got no answer within its deadline, not the caller's cancellation: a higher system
+    /// that does not answer, like one that cannot be reached, is tried again later (the next one, where there are several).
+    /// </summary>
+    private TimeoutException NoAnswer(Uri at, string what, TimeSpan deadline, Exception inner)
+    {
+        _systems.FailedOver(at);
+        return new TimeoutException($"The higher system {Authority(at)} did not answer {what} within {deadline.TotalSeconds:0} s.", inner);
+    }
+
+    /// <summary>Which higher system a content request went to, for <see cref="ReadContentAsync"/>.</summary>
+    private static readonly HttpRequestOptionsKey<Uri> ContentFrom = new("JP1Dist.HigherSystem");
+
+    /// <summary>
+    /// Reads the next bytes of a body <see cref="OpenRangeAsync"/> opened; with <see cref="AnswerTimeout"/>, a body silent that
+    /// long ends in a <see cref="TimeoutException"/> naming the higher system and the content, and the next call goes to the
+    /// next higher system.
+    /// </summary>
+    public async ValueTask<int> ReadContentAsync(HttpResponseMessage response, Stream body, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (AnswerTimeout is not { } limit)
+        {
+            return await body.ReadAsync(buffer, cancellationToken);
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(limit);
+        try
+        {
+            return await body.ReadAsync(buffer, timeout.Token);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested
+            && response.RequestMessage?.Options.TryGetValue(ContentFrom, out var at) == true)
+        {
+            throw NoAnswer(at!, response.RequestMessage.RequestUri!.AbsolutePath + " (the next bytes of a package)", limit, e);
+        }
+    }
+
+    /// <summary>
     /// Opens a stored blob from <paramref name="offset"/> to its end (HTTP Range "bytes=offset-"): one request that a
     /// transfer reads segment after segment, so the connection keeps filling while a segment is checked and written.
     /// </summary>
@@ -185,10 +227,20 @@ public sealed class HigherSystemClient : IDisposable
         var at = _systems.Current;
         using var request = Authorized(HttpMethod.Get, at, ApiPaths.ContentPrefix + sha256);
         request.Headers.Range = new RangeHeaderValue(offset, null);
+        request.Options.Set(ContentFrom, at);
         HttpResponseMessage response;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (AnswerTimeout is { } limit)
+        {
+            timeout.CancelAfter(limit);
+        }
         try
         {
-            response = await SendPinnedAsync(request, at, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            response = await SendPinnedAsync(request, at, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested && AnswerTimeout is { } waited)
+        {
+            throw NoAnswer(at, ApiPaths.ContentPrefix + sha256, waited, e);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && MovesOn(e, at) is { } moved)
         {

@@ -32,7 +32,7 @@ public sealed class SegmentReader(HigherSystemClient client, string sha256, Tran
                 {
                     room = room[..ThrottledRead];
                 }
-                var read = await _body.ReadAsync(room, cancellationToken);
+                var read = await client.ReadContentAsync(_response!, _body, room, cancellationToken);
                 if (read == 0)
                 {
                     throw new IOException($"The higher system ended {sha256} at offset {offset + filled}, before the segment's {segment.Length} bytes.");

@@ -74,28 +74,28 @@ internal static class Commands
             if (!IsHttpUrl(url, out _))
             {
                 await Console.Error.WriteLineAsync($"jp1dist manager: '{url}' is not an http:// or https:// URL.");
-                return 2;
+                return CommandExitCodes.Usage;
             }
             if (result.GetValue(adminLimit) < 1)
             {
                 await Console.Error.WriteLineAsync($"jp1dist manager: --admin-requests-per-minute must be at least 1; {result.GetValue(adminLimit)} was given.");
-                return 2;
+                return CommandExitCodes.Usage;
             }
             if (result.GetValue(auditRetention) < AuditRetention.Minimum.TotalDays)
             {
                 await Console.Error.WriteLineAsync($"jp1dist manager: --audit-retention-days must be at least {AuditRetention.Minimum.TotalDays:0}; {result.GetValue(auditRetention)} was given.");
-                return 2;
+                return CommandExitCodes.Usage;
             }
             if (result.GetValue(wakePort) is < 1 or > 65535)
             {
                 await Console.Error.WriteLineAsync($"jp1dist manager: --wake-port {result.GetValue(wakePort)} is out of range: use 1 to 65535.");
-                return 2;
+                return CommandExitCodes.Usage;
             }
             System.Net.IPAddress? wakeTo = null;
             if (result.GetValue(wakeAddress) is { } wakeText && !System.Net.IPAddress.TryParse(wakeText, out wakeTo))
             {
                 await Console.Error.WriteLineAsync($"jp1dist manager: --wake-address '{wakeText}' is not an IP address.");
-                return 2;
+                return CommandExitCodes.Usage;
             }
             var options = new ManagerOptions
             {
@@ -130,17 +130,17 @@ internal static class Commands
             if (HigherSystems.Parse(result.GetValue(manager), out var higherError) is not { } higher)
             {
                 await Console.Error.WriteLineAsync($"jp1dist relay: --manager: {higherError}");
-                return 2;
+                return CommandExitCodes.Usage;
             }
             var url = result.GetValue(listen)!;
             if (!IsHttpUrl(url, out _))
             {
                 await Console.Error.WriteLineAsync($"jp1dist relay: '{url}' is not an http:// or https:// URL to listen on.");
-                return 2;
+                return CommandExitCodes.Usage;
             }
             if (!TryReadTrust("relay", result, token, tokenFile, pin, out var tokenText, out var pinText))
             {
-                return 2;
+                return CommandExitCodes.Usage;
             }
             var relayName = result.GetValue(name) ?? Environment.MachineName;
             var options = new RelayOptions
@@ -206,11 +206,8 @@ internal static class Commands
         }
     }
 
-    /// <summary>
-    /// `jp1dist agent --once` ends with this code when an install it ran needs a restart (ERROR_SUCCESS_REBOOT_REQUIRED, as
-    /// msiexec uses it). A POSIX shell sees its low 8 bits, 194.
-    /// </summary>
-    public const int RebootRequiredExitCode = 3010;
+    /// <summary>The longest --once-timeout accepts (ten minutes: as long as Windows waits for a startup script by default).</summary>
+    private const int MaxOnceTimeoutSeconds = 600;
 
     /// <summary>The longest grace --reboot-grace-seconds accepts (an hour).</summary>
     private const int MaxRebootGraceSeconds = 3600;
@@ -284,7 +281,7 @@ internal static class Commands
         catch (DistException e)
         {
             await Console.Error.WriteLineAsync(e.Message.StartsWith("jp1dist ", StringComparison.Ordinal) ? e.Message : $"jp1dist {role}: {e.Message}");
-            return 2;
+            return CommandExitCodes.Usage;
         }
         try
         {
@@ -294,7 +291,7 @@ internal static class Commands
         catch (IOException e)
         {
             await Console.Error.WriteLineAsync($"jp1dist {role}: cannot listen on {url}: {e.Message}");
-            return 1;
+            return CommandExitCodes.Failed;
         }
         finally
         {
@@ -313,7 +310,20 @@ internal static class Commands
         var pin = PinOption();
         var name = new Option<string?>("--name") { Description = "The host name to register under (default: the computer name)." };
         var state = new Option<string?>("--state") { Description = "The agent's state folder (default: per-user application data)." };
-        var once = new Option<bool>("--once") { Description = "Do all pending work, then exit (for startup scripts and schedulers)." };
+        var once = new Option<bool>("--once")
+        {
+            Description = $"Do all pending work, then exit (for startup scripts and schedulers). Exit codes: {CommandExitCodes.Success} all work done, "
+                + $"{CommandExitCodes.Failed} an install failed (others may have succeeded), {CommandExitCodes.RebootRequired} a restart is needed "
+                + $"(194 on Linux and macOS), {CommandExitCodes.Unavailable} the higher system could not be reached or did not answer (try later), "
+                + $"{CommandExitCodes.CredentialRevoked} credential revoked, {CommandExitCodes.EnrollmentRefused} enrollment refused, "
+                + $"{CommandExitCodes.Usage} usage error; which wins when several apply: docs/operations.md, \"Exit codes\".",
+        };
+        var onceTimeout = new Option<int?>("--once-timeout")
+        {
+            Description = $"With --once: how many seconds to wait for the higher system to answer a request (or to send the next bytes of a package), "
+                + $"1 to {MaxOnceTimeoutSeconds}; default {AgentOptions.DefaultOnceTimeout.TotalSeconds:0}. A higher system silent that long is not asked "
+                + $"again in this run (the next --manager URL is), and the run ends with {CommandExitCodes.Unavailable}.",
+        };
         var insecure = new Option<bool>(PlainHttp.AllowSwitch)
         {
             Description = "Allow a plain http:// higher system beyond loopback: the token, the credential and packages then cross the network unencrypted. Logged as a warning.",
@@ -343,44 +353,55 @@ internal static class Commands
             Description = $"How long to wait, once a restart or shutdown was asked and no install or transfer runs, before running its command (0 to {MaxRebootGraceSeconds}; default {PowerActions.DefaultGrace.TotalSeconds:0}).",
             DefaultValueFactory = _ => (int)PowerActions.DefaultGrace.TotalSeconds,
         };
-        var command = new Command("agent", "Runs an agent: registers, receives work, installs and reports.")
+        var command = new Command("agent", "Runs an agent: registers, receives work, installs and reports; with --once, does the work there is and exits with a documented code.")
         {
-            manager, token, tokenFile, pin, name, state, once, insecure, rebootCommand, rebootArguments, shutdownCommand, shutdownArguments, rebootGrace,
+            manager, token, tokenFile, pin, name, state, once, onceTimeout, insecure, rebootCommand, rebootArguments, shutdownCommand, shutdownArguments, rebootGrace,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             if (HigherSystems.Parse(result.GetValue(manager), out var higherError) is not { } higher)
             {
                 await Console.Error.WriteLineAsync($"jp1dist agent: --manager: {higherError}");
-                return 2;
+                return CommandExitCodes.Usage;
             }
             foreach (var url in higher)
             {
                 if (PlainHttp.ConnectRefusal("agent", url, result.GetValue(insecure)) is { } refusal)
                 {
                     await Console.Error.WriteLineAsync(refusal);
-                    return 2;
+                    return CommandExitCodes.Usage;
                 }
             }
             if (!TryReadTrust("agent", result, token, tokenFile, pin, out var tokenText, out var pinText))
             {
-                return 2;
+                return CommandExitCodes.Usage;
             }
             var grace = result.GetValue(rebootGrace);
             if (grace is < 0 or > MaxRebootGraceSeconds)
             {
                 await Console.Error.WriteLineAsync($"jp1dist agent: --reboot-grace-seconds {grace} is out of range: use 0 to {MaxRebootGraceSeconds}.");
-                return 2;
+                return CommandExitCodes.Usage;
             }
             if (result.GetValue(rebootArguments) is { Length: > 0 } && string.IsNullOrWhiteSpace(result.GetValue(rebootCommand)))
             {
                 await Console.Error.WriteLineAsync("jp1dist agent: --reboot-arguments needs --reboot-command.");
-                return 2;
+                return CommandExitCodes.Usage;
             }
             if (result.GetValue(shutdownArguments) is { Length: > 0 } && string.IsNullOrWhiteSpace(result.GetValue(shutdownCommand)))
             {
                 await Console.Error.WriteLineAsync("jp1dist agent: --shutdown-arguments needs --shutdown-command.");
-                return 2;
+                return CommandExitCodes.Usage;
+            }
+            var answerWait = result.GetValue(onceTimeout);
+            if (answerWait is not null && !result.GetValue(once))
+            {
+                await Console.Error.WriteLineAsync("jp1dist agent: --once-timeout needs --once (a running agent keeps each request's own deadline).");
+                return CommandExitCodes.Usage;
+            }
+            if (answerWait is < 1 or > MaxOnceTimeoutSeconds)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist agent: --once-timeout {answerWait} is out of range: use 1 to {MaxOnceTimeoutSeconds} seconds.");
+                return CommandExitCodes.Usage;
             }
             var hostName = result.GetValue(name) ?? Environment.MachineName;
             var options = new AgentOptions
@@ -393,6 +414,7 @@ internal static class Commands
                 Name = hostName,
                 StateFolder = result.GetValue(state) ?? AgentOptions.DefaultStateFolder(hostName),
                 Once = result.GetValue(once),
+                OnceTimeout = answerWait is { } seconds ? TimeSpan.FromSeconds(seconds) : AgentOptions.DefaultOnceTimeout,
                 RebootCommand = result.GetValue(rebootCommand),
                 RebootArguments = result.GetValue(rebootArguments) ?? [],
                 ShutdownCommand = result.GetValue(shutdownCommand),
@@ -410,38 +432,7 @@ internal static class Commands
             {
                 using var factory = new SerilogLoggerFactory(logger);
                 using var runtime = new AgentRuntime(options, factory.CreateLogger("JP1Dist.Agent"));
-                try
-                {
-                    await runtime.RunOnceAsync(cancellationToken);
-                    if (runtime.RebootRequired)
-                    {
-                        // As msiexec does: the work succeeded, and the computer must restart to finish it.
-                        logger.Warning("An install needs a restart of this computer to finish; exiting with {Code}", RebootRequiredExitCode);
-                        return RebootRequiredExitCode;
-                    }
-                    return 0;
-                }
-                catch (OperationCanceledException)
-                {
-                    return 130;
-                }
-                catch (CredentialRevokedException e)
-                {
-                    logger.Fatal("{Message}", e.Message);
-                    return CredentialRevokedException.ExitCode;
-                }
-                catch (EnrollmentRefusedException e)
-                {
-                    logger.Fatal("{Message}", e.Message);
-                    return EnrollmentRefusedException.ExitCode;
-                }
-                catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException
-                    or CertificatePinMismatchException or SigningKeyMismatchException or LocalFaultException)
-                {
-                    // A higher system this agent does not trust ends the run like one it cannot reach: exit 1, and the reason.
-                    logger.Error("{Message}", e.Message);
-                    return 1;
-                }
+                return await OnceRun.RunAsync(runtime, factory.CreateLogger("JP1Dist.Agent"), cancellationToken);
             }
             // The agent reads no appsettings.json: do not watch the working directory for one (recursively, and as a
             // service that directory can be / or System32).
@@ -500,7 +491,7 @@ internal static class Commands
             }
             catch (OperationCanceledException)
             {
-                return 130;
+                return CommandExitCodes.Canceled;
             }
         });
         return command;
@@ -566,14 +557,14 @@ internal static class Commands
                 using var runtime = UserRuntime("available", folder, allowInsecureHttp: true, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
                 if (runtime is null)
                 {
-                    return 2;
+                    return CommandExitCodes.Usage;
                 }
                 offered = runtime.ListAvailable();
             }
             if (offered.Count == 0)
             {
                 await Console.Out.WriteLineAsync("No package is available on this computer.");
-                return 0;
+                return CommandExitCodes.Success;
             }
             string[] header = ["Name", "Version", "Size", "Installed", "Description"];
             var rows = offered.Select(p => new[] { p.Name, p.Version, LocalFault.FormatBytes(p.SizeBytes), p.Installed ? "Yes" : "No", p.Description ?? "" }).ToList();
@@ -582,13 +573,13 @@ internal static class Commands
             {
                 await Console.Out.WriteLineAsync(string.Join("  ", row.Select((cell, i) => i == row.Length - 1 ? cell : cell.PadRight(widths[i]))).TrimEnd());
             }
-            return 0;
+            return CommandExitCodes.Success;
         });
         return command;
     }
 
     /// <summary>Exit code of jp1dist install when the request is refused before anything is done (bad input, nothing by that name).</summary>
-    private const int UserInstallRefused = 2;
+    private const int UserInstallRefused = CommandExitCodes.Usage;
 
     /// <summary>jp1dist install: installs one package offered to this computer's user, waits, and ends with its outcome.</summary>
     private static Command Install()
@@ -616,12 +607,12 @@ internal static class Commands
             }
             catch (OperationCanceledException)
             {
-                return 130;
+                return CommandExitCodes.Canceled;
             }
             catch (IOException e)
             {
                 await Console.Error.WriteLineAsync($"jp1dist install: the running agent did not answer: {e.Message}");
-                return 1;
+                return CommandExitCodes.Failed;
             }
             if (answer is not null)
             {
@@ -651,14 +642,14 @@ internal static class Commands
             }
             catch (OperationCanceledException)
             {
-                return 130;
+                return CommandExitCodes.Canceled;
             }
             catch (Exception e) when (e is InvalidOperationException or HigherSystemException or HttpRequestException or IOException
                 or CertificatePinMismatchException or SigningKeyMismatchException or LocalFaultException or CredentialRevokedException)
             {
                 logger.Error("{Message}", e.Message);
                 await Console.Error.WriteLineAsync($"jp1dist install: {e.Message}");
-                return 1;
+                return CommandExitCodes.Failed;
             }
         });
         return command;
@@ -672,7 +663,7 @@ internal static class Commands
             ? outcome.Message
             : $"{outcome.Name} {outcome.Version}: {outcome.Status}{code}{by}. {outcome.Message}";
         await (outcome.Succeeded ? Console.Out : Console.Error).WriteLineAsync(line);
-        return !outcome.Succeeded ? 1 : outcome.Status == ReportStatuses.SucceededRebootRequired ? RebootRequiredExitCode : 0;
+        return !outcome.Succeeded ? CommandExitCodes.Failed : outcome.Status == ReportStatuses.SucceededRebootRequired ? CommandExitCodes.RebootRequired : CommandExitCodes.Success;
     }
 
     private static Command Run()

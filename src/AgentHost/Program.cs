@@ -7,4 +7,8 @@ if (args is [InstallWrapper.CommandName, .. var wrapped])
 {
     return await InstallWrapper.RunAsync(wrapped, Console.Out, Console.Error);
 }
-return await Commands.Build().Parse(args).InvokeAsync();
+var parsed = Commands.Build().Parse(args);
+var exitCode = await parsed.InvokeAsync();
+// An unknown, missing or unreadable option or argument is a usage error, whichever command it was for: the errors and
+// the help were written; the code is the documented one, not System.CommandLine's 1 (an install failed).
+return parsed.Errors.Count > 0 ? JP1Dist.Protocol.CommandExitCodes.Usage : exitCode;

@@ -104,3 +104,47 @@ public static class ExitCodes
         return posixAllowed ? success.Concat(reboot).Concat(retry).Where(c => c is < 0 or > 255).Distinct().ToList() : [];
     }
 }
+
+/// <summary>
+/// The exit codes of the jp1dist commands: one table for all of them, documented once (docs/operations.md, "Exit codes").
+/// A command uses the ones that apply to it; none gives a code another meaning. `jp1dist agent --once` uses all of them,
+/// for the startup scripts and schedulers that run it; when several apply, the first of these wins: <see cref="Usage"/>,
+/// <see cref="CredentialRevoked"/>, <see cref="EnrollmentRefused"/>, <see cref="Canceled"/>, <see cref="Unavailable"/>,
+/// <see cref="Failed"/>, <see cref="RebootRequired"/>, <see cref="Success"/>.
+/// </summary>
+public static class CommandExitCodes
+{
+    /// <summary>Done: everything there was to do now was done (an agent's registration waiting for approval included).</summary>
+    public const int Success = 0;
+
+    /// <summary>
+    /// Failed: an install (or a transfer, or a work item's checks) failed, others may have succeeded; or a fault of this
+    /// computer (a full disk, a denied path) stopped the command. The log says which.
+    /// </summary>
+    public const int Failed = 1;
+
+    /// <summary>Usage error: an option or argument that is unknown, missing or out of range, or a node that cannot start as asked (not registered and no token). Nothing was done.</summary>
+    public const int Usage = 2;
+
+    /// <summary>The higher system refused this node's credential as revoked (Remove-DistHost -Revoke, Deny-DistHost): its state folder must be cleared and a new token given.</summary>
+    public const int CredentialRevoked = 3;
+
+    /// <summary>The higher system refused to register this node (a token unknown, expired, used up or of the wrong kind; a name held by another credential): a new token or a settled name is needed.</summary>
+    public const int EnrollmentRefused = 4;
+
+    /// <summary>
+    /// Try again later: no higher system could be reached, or none answered in time (or one answered what the node cannot
+    /// use, or was not the one trusted). Work left undone is done by the next run. 75 is EX_TEMPFAIL of sysexits.h
+    /// ("temporary failure, the user is invited to retry"), and fits the 8 bits a POSIX exit status has.
+    /// </summary>
+    public const int Unavailable = 75;
+
+    /// <summary>Stopped by Ctrl+C or SIGTERM before the work was done (128 + SIGINT, as shells report it).</summary>
+    public const int Canceled = 130;
+
+    /// <summary>
+    /// Done, and the computer must restart to finish: an install ended with a reboot code (3010, 1641 unless the package
+    /// names others) and nothing failed. ERROR_SUCCESS_REBOOT_REQUIRED, as msiexec uses it; a POSIX shell sees its low 8 bits, 194.
+    /// </summary>
+    public const int RebootRequired = 3010;
+}
