@@ -209,6 +209,53 @@ public sealed class WakeOnLanProcessTests(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
+    public async Task Late_joiners_of_a_woken_WakeOnLan_job_are_woken_when_an_administrator_adds_them_and_noted_awake_when_they_register()
+    {
+        // An ID group job whose wake has fired already (its lead reaches back past now), while the group was empty.
+        await _engine.IdGroups.CreateAsync("Late", null);
+        await _engine.IdGroups.SetPolicyAsync("Late", [new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = ["late-*"] }]);
+        await _engine.Jobs.CreateAsync(new NewJobRequest("Late night", "Patch", null, ["Late"], DistributeAt: DateTime.UtcNow.AddMinutes(30),
+            DestinationType: DestinationType.IdGroup, WakeOnLan: true, WakeLeadMinutes: 60));
+        await _engine.Jobs.StartAsync("Late night");
+        await Eventually.ForAsync(async () =>
+        {
+            await using var db = _engine.Database.CreateContext();
+            return await db.JobExecutions.AnyAsync(x => x.WokenAt != null && db.Jobs.Any(j => j.Id == x.JobId && j.Name == "Late night")) ? "woken" : null;
+        }, "the job's wake fired");
+
+        // Added by an administrator, the hosts may be off: woken on joining, the manager for pc-direct, the relay for pc-below
+        // (their networks set to loopback, so the packets stay on this computer).
+        await using (var db = _engine.Database.CreateContext())
+        {
+            await db.Hosts.Where(h => h.Name == "pc-direct" || h.Name == "pc-below").ExecuteUpdateAsync(s => s.SetProperty(h => h.NetworksJson, "[\"127.0.0.1/32\"]"));
+        }
+        await _engine.IdGroups.AddMembersAsync("Late", ["pc-direct", "pc-below"]);
+        var status = (await _engine.Jobs.GetStatusAsync(new JobStatusQuery("Late night"))).ToDictionary(s => s.HostName);
+        Assert.StartsWith("Joined the ID group at ", status["pc-direct"].Message, StringComparison.Ordinal);
+        Assert.Contains("woken on joining. Woken at ", status["pc-direct"].Message, StringComparison.Ordinal);
+        Assert.Contains("the manager sent the magic packet for 52-54-00-00-00-01 to 127.0.0.1:9.", status["pc-direct"].Message, StringComparison.Ordinal);
+        Assert.Contains("asked of relay 'relay-w'", status["pc-below"].Message, StringComparison.Ordinal);
+        var below = await Eventually.ForAsync(async () => (await _engine.Jobs.GetStatusAsync(new JobStatusQuery("Late night")))
+            .SingleOrDefault(s => s.HostName == "pc-below" && s.Message?.Contains("relay 'relay-w' sent the magic packet", StringComparison.Ordinal) == true),
+            "the relay reported waking the late joiner", _relay);
+        Assert.Contains("to 127.0.0.1:9.", below.Message, StringComparison.Ordinal);
+
+        // A host that joins through its own registration is on: its target says so, and nothing is sent for it.
+        var token = (await _engine.Hosts.NewEnrollmentTokenAsync("late agents")).Token!;
+        var late = Start("agent", "--manager", (await _engine.Managers.ListAsync()).First(m => m.IsAlive).Url, "--token", token, "--name", "late-pc",
+            "--state", Path.Combine(_root, "agent-late-pc"));
+        var awake = await Eventually.ForAsync(async () => (await _engine.Jobs.GetStatusAsync(new JobStatusQuery("Late night"))).SingleOrDefault(s => s.HostName == "late-pc"),
+            "late-pc became a target", late);
+        Assert.Equal(TargetStatus.Waiting, awake.Status);
+        Assert.StartsWith("Awake: joined the ID group at ", awake.Message, StringComparison.Ordinal);
+        Assert.Contains("when its agent registered or reported", awake.Message, StringComparison.Ordinal);
+        await using (var db = _engine.Database.CreateContext())
+        {
+            Assert.False(await db.WakeOrders.AnyAsync(w => db.Hosts.Any(h => h.Id == w.HostId && h.Name == "late-pc")));
+        }
+    }
+
+    [Fact]
     public async Task Bad_wake_settings_on_a_job_are_refused_and_save_nothing()
     {
         var lead = await Assert.ThrowsAsync<DistException>(() => _engine.Jobs.CreateAsync(new NewJobRequest("Lead only", "Patch", null, ["pc-direct"], WakeLeadMinutes: 5)));
