@@ -223,7 +223,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         {
             throw new DistException("WorkItemNotFound", DistErrorKind.NotFound, $"Power order {report.WorkItemId} is not this host's.", report.WorkItemId);
         }
-        if (report.Status != PowerReports.Done)
+        if (report.Status is PowerReports.Asked or PowerReports.Refused)
         {
             _powerTaken[report.WorkItemId] = 0;
         }
@@ -404,9 +404,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             }
             if (entry.Report is { } power && PowerReports.Is(power.Status))
             {
-                if (power.Status != PowerReports.Done)
+                if (power.Status is PowerReports.Asked or PowerReports.Refused)
                 {
-                    _powerTaken[power.WorkItemId] = 0;
+                    _powerTaken[power.WorkItemId] = 0; // a lower relay's wake report names no order served to a client
                 }
                 await EnqueueAsync([entry with { Seq = 0, SeenAt = null }], ct);
                 return new RelayBatchResult(entry.Seq, new ReportResponse(true, power.Status));
