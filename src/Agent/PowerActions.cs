@@ -14,6 +14,27 @@ public enum PowerAction
 }
 
 /// <summary>
+/// The commands and grace of a node's power actions (`--reboot-command`, `--shutdown-command`, their arguments and
+/// `--power-grace-seconds`), read once from the command line and given to the agent, or to a relay's own client role,
+/// which runs the same <see cref="PowerActions"/>: a relay's computer is a managed host that Stop-DistHost and
+/// -ShutdownAfter may target like any other.
+/// </summary>
+public sealed record PowerCommands(string? RebootCommand, IReadOnlyList<string> RebootArguments, string? ShutdownCommand,
+    IReadOnlyList<string> ShutdownArguments, TimeSpan Grace)
+{
+    /// <summary>Sets these on the options of the agent (or relay client role) that will run them.</summary>
+    public void ApplyTo(AgentOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.RebootCommand = RebootCommand;
+        options.RebootArguments = RebootArguments;
+        options.ShutdownCommand = ShutdownCommand;
+        options.ShutdownArguments = ShutdownArguments;
+        options.PowerGrace = Grace;
+    }
+}
+
+/// <summary>
 /// A restart or shutdown asked of this computer: why (the job or the order), when it was asked, and when the agent ran the
 /// command (null: not yet). Kept in the state folder (power.json), so an agent that restarts before acting still acts, and
 /// one that started after the computer went down knows it did. GraceSeconds is the order's grace (null: the agent's own);

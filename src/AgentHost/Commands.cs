@@ -123,8 +123,10 @@ internal static class Commands
         var name = new Option<string?>("--name") { Description = "The host name to register under (default: the computer name)." };
         var state = new Option<string?>("--state") { Description = "The relay's state folder (default: per-user application data)." };
         var tls = new TlsOptions("relay");
+        var power = new PowerOptions("relay");
         var command = new Command("relay", "Runs a relay: serves lower clients with the agent API, caches packages, passes results upward.") { manager, token, tokenFile, pin, listen, name, state };
         tls.AddTo(command);
+        power.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             if (HigherSystems.Parse(result.GetValue(manager), out var higherError) is not { } higher)
@@ -142,6 +144,10 @@ internal static class Commands
             {
                 return CommandExitCodes.Usage;
             }
+            if (await power.ReadAsync(result) is not { } powerCommands)
+            {
+                return CommandExitCodes.Usage;
+            }
             var relayName = result.GetValue(name) ?? Environment.MachineName;
             var options = new RelayOptions
             {
@@ -154,6 +160,7 @@ internal static class Commands
                 StateFolder = result.GetValue(state) ?? RelayOptions.DefaultStateFolder(relayName),
                 Tls = tls.Read(result),
                 InstallWrapper = InstallWrapper.ForThisProgram(),
+                Power = powerCommands,
             };
             return await RunServerAsync("relay", url, () => RelayHost.Build(options), cancellationToken);
         });
@@ -208,6 +215,71 @@ internal static class Commands
 
     /// <summary>The longest --once-timeout accepts (ten minutes: as long as Windows waits for a startup script by default).</summary>
     private const int MaxOnceTimeoutSeconds = 600;
+
+    /// <summary>
+    /// The power options of a node that runs an agent's power actions, the agent and the relay's own client role alike
+    /// (one set of options, one check, read into one <see cref="PowerCommands"/>).
+    /// </summary>
+    private sealed class PowerOptions(string role)
+    {
+        private readonly Option<string?> _rebootCommand = new("--reboot-command")
+        {
+            Description = "The program that restarts this computer when a job asks for it (New-DistJob -RebootAfter, after an install ended with a reboot "
+                + "code). Default: the operating system's restart (shutdown.exe /r on Windows, systemctl reboot or shutdown -r now elsewhere).",
+        };
+        private readonly Option<string[]> _rebootArguments = new("--reboot-arguments")
+        {
+            Description = "Arguments for --reboot-command (each its own argument; no shell in between).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        private readonly Option<string?> _shutdownCommand = new("--shutdown-command")
+        {
+            Description = "The program that shuts this computer down when a job asks for it (New-DistJob -ShutdownAfter, once its install ended) or the "
+                + "manager orders it (Stop-DistHost). Default: the operating system's shutdown (shutdown.exe /s on Windows, systemctl poweroff or shutdown -h now elsewhere).",
+        };
+        private readonly Option<string[]> _shutdownArguments = new("--shutdown-arguments")
+        {
+            Description = "Arguments for --shutdown-command (each its own argument; no shell in between).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        private readonly Option<int> _grace = new("--reboot-grace-seconds", "--power-grace-seconds")
+        {
+            Description = $"How long to wait, once a restart or shutdown was asked and no install or transfer runs, before running its command (0 to {MaxRebootGraceSeconds}; default {PowerActions.DefaultGrace.TotalSeconds:0}).",
+            DefaultValueFactory = _ => (int)PowerActions.DefaultGrace.TotalSeconds,
+        };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(_rebootCommand);
+            command.Options.Add(_rebootArguments);
+            command.Options.Add(_shutdownCommand);
+            command.Options.Add(_shutdownArguments);
+            command.Options.Add(_grace);
+        }
+
+        /// <summary>The options given; null, with what is wrong on stderr, when they do not fit together.</summary>
+        public async Task<PowerCommands?> ReadAsync(ParseResult result)
+        {
+            var grace = result.GetValue(_grace);
+            if (grace is < 0 or > MaxRebootGraceSeconds)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist {role}: --reboot-grace-seconds {grace} is out of range: use 0 to {MaxRebootGraceSeconds}.");
+                return null;
+            }
+            if (result.GetValue(_rebootArguments) is { Length: > 0 } && string.IsNullOrWhiteSpace(result.GetValue(_rebootCommand)))
+            {
+                await Console.Error.WriteLineAsync($"jp1dist {role}: --reboot-arguments needs --reboot-command.");
+                return null;
+            }
+            if (result.GetValue(_shutdownArguments) is { Length: > 0 } && string.IsNullOrWhiteSpace(result.GetValue(_shutdownCommand)))
+            {
+                await Console.Error.WriteLineAsync($"jp1dist {role}: --shutdown-arguments needs --shutdown-command.");
+                return null;
+            }
+            return new PowerCommands(result.GetValue(_rebootCommand), result.GetValue(_rebootArguments) ?? [], result.GetValue(_shutdownCommand),
+                result.GetValue(_shutdownArguments) ?? [], TimeSpan.FromSeconds(grace));
+        }
+    }
 
     /// <summary>The longest grace --reboot-grace-seconds accepts (an hour).</summary>
     private const int MaxRebootGraceSeconds = 3600;
@@ -328,35 +400,12 @@ internal static class Commands
         {
             Description = "Allow a plain http:// higher system beyond loopback: the token, the credential and packages then cross the network unencrypted. Logged as a warning.",
         };
-        var rebootCommand = new Option<string?>("--reboot-command")
-        {
-            Description = "The program that restarts this computer when a job asks for it (New-DistJob -RebootAfter, after an install ended with a reboot "
-                + "code). Default: the operating system's restart (shutdown.exe /r on Windows, systemctl reboot or shutdown -r now elsewhere).",
-        };
-        var rebootArguments = new Option<string[]>("--reboot-arguments")
-        {
-            Description = "Arguments for --reboot-command (each its own argument; no shell in between).",
-            AllowMultipleArgumentsPerToken = true,
-        };
-        var shutdownCommand = new Option<string?>("--shutdown-command")
-        {
-            Description = "The program that shuts this computer down when a job asks for it (New-DistJob -ShutdownAfter, once its install ended). "
-                + "Default: the operating system's shutdown (shutdown.exe /s on Windows, systemctl poweroff or shutdown -h now elsewhere).",
-        };
-        var shutdownArguments = new Option<string[]>("--shutdown-arguments")
-        {
-            Description = "Arguments for --shutdown-command (each its own argument; no shell in between).",
-            AllowMultipleArgumentsPerToken = true,
-        };
-        var rebootGrace = new Option<int>("--reboot-grace-seconds", "--power-grace-seconds")
-        {
-            Description = $"How long to wait, once a restart or shutdown was asked and no install or transfer runs, before running its command (0 to {MaxRebootGraceSeconds}; default {PowerActions.DefaultGrace.TotalSeconds:0}).",
-            DefaultValueFactory = _ => (int)PowerActions.DefaultGrace.TotalSeconds,
-        };
+        var power = new PowerOptions("agent");
         var command = new Command("agent", "Runs an agent: registers, receives work, installs and reports; with --once, does the work there is and exits with a documented code.")
         {
-            manager, token, tokenFile, pin, name, state, once, onceTimeout, insecure, rebootCommand, rebootArguments, shutdownCommand, shutdownArguments, rebootGrace,
+            manager, token, tokenFile, pin, name, state, once, onceTimeout, insecure,
         };
+        power.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             if (HigherSystems.Parse(result.GetValue(manager), out var higherError) is not { } higher)
@@ -376,20 +425,8 @@ internal static class Commands
             {
                 return CommandExitCodes.Usage;
             }
-            var grace = result.GetValue(rebootGrace);
-            if (grace is < 0 or > MaxRebootGraceSeconds)
+            if (await power.ReadAsync(result) is not { } powerCommands)
             {
-                await Console.Error.WriteLineAsync($"jp1dist agent: --reboot-grace-seconds {grace} is out of range: use 0 to {MaxRebootGraceSeconds}.");
-                return CommandExitCodes.Usage;
-            }
-            if (result.GetValue(rebootArguments) is { Length: > 0 } && string.IsNullOrWhiteSpace(result.GetValue(rebootCommand)))
-            {
-                await Console.Error.WriteLineAsync("jp1dist agent: --reboot-arguments needs --reboot-command.");
-                return CommandExitCodes.Usage;
-            }
-            if (result.GetValue(shutdownArguments) is { Length: > 0 } && string.IsNullOrWhiteSpace(result.GetValue(shutdownCommand)))
-            {
-                await Console.Error.WriteLineAsync("jp1dist agent: --shutdown-arguments needs --shutdown-command.");
                 return CommandExitCodes.Usage;
             }
             var answerWait = result.GetValue(onceTimeout);
@@ -415,13 +452,9 @@ internal static class Commands
                 StateFolder = result.GetValue(state) ?? AgentOptions.DefaultStateFolder(hostName),
                 Once = result.GetValue(once),
                 OnceTimeout = answerWait is { } seconds ? TimeSpan.FromSeconds(seconds) : AgentOptions.DefaultOnceTimeout,
-                RebootCommand = result.GetValue(rebootCommand),
-                RebootArguments = result.GetValue(rebootArguments) ?? [],
-                ShutdownCommand = result.GetValue(shutdownCommand),
-                ShutdownArguments = result.GetValue(shutdownArguments) ?? [],
-                PowerGrace = TimeSpan.FromSeconds(grace),
                 InstallWrapper = InstallWrapper.ForThisProgram(),
             };
+            powerCommands.ApplyTo(options);
             var store = new AgentStateStore(options.StateFolder);
             using var logger = DistLogging.Create(store.LogsFolder, "agent");
             foreach (var url in higher.Where(PlainHttp.IsInsecure))

@@ -250,7 +250,7 @@ public static class RequestValidator
         }
         if (ReportStatuses.Find(report.Status) is null && !Power.PowerReports.Is(report.Status))
         {
-            var limit = $"one of {string.Join(", ", ReportStatuses.All)}, or of {Power.PowerReports.Asked}, {Power.PowerReports.Done}, {Power.PowerReports.Refused}";
+            var limit = $"one of {string.Join(", ", ReportStatuses.All)}, or of {string.Join(", ", Power.PowerReports.All)}";
             return report.Status is null ? Missing(path + "status")
                 : new FieldProblem(path + "status", limit, $"'{path}status' is '{Shorten(report.Status)}'; it must be {limit} (by name).");
         }

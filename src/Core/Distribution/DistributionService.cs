@@ -70,7 +70,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             .Where(t => t.ExecutionId == executionId && (t.Status == TargetStatus.Waiting || t.Status == TargetStatus.Queued))
             .Select(t => t.HostId).ToListAsync(cancellationToken);
         var hosts = await Hosts.HostWake.Select(db.Hosts.AsNoTracking().Where(h => hostIds.Contains(h.Id)).OrderBy(h => h.NameKey)).ToListAsync(cancellationToken);
-        var results = await new Hosts.HostWake(engine).WakeAsync(db, hosts, address, port, cancellationToken);
+        var results = await new Hosts.HostWake(engine).WakeAsync(db, hosts, address, port, cancellationToken, executionId);
         foreach (var (host, result) in hosts.Zip(results))
         {
             await db.Targets.Where(t => t.ExecutionId == executionId && t.HostId == host.Id)

@@ -51,11 +51,22 @@ public static class HostPower
     public static IQueryable<PowerOrderRow> Open(DistDbContext db, DateTime now) =>
         db.PowerOrders.AsNoTracking().Where(p => p.State == PowerOrderState.Requested && p.ExpiresAt > now);
 
-    /// <summary>The newest order of each of these hosts, as Get-DistHost's PowerStatus shows it.</summary>
+    /// <summary>
+    /// The newest power order of each host, as Get-DistHost's PowerStatus shows it: a shutdown order (Stop-DistHost), or
+    /// a wake order a relay was asked to send (<see cref="HostWake.LatestAsync"/>), whichever was asked last.
+    /// </summary>
     public static async Task<Dictionary<Guid, string>> LatestAsync(DistDbContext db, DateTime now, CancellationToken cancellationToken)
     {
         var rows = await db.PowerOrders.AsNoTracking().OrderBy(p => p.RequestedAt).ToListAsync(cancellationToken);
-        return rows.GroupBy(r => r.HostId).ToDictionary(g => g.Key, g => View(g.Last(), "", now).Message);
+        var latest = rows.GroupBy(r => r.HostId).ToDictionary(g => g.Key, g => (At: g.Last().RequestedAt, View(g.Last(), "", now).Message));
+        foreach (var (hostId, wake) in await HostWake.LatestAsync(db, now, cancellationToken))
+        {
+            if (!latest.TryGetValue(hostId, out var shutdown) || shutdown.At < wake.At)
+            {
+                latest[hostId] = wake;
+            }
+        }
+        return latest.ToDictionary(l => l.Key, l => l.Value.Message);
     }
 
     /// <summary>
@@ -65,6 +76,10 @@ public static class HostPower
     /// </summary>
     public static async Task<ReportResponse?> ReportAsync(DistDbContext db, Guid hostId, ReportRequest report, DateTime now, CancellationToken cancellationToken)
     {
+        if (PowerReports.IsWake(report.Status))
+        {
+            return await HostWake.ReportAsync(db, hostId, report, now, cancellationToken);
+        }
         var message = report.Message is { Length: > 2000 } text ? text[..2000] : report.Message;
         var changed = report.Status switch
         {

@@ -264,7 +264,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             }
             if (update.Changed)
             {
-                await engine.Policies.ApplyAsync(db, [host.Id], null, cancellationToken);
+                await engine.Policies.ApplyAsync(db, [host.Id], null, cancellationToken, hostsTalking: true);
             }
         }
     }

@@ -90,7 +90,7 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
         {
             await WriteSoftwareAsync(db, hostId, software, replace: true, cancellationToken);
         }
-        await engine.Policies.ApplyAsync(db, [hostId], null, cancellationToken);
+        await engine.Policies.ApplyAsync(db, [hostId], null, cancellationToken, hostsTalking: true);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
@@ -116,7 +116,7 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
             HostId = hostId, Name = package.Name, NameKey = package.NameKey, Version = package.Version, Source = JP1DistSource, RecordedAt = engine.Now,
         });
         await db.SaveChangesAsync(cancellationToken);
-        await engine.Policies.ApplyAsync(db, [hostId], null, cancellationToken);
+        await engine.Policies.ApplyAsync(db, [hostId], null, cancellationToken, hostsTalking: true);
         await transaction.CommitAsync(cancellationToken);
     }
 

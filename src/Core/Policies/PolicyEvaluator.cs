@@ -22,9 +22,12 @@ public sealed class PolicyEvaluator(DistEngine engine)
     /// <summary>
     /// Evaluates the policies of <paramref name="idGroupIds"/> (all groups with a policy when null) for
     /// <paramref name="hostIds"/> (all hosts when null). Returns the memberships added and removed.
+    /// <paramref name="hostsTalking"/>: the hosts are evaluated because their agents registered or reported just now, so
+    /// they are on (<see cref="JoinJobsAsync"/> wakes no such joiner).
     /// </summary>
-    public Task<(int Added, int Removed)> ApplyAsync(DistDbContext db, IReadOnlyCollection<Guid>? hostIds, IReadOnlyCollection<int>? idGroupIds, CancellationToken cancellationToken) =>
-        ApplyCoreAsync(db, hostIds, idGroupIds, newHost: null, cancellationToken);
+    public Task<(int Added, int Removed)> ApplyAsync(DistDbContext db, IReadOnlyCollection<Guid>? hostIds, IReadOnlyCollection<int>? idGroupIds, CancellationToken cancellationToken,
+        bool hostsTalking = false) =>
+        ApplyCoreAsync(db, hostIds, idGroupIds, newHost: null, hostsTalking, cancellationToken);
 
     /// <summary>
     /// Evaluates every policy for a host registering for the first time, from the facts it just sent: a new host
@@ -33,9 +36,10 @@ public sealed class PolicyEvaluator(DistEngine engine)
     /// with the host.
     /// </summary>
     public Task<(int Added, int Removed)> ApplyToNewHostAsync(DistDbContext db, HostFactSet host, CancellationToken cancellationToken) =>
-        ApplyCoreAsync(db, [host.HostId], null, host, cancellationToken);
+        ApplyCoreAsync(db, [host.HostId], null, host, hostsTalking: true, cancellationToken);
 
-    private async Task<(int Added, int Removed)> ApplyCoreAsync(DistDbContext db, IReadOnlyCollection<Guid>? hostIds, IReadOnlyCollection<int>? idGroupIds, HostFactSet? newHost, CancellationToken cancellationToken)
+    private async Task<(int Added, int Removed)> ApplyCoreAsync(DistDbContext db, IReadOnlyCollection<Guid>? hostIds, IReadOnlyCollection<int>? idGroupIds, HostFactSet? newHost,
+        bool hostsTalking, CancellationToken cancellationToken)
     {
         var groupQuery = db.IdGroups.AsNoTracking();
         groupQuery = idGroupIds is null ? groupQuery.Where(g => g.PolicyJson != null) : groupQuery.Where(g => idGroupIds.Contains(g.Id));
@@ -97,7 +101,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
             var joins = adds.Where(a => withJobs.Contains(a.IdGroupId)).ToList();
             if (joins.Count > 0)
             {
-                await JoinJobsAsync(db, joins, cancellationToken);
+                await JoinJobsAsync(db, joins, cancellationToken, hostsTalking);
             }
         }
         return (adds.Count, removes.Count);
@@ -112,8 +116,14 @@ public sealed class PolicyEvaluator(DistEngine engine)
     /// Hosts that joined ID groups become targets of every job already executed for those groups: queued for
     /// their next connection when the execution was dispatched, else waiting for it. A host that was a target
     /// before (it left and came back) keeps its recorded target.
+    /// A joiner of a -WakeOnLan job whose execution was woken already is not left unwoken in silence: when it joined
+    /// because its agent registered or reported (<paramref name="joinersAwake"/>) it is on, and its target's power note
+    /// says so; when an administrator's change brought it in (a member added, a policy or host group changed) it may be
+    /// off, and it is woken now (<see cref="Hosts.HostWake"/>, its own broadcast address and port 9, as Start-DistHost),
+    /// the outcome kept as its power note. A joiner of an execution not woken yet is woken with the others at its time.
     /// </summary>
-    public async Task<int> JoinJobsAsync(DistDbContext db, IReadOnlyCollection<(int IdGroupId, Guid HostId)> joins, CancellationToken cancellationToken)
+    public async Task<int> JoinJobsAsync(DistDbContext db, IReadOnlyCollection<(int IdGroupId, Guid HostId)> joins, CancellationToken cancellationToken,
+        bool joinersAwake = false)
     {
         var groupIds = joins.Select(j => j.IdGroupId).Distinct().ToList();
         var jobs = await db.Jobs.AsNoTracking()
@@ -136,6 +146,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
         var now = engine.Now;
         var created = 0;
         var settingsByJob = new Dictionary<int, Jobs.AttemptSettings>();
+        var toWake = new List<(int ExecutionId, Guid HostId)>();
         foreach (var job in jobs)
         {
             if (!latest.TryGetValue(job.Id, out var execution))
@@ -169,11 +180,37 @@ public sealed class PolicyEvaluator(DistEngine engine)
                     CreatedAt = now,
                     UpdatedAt = now,
                     QueuedAt = dispatched ? now : null,
+                    PowerNote = job.WakeOnLan && execution.WokenAt is { } wokenAt && joinersAwake
+                        ? $"Awake: joined the ID group at {now:yyyy-MM-dd HH:mm:ss} UTC when its agent registered or reported, after this execution's "
+                            + $"Wake-on-LAN at {wokenAt:yyyy-MM-dd HH:mm:ss} UTC; no magic packet was needed."
+                        : null,
                 });
+                if (job.WakeOnLan && execution.WokenAt is not null && !joinersAwake)
+                {
+                    toWake.Add((execution.Id, join.HostId));
+                }
                 created++;
             }
         }
         await db.SaveChangesAsync(cancellationToken);
+        foreach (var byExecution in toWake.GroupBy(w => w.ExecutionId))
+        {
+            var ids = byExecution.Select(w => w.HostId).ToList();
+            var hosts = await Hosts.HostWake.Select(db.Hosts.AsNoTracking().Where(h => ids.Contains(h.Id)).OrderBy(h => h.NameKey)).ToListAsync(cancellationToken);
+            var results = await new Hosts.HostWake(engine).WakeAsync(db, hosts, null, Protocol.Power.MagicPacket.DefaultPort, cancellationToken, byExecution.Key);
+            foreach (var (host, result) in hosts.Zip(results))
+            {
+                var note = $"Joined the ID group at {now:yyyy-MM-dd HH:mm:ss} UTC, after this execution's Wake-on-LAN: woken on joining. {result.Message}";
+                await db.Targets.Where(t => t.ExecutionId == byExecution.Key && t.HostId == host.Id)
+                    .ExecuteUpdateAsync(s => s.SetProperty(t => t.PowerNote, note), cancellationToken);
+                if (result.Outcome == WakeOutcome.AskedOfRelay)
+                {
+                    // The relay's report replaces the note kept on the order: keep the two the same.
+                    await db.WakeOrders.Where(w => w.ExecutionId == byExecution.Key && w.HostId == host.Id && w.ReportedAt == null)
+                        .ExecuteUpdateAsync(s => s.SetProperty(w => w.Message, note), cancellationToken);
+                }
+            }
+        }
         return created;
     }
 

@@ -342,6 +342,12 @@ public sealed class WakeOrderRow
     public required string Signature { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime ExpiresAt { get; set; }
+    /// <summary>The job execution it wakes the host for (its target keeps the same message as its power note); null for Start-DistHost.</summary>
+    public int? ExecutionId { get; set; }
+    /// <summary>What the status says: that the relay was asked, then what the relay reported (sent, or why not).</summary>
+    public string? Message { get; set; }
+    /// <summary>When the relay's report (sent or failed) arrived; null while none did. Set once: a repeated report changes nothing.</summary>
+    public DateTime? ReportedAt { get; set; }
 }
 
 /// <summary>A running manager process announces itself here, so cmdlets can nudge it and status can tell when none runs.</summary>

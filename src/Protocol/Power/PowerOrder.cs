@@ -63,14 +63,24 @@ public sealed record SignedPowerOrder(string Order, string Signature)
 /// <summary>
 /// What an agent reports about a power request, in a <see cref="ReportRequest"/> whose WorkItemId is the order's id (or,
 /// for a job's -ShutdownAfter, its work item): Asked (it took the order and will act once its work is done), Done (the
-/// command ran) or Refused (the order did not verify). These move no target's state.
+/// command ran) or Refused (the order did not verify). A relay reports on a <see cref="WakeOrder"/> the same way, by the
+/// order's id under its own host id: WakeSent (it sent the magic packet) or WakeFailed (sending failed). These move no
+/// target's state, and travel upward through relays like any power report.
 /// </summary>
 public static class PowerReports
 {
     public const string Asked = "PowerAsked";
     public const string Done = "PowerDone";
     public const string Refused = "PowerRefused";
+    public const string WakeSent = "WakeSent";
+    public const string WakeFailed = "WakeFailed";
+
+    /// <summary>Every one of these, for messages that list them.</summary>
+    public static readonly IReadOnlyList<string> All = [Asked, Done, Refused, WakeSent, WakeFailed];
 
     /// <summary>Whether a report's status is one of these.</summary>
-    public static bool Is(string? status) => status is Asked or Done or Refused;
+    public static bool Is(string? status) => status is Asked or Done or Refused or WakeSent or WakeFailed;
+
+    /// <summary>Whether a report's status is a relay's report on a wake order.</summary>
+    public static bool IsWake(string? status) => status is WakeSent or WakeFailed;
 }

@@ -85,6 +85,7 @@ internal sealed class RelayClientRole(RelayOptions options, RelayNode node, ISer
             RelayUrl = url,
             InstallWrapper = options.InstallWrapper,
         };
+        options.Power?.ApplyTo(agent);
         await AgentWorker.RunAsync(new AgentRuntime(agent, logger, relayStore: node), logger, lifetime, stoppingToken);
     }
 }

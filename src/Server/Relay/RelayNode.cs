@@ -53,7 +53,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         _signals = signals;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _wake = new RelayWake(logger, _time);
+        _wake = new RelayWake(store, logger, _time);
         foreach (var host in store.LoadHosts())
         {
             _hosts[host.Id] = host;
@@ -223,7 +223,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         {
             throw new DistException("WorkItemNotFound", DistErrorKind.NotFound, $"Power order {report.WorkItemId} is not this host's.", report.WorkItemId);
         }
-        if (report.Status != PowerReports.Done)
+        if (report.Status is PowerReports.Asked or PowerReports.Refused)
         {
             _powerTaken[report.WorkItemId] = 0;
         }
@@ -404,9 +404,9 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             }
             if (entry.Report is { } power && PowerReports.Is(power.Status))
             {
-                if (power.Status != PowerReports.Done)
+                if (power.Status is PowerReports.Asked or PowerReports.Refused)
                 {
-                    _powerTaken[power.WorkItemId] = 0;
+                    _powerTaken[power.WorkItemId] = 0; // a lower relay's wake report names no order served to a client
                 }
                 await EnqueueAsync([entry with { Seq = 0, SeenAt = null }], ct);
                 return new RelayBatchResult(entry.Seq, new ReportResponse(true, power.Status));
@@ -621,7 +621,7 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         }
         var items = work.Items.Where(i => valid.ContainsKey(i.ManifestId)).ToList();
         await ApplyRevokedAsync(work.Revoked ?? [], cancellationToken);
-        var wake = await _wake.ApplyAsync(work.WakeOrders, trustedKeys, SelfId, cancellationToken);
+        var wake = _wake.Keep(work.WakeOrders, trustedKeys, SelfId);
         // Power orders are checked by the agent they name; only the manager's signature is required to pass them on.
         var power = (work.PowerOrders ?? []).Where(o => o is not null && trustedKeys.Any(key => ManifestSigner.Verify(key, o.Order ?? "", o.Signature ?? ""))).ToList();
         var accepted = new RelayWorkResponse(items, valid, work.Etag, Revoked: work.Revoked, WakeOrders: wake.Count > 0 ? wake : null,
@@ -629,6 +629,8 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
         await _store.SaveSnapshotAsync(accepted, cancellationToken);
         var previous = _snapshot;
         _snapshot = new Snapshot(accepted);
+        // Saved first: a relay that dies while sending sends the rest at its start.
+        await SendWakeOrdersAsync(trustedKeys, cancellationToken);
         foreach (var (manifestId, problem) in _snapshot.Refused)
         {
             _logger.LogWarning("Manifest {ManifestId} from the higher system breaks the manifest rules ({Problem}); its content is not cached here", manifestId, problem);
@@ -664,6 +666,27 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
             }
         }
         return needed;
+    }
+
+    /// <summary>
+    /// Sends the wake orders of the kept snapshot that name this relay and were not sent yet (<see cref="RelayWake"/>), with
+    /// the keys the relay trusts now; the uplink calls it before each poll, so that a relay that restarted, or could not
+    /// record a send, sends what it had not.
+    /// </summary>
+    internal async Task SendPendingWakeAsync(AgentIdentity identity, CancellationToken cancellationToken)
+    {
+        if (_snapshot.Work.WakeOrders is { Count: > 0 })
+        {
+            await SendWakeOrdersAsync(AgentTrust.TrustedPublicKeys(identity, Now), cancellationToken);
+        }
+    }
+
+    private async Task SendWakeOrdersAsync(IReadOnlyCollection<string> trustedKeys, CancellationToken cancellationToken)
+    {
+        if (await _wake.SendPendingAsync(_snapshot.Work.WakeOrders, trustedKeys, SelfId, _options.Name, cancellationToken) > 0)
+        {
+            Queued?.Invoke(); // the reports of the sends go upward with the next batch
+        }
     }
 
     /// <summary>

@@ -39,6 +39,12 @@ public sealed class RelayOptions
     /// <summary>The install wrapper for installs of the relay's own client role (<see cref="Agent.AgentOptions.InstallWrapper"/>).</summary>
     public IReadOnlyList<string>? InstallWrapper { get; set; }
 
+    /// <summary>
+    /// The restart and shutdown commands and grace of the relay's own client role (the relay's computer is a host that
+    /// Stop-DistHost and -ShutdownAfter may target); null: the operating system's own, with the default grace.
+    /// </summary>
+    public Agent.PowerCommands? Power { get; set; }
+
     /// <summary>How long a lower client's poll may wait for work.</summary>
     public TimeSpan MaxPollWait { get; set; } = TimeSpan.FromSeconds(30);
 

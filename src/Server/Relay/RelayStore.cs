@@ -46,6 +46,7 @@ public sealed class RelayStore : IDisposable
             CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS stored(manifest_id TEXT PRIMARY KEY, manifest TEXT NOT NULL, signature TEXT NOT NULL, until TEXT NULL);
             CREATE TABLE IF NOT EXISTS revoked(host_id TEXT NOT NULL, credential_hash TEXT NOT NULL, PRIMARY KEY(host_id, credential_hash));
+            CREATE TABLE IF NOT EXISTS wake_sent(order_id TEXT PRIMARY KEY, expires_at TEXT NOT NULL);
             """);
     }
 
@@ -305,6 +306,48 @@ public sealed class RelayStore : IDisposable
             command.ExecuteNonQuery();
         }
     }, cancellationToken);
+
+    /// <summary>The wake orders this relay has sent (or failed to send), with their expiry: never sent again, also after a restart.</summary>
+    public IReadOnlyDictionary<Guid, DateTime> LoadWakeSent()
+    {
+        using var connection = Open();
+        using var command = Command(connection, null, "SELECT order_id, expires_at FROM wake_sent");
+        using var reader = command.ExecuteReader();
+        var sent = new Dictionary<Guid, DateTime>();
+        while (reader.Read())
+        {
+            sent[Guid.Parse(reader.GetString(0))] = DateTime.Parse(reader.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+        }
+        return sent;
+    }
+
+    /// <summary>
+    /// Records that a wake order was acted on and queues the relay's report of it for the higher system, in one transaction
+    /// (so the report goes upward exactly when the order counts as sent); orders expired before <paramref name="forgetBefore"/>
+    /// are forgotten, which bounds the table. False, with nothing queued, when the order was recorded already.
+    /// </summary>
+    public async Task<bool> RecordWakeSentAsync(Guid orderId, DateTime expiresAt, RelayBatchEntry report, DateTime forgetBefore, CancellationToken cancellationToken)
+    {
+        var recorded = false;
+        var json = JsonSerializer.Serialize(report with { Seq = 0 }, ProtocolJson.Options);
+        await WriteAsync((connection, transaction) =>
+        {
+            using (var forget = Command(connection, transaction, "DELETE FROM wake_sent WHERE expires_at < $before",
+                ("$before", forgetBefore.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture))))
+            {
+                forget.ExecuteNonQuery();
+            }
+            using var insert = Command(connection, transaction, "INSERT OR IGNORE INTO wake_sent(order_id, expires_at) VALUES ($id, $expires)",
+                ("$id", orderId.ToString()), ("$expires", expiresAt.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture)));
+            recorded = insert.ExecuteNonQuery() == 1;
+            if (recorded)
+            {
+                using var queue = Command(connection, transaction, "INSERT INTO outbox(json) VALUES ($json)", ("$json", json));
+                queue.ExecuteNonQuery();
+            }
+        }, cancellationToken);
+        return recorded;
+    }
 
     /// <summary>Every package stored for a transfer-to-relay job.</summary>
     public IReadOnlyList<StoredPackage> LoadStored()

@@ -47,6 +47,7 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                     await Task.Delay(TimeSpan.FromMilliseconds(200), stoppingToken); // the relay's client role registers first
                     continue;
                 }
+                await node.SendPendingWakeAsync(identity, stoppingToken);
                 var work = await upstream.Client.GetRelayWorkAsync(options.UpwardPollWait, node.SnapshotEtag, stoppingToken);
                 node.HigherSystemReachable = true;
                 if (!string.Equals(work.Etag, node.SnapshotEtag, StringComparison.Ordinal))

@@ -132,6 +132,37 @@ public sealed class ShutdownProcessTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Equal("pc-*", audit.Target);
     }
 
+    [Fact]
+    public async Task Stop_DistHost_on_a_relay_runs_the_relays_own_shutdown_command_and_its_options_are_checked_like_the_agents()
+    {
+        var relayToken = (await _engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("shutdown relay", Relay: true))).Token!;
+        string[] relayArguments = ["relay", "--manager", _url, "--token", relayToken, "--listen", "http://127.0.0.1:0", "--name", "relay-p",
+            "--state", Path.Combine(_root, "relay-p")];
+
+        // Bad power options are refused before anything starts, with the option named.
+        using (var refused = NodeProcess.Start(null, [.. relayArguments, "--shutdown-arguments", "now"]))
+        {
+            Assert.Equal(2, await refused.WaitAsync(Eventually.Limit));
+            Assert.Contains("jp1dist relay: --shutdown-arguments needs --shutdown-command.", await refused.OutputAsync(), StringComparison.Ordinal);
+        }
+        using (var refused = NodeProcess.Start(null, [.. relayArguments, "--power-grace-seconds", "-1"]))
+        {
+            Assert.Equal(2, await refused.WaitAsync(Eventually.Limit));
+            Assert.Contains("jp1dist relay: --reboot-grace-seconds -1 is out of range", await refused.OutputAsync(), StringComparison.Ordinal);
+        }
+        Assert.Empty(await _engine.Hosts.ListAsync("relay-p"));
+
+        var relay = Start([.. relayArguments, "--shutdown-command", Path.Combine(_root, "shutdown.sh"), "--shutdown-arguments", "relay-p", "now", "--power-grace-seconds", "1"]);
+        await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync("relay-p")).SingleOrDefault(), "the relay registered", relay);
+
+        Assert.Equal(PowerOrderState.Requested, Assert.Single(await _engine.Hosts.StopAsync(new StopHostsRequest("relay-p", 1))).State);
+        var host = await Eventually.ForAsync(async () => (await _engine.Hosts.ListAsync("relay-p")).SingleOrDefault(h => h.PowerStatus?.Contains("Shutdown done", StringComparison.Ordinal) == true),
+            "the relay says its shutdown was done", relay);
+        output.WriteLine(host.PowerStatus);
+        Assert.StartsWith("Shutdown asked at ", host.PowerStatus, StringComparison.Ordinal);
+        Assert.Equal(["shutdown relay-p now"], Lines());
+    }
+
     public async Task DisposeAsync()
     {
         foreach (var node in Enumerable.Reverse(_nodes))

@@ -980,10 +980,16 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<int?>("ExecutionId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime>("ExpiresAt")
                         .HasColumnType("TEXT");
 
                     b.Property<Guid>("HostId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Message")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("OrderJson")
@@ -991,6 +997,9 @@ namespace JP1Dist.Core.Storage.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<Guid>("RelayId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("ReportedAt")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Signature")
