@@ -101,6 +101,7 @@ public sealed class AgentRuntime : IDisposable
             var work = await CallAsync(() => _client.GetWorkAsync(TimeSpan.Zero, cancellationToken), cancellationToken);
             LearnSigningKeys(work.SigningKeys);
             await TakePowerOrdersAsync(work.PowerOrders, cancellationToken);
+            EndOffers(work);
             var fresh = await ProcessAsync(work.Items, cancellationToken);
             if (fresh == 0)
             {
@@ -153,6 +154,7 @@ public sealed class AgentRuntime : IDisposable
                 var work = await CallAsync(() => _client.GetWorkAsync(wait, cancellationToken), cancellationToken);
                 LearnSigningKeys(work.SigningKeys);
                 await TakePowerOrdersAsync(work.PowerOrders, cancellationToken);
+                EndOffers(work);
                 if (await ProcessAsync(work.Items, cancellationToken) == 0 && work.Items.Count > 0)
                 {
                     // Served only work that waits (this clock is behind the manager's): do not ask again at once.
@@ -676,7 +678,15 @@ public sealed class AgentRuntime : IDisposable
                 await ConditionNotMetAsync(ticket, early, cancellationToken);
                 return true;
             }
-            _logger.LogInformation("Job {Job}: downloading {Package} {Version} ({Bytes} bytes)", item.JobName, manifest.Name, manifest.Version, manifest.TotalBytes);
+            if (userChoice && settings.PreDownload && ticket.BytesTransferred == manifest.TotalBytes)
+            {
+                // Downloaded ahead (-PreDownload): the transfer below finds every file staged and verified, and fetches nothing.
+                _logger.LogInformation("Job {Job}: {Package} {Version} was downloaded ahead; installing from the staged copy", item.JobName, manifest.Name, manifest.Version);
+            }
+            else
+            {
+                _logger.LogInformation("Job {Job}: downloading {Package} {Version} ({Bytes} bytes)", item.JobName, manifest.Name, manifest.Version, manifest.TotalBytes);
+            }
             if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferring", cancellationToken), cancellationToken))
             {
                 return true;
@@ -869,8 +879,11 @@ public sealed class AgentRuntime : IDisposable
 
     /// <summary>
     /// A user-choice work item not chosen yet: offered to this computer's user (reported Available, kept on disk in phase
-    /// Available) when the install conditions this computer's facts decide are met; nothing is fetched or run. Returns false
-    /// when it was offered already, so a caller does not spin on it.
+    /// Available) when the install conditions this computer's facts decide are met; nothing is run. Nothing is fetched
+    /// either, unless the job asks for the content ahead (<see cref="JobSettings.PreDownload"/>, signed): then it is
+    /// downloaded and verified into the ticket's staging folder first (<see cref="PreDownloadAsync"/>), and offered once it
+    /// is all there, so the user's install finds it staged and fetches nothing. Returns false when it was offered already,
+    /// so a caller does not spin on it.
     /// </summary>
     private async Task<bool> OfferAsync(Ticket ticket, PackageManifest manifest, JobSettings settings, CancellationToken cancellationToken)
     {
@@ -884,6 +897,10 @@ public sealed class AgentRuntime : IDisposable
             await ConditionNotMetAsync(ticket, unmet, cancellationToken);
             return true;
         }
+        if (settings.PreDownload && !await PreDownloadAsync(ticket, manifest, settings, cancellationToken))
+        {
+            return true; // suspended, canceled or failed on the way; or stopped, to resume from its last verified segment
+        }
         if (await StopsAsync(ticket, await ReportAsync(ticket, ReportStatuses.Available, cancellationToken), cancellationToken))
         {
             return true;
@@ -893,6 +910,84 @@ public sealed class AgentRuntime : IDisposable
         _logger.LogInformation("Job {Job}: {Package} {Version} is available to this computer's user (jp1dist available, jp1dist install {Package})",
             ticket.Item.JobName, manifest.Name, manifest.Version, manifest.Name);
         return true;
+    }
+
+    /// <summary>
+    /// Downloads a pre-download offer's content into its staging folder through the same transfer an install uses
+    /// (<see cref="DownloadAsync"/>: resumable from the last verified segment, paced by the job's interval and bandwidth
+    /// cap, progress reported as Transferring). True when it is all staged; false when the transfer stopped (the ticket
+    /// is held, closed or failed as an install's transfer would be).
+    /// </summary>
+    private async Task<bool> PreDownloadAsync(Ticket ticket, PackageManifest manifest, JobSettings settings, CancellationToken cancellationToken)
+    {
+        var staging = _store.StagingFolder(ticket.Item.WorkItemId);
+        _logger.LogInformation("Job {Job}: downloading {Package} {Version} ({Bytes} bytes) ahead of the user's choice (-PreDownload)",
+            ticket.Item.JobName, manifest.Name, manifest.Version, manifest.TotalBytes);
+        if (await StopsAsync(ticket, await ReportAsync(ticket, ReportStatuses.Transferring, cancellationToken), cancellationToken))
+        {
+            return false;
+        }
+        try
+        {
+            return await DownloadAsync(ticket, manifest, settings, staging, cancellationToken);
+        }
+        catch (Exception e) when (e is ContentVerificationException or HigherSystemException { Status: HttpStatusCode.NotFound })
+        {
+            await CompleteAsync(ticket, new TicketResult("Failed", null, $"The transfer ahead of the user's choice (-PreDownload) failed: {e.Message}", null), cancellationToken);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Ends the offers this computer's user has not chosen whose time is over, after a work answer: those whose work item
+    /// the answer's complete list of open items (<see cref="WorkResponse.Open"/>) leaves out (the job was removed, the target
+    /// canceled or re-executed), and those whose package expired (the signed StoreUntil). Each is closed here under its
+    /// claim, re-read first, so an offer a user's jp1dist install took meanwhile is left to it; its staged content (a
+    /// pre-download) is removed with it. Nothing is reported: the higher system no longer has the item, or keeps its
+    /// expiry itself. An answer without the list (an older node, a relay not in touch with its higher system) withdraws nothing.
+    /// </summary>
+    private void EndOffers(WorkResponse work)
+    {
+        HashSet<Guid>? open = null;
+        if (work.Open is { } listed)
+        {
+            open = [.. listed, .. work.Items.Select(i => i.WorkItemId)];
+        }
+        var now = _time.GetUtcNow().UtcDateTime;
+        foreach (var found in _store.AllTickets().Where(IsOffer))
+        {
+            var id = found.Item.WorkItemId;
+            var withdrawn = open is not null && !open.Contains(id);
+            if (!withdrawn && !(Verify(found, null) is { Accepted: true } verdict && verdict.Settings!.StoreUntil <= now))
+            {
+                continue;
+            }
+            using var claim = _store.TryClaim(id);
+            if (claim is null || _store.LoadTicket(id) is not { } ticket || !IsOffer(ticket))
+            {
+                continue; // the user chose it meanwhile: an install is never withdrawn
+            }
+            var message = withdrawn
+                ? "The offer was withdrawn: the higher system no longer has its work item open (the job was removed, or the target canceled or re-executed)."
+                : "The offer ended: its package expired.";
+            _logger.LogInformation("Job {Job}: {Message} {Package} is no longer available to this computer's user", ticket.Item.JobName, message, PackageOf(ticket));
+            CloseLocally(ticket, "Canceled", message);
+        }
+
+        static bool IsOffer(Ticket t) => t is { Phase: TicketPhase.Available, Result: null, ChosenAt: null };
+    }
+
+    /// <summary>A ticket's package name and version as its manifest says, for a log line (the work item id when it cannot be read).</summary>
+    private static string PackageOf(Ticket ticket)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<PackageManifest>(ticket.Item.Manifest, ProtocolJson.Options) is { } m ? $"{m.Name} {m.Version}" : ticket.Item.WorkItemId.ToString();
+        }
+        catch (JsonException)
+        {
+            return ticket.Item.WorkItemId.ToString();
+        }
     }
 
     /// <summary>The packages offered to this computer's user whose signatures still verify, newest version first per name.</summary>

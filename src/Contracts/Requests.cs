@@ -63,7 +63,8 @@ public sealed record NewJobRequest(
     bool RebootAfter = false,
     bool ShutdownAfter = false,
     bool WakeOnLan = false,
-    int WakeLeadMinutes = 0)
+    int WakeLeadMinutes = 0,
+    bool PreDownload = false)
 {
     /// <summary>The longest pause between two segments.</summary>
     public const double MaxSegmentIntervalSeconds = 3600;

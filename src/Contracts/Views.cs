@@ -112,7 +112,8 @@ public sealed record DistJob(
     bool RebootAfter = false,
     bool ShutdownAfter = false,
     bool WakeOnLan = false,
-    int WakeLeadMinutes = 0);
+    int WakeLeadMinutes = 0,
+    bool PreDownload = false);
 
 /// <summary>What Wake-on-LAN did for one host.</summary>
 public enum WakeOutcome

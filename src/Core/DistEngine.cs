@@ -45,6 +45,7 @@ public sealed class DistEngine : IDistServices
         Managers = new ManagerService(this, local?.Managers);
         Policies = local?.Policies ?? new PolicyEvaluator(this);
         TargetChanges = local?.TargetChanges ?? new TargetChanges();
+        Signals = local?.Signals ?? new HostSignals();
         Inventory = local?.Inventory ?? new InventoryService(this);
         Packages = new PackageService(this);
         Uploads = new PackageUploads(this, local?.Uploads);
@@ -55,6 +56,9 @@ public sealed class DistEngine : IDistServices
         AccessKeys = new AccessKeyService(this);
         Audit = new AuditService(this);
         Offline = new OfflineMediaService(this);
+        // After everything it uses: one per folder and process, whoever the caller, so every report through it (an agent's,
+        // or an offline result imported) signals the same waits and writes through the same group commit.
+        Distribution = local?.Distribution ?? new DistributionService(this, Signals);
     }
 
     private readonly DistEngine? _local;
@@ -105,6 +109,15 @@ public sealed class DistEngine : IDistServices
 
     /// <summary>Signalled when targets change, for waits on a job's status (shared by the engines of every caller).</summary>
     public TargetChanges TargetChanges { get; }
+
+    /// <summary>Wakes the long polls of hosts and relays when their work changes (shared by the engines of every caller; the manager serves with it).</summary>
+    public HostSignals Signals { get; }
+
+    /// <summary>
+    /// Serving, reports and dispatch (shared by the engines of every caller): the manager's agent API and the offline result
+    /// import record through this one instance.
+    /// </summary>
+    public DistributionService Distribution { get; }
 
     /// <summary>The current UTC time from the injected clock.</summary>
     public DateTime Now => Time.GetUtcNow().UtcDateTime;

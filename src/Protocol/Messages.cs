@@ -121,7 +121,9 @@ public sealed record WorkItem(
 /// choose (`jp1dist install`), until StoreUntil (the package's expiry); null or "Install" installs. RebootAfter asks the agent to restart the computer
 /// when the install ends with one of the package's reboot codes (`New-DistJob -RebootAfter`), once no install or
 /// transfer runs. ShutdownAfter asks it to shut the computer down once the install ended, whatever its outcome, and no
-/// other install or transfer runs (`New-DistJob -ShutdownAfter`).
+/// other install or transfer runs (`New-DistJob -ShutdownAfter`). PreDownload, for a user-choice item, asks the agent
+/// to download and verify the content into its staging before it offers the package (`New-DistJob -PreDownload`), so
+/// the user's install fetches nothing more.
 /// </remarks>
 public sealed record JobSettings(
     Guid WorkItemId,
@@ -132,7 +134,8 @@ public sealed record JobSettings(
     string? JobType = null,
     DateTime? StoreUntil = null,
     bool RebootAfter = false,
-    bool ShutdownAfter = false)
+    bool ShutdownAfter = false,
+    bool PreDownload = false)
 {
     /// <summary>The host the work item is for.</summary>
     public Guid HostId { get; init; }
@@ -233,8 +236,15 @@ public sealed record RelayCertificateResponse(string Certificate, string IssuerC
 /// <see cref="Signing.SigningKeyChain"/>), and the signed power orders for this host that it has not reported taking
 /// (Stop-DistHost, <see cref="Power.SignedPowerOrder"/>).
 /// </summary>
+/// <remarks>
+/// Open lists every work item of this host that is still open at the answering node (its target is in no final state:
+/// served, suspended, or offered to the user as Available), when the node knows them all; null when it does not say (an
+/// older node, or a relay not yet in touch with its higher system since it started). An agent withdraws an offer it
+/// holds, not yet chosen by its user, whose work item a given list leaves out: the job was removed, the target canceled
+/// or re-executed (<c>OfferWithdrawal</c>). A missing list never withdraws anything.
+/// </remarks>
 public sealed record WorkResponse(IReadOnlyList<WorkItem> Items, IReadOnlyList<Signing.SigningKeyAnnouncement>? SigningKeys = null,
-    IReadOnlyList<Power.SignedPowerOrder>? PowerOrders = null);
+    IReadOnlyList<Power.SignedPowerOrder>? PowerOrders = null, IReadOnlyList<Guid>? Open = null);
 
 /// <summary>Progress or the outcome of one work item, sent by the agent.</summary>
 public sealed record ReportRequest(

@@ -169,4 +169,27 @@ Describe 'Packages the user chooses' {
         (Get-DistJobStatus -Job 'AV offered').Status | Should -Be 'Available'
         @(Get-InstallLog $logs 'old-pc1').Count | Should -Be $before
     }
+
+    It 'downloads an offered package ahead with -PreDownload, refused for an install job, and withdraws a removed offer' {
+        { New-DistJob -Name 'AV ahead refused' -Package 'AntiVirus' -Destination 'old-pc1' -PreDownload } | Should -Throw -ErrorId 'PreDownloadNotUserChoice,*'
+        Get-DistJob -Name 'AV ahead refused' | Should -BeNullOrEmpty
+        # An open offer only waits for its user: its job is removed without -Force, and the agent withdraws it at its next poll.
+        Remove-DistJob -Name 'AV offered' -Confirm:$false
+        Get-DistJob -Name 'AV offered' | Should -BeNullOrEmpty
+        Invoke-Agent 'old-pc1'
+        $before = @(Get-InstallLog $logs 'old-pc1').Count
+
+        $job = New-DistJob -Name 'AV ahead' -Package 'AntiVirus' -Destination 'old-pc1' -Type UserChoice -PreDownload
+        $job.PreDownload | Should -BeTrue
+        (Get-DistJob -Name 'AV ahead').PreDownload | Should -BeTrue
+        Start-DistJob -Name 'AV ahead' | Out-Null
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ((Get-DistJobStatus -Job 'AV ahead').Status -eq 'Waiting' -and [DateTime]::UtcNow -lt $deadline) { [Threading.Thread]::Sleep(200) }
+        Invoke-Agent 'old-pc1'
+        $status = Get-DistJobStatus -Job 'AV ahead'
+        $status.Status | Should -Be 'Available'
+        $status.BytesTransferred | Should -Be $status.TotalBytes   # downloaded ahead, before the user chose
+        $status.TotalBytes | Should -BeGreaterThan 0
+        @(Get-InstallLog $logs 'old-pc1').Count | Should -Be $before
+    }
 }

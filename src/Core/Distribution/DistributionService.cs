@@ -385,8 +385,19 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// </summary>
     public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
         LongPoll.WaitAsync(signals, hostId, wait, engine.Time,
-            async ct => new WorkResponse(await GetWorkAsync(hostId, ct), PowerOrders: await GetPowerOrdersAsync(hostId, ct)),
+            async ct => new WorkResponse(await GetWorkAsync(hostId, ct), PowerOrders: await GetPowerOrdersAsync(hostId, ct), Open: await GetOpenAsync(hostId, ct)),
             work => work.Items.Count > 0 || work.PowerOrders is { Count: > 0 }, cancellationToken);
+
+    /// <summary>
+    /// The work items of a host whose targets are in no final state (<see cref="WorkResponse.Open"/>): read after the items,
+    /// so an item served in the same answer is listed too. An offer of a removed job, or of a canceled target, is not.
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> GetOpenAsync(Guid hostId, CancellationToken cancellationToken)
+    {
+        await using var db = engine.Database.CreateContext();
+        return await db.Targets.AsNoTracking().Where(t => t.HostId == hostId && !Hosts.HostService.FinalStatuses.Contains(t.Status))
+            .Select(t => t.WorkItemId).ToListAsync(cancellationToken);
+    }
 
     /// <summary>The signed power orders of a host that its agent has not reported taking (null when none).</summary>
     public async Task<IReadOnlyList<SignedPowerOrder>?> GetPowerOrdersAsync(Guid hostId, CancellationToken cancellationToken)

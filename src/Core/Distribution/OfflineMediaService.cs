@@ -41,7 +41,7 @@ public sealed class OfflineMediaService(DistEngine engine) : IOfflineMediaServic
                 + (target.Status.IsFinal() ? " (Restart-DistJob makes a new attempt of a failed one)." : target.Status == TargetStatus.Waiting ? " (its execution time has not come)." : "."),
                 hostName);
         }
-        var work = (await new DistributionService(engine, new HostSignals()).ServeAsync(db, host.Id, cancellationToken))
+        var work = (await engine.Distribution.ServeAsync(db, host.Id, cancellationToken))
             .FirstOrDefault(w => w.WorkItemId == target.WorkItemId)
             ?? throw new DistException("OfflineMediaTargetNotWaiting", DistErrorKind.InvalidOperation,
                 $"The target ({job.Name}, {host.Name}) is not served now (its install time has not come).", hostName);
@@ -151,7 +151,7 @@ public sealed class OfflineMediaService(DistEngine engine) : IOfflineMediaServic
         ReportResponse answer;
         try
         {
-            answer = await new DistributionService(engine, new HostSignals()).ReportAsync(media.HostId, report, cancellationToken);
+            answer = await engine.Distribution.ReportAsync(media.HostId, report, cancellationToken);
         }
         catch
         {

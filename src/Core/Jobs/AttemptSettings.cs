@@ -53,7 +53,7 @@ public sealed class AttemptSettings
             // A user-choice attempt carries its type: the agent offers the package to its user instead of installing it.
             template = new JobSettings(Guid.Empty, conditions.IsEmpty ? null : conditions, job.InstallAt ?? package.InstallAt, job.SegmentIntervalSeconds, job.BandwidthLimitKBps,
                 JobType: job.Type == JobType.UserChoice ? nameof(JobType.UserChoice) : null, RebootAfter: job.RebootAfter, ShutdownAfter: job.ShutdownAfter,
-                StoreUntil: job.Type == JobType.UserChoice ? package.ExpiresAt : null);
+                StoreUntil: job.Type == JobType.UserChoice ? package.ExpiresAt : null, PreDownload: job.Type == JobType.UserChoice && job.PreDownload);
         }
         // The current key once for every target these settings are signed for.
         return new AttemptSettings(engine, template with

@@ -48,6 +48,12 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             throw new DistException("WakeLeadOutOfRange", DistErrorKind.InvalidArgument,
                 $"The wake lead of {request.WakeLeadMinutes} minutes is out of range: use 0 to {NewJobRequest.MaxWakeLeadMinutes} minutes before the distribution time.", request.WakeLeadMinutes);
         }
+        if (request.PreDownload && request.Type != JobType.UserChoice)
+        {
+            // Only an offer waits for its user; any other job downloads at once anyway.
+            throw new DistException("PreDownloadNotUserChoice", DistErrorKind.InvalidArgument,
+                $"-PreDownload downloads the package of a user-choice job before the user chooses it; it cannot be used with -Type {request.Type} (use -Type UserChoice).", request.PreDownload);
+        }
         if (request.WakeLeadMinutes > 0 && !request.WakeOnLan)
         {
             throw new DistException("WakeLeadWithoutWakeOnLan", DistErrorKind.InvalidArgument,
@@ -142,6 +148,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             ShutdownAfter = request.ShutdownAfter,
             WakeOnLan = request.WakeOnLan,
             WakeLeadMinutes = request.WakeLeadMinutes,
+            PreDownload = request.PreDownload,
         };
         db.Jobs.Add(row);
         try
@@ -259,7 +266,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             r.Job.DistributeAt.AsLocal(), r.Job.Description, r.Job.CreatedAt.AsLocal(), r.Job.ExecutionCount, r.Job.LastExecutedAt.AsLocal(), r.Job.Id,
             r.Job.DestinationType, r.Job.RetryLimit,
             PackageService.ReadConditions(r.Job.InstallConditionsJson), r.Job.InstallAt.AsLocal(), r.Job.SegmentIntervalSeconds, r.Job.BandwidthLimitKBps,
-            r.Job.RebootAfter, r.Job.ShutdownAfter, r.Job.WakeOnLan, r.Job.WakeLeadMinutes)).ToList();
+            r.Job.RebootAfter, r.Job.ShutdownAfter, r.Job.WakeOnLan, r.Job.WakeLeadMinutes, r.Job.PreDownload)).ToList();
     }
 
     /// <summary>
@@ -547,7 +554,8 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var job = await FindRowAsync(db, jobName, cancellationToken);
-        var busy = await db.Targets.CountAsync(t => t.JobId == job.Id && !HostService.FinalStatuses.Contains(t.Status), cancellationToken);
+        // An offer (Available) only waits for its user: removing the job withdraws it at the agent's next poll, which harms nothing.
+        var busy = await db.Targets.CountAsync(t => t.JobId == job.Id && !HostService.FinalStatuses.Contains(t.Status) && t.Status != TargetStatus.Available, cancellationToken);
         if (busy > 0 && !force)
         {
             throw new DistException("JobActive", DistErrorKind.InvalidOperation,

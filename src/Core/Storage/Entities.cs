@@ -234,6 +234,8 @@ public sealed class JobRow
     public bool WakeOnLan { get; set; }
     /// <summary>How many minutes before the execution time the targets are woken.</summary>
     public int WakeLeadMinutes { get; set; }
+    /// <summary>For a user-choice job: whether agents download the package before the user chooses (New-DistJob -PreDownload).</summary>
+    public bool PreDownload { get; set; }
     public List<JobDestinationRow> Destinations { get; set; } = [];
 }
 

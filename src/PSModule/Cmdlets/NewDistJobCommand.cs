@@ -93,6 +93,10 @@ public sealed class NewDistJobCommand : DistCmdlet
     [ValidateRange(0, NewJobRequest.MaxWakeLeadMinutes)]
     public int WakeLeadMinutes { get; set; }
 
+    /// <summary>For a user-choice job: agents download and verify the package before offering it, so the user's install fetches nothing more.</summary>
+    [Parameter]
+    public SwitchParameter PreDownload { get; set; }
+
     protected override void ProcessRecord() => _destinations.AddRange(Destination);
 
     protected override void EndProcessing()
@@ -114,7 +118,8 @@ public sealed class NewDistJobCommand : DistCmdlet
         }
         var conditions = ReadInstallConditions(InstallCondition);
         var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed,
-            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps, groups, RebootAfter.IsPresent, ShutdownAfter.IsPresent, WakeOnLan.IsPresent, WakeLeadMinutes);
+            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps, groups, RebootAfter.IsPresent, ShutdownAfter.IsPresent, WakeOnLan.IsPresent, WakeLeadMinutes,
+            PreDownload.IsPresent);
         WriteObject(Run(token => Services.Jobs.CreateAsync(request, token), Name));
     }
 }

@@ -38,7 +38,9 @@ public static class ManagerHost
         var builder = NodeServer.CreateBuilder("manager", "JP1Dist Manager", folder.Root, folder.LogsPath, options.ListenUrl, options.QuietConsole, args, served);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(engine);
-        builder.Services.AddSingleton<DistributionService>();
+        // The engine's own: what an offline result imported through the admin API reports, agents' polls wait on.
+        builder.Services.AddSingleton(engine.Signals);
+        builder.Services.AddSingleton(engine.Distribution);
         builder.Services.AddSingleton<ManagerNode>();
         builder.Services.AddSingleton<IHigherSystemNode>(sp => sp.GetRequiredService<ManagerNode>());
         builder.Services.AddSingleton<IntentSweeper>();

@@ -81,6 +81,12 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     /// <summary>Set by the uplink: whether the last call upward succeeded. While it did not, reports are answered at once from what the relay knows.</summary>
     public bool HigherSystemReachable { get; set; }
 
+    /// <summary>
+    /// Set by the uplink once its higher system answered a work poll since this relay started: the snapshot is then the
+    /// higher system's current one (not one kept on disk from before), so what it leaves out is no longer open there.
+    /// </summary>
+    public bool SnapshotCurrent { get; set; }
+
     /// <summary>Wakes the uplink when something was queued.</summary>
     public event Action? Queued;
 
@@ -165,8 +171,26 @@ public sealed class RelayNode : IHigherSystemNode, IRelayPackageStore
     }
 
     public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
-        LongPoll.WaitAsync(_signals, hostId, wait, _time, _ => Task.FromResult(new WorkResponse(WorkOf(hostId), PowerOrders: PowerOrdersOf(hostId))),
+        LongPoll.WaitAsync(_signals, hostId, wait, _time, _ => Task.FromResult(new WorkResponse(WorkOf(hostId), PowerOrders: PowerOrdersOf(hostId), Open: OpenOf(hostId))),
             work => work.Items.Count > 0 || work.PowerOrders is { Count: > 0 }, cancellationToken);
+
+    /// <summary>
+    /// The host's work items open here (<see cref="WorkResponse.Open"/>): every item of its in the snapshot whose status
+    /// (as the client reported it here, or as the snapshot has it) is not final. Null (nothing is withdrawn) while this
+    /// relay has not heard from its higher system since it started, or cannot reach it now: a snapshot kept from before
+    /// may lack an item the higher system has.
+    /// </summary>
+    private List<Guid>? OpenOf(Guid hostId)
+    {
+        var snapshot = _snapshot;
+        if (!SnapshotCurrent || !HigherSystemReachable)
+        {
+            return null;
+        }
+        return snapshot.ByHost.TryGetValue(hostId, out var items)
+            ? items.Where(i => !IsFinal(_reported.TryGetValue(i.Item.WorkItemId, out var reported) ? reported : i.Status)).Select(i => i.Item.WorkItemId).ToList()
+            : [];
+    }
 
     /// <summary>The power orders for the host that it has not reported taking here; null when none.</summary>
     private List<SignedPowerOrder>? PowerOrdersOf(Guid hostId)

@@ -61,6 +61,7 @@ public sealed class RelayUplink(RelayNode node, RelayStore store, RelayUpstream 
                         _ = Task.Run(() => node.PrefetchAsync(needed, stoppingToken), CancellationToken.None);
                     }
                 }
+                node.SnapshotCurrent = true;
                 backoff.Reset();
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

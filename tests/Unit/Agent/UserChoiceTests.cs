@@ -77,7 +77,7 @@ public sealed class UserChoiceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_offer_whose_job_was_removed_installs_nothing_when_chosen_and_is_offered_no_more()
+    public async Task An_offer_whose_job_was_removed_is_withdrawn_at_the_next_poll_without_the_user_choosing()
     {
         using var agent = await _h.AgentAsync("pc-r", _h.Handler());
         await agent.RunOnceAsync(default);
@@ -85,15 +85,92 @@ public sealed class UserChoiceTests : IAsyncLifetime
         await _h.ExecuteAsync(new NewJobRequest("Gone", "App", null, ["pc-r"], JobType.UserChoice));
         await agent.RunOnceAsync(default);
         Assert.Single(agent.ListAvailable());
-        var active = await Assert.ThrowsAsync<DistException>(() => _h.Folder.Engine.Jobs.RemoveAsync("Gone", force: false));
-        Assert.Equal("JobActive", active.ErrorId);
-        await _h.Folder.Engine.Jobs.RemoveAsync("Gone", force: true);
+        // An offer only waits for its user: removing its job needs no -Force.
+        await _h.Folder.Engine.Jobs.RemoveAsync("Gone", force: false);
 
-        var outcome = await agent.InstallAvailableAsync("App", null, default);
-        Assert.False(outcome.Succeeded);
-        Assert.Contains("no longer current", outcome.Message, StringComparison.Ordinal);
-        Assert.Equal(0, _h.InstallCount());
+        await agent.RunOnceAsync(default);
         Assert.Empty(agent.ListAvailable());
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => agent.InstallAvailableAsync("App", null, default));
+        Assert.Contains("no package is available", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _h.InstallCount());
+    }
+
+    [Fact]
+    public async Task An_offer_is_kept_when_the_work_answer_does_not_list_open_items()
+    {
+        // A node that does not say which items are open (an older one, a relay out of touch) withdraws nothing.
+        var handler = _h.Handler();
+        handler.Rewrite = body => body.Contains("\"open\"", StringComparison.Ordinal)
+            ? System.Text.RegularExpressions.Regex.Replace(body, "\"open\":\\[[^\\]]*\\]", "\"open\":null")
+            : body;
+        using var agent = await _h.AgentAsync("pc-k", handler);
+        await agent.RunOnceAsync(default);
+        await _h.PackageAsync("App");
+        await _h.ExecuteAsync(new NewJobRequest("Kept", "App", null, ["pc-k"], JobType.UserChoice));
+        await agent.RunOnceAsync(default);
+        await _h.Folder.Engine.Jobs.RemoveAsync("Kept", force: false);
+        await agent.RunOnceAsync(default);
+        Assert.Single(agent.ListAvailable());
+    }
+
+    [Fact]
+    public async Task A_pre_download_offer_is_staged_before_it_is_offered_and_installed_without_fetching_again()
+    {
+        var handler = _h.Handler();
+        using var agent = await _h.AgentAsync("pc-p", handler);
+        await agent.RunOnceAsync(default);
+        await _h.PackageAsync("App");
+        var refused = await Assert.ThrowsAsync<DistException>(() => _h.Folder.Engine.Jobs.CreateAsync(new NewJobRequest("Ahead", "App", null, ["pc-p"], PreDownload: true)));
+        Assert.Equal("PreDownloadNotUserChoice", refused.ErrorId);
+        Assert.Contains("-PreDownload", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("-Type Install", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(await _h.Folder.Engine.Jobs.ListAsync("Ahead"));
+
+        await _h.ExecuteAsync(new NewJobRequest("Ahead", "App", null, ["pc-p"], JobType.UserChoice, PreDownload: true));
+        Assert.True((await _h.Folder.Engine.Jobs.ListAsync("Ahead")).Single().PreDownload);
+        await agent.RunOnceAsync(default);
+        var status = await _h.StatusAsync("Ahead");
+        Assert.Equal(TargetStatus.Available, status.Status);
+        Assert.NotEmpty(handler.PayloadOffsets); // fetched before the offer
+        Assert.Equal(0, _h.InstallCount());
+        var offered = Assert.Single(agent.ListAvailable());
+        var staged = agent.Store.StagingFolder(offered.WorkItemId);
+        Assert.Equal(_h.Payload, File.ReadAllBytes(Path.Combine(staged, "payload.bin")));
+
+        var fetched = handler.Requests.Count;
+        var outcome = await agent.InstallAvailableAsync("App", null, default);
+        Assert.True(outcome.Succeeded, outcome.Message);
+        Assert.Equal(fetched, handler.Requests.Count); // nothing more was fetched
+        Assert.Equal(1, _h.InstallCount());
+        Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("Ahead")).Status);
+    }
+
+    [Fact]
+    public async Task A_withdrawn_or_expired_pre_download_offer_takes_its_staged_copy_with_it()
+    {
+        using var agent = await _h.AgentAsync("pc-w", _h.Handler());
+        await agent.RunOnceAsync(default);
+        await _h.PackageAsync("App");
+        await _h.ExecuteAsync(new NewJobRequest("Staged", "App", null, ["pc-w"], JobType.UserChoice, PreDownload: true));
+        await agent.RunOnceAsync(default);
+        var offered = Assert.Single(agent.ListAvailable());
+        Assert.True(Directory.Exists(agent.Store.StagingFolder(offered.WorkItemId)));
+        await _h.Folder.Engine.Jobs.RemoveAsync("Staged", force: false);
+        await agent.RunOnceAsync(default);
+        Assert.Empty(agent.ListAvailable());
+        Assert.False(agent.Store.HoldsFiles(offered.WorkItemId));
+
+        await _h.Folder.Engine.Packages.CreateAsync(new NewPackageRequest("Brief", "1.0", Path.Combine(_h.Folder.Root, "pkg"), "install.sh", [_h.InstallLog],
+            SegmentSize: AgentHarness.SegmentSize, ExpiresAt: DateTime.UtcNow.AddDays(1)));
+        await _h.ExecuteAsync(new NewJobRequest("Expiring", "Brief", null, ["pc-w"], JobType.UserChoice, PreDownload: true));
+        await agent.RunOnceAsync(default);
+        var brief = Assert.Single(agent.ListAvailable());
+        using var later = await _h.AgentAsync("pc-w", _h.Handler(), new Engine.AuditRetentionTests.FixedClock(DateTimeOffset.UtcNow.AddDays(2)));
+        await later.RunOnceAsync(default);
+        Assert.False(later.Store.HoldsFiles(brief.WorkItemId));
+        Assert.Equal("Canceled", later.Store.LoadTicket(brief.WorkItemId)!.Result!.Status);
+        Assert.Equal(TargetStatus.Available, (await _h.StatusAsync("Expiring")).Status); // the manager keeps its own expiry
+        Assert.Equal(0, _h.InstallCount());
     }
 
     [Fact]

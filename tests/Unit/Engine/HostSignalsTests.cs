@@ -107,4 +107,20 @@ public sealed class HostSignalsTests
         Assert.True(await WokenAsync(relayPoll));
         Assert.True(await StillWaitingAsync(otherPoll));
     }
+
+    [Fact]
+    public async Task The_manager_serves_and_every_callers_engine_reports_through_the_engines_one_distribution_service()
+    {
+        // An offline result imported through the admin API (an engine acting for the key's caller) records through the
+        // same DistributionService, with the same host signals, as the agents' reports the manager serves.
+        using var folder = new TestFolder();
+        await using var app = ManagerHost.Build(new ManagerOptions { Home = Path.Combine(folder.Root, "home"), ListenUrl = "http://127.0.0.1:0", QuietConsole = true });
+        var engine = app.Services.GetRequiredService<Core.DistEngine>();
+        var caller = engine.As(new Core.Security.DistCaller("ci-pipeline", "192.0.2.9", DistRole.Operator));
+        Assert.Same(engine.Distribution, app.Services.GetRequiredService<DistributionService>());
+        Assert.Same(engine.Signals, app.Services.GetRequiredService<HostSignals>());
+        Assert.Same(engine.Distribution, caller.Distribution);
+        Assert.Same(engine.Signals, caller.Signals);
+        Assert.Same(engine.TargetChanges, caller.TargetChanges);
+    }
 }

@@ -1,5 +1,8 @@
+using System.Globalization;
+using System.Security.Cryptography;
 using JP1Dist.Contracts;
 using JP1Dist.Core;
+using JP1Dist.Protocol;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -179,6 +182,110 @@ public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOut
         Assert.Contains("Permission denied", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_pre_download_offer_is_staged_before_the_user_installs_and_the_install_fetches_nothing_more()
+    {
+        const string host = "pc-ahead";
+        var log = Path.Combine(manager.Root, "choice-ahead.log");
+        await RegisteredAsync(host);
+        await OfferedAsync("choice-ahead", "Ahead", "exit 0", log, null, host, preDownload: true);
+        Assert.True((await Engine.Jobs.ListAsync("Ahead")).Single().PreDownload);
+        var before = await ContentBytesServedAsync();
+        var ran = await RunAsync("agent", "--manager", manager.Url, "--name", host, "--state", StateOf(host), "--once");
+        Assert.True(ran.ExitCode == 0, ran.Output);
+        var status = await StatusAsync("Ahead", host);
+        Assert.Equal(TargetStatus.Available, status.Status);
+        Assert.False(File.Exists(log), "nothing is installed before the user chooses");
+        var staged = await ContentBytesServedAsync();
+        Assert.True(staged - before >= 200_000, $"the content was sent ahead ({staged - before} bytes)");
+        var payload = Directory.GetFiles(StateOf(host), "payload.bin", SearchOption.AllDirectories);
+        Assert.Equal(200_000, new FileInfo(Assert.Single(payload)).Length);
+        Assert.Contains("choice-ahead", (await RunAsync("available", "--state", StateOf(host))).Output, StringComparison.Ordinal);
+
+        var installed = await RunAsync("install", "choice-ahead", "--state", StateOf(host));
+        Assert.True(installed.ExitCode == 0, installed.Output);
+        Assert.Equal([$"{host} choice-ahead"], File.ReadAllLines(log));
+        Assert.Equal(TargetStatus.Succeeded, (await StatusAsync("Ahead", host)).Status);
+        Assert.Equal(staged, await ContentBytesServedAsync()); // the install used the staged copy: no byte was sent again
+    }
+
+    [Fact]
+    public async Task A_removed_jobs_offer_leaves_jp1dist_available_at_the_agents_next_poll_with_its_staged_copy()
+    {
+        const string host = "pc-withdrawn";
+        var log = Path.Combine(manager.Root, "choice-withdrawn.log");
+        await RegisteredAsync(host);
+        await OfferedAsync("choice-withdrawn", "Withdrawn", "exit 0", log, null, host, preDownload: true);
+        Assert.True((await RunAsync("agent", "--manager", manager.Url, "--name", host, "--state", StateOf(host), "--once")).ExitCode == 0);
+        Assert.Equal(TargetStatus.Available, (await StatusAsync("Withdrawn", host)).Status);
+        Assert.Contains("choice-withdrawn", (await RunAsync("available", "--state", StateOf(host))).Output, StringComparison.Ordinal);
+        Assert.NotEmpty(Directory.GetFiles(StateOf(host), "payload.bin", SearchOption.AllDirectories));
+
+        // An open offer only waits for its user: no -Force. The user never tries to install it.
+        await Engine.Jobs.RemoveAsync("Withdrawn", force: false);
+        var polled = await RunAsync("agent", "--manager", manager.Url, "--name", host, "--state", StateOf(host), "--once");
+        Assert.True(polled.ExitCode == 0, polled.Output);
+        Assert.Contains("withdrawn", polled.Output, StringComparison.Ordinal);
+        var listed = await RunAsync("available", "--state", StateOf(host));
+        Assert.True(listed.ExitCode == 0, listed.Output);
+        Assert.DoesNotContain("choice-withdrawn", listed.Output, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(StateOf(host), "payload.bin", SearchOption.AllDirectories));
+        Assert.False(File.Exists(log));
+    }
+
+    [Fact]
+    public async Task An_install_the_user_started_is_not_withdrawn_when_its_job_is_removed()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // the package's install script is a shell script
+        }
+        const string host = "pc-midway";
+        var log = Path.Combine(manager.Root, "choice-midway.log");
+        var gate = log + ".gate";
+        await RegisteredAsync(host);
+        // The install logs, then waits for the gate (bounded: a minute at most).
+        await OfferedAsync("choice-midway", "Midway", "i=0\nwhile [ ! -f \"$1.gate\" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\nexit 0", log, null, host);
+        Assert.True((await RunAsync("agent", "--manager", manager.Url, "--name", host, "--state", StateOf(host), "--once")).ExitCode == 0);
+        Assert.Equal(TargetStatus.Available, (await StatusAsync("Midway", host)).Status);
+
+        using var install = NodeProcess.Start(null, "install", "choice-midway", "--state", StateOf(host));
+        try
+        {
+            await Eventually.ForAsync(async () => File.Exists(log) && (await StatusAsync("Midway", host)).Status == TargetStatus.Installing, "the user's install runs", install);
+            var active = await Assert.ThrowsAsync<DistException>(() => Engine.Jobs.RemoveAsync("Midway", force: false));
+            Assert.Equal("JobActive", active.ErrorId); // an install under way still needs -Force
+            await Engine.Jobs.RemoveAsync("Midway", force: true);
+            var polled = await RunAsync("agent", "--manager", manager.Url, "--name", host, "--state", StateOf(host), "--once");
+            Assert.True(polled.ExitCode == 0, polled.Output);
+            Assert.DoesNotContain("withdrawn", polled.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.WriteAllText(gate, "");
+        }
+        var exitCode = await install.WaitAsync(TimeSpan.FromSeconds(120));
+        var text = await install.OutputAsync();
+        output.WriteLine(text);
+        Assert.True(exitCode == 0, text);
+        Assert.Contains("Succeeded (exit code 0)", text, StringComparison.Ordinal);
+        Assert.Equal([$"{host} choice-midway"], File.ReadAllLines(log));
+    }
+
+    /// <summary>The manager's count of package content bytes sent (GET /metrics over its pinned HTTPS).</summary>
+    private async Task<double> ContentBytesServedAsync()
+    {
+        using var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, certificate, _, _) => certificate is not null
+                && Convert.ToHexStringLower(SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo())) == manager.Pin,
+        };
+        using var client = new HttpClient(handler) { BaseAddress = new Uri(manager.Url), Timeout = TimeSpan.FromSeconds(30) };
+        var text = await client.GetStringAsync("/metrics");
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("jp1dist_content_bytes_served_total ", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The host, registered once per class by a real agent run.</summary>
     private async Task RegisteredAsync(string host = HostName)
     {
@@ -192,14 +299,14 @@ public sealed class UserChoiceProcessTests(HttpsManagerFixture manager, ITestOut
     }
 
     /// <summary>A package whose script logs its install then ends with <paramref name="ending"/>, offered to the host by an executed UserChoice job.</summary>
-    private async Task OfferedAsync(string package, string job, string ending, string log, string? description, string host = HostName)
+    private async Task OfferedAsync(string package, string job, string ending, string log, string? description, string host = HostName, bool preDownload = false)
     {
         var folder = Path.Combine(manager.Root, "package-" + package);
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "install.sh"), $"#!/bin/sh\necho \"$JP1DIST_HOST_NAME $JP1DIST_PACKAGE_NAME\" >> \"$1\"\n{ending}\n");
         File.WriteAllBytes(Path.Combine(folder, "payload.bin"), new byte[200_000]);
         await Engine.Packages.CreateAsync(new NewPackageRequest(package, "1.0", folder, "install.sh", [log], Description: description, SegmentSize: 65536), null);
-        await Engine.Jobs.CreateAsync(new NewJobRequest(job, package, null, [host], JobType.UserChoice));
+        await Engine.Jobs.CreateAsync(new NewJobRequest(job, package, null, [host], JobType.UserChoice, PreDownload: preDownload));
         await Engine.Jobs.StartAsync(job);
         await Eventually.ForAsync(async () => (await StatusAsync(job, host)).Status is TargetStatus.Queued or TargetStatus.Available, $"job '{job}' dispatched");
     }

@@ -522,6 +522,9 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.Property<int>("PackageId")
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("PreDownload")
+                        .HasColumnType("INTEGER");
+
                     b.Property<bool>("RebootAfter")
                         .HasColumnType("INTEGER");
 
