@@ -380,6 +380,42 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     }
 
     /// <summary>
+    /// Ends the offers of user-choice jobs whose package has expired: each such target still Available becomes Canceled
+    /// with a message naming the expiry (compare-and-set: a user's install that began meanwhile is left alone). The agents
+    /// drop the offer by the same expiry, which the manager signed into the offer. Returns how many offers ended.
+    /// </summary>
+    public async Task<int> EndExpiredOffersAsync(CancellationToken cancellationToken)
+    {
+        var now = engine.Now;
+        await using var read = engine.Database.CreateContext();
+        var expired = await (from t in read.Targets.AsNoTracking()
+                             join j in read.Jobs on t.JobId equals j.Id
+                             join p in read.Packages on j.PackageId equals p.Id
+                             where t.Status == TargetStatus.Available && j.Type == JobType.UserChoice && p.ExpiresAt != null && p.ExpiresAt <= now
+                             select new { t.Id, t.HostId, p.Name, p.Version, Expired = p.ExpiresAt!.Value }).ToListAsync(cancellationToken);
+        var ended = new List<Guid>();
+        foreach (var offer in expired)
+        {
+            var message = $"The offer ended: package '{offer.Name}' {offer.Version} expired at {offer.Expired:yyyy-MM-dd HH:mm:ss} UTC before this computer's user installed it.";
+            var changed = await _writes.RunAsync(db => db.Targets.Where(t => t.Id == offer.Id && t.Status == TargetStatus.Available)
+                .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TargetStatus.Canceled)
+                    .SetProperty(t => t.Message, message)
+                    .SetProperty(t => t.UpdatedAt, now)
+                    .SetProperty(t => t.CompletedAt, now)));
+            if (changed > 0)
+            {
+                ended.Add(offer.HostId);
+            }
+        }
+        if (ended.Count > 0)
+        {
+            signals.Notify(ended.Distinct().ToList());
+            engine.TargetChanges.Notify();
+        }
+        return ended.Count;
+    }
+
+    /// <summary>
     /// Waits up to <paramref name="wait"/> for work or a power order (Stop-DistHost), returning as soon as either is there.
     /// The answer's signing-key announcements are the caller's to add.
     /// </summary>

@@ -48,6 +48,7 @@ public static class ManagerHost
         builder.Services.AddHostedService<ManagerHeartbeat>();
         builder.Services.AddHostedService<UploadSweeper>();
         builder.Services.AddHostedService<AuditRetentionSweep>();
+        builder.Services.AddHostedService<OfferExpirySweep>();
         builder.Services.AddAdminApi();
         builder.Services.AddSingleton<AdminRateLimit>();
         builder.Services.AddSingleton<CredentialWatch>();

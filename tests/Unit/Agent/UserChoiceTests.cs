@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using JP1Dist.Contracts;
 using JP1Dist.Protocol;
 using Xunit;
@@ -171,6 +172,35 @@ public sealed class UserChoiceTests : IAsyncLifetime
         Assert.Equal("Canceled", later.Store.LoadTicket(brief.WorkItemId)!.Result!.Status);
         Assert.Equal(TargetStatus.Available, (await _h.StatusAsync("Expiring")).Status); // the manager keeps its own expiry
         Assert.Equal(0, _h.InstallCount());
+    }
+
+    [Fact]
+    public async Task The_manager_ends_an_offer_whose_package_expired_and_leaves_the_others()
+    {
+        using var agent = await _h.AgentAsync("pc-x", _h.Handler());
+        await agent.RunOnceAsync(default);
+        await _h.Folder.Engine.Packages.CreateAsync(new NewPackageRequest("Soon", "1.0", Path.Combine(_h.Folder.Root, "pkg"), "install.sh", [_h.InstallLog],
+            SegmentSize: AgentHarness.SegmentSize, ExpiresAt: DateTime.UtcNow.AddDays(1)));
+        await _h.PackageAsync("Lasting");
+        await _h.ExecuteAsync(new NewJobRequest("Soon offered", "Soon", null, ["pc-x"], JobType.UserChoice));
+        await _h.ExecuteAsync(new NewJobRequest("Lasting offered", "Lasting", null, ["pc-x"], JobType.UserChoice));
+        await agent.RunOnceAsync(default);
+        Assert.Equal(TargetStatus.Available, (await _h.StatusAsync("Soon offered")).Status);
+        Assert.Equal(0, await _h.Distribution.EndExpiredOffersAsync(default));
+
+        // The package's expiry passes (its row says so, as a day later would).
+        await using (var db = _h.Folder.Engine.Database.CreateContext())
+        {
+            await db.Packages.Where(p => p.Name == "Soon").ExecuteUpdateAsync(s => s.SetProperty(p => p.ExpiresAt, DateTime.UtcNow.AddMinutes(-1)));
+        }
+        Assert.Equal(1, await _h.Distribution.EndExpiredOffersAsync(default));
+        var ended = await _h.StatusAsync("Soon offered");
+        Assert.Equal(TargetStatus.Canceled, ended.Status);
+        Assert.Contains("package 'Soon' 1.0 expired", ended.Message, StringComparison.Ordinal);
+        Assert.Equal(TargetStatus.Available, (await _h.StatusAsync("Lasting offered")).Status);
+        Assert.Equal(0, await _h.Distribution.EndExpiredOffersAsync(default)); // once
+        await agent.RunOnceAsync(default);
+        Assert.Equal(["Lasting"], agent.ListAvailable().Select(p => p.Name));
     }
 
     [Fact]
