@@ -248,8 +248,9 @@ Start-DistJob -Name 'rb-install' -Confirm:$false | Out-Null
         Invoke-Step @'
 New-DistJob -Name 'rb-later' -Package 'RbApp' -PackageVersion '1.0' -Destination 'rb-approved' -Confirm:$false | Out-Null
 Start-DistJob -Name 'rb-later' -Confirm:$false | Out-Null
-Suspend-DistJob -JobName 'rb-later' -Confirm:$false | Out-Null
 '@ | Out-Null
+        Wait-Until { (Get-Status 'rb-later' 'rb-approved') -eq 'Queued' } 'rb-later dispatched'
+        Invoke-Step "Suspend-DistJob -JobName 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
         Get-Status 'rb-later' 'rb-approved' | Should -Be 'Suspended'
         Invoke-Step "Resume-DistJob -JobName 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
         Get-Status 'rb-later' 'rb-approved' | Should -Be 'Queued'
@@ -262,8 +263,10 @@ Suspend-DistJob -JobName 'rb-later' -Confirm:$false | Out-Null
         Invoke-Step @'
 New-DistJob -Name 'rb-offline' -Package 'RbApp' -PackageVersion '1.0' -Destination 'rb-approved' -Confirm:$false | Out-Null
 Start-DistJob -Name 'rb-offline' -Confirm:$false | Out-Null
-Export-DistOfflineMedia -Job 'rb-offline' -HostName 'rb-approved' -Path $media -Confirm:$false | Out-Null
-'@ @{ media = $media } | Out-Null
+'@ | Out-Null
+        # The manager dispatches the job within a second; media are made for a target that waits for its host.
+        Wait-Until { (Get-Status 'rb-offline' 'rb-approved') -eq 'Queued' } 'rb-offline dispatched'
+        Invoke-Step "Export-DistOfflineMedia -Job 'rb-offline' -HostName 'rb-approved' -Path `$media -Confirm:`$false | Out-Null" @{ media = $media } | Out-Null
         $fingerprint = @(Get-DistSigningKey -State Current)[0].Fingerprint
         $installed = Invoke-Jp1Dist @('offline', '--media', $media, '--state', [IO.Path]::Combine($scratch, 'offline-state'), '--name', 'rb-approved', '--signing-key', $fingerprint)
         $installed.ExitCode | Should -Be 0 -Because $installed.Output
