@@ -5,7 +5,7 @@ using JP1Dist.Protocol;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>Add-DistHostGroupMember: adds hosts and nested host groups to a host group (a host may be in many groups; nesting never makes a cycle).</summary>
-[Cmdlet(VerbsCommon.Add, "DistHostGroupMember", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.Add, "DistHostGroupMember", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistHostGroup))]
 public sealed class AddDistHostGroupMemberCommand : HostGroupMembershipCommand
 {

@@ -5,7 +5,7 @@ using JP1Dist.Protocol;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>Add-DistIdGroupMember: adds hosts to an ID group by hand; they get the group's executed jobs at their next connection.</summary>
-[Cmdlet(VerbsCommon.Add, "DistIdGroupMember", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.Add, "DistIdGroupMember", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistIdGroup))]
 public sealed class AddDistIdGroupMemberCommand : DistCmdlet
 {

@@ -10,7 +10,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 /// item, the package's files, a result key) to a folder or, with -Archive, one .zip file. The media are written beside the
 /// destination and moved into place whole: a failed export leaves nothing there.
 /// </summary>
-[Cmdlet(VerbsData.Export, "DistOfflineMedia", SupportsShouldProcess = true)]
+[Cmdlet(VerbsData.Export, "DistOfflineMedia", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(DistOfflineMedia))]
 public sealed class ExportDistOfflineMediaCommand : DistCmdlet
 {

@@ -8,7 +8,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 /// Import-DistOfflineResult: records the result an offline install wrote into its media (<c>jp1dist offline</c>) at the
 /// manager, as the host's own report would be, with its inventory; each media's result once. Outputs the target's status.
 /// </summary>
-[Cmdlet(VerbsData.Import, "DistOfflineResult", SupportsShouldProcess = true)]
+[Cmdlet(VerbsData.Import, "DistOfflineResult", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistJobStatus))]
 public sealed class ImportDistOfflineResultCommand : DistCmdlet
 {

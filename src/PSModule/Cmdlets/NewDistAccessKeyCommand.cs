@@ -7,7 +7,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 /// New-DistAccessKey: creates an access key with which a session elsewhere acts on this manager in one role (Reader,
 /// Operator or Administrator), optionally valid for a time (-ExpiresIn). Its text is in the Key property, shown only here.
 /// </summary>
-[Cmdlet(VerbsCommon.New, "DistAccessKey", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.New, "DistAccessKey", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistAccessKey))]
 public sealed class NewDistAccessKeyCommand : DistCmdlet
 {

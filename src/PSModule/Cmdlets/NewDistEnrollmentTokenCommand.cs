@@ -8,7 +8,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 /// optionally valid for a time (-ExpiresIn) or a number of registrations (-MaxUses), and admitting hosts only once an
 /// administrator approves them (-RequireApproval).
 /// </summary>
-[Cmdlet(VerbsCommon.New, "DistEnrollmentToken", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.New, "DistEnrollmentToken", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistEnrollmentToken))]
 public sealed class NewDistEnrollmentTokenCommand : DistCmdlet
 {

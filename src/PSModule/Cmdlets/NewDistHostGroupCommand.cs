@@ -5,7 +5,7 @@ using JP1Dist.Protocol;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>New-DistHostGroup: creates an empty host group.</summary>
-[Cmdlet(VerbsCommon.New, "DistHostGroup", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.New, "DistHostGroup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(DistHostGroup))]
 public sealed class NewDistHostGroupCommand : DistCmdlet
 {

@@ -5,7 +5,7 @@ using JP1Dist.Protocol;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>New-DistIdGroup: creates an empty ID group; Set-IdGroupPolicy gives it a policy.</summary>
-[Cmdlet(VerbsCommon.New, "DistIdGroup", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.New, "DistIdGroup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(DistIdGroup))]
 public sealed class NewDistIdGroupCommand : DistCmdlet
 {

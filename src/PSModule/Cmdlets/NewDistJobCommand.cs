@@ -7,7 +7,7 @@ using JP1Dist.Protocol.Conditions;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>New-DistJob: saves a job (package, destinations, type, execution time); Start-DistJob executes it.</summary>
-[Cmdlet(VerbsCommon.New, "DistJob", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.New, "DistJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(DistJob))]
 public sealed class NewDistJobCommand : DistCmdlet
 {

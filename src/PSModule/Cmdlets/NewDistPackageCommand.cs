@@ -7,7 +7,7 @@ using JP1Dist.Protocol.Conditions;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>New-DistPackage: registers a folder or file as a named, versioned package.</summary>
-[Cmdlet(VerbsCommon.New, "DistPackage", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.New, "DistPackage", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(DistPackage))]
 public sealed class NewDistPackageCommand : DistCmdlet
 {

@@ -15,6 +15,10 @@ public sealed class RemoveDistHostCommand : DistCmdlet
     [ArgumentCompleter(typeof(HostNameCompleter))]
     public string[] Name { get; set; } = [];
 
+    /// <summary>
+    /// Removes the host even while it has unfinished job targets (they are dropped with it); without it that is refused
+    /// with HostBusy. It never prompts and never stands in for -Confirm:$false.
+    /// </summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 

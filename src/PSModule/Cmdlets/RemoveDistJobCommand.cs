@@ -12,6 +12,10 @@ public sealed class RemoveDistJobCommand : DistCmdlet
     [ArgumentCompleter(typeof(JobNameCompleter))]
     public string[] Name { get; set; } = [];
 
+    /// <summary>
+    /// Removes the job even while it has unfinished targets (they are abandoned); without it that is refused with JobActive.
+    /// It never prompts and never stands in for -Confirm:$false.
+    /// </summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 

@@ -16,7 +16,10 @@ public sealed class RemoveDistPackageCommand : DistCmdlet
     [Alias("PackageVersion")]
     public string Version { get; set; } = "";
 
-    /// <summary>Also removes the saved jobs that use the package and cancels their unfinished targets.</summary>
+    /// <summary>
+    /// Also removes the saved jobs that use the package, with their status and unfinished targets; without it that is refused
+    /// with PackageUsedByJob or PackageInUse. It never prompts and never stands in for -Confirm:$false.
+    /// </summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 

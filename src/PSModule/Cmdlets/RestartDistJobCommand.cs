@@ -7,7 +7,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 /// Restart-DistJob: re-executes a job for the hosts where it failed (all of them, or those named or piped
 /// from Get-DistJobStatus). Hosts that succeeded are never re-installed.
 /// </summary>
-[Cmdlet(VerbsLifecycle.Restart, "DistJob", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Restart, "DistJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(JobExecutionResult))]
 public sealed class RestartDistJobCommand : DistCmdlet
 {

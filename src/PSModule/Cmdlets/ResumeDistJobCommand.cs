@@ -5,7 +5,7 @@ using JP1Dist.Protocol;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>Resume-DistJob: resumes suspended targets; a transfer goes on from its last verified segment.</summary>
-[Cmdlet(VerbsLifecycle.Resume, "DistJob", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Resume, "DistJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistJobStatus))]
 public sealed class ResumeDistJobCommand : JobControlCommand
 {

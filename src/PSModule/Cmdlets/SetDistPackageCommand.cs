@@ -5,7 +5,7 @@ using JP1Dist.Protocol;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>Set-DistPackage: changes what may change on a registered package: its expiry on relays.</summary>
-[Cmdlet(VerbsCommon.Set, "DistPackage", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.Set, "DistPackage", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistPackage))]
 public sealed class SetDistPackageCommand : DistCmdlet
 {

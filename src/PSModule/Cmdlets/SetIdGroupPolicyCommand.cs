@@ -10,7 +10,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 /// Set-IdGroupPolicy: replaces an ID group's policy (rules over host facts) and applies it to every host at once;
 /// new hosts are evaluated when they first connect and whenever their facts change.
 /// </summary>
-[Cmdlet(VerbsCommon.Set, "IdGroupPolicy", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.Set, "IdGroupPolicy", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistIdGroupPolicy))]
 public sealed class SetIdGroupPolicyCommand : DistCmdlet
 {

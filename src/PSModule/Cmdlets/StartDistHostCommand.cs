@@ -7,7 +7,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 /// Start-DistHost: wakes hosts with Wake-on-LAN, using the MAC address from the inventory. The manager sends the magic
 /// packet for a host directly under it; a host below a relay is woken by that relay on its own network.
 /// </summary>
-[Cmdlet(VerbsLifecycle.Start, "DistHost", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Start, "DistHost", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistHostWake))]
 public sealed class StartDistHostCommand : DistCmdlet
 {

@@ -4,7 +4,7 @@ using JP1Dist.Contracts;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>Start-DistJob: executes a saved job; the manager dispatches it at the job's execution time.</summary>
-[Cmdlet(VerbsLifecycle.Start, "DistJob", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Start, "DistJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(JobExecutionResult))]
 public sealed class StartDistJobCommand : DistCmdlet
 {

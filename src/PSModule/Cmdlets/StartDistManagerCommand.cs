@@ -10,7 +10,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 /// Start-DistManager: hosts a manager for this PowerShell session on the data folder, and returns once it
 /// serves. It runs as a child process that ends with the session (or with Stop-DistManager).
 /// </summary>
-[Cmdlet(VerbsLifecycle.Start, "DistManager", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Start, "DistManager", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistManagerInfo))]
 public sealed class StartDistManagerCommand : DistCmdlet
 {

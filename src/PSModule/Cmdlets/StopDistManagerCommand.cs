@@ -3,7 +3,7 @@ using System.Management.Automation;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>Stop-DistManager: stops the manager this session started on the data folder, cleanly.</summary>
-[Cmdlet(VerbsLifecycle.Stop, "DistManager", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Stop, "DistManager", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(void))]
 public sealed class StopDistManagerCommand : DistCmdlet
 {

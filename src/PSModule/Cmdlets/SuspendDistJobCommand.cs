@@ -5,7 +5,7 @@ using JP1Dist.Protocol;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>Suspend-DistJob: suspends a job's transfers (whole job or chosen hosts) at a segment boundary; installs under way finish.</summary>
-[Cmdlet(VerbsLifecycle.Suspend, "DistJob", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Suspend, "DistJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(DistJobStatus))]
 public sealed class SuspendDistJobCommand : JobControlCommand
 {
