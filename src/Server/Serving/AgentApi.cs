@@ -116,16 +116,10 @@ public static class AgentApi
             {
                 return Problem(404, "ContentNotFound", $"No content with hash {sha256} is stored here.");
             }
-            context.Response.OnCompleted(() =>
-            {
-                // The length Kestrel sent: the requested range, or the whole file.
-                if (context.Response.StatusCode is 200 or 206 && context.Response.ContentLength is { } sent)
-                {
-                    metrics.ContentBytesServed.Inc(sent);
-                }
-                return Task.CompletedTask;
-            });
-            return Results.File(path, "application/octet-stream", enableRangeProcessing: true);
+            // Counted as written: a transfer cut short counts what went out, not the range it asked for.
+            await CountedResponseBody.ExecuteAsync(context, Results.File(path, "application/octet-stream", enableRangeProcessing: true),
+                sent => metrics.ContentBytesServed.Inc(sent));
+            return Results.Empty;
         });
 
         app.MapPost(ApiPaths.RelayRegister, async (HttpContext context, IHigherSystemNode node, AgentAuthentication auth, ILoggerFactory logs) =>

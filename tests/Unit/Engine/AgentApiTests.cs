@@ -217,6 +217,50 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         Assert.Contains("endpoint=\"/api/v1/content/{sha256}\"", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_transfer_cut_short_counts_the_bytes_that_went_out_not_the_range_it_asked_for()
+    {
+        var token = await _folder.Engine.Hosts.NewEnrollmentTokenAsync("cut");
+        var registration = await (await _client!.PostAsJsonAsync(ApiPaths.Register,
+            new RegisterRequest(token.Token!, "pc-cut", "Linux", "6", "X64", ["127.0.0.1"], null, "1"), ProtocolJson.Options))
+            .Content.ReadFromJsonAsync<RegisterResponse>(ProtocolJson.Options);
+        const int size = 64 * 1024 * 1024;
+        var file = Path.Combine(_folder.Root, "big.bin");
+        await using (var stream = File.Create(file))
+        {
+            stream.SetLength(size);
+        }
+        var hash = await _folder.Engine.Content.AddFileAsync(file);
+        using (var request = new HttpRequestMessage(HttpMethod.Get, ApiPaths.ContentPrefix + hash))
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"{registration!.HostId}.{registration.Credential}");
+            using var response = await _client!.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(size, response.Content.Headers.ContentLength);
+            await using var body = await response.Content.ReadAsStreamAsync();
+            var buffer = new byte[64 * 1024];
+            var read = 0;
+            while (read < 1024 * 1024)
+            {
+                read += await body.ReadAsync(buffer);
+            }
+            // The client goes away after a megabyte: the connection is dropped with most of the file unsent.
+        }
+        double served = 0;
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            await Task.Delay(100);
+            var line = (await _client.GetStringAsync("/metrics")).Split('\n').First(l => l.StartsWith("jp1dist_content_bytes_served_total ", StringComparison.Ordinal));
+            var now = double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+            if (now == served && now > 0)
+            {
+                break; // settled
+            }
+            served = now;
+        }
+        // What went out: the megabyte read, and what the sockets' buffers took on the way; not the 64 MB announced.
+        Assert.InRange(served, 1024 * 1024, size / 2);
+    }
+
     public async Task DisposeAsync()
     {
         _client?.Dispose();
