@@ -66,7 +66,8 @@ internal static class Commands
             Description = "The UDP port of those packets (default 9).",
             DefaultValueFactory = _ => Protocol.Power.MagicPacket.DefaultPort,
         };
-        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home, adminLimit, auditRetention, wakeAddress, wakePort };
+        var maxConnections = MaxConnectionsOption();
+        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home, adminLimit, auditRetention, wakeAddress, wakePort, maxConnections };
         tls.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -74,6 +75,11 @@ internal static class Commands
             if (!IsHttpUrl(url, out _))
             {
                 await Console.Error.WriteLineAsync($"jp1dist manager: '{url}' is not an http:// or https:// URL.");
+                return CommandExitCodes.Usage;
+            }
+            if (result.GetValue(maxConnections) is < 1)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist manager: --max-connections must be at least 1; {result.GetValue(maxConnections)} was given.");
                 return CommandExitCodes.Usage;
             }
             if (result.GetValue(adminLimit) < 1)
@@ -101,11 +107,20 @@ internal static class Commands
             {
                 ListenUrl = url, Home = result.GetValue(home), Tls = tls.Read(result), AdminRequestsPerMinute = result.GetValue(adminLimit),
                 AuditRetention = TimeSpan.FromDays(result.GetValue(auditRetention)), WakeAddress = wakeTo, WakePort = result.GetValue(wakePort),
+                MaxConnections = result.GetValue(maxConnections),
             };
             return await RunServerAsync("manager", url, () => ManagerHost.Build(options), cancellationToken);
         });
         return command;
     }
+
+    /// <summary>--max-connections of a serving node, and its check (at least 1).</summary>
+    private static Option<int?> MaxConnectionsOption() => new("--max-connections")
+    {
+        Description = "The most client connections served at once; more are closed at once and their agents come back later "
+            + "(jp1dist_connections_shed_total). Default: the process's file-descriptor limit, raised to its hard limit, less "
+            + $"{JP1Dist.Server.Serving.ConnectionBudget.Reserve} kept for the database, logs and content.",
+    };
 
     private static Command Relay()
     {
@@ -124,7 +139,8 @@ internal static class Commands
         var state = new Option<string?>("--state") { Description = "The relay's state folder (default: per-user application data)." };
         var tls = new TlsOptions("relay");
         var power = new PowerOptions("relay");
-        var command = new Command("relay", "Runs a relay: serves lower clients with the agent API, caches packages, passes results upward.") { manager, token, tokenFile, pin, listen, name, state };
+        var maxConnections = MaxConnectionsOption();
+        var command = new Command("relay", "Runs a relay: serves lower clients with the agent API, caches packages, passes results upward.") { manager, token, tokenFile, pin, listen, name, state, maxConnections };
         tls.AddTo(command);
         power.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
@@ -148,6 +164,11 @@ internal static class Commands
             {
                 return CommandExitCodes.Usage;
             }
+            if (result.GetValue(maxConnections) is < 1)
+            {
+                await Console.Error.WriteLineAsync($"jp1dist relay: --max-connections must be at least 1; {result.GetValue(maxConnections)} was given.");
+                return CommandExitCodes.Usage;
+            }
             var relayName = result.GetValue(name) ?? Environment.MachineName;
             var options = new RelayOptions
             {
@@ -161,6 +182,7 @@ internal static class Commands
                 Tls = tls.Read(result),
                 InstallWrapper = InstallWrapper.ForThisProgram(),
                 Power = powerCommands,
+                MaxConnections = result.GetValue(maxConnections),
             };
             return await RunServerAsync("relay", url, () => RelayHost.Build(options), cancellationToken);
         });

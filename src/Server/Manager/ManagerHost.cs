@@ -35,7 +35,7 @@ public static class ManagerHost
         SchedulerStoreUpgrade.Apply(engine.Database.ConnectionString);
         _ = engine.Signer.PublicKey; // create (or find) the signing key before the first agent asks for it
 
-        var builder = NodeServer.CreateBuilder("manager", "JP1Dist Manager", folder.Root, folder.LogsPath, options.ListenUrl, options.QuietConsole, args, served);
+        var builder = NodeServer.CreateBuilder("manager", "JP1Dist Manager", folder.Root, folder.LogsPath, options.ListenUrl, options.QuietConsole, args, served, options.MaxConnections);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(engine);
         // The engine's own: what an offline result imported through the admin API reports, agents' polls wait on.

@@ -38,6 +38,9 @@ public sealed class ManagerOptions
     /// </summary>
     public int AdminRequestsPerMinute { get; set; } = DefaultAdminRequestsPerMinute;
 
+    /// <summary>The most client connections served at once (null: the file-descriptor limit less a reserve; see ConnectionBudget).</summary>
+    public int? MaxConnections { get; set; }
+
     /// <summary>
     /// How long the audit log keeps an entry (at least <see cref="Core.Audit.AuditRetention.Minimum"/>, 30 days): older ones are
     /// archived to the data folder's logs/audit-archive and removed by <see cref="AuditRetentionSweep"/>.

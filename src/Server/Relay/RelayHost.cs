@@ -32,7 +32,7 @@ public static class RelayHost
         }
         var served = NodeServer.PrepareListener("relay", options.ListenUrl, options.Tls, options.StateFolder);
         Directory.CreateDirectory(options.StateFolder);
-        var builder = NodeServer.CreateBuilder("relay", "JP1Dist Relay", options.StateFolder, options.LogsFolder, options.ListenUrl, options.QuietConsole, args, served);
+        var builder = NodeServer.CreateBuilder("relay", "JP1Dist Relay", options.StateFolder, options.LogsFolder, options.ListenUrl, options.QuietConsole, args, served, options.MaxConnections);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new RelayStore(options.DatabasePath));
         builder.Services.AddSingleton(sp => new RelayUpstream(options, logger: sp.GetRequiredService<ILoggerFactory>().CreateLogger("JP1Dist.Relay.Upstream")));

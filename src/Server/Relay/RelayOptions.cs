@@ -24,6 +24,9 @@ public sealed class RelayOptions
     /// <summary>Where lower clients reach the relay. Port 0 picks a free port.</summary>
     public string ListenUrl { get; set; } = "http://127.0.0.1:22401";
 
+    /// <summary>The most client connections served at once (null: the file-descriptor limit less a reserve; see ConnectionBudget).</summary>
+    public int? MaxConnections { get; set; }
+
     /// <summary>
     /// The certificate for an https listener (default: the relay's own, <see cref="Serving.NodeCertificate.FileName"/> in
     /// the state folder), and whether plain HTTP may leave loopback, for the listener and the connection upward alike.

@@ -13,7 +13,7 @@ namespace JP1Dist.Server.Serving;
 /// </summary>
 public sealed class NodeMetrics
 {
-    public NodeMetrics(IHigherSystemNode node, HostSignals signals)
+    public NodeMetrics(IHigherSystemNode node, HostSignals signals, ConnectionBudget connections)
     {
         Registry = Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
@@ -22,8 +22,13 @@ public sealed class NodeMetrics
         var targets = factory.CreateGauge("jp1dist_targets", "Job targets by status.", "status");
         var relayPollsWoken = factory.CreateCounter("jp1dist_relay_polls_woken_total",
             "Relay long polls woken by a change for the relay or a host below it (each reads its subtree's work again).");
+        var open = factory.CreateGauge("jp1dist_connections_open", "Client connections this node holds now.");
+        var shed = factory.CreateCounter("jp1dist_connections_shed_total",
+            "Client connections closed unserved because the node held as many as it serves at once (--max-connections, or its file-descriptor limit less a reserve).");
         Registry.AddBeforeCollectCallback(async cancellationToken =>
         {
+            open.Set(connections.Open);
+            shed.IncTo(connections.Shed);
             relayPollsWoken.IncTo(signals.RelayPollsWoken);
             var counts = await node.CountTargetsAsync(cancellationToken);
             foreach (var status in Enum.GetValues<TargetStatus>())

@@ -39,7 +39,7 @@ public static class NodeServer
 
     /// <summary>A builder for a node: logs as <paramref name="role"/> in <paramref name="logsFolder"/>, listens on <paramref name="listenUrl"/>.</summary>
     public static WebApplicationBuilder CreateBuilder(string role, string serviceName, string contentRoot, string logsFolder, string listenUrl, bool quietConsole, string[]? args,
-        ServedCertificate? served = null)
+        ServedCertificate? served = null, int? maxConnections = null)
     {
         // The content root is the node's data folder, where the database, logs and packages change all the time, and a
         // node reads no appsettings.json: do not watch it (one inotify instance per node, events for every write).
@@ -56,6 +56,27 @@ public static class NodeServer
         {
             // Every endpoint that reads a body sets its own cap (AgentApi); this is the one for all the others.
             k.Limits.MaxRequestBodySize = ProtocolLimits.MaxBodyBytes;
+            // Connections beyond the node's budget are closed before TLS or HTTP costs anything (ConnectionBudget).
+            k.ConfigureEndpointDefaults(endpoint => endpoint.Use(next =>
+            {
+                var budget = k.ApplicationServices.GetRequiredService<ConnectionBudget>();
+                return async connection =>
+                {
+                    if (!budget.TryEnter(connection.RemoteEndPoint?.ToString()))
+                    {
+                        connection.Abort();
+                        return;
+                    }
+                    try
+                    {
+                        await next(connection);
+                    }
+                    finally
+                    {
+                        budget.Leave();
+                    }
+                };
+            }));
             if (served?.Certificate is { } certificate)
             {
                 k.ConfigureHttpsDefaults(https =>
@@ -82,6 +103,7 @@ public static class NodeServer
         builder.Services.AddSingleton<HostSignals>();
         builder.Services.AddSingleton<AgentAuthentication>();
         builder.Services.AddSingleton<NodeMetrics>();
+        builder.Services.AddSingleton(sp => ConnectionBudget.Create(maxConnections, sp.GetRequiredService<ILoggerFactory>().CreateLogger("JP1Dist.Connections")));
         return builder;
     }
 
