@@ -23,7 +23,14 @@ public sealed record DistPackage(
     DateTime? InstallAt = null,
     DateTime? ExpiresAt = null,
     IReadOnlyList<int>? RebootExitCodes = null,
-    IReadOnlyList<int>? RetryExitCodes = null);
+    IReadOnlyList<int>? RetryExitCodes = null)
+{
+    /// <summary>The arguments, read as "a, b" as text (Export-Csv), a list for scripts.</summary>
+    public IReadOnlyList<string> InstallArguments { get; init => field = DistList.Of(value); } = DistList.Of(InstallArguments);
+
+    /// <summary>The exit codes that mean success, read as "0, 3010" as text.</summary>
+    public IReadOnlyList<int> SuccessExitCodes { get; init => field = DistList.Of(value); } = DistList.Of(SuccessExitCodes);
+}
 
 /// <summary>A registered host, as Get-DistHost shows it: HigherSystem is its relay's name or "(manager)", Depth 0 is directly under the manager.</summary>
 public sealed record DistHost(
@@ -44,6 +51,9 @@ public sealed record DistHost(
     string? RelayUrl = null,
     string? PowerStatus = null)
 {
+    /// <summary>The addresses, read as "a, b" as text (Export-Csv), a list for scripts.</summary>
+    public IReadOnlyList<string> Addresses { get; init => field = DistList.Of(value); } = DistList.Of(Addresses);
+
     /// <summary>What HigherSystem says for a host directly under the manager.</summary>
     public const string ManagerHigherSystem = "(manager)";
 }
@@ -132,15 +142,15 @@ public sealed record DistJob(
 /// How many of a job's (job, host) targets stand where, as a deployment summary counts them: Succeeded (Succeeded,
 /// SucceededRebootRequired, StoredOnRelay), Failed, InProgress (Queued, Transferring, Transferred, Installing), Waiting
 /// (Waiting, Suspended), Available (offered, the user has not chosen), ConditionNotMet and Canceled; Pending is what has no
-/// outcome yet (Waiting + InProgress). Which status falls in which count is decided here only, whoever counts.
+/// outcome yet (Waiting + InProgress + Available). Which status falls in which count is decided here only, whoever counts.
 /// </summary>
 public sealed record DistJobTargetCounts(int Total, int Succeeded, int Failed, int InProgress, int Waiting, int Available, int ConditionNotMet, int Canceled)
 {
     /// <summary>A job with no targets.</summary>
     public static readonly DistJobTargetCounts None = new(0, 0, 0, 0, 0, 0, 0, 0);
 
-    /// <summary>Targets with no outcome yet: waiting for their time or a manager, or under way.</summary>
-    public int Pending => Waiting + InProgress;
+    /// <summary>Targets with no outcome yet: waiting for their time or a manager, under way, or offered to a user who has not chosen.</summary>
+    public int Pending => Waiting + InProgress + Available;
 
     /// <summary>The counts from the number of targets in each status.</summary>
     public static DistJobTargetCounts From(IEnumerable<KeyValuePair<TargetStatus, int>> byStatus)
