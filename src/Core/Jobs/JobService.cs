@@ -279,14 +279,17 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     /// </summary>
     internal static async Task<Dictionary<int, DistJobTargetCounts>> CountTargetsAsync(DistDbContext db, IReadOnlyCollection<int> jobIds, CancellationToken cancellationToken)
     {
-        var groups = await db.Targets.AsNoTracking()
-            .Where(t => jobIds.Contains(t.JobId))
-            .GroupBy(t => new { t.JobId, t.Status })
-            .Select(g => new { g.Key.JobId, g.Key.Status, Count = g.Count() })
-            .ToListAsync(cancellationToken);
+        var groups = await TargetCountQuery(db, jobIds).ToListAsync(cancellationToken);
         return groups.GroupBy(g => g.JobId)
             .ToDictionary(j => j.Key, j => DistJobTargetCounts.From(j.Select(g => KeyValuePair.Create(g.Status, g.Count))));
     }
+
+    /// <summary>The grouped query: (job, status, number of targets), grouped in the database.</summary>
+    internal static IQueryable<(int JobId, TargetStatus Status, int Count)> TargetCountQuery(DistDbContext db, IReadOnlyCollection<int> jobIds) =>
+        db.Targets.AsNoTracking()
+            .Where(t => jobIds.Contains(t.JobId))
+            .GroupBy(t => new { t.JobId, t.Status })
+            .Select(g => ValueTuple.Create(g.Key.JobId, g.Key.Status, g.Count()));
 
     /// <summary>
     /// Executes a job: every destination gets a new attempt in Waiting, and the manager dispatches it at the
