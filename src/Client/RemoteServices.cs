@@ -118,7 +118,8 @@ public sealed class RemoteServices : IDistServices, IDisposable
             c.SendAsync(HttpMethod.Delete, P.Fill(P.EnrollmentToken, id.ToString(System.Globalization.CultureInfo.InvariantCulture)), null, cancellationToken);
 
         public async Task<IReadOnlyList<DistHost>> ListAsync(HostQuery query, CancellationToken cancellationToken = default) =>
-            await c.GetAsync<List<DistHost>>(P.Hosts, cancellationToken, ("name", query.NamePattern), ("higherSystem", query.HigherSystem), ("recurse", Flag(query.Recurse)));
+            await c.GetAsync<List<DistHost>>(P.Hosts, cancellationToken, ("name", query.NamePattern), ("higherSystem", query.HigherSystem), ("recurse", Flag(query.Recurse)),
+                ("hostGroup", query.HostGroup), ("idGroup", query.IdGroup));
 
         public Task RemoveAsync(string name, bool force, bool revoke, CancellationToken cancellationToken = default) =>
             c.SendAsync(HttpMethod.Delete, P.Fill(P.Host, name) + AdminConnection.Query(("force", Flag(force)), ("revoke", Flag(revoke))), null, cancellationToken);

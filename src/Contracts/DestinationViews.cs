@@ -12,7 +12,14 @@ public sealed record DistHostGroup(
     IReadOnlyList<string> Groups,
     int HostCount,
     DateTime CreatedAt,
-    int Id);
+    int Id)
+{
+    /// <summary>The member hosts, read as "a, b" as text (Export-Csv), a list for scripts.</summary>
+    public IReadOnlyList<string> Hosts { get; init => field = DistList.Of(value); } = DistList.Of(Hosts);
+
+    /// <summary>The nested groups, read as "a, b" as text.</summary>
+    public IReadOnlyList<string> Groups { get; init => field = DistList.Of(value); } = DistList.Of(Groups);
+}
 
 /// <summary>A member of an ID group: how and when it joined.</summary>
 public sealed record DistIdGroupMember(string IdGroup, string HostName, MembershipSource Source, DateTime AddedAt, Guid HostId);
@@ -28,7 +35,7 @@ public sealed record DistIdGroup(
     int Id)
 {
     /// <summary>The member host names.</summary>
-    public IReadOnlyList<string> HostNames => Members.Select(m => m.HostName).ToList();
+    public IReadOnlyList<string> HostNames => DistList.Of(Members.Select(m => m.HostName));
 }
 
 /// <summary>One rule of a policy: fact name to pattern(s).</summary>

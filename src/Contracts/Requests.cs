@@ -106,8 +106,11 @@ public enum JobControlAction
     Cancel,
 }
 
-/// <summary>Filters for Get-DistHost: a name pattern, and the relay whose lower hosts to list (direct, or every level with Recurse).</summary>
-public sealed record HostQuery(string? NamePattern = null, string? HigherSystem = null, bool Recurse = false);
+/// <summary>
+/// Filters for Get-DistHost: a name pattern, the relay whose lower hosts to list (direct, or every level with Recurse), and
+/// the host group (its hosts as a job reaches them: nested groups included) or ID group (its current members) to list.
+/// </summary>
+public sealed record HostQuery(string? NamePattern = null, string? HigherSystem = null, bool Recurse = false, string? HostGroup = null, string? IdGroup = null);
 
 /// <summary>
 /// What New-DistEnrollmentToken asks for: a token that admits clients (or, with <see cref="Relay"/>, relays and nothing

@@ -23,7 +23,14 @@ public sealed record DistPackage(
     DateTime? InstallAt = null,
     DateTime? ExpiresAt = null,
     IReadOnlyList<int>? RebootExitCodes = null,
-    IReadOnlyList<int>? RetryExitCodes = null);
+    IReadOnlyList<int>? RetryExitCodes = null)
+{
+    /// <summary>The arguments, read as "a, b" as text (Export-Csv), a list for scripts.</summary>
+    public IReadOnlyList<string> InstallArguments { get; init => field = DistList.Of(value); } = DistList.Of(InstallArguments);
+
+    /// <summary>The exit codes that mean success, read as "0, 3010" as text.</summary>
+    public IReadOnlyList<int> SuccessExitCodes { get; init => field = DistList.Of(value); } = DistList.Of(SuccessExitCodes);
+}
 
 /// <summary>A registered host, as Get-DistHost shows it: HigherSystem is its relay's name or "(manager)", Depth 0 is directly under the manager.</summary>
 public sealed record DistHost(
@@ -44,6 +51,9 @@ public sealed record DistHost(
     string? RelayUrl = null,
     string? PowerStatus = null)
 {
+    /// <summary>The addresses, read as "a, b" as text (Export-Csv), a list for scripts.</summary>
+    public IReadOnlyList<string> Addresses { get; init => field = DistList.Of(value); } = DistList.Of(Addresses);
+
     /// <summary>What HigherSystem says for a host directly under the manager.</summary>
     public const string ManagerHigherSystem = "(manager)";
 }
@@ -90,7 +100,10 @@ public sealed record DistPendingHost(
     public string Approval => ReplacesHost ? "Replace" : "New";
 }
 
-/// <summary>A saved job, as Get-DistJob shows it.</summary>
+/// <summary>
+/// A saved job, as Get-DistJob shows it; Targets counts its (job, host) targets by status, as a deployment summary does
+/// (empty before the job is first executed).
+/// </summary>
 public sealed record DistJob(
     string Name,
     string PackageName,
@@ -113,7 +126,86 @@ public sealed record DistJob(
     bool ShutdownAfter = false,
     bool WakeOnLan = false,
     int WakeLeadMinutes = 0,
-    bool PreDownload = false);
+    bool PreDownload = false)
+{
+    /// <summary>The destinations, read as "a, b" where a value is turned into text (Export-Csv), a list for scripts.</summary>
+    public IReadOnlyList<string> Destinations { get; init => field = DistList.Of(value); } = DistList.Of(Destinations);
+
+    /// <summary>
+    /// The job's targets counted by status (every count 0 before the first execution). The engine fills it in however it
+    /// keeps the counts; a caller only reads it.
+    /// </summary>
+    public DistJobTargetCounts Targets { get; init; } = DistJobTargetCounts.None;
+}
+
+/// <summary>
+/// How many of a job's (job, host) targets stand where, as a deployment summary counts them: Succeeded (Succeeded,
+/// SucceededRebootRequired, StoredOnRelay), Failed, InProgress (Queued, Transferring, Transferred, Installing), Waiting
+/// (Waiting, Suspended), Available (offered, the user has not chosen), ConditionNotMet and Canceled; Pending is what has no
+/// outcome yet (Waiting + InProgress + Available). Which status falls in which count is decided here only, whoever counts.
+/// </summary>
+public sealed record DistJobTargetCounts(int Total, int Succeeded, int Failed, int InProgress, int Waiting, int Available, int ConditionNotMet, int Canceled)
+{
+    /// <summary>A job with no targets.</summary>
+    public static readonly DistJobTargetCounts None = new(0, 0, 0, 0, 0, 0, 0, 0);
+
+    /// <summary>Targets with no outcome yet: waiting for their time or a manager, under way, or offered to a user who has not chosen.</summary>
+    public int Pending => Waiting + InProgress + Available;
+
+    /// <summary>The counts from the number of targets in each status.</summary>
+    public static DistJobTargetCounts From(IEnumerable<KeyValuePair<TargetStatus, int>> byStatus)
+    {
+        ArgumentNullException.ThrowIfNull(byStatus);
+        int total = 0, succeeded = 0, failed = 0, inProgress = 0, waiting = 0, available = 0, notMet = 0, canceled = 0;
+        foreach (var (status, count) in byStatus)
+        {
+            total += count;
+            switch (status)
+            {
+                case TargetStatus.Succeeded or TargetStatus.SucceededRebootRequired or TargetStatus.StoredOnRelay: succeeded += count; break;
+                case TargetStatus.Failed: failed += count; break;
+                case TargetStatus.Queued or TargetStatus.Transferring or TargetStatus.Transferred or TargetStatus.Installing: inProgress += count; break;
+                case TargetStatus.Waiting or TargetStatus.Suspended: waiting += count; break;
+                case TargetStatus.Available: available += count; break;
+                case TargetStatus.ConditionNotMet: notMet += count; break;
+                case TargetStatus.Canceled: canceled += count; break;
+                default: throw new ArgumentOutOfRangeException(nameof(byStatus), status, "A target status no count takes.");
+            }
+        }
+        return new(total, succeeded, failed, inProgress, waiting, available, notMet, canceled);
+    }
+
+    /// <summary>"3 succeeded, 1 failed, 2 pending", the counts that are not zero (CSV cells, Format-List).</summary>
+    public override string ToString()
+    {
+        var parts = new[]
+        {
+            (Succeeded, "succeeded"), (Failed, "failed"), (InProgress, "in progress"), (Waiting, "waiting"),
+            (Available, "available"), (ConditionNotMet, "condition not met"), (Canceled, "canceled"),
+        }.Where(p => p.Item1 > 0).Select(p => $"{p.Item1} {p.Item2}").ToList();
+        return parts.Count == 0 ? "no targets" : string.Join(", ", parts);
+    }
+}
+
+/// <summary>
+/// A read-only list whose text is its items joined by ", ", so a record's list reads "a, b" where PowerShell turns a value
+/// into text (Export-Csv, string expansion of the property) instead of its type name; it stays a list for scripts and JSON.
+/// </summary>
+public sealed class DistList<T> : System.Collections.ObjectModel.ReadOnlyCollection<T>
+{
+    public DistList(IList<T> items) : base(items)
+    {
+    }
+
+    public override string ToString() => string.Join(", ", this);
+}
+
+/// <summary>Makes <see cref="DistList{T}"/>s.</summary>
+public static class DistList
+{
+    /// <summary>The items as a <see cref="DistList{T}"/> (the same one when it already is).</summary>
+    public static DistList<T> Of<T>(IEnumerable<T>? items) => items as DistList<T> ?? new DistList<T>((items ?? []).ToList());
+}
 
 /// <summary>What Wake-on-LAN did for one host.</summary>
 public enum WakeOutcome

@@ -54,6 +54,15 @@ Describe 'The guide: every new client gets the package through an ID group job' 
         $members.Source | Should -Be @('Policy', 'Policy')
     }
 
+    It 'lists the ID group''s members when the group is piped to Get-DistHost, and counts the succeeded targets' {
+        @(Get-DistIdGroup -Name 'ID_NEWCLT' | Get-DistHost).Name | Should -Be @('new-pc1', 'new-pc2')
+        @(Get-DistIdGroup -Name 'ID_NEWCLT' | Get-DistHost 'new-pc2').Name | Should -Be @('new-pc2')
+        $targets = (Get-DistJob -Name 'AV to new clients').Targets
+        $targets.Succeeded | Should -Be 2
+        $targets.Pending | Should -Be 0
+        $targets.Total | Should -Be 2
+    }
+
     It 'records what JP1Dist installed in the inventory' {
         $found = @(Get-DistInventory -Software 'AntiVirus<2.0')
         $found.HostName | Should -Be @('new-pc1', 'new-pc2')
@@ -123,6 +132,51 @@ Describe 'Host groups' {
         $execution = Start-DistJob -Name 'AV to groups'
         $execution.TargetCount | Should -Be 3
         $execution.HostNames | Should -Be @('new-pc1', 'new-pc2', 'old-pc1')
+    }
+
+    It 'lists the hosts a job to the group reaches when the group is piped to Get-DistHost, nested groups included' {
+        @(Get-DistHostGroup -Name 'Company' | Get-DistHost).Name | Should -Be @('new-pc1', 'new-pc2', 'old-pc1')
+        @(Get-DistHostGroup -Name 'Company' | Get-DistHost -Name 'old-*').Name | Should -Be @('old-pc1')
+        @(Get-DistHostGroup -Name 'Sales', 'Tokyo' | Get-DistHost).Name | Should -Be @('new-pc1', 'new-pc2', 'new-pc2', 'old-pc1')
+        (Get-DistHostGroup -Name 'Company' | Get-DistHost).Name | Should -Be (Get-DistJobStatus -Job 'AV to groups').HostName
+    }
+
+    It 'counts the group job''s targets as they end' {
+        $deadline = [DateTime]::UtcNow.AddSeconds(20)
+        while (@(Get-DistJobStatus -Job 'AV to groups' | Where-Object Status -EQ 'Waiting').Count -gt 0 -and [DateTime]::UtcNow -lt $deadline) {
+            [Threading.Thread]::Sleep(200)
+        }
+        $before = (Get-DistJob -Name 'AV to groups').Targets
+        $before.Pending | Should -Be 3
+        $before.Succeeded | Should -Be 0
+        Invoke-Agent 'old-pc1'
+        $after = (Get-DistJob -Name 'AV to groups').Targets
+        $after.Succeeded | Should -Be 1
+        $after.Pending | Should -Be 2
+        $after.Total | Should -Be 3
+        "$after" | Should -Be '1 succeeded, 2 in progress'
+    }
+
+    It 'gives readable values to CSV and JSON: lists joined, enums and counts by name' {
+        $job = Get-DistJob -Name 'AV to groups'
+        # Export-Csv writes each property's ToString(): these hold in any runner, with or without the Utility cmdlets.
+        $job.Destinations.ToString() | Should -Be 'Company, Sales'
+        $job.Destinations.Count | Should -Be 2
+        $job.Type.ToString() | Should -Be 'Install'
+        $job.Targets.ToString() | Should -Be '1 succeeded, 2 in progress'
+        (Get-DistHostGroup -Name 'Company').Groups.ToString() | Should -Be 'Sales, Tokyo'
+        if (Get-Command ConvertTo-Csv -ErrorAction SilentlyContinue) {
+            $csv = @($job | ConvertTo-Csv -NoTypeInformation)
+            $csv[1] | Should -Match '"Company, Sales"'
+            $csv[1] | Should -Match '"1 succeeded, 2 in progress"'
+            $csv[1] | Should -Not -Match 'System\.Collections'
+        }
+        if (Get-Command ConvertTo-Json -ErrorAction SilentlyContinue) {
+            $json = $job | ConvertTo-Json -EnumsAsStrings -Depth 3 | ConvertFrom-Json
+            $json.Type | Should -Be 'Install'
+            $json.Destinations | Should -Be @('Company', 'Sales')
+            $json.Targets.Succeeded | Should -Be 1
+        }
     }
 
     It 'names hosts and host groups in one job' {

@@ -169,6 +169,17 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
         return groups.Where(g => matcher(g.Name)).Select(ToPolicyView).ToList();
     }
 
+    /// <summary>The hosts an ID group reaches now: its current members (what a job to the group targets), by name.</summary>
+    public static async Task<List<(Guid Id, string Name, string NameKey)>> MembersOfAsync(DistDbContext db, int idGroupId, CancellationToken cancellationToken)
+    {
+        var rows = await (from m in db.IdGroupMembers.AsNoTracking()
+                          join h in db.Hosts on m.HostId equals h.Id
+                          where m.IdGroupId == idGroupId
+                          orderby h.NameKey
+                          select new { h.Id, h.Name, h.NameKey }).ToListAsync(cancellationToken);
+        return rows.Select(r => (r.Id, r.Name, r.NameKey)).ToList();
+    }
+
     internal static async Task<IdGroupRow> FindRowAsync(DistDbContext db, string name, CancellationToken cancellationToken)
     {
         var key = Names.Key(name ?? "");

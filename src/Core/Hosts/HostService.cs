@@ -453,6 +453,19 @@ public sealed class HostService(DistEngine engine) : IHostService
                 : rows.Where(r => r.ParentHostId == relay.Id).Select(r => r.Id).ToHashSet();
             ordered = ordered.Where(h => below.Contains(h.Row.Id));
         }
+        // A group's hosts as a job to the group reaches them: the same rule (nested host groups, current ID group members).
+        if (query.HostGroup is { } hostGroup)
+        {
+            var groupIds = (await Groups.HostGroupService.FindRowsAsync(db, [hostGroup], cancellationToken)).Select(g => g.Id).ToList();
+            var inGroup = (await Groups.HostGroupService.HostsOfAsync(db, groupIds, cancellationToken)).Select(h => h.Id).ToHashSet();
+            ordered = ordered.Where(h => inGroup.Contains(h.Row.Id));
+        }
+        if (query.IdGroup is { } idGroup)
+        {
+            var group = await Groups.IdGroupService.FindRowAsync(db, idGroup, cancellationToken);
+            var members = (await Groups.IdGroupService.MembersOfAsync(db, group.Id, cancellationToken)).Select(h => h.Id).ToHashSet();
+            ordered = ordered.Where(h => members.Contains(h.Row.Id));
+        }
         var matcher = Wildcard.For(query.NamePattern);
         var power = await HostPower.LatestAsync(db, engine.Now, cancellationToken);
         return ordered.Where(h => matcher(h.Row.Name))

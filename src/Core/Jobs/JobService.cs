@@ -261,13 +261,35 @@ public sealed partial class JobService(DistEngine engine) : IJobService
                             select new { d.JobId, g.Name }).ToListAsync(cancellationToken);
         var idGroups = await db.IdGroups.AsNoTracking().ToDictionaryAsync(g => g.Id, g => g.Name, cancellationToken);
         var byJob = destinations.Concat(groups).ToLookup(d => d.JobId, d => d.Name);
+        var counts = await CountTargetsAsync(db, ids, cancellationToken);
         return rows.Select(r => new DistJob(r.Job.Name, r.Name, r.Version, r.Job.Type,
             r.Job.IdGroupId is { } idGroup ? [idGroups[idGroup]] : byJob[r.Job.Id].ToList(),
             r.Job.DistributeAt.AsLocal(), r.Job.Description, r.Job.CreatedAt.AsLocal(), r.Job.ExecutionCount, r.Job.LastExecutedAt.AsLocal(), r.Job.Id,
             r.Job.DestinationType, r.Job.RetryLimit,
             PackageService.ReadConditions(r.Job.InstallConditionsJson), r.Job.InstallAt.AsLocal(), r.Job.SegmentIntervalSeconds, r.Job.BandwidthLimitKBps,
-            r.Job.RebootAfter, r.Job.ShutdownAfter, r.Job.WakeOnLan, r.Job.WakeLeadMinutes, r.Job.PreDownload)).ToList();
+            r.Job.RebootAfter, r.Job.ShutdownAfter, r.Job.WakeOnLan, r.Job.WakeLeadMinutes, r.Job.PreDownload)
+        {
+            Targets = counts.GetValueOrDefault(r.Job.Id, DistJobTargetCounts.None),
+        }).ToList();
     }
+
+    /// <summary>
+    /// The targets of the jobs counted by status: one grouped query for all of them (job, status), read through the
+    /// (job, status) index, never a query per job.
+    /// </summary>
+    internal static async Task<Dictionary<int, DistJobTargetCounts>> CountTargetsAsync(DistDbContext db, IReadOnlyCollection<int> jobIds, CancellationToken cancellationToken)
+    {
+        var groups = await TargetCountQuery(db, jobIds).ToListAsync(cancellationToken);
+        return groups.GroupBy(g => g.JobId)
+            .ToDictionary(j => j.Key, j => DistJobTargetCounts.From(j.Select(g => KeyValuePair.Create(g.Status, g.Count))));
+    }
+
+    /// <summary>The grouped query: (job, status, number of targets), grouped in the database.</summary>
+    internal static IQueryable<(int JobId, TargetStatus Status, int Count)> TargetCountQuery(DistDbContext db, IReadOnlyCollection<int> jobIds) =>
+        db.Targets.AsNoTracking()
+            .Where(t => jobIds.Contains(t.JobId))
+            .GroupBy(t => new { t.JobId, t.Status })
+            .Select(g => ValueTuple.Create(g.Key.JobId, g.Key.Status, g.Count()));
 
     /// <summary>
     /// Executes a job: every destination gets a new attempt in Waiting, and the manager dispatches it at the
@@ -444,11 +466,9 @@ public sealed partial class JobService(DistEngine engine) : IJobService
                 var relays = await RelaysOfGroupsAsync(db, groups, cancellationToken);
                 return groupHosts.Where(h => relays.Contains(h.Id)).ToList();
             case DestinationType.IdGroup:
-                return await (from m in db.IdGroupMembers
-                              join h in db.Hosts on m.HostId equals h.Id
-                              where m.IdGroupId == job.IdGroupId
-                              orderby h.NameKey
-                              select new DestinationHost(h.Id, h.Name, h.NameKey)).ToListAsync(cancellationToken);
+                return job.IdGroupId is { } idGroupId
+                    ? (await Groups.IdGroupService.MembersOfAsync(db, idGroupId, cancellationToken)).Select(h => new DestinationHost(h.Id, h.Name, h.NameKey)).ToList()
+                    : [];
             case DestinationType.AllLowerClients:
                 return await LowerHostsAsync(db, job, cancellationToken);
             default:

@@ -162,8 +162,8 @@ public static class AdminApi
             await Services(c).Hosts.RemoveEnrollmentTokenAsync(id, c.RequestAborted);
             return Results.NoContent();
         }).Op(DistOperations.RemoveEnrollmentToken);
-        api.MapGet(AdminApiPaths.Hosts, async (HttpContext c, string? name, string? higherSystem, bool? recurse) =>
-            Reply(await Services(c).Hosts.ListAsync(new HostQuery(name, higherSystem, recurse ?? false), c.RequestAborted))).Op(DistOperations.GetHost).Produces<IReadOnlyList<DistHost>>();
+        api.MapGet(AdminApiPaths.Hosts, async (HttpContext c, string? name, string? higherSystem, bool? recurse, string? hostGroup, string? idGroup) =>
+            Reply(await Services(c).Hosts.ListAsync(new HostQuery(name, higherSystem, recurse ?? false, hostGroup, idGroup), c.RequestAborted))).Op(DistOperations.GetHost).Produces<IReadOnlyList<DistHost>>();
         api.MapDelete(AdminApiPaths.Host, async (HttpContext c, string name, bool? force, bool? revoke) =>
         {
             await Services(c).Hosts.RemoveAsync(name, force ?? false, revoke ?? false, c.RequestAborted);

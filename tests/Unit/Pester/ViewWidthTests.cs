@@ -60,7 +60,11 @@ public sealed class ViewWidthTests
         ["JP1Dist.Contracts.DistJob"] =
         [
             new DistJob("Office2024-Sales", "Office2024-ProPlus-JP", "16.0.17928", JobType.TransferToRelay,
-                ["sales-floor3-pc-0123", "sales-floor3-pc-0124", "sales-floor3-pc-0125", "Sales Floor 4"], At, null, At, 2, At, 7),
+                ["sales-floor3-pc-0123", "sales-floor3-pc-0124", "sales-floor3-pc-0125", "Sales Floor 4"], At, null, At, 2, At, 7)
+            {
+                // Four-digit counts: the widest the count columns take.
+                Targets = new DistJobTargetCounts(9999, 1234, 987, 5000, 2000, 700, 50, 28),
+            },
         ],
         ["JP1Dist.Contracts.DistJobStatus"] =
         [
