@@ -21,7 +21,7 @@ BeforeDiscovery {
             }
         }
     }
-    $script:notFoundCases = foreach ($command in Get-Command -Module JP1Dist -CommandType Cmdlet -Verb Get) {
+    $script:notFoundCases = foreach ($command in Get-Command -Module JP1Dist -Verb Get) {
         if ($command.Name -in $agentSide) { continue }
         # The name parameter: the first positional one that takes wildcards.
         $name = @($command.Parameters.Values | Where-Object {
@@ -57,6 +57,7 @@ BeforeAll {
         if ($type -eq [Uri]) { return [Uri]'https://127.0.0.1:9' }
         if ($type -eq [hashtable[]]) { return , @(@{ OS = 'Windows*' }) }
         if ($type -eq [hashtable]) { return @{} }
+        if ($type.IsEnum) { return [Enum]::GetValues($type)[0] }
         throw "No stand-in value for a mandatory parameter of type $type ($($Parameter.Name)): add one here."
     }
 
@@ -93,7 +94,9 @@ Describe 'Nothing in a mandatory or piped parameter' {
         $info = Get-Command $Command
         $metadata = $info.Parameters[$Parameter]
         # The parameter set to try: one that holds the parameter; the others' mandatory parameters get stand-ins.
-        $set = @($metadata.ParameterSets.Keys | Where-Object { $_ -ne '__AllParameterSets' })[0]
+        $own = @($metadata.ParameterSets.Keys | Where-Object { $_ -ne '__AllParameterSets' })
+        $default = if ($info.DefaultParameterSet) { $info.DefaultParameterSet } else { @($info.ParameterSets.Name)[0] }
+        $set = if (-not $own.Count -or $default -in $own) { $default } else { $own[0] }
         $arguments = @{ $Parameter = $Value }
         foreach ($other in $info.Parameters.Values) {
             if ($other.Name -eq $Parameter) { continue }
@@ -104,6 +107,14 @@ Describe 'Nothing in a mandatory or piped parameter' {
         if ($info.Parameters.ContainsKey('WhatIf')) { $arguments['WhatIf'] = $true }
         $record = $null
         try { & $Command @arguments -ErrorAction Stop | Out-Null } catch { $record = $_ }
+        # A parameter that declares it takes nothing ([AllowNull], [AllowEmptyString], [AllowEmptyCollection]: a description
+        # that may be cleared) may accept it; when it refuses, the refusal is still a clear one.
+        $allows = switch ($Kind) {
+            'Null' { [Management.Automation.AllowNullAttribute] }
+            'Empty' { if ($metadata.ParameterType.IsArray) { [Management.Automation.AllowEmptyCollectionAttribute] } else { [Management.Automation.AllowEmptyStringAttribute] } }
+            default { [Management.Automation.AllowEmptyStringAttribute] }
+        }
+        if ($null -eq $record -and @($metadata.Attributes | Where-Object { $_ -is $allows }).Count) { return }
         Assert-ClearError $Command $Parameter $record
     }
 

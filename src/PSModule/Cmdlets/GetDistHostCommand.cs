@@ -17,9 +17,10 @@ public sealed class GetDistHostCommand : DistCmdlet
     private const string PendingSet = "Pending";
 
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("HostName")]
+    [Alias("HostName", "ComputerName")]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(HostNameCompleter))]
+    [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
     /// <summary>The relay whose lower hosts to list: those directly below it, or at every level with -Recurse.</summary>
