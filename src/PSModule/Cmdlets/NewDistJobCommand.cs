@@ -69,9 +69,9 @@ public sealed class NewDistJobCommand : DistCmdlet
     [Parameter]
     public JobType Type { get; set; } = JobType.Install;
 
-    /// <summary>When the data is transmitted; at once when omitted.</summary>
+    /// <summary>When the data is transmitted; at once when omitted. A DateTimeOffset says the moment in any time zone; a DateTime is taken as local time.</summary>
     [Parameter]
-    public DateTime? DistributeAt { get; set; }
+    public DateTimeOffset? DistributeAt { get; set; }
 
     [Parameter]
     public string? Description { get; set; }
@@ -82,7 +82,7 @@ public sealed class NewDistJobCommand : DistCmdlet
 
     /// <summary>When clients install; overrides the package's install time.</summary>
     [Parameter]
-    public DateTime? InstallAt { get; set; }
+    public DateTimeOffset? InstallAt { get; set; }
 
     /// <summary>The pause between two segments of a transfer, in seconds.</summary>
     [Parameter]
@@ -171,8 +171,8 @@ public sealed class NewDistJobCommand : DistCmdlet
             return;
         }
         var conditions = ReadInstallConditions(InstallCondition);
-        var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed,
-            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps, groups, RebootAfter.IsPresent, ShutdownAfter.IsPresent, WakeOnLan.IsPresent, WakeLeadMinutes,
+        var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt?.LocalDateTime, Description, DestinationType, RetryFailed,
+            conditions, InstallAt?.LocalDateTime, SegmentInterval, BandwidthLimitKBps, groups, RebootAfter.IsPresent, ShutdownAfter.IsPresent, WakeOnLan.IsPresent, WakeLeadMinutes,
             PreDownload.IsPresent);
         WriteObject(Run(token => Services.Jobs.CreateAsync(request, token), Name));
     }
