@@ -180,3 +180,31 @@ Describe 'A package from the pipeline' {
         "$($thrown.CategoryInfo.Category)" | Should -Be 'InvalidArgument'
     }
 }
+
+Describe 'One vocabulary' {
+    It 'keeps the design card''s ID-group policy names as aliases of the Dist- cmdlets' {
+        (Get-Command Set-IdGroupPolicy).ResolvedCommandName | Should -Be 'Set-DistIdGroupPolicy'
+        (Get-Command Get-IdGroupPolicy).ResolvedCommandName | Should -Be 'Get-DistIdGroupPolicy'
+        @(Get-Command -Module JP1Dist -CommandType Cmdlet | Where-Object { $_.Noun -notlike 'Dist*' }).Count | Should -Be 0
+    }
+
+    It 'gives every -HostName the alias ComputerName' {
+        foreach ($command in Get-Command -Module JP1Dist -CommandType Cmdlet) {
+            if ($command.Parameters.ContainsKey('HostName')) {
+                $command.Parameters['HostName'].Aliases | Should -Contain 'ComputerName' -Because "$($command.Name) -HostName"
+            }
+        }
+    }
+
+    It 'takes several names and patterns where a name takes wildcards' {
+        @(Get-DistJob -Name 'a*', 'b*').Count | Should -Be 0
+        (Get-Command Get-DistJob).Parameters['Name'].ParameterType | Should -Be ([string[]])
+    }
+
+    It 'takes a DateTimeOffset for -DistributeAt and -InstallAt' {
+        (Get-Command New-DistJob).Parameters['DistributeAt'].ParameterType | Should -Be ([Nullable[DateTimeOffset]])
+        (Get-Command New-DistJob).Parameters['InstallAt'].ParameterType | Should -Be ([Nullable[DateTimeOffset]])
+        $at = [DateTimeOffset]::new(2030, 1, 2, 3, 4, 5, [TimeSpan]::FromHours(9))
+        { New-DistJob -Name 'Later' -Package 'Vocabulary Suite' -Destination 'nohost' -DistributeAt $at } | Should -Throw -ErrorId 'HostNotFound,*'
+    }
+}
