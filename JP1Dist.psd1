@@ -21,7 +21,7 @@
         'Get-DistInventory',
         'New-DistHostGroup', 'Get-DistHostGroup', 'Remove-DistHostGroup', 'Add-DistHostGroupMember', 'Remove-DistHostGroupMember',
         'New-DistIdGroup', 'Get-DistIdGroup', 'Remove-DistIdGroup', 'Add-DistIdGroupMember', 'Remove-DistIdGroupMember',
-        'Set-IdGroupPolicy', 'Get-IdGroupPolicy',
+        'Set-DistIdGroupPolicy', 'Get-DistIdGroupPolicy',
         'Suspend-DistJob', 'Resume-DistJob', 'Stop-DistJob',
         'Get-DistSigningKey', 'Update-DistSigningKey',
         'New-DistAccessKey', 'Get-DistAccessKey', 'Remove-DistAccessKey', 'Get-DistAuditLog',
@@ -30,7 +30,7 @@
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
-    AliasesToExport      = @()
+    AliasesToExport      = @('Set-IdGroupPolicy', 'Get-IdGroupPolicy')
     PrivateData          = @{
         PSData = @{
             Tags         = @('SoftwareDistribution', 'Deployment', 'JP1', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')

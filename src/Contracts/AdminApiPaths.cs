@@ -100,7 +100,7 @@ public sealed record AdminOfflineExport(string Job, string HostName);
 /// <summary>The body of Update-DistSigningKey.</summary>
 public sealed record AdminRotation(TimeSpan GracePeriod);
 
-/// <summary>The body of Set-IdGroupPolicy: the rules, each a fact name with its patterns.</summary>
+/// <summary>The body of Set-DistIdGroupPolicy: the rules, each a fact name with its patterns.</summary>
 public sealed record AdminPolicy(IReadOnlyList<IReadOnlyDictionary<string, IReadOnlyList<string>>> Rules);
 
 /// <summary>Who the manager takes a session's access key for (GET session): the key's name, its role and the address seen.</summary>

@@ -44,7 +44,7 @@ public sealed record DistPolicyRule(IReadOnlyDictionary<string, IReadOnlyList<st
     public override string ToString() => string.Join("; ", Conditions.Select(c => $"{c.Key} = {string.Join(", ", c.Value.Select(v => $"'{v}'"))}"));
 }
 
-/// <summary>An ID group's policy, as Get-IdGroupPolicy shows it.</summary>
+/// <summary>An ID group's policy, as Get-DistIdGroupPolicy shows it.</summary>
 public sealed record DistIdGroupPolicy(string IdGroup, IReadOnlyList<DistPolicyRule> Rules, DateTime? UpdatedAt);
 
 /// <summary>A volume of a host with its size and free space.</summary>

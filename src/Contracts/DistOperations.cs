@@ -70,8 +70,8 @@ public static class DistOperations
     public const string RemoveIdGroup = "Remove-DistIdGroup";
     public const string AddIdGroupMember = "Add-DistIdGroupMember";
     public const string RemoveIdGroupMember = "Remove-DistIdGroupMember";
-    public const string SetIdGroupPolicy = "Set-IdGroupPolicy";
-    public const string GetIdGroupPolicy = "Get-IdGroupPolicy";
+    public const string SetIdGroupPolicy = "Set-DistIdGroupPolicy";
+    public const string GetIdGroupPolicy = "Get-DistIdGroupPolicy";
 
     public const string GetSigningKey = "Get-DistSigningKey";
     public const string UpdateSigningKey = "Update-DistSigningKey";
@@ -156,4 +156,17 @@ public static class DistOperations
 
     /// <summary>Whether a caller with <paramref name="role"/> may perform the operation.</summary>
     public static bool Allows(this DistRole role, string operation) => role >= RequiredRole(operation);
+
+    /// <summary>
+    /// Operations renamed with their cmdlets (every noun took the Dist prefix), former name to current name. The audit log
+    /// keeps what it recorded; a search for the current name finds the entries recorded under the former one as well.
+    /// </summary>
+    public static readonly FrozenDictionary<string, string> FormerNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Set-IdGroupPolicy"] = SetIdGroupPolicy,
+        ["Get-IdGroupPolicy"] = GetIdGroupPolicy,
+    }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The current name of an operation that may have been recorded under a former name.</summary>
+    public static string CurrentName(string operation) => FormerNames.GetValueOrDefault(operation, operation);
 }

@@ -1,6 +1,6 @@
 namespace JP1Dist.Contracts;
 
-/// <summary>ID groups and their policies: New-, Get-, Remove-DistIdGroup, Add-, Remove-DistIdGroupMember, Set- and Get-IdGroupPolicy.</summary>
+/// <summary>ID groups and their policies: New-, Get-, Remove-DistIdGroup, Add-, Remove-DistIdGroupMember, Set- and Get-DistIdGroupPolicy.</summary>
 public interface IIdGroupService
 {
     Task<DistIdGroup> CreateAsync(string name, string? description, CancellationToken cancellationToken = default);

@@ -85,7 +85,8 @@ Describe 'Jobs' {
     }
 
     It 'names an unknown job' {
-        { Get-DistJobStatus -Job 'No such job' } | Should -Throw -ErrorId 'JobNotFound,*'
+        # Non-terminating, as for every Get- cmdlet: -ErrorAction Stop makes it end the command.
+        { Get-DistJobStatus -Job 'No such job' -ErrorAction Stop } | Should -Throw -ErrorId 'JobNotFound,*'
         { Start-DistJob -Name 'No such job' -ErrorAction Stop } | Should -Throw -ErrorId 'JobNotFound,*'
     }
 }

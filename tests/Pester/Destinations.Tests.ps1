@@ -29,9 +29,9 @@ Describe 'The guide: every new client gets the package through an ID group job' 
         $job.DestinationType | Should -Be 'IdGroup'
         $job.Destinations | Should -Be @('ID_NEWCLT')
         (Start-DistJob -Name 'AV to new clients').TargetCount | Should -Be 0
-        $policy = Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-*'; IPAddress = '0.0.0.0/0' }
+        $policy = Set-DistIdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-*'; IPAddress = '0.0.0.0/0' }
         $policy.Rules.Count | Should -Be 1
-        (Get-IdGroupPolicy -IdGroup 'ID_NEWCLT').Rules[0].Conditions['HostName'] | Should -Be @('new-*')
+        (Get-DistIdGroupPolicy -IdGroup 'ID_NEWCLT').Rules[0].Conditions['HostName'] | Should -Be @('new-*')
     }
 
     It 'installs on the two matching new clients at their first connection, and never on the third' {
@@ -79,11 +79,11 @@ Describe 'The guide: every new client gets the package through an ID group job' 
     }
 
     It 'refuses a rule on an unknown fact or with a malformed pattern, and keeps the policy' {
-        { Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ Colour = 'red' } } | Should -Throw -ErrorId 'PolicyFactUnknown,*'
-        { Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ IPAddress = '10.0.0.0/33' } } | Should -Throw -ErrorId 'AddressRangeInvalid,*'
-        { Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ OSVersion = '>=' } } | Should -Throw -ErrorId 'VersionRangeInvalid,*'
-        { Set-IdGroupPolicy -IdGroup 'Nothing' -Rule @{ HostName = '*' } } | Should -Throw -ErrorId 'IdGroupNotFound,*'
-        (Get-IdGroupPolicy -IdGroup 'ID_NEWCLT').Rules[0].Conditions['HostName'] | Should -Be @('new-*')
+        { Set-DistIdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ Colour = 'red' } } | Should -Throw -ErrorId 'PolicyFactUnknown,*'
+        { Set-DistIdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ IPAddress = '10.0.0.0/33' } } | Should -Throw -ErrorId 'AddressRangeInvalid,*'
+        { Set-DistIdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ OSVersion = '>=' } } | Should -Throw -ErrorId 'VersionRangeInvalid,*'
+        { Set-DistIdGroupPolicy -IdGroup 'Nothing' -Rule @{ HostName = '*' } } | Should -Throw -ErrorId 'IdGroupNotFound,*'
+        (Get-DistIdGroupPolicy -IdGroup 'ID_NEWCLT').Rules[0].Conditions['HostName'] | Should -Be @('new-*')
     }
 
     It 'admits a connected agent when the policy changes, and it installs at its next poll' {
@@ -91,7 +91,7 @@ Describe 'The guide: every new client gets the package through an ID group job' 
         try {
             $deadline = [DateTime]::UtcNow.AddSeconds(60)
             while (-not (Get-DistHost -Name 'late-*') -and [DateTime]::UtcNow -lt $deadline) { [Threading.Thread]::Sleep(200) }
-            Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-*' }, @{ HostName = 'late-*' } | Out-Null
+            Set-DistIdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-*' }, @{ HostName = 'late-*' } | Out-Null
             Wait-DistJob -Name 'AV to new clients' -Timeout 90
             (Get-DistJobStatus -Job 'AV to new clients' -HostName 'late-pc1').Status | Should -Be 'Succeeded'
             @(Get-InstallLog $logs 'late-pc1').Count | Should -Be 1
@@ -100,7 +100,7 @@ Describe 'The guide: every new client gets the package through an ID group job' 
     }
 
     It 'lets hosts that stop matching leave, keeping their results' {
-        Set-IdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-pc1' } | Out-Null
+        Set-DistIdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-pc1' } | Out-Null
         (Get-DistIdGroup -Name 'ID_NEWCLT').HostNames | Should -Be @('new-pc1')
         @(Get-DistJobStatus -Job 'AV to new clients').Count | Should -Be 3
     }
@@ -199,7 +199,7 @@ Describe 'Host groups' {
 
     It 'admits hosts into an ID group through a HostGroup rule, and by hand' {
         New-DistIdGroup -Name 'Tokyo people' | Out-Null
-        Set-IdGroupPolicy -IdGroup 'Tokyo people' -Rule @{ HostGroup = 'Tokyo' } | Out-Null
+        Set-DistIdGroupPolicy -IdGroup 'Tokyo people' -Rule @{ HostGroup = 'Tokyo' } | Out-Null
         (Get-DistIdGroup -Name 'Tokyo people').HostNames | Should -Be @('new-pc2')
         $group = Add-DistIdGroupMember -IdGroup 'Tokyo people' -HostName 'old-pc1'
         ($group.Members | Where-Object HostName -eq 'old-pc1').Source | Should -Be 'Manual'

@@ -132,7 +132,7 @@ Describe 'Confirmation settings of the changing cmdlets' {
             'Remove-DistAccessKey' = 'High'; 'Remove-DistEnrollmentToken' = 'High'; 'Remove-DistHost' = 'High'; 'Remove-DistHostGroup' = 'High'
             'Remove-DistHostGroupMember' = 'High'; 'Remove-DistIdGroup' = 'High'; 'Remove-DistIdGroupMember' = 'High'; 'Remove-DistJob' = 'High'
             'Remove-DistPackage' = 'High'; 'Restart-DistJob' = 'Medium'; 'Resume-DistJob' = 'Medium'; 'Set-DistPackage' = 'Medium'
-            'Set-IdGroupPolicy' = 'Medium'; 'Start-DistHost' = 'Medium'; 'Start-DistJob' = 'Medium'; 'Start-DistManager' = 'Medium'
+            'Set-DistIdGroupPolicy' = 'Medium'; 'Start-DistHost' = 'Medium'; 'Start-DistJob' = 'Medium'; 'Start-DistManager' = 'Medium'
             'Stop-DistHost' = 'Medium'; 'Stop-DistJob' = 'High'; 'Stop-DistManager' = 'Medium'; 'Suspend-DistJob' = 'Medium'
             'Update-DistSigningKey' = 'High'
             # They change what this session acts on, nothing on a manager: no -WhatIf, no -Confirm.
@@ -220,13 +220,13 @@ New-DistHostGroup -Name 'rb-hosts' -Confirm:$false | Out-Null
 Add-DistHostGroupMember -Group 'rb-hosts' -HostName 'rb-pc' -Confirm:$false | Out-Null
 New-DistIdGroup -Name 'rb-ids' -Confirm:$false | Out-Null
 Add-DistIdGroupMember -IdGroup 'rb-ids' -HostName 'rb-pc' -Confirm:$false | Out-Null
-Set-IdGroupPolicy -IdGroup 'rb-ids' -Rule @{ HostName = 'rb-nobody-*' } -Confirm:$false | Out-Null
+Set-DistIdGroupPolicy -IdGroup 'rb-ids' -Rule @{ HostName = 'rb-nobody-*' } -Confirm:$false | Out-Null
 '@ @{ folder = $packageFolder; installer = $installer; logs = $logs; expires = [DateTime]::Now.AddDays(30) } | Out-Null
         @(Get-DistPackage -Name 'RbApp').Count | Should -Be 2
         (Get-DistPackage -Name 'RbApp' -Version '1.0').ExpiresAt | Should -Not -BeNullOrEmpty
         (Get-DistHostGroup -Name 'rb-hosts').Hosts | Should -Be @('rb-pc')
         @(Get-DistIdGroup -Name 'rb-ids').Count | Should -Be 1
-        @(Get-IdGroupPolicy -IdGroup 'rb-ids').Count | Should -BeGreaterThan 0
+        @(Get-DistIdGroupPolicy -IdGroup 'rb-ids').Count | Should -BeGreaterThan 0
     }
 
     It 'executes a job that fails, then re-executes the failure once it is fixed' {

@@ -95,7 +95,7 @@ public sealed class AuditService(DistEngine engine) : IAuditService
         var found = new List<DistAuditEntry>();
         await foreach (var row in rows.OrderByDescending(a => a.Id).AsAsyncEnumerable().WithCancellation(cancellationToken))
         {
-            if (principal(row.Principal) && operation(row.Operation) && target(row.Target))
+            if (principal(row.Principal) && (operation(row.Operation) || operation(DistOperations.CurrentName(row.Operation))) && target(row.Target))
             {
                 found.Add(new DistAuditEntry(row.Id, row.At.AsLocal(), row.Principal, row.Source, row.Operation, row.Target, row.ParametersJson, row.Outcome));
                 if (found.Count == query.First)

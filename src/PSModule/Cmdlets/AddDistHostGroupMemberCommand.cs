@@ -18,6 +18,8 @@ public sealed class AddDistHostGroupMemberCommand : HostGroupMembershipCommand
     [Parameter(Position = 1, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [HostNameTransformation]
     [ArgumentCompleter(typeof(HostNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    [Alias("ComputerName")]
     public string[]? HostName { get; set; }
 
     [Parameter]

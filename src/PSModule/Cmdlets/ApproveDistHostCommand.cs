@@ -13,7 +13,7 @@ public sealed class ApproveDistHostCommand : DistCmdlet
 {
     /// <summary>The names (wildcards allowed) of the registrations to approve; from the pipeline, Get-DistHost -Pending's objects.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("HostName")]
+    [Alias("HostName", "ComputerName")]
     [SupportsWildcards]
     public string[] Name { get; set; } = [];
 

@@ -12,7 +12,7 @@ public sealed class DenyDistHostCommand : DistCmdlet
 {
     /// <summary>The names (wildcards allowed) of the registrations to refuse; from the pipeline, Get-DistHost -Pending's objects.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("HostName")]
+    [Alias("HostName", "ComputerName")]
     [SupportsWildcards]
     public string[] Name { get; set; } = [];
 

@@ -108,7 +108,8 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
 
     /// <summary>
     /// For a Get- cmdlet: a name without wildcards that matched nothing is a non-terminating "not found" error,
-    /// as Get-Item does; a pattern that matched nothing is just an empty result.
+    /// as Get-Item does (so -ErrorAction SilentlyContinue quiets it); a pattern that matched nothing is just an empty result.
+    /// The error's TargetObject is the name that was not found.
     /// </summary>
     protected void WriteNotFoundUnlessWildcard(string? name, int found, string errorId, string message)
     {
@@ -118,7 +119,59 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    /// <summary>An error record with the engine's stable error id and the matching category.</summary>
+    /// <summary>
+    /// The not-found rule for a Get- cmdlet whose name parameter takes several names and patterns: each is looked up,
+    /// each exact name that matches nothing is a non-terminating ObjectNotFound error naming it, and what several patterns
+    /// match is written once. No names (the parameter not given) lists everything.
+    /// </summary>
+    protected void WriteMatches<T>(string[]? patterns, Func<string?, CancellationToken, Task<IReadOnlyList<T>>> list, Func<T, object> identity,
+        string errorId, Func<string, string> message)
+    {
+        var written = new HashSet<object>();
+        foreach (var pattern in patterns ?? [null!])
+        {
+            var found = Run(token => list(pattern, token), pattern);
+            WriteNotFoundUnlessWildcard(pattern, found.Count, errorId, message(pattern ?? ""));
+            foreach (var item in found)
+            {
+                if (written.Add(identity(item)))
+                {
+                    WriteObject(item);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs engine work for one name of many in a Get- cmdlet: an engine "not found" becomes a non-terminating
+    /// ObjectNotFound error (the name not found as its target) and an empty result; any other engine error still ends the command.
+    /// </summary>
+    protected IReadOnlyList<T> RunOrNotFound<T>(Func<CancellationToken, Task<IReadOnlyList<T>>> work, object? target)
+    {
+        try
+        {
+            return work(StopToken).GetAwaiter().GetResult();
+        }
+        catch (DistException e) when (e.Kind == DistErrorKind.NotFound)
+        {
+            WriteError(ToErrorRecord(e, target));
+            return [];
+        }
+        catch (DistException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e, target));
+            throw; // not reached
+        }
+        catch (OperationCanceledException) when (StopToken.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    /// <summary>
+    /// An error record with the engine's stable error id and the matching category. A "not found" error targets what was
+    /// not found (the package, the host) as the engine names it, not the object the cmdlet worked on (the job).
+    /// </summary>
     protected static ErrorRecord ToErrorRecord(DistException e, object? target) => new(e, e.ErrorId, e.Kind switch
     {
         DistErrorKind.NotFound => ErrorCategory.ObjectNotFound,
@@ -127,7 +180,7 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
         DistErrorKind.Unauthorized or DistErrorKind.Forbidden => ErrorCategory.PermissionDenied,
         DistErrorKind.NotAvailable => ErrorCategory.ConnectionError,
         _ => ErrorCategory.InvalidArgument,
-    }, target ?? e.Target);
+    }, e.Kind == DistErrorKind.NotFound && e.Target is not null ? e.Target : target ?? e.Target);
 
     /// <summary>A terminating error for bad input found in the cmdlet itself.</summary>
     protected void ThrowInvalidArgument(string errorId, string message, object? target) =>

@@ -11,6 +11,7 @@ public sealed class GetDistAccessKeyCommand : DistCmdlet
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(AccessKeyNameCompleter))]
+    [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
     protected override void ProcessRecord()

@@ -15,6 +15,7 @@ public sealed class GetDistAvailablePackageCommand : AvailablePackageCmdlet
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("PackageName")]
     [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
     private IReadOnlyList<AvailablePackage>? _offered;

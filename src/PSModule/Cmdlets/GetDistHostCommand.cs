@@ -24,9 +24,10 @@ public sealed class GetDistHostCommand : DistCmdlet
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = PendingSet)]
     [Parameter(Position = 0, ParameterSetName = HostGroupSet)]
     [Parameter(Position = 0, ParameterSetName = IdGroupSet)]
-    [Alias("HostName")]
+    [Alias("HostName", "ComputerName")]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(HostNameCompleter))]
+    [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
     /// <summary>The relay whose lower hosts to list: those directly below it, or at every level with -Recurse.</summary>

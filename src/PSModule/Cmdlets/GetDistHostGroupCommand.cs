@@ -13,6 +13,7 @@ public sealed class GetDistHostGroupCommand : DistCmdlet
     [Alias("HostGroup")]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(HostGroupNameCompleter))]
+    [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
     protected override void ProcessRecord()

@@ -13,6 +13,7 @@ public sealed class GetDistIdGroupCommand : DistCmdlet
     [Alias("IdGroup")]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(IdGroupNameCompleter))]
+    [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
     /// <summary>Write one object per member instead of one per group.</summary>

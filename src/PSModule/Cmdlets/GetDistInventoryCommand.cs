@@ -13,9 +13,10 @@ namespace JP1Dist.PowerShell.Cmdlets;
 public sealed class GetDistInventoryCommand : DistCmdlet
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("Name")]
+    [Alias("Name", "ComputerName")]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(HostNameCompleter))]
+    [ValidateNotNullOrEmpty]
     public string[]? HostName { get; set; }
 
     /// <summary>A software name (wildcards allowed) with an optional version range, such as 'openssl&lt;3.0'.</summary>

@@ -12,13 +12,11 @@ public sealed class GetDistJobCommand : DistCmdlet
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("JobName")]
     [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(JobNameCompleter))]
-    public string? Name { get; set; }
+    public string[]? Name { get; set; }
 
-    protected override void ProcessRecord()
-    {
-        var jobs = Run(token => Services.Jobs.ListAsync(Name, token));
-        WriteNotFoundUnlessWildcard(Name, jobs.Count, "JobNotFound", $"No job named '{Name}' exists.");
-        WriteObject(jobs, enumerateCollection: true);
-    }
+    protected override void ProcessRecord() =>
+        WriteMatches(Name, (pattern, token) => Services.Jobs.ListAsync(pattern, token), j => j.Name.ToUpperInvariant(),
+            "JobNotFound", name => $"No job named '{name}' exists.");
 }

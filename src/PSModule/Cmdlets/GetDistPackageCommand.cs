@@ -12,11 +12,13 @@ public sealed class GetDistPackageCommand : DistCmdlet
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Name")]
     [Alias("PackageName")]
     [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(PackageNameCompleter))]
-    public string? Name { get; set; }
+    public string[]? Name { get; set; }
 
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true, ParameterSetName = "Name")]
     [Alias("PackageVersion")]
+    [ValidateNotNullOrEmpty]
     public string? Version { get; set; }
 
     /// <summary>A job from Get-DistJob: its package (bound by value, so the job's own Name is not taken for a package name).</summary>
@@ -25,14 +27,9 @@ public sealed class GetDistPackageCommand : DistCmdlet
 
     protected override void ProcessRecord()
     {
-        if (Job is not null)
-        {
-            Name = Job.PackageName;
-            Version = Job.PackageVersion;
-        }
-        var packages = Run(token => Services.Packages.ListAsync(Name, Version, token));
-        WriteNotFoundUnlessWildcard(Name, packages.Count, "PackageNotFound",
-            $"No package named '{Name}'{(Version is null ? "" : $" version '{Version}'")} is registered.");
-        WriteObject(packages, enumerateCollection: true);
+        var names = Job is null ? Name : [Job.PackageName];
+        var version = Job is null ? Version : Job.PackageVersion;
+        WriteMatches(names, (pattern, token) => Services.Packages.ListAsync(pattern, version, token), p => (p.Name.ToUpperInvariant(), p.Version),
+            "PackageNotFound", name => $"No package named '{name}'{(version is null ? "" : $" version '{version}'")} is registered.");
     }
 }

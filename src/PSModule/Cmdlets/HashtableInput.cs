@@ -5,7 +5,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>
 /// Unwraps a hashtable bound from PowerShell (values may be PSObjects or arrays of them) into plain values and arrays
-/// for the services to read: -InstallCondition of New-DistPackage and New-DistJob, -Rule of Set-IdGroupPolicy.
+/// for the services to read: -InstallCondition of New-DistPackage and New-DistJob, -Rule of Set-DistIdGroupPolicy.
 /// </summary>
 internal static class HashtableInput
 {

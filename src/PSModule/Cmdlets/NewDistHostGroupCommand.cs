@@ -14,6 +14,8 @@ public sealed class NewDistHostGroupCommand : DistCmdlet
     public string Name { get; set; } = "";
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     public string? Description { get; set; }
 
     protected override void ProcessRecord()

@@ -4,7 +4,7 @@ using JP1Dist.Protocol;
 
 namespace JP1Dist.PowerShell.Cmdlets;
 
-/// <summary>New-DistIdGroup: creates an empty ID group; Set-IdGroupPolicy gives it a policy.</summary>
+/// <summary>New-DistIdGroup: creates an empty ID group; Set-DistIdGroupPolicy gives it a policy.</summary>
 [Cmdlet(VerbsCommon.New, "DistIdGroup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(DistIdGroup))]
 public sealed class NewDistIdGroupCommand : DistCmdlet
@@ -14,6 +14,8 @@ public sealed class NewDistIdGroupCommand : DistCmdlet
     public string Name { get; set; } = "";
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     public string? Description { get; set; }
 
     protected override void ProcessRecord()

@@ -7,35 +7,53 @@ using JP1Dist.Protocol.Conditions;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>New-DistJob: saves a job (package, destinations, type, execution time); Start-DistJob executes it.</summary>
-[Cmdlet(VerbsCommon.New, "DistJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsCommon.New, "DistJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = PackageNameSet)]
 [OutputType(typeof(DistJob))]
 public sealed class NewDistJobCommand : DistCmdlet
 {
+    private const string PackageNameSet = "PackageName";
+    private const string PackageObjectSet = "PackageObject";
+
     private readonly List<string> _destinations = [];
+    private DistPackage? _piped;
 
     [Parameter(Mandatory = true, Position = 0)]
+    [Alias("JobName")]
     [ValidateNotNullOrEmpty]
     public string Name { get; set; } = "";
 
-    [Parameter(Mandatory = true, Position = 1)]
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = PackageNameSet)]
     [Alias("PackageName")]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(PackageNameCompleter))]
     public string Package { get; set; } = "";
 
+    /// <summary>
+    /// A package from Get-DistPackage, by value through the pipeline: its name and version are the job's package. A
+    /// parameter set of its own, so that the package's Name never binds to the job's -Name nor its object to -Destination.
+    /// </summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = PackageObjectSet)]
+    [ValidateNotNull]
+    public DistPackage? InputObject { get; set; }
+
     /// <summary>The package version; the newest registered version when omitted.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = PackageNameSet)]
+    [ValidateNotNullOrEmpty]
     public string? PackageVersion { get; set; }
 
-    [Parameter(Position = 2, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("HostName")]
+    [Parameter(Position = 2, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = PackageNameSet)]
+    [Parameter(Position = 1, ParameterSetName = PackageObjectSet)]
+    [Alias("HostName", "ComputerName")]
     [HostNameTransformation]
+    [AllowNull]
+    [AllowEmptyCollection]
     [ArgumentCompleter(typeof(HostNameCompleter))]
-    public string[] Destination { get; set; } = [];
+    public string[]? Destination { get; set; } = [];
 
     /// <summary>Host groups whose hosts the job reaches as well as the hosts in -Destination (each host once).</summary>
     [Parameter]
     [HostNameTransformation]
+    [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(HostGroupNameCompleter))]
     public string[] HostGroup { get; set; } = [];
 
@@ -51,9 +69,9 @@ public sealed class NewDistJobCommand : DistCmdlet
     [Parameter]
     public JobType Type { get; set; } = JobType.Install;
 
-    /// <summary>When the data is transmitted; at once when omitted.</summary>
+    /// <summary>When the data is transmitted; at once when omitted. A DateTimeOffset says the moment in any time zone; a DateTime is taken as local time.</summary>
     [Parameter]
-    public DateTime? DistributeAt { get; set; }
+    public DateTimeOffset? DistributeAt { get; set; }
 
     [Parameter]
     public string? Description { get; set; }
@@ -64,7 +82,7 @@ public sealed class NewDistJobCommand : DistCmdlet
 
     /// <summary>When clients install; overrides the package's install time.</summary>
     [Parameter]
-    public DateTime? InstallAt { get; set; }
+    public DateTimeOffset? InstallAt { get; set; }
 
     /// <summary>The pause between two segments of a transfer, in seconds.</summary>
     [Parameter]
@@ -97,10 +115,46 @@ public sealed class NewDistJobCommand : DistCmdlet
     [Parameter]
     public SwitchParameter PreDownload { get; set; }
 
-    protected override void ProcessRecord() => _destinations.AddRange(Destination);
+    protected override void ProcessRecord()
+    {
+        if (InputObject is not null)
+        {
+            if (_piped is not null && !(_piped.Name.Equals(InputObject.Name, StringComparison.OrdinalIgnoreCase) && _piped.Version == InputObject.Version))
+            {
+                ThrowInvalidArgument("JobPackageAmbiguous",
+                    $"A job distributes one package; '{_piped.Name}' {_piped.Version} and '{InputObject.Name}' {InputObject.Version} both came through the pipeline. Nothing was created.",
+                    InputObject);
+            }
+            _piped = InputObject;
+        }
+        // -Destination given but naming no host ($null, @(), '', or a Get-DistHost that matched nothing): say so at once, before
+        // anything is asked or created, instead of a .NET error or a job without the hosts the caller meant.
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(Destination)) && (Destination is null || Destination.Any(string.IsNullOrWhiteSpace)))
+        {
+            ThrowDestinationMissing("-Destination names no host (it was $null, empty or blank; for example a Get-DistHost pattern that matched nothing).");
+        }
+        _destinations.AddRange(Destination ?? []);
+    }
+
+    private void ThrowDestinationMissing(string why) =>
+        ThrowInvalidArgument("JobDestinationMissing", $"{why} Job '{Name}' was not created.", Name);
 
     protected override void EndProcessing()
     {
+        if (_piped is null && ParameterSetName == PackageObjectSet)
+        {
+            // An empty pipeline, such as Get-DistPackage 'x*' that matched nothing.
+            ThrowInvalidArgument("JobPackageMissing", $"No package came through the pipeline; job '{Name}' was not created.", Name);
+        }
+        if (_piped is not null)
+        {
+            Package = _piped.Name;
+            PackageVersion = _piped.Version;
+        }
+        if (_destinations.Count == 0 && HostGroup.Length == 0)
+        {
+            ThrowDestinationMissing("The job names no destination host: give -Destination or -HostGroup (an empty pipeline gives none).");
+        }
         var destinations = _destinations.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         var groups = HostGroup.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         var kind = DestinationType switch
@@ -117,8 +171,8 @@ public sealed class NewDistJobCommand : DistCmdlet
             return;
         }
         var conditions = ReadInstallConditions(InstallCondition);
-        var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt, Description, DestinationType, RetryFailed,
-            conditions, InstallAt, SegmentInterval, BandwidthLimitKBps, groups, RebootAfter.IsPresent, ShutdownAfter.IsPresent, WakeOnLan.IsPresent, WakeLeadMinutes,
+        var request = new NewJobRequest(Name, Package, PackageVersion, destinations, Type, DistributeAt?.LocalDateTime, Description, DestinationType, RetryFailed,
+            conditions, InstallAt?.LocalDateTime, SegmentInterval, BandwidthLimitKBps, groups, RebootAfter.IsPresent, ShutdownAfter.IsPresent, WakeOnLan.IsPresent, WakeLeadMinutes,
             PreDownload.IsPresent);
         WriteObject(Run(token => Services.Jobs.CreateAsync(request, token), Name));
     }

@@ -62,7 +62,7 @@ public sealed class NewDistPackageCommand : DistCmdlet
 
     /// <summary>When clients install the package they received; at once when omitted.</summary>
     [Parameter]
-    public DateTime? InstallAt { get; set; }
+    public DateTimeOffset? InstallAt { get; set; }
 
     /// <summary>Until when relays keep the package (a management attribute, not in the signed manifest); no expiry when omitted.</summary>
     [Parameter]
@@ -76,7 +76,7 @@ public sealed class NewDistPackageCommand : DistCmdlet
             return;
         }
         var conditions = ReadInstallConditions(InstallCondition);
-        var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds, conditions, InstallAt, ExpiresAt,
+        var request = new NewPackageRequest(Name, Version, path, InstallCommand, InstallArguments, SuccessExitCode, SegmentSize, Description, InstallTimeoutSeconds, conditions, InstallAt?.LocalDateTime, ExpiresAt,
             RebootExitCode, RetryExitCode);
         // Only the codes given here: the defaults above 255 are read by their low 8 bits on Linux and macOS by the agent.
         var given = MyInvocation.BoundParameters;

@@ -11,7 +11,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 public sealed class RemoveDistHostCommand : DistCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("HostName")]
+    [Alias("HostName", "ComputerName")]
     [ArgumentCompleter(typeof(HostNameCompleter))]
     public string[] Name { get; set; } = [];
 

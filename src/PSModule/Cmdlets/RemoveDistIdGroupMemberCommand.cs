@@ -19,6 +19,7 @@ public sealed class RemoveDistIdGroupMemberCommand : DistCmdlet
     [Parameter(Mandatory = true, Position = 1, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [HostNameTransformation]
     [ArgumentCompleter(typeof(HostNameCompleter))]
+    [Alias("ComputerName")]
     public string[] HostName { get; set; } = [];
 
     protected override void ProcessRecord() => _hosts.AddRange(HostName);

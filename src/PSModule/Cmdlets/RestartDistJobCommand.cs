@@ -21,6 +21,8 @@ public sealed class RestartDistJobCommand : DistCmdlet
     /// <summary>The failed hosts to re-execute; all failed hosts of the job when omitted.</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(HostNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    [Alias("ComputerName")]
     public string[]? HostName { get; set; }
 
     protected override void ProcessRecord()

@@ -13,7 +13,7 @@ public sealed class StartDistHostCommand : DistCmdlet
 {
     /// <summary>The hosts to wake, by name (wildcards allowed); from the pipeline, Get-DistHost's or Get-DistJobStatus's objects.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("HostName")]
+    [Alias("HostName", "ComputerName")]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(HostNameCompleter))]
     public string[] Name { get; set; } = [];

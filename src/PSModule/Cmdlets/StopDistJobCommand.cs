@@ -17,6 +17,8 @@ public sealed class StopDistJobCommand : JobControlCommand
     /// <summary>The hosts to act on; every destination of the job when omitted.</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(HostNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    [Alias("ComputerName")]
     public string[]? HostName { get; set; }
 
     protected override string RequestedJob => JobName;

@@ -7,12 +7,13 @@ using JP1Dist.Protocol;
 namespace JP1Dist.PowerShell.Cmdlets;
 
 /// <summary>
-/// Set-IdGroupPolicy: replaces an ID group's policy (rules over host facts) and applies it to every host at once;
+/// Set-DistIdGroupPolicy (formerly Set-IdGroupPolicy, still an alias): replaces an ID group's policy (rules over host facts) and applies it to every host at once;
 /// new hosts are evaluated when they first connect and whenever their facts change.
 /// </summary>
-[Cmdlet(VerbsCommon.Set, "IdGroupPolicy", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsCommon.Set, "DistIdGroupPolicy", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Alias("Set-IdGroupPolicy")]
 [OutputType(typeof(DistIdGroupPolicy))]
-public sealed class SetIdGroupPolicyCommand : DistCmdlet
+public sealed class SetDistIdGroupPolicyCommand : DistCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("Name")]
