@@ -419,10 +419,21 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// Waits up to <paramref name="wait"/> for work or a power order (Stop-DistHost), returning as soon as either is there.
     /// The answer's signing-key announcements are the caller's to add.
     /// </summary>
-    public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken) =>
-        LongPoll.WaitAsync(signals, hostId, wait, engine.Time,
+    /// <remarks>
+    /// It also answers when the host's open work items change while it waits (a job removed or a target canceled): the
+    /// agent then withdraws an offer at once instead of at its next poll.
+    /// </remarks>
+    public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        HashSet<Guid>? openAtStart = null;
+        return LongPoll.WaitAsync(signals, hostId, wait, engine.Time,
             async ct => new WorkResponse(await GetWorkAsync(hostId, ct), PowerOrders: await GetPowerOrdersAsync(hostId, ct), Open: await GetOpenAsync(hostId, ct)),
-            work => work.Items.Count > 0 || work.PowerOrders is { Count: > 0 }, cancellationToken);
+            work =>
+            {
+                openAtStart ??= [.. work.Open ?? []];
+                return work.Items.Count > 0 || work.PowerOrders is { Count: > 0 } || !openAtStart.SetEquals(work.Open ?? []);
+            }, cancellationToken);
+    }
 
     /// <summary>
     /// The work items of a host whose targets are in no final state (<see cref="WorkResponse.Open"/>): read after the items,

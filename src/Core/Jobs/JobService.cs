@@ -581,10 +581,17 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             throw new DistException("JobActive", DistErrorKind.InvalidOperation,
                 $"Job '{job.Name}' has {busy} unfinished target(s); wait for it, or use -Force.", job.Name);
         }
+        var offeredTo = await db.Targets.Where(t => t.JobId == job.Id && t.Status == TargetStatus.Available).Select(t => t.HostId).ToListAsync(cancellationToken);
         db.Jobs.Remove(job);
         change.Record(db, job.Name, new { Force = force });
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        if (offeredTo.Count > 0)
+        {
+            // The agents holding its offers withdraw them at once: their waiting polls answer when their open items change.
+            engine.Signals.Notify(offeredTo);
+            await engine.Managers.NudgeAsync(cancellationToken);
+        }
     }
 
     internal static async Task<JobRow> FindRowAsync(DistDbContext db, string jobName, CancellationToken cancellationToken)

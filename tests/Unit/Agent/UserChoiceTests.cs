@@ -175,6 +175,29 @@ public sealed class UserChoiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_waiting_poll_answers_when_the_job_of_an_offer_is_removed()
+    {
+        using var agent = await _h.AgentAsync("pc-y", _h.Handler());
+        await agent.RunOnceAsync(default);
+        await _h.PackageAsync("Withdrawn");
+        await _h.ExecuteAsync(new NewJobRequest("Withdrawn offered", "Withdrawn", null, ["pc-y"], JobType.UserChoice));
+        await agent.RunOnceAsync(default);
+        var status = await _h.StatusAsync("Withdrawn offered");
+        Assert.Equal(TargetStatus.Available, status.Status);
+        var offered = Assert.Single(agent.ListAvailable());
+
+        // A poll that would wait ten minutes: it answers once the host's open items change, not at its end.
+        var waiting = _h.Distribution.WaitForWorkAsync(status.HostId, TimeSpan.FromMinutes(10), default);
+        await Task.Delay(200);
+        Assert.False(waiting.IsCompleted);
+        await _h.Folder.Engine.Jobs.RemoveAsync("Withdrawn offered", force: false);
+        var answer = await waiting.WaitAsync(TimeSpan.FromSeconds(90));
+        Assert.Empty(answer.Items);
+        Assert.NotNull(answer.Open);
+        Assert.DoesNotContain(offered.WorkItemId, answer.Open);
+    }
+
+    [Fact]
     public async Task The_manager_ends_an_offer_whose_package_expired_and_leaves_the_others()
     {
         using var agent = await _h.AgentAsync("pc-x", _h.Handler());
