@@ -107,6 +107,20 @@ public sealed class AdminConnection : IDisposable
         }
     }
 
+    /// <summary>
+    /// GET a path whose answer is a JSON array, read one element at a time as it arrives (a refusal is the manager's
+    /// <see cref="DistException"/> before the first element); nothing but the element being read is held in memory.
+    /// </summary>
+    public async IAsyncEnumerable<T> StreamAsync<T>(string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken,
+        params (string Name, string? Value)[] query)
+    {
+        await using var stream = await GetStreamAsync(path + Query(query), cancellationToken);
+        await foreach (var item in JsonSerializer.DeserializeAsyncEnumerable<T>(stream, ProtocolJson.Options, cancellationToken))
+        {
+            yield return item ?? throw new DistException("ManagerAnswerInvalid", DistErrorKind.NotAvailable, $"{Manager} answered {path} with an empty element.");
+        }
+    }
+
     /// <summary>An answer's body that disposes its answer with it.</summary>
     private sealed class ResponseStream(HttpResponseMessage response, Stream inner) : Stream
     {

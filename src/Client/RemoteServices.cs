@@ -95,7 +95,10 @@ public sealed class RemoteServices : IDistServices, IDisposable
             }, jobName), new AdminMembers(hostNames?.ToList()), cancellationToken);
 
         public async Task<IReadOnlyList<DistJobStatus>> GetStatusAsync(JobStatusQuery query, CancellationToken cancellationToken = default) =>
-            await c.GetAsync<List<DistJobStatus>>(P.JobStatus, cancellationToken,
+            await StreamStatusAsync(query, cancellationToken).ToListAsync(cancellationToken);
+
+        public IAsyncEnumerable<DistJobStatus> StreamStatusAsync(JobStatusQuery query, CancellationToken cancellationToken = default) =>
+            c.StreamAsync<DistJobStatus>(P.JobStatus, cancellationToken,
                 [("job", query.JobName), ("host", query.HostName), .. (query.Statuses ?? []).Select(s => ("status", (string?)s.ToString()))]);
 
         public Task<DistJobStatusChange> WaitForStatusChangeAsync(IReadOnlyList<string> jobNames, string? version, TimeSpan wait, CancellationToken cancellationToken = default) =>

@@ -19,7 +19,15 @@ public interface IJobService
     Task<IReadOnlyList<DistJobStatus>> ControlAsync(string jobName, IReadOnlyCollection<string>? hostNames, JobControlAction action, CancellationToken cancellationToken = default);
 
     /// <summary>The status of every (job, host) target the query selects.</summary>
-    Task<IReadOnlyList<DistJobStatus>> GetStatusAsync(JobStatusQuery query, CancellationToken cancellationToken = default);
+    async Task<IReadOnlyList<DistJobStatus>> GetStatusAsync(JobStatusQuery query, CancellationToken cancellationToken = default) =>
+        await StreamStatusAsync(query, cancellationToken).ToListAsync(cancellationToken);
+
+    /// <summary>
+    /// The same rows as <see cref="GetStatusAsync"/>, in the same order, one at a time as they are read: a job with a
+    /// hundred thousand targets is never held in memory whole. A job named exactly that does not exist fails at the first
+    /// row (JobNotFound), before any row.
+    /// </summary>
+    IAsyncEnumerable<DistJobStatus> StreamStatusAsync(JobStatusQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// The status of the jobs' targets once it differs from <paramref name="version"/> (a version an earlier answer gave;

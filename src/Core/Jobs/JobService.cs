@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Conditions;
@@ -524,7 +525,11 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     }
 
     /// <summary>One object per (job, host), filtered; a waiting target says so when no manager runs.</summary>
-    public async Task<IReadOnlyList<DistJobStatus>> GetStatusAsync(JobStatusQuery query, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<DistJobStatus>> GetStatusAsync(JobStatusQuery query, CancellationToken cancellationToken = default) =>
+        await StreamStatusAsync(query, cancellationToken).ToListAsync(cancellationToken);
+
+    /// <summary>The rows of <see cref="GetStatusAsync"/> streamed from one reader, in job then host order.</summary>
+    public async IAsyncEnumerable<DistJobStatus> StreamStatusAsync(JobStatusQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await using var db = engine.Database.CreateContext();
         if (query.JobName is not null && !Wildcard.HasWildcard(query.JobName))
@@ -551,17 +556,25 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         {
             rows = rows.Where(r => statuses.Contains(r.t.Status));
         }
-        var list = await rows.OrderBy(r => r.JobKey).ThenBy(r => r.HostKey).ToListAsync(cancellationToken);
         var jobMatch = Wildcard.For(query.JobName);
         var hostMatch = Wildcard.For(query.HostName);
-        var managerAlive = list.Any(r => r.t.Status == TargetStatus.Waiting) && await engine.Managers.AnyAliveAsync(cancellationToken);
-        return list.Where(r => jobMatch(r.JobName) && hostMatch(r.HostName))
-            .Select(r => new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
-                r.t.Status == TargetStatus.Waiting && !managerAlive ? DistJobStatus.NoManagerMessage : WithPowerNote(r.t.Message, r.t.PowerNote),
+        bool? managerAlive = null; // asked once, at the first waiting target
+        await foreach (var r in rows.OrderBy(r => r.JobKey).ThenBy(r => r.HostKey).AsAsyncEnumerable().WithCancellation(cancellationToken))
+        {
+            if (!jobMatch(r.JobName) || !hostMatch(r.HostName))
+            {
+                continue;
+            }
+            if (r.t.Status == TargetStatus.Waiting)
+            {
+                managerAlive ??= await engine.Managers.AnyAliveAsync(cancellationToken);
+            }
+            yield return new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
+                r.t.Status == TargetStatus.Waiting && managerAlive == false ? DistJobStatus.NoManagerMessage : WithPowerNote(r.t.Message, r.t.PowerNote),
                 r.t.Attempt, r.t.QueuedAt.AsLocal(), r.t.StartedAt.AsLocal(), r.t.CompletedAt.AsLocal(), r.t.UpdatedAt.AsLocal(), r.t.BytesTransferred, r.t.OutputTail,
                 r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal(), r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt.AsLocal(), r.t.StoredUntil.AsLocal(),
-                r.t.StartedAt is null ? null : r.ServedBy ?? (r.t.ServedByHostId is { } relay ? relay.ToString() : DistHost.ManagerHigherSystem)))
-            .ToList();
+                r.t.StartedAt is null ? null : r.ServedBy ?? (r.t.ServedByHostId is { } relay ? relay.ToString() : DistHost.ManagerHigherSystem));
+        }
     }
 
     /// <summary>A target's message followed by what Wake-on-LAN or a -ShutdownAfter shutdown did for it, when either is known.</summary>

@@ -169,6 +169,48 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>
+    /// Like <see cref="RunOrNotFound{T}"/> for a stream: each item is read on the pipeline thread and handed on at once, so
+    /// the first row is written while the rest are still being read and nothing holds them all.
+    /// </summary>
+    protected IEnumerable<T> StreamOrNotFound<T>(Func<CancellationToken, IAsyncEnumerable<T>> work, object? target)
+    {
+        var items = work(StopToken).GetAsyncEnumerator(StopToken);
+        try
+        {
+            while (MoveNextOrNotFound(items, target))
+            {
+                yield return items.Current;
+            }
+        }
+        finally
+        {
+            items.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private bool MoveNextOrNotFound<T>(IAsyncEnumerator<T> items, object? target)
+    {
+        try
+        {
+            return items.MoveNextAsync().AsTask().GetAwaiter().GetResult();
+        }
+        catch (DistException e) when (e.Kind == DistErrorKind.NotFound)
+        {
+            WriteError(ToErrorRecord(e, target));
+            return false;
+        }
+        catch (DistException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e, target));
+            throw; // not reached
+        }
+        catch (OperationCanceledException) when (StopToken.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    /// <summary>
     /// An error record with the engine's stable error id and the matching category. A "not found" error targets what was
     /// not found (the package, the host) as the engine names it, not the object the cmdlet worked on (the job).
     /// </summary>

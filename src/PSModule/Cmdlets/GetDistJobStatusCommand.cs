@@ -29,15 +29,18 @@ public sealed class GetDistJobStatusCommand : DistCmdlet
     protected override void ProcessRecord()
     {
         // A job named exactly that does not exist is a non-terminating JobNotFound (the engine says so), as for Get-DistJob.
-        var written = new HashSet<(string, string)>();
+        // Rows are written as they are read (a job of 100,000 targets is never held whole); only when several names could
+        // select the same target does the cmdlet remember what it wrote.
+        var overlapping = (Job?.Length ?? 1) * (HostName?.Length ?? 1) > 1;
+        var written = overlapping ? new HashSet<(string, string)>() : null;
         foreach (var job in Job ?? [null!])
         {
             foreach (var host in HostName ?? [null!])
             {
                 var query = new JobStatusQuery(job, host, Status);
-                foreach (var status in RunOrNotFound(token => Services.Jobs.GetStatusAsync(query, token), job))
+                foreach (var status in StreamOrNotFound(token => Services.Jobs.StreamStatusAsync(query, token), job))
                 {
-                    if (written.Add((status.JobName.ToUpperInvariant(), status.HostName.ToUpperInvariant())))
+                    if (written is null || written.Add((status.JobName.ToUpperInvariant(), status.HostName.ToUpperInvariant())))
                     {
                         WriteObject(status);
                     }

@@ -136,8 +136,9 @@ public static class AdminApi
         MapControl(api, AdminApiPaths.JobSuspend, JobControlAction.Suspend, DistOperations.SuspendJob);
         MapControl(api, AdminApiPaths.JobResume, JobControlAction.Resume, DistOperations.ResumeJob);
         MapControl(api, AdminApiPaths.JobStop, JobControlAction.Cancel, DistOperations.StopJob);
+        // Streamed: the rows go out as they are read, and a refusal (no such job) is answered before the first of them.
         api.MapGet(AdminApiPaths.JobStatus, async (HttpContext c, string? job, string? host, string[]? status) =>
-            Reply(await Services(c).Jobs.GetStatusAsync(new JobStatusQuery(job, host, ParseStatuses(status)), c.RequestAborted)))
+            Reply(await Prefetched.FirstAsync(Services(c).Jobs.StreamStatusAsync(new JobStatusQuery(job, host, ParseStatuses(status)), c.RequestAborted))))
             .Op(DistOperations.GetJobStatus).Produces<IReadOnlyList<DistJobStatus>>();
         api.MapGet(AdminApiPaths.JobStatusWait, async (HttpContext c, IHostApplicationLifetime lifetime, string[]? job, string? version, int? wait) =>
         {
