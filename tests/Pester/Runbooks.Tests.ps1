@@ -239,7 +239,7 @@ Start-DistJob -Name 'rb-install' -Confirm:$false | Out-Null
         Get-Status 'rb-install' 'rb-pc' | Should -Be 'Failed'
 
         [IO.File]::Delete([IO.Path]::Combine($logs, 'broken-rb-pc'))
-        Invoke-Step "Restart-DistJob -JobName 'rb-install' -Confirm:`$false | Out-Null" | Out-Null
+        Invoke-Step "Restart-DistJob -Name 'rb-install' -Confirm:`$false | Out-Null" | Out-Null
         Wait-Until { (Get-Status 'rb-install' 'rb-pc') -eq 'Succeeded' } 'rb-install re-executed on rb-pc'
         @(Get-InstallLog $logs 'rb-pc').Count | Should -Be 1
     }
@@ -250,11 +250,11 @@ New-DistJob -Name 'rb-later' -Package 'RbApp' -PackageVersion '1.0' -Destination
 Start-DistJob -Name 'rb-later' -Confirm:$false | Out-Null
 '@ | Out-Null
         Wait-Until { (Get-Status 'rb-later' 'rb-approved') -eq 'Queued' } 'rb-later dispatched'
-        Invoke-Step "Suspend-DistJob -JobName 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
+        Invoke-Step "Suspend-DistJob -Name 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
         Get-Status 'rb-later' 'rb-approved' | Should -Be 'Suspended'
-        Invoke-Step "Resume-DistJob -JobName 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
+        Invoke-Step "Resume-DistJob -Name 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
         Get-Status 'rb-later' 'rb-approved' | Should -Be 'Queued'
-        Invoke-Step "Stop-DistJob -JobName 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
+        Invoke-Step "Stop-DistJob -Name 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
         Get-Status 'rb-later' 'rb-approved' | Should -Be 'Canceled'
     }
 

@@ -196,6 +196,37 @@ Describe 'One vocabulary' {
         }
     }
 
+    It 'calls the job -Name on the job cmdlets and -Job where a job qualifies another noun, the old spellings kept as aliases' {
+        $jobCommands = @(Get-Command -Module JP1Dist -CommandType Cmdlet | Where-Object Noun -EQ DistJob)
+        $jobCommands.Count | Should -Be 9
+        foreach ($command in $jobCommands) {
+            $command.Parameters.ContainsKey('Name') | Should -BeTrue -Because "$($command.Name) takes the job as -Name"
+            $command.Parameters['Name'].Aliases | Should -Contain 'JobName' -Because "$($command.Name) -Name"
+            $command.Parameters['Name'].Aliases | Should -Contain 'Job' -Because "$($command.Name) -Name"
+        }
+        foreach ($name in 'Get-DistJobStatus', 'Export-DistOfflineMedia') {
+            $parameters = (Get-Command $name).Parameters
+            $parameters.ContainsKey('Job') | Should -BeTrue -Because "$name takes the job that qualifies it as -Job"
+            $parameters['Job'].Aliases | Should -Contain 'JobName' -Because "$name -Job"
+        }
+        @(Get-Command -Module JP1Dist -CommandType Cmdlet | Where-Object { $_.Parameters.ContainsKey('JobName') -and $_.Parameters['JobName'].Name -eq 'JobName' }).Count |
+            Should -Be 0 -Because 'no cmdlet spells the job -JobName any more, only as an alias'
+    }
+
+    It '<Command> takes the job from a status object''s JobName and from a job object''s Name' -TestCases @(
+        @{ Command = 'Restart-DistJob' }, @{ Command = 'Suspend-DistJob' }, @{ Command = 'Resume-DistJob' }, @{ Command = 'Stop-DistJob' }) {
+        param($Command)
+        # The job does not exist: the JobNotFound error names what bound to -Name.
+        [pscustomobject]@{ JobName = 'nosuch-status'; HostName = 'pc1' } | & $Command -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failed
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'JobNotFound,*'
+        "$($failed[0].TargetObject)" | Should -Be 'nosuch-status'
+        [pscustomobject]@{ Name = 'nosuch-job' } | & $Command -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failed
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'JobNotFound,*'
+        "$($failed[0].TargetObject)" | Should -Be 'nosuch-job'
+        & $Command -JobName 'nosuch-old' -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failed
+        "$($failed[0].TargetObject)" | Should -Be 'nosuch-old'
+    }
+
     It 'takes several names and patterns where a name takes wildcards' {
         @(Get-DistJob -Name 'a*', 'b*').Count | Should -Be 0
         (Get-Command Get-DistJob).Parameters['Name'].ParameterType | Should -Be ([string[]])

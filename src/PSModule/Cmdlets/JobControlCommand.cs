@@ -12,7 +12,7 @@ public abstract class JobControlCommand : DistCmdlet
 {
     private readonly Dictionary<string, HashSet<string>?> _requests = new(StringComparer.OrdinalIgnoreCase);
 
-    // Each cmdlet declares -JobName and -HostName itself, so that its file shows its whole parameter list.
+    // Each cmdlet declares -Name (aliases JobName, Job) and -HostName itself, so that its file shows its whole parameter list.
 
     /// <summary>The job named by the current pipeline input.</summary>
     protected abstract string RequestedJob { get; }

@@ -10,9 +10,9 @@ namespace JP1Dist.PowerShell.Cmdlets;
 public sealed class SuspendDistJobCommand : JobControlCommand
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("Job", "Name")]
+    [Alias("JobName", "Job")]
     [ArgumentCompleter(typeof(JobNameCompleter))]
-    public string JobName { get; set; } = "";
+    public string Name { get; set; } = "";
 
     /// <summary>The hosts to act on; every destination of the job when omitted.</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
@@ -21,7 +21,7 @@ public sealed class SuspendDistJobCommand : JobControlCommand
     [Alias("ComputerName")]
     public string[]? HostName { get; set; }
 
-    protected override string RequestedJob => JobName;
+    protected override string RequestedJob => Name;
 
     protected override string[]? RequestedHosts => HostName;
 
