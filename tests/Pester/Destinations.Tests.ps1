@@ -54,6 +54,33 @@ Describe 'The guide: every new client gets the package through an ID group job' 
         $members.Source | Should -Be @('Policy', 'Policy')
     }
 
+    It 'follows the not-found rule for -HostName: an exact name that no status answers is an error naming the host, a pattern an empty result' {
+        $job = 'AV to new clients'
+        $out = Get-DistJobStatus -Job $job -HostName 'nosuch-pc' -ErrorAction SilentlyContinue -ErrorVariable failed
+        @($out).Count | Should -Be 0
+        @($failed).Count | Should -Be 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'HostNotFound,*'
+        "$($failed[0].CategoryInfo.Category)" | Should -Be 'ObjectNotFound'
+        $failed[0].TargetObject | Should -Be 'nosuch-pc'
+        # A registered host that is no destination of the job.
+        $out = Get-DistJobStatus -Job $job -HostName 'old-pc1' -ErrorAction SilentlyContinue -ErrorVariable failed
+        @($out).Count | Should -Be 0
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'HostNotInJob,*'
+        "$($failed[0].CategoryInfo.Category)" | Should -Be 'ObjectNotFound'
+        $failed[0].TargetObject | Should -Be 'old-pc1'
+        # One error for the missing name, and the others still answered.
+        $out = @(Get-DistJobStatus -Job $job -HostName 'new-pc1', 'nosuch-pc' -ErrorAction SilentlyContinue -ErrorVariable failed)
+        $out.HostName | Should -Be @('new-pc1')
+        @($failed).Count | Should -Be 1
+        # A pattern that matches nothing, and a host filtered out by -Status, are empty results without an error.
+        @(Get-DistJobStatus -Job $job -HostName 'nosuch*' -ErrorAction Stop).Count | Should -Be 0
+        @(Get-DistJobStatus -Job $job -HostName 'new-pc1' -Status Failed -ErrorAction Stop).Count | Should -Be 0
+        # An unknown job is reported once, however many hosts were named.
+        Get-DistJobStatus -Job 'nosuch job' -HostName 'new-pc1', 'new-pc2' -ErrorAction SilentlyContinue -ErrorVariable failed
+        @($failed).Count | Should -Be 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'JobNotFound,*'
+    }
+
     It 'lists the ID group''s members when the group is piped to Get-DistHost, and counts the succeeded targets' {
         @(Get-DistIdGroup -Name 'ID_NEWCLT' | Get-DistHost).Name | Should -Be @('new-pc1', 'new-pc2')
         @(Get-DistIdGroup -Name 'ID_NEWCLT' | Get-DistHost 'new-pc2').Name | Should -Be @('new-pc2')

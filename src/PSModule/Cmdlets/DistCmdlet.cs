@@ -146,8 +146,13 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
     /// Runs engine work for one name of many in a Get- cmdlet: an engine "not found" becomes a non-terminating
     /// ObjectNotFound error (the name not found as its target) and an empty result; any other engine error still ends the command.
     /// </summary>
-    protected IReadOnlyList<T> RunOrNotFound<T>(Func<CancellationToken, Task<IReadOnlyList<T>>> work, object? target)
+    protected IReadOnlyList<T> RunOrNotFound<T>(Func<CancellationToken, Task<IReadOnlyList<T>>> work, object? target) =>
+        RunOrNotFound(work, target, out _);
+
+    /// <summary>As <see cref="RunOrNotFound{T}(Func{CancellationToken, Task{IReadOnlyList{T}}}, object?)"/>, saying whether the engine reported "not found".</summary>
+    protected IReadOnlyList<T> RunOrNotFound<T>(Func<CancellationToken, Task<IReadOnlyList<T>>> work, object? target, out bool notFound)
     {
+        notFound = false;
         try
         {
             return work(StopToken).GetAwaiter().GetResult();
@@ -155,6 +160,7 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
         catch (DistException e) when (e.Kind == DistErrorKind.NotFound)
         {
             WriteError(ToErrorRecord(e, target));
+            notFound = true;
             return [];
         }
         catch (DistException e)

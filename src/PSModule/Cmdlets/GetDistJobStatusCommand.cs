@@ -28,20 +28,67 @@ public sealed class GetDistJobStatusCommand : DistCmdlet
 
     protected override void ProcessRecord()
     {
-        // A job named exactly that does not exist is a non-terminating JobNotFound (the engine says so), as for Get-DistJob.
+        // A job named exactly that does not exist is a non-terminating JobNotFound (the engine says so), as for Get-DistJob;
+        // once per job, however many hosts were named.
         var written = new HashSet<(string, string)>();
+        var hostsSeen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var anyJobFound = false;
         foreach (var job in Job ?? [null!])
         {
+            var jobFound = true;
             foreach (var host in HostName ?? [null!])
             {
                 var query = new JobStatusQuery(job, host, Status);
-                foreach (var status in RunOrNotFound(token => Services.Jobs.GetStatusAsync(query, token), job))
+                var found = RunOrNotFound(token => Services.Jobs.GetStatusAsync(query, token), job, out var notFound);
+                if (notFound)
                 {
+                    jobFound = false;
+                    break;
+                }
+                foreach (var status in found)
+                {
+                    hostsSeen.Add(status.HostName);
                     if (written.Add((status.JobName.ToUpperInvariant(), status.HostName.ToUpperInvariant())))
                     {
                         WriteObject(status);
                     }
                 }
+                if (found.Count == 0 && Status is { Length: > 0 } && host is not null && !WildcardPattern.ContainsWildcardCharacters(host) &&
+                    Run(token => Services.Jobs.GetStatusAsync(new JobStatusQuery(job, host), token), host).Count > 0)
+                {
+                    // The host has a target, in another state than -Status asks for: filtered out, not missing.
+                    hostsSeen.Add(host);
+                }
+            }
+            anyJobFound |= jobFound;
+        }
+        if (anyJobFound)
+        {
+            WriteHostsNotFound(hostsSeen);
+        }
+    }
+
+    /// <summary>
+    /// The not-found rule for -HostName: an exact host name that no status answered is a non-terminating ObjectNotFound
+    /// naming the host (HostNotFound when no host has that name, HostNotInJob when it is no destination of the jobs asked
+    /// for); a pattern that matched nothing, or a host that has no target when no job was named, is just an empty result.
+    /// </summary>
+    private void WriteHostsNotFound(HashSet<string> hostsSeen)
+    {
+        foreach (var host in (HostName ?? []).Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            if (WildcardPattern.ContainsWildcardCharacters(host) || hostsSeen.Contains(host))
+            {
+                continue;
+            }
+            var registered = Run(token => Services.Hosts.ListAsync(new HostQuery(host), token), host).Count > 0;
+            if (!registered)
+            {
+                WriteNotFoundUnlessWildcard(host, 0, "HostNotFound", $"No host named '{host}' exists.");
+            }
+            else if (Job is not null)
+            {
+                WriteNotFoundUnlessWildcard(host, 0, "HostNotInJob", $"Host '{host}' is not a destination of job {string.Join(", ", Job.Select(j => $"'{j}'"))}.");
             }
         }
     }
