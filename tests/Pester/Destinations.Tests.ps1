@@ -29,7 +29,7 @@ Describe 'The guide: every new client gets the package through an ID group job' 
         $job.DestinationType | Should -Be 'IdGroup'
         $job.Destinations | Should -Be @('ID_NEWCLT')
         (Start-DistJob -Name 'AV to new clients').TargetCount | Should -Be 0
-        $policy = Set-DistIdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-*'; IPAddress = '0.0.0.0/0' }
+        $policy = Set-DistIdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-*'; IPAddress = '0.0.0.0/0' } -PassThru
         $policy.Rules.Count | Should -Be 1
         (Get-DistIdGroupPolicy -IdGroup 'ID_NEWCLT').Rules[0].Conditions['HostName'] | Should -Be @('new-*')
     }
@@ -140,7 +140,7 @@ Describe 'Host groups' {
         New-DistHostGroup -Name 'Company' | Out-Null
         Get-DistHost -Name 'new-*' | Add-DistHostGroupMember -Group 'Sales' | Out-Null
         Add-DistHostGroupMember -Group 'Tokyo' -HostName 'new-pc2', 'old-pc1' | Out-Null
-        $company = Add-DistHostGroupMember -Group 'Company' -MemberGroup 'Sales', 'Tokyo'
+        $company = Add-DistHostGroupMember -Group 'Company' -MemberGroup 'Sales', 'Tokyo' -PassThru
         $company.HostCount | Should -Be 3
         (Get-DistHostGroup -Name 'Sales').Hosts | Should -Be @('new-pc1', 'new-pc2')
     }
@@ -228,7 +228,7 @@ Describe 'Host groups' {
         New-DistIdGroup -Name 'Tokyo people' | Out-Null
         Set-DistIdGroupPolicy -IdGroup 'Tokyo people' -Rule @{ HostGroup = 'Tokyo' } | Out-Null
         (Get-DistIdGroup -Name 'Tokyo people').HostNames | Should -Be @('new-pc2')
-        $group = Add-DistIdGroupMember -IdGroup 'Tokyo people' -HostName 'old-pc1'
+        $group = Add-DistIdGroupMember -IdGroup 'Tokyo people' -HostName 'old-pc1' -PassThru
         ($group.Members | Where-Object HostName -eq 'old-pc1').Source | Should -Be 'Manual'
         Remove-DistIdGroupMember -IdGroup 'Tokyo people' -HostName 'old-pc1' -Confirm:$false | Out-Null
         (Get-DistIdGroup -Name 'Tokyo people').HostNames | Should -Be @('new-pc2')

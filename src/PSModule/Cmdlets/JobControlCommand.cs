@@ -20,6 +20,9 @@ public abstract class JobControlCommand : DistCmdlet
     /// <summary>The hosts named by the current pipeline input; null means every destination of the job.</summary>
     protected abstract string[]? RequestedHosts { get; }
 
+    /// <summary>Whether -PassThru asks for the changed targets to be written.</summary>
+    protected abstract bool PassThruRequested { get; }
+
     /// <summary>The action this cmdlet takes.</summary>
     protected abstract JobControlAction Action { get; }
 
@@ -53,7 +56,7 @@ public abstract class JobControlCommand : DistCmdlet
                 continue;
             }
             IReadOnlyList<DistJobStatus>? changed = null;
-            if (TryRun(async token => changed = await Services.Jobs.ControlAsync(job, hosts, Action, token), job) && changed is not null)
+            if (TryRun(async token => changed = await Services.Jobs.ControlAsync(job, hosts, Action, token), job) && changed is not null && PassThruRequested)
             {
                 WriteObject(changed, enumerateCollection: true);
             }

@@ -21,9 +21,15 @@ public sealed class SuspendDistJobCommand : JobControlCommand
     [Alias("ComputerName")]
     public string[]? HostName { get; set; }
 
+    /// <summary>Writes the changed targets (one status object for each host whose target changed); without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override string RequestedJob => Name;
 
     protected override string[]? RequestedHosts => HostName;
+
+    protected override bool PassThruRequested => PassThru;
 
     protected override JobControlAction Action => JobControlAction.Suspend;
 
