@@ -72,7 +72,7 @@ Describe 'A token that requires approval' {
     }
 
     It 'approves from the pipeline; the agent then installs what a job sends it' {
-        $approved = @(Get-DistHost -Pending | Approve-DistHost)
+        $approved = @(Get-DistHost -Pending | Approve-DistHost -PassThru)
         $approved.Name | Should -Be 'pc-a'
         (Get-DistHost -Name 'pc-a').Id | Should -Be $approved[0].Id
         @(Get-DistHost -Pending).Count | Should -Be 0
@@ -112,7 +112,7 @@ Describe 'A token that requires approval' {
         $needsReplace[0].Exception.Message | Should -BeLike '*-Replace*'
         @(Get-DistHost -Pending -Name 'pc-c').Count | Should -Be 1
 
-        $replaced = Approve-DistHost -Name 'pc-c' -Replace
+        $replaced = Approve-DistHost -Name 'pc-c' -Replace -PassThru
         $replaced.Id | Should -Be $enrolled.Id
         $again = Start-TestAgent -ManagerUrl $manager.Url -Name 'pc-c' -StateFolder ([IO.Path]::Combine($scratch, 'agent-pc-c-old')) -Once
         $again.ExitCode | Should -Be 3

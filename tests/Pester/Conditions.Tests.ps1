@@ -120,13 +120,13 @@ Describe 'Split transfer, suspend, resume and stop' {
         Start-DistJob -Name 'paced' | Out-Null
         $deadline = [DateTime]::UtcNow.AddSeconds(60)
         do { $status = Get-DistJobStatus -Job 'paced'; [Threading.Thread]::Sleep(50) } until ($status.SegmentsTransferred -ge 2 -or [DateTime]::UtcNow -gt $deadline)
-        $suspended = @(Get-DistJobStatus -Job 'paced' | Suspend-DistJob)
+        $suspended = @(Get-DistJobStatus -Job 'paced' | Suspend-DistJob -PassThru)
         $suspended.Count | Should -Be 1
         $suspended[0].Status | Should -Be 'Suspended'
         $suspended[0].SegmentCount | Should -Be 14
         (Get-DistJobStatus -Job 'paced').Status | Should -Be 'Suspended'
 
-        $resumed = @(Resume-DistJob -JobName 'paced' -HostName 'pc-a')
+        $resumed = @(Resume-DistJob -JobName 'paced' -HostName 'pc-a' -PassThru)
         # Queued at once; the agent, woken by the nudge, may already have taken it up again.
         @('Queued', 'Transferring', 'Transferred', 'Installing', 'Succeeded') -contains $resumed[0].Status | Should -BeTrue
         Wait-DistJob -Name 'paced' -Timeout 90
@@ -140,7 +140,7 @@ Describe 'Split transfer, suspend, resume and stop' {
         New-DistJob -Name 'canceled' -Package 'Paced' -Destination 'pc-a' -DistributeAt ([DateTime]::Now.AddHours(1)) | Start-DistJob | Out-Null
         Stop-DistJob -JobName 'canceled' -WhatIf
         (Get-DistJobStatus -Job 'canceled').Status | Should -Be 'Waiting'
-        (Stop-DistJob -JobName 'canceled' -Confirm:$false).Status | Should -Be 'Canceled'
+        (Stop-DistJob -JobName 'canceled' -Confirm:$false -PassThru).Status | Should -Be 'Canceled'
         { Suspend-DistJob -JobName 'canceled' -ErrorAction Stop } | Should -Throw -ErrorId 'NothingToSuspend,*'
     }
 }

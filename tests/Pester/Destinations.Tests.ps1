@@ -29,7 +29,7 @@ Describe 'The guide: every new client gets the package through an ID group job' 
         $job.DestinationType | Should -Be 'IdGroup'
         $job.Destinations | Should -Be @('ID_NEWCLT')
         (Start-DistJob -Name 'AV to new clients').TargetCount | Should -Be 0
-        $policy = Set-DistIdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-*'; IPAddress = '0.0.0.0/0' }
+        $policy = Set-DistIdGroupPolicy -IdGroup 'ID_NEWCLT' -Rule @{ HostName = 'new-*'; IPAddress = '0.0.0.0/0' } -PassThru
         $policy.Rules.Count | Should -Be 1
         (Get-DistIdGroupPolicy -IdGroup 'ID_NEWCLT').Rules[0].Conditions['HostName'] | Should -Be @('new-*')
     }
@@ -52,6 +52,33 @@ Describe 'The guide: every new client gets the package through an ID group job' 
         $members = @(Get-DistIdGroup -Name 'ID_NEWCLT' -Member)
         $members.HostName | Should -Be @('new-pc1', 'new-pc2')
         $members.Source | Should -Be @('Policy', 'Policy')
+    }
+
+    It 'follows the not-found rule for -HostName: an exact name that no status answers is an error naming the host, a pattern an empty result' {
+        $job = 'AV to new clients'
+        $out = Get-DistJobStatus -Job $job -HostName 'nosuch-pc' -ErrorAction SilentlyContinue -ErrorVariable failed
+        @($out).Count | Should -Be 0
+        @($failed).Count | Should -Be 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'HostNotFound,*'
+        "$($failed[0].CategoryInfo.Category)" | Should -Be 'ObjectNotFound'
+        $failed[0].TargetObject | Should -Be 'nosuch-pc'
+        # A registered host that is no destination of the job.
+        $out = Get-DistJobStatus -Job $job -HostName 'old-pc1' -ErrorAction SilentlyContinue -ErrorVariable failed
+        @($out).Count | Should -Be 0
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'HostNotInJob,*'
+        "$($failed[0].CategoryInfo.Category)" | Should -Be 'ObjectNotFound'
+        $failed[0].TargetObject | Should -Be 'old-pc1'
+        # One error for the missing name, and the others still answered.
+        $out = @(Get-DistJobStatus -Job $job -HostName 'new-pc1', 'nosuch-pc' -ErrorAction SilentlyContinue -ErrorVariable failed)
+        $out.HostName | Should -Be @('new-pc1')
+        @($failed).Count | Should -Be 1
+        # A pattern that matches nothing, and a host filtered out by -Status, are empty results without an error.
+        @(Get-DistJobStatus -Job $job -HostName 'nosuch*' -ErrorAction Stop).Count | Should -Be 0
+        @(Get-DistJobStatus -Job $job -HostName 'new-pc1' -Status Failed -ErrorAction Stop).Count | Should -Be 0
+        # An unknown job is reported once, however many hosts were named.
+        Get-DistJobStatus -Job 'nosuch job' -HostName 'new-pc1', 'new-pc2' -ErrorAction SilentlyContinue -ErrorVariable failed
+        @($failed).Count | Should -Be 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'JobNotFound,*'
     }
 
     It 'lists the ID group''s members when the group is piped to Get-DistHost, and counts the succeeded targets' {
@@ -113,7 +140,7 @@ Describe 'Host groups' {
         New-DistHostGroup -Name 'Company' | Out-Null
         Get-DistHost -Name 'new-*' | Add-DistHostGroupMember -Group 'Sales' | Out-Null
         Add-DistHostGroupMember -Group 'Tokyo' -HostName 'new-pc2', 'old-pc1' | Out-Null
-        $company = Add-DistHostGroupMember -Group 'Company' -MemberGroup 'Sales', 'Tokyo'
+        $company = Add-DistHostGroupMember -Group 'Company' -MemberGroup 'Sales', 'Tokyo' -PassThru
         $company.HostCount | Should -Be 3
         (Get-DistHostGroup -Name 'Sales').Hosts | Should -Be @('new-pc1', 'new-pc2')
     }
@@ -201,7 +228,7 @@ Describe 'Host groups' {
         New-DistIdGroup -Name 'Tokyo people' | Out-Null
         Set-DistIdGroupPolicy -IdGroup 'Tokyo people' -Rule @{ HostGroup = 'Tokyo' } | Out-Null
         (Get-DistIdGroup -Name 'Tokyo people').HostNames | Should -Be @('new-pc2')
-        $group = Add-DistIdGroupMember -IdGroup 'Tokyo people' -HostName 'old-pc1'
+        $group = Add-DistIdGroupMember -IdGroup 'Tokyo people' -HostName 'old-pc1' -PassThru
         ($group.Members | Where-Object HostName -eq 'old-pc1').Source | Should -Be 'Manual'
         Remove-DistIdGroupMember -IdGroup 'Tokyo people' -HostName 'old-pc1' -Confirm:$false | Out-Null
         (Get-DistIdGroup -Name 'Tokyo people').HostNames | Should -Be @('new-pc2')

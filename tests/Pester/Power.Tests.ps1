@@ -32,7 +32,7 @@ Describe 'Start-DistHost' {
         $udp = [Net.Sockets.UdpClient]::new([Net.IPEndPoint]::new([Net.IPAddress]::Loopback, 0))
         try {
             $udp.Client.ReceiveTimeout = 60000
-            $result = Start-DistHost -Name 'pc-a' -BroadcastAddress 127.0.0.1 -Port $udp.Client.LocalEndPoint.Port -WarningAction SilentlyContinue
+            $result = Start-DistHost -Name 'pc-a' -BroadcastAddress 127.0.0.1 -Port $udp.Client.LocalEndPoint.Port -PassThru -WarningAction SilentlyContinue
             $result.HostName | Should -Be 'pc-a'
             $result.SentBy | Should -Be '(manager)'
             if ($null -eq $result.MacAddress) {
@@ -86,7 +86,7 @@ Describe 'New-DistJob power switches' {
 Describe 'Stop-DistHost' {
     It 'asks the agent to shut down, and Get-DistHost says when it was asked and done' {
         Stop-DistHost -Name 'pc-a' -WhatIf | Should -BeNullOrEmpty
-        $requested = Stop-DistHost -Name 'pc-a' -GraceSeconds 0 -Confirm:$false
+        $requested = Stop-DistHost -Name 'pc-a' -GraceSeconds 0 -Confirm:$false -PassThru
         $requested.State | Should -Be 'Requested'
         $requested.GraceSeconds | Should -Be 0
         $deadline = [DateTime]::UtcNow.AddSeconds(90)

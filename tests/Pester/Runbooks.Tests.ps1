@@ -200,10 +200,11 @@ New-DistAccessKey -Name 'rb-operator' -Role Operator -Confirm:$false
         $agents['rb-denied'] = Start-TestAgent -ManagerUrl $manager.Url -Token $made[1].Token -Name 'rb-denied' -StateFolder ([IO.Path]::Combine($scratch, 'agent-rb-denied'))
         Wait-Until { @(Get-DistHost -Name 'rb-pc' -ErrorAction SilentlyContinue).Count -eq 1 -and @(Get-DistHost -Pending).Count -eq 2 } 'rb-pc enrolled, two computers wait for approval'
 
+        # A change writes nothing without -PassThru, a removal nothing at all.
         Invoke-Step @'
-Approve-DistHost -Name 'rb-approved' -Confirm:$false | Out-Null
+Approve-DistHost -Name 'rb-approved' -Confirm:$false
 Deny-DistHost -Name 'rb-denied' -Confirm:$false
-'@ | Out-Null
+'@ | Should -BeNullOrEmpty
         (Get-DistHost -Name 'rb-approved').Name | Should -Be 'rb-approved'
         @(Get-DistHost -Pending).Count | Should -Be 0
         $agents['rb-denied'].WaitForExit(90000) | Should -BeTrue
@@ -217,11 +218,11 @@ New-DistPackage -Name 'RbApp' -Version '1.0' -Path $folder -InstallCommand $inst
 New-DistPackage -Name 'RbApp' -Version '2.0' -Path $folder -InstallCommand $installer -InstallArguments $logs -Confirm:$false | Out-Null
 Set-DistPackage -Name 'RbApp' -Version '1.0' -ExpiresAt $expires -Confirm:$false
 New-DistHostGroup -Name 'rb-hosts' -Confirm:$false | Out-Null
-Add-DistHostGroupMember -Group 'rb-hosts' -HostName 'rb-pc' -Confirm:$false | Out-Null
+Add-DistHostGroupMember -Group 'rb-hosts' -HostName 'rb-pc' -Confirm:$false
 New-DistIdGroup -Name 'rb-ids' -Confirm:$false | Out-Null
-Add-DistIdGroupMember -IdGroup 'rb-ids' -HostName 'rb-pc' -Confirm:$false | Out-Null
-Set-DistIdGroupPolicy -IdGroup 'rb-ids' -Rule @{ HostName = 'rb-nobody-*' } -Confirm:$false | Out-Null
-'@ @{ folder = $packageFolder; installer = $installer; logs = $logs; expires = [DateTime]::Now.AddDays(30) } | Out-Null
+Add-DistIdGroupMember -IdGroup 'rb-ids' -HostName 'rb-pc' -Confirm:$false
+Set-DistIdGroupPolicy -IdGroup 'rb-ids' -Rule @{ HostName = 'rb-nobody-*' } -Confirm:$false
+'@ @{ folder = $packageFolder; installer = $installer; logs = $logs; expires = [DateTime]::Now.AddDays(30) } | Should -BeNullOrEmpty
         @(Get-DistPackage -Name 'RbApp').Count | Should -Be 2
         (Get-DistPackage -Name 'RbApp' -Version '1.0').ExpiresAt | Should -Not -BeNullOrEmpty
         (Get-DistHostGroup -Name 'rb-hosts').Hosts | Should -Be @('rb-pc')
@@ -239,7 +240,7 @@ Start-DistJob -Name 'rb-install' -Confirm:$false | Out-Null
         Get-Status 'rb-install' 'rb-pc' | Should -Be 'Failed'
 
         [IO.File]::Delete([IO.Path]::Combine($logs, 'broken-rb-pc'))
-        Invoke-Step "Restart-DistJob -JobName 'rb-install' -Confirm:`$false | Out-Null" | Out-Null
+        Invoke-Step "Restart-DistJob -Name 'rb-install' -Confirm:`$false | Out-Null" | Out-Null
         Wait-Until { (Get-Status 'rb-install' 'rb-pc') -eq 'Succeeded' } 'rb-install re-executed on rb-pc'
         @(Get-InstallLog $logs 'rb-pc').Count | Should -Be 1
     }
@@ -250,11 +251,12 @@ New-DistJob -Name 'rb-later' -Package 'RbApp' -PackageVersion '1.0' -Destination
 Start-DistJob -Name 'rb-later' -Confirm:$false | Out-Null
 '@ | Out-Null
         Wait-Until { (Get-Status 'rb-later' 'rb-approved') -eq 'Queued' } 'rb-later dispatched'
-        Invoke-Step "Suspend-DistJob -JobName 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
+        Invoke-Step "Suspend-DistJob -Name 'rb-later' -Confirm:`$false" | Should -BeNullOrEmpty
         Get-Status 'rb-later' 'rb-approved' | Should -Be 'Suspended'
-        Invoke-Step "Resume-DistJob -JobName 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
+        $resumed = @(Invoke-Step "Resume-DistJob -Name 'rb-later' -Confirm:`$false -PassThru")
+        "$($resumed.Status)" | Should -Be 'Queued'
         Get-Status 'rb-later' 'rb-approved' | Should -Be 'Queued'
-        Invoke-Step "Stop-DistJob -JobName 'rb-later' -Confirm:`$false | Out-Null" | Out-Null
+        Invoke-Step "Stop-DistJob -Name 'rb-later' -Confirm:`$false" | Should -BeNullOrEmpty
         Get-Status 'rb-later' 'rb-approved' | Should -Be 'Canceled'
     }
 
@@ -270,7 +272,7 @@ Start-DistJob -Name 'rb-offline' -Confirm:$false | Out-Null
         $fingerprint = @(Get-DistSigningKey -State Current)[0].Fingerprint
         $installed = Invoke-Jp1Dist @('offline', '--media', $media, '--state', [IO.Path]::Combine($scratch, 'offline-state'), '--name', 'rb-approved', '--signing-key', $fingerprint)
         $installed.ExitCode | Should -Be 0 -Because $installed.Output
-        Invoke-Step "Import-DistOfflineResult -Path `$media -Confirm:`$false | Out-Null" @{ media = $media } | Out-Null
+        Invoke-Step "Import-DistOfflineResult -Path `$media -Confirm:`$false" @{ media = $media } | Should -BeNullOrEmpty
         Get-Status 'rb-offline' 'rb-approved' | Should -Be 'Succeeded'
         @(Get-InstallLog $logs 'rb-approved').Count | Should -Be 1
     }
@@ -289,19 +291,19 @@ Start-DistJob -Name 'rb-offer' -Confirm:$false | Out-Null
     It 'wakes a host and has it shut down' {
         $udp = [Net.Sockets.UdpClient]::new([Net.IPEndPoint]::new([Net.IPAddress]::Loopback, 0))
         try {
-            $woken = Invoke-Step "Start-DistHost -Name 'rb-pc' -BroadcastAddress 127.0.0.1 -Port `$port -Confirm:`$false -WarningAction SilentlyContinue" @{ port = $udp.Client.LocalEndPoint.Port }
+            $woken = Invoke-Step "Start-DistHost -Name 'rb-pc' -BroadcastAddress 127.0.0.1 -Port `$port -Confirm:`$false -PassThru -WarningAction SilentlyContinue" @{ port = $udp.Client.LocalEndPoint.Port }
             "$($woken[0].Outcome)" | Should -BeIn @('Sent', 'NoMacAddress')
         } finally {
             $udp.Dispose()
         }
-        $asked = Invoke-Step "Stop-DistHost -Name 'rb-pc' -GraceSeconds 0 -Confirm:`$false"
+        $asked = Invoke-Step "Stop-DistHost -Name 'rb-pc' -GraceSeconds 0 -Confirm:`$false -PassThru"
         "$($asked[0].State)" | Should -Be 'Requested'
         Wait-Until { (Get-DistHost -Name 'rb-pc').PowerStatus -match 'Shutdown done' } 'the agent ran its shutdown command'
     }
 
     It 'replaces the signing key' {
         $before = @(Get-DistSigningKey -State Current)[0].Fingerprint
-        Invoke-Step 'Update-DistSigningKey -Confirm:$false | Out-Null' | Out-Null
+        Invoke-Step 'Update-DistSigningKey -Confirm:$false' | Should -BeNullOrEmpty
         @(Get-DistSigningKey -State Current)[0].Fingerprint | Should -Not -Be $before
         @(Get-DistSigningKey -State Retiring).Fingerprint | Should -Contain $before
     }
@@ -354,13 +356,13 @@ Remove-DistAccessKey -Name 'rb-operator' -Confirm:$false
         Invoke-Step @'
 Get-DistJob | Remove-DistJob -Force -Confirm:$false
 Get-DistPackage | Remove-DistPackage -Force -Confirm:$false
-Remove-DistHostGroupMember -Group 'rb-hosts' -HostName 'rb-pc' -Confirm:$false | Out-Null
+Remove-DistHostGroupMember -Group 'rb-hosts' -HostName 'rb-pc' -Confirm:$false
 Remove-DistHostGroup -Name 'rb-hosts' -Confirm:$false
-Remove-DistIdGroupMember -IdGroup 'rb-ids' -HostName 'rb-pc' -Confirm:$false | Out-Null
+Remove-DistIdGroupMember -IdGroup 'rb-ids' -HostName 'rb-pc' -Confirm:$false
 Remove-DistIdGroup -Name 'rb-ids' -Confirm:$false
 Remove-DistHost -Name 'rb-pc' -Revoke -Confirm:$false
 Remove-DistEnrollmentToken -Id $tokens -Confirm:$false
-'@ @{ tokens = [int[]]$run.Tokens } | Out-Null
+'@ @{ tokens = [int[]]$run.Tokens } | Should -BeNullOrEmpty
         @(Get-DistHostGroup).Count | Should -Be 0
         @(Get-DistIdGroup).Count | Should -Be 0
         @(Get-DistHost).Count | Should -Be 0

@@ -42,7 +42,7 @@ Describe 'Get-DistSigningKey and Update-DistSigningKey' {
 
     It 'replaces the key: the new one is current, the old one retiring until the end of the grace period' {
         $old = (Get-DistSigningKey).Fingerprint
-        $keys = @(Update-DistSigningKey -GracePeriod ([TimeSpan]::FromDays(2)) -Confirm:$false)
+        $keys = @(Update-DistSigningKey -GracePeriod ([TimeSpan]::FromDays(2)) -Confirm:$false -PassThru)
         $keys.Count | Should -Be 2
         $keys[0].State | Should -Be 'Current'
         $keys[0].Fingerprint | Should -Not -Be $old
@@ -57,7 +57,7 @@ Describe 'Get-DistSigningKey and Update-DistSigningKey' {
     }
 
     It 'warns when the grace period is shorter than the lifetime of signed work' {
-        $keys = @(Update-DistSigningKey -GracePeriod ([TimeSpan]::FromHours(6)) -Confirm:$false -WarningVariable warned -WarningAction SilentlyContinue)
+        $keys = @(Update-DistSigningKey -GracePeriod ([TimeSpan]::FromHours(6)) -Confirm:$false -PassThru -WarningVariable warned -WarningAction SilentlyContinue)
         $keys.Count | Should -Be 3
         @($warned).Count | Should -Be 1
         "$($warned[0])" | Should -BeLike '*enrolled again*'
@@ -72,7 +72,7 @@ Describe 'Get-DistSigningKey and Update-DistSigningKey' {
         while (@(Get-DistHost).Count -lt 1 -and [DateTime]::UtcNow -lt $deadline) { [Threading.Thread]::Sleep(200) }
         (Get-DistHost).Name | Should -Be 'pc-keys'
 
-        $keys = @(Update-DistSigningKey -Confirm:$false)
+        $keys = @(Update-DistSigningKey -Confirm:$false -PassThru)
         New-DistPackage -Name 'Viewer' -Version '1.0' -Path ([IO.Path]::Combine($scratch, 'package')) -InstallCommand $installer -InstallArguments $logs | Out-Null
         New-DistJob -Name 'Viewer after rotation' -Package 'Viewer' -Destination 'pc-keys' | Start-DistJob | Out-Null
         Wait-DistJob -Name 'Viewer after rotation' -Timeout 120

@@ -196,6 +196,37 @@ Describe 'One vocabulary' {
         }
     }
 
+    It 'calls the job -Name on the job cmdlets and -Job where a job qualifies another noun, the old spellings kept as aliases' {
+        $jobCommands = @(Get-Command -Module JP1Dist -CommandType Cmdlet | Where-Object Noun -EQ DistJob)
+        $jobCommands.Count | Should -Be 9
+        foreach ($command in $jobCommands) {
+            $command.Parameters.ContainsKey('Name') | Should -BeTrue -Because "$($command.Name) takes the job as -Name"
+            $command.Parameters['Name'].Aliases | Should -Contain 'JobName' -Because "$($command.Name) -Name"
+            $command.Parameters['Name'].Aliases | Should -Contain 'Job' -Because "$($command.Name) -Name"
+        }
+        foreach ($name in 'Get-DistJobStatus', 'Export-DistOfflineMedia') {
+            $parameters = (Get-Command $name).Parameters
+            $parameters.ContainsKey('Job') | Should -BeTrue -Because "$name takes the job that qualifies it as -Job"
+            $parameters['Job'].Aliases | Should -Contain 'JobName' -Because "$name -Job"
+        }
+        @(Get-Command -Module JP1Dist -CommandType Cmdlet | Where-Object { $_.Parameters.ContainsKey('JobName') -and $_.Parameters['JobName'].Name -eq 'JobName' }).Count |
+            Should -Be 0 -Because 'no cmdlet spells the job -JobName any more, only as an alias'
+    }
+
+    It '<Command> takes the job from a status object''s JobName and from a job object''s Name' -TestCases @(
+        @{ Command = 'Restart-DistJob' }, @{ Command = 'Suspend-DistJob' }, @{ Command = 'Resume-DistJob' }, @{ Command = 'Stop-DistJob' }) {
+        param($Command)
+        # The job does not exist: the JobNotFound error names what bound to -Name.
+        [pscustomobject]@{ JobName = 'nosuch-status'; HostName = 'pc1' } | & $Command -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failed
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'JobNotFound,*'
+        "$($failed[0].TargetObject)" | Should -Be 'nosuch-status'
+        [pscustomobject]@{ Name = 'nosuch-job' } | & $Command -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failed
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'JobNotFound,*'
+        "$($failed[0].TargetObject)" | Should -Be 'nosuch-job'
+        & $Command -JobName 'nosuch-old' -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failed
+        "$($failed[0].TargetObject)" | Should -Be 'nosuch-old'
+    }
+
     It 'takes several names and patterns where a name takes wildcards' {
         @(Get-DistJob -Name 'a*', 'b*').Count | Should -Be 0
         (Get-Command Get-DistJob).Parameters['Name'].ParameterType | Should -Be ([string[]])
@@ -206,5 +237,69 @@ Describe 'One vocabulary' {
         (Get-Command New-DistJob).Parameters['InstallAt'].ParameterType | Should -Be ([Nullable[DateTimeOffset]])
         $at = [DateTimeOffset]::new(2030, 1, 2, 3, 4, 5, [TimeSpan]::FromHours(9))
         { New-DistJob -Name 'Later' -Package 'Vocabulary Suite' -Destination 'nohost' -DistributeAt $at } | Should -Throw -ErrorId 'HostNotFound,*'
+    }
+}
+
+Describe 'What a changing cmdlet writes' {
+    # The rule (docs/architecture.md, "What a cmdlet writes"): a cmdlet that creates something writes what it created: New-*,
+    # Start-/Restart-DistJob (an execution), Start-DistManager (a manager in this session), Connect-DistManager (a
+    # connection), Export-DistOfflineMedia (media), Install-DistAvailablePackage (an install and its outcome). A cmdlet that
+    # removes a whole thing (Remove-*, Deny-DistHost, Stop-DistManager) writes nothing and has no -PassThru: nothing is left
+    # to write. Every other changing cmdlet writes nothing unless -PassThru, which writes the changed object(s).
+    BeforeAll {
+        $creates = @('Start-DistJob', 'Restart-DistJob', 'Start-DistManager', 'Connect-DistManager', 'Export-DistOfflineMedia', 'Install-DistAvailablePackage')
+        $removes = @('Deny-DistHost', 'Stop-DistManager', 'Remove-DistJob', 'Remove-DistPackage', 'Remove-DistHost', 'Remove-DistHostGroup', 'Remove-DistIdGroup',
+            'Remove-DistAccessKey', 'Remove-DistEnrollmentToken')
+        $changing = @(Get-Command -Module JP1Dist -CommandType Cmdlet | Where-Object { $_.Verb -notin 'Get', 'Wait' })
+        function Get-Kind([string] $Name) {
+            if ($Name -like 'New-*' -or $Name -in $creates) { 'Creates' } elseif ($Name -in $removes) { 'Removes' } else { 'Changes' }
+        }
+    }
+
+    It 'gives every changing cmdlet its kind: a creation writes its object, a removal nothing, a change nothing unless -PassThru' {
+        $changing.Count | Should -BeGreaterThan 30
+        foreach ($command in $changing) {
+            $kind = Get-Kind $command.Name
+            $outputs = @($command.OutputType | ForEach-Object { $_.Type } | Where-Object { $_ -and $_ -ne [void] })
+            switch ($kind) {
+                'Creates' {
+                    $command.Parameters.ContainsKey('PassThru') | Should -BeFalse -Because "$($command.Name) creates something and always writes it"
+                    $outputs.Count | Should -BeGreaterThan 0 -Because "$($command.Name) declares what it creates"
+                }
+                'Removes' {
+                    $command.Parameters.ContainsKey('PassThru') | Should -BeFalse -Because "$($command.Name) removes a whole thing: nothing is left to pass through"
+                    $outputs.Count | Should -Be 0 -Because "$($command.Name) writes nothing"
+                }
+                'Changes' {
+                    $command.Parameters.ContainsKey('PassThru') | Should -BeTrue -Because "$($command.Name) changes an existing thing: it writes it only with -PassThru"
+                    $command.Parameters['PassThru'].ParameterType | Should -Be ([Management.Automation.SwitchParameter])
+                    $outputs.Count | Should -BeGreaterThan 0 -Because "$($command.Name) declares what -PassThru writes"
+                }
+            }
+        }
+    }
+
+    It 'writes nothing without -PassThru and the changed object with it, for the changes this file can make' {
+        $made = New-DistHostGroup -Name 'Output A' -Confirm:$false
+        $made.Name | Should -Be 'Output A' -Because 'New-* writes what it created'
+        New-DistHostGroup -Name 'Output B' -Confirm:$false | Out-Null
+        New-DistIdGroup -Name 'Output Ids' -Confirm:$false | Out-Null
+
+        Add-DistHostGroupMember -Group 'Output A' -MemberGroup 'Output B' -Confirm:$false | Should -BeNullOrEmpty
+        Remove-DistHostGroupMember -Group 'Output A' -MemberGroup 'Output B' -Confirm:$false | Should -BeNullOrEmpty
+        (Add-DistHostGroupMember -Group 'Output A' -MemberGroup 'Output B' -Confirm:$false -PassThru).Name | Should -Be 'Output A'
+        (Remove-DistHostGroupMember -Group 'Output A' -MemberGroup 'Output B' -Confirm:$false -PassThru).Name | Should -Be 'Output A'
+
+        Set-DistIdGroupPolicy -IdGroup 'Output Ids' -Rule @{ HostName = 'out-*' } -Confirm:$false | Should -BeNullOrEmpty
+        @((Set-DistIdGroupPolicy -IdGroup 'Output Ids' -Rule @{ HostName = 'out-*' } -Confirm:$false -PassThru).Rules).Count | Should -Be 1
+
+        Set-DistPackage -Name 'Vocabulary Suite' -Version '1.0' -ExpiresAt ([DateTime]::Now.AddDays(30)) -Confirm:$false | Should -BeNullOrEmpty
+        (Set-DistPackage -Name 'Vocabulary Suite' -Version '1.0' -ExpiresAt ([DateTime]::Now.AddDays(30)) -Confirm:$false -PassThru).Name | Should -Be 'Vocabulary Suite'
+
+        Update-DistSigningKey -Confirm:$false -WarningAction SilentlyContinue | Should -BeNullOrEmpty
+        @(Update-DistSigningKey -Confirm:$false -WarningAction SilentlyContinue -PassThru).State | Should -Contain 'Current'
+
+        Remove-DistHostGroup -Name 'Output A', 'Output B' -Confirm:$false | Should -BeNullOrEmpty
+        Remove-DistIdGroup -Name 'Output Ids' -Confirm:$false | Should -BeNullOrEmpty
     }
 }

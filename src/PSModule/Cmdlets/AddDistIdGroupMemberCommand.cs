@@ -22,6 +22,10 @@ public sealed class AddDistIdGroupMemberCommand : DistCmdlet
     [Alias("ComputerName")]
     public string[] HostName { get; set; } = [];
 
+    /// <summary>Writes the changed ID group; without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void ProcessRecord() => _hosts.AddRange(HostName);
 
     protected override void EndProcessing()
@@ -29,7 +33,11 @@ public sealed class AddDistIdGroupMemberCommand : DistCmdlet
         var hosts = _hosts.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         if (ShouldProcess($"ID group '{IdGroup}'", $"Add {string.Join(", ", hosts)}"))
         {
-            WriteObject(Run(token => Services.IdGroups.AddMembersAsync(IdGroup, hosts, token), IdGroup));
+            var group = Run(token => Services.IdGroups.AddMembersAsync(IdGroup, hosts, token), IdGroup);
+            if (PassThru)
+            {
+                WriteObject(group);
+            }
         }
     }
 }

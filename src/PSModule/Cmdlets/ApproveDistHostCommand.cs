@@ -21,6 +21,10 @@ public sealed class ApproveDistHostCommand : DistCmdlet
     [Parameter]
     public SwitchParameter Replace { get; set; }
 
+    /// <summary>Writes the changed host (enrolled once approved); without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void ProcessRecord()
     {
         foreach (var pattern in Name)
@@ -35,7 +39,7 @@ public sealed class ApproveDistHostCommand : DistCmdlet
                 if (ShouldProcess($"pending host '{name}'", action))
                 {
                     DistHost? approved = null;
-                    if (TryRun(async token => approved = await Services.Hosts.ApproveAsync(name, Replace, token).ConfigureAwait(false), name))
+                    if (TryRun(async token => approved = await Services.Hosts.ApproveAsync(name, Replace, token).ConfigureAwait(false), name) && PassThru)
                     {
                         WriteObject(approved);
                     }

@@ -146,8 +146,13 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
     /// Runs engine work for one name of many in a Get- cmdlet: an engine "not found" becomes a non-terminating
     /// ObjectNotFound error (the name not found as its target) and an empty result; any other engine error still ends the command.
     /// </summary>
-    protected IReadOnlyList<T> RunOrNotFound<T>(Func<CancellationToken, Task<IReadOnlyList<T>>> work, object? target)
+    protected IReadOnlyList<T> RunOrNotFound<T>(Func<CancellationToken, Task<IReadOnlyList<T>>> work, object? target) =>
+        RunOrNotFound(work, target, out _);
+
+    /// <summary>As <see cref="RunOrNotFound{T}(Func{CancellationToken, Task{IReadOnlyList{T}}}, object?)"/>, saying whether the engine reported "not found".</summary>
+    protected IReadOnlyList<T> RunOrNotFound<T>(Func<CancellationToken, Task<IReadOnlyList<T>>> work, object? target, out bool notFound)
     {
+        notFound = false;
         try
         {
             return work(StopToken).GetAwaiter().GetResult();
@@ -155,6 +160,7 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
         catch (DistException e) when (e.Kind == DistErrorKind.NotFound)
         {
             WriteError(ToErrorRecord(e, target));
+            notFound = true;
             return [];
         }
         catch (DistException e)
@@ -169,15 +175,15 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>
-    /// Like <see cref="RunOrNotFound{T}"/> for a stream: each item is read on the pipeline thread and handed on at once, so
+    /// Like <see cref="RunOrNotFound{T}(Func{CancellationToken, Task{IReadOnlyList{T}}}, object?)"/> for a stream: each item is read on the pipeline thread and handed on at once, so
     /// the first row is written while the rest are still being read and nothing holds them all.
     /// </summary>
-    protected IEnumerable<T> StreamOrNotFound<T>(Func<CancellationToken, IAsyncEnumerable<T>> work, object? target)
+    protected IEnumerable<T> StreamOrNotFound<T>(Func<CancellationToken, IAsyncEnumerable<T>> work, object? target, Action? notFound = null)
     {
         var items = work(StopToken).GetAsyncEnumerator(StopToken);
         try
         {
-            while (MoveNextOrNotFound(items, target))
+            while (MoveNextOrNotFound(items, target, notFound))
             {
                 yield return items.Current;
             }
@@ -188,7 +194,7 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    private bool MoveNextOrNotFound<T>(IAsyncEnumerator<T> items, object? target)
+    private bool MoveNextOrNotFound<T>(IAsyncEnumerator<T> items, object? target, Action? notFound)
     {
         try
         {
@@ -197,6 +203,7 @@ public abstract class DistCmdlet : PSCmdlet, IDisposable
         catch (DistException e) when (e.Kind == DistErrorKind.NotFound)
         {
             WriteError(ToErrorRecord(e, target));
+            notFound?.Invoke();
             return false;
         }
         catch (DistException e)

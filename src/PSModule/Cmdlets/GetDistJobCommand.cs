@@ -10,7 +10,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 public sealed class GetDistJobCommand : DistCmdlet
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("JobName")]
+    [Alias("JobName", "Job")]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(JobNameCompleter))]

@@ -17,6 +17,9 @@ public abstract class HostGroupMembershipCommand : DistCmdlet
     protected abstract string[]? RequestedHosts { get; }
     protected abstract string[]? RequestedGroups { get; }
 
+    /// <summary>Whether -PassThru asks for the changed group to be written.</summary>
+    protected abstract bool PassThruRequested { get; }
+
     /// <summary>"Add" or "Remove", for the confirmation text.</summary>
     protected abstract string ActionName { get; }
 
@@ -40,7 +43,11 @@ public abstract class HostGroupMembershipCommand : DistCmdlet
         var what = string.Join(", ", hosts.Select(h => $"host '{h}'").Concat(groups.Select(g => $"group '{g}'")));
         if (ShouldProcess($"host group '{TargetGroup}'", $"{ActionName} {what}"))
         {
-            WriteObject(Run(token => ChangeAsync(TargetGroup, hosts, groups, token), TargetGroup));
+            var group = Run(token => ChangeAsync(TargetGroup, hosts, groups, token), TargetGroup);
+            if (PassThruRequested)
+            {
+                WriteObject(group);
+            }
         }
     }
 }

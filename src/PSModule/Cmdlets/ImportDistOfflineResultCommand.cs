@@ -18,6 +18,10 @@ public sealed class ImportDistOfflineResultCommand : DistCmdlet
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
+    /// <summary>Writes the changed target (its status object); without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void ProcessRecord()
     {
         var given = GetUnresolvedProviderPathFromPSPath(Path);
@@ -40,7 +44,7 @@ public sealed class ImportDistOfflineResultCommand : DistCmdlet
         var upload = new OfflineResultUpload(File.ReadAllText(resultPath), File.ReadAllText(signaturePath).Trim());
         // One result of many (a folder of returned media): a refused one is a non-terminating error and the others go on.
         DistJobStatus? status = null;
-        if (TryRun(async token => status = await Services.Offline.ImportResultAsync(upload, token), given))
+        if (TryRun(async token => status = await Services.Offline.ImportResultAsync(upload, token), given) && PassThru)
         {
             WriteObject(status);
         }

@@ -12,13 +12,16 @@ public abstract class JobControlCommand : DistCmdlet
 {
     private readonly Dictionary<string, HashSet<string>?> _requests = new(StringComparer.OrdinalIgnoreCase);
 
-    // Each cmdlet declares -JobName and -HostName itself, so that its file shows its whole parameter list.
+    // Each cmdlet declares -Name (aliases JobName, Job) and -HostName itself, so that its file shows its whole parameter list.
 
     /// <summary>The job named by the current pipeline input.</summary>
     protected abstract string RequestedJob { get; }
 
     /// <summary>The hosts named by the current pipeline input; null means every destination of the job.</summary>
     protected abstract string[]? RequestedHosts { get; }
+
+    /// <summary>Whether -PassThru asks for the changed targets to be written.</summary>
+    protected abstract bool PassThruRequested { get; }
 
     /// <summary>The action this cmdlet takes.</summary>
     protected abstract JobControlAction Action { get; }
@@ -53,7 +56,7 @@ public abstract class JobControlCommand : DistCmdlet
                 continue;
             }
             IReadOnlyList<DistJobStatus>? changed = null;
-            if (TryRun(async token => changed = await Services.Jobs.ControlAsync(job, hosts, Action, token), job) && changed is not null)
+            if (TryRun(async token => changed = await Services.Jobs.ControlAsync(job, hosts, Action, token), job) && changed is not null && PassThruRequested)
             {
                 WriteObject(changed, enumerateCollection: true);
             }

@@ -18,7 +18,7 @@ public sealed class NewDistJobCommand : DistCmdlet
     private DistPackage? _piped;
 
     [Parameter(Mandatory = true, Position = 0)]
-    [Alias("JobName")]
+    [Alias("JobName", "Job")]
     [ValidateNotNullOrEmpty]
     public string Name { get; set; } = "";
 

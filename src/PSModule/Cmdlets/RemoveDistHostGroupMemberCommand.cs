@@ -26,11 +26,17 @@ public sealed class RemoveDistHostGroupMemberCommand : HostGroupMembershipComman
     [ArgumentCompleter(typeof(HostGroupNameCompleter))]
     public string[]? MemberGroup { get; set; }
 
+    /// <summary>Writes the changed host group; without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override string TargetGroup => Group;
 
     protected override string[]? RequestedHosts => HostName;
 
     protected override string[]? RequestedGroups => MemberGroup;
+
+    protected override bool PassThruRequested => PassThru;
 
     protected override string ActionName => "Remove";
 

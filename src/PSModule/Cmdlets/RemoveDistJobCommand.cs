@@ -8,7 +8,7 @@ namespace JP1Dist.PowerShell.Cmdlets;
 public sealed class RemoveDistJobCommand : DistCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("JobName")]
+    [Alias("JobName", "Job")]
     [ArgumentCompleter(typeof(JobNameCompleter))]
     public string[] Name { get; set; } = [];
 

@@ -14,9 +14,9 @@ public sealed class RestartDistJobCommand : DistCmdlet
     private readonly Dictionary<string, HashSet<string>?> _requests = new(StringComparer.OrdinalIgnoreCase);
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("Job", "Name")]
+    [Alias("JobName", "Job")]
     [ArgumentCompleter(typeof(JobNameCompleter))]
-    public string JobName { get; set; } = "";
+    public string Name { get; set; } = "";
 
     /// <summary>The failed hosts to re-execute; all failed hosts of the job when omitted.</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
@@ -28,14 +28,14 @@ public sealed class RestartDistJobCommand : DistCmdlet
     protected override void ProcessRecord()
     {
         // Gather the whole pipeline first, so that many piped hosts become one re-execution per job.
-        if (!_requests.TryGetValue(JobName, out var hosts))
+        if (!_requests.TryGetValue(Name, out var hosts))
         {
             hosts = HostName is null ? null : new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            _requests[JobName] = hosts;
+            _requests[Name] = hosts;
         }
         if (HostName is null)
         {
-            _requests[JobName] = null;
+            _requests[Name] = null;
         }
         else
         {

@@ -26,13 +26,21 @@ public sealed class SetDistIdGroupPolicyCommand : DistCmdlet
     [AllowEmptyCollection]
     public Hashtable[] Rule { get; set; } = [];
 
+    /// <summary>Writes the changed policy; without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void ProcessRecord()
     {
         var rules = Rule.Select(ToRule).ToList();
         var what = rules.Count == 0 ? "Clear the policy" : $"Set a policy of {rules.Count} rule(s)";
         if (ShouldProcess($"ID group '{IdGroup}'", what))
         {
-            WriteObject(Run(token => Services.IdGroups.SetPolicyAsync(IdGroup, rules, token), IdGroup));
+            var policy = Run(token => Services.IdGroups.SetPolicyAsync(IdGroup, rules, token), IdGroup);
+            if (PassThru)
+            {
+                WriteObject(policy);
+            }
         }
     }
 

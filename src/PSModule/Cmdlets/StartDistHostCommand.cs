@@ -28,6 +28,10 @@ public sealed class StartDistHostCommand : DistCmdlet
     public int Port { get; set; } = 9;
 
     /// <summary>A broadcast address that is not one is refused before any host is woken.</summary>
+    /// <summary>Writes the changed hosts (one object for each host saying what was sent); without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
@@ -57,7 +61,10 @@ public sealed class StartDistHostCommand : DistCmdlet
                 {
                     WriteWarning($"{result.HostName}: {result.Message}");
                 }
-                WriteObject(result);
+                if (PassThru)
+                {
+                    WriteObject(result);
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ public sealed class StartDistJobCommand : DistCmdlet
     private readonly List<string> _jobs = [];
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("JobName")]
+    [Alias("JobName", "Job")]
     [ArgumentCompleter(typeof(JobNameCompleter))]
     public string[] Name { get; set; } = [];
 

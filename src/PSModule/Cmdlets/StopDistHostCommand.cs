@@ -23,6 +23,10 @@ public sealed class StopDistHostCommand : DistCmdlet
     [ValidateRange(0, StopHostsRequest.MaxGraceSeconds)]
     public int GraceSeconds { get; set; } = StopHostsRequest.DefaultGraceSeconds;
 
+    /// <summary>Writes the changed hosts (one object for each host asked to shut down); without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void ProcessRecord()
     {
         foreach (var pattern in Name)
@@ -32,7 +36,7 @@ public sealed class StopDistHostCommand : DistCmdlet
                 continue;
             }
             IReadOnlyList<DistHostPower>? results = null;
-            if (TryRun(async token => results = await Services.Hosts.StopAsync(new StopHostsRequest(pattern, GraceSeconds), token), pattern) && results is not null)
+            if (TryRun(async token => results = await Services.Hosts.StopAsync(new StopHostsRequest(pattern, GraceSeconds), token), pattern) && results is not null && PassThru)
             {
                 WriteObject(results, enumerateCollection: true);
             }

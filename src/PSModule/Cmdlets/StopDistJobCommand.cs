@@ -10,9 +10,9 @@ namespace JP1Dist.PowerShell.Cmdlets;
 public sealed class StopDistJobCommand : JobControlCommand
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("Job", "Name")]
+    [Alias("JobName", "Job")]
     [ArgumentCompleter(typeof(JobNameCompleter))]
-    public string JobName { get; set; } = "";
+    public string Name { get; set; } = "";
 
     /// <summary>The hosts to act on; every destination of the job when omitted.</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
@@ -21,9 +21,15 @@ public sealed class StopDistJobCommand : JobControlCommand
     [Alias("ComputerName")]
     public string[]? HostName { get; set; }
 
-    protected override string RequestedJob => JobName;
+    /// <summary>Writes the changed targets (one status object for each host whose target changed); without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override string RequestedJob => Name;
 
     protected override string[]? RequestedHosts => HostName;
+
+    protected override bool PassThruRequested => PassThru;
 
     protected override JobControlAction Action => JobControlAction.Cancel;
 

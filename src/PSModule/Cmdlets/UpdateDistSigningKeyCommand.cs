@@ -15,6 +15,10 @@ public sealed class UpdateDistSigningKeyCommand : DistCmdlet
     [Parameter(Position = 0)]
     public TimeSpan GracePeriod { get; set; } = ISigningKeyService.DefaultGracePeriod;
 
+    /// <summary>Writes the changed signing keys (the new current key and the retiring one); without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void ProcessRecord()
     {
         if (GracePeriod <= TimeSpan.Zero || GracePeriod > ISigningKeyService.MaxGracePeriod)
@@ -35,7 +39,11 @@ public sealed class UpdateDistSigningKeyCommand : DistCmdlet
                 + "work a relay cut off from the manager keeps serving, and announcements that reach a host only later. "
                 + "Hosts that did not connect during the grace period must be enrolled again.");
         }
-        WriteObject(Run(token => Services.SigningKeys.RotateAsync(GracePeriod, token)), enumerateCollection: true);
+        var keys = Run(token => Services.SigningKeys.RotateAsync(GracePeriod, token));
+        if (PassThru)
+        {
+            WriteObject(keys, enumerateCollection: true);
+        }
     }
 
     /// <summary>How long signed work is accepted as new (<c>SignedWork.Lifetime</c>).</summary>

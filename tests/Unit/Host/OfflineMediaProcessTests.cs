@@ -40,7 +40,7 @@ public sealed class OfflineMediaProcessTests(HttpsManagerFixture manager, ITestO
         Assert.Equal(2, again.ExitCode);
         Assert.Single(File.ReadAllLines(log));
 
-        var imported = await SessionAsync(key.Key!, $"Import-DistOfflineResult -Path '{media}' | ForEach-Object {{ \"$($_.Status)\" }}");
+        var imported = await SessionAsync(key.Key!, $"Import-DistOfflineResult -Path '{media}' -PassThru | ForEach-Object {{ \"$($_.Status)\" }}");
         Assert.True(imported.ExitCode == 0, imported.Output);
         var status = await StatusAsync(job);
         Assert.Equal((TargetStatus.Succeeded, 0), (status.Status, status.ExitCode));
