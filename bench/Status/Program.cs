@@ -305,12 +305,20 @@ static class Raw
     {
         using var db = engine.Database.CreateContext();
         var key = Names.Key(jobName);
-        var rows = from t in db.Targets.AsNoTracking()
-                   join j in db.Jobs on t.JobId equals j.Id
-                   join h in db.Hosts on t.HostId equals h.Id
+        // As JobService.StreamStatusAsync reads a job that reaches a large share of the hosts: hosts in name order, the
+        // target by (JobId, HostId), the columns a status row shows.
+        var rows = from j in db.Jobs.AsNoTracking()
+                   from h in db.Hosts
+                   from t in db.Targets
+                   where t.JobId == j.Id && t.HostId == h.Id
                    join p in db.Packages on j.PackageId equals p.Id
                    from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
-                   select new { t, JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, p.SegmentCount, p.TotalBytes, ServedBy = s == null ? null : s.Name };
+                   select new
+                   {
+                       JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, t.Status, t.ExitCode, t.Message, t.PowerNote, t.Attempt,
+                       t.QueuedAt, t.StartedAt, t.CompletedAt, t.UpdatedAt, t.CreatedAt, t.BytesTransferred, t.OutputTail, t.JobId, t.HostId,
+                       t.SegmentsTransferred, p.SegmentCount, p.TotalBytes, t.InstallAt, t.StoredUntil, t.ServedByHostId, ServedBy = s == null ? null : s.Name,
+                   };
         var text = rows.Where(r => r.JobKey == key).OrderBy(r => r.JobKey).ThenBy(r => r.HostKey).ToQueryString();
         var parameters = new List<(string, string)>();
         var lines = text.Split('\n');
