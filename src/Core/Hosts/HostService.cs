@@ -757,9 +757,15 @@ public sealed class HostService(DistEngine engine) : IHostService
         {
             return [];
         }
-        var keys = wanted.Select(Names.Key).ToList();
-        var rows = await db.Hosts.Where(h => keys.Contains(h.NameKey)).ToListAsync(cancellationToken);
-        var unknown = wanted.Where(n => rows.All(r => r.NameKey != Names.Key(n))).ToList();
+        // In chunks: EF Core sends each key as its own SQL parameter, and SQLite takes at most 32,766 in a statement
+        // (a job naming 100,000 hosts failed with "too many SQL variables").
+        var rows = new List<HostRow>(wanted.Count);
+        foreach (var chunk in wanted.Select(Names.Key).Chunk(FindHostsChunk))
+        {
+            rows.AddRange(await db.Hosts.Where(h => chunk.Contains(h.NameKey)).ToListAsync(cancellationToken));
+        }
+        var found = rows.Select(r => r.NameKey).ToHashSet(StringComparer.Ordinal);
+        var unknown = wanted.Where(n => !found.Contains(Names.Key(n))).ToList();
         if (unknown.Count > 0)
         {
             throw new DistException("HostNotFound", DistErrorKind.NotFound,
@@ -767,6 +773,9 @@ public sealed class HostService(DistEngine engine) : IHostService
         }
         return rows;
     }
+
+    /// <summary>Host names looked up per statement by <see cref="FindHostsAsync"/>: well under SQLite's limit of SQL parameters.</summary>
+    internal const int FindHostsChunk = 10_000;
 
     internal static readonly TargetStatus[] FinalStatuses = Enum.GetValues<TargetStatus>().Where(s => s.IsFinal()).ToArray();
 

@@ -532,29 +532,32 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     public async IAsyncEnumerable<DistJobStatus> StreamStatusAsync(JobStatusQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await using var db = engine.Database.CreateContext();
-        if (query.JobName is not null && !Wildcard.HasWildcard(query.JobName))
+        var oneJob = query.JobName is not null && !Wildcard.HasWildcard(query.JobName);
+        var oneHost = query.HostName is not null && !Wildcard.HasWildcard(query.HostName);
+        var hostOrder = false;
+        if (oneJob)
         {
-            await FindRowAsync(db, query.JobName, cancellationToken);
+            var job = await FindRowAsync(db, query.JobName!, cancellationToken);
+            // SQLite, with no statistics, expects few targets per job: it reads them and sorts them all by host name
+            // before the first row (100,000 targets: about a second, every column in the sorter). A job that reaches a
+            // large share of the hosts is read in host name order instead, from the hosts' name index with one probe of
+            // (JobId, HostId) per host: no sort, and the first row at once.
+            hostOrder = !oneHost && await db.Targets.CountAsync(t => t.JobId == job.Id, cancellationToken) * HostOrderShare >= await db.Hosts.CountAsync(cancellationToken);
         }
-        var rows = from t in db.Targets.AsNoTracking()
-                   join j in db.Jobs on t.JobId equals j.Id
-                   join h in db.Hosts on t.HostId equals h.Id
-                   join p in db.Packages on j.PackageId equals p.Id
-                   from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
-                   select new { t, JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, p.SegmentCount, p.TotalBytes, ServedBy = s == null ? null : s.Name };
-        if (query.JobName is not null && !Wildcard.HasWildcard(query.JobName))
+        var rows = hostOrder ? StatusRowsInHostOrder(db) : StatusRows(db);
+        if (oneJob)
         {
-            var key = Names.Key(query.JobName);
+            var key = Names.Key(query.JobName!);
             rows = rows.Where(r => r.JobKey == key);
         }
-        if (query.HostName is not null && !Wildcard.HasWildcard(query.HostName))
+        if (oneHost)
         {
-            var key = Names.Key(query.HostName);
+            var key = Names.Key(query.HostName!);
             rows = rows.Where(r => r.HostKey == key);
         }
         if (query.Statuses is { Count: > 0 } statuses)
         {
-            rows = rows.Where(r => statuses.Contains(r.t.Status));
+            rows = rows.Where(r => statuses.Contains(r.Status));
         }
         var jobMatch = Wildcard.For(query.JobName);
         var hostMatch = Wildcard.For(query.HostName);
@@ -565,17 +568,86 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             {
                 continue;
             }
-            if (r.t.Status == TargetStatus.Waiting)
+            if (r.Status == TargetStatus.Waiting)
             {
                 managerAlive ??= await engine.Managers.AnyAliveAsync(cancellationToken);
             }
-            yield return new DistJobStatus(r.JobName, r.HostName, r.t.Status, r.t.ExitCode,
-                r.t.Status == TargetStatus.Waiting && managerAlive == false ? DistJobStatus.NoManagerMessage : WithPowerNote(r.t.Message, r.t.PowerNote),
-                r.t.Attempt, r.t.QueuedAt.AsLocal(), r.t.StartedAt.AsLocal(), r.t.CompletedAt.AsLocal(), r.t.UpdatedAt.AsLocal(), r.t.BytesTransferred, r.t.OutputTail,
-                r.t.JobId, r.t.HostId, r.t.CreatedAt.AsLocal(), r.t.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.t.InstallAt.AsLocal(), r.t.StoredUntil.AsLocal(),
-                r.t.StartedAt is null ? null : r.ServedBy ?? (r.t.ServedByHostId is { } relay ? relay.ToString() : DistHost.ManagerHigherSystem));
+            yield return new DistJobStatus(r.JobName, r.HostName, r.Status, r.ExitCode,
+                r.Status == TargetStatus.Waiting && managerAlive == false ? DistJobStatus.NoManagerMessage : WithPowerNote(r.Message, r.PowerNote),
+                r.Attempt, r.QueuedAt.AsLocal(), r.StartedAt.AsLocal(), r.CompletedAt.AsLocal(), r.UpdatedAt.AsLocal(), r.BytesTransferred, r.OutputTail,
+                r.JobId, r.HostId, r.CreatedAt.AsLocal(), r.SegmentsTransferred, r.SegmentCount, r.TotalBytes, r.InstallAt.AsLocal(), r.StoredUntil.AsLocal(),
+                r.StartedAt is null ? null : r.ServedBy ?? (r.ServedByHostId is { } relay ? relay.ToString() : DistHost.ManagerHigherSystem));
         }
     }
+
+    /// <summary>A job whose targets are at least 1/<c>HostOrderShare</c> of the hosts is read in host order (see <see cref="StreamStatusAsync"/>).</summary>
+    private const int HostOrderShare = 4;
+
+    /// <summary>The columns a status row shows (not the signed settings, which are most of a target's bytes).</summary>
+    private sealed class StatusRow
+    {
+        public string JobName { get; init; } = "";
+        public string JobKey { get; init; } = "";
+        public string HostName { get; init; } = "";
+        public string HostKey { get; init; } = "";
+        public TargetStatus Status { get; init; }
+        public int? ExitCode { get; init; }
+        public string? Message { get; init; }
+        public string? PowerNote { get; init; }
+        public int Attempt { get; init; }
+        public DateTime? QueuedAt { get; init; }
+        public DateTime? StartedAt { get; init; }
+        public DateTime? CompletedAt { get; init; }
+        public DateTime UpdatedAt { get; init; }
+        public DateTime CreatedAt { get; init; }
+        public long BytesTransferred { get; init; }
+        public string? OutputTail { get; init; }
+        public int JobId { get; init; }
+        public Guid HostId { get; init; }
+        public int SegmentsTransferred { get; init; }
+        public int SegmentCount { get; init; }
+        public long TotalBytes { get; init; }
+        public DateTime? InstallAt { get; init; }
+        public DateTime? StoredUntil { get; init; }
+        public Guid? ServedByHostId { get; init; }
+        public string? ServedBy { get; init; }
+    }
+
+    /// <summary>Targets joined with their job, host and package: SQLite chooses the order (by target, then sorts).</summary>
+    private static IQueryable<StatusRow> StatusRows(DistDbContext db) =>
+        from t in db.Targets.AsNoTracking()
+        join j in db.Jobs on t.JobId equals j.Id
+        join h in db.Hosts on t.HostId equals h.Id
+        join p in db.Packages on j.PackageId equals p.Id
+        from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
+        select new StatusRow
+        {
+            JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, Status = t.Status, ExitCode = t.ExitCode, Message = t.Message,
+            PowerNote = t.PowerNote, Attempt = t.Attempt, QueuedAt = t.QueuedAt, StartedAt = t.StartedAt, CompletedAt = t.CompletedAt, UpdatedAt = t.UpdatedAt,
+            CreatedAt = t.CreatedAt, BytesTransferred = t.BytesTransferred, OutputTail = t.OutputTail, JobId = t.JobId, HostId = t.HostId,
+            SegmentsTransferred = t.SegmentsTransferred, SegmentCount = p.SegmentCount, TotalBytes = p.TotalBytes, InstallAt = t.InstallAt,
+            StoredUntil = t.StoredUntil, ServedByHostId = t.ServedByHostId, ServedBy = s == null ? null : s.Name,
+        };
+
+    /// <summary>
+    /// The same rows with the hosts as the outer loop: CROSS JOIN fixes SQLite's join order (job, then hosts by their
+    /// name index, then the target by (JobId, HostId)), so the rows come in host name order without a sort.
+    /// </summary>
+    private static IQueryable<StatusRow> StatusRowsInHostOrder(DistDbContext db) =>
+        from j in db.Jobs.AsNoTracking()
+        from h in db.Hosts
+        from t in db.Targets
+        where t.JobId == j.Id && t.HostId == h.Id
+        join p in db.Packages on j.PackageId equals p.Id
+        from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
+        select new StatusRow
+        {
+            JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, Status = t.Status, ExitCode = t.ExitCode, Message = t.Message,
+            PowerNote = t.PowerNote, Attempt = t.Attempt, QueuedAt = t.QueuedAt, StartedAt = t.StartedAt, CompletedAt = t.CompletedAt, UpdatedAt = t.UpdatedAt,
+            CreatedAt = t.CreatedAt, BytesTransferred = t.BytesTransferred, OutputTail = t.OutputTail, JobId = t.JobId, HostId = t.HostId,
+            SegmentsTransferred = t.SegmentsTransferred, SegmentCount = p.SegmentCount, TotalBytes = p.TotalBytes, InstallAt = t.InstallAt,
+            StoredUntil = t.StoredUntil, ServedByHostId = t.ServedByHostId, ServedBy = s == null ? null : s.Name,
+        };
 
     /// <summary>A target's message followed by what Wake-on-LAN or a -ShutdownAfter shutdown did for it, when either is known.</summary>
     private static string? WithPowerNote(string? message, string? note) => message is null ? note : note is null ? message : message + " " + note;

@@ -153,5 +153,34 @@ public sealed class JobLifecycleTests : IDisposable
         Assert.Single(await _folder.Engine.Packages.ListAsync());
     }
 
+    [Fact]
+    public async Task Status_rows_come_in_host_name_order_whether_the_job_reaches_most_hosts_or_few()
+    {
+        // Registered out of name order. "Wide" reaches every host (read from the hosts' name index), "Narrow" one host of
+        // nine (read by target and sorted): both answer in job, then host name order, with the same columns.
+        string[] names = ["pc-g", "pc-c", "PC-i", "pc-a", "pc-e", "pc-h", "pc-b", "pc-f", "pc-d"];
+        foreach (var name in names)
+        {
+            await _folder.RegisterHostAsync(name);
+        }
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Wide", "App", null, names));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Narrow", "App", null, ["pc-e"]));
+        await _folder.Engine.Jobs.StartAsync("Wide");
+        await _folder.Engine.Jobs.StartAsync("Narrow");
+
+        var wide = await _folder.Engine.Jobs.StreamStatusAsync(new JobStatusQuery("Wide")).ToListAsync();
+        Assert.Equal(names.OrderBy(n => n, StringComparer.OrdinalIgnoreCase), wide.Select(s => s.HostName));
+        Assert.All(wide, s => Assert.Equal(TargetStatus.Waiting, s.Status));
+        Assert.Equal("pc-e", Assert.Single(await _folder.Engine.Jobs.StreamStatusAsync(new JobStatusQuery("Narrow")).ToListAsync()).HostName);
+        // Filters apply on the host-order read too; the wildcard read of every job sorts jobs, then hosts.
+        Assert.Equal(["pc-a", "pc-b"], (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Wide", "pc-[ab]"))).Select(s => s.HostName));
+        Assert.Empty(await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Wide", null, [TargetStatus.Succeeded])));
+        var all = await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("*"));
+        Assert.Equal(["Narrow", .. Enumerable.Repeat("Wide", names.Length)], all.Select(s => s.JobName));
+        var fromBoth = all.Single(s => s.JobName == "Wide" && s.HostName == "pc-e");
+        Assert.Equivalent(wide.Single(s => s.HostName == "pc-e"), fromBoth);
+    }
+
     public void Dispose() => _folder.Dispose();
 }
