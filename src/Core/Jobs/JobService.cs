@@ -613,41 +613,48 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         public string? ServedBy { get; init; }
     }
 
+    /// <summary>The rows a status query joins, before they become <see cref="StatusRow"/>s by <see cref="ToStatusRow"/>.</summary>
+    private sealed class StatusJoin
+    {
+        public required JobRow Job { get; init; }
+        public required HostRow Host { get; init; }
+        public required TargetRow Target { get; init; }
+        public required PackageRow Package { get; init; }
+        public HostRow? ServedBy { get; init; }
+    }
+
+    /// <summary>The one projection of a status row: both join orders below read exactly these columns.</summary>
+    private static readonly System.Linq.Expressions.Expression<Func<StatusJoin, StatusRow>> ToStatusRow = r => new StatusRow
+    {
+        JobName = r.Job.Name, JobKey = r.Job.NameKey, HostName = r.Host.Name, HostKey = r.Host.NameKey, Status = r.Target.Status, ExitCode = r.Target.ExitCode,
+        Message = r.Target.Message, PowerNote = r.Target.PowerNote, Attempt = r.Target.Attempt, QueuedAt = r.Target.QueuedAt, StartedAt = r.Target.StartedAt,
+        CompletedAt = r.Target.CompletedAt, UpdatedAt = r.Target.UpdatedAt, CreatedAt = r.Target.CreatedAt, BytesTransferred = r.Target.BytesTransferred,
+        OutputTail = r.Target.OutputTail, JobId = r.Target.JobId, HostId = r.Target.HostId, SegmentsTransferred = r.Target.SegmentsTransferred,
+        SegmentCount = r.Package.SegmentCount, TotalBytes = r.Package.TotalBytes, InstallAt = r.Target.InstallAt, StoredUntil = r.Target.StoredUntil,
+        ServedByHostId = r.Target.ServedByHostId, ServedBy = r.ServedBy == null ? null : r.ServedBy.Name,
+    };
+
     /// <summary>Targets joined with their job, host and package: SQLite chooses the order (by target, then sorts).</summary>
     private static IQueryable<StatusRow> StatusRows(DistDbContext db) =>
-        from t in db.Targets.AsNoTracking()
-        join j in db.Jobs on t.JobId equals j.Id
-        join h in db.Hosts on t.HostId equals h.Id
-        join p in db.Packages on j.PackageId equals p.Id
-        from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
-        select new StatusRow
-        {
-            JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, Status = t.Status, ExitCode = t.ExitCode, Message = t.Message,
-            PowerNote = t.PowerNote, Attempt = t.Attempt, QueuedAt = t.QueuedAt, StartedAt = t.StartedAt, CompletedAt = t.CompletedAt, UpdatedAt = t.UpdatedAt,
-            CreatedAt = t.CreatedAt, BytesTransferred = t.BytesTransferred, OutputTail = t.OutputTail, JobId = t.JobId, HostId = t.HostId,
-            SegmentsTransferred = t.SegmentsTransferred, SegmentCount = p.SegmentCount, TotalBytes = p.TotalBytes, InstallAt = t.InstallAt,
-            StoredUntil = t.StoredUntil, ServedByHostId = t.ServedByHostId, ServedBy = s == null ? null : s.Name,
-        };
+        (from t in db.Targets.AsNoTracking()
+         join j in db.Jobs on t.JobId equals j.Id
+         join h in db.Hosts on t.HostId equals h.Id
+         join p in db.Packages on j.PackageId equals p.Id
+         from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
+         select new StatusJoin { Job = j, Host = h, Target = t, Package = p, ServedBy = s }).Select(ToStatusRow);
 
     /// <summary>
     /// The same rows with the hosts as the outer loop: CROSS JOIN fixes SQLite's join order (job, then hosts by their
     /// name index, then the target by (JobId, HostId)), so the rows come in host name order without a sort.
     /// </summary>
     private static IQueryable<StatusRow> StatusRowsInHostOrder(DistDbContext db) =>
-        from j in db.Jobs.AsNoTracking()
-        from h in db.Hosts
-        from t in db.Targets
-        where t.JobId == j.Id && t.HostId == h.Id
-        join p in db.Packages on j.PackageId equals p.Id
-        from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
-        select new StatusRow
-        {
-            JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, Status = t.Status, ExitCode = t.ExitCode, Message = t.Message,
-            PowerNote = t.PowerNote, Attempt = t.Attempt, QueuedAt = t.QueuedAt, StartedAt = t.StartedAt, CompletedAt = t.CompletedAt, UpdatedAt = t.UpdatedAt,
-            CreatedAt = t.CreatedAt, BytesTransferred = t.BytesTransferred, OutputTail = t.OutputTail, JobId = t.JobId, HostId = t.HostId,
-            SegmentsTransferred = t.SegmentsTransferred, SegmentCount = p.SegmentCount, TotalBytes = p.TotalBytes, InstallAt = t.InstallAt,
-            StoredUntil = t.StoredUntil, ServedByHostId = t.ServedByHostId, ServedBy = s == null ? null : s.Name,
-        };
+        (from j in db.Jobs.AsNoTracking()
+         from h in db.Hosts
+         from t in db.Targets
+         where t.JobId == j.Id && t.HostId == h.Id
+         join p in db.Packages on j.PackageId equals p.Id
+         from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
+         select new StatusJoin { Job = j, Host = h, Target = t, Package = p, ServedBy = s }).Select(ToStatusRow);
 
     /// <summary>A target's message followed by what Wake-on-LAN or a -ShutdownAfter shutdown did for it, when either is known.</summary>
     private static string? WithPowerNote(string? message, string? note) => message is null ? note : note is null ? message : message + " " + note;
@@ -659,7 +666,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var job = await FindRowAsync(db, jobName, cancellationToken);
-        // An offer (Available) only waits for its user: removing the job withdraws it at the agent's next poll, which harms nothing.
+        // An offer (Available) only waits for its user: removing the job withdraws it at once, which harms nothing.
         var busy = await db.Targets.CountAsync(t => t.JobId == job.Id && !HostService.FinalStatuses.Contains(t.Status) && t.Status != TargetStatus.Available, cancellationToken);
         if (busy > 0 && !force)
         {
