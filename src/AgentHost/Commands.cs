@@ -67,7 +67,13 @@ internal static class Commands
             DefaultValueFactory = _ => Protocol.Power.MagicPacket.DefaultPort,
         };
         var maxConnections = MaxConnectionsOption();
-        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home, adminLimit, auditRetention, wakeAddress, wakePort, maxConnections };
+        var database = new Option<string?>("--database")
+        {
+            Description = "The database: a PostgreSQL connection string (\"Host=db1;Database=jp1dist;Username=jp1dist\"), recorded in the data "
+                + "folder so that cmdlets on it and the next start use the same. Default: JP1DIST_DATABASE, else what the data folder "
+                + "records, else the SQLite file in the data folder.",
+        };
+        var command = new Command("manager", "Runs the manager: the agent API, the scheduler and the status store.") { listen, home, adminLimit, auditRetention, wakeAddress, wakePort, maxConnections, database };
         tls.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -103,9 +109,22 @@ internal static class Commands
                 await Console.Error.WriteLineAsync($"jp1dist manager: --wake-address '{wakeText}' is not an IP address.");
                 return CommandExitCodes.Usage;
             }
+            string? databaseSetting = null;
+            if (result.GetValue(database) is { } databaseText)
+            {
+                try
+                {
+                    databaseSetting = Core.Storage.DatabaseSettings.Parse(databaseText, "--database").ConnectionString;
+                }
+                catch (ArgumentException e)
+                {
+                    await Console.Error.WriteLineAsync($"jp1dist manager: {e.Message}");
+                    return CommandExitCodes.Usage;
+                }
+            }
             var options = new ManagerOptions
             {
-                ListenUrl = url, Home = result.GetValue(home), Tls = tls.Read(result), AdminRequestsPerMinute = result.GetValue(adminLimit),
+                ListenUrl = url, Home = result.GetValue(home), Database = databaseSetting, Tls = tls.Read(result), AdminRequestsPerMinute = result.GetValue(adminLimit),
                 AuditRetention = TimeSpan.FromDays(result.GetValue(auditRetention)), WakeAddress = wakeTo, WakePort = result.GetValue(wakePort),
                 MaxConnections = result.GetValue(maxConnections),
             };

@@ -24,7 +24,13 @@ public sealed class DistEngine : IDistServices
     private static readonly ConcurrentDictionary<string, DistEngine> Open = new(StringComparer.Ordinal);
 
     public DistEngine(DataFolder folder, TimeProvider? time = null)
-        : this(null, folder, time ?? TimeProvider.System, new DistDatabase(folder), new ContentStore(folder.ContentPath), DistCaller.Local)
+        : this(folder, null, time)
+    {
+    }
+
+    /// <summary>An engine on <paramref name="folder"/> whose tables are in <paramref name="database"/> (null: what <see cref="DatabaseSettings.Resolve"/> finds).</summary>
+    public DistEngine(DataFolder folder, DatabaseSettings? database, TimeProvider? time = null)
+        : this(null, folder, time ?? TimeProvider.System, new DistDatabase(folder, database), new ContentStore(folder.ContentPath), DistCaller.Local)
     {
     }
 

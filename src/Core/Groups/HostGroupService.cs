@@ -31,7 +31,7 @@ public sealed class HostGroupService(DistEngine engine) : IHostGroupService
         {
             await db.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
+        catch (DbUpdateException e) when (StorageErrors.IsDuplicate(e))
         {
             throw AlreadyExists(valid);
         }

@@ -32,7 +32,7 @@ public sealed class IdGroupService(DistEngine engine) : IIdGroupService
         {
             await db.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
+        catch (DbUpdateException e) when (StorageErrors.IsDuplicate(e))
         {
             throw AlreadyExists(valid);
         }

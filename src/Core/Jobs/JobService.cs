@@ -163,7 +163,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             change.Record(db, name, request);
             await db.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
+        catch (DbUpdateException e) when (StorageErrors.IsDuplicate(e))
         {
             throw JobAlreadyExists(name);
         }
@@ -286,11 +286,14 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     }
 
     /// <summary>The grouped query: (job, status, number of targets), grouped in the database.</summary>
-    internal static IQueryable<(int JobId, TargetStatus Status, int Count)> TargetCountQuery(DistDbContext db, IReadOnlyCollection<int> jobIds) =>
+    internal static IQueryable<TargetCount> TargetCountQuery(DistDbContext db, IReadOnlyCollection<int> jobIds) =>
         db.Targets.AsNoTracking()
             .Where(t => jobIds.Contains(t.JobId))
             .GroupBy(t => new { t.JobId, t.Status })
-            .Select(g => ValueTuple.Create(g.Key.JobId, g.Key.Status, g.Count()));
+            .Select(g => new TargetCount(g.Key.JobId, g.Key.Status, g.Count()));
+
+    /// <summary>One row of <see cref="TargetCountQuery"/> (a class, not a tuple: PostgreSQL's provider reads no tuples).</summary>
+    internal sealed record TargetCount(int JobId, TargetStatus Status, int Count);
 
     /// <summary>
     /// Executes a job: every destination gets a new attempt in Waiting, and the manager dispatches it at the

@@ -130,7 +130,7 @@ public sealed class PackageService(DistEngine engine) : IPackageService
             {
                 await db.SaveChangesAsync(cancellationToken);
             }
-            catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
+            catch (DbUpdateException e) when (StorageErrors.IsDuplicate(e))
             {
                 // Lost a race with another registration of the same name and version.
                 throw AlreadyExists(package.Name, package.Version);

@@ -65,7 +65,7 @@ public sealed class AccessKeyService(DistEngine engine) : IAccessKeyService
         {
             await db.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
+        catch (DbUpdateException e) when (StorageErrors.IsDuplicate(e))
         {
             throw AlreadyExists(name); // created by another process at the same moment
         }

@@ -188,7 +188,7 @@ public sealed class SigningKeyService(DistEngine engine, SigningKeyService? shar
             {
                 await db.SaveChangesAsync(cancellationToken);
             }
-            catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
+            catch (DbUpdateException e) when (StorageErrors.IsDuplicate(e))
             {
                 throw Conflict(old.Fingerprint);
             }
@@ -232,7 +232,7 @@ public sealed class SigningKeyService(DistEngine engine, SigningKeyService? shar
         {
             db.SaveChanges();
         }
-        catch (DbUpdateException e) when (e.InnerException is SqliteException { SqliteErrorCode: 19 })
+        catch (DbUpdateException e) when (StorageErrors.IsDuplicate(e))
         {
             // Another process recorded it first.
         }

@@ -5,8 +5,9 @@ using Microsoft.EntityFrameworkCore;
 namespace JP1Dist.Core.Storage;
 
 /// <summary>
-/// Opens the SQLite database of a data folder: schema by migrations, WAL so that a cmdlet and a
-/// running manager read while the other writes, and a busy timeout so that writers queue instead of failing.
+/// Opens a data folder's database, schema by migrations. On SQLite (the default, a file in the folder): WAL so that a
+/// cmdlet and a running manager read while the other writes, and a busy timeout so that writers queue instead of
+/// failing. On PostgreSQL (<see cref="DatabaseSettings"/>): the same model through Npgsql, with its own migrations.
 /// </summary>
 public sealed class DistDatabase
 {
@@ -14,19 +15,38 @@ public sealed class DistDatabase
     public const int BusyTimeoutSeconds = 30;
 
     private static readonly ConcurrentDictionary<string, Lazy<bool>> Migrated = new(StringComparer.Ordinal);
-    private readonly DbContextOptions<DistDbContext> _options;
+    private readonly DbContextOptions<DistDbContext>? _sqlite;
+    private readonly DbContextOptions<PostgresDistDbContext>? _postgres;
 
-    public DistDatabase(DataFolder folder)
+    /// <param name="folder">The data folder: the SQLite file, and the record of another database.</param>
+    /// <param name="settings">The database; when not given, the one <see cref="DatabaseSettings.Resolve"/> finds for the folder.</param>
+    public DistDatabase(DataFolder folder, DatabaseSettings? settings = null)
     {
         Folder = folder;
-        ConnectionString = BuildConnectionString(folder.DatabasePath);
-        _options = new DbContextOptionsBuilder<DistDbContext>()
-            .UseSqlite(ConnectionString)
-            .AddInterceptors(new BusyTimeoutInterceptor())
-            .Options;
+        Settings = settings ?? DatabaseSettings.Resolve(folder);
+        ConnectionString = Settings.ConnectionString;
+        if (Settings.Provider == DatabaseProvider.PostgreSql)
+        {
+            _postgres = new DbContextOptionsBuilder<PostgresDistDbContext>()
+                .UseNpgsql(ConnectionString)
+                .Options;
+        }
+        else
+        {
+            _sqlite = new DbContextOptionsBuilder<DistDbContext>()
+                .UseSqlite(ConnectionString)
+                .AddInterceptors(new BusyTimeoutInterceptor())
+                .Options;
+        }
     }
 
     public DataFolder Folder { get; }
+
+    /// <summary>Which database, and where.</summary>
+    public DatabaseSettings Settings { get; }
+
+    /// <summary>True on PostgreSQL, where several manager nodes may share the database.</summary>
+    public bool IsPostgreSql => Settings.Provider == DatabaseProvider.PostgreSql;
 
     /// <summary>The connection string the engine and Quartz share.</summary>
     public string ConnectionString { get; }
@@ -45,16 +65,27 @@ public sealed class DistDatabase
     public DistDbContext CreateContext()
     {
         EnsureMigrated();
-        return new DistDbContext(_options);
+        return NewContext();
     }
 
-    /// <summary>Applies pending migrations once per process and file, and turns WAL on (a property of the file).</summary>
+    private DistDbContext NewContext() => _postgres is not null ? new PostgresDistDbContext(_postgres) : new DistDbContext(_sqlite!);
+
+    /// <summary>
+    /// Applies pending migrations once per process and database, and on SQLite turns WAL on (a property of the file).
+    /// Several processes migrating one PostgreSQL database at once wait for each other (EF Core holds a lock on the
+    /// migrations history while it applies them).
+    /// </summary>
     public void EnsureMigrated()
     {
         Migrated.GetOrAdd(ConnectionString, _ => new Lazy<bool>(() =>
         {
             Folder.EnsureCreated();
-            using var context = new DistDbContext(_options);
+            using var context = NewContext();
+            if (_postgres is not null)
+            {
+                context.Database.Migrate();
+                return true;
+            }
             context.Database.OpenConnection();
             try
             {

@@ -6,9 +6,23 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace JP1Dist.Core.Storage;
 
-/// <summary>The engine's tables. Quartz keeps its own QRTZ_ tables in the same database.</summary>
-public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbContext(options)
+/// <summary>
+/// The engine's tables, on SQLite (this type, with the migrations in Storage/Migrations) or on PostgreSQL
+/// (<see cref="PostgresDistDbContext"/>, with its own migrations). Quartz keeps its own QRTZ_ tables in the same database.
+/// </summary>
+public class DistDbContext : DbContext
 {
+    public DistDbContext(DbContextOptions<DistDbContext> options)
+        : base(options)
+    {
+    }
+
+    /// <summary>For the PostgreSQL context: the same model, its own options type and migrations.</summary>
+    protected DistDbContext(DbContextOptions options)
+        : base(options)
+    {
+    }
+
     public DbSet<PackageRow> Packages => Set<PackageRow>();
     public DbSet<HostRow> Hosts => Set<HostRow>();
     public DbSet<EnrollmentTokenRow> EnrollmentTokens => Set<EnrollmentTokenRow>();
@@ -35,7 +49,7 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
-        // Every time is UTC; SQLite stores text, so the kind must be put back on read.
+        // Every time is UTC, to the microsecond; SQLite stores text, so the kind must be put back on read.
         configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
         configurationBuilder.Properties<DateTime?>().HaveConversion<UtcDateTimeConverter>();
     }
@@ -205,7 +219,39 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
         });
     }
 
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        CutTimes();
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        CutTimes();
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    /// <summary>Cuts the times of what is about to be saved to <see cref="StoredTime"/>'s precision, in the objects themselves.</summary>
+    private void CutTimes()
+    {
+        foreach (var entry in ChangeTracker.Entries())
+        {
+            if (entry.State is not (EntityState.Added or EntityState.Modified))
+            {
+                continue;
+            }
+            foreach (var property in entry.Properties)
+            {
+                if (property.CurrentValue is DateTime time && StoredTime.Of(time) is var cut && cut != time)
+                {
+                    property.CurrentValue = cut;
+                }
+            }
+        }
+    }
+
+    /// <summary>UTC and whole microseconds on write (<see cref="StoredTime"/>), also for values set by ExecuteUpdate; UTC kind on read.</summary>
     private sealed class UtcDateTimeConverter() : ValueConverter<DateTime, DateTime>(
-        v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(),
+        v => StoredTime.Of(v),
         v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
 }

@@ -1,3 +1,5 @@
+using Microsoft.EntityFrameworkCore;
+
 namespace JP1Dist.Core.Storage;
 
 /// <summary>
@@ -38,15 +40,27 @@ public sealed class GroupCommit
         {
             await using var db = _database.CreateContext();
             await using var transaction = await db.Database.BeginTransactionAsync();
+            // On PostgreSQL an error in a statement aborts the whole transaction; a savepoint per write keeps the
+            // others. SQLite goes on after a failed statement, so it needs none.
+            var savepoints = _database.IsPostgreSql;
             for (var i = 0; i < batch.Count; i++)
             {
+                if (savepoints)
+                {
+                    await transaction.CreateSavepointAsync("item");
+                }
                 try
                 {
                     outcomes[i] = (await batch[i].Work(db), null);
                 }
-                catch (Exception e) when (e is not Microsoft.Data.Sqlite.SqliteException)
+                catch (Exception e) when (!StorageErrors.IsDatabaseError(e) || e is DbUpdateException)
                 {
-                    // A refused write (its own check failed) changed nothing; the others go on.
+                    // A refused write (its own check failed, or a key someone else holds) changed nothing; the others go on.
+                    if (savepoints)
+                    {
+                        await transaction.RollbackToSavepointAsync("item");
+                    }
+                    db.ChangeTracker.Clear();
                     outcomes[i] = (null, e);
                 }
             }

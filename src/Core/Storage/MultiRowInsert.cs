@@ -7,7 +7,8 @@ namespace JP1Dist.Core.Storage;
 /// <summary>
 /// Writes many rows with multi-row INSERT statements instead of one tracked entity each (10,000 targets are 50
 /// statements). Parameters go through EF's type mappings, so ids and times are stored exactly as EF stores them; a
-/// null value is written as a NULL literal (EF maps no type for a null parameter).
+/// null value is written as a NULL literal (EF maps no type for a null parameter), a time as
+/// <see cref="StoredTime"/> cuts it.
 /// </summary>
 public static class MultiRowInsert
 {
@@ -26,7 +27,7 @@ public static class MultiRowInsert
         for (var start = 0; start < rows.Count; start += RowsPerStatement)
         {
             var sql = new StringBuilder(head);
-            var parameters = shared.Select(s => s.Value).ToList();
+            var parameters = shared.Select(s => Stored(s.Value)).ToList();
             for (var r = start; r < Math.Min(rows.Count, start + RowsPerStatement); r++)
             {
                 sql.Append(r == start ? "(" : ", (");
@@ -41,7 +42,7 @@ public static class MultiRowInsert
                     if (row[c] is { } value)
                     {
                         sql.Append(CultureInfo.InvariantCulture, $"{{{parameters.Count}}}");
-                        parameters.Add(value);
+                        parameters.Add(Stored(value));
                     }
                     else
                     {
@@ -53,4 +54,7 @@ public static class MultiRowInsert
             await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, cancellationToken);
         }
     }
+
+    /// <summary>A value as the model stores it: a time cut as its converter cuts it.</summary>
+    private static object Stored(object value) => value is DateTime time ? StoredTime.Of(time) : value;
 }

@@ -28,7 +28,7 @@ public static class ManagerControlApi
             {
                 await credentials.CheckAsync(context.RequestAborted);
             }
-            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or OperationCanceledException)
+            catch (Exception e) when (e is System.Data.Common.DbException or OperationCanceledException)
             {
             }
             signals.NotifyAll(); // resumed targets are served on the next look, not after the poll's timeout

@@ -28,11 +28,19 @@ public static class ManagerHost
         Core.Audit.AuditRetention.Check(options.AuditRetention);
         // Before anything is created or bound: a listener that would expose plain HTTP is refused here.
         var served = NodeServer.PrepareListener("manager", options.ListenUrl, options.Tls, folder.KeysPath);
-        var engine = new DistEngine(folder);
+        var database = Core.Storage.DatabaseSettings.Resolve(folder, options.Database);
+        if (options.Database is not null)
+        {
+            database.RecordIn(folder);
+        }
+        var engine = new DistEngine(folder, database);
         // Every change of targets here, and every nudge from elsewhere, signals a wait on job status: it need not look often.
         engine.TargetChanges.RecheckInterval = LongPoll.RecheckInterval;
         engine.Database.EnsureMigrated();
-        SchedulerStoreUpgrade.Apply(engine.Database.ConnectionString);
+        if (!engine.Database.IsPostgreSql)
+        {
+            SchedulerStoreUpgrade.Apply(engine.Database.ConnectionString); // builds before PostgreSQL support wrote only SQLite
+        }
         _ = engine.Signer.PublicKey; // create (or find) the signing key before the first agent asks for it
 
         var builder = NodeServer.CreateBuilder("manager", "JP1Dist Manager", folder.Root, folder.LogsPath, options.ListenUrl, options.QuietConsole, args, served, options.MaxConnections);
@@ -62,8 +70,17 @@ public static class ManagerHost
             q.ConfigureScheduler(s => s.InstanceName = "JP1Dist");
             q.UsePersistentStore(store =>
             {
-                // Never clustered: SQLite cannot hold Quartz's cluster locks, and this process is the only writer.
-                store.UseSqlite(engine.Database.ConnectionString);
+                if (engine.Database.IsPostgreSql)
+                {
+                    // Several manager nodes may share a PostgreSQL database: each trigger fires on one of them.
+                    store.UsePostgres(engine.Database.ConnectionString);
+                    store.UseClustering();
+                }
+                else
+                {
+                    // Never clustered: SQLite cannot hold Quartz's cluster locks, and this process is the only writer.
+                    store.UseSqlite(engine.Database.ConnectionString);
+                }
                 store.ProvisionSchema();
             });
         });

@@ -17,6 +17,12 @@ public sealed class ManagerOptions
     /// <summary>The data folder; null means JP1DIST_HOME or the application-data default.</summary>
     public string? Home { get; set; }
 
+    /// <summary>
+    /// The database (--database; see <see cref="Core.Storage.DatabaseSettings"/>): when given, it is recorded in the data folder.
+    /// Null: JP1DIST_DATABASE, else the data folder's record, else its SQLite file.
+    /// </summary>
+    public string? Database { get; set; }
+
     /// <summary>How often the manager looks for executions a cmdlet recorded, when no nudge arrives.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core;
@@ -81,13 +82,13 @@ public sealed class AuditRetentionTests : IDisposable
         await using var db = _folder.Engine.Database.CreateContext();
         foreach (var target in new[] { "recent", "new" })
         {
-            var delete = await Assert.ThrowsAsync<SqliteException>(() => db.AuditEntries.Where(a => a.Target == target).ExecuteDeleteAsync());
+            var delete = await Assert.ThrowsAnyAsync<DbException>(() => db.AuditEntries.Where(a => a.Target == target).ExecuteDeleteAsync());
             Assert.Contains("append-only", delete.Message, StringComparison.Ordinal);
         }
-        await Assert.ThrowsAsync<SqliteException>(() => db.Database.ExecuteSqlRawAsync("DELETE FROM AuditEntries"));
+        await Assert.ThrowsAnyAsync<DbException>(() => db.Database.ExecuteSqlRawAsync("DELETE FROM \"AuditEntries\""));
         foreach (var target in new[] { "old", "new" })
         {
-            var update = await Assert.ThrowsAsync<SqliteException>(() => db.AuditEntries.Where(a => a.Target == target)
+            var update = await Assert.ThrowsAnyAsync<DbException>(() => db.AuditEntries.Where(a => a.Target == target)
                 .ExecuteUpdateAsync(s => s.SetProperty(a => a.Principal, "someone else")));
             Assert.Contains("append-only", update.Message, StringComparison.Ordinal);
         }

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Security;
@@ -163,12 +164,13 @@ public sealed class AuditTests : IDisposable
         var before = await LastIdAsync();
         // Executing saves the job's counters with its entry, then writes the targets: a fault there (a full disk, say) rolls
         // back the entry with the rest.
-        await ExecuteSqlAsync("CREATE TRIGGER TestFault BEFORE INSERT ON Targets BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
-        await Assert.ThrowsAsync<SqliteException>(() => _folder.Engine.Jobs.StartAsync("J"));
+        await ExecuteSqlAsync(TestDatabase.FailInsertsInto("Targets", "disk full"));
+        await Assert.ThrowsAnyAsync<DbException>(() => _folder.Engine.Jobs.StartAsync("J"));
         Assert.Empty(await EntriesAfterAsync(before));
         Assert.Equal(0, (await _folder.Engine.Jobs.ListAsync("J")).Single().ExecutionCount);
 
-        await ExecuteSqlAsync("DROP TRIGGER TestFault; CREATE TRIGGER TestFault BEFORE INSERT ON HostGroups BEGIN SELECT RAISE(FAIL, 'disk full'); END;");
+        await ExecuteSqlAsync(TestDatabase.StopFailingInserts("Targets"));
+        await ExecuteSqlAsync(TestDatabase.FailInsertsInto("HostGroups", "disk full"));
         await Assert.ThrowsAnyAsync<Exception>(() => _folder.Engine.HostGroups.CreateAsync("G", null));
         Assert.Empty(await EntriesAfterAsync(before));
         Assert.Empty(await _folder.Engine.HostGroups.ListAsync());
@@ -192,10 +194,10 @@ public sealed class AuditTests : IDisposable
         // And the database refuses it, whatever code asks.
         await using (var db = _folder.Engine.Database.CreateContext())
         {
-            var update = await Assert.ThrowsAsync<SqliteException>(() => db.AuditEntries.ExecuteUpdateAsync(s => s.SetProperty(a => a.Principal, "someone else")));
+            var update = await Assert.ThrowsAnyAsync<DbException>(() => db.AuditEntries.ExecuteUpdateAsync(s => s.SetProperty(a => a.Principal, "someone else")));
             Assert.Contains("append-only", update.Message, StringComparison.Ordinal);
-            await Assert.ThrowsAsync<SqliteException>(() => db.AuditEntries.ExecuteDeleteAsync());
-            await Assert.ThrowsAsync<SqliteException>(() => db.Database.ExecuteSqlRawAsync("DELETE FROM AuditEntries"));
+            await Assert.ThrowsAnyAsync<DbException>(() => db.AuditEntries.ExecuteDeleteAsync());
+            await Assert.ThrowsAnyAsync<DbException>(() => db.Database.ExecuteSqlRawAsync("DELETE FROM \"AuditEntries\""));
         }
         Assert.Equal(entries, await _folder.Engine.Audit.ListAsync(new AuditQuery()));
     }

@@ -247,6 +247,7 @@ public sealed class HierarchyTests : IDisposable
         var ids = await TreeAsync();
         var expiry = DateTime.Now.AddDays(30);
         await PackageAsync(expiry);
+        expiry = StoredTime.Of(expiry).ToLocalTime(); // times are kept to the microsecond
         await Engine.Jobs.CreateAsync(new NewJobRequest("Store", "App", null, ["r1", "r2"], JobType.TransferToRelay));
         var first = await Engine.Jobs.StartAsync("Store");
         Assert.Equal(2, await _distribution.DispatchAsync(first.ExecutionId, default));
@@ -320,6 +321,7 @@ public sealed class HierarchyTests : IDisposable
         Assert.Empty(await Engine.Packages.ListAsync());
         var expiry = DateTime.Now.AddDays(7);
         var package = await PackageAsync(expiry);
+        expiry = StoredTime.Of(expiry).ToLocalTime(); // times are kept to the microsecond
         Assert.Equal(expiry, package.ExpiresAt);
         Assert.Equal("ExpiresAtInPast", (await Assert.ThrowsAsync<DistException>(() => Engine.Packages.SetExpiryAsync("App", "1.0", DateTime.Now.AddDays(-1)))).ErrorId);
         Assert.Equal(expiry, (await Engine.Packages.ListAsync()).Single().ExpiresAt);

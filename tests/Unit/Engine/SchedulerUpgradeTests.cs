@@ -9,7 +9,7 @@ namespace JP1Dist.Tests.Engine;
 /// <summary>A trigger that an earlier build scheduled still fires after an upgrade that moved its job class.</summary>
 public sealed class SchedulerUpgradeTests
 {
-    [Fact]
+    [SqliteOnlyFact("the builds whose triggers named the former class stored them in SQLite only")]
     public async Task An_execution_scheduled_under_the_former_job_class_name_fires_after_the_upgrade()
     {
         using var folder = new TestFolder();

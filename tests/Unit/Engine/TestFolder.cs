@@ -12,7 +12,7 @@ public sealed class TestFolder : IDisposable
     {
         Root = Path.Combine(Path.GetTempPath(), "jp1dist-unit-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(Root);
-        Engine = new DistEngine(new DataFolder(Path.Combine(Root, "home")), time);
+        Engine = TestDatabase.Engine(Path.Combine(Root, "home"), time);
     }
 
     public string Root { get; }
@@ -46,6 +46,7 @@ public sealed class TestFolder : IDisposable
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        TestDatabase.Release(Path.Combine(Root, "home"));
         try
         {
             Directory.Delete(Root, recursive: true);

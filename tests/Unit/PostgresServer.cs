@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace JP1Dist.Tests;
+
+/// <summary>
+/// A throw-away PostgreSQL server for the tests: Debian's packages (installed with apt-get when missing and the tests
+/// run as root), a cluster in a temporary folder, listening on a free port of 127.0.0.1 only, stopped and removed when
+/// the test process ends. initdb refuses root, so as root the server runs as the <c>postgres</c> account.
+/// </summary>
+public sealed class PostgresServer
+{
+    private static readonly Lazy<PostgresServer> Lazy = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private readonly string _bin;
+    private readonly string _folder;
+    private readonly bool _asPostgresUser;
+
+    private PostgresServer(string bin, string folder, int port, bool asPostgresUser)
+    {
+        _bin = bin;
+        _folder = folder;
+        _asPostgresUser = asPostgresUser;
+        Port = port;
+        ConnectionString = new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1", Port = port, Username = "postgres", Database = "postgres", Pooling = true, MaxPoolSize = 20,
+            Timeout = 30, CommandTimeout = 120,
+        }.ConnectionString;
+    }
+
+    /// <summary>The server every test of this process shares (started on first use).</summary>
+    public static PostgresServer Shared => Lazy.Value;
+
+    public int Port { get; }
+
+    /// <summary>A superuser connection to the server's <c>postgres</c> database.</summary>
+    public string ConnectionString { get; }
+
+    private static PostgresServer Start()
+    {
+        var bin = FindBin() ?? InstallAndFind() ?? throw new InvalidOperationException(
+            "PostgreSQL's server binaries (/usr/lib/postgresql/*/bin) are missing and `apt-get install postgresql` did not provide them.");
+        var root = Environment.UserName == "root";
+        var folder = Path.Combine(Path.GetTempPath(), "jp1dist-pg-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        if (root)
+        {
+            Run("chown", "postgres", folder);
+        }
+        var port = FreePort();
+        RunAs(root, Path.Combine(bin, "initdb"), "-D", Path.Combine(folder, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync");
+        // A server for tests: nothing it holds needs to survive a crash of the machine.
+        RunAs(root, Path.Combine(bin, "pg_ctl"), "-D", Path.Combine(folder, "data"), "-l", Path.Combine(folder, "server.log"), "-w", "-t", "60",
+            "-o", $"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=500 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            "start");
+        var server = new PostgresServer(bin, folder, port, root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop();
+        return server;
+    }
+
+    private void Stop()
+    {
+        try
+        {
+            NpgsqlConnection.ClearAllPools();
+            RunAs(_asPostgresUser, Path.Combine(_bin, "pg_ctl"), "-D", Path.Combine(_folder, "data"), "-m", "immediate", "-w", "stop");
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static string? FindBin() =>
+        Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin"))
+                .Where(b => File.Exists(Path.Combine(b, "initdb")) && File.Exists(Path.Combine(b, "pg_ctl")))
+                .OrderByDescending(b => b, StringComparer.Ordinal).FirstOrDefault()
+            : null;
+
+    private static string? InstallAndFind()
+    {
+        if (Environment.UserName != "root" || !File.Exists("/usr/bin/apt-get"))
+        {
+            return null;
+        }
+        try
+        {
+            Run("apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql");
+        }
+        catch (InvalidOperationException)
+        {
+            try
+            {
+                Run("apt-get", "update", "-q");
+                Run("apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql");
+            }
+            catch (InvalidOperationException)
+            {
+                return null;
+            }
+        }
+        return FindBin();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static void RunAs(bool asPostgresUser, string program, params string[] arguments)
+    {
+        if (asPostgresUser)
+        {
+            Run("runuser", ["-u", "postgres", "--", program, .. arguments]);
+        }
+        else
+        {
+            Run(program, arguments);
+        }
+    }
+
+    private static void Run(string program, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start " + program);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"{program} did not finish within 5 minutes.");
+        }
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {stderr.Result}{stdout.Result}");
+        }
+    }
+}
