@@ -27,10 +27,13 @@ public static class TestDatabase
     /// <summary>The name shown in test output.</summary>
     public static string Name => IsPostgreSql ? "PostgreSQL" : "SQLite";
 
-    /// <summary>Makes <paramref name="home"/> use a fresh database of the tests' provider (nothing to do for SQLite: the folder's own file).</summary>
+    /// <summary>
+    /// Makes <paramref name="home"/> use a fresh database of the tests' provider, unless it has one already (nothing to do
+    /// for SQLite: the folder's own file).
+    /// </summary>
     public static void Prepare(string home)
     {
-        if (IsPostgreSql)
+        if (IsPostgreSql && !File.Exists(DatabaseSettings.RecordPath(new DataFolder(home))))
         {
             NewPostgresDatabase().RecordIn(new DataFolder(home));
         }

@@ -30,7 +30,7 @@ public sealed class DiskFullProcessTests(ITestOutputHelper output) : IAsyncLifet
             return; // skipped: see SmallVolumeFact
         }
         var home = Path.Combine(_root, "home");
-        _engine = new DistEngine(new DataFolder(home));
+        _engine = TestDatabase.Engine(home);
         _manager = NodeProcess.Start(null, "manager", "--listen", "http://127.0.0.1:0", "--home", home);
         _url = (await Eventually.ForAsync(async () => (await _engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == _manager.Process.Id && m.IsAlive),
             "the manager announced itself", _manager)).Url;

@@ -42,7 +42,7 @@ public sealed class DispatchRecoveryTests(ITestOutputHelper output) : IDisposabl
     public async Task A_manager_killed_at_any_instant_of_a_dispatch_finishes_it_after_a_restart_queuing_each_target_once()
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var engine = new DistEngine(new DataFolder(Home));
+        var engine = TestDatabase.Engine(Home);
         var token = (await engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("dispatch test"))).Token!;
         var names = Enumerable.Range(0, Hosts).Select(i => $"pc-{i:0000}").ToList();
         foreach (var name in names)

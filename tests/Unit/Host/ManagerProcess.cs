@@ -29,7 +29,7 @@ public sealed class ManagerProcess : IAsyncDisposable
     {
         var root = Path.Combine(Path.GetTempPath(), "jp1dist-manager-" + Guid.NewGuid().ToString("N")[..8]);
         var home = Path.Combine(root, "home");
-        var engine = new DistEngine(new DataFolder(home));
+        var engine = TestDatabase.Engine(home);
         if (prepare is not null)
         {
             await prepare(engine);

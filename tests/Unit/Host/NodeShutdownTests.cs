@@ -22,7 +22,7 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
             return; // Windows has no SIGTERM; its service stop goes through the same host shutdown.
         }
         var home = Path.Combine(_root, "home");
-        var engine = new DistEngine(new DataFolder(home));
+        var engine = TestDatabase.Engine(home);
         var token = await engine.Hosts.NewEnrollmentTokenAsync("shutdown test");
         var relayToken = await engine.Hosts.NewEnrollmentTokenAsync(new JP1Dist.Contracts.NewEnrollmentTokenRequest("shutdown test relay", Relay: true));
 

@@ -211,7 +211,7 @@ public sealed class TlsProcessTests(HttpsManagerFixture manager, ITestOutputHelp
                  })
         {
             var home = Path.Combine(manager.Root, "admin-home-" + Guid.NewGuid().ToString("N")[..6]);
-            var engine = new DistEngine(new DataFolder(home));
+            var engine = TestDatabase.Engine(home);
             using var node = NodeProcess.Start(environment, ["manager", "--listen", "https://127.0.0.1:0", "--home", home, .. arguments]);
             try
             {
@@ -270,7 +270,7 @@ public sealed class HttpsManagerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var home = Path.Combine(Root, "home");
-        Engine = new DistEngine(new DataFolder(home));
+        Engine = TestDatabase.Engine(home);
         SigningKey = Fingerprints.OfPublicKey(Engine.Signer.PublicKey)!;
         _manager = NodeProcess.Start(null, "manager", "--listen", "https://127.0.0.1:0", "--home", home);
         for (var deadline = DateTime.UtcNow.AddSeconds(90); DateTime.UtcNow < deadline && !_manager.Process.HasExited; await Task.Delay(200))

@@ -40,8 +40,14 @@ public sealed class PesterFilesTests(ITestOutputHelper output)
         Directory.CreateDirectory(home);
         try
         {
-            // Each file gets its own product home so files cannot see each other's state.
-            await RunFileAsync(output, file, home, Path.Combine(home, "pester-result.json"), new Dictionary<string, string>());
+            // Each file gets its own product home so files cannot see each other's state; on PostgreSQL its own database
+            // too, through the variable the cmdlets and every manager the file starts read.
+            var environment = new Dictionary<string, string>();
+            if (TestDatabase.NewDatabaseSetting() is { } database)
+            {
+                environment[Core.Storage.DatabaseSettings.Variable] = database;
+            }
+            await RunFileAsync(output, file, home, Path.Combine(home, "pester-result.json"), environment);
         }
         finally
         {

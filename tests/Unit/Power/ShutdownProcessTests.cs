@@ -27,7 +27,7 @@ public sealed class ShutdownProcessTests(ITestOutputHelper output) : IAsyncLifet
     public async Task InitializeAsync()
     {
         var home = Path.Combine(_root, "home");
-        _engine = new DistEngine(new DataFolder(home));
+        _engine = TestDatabase.Engine(home);
         var manager = Start("manager", "--listen", "http://127.0.0.1:0", "--home", home);
         _url = (await Eventually.ForAsync(async () => (await _engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive),
             "the manager announced itself", manager)).Url;

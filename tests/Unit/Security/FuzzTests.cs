@@ -50,7 +50,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         var exe = Path.Combine(Repository.Root, "out", "jp1dist", OperatingSystem.IsWindows() ? "jp1dist.exe" : "jp1dist");
         Assert.True(File.Exists(exe), $"{exe} is built with the solution; build it first.");
         var home = Path.Combine(_root, "home");
-        var engine = new DistEngine(new DataFolder(home));
+        var engine = TestDatabase.Engine(home);
         var token = await engine.Hosts.NewEnrollmentTokenAsync("fuzz");
         var relayToken = await engine.Hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("fuzz relays", Relay: true));
 

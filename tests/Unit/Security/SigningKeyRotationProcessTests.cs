@@ -48,7 +48,7 @@ public sealed class SigningKeyRotationProcessTests(ITestOutputHelper output) : I
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_root);
-        _engine = new DistEngine(new DataFolder(Home));
+        _engine = TestDatabase.Engine(Home);
         var manager = Start("manager", "--listen", "http://127.0.0.1:0", "--home", Home);
         _managerUrl = (await Eventually.ForAsync(async () => (await _engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == manager.Process.Id && m.IsAlive),
             "the manager announced itself", manager, Wait)).Url;
