@@ -44,7 +44,8 @@ public sealed class PostgresServer
         var bin = FindBin() ?? InstallAndFind() ?? throw new InvalidOperationException(
             "PostgreSQL's server binaries (/usr/lib/postgresql/*/bin) are missing and `apt-get install postgresql` did not provide them.");
         var root = Environment.UserName == "root";
-        var folder = Path.Combine(Path.GetTempPath(), "jp1dist-pg-" + Guid.NewGuid().ToString("N")[..8]);
+        RemoveStopped();
+        var folder = Path.Combine(Path.GetTempPath(), FolderPrefix + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
         if (root)
         {
@@ -61,6 +62,31 @@ public sealed class PostgresServer
         return server;
     }
 
+    private const string FolderPrefix = "jp1dist-pg-";
+
+    /// <summary>Removes the folders of earlier runs' servers that no longer run (a run killed before it could clean up).</summary>
+    private static void RemoveStopped()
+    {
+        foreach (var folder in Directory.GetDirectories(Path.GetTempPath(), FolderPrefix + "*"))
+        {
+            if (!File.Exists(Path.Combine(folder, "data", "postmaster.pid")))
+            {
+                TryDelete(folder);
+            }
+        }
+    }
+
+    private static void TryDelete(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
     private void Stop()
     {
         try
@@ -71,13 +97,7 @@ public sealed class PostgresServer
         catch (InvalidOperationException)
         {
         }
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        TryDelete(_folder);
     }
 
     private static string? FindBin() =>

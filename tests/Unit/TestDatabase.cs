@@ -21,8 +21,28 @@ public static class TestDatabase
 
     private static readonly Lazy<string> Template = new(CreateTemplate, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    /// <summary>True when the tests run on PostgreSQL.</summary>
-    public static bool IsPostgreSql { get; } = string.Equals(Environment.GetEnvironmentVariable(ProviderVariable), "postgresql", StringComparison.OrdinalIgnoreCase);
+    /// <summary>True when the tests run on PostgreSQL: the tests/Postgres build of this suite, or the variable says so.</summary>
+    public static bool IsPostgreSql { get; } =
+#if POSTGRESQL_SUITE
+        true;
+#else
+        string.Equals(Environment.GetEnvironmentVariable(ProviderVariable), "postgresql", StringComparison.OrdinalIgnoreCase);
+#endif
+
+    /// <summary>Null when a PostgreSQL server is at hand (starting one if needed), else why not.</summary>
+    public static string? PostgresUnavailable()
+    {
+        try
+        {
+            using var connection = new NpgsqlConnection(Admin("postgres"));
+            connection.Open();
+            return null;
+        }
+        catch (Exception e) when (e is InvalidOperationException or NpgsqlException or IOException or System.ComponentModel.Win32Exception)
+        {
+            return e.Message;
+        }
+    }
 
     /// <summary>The name shown in test output.</summary>
     public static string Name => IsPostgreSql ? "PostgreSQL" : "SQLite";

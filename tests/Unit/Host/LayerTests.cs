@@ -18,7 +18,7 @@ public sealed class LayerTests
         // Assembly, and what it may reference besides the .NET runtime itself.
         { "JP1Dist.Protocol", [] },
         { "JP1Dist.Contracts", ["JP1Dist.Protocol"] },
-        { "JP1Dist.Core", ["JP1Dist.Protocol", "JP1Dist.Contracts", "Microsoft.EntityFrameworkCore*", "Microsoft.Data.Sqlite", "SQLitePCLRaw*", "Microsoft.Extensions.*Abstractions"] },
+        { "JP1Dist.Core", ["JP1Dist.Protocol", "JP1Dist.Contracts", "Microsoft.EntityFrameworkCore*", "Microsoft.Data.Sqlite", "SQLitePCLRaw*", "Npgsql*", "Microsoft.Extensions.*Abstractions"] },
         { "JP1Dist.Client", ["JP1Dist.Protocol", "JP1Dist.Contracts"] },
         { "JP1Dist.Agent", ["JP1Dist.Protocol", "Microsoft.Extensions.Hosting.Abstractions", "Microsoft.Extensions.Logging.Abstractions"] },
     };

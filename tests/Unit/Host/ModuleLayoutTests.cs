@@ -25,11 +25,11 @@ public sealed class ModuleLayoutTests
     [Fact]
     public void The_module_ships_only_what_a_session_loads()
     {
-        // What a session loads: our contracts, protocol and engine, and what the engine uses (EF Core on SQLite and the
-        // few Microsoft.Extensions libraries EF Core needs). Anything else added to the module's closure fails here:
+        // What a session loads: our contracts, protocol and engine, and what the engine uses (EF Core on SQLite or
+        // PostgreSQL through Npgsql, and the few Microsoft.Extensions libraries EF Core needs). Anything else added to the module's closure fails here:
         // a session never runs a server, an agent or a scheduler.
         string[] allowed = ["JP1Dist.PowerShell", "JP1Dist.PowerShell.Loader", "JP1Dist.Contracts", "JP1Dist.Protocol", "JP1Dist.Core", "JP1Dist.Client",
-            "Microsoft.EntityFrameworkCore*", "Microsoft.Data.Sqlite", "SQLitePCLRaw.*", "Microsoft.Extensions.Caching.*",
+            "Microsoft.EntityFrameworkCore*", "Microsoft.Data.Sqlite", "SQLitePCLRaw.*", "Npgsql", "Npgsql.EntityFrameworkCore.PostgreSQL", "Microsoft.Extensions.Caching.*",
             "Microsoft.Extensions.Configuration.Abstractions", "Microsoft.Extensions.DependencyInjection*", "Microsoft.Extensions.DependencyModel",
             "Microsoft.Extensions.Logging", "Microsoft.Extensions.Logging.Abstractions", "Microsoft.Extensions.Options", "Microsoft.Extensions.Primitives"];
         var unexpected = Directory.GetFiles(Module, "*.dll", SearchOption.AllDirectories)
