@@ -59,9 +59,18 @@ public sealed class ManagerNodesProcessTests(ITestOutputHelper output) : IDispos
             var waits = hosts.Select(h => engineB.Signals.WaitAsync(h, Timeout.InfiniteTimeSpan, stop.Token)).ToList();
             var bystander = engineB.Signals.WaitAsync(Guid.NewGuid(), Timeout.InfiniteTimeSpan, stop.Token);
             var statusWait = engineB.TargetChanges.Next;
+            var clock = Stopwatch.StartNew();
             engineA.Signals.Notify(hosts);
             engineA.TargetChanges.Notify();
             await Bounded(Task.WhenAll(waits), $"the {hostCount} polls on the other node are woken");
+            output.WriteLine($"{hostCount} polls on the other node woken {clock.Elapsed.TotalMilliseconds:0.0} ms after the signal");
+            // One poll, as a dispatch to one host wakes it.
+            var one = Guid.NewGuid();
+            var single = engineB.Signals.WaitAsync(one, Timeout.InfiniteTimeSpan, stop.Token);
+            clock.Restart();
+            engineA.Signals.Notify([one]);
+            await Bounded(single, "one poll on the other node is woken");
+            output.WriteLine($"one poll on the other node woken {clock.Elapsed.TotalMilliseconds:0.0} ms after the signal");
             await Bounded(statusWait, "a wait on job status on the other node looks again");
             Assert.False(bystander.IsCompleted, "a poll of a host nobody named is not woken");
 
