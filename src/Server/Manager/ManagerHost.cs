@@ -153,11 +153,11 @@ internal sealed class ManagerHeartbeat(
         var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? options.ListenUrl;
         if (served.Pin is { } pin)
         {
-            logger.LogInformation("Manager listening on {Url} with data folder {Home}; certificate pin {Pin}", url, distribution.Folder, pin);
+            logger.LogInformation("Manager (process {ProcessId}) listening on {Url} with data folder {Home}; certificate pin {Pin}", Environment.ProcessId, url, distribution.Folder, pin);
         }
         else
         {
-            logger.LogInformation("Manager listening on {Url} with data folder {Home}", url, distribution.Folder);
+            logger.LogInformation("Manager (process {ProcessId}) listening on {Url} with data folder {Home}", Environment.ProcessId, url, distribution.Folder);
         }
         try
         {
