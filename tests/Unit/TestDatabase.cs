@@ -113,7 +113,12 @@ public static class TestDatabase
         {
             return;
         }
-        var settings = DatabaseSettings.Parse(File.ReadAllText(record), record);
+        Drop(DatabaseSettings.Parse(File.ReadAllText(record), record));
+    }
+
+    /// <summary>Drops a database <see cref="NewPostgresDatabase"/> made, after closing this process's connections to it.</summary>
+    public static void Drop(DatabaseSettings settings)
+    {
         using (var connection = new NpgsqlConnection(settings.ConnectionString))
         {
             NpgsqlConnection.ClearPool(connection);

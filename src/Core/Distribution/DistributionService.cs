@@ -83,15 +83,29 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
 
     /// <summary>
     /// The execution time has come: its waiting targets become queued, and their hosts are woken. A host whose known
-    /// facts already fail the install conditions becomes ConditionNotMet instead and is not sent the package.
+    /// facts already fail the install conditions becomes ConditionNotMet instead and is not sent the package. Once per
+    /// execution: a dispatch of an execution already dispatched (its trigger fired again, on this node or another) queues
+    /// nothing and answers 0.
     /// </summary>
-    public async Task<int> DispatchAsync(int executionId, CancellationToken cancellationToken)
+    public async Task<int> DispatchAsync(int executionId, CancellationToken cancellationToken) =>
+        await DispatchOnceAsync(executionId, cancellationToken) ?? 0;
+
+    /// <summary>What <see cref="DispatchAsync"/> does; null when the execution had been dispatched already (nothing done).</summary>
+    public async Task<int?> DispatchOnceAsync(int executionId, CancellationToken cancellationToken)
     {
         var now = engine.Now;
         List<Guid> hosts;
         await using (var db = engine.Database.CreateContext())
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
+            // The claim, first: one dispatch per execution, whichever node (or recovered trigger) fires it. A second one at
+            // the same time waits for the first's commit on this row and finds it dispatched; if the first never commits
+            // (its manager died), the claim was never made and the second dispatches.
+            if (await db.JobExecutions.Where(x => x.Id == executionId && x.DispatchedAt == null)
+                    .ExecuteUpdateAsync(s => s.SetProperty(x => x.DispatchedAt, now), cancellationToken) == 0)
+            {
+                return null;
+            }
             var waiting = await (from t in db.Targets
                                  join h in db.Hosts on t.HostId equals h.Id
                                  where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
@@ -132,8 +146,6 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     .SetProperty(t => t.QueuedAt, now)
                     .SetProperty(t => t.UpdatedAt, now)
                     .SetProperty(t => t.Message, (string?)null), cancellationToken);
-            await db.JobExecutions.Where(x => x.Id == executionId)
-                .ExecuteUpdateAsync(s => s.SetProperty(x => x.DispatchedAt, now), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         signals.Notify(hosts);

@@ -7,6 +7,11 @@ namespace JP1Dist.Core.Distribution;
 /// of the relays above it, since a relay polls for every host below it. The node tells it each host's higher system
 /// (<see cref="Learn"/>), so a change for one host wakes that host and the relays on its way up, not every relay. A
 /// host this node does not know (registered through another manager node) wakes every relay, as before.
+/// <para>
+/// Several manager nodes on one database each hold their own polls: what this node signals is also handed to
+/// <see cref="Published"/>, which passes it to the other nodes (PostgreSQL NOTIFY), and what they signal arrives through
+/// <see cref="NotifyHere"/> and <see cref="NotifyAllHere"/>, which wake this node's polls without passing it on again.
+/// </para>
 /// </summary>
 public sealed class HostSignals
 {
@@ -24,8 +29,25 @@ public sealed class HostSignals
     /// <summary>Records a host's higher system (null: this node itself), at registration or when the node starts.</summary>
     public void Learn(Guid hostId, Guid? parentId) => _parents[hostId] = parentId;
 
-    /// <summary>Wakes every poll of these hosts that is waiting now, and the polls of the relays above them.</summary>
+    /// <summary>
+    /// Told of every signal made on this node (the hosts named, or null for every poll), after it woke this node's polls:
+    /// the manager's link to its peer nodes. Null when there is none (one node, or a session's engine).
+    /// </summary>
+    public Action<IReadOnlyCollection<Guid>?>? Published { get; set; }
+
+    /// <summary>Wakes every poll of these hosts that is waiting now, and the polls of the relays above them, here and on the peer nodes.</summary>
     public void Notify(IEnumerable<Guid> hostIds)
+    {
+        var named = hostIds as IReadOnlyCollection<Guid> ?? hostIds.ToList();
+        NotifyHere(named);
+        if (named.Count > 0)
+        {
+            Published?.Invoke(named);
+        }
+    }
+
+    /// <summary>What <see cref="Notify"/> does on this node only: for a signal that came from a peer node.</summary>
+    public void NotifyHere(IEnumerable<Guid> hostIds)
     {
         var woken = new HashSet<Guid>();
         var unknown = false;
@@ -68,8 +90,15 @@ public sealed class HostSignals
         }
     }
 
-    /// <summary>Wakes every waiting poll (a resumed job: its hosts ask again at once).</summary>
+    /// <summary>Wakes every waiting poll (a resumed job: its hosts ask again at once), here and on the peer nodes.</summary>
     public void NotifyAll()
+    {
+        NotifyAllHere();
+        Published?.Invoke(null);
+    }
+
+    /// <summary>What <see cref="NotifyAll"/> does on this node only: for a signal that came from a peer node.</summary>
+    public void NotifyAllHere()
     {
         foreach (var id in _waiters.Keys)
         {

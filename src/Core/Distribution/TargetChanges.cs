@@ -33,8 +33,21 @@ public sealed class TargetChanges
         }
     }
 
-    /// <summary>Wakes every wait now waiting.</summary>
-    public void Notify() => Interlocked.Exchange(ref _next, null)?.TrySetResult();
+    /// <summary>
+    /// Told of every change signalled on this node: the manager's link to its peer nodes (PostgreSQL NOTIFY), whose waits
+    /// look again too. Null when there is none.
+    /// </summary>
+    public Action? Published { get; set; }
+
+    /// <summary>Wakes every wait now waiting, here and on the peer nodes.</summary>
+    public void Notify()
+    {
+        NotifyHere();
+        Published?.Invoke();
+    }
+
+    /// <summary>Wakes every wait of this node now waiting: for a change a peer node signalled.</summary>
+    public void NotifyHere() => Interlocked.Exchange(ref _next, null)?.TrySetResult();
 
     private static TaskCompletionSource New() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

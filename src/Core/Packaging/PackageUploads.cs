@@ -48,12 +48,12 @@ public sealed class PackageUploads
     private const string DescriptionFile = "upload.json";
 
     private readonly DistEngine _engine;
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks;
+    private readonly ConcurrentDictionary<string, UploadGate> _locks;
 
     internal PackageUploads(DistEngine engine, PackageUploads? local)
     {
         _engine = engine;
-        _locks = local?._locks ?? new ConcurrentDictionary<string, SemaphoreSlim>(StringComparer.Ordinal);
+        _locks = local?._locks ?? new ConcurrentDictionary<string, UploadGate>(StringComparer.Ordinal);
     }
 
     private string Root => _engine.Folder.UploadsPath;
@@ -276,6 +276,10 @@ public sealed class PackageUploads
         foreach (var folder in Directory.EnumerateDirectories(Root))
         {
             var id = Path.GetFileName(folder);
+            if (!IsId(id))
+            {
+                continue; // not an upload
+            }
             var description = ReadOrNull(folder);
             var touched = description?.TouchedAt ?? Directory.GetLastWriteTimeUtc(folder);
             if (_engine.Now - touched < Expiry)
@@ -438,7 +442,61 @@ public sealed class PackageUploads
         }
     }
 
-    private SemaphoreSlim Gate(string id) => _locks.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
+    /// <summary>
+    /// One upload's lock: in this process a semaphore, and across the manager nodes that share the data folder a lock on a
+    /// file of the folder's locks/ (one of 256, chosen by the id's first two digits, never removed), so that two nodes behind a
+    /// load balancer never append to, complete or remove the same upload at once.
+    /// </summary>
+    private UploadGate Gate(string id) => _locks.GetOrAdd(id, key => new UploadGate(Path.Combine(_engine.Folder.LocksPath, "upload-" + key[..2] + ".lock")));
+
+    /// <summary>A semaphore for this process and a file lock for the others: taken in that order, released in the other.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
+        "Lives as long as its engine; the lock file is held only between WaitAsync and Release, which closes it, and a SemaphoreSlim whose wait handle is never asked for holds nothing to release.")]
+    private sealed class UploadGate(string lockPath)
+    {
+        /// <summary>
+        /// The HResult of the IOException for a file another holder has locked: ERROR_SHARING_VIOLATION on Windows, the
+        /// errno EWOULDBLOCK of flock elsewhere (11 on Linux, 35 on macOS).
+        /// </summary>
+        private static readonly int SharingViolation = OperatingSystem.IsWindows() ? unchecked((int)0x80070020) : OperatingSystem.IsMacOS() ? 35 : 11;
+
+        private readonly SemaphoreSlim _here = new(1, 1);
+        private FileStream? _held;
+
+        public async Task WaitAsync(CancellationToken cancellationToken)
+        {
+            await _here.WaitAsync(cancellationToken);
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(lockPath)!);
+                while (true)
+                {
+                    try
+                    {
+                        _held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                        return;
+                    }
+                    catch (IOException e) when (e.HResult == SharingViolation)
+                    {
+                        // Another manager node (or another upload of this bucket here) holds it: wait for it.
+                        await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
+                    }
+                }
+            }
+            catch
+            {
+                _here.Release();
+                throw;
+            }
+        }
+
+        public void Release()
+        {
+            _held?.Dispose();
+            _held = null;
+            _here.Release();
+        }
+    }
 
     /// <summary>This caller's upload, or UploadNotFound (also for another caller's, and for an id that is not one).</summary>
     private UploadDescription Find(string id) =>

@@ -29,6 +29,12 @@ public sealed class DataFolder
     /// <summary>Package uploads in progress (a session elsewhere sending files), each in a folder of its own until it becomes a package or expires.</summary>
     public string UploadsPath => Path.Combine(Root, "uploads");
 
+    /// <summary>
+    /// Lock files (never removed) that the processes sharing this folder take, manager nodes on a shared volume above all:
+    /// uploads/ holds nothing but uploads, so its locks are here.
+    /// </summary>
+    public string LocksPath => Path.Combine(Root, "locks");
+
     /// <summary>The folder named by <paramref name="explicitPath"/>, else by JP1DIST_HOME, else the application-data default.</summary>
     public static DataFolder Resolve(string? explicitPath = null)
     {

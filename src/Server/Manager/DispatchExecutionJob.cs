@@ -6,8 +6,9 @@ using Quartz;
 namespace JP1Dist.Server.Manager;
 
 /// <summary>
-/// The Quartz job that fires at an execution's time and queues its targets. Idempotent (only Waiting targets move, in one
-/// transaction), so it is built to be recovered: a manager that dies while it runs runs it again when it starts.
+/// The Quartz job that fires at an execution's time and queues its targets. Idempotent (the execution is claimed and only
+/// Waiting targets move, in one transaction), so it is built to be recovered: a manager that dies while it runs runs it again
+/// when it starts, or another manager node of the cluster runs it once the dead one missed its check-ins.
 /// </summary>
 public sealed class DispatchExecutionJob(DistributionService distribution, ILogger<DispatchExecutionJob> logger) : IJob
 {
@@ -17,8 +18,15 @@ public sealed class DispatchExecutionJob(DistributionService distribution, ILogg
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
         var executionId = context.MergedJobDataMap.GetInt(ExecutionIdKey);
-        var queued = await distribution.DispatchAsync(executionId, cancellationToken);
-        logger.LogInformation("Dispatched execution {ExecutionId}: {Count} target(s) queued", executionId, queued);
+        if (await distribution.DispatchOnceAsync(executionId, cancellationToken) is { } queued)
+        {
+            logger.LogInformation("Dispatched execution {ExecutionId}: {Count} target(s) queued", executionId, queued);
+        }
+        else
+        {
+            // Its trigger fired again (scheduled twice by two manager nodes, or recovered): the first firing did the work.
+            logger.LogInformation("Execution {ExecutionId} was dispatched already; nothing to do", executionId);
+        }
     }
 
     /// <summary>The identity of the Quartz job for an execution; one per execution, so scheduling twice is detected.</summary>

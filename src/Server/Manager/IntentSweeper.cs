@@ -9,13 +9,20 @@ namespace JP1Dist.Server.Manager;
 
 /// <summary>
 /// Turns executions that cmdlets recorded into Quartz triggers: at once when nudged, and on a short
-/// sweep otherwise. The manager is the only process that writes Quartz's tables.
+/// sweep otherwise. Managers are the only processes that write Quartz's tables.
 /// </summary>
 /// <remarks>
 /// A dispatch survives the manager's death at any instant: before its trigger exists the execution is still unscheduled;
 /// a trigger that was firing is recovered by Quartz (the job requests recovery); and at start and every
 /// <see cref="RecoveryInterval"/> the sweeper schedules again any execution that is scheduled, not dispatched, and has
 /// no trigger any more. Dispatching is idempotent, so a second run queues nothing twice.
+/// <para>
+/// Several manager nodes on one PostgreSQL database each run a sweeper: both may find the same new execution. Its trigger
+/// and job have one key per execution (<see cref="DispatchExecutionJob.KeyFor"/>), so the second to schedule it is told it
+/// exists (ObjectAlreadyExistsException, under Quartz's cluster lock) and leaves it; marking it scheduled is a
+/// compare-and-set; and should both triggers exist one after the other (the first fired and was gone before the second
+/// node looked), the dispatch's own claim on the execution makes the second firing do nothing.
+/// </para>
 /// </remarks>
 public sealed class IntentSweeper(
     DistributionService distribution,
@@ -123,7 +130,7 @@ public sealed class IntentSweeper(
         }
         catch (ObjectAlreadyExistsException)
         {
-            // It came back between the check and now (Quartz's own recovery): that trigger does the work.
+            // It came back between the check and now (Quartz's own recovery, or another manager node scheduled it): that trigger does the work.
             return null;
         }
         return startAt;
@@ -157,7 +164,7 @@ public sealed class IntentSweeper(
         }
         catch (ObjectAlreadyExistsException)
         {
-            // Quartz's own recovery brought it back meanwhile: that trigger wakes them.
+            // Quartz's own recovery, or another manager node, made it meanwhile: that trigger wakes them.
         }
     }
 }

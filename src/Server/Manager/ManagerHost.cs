@@ -21,6 +21,12 @@ namespace JP1Dist.Server.Manager;
 /// </summary>
 public static class ManagerHost
 {
+    /// <summary>
+    /// How often a manager node on PostgreSQL tells the other nodes' schedulers that it lives. A node that misses its
+    /// check-ins for about this long plus Quartz's 7.5 s margin is taken for dead, and its triggers fire elsewhere.
+    /// </summary>
+    public static readonly TimeSpan ClusterCheckinInterval = TimeSpan.FromSeconds(5);
+
     /// <summary>Builds the manager application; run it with <c>RunAsync</c>.</summary>
     public static WebApplication Build(ManagerOptions options, string[]? args = null)
     {
@@ -57,6 +63,12 @@ public static class ManagerHost
         builder.Services.AddHostedService<UploadSweeper>();
         builder.Services.AddHostedService<AuditRetentionSweep>();
         builder.Services.AddHostedService<OfferExpirySweep>();
+        if (engine.Database.IsPostgreSql)
+        {
+            // Other manager nodes may share the database: what is signalled here wakes their polls too, and theirs ours.
+            builder.Services.AddSingleton<PeerSignals>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<PeerSignals>());
+        }
         builder.Services.AddAdminApi();
         builder.Services.AddSingleton<AdminRateLimit>();
         builder.Services.AddSingleton<CredentialWatch>();
@@ -72,9 +84,16 @@ public static class ManagerHost
             {
                 if (engine.Database.IsPostgreSql)
                 {
-                    // Several manager nodes may share a PostgreSQL database: each trigger fires on one of them.
+                    // Several manager nodes may share a PostgreSQL database: each trigger fires on one of them, and the
+                    // triggers a node was firing when it died are fired again by another once it has missed its check-ins.
+                    // Quartz gives each clustered node an instance id of its own (generated at every start), so one node's
+                    // recovery never takes a live node's firings for its own.
                     store.UsePostgres(engine.Database.ConnectionString);
-                    store.UseClustering();
+                    store.UseClustering(c =>
+                    {
+                        c.CheckinInterval = ClusterCheckinInterval;
+                        c.CheckinMisfireThreshold = ClusterCheckinInterval;
+                    });
                 }
                 else
                 {
@@ -134,11 +153,11 @@ internal sealed class ManagerHeartbeat(
         var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? options.ListenUrl;
         if (served.Pin is { } pin)
         {
-            logger.LogInformation("Manager listening on {Url} with data folder {Home}; certificate pin {Pin}", url, distribution.Folder, pin);
+            logger.LogInformation("Manager (process {ProcessId}) listening on {Url} with data folder {Home}; certificate pin {Pin}", Environment.ProcessId, url, distribution.Folder, pin);
         }
         else
         {
-            logger.LogInformation("Manager listening on {Url} with data folder {Home}", url, distribution.Folder);
+            logger.LogInformation("Manager (process {ProcessId}) listening on {Url} with data folder {Home}", Environment.ProcessId, url, distribution.Folder);
         }
         try
         {
