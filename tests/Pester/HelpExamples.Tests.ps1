@@ -171,6 +171,12 @@ BeforeAll {
     # Saved, never executed.
     New-DistJob -Name 'Office to Osaka relay' -Package 'Office' -Destination 'RELAY-OSAKA' -Type TransferToRelay | Out-Null
     New-DistJob -Name 'Weekend Patches' -Package 'Patch' -Destination 'PC-0001' | Out-Null
+    # The manager hands the executions' work out (Waiting, then Queued for the hosts' next connection) before it stops.
+    $deadline = [DateTime]::UtcNow.AddSeconds(60)
+    while (@(Get-DistJobStatus -Status Waiting).Count -gt 0) {
+        if ([DateTime]::UtcNow -gt $deadline) { throw 'The manager did not queue the executed jobs within 60 s.' }
+        [Threading.Thread]::Sleep(200)
+    }
     Stop-DistManager
 
     New-DistAccessKey -Name 'Monitoring' -Role Reader -Description 'Nagios check of job status' | Out-Null
@@ -352,7 +358,8 @@ BeforeAll {
                 if ($Key -in $agentSide) {
                     # The user's commands need the agent's local channel, and the agent the offers from its first poll.
                     # (AgentNotRunning, terminating, until the agent has opened its channel.)
-                    $offers = @(Get-DistJobStatus -HostName 'design-01' -Status Available, Queued).Count
+                    # Offers: user-choice targets, Available or still to be handed over (Waiting for the manager, Queued).
+                    $offers = @(Get-DistJobStatus -HostName 'design-01' -Status Available, Queued, Waiting).Count
                     while (@(try { Get-DistAvailablePackage -StatePath (Get-UserAgentState $run) -ErrorAction SilentlyContinue } catch { }).Count -lt $offers) {
                         if ([DateTime]::UtcNow -gt $limit) { throw "The agent of design-01 did not offer its packages in time." }
                         [Threading.Thread]::Sleep(200)
