@@ -1,6 +1,6 @@
 # Every example of the cmdlet help (docs/cmdlets, the source of Get-Help) runs, as written, against a scratch manager.
-# One fixture holds what the examples name (packages, hosts, groups, jobs, keys, tokens); each example runs in a fresh
-# runspace on its own copy of the fixture's data folder, so examples that remove or change things do not disturb the
+# One fixture holds what the examples name (packages, hosts, groups, jobs, keys, tokens); each example runs in a scope
+# of its own on its own copy of the fixture's data folder, so examples that remove or change things do not disturb the
 # others. Windows paths and public addresses in the examples are mapped onto scratch files and 127.0.0.1 (the table in
 # Get-ExampleCode); examples that need a running manager and agents get them. An example that cannot run here is
 # listed in $NotRunnable with the reason: an example neither runnable nor listed fails, so none is skipped silently.
@@ -33,7 +33,6 @@ BeforeAll {
     $env:JP1DIST_HOME = $fixture
     $originalHome = $fixture
     $originalData = $env:XDG_DATA_HOME
-    $script:agentProcesses = [Collections.Generic.List[object]]::new()
     $script:runNumber = 0
 
     function Copy-Folder([string] $From, [string] $To) {
@@ -54,16 +53,24 @@ BeforeAll {
         $Path
     }
 
+    # An agent process whose output is read as it comes, so that it never waits on a full pipe.
+    function Start-ReadAgent([hashtable] $With) {
+        $process = Start-TestAgent @With
+        @{ Process = $process; Output = $process.StandardOutput.ReadToEndAsync(); Errors = $process.StandardError.ReadToEndAsync() }
+    }
+
     # Agents as processes, all at once, each doing its pending work (--once); returns when every one has ended.
     function Invoke-Agents([string] $ManagerUrl, [string] $Token, [string[]] $Names) {
         $running = foreach ($name in $Names) {
-            @{ Name = $name; Process = Start-TestAgent -ManagerUrl $ManagerUrl -Token $Token -Name $name -StateFolder ([IO.Path]::Combine($agentStates, $name)) -ExtraArguments '--once' }
+            $agent = Start-ReadAgent @{ ManagerUrl = $ManagerUrl; Token = $Token; Name = $name; StateFolder = [IO.Path]::Combine($agentStates, $name); ExtraArguments = '--once' }
+            $agent.Name = $name
+            $agent
         }
         foreach ($agent in $running) {
             if (-not $agent.Process.WaitForExit(120000)) { Stop-TestAgent $agent.Process; throw "Agent $($agent.Name) did not finish within 120 s." }
             $agent.Process.WaitForExit()
             # 0 all done, 1 an install failed (the broken host's, on purpose).
-            if ($agent.Process.ExitCode -notin 0, 1) { throw "Agent $($agent.Name) exited with $($agent.Process.ExitCode): $($agent.Process.StandardError.ReadToEnd())" }
+            if ($agent.Process.ExitCode -notin 0, 1) { throw "Agent $($agent.Name) exited with $($agent.Process.ExitCode): $($agent.Output.Result)$($agent.Errors.Result)" }
         }
     }
 
@@ -350,7 +357,7 @@ BeforeAll {
                 foreach ($name in $Live[$Key]) {
                     $copy = if ($name -eq 'design-01') { Get-UserAgentState $run } else { [IO.Path]::Combine($run, 'agent-' + $name) }
                     Copy-Folder ([IO.Path]::Combine($agentStates, $name)) $copy
-                    $agents.Add((Start-TestAgent -ManagerUrl $Running.Url -CertificatePin $Running.CertificatePin -Name $name -StateFolder $copy))
+                    $agents.Add((Start-ReadAgent @{ ManagerUrl = $Running.Url; CertificatePin = $Running.CertificatePin; Name = $name; StateFolder = $copy }).Process)
                 }
             }
             if ($Live.ContainsKey($Key) -and $Key -notin $examplesStartingManager) {
