@@ -150,45 +150,20 @@ Describe 'Help' {
         $problems = [Collections.Generic.List[string]]::new()
         $exported = @{}
         foreach ($command in Get-Command -Module JP1Dist) { $exported[$command.Name] = $command }
-        function Test-Incomplete([string] $Code) {
-            $tokens = $null; $errors = $null
-            [void][Management.Automation.Language.Parser]::ParseInput($Code, [ref] $tokens, [ref] $errors)
-            @($errors | Where-Object IncompleteInput).Count -gt 0
-        }
-        foreach ($file in [IO.Directory]::GetFiles([IO.Path]::Combine($RepoRoot, 'docs', 'cmdlets'), '*-*.md')) {
-            $name = [IO.Path]::GetFileNameWithoutExtension($file)
-            $examples = [regex]::Matches([IO.File]::ReadAllText($file).Replace("`r`n", "`n"), '(?ms)^### (Example[^\n]*)\n```powershell\n(.*?)```')
-            foreach ($example in $examples) {
-                # The commands of an example: lines after the prompt, with the lines that continue them; the rest is output.
-                $statements = [Collections.Generic.List[string]]::new()
-                $current = $null
-                foreach ($line in $example.Groups[2].Value.Split("`n")) {
-                    if ($line.StartsWith('PS C:\> ')) {
-                        if ($null -ne $current) { $statements.Add($current) }
-                        $current = $line.Substring(7)
-                    } elseif ($null -ne $current -and (Test-Incomplete $current)) {
-                        $current += "`n" + $line
-                    } elseif ($null -ne $current) {
-                        $statements.Add($current); $current = $null
-                    }
-                }
-                if ($null -ne $current) { $statements.Add($current) }
-                # An example without a prompt is a script: all of it is code.
-                if ($statements.Count -eq 0) { $statements.Add($example.Groups[2].Value) }
-                foreach ($code in $statements) {
-                    $tokens = $null; $errors = $null
-                    $ast = [Management.Automation.Language.Parser]::ParseInput($code, [ref] $tokens, [ref] $errors)
-                    foreach ($e in $errors) { $problems.Add("${name} $($example.Groups[1].Value): $($e.Message) in: $code") }
-                    foreach ($call in $ast.FindAll({ param($n) $n -is [Management.Automation.Language.CommandAst] }, $true)) {
-                        $commandName = $call.GetCommandName()
-                        if (-not $commandName -or $commandName -notmatch '-Dist|IdGroupPolicy') { continue }
-                        $command = $exported[$commandName]
-                        if ($command -is [Management.Automation.AliasInfo]) { $command = $command.ResolvedCommand }
-                        if (-not $command) { $problems.Add("${name} $($example.Groups[1].Value): '$commandName' is not a command of the module"); continue }
-                        foreach ($parameter in $call.CommandElements | Where-Object { $_ -is [Management.Automation.Language.CommandParameterAst] }) {
-                            $known = $command.Parameters.Values | Where-Object { $_.Name -eq $parameter.ParameterName -or $_.Aliases -contains $parameter.ParameterName }
-                            if (-not $known) { $problems.Add("${name} $($example.Groups[1].Value): $($command.Name) has no parameter -$($parameter.ParameterName)") }
-                        }
+        foreach ($example in Get-HelpExample) {
+            foreach ($code in $example.Statements) {
+                $tokens = $null; $errors = $null
+                $ast = [Management.Automation.Language.Parser]::ParseInput($code, [ref] $tokens, [ref] $errors)
+                foreach ($e in $errors) { $problems.Add("$($example.Key): $($e.Message) in: $code") }
+                foreach ($call in $ast.FindAll({ param($n) $n -is [Management.Automation.Language.CommandAst] }, $true)) {
+                    $commandName = $call.GetCommandName()
+                    if (-not $commandName -or $commandName -notmatch '-Dist|IdGroupPolicy') { continue }
+                    $command = $exported[$commandName]
+                    if ($command -is [Management.Automation.AliasInfo]) { $command = $command.ResolvedCommand }
+                    if (-not $command) { $problems.Add("$($example.Key): '$commandName' is not a command of the module"); continue }
+                    foreach ($parameter in $call.CommandElements | Where-Object { $_ -is [Management.Automation.Language.CommandParameterAst] }) {
+                        $known = $command.Parameters.Values | Where-Object { $_.Name -eq $parameter.ParameterName -or $_.Aliases -contains $parameter.ParameterName }
+                        if (-not $known) { $problems.Add("$($example.Key): $($command.Name) has no parameter -$($parameter.ParameterName)") }
                     }
                 }
             }

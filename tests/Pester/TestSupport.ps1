@@ -131,3 +131,44 @@ function Get-InstallLog([string] $LogFolder, [string] $HostName) {
     $path = [IO.Path]::Combine($LogFolder, "installed-$HostName.log")
     if ([IO.File]::Exists($path)) { @([IO.File]::ReadAllLines($path) | Where-Object { $_ }) } else { @() }
 }
+
+# The examples of the cmdlet help (docs/cmdlets/*-*.md, the source of the help XML): one object per example with its
+# cmdlet, title, key ("New-DistJob Example 1") and statements. A statement is a line after the prompt "PS C:\> " with
+# the lines that continue it; the other lines are output. An example without a prompt is a script: all of it is code.
+function Get-HelpExample {
+    $incomplete = {
+        param([string] $Code)
+        $tokens = $null; $errors = $null
+        [void][Management.Automation.Language.Parser]::ParseInput($Code, [ref] $tokens, [ref] $errors)
+        @($errors | Where-Object IncompleteInput).Count -gt 0
+    }
+    $files = [IO.Directory]::GetFiles([IO.Path]::Combine($script:RepoRoot, 'docs', 'cmdlets'), '*-*.md')
+    [Array]::Sort($files, [StringComparer]::Ordinal)
+    foreach ($file in $files) {
+        $cmdlet = [IO.Path]::GetFileNameWithoutExtension($file)
+        $examples = [regex]::Matches([IO.File]::ReadAllText($file).Replace("`r`n", "`n"), '(?ms)^### (Example[^\n]*)\n```powershell\n(.*?)```')
+        foreach ($example in $examples) {
+            $statements = [Collections.Generic.List[string]]::new()
+            $current = $null
+            foreach ($line in $example.Groups[2].Value.Split("`n")) {
+                if ($line.StartsWith('PS C:\> ')) {
+                    if ($null -ne $current) { $statements.Add($current) }
+                    $current = $line.Substring(7)
+                } elseif ($null -ne $current -and (& $incomplete $current)) {
+                    $current += "`n" + $line
+                } elseif ($null -ne $current) {
+                    $statements.Add($current); $current = $null
+                }
+            }
+            if ($null -ne $current) { $statements.Add($current) }
+            if ($statements.Count -eq 0) { $statements.Add($example.Groups[2].Value) }
+            $title = $example.Groups[1].Value
+            [pscustomobject]@{
+                Cmdlet     = $cmdlet
+                Title      = $title
+                Key        = "$cmdlet $($title.Split(':')[0])"
+                Statements = $statements.ToArray()
+            }
+        }
+    }
+}

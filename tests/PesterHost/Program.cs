@@ -60,6 +60,12 @@ static int Run(string testFile, ResultSink sink)
 
     var sessionState = InitialSessionState.CreateDefault2();
 
+    // The Utility and Management cmdlets pwsh has (Get-Date, Select-Object, Export-Csv, Get-Content...), so that what a test
+    // runs as a user would (the help's examples) finds them here too; the engine package alone ships only the Core module.
+    sessionState.ImportPSModule(
+        typeof(Microsoft.PowerShell.Commands.GetDateCommand).Assembly.Location,
+        typeof(Microsoft.PowerShell.Commands.GetContentCommand).Assembly.Location);
+
     // Tests and the product module are unsigned local scripts; on Windows the default policy would refuse them.
     // Elsewhere execution policy does not exist and setting it throws PlatformNotSupportedException.
     if (OperatingSystem.IsWindows())

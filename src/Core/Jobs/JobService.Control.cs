@@ -101,11 +101,16 @@ public sealed partial class JobService
         return status.Where(s => changed.Contains(s.HostId)).ToList();
     }
 
+    /// <summary>
+    /// The hosts the action applies to: those the job reached when it was executed (its targets), all of them or the ones
+    /// named. Its targets, not its destinations: a destination may be a host group, an ID group or a relay whose clients
+    /// the execution expanded, and a host named by a destination but not reached yet has nothing to act on.
+    /// </summary>
     private static async Task<List<Guid>> ChooseHostsAsync(DistDbContext db, JobRow job, IReadOnlyCollection<string>? hostNames, CancellationToken cancellationToken)
     {
-        var destinations = await (from d in db.JobDestinations
-                                  join h in db.Hosts on d.HostId equals h.Id
-                                  where d.JobId == job.Id
+        var destinations = await (from t in db.Targets
+                                  join h in db.Hosts on t.HostId equals h.Id
+                                  where t.JobId == job.Id
                                   select new { h.Id, h.NameKey }).ToListAsync(cancellationToken);
         if (hostNames is not { Count: > 0 })
         {
@@ -115,7 +120,7 @@ public sealed partial class JobService
         if (missing.Count > 0)
         {
             throw new DistException("HostNotInJob", DistErrorKind.NotFound,
-                $"Job '{job.Name}' has no destination named {string.Join(", ", missing.Select(m => $"'{m}'"))}.", missing[0]);
+                $"Job '{job.Name}' has not reached a host named {string.Join(", ", missing.Select(m => $"'{m}'"))}; Get-DistJobStatus lists the hosts it reached.", missing[0]);
         }
         var keys = hostNames.Select(Names.Key).ToHashSet();
         return destinations.Where(d => keys.Contains(d.NameKey)).Select(d => d.Id).ToList();

@@ -54,6 +54,34 @@ public sealed class DestinationTests : IDisposable
     }
 
     [Fact]
+    public async Task Suspend_resume_and_cancel_act_on_the_hosts_a_group_job_reached()
+    {
+        foreach (var name in new[] { "a", "b", "c" })
+        {
+            await _folder.RegisterHostAsync(name);
+        }
+        await Engine.HostGroups.CreateAsync("Sales", null);
+        await Engine.HostGroups.AddMembersAsync("Sales", ["a", "b"], null);
+        await CreatePackageAsync();
+        await Engine.Jobs.CreateAsync(new NewJobRequest("J", "AV", null, ["Sales"], DestinationType: DestinationType.HostGroup));
+        await Engine.Jobs.StartAsync("J");
+
+        // By host: a host the group brought in; one it did not is named in the error, and nothing changes.
+        Assert.Equal(["a"], (await Engine.Jobs.SuspendAsync("J", ["A"])).Select(s => s.HostName));
+        var outside = await Assert.ThrowsAsync<DistException>(() => Engine.Jobs.SuspendAsync("J", ["b", "c"]));
+        Assert.Equal("HostNotInJob", outside.ErrorId);
+        Assert.Equal("c", outside.Target);
+        Assert.Contains("'c'", outside.Message, StringComparison.Ordinal);
+        Assert.Equal(["a"], (await Engine.Jobs.ResumeAsync("J", null)).Select(s => s.HostName));
+
+        // The whole job: every host the execution expanded the group to.
+        Assert.Equal(["a", "b"], (await Engine.Jobs.SuspendAsync("J", null)).Select(s => s.HostName).Order());
+        Assert.Equal(["a", "b"], (await Engine.Jobs.ResumeAsync("J", null)).Select(s => s.HostName).Order());
+        Assert.Equal(["a", "b"], (await Engine.Jobs.CancelAsync("J", null)).Select(s => s.HostName).Order());
+        Assert.All(await Engine.Jobs.GetStatusAsync(new JobStatusQuery("J")), s => Assert.Equal(TargetStatus.Canceled, s.Status));
+    }
+
+    [Fact]
     public async Task A_job_names_hosts_and_host_groups_together_and_reaches_each_host_once()
     {
         foreach (var name in new[] { "a", "b", "c", "d" })
