@@ -23,8 +23,10 @@ BeforeDiscovery {
 
 BeforeAll {
     . ([IO.Path]::Combine($PSScriptRoot, 'TestSupport.ps1'))
-    # The examples start and stop managers and agents on this computer: they run in local mode only.
-    if ($Remote) { return }
+    # The examples start and stop managers and agents on this computer: they run in local mode only. Each runs on a
+    # copy of the fixture's data folder, which copies a SQLite database; a PostgreSQL one (JP1DIST_DATABASE) is shared.
+    $sharedDatabase = [bool]$env:JP1DIST_DATABASE
+    if ($Remote -or $sharedDatabase) { return }
     $scratch = New-TestFolder 'examples'
     $fixture = [IO.Path]::Combine($scratch, 'fixture')
     $agentStates = [IO.Path]::Combine($scratch, 'agents')
@@ -406,7 +408,7 @@ BeforeAll {
 }
 
 AfterAll {
-    if ($Remote) { return }
+    if ($Remote -or $sharedDatabase) { return }
     if ($exampleRunspace) { $exampleRunspace.Dispose() }
     if ($env:JP1DIST_HOME -and (Get-DistManager -ErrorAction SilentlyContinue)) { Stop-DistManager }
     Remove-TestFolder $scratch
@@ -416,6 +418,7 @@ Describe 'Help examples' {
     It 'runs <Key>' -TestCases $cases {
         Skip-WhenRemote 'the examples start managers and agents on this computer, with a scratch data folder of their own'
         if ($Reason) { Set-ItResult -Skipped -Because $Reason; return }
+        if ($sharedDatabase) { Set-ItResult -Skipped -Because 'each example runs on a copy of a data folder, and a PostgreSQL database (JP1DIST_DATABASE) is not copied with it'; return }
         $result = Invoke-Example $Key $Statements
         $wrote = if ($result.Output.Length -gt 2000) { $result.Output.Substring(0, 2000) + '...' } else { $result.Output }
         "$($result.Failure)" | Should -BeNullOrEmpty -Because "$Key ends without a terminating error (it wrote: $wrote)"
