@@ -607,7 +607,7 @@ public sealed class HostService(DistEngine engine) : IHostService
                 throw new DistException("HostBusy", DistErrorKind.InvalidOperation,
                     $"Host '{host.Name}' has {busy} unfinished job target(s); wait for them, or use -Force.", host.Name);
             }
-            await db.Targets.Where(t => t.HostId == host.Id).ExecuteDeleteAsync(cancellationToken);
+            await Jobs.TargetCounts.RemoveAsync(db, db.Targets.Where(t => t.HostId == host.Id), cancellationToken);
             await db.JobDestinations.Where(d => d.HostId == host.Id).ExecuteDeleteAsync(cancellationToken);
             // The hosts below a removed relay move up to its own higher system until they register again.
             await db.Hosts.Where(h => h.ParentHostId == host.Id).ExecuteUpdateAsync(s => s.SetProperty(h => h.ParentHostId, host.ParentHostId), cancellationToken);

@@ -160,6 +160,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
                 group.JobId = row.Id;
             }
             db.JobHostGroups.AddRange(groupDestinations);
+            db.JobTargetCounts.AddRange(TargetCounts.NewJob(row.Id));
             change.Record(db, name, request);
             await db.SaveChangesAsync(cancellationToken);
         }
@@ -262,7 +263,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
                             select new { d.JobId, g.Name }).ToListAsync(cancellationToken);
         var idGroups = await db.IdGroups.AsNoTracking().ToDictionaryAsync(g => g.Id, g => g.Name, cancellationToken);
         var byJob = destinations.Concat(groups).ToLookup(d => d.JobId, d => d.Name);
-        var counts = await CountTargetsAsync(db, ids, cancellationToken);
+        var counts = await TargetCounts.ReadAsync(db, ids, cancellationToken);
         return rows.Select(r => new DistJob(r.Job.Name, r.Name, r.Version, r.Job.Type,
             r.Job.IdGroupId is { } idGroup ? [idGroups[idGroup]] : byJob[r.Job.Id].ToList(),
             r.Job.DistributeAt.AsLocal(), r.Job.Description, r.Job.CreatedAt.AsLocal(), r.Job.ExecutionCount, r.Job.LastExecutedAt.AsLocal(), r.Job.Id,
@@ -273,24 +274,6 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             Targets = counts.GetValueOrDefault(r.Job.Id, DistJobTargetCounts.None),
         }).ToList();
     }
-
-    /// <summary>
-    /// The targets of the jobs counted by status: one grouped query for all of them (job, status), read through the
-    /// (job, status) index, never a query per job.
-    /// </summary>
-    internal static async Task<Dictionary<int, DistJobTargetCounts>> CountTargetsAsync(DistDbContext db, IReadOnlyCollection<int> jobIds, CancellationToken cancellationToken)
-    {
-        var groups = await TargetCountQuery(db, jobIds).ToListAsync(cancellationToken);
-        return groups.GroupBy(g => g.JobId)
-            .ToDictionary(j => j.Key, j => DistJobTargetCounts.From(j.Select(g => KeyValuePair.Create(g.Status, g.Count))));
-    }
-
-    /// <summary>The grouped query: (job, status, number of targets), grouped in the database.</summary>
-    internal static IQueryable<(int JobId, TargetStatus Status, int Count)> TargetCountQuery(DistDbContext db, IReadOnlyCollection<int> jobIds) =>
-        db.Targets.AsNoTracking()
-            .Where(t => jobIds.Contains(t.JobId))
-            .GroupBy(t => new { t.JobId, t.Status })
-            .Select(g => ValueTuple.Create(g.Key.JobId, g.Key.Status, g.Count()));
 
     /// <summary>
     /// Executes a job: every destination gets a new attempt in Waiting, and the manager dispatches it at the
@@ -383,6 +366,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         await db.SaveChangesAsync(cancellationToken);
 
         var fresh = new List<Guid>();
+        var again = new List<TargetStatus>(); // the statuses re-executed targets leave
         var settings = AttemptSettings.For(engine, job, package);
         foreach (var host in chosen)
         {
@@ -391,6 +375,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
                 fresh.Add(host.Id);
                 continue;
             }
+            again.Add(target.Status);
             target.Status = TargetStatus.Waiting;
             target.Attempt++;
             target.ExecutionId = execution.Id;
@@ -417,8 +402,14 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             job.LastExecutedAt = now;
         }
         change.Record(db, job.Name, new { Host = hostNames is { Count: > 0 } ? hostNames : null, ExecutionId = execution.Id, TargetCount = chosen.Count });
+        // Status is a concurrency token: each target saved here moved from the status it was read with, or the save fails.
         await db.SaveChangesAsync(cancellationToken);
+        foreach (var moved in again.GroupBy(from => from))
+        {
+            await TargetCounts.ApplyAsync(db, job.Id, moved.Key, TargetStatus.Waiting, moved.Count(), cancellationToken);
+        }
         await InsertTargetsAsync(db, job, settings, execution.Id, fresh, now, cancellationToken);
+        await TargetCounts.ApplyAsync(db, job.Id, null, TargetStatus.Waiting, fresh.Count, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new JobExecutionResult(job.Name, execution.Id, chosen.Count, execution.ExecuteAt.AsLocal(), chosen.Select(h => h.Name).ToList());
     }

@@ -555,6 +555,22 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.ToTable("Jobs", (string)null);
                 });
 
+            modelBuilder.Entity("JP1Dist.Core.Storage.JobTargetCountRow", b =>
+                {
+                    b.Property<int>("JobId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("JobId", "Status");
+
+                    b.ToTable("JobTargetCounts", (string)null);
+                });
+
             modelBuilder.Entity("JP1Dist.Core.Storage.ManagerNodeRow", b =>
                 {
                     b.Property<string>("NodeId")
@@ -946,6 +962,7 @@ namespace JP1Dist.Core.Storage.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<int>("Status")
+                        .IsConcurrencyToken()
                         .HasColumnType("INTEGER");
 
                     b.Property<DateTime?>("StoredUntil")
@@ -1128,6 +1145,15 @@ namespace JP1Dist.Core.Storage.Migrations
                         .WithMany()
                         .HasForeignKey("PackageId")
                         .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("JP1Dist.Core.Storage.JobTargetCountRow", b =>
+                {
+                    b.HasOne("JP1Dist.Core.Storage.JobRow", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
 
