@@ -52,6 +52,9 @@ public sealed class DistDbContext(DbContextOptions<DistDbContext> options) : DbC
         {
             e.ToTable("Hosts");
             e.HasIndex(h => h.NameKey).IsUnique();
+            // Hosts in name order with their ids, from the index alone: a job's status read in host name order probes its
+            // targets by (JobId, HostId) host after host without reading the host rows it passes over (JobService.StreamStatusAsync).
+            e.HasIndex(h => new { h.NameKey, h.Id });
             e.HasIndex(h => h.ParentHostId);
             // Removing a relay moves its lower hosts up first (HostService.RemoveAsync), so no host points at a gone one.
             e.HasOne<HostRow>().WithMany().HasForeignKey(h => h.ParentHostId).OnDelete(DeleteBehavior.Restrict);

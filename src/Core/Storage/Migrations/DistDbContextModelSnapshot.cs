@@ -305,6 +305,8 @@ namespace JP1Dist.Core.Storage.Migrations
 
                     b.HasIndex("ParentHostId");
 
+                    b.HasIndex("NameKey", "Id");
+
                     b.ToTable("Hosts", (string)null);
                 });
 
