@@ -140,7 +140,6 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             DestinationType = request.DestinationType,
             IdGroupId = idGroupId,
             RetryLimit = request.RetryLimit,
-            Destinations = hostDestinations,
             InstallConditionsJson = conditions is null ? null : JsonSerializer.Serialize(conditions, ProtocolJson.Options),
             InstallAt = request.InstallAt?.ToUniversalTime(),
             SegmentIntervalSeconds = request.SegmentIntervalSeconds,
@@ -161,6 +160,9 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             }
             db.JobHostGroups.AddRange(groupDestinations);
             db.JobTargetCounts.AddRange(TargetCounts.NewJob(row.Id));
+            // Multi-row INSERTs, not tracked entities (a job naming 100,000 hosts spent most of its 26 s tracking and saving them).
+            await MultiRowInsert.ExecuteAsync(db, "JobDestinations", ["HostId"], hostDestinations.Select(d => new object?[] { d.HostId }).ToList(),
+                cancellationToken, [("JobId", row.Id)]);
             change.Record(db, name, request);
             await db.SaveChangesAsync(cancellationToken);
         }
@@ -420,12 +422,13 @@ public sealed partial class JobService(DistEngine engine) : IJobService
 
     /// <summary>
     /// Writes new Waiting targets with multi-row INSERT statements instead of one tracked entity each: executing a
-    /// job for 10,000 hosts writes 50 statements, not 10,000. Parameters go through EF's type mappings, so ids and
+    /// job for 10,000 hosts writes about 360 statements, not 10,000. Parameters go through EF's type mappings, so ids and
     /// times are stored exactly as EF stores them.
     /// </summary>
     private static Task InsertTargetsAsync(DistDbContext db, JobRow job, AttemptSettings settings, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
     {
-        var rows = hostIds.Select(hostId =>
+        // In the order of the host ids as stored, so that the (JobId, HostId) and (HostId, Status) indexes grow at their end.
+        var rows = hostIds.OrderBy(id => id.ToString("D").ToUpperInvariant(), StringComparer.Ordinal).Select(hostId =>
         {
             var ticket = Guid.NewGuid();
             var signed = settings.Sign(ticket, hostId);
