@@ -35,18 +35,17 @@ public static class TargetCounts
             return;
         }
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        var rows = db.JobTargetCounts.Where(c => c.JobId == jobId);
         int updated;
         if (from is { } gone && to is { } came)
         {
-            updated = await rows.Where(c => c.Status == gone || c.Status == came)
+            updated = await db.JobTargetCounts.Where(c => c.JobId == jobId && (c.Status == gone || c.Status == came))
                 .ExecuteUpdateAsync(s => s.SetProperty(c => c.Count, c => c.Count + (c.Status == came ? count : -count)), cancellationToken);
         }
         else
         {
             var status = (to ?? from)!.Value;
             var delta = to is null ? -count : count;
-            updated = await rows.Where(c => c.Status == status).ExecuteUpdateAsync(s => s.SetProperty(c => c.Count, c => c.Count + delta), cancellationToken);
+            updated = await db.JobTargetCounts.Where(c => c.JobId == jobId && c.Status == status).ExecuteUpdateAsync(s => s.SetProperty(c => c.Count, c => c.Count + delta), cancellationToken);
         }
         if (updated != (from is null || to is null ? 1 : 2))
         {

@@ -109,6 +109,22 @@ public sealed class JobTargetCountTests : IDisposable
     }
 
     [Fact]
+    public void Only_TargetCounts_sets_a_target_status_in_the_database_or_changes_a_count()
+    {
+        // Every set-based change of a target's status goes through TargetCounts.MoveAsync, and only TargetCounts writes a
+        // count: a status set anywhere else would leave the counts behind.
+        var sources = Directory.EnumerateFiles(Path.Combine(Repository.Root, "src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                        && !f.Contains($"{Path.DirectorySeparatorChar}Migrations{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .ToList();
+        Assert.Contains(sources, f => f.EndsWith("TargetCounts.cs", StringComparison.Ordinal));
+        var statusSetters = sources.Where(f => File.ReadAllText(f).Contains("SetProperty(t => t.Status", StringComparison.Ordinal)).Select(Path.GetFileName);
+        Assert.Equal(["TargetCounts.cs"], statusSetters);
+        var countWriters = sources.Where(f => System.Text.RegularExpressions.Regex.IsMatch(File.ReadAllText(f), @"JobTargetCounts\b[^;]*Execute(Update|Delete)")).Select(Path.GetFileName);
+        Assert.Equal(["TargetCounts.cs"], countWriters);
+    }
+
+    [Fact]
     public void Every_status_falls_in_exactly_one_count()
     {
         foreach (var status in Enum.GetValues<TargetStatus>())
