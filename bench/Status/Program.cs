@@ -1,4 +1,5 @@
-// Status benchmark: Get-DistJobStatus over one job with N targets (default 100,000), streamed.
+// Status benchmark: Get-DistJobStatus over one job with N targets (default 100,000), streamed; and over a mid-sized job
+// (every 5th host: N/5 targets), a small one (every 100th host) and every job at once (-Job *).
 //  - the engine in-process (IJobService.StreamStatusAsync): time to the first row and to the last, bytes allocated,
 //    and the managed heap after a full collection at 10 % and at 90 % of the rows (flat: nothing grows with the rows);
 //  - the same through a real `jp1dist manager` process's admin API (RemoteServices.Jobs.StreamStatusAsync);
@@ -21,6 +22,8 @@ var targetCount = Arg("--targets", 100_000);
 var repeats = Arg("--repeats", 3);
 var executables = ArgText("--jp1dist") ?? Path.Combine(RepoRoot(), "out", "jp1dist");
 const string jobName = "status-bench";
+const string midJobName = "status-bench-mid";
+const string smallJobName = "status-bench-small";
 
 var root = Path.Combine(Path.GetTempPath(), "jp1dist-bench-status-" + Guid.NewGuid().ToString("N")[..8]);
 var home = Path.Combine(root, "home");
@@ -28,7 +31,7 @@ Process? manager = null;
 try
 {
     var engine = new DistEngine(new DataFolder(home));
-    var setup = await Setup.RunAsync(engine, root, targetCount, jobName);
+    var setup = await Setup.RunAsync(engine, root, targetCount, jobName, midJobName, smallJobName);
     var (sql, parameters) = Raw.SqlOf(engine, jobName);
     var plan = await Raw.PlanAsync(engine, sql, parameters);
     Log($"query plan: {string.Join(" | ", plan)}");
@@ -40,8 +43,17 @@ try
     var key = (await engine.AccessKeys.CreateAsync(new NewAccessKeyRequest("status-bench", DistRole.Reader))).Key!;
     using var remote = new RemoteServices(new AdminConnection(new Uri(url), key, null));
     var query = new JobStatusQuery(jobName);
-
-    var series = new Dictionary<string, List<Run>> { ["raw"] = [], ["engine"] = [], ["engineList"] = [], ["adminApi"] = [] };
+    var midQuery = new JobStatusQuery(midJobName);
+    var smallQuery = new JobStatusQuery(smallJobName);
+    var everyJob = new JobStatusQuery("*");
+    var midCount = (targetCount + 4) / 5;
+    var smallCount = (targetCount + 99) / 100;
+    var expected = new Dictionary<string, int>
+    {
+        ["raw"] = targetCount, ["engine"] = targetCount, ["engineList"] = targetCount, ["adminApi"] = targetCount,
+        ["engineMid"] = midCount, ["engineSmall"] = smallCount, ["engineEveryJob"] = targetCount + midCount + smallCount,
+    };
+    var series = expected.Keys.ToDictionary(k => k, _ => new List<Run>());
     // Round 0 warms up (JIT, connection pools, the manager's first request) and is not counted.
     for (var r = 0; r <= repeats; r++)
     {
@@ -51,12 +63,15 @@ try
             ["engine"] = await Measure.StreamAsync(() => engine.Jobs.StreamStatusAsync(query)),
             ["engineList"] = await Measure.ListAsync(() => engine.Jobs.GetStatusAsync(query)),
             ["adminApi"] = await Measure.StreamAsync(() => remote.Jobs.StreamStatusAsync(query)),
+            ["engineMid"] = await Measure.StreamAsync(() => engine.Jobs.StreamStatusAsync(midQuery)),
+            ["engineSmall"] = await Measure.StreamAsync(() => engine.Jobs.StreamStatusAsync(smallQuery)),
+            ["engineEveryJob"] = await Measure.StreamAsync(() => engine.Jobs.StreamStatusAsync(everyJob)),
         };
         foreach (var (name, run) in round)
         {
-            if (run.Rows != targetCount)
+            if (run.Rows != expected[name])
             {
-                throw new InvalidOperationException($"{name} read {run.Rows} rows, expected {targetCount}.");
+                throw new InvalidOperationException($"{name} read {run.Rows} rows, expected {expected[name]}.");
             }
             if (r > 0)
             {
@@ -102,7 +117,9 @@ try
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"status: {targetCount} targets first row {summary["engine"].FirstRowMs:0.0} ms, all {summary["engine"].AllSeconds:0.00} s (engine), " +
         $"first {summary["adminApi"].FirstRowMs:0.0} ms, all {summary["adminApi"].AllSeconds:0.00} s (admin API); raw reader {summary["raw"].AllSeconds:0.00} s (first {summary["raw"].FirstRowMs:0.0} ms); " +
-        $"list {summary["engineList"].AllSeconds:0.00} s; heap flat: {memory.engine.HeapAt10PercentMB:0.0} MB at 10% vs {memory.engine.HeapAt90PercentMB:0.0} MB at 90% " +
+        $"list {summary["engineList"].AllSeconds:0.00} s; mid job ({midCount}) first {summary["engineMid"].FirstRowMs:0.0} ms, all {summary["engineMid"].AllSeconds:0.00} s; " +
+        $"small job ({smallCount}) first {summary["engineSmall"].FirstRowMs:0.0} ms, all {summary["engineSmall"].AllSeconds:0.00} s; " +
+        $"-Job * first {summary["engineEveryJob"].FirstRowMs:0.0} ms, all {summary["engineEveryJob"].AllSeconds:0.00} s; heap flat: {memory.engine.HeapAt10PercentMB:0.0} MB at 10% vs {memory.engine.HeapAt90PercentMB:0.0} MB at 90% " +
         $"(admin API client {memory.adminApi.HeapAt10PercentMB:0.0} vs {memory.adminApi.HeapAt90PercentMB:0.0} MB; list {memory.engineList.HeapAt10PercentMB:0.0} vs {memory.engineList.HeapAt90PercentMB:0.0} MB)"));
     return 0;
 }
@@ -254,7 +271,7 @@ static class Setup
     /// one by one would measure registration), then a package, one job naming every host and its execution through
     /// the engine, so that the targets are the engine's own.
     /// </summary>
-    public static async Task<object> RunAsync(DistEngine engine, string root, int count, string jobName)
+    public static async Task<object> RunAsync(DistEngine engine, string root, int count, string jobName, string midJobName, string smallJobName)
     {
         var watch = Stopwatch.StartNew();
         var names = Enumerable.Range(0, count).Select(i => $"pc-{i:000000}").ToList();
@@ -285,6 +302,16 @@ static class Setup
         var executed = await engine.Jobs.StartAsync(jobName);
         var executeSeconds = watch.Elapsed.TotalSeconds;
         Console.Error.WriteLine($"setup: job created in {createSeconds:0.0} s, executed in {executeSeconds:0.0} s ({executed.TargetCount} targets)");
+        // The mid-sized job (every 5th host in name order: spread over the whole name range) and the small one.
+        watch.Restart();
+        await engine.Jobs.CreateAsync(new NewJobRequest(midJobName, "App", null, names.Where((_, i) => i % 5 == 0).ToList()));
+        var createMidSeconds = watch.Elapsed.TotalSeconds;
+        watch.Restart();
+        await engine.Jobs.StartAsync(midJobName);
+        var executeMidSeconds = watch.Elapsed.TotalSeconds;
+        await engine.Jobs.CreateAsync(new NewJobRequest(smallJobName, "App", null, names.Where((_, i) => i % 100 == 0).ToList()));
+        await engine.Jobs.StartAsync(smallJobName);
+        Console.Error.WriteLine($"setup: mid-sized job created in {createMidSeconds:0.0} s, executed in {executeMidSeconds:0.0} s");
         return new
         {
             how = "hosts bulk-inserted through the engine's DbContext (HostRow entities, 10,000 per SaveChanges, in shuffled name order); "
@@ -293,6 +320,8 @@ static class Setup
             createJobSeconds = createSeconds,
             executeSeconds,
             executed.TargetCount,
+            createMidJobSeconds = createMidSeconds,
+            executeMidJobSeconds = executeMidSeconds,
         };
     }
 }

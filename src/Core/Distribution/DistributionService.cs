@@ -2,6 +2,7 @@ using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Conditions;
 using JP1Dist.Core.Domain;
+using JP1Dist.Core.Jobs;
 using JP1Dist.Core.Security;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
@@ -106,13 +107,15 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             {
                 return null;
             }
+            // A removed job's executions went with it, and so did its targets: nothing to dispatch.
+            var jobId = await db.JobExecutions.Where(x => x.Id == executionId).Select(x => (int?)x.JobId).FirstOrDefaultAsync(cancellationToken) ?? 0;
             var waiting = await (from t in db.Targets
                                  join h in db.Hosts on t.HostId equals h.Id
                                  where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
                                  select new { t.Id, t.HostId, t.JobSettingsJson, h.OS, h.OSVersion, h.Architecture, h.MemoryMB, h.VolumesJson })
                 .ToListAsync(cancellationToken);
             hosts = [];
-            var alreadyStored = await SkipAlreadyStoredAsync(db, executionId, now, cancellationToken);
+            var alreadyStored = await SkipAlreadyStoredAsync(db, jobId, executionId, now, cancellationToken);
             var conditions = waiting.Select(t => t.JobSettingsJson).Distinct().ToDictionary(json => json ?? "", ReadConditions);
             // Software facts only when a condition asks about software, in one query for the hosts concerned.
             var softwareHosts = waiting.Where(t => conditions[t.JobSettingsJson ?? ""] is { } c && (c.SoftwareInstalled is { Count: > 0 } || c.SoftwareAbsent is { Count: > 0 }))
@@ -130,22 +133,18 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 var verdict = ConditionEvaluator.Evaluate(condition, facts);
                 if (!verdict.Met)
                 {
-                    await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Waiting)
-                        .ExecuteUpdateAsync(s => s
-                            .SetProperty(t => t.Status, TargetStatus.ConditionNotMet)
-                            .SetProperty(t => t.Message, verdict.Message + " (checked by the manager; the package was not sent)")
-                            .SetProperty(t => t.CompletedAt, now)
-                            .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                    await TargetCounts.MoveAsync(db, db.Targets.Where(t => t.Id == target.Id), [TargetStatus.Waiting], TargetStatus.ConditionNotMet, s => s
+                        .SetProperty(t => t.Message, verdict.Message + " (checked by the manager; the package was not sent)")
+                        .SetProperty(t => t.CompletedAt, now)
+                        .SetProperty(t => t.UpdatedAt, now), cancellationToken, jobId);
                     continue;
                 }
                 hosts.Add(target.HostId);
             }
-            await db.Targets.Where(t => t.ExecutionId == executionId && t.Status == TargetStatus.Waiting)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(t => t.Status, TargetStatus.Queued)
-                    .SetProperty(t => t.QueuedAt, now)
-                    .SetProperty(t => t.UpdatedAt, now)
-                    .SetProperty(t => t.Message, (string?)null), cancellationToken);
+            await TargetCounts.MoveAsync(db, db.Targets.Where(t => t.ExecutionId == executionId), [TargetStatus.Waiting], TargetStatus.Queued, s => s
+                .SetProperty(t => t.QueuedAt, now)
+                .SetProperty(t => t.UpdatedAt, now)
+                .SetProperty(t => t.Message, (string?)null), cancellationToken, jobId);
             await transaction.CommitAsync(cancellationToken);
         }
         signals.Notify(hosts);
@@ -159,7 +158,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// StoredOnRelay: nothing is sent. When the expiry changed since, the package is sent again and the relay replaces
     /// it. Compare-and-set on Waiting, like the condition pre-check; returns the targets it settled.
     /// </summary>
-    private static async Task<HashSet<long>> SkipAlreadyStoredAsync(DistDbContext db, int executionId, DateTime now, CancellationToken cancellationToken)
+    private static async Task<HashSet<long>> SkipAlreadyStoredAsync(DistDbContext db, int jobId, int executionId, DateTime now, CancellationToken cancellationToken)
     {
         var stored = await (from t in db.Targets
                             join j in db.Jobs on t.JobId equals j.Id
@@ -178,13 +177,11 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             var message = target.ExpiresAt is { } until
                 ? $"Already stored on the relay until {until.ToLocalTime():yyyy-MM-dd HH:mm}; not sent again."
                 : "Already stored on the relay (no expiry); not sent again.";
-            var changed = await db.Targets.Where(t => t.Id == target.Id && t.Status == TargetStatus.Waiting)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(t => t.Status, TargetStatus.StoredOnRelay)
-                    .SetProperty(t => t.StoredUntil, target.ExpiresAt)
-                    .SetProperty(t => t.Message, message)
-                    .SetProperty(t => t.CompletedAt, now)
-                    .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+            var changed = await TargetCounts.MoveAsync(db, db.Targets.Where(t => t.Id == target.Id), [TargetStatus.Waiting], TargetStatus.StoredOnRelay, s => s
+                .SetProperty(t => t.StoredUntil, target.ExpiresAt)
+                .SetProperty(t => t.Message, message)
+                .SetProperty(t => t.CompletedAt, now)
+                .SetProperty(t => t.UpdatedAt, now), cancellationToken, jobId);
             if (changed > 0)
             {
                 settled.Add(target.Id);
@@ -310,7 +307,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             var ticket = Guid.NewGuid();
             // A new ticket needs its own signed settings: the agent refuses settings signed for another work item.
             var signed = Jobs.AttemptSettings.Sign(engine, target.Job, target.Package, ticket, target.HostId);
-            await RequeueAsync(db, target.Id, target.Attempt, ticket, signed, message, now, cancellationToken);
+            await RequeueAsync(db, target.Job.Id, target.Id, target.Attempt, ticket, signed, message, now, cancellationToken);
         }
         if (due.Count > 0)
         {
@@ -322,11 +319,9 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// Queues a failed target again as its next attempt, with a new ticket and its signed settings: a compare-and-set on
     /// (Failed, attempt), so two retries of the same failure cannot both happen. True when it moved.
     /// </summary>
-    private static async Task<bool> RequeueAsync(DistDbContext db, long targetId, int attempt, Guid ticket, Jobs.SignedAttempt signed, string? message,
+    private static async Task<bool> RequeueAsync(DistDbContext db, int jobId, long targetId, int attempt, Guid ticket, Jobs.SignedAttempt signed, string? message,
         DateTime now, CancellationToken cancellationToken) =>
-        await db.Targets.Where(t => t.Id == targetId && t.Status == TargetStatus.Failed && t.Attempt == attempt)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(t => t.Status, TargetStatus.Queued)
+        await TargetCounts.MoveAsync(db, db.Targets.Where(t => t.Id == targetId && t.Attempt == attempt), [TargetStatus.Failed], TargetStatus.Queued, s => s
                 .SetProperty(t => t.Attempt, attempt + 1)
                 .SetProperty(t => t.WorkItemId, ticket)
                 .SetProperty(t => t.JobSettingsJson, signed.Json)
@@ -343,7 +338,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 .SetProperty(t => t.StartedAt, (DateTime?)null)
                 .SetProperty(t => t.CompletedAt, (DateTime?)null)
                 .SetProperty(t => t.ServedByHostId, (Guid?)null)
-                .SetProperty(t => t.UpdatedAt, now), cancellationToken) > 0;
+                .SetProperty(t => t.UpdatedAt, now), cancellationToken, jobId) > 0;
 
     /// <summary>How long after an install ended with one of its package's retry codes (1618: another installation was in progress) it runs again.</summary>
     public TimeSpan RetryLaterDelay { get; set; } = TimeSpan.FromMinutes(5);
@@ -384,7 +379,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var later = now + RetryLaterDelay;
         var signed = Jobs.AttemptSettings.For(engine, target.Job, target.Package).Sign(ticket, hostId, notBefore: later);
         var message = Truncate($"Retry {target.Attempt + 1} of {RetryLaterAttempts}, installing at {signed.InstallAt:yyyy-MM-dd HH:mm:ss} UTC, after: {target.Message}", 2000);
-        if (await RequeueAsync(db, target.Id, target.Attempt, ticket, signed, message, now, cancellationToken))
+        if (await RequeueAsync(db, target.Job.Id, target.Id, target.Attempt, ticket, signed, message, now, cancellationToken))
         {
             signals.Notify([hostId]);
             engine.TargetChanges.Notify();
@@ -404,16 +399,15 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                              join j in read.Jobs on t.JobId equals j.Id
                              join p in read.Packages on j.PackageId equals p.Id
                              where t.Status == TargetStatus.Available && j.Type == JobType.UserChoice && p.ExpiresAt != null && p.ExpiresAt <= now
-                             select new { t.Id, t.HostId, p.Name, p.Version, Expired = p.ExpiresAt!.Value }).ToListAsync(cancellationToken);
+                             select new { t.Id, t.JobId, t.HostId, p.Name, p.Version, Expired = p.ExpiresAt!.Value }).ToListAsync(cancellationToken);
         var ended = new List<Guid>();
         foreach (var offer in expired)
         {
             var message = $"The offer ended: package '{offer.Name}' {offer.Version} expired at {offer.Expired:yyyy-MM-dd HH:mm:ss} UTC before this computer's user installed it.";
-            var changed = await _writes.RunAsync(db => db.Targets.Where(t => t.Id == offer.Id && t.Status == TargetStatus.Available)
-                .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TargetStatus.Canceled)
-                    .SetProperty(t => t.Message, message)
-                    .SetProperty(t => t.UpdatedAt, now)
-                    .SetProperty(t => t.CompletedAt, now)));
+            var changed = await _writes.RunAsync(db => TargetCounts.MoveAsync(db, db.Targets.Where(t => t.Id == offer.Id), [TargetStatus.Available], TargetStatus.Canceled, s => s
+                .SetProperty(t => t.Message, message)
+                .SetProperty(t => t.UpdatedAt, now)
+                .SetProperty(t => t.CompletedAt, now), CancellationToken.None, offer.JobId));
             if (changed > 0)
             {
                 ended.Add(offer.HostId);
@@ -556,12 +550,9 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         var output = Truncate(report.OutputTail, 8000);
         var response = await _writes.RunAsync(async db =>
         {
-            var changed = await db.Targets
-                .Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId && from.Contains(t.Status))
-                .ExecuteUpdateAsync(s =>
+            var changed = await TargetCounts.MoveAsync(db, db.Targets.Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId), from, to, s =>
                 {
-                    s.SetProperty(t => t.Status, to)
-                     .SetProperty(t => t.UpdatedAt, now)
+                    s.SetProperty(t => t.UpdatedAt, now)
                      .SetProperty(t => t.BytesTransferred, t => report.BytesTransferred > t.BytesTransferred ? report.BytesTransferred : t.BytesTransferred)
                      .SetProperty(t => t.SegmentsTransferred, t => report.SegmentsTransferred > t.SegmentsTransferred ? report.SegmentsTransferred : t.SegmentsTransferred)
                      .SetProperty(t => t.StartedAt, t => t.StartedAt ?? now)
@@ -577,7 +568,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                          .SetProperty(t => t.Message, message)
                          .SetProperty(t => t.OutputTail, output);
                     }
-                });
+                }, CancellationToken.None);
             if (changed > 0)
             {
                 return new ReportResponse(true, to.ToString());

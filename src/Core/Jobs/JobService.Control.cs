@@ -48,38 +48,33 @@ public sealed partial class JobService
                 {
                     var from = TargetStates.Predecessors(TargetStatus.Suspended);
                     changed = await targets.Where(t => from.Contains(t.Status)).Select(t => t.HostId).ToListAsync(cancellationToken);
-                    await targets.Where(t => from.Contains(t.Status)).ExecuteUpdateAsync(s => s
-                        .SetProperty(t => t.Status, TargetStatus.Suspended)
+                    await TargetCounts.MoveAsync(db, targets, from, TargetStatus.Suspended, s => s
                         .SetProperty(t => t.Message, "Suspended by the administrator; Resume-DistJob resumes it where it stopped.")
-                        .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                        .SetProperty(t => t.UpdatedAt, now), cancellationToken, job.Id);
                     break;
                 }
                 case JobControlAction.Resume:
                 {
-                    var suspended = targets.Where(t => t.Status == TargetStatus.Suspended);
-                    changed = await suspended.Select(t => t.HostId).ToListAsync(cancellationToken);
+                    changed = await targets.Where(t => t.Status == TargetStatus.Suspended).Select(t => t.HostId).ToListAsync(cancellationToken);
                     // Back to where the execution is: Queued once it was dispatched, Waiting (for its execution time) before.
-                    await suspended.Where(t => db.JobExecutions.Any(x => x.Id == t.ExecutionId && x.DispatchedAt != null))
-                        .ExecuteUpdateAsync(s => s
-                            .SetProperty(t => t.Status, TargetStatus.Queued)
+                    await TargetCounts.MoveAsync(db, targets.Where(t => db.JobExecutions.Any(x => x.Id == t.ExecutionId && x.DispatchedAt != null)),
+                        [TargetStatus.Suspended], TargetStatus.Queued, s => s
                             .SetProperty(t => t.QueuedAt, t => t.QueuedAt ?? now)
                             .SetProperty(t => t.Message, (string?)null)
-                            .SetProperty(t => t.UpdatedAt, now), cancellationToken);
-                    await suspended.ExecuteUpdateAsync(s => s
-                        .SetProperty(t => t.Status, TargetStatus.Waiting)
+                            .SetProperty(t => t.UpdatedAt, now), cancellationToken, job.Id);
+                    await TargetCounts.MoveAsync(db, targets, [TargetStatus.Suspended], TargetStatus.Waiting, s => s
                         .SetProperty(t => t.Message, (string?)null)
-                        .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                        .SetProperty(t => t.UpdatedAt, now), cancellationToken, job.Id);
                     break;
                 }
                 default:
                 {
                     var from = TargetStates.Predecessors(TargetStatus.Canceled);
                     changed = await targets.Where(t => from.Contains(t.Status)).Select(t => t.HostId).ToListAsync(cancellationToken);
-                    await targets.Where(t => from.Contains(t.Status)).ExecuteUpdateAsync(s => s
-                        .SetProperty(t => t.Status, TargetStatus.Canceled)
+                    await TargetCounts.MoveAsync(db, targets, from, TargetStatus.Canceled, s => s
                         .SetProperty(t => t.Message, "Canceled by the administrator.")
                         .SetProperty(t => t.CompletedAt, now)
-                        .SetProperty(t => t.UpdatedAt, now), cancellationToken);
+                        .SetProperty(t => t.UpdatedAt, now), cancellationToken, job.Id);
                     break;
                 }
             }

@@ -144,7 +144,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
         var existing = (await db.Targets.AsNoTracking().Where(t => jobIds.Contains(t.JobId) && hostIds.Contains(t.HostId))
             .Select(t => new { t.JobId, t.HostId }).ToListAsync(cancellationToken)).Select(t => (t.JobId, t.HostId)).ToHashSet();
         var now = engine.Now;
-        var created = 0;
+        var created = new List<(int JobId, TargetStatus Status)>();
         var settingsByJob = new Dictionary<int, Jobs.AttemptSettings>();
         var toWake = new List<(int ExecutionId, Guid HostId)>();
         foreach (var job in jobs)
@@ -189,10 +189,19 @@ public sealed class PolicyEvaluator(DistEngine engine)
                 {
                     toWake.Add((execution.Id, join.HostId));
                 }
-                created++;
+                created.Add((job.Id, dispatched ? TargetStatus.Queued : TargetStatus.Waiting));
             }
         }
-        await db.SaveChangesAsync(cancellationToken);
+        // The new targets and their counts in one transaction (the caller's, or one of its own).
+        await using (var own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null)
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            await Jobs.TargetCounts.AddedAsync(db, created, cancellationToken);
+            if (own is not null)
+            {
+                await own.CommitAsync(cancellationToken);
+            }
+        }
         foreach (var byExecution in toWake.GroupBy(w => w.ExecutionId))
         {
             var ids = byExecution.Select(w => w.HostId).ToList();
@@ -211,7 +220,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
                 }
             }
         }
-        return created;
+        return created.Count;
     }
 
     /// <summary>The facts of the hosts in scope, reading software and group membership only when a rule needs them.</summary>

@@ -30,6 +30,7 @@ public class DistDbContext : DbContext
     public DbSet<JobDestinationRow> JobDestinations => Set<JobDestinationRow>();
     public DbSet<JobExecutionRow> JobExecutions => Set<JobExecutionRow>();
     public DbSet<TargetRow> Targets => Set<TargetRow>();
+    public DbSet<JobTargetCountRow> JobTargetCounts => Set<JobTargetCountRow>();
     public DbSet<ManagerNodeRow> ManagerNodes => Set<ManagerNodeRow>();
     public DbSet<HostSoftwareRow> HostSoftware => Set<HostSoftwareRow>();
     public DbSet<HostGroupRow> HostGroups => Set<HostGroupRow>();
@@ -65,6 +66,9 @@ public class DistDbContext : DbContext
         {
             e.ToTable("Hosts");
             e.HasIndex(h => h.NameKey).IsUnique();
+            // Hosts in name order with their ids, from the index alone: a job's status read in host name order probes its
+            // targets by (JobId, HostId) host after host without reading the host rows it passes over (JobService.StreamStatusAsync).
+            e.HasIndex(h => new { h.NameKey, h.Id });
             e.HasIndex(h => h.ParentHostId);
             // Removing a relay moves its lower hosts up first (HostService.RemoveAsync), so no host points at a gone one.
             e.HasOne<HostRow>().WithMany().HasForeignKey(h => h.ParentHostId).OnDelete(DeleteBehavior.Restrict);
@@ -106,9 +110,18 @@ public class DistDbContext : DbContext
             e.HasIndex(t => new { t.HostId, t.Status });
             e.HasIndex(t => t.WorkItemId).IsUnique();
             e.HasIndex(t => t.ExecutionId);
-            e.Property(t => t.Status).HasConversion<int>();
+            // A concurrency token: a tracked target saved with a new status is a compare-and-set on the status it was read
+            // with (WHERE "Status" = old), so the counts moved from the old status are exact (JobService.RecordExecutionAsync).
+            e.Property(t => t.Status).HasConversion<int>().IsConcurrencyToken();
             e.HasOne<JobRow>().WithMany().HasForeignKey(t => t.JobId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne<HostRow>().WithMany().HasForeignKey(t => t.HostId).OnDelete(DeleteBehavior.Restrict);
+        });
+        modelBuilder.Entity<JobTargetCountRow>(e =>
+        {
+            e.ToTable("JobTargetCounts");
+            e.HasKey(c => new { c.JobId, c.Status });
+            e.Property(c => c.Status).HasConversion<int>();
+            e.HasOne<JobRow>().WithMany().HasForeignKey(c => c.JobId).OnDelete(DeleteBehavior.Cascade);
         });
         modelBuilder.Entity<HostSoftwareRow>(e =>
         {

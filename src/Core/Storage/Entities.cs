@@ -239,6 +239,18 @@ public sealed class JobRow
     public List<JobDestinationRow> Destinations { get; set; } = [];
 }
 
+/// <summary>
+/// How many of a job's targets are in one status, kept as targets change (<see cref="Jobs.TargetCounts"/>, the only code that
+/// changes a count) so that Get-DistJob reads a dozen rows instead of counting the targets. Every job has one row per status
+/// from its creation on, so a change is an UPDATE of rows that exist (Count = Count + n), never an insert.
+/// </summary>
+public sealed class JobTargetCountRow
+{
+    public int JobId { get; set; }
+    public TargetStatus Status { get; set; }
+    public int Count { get; set; }
+}
+
 /// <summary>One host a job names as a destination.</summary>
 public sealed class JobDestinationRow
 {

@@ -70,7 +70,8 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
     public async Task<IReadOnlyDictionary<TargetStatus, int>> CountTargetsAsync(CancellationToken cancellationToken)
     {
         await using var db = engine.Database.CreateContext();
-        return await db.Targets.GroupBy(t => t.Status).Select(g => new { g.Key, Count = g.Count() })
+        // The counts kept by job (JobTargetCounts), summed: a scrape reads a dozen rows a job, not every target.
+        return await db.JobTargetCounts.GroupBy(c => c.Status).Select(g => new { g.Key, Count = g.Sum(c => c.Count) })
             .ToDictionaryAsync(g => g.Key, g => g.Count, cancellationToken);
     }
 }

@@ -153,11 +153,15 @@ public sealed class JobLifecycleTests : IDisposable
         Assert.Single(await _folder.Engine.Packages.ListAsync());
     }
 
-    [Fact]
-    public async Task Status_rows_come_in_host_name_order_whether_the_job_reaches_most_hosts_or_few()
+    [Theory]
+    [InlineData(0)] // every job read in host name order from the hosts' index
+    [InlineData(2)] // "Wide" and "Mid" in host order, "Narrow" by target and sorted
+    [InlineData(4_000)] // every job by target and sorted (the default for jobs this small)
+    public async Task Status_rows_come_in_host_name_order_whether_the_job_reaches_most_hosts_or_few(int sortedRowsLimit)
     {
-        // Registered out of name order. "Wide" reaches every host (read from the hosts' name index), "Narrow" one host of
-        // nine (read by target and sorted): both answer in job, then host name order, with the same columns.
+        _folder.Engine.Jobs.SortedRowsLimit = sortedRowsLimit;
+        // Registered out of name order. "Wide" reaches every host, "Mid" three of nine, "Narrow" one: each answers in host
+        // name order whichever way it is read, with the same columns, and a wildcard answers job after job.
         string[] names = ["pc-g", "pc-c", "PC-i", "pc-a", "pc-e", "pc-h", "pc-b", "pc-f", "pc-d"];
         foreach (var name in names)
         {
@@ -166,20 +170,33 @@ public sealed class JobLifecycleTests : IDisposable
         await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
         await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Wide", "App", null, names));
         await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Narrow", "App", null, ["pc-e"]));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Mid", "App", null, ["pc-h", "pc-b", "PC-i"]));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Never run", "App", null, ["pc-a"]));
         await _folder.Engine.Jobs.StartAsync("Wide");
         await _folder.Engine.Jobs.StartAsync("Narrow");
+        await _folder.Engine.Jobs.StartAsync("Mid");
+        await _folder.Engine.Jobs.CancelAsync("Mid", ["pc-h"]);
 
         var wide = await _folder.Engine.Jobs.StreamStatusAsync(new JobStatusQuery("Wide")).ToListAsync();
         Assert.Equal(names.OrderBy(n => n, StringComparer.OrdinalIgnoreCase), wide.Select(s => s.HostName));
         Assert.All(wide, s => Assert.Equal(TargetStatus.Waiting, s.Status));
         Assert.Equal("pc-e", Assert.Single(await _folder.Engine.Jobs.StreamStatusAsync(new JobStatusQuery("Narrow")).ToListAsync()).HostName);
-        // Filters apply on the host-order read too; the wildcard read of every job sorts jobs, then hosts.
+        Assert.Equal(["pc-b", "pc-h", "PC-i"], (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Mid"))).Select(s => s.HostName));
+        Assert.Empty(await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Never run")));
+        // Filters apply on either read; a status filter counts only the rows it shows.
         Assert.Equal(["pc-a", "pc-b"], (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Wide", "pc-[ab]"))).Select(s => s.HostName));
         Assert.Empty(await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Wide", null, [TargetStatus.Succeeded])));
+        Assert.Equal(["pc-b", "PC-i"], (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Mid", null, [TargetStatus.Waiting, TargetStatus.Waiting]))).Select(s => s.HostName));
+        Assert.Equal("pc-h", Assert.Single(await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Mid", null, [TargetStatus.Canceled]))).HostName);
+        // The wildcard read of every job answers job after job in name order, each in host name order.
         var all = await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("*"));
-        Assert.Equal(["Narrow", .. Enumerable.Repeat("Wide", names.Length)], all.Select(s => s.JobName));
+        Assert.Equal(["Mid", "Mid", "Mid", "Narrow", .. Enumerable.Repeat("Wide", names.Length)], all.Select(s => s.JobName));
+        Assert.Equal(["pc-b", "pc-h", "PC-i", "pc-e", .. names.OrderBy(n => n, StringComparer.OrdinalIgnoreCase)], all.Select(s => s.HostName));
         var fromBoth = all.Single(s => s.JobName == "Wide" && s.HostName == "pc-e");
         Assert.Equivalent(wide.Single(s => s.HostName == "pc-e"), fromBoth);
+        Assert.Equal(["Narrow", "Wide"], (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("*", "pc-e"))).Select(s => s.JobName));
+        Assert.Equal(["Mid", "Wide"], (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("[MW]*", "pc-b"))).Select(s => s.JobName));
+        Assert.Equal(["pc-b", "pc-h"], (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("M*", "pc-[a-h]"))).Select(s => s.HostName));
     }
 
     public void Dispose() => _folder.Dispose();

@@ -2,12 +2,15 @@ using JP1Dist.Contracts;
 using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Jobs;
 using JP1Dist.Protocol;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Xunit;
 
 namespace JP1Dist.Tests.Engine;
 
 /// <summary>
-/// Get-DistJob's deployment summary: each job's targets counted by status in one grouped query, changing as targets end;
+/// Get-DistJob's deployment summary: each job's targets counted by status, kept as targets change (JobTargetCounts);
 /// and Get-DistHost's group filters, which reach the hosts a job to the group reaches.
 /// </summary>
 public sealed class JobTargetCountTests : IDisposable
@@ -55,28 +58,70 @@ public sealed class JobTargetCountTests : IDisposable
         Assert.Equal(new DistJobTargetCounts(3, 1, 1, 0, 0, 0, 0, 1), deploy);
         Assert.Equal(0, deploy.Pending);
         Assert.Equal("1 succeeded, 1 failed, 1 canceled", deploy.ToString());
-        // Another job's targets are its own: the grouped query keeps jobs apart.
+        // Another job's targets are its own: counts are kept by job.
         Assert.Equal(DistJobTargetCounts.None, jobs.Single(j => j.Name == "Other").Targets);
     }
 
     [Fact]
-    public async Task Counting_is_one_grouped_query_for_every_job()
+    public async Task Counts_are_read_from_the_kept_rows_and_a_migrated_database_gets_them_from_its_targets()
     {
         await _folder.RegisterHostAsync("pc-a");
+        await _folder.RegisterHostAsync("pc-b");
         await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
-        for (var i = 0; i < 5; i++)
+        for (var i = 0; i < 3; i++)
         {
-            await _folder.Engine.Jobs.CreateAsync(new NewJobRequest($"J{i}", "App", null, ["pc-a"]));
-            await _folder.Engine.Jobs.StartAsync($"J{i}");
+            await _folder.Engine.Jobs.CreateAsync(new NewJobRequest($"J{i}", "App", null, ["pc-a", "pc-b"]));
         }
-        await using var db = _folder.Engine.Database.CreateContext();
-        var counts = await JobService.CountTargetsAsync(db, [.. Enumerable.Range(1, 100)], default);
-        Assert.Equal(5, counts.Count);
-        Assert.All(counts.Values, c => Assert.Equal(new DistJobTargetCounts(1, 0, 0, 0, 1, 0, 0, 0), c));
-        // The query groups in the database: its SQL has one GROUP BY over job and status.
-        var sql = Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToQueryString(JobService.TargetCountQuery(db, [1, 2]));
-        Assert.Contains("GROUP BY", sql, StringComparison.Ordinal);
-        Assert.Contains("COUNT(*)", sql, StringComparison.OrdinalIgnoreCase);
+        var execution = await _folder.Engine.Jobs.StartAsync("J0");
+        await _folder.Engine.Jobs.StartAsync("J1");
+        await _distribution.DispatchAsync(execution.ExecutionId, default);
+        await _folder.Engine.Jobs.CancelAsync("J0", ["pc-b"]);
+        var before = await TargetCountCheck.AssertKeptCountsAreTheTargetsAsync(_folder.Engine, "before");
+        Assert.Equal(["J0 Canceled=1", "J0 Queued=1", "J1 Waiting=2"], before);
+
+        // Get-DistJob reads the kept rows: a row changed behind the engine's back shows (and the check says it is wrong).
+        await using (var db = _folder.Engine.Database.CreateContext())
+        {
+            await db.JobTargetCounts.Where(c => c.Status == TargetStatus.Waiting).ExecuteUpdateAsync(s => s.SetProperty(c => c.Count, 7));
+        }
+        Assert.Equal(7, (await JobAsync("J2")).Targets.Waiting);
+        await Assert.ThrowsAnyAsync<Xunit.Sdk.XunitException>(() => TargetCountCheck.AssertKeptCountsAreTheTargetsAsync(_folder.Engine, "tampered"));
+
+        // A database from before the counts: the table dropped with its migration, then migrated again, which counts the
+        // targets there are (and gives every job its rows, 0 where no target is).
+        await using (var db = _folder.Engine.Database.CreateContext())
+        {
+            var migrator = db.GetService<IMigrator>();
+            var migrations = db.Database.GetAppliedMigrations().ToList();
+            var countsMigration = migrations.Single(m => m.EndsWith("_JobTargetCounts", StringComparison.Ordinal));
+            await migrator.MigrateAsync(migrations[migrations.IndexOf(countsMigration) - 1]);
+            Assert.DoesNotContain(countsMigration, db.Database.GetAppliedMigrations());
+            await migrator.MigrateAsync();
+        }
+        Assert.Equal(before, await TargetCountCheck.AssertKeptCountsAreTheTargetsAsync(_folder.Engine, "migrated"));
+        Assert.Equal(new DistJobTargetCounts(2, 0, 0, 1, 0, 0, 0, 1), (await JobAsync("J0")).Targets);
+        Assert.Equal(DistJobTargetCounts.None, (await JobAsync("J2")).Targets);
+
+        // And they are kept from there on.
+        await _folder.Engine.Jobs.StartAsync("J2");
+        await _folder.Engine.Jobs.SuspendAsync("J1", ["pc-a"]);
+        await TargetCountCheck.AssertKeptCountsAreTheTargetsAsync(_folder.Engine, "after the migration");
+    }
+
+    [Fact]
+    public void Only_TargetCounts_sets_a_target_status_in_the_database_or_changes_a_count()
+    {
+        // Every set-based change of a target's status goes through TargetCounts.MoveAsync, and only TargetCounts writes a
+        // count: a status set anywhere else would leave the counts behind.
+        var sources = Directory.EnumerateFiles(Path.Combine(Repository.Root, "src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                        && !f.Contains($"{Path.DirectorySeparatorChar}Migrations{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .ToList();
+        Assert.Contains(sources, f => f.EndsWith("TargetCounts.cs", StringComparison.Ordinal));
+        var statusSetters = sources.Where(f => File.ReadAllText(f).Contains("SetProperty(t => t.Status", StringComparison.Ordinal)).Select(Path.GetFileName);
+        Assert.Equal(["TargetCounts.cs"], statusSetters);
+        var countWriters = sources.Where(f => System.Text.RegularExpressions.Regex.IsMatch(File.ReadAllText(f), @"JobTargetCounts\b[^;]*Execute(Update|Delete)")).Select(Path.GetFileName);
+        Assert.Equal(["TargetCounts.cs"], countWriters);
     }
 
     [Fact]

@@ -305,6 +305,8 @@ namespace JP1Dist.Core.Storage.Migrations
 
                     b.HasIndex("ParentHostId");
 
+                    b.HasIndex("NameKey", "Id");
+
                     b.ToTable("Hosts", (string)null);
                 });
 
@@ -553,6 +555,22 @@ namespace JP1Dist.Core.Storage.Migrations
                     b.HasIndex("PackageId");
 
                     b.ToTable("Jobs", (string)null);
+                });
+
+            modelBuilder.Entity("JP1Dist.Core.Storage.JobTargetCountRow", b =>
+                {
+                    b.Property<int>("JobId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("JobId", "Status");
+
+                    b.ToTable("JobTargetCounts", (string)null);
                 });
 
             modelBuilder.Entity("JP1Dist.Core.Storage.ManagerNodeRow", b =>
@@ -946,6 +964,7 @@ namespace JP1Dist.Core.Storage.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<int>("Status")
+                        .IsConcurrencyToken()
                         .HasColumnType("INTEGER");
 
                     b.Property<DateTime?>("StoredUntil")
@@ -1128,6 +1147,15 @@ namespace JP1Dist.Core.Storage.Migrations
                         .WithMany()
                         .HasForeignKey("PackageId")
                         .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("JP1Dist.Core.Storage.JobTargetCountRow", b =>
+                {
+                    b.HasOne("JP1Dist.Core.Storage.JobRow", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
 

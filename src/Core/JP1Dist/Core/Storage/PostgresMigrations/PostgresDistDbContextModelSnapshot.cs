@@ -348,6 +348,8 @@ namespace JP1Dist.Core.Storage.PostgresMigrations
 
                     b.HasIndex("ParentHostId");
 
+                    b.HasIndex("NameKey", "Id");
+
                     b.ToTable("Hosts", (string)null);
                 });
 
@@ -616,6 +618,22 @@ namespace JP1Dist.Core.Storage.PostgresMigrations
                     b.HasIndex("PackageId");
 
                     b.ToTable("Jobs", (string)null);
+                });
+
+            modelBuilder.Entity("JP1Dist.Core.Storage.JobTargetCountRow", b =>
+                {
+                    b.Property<int>("JobId")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("integer");
+
+                    b.HasKey("JobId", "Status");
+
+                    b.ToTable("JobTargetCounts", (string)null);
                 });
 
             modelBuilder.Entity("JP1Dist.Core.Storage.ManagerNodeRow", b =>
@@ -1057,6 +1075,7 @@ namespace JP1Dist.Core.Storage.PostgresMigrations
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<int>("Status")
+                        .IsConcurrencyToken()
                         .HasColumnType("integer");
 
                     b.Property<DateTime?>("StoredUntil")
@@ -1242,6 +1261,15 @@ namespace JP1Dist.Core.Storage.PostgresMigrations
                         .WithMany()
                         .HasForeignKey("PackageId")
                         .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("JP1Dist.Core.Storage.JobTargetCountRow", b =>
+                {
+                    b.HasOne("JP1Dist.Core.Storage.JobRow", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
 
