@@ -15,8 +15,9 @@ public static class TargetCountCheck
     public static async Task<IReadOnlyList<string>> AssertKeptCountsAreTheTargetsAsync(DistEngine engine, string when)
     {
         await using var db = engine.Database.CreateContext();
-        // One snapshot for both reads (SQLite: BEGIN IMMEDIATE, so no writer commits in between).
-        await using var transaction = await db.Database.BeginTransactionAsync();
+        // One snapshot for both reads (SQLite: BEGIN IMMEDIATE, so no writer commits in between; PostgreSQL: REPEATABLE
+        // READ, where each statement of its default READ COMMITTED would see what committed meanwhile).
+        await using var transaction = await db.Database.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
         var jobs = await db.Jobs.AsNoTracking().ToDictionaryAsync(j => j.Id, j => j.Name);
         var kept = await db.JobTargetCounts.AsNoTracking().ToListAsync();
         var fresh = await db.Targets.AsNoTracking().GroupBy(t => new { t.JobId, t.Status })
