@@ -3,7 +3,13 @@ using System.Text.Json;
 using JP1Dist.Bench.Baseline;
 
 // The baseline benchmark: time from executing a job to its last result, for N simulated agents, against a ping reference.
-// Progress goes to stderr; stdout carries only the JSON document and the one-line summary.
+// Progress goes to stderr; stdout carries only the JSON document and the one-line summary. Started with the hidden argument
+// `client`, this executable is one of the client processes that hold the simulated agents (ClientProcess).
+
+if (args is [ClientCommands.Argument, .. var clientArgs])
+{
+    return await ClientProcess.RunAsync(clientArgs);
+}
 
 BenchOptions options;
 try
