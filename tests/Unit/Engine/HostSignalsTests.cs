@@ -109,6 +109,44 @@ public sealed class HostSignalsTests
     }
 
     [Fact]
+    public async Task Executing_a_job_wakes_the_polls_of_its_hosts_only_and_other_nudges_still_wake_every_poll()
+    {
+        // With 10,000 agents waiting, an execution's nudge woke every poll before its dispatch: each looked, found its
+        // open work changed but nothing to serve yet, and answered empty. The dispatch wakes the execution's hosts.
+        using var folder = new TestFolder();
+        var engine = folder.Engine;
+        var target = await folder.RegisterHostAsync("pc-target");
+        var bystander = await folder.RegisterHostAsync("pc-bystander");
+        folder.WriteFile("pkg/setup.sh", "#!/bin/sh\n");
+        await engine.Packages.CreateAsync(new NewPackageRequest("Tool", "1.0", Path.Combine(folder.Root, "pkg"), "setup.sh"));
+        await engine.Jobs.CreateAsync(new NewJobRequest("deploy", "Tool", null, ["pc-target"]));
+
+        await using var app = ManagerHost.Build(new ManagerOptions { Home = engine.Folder.Root, ListenUrl = "http://127.0.0.1:0", QuietConsole = true });
+        await app.StartAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!(await engine.Managers.ListAsync()).Any(m => m.IsAlive))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the manager did not announce itself");
+            await Task.Delay(50);
+        }
+        var signals = app.Services.GetRequiredService<HostSignals>();
+        var distribution = app.Services.GetRequiredService<DistributionService>();
+        var bystanderPoll = signals.WaitAsync(bystander.HostId, Long, CancellationToken.None);
+        var targetPoll = distribution.WaitForWorkAsync(target.HostId, Long, CancellationToken.None);
+
+        await engine.Jobs.StartAsync("deploy");
+
+        Assert.True(await WokenAsync(targetPoll));
+        Assert.Single((await targetPoll).Items);
+        Assert.True(await StillWaitingAsync(bystanderPoll));
+
+        // A nudge for anything else (a resume, a power order) still wakes every waiting poll.
+        await engine.Managers.NudgeAsync();
+        Assert.True(await WokenAsync(bystanderPoll));
+        await app.StopAsync();
+    }
+
+    [Fact]
     public async Task The_manager_serves_and_every_callers_engine_reports_through_the_engines_one_distribution_service()
     {
         // An offline result imported through the admin API (an engine acting for the key's caller) records through the
