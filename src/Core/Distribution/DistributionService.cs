@@ -206,7 +206,6 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     internal async Task<IReadOnlyList<WorkItem>> ServeAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken)
     {
         var now = engine.Now;
-        var key = engine.SigningKeys.Current();
         var rows = await (from t in db.Targets.AsNoTracking()
                           join j in db.Jobs on t.JobId equals j.Id
                           join p in db.Packages on j.PackageId equals p.Id
@@ -216,6 +215,11 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                           select new { t.Id, t.WorkItemId, Job = j.Name, t.Attempt, PackageId = p.Id, p.Name, p.Version, p.ManifestJson, p.ManifestSignature, p.ManifestSigningKey,
                               t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt, t.SettingsSigningKey })
             .ToListAsync(cancellationToken);
+        if (rows.Count == 0)
+        {
+            return []; // most looks: no key needed (reading it is a query of its own)
+        }
+        var key = engine.SigningKeys.Current();
         var items = new List<WorkItem>(rows.Count);
         var manifests = new Dictionary<int, string>();
         foreach (var r in rows)
@@ -422,12 +426,28 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// <remarks>
     /// It also answers when the host's open work items change while it waits (a job removed or a target canceled): the
     /// agent then withdraws an offer at once instead of at its next poll.
+    /// <para>
+    /// Each look is one database connection; the host's due retries (<see cref="GetWorkAsync"/>) are queued at the poll's
+    /// first look only, as the host connects, not again at every re-check while it waits: with 10,000 agents waiting,
+    /// the manager looks about a thousand times a second, and each query saved there is a query less per look.
+    /// </para>
     /// </remarks>
     public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken)
     {
         HashSet<Guid>? openAtStart = null;
+        var connected = false;
         return LongPoll.WaitAsync(signals, hostId, wait, engine.Time,
-            async ct => new WorkResponse(await GetWorkAsync(hostId, ct), PowerOrders: await GetPowerOrdersAsync(hostId, ct), Open: await GetOpenAsync(hostId, ct)),
+            async ct =>
+            {
+                await using var db = engine.Database.CreateContext();
+                if (!connected)
+                {
+                    await RetryFailedAsync(db, [hostId], ct);
+                    connected = true;
+                }
+                var items = await ServeAsync(db, hostId, ct);
+                return new WorkResponse(items, PowerOrders: await PowerOrdersAsync(db, hostId, ct), Open: await OpenAsync(db, hostId, ct));
+            },
             work =>
             {
                 openAtStart ??= [.. work.Open ?? []];
@@ -442,14 +462,22 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     public async Task<IReadOnlyList<Guid>> GetOpenAsync(Guid hostId, CancellationToken cancellationToken)
     {
         await using var db = engine.Database.CreateContext();
-        return await db.Targets.AsNoTracking().Where(t => t.HostId == hostId && !Hosts.HostService.FinalStatuses.Contains(t.Status))
-            .Select(t => t.WorkItemId).ToListAsync(cancellationToken);
+        return await OpenAsync(db, hostId, cancellationToken);
     }
+
+    private static async Task<IReadOnlyList<Guid>> OpenAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken) =>
+        await db.Targets.AsNoTracking().Where(t => t.HostId == hostId && !Hosts.HostService.FinalStatuses.Contains(t.Status))
+            .Select(t => t.WorkItemId).ToListAsync(cancellationToken);
 
     /// <summary>The signed power orders of a host that its agent has not reported taking (null when none).</summary>
     public async Task<IReadOnlyList<SignedPowerOrder>?> GetPowerOrdersAsync(Guid hostId, CancellationToken cancellationToken)
     {
         await using var db = engine.Database.CreateContext();
+        return await PowerOrdersAsync(db, hostId, cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<SignedPowerOrder>?> PowerOrdersAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken)
+    {
         var orders = await Hosts.HostPower.Open(db, engine.Now).Where(p => p.HostId == hostId).OrderBy(p => p.RequestedAt)
             .Select(p => new SignedPowerOrder(p.OrderJson, p.Signature)).ToListAsync(cancellationToken);
         return orders.Count > 0 ? orders : null;
