@@ -424,8 +424,9 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// The answer's signing-key announcements are the caller's to add.
     /// </summary>
     /// <remarks>
-    /// It also answers when the host's open work items change while it waits (a job removed or a target canceled): the
-    /// agent then withdraws an offer at once instead of at its next poll.
+    /// It also answers when one of the host's open work items ends while it waits (a job removed or a target canceled): the
+    /// agent then withdraws an offer at once instead of at its next poll. A new item that is not served yet (an execution's
+    /// Waiting targets before their dispatch) is no reason to answer: the dispatch wakes the poll with the work.
     /// <para>
     /// Each look is one database connection; the host's due retries (<see cref="GetWorkAsync"/>) are queued at the poll's
     /// first look only, as the host connects, not again at every re-check while it waits: with 10,000 agents waiting,
@@ -451,7 +452,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             work =>
             {
                 openAtStart ??= [.. work.Open ?? []];
-                return work.Items.Count > 0 || work.PowerOrders is { Count: > 0 } || !openAtStart.SetEquals(work.Open ?? []);
+                // Withdrawn items answer at once; new ones not yet served (an execution's Waiting targets) wait for their dispatch.
+                return work.Items.Count > 0 || work.PowerOrders is { Count: > 0 } || !openAtStart.IsSubsetOf(work.Open ?? []);
             }, cancellationToken);
     }
 

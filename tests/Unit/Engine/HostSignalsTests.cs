@@ -147,6 +147,31 @@ public sealed class HostSignalsTests
     }
 
     [Fact]
+    public async Task A_poll_that_looks_between_an_execution_and_its_dispatch_keeps_waiting_for_the_work()
+    {
+        // An execution adds Waiting targets, which the host cannot do yet: a look before the dispatch (a re-check every
+        // 15 s, or a wake) answered empty because the host's open items had changed, and the agent polled again.
+        using var folder = new TestFolder();
+        var engine = folder.Engine;
+        var host = await folder.RegisterHostAsync("pc-1");
+        folder.WriteFile("pkg/setup.sh", "#!/bin/sh\n");
+        await engine.Packages.CreateAsync(new NewPackageRequest("Tool", "1.0", Path.Combine(folder.Root, "pkg"), "setup.sh"));
+        await engine.Jobs.CreateAsync(new NewJobRequest("deploy", "Tool", null, ["pc-1"]));
+        var signals = new HostSignals();
+        var distribution = new DistributionService(engine, signals);
+        var poll = distribution.WaitForWorkAsync(host.HostId, Long, CancellationToken.None);
+        Assert.True(await StillWaitingAsync(poll)); // it looked once and waits
+
+        var execution = await engine.Jobs.StartAsync("deploy"); // no manager runs here, so nothing dispatches it yet
+        signals.Notify([host.HostId]); // a look now, as a re-check would make
+        Assert.True(await StillWaitingAsync(poll));
+
+        await distribution.DispatchAsync(execution.ExecutionId, default);
+        Assert.True(await WokenAsync(poll));
+        Assert.Single((await poll).Items);
+    }
+
+    [Fact]
     public async Task The_manager_serves_and_every_callers_engine_reports_through_the_engines_one_distribution_service()
     {
         // An offline result imported through the admin API (an engine acting for the key's caller) records through the
