@@ -115,6 +115,7 @@ public static class BaselineRound
         private int _threadPoolThreadsMax;
         private ServerLogSummary? _serverLog;
         private ManagerResources? _resources;
+        private string? _loadAverage;
 
         public async Task RunAsync(CancellationToken cancellationToken)
         {
@@ -169,7 +170,10 @@ public static class BaselineRound
                     + $"{idleTo.Threads} threads, {idleTo.FileDescriptors} open descriptors");
             }
 
-            progress.WriteLine($"[{agentCount}] executing job {jobName} for {agentCount} long-polling agents");
+            await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Mark), cancellationToken);
+            // The machine's load says how far the seconds can be trusted: other processes share its cores.
+            _loadAverage = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : null;
+            progress.WriteLine($"[{agentCount}] executing job {jobName} for {agentCount} long-polling agents (load average {_loadAverage ?? "?"})");
             var jobFrom = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
             var startedAt = engine.Now;
             var jobClock = Stopwatch.StartNew();
@@ -277,6 +281,7 @@ public static class BaselineRound
                 _serverLog,
                 Error,
                 _fleet?.Processes ?? 0,
+                _loadAverage,
                 _resources,
                 TargetCheck.From(ratio, _registration, _resources));
         }

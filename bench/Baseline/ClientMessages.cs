@@ -6,7 +6,7 @@ namespace JP1Dist.Bench.Baseline;
 /// What the benchmark asks of a client process, one JSON line on its standard input; the process answers each with one
 /// <see cref="ClientReply"/> line on its standard output, in order.
 /// </summary>
-/// <param name="Command">register, poll, listen, finish or ping (<see cref="ClientCommands"/>).</param>
+/// <param name="Command">register, poll, listen, mark, finish or ping (<see cref="ClientCommands"/>).</param>
 /// <param name="Token">The enrollment token (register).</param>
 /// <param name="Parallelism">How many of this process's agents make requests at once.</param>
 /// <param name="Count">How many requests (ping).</param>
@@ -44,7 +44,10 @@ public static class ClientCommands
     /// <summary>Every agent long-polls until it gets its work, does it, and ends; answered once every first poll is sent.</summary>
     public const string Listen = "listen";
 
-    /// <summary>Answered once every agent has done its work (or one failed).</summary>
+    /// <summary>The job is about to be executed: requests answered from now on are the job's (finish counts them).</summary>
+    public const string Mark = "mark";
+
+    /// <summary>Answered once every agent has done its work (or one failed), with the requests answered since <see cref="Mark"/>.</summary>
     public const string Finish = "finish";
 
     /// <summary>Count pings, the reference.</summary>

@@ -85,6 +85,7 @@ public static class ClientProcess
         private SemaphoreSlim? _gate;
         private int _pollsSent;
         private long _firstWorkTicks = -1;
+        private RequestBreakdown _atMark = RequestBreakdown.Sum([]);
 
         public int ThreadsMax { get; private set; } = ThreadPool.ThreadCount;
 
@@ -116,6 +117,9 @@ public static class ClientProcess
                         await Task.Delay(50, cancellationToken);
                     }
                     break;
+                case ClientCommands.Mark:
+                    _atMark = RequestBreakdown.From(_job);
+                    break;
                 case ClientCommands.Finish:
                     var all = Task.WhenAll(_tasks);
                     while (!all.IsCompleted)
@@ -130,7 +134,8 @@ public static class ClientProcess
                     }
                     await all;
                     var first = Interlocked.Read(ref _firstWorkTicks);
-                    return new ClientReply(Retries: _job.Retries, Requests: RequestBreakdown.From(_job),
+                    var requests = RequestBreakdown.From(_job).Minus(_atMark);
+                    return new ClientReply(Retries: requests.Retries, Requests: requests,
                         FirstWorkAt: first < 0 ? null : new DateTime(first, DateTimeKind.Utc));
                 case ClientCommands.Ping:
                     await Parallel.ForEachAsync(LongRange(command.Count), parallel, async (_, ct) =>

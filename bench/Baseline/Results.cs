@@ -52,6 +52,7 @@ public sealed record RoundResult(
     ServerLogSummary? ServerLog,
     string? Error,
     int ClientProcesses = 0,
+    string? LoadAverageAtJob = null,
     ManagerResources? ManagerResources = null,
     TargetCheck? Targets = null);
 
@@ -90,6 +91,10 @@ public sealed record RequestBreakdown(long Polls, long EmptyPolls, long Content,
     /// <summary>The counts of several processes added up.</summary>
     public static RequestBreakdown Sum(IEnumerable<RequestBreakdown> parts) => parts.Aggregate(new RequestBreakdown(0, 0, 0, 0, 0, 0),
         (a, b) => new(a.Polls + b.Polls, a.EmptyPolls + b.EmptyPolls, a.Content + b.Content, a.Reports + b.Reports, a.ReportsNotAccepted + b.ReportsNotAccepted, a.Retries + b.Retries));
+
+    /// <summary>The counts since an earlier reading of the same counters.</summary>
+    public RequestBreakdown Minus(RequestBreakdown earlier) => new(Polls - earlier.Polls, EmptyPolls - earlier.EmptyPolls, Content - earlier.Content,
+        Reports - earlier.Reports, ReportsNotAccepted - earlier.ReportsNotAccepted, Retries - earlier.Retries);
 
     /// <summary>Every request made, retried attempts included (as <see cref="RequestCounters.Total"/>, without registrations).</summary>
     public long CountAll() => Polls + Content + Reports + Retries;
