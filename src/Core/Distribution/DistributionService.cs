@@ -16,9 +16,19 @@ namespace JP1Dist.Core.Distribution;
 /// The manager's side of distribution: dispatching executions, handing work to polling hosts and
 /// recording their reports. Hot paths use set-based updates, not change tracking.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
+    "Lives as long as its engine, for the process; a SemaphoreSlim whose wait handle is never asked for holds nothing to release.")]
 public sealed class DistributionService(DistEngine engine, HostSignals signals)
 {
     private readonly GroupCommit _writes = new(engine.Database);
+
+    /// <summary>
+    /// How many polls look at the database at once. SQLite's queries run synchronously, so each look holds a thread:
+    /// when a dispatch woke 10,000 polls together, all of them looked at once, starved the thread pool, queued on the
+    /// connection pool's lock and finished together, so the first agent got its work a minute after the dispatch. Waiting
+    /// here holds no thread, and the looks end one after another: the first answers leave at once.
+    /// </summary>
+    private readonly SemaphoreSlim _looks = new(Math.Max(2, Environment.ProcessorCount * 2));
 
     /// <summary>The data folder this manager serves.</summary>
     public string Folder => engine.Folder.Root;
@@ -428,7 +438,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// agent then withdraws an offer at once instead of at its next poll. A new item that is not served yet (an execution's
     /// Waiting targets before their dispatch) is no reason to answer: the dispatch wakes the poll with the work.
     /// <para>
-    /// Each look is one database connection; the host's due retries (<see cref="GetWorkAsync"/>) are queued at the poll's
+    /// Each look holds one database connection, opened once; the host's due retries (<see cref="GetWorkAsync"/>) are queued at the poll's
     /// first look only, as the host connects, not again at every re-check while it waits: with 10,000 agents waiting,
     /// the manager looks about a thousand times a second, and each query saved there is a query less per look.
     /// </para>
@@ -440,14 +450,25 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return LongPoll.WaitAsync(signals, hostId, wait, engine.Time,
             async ct =>
             {
-                await using var db = engine.Database.CreateContext();
-                if (!connected)
+                await _looks.WaitAsync(ct);
+                try
                 {
-                    await RetryFailedAsync(db, [hostId], ct);
-                    connected = true;
+                    await using var db = engine.Database.CreateContext();
+                    // Open for the whole look: EF would take the connection from the pool and give it back for every query,
+                    // and the pool's one lock was where 10,000 waking polls queued (most of the manager's blocked threads).
+                    await db.Database.OpenConnectionAsync(ct);
+                    if (!connected)
+                    {
+                        await RetryFailedAsync(db, [hostId], ct);
+                        connected = true;
+                    }
+                    var items = await ServeAsync(db, hostId, ct);
+                    return new WorkResponse(items, PowerOrders: await PowerOrdersAsync(db, hostId, ct), Open: await OpenAsync(db, hostId, ct));
                 }
-                var items = await ServeAsync(db, hostId, ct);
-                return new WorkResponse(items, PowerOrders: await PowerOrdersAsync(db, hostId, ct), Open: await OpenAsync(db, hostId, ct));
+                finally
+                {
+                    _looks.Release();
+                }
             },
             work =>
             {
