@@ -48,6 +48,10 @@ public static class BaselineRound
         {
             round.Error = $"The round did not finish within {options.RoundTimeout.TotalSeconds:0} s (--timeout-seconds).";
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            round.Error = "Stopped before the end (Ctrl+C or SIGTERM).";
+        }
         catch (Exception e)
         {
             round.Error = $"{e.GetType().Name}: {e.Message}";

@@ -28,6 +28,12 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     stop.Cancel();
 };
+// Killed politely (SIGTERM) as by Ctrl+C: the round stops its processes and deletes its folder before exiting.
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stop.Cancel();
+});
 
 var rounds = new List<RoundResult>();
 foreach (var agents in options.AgentCounts)
