@@ -1,21 +1,20 @@
 using System.Diagnostics;
+using System.Reflection;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
 using JP1Dist.Contracts;
 using JP1Dist.Core;
 using JP1Dist.Core.Domain;
-using JP1Dist.Core.Jobs;
 using JP1Dist.Core.Managers;
-using JP1Dist.Core.Packaging;
-using JP1Dist.Protocol;
-using JP1Dist.Server.Manager;
-using Microsoft.AspNetCore.Builder;
+using JP1Dist.Core.Storage;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace JP1Dist.Bench.Baseline;
 
 /// <summary>
-/// One round of the baseline: a fresh data folder and in-process manager, N registered agents long-polling,
-/// one job for all of them timed from execution to the last result in the database, then the ping reference.
+/// One round of the baseline: a fresh data folder and a `jp1dist manager` process on it, N agents in client processes
+/// registering (timed), then long-polling while the idle manager's CPU and memory are read, one job for all of them
+/// timed from execution to the last result in the database, then the ping reference from the same client processes.
 /// </summary>
 public static class BaselineRound
 {
@@ -26,13 +25,16 @@ public static class BaselineRound
     public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(30);
 
     /// <summary>How the manager runs in this benchmark, as the output states it.</summary>
-    public const string ManagerMode = "in-process: ManagerHost.Build (Kestrel on http://127.0.0.1:0, Quartz, SQLite), simulated agents in the same process";
+    public const string ManagerMode = "process: jp1dist manager (Kestrel on http://127.0.0.1:0, Quartz, SQLite) started by ManagerLauncher; "
+        + "simulated agents in client processes (this executable, one connection per agent, as few processes as the descriptor limit allows); "
+        + "the engine in the benchmark's process on the same data folder creates, executes and reads the job, as a local PowerShell session does";
 
     private const string PackageName = "BenchPackage";
+    private static readonly TimeSpan ManagerStartTimeout = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan StatusPollInterval = TimeSpan.FromMilliseconds(50);
     private static readonly TargetStatus[] Unfinished = Enum.GetValues<TargetStatus>().Where(s => !s.IsFinal()).ToArray();
 
-    /// <summary>Runs one round; never throws for a failed round (the result carries the error), and always stops the manager and deletes the folder.</summary>
+    /// <summary>Runs one round; never throws for a failed round (the result carries the error), and always stops the processes and deletes the folder.</summary>
     public static async Task<RoundResult> RunAsync(int agentCount, BenchOptions options, TextWriter progress, CancellationToken cancellationToken)
     {
         var round = new RoundState(agentCount, options, progress);
@@ -45,6 +47,10 @@ public static class BaselineRound
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             round.Error = $"The round did not finish within {options.RoundTimeout.TotalSeconds:0} s (--timeout-seconds).";
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            round.Error = "Stopped before the end (Ctrl+C or SIGTERM).";
         }
         catch (Exception e)
         {
@@ -61,23 +67,41 @@ public static class BaselineRound
         return round.ToResult();
     }
 
+    /// <summary>The folder of the jp1dist executable: the option, else out/jp1dist of the repository this benchmark was built in (it builds it).</summary>
+    public static string Jp1DistFolder(BenchOptions options) => options.Jp1DistFolder
+        ?? typeof(BaselineRound).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "Jp1DistFolder").Value!;
+
+    /// <summary>The build configuration jp1dist.dll was compiled in (its AssemblyConfiguration), read without loading it.</summary>
+    public static string? BuildOf(string dll)
+    {
+        if (!File.Exists(dll))
+        {
+            return null;
+        }
+        using var stream = File.OpenRead(dll);
+        using var pe = new PEReader(stream);
+        var metadata = pe.GetMetadataReader();
+        foreach (var handle in metadata.GetAssemblyDefinition().GetCustomAttributes())
+        {
+            var attribute = metadata.GetCustomAttribute(handle);
+            if (attribute.Constructor.Kind == HandleKind.MemberReference
+                && metadata.GetMemberReference((MemberReferenceHandle)attribute.Constructor).Parent is { Kind: HandleKind.TypeReference } parent
+                && metadata.GetString(metadata.GetTypeReference((TypeReferenceHandle)parent).Name) == nameof(AssemblyConfigurationAttribute))
+            {
+                var value = metadata.GetBlobReader(attribute.Value);
+                value.ReadUInt16(); // the prolog
+                return value.ReadSerializedString();
+            }
+        }
+        return null;
+    }
+
     /// <summary>Everything one round creates and measures, so that a failure part-way still cleans up and reports what it has.</summary>
-    private sealed class RoundState(int agentCount, BenchOptions options, TextWriter progress) : IDisposable
+    private sealed class RoundState(int agentCount, BenchOptions options, TextWriter progress)
     {
         private readonly string _root = Directory.CreateTempSubdirectory("jp1dist-bench-").FullName;
-        private readonly SocketsHttpHandler _handler = new()
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
-        };
-        private readonly CancellationTokenSource _agentsStop = new();
-        private readonly List<Task> _agentTasks = [];
-        private readonly RequestCounters _setup = new();
-        private readonly RequestCounters _job = new();
-        private HttpClient? _http;
-        private WebApplication? _app;
-        private long _firstWorkTicks = -1;
-        private int _pollsSent;
+        private LaunchedManager? _manager;
+        private ClientFleet? _fleet;
 
         private string Home => Path.Combine(_root, "home");
 
@@ -87,29 +111,21 @@ public static class BaselineRound
         private double? _secondsObserved;
         private double? _secondsToFirstWork;
         private double? _startCallSeconds;
+        private RequestBreakdown? _requests;
         private long _referenceRequests;
         private double? _referenceSeconds;
         private int _succeeded;
         private int _failed;
-        private int _threadPoolThreadsMax = ThreadPool.ThreadCount;
+        private int _threadPoolThreadsMax;
         private ServerLogSummary? _serverLog;
+        private ManagerResources? _resources;
+        private string? _loadAverage;
 
         public async Task RunAsync(CancellationToken cancellationToken)
         {
-            // Null secrets and parent: an environment variable meant for a real manager must not change this one.
-            _app = ManagerHost.Build(new ManagerOptions
-            {
-                ListenUrl = "http://127.0.0.1:0",
-                Home = Home,
-                QuietConsole = true,
-                ShutdownSecret = null,
-                ParentProcessId = null,
-            });
-            await _app.StartAsync(cancellationToken);
-            var url = _app.BoundUrl();
-            var engine = _app.Services.GetRequiredService<DistEngine>();
-            progress.WriteLine($"[{agentCount}] manager {ManagerMode.Split(':')[0]} on {url}, data folder {Home}");
-
+            var executables = Jp1DistFolder(options);
+            var managerBuild = BuildOf(Path.Combine(executables, "jp1dist.dll"));
+            var engine = new DistEngine(new DataFolder(Home));
             var payload = Path.Combine(_root, "source", "payload.bin");
             Directory.CreateDirectory(Path.GetDirectoryName(payload)!);
             var bytes = new byte[PackageBytes];
@@ -118,116 +134,119 @@ public static class BaselineRound
             // Simulated agents never run the command, so a bare program name is enough.
             await engine.Packages.CreateAsync(new NewPackageRequest(PackageName, "1.0", payload, "setup"), cancellationToken);
             var token = await engine.Hosts.NewEnrollmentTokenAsync("benchmark", cancellationToken);
-            // Executing a job nudges the managers announced in the database; wait for the announcement so the nudge is not lost.
-            while (!(await engine.Managers.ListAsync(cancellationToken)).Any(m => m.IsAlive))
-            {
-                await Task.Delay(StatusPollInterval, cancellationToken);
-            }
 
-            _http = new HttpClient(_handler, disposeHandler: false) { BaseAddress = new Uri(url), Timeout = Timeout.InfiniteTimeSpan };
-            var agents = Enumerable.Range(1, agentCount).Select(i => new SimulatedAgent(_http, $"bench-{agentCount}-{i:D5}")).ToList();
-            var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = cancellationToken };
+            // The real manager, bound to this process (it ends when this process ends, even killed).
+            _manager = await ManagerLauncher.StartAsync(executables, new ManagerStartRequest("http://127.0.0.1:0"), engine, ManagerStartTimeout, cancellationToken);
+            var managerId = _manager.Process.Id;
+            progress.WriteLine($"[{agentCount}] manager (jp1dist {managerBuild ?? "?"} build, pid {managerId}) on {_manager.Url}, data folder {Home}");
+
+            var (processes, fileLimit) = ClientFleet.ProcessesFor(agentCount, options.Parallelism);
+            processes = options.ClientProcesses ?? processes;
+            _fleet = await ClientFleet.StartAsync(_manager.Url, agentCount, processes, $"bench-{agentCount}-", cancellationToken);
+            var share = _fleet.Share(options.Parallelism);
+            progress.WriteLine($"[{agentCount}] {processes} client process(es) (pids {string.Join(", ", _fleet.ProcessIds)}; open-file limit {fileLimit?.ToString() ?? "none"}), "
+                + $"{share} requests at once each");
+
             var clock = Stopwatch.StartNew();
-            await Parallel.ForEachAsync(agents, parallel, (agent, ct) => new ValueTask(agent.RegisterAsync(token.Token!, _setup, ct)));
-            _registration = new RegistrationResult(agentCount, Round(clock.Elapsed.TotalSeconds), Round(agentCount / clock.Elapsed.TotalSeconds), _setup.Retries);
-            progress.WriteLine($"[{agentCount}] registered {agentCount} agents in {clock.Elapsed.TotalSeconds:0.00} s");
+            var registered = await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Register, token.Token, share), cancellationToken);
+            _registration = new RegistrationResult(agentCount, Round(clock.Elapsed.TotalSeconds), Round(agentCount / clock.Elapsed.TotalSeconds), registered.Sum(r => r.Retries));
+            progress.WriteLine($"[{agentCount}] registered {agentCount} agents in {clock.Elapsed.TotalSeconds:0.00} s ({_registration.PerSecond:0} hosts/s, {_registration.Retries} retries)");
             // One immediate poll each, as a started agent does: it opens the connection and caches the credential check.
-            await Parallel.ForEachAsync(agents, parallel, async (agent, ct) => await agent.PollAsync(TimeSpan.Zero, _setup, ct));
+            await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Poll, Parallelism: share), cancellationToken);
 
             var jobName = $"bench-{agentCount}";
-            await engine.Jobs.CreateAsync(new NewJobRequest(jobName, PackageName, null, agents.Select(a => a.Name).ToList()), cancellationToken);
+            var names = Enumerable.Range(1, agentCount).Select(i => $"bench-{agentCount}-{i:D5}").ToList();
+            await engine.Jobs.CreateAsync(new NewJobRequest(jobName, PackageName, null, names), cancellationToken);
 
-            using var gate = new SemaphoreSlim(options.Parallelism);
-            var jobClock = new Stopwatch();
-            foreach (var agent in agents)
-            {
-                _agentTasks.Add(agent.RunJobAsync(LongPollWait, gate, _job,
-                    () => Interlocked.Increment(ref _pollsSent),
-                    () => Interlocked.CompareExchange(ref _firstWorkTicks, jobClock.ElapsedTicks, -1),
-                    _agentsStop.Token));
-            }
-            while (Volatile.Read(ref _pollsSent) < agentCount)
-            {
-                await Task.Delay(StatusPollInterval, cancellationToken);
-            }
+            await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Listen, Parallelism: share), cancellationToken);
             // Sent is not yet waiting in the manager: give every long poll time to reach its wait.
             await Task.Delay(TimeSpan.FromMilliseconds(1000 + agentCount), cancellationToken);
 
-            progress.WriteLine($"[{agentCount}] executing job {jobName} for {agentCount} long-polling agents");
+            // Idle: every agent connected and waiting in its long poll; over one long-poll wait each poll ends and is sent again once.
+            ProcessSample? idleFrom = null, idleTo = null;
+            if (ManagerProbe.Available)
+            {
+                progress.WriteLine($"[{agentCount}] watching the idle manager for {options.IdleWindow.TotalSeconds:0} s");
+                idleFrom = ManagerProbe.Read(managerId);
+                await Task.Delay(options.IdleWindow, cancellationToken);
+                idleTo = ManagerProbe.Read(managerId);
+                progress.WriteLine($"[{agentCount}] idle manager: {ProcessSample.CpuPercent(idleFrom, idleTo):0.00} % of one core, RSS {idleTo.RssKib / 1024.0:0} MB, "
+                    + $"{idleTo.Threads} threads, {idleTo.FileDescriptors} open descriptors");
+            }
+
+            await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Mark), cancellationToken);
+            // The machine's load says how far the seconds can be trusted: other processes share its cores.
+            _loadAverage = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : null;
+            progress.WriteLine($"[{agentCount}] executing job {jobName} for {agentCount} long-polling agents (load average {_loadAverage ?? "?"})");
+            var jobFrom = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
             var startedAt = engine.Now;
-            jobClock.Start();
+            var jobClock = Stopwatch.StartNew();
             await engine.Jobs.StartAsync(jobName, cancellationToken);
             _startCallSeconds = Round(jobClock.Elapsed.TotalSeconds);
-            while (true)
+            // Each client process answers once all its agents have reported Succeeded (or at the first that failed).
+            var finished = await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Finish), cancellationToken);
+            var jobTo = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
+            while ((await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName, Statuses: Unfinished), cancellationToken)).Count > 0)
             {
-                var query = Stopwatch.StartNew();
-                var unfinished = await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName, Statuses: Unfinished), cancellationToken);
-                var queryTime = query.Elapsed;
-                _threadPoolThreadsMax = Math.Max(_threadPoolThreadsMax, ThreadPool.ThreadCount);
-                if (unfinished.Count == 0)
-                {
-                    break;
-                }
-                if (_agentTasks.FirstOrDefault(t => t.IsFaulted) is { } faulted)
-                {
-                    await faulted; // surfaces the agent's error instead of waiting for the timeout
-                }
-                // The figure comes from the recorded completion times, so polling less often loses no precision; with
-                // a thousand unfinished targets one status query costs tens of milliseconds, and polling every 50 ms
-                // would take a third of a core from the manager on a 2-core machine.
-                await Task.Delay(Max(StatusPollInterval, queryTime * 4), cancellationToken);
+                await Task.Delay(StatusPollInterval, cancellationToken);
             }
             _secondsObserved = Round(jobClock.Elapsed.TotalSeconds);
-            var firstWork = Interlocked.Read(ref _firstWorkTicks);
-            _secondsToFirstWork = firstWork < 0 ? null : Round((double)firstWork / Stopwatch.Frequency);
+            _requests = RequestBreakdown.Sum(finished.Select(f => f.Requests!));
+            var firstWork = finished.Select(f => f.FirstWorkAt).Where(t => t is not null).Min();
+            _secondsToFirstWork = firstWork is { } w ? Round((w - startedAt).TotalSeconds) : null;
 
             var outcome = await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName), cancellationToken);
             _succeeded = outcome.Count(s => s.Status == TargetStatus.Succeeded);
             _failed = outcome.Count - _succeeded;
             var lastResult = outcome.Max(s => s.CompletedAt)?.ToUniversalTime() ?? throw new InvalidOperationException("Every target is final but none has a completion time.");
             _secondsToLastResult = Round((lastResult - startedAt).TotalSeconds);
-            // The last report's answer may still be on its way back; the agents end right after it.
-            await Task.WhenAll(_agentTasks).WaitAsync(cancellationToken);
-            progress.WriteLine($"[{agentCount}] last result {_secondsToLastResult:0.000} s after execution; {_job.Total} requests");
+            progress.WriteLine($"[{agentCount}] last result {_secondsToLastResult:0.000} s after execution; {_requests.CountAll()} requests");
 
-            _referenceRequests = _job.Total;
-            clock.Restart();
-            await Parallel.ForEachAsync(Enumerable.Range(0, (int)_referenceRequests), parallel, async (_, ct) =>
+            if (idleFrom is not null && idleTo is not null && jobFrom is not null && jobTo is not null)
             {
-                using var response = await _http.GetAsync(ApiPaths.Ping, ct);
-                response.EnsureSuccessStatusCode();
-                await response.Content.ReadAsByteArrayAsync(ct);
-            });
-            _referenceSeconds = Round(clock.Elapsed.TotalSeconds);
+                var jobCpu = jobTo.CpuSeconds - jobFrom.CpuSeconds;
+                _resources = new ManagerResources(managerId, managerBuild, Round((idleTo.At - idleFrom.At).TotalSeconds, 1),
+                    Round(idleTo.CpuSeconds - idleFrom.CpuSeconds, 2), Round(ProcessSample.CpuPercent(idleFrom, idleTo), 2),
+                    Round(idleTo.RssKib / 1024.0, 1), idleTo.Threads, idleTo.FileDescriptors,
+                    Round(jobCpu, 2), Round(ProcessSample.CpuPercent(jobFrom, jobTo), 1), Round(jobTo.PeakRssKib / 1024.0, 1));
+                progress.WriteLine($"[{agentCount}] manager during the job: {jobCpu:0.00} CPU s ({_resources.JobCpuPercentOfOneCore:0} % of one core), peak RSS {_resources.PeakRssMB:0} MB");
+            }
+
+            // The floor: the same number of trivial requests from the same client processes, on their connections.
+            _referenceRequests = _requests.CountAll();
+            var pings = await _fleet.SendAsync(i => new ClientCommand(ClientCommands.Ping, Parallelism: share,
+                Count: _referenceRequests / processes + (i < _referenceRequests % processes ? 1 : 0)), cancellationToken);
+            _referenceSeconds = Round(pings.Max(p => p.Seconds!.Value));
+            _threadPoolThreadsMax = pings.Max(p => p.ThreadPoolThreadsMax);
             progress.WriteLine($"[{agentCount}] ping reference: {_referenceRequests} requests in {_referenceSeconds:0.000} s");
         }
 
-        /// <summary>Stops the agents and the manager, reads the manager's log, and deletes the round's folder; never throws.</summary>
+        /// <summary>Stops the client processes and the manager, reads the manager's log, and deletes the round's folder; never throws.</summary>
         public async Task CleanUpAsync()
         {
-            await _agentsStop.CancelAsync();
-            try
-            {
-                await Task.WhenAll(_agentTasks).WaitAsync(TimeSpan.FromSeconds(10));
-            }
-            catch (Exception)
-            {
-                // Canceled or failed agents: the failure, if any, is already the round's error.
-            }
-            if (_app is not null)
+            if (_fleet is not null)
             {
                 try
                 {
-                    using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-                    await _app.StopAsync(stop.Token);
+                    await _fleet.DisposeAsync();
+                }
+                catch (Exception e)
+                {
+                    progress.WriteLine($"[{agentCount}] stopping the client processes failed: {e.Message}");
+                }
+            }
+            if (_manager is not null)
+            {
+                try
+                {
+                    await _manager.StopAsync(TimeSpan.FromSeconds(20));
                 }
                 catch (Exception e)
                 {
                     progress.WriteLine($"[{agentCount}] stopping the manager failed: {e.Message}");
                 }
-                await _app.DisposeAsync(); // flushes and closes the log, so it can be read and deleted
+                _manager.Dispose();
             }
-            _http?.Dispose();
             _serverLog = ServerLog.Summarize(Path.Combine(Home, "logs"));
             // Pooled connections keep the database file open; release them before deleting it.
             SqliteConnection.ClearAllPools();
@@ -239,12 +258,12 @@ public static class BaselineRound
             {
                 progress.WriteLine($"[{agentCount}] could not delete {_root}: {e.Message}");
             }
-            Dispose();
         }
 
         public RoundResult ToResult()
         {
-            var requests = _job.Total;
+            var requests = _requests?.CountAll() ?? 0;
+            var ratio = _secondsToLastResult is { } a && _referenceSeconds is > 0 and var b ? Round(a / b, 1) : (double?)null;
             return new RoundResult(
                 agentCount,
                 _secondsToLastResult,
@@ -252,29 +271,25 @@ public static class BaselineRound
                 _secondsToFirstWork,
                 _startCallSeconds,
                 requests,
-                RequestBreakdown.From(_job),
+                _requests,
                 _secondsToLastResult is > 0 and var seconds ? Round(agentCount / seconds) : null,
                 _secondsToLastResult is > 0 and var s2 ? Round(requests / s2) : null,
                 _referenceRequests,
                 _referenceSeconds,
                 _referenceSeconds is > 0 and var r ? Round(_referenceRequests / r) : null,
-                _secondsToLastResult is { } a && _referenceSeconds is > 0 and var b ? Round(a / b, 1) : null,
+                ratio,
                 _succeeded,
                 _failed,
                 _registration,
                 _threadPoolThreadsMax,
                 _serverLog,
-                Error);
-        }
-
-        public void Dispose()
-        {
-            _agentsStop.Dispose();
-            _handler.Dispose();
+                Error,
+                _fleet?.Processes ?? 0,
+                _loadAverage,
+                _resources,
+                TargetCheck.From(ratio, _registration, _resources));
         }
     }
-
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private static double Round(double value, int digits = 3) => Math.Round(value, digits);
 }

@@ -2,15 +2,24 @@ using System.Globalization;
 
 namespace JP1Dist.Bench.Baseline;
 
-/// <summary>The benchmark's command line: how many agents per round, how many requests at once, and how long a round may take.</summary>
-public sealed record BenchOptions(IReadOnlyList<int> AgentCounts, int Parallelism, TimeSpan RoundTimeout)
+/// <summary>
+/// The benchmark's command line: how many agents per round, how many requests at once, how long a round may take, how long
+/// the idle manager is watched, how many client processes hold the agents (null: as few as the descriptor limit allows),
+/// and the folder of the jp1dist executable (null: out/jp1dist of this repository, built with the benchmark).
+/// </summary>
+public sealed record BenchOptions(IReadOnlyList<int> AgentCounts, int Parallelism, TimeSpan RoundTimeout, TimeSpan IdleWindow,
+    int? ClientProcesses = null, string? Jp1DistFolder = null)
 {
-    /// <summary>The options when none are given: 100 then 1000 agents, 64 requests at once, 5 minutes per round.</summary>
-    public static BenchOptions Default { get; } = new([100, 1000], 64, TimeSpan.FromMinutes(5));
+    /// <summary>
+    /// The options when none are given: 100 then 1000 agents, 64 requests at once, 5 minutes per round, the idle manager
+    /// watched for one long-poll wait (30 s: every agent's poll ends and is sent again once in it).
+    /// </summary>
+    public static BenchOptions Default { get; } = new([100, 1000], 64, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(30));
 
-    public const string Usage = "usage: JP1Dist.Bench.Baseline [--agents 100,1000] [--parallelism 64] [--timeout-seconds 300]";
+    public const string Usage = "usage: JP1Dist.Bench.Baseline [--agents 100,1000] [--parallelism 64] [--timeout-seconds 300] [--idle-seconds 30] "
+        + "[--client-processes N] [--jp1dist FOLDER]";
 
-    /// <summary>Parses <c>--agents</c>, <c>--parallelism</c> and <c>--timeout-seconds</c>; throws <see cref="ArgumentException"/> on anything else.</summary>
+    /// <summary>Parses the options; throws <see cref="ArgumentException"/> on anything unknown or not a positive whole number.</summary>
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
         var options = Default;
@@ -27,6 +36,10 @@ public sealed record BenchOptions(IReadOnlyList<int> AgentCounts, int Parallelis
                 "--agents" => options with { AgentCounts = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => Positive(name, v)).ToList() },
                 "--parallelism" => options with { Parallelism = Positive(name, value) },
                 "--timeout-seconds" => options with { RoundTimeout = TimeSpan.FromSeconds(Positive(name, value)) },
+                "--idle-seconds" => options with { IdleWindow = TimeSpan.FromSeconds(Positive(name, value)) },
+                "--client-processes" => options with { ClientProcesses = Positive(name, value) },
+                "--jp1dist" => Directory.Exists(value) ? options with { Jp1DistFolder = Path.GetFullPath(value) }
+                    : throw new ArgumentException($"--jp1dist: the folder '{value}' does not exist. {Usage}"),
                 _ => throw new ArgumentException($"Unknown option '{name}'. {Usage}"),
             };
         }

@@ -3,7 +3,13 @@ using System.Text.Json;
 using JP1Dist.Bench.Baseline;
 
 // The baseline benchmark: time from executing a job to its last result, for N simulated agents, against a ping reference.
-// Progress goes to stderr; stdout carries only the JSON document and the one-line summary.
+// Progress goes to stderr; stdout carries only the JSON document and the one-line summary. Started with the hidden argument
+// `client`, this executable is one of the client processes that hold the simulated agents (ClientProcess).
+
+if (args is [ClientCommands.Argument, .. var clientArgs])
+{
+    return await ClientProcess.RunAsync(clientArgs);
+}
 
 BenchOptions options;
 try
@@ -22,6 +28,12 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     stop.Cancel();
 };
+// Killed politely (SIGTERM) as by Ctrl+C: the round stops its processes and deletes its folder before exiting.
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stop.Cancel();
+});
 
 var rounds = new List<RoundResult>();
 foreach (var agents in options.AgentCounts)

@@ -50,12 +50,54 @@ public sealed record RoundResult(
     RegistrationResult? Registration,
     int ThreadPoolThreadsMax,
     ServerLogSummary? ServerLog,
-    string? Error);
+    string? Error,
+    int ClientProcesses = 0,
+    string? LoadAverageAtJob = null,
+    ManagerResources? ManagerResources = null,
+    TargetCheck? Targets = null);
+
+/// <summary>
+/// The manager process from /proc: CPU and memory with every agent connected and idle in its long poll (over a window of
+/// one long-poll wait, so every agent's poll ends and is sent again once in it), CPU during the job, and its peak memory.
+/// </summary>
+public sealed record ManagerResources(
+    int ProcessId,
+    string? ManagerBuild,
+    double IdleWindowSeconds,
+    double IdleCpuSeconds,
+    double IdleCpuPercentOfOneCore,
+    double IdleRssMB,
+    int IdleThreads,
+    int IdleFileDescriptors,
+    double? JobCpuSeconds,
+    double? JobCpuPercentOfOneCore,
+    double? PeakRssMB);
+
+/// <summary>The targets of the 10,000-agent benchmark, each met or not (null: not measured in this round).</summary>
+public sealed record TargetCheck(bool? JobWithin3xFloor, bool? RegistrationAtLeast1000PerSecond, bool? RssUnder500MB, bool? IdleCpuUnder5PercentOfOneCore)
+{
+    public static TargetCheck From(double? ratio, RegistrationResult? registration, ManagerResources? manager) => new(
+        ratio is { } r ? r <= 3 : null,
+        registration is { } g ? g.PerSecond >= 1000 : null,
+        manager is { } m ? m.IdleRssMB < 500 && (m.PeakRssMB ?? 0) < 500 : null,
+        manager is { } c ? c.IdleCpuPercentOfOneCore < 5 : null);
+}
 
 /// <summary>The job phase's requests by kind, counted by the simulated agents.</summary>
 public sealed record RequestBreakdown(long Polls, long EmptyPolls, long Content, long Reports, long ReportsNotAccepted, long Retries)
 {
     public static RequestBreakdown From(RequestCounters c) => new(c.Polls, c.EmptyPolls, c.Contents, c.Reports, c.ReportsNotAccepted, c.Retries);
+
+    /// <summary>The counts of several processes added up.</summary>
+    public static RequestBreakdown Sum(IEnumerable<RequestBreakdown> parts) => parts.Aggregate(new RequestBreakdown(0, 0, 0, 0, 0, 0),
+        (a, b) => new(a.Polls + b.Polls, a.EmptyPolls + b.EmptyPolls, a.Content + b.Content, a.Reports + b.Reports, a.ReportsNotAccepted + b.ReportsNotAccepted, a.Retries + b.Retries));
+
+    /// <summary>The counts since an earlier reading of the same counters.</summary>
+    public RequestBreakdown Minus(RequestBreakdown earlier) => new(Polls - earlier.Polls, EmptyPolls - earlier.EmptyPolls, Content - earlier.Content,
+        Reports - earlier.Reports, ReportsNotAccepted - earlier.ReportsNotAccepted, Retries - earlier.Retries);
+
+    /// <summary>Every request made, retried attempts included (as <see cref="RequestCounters.Total"/>, without registrations).</summary>
+    public long CountAll() => Polls + Content + Reports + Retries;
 }
 
 /// <summary>How long registering the agents took (before the measured phase).</summary>

@@ -50,8 +50,16 @@ public sealed class SimulatedAgent
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             deadline.CancelAfter(wait + TimeSpan.FromSeconds(30));
             using var request = Authorized(HttpMethod.Get, $"{ApiPaths.Work}?wait={(int)wait.TotalSeconds}");
-            using var response = await _http.SendAsync(request, deadline.Token);
-            return await ReadAsync<WorkResponse>(response, deadline.Token);
+            try
+            {
+                using var response = await _http.SendAsync(request, deadline.Token);
+                return await ReadAsync<WorkResponse>(response, deadline.Token);
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // No answer within the deadline: the real agent polls again (a TimeoutException, retried), and so does this one.
+                throw new TimeoutException($"{_name}: the manager did not answer a poll within {(wait + TimeSpan.FromSeconds(30)).TotalSeconds:0} s.", e);
+            }
         }, cancellationToken);
         counters.Poll(empty: work.Items.Count == 0);
         return work;
@@ -184,7 +192,7 @@ public sealed class SimulatedAgent
     }
 
     private static bool IsTransient(Exception e) => e is HttpRequestException { StatusCode: null or >= HttpStatusCode.InternalServerError }
-        or IOException or SocketException or TaskCanceledException { InnerException: TimeoutException };
+        or IOException or SocketException or TimeoutException or TaskCanceledException { InnerException: TimeoutException };
 
     private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
     {

@@ -24,6 +24,11 @@ public static class ApiPaths
     /// <summary>A relay asks for its TLS certificate, issued by the manager's signing key (a relay forwards a lower relay's request upward).</summary>
     public const string RelayCertificate = "/api/v1/relay/certificate";
     public const string Nudge = "/api/v1/internal/nudge";
+    /// <summary>
+    /// The nudge's query when the change wakes the polls it concerns by itself (a recorded execution: the manager
+    /// dispatches it and wakes its hosts), so the manager leaves every other waiting poll alone.
+    /// </summary>
+    public const string NudgeKeepPollsQuery = "polls=keep";
     public const string Shutdown = "/api/v1/internal/shutdown";
     public const string ShutdownHeader = "X-JP1Dist-Shutdown";
 }

@@ -106,11 +106,25 @@ public sealed class HostSignals
         }
     }
 
-    /// <summary>A task that completes when <see cref="Notify"/> names the host; one waiter per host is shared.</summary>
-    public Task WaitAsync(Guid hostId, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// A task that completes when <see cref="Notify"/> names the host, when <paramref name="timeout"/> has passed or when
+    /// <paramref name="cancellationToken"/> is canceled, and never faults; one waiter per host is shared.
+    /// </summary>
+    /// <remarks>
+    /// Every waiting poll ends its wait this way several times a minute, so the timeout ends a delay instead of faulting a
+    /// task with a TimeoutException: with 10,000 agents polling, those exceptions and their finalizers cost the manager
+    /// about a tenth of its CPU.
+    /// </remarks>
+    public async Task WaitAsync(Guid hostId, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var waiter = _waiters.GetOrAdd(hostId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        return waiter.Task.WaitAsync(timeout, cancellationToken).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        if (waiter.Task.IsCompleted || timeout <= TimeSpan.Zero || cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        await Task.WhenAny(waiter.Task, Task.Delay(timeout, stop.Token));
+        await stop.CancelAsync(); // the signal came first: end the delay's timer now
     }
 
     /// <summary>

@@ -100,6 +100,16 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
     {
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await RecordInstalledAsync(db, hostId, workItemId, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The same in the caller's transaction: a success report's shared commit (GroupCommit), so that 10,000 successes
+    /// are not 10,000 more write transactions of their own. Leaves nothing tracked in the shared context.
+    /// </summary>
+    internal async Task RecordInstalledAsync(DistDbContext db, Guid hostId, Guid workItemId, CancellationToken cancellationToken)
+    {
         var package = await (from t in db.Targets
                              join j in db.Jobs on t.JobId equals j.Id
                              join p in db.Packages on j.PackageId equals p.Id
@@ -111,13 +121,14 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
         }
         // One JP1Dist row per package name: a newer version replaces the older one.
         await db.HostSoftware.Where(s => s.HostId == hostId && s.NameKey == package.NameKey && s.Source == JP1DistSource).ExecuteDeleteAsync(cancellationToken);
-        db.HostSoftware.Add(new HostSoftwareRow
+        var row = new HostSoftwareRow
         {
             HostId = hostId, Name = package.Name, NameKey = package.NameKey, Version = package.Version, Source = JP1DistSource, RecordedAt = engine.Now,
-        });
+        };
+        db.HostSoftware.Add(row);
         await db.SaveChangesAsync(cancellationToken);
+        db.Entry(row).State = EntityState.Detached;
         await engine.Policies.ApplyAsync(db, [hostId], null, cancellationToken, hostsTalking: true);
-        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>The inventory of every host whose name matches the pattern.</summary>

@@ -284,7 +284,8 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     public async Task<JobExecutionResult> StartAsync(string jobName, CancellationToken cancellationToken = default)
     {
         var result = await RecordExecutionAsync(jobName, hostNames: null, restart: false, cancellationToken);
-        await engine.Managers.NudgeAsync(cancellationToken);
+        // The manager dispatches the execution and wakes its hosts then; the other waiting polls are left alone.
+        await engine.Managers.NudgeAsync(wakePolls: false, cancellationToken);
         return result;
     }
 
@@ -292,7 +293,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     public async Task<JobExecutionResult> RestartAsync(string jobName, IReadOnlyCollection<string>? hostNames, CancellationToken cancellationToken = default)
     {
         var result = await RecordExecutionAsync(jobName, hostNames, restart: true, cancellationToken);
-        await engine.Managers.NudgeAsync(cancellationToken);
+        await engine.Managers.NudgeAsync(wakePolls: false, cancellationToken);
         return result;
     }
 

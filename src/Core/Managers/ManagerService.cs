@@ -54,8 +54,17 @@ public sealed class ManagerService(DistEngine engine, ManagerService? sharing = 
         (await ListAsync(cancellationToken)).Any(m => m.IsAlive);
 
     /// <summary>Tells a running manager that new intent is recorded; best effort, since the manager also sweeps every second.</summary>
-    public async Task NudgeAsync(CancellationToken cancellationToken = default)
+    /// <remarks>The manager wakes every waiting poll, so that they look again at once (resumed targets, power orders, withdrawn offers).</remarks>
+    public Task NudgeAsync(CancellationToken cancellationToken = default) => NudgeAsync(wakePolls: true, cancellationToken);
+
+    /// <summary>
+    /// Tells a running manager that new intent is recorded. <paramref name="wakePolls"/> false when the change wakes the
+    /// polls it concerns by itself: an execution, which the manager dispatches and whose hosts it wakes then. Waking every
+    /// poll for it would have each of 10,000 agents look for work that is not dispatched yet, and answer empty.
+    /// </summary>
+    public async Task NudgeAsync(bool wakePolls, CancellationToken cancellationToken)
     {
+        var path = wakePolls ? ApiPaths.Nudge : ApiPaths.Nudge + "?" + ApiPaths.NudgeKeepPollsQuery;
         // Every change a nudge announces may have moved targets: waits on job status in this process look again.
         engine.TargetChanges.Notify();
         foreach (var manager in (await ListAsync(cancellationToken)).Where(m => m.IsAlive))
@@ -64,7 +73,7 @@ public sealed class ManagerService(DistEngine engine, ManagerService? sharing = 
             {
                 // Held to the pin the manager recorded: the nudge goes to this data folder's manager, not to whoever answers.
                 using var client = new HttpClient(CertificatePinning.CreateHandler(manager.CertificatePin)) { Timeout = TimeSpan.FromSeconds(2) };
-                using var response = await client.PostAsync(new Uri(new Uri(manager.Url), ApiPaths.Nudge), null, cancellationToken);
+                using var response = await client.PostAsync(new Uri(new Uri(manager.Url), path), null, cancellationToken);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException or ArgumentException)
             {

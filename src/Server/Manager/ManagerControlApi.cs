@@ -31,7 +31,12 @@ public static class ManagerControlApi
             catch (Exception e) when (e is System.Data.Common.DbException or OperationCanceledException)
             {
             }
-            signals.NotifyAll(); // resumed targets are served on the next look, not after the poll's timeout
+            // Resumed targets are served on the next look, not after the poll's timeout; an execution's hosts are woken by its
+            // dispatch instead, so a nudge for one leaves the polls waiting (with 10,000 agents, each would look and answer empty).
+            if (context.Request.QueryString.Value?.TrimStart('?') != Protocol.ApiPaths.NudgeKeepPollsQuery)
+            {
+                signals.NotifyAll();
+            }
             engine.TargetChanges.Notify(); // a cmdlet elsewhere changed targets: Wait-DistJob through the admin API looks again
             return Results.Accepted();
         });

@@ -97,8 +97,11 @@ public sealed class ConnectionBudget
     /// <summary>Gives back the place of a connection that ended.</summary>
     public void Leave() => Interlocked.Decrement(ref _open);
 
-    /// <summary>The process's limit on open files and sockets (RLIMIT_NOFILE), where the system has one.</summary>
-    internal static class FileDescriptors
+    /// <summary>
+    /// The process's limit on open files and sockets (RLIMIT_NOFILE), where the system has one. Public so that other
+    /// processes that hold many connections (the benchmarks' simulated agents) raise it the same way.
+    /// </summary>
+    public static class FileDescriptors
     {
         private const long Ceiling = 1 << 20;
 
