@@ -107,8 +107,9 @@ public sealed class HostSignals
     }
 
     /// <summary>
-    /// A task that completes when <see cref="Notify"/> names the host, when <paramref name="timeout"/> has passed or when
-    /// <paramref name="cancellationToken"/> is canceled, and never faults; one waiter per host is shared.
+    /// A task that completes when <see cref="Notify"/> names the host, when <paramref name="timeout"/> has passed (never for
+    /// <see cref="Timeout.InfiniteTimeSpan"/>) or when <paramref name="cancellationToken"/> is canceled, and never faults; one
+    /// waiter per host is shared.
     /// </summary>
     /// <remarks>
     /// Every waiting poll ends its wait this way several times a minute, so the timeout ends a delay instead of faulting a
@@ -118,7 +119,7 @@ public sealed class HostSignals
     public async Task WaitAsync(Guid hostId, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var waiter = _waiters.GetOrAdd(hostId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (waiter.Task.IsCompleted || timeout <= TimeSpan.Zero || cancellationToken.IsCancellationRequested)
+        if (waiter.Task.IsCompleted || (timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan) || cancellationToken.IsCancellationRequested)
         {
             return;
         }
