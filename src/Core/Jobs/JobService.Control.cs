@@ -56,6 +56,12 @@ public sealed partial class JobService
                 case JobControlAction.Resume:
                 {
                     changed = await targets.Where(t => t.Status == TargetStatus.Suspended).Select(t => t.HostId).ToListAsync(cancellationToken);
+                    // Whether an execution was dispatched is read under its row's lock: a dispatch claims that row first, so
+                    // on PostgreSQL (where transactions run side by side) a resume either waits for a dispatch in progress
+                    // and then sees it, or goes first and its Waiting targets are the dispatch's to queue. SQLite runs one
+                    // writer at a time, where this is already so.
+                    await db.JobExecutions.Where(x => targets.Any(t => t.ExecutionId == x.Id && t.Status == TargetStatus.Suspended))
+                        .ExecuteUpdateAsync(s => s.SetProperty(x => x.DispatchedAt, x => x.DispatchedAt), cancellationToken);
                     // Back to where the execution is: Queued once it was dispatched, Waiting (for its execution time) before.
                     await TargetCounts.MoveAsync(db, targets.Where(t => db.JobExecutions.Any(x => x.Id == t.ExecutionId && x.DispatchedAt != null)),
                         [TargetStatus.Suspended], TargetStatus.Queued, s => s
