@@ -303,6 +303,10 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         await using var db = engine.Database.CreateContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var job = await FindRowAsync(db, jobName, cancellationToken);
+        // One execution of a job at a time: its row is locked until this transaction ends, and read again under the lock
+        // (on PostgreSQL transactions run side by side; SQLite runs one writer at a time, where this changes nothing).
+        await db.Jobs.Where(j => j.Id == job.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.ExecutionCount, j => j.ExecutionCount), cancellationToken);
+        await db.Entry(job).ReloadAsync(cancellationToken);
         var now = engine.Now;
         // A re-execution considers the hosts the job already reached (ID group members that left included).
         var destinationHosts = restart

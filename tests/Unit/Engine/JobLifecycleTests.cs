@@ -66,6 +66,31 @@ public sealed class JobLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task Executions_of_one_job_started_at_once_from_several_engines_are_each_counted_once()
+    {
+        await PrepareAsync();
+        // Several sessions (engines on the same folder and database) execute the job at the same moment: each execution
+        // they were told of is counted, none twice, and no target is left between two executions.
+        var engines = Enumerable.Range(0, 4).Select(_ => new JP1Dist.Core.DistEngine(_folder.Engine.Folder)).ToList();
+        var starts = engines.Select(e => Task.Run(async () =>
+        {
+            try
+            {
+                return (await e.Jobs.StartAsync("Deploy")).TargetCount;
+            }
+            catch (DistException)
+            {
+                return -1;
+            }
+        })).ToList();
+        var counts = await Task.WhenAll(starts);
+        var job = (await _folder.Engine.Jobs.ListAsync("Deploy")).Single();
+        Assert.Equal(counts.Count(c => c >= 0), job.ExecutionCount);
+        Assert.Equal(2, counts.Where(c => c >= 0).Sum()); // the first reached both hosts; the others found them busy
+        Assert.All((await StatusAsync()).Values, s => Assert.Equal(TargetStatus.Waiting, s.Status));
+    }
+
+    [Fact]
     public async Task Executing_records_waiting_targets_that_the_dispatch_queues()
     {
         var (a, _) = await PrepareAsync();
