@@ -302,6 +302,13 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     }
 
     /// <summary>
+    /// The automatic-retry rule: failed targets of jobs with a retry limit, with attempts left, that failed at or before
+    /// <paramref name="cutoff"/> (<see cref="RetryDelay"/> ago).
+    /// </summary>
+    private static IQueryable<TargetRow> DueRetries(DistDbContext db, DateTime cutoff) =>
+        db.Targets.Where(t => t.Status == TargetStatus.Failed && t.CompletedAt <= cutoff && db.Jobs.Any(j => j.Id == t.JobId && j.RetryLimit >= t.Attempt));
+
+    /// <summary>
     /// A host connects: its failed targets of jobs with a retry limit, failed at least <see cref="RetryDelay"/> ago and
     /// with attempts left, are queued again with a new ticket. Each is a compare-and-set on (status, attempt), so two
     /// polls at once cannot both retry the same target.
@@ -310,10 +317,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     {
         var now = engine.Now;
         var cutoff = now - RetryDelay;
-        var due = await (from t in db.Targets.AsNoTracking()
+        var due = await (from t in DueRetries(db, cutoff).AsNoTracking()
                          join j in db.Jobs on t.JobId equals j.Id
                          join p in db.Packages on j.PackageId equals p.Id
-                         where hostIds.Contains(t.HostId) && t.Status == TargetStatus.Failed && j.RetryLimit >= t.Attempt && t.CompletedAt <= cutoff
+                         where hostIds.Contains(t.HostId)
                          select new { t.Id, t.HostId, t.Attempt, t.Message, j.RetryLimit, Job = j, Package = p }).ToListAsync(cancellationToken);
         foreach (var target in due)
         {
@@ -444,9 +451,12 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// agent then withdraws an offer at once instead of at its next poll. A new item that is not served yet (an execution's
     /// Waiting targets before their dispatch) is no reason to answer: the dispatch wakes the poll with the work.
     /// <para>
-    /// Each look holds one database connection, opened once; the host's due retries (<see cref="GetWorkAsync"/>) are queued at the poll's
-    /// first look only, as the host connects, not again at every re-check while it waits: with 10,000 agents waiting,
-    /// the manager looks about a thousand times a second, and each query saved there is a query less per look.
+    /// A poll looks as it starts and when a signal names its host (<see cref="LongPoll"/>). Each look holds one database
+    /// connection, opened once, and an idle host's look is two queries: its targets that are open or due for an automatic
+    /// retry (<see cref="LookAsync"/>), and its power orders. The work itself is read only when a target is servable, the due
+    /// retries are queued only at the poll's first look (as the host connects), and a target served in the answer is listed
+    /// in <see cref="WorkResponse.Open"/> by a read after the items. With 10,000 agents waiting, the idle manager answers
+    /// hundreds of polls a second, and each query saved there is saved hundreds of times a second.
     /// </para>
     /// </remarks>
     public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken)
@@ -463,13 +473,20 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     // Open for the whole look: EF would take the connection from the pool and give it back for every query,
                     // and the pool's one lock was where 10,000 waking polls queued (most of the manager's blocked threads).
                     await db.Database.OpenConnectionAsync(ct);
-                    if (!connected)
+                    var look = await LookAsync(db, hostId, ct);
+                    if (!connected && look.RetryDue)
                     {
                         await RetryFailedAsync(db, [hostId], ct);
-                        connected = true;
+                        look = await LookAsync(db, hostId, ct);
                     }
-                    var items = await ServeAsync(db, hostId, ct);
-                    return new WorkResponse(items, PowerOrders: await PowerOrdersAsync(db, hostId, ct), Open: await OpenAsync(db, hostId, ct));
+                    connected = true;
+                    IReadOnlyList<WorkItem> items = [];
+                    IReadOnlyList<Guid> open = look.Open;
+                    if (look.MayServe && (items = await ServeAsync(db, hostId, ct)).Count > 0)
+                    {
+                        open = await OpenAsync(db, hostId, ct); // after the items: one dispatched meanwhile is listed too
+                    }
+                    return new WorkResponse(items, PowerOrders: await PowerOrdersAsync(db, hostId, ct), Open: open);
                 }
                 finally
                 {
@@ -482,6 +499,32 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 // Withdrawn items answer at once; new ones not yet served (an execution's Waiting targets) wait for their dispatch.
                 return work.Items.Count > 0 || work.PowerOrders is { Count: > 0 } || !openAtStart.IsSubsetOf(work.Open ?? []);
             }, cancellationToken);
+    }
+
+    /// <summary>
+    /// What one look at a host finds in one query: its open work items, whether one is in a servable state (whether it is
+    /// served now, <see cref="ServeAsync"/> decides), whether a failed target is due for an automatic retry.
+    /// </summary>
+    private sealed record HostLook(IReadOnlyList<Guid> Open, bool MayServe, bool RetryDue);
+
+    /// <summary>
+    /// The host's targets in no final state, and its failed targets due for an automatic retry (<see cref="RetryFailedAsync"/>'s
+    /// rule), in one query: an idle host has none, and its look costs this query and the power orders'.
+    /// </summary>
+    private async Task<HostLook> LookAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken)
+    {
+        var now = engine.Now;
+        var cutoff = now - RetryDelay;
+        var rows = await db.Targets.AsNoTracking().Where(t => t.HostId == hostId && !Hosts.HostService.FinalStatuses.Contains(t.Status))
+            .Select(t => new { t.WorkItemId, t.Status })
+            .Concat(DueRetries(db, cutoff).Where(t => t.HostId == hostId).Select(t => new { t.WorkItemId, t.Status }))
+            .ToListAsync(cancellationToken);
+        if (rows.Count == 0)
+        {
+            return new HostLook([], false, false);
+        }
+        var open = rows.Where(r => !r.Status.IsFinal()).Select(r => r.WorkItemId).ToList();
+        return new HostLook(open, rows.Any(r => TargetStates.Servable.Contains(r.Status)), rows.Any(r => r.Status == TargetStatus.Failed));
     }
 
     /// <summary>

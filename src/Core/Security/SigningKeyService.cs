@@ -58,16 +58,39 @@ public sealed class SigningKeyService(DistEngine engine, SigningKeyService? shar
         public readonly ConcurrentDictionary<string, ManifestSigner> Signers = new(StringComparer.Ordinal);
         public readonly Lock Gate = new();
         public (int Id, CurrentSigningKey Key)? Cached;
+
+        /// <summary>When the newest key row was last read (<see cref="Environment.TickCount64"/>): <see cref="Cached"/> is trusted until <see cref="Freshness"/> later.</summary>
+        public long CheckedAt;
     }
 
     /// <summary>
-    /// The key that signs now. Reads the newest key row (and, the first time ever, records the data folder's first key);
-    /// loads a key file once per process. SigningKeyUnavailable when the current key's file is missing or is not the key
-    /// recorded.
+    /// How long the current key, once read, is used without reading the newest key row again. A rotation in this process
+    /// takes effect at once; one by another process (a cmdlet on the manager's computer, another manager node) within this
+    /// time. Until then the old key signs, which every agent still trusts: a rotation always leaves the old key a grace
+    /// period, and the new key's announcement reaches the agents with the answers that follow.
     /// </summary>
+    public static readonly TimeSpan Freshness = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The key that signs now. Reads the newest key row at most once per <see cref="Freshness"/> (and, the first time
+    /// ever, records the data folder's first key); loads a key file once per process. SigningKeyUnavailable when the current
+    /// key's file is missing or is not the key recorded.
+    /// </summary>
+    /// <remarks>
+    /// Every poll answer carries the announcements and every served item is signed: read each time, the newest key row was
+    /// a synchronous query on every poll of every agent.
+    /// </remarks>
     public CurrentSigningKey Current()
     {
+        lock (_keys.Gate)
+        {
+            if (_keys.Cached is { } fresh && Environment.TickCount64 - _keys.CheckedAt < (long)Freshness.TotalMilliseconds)
+            {
+                return fresh.Key;
+            }
+        }
         using var db = engine.Database.CreateContext();
+        var checkedAt = Environment.TickCount64;
         var newest = db.SigningKeys.AsNoTracking().OrderByDescending(k => k.Id).Select(k => new { k.Id }).FirstOrDefault();
         if (newest is null)
         {
@@ -78,6 +101,7 @@ public sealed class SigningKeyService(DistEngine engine, SigningKeyService? shar
         {
             if (_keys.Cached is { } cached && cached.Id == newest.Id)
             {
+                _keys.CheckedAt = checkedAt;
                 return cached.Key;
             }
         }
@@ -93,9 +117,22 @@ public sealed class SigningKeyService(DistEngine engine, SigningKeyService? shar
         var key = new CurrentSigningKey(signer, current.Fingerprint, announcements);
         lock (_keys.Gate)
         {
-            _keys.Cached = (newest.Id, key);
+            if (_keys.Cached is not { } other || other.Id <= newest.Id)
+            {
+                _keys.Cached = (newest.Id, key);
+                _keys.CheckedAt = checkedAt;
+            }
         }
         return key;
+    }
+
+    /// <summary>Makes the next <see cref="Current"/> read the newest key row (a rotation was made, here or by another process that said so).</summary>
+    public void Forget()
+    {
+        lock (_keys.Gate)
+        {
+            _keys.CheckedAt = long.MinValue / 2;
+        }
     }
 
     /// <summary>The announcements of keys in their grace period, oldest first (sent with every work answer and registration).</summary>
@@ -202,6 +239,7 @@ public sealed class SigningKeyService(DistEngine engine, SigningKeyService? shar
             throw;
         }
         _keys.Signers[fresh.Fingerprint] = fresh;
+        Forget(); // this process signs with the new key from its next use
         return await ListAsync(cancellationToken);
     }
 

@@ -22,8 +22,8 @@ namespace JP1Dist.Server.Manager;
 /// node's polls as if it had been signalled here, and is not passed on again.
 /// </para>
 /// <para>
-/// Nothing depends on it for correctness: every waiting poll looks again every <see cref="Core.Distribution.LongPoll.RecheckInterval"/>
-/// anyway. A notification lost (the listening connection broke, the database restarted) is covered when listening starts
+/// Nothing depends on it for correctness, only how soon work is seen: every agent's poll looks as it starts, so work
+/// whose signal was lost is seen at the host's next poll (one poll wait later at most). A notification lost (the listening connection broke, the database restarted) is covered when listening starts
 /// again: every poll of this node looks again at once.
 /// </para>
 /// </remarks>
@@ -145,7 +145,7 @@ public sealed class PeerSignals : BackgroundService
             {
                 var wait = backoff.Next();
                 _logger.LogWarning("Listening for the other manager nodes' signals failed ({Error}); trying again in {Seconds:0.0} s "
-                    + "(meanwhile polls here see their work within {Recheck:0} s)", e.Message, wait.TotalSeconds, Core.Distribution.LongPoll.RecheckInterval.TotalSeconds);
+                    + "(meanwhile agents polling here see their work at their next poll)", e.Message, wait.TotalSeconds);
                 try
                 {
                     await Task.Delay(wait, stoppingToken);
@@ -222,9 +222,9 @@ public sealed class PeerSignals : BackgroundService
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                // Not sent: the other nodes' polls see the work at their next look (LongPoll.RecheckInterval at most).
+                // Not sent: the agents polling the other nodes see the work at their next poll (one poll wait at most).
                 var wait = backoff.Next();
-                _logger.LogWarning("Telling the other manager nodes of new work failed ({Error}); their polls see it at their next look", e.Message);
+                _logger.LogWarning("Telling the other manager nodes of new work failed ({Error}); the agents polling them see it at their next poll", e.Message);
                 try
                 {
                     await Task.Delay(wait, stoppingToken);

@@ -147,6 +147,37 @@ public sealed class HostSignalsTests
     }
 
     [Fact]
+    public async Task A_waiting_poll_looks_as_it_starts_and_when_signalled_and_its_end_answers_with_the_last_look()
+    {
+        // With 10,000 agents waiting, a look on a timer and one at the end of every wait were two of every three looks the
+        // idle manager made; a wait now looks only as it starts and when a signal names its host.
+        var signals = new HostSignals();
+        var host = Guid.NewGuid();
+        var looks = 0;
+        Task<string> Look(CancellationToken _) => Task.FromResult($"look {Interlocked.Increment(ref looks)}");
+
+        var quiet = await LongPoll.WaitAsync(signals, host, TimeSpan.FromSeconds(1), TimeProvider.System, Look, _ => false, CancellationToken.None);
+        Assert.Equal("look 1", quiet);
+        Assert.Equal(1, looks);
+
+        looks = 0;
+        var signalled = LongPoll.WaitAsync(signals, host, TimeSpan.FromSeconds(3), TimeProvider.System, Look, _ => false, CancellationToken.None);
+        Assert.True(await StillWaitingAsync(signalled));
+        signals.Notify([host]);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (Volatile.Read(ref looks) < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+        Assert.Equal("look 2", await signalled);
+        Assert.Equal(2, looks);
+
+        // A wait already over when it starts looks once and answers.
+        looks = 0;
+        Assert.Equal("look 1", await LongPoll.WaitAsync(signals, host, TimeSpan.Zero, TimeProvider.System, Look, _ => false, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_poll_that_looks_between_an_execution_and_its_dispatch_keeps_waiting_for_the_work()
     {
         // An execution adds Waiting targets, which the host cannot do yet: a look before the dispatch (a re-check every

@@ -196,9 +196,11 @@ public sealed class SigningKeyRotationTests : IDisposable
         await h.ExecuteAsync(new NewJobRequest("J", "App", null, ["pc-1"]));
         var snapshotBefore = await h.Distribution.GetRelayWorkAsync([host], default);
 
-        // The cmdlet's engine rotates; the running manager (an engine of its own) serves with the new key at once.
+        // The cmdlet's engine rotates; the running manager (an engine of its own) reads the newest key row again within
+        // SigningKeyService.Freshness, and serves with the new key from then on.
         await h.Folder.Engine.SigningKeys.RotateAsync(TimeSpan.FromDays(1));
         var newKey = h.Folder.Engine.Signer.PublicKey;
+        await Task.Delay(SigningKeyService.Freshness + TimeSpan.FromMilliseconds(100));
         var served = (await h.Distribution.GetWorkAsync(host, default)).Single();
         Assert.True(SignedWork.Verify(served, [newKey], host, DateTime.UtcNow).Accepted, "manifest and settings signed again by the new key");
         Assert.False(SignedWork.Verify(served, [oldKey], host, DateTime.UtcNow).Accepted);
