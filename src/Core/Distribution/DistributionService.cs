@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Conditions;
@@ -30,6 +31,26 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// here holds no thread, and the looks end one after another: the first answers leave at once.
     /// </summary>
     private readonly SemaphoreSlim _looks = new(Math.Max(2, Environment.ProcessorCount * 2));
+
+    /// <summary>
+    /// Hosts whose last look found nothing to do, with the signal mark taken before that look and its answer: a poll of
+    /// such a host answers from here, without a query, while no signal named it since and <see cref="QuietFor"/> has not passed.
+    /// </summary>
+    private readonly ConcurrentDictionary<Guid, QuietHost> _quiet = new();
+    private long _looksMade;
+    private long _looksSkipped;
+
+    private sealed record QuietHost((long All, long Host) Mark, DateTimeOffset Until, IReadOnlyList<Guid> Open);
+
+    /// <summary>
+    /// How long a host whose look found nothing is taken at its word without a signal: the bound on how late work is seen
+    /// that some writer queued without a signal reaching this node (a cmdlet whose nudge failed, a peer node's lost
+    /// notification). Every writer in this process signals, a nudge wakes every poll, and peer nodes' signals arrive.
+    /// </summary>
+    public TimeSpan QuietFor { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Looks at the database made for agents' polls, and looks answered from a quiet host's last answer instead (GET /metrics).</summary>
+    public (long Made, long Skipped) Looks => (Interlocked.Read(ref _looksMade), Interlocked.Read(ref _looksSkipped));
 
     /// <summary>The data folder this manager serves.</summary>
     public string Folder => engine.Folder.Root;
@@ -302,11 +323,14 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     }
 
     /// <summary>
-    /// The automatic-retry rule: failed targets of jobs with a retry limit, with attempts left, that failed at or before
-    /// <paramref name="cutoff"/> (<see cref="RetryDelay"/> ago).
+    /// The automatic-retry rule: failed targets of jobs with a retry limit, with attempts left; each is due once it failed
+    /// <see cref="RetryDelay"/> ago (<see cref="RetryCutoff"/>).
     /// </summary>
-    private static IQueryable<TargetRow> DueRetries(DistDbContext db, DateTime cutoff) =>
-        db.Targets.Where(t => t.Status == TargetStatus.Failed && t.CompletedAt <= cutoff && db.Jobs.Any(j => j.Id == t.JobId && j.RetryLimit >= t.Attempt));
+    private static IQueryable<TargetRow> RetryCandidates(DistDbContext db) =>
+        db.Targets.Where(t => t.Status == TargetStatus.Failed && db.Jobs.Any(j => j.Id == t.JobId && j.RetryLimit >= t.Attempt));
+
+    /// <summary>A retry candidate that failed at or before this time is due now.</summary>
+    private DateTime RetryCutoff() => engine.Now - RetryDelay;
 
     /// <summary>
     /// A host connects: its failed targets of jobs with a retry limit, failed at least <see cref="RetryDelay"/> ago and
@@ -316,11 +340,11 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     private async Task RetryFailedAsync(DistDbContext db, IReadOnlyCollection<Guid> hostIds, CancellationToken cancellationToken)
     {
         var now = engine.Now;
-        var cutoff = now - RetryDelay;
-        var due = await (from t in DueRetries(db, cutoff).AsNoTracking()
+        var cutoff = RetryCutoff();
+        var due = await (from t in RetryCandidates(db).AsNoTracking()
                          join j in db.Jobs on t.JobId equals j.Id
                          join p in db.Packages on j.PackageId equals p.Id
-                         where hostIds.Contains(t.HostId)
+                         where hostIds.Contains(t.HostId) && t.CompletedAt <= cutoff
                          select new { t.Id, t.HostId, t.Attempt, t.Message, j.RetryLimit, Job = j, Package = p }).ToListAsync(cancellationToken);
         foreach (var target in due)
         {
@@ -451,12 +475,16 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// agent then withdraws an offer at once instead of at its next poll. A new item that is not served yet (an execution's
     /// Waiting targets before their dispatch) is no reason to answer: the dispatch wakes the poll with the work.
     /// <para>
-    /// A poll looks as it starts and when a signal names its host (<see cref="LongPoll"/>). Each look holds one database
-    /// connection, opened once, and an idle host's look is two queries: its targets that are open or due for an automatic
-    /// retry (<see cref="LookAsync"/>), and its power orders. The work itself is read only when a target is servable, the due
-    /// retries are queued only at the poll's first look (as the host connects), and a target served in the answer is listed
-    /// in <see cref="WorkResponse.Open"/> by a read after the items. With 10,000 agents waiting, the idle manager answers
-    /// hundreds of polls a second, and each query saved there is saved hundreds of times a second.
+    /// A poll looks as it starts and when a signal names its host (<see cref="LongPoll"/>). A host whose last look found
+    /// nothing (no servable target, no retry to come, no power order) and for which nothing was signalled since
+    /// (<see cref="HostSignals.Mark"/>, taken before that look) is answered from that look for <see cref="QuietFor"/>:
+    /// with 10,000 agents idle, the manager answers hundreds of polls a second, and most need no query at all.
+    /// </para>
+    /// <para>
+    /// A look holds one database connection, opened once, and an idle host's look is two queries: its targets that are open
+    /// or may be retried (<see cref="LookAsync"/>), and its power orders. The work itself is read only when a target is in a
+    /// servable state, the due retries are queued only at the poll's first look (as the host connects), and a target served
+    /// in the answer is listed in <see cref="WorkResponse.Open"/> by a read after the items.
     /// </para>
     /// </remarks>
     public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken)
@@ -466,9 +494,18 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return LongPoll.WaitAsync(signals, hostId, wait, engine.Time,
             async ct =>
             {
+                // Before the look: a signal from here on changes the mark, and the next poll looks.
+                var mark = signals.Mark(hostId);
+                if (_quiet.TryGetValue(hostId, out var quiet) && quiet.Mark == mark && engine.Time.GetUtcNow() < quiet.Until)
+                {
+                    Interlocked.Increment(ref _looksSkipped);
+                    connected = true;
+                    return new WorkResponse([], PowerOrders: null, Open: quiet.Open);
+                }
                 await _looks.WaitAsync(ct);
                 try
                 {
+                    Interlocked.Increment(ref _looksMade);
                     await using var db = engine.Database.CreateContext();
                     // Open for the whole look: EF would take the connection from the pool and give it back for every query,
                     // and the pool's one lock was where 10,000 waking polls queued (most of the manager's blocked threads).
@@ -486,7 +523,16 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     {
                         open = await OpenAsync(db, hostId, ct); // after the items: one dispatched meanwhile is listed too
                     }
-                    return new WorkResponse(items, PowerOrders: await PowerOrdersAsync(db, hostId, ct), Open: open);
+                    var power = await PowerOrdersAsync(db, hostId, ct);
+                    if (!look.MayServe && !look.RetryLater && power is null)
+                    {
+                        _quiet[hostId] = new QuietHost(mark, engine.Time.GetUtcNow() + QuietFor, open);
+                    }
+                    else
+                    {
+                        _quiet.TryRemove(hostId, out _);
+                    }
+                    return new WorkResponse(items, PowerOrders: power, Open: open);
                 }
                 finally
                 {
@@ -503,28 +549,30 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
 
     /// <summary>
     /// What one look at a host finds in one query: its open work items, whether one is in a servable state (whether it is
-    /// served now, <see cref="ServeAsync"/> decides), whether a failed target is due for an automatic retry.
+    /// served now, <see cref="ServeAsync"/> decides), whether a failed target is due for an automatic retry now, and
+    /// whether one will be later (the host's look then finds something without a signal, so it is never quiet).
     /// </summary>
-    private sealed record HostLook(IReadOnlyList<Guid> Open, bool MayServe, bool RetryDue);
+    private sealed record HostLook(IReadOnlyList<Guid> Open, bool MayServe, bool RetryDue, bool RetryLater);
 
     /// <summary>
-    /// The host's targets in no final state, and its failed targets due for an automatic retry (<see cref="RetryFailedAsync"/>'s
-    /// rule), in one query: an idle host has none, and its look costs this query and the power orders'.
+    /// The host's targets in no final state, and its failed targets an automatic retry may take (<see cref="RetryFailedAsync"/>'s
+    /// rule, now or later), in one query: an idle host has none, and its look costs this query and the power orders'.
     /// </summary>
     private async Task<HostLook> LookAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken)
     {
-        var now = engine.Now;
-        var cutoff = now - RetryDelay;
+        var cutoff = RetryCutoff();
         var rows = await db.Targets.AsNoTracking().Where(t => t.HostId == hostId && !Hosts.HostService.FinalStatuses.Contains(t.Status))
-            .Select(t => new { t.WorkItemId, t.Status })
-            .Concat(DueRetries(db, cutoff).Where(t => t.HostId == hostId).Select(t => new { t.WorkItemId, t.Status }))
+            .Select(t => new { t.WorkItemId, t.Status, t.CompletedAt })
+            .Concat(RetryCandidates(db).Where(t => t.HostId == hostId).Select(t => new { t.WorkItemId, t.Status, t.CompletedAt }))
             .ToListAsync(cancellationToken);
         if (rows.Count == 0)
         {
-            return new HostLook([], false, false);
+            return new HostLook([], false, false, false);
         }
         var open = rows.Where(r => !r.Status.IsFinal()).Select(r => r.WorkItemId).ToList();
-        return new HostLook(open, rows.Any(r => TargetStates.Servable.Contains(r.Status)), rows.Any(r => r.Status == TargetStatus.Failed));
+        var retries = rows.Where(r => r.Status == TargetStatus.Failed).ToList();
+        return new HostLook(open, rows.Any(r => TargetStates.Servable.Contains(r.Status)),
+            retries.Any(r => r.CompletedAt <= cutoff), retries.Any(r => !(r.CompletedAt <= cutoff)));
     }
 
     /// <summary>

@@ -21,10 +21,18 @@ public sealed class HostSignals
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _waiters = new();
     private readonly ConcurrentDictionary<Guid, Guid?> _parents = new();
     private readonly ConcurrentDictionary<Guid, byte> _relays = new();
+    private readonly ConcurrentDictionary<Guid, long> _versions = new();
     private long _relayPollsWoken;
+    private long _epoch;
 
     /// <summary>Relay polls woken so far, each of which then reads its subtree's work again (GET /metrics).</summary>
     public long RelayPollsWoken => Interlocked.Read(ref _relayPollsWoken);
+
+    /// <summary>
+    /// Where the signals stand for a host: its own count of signals and the count of signals to every poll. Two equal marks
+    /// mean nothing was signalled for the host in between, here or (through <see cref="NotifyHere"/>) by a peer node.
+    /// </summary>
+    public (long All, long Host) Mark(Guid hostId) => (Interlocked.Read(ref _epoch), _versions.GetValueOrDefault(hostId));
 
     /// <summary>Records a host's higher system (null: this node itself), at registration or when the node starts.</summary>
     public void Learn(Guid hostId, Guid? parentId) => _parents[hostId] = parentId;
@@ -80,6 +88,7 @@ public sealed class HostSignals
 
     private void Wake(Guid id)
     {
+        _versions.AddOrUpdate(id, 1, (_, version) => version + 1);
         if (_waiters.TryRemove(id, out var waiter))
         {
             waiter.TrySetResult();
@@ -100,6 +109,7 @@ public sealed class HostSignals
     /// <summary>What <see cref="NotifyAll"/> does on this node only: for a signal that came from a peer node.</summary>
     public void NotifyAllHere()
     {
+        Interlocked.Increment(ref _epoch);
         foreach (var id in _waiters.Keys)
         {
             Wake(id);
@@ -107,32 +117,33 @@ public sealed class HostSignals
     }
 
     /// <summary>
-    /// A task that completes when <see cref="Notify"/> names the host, when <paramref name="timeout"/> has passed (never for
-    /// <see cref="Timeout.InfiniteTimeSpan"/>) or when <paramref name="cancellationToken"/> is canceled, and never faults; one
-    /// waiter per host is shared.
+    /// A task that completes when <see cref="Notify"/> names the host (true), when <paramref name="timeout"/> has passed (never
+    /// for <see cref="Timeout.InfiniteTimeSpan"/>) or when <paramref name="cancellationToken"/> is canceled (false), and never
+    /// faults; one waiter per host is shared.
     /// </summary>
     /// <remarks>
     /// Every waiting poll ends its wait this way several times a minute, so the timeout ends a delay instead of faulting a
     /// task with a TimeoutException: with 10,000 agents polling, those exceptions and their finalizers cost the manager
     /// about a tenth of its CPU.
     /// </remarks>
-    public async Task WaitAsync(Guid hostId, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<bool> WaitAsync(Guid hostId, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var waiter = _waiters.GetOrAdd(hostId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         if (waiter.Task.IsCompleted || (timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan) || cancellationToken.IsCancellationRequested)
         {
-            return;
+            return waiter.Task.IsCompleted;
         }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        await Task.WhenAny(waiter.Task, Task.Delay(timeout, stop.Token));
+        var signalled = await Task.WhenAny(waiter.Task, Task.Delay(timeout, stop.Token)) == waiter.Task;
         await stop.CancelAsync(); // the signal came first: end the delay's timer now
+        return signalled;
     }
 
     /// <summary>
     /// A relay's poll for its subtree: completes when <see cref="Notify"/> names the relay or a host below it (or a
     /// host this node does not know). It shares the relay's key with the relay's own poll as a client.
     /// </summary>
-    public Task WaitForRelayAsync(Guid relayId, TimeSpan timeout, CancellationToken cancellationToken)
+    public Task<bool> WaitForRelayAsync(Guid relayId, TimeSpan timeout, CancellationToken cancellationToken)
     {
         _relays.TryAdd(relayId, 0);
         return WaitAsync(relayId, timeout, cancellationToken);

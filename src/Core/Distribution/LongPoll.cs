@@ -43,9 +43,9 @@ public static class LongPoll
             {
                 return found;
             }
-            await signal;
+            var signalled = await signal;
             cancellationToken.ThrowIfCancellationRequested();
-            if (time.GetUtcNow() >= deadline)
+            if (!signalled)
             {
                 return found; // the wait ended with no signal: nothing to look at again
             }

@@ -13,7 +13,7 @@ namespace JP1Dist.Server.Serving;
 /// </summary>
 public sealed class NodeMetrics
 {
-    public NodeMetrics(IHigherSystemNode node, HostSignals signals, ConnectionBudget connections)
+    public NodeMetrics(IHigherSystemNode node, HostSignals signals, ConnectionBudget connections, DistributionService? distribution = null)
     {
         Registry = Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
@@ -25,8 +25,16 @@ public sealed class NodeMetrics
         var open = factory.CreateGauge("jp1dist_connections_open", "Client connections this node holds now.");
         var shed = factory.CreateCounter("jp1dist_connections_shed_total",
             "Client connections closed unserved because the node held as many as it serves at once (--max-connections, or its file-descriptor limit less a reserve).");
+        var looks = factory.CreateCounter("jp1dist_poll_looks_total",
+            "Agents' polls by what they cost the manager: made (a look at the database) or skipped (nothing signalled for the host since its last look found nothing).", "look");
         Registry.AddBeforeCollectCallback(async cancellationToken =>
         {
+            if (distribution is not null)
+            {
+                var (made, skipped) = distribution.Looks;
+                looks.WithLabels("made").IncTo(made);
+                looks.WithLabels("skipped").IncTo(skipped);
+            }
             open.Set(connections.Open);
             shed.IncTo(connections.Shed);
             relayPollsWoken.IncTo(signals.RelayPollsWoken);

@@ -203,6 +203,14 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         using var range = await _client!.SendAsync(request);
         Assert.Equal(HttpStatusCode.PartialContent, range.StatusCode);
         Assert.Equal(1000, (await range.Content.ReadAsByteArrayAsync()).Length);
+        // Two polls with nothing for the host: the first looks at the database, the second is answered from that look.
+        for (var poll = 0; poll < 2; poll++)
+        {
+            using var work = new HttpRequestMessage(HttpMethod.Get, ApiPaths.Work + "?wait=0");
+            work.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"{registration.HostId}.{registration.Credential}");
+            using var answer = await _client.SendAsync(work);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
 
         string text = "";
         for (var attempt = 0; attempt < 50 && !text.Contains("jp1dist_content_bytes_served_total 1000", StringComparison.Ordinal); attempt++)
@@ -212,6 +220,8 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         }
         Assert.Contains("jp1dist_content_bytes_served_total 1000", text, StringComparison.Ordinal);
         Assert.Contains("jp1dist_connected_agents 0", text, StringComparison.Ordinal);
+        Assert.Contains("jp1dist_poll_looks_total{look=\"made\"} 1", text, StringComparison.Ordinal);
+        Assert.Contains("jp1dist_poll_looks_total{look=\"skipped\"} 1", text, StringComparison.Ordinal);
         Assert.Contains("jp1dist_targets{status=\"Succeeded\"} 0", text, StringComparison.Ordinal);
         Assert.Contains("http_requests_received_total", text, StringComparison.Ordinal);
         Assert.Contains("endpoint=\"/api/v1/content/{sha256}\"", text, StringComparison.Ordinal);

@@ -178,6 +178,56 @@ public sealed class HostSignalsTests
     }
 
     [Fact]
+    public async Task A_host_whose_look_found_nothing_is_answered_without_a_look_until_a_signal_or_the_quiet_time_ends()
+    {
+        using var folder = new TestFolder();
+        var engine = folder.Engine;
+        var host = await folder.RegisterHostAsync("pc-1");
+        var other = await folder.RegisterHostAsync("pc-2");
+        folder.WriteFile("pkg/setup.sh", "#!/bin/sh\n");
+        await engine.Packages.CreateAsync(new NewPackageRequest("Tool", "1.0", Path.Combine(folder.Root, "pkg"), "setup.sh"));
+        var signals = new HostSignals();
+        var distribution = new DistributionService(engine, signals);
+        async Task<WorkResponse> PollAsync() => await distribution.WaitForWorkAsync(host.HostId, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Empty((await PollAsync()).Items);
+        Assert.Empty((await PollAsync()).Items);
+        Assert.Equal((1L, 1L), distribution.Looks); // the second poll: nothing signalled since the first look found nothing
+
+        // A signal for another host changes nothing for this one; one naming it, or every poll, makes its next poll look.
+        signals.Notify([other.HostId]);
+        await PollAsync();
+        Assert.Equal((1L, 2L), distribution.Looks);
+        signals.Notify([host.HostId]);
+        await PollAsync();
+        signals.NotifyAll();
+        await PollAsync();
+        Assert.Equal((3L, 2L), distribution.Looks);
+
+        // Work queued and dispatched here signals the host: served at the next poll.
+        await engine.Jobs.CreateAsync(new NewJobRequest("deploy", "Tool", null, ["pc-1"], RetryLimit: 1));
+        var execution = await engine.Jobs.StartAsync("deploy");
+        await distribution.DispatchAsync(execution.ExecutionId, default);
+        var item = Assert.Single((await PollAsync()).Items);
+
+        // While a target may still be served or retried, every poll looks: such a host is never taken as quiet.
+        await PollAsync();
+        await distribution.ReportAsync(host.HostId, new ReportRequest(item.WorkItemId, nameof(TargetStatus.Failed), ExitCode: 1, Message: "failed"), default);
+        var (made, skipped) = distribution.Looks;
+        await PollAsync();
+        await PollAsync();
+        Assert.Equal((made + 2, skipped), distribution.Looks); // a retry comes later (RetryDelay): no signal will announce it
+
+        // The quiet time bounds how long a host is taken at its word (a writer whose signal never arrived).
+        await engine.Jobs.RemoveAsync("deploy", force: true);
+        distribution.QuietFor = TimeSpan.Zero;
+        (made, skipped) = distribution.Looks;
+        await PollAsync();
+        await PollAsync();
+        Assert.Equal((made + 2, skipped), distribution.Looks);
+    }
+
+    [Fact]
     public async Task A_poll_that_looks_between_an_execution_and_its_dispatch_keeps_waiting_for_the_work()
     {
         // An execution adds Waiting targets, which the host cannot do yet: a look before the dispatch (a re-check every
