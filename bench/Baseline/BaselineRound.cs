@@ -128,6 +128,8 @@ public static class BaselineRound
         private ManagerResources? _resources;
         private string? _loadAverage;
         private DatabaseServerResources? _databaseServer;
+        private ServerLogSummary? _databaseServerLog;
+        private readonly long _databaseLogStart = postgres is not null ? ServerLog.LengthOf(postgres.LogPath) : 0;
 
         public async Task RunAsync(CancellationToken cancellationToken)
         {
@@ -300,6 +302,10 @@ public static class BaselineRound
             _serverLog = ServerLog.Summarize(Path.Combine(Home, "logs"));
             // Pooled connections keep the database file open; release them before deleting it.
             SqliteConnection.ClearAllPools();
+            if (postgres is not null)
+            {
+                _databaseServerLog = ServerLog.SummarizePostgres(postgres.LogPath, _databaseLogStart);
+            }
             if (postgres is not null && _database is not null)
             {
                 try
@@ -349,7 +355,8 @@ public static class BaselineRound
                 _loadAverage,
                 _resources,
                 TargetCheck.From(ratio, _registration, _resources),
-                _databaseServer);
+                _databaseServer,
+                _databaseServerLog);
         }
     }
 

@@ -56,7 +56,8 @@ public sealed record RoundResult(
     string? LoadAverageAtJob = null,
     ManagerResources? ManagerResources = null,
     TargetCheck? Targets = null,
-    DatabaseServerResources? DatabaseServer = null);
+    DatabaseServerResources? DatabaseServer = null,
+    ServerLogSummary? DatabaseServerLog = null);
 
 /// <summary>
 /// The manager process from /proc: CPU and memory with every agent connected and idle in its long poll (over a window of

@@ -39,4 +39,42 @@ public static class ServerLog
         }
         return new ServerLogSummary(warnings, errors, samples);
     }
+
+    /// <summary>
+    /// Counts the warnings and the errors (ERROR, FATAL, PANIC) a PostgreSQL server logged from <paramref name="offset"/> of
+    /// its log file on, with a few distinct examples; null when there is no such file.
+    /// </summary>
+    public static ServerLogSummary? SummarizePostgres(string logFile, long offset)
+    {
+        if (!File.Exists(logFile))
+        {
+            return null;
+        }
+        int warnings = 0, errors = 0;
+        var samples = new List<string>();
+        using var stream = new FileStream(logFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        stream.Seek(Math.Min(offset, stream.Length), SeekOrigin.Begin);
+        using var reader = new StreamReader(stream);
+        while (reader.ReadLine() is { } line)
+        {
+            var warning = line.Contains(" WARNING: ", StringComparison.Ordinal);
+            var error = line.Contains(" ERROR: ", StringComparison.Ordinal) || line.Contains(" FATAL: ", StringComparison.Ordinal) || line.Contains(" PANIC: ", StringComparison.Ordinal);
+            warnings += warning ? 1 : 0;
+            errors += error ? 1 : 0;
+            if ((warning || error) && samples.Count < MaxSamples)
+            {
+                // Drop the time and process id ("2026-01-02 03:04:05.678 UTC [1234] ") so that repeats count once.
+                var text = line[(line.IndexOf("] ", StringComparison.Ordinal) + 2)..];
+                text = text.Length > 300 ? text[..300] : text;
+                if (!samples.Contains(text))
+                {
+                    samples.Add(text);
+                }
+            }
+        }
+        return new ServerLogSummary(warnings, errors, samples);
+    }
+
+    /// <summary>How long a log file is now (0 when there is none): where a round's part of a shared log begins.</summary>
+    public static long LengthOf(string logFile) => File.Exists(logFile) ? new FileInfo(logFile).Length : 0;
 }

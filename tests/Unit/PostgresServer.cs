@@ -38,6 +38,9 @@ public sealed class PostgresServer : IDisposable
 
     public int Port { get; }
 
+    /// <summary>The server's log file (its errors and warnings, one per line after a time and process prefix).</summary>
+    public string LogPath => Path.Combine(_folder, "server.log");
+
     /// <summary>The cluster's data directory (postmaster.pid in it names the server's main process).</summary>
     public string DataDirectory => Path.Combine(_folder, "data");
 
