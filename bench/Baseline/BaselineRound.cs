@@ -129,6 +129,9 @@ public static class BaselineRound
         private string? _loadAverage;
         private DatabaseServerResources? _databaseServer;
         private ServerLogSummary? _databaseServerLog;
+        private ServerLogSummary? _databaseServerLogDuringJob;
+        private long? _databaseLogAtJob;
+        private long? _databaseLogAtJobEnd;
         private readonly long _databaseLogStart = postgres is not null ? ServerLog.LengthOf(postgres.LogPath) : 0;
 
         public async Task RunAsync(CancellationToken cancellationToken)
@@ -214,6 +217,7 @@ public static class BaselineRound
             progress.WriteLine($"[{agentCount}] executing job {jobName} for {agentCount} long-polling agents (load average {_loadAverage ?? "?"})");
             var jobFrom = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
             var serverJobFrom = ReadServer();
+            _databaseLogAtJob = postgres is not null ? ServerLog.LengthOf(postgres.LogPath) : null;
             var startedAt = engine.Now;
             var jobClock = Stopwatch.StartNew();
             await engine.Jobs.StartAsync(jobName, cancellationToken);
@@ -222,6 +226,7 @@ public static class BaselineRound
             var finished = await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Finish), cancellationToken);
             var jobTo = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
             var serverJobTo = ReadServer();
+            _databaseLogAtJobEnd = postgres is not null ? ServerLog.LengthOf(postgres.LogPath) : null;
             while ((await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName, Statuses: Unfinished), cancellationToken)).Count > 0)
             {
                 await Task.Delay(StatusPollInterval, cancellationToken);
@@ -305,6 +310,7 @@ public static class BaselineRound
             if (postgres is not null)
             {
                 _databaseServerLog = ServerLog.SummarizePostgres(postgres.LogPath, _databaseLogStart);
+                _databaseServerLogDuringJob = _databaseLogAtJob is { } from ? ServerLog.SummarizePostgres(postgres.LogPath, from, _databaseLogAtJobEnd) : null;
             }
             if (postgres is not null && _database is not null)
             {
@@ -356,7 +362,8 @@ public static class BaselineRound
                 _resources,
                 TargetCheck.From(ratio, _registration, _resources),
                 _databaseServer,
-                _databaseServerLog);
+                _databaseServerLog,
+                _databaseServerLogDuringJob);
         }
     }
 

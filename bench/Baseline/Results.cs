@@ -57,7 +57,8 @@ public sealed record RoundResult(
     ManagerResources? ManagerResources = null,
     TargetCheck? Targets = null,
     DatabaseServerResources? DatabaseServer = null,
-    ServerLogSummary? DatabaseServerLog = null);
+    ServerLogSummary? DatabaseServerLog = null,
+    ServerLogSummary? DatabaseServerLogDuringJob = null);
 
 /// <summary>
 /// The manager process from /proc: CPU and memory with every agent connected and idle in its long poll (over a window of
@@ -78,7 +79,7 @@ public sealed record ManagerResources(
     double? RegistrationCpuSeconds = null);
 
 /// <summary>
-/// The PostgreSQL server's processes (<see cref="PostgresProbe"/>), which the manager's figures leave out: CPU while the
+/// The PostgreSQL server's processes (read by PostgresProbe), which the manager's figures leave out: CPU while the
 /// agents registered, over the same idle window and job phase as the manager's, and their proportional memory (Pss)
 /// at the end of the idle window and of the job.
 /// </summary>
