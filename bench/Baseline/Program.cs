@@ -51,7 +51,8 @@ if (options.Database == BenchDatabase.PostgreSql)
         using var connection = new NpgsqlConnection(postgres.ConnectionString);
         connection.Open();
         database = $"PostgreSQL {connection.PostgreSqlVersion} (throw-away server on 127.0.0.1:{postgres.Port}, data {postgres.DataDirectory}; "
-            + "durable: fsync, full_page_writes, synchronous_commit on; max_connections 500; shared_buffers 128MB, the default; "
+            + (postgres.Durable ? "durable: fsync, full_page_writes, synchronous_commit on" : "not durable: fsync, full_page_writes, synchronous_commit off")
+            + "; max_connections 500; shared_buffers 128MB, the default; "
             + "the manager's connection string gives only host, port, user and database: Npgsql's default pool, 100 connections)";
         Console.Error.WriteLine(database);
     }
