@@ -7,7 +7,9 @@ using JP1Dist.Core;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Managers;
 using JP1Dist.Core.Storage;
+using JP1Dist.Tests;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace JP1Dist.Bench.Baseline;
 
@@ -25,7 +27,8 @@ public static class BaselineRound
     public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(30);
 
     /// <summary>How the manager runs in this benchmark, as the output states it.</summary>
-    public const string ManagerMode = "process: jp1dist manager (Kestrel on http://127.0.0.1:0, Quartz, SQLite) started by ManagerLauncher; "
+    public static string ManagerMode(BenchDatabase database) => "process: jp1dist manager (Kestrel on http://127.0.0.1:0, Quartz, "
+        + (database == BenchDatabase.PostgreSql ? "PostgreSQL" : "SQLite") + ") started by ManagerLauncher; "
         + "simulated agents in client processes (this executable, one connection per agent, as few processes as the descriptor limit allows); "
         + "the engine in the benchmark's process on the same data folder creates, executes and reads the job, as a local PowerShell session does";
 
@@ -34,10 +37,13 @@ public static class BaselineRound
     private static readonly TimeSpan StatusPollInterval = TimeSpan.FromMilliseconds(50);
     private static readonly TargetStatus[] Unfinished = Enum.GetValues<TargetStatus>().Where(s => !s.IsFinal()).ToArray();
 
-    /// <summary>Runs one round; never throws for a failed round (the result carries the error), and always stops the processes and deletes the folder.</summary>
-    public static async Task<RoundResult> RunAsync(int agentCount, BenchOptions options, TextWriter progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs one round; never throws for a failed round (the result carries the error), and always stops the processes and
+    /// deletes the folder (and on PostgreSQL the round's database on <paramref name="postgres"/>).
+    /// </summary>
+    public static async Task<RoundResult> RunAsync(int agentCount, BenchOptions options, PostgresServer? postgres, TextWriter progress, CancellationToken cancellationToken)
     {
-        var round = new RoundState(agentCount, options, progress);
+        var round = new RoundState(agentCount, options, postgres, progress);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.RoundTimeout);
         try
@@ -97,9 +103,10 @@ public static class BaselineRound
     }
 
     /// <summary>Everything one round creates and measures, so that a failure part-way still cleans up and reports what it has.</summary>
-    private sealed class RoundState(int agentCount, BenchOptions options, TextWriter progress)
+    private sealed class RoundState(int agentCount, BenchOptions options, PostgresServer? postgres, TextWriter progress)
     {
         private readonly string _root = Directory.CreateTempSubdirectory("jp1dist-bench-").FullName;
+        private DatabaseSettings? _database;
         private LaunchedManager? _manager;
         private ClientFleet? _fleet;
 
@@ -120,11 +127,29 @@ public static class BaselineRound
         private ServerLogSummary? _serverLog;
         private ManagerResources? _resources;
         private string? _loadAverage;
+        private DatabaseServerResources? _databaseServer;
+        private ServerLogSummary? _databaseServerLog;
+        private ServerLogSummary? _databaseServerLogDuringJob;
+        private long? _databaseLogAtJob;
+        private long? _databaseLogAtJobEnd;
+        private readonly long _databaseLogStart = postgres is not null ? ServerLog.LengthOf(postgres.LogPath) : 0;
 
         public async Task RunAsync(CancellationToken cancellationToken)
         {
             var executables = Jp1DistFolder(options);
             var managerBuild = BuildOf(Path.Combine(executables, "jp1dist.dll"));
+            if (postgres is not null)
+            {
+                // A database of the round's own, recorded in the data folder as `jp1dist manager --database` records it, so
+                // that the engine here and the manager process use it; the engine creates and migrates it on first use. The
+                // connection string names only where it is: the pool and the timeouts are Npgsql's defaults, as an
+                // administrator's would be.
+                _database = new DatabaseSettings(DatabaseProvider.PostgreSql, new NpgsqlConnectionStringBuilder
+                {
+                    Host = "127.0.0.1", Port = postgres.Port, Username = "postgres", Database = $"bench_{agentCount}_{Guid.NewGuid().ToString("N")[..8]}",
+                }.ConnectionString);
+                _database.RecordIn(new DataFolder(Home));
+            }
             var engine = new DistEngine(new DataFolder(Home));
             var payload = Path.Combine(_root, "source", "payload.bin");
             Directory.CreateDirectory(Path.GetDirectoryName(payload)!);
@@ -138,7 +163,8 @@ public static class BaselineRound
             // The real manager, bound to this process (it ends when this process ends, even killed).
             _manager = await ManagerLauncher.StartAsync(executables, new ManagerStartRequest("http://127.0.0.1:0"), engine, ManagerStartTimeout, cancellationToken);
             var managerId = _manager.Process.Id;
-            progress.WriteLine($"[{agentCount}] manager (jp1dist {managerBuild ?? "?"} build, pid {managerId}) on {_manager.Url}, data folder {Home}");
+            progress.WriteLine($"[{agentCount}] manager (jp1dist {managerBuild ?? "?"} build, pid {managerId}) on {_manager.Url}, data folder {Home}, "
+                + (_database?.Describe() ?? "SQLite"));
 
             var (processes, fileLimit) = ClientFleet.ProcessesFor(agentCount, options.Parallelism);
             processes = options.ClientProcesses ?? processes;
@@ -147,10 +173,16 @@ public static class BaselineRound
             progress.WriteLine($"[{agentCount}] {processes} client process(es) (pids {string.Join(", ", _fleet.ProcessIds)}; open-file limit {fileLimit?.ToString() ?? "none"}), "
                 + $"{share} requests at once each");
 
+            var registrationFrom = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
+            var serverRegistrationFrom = ReadServer();
             var clock = Stopwatch.StartNew();
             var registered = await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Register, token.Token, share), cancellationToken);
             _registration = new RegistrationResult(agentCount, Round(clock.Elapsed.TotalSeconds), Round(agentCount / clock.Elapsed.TotalSeconds), registered.Sum(r => r.Retries));
-            progress.WriteLine($"[{agentCount}] registered {agentCount} agents in {clock.Elapsed.TotalSeconds:0.00} s ({_registration.PerSecond:0} hosts/s, {_registration.Retries} retries)");
+            var registrationTo = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
+            var serverRegistrationTo = ReadServer();
+            progress.WriteLine($"[{agentCount}] registered {agentCount} agents in {clock.Elapsed.TotalSeconds:0.00} s ({_registration.PerSecond:0} hosts/s, {_registration.Retries} retries)"
+                + (registrationTo is not null ? $", manager {registrationTo.CpuSeconds - registrationFrom!.CpuSeconds:0.0} CPU s" : "")
+                + (serverRegistrationTo is not null ? $", PostgreSQL {serverRegistrationTo.CpuSeconds - serverRegistrationFrom!.CpuSeconds:0.0} CPU s" : ""));
             // One immediate poll each, as a started agent does: it opens the connection and caches the credential check.
             await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Poll, Parallelism: share), cancellationToken);
 
@@ -164,14 +196,19 @@ public static class BaselineRound
 
             // Idle: every agent connected and waiting in its long poll; over one long-poll wait each poll ends and is sent again once.
             ProcessSample? idleFrom = null, idleTo = null;
+            ClusterSample? serverIdleFrom = null, serverIdleTo = null;
             if (ManagerProbe.Available)
             {
                 progress.WriteLine($"[{agentCount}] watching the idle manager for {options.IdleWindow.TotalSeconds:0} s");
                 idleFrom = ManagerProbe.Read(managerId);
+                serverIdleFrom = ReadServer();
                 await Task.Delay(options.IdleWindow, cancellationToken);
                 idleTo = ManagerProbe.Read(managerId);
+                serverIdleTo = ReadServer();
                 progress.WriteLine($"[{agentCount}] idle manager: {ProcessSample.CpuPercent(idleFrom, idleTo):0.00} % of one core, RSS {idleTo.RssKib / 1024.0:0} MB, "
-                    + $"{idleTo.Threads} threads, {idleTo.FileDescriptors} open descriptors");
+                    + $"{idleTo.Threads} threads, {idleTo.FileDescriptors} open descriptors"
+                    + (serverIdleTo is not null ? $"; PostgreSQL {ClusterSample.CpuPercent(serverIdleFrom!, serverIdleTo):0.00} % of one core, "
+                        + $"Pss {serverIdleTo.PssKib / 1024.0:0} MB in {serverIdleTo.Processes} processes" : ""));
             }
 
             await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Mark), cancellationToken);
@@ -179,6 +216,8 @@ public static class BaselineRound
             _loadAverage = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : null;
             progress.WriteLine($"[{agentCount}] executing job {jobName} for {agentCount} long-polling agents (load average {_loadAverage ?? "?"})");
             var jobFrom = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
+            var serverJobFrom = ReadServer();
+            _databaseLogAtJob = postgres is not null ? ServerLog.LengthOf(postgres.LogPath) : null;
             var startedAt = engine.Now;
             var jobClock = Stopwatch.StartNew();
             await engine.Jobs.StartAsync(jobName, cancellationToken);
@@ -186,6 +225,8 @@ public static class BaselineRound
             // Each client process answers once all its agents have reported Succeeded (or at the first that failed).
             var finished = await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Finish), cancellationToken);
             var jobTo = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
+            var serverJobTo = ReadServer();
+            _databaseLogAtJobEnd = postgres is not null ? ServerLog.LengthOf(postgres.LogPath) : null;
             while ((await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName, Statuses: Unfinished), cancellationToken)).Count > 0)
             {
                 await Task.Delay(StatusPollInterval, cancellationToken);
@@ -208,8 +249,21 @@ public static class BaselineRound
                 _resources = new ManagerResources(managerId, managerBuild, Round((idleTo.At - idleFrom.At).TotalSeconds, 1),
                     Round(idleTo.CpuSeconds - idleFrom.CpuSeconds, 2), Round(ProcessSample.CpuPercent(idleFrom, idleTo), 2),
                     Round(idleTo.RssKib / 1024.0, 1), idleTo.Threads, idleTo.FileDescriptors,
-                    Round(jobCpu, 2), Round(ProcessSample.CpuPercent(jobFrom, jobTo), 1), Round(jobTo.PeakRssKib / 1024.0, 1));
+                    Round(jobCpu, 2), Round(ProcessSample.CpuPercent(jobFrom, jobTo), 1), Round(jobTo.PeakRssKib / 1024.0, 1),
+                    registrationTo is not null ? Round(registrationTo.CpuSeconds - registrationFrom!.CpuSeconds, 2) : null);
                 progress.WriteLine($"[{agentCount}] manager during the job: {jobCpu:0.00} CPU s ({_resources.JobCpuPercentOfOneCore:0} % of one core), peak RSS {_resources.PeakRssMB:0} MB");
+            }
+            if (serverRegistrationFrom is not null && serverRegistrationTo is not null && serverIdleFrom is not null && serverIdleTo is not null
+                && serverJobFrom is not null && serverJobTo is not null)
+            {
+                _databaseServer = new DatabaseServerResources(
+                    Round(serverRegistrationTo.CpuSeconds - serverRegistrationFrom.CpuSeconds, 2),
+                    Round(serverIdleTo.CpuSeconds - serverIdleFrom.CpuSeconds, 2), Round(ClusterSample.CpuPercent(serverIdleFrom, serverIdleTo), 2),
+                    Round(serverIdleTo.PssKib / 1024.0, 1), serverIdleTo.Processes,
+                    Round(serverJobTo.CpuSeconds - serverJobFrom.CpuSeconds, 2), Round(ClusterSample.CpuPercent(serverJobFrom, serverJobTo), 1),
+                    Round(serverJobTo.PssKib / 1024.0, 1), serverJobTo.Processes);
+                progress.WriteLine($"[{agentCount}] PostgreSQL during the job: {_databaseServer.JobCpuSeconds:0.00} CPU s ({_databaseServer.JobCpuPercentOfOneCore:0} % of one core), "
+                    + $"Pss {_databaseServer.JobEndPssMB:0} MB in {_databaseServer.JobEndProcesses} processes");
             }
 
             // The floor: the same number of trivial requests from the same client processes, on their connections.
@@ -221,7 +275,10 @@ public static class BaselineRound
             progress.WriteLine($"[{agentCount}] ping reference: {_referenceRequests} requests in {_referenceSeconds:0.000} s");
         }
 
-        /// <summary>Stops the client processes and the manager, reads the manager's log, and deletes the round's folder; never throws.</summary>
+        /// <summary>The PostgreSQL server's processes now; null on SQLite or where there is no /proc.</summary>
+        private ClusterSample? ReadServer() => postgres is not null && ManagerProbe.Available ? PostgresProbe.Read(postgres.DataDirectory) : null;
+
+        /// <summary>Stops the client processes and the manager, reads the manager's log, drops the round's database and deletes its folder; never throws.</summary>
         public async Task CleanUpAsync()
         {
             if (_fleet is not null)
@@ -250,6 +307,22 @@ public static class BaselineRound
             _serverLog = ServerLog.Summarize(Path.Combine(Home, "logs"));
             // Pooled connections keep the database file open; release them before deleting it.
             SqliteConnection.ClearAllPools();
+            if (postgres is not null)
+            {
+                _databaseServerLog = ServerLog.SummarizePostgres(postgres.LogPath, _databaseLogStart);
+                _databaseServerLogDuringJob = _databaseLogAtJob is { } from ? ServerLog.SummarizePostgres(postgres.LogPath, from, _databaseLogAtJobEnd) : null;
+            }
+            if (postgres is not null && _database is not null)
+            {
+                try
+                {
+                    PostgresServer.DropDatabase(postgres.ConnectionString, _database.ConnectionString);
+                }
+                catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+                {
+                    progress.WriteLine($"[{agentCount}] could not drop the database ({_database.Describe()}): {e.Message}");
+                }
+            }
             try
             {
                 Directory.Delete(_root, recursive: true);
@@ -287,7 +360,10 @@ public static class BaselineRound
                 _fleet?.Processes ?? 0,
                 _loadAverage,
                 _resources,
-                TargetCheck.From(ratio, _registration, _resources));
+                TargetCheck.From(ratio, _registration, _resources),
+                _databaseServer,
+                _databaseServerLog,
+                _databaseServerLogDuringJob);
         }
     }
 

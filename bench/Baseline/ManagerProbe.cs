@@ -19,7 +19,8 @@ public static class ManagerProbe
     [DllImport("libc", EntryPoint = "sysconf")]
     private static extern long SysConf(int name);
 
-    private static readonly double TicksPerSecond = OperatingSystem.IsLinux() ? SysConf(ClockTicksName) : 100;
+    /// <summary>The unit of the CPU times in /proc/PID/stat.</summary>
+    internal static readonly double TicksPerSecond = OperatingSystem.IsLinux() ? SysConf(ClockTicksName) : 100;
 
     /// <summary>Whether this system has /proc to read; the resource figures are null where it has not.</summary>
     public static bool Available => OperatingSystem.IsLinux();
@@ -28,11 +29,8 @@ public static class ManagerProbe
     public static ProcessSample Read(int processId)
     {
         var at = DateTime.UtcNow;
-        // Fields after the command name (which may hold spaces, so split after its closing parenthesis): state is field 3,
-        // utime field 14 and stime field 15 (proc(5)).
-        var stat = File.ReadAllText($"/proc/{processId}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[14 - 3], CultureInfo.InvariantCulture) + long.Parse(fields[15 - 3], CultureInfo.InvariantCulture);
+        var stat = Stat(processId);
+        var ticks = stat.Field(14) + stat.Field(15); // utime, stime
         long rss = 0, peak = 0;
         var threads = 0;
         foreach (var line in File.ReadLines($"/proc/{processId}/status"))
@@ -54,6 +52,20 @@ public static class ManagerProbe
         return new ProcessSample(at, ticks / TicksPerSecond, rss, peak, threads, descriptors);
     }
 
-    private static long Kib(string line) =>
+    /// <summary>/proc/PID/stat of a process; throws an IOException when it is gone.</summary>
+    internal static StatLine Stat(int processId)
+    {
+        // Fields after the command name (which may hold spaces, so split after its closing parenthesis) start at field 3, the state.
+        var stat = File.ReadAllText($"/proc/{processId}/stat");
+        return new StatLine(stat[(stat.LastIndexOf(')') + 2)..].Split(' '));
+    }
+
+    /// <summary>The fields of a /proc/PID/stat line, by their numbers in proc(5) (4 the parent, 14 and 15 utime and stime, 16 and 17 those of waited-for children).</summary>
+    internal readonly record struct StatLine(string[] FieldsFromState)
+    {
+        public long Field(int number) => long.Parse(FieldsFromState[number - 3], CultureInfo.InvariantCulture);
+    }
+
+    internal static long Kib(string line) =>
         long.Parse(line[(line.IndexOf(':') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 }

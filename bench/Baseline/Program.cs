@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using JP1Dist.Bench.Baseline;
+using JP1Dist.Tests;
+using Npgsql;
 
 // The baseline benchmark: time from executing a job to its last result, for N simulated agents, against a ping reference.
 // Progress goes to stderr; stdout carries only the JSON document and the one-line summary. Started with the hidden argument
@@ -35,14 +37,48 @@ using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Cre
     stop.Cancel();
 });
 
-var rounds = new List<RoundResult>();
-foreach (var agents in options.AgentCounts)
+// On PostgreSQL, one throw-away server for the run (made as the tests make theirs, but durable: fsync, full-page writes and
+// synchronous commits on, as SQLite's commits are), a fresh database per round; the server is stopped and removed at the
+// end, after a failed round or Ctrl+C too (and, were this process to end another way, when it exits).
+PostgresServer? postgres = null;
+var database = "SQLite: the data folder's file (WAL)";
+if (options.Database == BenchDatabase.PostgreSql)
 {
-    rounds.Add(await BaselineRound.RunAsync(agents, options, Console.Error, stop.Token));
-    if (stop.IsCancellationRequested)
+    Console.Error.WriteLine("starting a throw-away PostgreSQL server");
+    try
     {
-        break;
+        postgres = PostgresServer.StartNew(durable: true);
+        using var connection = new NpgsqlConnection(postgres.ConnectionString);
+        connection.Open();
+        database = $"PostgreSQL {connection.PostgreSqlVersion} (throw-away server on 127.0.0.1:{postgres.Port}, data {postgres.DataDirectory}; "
+            + (postgres.Durable ? "durable: fsync, full_page_writes, synchronous_commit on" : "not durable: fsync, full_page_writes, synchronous_commit off")
+            + "; max_connections 500; shared_buffers 128MB, the default; "
+            + "the manager's connection string gives only host, port, user and database: Npgsql's default pool, 100 connections)";
+        Console.Error.WriteLine(database);
     }
+    catch (Exception e) when (e is InvalidOperationException or NpgsqlException or System.ComponentModel.Win32Exception)
+    {
+        postgres?.Dispose();
+        Console.Error.WriteLine($"The PostgreSQL server could not be started: {e.Message}");
+        return 1;
+    }
+}
+
+var rounds = new List<RoundResult>();
+try
+{
+    foreach (var agents in options.AgentCounts)
+    {
+        rounds.Add(await BaselineRound.RunAsync(agents, options, postgres, Console.Error, stop.Token));
+        if (stop.IsCancellationRequested)
+        {
+            break;
+        }
+    }
+}
+finally
+{
+    postgres?.Dispose();
 }
 
 #if DEBUG
@@ -50,7 +86,7 @@ const string build = "Debug";
 #else
 const string build = "Release";
 #endif
-var report = new BaselineReport("baseline: job to last result", BaselineRound.ManagerMode, build, options.Parallelism,
+var report = new BaselineReport("baseline: job to last result", BaselineRound.ManagerMode(options.Database), database, build, options.Parallelism,
     (int)BaselineRound.LongPollWait.TotalSeconds, BaselineRound.PackageBytes, MachineInfo.Current(), rounds);
 Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
 Console.WriteLine("baseline: " + string.Join("; ", rounds.Select(Summarize)));

@@ -7,6 +7,7 @@ namespace JP1Dist.Bench.Baseline;
 public sealed record BaselineReport(
     string Benchmark,
     string Manager,
+    string Database,
     string Build,
     int Parallelism,
     int LongPollWaitSeconds,
@@ -54,7 +55,10 @@ public sealed record RoundResult(
     int ClientProcesses = 0,
     string? LoadAverageAtJob = null,
     ManagerResources? ManagerResources = null,
-    TargetCheck? Targets = null);
+    TargetCheck? Targets = null,
+    DatabaseServerResources? DatabaseServer = null,
+    ServerLogSummary? DatabaseServerLog = null,
+    ServerLogSummary? DatabaseServerLogDuringJob = null);
 
 /// <summary>
 /// The manager process from /proc: CPU and memory with every agent connected and idle in its long poll (over a window of
@@ -71,7 +75,24 @@ public sealed record ManagerResources(
     int IdleFileDescriptors,
     double? JobCpuSeconds,
     double? JobCpuPercentOfOneCore,
-    double? PeakRssMB);
+    double? PeakRssMB,
+    double? RegistrationCpuSeconds = null);
+
+/// <summary>
+/// The PostgreSQL server's processes (read by PostgresProbe), which the manager's figures leave out: CPU while the
+/// agents registered, over the same idle window and job phase as the manager's, and their proportional memory (Pss)
+/// at the end of the idle window and of the job.
+/// </summary>
+public sealed record DatabaseServerResources(
+    double RegistrationCpuSeconds,
+    double IdleCpuSeconds,
+    double IdleCpuPercentOfOneCore,
+    double IdlePssMB,
+    int IdleProcesses,
+    double JobCpuSeconds,
+    double JobCpuPercentOfOneCore,
+    double JobEndPssMB,
+    int JobEndProcesses);
 
 /// <summary>The targets of the 10,000-agent benchmark, each met or not (null: not measured in this round).</summary>
 public sealed record TargetCheck(bool? JobWithin3xFloor, bool? RegistrationAtLeast1000PerSecond, bool? RssUnder500MB, bool? IdleCpuUnder5PercentOfOneCore)

@@ -9,10 +9,12 @@ namespace JP1Dist.Tests;
 /// A throw-away PostgreSQL server for the tests: Debian's packages (installed with apt-get when missing and the tests
 /// run as root), a cluster in a temporary folder, listening on a free port of 127.0.0.1 only, stopped and removed when
 /// the test process ends. initdb refuses root, so as root the server runs as the <c>postgres</c> account.
+/// bench/Baseline compiles this file too (linked), to run the manager on a server made the same way.
 /// </summary>
-public sealed class PostgresServer
+public sealed class PostgresServer : IDisposable
 {
-    private static readonly Lazy<PostgresServer> Lazy = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<PostgresServer> Lazy = new(() => Start(durable: false), LazyThreadSafetyMode.ExecutionAndPublication);
+    private int _stopped;
 
     private readonly string _bin;
     private readonly string _folder;
@@ -36,10 +38,26 @@ public sealed class PostgresServer
 
     public int Port { get; }
 
+    /// <summary>The server's log file (its errors and warnings, one per line after a time and process prefix).</summary>
+    public string LogPath => Path.Combine(_folder, "server.log");
+
+    /// <summary>The cluster's data directory (postmaster.pid in it names the server's main process).</summary>
+    public string DataDirectory => Path.Combine(_folder, "data");
+
+    /// <summary>Whether the server makes its commits durable (fsync, full-page writes and synchronous commits on, PostgreSQL's defaults).</summary>
+    public bool Durable { get; private init; }
+
     /// <summary>A superuser connection to the server's <c>postgres</c> database.</summary>
     public string ConnectionString { get; }
 
-    private static PostgresServer Start()
+    /// <summary>
+    /// Starts a server of its own for the caller, which stops and removes it with <see cref="Dispose"/> (or at the latest
+    /// when the process ends). <paramref name="durable"/> keeps PostgreSQL's defaults for fsync, full-page writes and
+    /// synchronous commits, as a production server has them; without it (the tests' shared server) they are off.
+    /// </summary>
+    public static PostgresServer StartNew(bool durable) => Start(durable);
+
+    private static PostgresServer Start(bool durable)
     {
         var bin = FindBin() ?? InstallAndFind() ?? throw new InvalidOperationException(
             "PostgreSQL's server binaries (/usr/lib/postgresql/*/bin) are missing and `apt-get install postgresql` did not provide them.");
@@ -53,11 +71,12 @@ public sealed class PostgresServer
         }
         var port = FreePort();
         RunAs(root, Path.Combine(bin, "initdb"), "-D", Path.Combine(folder, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync");
-        // A server for tests: nothing it holds needs to survive a crash of the machine.
+        // Unless durable, a server for tests: nothing it holds needs to survive a crash of the machine.
+        var durability = durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
         RunAs(root, Path.Combine(bin, "pg_ctl"), "-D", Path.Combine(folder, "data"), "-l", Path.Combine(folder, "server.log"), "-w", "-t", "60",
-            "-o", $"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=500 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            "-o", $"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=500{durability}",
             "start");
-        var server = new PostgresServer(bin, folder, port, root);
+        var server = new PostgresServer(bin, folder, port, root) { Durable = durable };
         AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop();
         return server;
     }
@@ -87,8 +106,15 @@ public sealed class PostgresServer
         }
     }
 
+    /// <summary>Stops the server and removes its folder (once; the shared server is stopped when the process ends).</summary>
+    public void Dispose() => Stop();
+
     private void Stop()
     {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
         try
         {
             NpgsqlConnection.ClearAllPools();
@@ -98,6 +124,24 @@ public sealed class PostgresServer
         {
         }
         TryDelete(_folder);
+    }
+
+    /// <summary>
+    /// Drops the database <paramref name="databaseConnectionString"/> names, through <paramref name="adminConnectionString"/>
+    /// (a superuser's connection to another database of the same server), after closing this process's pooled connections to it.
+    /// </summary>
+    public static void DropDatabase(string adminConnectionString, string databaseConnectionString)
+    {
+        using (var connection = new NpgsqlConnection(databaseConnectionString))
+        {
+            NpgsqlConnection.ClearPool(connection);
+        }
+        var name = new NpgsqlConnectionStringBuilder(databaseConnectionString).Database;
+        using var admin = new NpgsqlConnection(adminConnectionString);
+        admin.Open();
+        using var drop = admin.CreateCommand();
+        drop.CommandText = $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)";
+        drop.ExecuteNonQuery();
     }
 
     private static string? FindBin() =>

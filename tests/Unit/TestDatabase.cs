@@ -117,19 +117,7 @@ public static class TestDatabase
     }
 
     /// <summary>Drops a database <see cref="NewPostgresDatabase"/> made, after closing this process's connections to it.</summary>
-    public static void Drop(DatabaseSettings settings)
-    {
-        using (var connection = new NpgsqlConnection(settings.ConnectionString))
-        {
-            NpgsqlConnection.ClearPool(connection);
-        }
-        var name = new NpgsqlConnectionStringBuilder(settings.ConnectionString).Database;
-        using var admin = new NpgsqlConnection(Admin("postgres"));
-        admin.Open();
-        using var drop = admin.CreateCommand();
-        drop.CommandText = $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)";
-        drop.ExecuteNonQuery();
-    }
+    public static void Drop(DatabaseSettings settings) => PostgresServer.DropDatabase(Admin("postgres"), settings.ConnectionString);
 
     private static string CreateTemplate()
     {
