@@ -133,13 +133,19 @@ public sealed class HostService(DistEngine engine) : IHostService
         cancellationToken.ThrowIfCancellationRequested();
         // Once queued it runs to its end: the others of its batch do not depend on the caller that asked for it, and an
         // agent that gave up asks again with the credential it chose (answered as the host it became).
-        var enrolled = await engine.Writes.RunWholeAsync(db => RegisterInAsync(db, request, parentHostId, engine.Now, CancellationToken.None));
+        // The credential a host gets if admitted is made before it queues: the shared transaction does only what must be in it.
+        var credential = request.ChosenCredential ?? Secrets.NewSecret();
+        var enrolled = await engine.Writes.RunWholeAsync(db => RegisterInAsync(db, request, parentHostId, credential, engine.Now, CancellationToken.None));
         // The signing key is read after the commit, outside the shared transaction that every other write waits for.
         return Answer(enrolled);
     }
 
-    /// <summary>A registration inside the caller's write transaction; it commits nothing, and a refusal throws.</summary>
-    private async Task<Enrolled> RegisterInAsync(DistDbContext db, RegisterRequest request, Guid? parentHostId, DateTime now, CancellationToken cancellationToken)
+    /// <summary>
+    /// A registration inside the caller's write transaction; it commits nothing, and a refusal throws. <paramref name="credential"/>
+    /// is what the host holds from now on if it is admitted or waits for approval (the one it chose, or a new secret).
+    /// </summary>
+    private async Task<Enrolled> RegisterInAsync(DistDbContext db, RegisterRequest request, Guid? parentHostId, string credential, DateTime now,
+        CancellationToken cancellationToken)
     {
         if (request.HostId is { } heldId && request.Credential is { Length: > 0 } held)
         {
@@ -195,7 +201,7 @@ public sealed class HostService(DistEngine engine) : IHostService
         }
         if (token.RequireApproval && !proves)
         {
-            return await AddPendingAsync(db, request, name, kind, parentHostId, host, token.Id, now, cancellationToken);
+            return await AddPendingAsync(db, request, name, kind, parentHostId, host, token.Id, credential, now, cancellationToken);
         }
         var isNew = host is null;
         if (host is null)
@@ -204,7 +210,6 @@ public sealed class HostService(DistEngine engine) : IHostService
             db.Hosts.Add(host);
         }
         await CheckHigherSystemAsync(db, host, isNew, kind, parentHostId, cancellationToken);
-        var credential = request.ChosenCredential ?? Secrets.NewSecret();
         await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, Secrets.Hash(credential), now, cancellationToken);
         return new Enrolled(host.Id, credential);
     }
@@ -298,7 +303,7 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// enrolled name without its credential) gets the enrolled host's id, which is not touched.
     /// </summary>
     private async Task<Enrolled> AddPendingAsync(DistDbContext db, RegisterRequest request, string name, HostKind kind, Guid? parentHostId,
-        HostRow? enrolled, int tokenId, DateTime now, CancellationToken cancellationToken)
+        HostRow? enrolled, int tokenId, string credential, DateTime now, CancellationToken cancellationToken)
     {
         var key = Names.Key(name);
         if (await db.PendingEnrollments.AnyAsync(p => p.NameKey == key && p.ApprovedAt == null, cancellationToken))
@@ -311,7 +316,6 @@ public sealed class HostService(DistEngine engine) : IHostService
         // The higher system is checked now, as for a registration, and again at approval.
         await CheckHigherSystemAsync(db, enrolled ?? new HostRow { Id = hostId, Name = name, NameKey = key, CredentialHash = "" }, enrolled is null, kind,
             parentHostId, cancellationToken);
-        var credential = request.ChosenCredential ?? Secrets.NewSecret();
         db.PendingEnrollments.Add(new PendingEnrollmentRow
         {
             HostId = hostId,

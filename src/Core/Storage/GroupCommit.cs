@@ -62,6 +62,8 @@ public sealed class GroupCommit
                 {
                     await transaction.CreateSavepointAsync("item");
                 }
+                // Inside the write's own savepoint a save needs none of its own (two statements fewer per save).
+                db.Database.AutoSavepointsEnabled = !savepoint;
                 try
                 {
                     outcomes[i] = (await batch[i].Work(db), null);

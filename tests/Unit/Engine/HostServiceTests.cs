@@ -146,13 +146,14 @@ public sealed class HostServiceTests : IDisposable
             with { RelayUrl = "http://relay-1:22401" });
         var client = await _folder.RegisterHostAsync("pc-client");
         var token = (await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("three", MaxUses: 3))).Token!;
+        var other = (await hosts.NewEnrollmentTokenAsync("other")).Token!;
 
-        // Refused after the token's use was counted (a parent that is no relay, a name enrolled already), before it, and
-        // admitted: all queued together. The refused ones leave the uses to the good ones.
+        // Refused after their token's use was counted (a parent that is no relay, a name enrolled already), refused before
+        // it (used up), and admitted: all queued together. The refused ones count no use.
         var registrations = new (RegisterRequest Request, Guid? Parent)[]
         {
-            (Request(token, "pc-under-client"), client.HostId),
-            (Request(token, "PC-CLIENT"), null),
+            (Request(other, "pc-under-client"), client.HostId),
+            (Request(other, "PC-CLIENT"), null),
             (Request(token, "pc-1"), relay.HostId),
             (Request(token, "pc-2"), null),
             (Request(token, "pc-3"), null),
@@ -174,7 +175,8 @@ public sealed class HostServiceTests : IDisposable
         var rest = outcomes.Skip(2).ToList();
         Assert.Equal(3, rest.Count(o => o.Answer is not null));
         Assert.Equal("EnrollmentTokenUsedUp", Assert.Single(rest, o => o.Answer is null).ErrorId);
-        Assert.Equal(3, (await hosts.ListEnrollmentTokensAsync()).Single(t => t.MaxUses == 3).UseCount);
+        Assert.Equal(3, (await hosts.ListEnrollmentTokensAsync()).Single(t => t.Description == "three").UseCount);
+        Assert.Equal(0, (await hosts.ListEnrollmentTokensAsync()).Single(t => t.Description == "other").UseCount);
         Assert.Equal(5, (await hosts.ListAsync()).Count);
         Assert.Equal(client.HostId, await hosts.AuthenticateAsync(client.HostId, client.Credential));
         if (outcomes[2].Answer is { } below)
