@@ -5,10 +5,11 @@ namespace JP1Dist.Core.Storage;
 /// <summary>
 /// Runs small concurrent writes (agent reports, last-seen times) together in one transaction, so that a
 /// thousand agents reporting at once cost a few commits instead of a thousand. No thread of its own: the
-/// first caller that finds nobody flushing becomes the flusher and drains what has queued up, including
-/// what arrives while it works. Each write keeps its own outcome, so one write that fails its check does
-/// not fail the others; only a failed commit fails the whole batch. One per engine and process
-/// (<see cref="DistEngine.Writes"/>): reports, last-seen times and registrations queue behind one writer.
+/// first caller that finds nobody flushing writes a batch of what has queued up, and a thread-pool thread
+/// goes on with what arrives meanwhile (<see cref="GroupFlush{T}"/>). Each write keeps its own outcome, so
+/// one write that fails its check does not fail the others; only a failed commit fails the whole batch. One
+/// per engine and process (<see cref="DistEngine.Writes"/>): reports, last-seen times and registrations
+/// queue behind one writer.
 /// </summary>
 public sealed class GroupCommit
 {
