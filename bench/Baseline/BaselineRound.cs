@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Reflection;
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
@@ -134,6 +135,10 @@ public static class BaselineRound
         private long? _databaseLogAtJobEnd;
         private readonly long _databaseLogStart = postgres is not null ? ServerLog.LengthOf(postgres.LogPath) : 0;
 
+        /// <summary>The machine's load averages (1, 5 and 15 minutes), or null where /proc/loadavg is not.</summary>
+        private static string? LoadAverage() =>
+            File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : null;
+
         public async Task RunAsync(CancellationToken cancellationToken)
         {
             var executables = Jp1DistFolder(options);
@@ -173,16 +178,20 @@ public static class BaselineRound
             progress.WriteLine($"[{agentCount}] {processes} client process(es) (pids {string.Join(", ", _fleet.ProcessIds)}; open-file limit {fileLimit?.ToString() ?? "none"}), "
                 + $"{share} requests at once each");
 
+            // The manager's CPU per registration compares runs on a loaded machine better than the rate, which follows the load.
+            var registrationLoad = LoadAverage();
             var registrationFrom = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
             var serverRegistrationFrom = ReadServer();
             var clock = Stopwatch.StartNew();
             var registered = await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Register, token.Token, share), cancellationToken);
-            _registration = new RegistrationResult(agentCount, Round(clock.Elapsed.TotalSeconds), Round(agentCount / clock.Elapsed.TotalSeconds), registered.Sum(r => r.Retries));
-            var registrationTo = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
+            var registrationCpu = registrationFrom is null ? (double?)null : ManagerProbe.Read(managerId).CpuSeconds - registrationFrom.CpuSeconds;
             var serverRegistrationTo = ReadServer();
-            progress.WriteLine($"[{agentCount}] registered {agentCount} agents in {clock.Elapsed.TotalSeconds:0.00} s ({_registration.PerSecond:0} hosts/s, {_registration.Retries} retries)"
-                + (registrationTo is not null ? $", manager {registrationTo.CpuSeconds - registrationFrom!.CpuSeconds:0.0} CPU s" : "")
-                + (serverRegistrationTo is not null ? $", PostgreSQL {serverRegistrationTo.CpuSeconds - serverRegistrationFrom!.CpuSeconds:0.0} CPU s" : ""));
+            _registration = new RegistrationResult(agentCount, Round(clock.Elapsed.TotalSeconds), Round(agentCount / clock.Elapsed.TotalSeconds), registered.Sum(r => r.Retries),
+                registrationCpu is { } cpu ? Round(cpu, 2) : null, registrationCpu is { } c ? Round(c * 1000 / agentCount, 3) : null, registrationLoad);
+            progress.WriteLine($"[{agentCount}] registered {agentCount} agents in {clock.Elapsed.TotalSeconds:0.00} s ({_registration.PerSecond:0} hosts/s, {_registration.Retries} retries; "
+                + $"manager CPU {_registration.ManagerCpuMsPerHost?.ToString("0.00", CultureInfo.InvariantCulture) ?? "?"} ms per host"
+                + (serverRegistrationTo is not null ? $", PostgreSQL {serverRegistrationTo.CpuSeconds - serverRegistrationFrom!.CpuSeconds:0.0} CPU s" : "")
+                + $"; load average {registrationLoad ?? "?"})");
             // One immediate poll each, as a started agent does: it opens the connection and caches the credential check.
             await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Poll, Parallelism: share), cancellationToken);
 
@@ -213,7 +222,7 @@ public static class BaselineRound
 
             await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Mark), cancellationToken);
             // The machine's load says how far the seconds can be trusted: other processes share its cores.
-            _loadAverage = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : null;
+            _loadAverage = LoadAverage();
             progress.WriteLine($"[{agentCount}] executing job {jobName} for {agentCount} long-polling agents (load average {_loadAverage ?? "?"})");
             var jobFrom = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
             var serverJobFrom = ReadServer();
@@ -250,7 +259,7 @@ public static class BaselineRound
                     Round(idleTo.CpuSeconds - idleFrom.CpuSeconds, 2), Round(ProcessSample.CpuPercent(idleFrom, idleTo), 2),
                     Round(idleTo.RssKib / 1024.0, 1), idleTo.Threads, idleTo.FileDescriptors,
                     Round(jobCpu, 2), Round(ProcessSample.CpuPercent(jobFrom, jobTo), 1), Round(jobTo.PeakRssKib / 1024.0, 1),
-                    registrationTo is not null ? Round(registrationTo.CpuSeconds - registrationFrom!.CpuSeconds, 2) : null);
+                    registrationCpu is { } registrationSeconds ? Round(registrationSeconds, 2) : null);
                 progress.WriteLine($"[{agentCount}] manager during the job: {jobCpu:0.00} CPU s ({_resources.JobCpuPercentOfOneCore:0} % of one core), peak RSS {_resources.PeakRssMB:0} MB");
             }
             if (serverRegistrationFrom is not null && serverRegistrationTo is not null && serverIdleFrom is not null && serverIdleTo is not null

@@ -121,8 +121,12 @@ public sealed record RequestBreakdown(long Polls, long EmptyPolls, long Content,
     public long CountAll() => Polls + Content + Reports + Retries;
 }
 
-/// <summary>How long registering the agents took (before the measured phase).</summary>
-public sealed record RegistrationResult(int Agents, double Seconds, double PerSecond, long Retries);
+/// <summary>
+/// How long registering the agents took (before the measured phase), the manager's CPU time over it (utime + stime; null
+/// without /proc) and per host, and the load average when it began.
+/// </summary>
+public sealed record RegistrationResult(int Agents, double Seconds, double PerSecond, long Retries, double? ManagerCpuSeconds = null, double? ManagerCpuMsPerHost = null,
+    string? LoadAverage = null);
 
 /// <summary>Warnings and errors the manager logged during the round, with a few distinct examples.</summary>
 public sealed record ServerLogSummary(int Warnings, int Errors, IReadOnlyList<string> Samples);

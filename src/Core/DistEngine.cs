@@ -47,6 +47,7 @@ public sealed class DistEngine : IDistServices
         Database = database;
         Content = content;
         Caller = caller;
+        Writes = local?.Writes ?? new GroupCommit(database);
         SigningKeys = new SigningKeyService(this, local?.SigningKeys);
         Managers = new ManagerService(this, local?.Managers);
         Policies = local?.Policies ?? new PolicyEvaluator(this);
@@ -92,6 +93,12 @@ public sealed class DistEngine : IDistServices
     public DataFolder Folder { get; }
     public TimeProvider Time { get; }
     public DistDatabase Database { get; }
+
+    /// <summary>
+    /// The shared write transactions of small concurrent writes (reports, last-seen times, registrations), one queue per
+    /// folder and process whoever the caller, so that they take the database's write lock together instead of one by one.
+    /// </summary>
+    public GroupCommit Writes { get; }
     public ContentStore Content { get; }
     /// <summary>The manager's signing keys: which one signs now, rotation, announcements.</summary>
     public SigningKeyService SigningKeys { get; }

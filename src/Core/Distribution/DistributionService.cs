@@ -22,7 +22,7 @@ namespace JP1Dist.Core.Distribution;
     "Lives as long as its engine, for the process; a SemaphoreSlim whose wait handle is never asked for holds nothing to release.")]
 public sealed class DistributionService(DistEngine engine, HostSignals signals)
 {
-    private readonly GroupCommit _writes = new(engine.Database);
+    private readonly GroupCommit _writes = engine.Writes;
 
     /// <summary>
     /// How many polls look at the database at once. SQLite's queries run synchronously, so each look holds a thread:

@@ -121,12 +121,32 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// The host's higher system: a registered relay it registered through, or null for the manager itself. A host that
     /// registers again moves to this parent; a move under one of its own lower hosts is refused.
     /// </param>
-    /// <param name="cancellationToken">Cancels the registration; nothing is changed then.</param>
+    /// <param name="cancellationToken">Cancels the registration until it is queued; nothing is changed then.</param>
+    /// <remarks>
+    /// Registrations share write transactions with each other and with reports (<see cref="DistEngine.Writes"/>): 10,000
+    /// hosts enrolling at once would otherwise queue one by one for the database's write lock. Each runs whole inside the
+    /// batch, after the ones before it: a token's last use goes to one of them, and of two new hosts of one name the second
+    /// finds the first enrolled (HostNameTaken). A refused one is undone to its savepoint and the others are kept.
+    /// </remarks>
     public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId = null, CancellationToken cancellationToken = default)
     {
-        var now = engine.Now;
-        await using var db = engine.Database.CreateContext();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        // Once queued it runs to its end: the others of its batch do not depend on the caller that asked for it, and an
+        // agent that gave up asks again with the credential it chose (answered as the host it became).
+        // The credential a host gets if admitted is made before it queues: the shared transaction does only what must be in it.
+        var credential = request.ChosenCredential ?? Secrets.NewSecret();
+        var enrolled = await engine.Writes.RunWholeAsync(db => RegisterInAsync(db, request, parentHostId, credential, engine.Now, CancellationToken.None));
+        // The signing key is read after the commit, outside the shared transaction that every other write waits for.
+        return Answer(enrolled);
+    }
+
+    /// <summary>
+    /// A registration inside the caller's write transaction; it commits nothing, and a refusal throws. <paramref name="credential"/>
+    /// is what the host holds from now on if it is admitted or waits for approval (the one it chose, or a new secret).
+    /// </summary>
+    private async Task<Enrolled> RegisterInAsync(DistDbContext db, RegisterRequest request, Guid? parentHostId, string credential, DateTime now,
+        CancellationToken cancellationToken)
+    {
         if (request.HostId is { } heldId && request.Credential is { Length: > 0 } held)
         {
             var heldHash = Secrets.Hash(held);
@@ -136,12 +156,11 @@ public sealed class HostService(DistEngine engine) : IHostService
             if (pending is { ApprovedAt: null })
             {
                 // Still waiting: nothing changes, and the token is neither needed nor counted again.
-                return Answer(heldId, held, pending: true);
+                return new Enrolled(heldId, held, Pending: true);
             }
             if (pending is not null && await CollectApprovalAsync(db, pending, parentHostId, now, cancellationToken))
             {
-                await transaction.CommitAsync(cancellationToken);
-                return Answer(heldId, held);
+                return new Enrolled(heldId, held);
             }
         }
         if (request.ChosenCredential is { } chosen && await AnswerAgainAsync(db, request.Name, chosen, parentHostId, cancellationToken) is { } repeated)
@@ -182,9 +201,7 @@ public sealed class HostService(DistEngine engine) : IHostService
         }
         if (token.RequireApproval && !proves)
         {
-            var pending = await AddPendingAsync(db, request, name, kind, parentHostId, host, token.Id, now, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            return pending;
+            return await AddPendingAsync(db, request, name, kind, parentHostId, host, token.Id, credential, now, cancellationToken);
         }
         var isNew = host is null;
         if (host is null)
@@ -193,10 +210,8 @@ public sealed class HostService(DistEngine engine) : IHostService
             db.Hosts.Add(host);
         }
         await CheckHigherSystemAsync(db, host, isNew, kind, parentHostId, cancellationToken);
-        var credential = request.ChosenCredential ?? Secrets.NewSecret();
         await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, Secrets.Hash(credential), now, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return Answer(host.Id, credential);
+        return new Enrolled(host.Id, credential);
     }
 
     /// <summary>
@@ -209,7 +224,7 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// when it comes through a relay the host is not below (that relay keeps the host as its client from this answer, so
     /// it registers as a move).
     /// </summary>
-    private async Task<RegisterResponse?> AnswerAgainAsync(DistDbContext db, string name, string chosen, Guid? parentHostId, CancellationToken cancellationToken)
+    private async Task<Enrolled?> AnswerAgainAsync(DistDbContext db, string name, string chosen, Guid? parentHostId, CancellationToken cancellationToken)
     {
         var key = Names.Key(Names.Require(name, "Host"));
         var hash = Secrets.Hash(chosen);
@@ -217,11 +232,11 @@ public sealed class HostService(DistEngine engine) : IHostService
             .Select(h => new { h.Id, h.ParentHostId }).FirstOrDefaultAsync(cancellationToken);
         if (host is not null)
         {
-            return parentHostId is null || host.ParentHostId == parentHostId ? Answer(host.Id, chosen) : null;
+            return parentHostId is null || host.ParentHostId == parentHostId ? new Enrolled(host.Id, chosen) : null;
         }
         var pending = await db.PendingEnrollments.AsNoTracking().Where(p => p.NameKey == key && p.CredentialHash == hash && p.CollectedAt == null)
             .Select(p => (Guid?)p.HostId).FirstOrDefaultAsync(cancellationToken);
-        return pending is { } pendingId ? Answer(pendingId, chosen, pending: true) : null;
+        return pending is { } pendingId ? new Enrolled(pendingId, chosen, Pending: true) : null;
     }
 
     /// <summary>
@@ -273,18 +288,22 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// The answer to a registration: the key that signs now, and the announcements of keys still in their grace period (an
     /// agent whose token names a key replaced lately follows them to the current one).
     /// </summary>
-    private RegisterResponse Answer(Guid hostId, string credential, bool pending = false)
+    private RegisterResponse Answer(Enrolled enrolled)
     {
         var signing = engine.SigningKeys.Current();
-        return new RegisterResponse(hostId, credential, signing.Signer.PublicKey, signing.Announcements(engine.Now) is { Count: > 0 } announcements ? announcements : null, pending);
+        return new RegisterResponse(enrolled.HostId, enrolled.Credential, signing.Signer.PublicKey,
+            signing.Announcements(engine.Now) is { Count: > 0 } announcements ? announcements : null, enrolled.Pending);
     }
+
+    /// <summary>What a registration decided: the host's id, the credential it holds from now on, and whether it waits for approval.</summary>
+    private sealed record Enrolled(Guid HostId, string Credential, bool Pending = false);
 
     /// <summary>
     /// Records a registration that waits for approval; one waits per name (HostNamePending otherwise). A replacement (an
     /// enrolled name without its credential) gets the enrolled host's id, which is not touched.
     /// </summary>
-    private async Task<RegisterResponse> AddPendingAsync(DistDbContext db, RegisterRequest request, string name, HostKind kind, Guid? parentHostId,
-        HostRow? enrolled, int tokenId, DateTime now, CancellationToken cancellationToken)
+    private async Task<Enrolled> AddPendingAsync(DistDbContext db, RegisterRequest request, string name, HostKind kind, Guid? parentHostId,
+        HostRow? enrolled, int tokenId, string credential, DateTime now, CancellationToken cancellationToken)
     {
         var key = Names.Key(name);
         if (await db.PendingEnrollments.AnyAsync(p => p.NameKey == key && p.ApprovedAt == null, cancellationToken))
@@ -297,7 +316,6 @@ public sealed class HostService(DistEngine engine) : IHostService
         // The higher system is checked now, as for a registration, and again at approval.
         await CheckHigherSystemAsync(db, enrolled ?? new HostRow { Id = hostId, Name = name, NameKey = key, CredentialHash = "" }, enrolled is null, kind,
             parentHostId, cancellationToken);
-        var credential = request.ChosenCredential ?? Secrets.NewSecret();
         db.PendingEnrollments.Add(new PendingEnrollmentRow
         {
             HostId = hostId,
@@ -312,7 +330,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             ReplacesHostId = enrolled?.Id,
         });
         await db.SaveChangesAsync(cancellationToken);
-        return Answer(hostId, credential, pending: true);
+        return new Enrolled(hostId, credential, Pending: true);
     }
 
     /// <summary>

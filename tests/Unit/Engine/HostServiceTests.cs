@@ -138,5 +138,53 @@ public sealed class HostServiceTests : IDisposable
         Assert.Null(text.CertificatePin); // no HTTPS manager has run on this data folder
     }
 
+    [Fact]
+    public async Task Registrations_at_once_are_each_decided_as_alone_and_a_refused_one_counts_no_use()
+    {
+        var hosts = _folder.Engine.Hosts;
+        var relay = await hosts.RegisterAsync(Request((await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("relays", Relay: true))).Token!, "relay-1", "Relay")
+            with { RelayUrl = "http://relay-1:22401" });
+        var client = await _folder.RegisterHostAsync("pc-client");
+        var token = (await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("three", MaxUses: 3))).Token!;
+        var other = (await hosts.NewEnrollmentTokenAsync("other")).Token!;
+
+        // Refused after their token's use was counted (a parent that is no relay, a name enrolled already), refused before
+        // it (used up), and admitted: all queued together. The refused ones count no use.
+        var registrations = new (RegisterRequest Request, Guid? Parent)[]
+        {
+            (Request(other, "pc-under-client"), client.HostId),
+            (Request(other, "PC-CLIENT"), null),
+            (Request(token, "pc-1"), relay.HostId),
+            (Request(token, "pc-2"), null),
+            (Request(token, "pc-3"), null),
+            (Request(token, "pc-4"), null),
+        };
+        var outcomes = await Task.WhenAll(registrations.Select(r => Task.Run(async () =>
+        {
+            try
+            {
+                return (Answer: await hosts.RegisterAsync(r.Request, r.Parent), ErrorId: (string?)null);
+            }
+            catch (DistException e)
+            {
+                return (Answer: (RegisterResponse?)null, e.ErrorId);
+            }
+        })));
+
+        Assert.Equal(["HigherSystemInvalid", "HostNameTaken"], outcomes.Take(2).Select(o => o.ErrorId));
+        var rest = outcomes.Skip(2).ToList();
+        Assert.Equal(3, rest.Count(o => o.Answer is not null));
+        Assert.Equal("EnrollmentTokenUsedUp", Assert.Single(rest, o => o.Answer is null).ErrorId);
+        Assert.Equal(3, (await hosts.ListEnrollmentTokensAsync()).Single(t => t.Description == "three").UseCount);
+        Assert.Equal(0, (await hosts.ListEnrollmentTokensAsync()).Single(t => t.Description == "other").UseCount);
+        Assert.Equal(5, (await hosts.ListAsync()).Count);
+        Assert.Equal(client.HostId, await hosts.AuthenticateAsync(client.HostId, client.Credential));
+        if (outcomes[2].Answer is { } below)
+        {
+            Assert.Equal("relay-1", (await hosts.ListAsync("pc-1")).Single().HigherSystem);
+            Assert.Equal(below.HostId, await hosts.AuthenticateAsync(below.HostId, below.Credential));
+        }
+    }
+
     public void Dispose() => _folder.Dispose();
 }
