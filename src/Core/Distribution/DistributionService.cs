@@ -524,7 +524,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                         open = await OpenAsync(db, hostId, ct); // after the items: one dispatched meanwhile is listed too
                     }
                     var power = await PowerOrdersAsync(db, hostId, ct);
-                    if (!look.MayServe && !look.RetryLater && power is null)
+                    // A retry due now is queued by the next poll's first look (as the host connects): that poll must look.
+                    if (!look.MayServe && !look.RetryDue && !look.RetryLater && power is null)
                     {
                         _quiet[hostId] = new QuietHost(mark, engine.Time.GetUtcNow() + QuietFor, open);
                     }

@@ -65,8 +65,8 @@ public sealed class SigningKeyService(DistEngine engine, SigningKeyService? shar
 
     /// <summary>
     /// How long the current key, once read, is used without reading the newest key row again. A rotation in this process
-    /// takes effect at once; one by another process (a cmdlet on the manager's computer, another manager node) within this
-    /// time. Until then the old key signs, which every agent still trusts: a rotation always leaves the old key a grace
+    /// takes effect at once, and in every running manager it nudges (<see cref="Forget"/>) before the cmdlet returns; in a
+    /// manager the nudge missed, within this time. Until then the old key signs, which every agent still trusts: a rotation always leaves the old key a grace
     /// period, and the new key's announcement reaches the agents with the answers that follow.
     /// </summary>
     public static readonly TimeSpan Freshness = TimeSpan.FromSeconds(1);
@@ -126,7 +126,10 @@ public sealed class SigningKeyService(DistEngine engine, SigningKeyService? shar
         return key;
     }
 
-    /// <summary>Makes the next <see cref="Current"/> read the newest key row (a rotation was made, here or by another process that said so).</summary>
+    /// <summary>
+    /// Makes the next <see cref="Current"/> read the newest key row: a rotation in this process, or a nudge from a cmdlet's
+    /// process, which may have made one (<see cref="RotateAsync"/> nudges every running manager of the data folder).
+    /// </summary>
     public void Forget()
     {
         lock (_keys.Gate)
@@ -240,6 +243,10 @@ public sealed class SigningKeyService(DistEngine engine, SigningKeyService? shar
         }
         _keys.Signers[fresh.Fingerprint] = fresh;
         Forget(); // this process signs with the new key from its next use
+        // And every running manager from its next answer, not up to Freshness later: a cmdlet that says the new key signs
+        // everything at once is followed by work that must carry its announcement. Recorded already, so not canceled now;
+        // a manager the nudge misses reads the key row within Freshness.
+        await engine.Managers.NudgeAsync(wakePolls: false, CancellationToken.None);
         return await ListAsync(cancellationToken);
     }
 

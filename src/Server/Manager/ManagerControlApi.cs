@@ -22,6 +22,7 @@ public static class ManagerControlApi
                 return AgentApi.Problem(403, "NudgeNotLocal", "Only a process on the manager's own computer may nudge it.");
             }
             sweeper.Nudge();
+            engine.SigningKeys.Forget(); // a rotation by the cmdlet signs from this manager's next answer
             // Before the cmdlet goes on: a credential it revoked is refused from the next request. Should this look fail, the
             // watch's own loop looks again within a sweep interval.
             try

@@ -218,6 +218,19 @@ public sealed class HostSignalsTests
         await PollAsync();
         Assert.Equal((made + 2, skipped), distribution.Looks); // a retry comes later (RetryDelay): no signal will announce it
 
+        // A retry that falls due while a poll waits, seen by a look after a signal (not the poll's first): the next poll looks
+        // and queues it, rather than taking the host as quiet until the quiet time ends.
+        (made, _) = distribution.Looks;
+        var waiting = distribution.WaitForWorkAsync(host.HostId, TimeSpan.FromSeconds(3), CancellationToken.None);
+        await Eventually.ForAsync(() => Task.FromResult(distribution.Looks.Made > made), "the poll's first look");
+        Assert.True(await StillWaitingAsync(waiting)); // its first look found the retry to come later
+        distribution.RetryDelay = TimeSpan.Zero;
+        signals.Notify([host.HostId]);
+        Assert.Empty((await waiting).Items);
+        var retried = Assert.Single((await PollAsync()).Items);
+        Assert.Equal(("deploy", 2), (retried.JobName, retried.Attempt));
+        await distribution.ReportAsync(host.HostId, new ReportRequest(retried.WorkItemId, nameof(TargetStatus.Succeeded), ExitCode: 0), default);
+
         // The quiet time bounds how long a host is taken at its word (a writer whose signal never arrived).
         await engine.Jobs.RemoveAsync("deploy", force: true);
         distribution.QuietFor = TimeSpan.Zero;
