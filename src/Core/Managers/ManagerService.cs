@@ -75,9 +75,11 @@ public sealed class ManagerService(DistEngine engine, ManagerService? sharing = 
                 using var client = new HttpClient(CertificatePinning.CreateHandler(manager.CertificatePin)) { Timeout = TimeSpan.FromSeconds(2) };
                 using var response = await client.PostAsync(new Uri(new Uri(manager.Url), path), null, cancellationToken);
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException or ArgumentException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException or ArgumentException
+                or System.Net.Sockets.SocketException or IOException)
             {
-                // A missed nudge costs at most one sweep interval.
+                // A missed nudge costs at most one sweep interval. A manager that closes the connection at once (it serves as
+                // many as it can) surfaces as a bare SocketException from the connection's setup, not an HttpRequestException.
             }
         }
     }

@@ -257,8 +257,18 @@ public static class AdminApi
         api.MapPost(AdminApiPaths.OfflineMedia, (HttpContext c, CancellationToken _) => WithBody<AdminOfflineExport>(c, "offline media (JSON with job and hostName)",
             async body => await Services(c).Offline.ExportAsync(body.Job, body.HostName, c.RequestAborted))).Op(DistOperations.ExportOfflineMedia)
             .Accepts<AdminOfflineExport>("application/json").Produces<DistOfflineMedia>();
-        api.MapGet(AdminApiPaths.OfflineContent, async (HttpContext c, Guid id, string sha256) =>
-            Results.Stream(await Services(c).Offline.OpenContentAsync(id, sha256, c.RequestAborted), "application/octet-stream"))
+        api.MapGet(AdminApiPaths.OfflineContent, async (HttpContext c, Guid id, string sha256, ConnectionBudget budget) =>
+        {
+            // A content file, as agents' downloads: opened only while the descriptors the node keeps for itself are free.
+            using var file = budget.TryOpenFile();
+            if (file is null)
+            {
+                c.Response.Headers.RetryAfter = "5";
+                return AgentApi.Problem(503, AgentApi.ContentBusyId, "The manager has too few files and sockets free to open content now; try again later.");
+            }
+            await Results.Stream(await Services(c).Offline.OpenContentAsync(id, sha256, c.RequestAborted), "application/octet-stream").ExecuteAsync(c);
+            return Results.Empty;
+        })
             .Op(DistOperations.ExportOfflineMedia).Produces<byte[]>(200, "application/octet-stream");
         api.MapPost(AdminApiPaths.OfflineResults, (HttpContext c, CancellationToken _) => WithBody<OfflineResultUpload>(c, "an offline result (JSON with result and signature)",
             async body => await Services(c).Offline.ImportResultAsync(body, c.RequestAborted), OfflineMediaFiles.MaxJsonBytes)).Op(DistOperations.ImportOfflineResult)

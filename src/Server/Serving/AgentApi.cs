@@ -102,7 +102,8 @@ public static class AgentApi
             return Results.Ok(await node.ReportAsync(hostId, report, context.RequestAborted));
         });
 
-        app.MapGet(ApiPaths.ContentPrefix + "{sha256}", async (HttpContext context, string sha256, IHigherSystemNode node, AgentAuthentication auth, NodeMetrics metrics) =>
+        app.MapGet(ApiPaths.ContentPrefix + "{sha256}", async (HttpContext context, string sha256, IHigherSystemNode node, AgentAuthentication auth, NodeMetrics metrics,
+            ConnectionBudget budget) =>
         {
             if (await auth.AuthenticateAsync(context) is null)
             {
@@ -111,6 +112,13 @@ public static class AgentApi
             if (!ContentHash.IsHash(sha256))
             {
                 return Problem(400, "ContentHashInvalid", "The path does not end in a SHA-256 hash (64 hex digits).");
+            }
+            // The file's descriptor, before a relay's fetch from its higher system opens more: refused while too few are free.
+            using var file = budget.TryOpenFile();
+            if (file is null)
+            {
+                context.Response.Headers.RetryAfter = "5";
+                return Problem(503, ContentBusyId, "This node has too few files and sockets free to open content now; try again later (the transfer resumes).");
             }
             if (await node.GetContentPathAsync(sha256, context.RequestAborted) is not { } path)
             {
@@ -238,6 +246,9 @@ public static class AgentApi
             ? (hostId, null)
             : (hostId, Problem(403, "HostNotRelay", "Only a host registered as a relay may use the relay endpoints."));
     }
+
+    /// <summary>The error id of a 503 for content while the node has too few descriptors free to open a file (<see cref="ConnectionBudget.TryOpenFile"/>).</summary>
+    public const string ContentBusyId = "ContentBusy";
 
     /// <summary>The error id of a 503 for a fault of the serving node's own storage (a full disk, a denied path).</summary>
     public const string StorageFaultId = "StorageFault";

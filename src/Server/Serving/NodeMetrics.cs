@@ -25,6 +25,13 @@ public sealed class NodeMetrics
         var open = factory.CreateGauge("jp1dist_connections_open", "Client connections this node holds now.");
         var shed = factory.CreateCounter("jp1dist_connections_shed_total",
             "Client connections closed unserved because the node held as many as it serves at once (--max-connections, or its file-descriptor limit less a reserve).");
+        var files = factory.CreateGauge("jp1dist_content_files_open", "Content files this node is serving now.");
+        var busy = factory.CreateCounter("jp1dist_content_busy_total",
+            "Content requests answered 503 ContentBusy: too few file descriptors free to open the file (the agent resumes later).");
+        var fds = factory.CreateGauge("process_open_fds", "File descriptors the process has open (at the node's last count, every second).",
+            new GaugeConfiguration { SuppressInitialValue = true });
+        var maxFds = factory.CreateGauge("process_max_fds", "The process's limit on open file descriptors (none on Windows).",
+            new GaugeConfiguration { SuppressInitialValue = true });
         var looks = factory.CreateCounter("jp1dist_poll_looks_total",
             "Agents' polls by what they cost the manager: made (a look at the database) or skipped (nothing signalled for the host since its last look found nothing).", "look");
         Registry.AddBeforeCollectCallback(async cancellationToken =>
@@ -37,6 +44,16 @@ public sealed class NodeMetrics
             }
             open.Set(connections.Open);
             shed.IncTo(connections.Shed);
+            files.Set(connections.FilesOpen);
+            busy.IncTo(connections.FilesRefused);
+            if (connections.DescriptorsInUse is { } inUse)
+            {
+                fds.Set(inUse);
+            }
+            if (connections.DescriptorLimit is { } limit)
+            {
+                maxFds.Set(limit);
+            }
             relayPollsWoken.IncTo(signals.RelayPollsWoken);
             var counts = await node.CountTargetsAsync(cancellationToken);
             foreach (var status in Enum.GetValues<TargetStatus>())

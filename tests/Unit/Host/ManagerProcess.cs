@@ -24,8 +24,11 @@ public sealed class ManagerProcess : IAsyncDisposable
     /// <summary>The URL the manager announced (its real port).</summary>
     public string Url { get; }
 
-    /// <summary>Starts the manager; <paramref name="prepare"/> runs on the engine first (data the manager finds at its start).</summary>
-    public static async Task<ManagerProcess> StartAsync(string[] options, Func<DistEngine, Task>? prepare = null)
+    /// <summary>
+    /// Starts the manager; <paramref name="prepare"/> runs on the engine first (data the manager finds at its start);
+    /// <paramref name="descriptorLimit"/>: its limit on open files (<see cref="NodeProcess.Start(int?, Dictionary{string, string?}?, string[])"/>).
+    /// </summary>
+    public static async Task<ManagerProcess> StartAsync(string[] options, Func<DistEngine, Task>? prepare = null, int? descriptorLimit = null)
     {
         var root = Path.Combine(Path.GetTempPath(), "jp1dist-manager-" + Guid.NewGuid().ToString("N")[..8]);
         var home = Path.Combine(root, "home");
@@ -34,7 +37,7 @@ public sealed class ManagerProcess : IAsyncDisposable
         {
             await prepare(engine);
         }
-        var node = NodeProcess.Start(null, ["manager", "--listen", "http://127.0.0.1:0", "--home", home, .. options]);
+        var node = NodeProcess.Start(descriptorLimit, null, ["manager", "--listen", "http://127.0.0.1:0", "--home", home, .. options]);
         var url = await Eventually.ForAsync(async () => (await engine.Managers.ListAsync()).FirstOrDefault(m => m.ProcessId == node.Process.Id && m.IsAlive)?.Url,
             "the manager announces itself", node);
         return new ManagerProcess(root, engine, node, url);

@@ -347,10 +347,25 @@ public sealed class NodeProcess : IDisposable
 
     public Process Process { get; }
 
-    public static NodeProcess Start(Dictionary<string, string?>? environment, params string[] arguments)
+    public static NodeProcess Start(Dictionary<string, string?>? environment, params string[] arguments) => Start(null, environment, arguments);
+
+    /// <summary>
+    /// Starts jp1dist; with <paramref name="descriptorLimit"/> (not on Windows) under that limit on open files, soft and hard,
+    /// as a service unit's LimitNOFILE sets it (through the shell's ulimit, which then executes jp1dist in its place).
+    /// </summary>
+    public static NodeProcess Start(int? descriptorLimit, Dictionary<string, string?>? environment, params string[] arguments)
     {
         var exe = Path.Combine(Repository.Root, "out", "jp1dist", OperatingSystem.IsWindows() ? "jp1dist.exe" : "jp1dist");
-        var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(descriptorLimit is null ? exe : "/bin/sh")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        if (descriptorLimit is { } limit)
+        {
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add($"ulimit -n {limit} && exec \"$0\" \"$@\"");
+            start.ArgumentList.Add(exe);
+        }
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
