@@ -285,6 +285,14 @@ public static class AgentApi
                 .LogError("{Path} could not be answered: {Kind}: {Message}", context.Request.Path.Value, e.Fault.Kind, e.Message);
             await Problem(503, StorageFaultId, $"This node cannot do what the request needs now: {e.Message} Try again later.").ExecuteAsync(context);
         }
+        catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException && Core.Storage.StorageErrors.IsUnavailable(e))
+        {
+            // The database cannot do it now (no connection left, busy, refusing more): the client is not at fault and comes
+            // back after its back-off; one line now and then, not a stack trace per request.
+            context.RequestServices.GetRequiredService<DatabaseBusy>().Refused(context.Request.Path.Value, e);
+            context.Response.Headers.RetryAfter = "5";
+            await Problem(503, DatabaseBusy.ErrorId, "This node's database cannot do what the request needs now; try again later.").ExecuteAsync(context);
+        }
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {
             // 413 when a body is larger than its endpoint allows (ReadBodyAsync sets the limit).

@@ -40,12 +40,8 @@ public sealed class ConnectionBudget : IDisposable
     private int _files;
     private int _other;
     private int _inUse = -1;
-    private long _shed;
-    private long _shedSinceLog;
-    private long _lastLog = long.MinValue;
-    private long _filesRefused;
-    private long _filesRefusedSinceLog;
-    private long _lastFileLog = long.MinValue;
+    private readonly LogTurns _shed;
+    private readonly LogTurns _filesRefused;
 
     internal ConnectionBudget(int limit, long? descriptorLimit, ILogger logger, TimeProvider time, Func<int?>? countDescriptors)
     {
@@ -54,6 +50,8 @@ public sealed class ConnectionBudget : IDisposable
         _logger = logger;
         _time = time;
         _countDescriptors = countDescriptors ?? FileDescriptors.CountOpen;
+        _shed = new LogTurns(time, LogEvery);
+        _filesRefused = new LogTurns(time, LogEvery);
         if (descriptorLimit is not null)
         {
             Sample();
@@ -71,13 +69,13 @@ public sealed class ConnectionBudget : IDisposable
     public int Open => Volatile.Read(ref _open);
 
     /// <summary>Connections closed unserved since the node started.</summary>
-    public long Shed => Interlocked.Read(ref _shed);
+    public long Shed => _shed.Total;
 
     /// <summary>Content files being served now (<see cref="TryOpenFile"/>).</summary>
     public int FilesOpen => Volatile.Read(ref _files);
 
     /// <summary>Content requests answered 503 ContentBusy since the node started: too few descriptors left to open a file.</summary>
-    public long FilesRefused => Interlocked.Read(ref _filesRefused);
+    public long FilesRefused => _filesRefused.Total;
 
     /// <summary>The descriptors open at the last count (null before one, or where they cannot be counted).</summary>
     public int? DescriptorsInUse => Volatile.Read(ref _inUse) is var n and >= 0 ? n : null;
@@ -123,8 +121,7 @@ public sealed class ConnectionBudget : IDisposable
             return true;
         }
         Interlocked.Decrement(ref _open);
-        Interlocked.Increment(ref _shed);
-        if (TakeLogTurn(ref _lastLog, ref _shedSinceLog, out var since))
+        if (_shed.Count(out var since))
         {
             if (open > Limit)
             {
@@ -158,8 +155,7 @@ public sealed class ConnectionBudget : IDisposable
             return new FileLease(this);
         }
         Interlocked.Decrement(ref _files);
-        Interlocked.Increment(ref _filesRefused);
-        if (TakeLogTurn(ref _lastFileLog, ref _filesRefusedSinceLog, out var since))
+        if (_filesRefused.Count(out var since))
         {
             _logger.LogWarning("Too few of this process's {DescriptorLimit} files and sockets are free to open content ({Open} connections, {Files} content files, "
                 + "{Other} for the database and the rest): answered {Count} content request(s) 503 ContentBusy since the last such line; their agents resume later",
@@ -217,20 +213,6 @@ public sealed class ConnectionBudget : IDisposable
     private readonly int[] _samples = new int[SamplesKept];
     private int _nextSample;
     private int _sampled;
-
-    /// <summary>Counts one refusal; true (with the count since the last line) when a line is due (at most one per <see cref="LogEvery"/>).</summary>
-    private bool TakeLogTurn(ref long lastLog, ref long sinceLog, out long since)
-    {
-        since = Interlocked.Increment(ref sinceLog);
-        var now = _time.GetTimestamp();
-        var last = Interlocked.Read(ref lastLog);
-        if ((last == long.MinValue || _time.GetElapsedTime(last, now) >= LogEvery) && Interlocked.CompareExchange(ref lastLog, now, last) == last)
-        {
-            Interlocked.Add(ref sinceLog, -since);
-            return true;
-        }
-        return false;
-    }
 
     public void Dispose() => _sampler?.Dispose();
 

@@ -13,7 +13,7 @@ namespace JP1Dist.Server.Serving;
 /// </summary>
 public sealed class NodeMetrics
 {
-    public NodeMetrics(IHigherSystemNode node, HostSignals signals, ConnectionBudget connections, DistributionService? distribution = null)
+    public NodeMetrics(IHigherSystemNode node, HostSignals signals, ConnectionBudget connections, DatabaseBusy databaseBusy, DistributionService? distribution = null)
     {
         Registry = Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
@@ -32,6 +32,8 @@ public sealed class NodeMetrics
             new GaugeConfiguration { SuppressInitialValue = true });
         var maxFds = factory.CreateGauge("process_max_fds", "The process's limit on open file descriptors (none on Windows).",
             new GaugeConfiguration { SuppressInitialValue = true });
+        var database = factory.CreateCounter("jp1dist_database_busy_total",
+            "Requests answered 503 DatabaseBusy: the database could not do the work then (no connection left, busy, refusing more); the client comes back.");
         var looks = factory.CreateCounter("jp1dist_poll_looks_total",
             "Agents' polls by what they cost the manager: made (a look at the database) or skipped (nothing signalled for the host since its last look found nothing).", "look");
         Registry.AddBeforeCollectCallback(async cancellationToken =>
@@ -46,6 +48,7 @@ public sealed class NodeMetrics
             shed.IncTo(connections.Shed);
             files.Set(connections.FilesOpen);
             busy.IncTo(connections.FilesRefused);
+            database.IncTo(databaseBusy.Count);
             if (connections.DescriptorsInUse is { } inUse)
             {
                 fds.Set(inUse);

@@ -103,6 +103,7 @@ public static class NodeServer
         builder.Services.AddSingleton<HostSignals>();
         builder.Services.AddSingleton<AgentAuthentication>();
         builder.Services.AddSingleton<NodeMetrics>();
+        builder.Services.AddSingleton(sp => new DatabaseBusy(sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(sp => ConnectionBudget.Create(maxConnections, sp.GetRequiredService<ILoggerFactory>().CreateLogger("JP1Dist.Connections")));
         return builder;
     }
