@@ -28,9 +28,23 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// How many polls look at the database at once. SQLite's queries run synchronously, so each look holds a thread:
     /// when a dispatch woke 10,000 polls together, all of them looked at once, starved the thread pool, queued on the
     /// connection pool's lock and finished together, so the first agent got its work a minute after the dispatch. Waiting
-    /// here holds no thread, and the looks end one after another: the first answers leave at once.
+    /// here holds no thread, and the looks end one after another: the first answers leave at once. On PostgreSQL a look is
+    /// round trips to another process, during which it holds no thread: with 2 × cores places there, 5,000–7,000 of
+    /// 10,000 woken polls were answered after their agents had given up and polled again (docs/benchmarks.md), with 32
+    /// about 1,400, the job's time unchanged; each place holds one of the pool's connections (100 by default).
     /// </summary>
-    private readonly SemaphoreSlim _looks = new(Math.Max(2, Environment.ProcessorCount * 2));
+    private readonly SemaphoreSlim _looks = new(LookPlaces(engine));
+
+    /// <summary>
+    /// How many polls look at once: 2 × cores on SQLite; on PostgreSQL a third of the connection pool (Maximum Pool Size,
+    /// 100 by default), at most <see cref="PostgresLookPlaces"/>, leaving the rest to reports, registrations and cmdlets.
+    /// </summary>
+    private static int LookPlaces(DistEngine engine) => engine.Database.IsPostgreSql
+        ? Math.Clamp(new Npgsql.NpgsqlConnectionStringBuilder(engine.Database.ConnectionString).MaxPoolSize / 3, 2, PostgresLookPlaces)
+        : Math.Max(2, Environment.ProcessorCount * 2);
+
+    /// <summary>The most looks at once on PostgreSQL.</summary>
+    public const int PostgresLookPlaces = 32;
 
     /// <summary>
     /// Hosts whose last look found nothing to do, with the signal mark taken before that look and its answer: a poll of
