@@ -140,7 +140,7 @@ public sealed class ConnectionBudgetProcessTests(ITestOutputHelper output)
             Assert.NotNull(metrics);
             Assert.True(Value(metrics!, "jp1dist_connections_shed_total") >= 1, metrics);
             Assert.Equal(limit, Value(metrics!, "process_max_fds"));
-            Assert.True(Value(metrics!, "process_open_fds") <= limit - ConnectionBudget.Reserve / 2 + 16, metrics);
+            Assert.True(Value(metrics!, "process_open_fds") <= limit - ConnectionBudget.Reserve / 4, metrics); // files stop at half the reserve
             Assert.Contains("jp1dist_targets{", metrics, StringComparison.Ordinal);
             // And a job made now is dispatched by the manager (its scheduler reads and writes the database).
             var folder = Path.Combine(manager.Root, "pkg");
