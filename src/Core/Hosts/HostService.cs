@@ -21,6 +21,13 @@ public static class RevocationReasons
     public const string Replaced = "Replaced";
 }
 
+/// <summary>
+/// A registration's answer, and what the node that answers it does besides: wake the host's polls when it has work queued
+/// (<paramref name="QueuedWork"/>), and for one that waits for approval, tell whether it would replace the enrolled host of
+/// its name (<paramref name="ReplacesEnrolled"/>).
+/// </summary>
+public sealed record HostRegistration(RegisterResponse Response, bool QueuedWork, bool ReplacesEnrolled);
+
 /// <summary>Enrollment tokens, host registration and authentication, and the host list.</summary>
 public sealed class HostService(DistEngine engine) : IHostService
 {
@@ -128,16 +135,35 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// batch, after the ones before it: a token's last use goes to one of them, and of two new hosts of one name the second
     /// finds the first enrolled (HostNameTaken). A refused one is undone to its savepoint and the others are kept.
     /// </remarks>
-    public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId = null, CancellationToken cancellationToken = default)
+    public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId = null, CancellationToken cancellationToken = default) =>
+        (await RegisterForNodeAsync(request, parentHostId, cancellationToken)).Response;
+
+    /// <summary>
+    /// <see cref="RegisterAsync"/>, with what the node that answers needs to know besides the answer, found inside the
+    /// registration's own write: whether the host has work queued (its polls and the relays above it are woken), and
+    /// whether a registration waiting for approval would replace an enrolled host (the administrator's message says so).
+    /// </summary>
+    /// <remarks>
+    /// Asked after the commit on a context of its own, each registration opened a database connection more; on SQLite
+    /// every open and close registers and removes the SQL functions of EF Core's provider, which cost more CPU than the
+    /// query itself. Inside the shared transaction it is one query on the connection the batch holds, and none for a new
+    /// host that joined no ID group (it can have no target).
+    /// </remarks>
+    public async Task<HostRegistration> RegisterForNodeAsync(RegisterRequest request, Guid? parentHostId = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         // Once queued it runs to its end: the others of its batch do not depend on the caller that asked for it, and an
         // agent that gave up asks again with the credential it chose (answered as the host it became).
         // The credential a host gets if admitted is made before it queues: the shared transaction does only what must be in it.
         var credential = request.ChosenCredential ?? Secrets.NewSecret();
-        var enrolled = await engine.Writes.RunWholeAsync(db => RegisterInAsync(db, request, parentHostId, credential, engine.Now, CancellationToken.None));
+        var enrolled = await engine.Writes.RunWholeAsync(async db =>
+        {
+            var outcome = await RegisterInAsync(db, request, parentHostId, credential, engine.Now, CancellationToken.None);
+            return outcome.Pending || outcome.QueuedWork is not null ? outcome
+                : outcome with { QueuedWork = await db.Targets.AnyAsync(t => t.HostId == outcome.HostId && t.Status == TargetStatus.Queued) };
+        });
         // The signing key is read after the commit, outside the shared transaction that every other write waits for.
-        return Answer(enrolled);
+        return new HostRegistration(Answer(enrolled), enrolled.QueuedWork == true, enrolled.ReplacesEnrolled);
     }
 
     /// <summary>
@@ -210,8 +236,8 @@ public sealed class HostService(DistEngine engine) : IHostService
             db.Hosts.Add(host);
         }
         await CheckHigherSystemAsync(db, host, isNew, kind, parentHostId, cancellationToken);
-        await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, Secrets.Hash(credential), now, cancellationToken);
-        return new Enrolled(host.Id, credential);
+        var mayHaveWork = await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, Secrets.Hash(credential), now, cancellationToken);
+        return new Enrolled(host.Id, credential, QueuedWork: mayHaveWork ? null : false);
     }
 
     /// <summary>
@@ -236,15 +262,18 @@ public sealed class HostService(DistEngine engine) : IHostService
         }
         var pending = await db.PendingEnrollments.AsNoTracking().Where(p => p.NameKey == key && p.CredentialHash == hash && p.CollectedAt == null)
             .Select(p => (Guid?)p.HostId).FirstOrDefaultAsync(cancellationToken);
-        return pending is { } pendingId ? new Enrolled(pendingId, chosen, Pending: true) : null;
+        return pending is { } pendingId
+            ? new Enrolled(pendingId, chosen, Pending: true, ReplacesEnrolled: await db.Hosts.AnyAsync(h => h.Id == pendingId, cancellationToken))
+            : null;
     }
 
     /// <summary>
     /// Makes a host row what a registration says: name, kind, place in the tree, credential and facts, and its ID group
     /// memberships (a new host's, from the facts it sent; an enrolled one's only when its facts changed). The one path
-    /// by which a host is admitted, at registration and at approval; it runs in the caller's transaction.
+    /// by which a host is admitted, at registration and at approval; it runs in the caller's transaction. False when the
+    /// host can have no work queued: a new host that joined no ID group.
     /// </summary>
-    private async Task AdmitAsync(DistDbContext db, HostRow host, bool isNew, string name, RegisterRequest request, HostKind kind, Guid? parentHostId,
+    private async Task<bool> AdmitAsync(DistDbContext db, HostRow host, bool isNew, string name, RegisterRequest request, HostKind kind, Guid? parentHostId,
         string credentialHash, DateTime now, CancellationToken cancellationToken)
     {
         host.Name = name;
@@ -261,7 +290,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             var inventory = request.Inventory;
             // The host row first; then its memberships, evaluated from the facts just received, in one statement.
             await db.SaveChangesAsync(cancellationToken);
-            await engine.Policies.ApplyToNewHostAsync(db, new HostFactSet(host.Id, host.Name, host.OS, host.OSVersion, host.Architecture,
+            var (joined, _) = await engine.Policies.ApplyToNewHostAsync(db, new HostFactSet(host.Id, host.Name, host.OS, host.OSVersion, host.Architecture,
                 request.Addresses ?? [], inventory?.MacAddresses is { Count: > 0 } macs ? macs : request.MacAddress is { } mac ? [mac] : [],
                 host.MemoryMB, host.CpuCount, new HashSet<string>(),
                 (update.Software ?? []).Select(s => (s.Name, s.Version)).ToList()), cancellationToken);
@@ -269,6 +298,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             {
                 await engine.Inventory.WriteSoftwareAsync(db, host.Id, software, replace: false, cancellationToken);
             }
+            return joined > 0;
         }
         else
         {
@@ -281,6 +311,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             {
                 await engine.Policies.ApplyAsync(db, [host.Id], null, cancellationToken, hostsTalking: true);
             }
+            return true;
         }
     }
 
@@ -295,8 +326,12 @@ public sealed class HostService(DistEngine engine) : IHostService
             signing.Announcements(engine.Now) is { Count: > 0 } announcements ? announcements : null, enrolled.Pending);
     }
 
-    /// <summary>What a registration decided: the host's id, the credential it holds from now on, and whether it waits for approval.</summary>
-    private sealed record Enrolled(Guid HostId, string Credential, bool Pending = false);
+    /// <summary>
+    /// What a registration decided: the host's id, the credential it holds from now on, and whether it waits for approval;
+    /// whether it has work queued (null: not known yet, asked before the commit) and, when it waits, whether it would replace
+    /// an enrolled host (told only where the node says so: a first request).
+    /// </summary>
+    private sealed record Enrolled(Guid HostId, string Credential, bool Pending = false, bool? QueuedWork = null, bool ReplacesEnrolled = false);
 
     /// <summary>
     /// Records a registration that waits for approval; one waits per name (HostNamePending otherwise). A replacement (an
@@ -330,7 +365,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             ReplacesHostId = enrolled?.Id,
         });
         await db.SaveChangesAsync(cancellationToken);
-        return new Enrolled(hostId, credential, Pending: true);
+        return new Enrolled(hostId, credential, Pending: true, ReplacesEnrolled: enrolled is not null);
     }
 
     /// <summary>
