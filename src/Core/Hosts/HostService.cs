@@ -211,10 +211,9 @@ public sealed class HostService(DistEngine engine) : IHostService
         {
             throw await TokenRefusalAsync(db, tokenHash, forRelays, now, cancellationToken);
         }
-        var token = await db.EnrollmentTokens.AsNoTracking().Where(t => t.TokenHash == tokenHash)
-            .Select(t => new { t.Id, t.RequireApproval }).FirstAsync(cancellationToken);
+        var token = await TokenAdmissionQuery(db, tokenHash, cancellationToken);
         var key = Names.Key(name);
-        var host = await db.Hosts.FirstOrDefaultAsync(h => h.NameKey == key, cancellationToken);
+        var host = await HostNamedQuery(db, key, cancellationToken);
         // The host's credential proves the name: the one it holds, or the one it chose for a registration whose answer it
         // never received, asked again through another higher system (a move, like any registration that proves it).
         var proves = host is not null && ((request.HostId == host.Id && request.Credential is { } presented && Secrets.Matches(presented, host.CredentialHash))
@@ -239,6 +238,20 @@ public sealed class HostService(DistEngine engine) : IHostService
         var mayHaveWork = await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, Secrets.Hash(credential), now, cancellationToken);
         return new Enrolled(host.Id, credential, QueuedWork: mayHaveWork ? null : false);
     }
+
+    // The queries every new host's registration makes inside the shared write, compiled once: EF Core otherwise walks the
+    // expression tree and looks it up in its query cache on every call, which cost more than running the query.
+
+    /// <summary>What the token a registration just counted admits: its id, and whether the host waits for approval.</summary>
+    private sealed record TokenAdmission(int Id, bool RequireApproval);
+
+    private static readonly Func<DistDbContext, string, CancellationToken, Task<TokenAdmission>> TokenAdmissionQuery = EF.CompileAsyncQuery(
+        (DistDbContext db, string tokenHash, CancellationToken cancellationToken) =>
+            db.EnrollmentTokens.AsNoTracking().Where(t => t.TokenHash == tokenHash).Select(t => new TokenAdmission(t.Id, t.RequireApproval)).First());
+
+    /// <summary>The enrolled host of a name key (tracked: the registration updates it).</summary>
+    private static readonly Func<DistDbContext, string, CancellationToken, Task<HostRow?>> HostNamedQuery = EF.CompileAsyncQuery(
+        (DistDbContext db, string key, CancellationToken cancellationToken) => db.Hosts.FirstOrDefault(h => h.NameKey == key));
 
     /// <summary>
     /// The answer to a registration asked again with the credential the node chose for it, after the answer to the first
