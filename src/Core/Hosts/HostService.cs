@@ -154,11 +154,13 @@ public sealed class HostService(DistEngine engine) : IHostService
         cancellationToken.ThrowIfCancellationRequested();
         // Once queued it runs to its end: the others of its batch do not depend on the caller that asked for it, and an
         // agent that gave up asks again with the credential it chose (answered as the host it became).
-        // The credential a host gets if admitted is made before it queues: the shared transaction does only what must be in it.
+        // The credential a host gets if admitted, and the hashes the registration needs, are made before it queues: the shared
+        // transaction, which every other write waits for, does only what must be in it.
         var credential = request.ChosenCredential ?? Secrets.NewSecret();
+        var hashes = new RegistrationHashes(EnrollmentTokenText.TryParse(request.Token)?.Secret is { } secret ? Secrets.Hash(secret) : null, Secrets.Hash(credential));
         var enrolled = await engine.Writes.RunWholeAsync(async db =>
         {
-            var outcome = await RegisterInAsync(db, request, parentHostId, credential, engine.Now, CancellationToken.None);
+            var outcome = await RegisterInAsync(db, request, parentHostId, credential, hashes, engine.Now, CancellationToken.None);
             return outcome.Pending || outcome.QueuedWork is not null ? outcome
                 : outcome with { QueuedWork = await db.Targets.AnyAsync(t => t.HostId == outcome.HostId && t.Status == TargetStatus.Queued) };
         });
@@ -170,8 +172,8 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// A registration inside the caller's write transaction; it commits nothing, and a refusal throws. <paramref name="credential"/>
     /// is what the host holds from now on if it is admitted or waits for approval (the one it chose, or a new secret).
     /// </summary>
-    private async Task<Enrolled> RegisterInAsync(DistDbContext db, RegisterRequest request, Guid? parentHostId, string credential, DateTime now,
-        CancellationToken cancellationToken)
+    private async Task<Enrolled> RegisterInAsync(DistDbContext db, RegisterRequest request, Guid? parentHostId, string credential, RegistrationHashes hashes,
+        DateTime now, CancellationToken cancellationToken)
     {
         if (request.HostId is { } heldId && request.Credential is { Length: > 0 } held)
         {
@@ -197,11 +199,10 @@ public sealed class HostService(DistEngine engine) : IHostService
         {
             throw new DistException("EnrollmentTokenMissing", DistErrorKind.Unauthorized, "The registration carries no enrollment token.");
         }
-        var secret = EnrollmentTokenText.TryParse(request.Token)?.Secret
+        var tokenHash = hashes.Token
             ?? throw new DistException("EnrollmentTokenInvalid", DistErrorKind.Unauthorized, "The enrollment token is not valid.");
         var name = Names.Require(request.Name, "Host");
         var kind = ParseKind(request.Kind);
-        var tokenHash = Secrets.Hash(secret);
         var forRelays = kind == HostKind.Relay;
         // One statement checks the token and counts its use (this is on the path of every new client); the count is
         // undone with everything else when the registration is refused further on.
@@ -226,7 +227,7 @@ public sealed class HostService(DistEngine engine) : IHostService
         }
         if (token.RequireApproval && !proves)
         {
-            return await AddPendingAsync(db, request, name, kind, parentHostId, host, token.Id, credential, now, cancellationToken);
+            return await AddPendingAsync(db, request, name, kind, parentHostId, host, token.Id, credential, hashes.Credential, now, cancellationToken);
         }
         var isNew = host is null;
         if (host is null)
@@ -235,7 +236,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             db.Hosts.Add(host);
         }
         await CheckHigherSystemAsync(db, host, isNew, kind, parentHostId, cancellationToken);
-        var mayHaveWork = await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, Secrets.Hash(credential), now, cancellationToken);
+        var mayHaveWork = await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, hashes.Credential, now, cancellationToken);
         return new Enrolled(host.Id, credential, QueuedWork: mayHaveWork ? null : false);
     }
 
@@ -339,6 +340,9 @@ public sealed class HostService(DistEngine engine) : IHostService
             signing.Announcements(engine.Now) is { Count: > 0 } announcements ? announcements : null, enrolled.Pending);
     }
 
+    /// <summary>The hashes a registration needs, made before it queues: of the token's secret (null: not a token), and of the credential it would hold.</summary>
+    private sealed record RegistrationHashes(string? Token, string Credential);
+
     /// <summary>
     /// What a registration decided: the host's id, the credential it holds from now on, and whether it waits for approval;
     /// whether it has work queued (null: not known yet, asked before the commit) and, when it waits, whether it would replace
@@ -351,7 +355,7 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// enrolled name without its credential) gets the enrolled host's id, which is not touched.
     /// </summary>
     private async Task<Enrolled> AddPendingAsync(DistDbContext db, RegisterRequest request, string name, HostKind kind, Guid? parentHostId,
-        HostRow? enrolled, int tokenId, string credential, DateTime now, CancellationToken cancellationToken)
+        HostRow? enrolled, int tokenId, string credential, string credentialHash, DateTime now, CancellationToken cancellationToken)
     {
         var key = Names.Key(name);
         if (await db.PendingEnrollments.AnyAsync(p => p.NameKey == key && p.ApprovedAt == null, cancellationToken))
@@ -372,7 +376,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             Kind = kind,
             ParentHostId = parentHostId,
             RegistrationJson = JsonSerializer.Serialize(request with { Token = "", HostId = null, Credential = null, ChosenCredential = null }, ProtocolJson.Options),
-            CredentialHash = Secrets.Hash(credential),
+            CredentialHash = credentialHash,
             TokenId = tokenId,
             RequestedAt = now,
             ReplacesHostId = enrolled?.Id,
