@@ -21,6 +21,13 @@ public static class RevocationReasons
     public const string Replaced = "Replaced";
 }
 
+/// <summary>
+/// A registration's answer, and what the node that answers it does besides: wake the host's polls when it has work queued
+/// (<paramref name="QueuedWork"/>), and for one that waits for approval, tell whether it would replace the enrolled host of
+/// its name (<paramref name="ReplacesEnrolled"/>).
+/// </summary>
+public sealed record HostRegistration(RegisterResponse Response, bool QueuedWork, bool ReplacesEnrolled);
+
 /// <summary>Enrollment tokens, host registration and authentication, and the host list.</summary>
 public sealed class HostService(DistEngine engine) : IHostService
 {
@@ -128,24 +135,45 @@ public sealed class HostService(DistEngine engine) : IHostService
     /// batch, after the ones before it: a token's last use goes to one of them, and of two new hosts of one name the second
     /// finds the first enrolled (HostNameTaken). A refused one is undone to its savepoint and the others are kept.
     /// </remarks>
-    public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId = null, CancellationToken cancellationToken = default)
+    public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId = null, CancellationToken cancellationToken = default) =>
+        (await RegisterForNodeAsync(request, parentHostId, cancellationToken)).Response;
+
+    /// <summary>
+    /// <see cref="RegisterAsync"/>, with what the node that answers needs to know besides the answer, found inside the
+    /// registration's own write: whether the host has work queued (its polls and the relays above it are woken), and
+    /// whether a registration waiting for approval would replace an enrolled host (the administrator's message says so).
+    /// </summary>
+    /// <remarks>
+    /// Asked after the commit on a context of its own, each registration opened a database connection more; on SQLite
+    /// every open and close registers and removes the SQL functions of EF Core's provider, which cost more CPU than the
+    /// query itself. Inside the shared transaction it is one query on the connection the batch holds, and none for a new
+    /// host that joined no ID group (it can have no target).
+    /// </remarks>
+    public async Task<HostRegistration> RegisterForNodeAsync(RegisterRequest request, Guid? parentHostId = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         // Once queued it runs to its end: the others of its batch do not depend on the caller that asked for it, and an
         // agent that gave up asks again with the credential it chose (answered as the host it became).
-        // The credential a host gets if admitted is made before it queues: the shared transaction does only what must be in it.
+        // The credential a host gets if admitted, and the hashes the registration needs, are made before it queues: the shared
+        // transaction, which every other write waits for, does only what must be in it.
         var credential = request.ChosenCredential ?? Secrets.NewSecret();
-        var enrolled = await engine.Writes.RunWholeAsync(db => RegisterInAsync(db, request, parentHostId, credential, engine.Now, CancellationToken.None));
+        var hashes = new RegistrationHashes(EnrollmentTokenText.TryParse(request.Token)?.Secret is { } secret ? Secrets.Hash(secret) : null, Secrets.Hash(credential));
+        var enrolled = await engine.Writes.RunWholeAsync(async db =>
+        {
+            var outcome = await RegisterInAsync(db, request, parentHostId, credential, hashes, engine.Now, CancellationToken.None);
+            return outcome.Pending || outcome.QueuedWork is not null ? outcome
+                : outcome with { QueuedWork = await db.Targets.AnyAsync(t => t.HostId == outcome.HostId && t.Status == TargetStatus.Queued) };
+        });
         // The signing key is read after the commit, outside the shared transaction that every other write waits for.
-        return Answer(enrolled);
+        return new HostRegistration(Answer(enrolled), enrolled.QueuedWork == true, enrolled.ReplacesEnrolled);
     }
 
     /// <summary>
     /// A registration inside the caller's write transaction; it commits nothing, and a refusal throws. <paramref name="credential"/>
     /// is what the host holds from now on if it is admitted or waits for approval (the one it chose, or a new secret).
     /// </summary>
-    private async Task<Enrolled> RegisterInAsync(DistDbContext db, RegisterRequest request, Guid? parentHostId, string credential, DateTime now,
-        CancellationToken cancellationToken)
+    private async Task<Enrolled> RegisterInAsync(DistDbContext db, RegisterRequest request, Guid? parentHostId, string credential, RegistrationHashes hashes,
+        DateTime now, CancellationToken cancellationToken)
     {
         if (request.HostId is { } heldId && request.Credential is { Length: > 0 } held)
         {
@@ -171,11 +199,10 @@ public sealed class HostService(DistEngine engine) : IHostService
         {
             throw new DistException("EnrollmentTokenMissing", DistErrorKind.Unauthorized, "The registration carries no enrollment token.");
         }
-        var secret = EnrollmentTokenText.TryParse(request.Token)?.Secret
+        var tokenHash = hashes.Token
             ?? throw new DistException("EnrollmentTokenInvalid", DistErrorKind.Unauthorized, "The enrollment token is not valid.");
         var name = Names.Require(request.Name, "Host");
         var kind = ParseKind(request.Kind);
-        var tokenHash = Secrets.Hash(secret);
         var forRelays = kind == HostKind.Relay;
         // One statement checks the token and counts its use (this is on the path of every new client); the count is
         // undone with everything else when the registration is refused further on.
@@ -185,10 +212,9 @@ public sealed class HostService(DistEngine engine) : IHostService
         {
             throw await TokenRefusalAsync(db, tokenHash, forRelays, now, cancellationToken);
         }
-        var token = await db.EnrollmentTokens.AsNoTracking().Where(t => t.TokenHash == tokenHash)
-            .Select(t => new { t.Id, t.RequireApproval }).FirstAsync(cancellationToken);
+        var token = await TokenAdmissionQuery(db, tokenHash, cancellationToken);
         var key = Names.Key(name);
-        var host = await db.Hosts.FirstOrDefaultAsync(h => h.NameKey == key, cancellationToken);
+        var host = await HostNamedQuery(db, key, cancellationToken);
         // The host's credential proves the name: the one it holds, or the one it chose for a registration whose answer it
         // never received, asked again through another higher system (a move, like any registration that proves it).
         var proves = host is not null && ((request.HostId == host.Id && request.Credential is { } presented && Secrets.Matches(presented, host.CredentialHash))
@@ -201,7 +227,7 @@ public sealed class HostService(DistEngine engine) : IHostService
         }
         if (token.RequireApproval && !proves)
         {
-            return await AddPendingAsync(db, request, name, kind, parentHostId, host, token.Id, credential, now, cancellationToken);
+            return await AddPendingAsync(db, request, name, kind, parentHostId, host, token.Id, credential, hashes.Credential, now, cancellationToken);
         }
         var isNew = host is null;
         if (host is null)
@@ -210,9 +236,23 @@ public sealed class HostService(DistEngine engine) : IHostService
             db.Hosts.Add(host);
         }
         await CheckHigherSystemAsync(db, host, isNew, kind, parentHostId, cancellationToken);
-        await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, Secrets.Hash(credential), now, cancellationToken);
-        return new Enrolled(host.Id, credential);
+        var mayHaveWork = await AdmitAsync(db, host, isNew, name, request, kind, parentHostId, hashes.Credential, now, cancellationToken);
+        return new Enrolled(host.Id, credential, QueuedWork: mayHaveWork ? null : false);
     }
+
+    // The queries every new host's registration makes inside the shared write, compiled once: EF Core otherwise walks the
+    // expression tree and looks it up in its query cache on every call, which cost more than running the query.
+
+    /// <summary>What the token a registration just counted admits: its id, and whether the host waits for approval.</summary>
+    private sealed record TokenAdmission(int Id, bool RequireApproval);
+
+    private static readonly Func<DistDbContext, string, CancellationToken, Task<TokenAdmission>> TokenAdmissionQuery = EF.CompileAsyncQuery(
+        (DistDbContext db, string tokenHash, CancellationToken cancellationToken) =>
+            db.EnrollmentTokens.AsNoTracking().Where(t => t.TokenHash == tokenHash).Select(t => new TokenAdmission(t.Id, t.RequireApproval)).First());
+
+    /// <summary>The enrolled host of a name key (tracked: the registration updates it).</summary>
+    private static readonly Func<DistDbContext, string, CancellationToken, Task<HostRow?>> HostNamedQuery = EF.CompileAsyncQuery(
+        (DistDbContext db, string key, CancellationToken cancellationToken) => db.Hosts.FirstOrDefault(h => h.NameKey == key));
 
     /// <summary>
     /// The answer to a registration asked again with the credential the node chose for it, after the answer to the first
@@ -236,15 +276,18 @@ public sealed class HostService(DistEngine engine) : IHostService
         }
         var pending = await db.PendingEnrollments.AsNoTracking().Where(p => p.NameKey == key && p.CredentialHash == hash && p.CollectedAt == null)
             .Select(p => (Guid?)p.HostId).FirstOrDefaultAsync(cancellationToken);
-        return pending is { } pendingId ? new Enrolled(pendingId, chosen, Pending: true) : null;
+        return pending is { } pendingId
+            ? new Enrolled(pendingId, chosen, Pending: true, ReplacesEnrolled: await db.Hosts.AnyAsync(h => h.Id == pendingId, cancellationToken))
+            : null;
     }
 
     /// <summary>
     /// Makes a host row what a registration says: name, kind, place in the tree, credential and facts, and its ID group
     /// memberships (a new host's, from the facts it sent; an enrolled one's only when its facts changed). The one path
-    /// by which a host is admitted, at registration and at approval; it runs in the caller's transaction.
+    /// by which a host is admitted, at registration and at approval; it runs in the caller's transaction. False when the
+    /// host can have no work queued: a new host that joined no ID group.
     /// </summary>
-    private async Task AdmitAsync(DistDbContext db, HostRow host, bool isNew, string name, RegisterRequest request, HostKind kind, Guid? parentHostId,
+    private async Task<bool> AdmitAsync(DistDbContext db, HostRow host, bool isNew, string name, RegisterRequest request, HostKind kind, Guid? parentHostId,
         string credentialHash, DateTime now, CancellationToken cancellationToken)
     {
         host.Name = name;
@@ -261,7 +304,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             var inventory = request.Inventory;
             // The host row first; then its memberships, evaluated from the facts just received, in one statement.
             await db.SaveChangesAsync(cancellationToken);
-            await engine.Policies.ApplyToNewHostAsync(db, new HostFactSet(host.Id, host.Name, host.OS, host.OSVersion, host.Architecture,
+            var (joined, _) = await engine.Policies.ApplyToNewHostAsync(db, new HostFactSet(host.Id, host.Name, host.OS, host.OSVersion, host.Architecture,
                 request.Addresses ?? [], inventory?.MacAddresses is { Count: > 0 } macs ? macs : request.MacAddress is { } mac ? [mac] : [],
                 host.MemoryMB, host.CpuCount, new HashSet<string>(),
                 (update.Software ?? []).Select(s => (s.Name, s.Version)).ToList()), cancellationToken);
@@ -269,6 +312,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             {
                 await engine.Inventory.WriteSoftwareAsync(db, host.Id, software, replace: false, cancellationToken);
             }
+            return joined > 0;
         }
         else
         {
@@ -281,6 +325,7 @@ public sealed class HostService(DistEngine engine) : IHostService
             {
                 await engine.Policies.ApplyAsync(db, [host.Id], null, cancellationToken, hostsTalking: true);
             }
+            return true;
         }
     }
 
@@ -295,15 +340,22 @@ public sealed class HostService(DistEngine engine) : IHostService
             signing.Announcements(engine.Now) is { Count: > 0 } announcements ? announcements : null, enrolled.Pending);
     }
 
-    /// <summary>What a registration decided: the host's id, the credential it holds from now on, and whether it waits for approval.</summary>
-    private sealed record Enrolled(Guid HostId, string Credential, bool Pending = false);
+    /// <summary>The hashes a registration needs, made before it queues: of the token's secret (null: not a token), and of the credential it would hold.</summary>
+    private sealed record RegistrationHashes(string? Token, string Credential);
+
+    /// <summary>
+    /// What a registration decided: the host's id, the credential it holds from now on, and whether it waits for approval;
+    /// whether it has work queued (null: not known yet, asked before the commit) and, when it waits, whether it would replace
+    /// an enrolled host (told only where the node says so: a first request).
+    /// </summary>
+    private sealed record Enrolled(Guid HostId, string Credential, bool Pending = false, bool? QueuedWork = null, bool ReplacesEnrolled = false);
 
     /// <summary>
     /// Records a registration that waits for approval; one waits per name (HostNamePending otherwise). A replacement (an
     /// enrolled name without its credential) gets the enrolled host's id, which is not touched.
     /// </summary>
     private async Task<Enrolled> AddPendingAsync(DistDbContext db, RegisterRequest request, string name, HostKind kind, Guid? parentHostId,
-        HostRow? enrolled, int tokenId, string credential, DateTime now, CancellationToken cancellationToken)
+        HostRow? enrolled, int tokenId, string credential, string credentialHash, DateTime now, CancellationToken cancellationToken)
     {
         var key = Names.Key(name);
         if (await db.PendingEnrollments.AnyAsync(p => p.NameKey == key && p.ApprovedAt == null, cancellationToken))
@@ -324,13 +376,13 @@ public sealed class HostService(DistEngine engine) : IHostService
             Kind = kind,
             ParentHostId = parentHostId,
             RegistrationJson = JsonSerializer.Serialize(request with { Token = "", HostId = null, Credential = null, ChosenCredential = null }, ProtocolJson.Options),
-            CredentialHash = Secrets.Hash(credential),
+            CredentialHash = credentialHash,
             TokenId = tokenId,
             RequestedAt = now,
             ReplacesHostId = enrolled?.Id,
         });
         await db.SaveChangesAsync(cancellationToken);
-        return new Enrolled(hostId, credential, Pending: true);
+        return new Enrolled(hostId, credential, Pending: true, ReplacesEnrolled: enrolled is not null);
     }
 
     /// <summary>

@@ -13,10 +13,12 @@ public sealed class ManifestSigner : IDisposable
 {
     private readonly ECDsa _key;
 
+    private string? _publicKey;
+
     private ManifestSigner(ECDsa key) => _key = key;
 
-    /// <summary>The public key (SubjectPublicKeyInfo, base64) that agents pin.</summary>
-    public string PublicKey => Convert.ToBase64String(_key.ExportSubjectPublicKeyInfo());
+    /// <summary>The public key (SubjectPublicKeyInfo, base64) that agents pin; exported once (every registration's answer carries it).</summary>
+    public string PublicKey => _publicKey ??= Convert.ToBase64String(_key.ExportSubjectPublicKeyInfo());
 
     /// <summary>The key's fingerprint (<see cref="Fingerprints.OfPublicKey(ReadOnlySpan{byte})"/>), what enrollment tokens carry.</summary>
     public string Fingerprint => Fingerprints.OfPublicKey(_key.ExportSubjectPublicKeyInfo());

@@ -23,14 +23,16 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
         {
             await engine.SigningKeys.CheckTokenKeyAsync(expected, cancellationToken);
         }
-        var response = await engine.Hosts.RegisterAsync(request, parentHostId, cancellationToken);
-        await using var db = engine.Database.CreateContext();
+        // What the answer needs besides (queued work, a replacement) is found inside the registration's write: a context of
+        // its own here would open a database connection more per registration.
+        var registration = await engine.Hosts.RegisterForNodeAsync(request, parentHostId, cancellationToken);
+        var response = registration.Response;
         if (response.Pending)
         {
             // A first request (not the agent asking again with the credential it got) is news for the administrator.
             if (request.HostId != response.HostId || request.Credential != response.Credential)
             {
-                var replaces = await db.Hosts.AnyAsync(h => h.Id == response.HostId, cancellationToken);
+                var replaces = registration.ReplacesEnrolled;
                 logger.LogWarning("Host {Name} ({HostId}) registered{Via} with a token that requires approval; it waits{Replacing}: Get-DistHost -Pending, "
                     + "Approve-DistHost -Name {Name}{Switch}, or Deny-DistHost", request.Name, response.HostId, parentHostId is { } via ? $" through relay {via}" : "",
                     replaces ? " to replace the enrolled host of that name, which keeps working meanwhile" : "", request.Name, replaces ? " -Replace" : "");
@@ -40,7 +42,7 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
         signals.Learn(response.HostId, parentHostId);
         // An ID group may have queued work for the new host: then the relays above it look again at once (a
         // registration that queued nothing wakes nobody).
-        if (await db.Targets.AnyAsync(t => t.HostId == response.HostId && t.Status == TargetStatus.Queued, cancellationToken))
+        if (registration.QueuedWork)
         {
             signals.Notify([response.HostId]);
         }

@@ -186,5 +186,43 @@ public sealed class HostServiceTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_registration_tells_its_node_whether_the_host_has_queued_work_and_whether_a_pending_one_replaces_an_enrolled_host()
+    {
+        var hosts = _folder.Engine.Hosts;
+        await _folder.Engine.IdGroups.CreateAsync("Ins", null);
+        await _folder.Engine.IdGroups.SetPolicyAsync("Ins", [new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = ["pc-in*"] }]);
+        await _folder.RegisterHostAsync("pc-in0");
+        _folder.WriteFile("pkg/setup.sh", "exit 0");
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Deploy", "App", null, ["Ins"], DestinationType: DestinationType.IdGroup));
+        await _folder.Engine.Jobs.StartAsync("Deploy");
+        var token = (await hosts.NewEnrollmentTokenAsync("clients")).Token!;
+
+        // A new host that joins no ID group has nothing queued; one that joins the group of an executed job has its target queued.
+        var outside = await hosts.RegisterForNodeAsync(Request(token, "pc-out"));
+        Assert.False(outside.QueuedWork);
+        var inside = await hosts.RegisterForNodeAsync(Request(token, "pc-in1"));
+        Assert.True(inside.QueuedWork);
+        Assert.False(inside.Response.Pending);
+
+        // Enrolled hosts registering again: the queued target is found in the database, and none where there is none.
+        var again = await hosts.RegisterForNodeAsync(Request(token, "pc-in1") with { HostId = inside.Response.HostId, Credential = inside.Response.Credential });
+        Assert.Equal(inside.Response.HostId, again.Response.HostId);
+        Assert.True(again.QueuedWork);
+        Assert.False((await hosts.RegisterForNodeAsync(Request(token, "pc-out") with { HostId = outside.Response.HostId, Credential = outside.Response.Credential })).QueuedWork);
+
+        // Waiting for approval: nothing queued; a replacement of an enrolled name says so, also when asked again with the credential it chose.
+        var approval = (await hosts.NewEnrollmentTokenAsync(new NewEnrollmentTokenRequest("approval", RequireApproval: true))).Token!;
+        var newcomer = await hosts.RegisterForNodeAsync(Request(approval, "pc-in2"));
+        Assert.Equal((true, false, false), (newcomer.Response.Pending, newcomer.QueuedWork, newcomer.ReplacesEnrolled));
+        var chosen = Secrets.NewSecret();
+        var replacement = await hosts.RegisterForNodeAsync(Request(approval, "PC-OUT") with { ChosenCredential = chosen });
+        Assert.Equal((true, false, true), (replacement.Response.Pending, replacement.QueuedWork, replacement.ReplacesEnrolled));
+        Assert.Equal(outside.Response.HostId, replacement.Response.HostId);
+        var repeated = await hosts.RegisterForNodeAsync(Request(approval, "pc-out") with { ChosenCredential = chosen });
+        Assert.Equal((replacement.Response.HostId, true, true), (repeated.Response.HostId, repeated.Response.Pending, repeated.ReplacesEnrolled));
+    }
+
     public void Dispose() => _folder.Dispose();
 }
