@@ -252,13 +252,24 @@ public sealed class ConnectionBudget : IDisposable
 
         private static int NoFile => OperatingSystem.IsLinux() ? 7 : 8; // RLIMIT_NOFILE: 7 on Linux, 8 on macOS and the BSDs
 
-        /// <summary>The descriptors this process has open (Linux: /proc/self/fd; macOS and the BSDs: /dev/fd); null where they cannot be counted.</summary>
+        [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
+        private static extern int StatX(int directory, byte[] path, int flags, uint mask, [Out] byte[] buffer);
+
+        /// <summary>
+        /// The descriptors this process has open (Linux: /proc/self/fd; macOS and the BSDs: /dev/fd); null where they cannot
+        /// be counted. On Linux 6.2 and later the folder's size is the count (one statx call); elsewhere its entries are
+        /// counted, one per descriptor (about 10 ms and a stat of each at 10,000: a tenth of the idle manager's CPU).
+        /// </summary>
         public static int? CountOpen()
         {
             var folder = OperatingSystem.IsLinux() ? "/proc/self/fd" : OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD() ? "/dev/fd" : null;
             if (folder is null)
             {
                 return null;
+            }
+            if (OperatingSystem.IsLinux() && SizeOf(folder) is > 0 and var size)
+            {
+                return (int)size;
             }
             try
             {
@@ -272,6 +283,26 @@ public sealed class ConnectionBudget : IDisposable
                 return Math.Max(0, count - 1); // less the descriptor that reads the folder
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>A path's size by statx (struct statx is the same on every architecture: stx_size at byte 40); null when the call fails.</summary>
+        private static long? SizeOf(string path)
+        {
+            const int currentDirectory = -100; // AT_FDCWD
+            const uint sizeField = 0x200; // STATX_SIZE
+            try
+            {
+                var buffer = new byte[256];
+                if (StatX(currentDirectory, System.Text.Encoding.UTF8.GetBytes(path + "\0"), 0, sizeField, buffer) != 0 || (BitConverter.ToUInt32(buffer, 0) & sizeField) == 0)
+                {
+                    return null;
+                }
+                return BitConverter.ToInt64(buffer, 40);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
             {
                 return null;
             }

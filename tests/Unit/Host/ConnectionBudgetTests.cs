@@ -11,6 +11,30 @@ namespace JP1Dist.Tests.Host;
 public sealed class ConnectionBudgetTests
 {
     [Fact]
+    public void The_count_of_open_descriptors_is_the_process_s_own()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // counted from /proc/self/fd
+        }
+        // 200 more descriptors open: the count (the folder's size by statx on Linux 6.2 and later, else its entries) sees them.
+        var before = ConnectionBudget.FileDescriptors.CountOpen();
+        var files = Enumerable.Range(0, 200).Select(_ => File.OpenHandle("/dev/null")).ToList();
+        try
+        {
+            var during = ConnectionBudget.FileDescriptors.CountOpen();
+            var listed = Directory.GetFileSystemEntries("/proc/self/fd").Length - 1;
+            Assert.NotNull(before);
+            Assert.InRange(during!.Value - before!.Value, 190, 210);
+            Assert.InRange(during.Value, listed - 10, listed + 10);
+        }
+        finally
+        {
+            files.ForEach(f => f.Dispose());
+        }
+    }
+
+    [Fact]
     public void Connections_content_files_and_the_rest_share_the_descriptors_less_the_reserve()
     {
         var inUse = 100; // at the first count: nothing is held yet, so all of it is the rest
