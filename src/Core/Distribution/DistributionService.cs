@@ -24,6 +24,9 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
 {
     private readonly GroupCommit _writes = engine.Writes;
 
+    /// <summary>The reports of a shared commit's batch, recorded together.</summary>
+    private readonly ReportWrites _reports = new(engine);
+
     /// <summary>
     /// How many polls look at the database at once. SQLite's queries run synchronously, so each look holds a thread:
     /// when a dispatch woke 10,000 polls together, all of them looked at once, starved the thread pool, queued on the
@@ -701,49 +704,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         {
             from.Add(to); // progress within the same state
         }
-        var now = engine.Now;
-        var final = to.IsFinal();
-        var message = Truncate(report.Message, 2000);
-        var output = Truncate(report.OutputTail, 8000);
-        var response = await _writes.RunAsync(async db =>
-        {
-            var changed = await TargetCounts.MoveAsync(db, db.Targets.Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId), from, to, s =>
-                {
-                    s.SetProperty(t => t.UpdatedAt, now)
-                     .SetProperty(t => t.BytesTransferred, t => report.BytesTransferred > t.BytesTransferred ? report.BytesTransferred : t.BytesTransferred)
-                     .SetProperty(t => t.SegmentsTransferred, t => report.SegmentsTransferred > t.SegmentsTransferred ? report.SegmentsTransferred : t.SegmentsTransferred)
-                     .SetProperty(t => t.StartedAt, t => t.StartedAt ?? now)
-                     .SetProperty(t => t.ServedByHostId, servedBy);
-                    if (to == TargetStatus.StoredOnRelay)
-                    {
-                        s.SetProperty(t => t.StoredUntil, storedUntil);
-                    }
-                    if (final)
-                    {
-                        s.SetProperty(t => t.CompletedAt, now)
-                         .SetProperty(t => t.ExitCode, report.ExitCode)
-                         .SetProperty(t => t.Message, message)
-                         .SetProperty(t => t.OutputTail, output);
-                    }
-                }, CancellationToken.None);
-            if (changed > 0)
-            {
-                if (to.IsSuccess())
-                {
-                    // Installed software is part of the host's inventory, and policies may look at it: recorded in this
-                    // shared commit, not in a write transaction of its own per success (at 10,000 agents those were two
-                    // thirds of the manager's running time in the job). The batch's writes take no request's token.
-                    await engine.Inventory.RecordInstalledAsync(db, hostId, report.WorkItemId, CancellationToken.None);
-                }
-                return new ReportResponse(true, to.ToString());
-            }
-            var current = await db.Targets.AsNoTracking().Where(t => t.WorkItemId == report.WorkItemId && t.HostId == hostId)
-                .Select(t => (TargetStatus?)t.Status).FirstOrDefaultAsync();
-            return current is null
-                ? throw new DistException("WorkItemNotFound", DistErrorKind.NotFound,
-                    $"Work item {report.WorkItemId} is not current for this host (it was re-executed or removed).", report.WorkItemId)
-                : new ReportResponse(false, current.Value.ToString());
-        });
+        var response = await _writes.RunTogetherAsync(_reports, new ReportWrite(hostId, report.WorkItemId, to, from, engine.Now, report.BytesTransferred,
+            report.SegmentsTransferred, servedBy, storedUntil, report.ExitCode, Truncate(report.Message, 2000), Truncate(report.OutputTail, 8000)));
         if (response.Accepted)
         {
             engine.TargetChanges.Notify();

@@ -108,27 +108,51 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
     /// The same in the caller's transaction: a success report's shared commit (GroupCommit), so that 10,000 successes
     /// are not 10,000 more write transactions of their own. Leaves nothing tracked in the shared context.
     /// </summary>
-    internal async Task RecordInstalledAsync(DistDbContext db, Guid hostId, Guid workItemId, CancellationToken cancellationToken)
+    internal Task RecordInstalledAsync(DistDbContext db, Guid hostId, Guid workItemId, CancellationToken cancellationToken) =>
+        RecordInstalledAsync(db, [(hostId, workItemId)], cancellationToken);
+
+    /// <summary>
+    /// The same for many successes at once (the reports of one shared commit): one query for their packages, one DELETE per
+    /// package name, the new rows in one save, and the policies evaluated once for all the hosts. A later success of the same
+    /// host and package name in <paramref name="installed"/> wins, as it would one at a time.
+    /// </summary>
+    internal async Task RecordInstalledAsync(DistDbContext db, IReadOnlyList<(Guid HostId, Guid WorkItemId)> installed, CancellationToken cancellationToken)
     {
-        var package = await (from t in db.Targets
-                             join j in db.Jobs on t.JobId equals j.Id
-                             join p in db.Packages on j.PackageId equals p.Id
-                             where t.WorkItemId == workItemId && t.HostId == hostId
-                             select new { p.Name, p.NameKey, p.Version }).FirstOrDefaultAsync(cancellationToken);
-        if (package is null)
+        var tickets = installed.Select(i => i.WorkItemId).Distinct().ToList();
+        var packages = (await (from t in db.Targets
+                               join j in db.Jobs on t.JobId equals j.Id
+                               join p in db.Packages on j.PackageId equals p.Id
+                               where tickets.Contains(t.WorkItemId)
+                               select new { t.WorkItemId, t.HostId, p.Name, p.NameKey, p.Version }).ToListAsync(cancellationToken))
+            .ToDictionary(p => (p.HostId, p.WorkItemId));
+        // One JP1Dist row per host and package name: a newer version replaces the older one.
+        var rows = new Dictionary<(Guid HostId, string NameKey), HostSoftwareRow>();
+        foreach (var success in installed)
+        {
+            if (packages.TryGetValue(success, out var package))
+            {
+                rows[(success.HostId, package.NameKey)] = new HostSoftwareRow
+                {
+                    HostId = success.HostId, Name = package.Name, NameKey = package.NameKey, Version = package.Version, Source = JP1DistSource, RecordedAt = engine.Now,
+                };
+            }
+        }
+        if (rows.Count == 0)
         {
             return;
         }
-        // One JP1Dist row per package name: a newer version replaces the older one.
-        await db.HostSoftware.Where(s => s.HostId == hostId && s.NameKey == package.NameKey && s.Source == JP1DistSource).ExecuteDeleteAsync(cancellationToken);
-        var row = new HostSoftwareRow
+        foreach (var byName in rows.Keys.GroupBy(k => k.NameKey, k => k.HostId))
         {
-            HostId = hostId, Name = package.Name, NameKey = package.NameKey, Version = package.Version, Source = JP1DistSource, RecordedAt = engine.Now,
-        };
-        db.HostSoftware.Add(row);
+            var hosts = byName.ToList();
+            await db.HostSoftware.Where(s => s.NameKey == byName.Key && s.Source == JP1DistSource && hosts.Contains(s.HostId)).ExecuteDeleteAsync(cancellationToken);
+        }
+        db.HostSoftware.AddRange(rows.Values);
         await db.SaveChangesAsync(cancellationToken);
-        db.Entry(row).State = EntityState.Detached;
-        await engine.Policies.ApplyAsync(db, [hostId], null, cancellationToken, hostsTalking: true);
+        foreach (var row in rows.Values)
+        {
+            db.Entry(row).State = EntityState.Detached;
+        }
+        await engine.Policies.ApplyAsync(db, rows.Keys.Select(k => k.HostId).Distinct().ToList(), null, cancellationToken, hostsTalking: true);
     }
 
     /// <summary>The inventory of every host whose name matches the pattern.</summary>

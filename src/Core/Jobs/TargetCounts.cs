@@ -7,9 +7,10 @@ namespace JP1Dist.Core.Jobs;
 
 /// <summary>
 /// A job's targets counted by status (JobTargetCounts), kept in the transaction of every change of a target's status so
-/// that Get-DistJob reads the counts instead of counting the targets. <see cref="ApplyAsync"/> is the one place that
-/// changes a count; targets change status through <see cref="MoveAsync"/> (compare-and-set), are created through
-/// <see cref="AddedAsync"/> after their insert and removed through <see cref="RemoveAsync"/>. A job's rows go with it.
+/// that Get-DistJob reads the counts instead of counting the targets. The ApplyAsync overloads are the one place that
+/// changes a count; targets change status through <see cref="MoveAsync"/> (compare-and-set; reports through
+/// <see cref="Distribution.ReportWrites"/>, the same rule for a batch), are created through <see cref="AddedAsync"/> after
+/// their insert and removed through <see cref="RemoveAsync"/>. A job's rows go with it.
 /// </summary>
 /// <remarks>
 /// A change is one UPDATE of the rows of the two statuses concerned (Count + n for the new, Count - n for the old), with n
@@ -43,13 +44,33 @@ public static class TargetCounts
         }
         else
         {
-            var status = (to ?? from)!.Value;
-            var delta = to is null ? -count : count;
-            updated = await db.JobTargetCounts.Where(c => c.JobId == jobId && c.Status == status).ExecuteUpdateAsync(s => s.SetProperty(c => c.Count, c => c.Count + delta), cancellationToken);
+            await AdjustAsync(db, jobId, (to ?? from)!.Value, to is null ? -count : count, cancellationToken);
+            return;
         }
-        if (updated != (from is null || to is null ? 1 : 2))
+        if (updated != 2)
         {
-            throw new InvalidOperationException($"Job {jobId} has no count row for {(from is null || to is null ? to ?? from : $"{from} or {to}")}; its counts cannot be kept.");
+            throw new InvalidOperationException($"Job {jobId} has no count row for {from} or {to}; its counts cannot be kept.");
+        }
+    }
+
+    /// <summary>
+    /// Many changes at once (the reports of a group commit's batch, <see cref="Distribution.ReportWrites"/>): the net change of
+    /// each (job, status), one UPDATE for each that is not 0, in a fixed order (jobs, then statuses) as every writer takes them.
+    /// </summary>
+    public static async Task ApplyAsync(DistDbContext db, IReadOnlyDictionary<(int JobId, TargetStatus Status), int> deltas, CancellationToken cancellationToken)
+    {
+        foreach (var ((jobId, status), delta) in deltas.Where(d => d.Value != 0).OrderBy(d => d.Key.JobId).ThenBy(d => d.Key.Status))
+        {
+            await AdjustAsync(db, jobId, status, delta, cancellationToken);
+        }
+    }
+
+    private static async Task AdjustAsync(DistDbContext db, int jobId, TargetStatus status, int delta, CancellationToken cancellationToken)
+    {
+        if (await db.JobTargetCounts.Where(c => c.JobId == jobId && c.Status == status)
+                .ExecuteUpdateAsync(s => s.SetProperty(c => c.Count, c => c.Count + delta), cancellationToken) != 1)
+        {
+            throw new InvalidOperationException($"Job {jobId} has no count row for {status}; its counts cannot be kept.");
         }
     }
 

@@ -25,7 +25,7 @@ public sealed class GroupCommit
         _queue = new GroupFlush<Pending>(MaxBatch, FlushAsync);
     }
 
-    private sealed record Pending(Func<DistDbContext, Task<object?>> Work, bool Whole, TaskCompletionSource<object?> Done);
+    private sealed record Pending(Func<DistDbContext, Task<object?>>? Work, bool Whole, TaskCompletionSource<object?> Done, BatchWrite? Together = null, object? Item = null);
 
     /// <summary>
     /// Runs <paramref name="work"/> inside a shared write transaction and returns its result once committed. A refused
@@ -39,6 +39,18 @@ public sealed class GroupCommit
     /// changes nothing, and the writes after it in the batch see what it would have changed undone.
     /// </summary>
     public Task<T> RunWholeAsync<T>(Func<DistDbContext, Task<T>> work) => RunAsync(work, whole: true);
+
+    /// <summary>
+    /// Writes <paramref name="item"/> with the other items queued for the same <paramref name="writer"/> in the same batch,
+    /// in one call of <see cref="BatchWrite{TItem, TResult}.WriteAsync"/>: the many reports of a job are a few statements a
+    /// batch, not several each. When that call fails as a whole, each item is written again alone, so only the one at fault fails.
+    /// </summary>
+    public async Task<TResult> RunTogetherAsync<TItem, TResult>(BatchWrite<TItem, TResult> writer, TItem item)
+    {
+        var pending = new Pending(null, false, new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously), writer, item);
+        await _queue.AddAsync(pending);
+        return (TResult)(await pending.Done.Task)!;
+    }
 
     private async Task<T> RunAsync<T>(Func<DistDbContext, Task<T>> work, bool whole)
     {
@@ -56,8 +68,18 @@ public sealed class GroupCommit
             await using var transaction = await db.Database.BeginTransactionAsync();
             // On PostgreSQL an error in a statement aborts the whole transaction; a savepoint per write keeps the
             // others. SQLite goes on after a failed statement, so it needs one only for a write to be undone whole.
+            var written = new HashSet<BatchWrite>(ReferenceEqualityComparer.Instance);
             for (var i = 0; i < batch.Count; i++)
             {
+                if (batch[i].Together is { } writer)
+                {
+                    // Where the writer's first item is: the requests of one batch came at the same time, any order is theirs.
+                    if (written.Add(writer))
+                    {
+                        await WriteTogetherAsync(db, transaction, writer, batch, outcomes);
+                    }
+                    continue;
+                }
                 var savepoint = _database.IsPostgreSql || batch[i].Whole;
                 if (savepoint)
                 {
@@ -67,7 +89,7 @@ public sealed class GroupCommit
                 db.Database.AutoSavepointsEnabled = !savepoint;
                 try
                 {
-                    outcomes[i] = (await batch[i].Work(db), null);
+                    outcomes[i] = (await batch[i].Work!(db), null);
                     if (savepoint)
                     {
                         await transaction.ReleaseSavepointAsync("item");
@@ -107,5 +129,79 @@ public sealed class GroupCommit
                 batch[i].Done.TrySetResult(outcomes[i].Result);
             }
         }
+    }
+
+    /// <summary>
+    /// The items of <paramref name="writer"/> in this batch, in one call inside a savepoint; when the call fails (a statement
+    /// the database refused), it is undone and each item written alone in a savepoint of its own.
+    /// </summary>
+    private static async Task WriteTogetherAsync(DistDbContext db, Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction transaction, BatchWrite writer,
+        IReadOnlyList<Pending> batch, (object? Result, Exception? Error)[] outcomes)
+    {
+        var positions = Enumerable.Range(0, batch.Count).Where(i => ReferenceEquals(batch[i].Together, writer)).ToList();
+        db.Database.AutoSavepointsEnabled = false;
+        await transaction.CreateSavepointAsync("together");
+        try
+        {
+            var results = await writer.WriteBoxedAsync(db, positions.Select(i => batch[i].Item).ToList());
+            await transaction.ReleaseSavepointAsync("together");
+            for (var k = 0; k < positions.Count; k++)
+            {
+                outcomes[positions[k]] = results[k];
+            }
+            return;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            await transaction.RollbackToSavepointAsync("together");
+            await transaction.ReleaseSavepointAsync("together");
+        }
+        finally
+        {
+            db.ChangeTracker.Clear();
+        }
+        foreach (var i in positions)
+        {
+            await transaction.CreateSavepointAsync("item");
+            try
+            {
+                outcomes[i] = (await writer.WriteBoxedAsync(db, [batch[i].Item]))[0];
+                await transaction.ReleaseSavepointAsync("item");
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                await transaction.RollbackToSavepointAsync("item");
+                await transaction.ReleaseSavepointAsync("item");
+                outcomes[i] = (null, e);
+            }
+            db.ChangeTracker.Clear();
+        }
+    }
+}
+
+/// <summary>A write that <see cref="GroupCommit.RunTogetherAsync"/> hands all the items of a batch at once.</summary>
+public abstract class BatchWrite
+{
+    internal abstract Task<IReadOnlyList<(object? Result, Exception? Error)>> WriteBoxedAsync(DistDbContext db, IReadOnlyList<object?> items);
+}
+
+/// <summary>
+/// A write of many items in one go, in the shared transaction: one outcome per item, in their order, either its result or
+/// the exception that refused it. A refused item must have written nothing; an exception thrown instead fails the call, and
+/// the items are then written one at a time.
+/// </summary>
+public abstract class BatchWrite<TItem, TResult> : BatchWrite
+{
+    /// <summary>Writes <paramref name="items"/>; returns one outcome each, in order.</summary>
+    public abstract Task<IReadOnlyList<(TResult? Result, Exception? Error)>> WriteAsync(DistDbContext db, IReadOnlyList<TItem> items);
+
+    internal sealed override async Task<IReadOnlyList<(object? Result, Exception? Error)>> WriteBoxedAsync(DistDbContext db, IReadOnlyList<object?> items)
+    {
+        var results = await WriteAsync(db, items.Select(i => (TItem)i!).ToList());
+        if (results.Count != items.Count)
+        {
+            throw new InvalidOperationException($"{GetType().Name} answered {results.Count} outcomes for {items.Count} items.");
+        }
+        return results.Select(r => ((object?)r.Result, r.Error)).ToList();
     }
 }
