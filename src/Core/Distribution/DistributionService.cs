@@ -256,22 +256,56 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return await ServeAsync(db, hostId, cancellationToken);
     }
 
+    /// <summary>A target served to its host, with what its work item carries.</summary>
+    private sealed class ServedRow
+    {
+        public long Id { get; init; }
+        public Guid WorkItemId { get; init; }
+        public required string Job { get; init; }
+        public int Attempt { get; init; }
+        public int PackageId { get; init; }
+        public required string Name { get; init; }
+        public required string Version { get; init; }
+        public required string ManifestJson { get; init; }
+        public required string ManifestSignature { get; init; }
+        public string? ManifestSigningKey { get; init; }
+        public string? JobSettingsJson { get; init; }
+        public string? JobSettingsSignature { get; init; }
+        public DateTime? SettingsExpiresAt { get; init; }
+        public string? SettingsSigningKey { get; init; }
+    }
+
+    /// <summary>
+    /// The targets a host is served now (<see cref="ServeAsync"/>): compiled once, since every poll the dispatch wakes runs
+    /// it (EF Core otherwise walks and looks up the expression tree each time).
+    /// </summary>
+    private static readonly Func<DistDbContext, Guid, DateTime, IAsyncEnumerable<ServedRow>> ServedQuery = EF.CompileAsyncQuery(
+        (DistDbContext db, Guid hostId, DateTime now) =>
+            from t in db.Targets.AsNoTracking()
+            join j in db.Jobs on t.JobId equals j.Id
+            join p in db.Packages on j.PackageId equals p.Id
+            where t.HostId == hostId && TargetStates.Servable.Contains(t.Status)
+                  && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
+            orderby t.QueuedAt
+            select new ServedRow
+            {
+                Id = t.Id, WorkItemId = t.WorkItemId, Job = j.Name, Attempt = t.Attempt, PackageId = p.Id, Name = p.Name, Version = p.Version,
+                ManifestJson = p.ManifestJson, ManifestSignature = p.ManifestSignature, ManifestSigningKey = p.ManifestSigningKey,
+                JobSettingsJson = t.JobSettingsJson, JobSettingsSignature = t.JobSettingsSignature, SettingsExpiresAt = t.SettingsExpiresAt,
+                SettingsSigningKey = t.SettingsSigningKey,
+            });
+
     /// <summary>
     /// The work items a host is served now, each with its manifest and settings signed by the current key (signed again
     /// when a rotation or half their lifetime calls for it): what a poll answers, and what offline media carry.
     /// </summary>
     internal async Task<IReadOnlyList<WorkItem>> ServeAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken)
     {
-        var now = engine.Now;
-        var rows = await (from t in db.Targets.AsNoTracking()
-                          join j in db.Jobs on t.JobId equals j.Id
-                          join p in db.Packages on j.PackageId equals p.Id
-                          where t.HostId == hostId && TargetStates.Servable.Contains(t.Status)
-                                && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
-                          orderby t.QueuedAt
-                          select new { t.Id, t.WorkItemId, Job = j.Name, t.Attempt, PackageId = p.Id, p.Name, p.Version, p.ManifestJson, p.ManifestSignature, p.ManifestSigningKey,
-                              t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt, t.SettingsSigningKey })
-            .ToListAsync(cancellationToken);
+        var rows = new List<ServedRow>();
+        await foreach (var row in ServedQuery(db, hostId, engine.Now).WithCancellation(cancellationToken))
+        {
+            rows.Add(row);
+        }
         if (rows.Count == 0)
         {
             return []; // most looks: no key needed (reading it is a query of its own)
@@ -500,8 +534,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// <para>
     /// A look holds one database connection, opened once, and an idle host's look is two queries: its targets that are open
     /// or may be retried (<see cref="LookAsync"/>), and its power orders. The work itself is read only when a target is in a
-    /// servable state, the due retries are queued only at the poll's first look (as the host connects), and a target served
-    /// in the answer is listed in <see cref="WorkResponse.Open"/> by a read after the items.
+    /// servable state (by a compiled query), the due retries are queued only at the poll's first look (as the host connects),
+    /// and a target served in the answer is listed in <see cref="WorkResponse.Open"/> with those the look found open.
     /// </para>
     /// </remarks>
     public Task<WorkResponse> WaitForWorkAsync(Guid hostId, TimeSpan wait, CancellationToken cancellationToken)
@@ -538,7 +572,9 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     IReadOnlyList<Guid> open = look.Open;
                     if (look.MayServe && (items = await ServeAsync(db, hostId, ct)).Count > 0)
                     {
-                        open = await OpenAsync(db, hostId, ct); // after the items: one dispatched meanwhile is listed too
+                        // An item served is open, also one dispatched since the look; one that ended since is withdrawn by
+                        // the next poll, which comes at once after an answer with work.
+                        open = [.. look.Open.Union(items.Select(i => i.WorkItemId))];
                     }
                     var power = await PowerOrdersAsync(db, hostId, ct);
                     // A retry due now is queued by the next poll's first look (as the host connects): that poll must look.

@@ -6,14 +6,16 @@ namespace JP1Dist.Server.Serving;
 /// <summary>
 /// Runs a result with the response body counted as it is written, so a metric adds the bytes that went out, not the
 /// length the response announced: a transfer the client cut short counts only what was written before the cut (at most
-/// what the server's output buffer held beyond what reached the client).
+/// what the server's output buffer held beyond what reached the client). Once the connection is gone, Kestrel takes writes
+/// and drops them: those are not counted (the request's abort token says so), or a cut transfer whose rest is copied from
+/// the page cache fast enough counted as whole.
 /// </summary>
 internal static class CountedResponseBody
 {
     public static async Task ExecuteAsync(HttpContext context, IResult result, Action<long> written)
     {
         var original = context.Features.Get<IHttpResponseBodyFeature>()!;
-        var counted = new StreamResponseBodyFeature(new CountingStream(original.Stream, written), original);
+        var counted = new StreamResponseBodyFeature(new CountingStream(original.Stream, written, context.RequestAborted), original);
         context.Features.Set<IHttpResponseBodyFeature>(counted);
         try
         {
@@ -26,8 +28,8 @@ internal static class CountedResponseBody
         }
     }
 
-    /// <summary>A write-only stream that reports each write's length once the inner stream has taken it.</summary>
-    private sealed class CountingStream(Stream inner, Action<long> written) : Stream
+    /// <summary>A write-only stream that reports each write's length once the inner stream has taken it while the connection lasts.</summary>
+    private sealed class CountingStream(Stream inner, Action<long> written, CancellationToken aborted) : Stream
     {
         public override bool CanRead => false;
         public override bool CanSeek => false;
@@ -38,13 +40,21 @@ internal static class CountedResponseBody
         public override void Write(byte[] buffer, int offset, int count)
         {
             inner.Write(buffer, offset, count);
-            written(count);
+            Taken(count);
         }
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             await inner.WriteAsync(buffer, cancellationToken);
-            written(buffer.Length);
+            Taken(buffer.Length);
+        }
+
+        private void Taken(long count)
+        {
+            if (!aborted.IsCancellationRequested)
+            {
+                written(count);
+            }
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
