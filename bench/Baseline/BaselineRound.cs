@@ -125,6 +125,7 @@ public static class BaselineRound
         private int _succeeded;
         private int _failed;
         private int _threadPoolThreadsMax;
+        private ClientResources? _clients;
         private ServerLogSummary? _serverLog;
         private ManagerResources? _resources;
         private string? _loadAverage;
@@ -225,6 +226,7 @@ public static class BaselineRound
             _loadAverage = LoadAverage();
             progress.WriteLine($"[{agentCount}] executing job {jobName} for {agentCount} long-polling agents (load average {_loadAverage ?? "?"})");
             var jobFrom = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
+            var clientsJobFrom = ClientCpuSeconds();
             var serverJobFrom = ReadServer();
             _databaseLogAtJob = postgres is not null ? ServerLog.LengthOf(postgres.LogPath) : null;
             var startedAt = engine.Now;
@@ -234,6 +236,8 @@ public static class BaselineRound
             // Each client process answers once all its agents have reported Succeeded (or at the first that failed).
             var finished = await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Finish), cancellationToken);
             var jobTo = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
+            var clientsJobTo = ClientCpuSeconds();
+            var jobSeconds = jobClock.Elapsed.TotalSeconds;
             var serverJobTo = ReadServer();
             _databaseLogAtJobEnd = postgres is not null ? ServerLog.LengthOf(postgres.LogPath) : null;
             while ((await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName, Statuses: Unfinished), cancellationToken)).Count > 0)
@@ -277,12 +281,23 @@ public static class BaselineRound
 
             // The floor: the same number of trivial requests from the same client processes, on their connections.
             _referenceRequests = _requests.CountAll();
+            var clientsReferenceFrom = ClientCpuSeconds();
             var pings = await _fleet.SendAsync(i => new ClientCommand(ClientCommands.Ping, Parallelism: share,
                 Count: _referenceRequests / processes + (i < _referenceRequests % processes ? 1 : 0)), cancellationToken);
             _referenceSeconds = Round(pings.Max(p => p.Seconds!.Value));
             _threadPoolThreadsMax = pings.Max(p => p.ThreadPoolThreadsMax);
             progress.WriteLine($"[{agentCount}] ping reference: {_referenceRequests} requests in {_referenceSeconds:0.000} s");
+            if (clientsJobFrom is { } cf && clientsJobTo is { } ct && clientsReferenceFrom is { } rf && ClientCpuSeconds() is { } rt)
+            {
+                _clients = new ClientResources(Round(ct - cf, 2), Round((ct - cf) / jobSeconds * 100, 1), Round(rt - rf, 2));
+                progress.WriteLine($"[{agentCount}] client processes (the simulated agents): {_clients.JobCpuSeconds:0.00} CPU s during the job "
+                    + $"({_clients.JobCpuPercentOfOneCore:0} % of one core), {_clients.ReferenceCpuSeconds:0.00} CPU s during the ping reference");
+            }
         }
+
+        /// <summary>The CPU seconds of the client processes together; null where there is no /proc.</summary>
+        private double? ClientCpuSeconds() =>
+            ManagerProbe.Available && _fleet is not null ? _fleet.ProcessIds.Sum(id => ManagerProbe.Read(id).CpuSeconds) : null;
 
         /// <summary>The PostgreSQL server's processes now; null on SQLite or where there is no /proc.</summary>
         private ClusterSample? ReadServer() => postgres is not null && ManagerProbe.Available ? PostgresProbe.Read(postgres.DataDirectory) : null;
@@ -372,7 +387,8 @@ public static class BaselineRound
                 TargetCheck.From(ratio, _registration, _resources),
                 _databaseServer,
                 _databaseServerLog,
-                _databaseServerLogDuringJob);
+                _databaseServerLogDuringJob,
+                _clients);
         }
     }
 

@@ -58,7 +58,15 @@ public sealed record RoundResult(
     TargetCheck? Targets = null,
     DatabaseServerResources? DatabaseServer = null,
     ServerLogSummary? DatabaseServerLog = null,
-    ServerLogSummary? DatabaseServerLogDuringJob = null);
+    ServerLogSummary? DatabaseServerLogDuringJob = null,
+    ClientResources? Clients = null);
+
+/// <summary>
+/// The client processes that hold the simulated agents, from /proc: their CPU during the job and during the ping reference.
+/// They share the machine's cores with the manager, so a job's seconds are theirs too; on a real network each agent runs on
+/// its own computer.
+/// </summary>
+public sealed record ClientResources(double JobCpuSeconds, double JobCpuPercentOfOneCore, double ReferenceCpuSeconds);
 
 /// <summary>
 /// The manager process from /proc: CPU and memory with every agent connected and idle in its long poll (over a window of
