@@ -65,15 +65,15 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
                     throw new InvalidOperationException($"The target of work item {item.WorkItemId} kept changing while its report was recorded.");
                 }
                 // Another writer changed it since the read: decide from what it is now.
-                var now = await db.Targets.AsNoTracking().Where(t => t.Id == target.Id && t.WorkItemId == item.WorkItemId)
+                var current = await db.Targets.AsNoTracking().Where(t => t.Id == target.Id && t.WorkItemId == item.WorkItemId)
                     .Select(t => (TargetStatus?)t.Status).FirstOrDefaultAsync();
-                if (now is null)
+                if (current is null)
                 {
                     targets.Remove(item.WorkItemId);
                     target = null;
                     break;
                 }
-                target.Status = now.Value;
+                target.Status = current.Value;
             }
             if (target is null || target.HostId != item.HostId)
             {

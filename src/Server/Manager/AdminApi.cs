@@ -263,8 +263,7 @@ public static class AdminApi
             using var file = budget.TryOpenFile();
             if (file is null)
             {
-                c.Response.Headers.RetryAfter = "5";
-                return AgentApi.Problem(503, AgentApi.ContentBusyId, "The manager has too few files and sockets free to open content now; try again later.");
+                return AgentApi.RetryLater(c, AgentApi.ContentBusyId, "The manager has too few files and sockets free to open content now; try again later.");
             }
             await Results.Stream(await Services(c).Offline.OpenContentAsync(id, sha256, c.RequestAborted), "application/octet-stream").ExecuteAsync(c);
             return Results.Empty;

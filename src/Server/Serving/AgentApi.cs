@@ -117,8 +117,7 @@ public static class AgentApi
             using var file = budget.TryOpenFile();
             if (file is null)
             {
-                context.Response.Headers.RetryAfter = "5";
-                return Problem(503, ContentBusyId, "This node has too few files and sockets free to open content now; try again later (the transfer resumes).");
+                return RetryLater(context, ContentBusyId, "This node has too few files and sockets free to open content now; try again later (the transfer resumes).");
             }
             if (await node.GetContentPathAsync(sha256, context.RequestAborted) is not { } path)
             {
@@ -290,8 +289,7 @@ public static class AgentApi
             // The database cannot do it now (no connection left, busy, refusing more): the client is not at fault and comes
             // back after its back-off; one line now and then, not a stack trace per request.
             context.RequestServices.GetRequiredService<DatabaseBusy>().Refused(context.Request.Path.Value, e);
-            context.Response.Headers.RetryAfter = "5";
-            await Problem(503, DatabaseBusy.ErrorId, "This node's database cannot do what the request needs now; try again later.").ExecuteAsync(context);
+            await RetryLater(context, DatabaseBusy.ErrorId, "This node's database cannot do what the request needs now; try again later.").ExecuteAsync(context);
         }
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {
@@ -366,6 +364,16 @@ public static class AgentApi
             ["kind"] = e.Kind.ToString(),
             ["target"] = e.Target is null ? null : Convert.ToString(e.Target, System.Globalization.CultureInfo.InvariantCulture),
         });
+
+    /// <summary>
+    /// A 503 for something this node is short of now (descriptors for content, its database): the problem with its error
+    /// id, and Retry-After so that the client comes back after a few seconds (agents and relays back off with jitter beside it).
+    /// </summary>
+    public static IResult RetryLater(HttpContext context, string errorId, string detail)
+    {
+        context.Response.Headers.RetryAfter = "5";
+        return Problem(503, errorId, detail);
+    }
 
     /// <summary>A problem-details result with a stable error id, and the field it concerns when one is known.</summary>
     public static IResult Problem(int status, string errorId, string detail, string? field = null)
