@@ -7,8 +7,9 @@ namespace JP1Dist.Server.Serving;
 /// Runs a result with the response body counted as it is written, so a metric adds the bytes that went out, not the
 /// length the response announced: a transfer the client cut short counts only what was written before the cut (at most
 /// what the server's output buffer held beyond what reached the client). Once the connection is gone, Kestrel takes writes
-/// and drops them: those are not counted (the request's abort token says so), or a cut transfer whose rest is copied from
-/// the page cache fast enough counted as whole.
+/// and drops them: a write begun after the request's abort token fired is not counted, or a cut transfer whose rest is
+/// copied from the page cache fast enough counted as whole. (A write begun before counts even when the abort comes while it
+/// waits: the client of a whole transfer closes only after the last write went out.)
 /// </summary>
 internal static class CountedResponseBody
 {
@@ -28,7 +29,7 @@ internal static class CountedResponseBody
         }
     }
 
-    /// <summary>A write-only stream that reports each write's length once the inner stream has taken it while the connection lasts.</summary>
+    /// <summary>A write-only stream that reports each write's length once the inner stream has taken it, for writes begun while the connection lasted.</summary>
     private sealed class CountingStream(Stream inner, Action<long> written, CancellationToken aborted) : Stream
     {
         public override bool CanRead => false;
@@ -39,21 +40,21 @@ internal static class CountedResponseBody
 
         public override void Write(byte[] buffer, int offset, int count)
         {
+            var gone = aborted.IsCancellationRequested;
             inner.Write(buffer, offset, count);
-            Taken(count);
+            if (!gone)
+            {
+                written(count);
+            }
         }
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            var gone = aborted.IsCancellationRequested;
             await inner.WriteAsync(buffer, cancellationToken);
-            Taken(buffer.Length);
-        }
-
-        private void Taken(long count)
-        {
-            if (!aborted.IsCancellationRequested)
+            if (!gone)
             {
-                written(count);
+                written(buffer.Length);
             }
         }
 
