@@ -377,8 +377,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// The automatic-retry rule: failed targets of jobs with a retry limit, with attempts left; each is due once it failed
     /// <see cref="RetryDelay"/> ago (<see cref="RetryCutoff"/>).
     /// </summary>
-    private static IQueryable<TargetRow> RetryCandidates(DistDbContext db) =>
-        db.Targets.Where(t => t.Status == TargetStatus.Failed && db.Jobs.Any(j => j.Id == t.JobId && j.RetryLimit >= t.Attempt));
+    private static readonly QueryRule<DistDbContext, IQueryable<TargetRow>> RetryCandidates = new(db =>
+        db.Targets.Where(t => t.Status == TargetStatus.Failed && db.Jobs.Any(j => j.Id == t.JobId && j.RetryLimit >= t.Attempt)));
 
     /// <summary>A retry candidate that failed at or before this time is due now.</summary>
     private DateTime RetryCutoff() => engine.Now - RetryDelay;
@@ -392,7 +392,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     {
         var now = engine.Now;
         var cutoff = RetryCutoff();
-        var due = await (from t in RetryCandidates(db).AsNoTracking()
+        var due = await (from t in RetryCandidates.Apply(db).AsNoTracking()
                          join j in db.Jobs on t.JobId equals j.Id
                          join p in db.Packages on j.PackageId equals p.Id
                          where hostIds.Contains(t.HostId) && t.CompletedAt <= cutoff
@@ -615,10 +615,11 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     private async Task<HostLook> LookAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken)
     {
         var cutoff = RetryCutoff();
-        var rows = await db.Targets.AsNoTracking().Where(t => t.HostId == hostId && !Hosts.HostService.FinalStatuses.Contains(t.Status))
-            .Select(t => new { t.WorkItemId, t.Status, t.CompletedAt })
-            .Concat(RetryCandidates(db).Where(t => t.HostId == hostId).Select(t => new { t.WorkItemId, t.Status, t.CompletedAt }))
-            .ToListAsync(cancellationToken);
+        var rows = new List<LookRow>();
+        await foreach (var row in LookQuery(db, hostId).WithCancellation(cancellationToken))
+        {
+            rows.Add(row);
+        }
         if (rows.Count == 0)
         {
             return new HostLook([], false, false, false);
@@ -628,6 +629,25 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return new HostLook(open, rows.Any(r => TargetStates.Servable.Contains(r.Status)),
             retries.Any(r => r.CompletedAt <= cutoff), retries.Any(r => !(r.CompletedAt <= cutoff)));
     }
+
+    /// <summary>A row of <see cref="LookQuery"/>.</summary>
+    private sealed class LookRow
+    {
+        public Guid WorkItemId { get; init; }
+        public TargetStatus Status { get; init; }
+        public DateTime? CompletedAt { get; init; }
+    }
+
+    /// <summary>
+    /// A look's query, compiled (every woken poll makes one): the host's open targets, and its retry candidates by the
+    /// same rule <see cref="RetryFailedAsync"/> takes them by.
+    /// </summary>
+    private static readonly Func<DistDbContext, Guid, IAsyncEnumerable<LookRow>> LookQuery = EF.CompileAsyncQuery(QueryRule.Inline(
+        (DistDbContext db, Guid hostId) =>
+            db.Targets.AsNoTracking().Where(t => t.HostId == hostId && !Hosts.HostService.FinalStatuses.Contains(t.Status))
+                .Select(t => new LookRow { WorkItemId = t.WorkItemId, Status = t.Status, CompletedAt = t.CompletedAt })
+                .Concat(RetryCandidates.Apply(db).AsNoTracking().Where(t => t.HostId == hostId)
+                    .Select(t => new LookRow { WorkItemId = t.WorkItemId, Status = t.Status, CompletedAt = t.CompletedAt }))));
 
     /// <summary>
     /// The work items of a host whose targets are in no final state (<see cref="WorkResponse.Open"/>): read after the items,
@@ -652,10 +672,19 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
 
     private async Task<IReadOnlyList<SignedPowerOrder>?> PowerOrdersAsync(DistDbContext db, Guid hostId, CancellationToken cancellationToken)
     {
-        var orders = await Hosts.HostPower.Open(db, engine.Now).Where(p => p.HostId == hostId).OrderBy(p => p.RequestedAt)
-            .Select(p => new SignedPowerOrder(p.OrderJson, p.Signature)).ToListAsync(cancellationToken);
-        return orders.Count > 0 ? orders : null;
+        List<SignedPowerOrder>? orders = null;
+        await foreach (var order in PowerOrdersQuery(db, hostId, engine.Now).WithCancellation(cancellationToken))
+        {
+            (orders ??= []).Add(order);
+        }
+        return orders;
     }
+
+    /// <summary>A host's open power orders (<see cref="Hosts.HostPower.Open"/>), compiled: every look reads them.</summary>
+    private static readonly Func<DistDbContext, Guid, DateTime, IAsyncEnumerable<SignedPowerOrder>> PowerOrdersQuery = EF.CompileAsyncQuery(QueryRule.Inline(
+        (DistDbContext db, Guid hostId, DateTime now) =>
+            Hosts.HostPower.Open.Apply(db, now).Where(p => p.HostId == hostId).OrderBy(p => p.RequestedAt)
+                .Select(p => new SignedPowerOrder(p.OrderJson, p.Signature))));
 
     /// <summary>
     /// The work of every host below a relay, for the relay to serve: what <see cref="GetWorkAsync"/> serves each host,
@@ -678,7 +707,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         {
             return RelayPoll.Snapshot([], new Dictionary<string, SignedManifest>(), engine.SigningKeys.Announcements(), revoked, wakeOrders);
         }
-        var powerOrders = await Hosts.HostPower.Open(db, wakeNow).Where(p => hostIds.Contains(p.HostId)).OrderBy(p => p.RequestedAt)
+        var powerOrders = await Hosts.HostPower.Open.Apply(db, wakeNow).Where(p => hostIds.Contains(p.HostId)).OrderBy(p => p.RequestedAt)
             .Select(p => new SignedPowerOrder(p.OrderJson, p.Signature)).ToListAsync(cancellationToken);
         await RetryFailedAsync(db, hostIds, cancellationToken);
         var now = engine.Now;

@@ -48,8 +48,8 @@ public static class HostPower
     }
 
     /// <summary>The orders each agent is to find with its work: not yet taken, not expired.</summary>
-    public static IQueryable<PowerOrderRow> Open(DistDbContext db, DateTime now) =>
-        db.PowerOrders.AsNoTracking().Where(p => p.State == PowerOrderState.Requested && p.ExpiresAt > now);
+    internal static readonly QueryRule<DistDbContext, DateTime, IQueryable<PowerOrderRow>> Open = new((db, now) =>
+        db.PowerOrders.AsNoTracking().Where(p => p.State == PowerOrderState.Requested && p.ExpiresAt > now));
 
     /// <summary>
     /// The newest power order of each host, as Get-DistHost's PowerStatus shows it: a shutdown order (Stop-DistHost), or

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 
 namespace JP1Dist.Core.Storage;
 
@@ -15,8 +16,12 @@ public sealed class DistDatabase
     public const int BusyTimeoutSeconds = 30;
 
     private static readonly ConcurrentDictionary<string, Lazy<bool>> Migrated = new(StringComparer.Ordinal);
-    private readonly DbContextOptions<DistDbContext>? _sqlite;
-    private readonly DbContextOptions<PostgresDistDbContext>? _postgres;
+    // Contexts come from a pool: a new context builds its own service scope and, on its first open, registers EF Core's
+    // SQLite functions on the connection; on the manager's hot paths (a look, a report, a content request) that was
+    // about as much CPU as the queries themselves. A returned context is reset (tracking, transaction, connection,
+    // AutoSavepointsEnabled), so a lease starts as a new context would.
+    private readonly PooledDbContextFactory<DistDbContext>? _sqlite;
+    private readonly PooledDbContextFactory<PostgresDistDbContext>? _postgres;
 
     /// <param name="folder">The data folder: the SQLite file, and the record of another database.</param>
     /// <param name="settings">The database; when not given, the one <see cref="DatabaseSettings.Resolve"/> finds for the folder.</param>
@@ -27,16 +32,16 @@ public sealed class DistDatabase
         ConnectionString = Settings.ConnectionString;
         if (Settings.Provider == DatabaseProvider.PostgreSql)
         {
-            _postgres = new DbContextOptionsBuilder<PostgresDistDbContext>()
+            _postgres = new PooledDbContextFactory<PostgresDistDbContext>(new DbContextOptionsBuilder<PostgresDistDbContext>()
                 .UseNpgsql(ConnectionString)
-                .Options;
+                .Options);
         }
         else
         {
-            _sqlite = new DbContextOptionsBuilder<DistDbContext>()
+            _sqlite = new PooledDbContextFactory<DistDbContext>(new DbContextOptionsBuilder<DistDbContext>()
                 .UseSqlite(ConnectionString)
                 .AddInterceptors(new BusyTimeoutInterceptor())
-                .Options;
+                .Options);
         }
     }
 
@@ -68,7 +73,7 @@ public sealed class DistDatabase
         return NewContext();
     }
 
-    private DistDbContext NewContext() => _postgres is not null ? new PostgresDistDbContext(_postgres) : new DistDbContext(_sqlite!);
+    private DistDbContext NewContext() => _postgres is not null ? _postgres.CreateDbContext() : _sqlite!.CreateDbContext();
 
     /// <summary>
     /// Applies pending migrations once per process and database, and on SQLite turns WAL on (a property of the file).
