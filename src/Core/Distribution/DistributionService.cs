@@ -822,16 +822,35 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         }
     }
 
-    /// <summary>Notes that a host was seen, in the same commits as the reports; callers throttle it.</summary>
-    public Task TouchHostAsync(Guid hostId) => TouchHostAsync(hostId, engine.Now);
-
-    /// <summary>Notes that a host was seen at <paramref name="seenAt"/> (by a relay); never moves the time back, nor past now.</summary>
-    public Task TouchHostAsync(Guid hostId, DateTime seenAt)
+    /// <summary>
+    /// Writes hosts' last-seen times, all in one shared write: the manager notes them as requests come and writes them
+    /// together once a second (<c>Server/Manager/LastSeenRecorder</c>). A time never moves back, nor past now (a relay
+    /// names when it saw its clients), and is kept to the second, so the hosts seen in the same second are one statement
+    /// (a statement for each host cost about 0.1 ms of CPU, a shared write for each about 0.5 ms). The number of hosts written.
+    /// </summary>
+    public Task<int> RecordLastSeenAsync(IReadOnlyCollection<KeyValuePair<Guid, DateTime>> seen, CancellationToken cancellationToken)
     {
         var now = engine.Now;
-        var seen = seenAt.ToUniversalTime() > now ? now : seenAt.ToUniversalTime();
-        return _writes.RunAsync(db => db.Hosts.Where(h => h.Id == hostId && h.LastSeen < seen).ExecuteUpdateAsync(s => s.SetProperty(h => h.LastSeen, seen)));
+        var bySecond = seen
+            .Select(s => (HostId: s.Key, At: ToSecond(s.Value.ToUniversalTime() > now ? now : s.Value.ToUniversalTime())))
+            .GroupBy(s => s.At, s => s.HostId)
+            .SelectMany(g => g.Chunk(LastSeenChunk).Select(ids => (At: g.Key, Ids: ids)))
+            .ToList();
+        return _writes.RunAsync(async db =>
+        {
+            var written = 0;
+            foreach (var (at, ids) in bySecond)
+            {
+                written += await db.Hosts.Where(h => ids.Contains(h.Id) && h.LastSeen < at).ExecuteUpdateAsync(s => s.SetProperty(h => h.LastSeen, at), cancellationToken);
+            }
+            return written;
+        });
+
+        static DateTime ToSecond(DateTime t) => new(t.Ticks - t.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
     }
+
+    /// <summary>The most hosts one last-seen statement names.</summary>
+    private const int LastSeenChunk = 500;
 
     /// <summary>
     /// Announces (or refreshes) this manager in the database, with the pin of the certificate it serves HTTPS with (null

@@ -55,6 +55,8 @@ public static class ManagerHost
         // The engine's own: what an offline result imported through the admin API reports, agents' polls wait on.
         builder.Services.AddSingleton(engine.Signals);
         builder.Services.AddSingleton(engine.Distribution);
+        builder.Services.AddSingleton<LastSeenRecorder>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LastSeenRecorder>());
         builder.Services.AddSingleton<ManagerNode>();
         builder.Services.AddSingleton<IHigherSystemNode>(sp => sp.GetRequiredService<ManagerNode>());
         builder.Services.AddSingleton<IntentSweeper>();

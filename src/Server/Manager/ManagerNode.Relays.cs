@@ -44,7 +44,7 @@ public sealed partial class ManagerNode
             }
             if (entry.SeenAt is { } seen)
             {
-                await distribution.TouchHostAsync(entry.HostId, seen);
+                lastSeen.Note(entry.HostId, seen);
             }
             return new RelayBatchResult(entry.Seq);
         }, cancellationToken);

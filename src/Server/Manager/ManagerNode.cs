@@ -13,7 +13,7 @@ namespace JP1Dist.Server.Manager;
 
 /// <summary>The manager as a higher system: everything is decided here, from the database and the content store.</summary>
 public sealed partial class ManagerNode(DistEngine engine, DistributionService distribution, HostSignals signals, CredentialWatch credentials,
-    ILogger<ManagerNode> logger) : IHigherSystemNode
+    LastSeenRecorder lastSeen, ILogger<ManagerNode> logger) : IHigherSystemNode
 {
     public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, Guid? parentHostId, CancellationToken cancellationToken)
     {
@@ -64,7 +64,11 @@ public sealed partial class ManagerNode(DistEngine engine, DistributionService d
     public Task<ReportResponse> ReportAsync(Guid hostId, ReportRequest report, CancellationToken cancellationToken) =>
         distribution.ReportAsync(hostId, report, cancellationToken);
 
-    public Task TouchAsync(Guid hostId) => distribution.TouchHostAsync(hostId);
+    public Task TouchAsync(Guid hostId)
+    {
+        lastSeen.Note(hostId, engine.Now);
+        return Task.CompletedTask;
+    }
 
     public Task<string?> GetContentPathAsync(string sha256, CancellationToken cancellationToken) =>
         Task.FromResult(engine.Content.Contains(sha256) ? engine.Content.PathOf(sha256) : null);
