@@ -215,7 +215,8 @@ public static class BaselineRound
                 await Task.Delay(options.IdleWindow, cancellationToken);
                 idleTo = ManagerProbe.Read(managerId);
                 serverIdleTo = ReadServer();
-                progress.WriteLine($"[{agentCount}] idle manager: {ProcessSample.CpuPercent(idleFrom, idleTo):0.00} % of one core, RSS {idleTo.RssKib / 1024.0:0} MB, "
+                progress.WriteLine($"[{agentCount}] idle manager: {ProcessSample.CpuPercent(idleFrom, idleTo):0.00} % of one core "
+                    + $"({ProcessSample.KernelCpuPercent(idleFrom, idleTo):0.00} in the kernel), RSS {idleTo.RssKib / 1024.0:0} MB, "
                     + $"{idleTo.Threads} threads, {idleTo.FileDescriptors} open descriptors"
                     + (serverIdleTo is not null ? $"; PostgreSQL {ClusterSample.CpuPercent(serverIdleFrom!, serverIdleTo):0.00} % of one core, "
                         + $"Pss {serverIdleTo.PssKib / 1024.0:0} MB in {serverIdleTo.Processes} processes" : ""));
@@ -263,7 +264,8 @@ public static class BaselineRound
                     Round(idleTo.CpuSeconds - idleFrom.CpuSeconds, 2), Round(ProcessSample.CpuPercent(idleFrom, idleTo), 2),
                     Round(idleTo.RssKib / 1024.0, 1), idleTo.Threads, idleTo.FileDescriptors,
                     Round(jobCpu, 2), Round(ProcessSample.CpuPercent(jobFrom, jobTo), 1), Round(jobTo.PeakRssKib / 1024.0, 1),
-                    registrationCpu is { } registrationSeconds ? Round(registrationSeconds, 2) : null);
+                    registrationCpu is { } registrationSeconds ? Round(registrationSeconds, 2) : null,
+                    Round(ProcessSample.KernelCpuPercent(idleFrom, idleTo), 2));
                 progress.WriteLine($"[{agentCount}] manager during the job: {jobCpu:0.00} CPU s ({_resources.JobCpuPercentOfOneCore:0} % of one core), peak RSS {_resources.PeakRssMB:0} MB");
             }
             if (serverRegistrationFrom is not null && serverRegistrationTo is not null && serverIdleFrom is not null && serverIdleTo is not null

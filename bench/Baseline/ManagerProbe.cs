@@ -3,12 +3,19 @@ using System.Runtime.InteropServices;
 
 namespace JP1Dist.Bench.Baseline;
 
-/// <summary>One reading of a process from /proc (Linux): CPU time used so far, resident memory now and at its peak, threads and open descriptors.</summary>
-public sealed record ProcessSample(DateTime At, double CpuSeconds, long RssKib, long PeakRssKib, int Threads, int FileDescriptors)
+/// <summary>
+/// One reading of a process from /proc (Linux): CPU time used so far (and the part of it in the kernel: system calls,
+/// the network stack), resident memory now and at its peak, threads and open descriptors.
+/// </summary>
+public sealed record ProcessSample(DateTime At, double CpuSeconds, long RssKib, long PeakRssKib, int Threads, int FileDescriptors, double KernelCpuSeconds = 0)
 {
     /// <summary>The CPU used between two readings, in percent of one core.</summary>
     public static double CpuPercent(ProcessSample from, ProcessSample to) =>
         (to.CpuSeconds - from.CpuSeconds) / (to.At - from.At).TotalSeconds * 100;
+
+    /// <summary>The part of <see cref="CpuPercent"/> spent in the kernel.</summary>
+    public static double KernelCpuPercent(ProcessSample from, ProcessSample to) =>
+        (to.KernelCpuSeconds - from.KernelCpuSeconds) / (to.At - from.At).TotalSeconds * 100;
 }
 
 /// <summary>Reads /proc/PID/stat (utime + stime) and /proc/PID/status (VmRSS, VmHWM, Threads) of another process.</summary>
@@ -31,6 +38,7 @@ public static class ManagerProbe
         var at = DateTime.UtcNow;
         var stat = Stat(processId);
         var ticks = stat.Field(14) + stat.Field(15); // utime, stime
+        var kernelTicks = stat.Field(15);
         long rss = 0, peak = 0;
         var threads = 0;
         foreach (var line in File.ReadLines($"/proc/{processId}/status"))
@@ -49,7 +57,7 @@ public static class ManagerProbe
             }
         }
         var descriptors = Directory.EnumerateFileSystemEntries($"/proc/{processId}/fd").Count();
-        return new ProcessSample(at, ticks / TicksPerSecond, rss, peak, threads, descriptors);
+        return new ProcessSample(at, ticks / TicksPerSecond, rss, peak, threads, descriptors, kernelTicks / TicksPerSecond);
     }
 
     /// <summary>/proc/PID/stat of a process; throws an IOException when it is gone.</summary>

@@ -84,7 +84,8 @@ public sealed record ManagerResources(
     double? JobCpuSeconds,
     double? JobCpuPercentOfOneCore,
     double? PeakRssMB,
-    double? RegistrationCpuSeconds = null);
+    double? RegistrationCpuSeconds = null,
+    double? IdleKernelCpuPercentOfOneCore = null);
 
 /// <summary>
 /// The PostgreSQL server's processes (read by PostgresProbe), which the manager's figures leave out: CPU while the
