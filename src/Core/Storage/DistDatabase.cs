@@ -16,9 +16,9 @@ public sealed class DistDatabase
     public const int BusyTimeoutSeconds = 30;
 
     private static readonly ConcurrentDictionary<string, Lazy<bool>> Migrated = new(StringComparer.Ordinal);
-    // Contexts come from a pool: a new context builds its own service scope and, on its first open, registers EF Core's
-    // SQLite functions on the connection; on the manager's hot paths (a look, a report, a content request) that was
-    // about as much CPU as the queries themselves. A returned context is reset (tracking, transaction, connection,
+    // Contexts come from a pool: a new context builds its own service scope and resolves its services on first use; on
+    // the manager's hot paths (a look, a report, a content request) that was about as much CPU as the queries themselves.
+    // (EF Core still registers its SQLite functions on every open, pooled or not.) A returned context is reset (tracking, transaction, connection,
     // AutoSavepointsEnabled), so a lease starts as a new context would.
     private readonly PooledDbContextFactory<DistDbContext>? _sqlite;
     private readonly PooledDbContextFactory<PostgresDistDbContext>? _postgres;
