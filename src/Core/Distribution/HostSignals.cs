@@ -117,8 +117,8 @@ public sealed class HostSignals
     }
 
     /// <summary>
-    /// A task that completes when <see cref="Notify"/> names the host (true), when <paramref name="timeout"/> has passed (never
-    /// for <see cref="Timeout.InfiniteTimeSpan"/>) or when <paramref name="cancellationToken"/> is canceled (false), and never
+    /// A task that completes when <see cref="Notify"/> names the host (true), when <paramref name="timeout"/> has passed (at most
+    /// a tenth of a second later; never for <see cref="Timeout.InfiniteTimeSpan"/>) or when <paramref name="cancellationToken"/> is canceled (false), and never
     /// faults; one waiter per host is shared.
     /// </summary>
     /// <remarks>
@@ -133,10 +133,23 @@ public sealed class HostSignals
         {
             return waiter.Task.IsCompleted;
         }
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var signalled = await Task.WhenAny(waiter.Task, Task.Delay(timeout, stop.Token)) == waiter.Task;
-        await stop.CancelAsync(); // the signal came first: end the delay's timer now
-        return signalled;
+        // The end of the wait shares a timer with every other wait (CoarseDeadlines), not one of its own.
+        var ended = timeout == Timeout.InfiniteTimeSpan ? null : CoarseDeadlines.After(timeout);
+        if (!cancellationToken.CanBeCanceled)
+        {
+            if (ended is null)
+            {
+                await waiter.Task;
+                return true;
+            }
+            return await Task.WhenAny(waiter.Task, ended) == waiter.Task;
+        }
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (cancellationToken.UnsafeRegister(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled))
+        {
+            var first = ended is null ? await Task.WhenAny(waiter.Task, cancelled.Task) : await Task.WhenAny(waiter.Task, ended, cancelled.Task);
+            return first == waiter.Task;
+        }
     }
 
     /// <summary>

@@ -282,6 +282,43 @@ public sealed class HostSignalsTests
     }
 
     [Fact]
+    public async Task Waits_share_a_coarse_clock_that_never_ends_one_early()
+    {
+        // 10,000 polls with a timer each made the runtime's timer queue walk them all 333 times a second; the waits now
+        // end on one tick a tenth of a second, never before their time, and those due in the same tenth share one task.
+        var signals = new HostSignals();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var delays = Enumerable.Range(0, 300).Select(i => TimeSpan.FromMilliseconds(50 + i % 300)).ToList();
+        var waits = delays.Select(async delay =>
+        {
+            var started = clock.Elapsed;
+            var signalled = await signals.WaitAsync(Guid.NewGuid(), delay, CancellationToken.None);
+            return (Signalled: signalled, Waited: clock.Elapsed - started, Asked: delay);
+        }).ToList();
+        foreach (var (signalled, waited, asked) in await Task.WhenAll(waits))
+        {
+            Assert.False(signalled);
+            Assert.True(waited >= asked, $"A wait of {asked.TotalMilliseconds} ms ended after {waited.TotalMilliseconds} ms.");
+        }
+        // Waits due within the same tenth of a second end on the same task.
+        Assert.Same(CoarseDeadlines.After(TimeSpan.FromSeconds(5)), CoarseDeadlines.After(TimeSpan.FromSeconds(5)));
+
+        // A signal still ends a wait at once, and a wait without a timeout ends only by a signal or cancellation.
+        var host = Guid.NewGuid();
+        var endless = signals.WaitAsync(host, Timeout.InfiniteTimeSpan, CancellationToken.None);
+        Assert.True(await StillWaitingAsync(endless));
+        signals.Notify([host]);
+        Assert.True(await WokenAsync(endless));
+        Assert.True(await endless);
+        using var cancel = new CancellationTokenSource();
+        var canceled = signals.WaitAsync(Guid.NewGuid(), Timeout.InfiniteTimeSpan, cancel.Token);
+        Assert.True(await StillWaitingAsync(canceled));
+        await cancel.CancelAsync();
+        Assert.True(await WokenAsync(canceled));
+        Assert.False(await canceled);
+    }
+
+    [Fact]
     public async Task A_wait_ends_by_its_timeout_or_cancellation_without_leaving_an_exception_behind()
     {
         // Every waiting poll ends its wait by the timeout several times a minute: an exception each time (unobserved,
@@ -300,20 +337,19 @@ public sealed class HostSignalsTests
         try
         {
             var signals = new HostSignals();
-            using var canceled = new CancellationTokenSource();
+            var ended = new List<Task<bool>>();
             for (var i = 0; i < waits; i++)
             {
                 var host = Guid.NewGuid();
-                var timedOut = signals.WaitAsync(host, TimeSpan.FromMilliseconds(1), CancellationToken.None);
-                var cancel = new CancellationTokenSource();
+                ended.Add(signals.WaitAsync(host, TimeSpan.FromMilliseconds(1 + i % 150), CancellationToken.None));
+                using var cancel = new CancellationTokenSource();
                 var stopped = signals.WaitAsync(Guid.NewGuid(), Long, cancel.Token);
                 await cancel.CancelAsync();
-                await timedOut; // neither faults nor throws
-                await stopped;
-                Assert.Equal(TaskStatus.RanToCompletion, timedOut.Status);
-                Assert.Equal(TaskStatus.RanToCompletion, stopped.Status);
-                cancel.Dispose();
+                ended.Add(stopped);
             }
+            // Neither faults nor throws, and neither says it was signalled.
+            Assert.All(await Task.WhenAll(ended), signalled => Assert.False(signalled));
+            Assert.All(ended, wait => Assert.Equal(TaskStatus.RanToCompletion, wait.Status));
             var woken = signals.WaitAsync(Guid.Empty, Long, CancellationToken.None);
             signals.Notify([Guid.Empty]);
             Assert.True(await WokenAsync(woken));
