@@ -57,6 +57,7 @@ public static class ManagerHost
         builder.Services.AddSingleton(engine.Distribution);
         builder.Services.AddSingleton<LastSeenRecorder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LastSeenRecorder>());
+        builder.Services.AddHostedService<QuietRenewal>();
         builder.Services.AddSingleton<ManagerNode>();
         builder.Services.AddSingleton<IHigherSystemNode>(sp => sp.GetRequiredService<ManagerNode>());
         builder.Services.AddSingleton<IntentSweeper>();

@@ -241,6 +241,55 @@ public sealed class HostSignalsTests
     }
 
     [Fact]
+    public async Task Quiet_hosts_are_renewed_together_and_a_change_whose_signal_was_lost_wakes_the_poll()
+    {
+        using var folder = new TestFolder();
+        var engine = folder.Engine;
+        var host = await folder.RegisterHostAsync("pc-1");
+        var other = await folder.RegisterHostAsync("pc-2");
+        folder.WriteFile("pkg/setup.sh", "#!/bin/sh\n");
+        await engine.Packages.CreateAsync(new NewPackageRequest("Tool", "1.0", Path.Combine(folder.Root, "pkg"), "setup.sh"));
+        // Signals of their own: what the engine's writers signal never reaches these polls, as a lost nudge would not.
+        var signals = new HostSignals();
+        var distribution = new DistributionService(engine, signals);
+        Assert.Empty((await distribution.WaitForWorkAsync(host.HostId, TimeSpan.Zero, CancellationToken.None)).Items);
+        Assert.Empty((await distribution.WaitForWorkAsync(other.HostId, TimeSpan.Zero, CancellationToken.None)).Items);
+        Assert.Equal((2L, 0L), distribution.Looks);
+
+        // None is due within a second: nothing to renew. Both due: one look for both, and each renewed.
+        Assert.Equal(0, await distribution.RenewQuietAsync(TimeSpan.FromSeconds(1), CancellationToken.None));
+        Assert.Equal(2, await distribution.RenewQuietAsync(distribution.QuietFor + TimeSpan.FromMinutes(1), CancellationToken.None));
+        distribution.QuietFor = TimeSpan.FromMilliseconds(1);
+        Assert.Equal(2, await distribution.RenewQuietAsync(TimeSpan.FromMinutes(3), CancellationToken.None));
+        // Renewed for the new quiet time only: it has passed, so the next poll looks.
+        await Task.Delay(20);
+        await distribution.WaitForWorkAsync(other.HostId, TimeSpan.Zero, CancellationToken.None);
+        Assert.Equal((3L, 0L), distribution.Looks);
+        distribution.QuietFor = TimeSpan.FromMinutes(2);
+        await Task.Delay(20); // past the 1 ms the last look was taken at its word for
+        await distribution.WaitForWorkAsync(other.HostId, TimeSpan.Zero, CancellationToken.None);
+        Assert.Empty((await distribution.WaitForWorkAsync(other.HostId, TimeSpan.Zero, CancellationToken.None)).Items);
+        Assert.Equal((4L, 1L), distribution.Looks);
+
+        // Work queued and dispatched by a writer whose signal does not reach these polls: the waiting poll of pc-1 is woken by
+        // the renewal's look and served; pc-2, for which nothing changed, is renewed.
+        var waiting = distribution.WaitForWorkAsync(host.HostId, Long, CancellationToken.None);
+        Assert.True(await StillWaitingAsync(waiting));
+        await engine.Jobs.CreateAsync(new NewJobRequest("deploy", "Tool", null, ["pc-1"]));
+        var execution = await engine.Jobs.StartAsync("deploy");
+        await engine.Distribution.DispatchAsync(execution.ExecutionId, default);
+        Assert.True(await StillWaitingAsync(waiting));
+        Assert.Equal(1, await distribution.RenewQuietAsync(distribution.QuietFor + TimeSpan.FromMinutes(1), CancellationToken.None));
+        Assert.True(await WokenAsync(waiting));
+        Assert.Equal("deploy", Assert.Single((await waiting).Items).JobName);
+
+        // A host signalled since its quiet look is left to its next poll, which looks anyway.
+        Assert.Empty((await distribution.WaitForWorkAsync(other.HostId, TimeSpan.Zero, CancellationToken.None)).Items);
+        signals.Notify([other.HostId]);
+        Assert.Equal(0, await distribution.RenewQuietAsync(distribution.QuietFor + TimeSpan.FromMinutes(1), CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_poll_that_looks_between_an_execution_and_its_dispatch_keeps_waiting_for_the_work()
     {
         // An execution adds Waiting targets, which the host cannot do yet: a look before the dispatch (a re-check every
