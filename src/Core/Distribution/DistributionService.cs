@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Linq.Expressions;
 using System.Text.Json;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Conditions;
@@ -625,7 +626,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return LookOf(rows, cutoff);
     }
 
-    /// <summary>What a host's rows of <see cref="LookQuery"/> (or of a renewal's look at many hosts) say.</summary>
+    /// <summary>What a host's rows of <see cref="LookRows"/> say.</summary>
     private static HostLook LookOf(IReadOnlyCollection<LookRow> rows, DateTime cutoff)
     {
         if (rows.Count == 0)
@@ -638,7 +639,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             retries.Any(r => r.CompletedAt <= cutoff), retries.Any(r => !(r.CompletedAt <= cutoff)));
     }
 
-    /// <summary>A row of <see cref="LookQuery"/>.</summary>
+    /// <summary>A row of <see cref="LookRows"/>.</summary>
     private sealed class LookRow
     {
         public Guid HostId { get; init; }
@@ -647,16 +648,22 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         public DateTime? CompletedAt { get; init; }
     }
 
+    /// <summary>Targets as <see cref="LookRow"/>s (a rule, so that <see cref="LookRows"/> inlines it into a compiled query).</summary>
+    private static readonly QueryRule<IQueryable<TargetRow>, IQueryable<LookRow>> AsLookRows = new(targets =>
+        targets.Select(t => new LookRow { HostId = t.HostId, WorkItemId = t.WorkItemId, Status = t.Status, CompletedAt = t.CompletedAt }));
+
     /// <summary>
-    /// A look's query, compiled (every woken poll makes one): the host's open targets, and its retry candidates by the
-    /// same rule <see cref="RetryFailedAsync"/> takes them by.
+    /// The look's rule over the hosts a predicate picks: their open targets, and their retry candidates by the same
+    /// rule <see cref="RetryFailedAsync"/> takes them by. A poll's look takes one host (<see cref="LookQuery"/>), a renewal
+    /// hundreds (<see cref="RenewQuietAsync"/>).
     /// </summary>
+    private static readonly QueryRule<DistDbContext, Expression<Func<TargetRow, bool>>, IQueryable<LookRow>> LookRows = new((db, hosts) =>
+        AsLookRows.Apply(db.Targets.AsNoTracking().Where(hosts).Where(t => !Hosts.HostService.FinalStatuses.Contains(t.Status)))
+            .Concat(AsLookRows.Apply(RetryCandidates.Apply(db).AsNoTracking().Where(hosts))));
+
+    /// <summary>A poll's look at its host (<see cref="LookRows"/>), compiled: every woken poll makes one.</summary>
     private static readonly Func<DistDbContext, Guid, IAsyncEnumerable<LookRow>> LookQuery = EF.CompileAsyncQuery(QueryRule.Inline(
-        (DistDbContext db, Guid hostId) =>
-            db.Targets.AsNoTracking().Where(t => t.HostId == hostId && !Hosts.HostService.FinalStatuses.Contains(t.Status))
-                .Select(t => new LookRow { HostId = t.HostId, WorkItemId = t.WorkItemId, Status = t.Status, CompletedAt = t.CompletedAt })
-                .Concat(RetryCandidates.Apply(db).AsNoTracking().Where(t => t.HostId == hostId)
-                    .Select(t => new LookRow { HostId = t.HostId, WorkItemId = t.WorkItemId, Status = t.Status, CompletedAt = t.CompletedAt }))));
+        (DistDbContext db, Guid hostId) => LookRows.Apply(db, t => t.HostId == hostId)));
 
     /// <summary>How many quiet hosts one renewal looks at in one pair of queries.</summary>
     private const int RenewalChunk = 500;
@@ -697,11 +704,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             {
                 await using var db = engine.Database.CreateContext();
                 await db.Database.OpenConnectionAsync(cancellationToken);
-                rows = await db.Targets.AsNoTracking().Where(t => ids.Contains(t.HostId) && !Hosts.HostService.FinalStatuses.Contains(t.Status))
-                    .Select(t => new LookRow { HostId = t.HostId, WorkItemId = t.WorkItemId, Status = t.Status, CompletedAt = t.CompletedAt })
-                    .Concat(RetryCandidates.Apply(db).AsNoTracking().Where(t => ids.Contains(t.HostId))
-                        .Select(t => new LookRow { HostId = t.HostId, WorkItemId = t.WorkItemId, Status = t.Status, CompletedAt = t.CompletedAt }))
-                    .ToListAsync(cancellationToken);
+                rows = await LookRows.Apply(db, t => ids.Contains(t.HostId)).ToListAsync(cancellationToken);
                 powered = [.. await Hosts.HostPower.Open.Apply(db, engine.Now).Where(p => ids.Contains(p.HostId)).Select(p => p.HostId)
                     .Distinct().ToListAsync(cancellationToken)];
             }

@@ -135,15 +135,7 @@ public sealed class HostSignals
         }
         // The end of the wait shares a timer with every other wait (CoarseDeadlines), not one of its own.
         var ended = timeout == Timeout.InfiniteTimeSpan ? null : CoarseDeadlines.After(timeout);
-        if (!cancellationToken.CanBeCanceled)
-        {
-            if (ended is null)
-            {
-                await waiter.Task;
-                return true;
-            }
-            return await Task.WhenAny(waiter.Task, ended) == waiter.Task;
-        }
+        // A token that cannot be canceled registers nothing, and its task never ends the wait.
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using (cancellationToken.UnsafeRegister(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled))
         {

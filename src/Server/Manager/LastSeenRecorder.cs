@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using JP1Dist.Core;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace JP1Dist.Server.Manager;
@@ -13,13 +12,12 @@ namespace JP1Dist.Server.Manager;
 /// clean stop too; a manager killed loses at most a second of last-seen times, which the hosts' next requests note again.
 /// Bounded by the hosts: one entry per host, the latest time kept.
 /// </summary>
-public sealed class LastSeenRecorder(DistEngine engine, ILogger<LastSeenRecorder> logger) : BackgroundService
+public sealed class LastSeenRecorder(DistEngine engine, ILogger<LastSeenRecorder> logger) : FrequentTurns(engine.Time, logger)
 {
     /// <summary>How often what was noted is written.</summary>
     public static readonly TimeSpan WriteInterval = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<Guid, DateTime> _noted = new();
-    private bool _failing;
 
     /// <summary>Notes that a host was seen at <paramref name="seenAt"/> (UTC); the next write stores it.</summary>
     public void Note(Guid hostId, DateTime seenAt)
@@ -31,20 +29,7 @@ public sealed class LastSeenRecorder(DistEngine engine, ILogger<LastSeenRecorder
     /// <summary>How many hosts wait for the next write.</summary>
     public int Pending => _noted.Count;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(WriteInterval, engine.Time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                await WriteAsync(CancellationToken.None);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override TimeSpan Interval => WriteInterval;
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -53,10 +38,12 @@ public sealed class LastSeenRecorder(DistEngine engine, ILogger<LastSeenRecorder
     }
 
     /// <summary>
-    /// Writes what was noted; a write that fails puts its times back (unless a later one was noted meanwhile) for the next
-    /// turn, and logs once until a write succeeds again.
+    /// Writes what was noted, as a turn does; a write that fails puts its times back (unless a later one was noted
+    /// meanwhile) for the next turn, and is logged once until a write succeeds again. Never throws.
     /// </summary>
-    internal async Task WriteAsync(CancellationToken cancellationToken)
+    internal Task WriteAsync(CancellationToken cancellationToken) => TryTurnAsync(cancellationToken);
+
+    protected override async Task TurnAsync(CancellationToken cancellationToken)
     {
         if (_noted.IsEmpty)
         {
@@ -73,21 +60,17 @@ public sealed class LastSeenRecorder(DistEngine engine, ILogger<LastSeenRecorder
         try
         {
             await engine.Distribution.RecordLastSeenAsync(batch, cancellationToken);
-            _failing = false;
         }
-        catch (Exception e)
+        catch
         {
-            // Never thrown on: a background service that throws stops the manager.
             foreach (var (hostId, seen) in batch)
             {
                 Note(hostId, seen);
             }
-            if (!_failing)
-            {
-                _failing = true;
-                logger.LogWarning(e, "Writing the last-seen times of {Count} host(s) failed; they are written again in {Seconds} s", batch.Count,
-                    WriteInterval.TotalSeconds);
-            }
+            throw;
         }
     }
+
+    protected override void LogFailure(ILogger logger, Exception failure) =>
+        logger.LogWarning(failure, "Writing the last-seen times of the hosts failed; they are written again in {Seconds} s", WriteInterval.TotalSeconds);
 }

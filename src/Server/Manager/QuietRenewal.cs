@@ -1,5 +1,4 @@
 using JP1Dist.Core;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace JP1Dist.Server.Manager;
@@ -10,41 +9,16 @@ namespace JP1Dist.Server.Manager;
 /// 10,000 idle agents that was 80 looks a second. A host the look finds something for has its poll woken. A renewal that
 /// fails is logged once until one succeeds again; the hosts it did not renew look at their next poll, as before.
 /// </summary>
-internal sealed class QuietRenewal(DistEngine engine, ILogger<QuietRenewal> logger) : BackgroundService
+internal sealed class QuietRenewal(DistEngine engine, ILogger<QuietRenewal> logger) : FrequentTurns(engine.Time, logger)
 {
-    /// <summary>How often quiet hosts are renewed.</summary>
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
-
     /// <summary>How long before its quiet time ends a host is renewed: several turns, so a slow or failed one is made up.</summary>
     public static readonly TimeSpan Ahead = TimeSpan.FromSeconds(5);
 
-    private bool _failing;
+    /// <summary>How often quiet hosts are renewed.</summary>
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(1);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Interval, engine.Time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                try
-                {
-                    await engine.Distribution.RenewQuietAsync(Ahead, stoppingToken);
-                    _failing = false;
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-                {
-                    // Never thrown on: a background service that throws stops the manager.
-                    if (!_failing)
-                    {
-                        _failing = true;
-                        logger.LogWarning(e, "Renewing the quiet hosts failed; their polls look at the database until a renewal succeeds");
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override Task TurnAsync(CancellationToken cancellationToken) => engine.Distribution.RenewQuietAsync(Ahead, cancellationToken);
+
+    protected override void LogFailure(ILogger logger, Exception failure) =>
+        logger.LogWarning(failure, "Renewing the quiet hosts failed; their polls look at the database until a renewal succeeds");
 }

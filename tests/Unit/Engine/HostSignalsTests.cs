@@ -25,6 +25,41 @@ public sealed class HostSignalsTests
         return !wait.IsCompleted;
     }
 
+    /// <summary>
+    /// A folder with registered hosts and the package "Tool", and a distribution service over its engine with signals of its
+    /// own: what the engine's writers signal never reaches these polls, as a lost nudge would not.
+    /// </summary>
+    private sealed class Polling : IDisposable
+    {
+        private Polling(TestFolder folder) => Folder = folder;
+
+        public TestFolder Folder { get; }
+        public HostSignals Signals { get; } = new();
+        public DistributionService Distribution { get; private set; } = null!;
+        public RegisterResponse[] Hosts { get; private set; } = [];
+
+        public static async Task<Polling> StartAsync(params string[] hostNames)
+        {
+            var polling = new Polling(new TestFolder());
+            try
+            {
+                var folder = polling.Folder;
+                polling.Hosts = [.. await Task.WhenAll(hostNames.Select(folder.RegisterHostAsync))];
+                folder.WriteFile("pkg/setup.sh", "#!/bin/sh\n");
+                await folder.Engine.Packages.CreateAsync(new NewPackageRequest("Tool", "1.0", Path.Combine(folder.Root, "pkg"), "setup.sh"));
+                polling.Distribution = new DistributionService(folder.Engine, polling.Signals);
+                return polling;
+            }
+            catch
+            {
+                polling.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose() => Folder.Dispose();
+    }
+
     [Fact]
     public async Task A_change_for_a_host_wakes_its_poll_and_the_relays_above_it_only()
     {
@@ -180,14 +215,9 @@ public sealed class HostSignalsTests
     [Fact]
     public async Task A_host_whose_look_found_nothing_is_answered_without_a_look_until_a_signal_or_the_quiet_time_ends()
     {
-        using var folder = new TestFolder();
-        var engine = folder.Engine;
-        var host = await folder.RegisterHostAsync("pc-1");
-        var other = await folder.RegisterHostAsync("pc-2");
-        folder.WriteFile("pkg/setup.sh", "#!/bin/sh\n");
-        await engine.Packages.CreateAsync(new NewPackageRequest("Tool", "1.0", Path.Combine(folder.Root, "pkg"), "setup.sh"));
-        var signals = new HostSignals();
-        var distribution = new DistributionService(engine, signals);
+        using var polling = await Polling.StartAsync("pc-1", "pc-2");
+        var (engine, signals, distribution) = (polling.Folder.Engine, polling.Signals, polling.Distribution);
+        var (host, other) = (polling.Hosts[0], polling.Hosts[1]);
         async Task<WorkResponse> PollAsync() => await distribution.WaitForWorkAsync(host.HostId, TimeSpan.Zero, CancellationToken.None);
 
         Assert.Empty((await PollAsync()).Items);
@@ -243,15 +273,9 @@ public sealed class HostSignalsTests
     [Fact]
     public async Task Quiet_hosts_are_renewed_together_and_a_change_whose_signal_was_lost_wakes_the_poll()
     {
-        using var folder = new TestFolder();
-        var engine = folder.Engine;
-        var host = await folder.RegisterHostAsync("pc-1");
-        var other = await folder.RegisterHostAsync("pc-2");
-        folder.WriteFile("pkg/setup.sh", "#!/bin/sh\n");
-        await engine.Packages.CreateAsync(new NewPackageRequest("Tool", "1.0", Path.Combine(folder.Root, "pkg"), "setup.sh"));
-        // Signals of their own: what the engine's writers signal never reaches these polls, as a lost nudge would not.
-        var signals = new HostSignals();
-        var distribution = new DistributionService(engine, signals);
+        using var polling = await Polling.StartAsync("pc-1", "pc-2");
+        var (engine, signals, distribution) = (polling.Folder.Engine, polling.Signals, polling.Distribution);
+        var (host, other) = (polling.Hosts[0], polling.Hosts[1]);
         Assert.Empty((await distribution.WaitForWorkAsync(host.HostId, TimeSpan.Zero, CancellationToken.None)).Items);
         Assert.Empty((await distribution.WaitForWorkAsync(other.HostId, TimeSpan.Zero, CancellationToken.None)).Items);
         Assert.Equal((2L, 0L), distribution.Looks);
@@ -294,14 +318,9 @@ public sealed class HostSignalsTests
     {
         // An execution adds Waiting targets, which the host cannot do yet: a look before the dispatch (a re-check every
         // 15 s, or a wake) answered empty because the host's open items had changed, and the agent polled again.
-        using var folder = new TestFolder();
-        var engine = folder.Engine;
-        var host = await folder.RegisterHostAsync("pc-1");
-        folder.WriteFile("pkg/setup.sh", "#!/bin/sh\n");
-        await engine.Packages.CreateAsync(new NewPackageRequest("Tool", "1.0", Path.Combine(folder.Root, "pkg"), "setup.sh"));
+        using var polling = await Polling.StartAsync("pc-1");
+        var (engine, signals, distribution, host) = (polling.Folder.Engine, polling.Signals, polling.Distribution, polling.Hosts[0]);
         await engine.Jobs.CreateAsync(new NewJobRequest("deploy", "Tool", null, ["pc-1"]));
-        var signals = new HostSignals();
-        var distribution = new DistributionService(engine, signals);
         var poll = distribution.WaitForWorkAsync(host.HostId, Long, CancellationToken.None);
         Assert.True(await StillWaitingAsync(poll)); // it looked once and waits
 
