@@ -113,7 +113,7 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
 
     /// <summary>
     /// The same for many successes at once (the reports of one shared commit): one query for their packages, one DELETE per
-    /// package name, the new rows in one save, and the policies evaluated once for all the hosts. A later success of the same
+    /// package name, the new rows in multi-row INSERTs, and the policies evaluated once for all the hosts. A later success of the same
     /// host and package name in <paramref name="installed"/> wins, as it would one at a time.
     /// </summary>
     internal async Task RecordInstalledAsync(DistDbContext db, IReadOnlyList<(Guid HostId, Guid WorkItemId)> installed, CancellationToken cancellationToken)
@@ -126,15 +126,12 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
                                select new { t.WorkItemId, t.HostId, p.Name, p.NameKey, p.Version }).ToListAsync(cancellationToken))
             .ToDictionary(p => (p.HostId, p.WorkItemId));
         // One JP1Dist row per host and package name: a newer version replaces the older one.
-        var rows = new Dictionary<(Guid HostId, string NameKey), HostSoftwareRow>();
+        var rows = new Dictionary<(Guid HostId, string NameKey), (string Name, string Version)>();
         foreach (var success in installed)
         {
             if (packages.TryGetValue(success, out var package))
             {
-                rows[(success.HostId, package.NameKey)] = new HostSoftwareRow
-                {
-                    HostId = success.HostId, Name = package.Name, NameKey = package.NameKey, Version = package.Version, Source = JP1DistSource, RecordedAt = engine.Now,
-                };
+                rows[(success.HostId, package.NameKey)] = (package.Name, package.Version);
             }
         }
         if (rows.Count == 0)
@@ -146,12 +143,11 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
             var hosts = byName.ToList();
             await db.HostSoftware.Where(s => s.NameKey == byName.Key && s.Source == JP1DistSource && hosts.Contains(s.HostId)).ExecuteDeleteAsync(cancellationToken);
         }
-        db.HostSoftware.AddRange(rows.Values);
-        await db.SaveChangesAsync(cancellationToken);
-        foreach (var row in rows.Values)
-        {
-            db.Entry(row).State = EntityState.Detached;
-        }
+        // Multi-row INSERTs, not tracked entities: a shared commit's successes are dozens of rows, and EF Core's change
+        // tracking of them was most of the cost of recording them.
+        await MultiRowInsert.ExecuteAsync(db, "HostSoftware", ["HostId", "Name", "NameKey", "Version"],
+            rows.Select(r => new object?[] { r.Key.HostId, r.Value.Name, r.Key.NameKey, r.Value.Version }).ToList(), cancellationToken,
+            [("Source", JP1DistSource), ("RecordedAt", engine.Now)]);
         await engine.Policies.ApplyAsync(db, rows.Keys.Select(k => k.HostId).Distinct().ToList(), null, cancellationToken, hostsTalking: true);
     }
 
