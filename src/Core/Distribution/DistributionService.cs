@@ -61,6 +61,26 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     private sealed record QuietHost((long All, long Host) Mark, DateTimeOffset Until, IReadOnlyList<Guid> Open);
 
     /// <summary>
+    /// Answers a dispatch prepared for the polls of its hosts (<see cref="SignalWithAnswersAsync"/>), each with the mark its
+    /// host's poll must find: the mark before the dispatch's look, with the dispatch's own signal. A poll that finds another
+    /// (something else was signalled since), or comes after <see cref="PreparedFor"/>, looks itself.
+    /// </summary>
+    private readonly ConcurrentDictionary<Guid, PreparedAnswer> _prepared = new();
+    private long _answersPrepared;
+
+    private sealed record PreparedAnswer((long All, long Host) Mark, DateTimeOffset Until, HostLook Look, IReadOnlyList<WorkItem> Items,
+        IReadOnlyList<SignedPowerOrder>? Power);
+
+    /// <summary>
+    /// How long an answer a dispatch prepared waits for its host's poll: the poll it was made for is woken at once, so one
+    /// not taken by then is of a host that polls another node, or none (<see cref="DropUnclaimedAnswers"/>).
+    /// </summary>
+    public static readonly TimeSpan PreparedFor = TimeSpan.FromSeconds(10);
+
+    /// <summary>Polls answered from the look a dispatch made for many hosts at once (GET /metrics).</summary>
+    public long AnswersPrepared => Interlocked.Read(ref _answersPrepared);
+
+    /// <summary>
     /// How long a host whose look found nothing is taken at its word without a signal: the bound on how late work is seen
     /// that some writer queued without a signal reaching this node (a cmdlet whose nudge failed, a peer node's lost
     /// notification). Every writer in this process signals, a nudge wakes every poll, and peer nodes' signals arrive. In the
@@ -198,7 +218,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 .SetProperty(t => t.Message, (string?)null), cancellationToken, jobId);
             await transaction.CommitAsync(cancellationToken);
         }
-        signals.Notify(hosts);
+        await SignalWithAnswersAsync(hosts, cancellationToken);
         engine.TargetChanges.Notify();
         return hosts.Count;
     }
@@ -263,6 +283,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     private sealed class ServedRow
     {
         public long Id { get; init; }
+        public Guid HostId { get; init; }
         public Guid WorkItemId { get; init; }
         public required string Job { get; init; }
         public int Attempt { get; init; }
@@ -279,24 +300,29 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     }
 
     /// <summary>
+    /// The targets the hosts <c>hosts</c> picks are served now, oldest first: one host's for a poll (<see cref="ServedQuery"/>),
+    /// many for the answers a dispatch prepares (<see cref="PrepareAnswersAsync"/>).
+    /// </summary>
+    private static readonly QueryRule<DistDbContext, Expression<Func<TargetRow, bool>>, DateTime, IQueryable<ServedRow>> ServedRows = new((db, hosts, now) =>
+        from t in db.Targets.AsNoTracking().Where(hosts)
+        join j in db.Jobs on t.JobId equals j.Id
+        join p in db.Packages on j.PackageId equals p.Id
+        where TargetStates.Servable.Contains(t.Status) && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
+        orderby t.QueuedAt
+        select new ServedRow
+        {
+            Id = t.Id, HostId = t.HostId, WorkItemId = t.WorkItemId, Job = j.Name, Attempt = t.Attempt, PackageId = p.Id, Name = p.Name, Version = p.Version,
+            ManifestJson = p.ManifestJson, ManifestSignature = p.ManifestSignature, ManifestSigningKey = p.ManifestSigningKey,
+            JobSettingsJson = t.JobSettingsJson, JobSettingsSignature = t.JobSettingsSignature, SettingsExpiresAt = t.SettingsExpiresAt,
+            SettingsSigningKey = t.SettingsSigningKey,
+        });
+
+    /// <summary>
     /// The targets a host is served now (<see cref="ServeAsync"/>): compiled once, since every poll the dispatch wakes runs
     /// it (EF Core otherwise walks and looks up the expression tree each time).
     /// </summary>
-    private static readonly Func<DistDbContext, Guid, DateTime, IAsyncEnumerable<ServedRow>> ServedQuery = EF.CompileAsyncQuery(
-        (DistDbContext db, Guid hostId, DateTime now) =>
-            from t in db.Targets.AsNoTracking()
-            join j in db.Jobs on t.JobId equals j.Id
-            join p in db.Packages on j.PackageId equals p.Id
-            where t.HostId == hostId && TargetStates.Servable.Contains(t.Status)
-                  && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
-            orderby t.QueuedAt
-            select new ServedRow
-            {
-                Id = t.Id, WorkItemId = t.WorkItemId, Job = j.Name, Attempt = t.Attempt, PackageId = p.Id, Name = p.Name, Version = p.Version,
-                ManifestJson = p.ManifestJson, ManifestSignature = p.ManifestSignature, ManifestSigningKey = p.ManifestSigningKey,
-                JobSettingsJson = t.JobSettingsJson, JobSettingsSignature = t.JobSettingsSignature, SettingsExpiresAt = t.SettingsExpiresAt,
-                SettingsSigningKey = t.SettingsSigningKey,
-            });
+    private static readonly Func<DistDbContext, Guid, DateTime, IAsyncEnumerable<ServedRow>> ServedQuery = EF.CompileAsyncQuery(QueryRule.Inline(
+        (DistDbContext db, Guid hostId, DateTime now) => ServedRows.Apply(db, t => t.HostId == hostId, now)));
 
     /// <summary>
     /// The work items a host is served now, each with its manifest and settings signed by the current key (signed again
@@ -313,9 +339,17 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         {
             return []; // most looks: no key needed (reading it is a query of its own)
         }
-        var key = engine.SigningKeys.Current();
+        return await ItemsAsync(db, engine.SigningKeys.Current(), [], hostId, rows, cancellationToken);
+    }
+
+    /// <summary>
+    /// A host's served rows as work items, signed by <paramref name="key"/>; <paramref name="manifests"/> keeps the manifests
+    /// signed again in this answer (or in these answers), once per package.
+    /// </summary>
+    private async Task<IReadOnlyList<WorkItem>> ItemsAsync(DistDbContext db, CurrentSigningKey key, Dictionary<int, string> manifests, Guid hostId,
+        IReadOnlyCollection<ServedRow> rows, CancellationToken cancellationToken)
+    {
         var items = new List<WorkItem>(rows.Count);
-        var manifests = new Dictionary<int, string>();
         foreach (var r in rows)
         {
             var manifestSignature = await CurrentManifestSignatureAsync(db, key, manifests, r.PackageId, r.ManifestJson, r.ManifestSignature, r.ManifestSigningKey, cancellationToken);
@@ -550,6 +584,13 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             {
                 // Before the look: a signal from here on changes the mark, and the next poll looks.
                 var mark = signals.Mark(hostId);
+                if (_prepared.TryRemove(hostId, out var ready) && ready.Mark == mark && engine.Time.GetUtcNow() < ready.Until)
+                {
+                    // A dispatch looked at this host with many others and signalled it, and nothing was signalled since.
+                    Interlocked.Increment(ref _answersPrepared);
+                    connected = true;
+                    return Answer(hostId, mark, ready.Look, ready.Items, ready.Power);
+                }
                 if (_quiet.TryGetValue(hostId, out var quiet) && quiet.Mark == mark && engine.Time.GetUtcNow() < quiet.Until)
                 {
                     Interlocked.Increment(ref _looksSkipped);
@@ -571,25 +612,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                         look = await LookAsync(db, hostId, ct);
                     }
                     connected = true;
-                    IReadOnlyList<WorkItem> items = [];
-                    IReadOnlyList<Guid> open = look.Open;
-                    if (look.MayServe && (items = await ServeAsync(db, hostId, ct)).Count > 0)
-                    {
-                        // An item served is open, also one dispatched since the look; one that ended since is withdrawn by
-                        // the next poll, which comes at once after an answer with work.
-                        open = [.. look.Open.Union(items.Select(i => i.WorkItemId))];
-                    }
-                    var power = await PowerOrdersAsync(db, hostId, ct);
-                    // A retry due now is queued by the next poll's first look (as the host connects): that poll must look.
-                    if (!look.MayServe && !look.RetryDue && !look.RetryLater && power is null)
-                    {
-                        _quiet[hostId] = new QuietHost(mark, engine.Time.GetUtcNow() + QuietFor, open);
-                    }
-                    else
-                    {
-                        _quiet.TryRemove(hostId, out _);
-                    }
-                    return new WorkResponse(items, PowerOrders: power, Open: open);
+                    var items = look.MayServe ? await ServeAsync(db, hostId, ct) : [];
+                    return Answer(hostId, mark, look, items, await PowerOrdersAsync(db, hostId, ct));
                 }
                 finally
                 {
@@ -602,6 +626,27 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 // Withdrawn items answer at once; new ones not yet served (an execution's Waiting targets) wait for their dispatch.
                 return work.Items.Count > 0 || work.PowerOrders is { Count: > 0 } || !openAtStart.IsSubsetOf(work.Open ?? []);
             }, cancellationToken);
+    }
+
+    /// <summary>
+    /// A poll's answer from a look at its host (its own, or a dispatch's for many hosts): the items served, the power orders,
+    /// and the open items; a host the look found nothing for is taken as quiet from <paramref name="mark"/> on.
+    /// </summary>
+    private WorkResponse Answer(Guid hostId, (long All, long Host) mark, HostLook look, IReadOnlyList<WorkItem> items, IReadOnlyList<SignedPowerOrder>? power)
+    {
+        // An item served is open, also one dispatched since the look; one that ended since is withdrawn by the next poll,
+        // which comes at once after an answer with work.
+        IReadOnlyList<Guid> open = items.Count > 0 ? [.. look.Open.Union(items.Select(i => i.WorkItemId))] : look.Open;
+        // A retry due now is queued by the next poll's first look (as the host connects): that poll must look.
+        if (!look.MayServe && !look.RetryDue && !look.RetryLater && power is null)
+        {
+            _quiet[hostId] = new QuietHost(mark, engine.Time.GetUtcNow() + QuietFor, open);
+        }
+        else
+        {
+            _quiet.TryRemove(hostId, out _);
+        }
+        return new WorkResponse(items, PowerOrders: power, Open: open);
     }
 
     /// <summary>
@@ -742,6 +787,104 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             }
         }
         return renewed;
+    }
+
+    /// <summary>
+    /// Signals the hosts a dispatch gave work, having first made their polls' answers for those whose poll waits on this
+    /// node: one look for <see cref="RenewalChunk"/> hosts at a time (three queries, by the rules a poll's look and serving
+    /// use), where each woken poll would make three queries of its own. Each chunk is signalled as soon as its answers are
+    /// ready, so the first agents start while the rest are read; a poll that starts meanwhile looks itself. A host whose
+    /// look finds no work to serve now, or a retry due, is signalled without an answer and its poll looks itself, as is
+    /// every host after a look that fails.
+    /// </summary>
+    /// <remarks>
+    /// At 10,000 agents the dispatch woke 10,000 polls at once, each with a look, the work's query and the power orders'
+    /// query: the first seconds of a job at a whole core (docs/benchmarks.md).
+    /// </remarks>
+    private async Task SignalWithAnswersAsync(List<Guid> hosts, CancellationToken cancellationToken)
+    {
+        var waiting = hosts.Where(signals.Waits).Distinct().ToList();
+        if (waiting.Count < hosts.Count)
+        {
+            signals.Notify(hosts.Except(waiting).ToList());
+        }
+        // The work is committed and these hosts' signal comes only once their answers are ready: until then a poll that
+        // starts must not answer from what a quiet host's last look found, but look.
+        signals.Stir(waiting);
+        var signalled = 0;
+        try
+        {
+            foreach (var chunk in waiting.Chunk(RenewalChunk))
+            {
+                await PrepareAnswersAsync(chunk, cancellationToken);
+                signals.Notify(chunk);
+                signalled += chunk.Length;
+            }
+        }
+        catch (Exception) when (signalled < waiting.Count)
+        {
+            // What was not prepared is looked at by the polls themselves, as before: the signal is what must not be lost.
+            signals.Notify(waiting.Skip(signalled).ToList());
+        }
+    }
+
+    /// <summary>Makes the answers of <paramref name="hostIds"/>' polls, from one look at all of them (see <see cref="SignalWithAnswersAsync"/>).</summary>
+    private async Task PrepareAnswersAsync(IReadOnlyList<Guid> hostIds, CancellationToken cancellationToken)
+    {
+        // The marks before the look, with the signal that follows it: a signal for a host in between voids its answer.
+        var marks = hostIds.Select(id => signals.Mark(id)).Select(m => (m.All, m.Host + 1)).ToArray();
+        var ids = hostIds.ToList();
+        var now = engine.Now;
+        List<LookRow> looks;
+        List<ServedRow> served;
+        ILookup<Guid, SignedPowerOrder> power;
+        await _looks.WaitAsync(cancellationToken);
+        try
+        {
+            await using var db = engine.Database.CreateContext();
+            await db.Database.OpenConnectionAsync(cancellationToken);
+            looks = await LookRows.Apply(db, t => ids.Contains(t.HostId)).ToListAsync(cancellationToken);
+            served = await ServedRows.Apply(db, t => ids.Contains(t.HostId), now).ToListAsync(cancellationToken);
+            power = (await Hosts.HostPower.Open.Apply(db, now).Where(p => ids.Contains(p.HostId)).OrderBy(p => p.RequestedAt)
+                    .Select(p => new { p.HostId, p.OrderJson, p.Signature }).ToListAsync(cancellationToken))
+                .ToLookup(p => p.HostId, p => new SignedPowerOrder(p.OrderJson, p.Signature));
+            var cutoff = RetryCutoff();
+            var byHost = looks.ToLookup(r => r.HostId);
+            var servedByHost = served.ToLookup(r => r.HostId);
+            var key = engine.SigningKeys.Current();
+            var manifests = new Dictionary<int, string>();
+            var until = engine.Time.GetUtcNow() + PreparedFor;
+            for (var i = 0; i < ids.Count; i++)
+            {
+                var hostId = ids[i];
+                var look = LookOf([.. byHost[hostId]], cutoff);
+                var rows = servedByHost[hostId].ToList();
+                if (!look.MayServe || look.RetryDue || rows.Count == 0)
+                {
+                    continue;
+                }
+                var items = await ItemsAsync(db, key, manifests, hostId, rows, cancellationToken);
+                var orders = power[hostId].ToList();
+                _prepared[hostId] = new PreparedAnswer(marks[i], until, look, items, orders.Count > 0 ? orders : null);
+            }
+        }
+        finally
+        {
+            _looks.Release();
+        }
+    }
+
+    /// <summary>Drops the answers a dispatch prepared that no poll took within <see cref="PreparedFor"/> (the manager, once a second).</summary>
+    public void DropUnclaimedAnswers()
+    {
+        var now = engine.Time.GetUtcNow();
+        foreach (var (hostId, answer) in _prepared)
+        {
+            if (answer.Until <= now)
+            {
+                _prepared.TryRemove(new KeyValuePair<Guid, PreparedAnswer>(hostId, answer));
+            }
+        }
     }
 
     /// <summary>

@@ -34,6 +34,12 @@ public sealed class HostSignals
     /// </summary>
     public (long All, long Host) Mark(Guid hostId) => (Interlocked.Read(ref _epoch), _versions.GetValueOrDefault(hostId));
 
+    /// <summary>
+    /// Whether a poll of the host waits on this node: one waited here since the host was last signalled (a wait that ended
+    /// by its time leaves its place to the host's next poll).
+    /// </summary>
+    public bool Waits(Guid hostId) => _waiters.ContainsKey(hostId);
+
     /// <summary>Records a host's higher system (null: this node itself), at registration or when the node starts.</summary>
     public void Learn(Guid hostId, Guid? parentId) => _parents[hostId] = parentId;
 
@@ -86,9 +92,24 @@ public sealed class HostSignals
         }
     }
 
+    /// <summary>
+    /// Changes the hosts' marks without waking their polls or telling the peer nodes: an answer kept from before (a quiet
+    /// host's) no longer holds, and a poll that starts now looks, while the polls that wait go on waiting for the signal
+    /// that follows (a dispatch's, once their answers are ready).
+    /// </summary>
+    public void Stir(IEnumerable<Guid> hostIds)
+    {
+        foreach (var id in hostIds)
+        {
+            Count(id);
+        }
+    }
+
+    private void Count(Guid id) => _versions.AddOrUpdate(id, 1, (_, version) => version + 1);
+
     private void Wake(Guid id)
     {
-        _versions.AddOrUpdate(id, 1, (_, version) => version + 1);
+        Count(id);
         if (_waiters.TryRemove(id, out var waiter))
         {
             waiter.TrySetResult();

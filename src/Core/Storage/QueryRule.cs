@@ -76,3 +76,12 @@ internal sealed class QueryRule<T1, T2, TResult>(Expression<Func<T1, T2, TResult
     /// <summary>The rule for these arguments, in a query built at run time; inside a compiled query, see <see cref="QueryRule.Inline{T1, T2, TResult}"/>.</summary>
     public TResult Apply(T1 arg1, T2 arg2) => _apply(arg1, arg2);
 }
+
+/// <summary>A rule over three arguments (see <see cref="QueryRule"/>).</summary>
+internal sealed class QueryRule<T1, T2, T3, TResult>(Expression<Func<T1, T2, T3, TResult>> rule) : QueryRule(rule)
+{
+    private readonly Func<T1, T2, T3, TResult> _apply = rule.Compile();
+
+    /// <summary>The rule for these arguments, in a query built at run time; inside a compiled query, see <see cref="QueryRule.Inline{T1, T2, T3, TResult}"/>.</summary>
+    public TResult Apply(T1 arg1, T2 arg2, T3 arg3) => _apply(arg1, arg2, arg3);
+}

@@ -7,7 +7,8 @@ namespace JP1Dist.Server.Manager;
 /// Once a second, renews the quiet hosts whose quiet time is about to end with one look at all of them
 /// (<see cref="Core.Distribution.DistributionService.RenewQuietAsync"/>), instead of a look by each host's next poll: at
 /// 10,000 idle agents that was 80 looks a second. A host the look finds something for has its poll woken. A renewal that
-/// fails is logged once until one succeeds again; the hosts it did not renew look at their next poll, as before.
+/// fails is logged once until one succeeds again; the hosts it did not renew look at their next poll, as before. It also
+/// drops the answers a dispatch prepared that no poll here took (<see cref="Core.Distribution.DistributionService.DropUnclaimedAnswers"/>).
 /// </summary>
 internal sealed class QuietRenewal(DistEngine engine, ILogger<QuietRenewal> logger) : FrequentTurns(engine.Time, logger)
 {
@@ -17,7 +18,11 @@ internal sealed class QuietRenewal(DistEngine engine, ILogger<QuietRenewal> logg
     /// <summary>How often quiet hosts are renewed.</summary>
     protected override TimeSpan Interval => TimeSpan.FromSeconds(1);
 
-    protected override Task TurnAsync(CancellationToken cancellationToken) => engine.Distribution.RenewQuietAsync(Ahead, cancellationToken);
+    protected override Task TurnAsync(CancellationToken cancellationToken)
+    {
+        engine.Distribution.DropUnclaimedAnswers();
+        return engine.Distribution.RenewQuietAsync(Ahead, cancellationToken);
+    }
 
     protected override void LogFailure(ILogger logger, Exception failure) =>
         logger.LogWarning(failure, "Renewing the quiet hosts failed; their polls look at the database until a renewal succeeds");

@@ -35,7 +35,7 @@ public sealed class NodeMetrics
         var database = factory.CreateCounter("jp1dist_database_busy_total",
             "Requests answered 503 DatabaseBusy: the database could not do the work then (no connection left, busy, refusing more); the client comes back.");
         var looks = factory.CreateCounter("jp1dist_poll_looks_total",
-            "Agents' polls by what they cost the manager: made (a look at the database) or skipped (nothing signalled for the host since its last look found nothing).", "look");
+            "Agents' polls by what they cost the manager: made (a look at the database), skipped (nothing signalled for the host since its last look found nothing) or prepared (answered from the look a dispatch made for many hosts at once).", "look");
         Registry.AddBeforeCollectCallback(async cancellationToken =>
         {
             if (distribution is not null)
@@ -43,6 +43,7 @@ public sealed class NodeMetrics
                 var (made, skipped) = distribution.Looks;
                 looks.WithLabels("made").IncTo(made);
                 looks.WithLabels("skipped").IncTo(skipped);
+                looks.WithLabels("prepared").IncTo(distribution.AnswersPrepared);
             }
             open.Set(connections.Open);
             shed.IncTo(connections.Shed);

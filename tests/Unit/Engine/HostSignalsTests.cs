@@ -314,6 +314,61 @@ public sealed class HostSignalsTests
     }
 
     [Fact]
+    public async Task A_dispatch_answers_the_waiting_polls_of_its_hosts_from_one_look_and_a_signal_since_voids_the_answer()
+    {
+        using var polling = await Polling.StartAsync("pc-1", "pc-2", "pc-3", "pc-4");
+        var (engine, signals, distribution) = (polling.Folder.Engine, polling.Signals, polling.Distribution);
+        var (one, two, three, four) = (polling.Hosts[0], polling.Hosts[1], polling.Hosts[2], polling.Hosts[3]);
+        await engine.Jobs.CreateAsync(new NewJobRequest("deploy", "Tool", null, ["pc-1", "pc-2", "pc-3", "pc-4"]));
+        var first = distribution.WaitForWorkAsync(one.HostId, Long, CancellationToken.None);
+        var second = distribution.WaitForWorkAsync(two.HostId, Long, CancellationToken.None);
+        var bare = signals.WaitAsync(three.HostId, Long, CancellationToken.None); // pc-3 waits here; pc-4 polls nowhere
+        Assert.True(await StillWaitingAsync(first));
+        Assert.True(await StillWaitingAsync(second));
+        var (made, skipped) = distribution.Looks;
+
+        var execution = await engine.Jobs.StartAsync("deploy");
+        Assert.Equal(4, await distribution.DispatchAsync(execution.ExecutionId, default));
+
+        // The two waiting polls are answered from the dispatch's look, with their work, the same as a look of their own.
+        Assert.True(await WokenAsync(first));
+        Assert.True(await WokenAsync(second));
+        foreach (var (answer, host) in new[] { (await first, one), (await second, two) })
+        {
+            var item = Assert.Single(answer.Items);
+            Assert.Equal(("deploy", 1), (item.JobName, item.Attempt));
+            Assert.Equal([item.WorkItemId], answer.Open);
+            Assert.Equal(Assert.Single(await distribution.GetWorkAsync(host.HostId, default)), item);
+        }
+        Assert.Equal(((made, skipped), 2L), (distribution.Looks, distribution.AnswersPrepared));
+
+        // pc-3's answer was made too, but something was signalled for it since: its poll looks, and finds the same work.
+        Assert.True(await WokenAsync(bare));
+        signals.Notify([three.HostId]);
+        Assert.Single((await distribution.WaitForWorkAsync(three.HostId, TimeSpan.Zero, CancellationToken.None)).Items);
+        // pc-4 had no poll here: no answer was made for it, and its poll looks.
+        Assert.Single((await distribution.WaitForWorkAsync(four.HostId, TimeSpan.Zero, CancellationToken.None)).Items);
+        Assert.Equal(((made + 2, skipped), 2L), (distribution.Looks, distribution.AnswersPrepared));
+    }
+
+    [Fact]
+    public async Task Between_a_dispatch_and_its_signal_a_quiet_host_is_not_taken_at_its_word_and_a_waiting_poll_keeps_waiting()
+    {
+        // A dispatch signals its hosts once their answers are ready; a poll that starts before then must see the work.
+        using var polling = await Polling.StartAsync("pc-1");
+        var (signals, distribution, host) = (polling.Signals, polling.Distribution, polling.Hosts[0]);
+        Assert.Empty((await distribution.WaitForWorkAsync(host.HostId, TimeSpan.Zero, CancellationToken.None)).Items);
+        var waiting = signals.WaitAsync(host.HostId, Long, CancellationToken.None);
+        var (made, skipped) = distribution.Looks;
+
+        signals.Stir([host.HostId]);
+
+        Assert.True(await StillWaitingAsync(waiting));
+        await distribution.WaitForWorkAsync(host.HostId, TimeSpan.Zero, CancellationToken.None);
+        Assert.Equal((made + 1, skipped), distribution.Looks);
+    }
+
+    [Fact]
     public async Task A_poll_that_looks_between_an_execution_and_its_dispatch_keeps_waiting_for_the_work()
     {
         // An execution adds Waiting targets, which the host cannot do yet: a look before the dispatch (a re-check every
