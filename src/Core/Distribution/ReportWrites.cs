@@ -1,12 +1,8 @@
-using System.Data.Common;
 using JP1Dist.Contracts;
 using JP1Dist.Core.Jobs;
 using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Infrastructure;
-using Microsoft.EntityFrameworkCore.Metadata;
-using Microsoft.EntityFrameworkCore.Storage;
 
 namespace JP1Dist.Core.Distribution;
 
@@ -108,56 +104,44 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
     }
 
     /// <summary>
-    /// The UPDATE of a reported target, written from the model (table, columns, and each value through its property's type
-    /// mapping and converter, as EF Core would bind it), one command per form kept for the batch, so that SQLite prepares
-    /// each once: progress, a final state, and StoredOnRelay (which also sets the relay's expiry).
+    /// The UPDATE of a reported target (<see cref="ModelCommands{TEntity}"/>), one form kept for the batch each: progress, a
+    /// final state, and StoredOnRelay (which also sets the relay's expiry).
     /// </summary>
     private sealed class TargetUpdates(DistDbContext db) : IDisposable
     {
-        private readonly Dictionary<int, DbCommand> _commands = [];
-        private readonly IEntityType _entity = db.Model.FindEntityType(typeof(TargetRow))!;
-        private readonly ISqlGenerationHelper _sql = db.GetService<ISqlGenerationHelper>();
+        private readonly ModelCommands<TargetRow> _commands = new(db);
 
         public async Task<int> ExecuteAsync(long id, TargetStatus status, ReportWrite report)
         {
             var final = report.To.IsFinal();
             var stored = report.To == TargetStatus.StoredOnRelay;
-            var form = (final ? 1 : 0) + (stored ? 2 : 0);
-            if (!_commands.TryGetValue(form, out var command))
-            {
-                command = db.Database.GetDbConnection().CreateCommand();
-                command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
-                command.CommandText = Text(final, stored);
-                _commands[form] = command;
-            }
-            command.Parameters.Clear();
-            Bind(command, "to", nameof(TargetRow.Status), report.To);
-            Bind(command, "now", nameof(TargetRow.UpdatedAt), report.Now);
-            Bind(command, "bytes", nameof(TargetRow.BytesTransferred), report.BytesTransferred);
-            Bind(command, "segments", nameof(TargetRow.SegmentsTransferred), report.SegmentsTransferred);
-            Bind(command, "servedBy", nameof(TargetRow.ServedByHostId), report.ServedBy);
+            var command = _commands.For((final ? 1 : 0) + (stored ? 2 : 0), c => Text(c, final, stored));
+            _commands.Bind(command, "to", nameof(TargetRow.Status), report.To);
+            _commands.Bind(command, "now", nameof(TargetRow.UpdatedAt), report.Now);
+            _commands.Bind(command, "bytes", nameof(TargetRow.BytesTransferred), report.BytesTransferred);
+            _commands.Bind(command, "segments", nameof(TargetRow.SegmentsTransferred), report.SegmentsTransferred);
+            _commands.Bind(command, "servedBy", nameof(TargetRow.ServedByHostId), report.ServedBy);
             if (final)
             {
-                Bind(command, "exitCode", nameof(TargetRow.ExitCode), report.ExitCode);
-                Bind(command, "message", nameof(TargetRow.Message), report.Message);
-                Bind(command, "output", nameof(TargetRow.OutputTail), report.OutputTail);
+                _commands.Bind(command, "exitCode", nameof(TargetRow.ExitCode), report.ExitCode);
+                _commands.Bind(command, "message", nameof(TargetRow.Message), report.Message);
+                _commands.Bind(command, "output", nameof(TargetRow.OutputTail), report.OutputTail);
             }
             if (stored)
             {
-                Bind(command, "storedUntil", nameof(TargetRow.StoredUntil), report.StoredUntil);
+                _commands.Bind(command, "storedUntil", nameof(TargetRow.StoredUntil), report.StoredUntil);
             }
-            Bind(command, "id", nameof(TargetRow.Id), id);
-            Bind(command, "ticket", nameof(TargetRow.WorkItemId), report.WorkItemId);
-            Bind(command, "host", nameof(TargetRow.HostId), report.HostId);
-            Bind(command, "from", nameof(TargetRow.Status), status);
-            return await command.ExecuteNonQueryAsync();
+            _commands.Bind(command, "id", nameof(TargetRow.Id), id);
+            _commands.Bind(command, "ticket", nameof(TargetRow.WorkItemId), report.WorkItemId);
+            _commands.Bind(command, "host", nameof(TargetRow.HostId), report.HostId);
+            _commands.Bind(command, "from", nameof(TargetRow.Status), status);
+            return await _commands.ExecuteAsync(command, CancellationToken.None);
         }
 
-        private string Text(bool final, bool stored)
+        private static string Text(ModelCommands<TargetRow> sql, bool final, bool stored)
         {
-            var table = _sql.DelimitIdentifier(_entity.GetTableName()!, _entity.GetSchema());
-            string C(string property) => _sql.DelimitIdentifier(_entity.FindProperty(property)!.GetColumnName());
-            string P(string name) => _sql.GenerateParameterNamePlaceholder(name);
+            string C(string property) => sql.Column(property);
+            string P(string name) => sql.Parameter(name);
             var set = new List<string>
             {
                 $"{C(nameof(TargetRow.Status))} = {P("to")}",
@@ -179,19 +163,10 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
             {
                 set.Add($"{C(nameof(TargetRow.StoredUntil))} = {P("storedUntil")}");
             }
-            return $"UPDATE {table} SET {string.Join(", ", set)} WHERE {C(nameof(TargetRow.Id))} = {P("id")} AND {C(nameof(TargetRow.WorkItemId))} = {P("ticket")}"
+            return $"UPDATE {sql.Table} SET {string.Join(", ", set)} WHERE {C(nameof(TargetRow.Id))} = {P("id")} AND {C(nameof(TargetRow.WorkItemId))} = {P("ticket")}"
                 + $" AND {C(nameof(TargetRow.HostId))} = {P("host")} AND {C(nameof(TargetRow.Status))} = {P("from")}";
         }
 
-        private void Bind(DbCommand command, string name, string property, object? value) =>
-            command.Parameters.Add(_entity.FindProperty(property)!.GetRelationalTypeMapping().CreateParameter(command, _sql.GenerateParameterName(name), value));
-
-        public void Dispose()
-        {
-            foreach (var command in _commands.Values)
-            {
-                command.Dispose();
-            }
-        }
+        public void Dispose() => _commands.Dispose();
     }
 }
