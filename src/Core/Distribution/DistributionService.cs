@@ -160,10 +160,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// nothing and answers 0.
     /// </summary>
     public async Task<int> DispatchAsync(int executionId, CancellationToken cancellationToken) =>
-        await DispatchOnceAsync(executionId, cancellationToken) ?? 0;
+        (await DispatchOnceAsync(executionId, cancellationToken))?.Queued ?? 0;
 
     /// <summary>What <see cref="DispatchAsync"/> does; null when the execution had been dispatched already (nothing done).</summary>
-    public async Task<int?> DispatchOnceAsync(int executionId, CancellationToken cancellationToken)
+    public async Task<DispatchOutcome?> DispatchOnceAsync(int executionId, CancellationToken cancellationToken)
     {
         var now = engine.Now;
         List<Guid> hosts;
@@ -218,9 +218,9 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 .SetProperty(t => t.Message, (string?)null), cancellationToken, jobId);
             await transaction.CommitAsync(cancellationToken);
         }
-        await SignalWithAnswersAsync(hosts, cancellationToken);
+        var answersFailed = await SignalWithAnswersAsync(hosts, cancellationToken);
         engine.TargetChanges.Notify();
-        return hosts.Count;
+        return new DispatchOutcome(hosts.Count, answersFailed);
     }
 
     /// <summary>
@@ -584,9 +584,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             {
                 // Before the look: a signal from here on changes the mark, and the next poll looks.
                 var mark = signals.Mark(hostId);
-                if (_prepared.TryRemove(hostId, out var ready) && ready.Mark == mark && engine.Time.GetUtcNow() < ready.Until)
+                if (_prepared.TryRemove(hostId, out var ready) && connected && ready.Mark == mark && engine.Time.GetUtcNow() < ready.Until)
                 {
-                    // A dispatch looked at this host with many others and signalled it, and nothing was signalled since.
+                    // A dispatch looked at this host with many others and its signal woke this poll, which has looked before:
+                    // nothing was signalled since. A poll that starts looks itself (it may follow one that did, in between).
                     Interlocked.Increment(ref _answersPrepared);
                     connected = true;
                     return Answer(hostId, mark, ready.Look, ready.Items, ready.Power);
@@ -801,7 +802,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// At 10,000 agents the dispatch woke 10,000 polls at once, each with a look, the work's query and the power orders'
     /// query: the first seconds of a job at a whole core (docs/benchmarks.md).
     /// </remarks>
-    private async Task SignalWithAnswersAsync(List<Guid> hosts, CancellationToken cancellationToken)
+    private async Task<Exception?> SignalWithAnswersAsync(List<Guid> hosts, CancellationToken cancellationToken)
     {
         var waiting = hosts.Where(signals.Waits).Distinct().ToList();
         if (waiting.Count < hosts.Count)
@@ -816,62 +817,74 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         {
             foreach (var chunk in waiting.Chunk(RenewalChunk))
             {
-                await PrepareAnswersAsync(chunk, cancellationToken);
-                signals.Notify(chunk);
+                var answers = await PrepareAnswersAsync(chunk, cancellationToken);
+                // Each answer is kept for the mark this signal makes, and only if it is the next after the look's: a signal
+                // in between may have announced what the look did not see.
+                signals.Notify(chunk, (hostId, mark) =>
+                {
+                    if (answers.TryGetValue(hostId, out var answer) && mark == (answer.Mark.All, answer.Mark.Host + 1))
+                    {
+                        _prepared[hostId] = answer with { Mark = mark, Until = engine.Time.GetUtcNow() + PreparedFor };
+                    }
+                    else
+                    {
+                        _prepared.TryRemove(hostId, out _);
+                    }
+                });
                 signalled += chunk.Length;
             }
+            return null;
         }
-        catch (Exception) when (signalled < waiting.Count)
+        catch (Exception e) when (signalled < waiting.Count)
         {
             // What was not prepared is looked at by the polls themselves, as before: the signal is what must not be lost.
             signals.Notify(waiting.Skip(signalled).ToList());
+            return e is OperationCanceledException && cancellationToken.IsCancellationRequested ? null : e;
         }
     }
 
-    /// <summary>Makes the answers of <paramref name="hostIds"/>' polls, from one look at all of them (see <see cref="SignalWithAnswersAsync"/>).</summary>
-    private async Task PrepareAnswersAsync(IReadOnlyList<Guid> hostIds, CancellationToken cancellationToken)
+    /// <summary>
+    /// The answers of <paramref name="hostIds"/>' polls, from one look at all of them (see <see cref="SignalWithAnswersAsync"/>),
+    /// each with its host's mark before the look; none for a host its poll must look at itself.
+    /// </summary>
+    private async Task<Dictionary<Guid, PreparedAnswer>> PrepareAnswersAsync(IReadOnlyList<Guid> hostIds, CancellationToken cancellationToken)
     {
-        // The marks before the look, with the signal that follows it: a signal for a host in between voids its answer.
-        var marks = hostIds.Select(id => signals.Mark(id)).Select(m => (m.All, m.Host + 1)).ToArray();
+        var marks = hostIds.Select(signals.Mark).ToArray();
         var ids = hostIds.ToList();
         var now = engine.Now;
-        List<LookRow> looks;
-        List<ServedRow> served;
-        ILookup<Guid, SignedPowerOrder> power;
+        var answers = new Dictionary<Guid, PreparedAnswer>();
         await _looks.WaitAsync(cancellationToken);
         try
         {
             await using var db = engine.Database.CreateContext();
             await db.Database.OpenConnectionAsync(cancellationToken);
-            looks = await LookRows.Apply(db, t => ids.Contains(t.HostId)).ToListAsync(cancellationToken);
-            served = await ServedRows.Apply(db, t => ids.Contains(t.HostId), now).ToListAsync(cancellationToken);
-            power = (await Hosts.HostPower.Open.Apply(db, now).Where(p => ids.Contains(p.HostId)).OrderBy(p => p.RequestedAt)
+            var looks = (await LookRows.Apply(db, t => ids.Contains(t.HostId)).ToListAsync(cancellationToken)).ToLookup(r => r.HostId);
+            var served = (await ServedRows.Apply(db, t => ids.Contains(t.HostId), now).ToListAsync(cancellationToken)).ToLookup(r => r.HostId);
+            var power = (await Hosts.HostPower.Open.Apply(db, now).Where(p => ids.Contains(p.HostId)).OrderBy(p => p.RequestedAt)
                     .Select(p => new { p.HostId, p.OrderJson, p.Signature }).ToListAsync(cancellationToken))
                 .ToLookup(p => p.HostId, p => new SignedPowerOrder(p.OrderJson, p.Signature));
             var cutoff = RetryCutoff();
-            var byHost = looks.ToLookup(r => r.HostId);
-            var servedByHost = served.ToLookup(r => r.HostId);
             var key = engine.SigningKeys.Current();
             var manifests = new Dictionary<int, string>();
-            var until = engine.Time.GetUtcNow() + PreparedFor;
             for (var i = 0; i < ids.Count; i++)
             {
                 var hostId = ids[i];
-                var look = LookOf([.. byHost[hostId]], cutoff);
-                var rows = servedByHost[hostId].ToList();
+                var look = LookOf([.. looks[hostId]], cutoff);
+                var rows = served[hostId].ToList();
                 if (!look.MayServe || look.RetryDue || rows.Count == 0)
                 {
                     continue;
                 }
                 var items = await ItemsAsync(db, key, manifests, hostId, rows, cancellationToken);
                 var orders = power[hostId].ToList();
-                _prepared[hostId] = new PreparedAnswer(marks[i], until, look, items, orders.Count > 0 ? orders : null);
+                answers[hostId] = new PreparedAnswer(marks[i], default, look, items, orders.Count > 0 ? orders : null);
             }
         }
         finally
         {
             _looks.Release();
         }
+        return answers;
     }
 
     /// <summary>Drops the answers a dispatch prepared that no poll took within <see cref="PreparedFor"/> (the manager, once a second).</summary>
@@ -1121,3 +1134,9 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     private static string? Truncate(string? text, int max) =>
         text is null || text.Length <= max ? text : text[^max..];
 }
+
+/// <summary>
+/// What a dispatch did: how many targets it queued, and why its hosts' polls had to look themselves when preparing their
+/// answers failed (null when it did not; the hosts were signalled either way).
+/// </summary>
+public sealed record DispatchOutcome(int Queued, Exception? AnswersFailed);

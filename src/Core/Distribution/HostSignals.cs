@@ -60,8 +60,25 @@ public sealed class HostSignals
         }
     }
 
-    /// <summary>What <see cref="Notify"/> does on this node only: for a signal that came from a peer node.</summary>
-    public void NotifyHere(IEnumerable<Guid> hostIds)
+    /// <summary>
+    /// <see cref="Notify(IEnumerable{Guid})"/>, for hosts whose polls' answers are made before the signal: <paramref name="marked"/> is told each
+    /// named host's mark as this signal makes it, before the host's poll is woken, so that an answer is kept for exactly the
+    /// poll this signal wakes (another signal makes another mark).
+    /// </summary>
+    public void Notify(IReadOnlyCollection<Guid> hostIds, Action<Guid, (long All, long Host)> marked)
+    {
+        WakeNamed(hostIds, marked);
+        if (hostIds.Count > 0)
+        {
+            Published?.Invoke(hostIds);
+        }
+    }
+
+    /// <summary>What <see cref="Notify(IEnumerable{Guid})"/> does on this node only: for a signal that came from a peer node.</summary>
+    public void NotifyHere(IEnumerable<Guid> hostIds) => WakeNamed(hostIds, null);
+
+    /// <summary>Wakes the polls of these hosts and of the relays above them on this node.</summary>
+    private void WakeNamed(IEnumerable<Guid> hostIds, Action<Guid, (long All, long Host)>? marked)
     {
         var woken = new HashSet<Guid>();
         var unknown = false;
@@ -71,7 +88,7 @@ public sealed class HostSignals
             {
                 continue;
             }
-            Wake(id);
+            Wake(id, marked);
             if (!_parents.TryGetValue(id, out var parent))
             {
                 unknown = true;
@@ -105,11 +122,12 @@ public sealed class HostSignals
         }
     }
 
-    private void Count(Guid id) => _versions.AddOrUpdate(id, 1, (_, version) => version + 1);
+    private long Count(Guid id) => _versions.AddOrUpdate(id, 1, (_, version) => version + 1);
 
-    private void Wake(Guid id)
+    private void Wake(Guid id, Action<Guid, (long All, long Host)>? marked = null)
     {
-        Count(id);
+        var version = Count(id);
+        marked?.Invoke(id, (Interlocked.Read(ref _epoch), version));
         if (_waiters.TryRemove(id, out var waiter))
         {
             waiter.TrySetResult();
@@ -138,7 +156,7 @@ public sealed class HostSignals
     }
 
     /// <summary>
-    /// A task that completes when <see cref="Notify"/> names the host (true), when <paramref name="timeout"/> has passed (at most
+    /// A task that completes when <see cref="Notify(IEnumerable{Guid})"/> names the host (true), when <paramref name="timeout"/> has passed (at most
     /// a tenth of a second later; never for <see cref="Timeout.InfiniteTimeSpan"/>) or when <paramref name="cancellationToken"/> is canceled (false), and never
     /// faults; one waiter per host is shared.
     /// </summary>
@@ -166,7 +184,7 @@ public sealed class HostSignals
     }
 
     /// <summary>
-    /// A relay's poll for its subtree: completes when <see cref="Notify"/> names the relay or a host below it (or a
+    /// A relay's poll for its subtree: completes when <see cref="Notify(IEnumerable{Guid})"/> names the relay or a host below it (or a
     /// host this node does not know). It shares the relay's key with the relay's own poll as a client.
     /// </summary>
     public Task<bool> WaitForRelayAsync(Guid relayId, TimeSpan timeout, CancellationToken cancellationToken)

@@ -18,9 +18,14 @@ public sealed class DispatchExecutionJob(DistributionService distribution, ILogg
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
         var executionId = context.MergedJobDataMap.GetInt(ExecutionIdKey);
-        if (await distribution.DispatchOnceAsync(executionId, cancellationToken) is { } queued)
+        if (await distribution.DispatchOnceAsync(executionId, cancellationToken) is { } outcome)
         {
-            logger.LogInformation("Dispatched execution {ExecutionId}: {Count} target(s) queued", executionId, queued);
+            logger.LogInformation("Dispatched execution {ExecutionId}: {Count} target(s) queued", executionId, outcome.Queued);
+            if (outcome.AnswersFailed is { } failure)
+            {
+                logger.LogWarning(failure, "Execution {ExecutionId}: preparing the answers of its hosts' polls failed; the polls looked at the database themselves",
+                    executionId);
+            }
         }
         else
         {

@@ -54,7 +54,9 @@ public abstract class FrequentTurns(TimeProvider time, ILogger logger) : Backgro
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await TryTurnAsync(stoppingToken);
+                // A turn is short and is not cut by the stop: a cut one could leave work shared with others half done (the
+                // last-seen times go into a commit shared with agents' reports). The stop ends the wait for the next turn.
+                await TryTurnAsync(CancellationToken.None);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
