@@ -62,8 +62,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
 
     /// <summary>
     /// Answers a dispatch prepared for the polls of its hosts (<see cref="SignalWithAnswersAsync"/>), each with the mark its
-    /// host's poll must find: the mark before the dispatch's look, with the dispatch's own signal. A poll that finds another
-    /// (something else was signalled since), or comes after <see cref="PreparedFor"/>, looks itself.
+    /// host's poll must find: the one the dispatch's own signal made. A poll that finds another (something else was
+    /// signalled since), or comes after <see cref="PreparedFor"/>, looks itself.
     /// </summary>
     private readonly ConcurrentDictionary<Guid, PreparedAnswer> _prepared = new();
     private long _answersPrepared;
@@ -589,7 +589,6 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     // A dispatch looked at this host with many others and its signal woke this poll, which has looked before:
                     // nothing was signalled since. A poll that starts looks itself (it may follow one that did, in between).
                     Interlocked.Increment(ref _answersPrepared);
-                    connected = true;
                     return Answer(hostId, mark, ready.Look, ready.Items, ready.Power);
                 }
                 if (_quiet.TryGetValue(hostId, out var quiet) && quiet.Mark == mark && engine.Time.GetUtcNow() < quiet.Until)
