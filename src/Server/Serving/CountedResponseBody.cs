@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace JP1Dist.Server.Serving;
@@ -6,17 +7,20 @@ namespace JP1Dist.Server.Serving;
 /// <summary>
 /// Runs a result with the response body counted as it is written, so a metric adds the bytes that went out, not the
 /// length the response announced: a transfer the client cut short counts only what was written before the cut (at most
-/// what the server's output buffer held beyond what reached the client). Once the connection is gone, Kestrel takes writes
-/// and drops them: a write begun after the request's abort token fired is not counted, or a cut transfer whose rest is
-/// copied from the page cache fast enough counted as whole. (A write begun before counts even when the abort comes while it
-/// waits: the client of a whole transfer closes only after the last write went out.)
+/// what the sockets' buffers held beyond what reached the client). Once the connection is gone, Kestrel takes writes and
+/// drops them, and the copy of a file's rest from the page cache runs fast enough to count it whole, so a write is not
+/// counted once any of three signs of the cut has shown: the socket's side of the output pipe completed (a write's flush
+/// says so, first of the three), the connection's closed token, the request's abort token (the last two fire on the
+/// thread pool after the socket failed). A write begun before the cut counts even when the cut comes while it waits: the
+/// client of a whole transfer closes only after the last write went out.
 /// </summary>
 internal static class CountedResponseBody
 {
     public static async Task ExecuteAsync(HttpContext context, IResult result, Action<long> written)
     {
         var original = context.Features.Get<IHttpResponseBodyFeature>()!;
-        var counted = new StreamResponseBodyFeature(new CountingStream(original.Stream, written, context.RequestAborted), original);
+        var closed = context.Features.Get<IConnectionLifetimeFeature>()?.ConnectionClosed ?? CancellationToken.None;
+        var counted = new StreamResponseBodyFeature(new CountingStream(original, written, context.RequestAborted, closed), original);
         context.Features.Set<IHttpResponseBodyFeature>(counted);
         try
         {
@@ -29,20 +33,27 @@ internal static class CountedResponseBody
         }
     }
 
-    /// <summary>A write-only stream that reports each write's length once the inner stream has taken it, for writes begun while the connection lasted.</summary>
-    private sealed class CountingStream(Stream inner, Action<long> written, CancellationToken aborted) : Stream
+    /// <summary>
+    /// A write-only stream over the response's pipe that reports each write's length once the pipe has taken it, for
+    /// writes begun while the connection lasted and taken by a pipe whose reader (the socket) was still there.
+    /// </summary>
+    private sealed class CountingStream(IHttpResponseBodyFeature inner, Action<long> written, CancellationToken aborted, CancellationToken closed) : Stream
     {
+        private bool _cut;
+
         public override bool CanRead => false;
         public override bool CanSeek => false;
         public override bool CanWrite => true;
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+        private bool Cut => _cut || aborted.IsCancellationRequested || closed.IsCancellationRequested;
+
         public override void Write(byte[] buffer, int offset, int count)
         {
-            var gone = aborted.IsCancellationRequested;
-            inner.Write(buffer, offset, count);
-            if (!gone)
+            var cut = Cut;
+            inner.Stream.Write(buffer, offset, count);
+            if (!cut)
             {
                 written(count);
             }
@@ -50,9 +61,13 @@ internal static class CountedResponseBody
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            var gone = aborted.IsCancellationRequested;
-            await inner.WriteAsync(buffer, cancellationToken);
-            if (!gone)
+            var cut = Cut;
+            var flushed = await inner.Writer.WriteAsync(buffer, cancellationToken);
+            if (flushed.IsCompleted)
+            {
+                _cut = true; // the socket no longer reads the output: this write and every later one go nowhere
+            }
+            else if (!cut)
             {
                 written(buffer.Length);
             }
@@ -61,8 +76,8 @@ internal static class CountedResponseBody
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        public override void Flush() => inner.Flush();
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override void Flush() => inner.Stream.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.Stream.FlushAsync(cancellationToken);
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
