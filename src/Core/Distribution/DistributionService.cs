@@ -68,8 +68,11 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     private readonly ConcurrentDictionary<Guid, PreparedAnswer> _prepared = new();
     private long _answersPrepared;
 
-    private sealed record PreparedAnswer((long All, long Host) Mark, DateTimeOffset Until, HostLook Look, IReadOnlyList<WorkItem> Items,
-        IReadOnlyList<SignedPowerOrder>? Power);
+    /// <summary>An answer a dispatch prepared, kept for the poll that finds <paramref name="Mark"/> before <paramref name="Until"/>.</summary>
+    private sealed record PreparedAnswer((long All, long Host) Mark, DateTimeOffset Until, ReadyAnswer Answer);
+
+    /// <summary>What a poll's answer is made from (<see cref="Answer"/>): its host's look, the items served and the power orders.</summary>
+    private sealed record ReadyAnswer(HostLook Look, IReadOnlyList<WorkItem> Items, IReadOnlyList<SignedPowerOrder>? Power);
 
     /// <summary>
     /// How long an answer a dispatch prepared waits for its host's poll: the poll it was made for is woken at once, so one
@@ -589,7 +592,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     // A dispatch looked at this host with many others and its signal woke this poll, which has looked before:
                     // nothing was signalled since. A poll that starts looks itself (it may follow one that did, in between).
                     Interlocked.Increment(ref _answersPrepared);
-                    return Answer(hostId, mark, ready.Look, ready.Items, ready.Power);
+                    return Answer(hostId, mark, ready.Answer.Look, ready.Answer.Items, ready.Answer.Power);
                 }
                 if (_quiet.TryGetValue(hostId, out var quiet) && quiet.Mark == mark && engine.Time.GetUtcNow() < quiet.Until)
                 {
@@ -710,6 +713,23 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     private static readonly Func<DistDbContext, Guid, IAsyncEnumerable<LookRow>> LookQuery = EF.CompileAsyncQuery(QueryRule.Inline(
         (DistDbContext db, Guid hostId) => LookRows.Apply(db, t => t.HostId == hostId)));
 
+    /// <summary>What one look at many hosts finds (<see cref="LookAtManyAsync"/>): their rows of <see cref="LookRows"/> and their open power orders, by host.</summary>
+    private sealed record ManyLooks(ILookup<Guid, LookRow> Rows, ILookup<Guid, SignedPowerOrder> Power);
+
+    /// <summary>
+    /// The look a poll makes at its host (<see cref="LookRows"/> and <see cref="OpenPowerOrders"/>), made for many hosts at
+    /// once on <paramref name="db"/>'s open connection, two queries: a renewal's (<see cref="RenewQuietAsync"/>) and a
+    /// dispatch's (<see cref="PrepareAnswersAsync"/>).
+    /// </summary>
+    private static async Task<ManyLooks> LookAtManyAsync(DistDbContext db, List<Guid> ids, DateTime now, CancellationToken cancellationToken)
+    {
+        var rows = (await LookRows.Apply(db, t => ids.Contains(t.HostId)).ToListAsync(cancellationToken)).ToLookup(r => r.HostId);
+        var power = (await OpenPowerOrders.Apply(db, p => ids.Contains(p.HostId), now).Select(p => new { p.HostId, p.OrderJson, p.Signature })
+                .ToListAsync(cancellationToken))
+            .ToLookup(p => p.HostId, p => new SignedPowerOrder(p.OrderJson, p.Signature));
+        return new ManyLooks(rows, power);
+    }
+
     /// <summary>How many quiet hosts one renewal looks at in one pair of queries.</summary>
     private const int RenewalChunk = 500;
 
@@ -742,23 +762,19 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             // The marks before the look, as a poll's look takes them: a signal during it is not lost.
             var marks = chunk.Select(e => signals.Mark(e.Key)).ToArray();
             var ids = chunk.Select(e => e.Key).ToList();
-            List<LookRow> rows;
-            HashSet<Guid> powered;
+            ManyLooks looks;
             await _looks.WaitAsync(cancellationToken);
             try
             {
                 await using var db = engine.Database.CreateContext();
                 await db.Database.OpenConnectionAsync(cancellationToken);
-                rows = await LookRows.Apply(db, t => ids.Contains(t.HostId)).ToListAsync(cancellationToken);
-                powered = [.. await Hosts.HostPower.Open.Apply(db, engine.Now).Where(p => ids.Contains(p.HostId)).Select(p => p.HostId)
-                    .Distinct().ToListAsync(cancellationToken)];
+                looks = await LookAtManyAsync(db, ids, engine.Now, cancellationToken);
             }
             finally
             {
                 _looks.Release();
             }
             var cutoff = RetryCutoff();
-            var byHost = rows.ToLookup(r => r.HostId);
             var until = engine.Time.GetUtcNow() + QuietFor;
             var changed = new List<Guid>();
             for (var i = 0; i < chunk.Length; i++)
@@ -768,8 +784,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 {
                     continue;
                 }
-                var look = LookOf([.. byHost[hostId]], cutoff);
-                if (!look.MayServe && !look.RetryDue && !look.RetryLater && !powered.Contains(hostId) && look.Open.ToHashSet().SetEquals(quiet.Open))
+                var look = LookOf([.. looks.Rows[hostId]], cutoff);
+                if (!look.MayServe && !look.RetryDue && !look.RetryLater && !looks.Power.Contains(hostId) && look.Open.ToHashSet().SetEquals(quiet.Open))
                 {
                     if (_quiet.TryUpdate(hostId, quiet with { Until = until }, quiet))
                     {
@@ -821,9 +837,9 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 // in between may have announced what the look did not see.
                 signals.Notify(chunk, (hostId, mark) =>
                 {
-                    if (answers.TryGetValue(hostId, out var answer) && mark == (answer.Mark.All, answer.Mark.Host + 1))
+                    if (answers.TryGetValue(hostId, out var prepared) && mark == (prepared.Looked.All, prepared.Looked.Host + 1))
                     {
-                        _prepared[hostId] = answer with { Mark = mark, Until = engine.Time.GetUtcNow() + PreparedFor };
+                        _prepared[hostId] = new PreparedAnswer(mark, engine.Time.GetUtcNow() + PreparedFor, prepared.Answer);
                     }
                     else
                     {
@@ -844,39 +860,37 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
 
     /// <summary>
     /// The answers of <paramref name="hostIds"/>' polls, from one look at all of them (see <see cref="SignalWithAnswersAsync"/>),
-    /// each with its host's mark before the look; none for a host its poll must look at itself.
+    /// each with its host's mark before the look (<c>Looked</c>); none for a host its poll must look at itself.
     /// </summary>
-    private async Task<Dictionary<Guid, PreparedAnswer>> PrepareAnswersAsync(IReadOnlyList<Guid> hostIds, CancellationToken cancellationToken)
+    private async Task<Dictionary<Guid, ((long All, long Host) Looked, ReadyAnswer Answer)>> PrepareAnswersAsync(IReadOnlyList<Guid> hostIds,
+        CancellationToken cancellationToken)
     {
         var marks = hostIds.Select(signals.Mark).ToArray();
         var ids = hostIds.ToList();
         var now = engine.Now;
-        var answers = new Dictionary<Guid, PreparedAnswer>();
+        var answers = new Dictionary<Guid, ((long All, long Host) Looked, ReadyAnswer Answer)>();
         await _looks.WaitAsync(cancellationToken);
         try
         {
             await using var db = engine.Database.CreateContext();
             await db.Database.OpenConnectionAsync(cancellationToken);
-            var looks = (await LookRows.Apply(db, t => ids.Contains(t.HostId)).ToListAsync(cancellationToken)).ToLookup(r => r.HostId);
+            var looks = await LookAtManyAsync(db, ids, now, cancellationToken);
             var served = (await ServedRows.Apply(db, t => ids.Contains(t.HostId), now).ToListAsync(cancellationToken)).ToLookup(r => r.HostId);
-            var power = (await Hosts.HostPower.Open.Apply(db, now).Where(p => ids.Contains(p.HostId)).OrderBy(p => p.RequestedAt)
-                    .Select(p => new { p.HostId, p.OrderJson, p.Signature }).ToListAsync(cancellationToken))
-                .ToLookup(p => p.HostId, p => new SignedPowerOrder(p.OrderJson, p.Signature));
             var cutoff = RetryCutoff();
             var key = engine.SigningKeys.Current();
             var manifests = new Dictionary<int, string>();
             for (var i = 0; i < ids.Count; i++)
             {
                 var hostId = ids[i];
-                var look = LookOf([.. looks[hostId]], cutoff);
+                var look = LookOf([.. looks.Rows[hostId]], cutoff);
                 var rows = served[hostId].ToList();
                 if (!look.MayServe || look.RetryDue || rows.Count == 0)
                 {
                     continue;
                 }
                 var items = await ItemsAsync(db, key, manifests, hostId, rows, cancellationToken);
-                var orders = power[hostId].ToList();
-                answers[hostId] = new PreparedAnswer(marks[i], default, look, items, orders.Count > 0 ? orders : null);
+                var orders = looks.Power[hostId].ToList();
+                answers[hostId] = (marks[i], new ReadyAnswer(look, items, orders.Count > 0 ? orders : null));
             }
         }
         finally
@@ -930,11 +944,17 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return orders;
     }
 
-    /// <summary>A host's open power orders (<see cref="Hosts.HostPower.Open"/>), compiled: every look reads them.</summary>
+    /// <summary>
+    /// The open power orders (<see cref="Hosts.HostPower.Open"/>) of the hosts a predicate picks, oldest first: a poll's
+    /// look reads its host's (<see cref="PowerOrdersQuery"/>), a look at many hosts theirs (<see cref="LookAtManyAsync"/>).
+    /// </summary>
+    private static readonly QueryRule<DistDbContext, Expression<Func<PowerOrderRow, bool>>, DateTime, IQueryable<PowerOrderRow>> OpenPowerOrders =
+        new((db, hosts, now) => Hosts.HostPower.Open.Apply(db, now).Where(hosts).OrderBy(p => p.RequestedAt));
+
+    /// <summary>A host's open power orders (<see cref="OpenPowerOrders"/>), compiled: every look reads them.</summary>
     private static readonly Func<DistDbContext, Guid, DateTime, IAsyncEnumerable<SignedPowerOrder>> PowerOrdersQuery = EF.CompileAsyncQuery(QueryRule.Inline(
         (DistDbContext db, Guid hostId, DateTime now) =>
-            Hosts.HostPower.Open.Apply(db, now).Where(p => p.HostId == hostId).OrderBy(p => p.RequestedAt)
-                .Select(p => new SignedPowerOrder(p.OrderJson, p.Signature))));
+            OpenPowerOrders.Apply(db, p => p.HostId == hostId, now).Select(p => new SignedPowerOrder(p.OrderJson, p.Signature))));
 
     /// <summary>
     /// The work of every host below a relay, for the relay to serve: what <see cref="GetWorkAsync"/> serves each host,

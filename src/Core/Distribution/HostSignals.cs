@@ -19,6 +19,9 @@ public sealed class HostSignals
     private const int MaxDepth = 64;
 
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _waiters = new();
+
+    /// <summary>Waits in progress by host; a host with none has no entry (a waiter in <see cref="_waiters"/> outlives its wait).</summary>
+    private readonly ConcurrentDictionary<Guid, int> _waiting = new();
     private readonly ConcurrentDictionary<Guid, Guid?> _parents = new();
     private readonly ConcurrentDictionary<Guid, byte> _relays = new();
     private readonly ConcurrentDictionary<Guid, long> _versions = new();
@@ -35,10 +38,10 @@ public sealed class HostSignals
     public (long All, long Host) Mark(Guid hostId) => (Interlocked.Read(ref _epoch), _versions.GetValueOrDefault(hostId));
 
     /// <summary>
-    /// Whether a poll of the host waits on this node: one waited here since the host was last signalled (a wait that ended
-    /// by its time leaves its place to the host's next poll).
+    /// Whether a poll of the host waits on this node now: a wait is in progress (<see cref="WaitAsync"/>, which a poll
+    /// starts before each look). A host that moved to a relay or another node, or went offline, waits nowhere here.
     /// </summary>
-    public bool Waits(Guid hostId) => _waiters.ContainsKey(hostId);
+    public bool Waits(Guid hostId) => _waiting.ContainsKey(hostId);
 
     /// <summary>Records a host's higher system (null: this node itself), at registration or when the node starts.</summary>
     public void Learn(Guid hostId, Guid? parentId) => _parents[hostId] = parentId;
@@ -176,10 +179,22 @@ public sealed class HostSignals
         var ended = timeout == Timeout.InfiniteTimeSpan ? null : CoarseDeadlines.After(timeout);
         // A token that cannot be canceled registers nothing, and its task never ends the wait.
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (cancellationToken.UnsafeRegister(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled))
+        _waiting.AddOrUpdate(hostId, 1, static (_, count) => count + 1);
+        try
         {
-            var first = ended is null ? await Task.WhenAny(waiter.Task, cancelled.Task) : await Task.WhenAny(waiter.Task, ended, cancelled.Task);
-            return first == waiter.Task;
+            using (cancellationToken.UnsafeRegister(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled))
+            {
+                var first = ended is null ? await Task.WhenAny(waiter.Task, cancelled.Task) : await Task.WhenAny(waiter.Task, ended, cancelled.Task);
+                return first == waiter.Task;
+            }
+        }
+        finally
+        {
+            // The last wait of the host takes its entry away; one that began meanwhile made the count other than 0 and keeps it.
+            if (_waiting.AddOrUpdate(hostId, 0, static (_, count) => count - 1) == 0)
+            {
+                _waiting.TryRemove(new KeyValuePair<Guid, int>(hostId, 0));
+            }
         }
     }
 

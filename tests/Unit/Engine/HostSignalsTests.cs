@@ -405,6 +405,35 @@ public sealed class HostSignalsTests
     }
 
     [Fact]
+    public async Task A_host_waits_here_only_while_a_wait_of_its_poll_is_in_progress()
+    {
+        // A dispatch prepares answers only for the hosts whose poll waits here; the waiter a wait leaves behind (shared by
+        // the host's next poll) made a host that moved to a relay, or went offline, count as waiting for good.
+        var signals = new HostSignals();
+        var host = Guid.NewGuid();
+        Assert.False(signals.Waits(host));
+
+        var first = signals.WaitAsync(host, Long, CancellationToken.None);
+        var second = signals.WaitAsync(host, Long, CancellationToken.None);
+        Assert.True(signals.Waits(host));
+        signals.Notify([host]);
+        Assert.True(await WokenAsync(Task.WhenAll(first, second)));
+        Assert.False(signals.Waits(host));
+
+        Assert.False(await signals.WaitAsync(host, TimeSpan.FromMilliseconds(50), CancellationToken.None)); // ended by its time
+        Assert.False(signals.Waits(host));
+        using var cancel = new CancellationTokenSource();
+        var canceled = signals.WaitAsync(host, Long, cancel.Token);
+        var other = signals.WaitAsync(host, Long, CancellationToken.None);
+        await cancel.CancelAsync();
+        Assert.False(await canceled);
+        Assert.True(signals.Waits(host)); // the other wait goes on
+        signals.Notify([host]);
+        Assert.True(await other);
+        Assert.False(signals.Waits(host));
+    }
+
+    [Fact]
     public async Task Waits_share_a_coarse_clock_that_never_ends_one_early()
     {
         // 10,000 polls with a timer each made the runtime's timer queue walk them all 333 times a second; the waits now
