@@ -55,6 +55,12 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// such a host answers from here, without a query, while no signal named it since and <see cref="QuietFor"/> has not passed.
     /// </summary>
     private readonly ConcurrentDictionary<Guid, QuietHost> _quiet = new();
+
+    /// <summary>
+    /// The ends of the quiet answers, soonest first (lock it), so that a renewal takes the hosts coming due without walking
+    /// every quiet host each second: an entry whose host's answer has been replaced or dropped since is passed over.
+    /// </summary>
+    private readonly PriorityQueue<Guid, DateTimeOffset> _quietEnds = new();
     private long _looksMade;
     private long _looksSkipped;
 
@@ -643,13 +649,50 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         // A retry due now is queued by the next poll's first look (as the host connects): that poll must look.
         if (!look.MayServe && !look.RetryDue && !look.RetryLater && power is null)
         {
-            _quiet[hostId] = new QuietHost(mark, engine.Time.GetUtcNow() + QuietFor, open);
+            KeepQuiet(hostId, new QuietHost(mark, engine.Time.GetUtcNow() + QuietFor, open));
         }
         else
         {
             _quiet.TryRemove(hostId, out _);
         }
         return new WorkResponse(items, PowerOrders: power, Open: open);
+    }
+
+    /// <summary>Takes a host at its word until <c>quiet.Until</c>, and books the renewal of that.</summary>
+    private void KeepQuiet(Guid hostId, QuietHost quiet)
+    {
+        _quiet[hostId] = quiet;
+        BookQuietEnd(hostId, quiet.Until);
+    }
+
+    private void BookQuietEnd(Guid hostId, DateTimeOffset until)
+    {
+        lock (_quietEnds)
+        {
+            _quietEnds.Enqueue(hostId, until);
+        }
+    }
+
+    /// <summary>
+    /// The quiet hosts whose answer ends by <paramref name="by"/>, taken out of <see cref="_quietEnds"/>, each once; entries
+    /// of answers replaced or dropped since are passed over.
+    /// </summary>
+    private List<KeyValuePair<Guid, QuietHost>> TakeQuietEnds(DateTimeOffset by)
+    {
+        var due = new List<KeyValuePair<Guid, QuietHost>>();
+        var taken = new HashSet<Guid>();
+        lock (_quietEnds)
+        {
+            while (_quietEnds.TryPeek(out var hostId, out var until) && until <= by)
+            {
+                _quietEnds.Dequeue();
+                if (_quiet.TryGetValue(hostId, out var quiet) && quiet.Until == until && taken.Add(hostId))
+                {
+                    due.Add(new KeyValuePair<Guid, QuietHost>(hostId, quiet));
+                }
+            }
+        }
+        return due;
     }
 
     /// <summary>
@@ -747,59 +790,71 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// </remarks>
     public async Task<int> RenewQuietAsync(TimeSpan ahead, CancellationToken cancellationToken)
     {
-        var now = engine.Time.GetUtcNow();
         var due = new List<KeyValuePair<Guid, QuietHost>>();
-        foreach (var entry in _quiet)
+        foreach (var entry in TakeQuietEnds(engine.Time.GetUtcNow() + ahead))
         {
-            if (entry.Value.Until <= now + ahead)
+            // The mark before the look, as a poll's look takes it: a signal during it is not lost. A host signalled since its
+            // quiet look no longer has a quiet answer: its next poll looks.
+            if (signals.Mark(entry.Key) == entry.Value.Mark)
             {
                 due.Add(entry);
             }
+            else
+            {
+                _quiet.TryRemove(entry);
+            }
         }
         var renewed = 0;
-        foreach (var chunk in due.Chunk(RenewalChunk))
+        var looked = 0;
+        try
         {
-            // The marks before the look, as a poll's look takes them: a signal during it is not lost.
-            var marks = chunk.Select(e => signals.Mark(e.Key)).ToArray();
-            var ids = chunk.Select(e => e.Key).ToList();
-            ManyLooks looks;
-            await _looks.WaitAsync(cancellationToken);
-            try
+            foreach (var chunk in due.Chunk(RenewalChunk))
             {
-                await using var db = engine.Database.CreateContext();
-                await db.Database.OpenConnectionAsync(cancellationToken);
-                looks = await LookAtManyAsync(db, ids, engine.Now, cancellationToken);
-            }
-            finally
-            {
-                _looks.Release();
-            }
-            var cutoff = RetryCutoff();
-            var until = engine.Time.GetUtcNow() + QuietFor;
-            var changed = new List<Guid>();
-            for (var i = 0; i < chunk.Length; i++)
-            {
-                var (hostId, quiet) = chunk[i];
-                if (marks[i] != quiet.Mark)
+                var ids = chunk.Select(e => e.Key).ToList();
+                ManyLooks looks;
+                await _looks.WaitAsync(cancellationToken);
+                try
                 {
-                    continue;
+                    await using var db = engine.Database.CreateContext();
+                    await db.Database.OpenConnectionAsync(cancellationToken);
+                    looks = await LookAtManyAsync(db, ids, engine.Now, cancellationToken);
                 }
-                var look = LookOf([.. looks.Rows[hostId]], cutoff);
-                if (!look.MayServe && !look.RetryDue && !look.RetryLater && !looks.Power.Contains(hostId) && look.Open.ToHashSet().SetEquals(quiet.Open))
+                finally
                 {
-                    if (_quiet.TryUpdate(hostId, quiet with { Until = until }, quiet))
+                    _looks.Release();
+                }
+                looked += chunk.Length;
+                var cutoff = RetryCutoff();
+                var until = engine.Time.GetUtcNow() + QuietFor;
+                var changed = new List<Guid>();
+                foreach (var (hostId, quiet) in chunk)
+                {
+                    var look = LookOf([.. looks.Rows[hostId]], cutoff);
+                    if (!look.MayServe && !look.RetryDue && !look.RetryLater && !looks.Power.Contains(hostId) && look.Open.ToHashSet().SetEquals(quiet.Open))
                     {
-                        renewed++;
+                        if (_quiet.TryUpdate(hostId, quiet with { Until = until }, quiet))
+                        {
+                            BookQuietEnd(hostId, until);
+                            renewed++;
+                        }
+                    }
+                    else if (_quiet.TryRemove(new KeyValuePair<Guid, QuietHost>(hostId, quiet)))
+                    {
+                        changed.Add(hostId);
                     }
                 }
-                else if (_quiet.TryRemove(new KeyValuePair<Guid, QuietHost>(hostId, quiet)))
+                if (changed.Count > 0)
                 {
-                    changed.Add(hostId);
+                    signals.NotifyHere(changed);
                 }
             }
-            if (changed.Count > 0)
+        }
+        finally
+        {
+            // A look that failed (or a stop) leaves its hosts and those after it booked as they were: the next turn takes them.
+            foreach (var (hostId, quiet) in due.Skip(looked))
             {
-                signals.NotifyHere(changed);
+                BookQuietEnd(hostId, quiet.Until);
             }
         }
         return renewed;

@@ -283,6 +283,13 @@ public sealed class HostSignalsTests
         // None is due within a second: nothing to renew. Both due: one look for both, and each renewed.
         Assert.Equal(0, await distribution.RenewQuietAsync(TimeSpan.FromSeconds(1), CancellationToken.None));
         Assert.Equal(2, await distribution.RenewQuietAsync(distribution.QuietFor + TimeSpan.FromMinutes(1), CancellationToken.None));
+        // A renewal cut short (its look failed, or the manager stops) leaves its hosts for the next one.
+        using (var stopped = new CancellationTokenSource())
+        {
+            await stopped.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => distribution.RenewQuietAsync(distribution.QuietFor + TimeSpan.FromMinutes(1), stopped.Token));
+        }
+        Assert.Equal(2, await distribution.RenewQuietAsync(distribution.QuietFor + TimeSpan.FromMinutes(1), CancellationToken.None));
         distribution.QuietFor = TimeSpan.FromMilliseconds(1);
         Assert.Equal(2, await distribution.RenewQuietAsync(TimeSpan.FromMinutes(3), CancellationToken.None));
         // Renewed for the new quiet time only: it has passed, so the next poll looks.
