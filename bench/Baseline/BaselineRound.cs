@@ -24,8 +24,8 @@ public static class BaselineRound
     /// <summary>The size of the package's only file: small, so the figures measure the protocol and the database, not bytes.</summary>
     public const int PackageBytes = 512;
 
-    /// <summary>The long-poll wait the agents ask for; the real agent's default and the manager's maximum.</summary>
-    public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(30);
+    /// <summary>The long-poll wait the agents ask for: the real agent's default (which is the manager's maximum).</summary>
+    public static readonly TimeSpan LongPollWait = JP1Dist.Protocol.ProtocolLimits.PollWait;
 
     /// <summary>How the manager runs in this benchmark, as the output states it.</summary>
     public static string ManagerMode(BenchDatabase database) => "process: jp1dist manager (Kestrel on http://127.0.0.1:0, Quartz, "

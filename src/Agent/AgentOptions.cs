@@ -1,3 +1,5 @@
+using JP1Dist.Protocol;
+
 namespace JP1Dist.Agent;
 
 /// <summary>How an agent runs.</summary>
@@ -59,8 +61,8 @@ public sealed class AgentOptions
     /// <summary>The default of <see cref="OnceTimeout"/>: the deadline --once had for its work request already, long enough for a busy manager.</summary>
     public static readonly TimeSpan DefaultOnceTimeout = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long one poll waits for work.</summary>
-    public TimeSpan PollWait { get; set; } = TimeSpan.FromSeconds(25);
+    /// <summary>How long one poll waits for work: by default as long as a manager or relay holds one (<see cref="ProtocolLimits.PollWait"/>).</summary>
+    public TimeSpan PollWait { get; set; } = ProtocolLimits.PollWait;
 
     /// <summary>How often an agent whose registration waits for approval asks again whether it was approved.</summary>
     public TimeSpan PendingRecheckInterval { get; set; } = TimeSpan.FromSeconds(5);

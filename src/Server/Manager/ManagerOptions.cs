@@ -1,4 +1,5 @@
 using JP1Dist.Contracts;
+using JP1Dist.Protocol;
 
 namespace JP1Dist.Server.Manager;
 
@@ -27,7 +28,7 @@ public sealed class ManagerOptions
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a poll waits for work before answering "nothing".</summary>
-    public TimeSpan MaxPollWait { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan MaxPollWait { get; set; } = ProtocolLimits.PollWait;
 
     /// <summary>A secret that lets the process that started this manager stop it over loopback (Stop-DistManager).</summary>
     public string? ShutdownSecret { get; set; } = Environment.GetEnvironmentVariable("JP1DIST_SHUTDOWN_SECRET");

@@ -1,3 +1,5 @@
+using JP1Dist.Protocol;
+
 namespace JP1Dist.Server.Relay;
 
 /// <summary>How a relay process runs.</summary>
@@ -49,7 +51,7 @@ public sealed class RelayOptions
     public Agent.PowerCommands? Power { get; set; }
 
     /// <summary>How long a lower client's poll may wait for work.</summary>
-    public TimeSpan MaxPollWait { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan MaxPollWait { get; set; } = ProtocolLimits.PollWait;
 
     /// <summary>How long the relay's own poll upward waits.</summary>
     public TimeSpan UpwardPollWait { get; set; } = TimeSpan.FromSeconds(25);
