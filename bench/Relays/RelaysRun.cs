@@ -24,8 +24,8 @@ namespace JP1Dist.Bench.Relays;
 /// </summary>
 public static partial class RelaysRun
 {
-    /// <summary>The long-poll wait the clients ask for (the real agent's default).</summary>
-    public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(25);
+    /// <summary>The long-poll wait the clients ask for: the real agent's default.</summary>
+    public static readonly TimeSpan LongPollWait = JP1Dist.Protocol.ProtocolLimits.PollWait;
 
     public const string Setup = "in-process: ManagerHost.Build and RelayHost.Build (Kestrel on 127.0.0.1:0 each, Quartz, SQLite, relay.db), "
         + "simulated clients (bench/Baseline/SimulatedAgent.cs) over HTTP to their relay, all in one process";

@@ -781,7 +781,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// <see cref="RenewalChunk"/> hosts, not two per host): a host for which nothing changed is taken at its word for another
     /// <see cref="QuietFor"/>; one whose look now finds something (a servable target, a retry, a power order, or an open item
     /// gone) was changed by a writer whose signal never reached this node, and its poll is woken to look. A host signalled
-    /// since its quiet look is left alone: its next poll looks anyway. Returns how many were renewed.
+    /// since its quiet look loses its quiet answer (its next poll looks anyway). Returns how many were renewed.
     /// </summary>
     /// <remarks>
     /// At 10,000 idle agents, each host's quiet time ending made a look of its own every 2 minutes, 80 looks a second

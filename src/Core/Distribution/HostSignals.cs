@@ -39,7 +39,9 @@ public sealed class HostSignals
 
     /// <summary>
     /// Whether a poll of the host waits on this node now: a wait is in progress (<see cref="WaitAsync"/>, which a poll
-    /// starts before each look). A host that moved to a relay or another node, or went offline, waits nowhere here.
+    /// starts before each look). A host that moved to a relay or another node, or went offline, waits nowhere here. Not
+    /// exact the other way: a poll whose look found work answers without ending the wait it started before that look,
+    /// which goes on to its time (up to a poll wait), so a host that just got work may count as waiting meanwhile.
     /// </summary>
     public bool Waits(Guid hostId) => _waiting.ContainsKey(hostId);
 

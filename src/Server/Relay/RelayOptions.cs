@@ -53,7 +53,10 @@ public sealed class RelayOptions
     /// <summary>How long a lower client's poll may wait for work.</summary>
     public TimeSpan MaxPollWait { get; set; } = ProtocolLimits.PollWait;
 
-    /// <summary>How long the relay's own poll upward waits.</summary>
+    /// <summary>
+    /// How long the relay's own poll upward waits, within its higher system's hold (<see cref="ProtocolLimits.PollWait"/>).
+    /// One poll per relay: unlike its clients' polls, how often it comes does not weigh on the higher system.
+    /// </summary>
     public TimeSpan UpwardPollWait { get; set; } = TimeSpan.FromSeconds(25);
 
     /// <summary>How long a report waits for the higher system's answer before the relay answers from what it knows (the report stays queued).</summary>

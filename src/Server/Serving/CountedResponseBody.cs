@@ -12,7 +12,9 @@ namespace JP1Dist.Server.Serving;
 /// counted once any of three signs of the cut has shown: the socket's side of the output pipe completed (a write's flush
 /// says so, first of the three), the connection's closed token, the request's abort token (the last two fire on the
 /// thread pool after the socket failed). A write begun before the cut counts even when the cut comes while it waits: the
-/// client of a whole transfer closes only after the last write went out.
+/// client of a whole transfer closes only after the last write went out. A write whose flush finds the cut is not counted,
+/// though part of it may have gone out. The flush's sign is seen on asynchronous writes of a response with a length (every
+/// content response); a synchronous write (not allowed by Kestrel's defaults) and a chunked response rely on the tokens.
 /// </summary>
 internal static class CountedResponseBody
 {

@@ -228,6 +228,49 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         Assert.Contains("endpoint=\"/api/v1/content/{sha256}\"", text, StringComparison.Ordinal);
     }
 
+    private async Task<double> ContentBytesServedAsync()
+    {
+        var line = (await _client!.GetStringAsync("/metrics")).Split('\n').First(l => l.StartsWith("jp1dist_content_bytes_served_total ", StringComparison.Ordinal));
+        return double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public async Task A_whole_transfer_of_many_writes_counts_every_byte_and_a_range_counts_its_length()
+    {
+        // The count stops at the first sign of a cut (a flush that finds the socket gone): a transfer that completes,
+        // written in many pieces, must count all of them.
+        var registration = await (await _client!.PostAsJsonAsync(ApiPaths.Register,
+            new RegisterRequest((await _folder.Engine.Hosts.NewEnrollmentTokenAsync("whole")).Token!, "pc-whole", "Linux", "6", "X64", ["127.0.0.1"], null, "1"),
+            ProtocolJson.Options)).Content.ReadFromJsonAsync<RegisterResponse>(ProtocolJson.Options);
+        const int size = 8 * 1024 * 1024 + 12_345;
+        var file = Path.Combine(_folder.Root, "whole.bin");
+        var bytes = new byte[size];
+        new Random(7).NextBytes(bytes);
+        await File.WriteAllBytesAsync(file, bytes);
+        var hash = await _folder.Engine.Content.AddFileAsync(file);
+        var before = await ContentBytesServedAsync();
+
+        async Task<byte[]> GetAsync(RangeHeaderValue? range)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, ApiPaths.ContentPrefix + hash);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"{registration!.HostId}.{registration.Credential}");
+            request.Headers.Range = range;
+            using var response = await _client!.SendAsync(request);
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadAsByteArrayAsync();
+        }
+        // Counted as each write is taken, which may come just after the client has the bytes: wait a little for it.
+        async Task<double> CountedAsync(double expected)
+        {
+            await Eventually.ForAsync(async () => await ContentBytesServedAsync() - before >= expected, $"{expected} bytes counted", limit: TimeSpan.FromSeconds(10));
+            return await ContentBytesServedAsync() - before;
+        }
+        Assert.Equal(bytes, await GetAsync(null));
+        Assert.Equal(size, await CountedAsync(size));
+        Assert.Equal(bytes.AsSpan(1_000_000, 3_000_000).ToArray(), await GetAsync(new RangeHeaderValue(1_000_000, 3_999_999)));
+        Assert.Equal(size + 3_000_000, await CountedAsync(size + 3_000_000));
+    }
+
     [Fact]
     public async Task A_transfer_cut_short_counts_the_bytes_that_went_out_not_the_range_it_asked_for()
     {
