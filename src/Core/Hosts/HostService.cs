@@ -206,9 +206,7 @@ public sealed class HostService(DistEngine engine) : IHostService
         var forRelays = kind == HostKind.Relay;
         // One statement checks the token and counts its use (this is on the path of every new client); the count is
         // undone with everything else when the registration is refused further on.
-        if (await db.EnrollmentTokens.Where(t => t.TokenHash == tokenHash && t.ForRelays == forRelays
-                    && (t.ExpiresAt == null || t.ExpiresAt > now) && (t.MaxUses == null || t.UseCount < t.MaxUses))
-                .ExecuteUpdateAsync(s => s.SetProperty(t => t.UseCount, t => t.UseCount + 1).SetProperty(t => t.LastUsedAt, now), cancellationToken) == 0)
+        if (await CountTokenUseAsync(db, tokenHash, forRelays, now, cancellationToken) == 0)
         {
             throw await TokenRefusalAsync(db, tokenHash, forRelays, now, cancellationToken);
         }
@@ -425,6 +423,30 @@ public sealed class HostService(DistEngine engine) : IHostService
                 $"The credential of host '{revoked.Name}' ({hostId}) was revoked at {revoked.RevokedAt:u}: {why}. It is refused from now on, and registering "
                 + "again with it is refused too; to enroll this computer again, clear its state folder and give it a new enrollment token.", hostId);
         }
+    }
+
+    /// <summary>
+    /// Counts a use of the token with this hash if it admits a registration now (of a relay or not, unexpired, uses left),
+    /// in one statement written from the model (<see cref="ModelCommands{TEntity}"/>): on the path of every new client, and
+    /// through EF Core's ExecuteUpdate, which cannot be compiled (dotnet/efcore#36741), its expression tree was walked and
+    /// its SQL made again for each. Returns the rows changed: 1, or 0 when the token does not admit it.
+    /// </summary>
+    private static async Task<int> CountTokenUseAsync(DistDbContext db, string tokenHash, bool forRelays, DateTime now, CancellationToken cancellationToken)
+    {
+        using var tokens = new ModelCommands<EnrollmentTokenRow>(db);
+        var command = tokens.For(0, sql =>
+        {
+            string C(string property) => sql.Column(property);
+            var (uses, expires, maxUses) = (C(nameof(EnrollmentTokenRow.UseCount)), C(nameof(EnrollmentTokenRow.ExpiresAt)), C(nameof(EnrollmentTokenRow.MaxUses)));
+            return $"UPDATE {sql.Table} SET {uses} = {uses} + 1, {C(nameof(EnrollmentTokenRow.LastUsedAt))} = {sql.Parameter("now")}"
+                + $" WHERE {C(nameof(EnrollmentTokenRow.TokenHash))} = {sql.Parameter("hash")} AND {C(nameof(EnrollmentTokenRow.ForRelays))} = {sql.Parameter("relays")}"
+                + $" AND ({expires} IS NULL OR {expires} > {sql.Parameter("expiresAfter")}) AND ({maxUses} IS NULL OR {uses} < {maxUses})";
+        });
+        tokens.Bind(command, "now", nameof(EnrollmentTokenRow.LastUsedAt), now);
+        tokens.Bind(command, "hash", nameof(EnrollmentTokenRow.TokenHash), tokenHash);
+        tokens.Bind(command, "relays", nameof(EnrollmentTokenRow.ForRelays), forRelays);
+        tokens.Bind(command, "expiresAfter", nameof(EnrollmentTokenRow.ExpiresAt), now);
+        return await tokens.ExecuteAsync(command, cancellationToken);
     }
 
     /// <summary>Why a token was refused: unknown (or removed), expired, used up, or made for the other kind of host.</summary>
