@@ -38,10 +38,9 @@ public sealed class HostSignals
     public (long All, long Host) Mark(Guid hostId) => (Interlocked.Read(ref _epoch), _versions.GetValueOrDefault(hostId));
 
     /// <summary>
-    /// Whether a poll of the host waits on this node now: a wait is in progress (<see cref="WaitAsync"/>, which a poll
-    /// starts before each look). A host that moved to a relay or another node, or went offline, waits nowhere here. Not
-    /// exact the other way: a poll whose look found work answers without ending the wait it started before that look,
-    /// which goes on to its time (up to a poll wait), so a host that just got work may count as waiting meanwhile.
+    /// Whether a poll of the host waits on this node now: a wait is in progress (<see cref="WaitAsync(Guid, TimeSpan, Task)"/>,
+    /// which a poll starts before each look and ends when it answers, <see cref="PollEnd"/>). A host that moved to a relay
+    /// or another node, or went offline, waits nowhere here.
     /// </summary>
     public bool Waits(Guid hostId) => _waiting.ContainsKey(hostId);
 
@@ -172,23 +171,28 @@ public sealed class HostSignals
     /// </remarks>
     public async Task<bool> WaitAsync(Guid hostId, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        using var end = new PollEnd(cancellationToken);
+        return await WaitAsync(hostId, timeout, end.Task);
+    }
+
+    /// <summary>
+    /// The same, ended by <paramref name="ended"/> (false) instead of a token: a poll's <see cref="PollEnd"/>, which also ends
+    /// a wait the poll started before a look and then answered without awaiting.
+    /// </summary>
+    public async Task<bool> WaitAsync(Guid hostId, TimeSpan timeout, Task ended)
+    {
         var waiter = _waiters.GetOrAdd(hostId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (waiter.Task.IsCompleted || (timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan) || cancellationToken.IsCancellationRequested)
+        if (waiter.Task.IsCompleted || (timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan) || ended.IsCompleted)
         {
             return waiter.Task.IsCompleted;
         }
         // The end of the wait shares a timer with every other wait (CoarseDeadlines), not one of its own.
-        var ended = timeout == Timeout.InfiniteTimeSpan ? null : CoarseDeadlines.After(timeout);
-        // A token that cannot be canceled registers nothing, and its task never ends the wait.
-        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var due = timeout == Timeout.InfiniteTimeSpan ? null : CoarseDeadlines.After(timeout);
         _waiting.AddOrUpdate(hostId, 1, static (_, count) => count + 1);
         try
         {
-            using (cancellationToken.UnsafeRegister(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled))
-            {
-                var first = ended is null ? await Task.WhenAny(waiter.Task, cancelled.Task) : await Task.WhenAny(waiter.Task, ended, cancelled.Task);
-                return first == waiter.Task;
-            }
+            var first = due is null ? await Task.WhenAny(waiter.Task, ended) : await Task.WhenAny(waiter.Task, due, ended);
+            return first == waiter.Task;
         }
         finally
         {
@@ -208,5 +212,36 @@ public sealed class HostSignals
     {
         _relays.TryAdd(relayId, 0);
         return WaitAsync(relayId, timeout, cancellationToken);
+    }
+
+    /// <summary>The same, ended by a poll's <see cref="PollEnd"/>.</summary>
+    public Task<bool> WaitForRelayAsync(Guid relayId, TimeSpan timeout, Task ended)
+    {
+        _relays.TryAdd(relayId, 0);
+        return WaitAsync(relayId, timeout, ended);
+    }
+}
+
+/// <summary>
+/// The end of a poll's waits (<see cref="HostSignals.WaitAsync(Guid, TimeSpan, Task)"/>): its token canceled, or the poll
+/// done (<see cref="Dispose"/>). A poll subscribes before each look, so a look that finds something leaves a wait it
+/// does not await: ending it at once frees its place and keeps <see cref="HostSignals.Waits"/> exact.
+/// </summary>
+public sealed class PollEnd : IDisposable
+{
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenRegistration _registration;
+
+    /// <summary>Ends when <paramref name="cancellationToken"/> is canceled (a token that cannot be registers nothing) or at <see cref="Dispose"/>.</summary>
+    public PollEnd(CancellationToken cancellationToken) =>
+        _registration = cancellationToken.UnsafeRegister(static state => ((TaskCompletionSource)state!).TrySetResult(), _ended);
+
+    /// <summary>Completes when the poll ends.</summary>
+    public Task Task => _ended.Task;
+
+    public void Dispose()
+    {
+        _registration.Dispose();
+        _ended.TrySetResult();
     }
 }

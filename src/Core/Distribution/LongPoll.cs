@@ -34,10 +34,12 @@ public static class LongPoll
         Func<CancellationToken, Task<T>> look, Func<T, bool> something, CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + wait;
+        // Ends the wait a look that found something leaves behind, as the poll answers.
+        using var end = new PollEnd(cancellationToken);
         while (true)
         {
             var remaining = deadline - time.GetUtcNow();
-            var signal = signals.WaitAsync(key, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken);
+            var signal = signals.WaitAsync(key, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, end.Task);
             var found = await look(cancellationToken);
             if (something(found) || remaining <= TimeSpan.Zero)
             {

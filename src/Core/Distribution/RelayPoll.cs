@@ -52,11 +52,13 @@ public static class RelayPoll
         Func<CancellationToken, Task<RelayWorkResponse>> look, CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + wait;
+        // Ends the wait a look that found a new snapshot leaves behind, as the poll answers.
+        using var end = new PollEnd(cancellationToken);
         while (true)
         {
             var remaining = deadline - time.GetUtcNow();
             var signal = signals.WaitForRelayAsync(relayId,
-                remaining > LongPoll.RecheckInterval ? LongPoll.RecheckInterval : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken);
+                remaining > LongPoll.RecheckInterval ? LongPoll.RecheckInterval : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, end.Task);
             var snapshot = await look(cancellationToken);
             if (!string.Equals(snapshot.Etag, etag, StringComparison.Ordinal) || remaining <= TimeSpan.Zero)
             {

@@ -438,6 +438,12 @@ public sealed class HostSignalsTests
         signals.Notify([host]);
         Assert.True(await other);
         Assert.False(signals.Waits(host));
+
+        // A poll subscribes before its look; one whose look finds something answers and ends that wait (within moments:
+        // the wait's end runs on the thread pool), instead of leaving it to run out its 30 s.
+        var found = await LongPoll.WaitAsync(signals, host, Long, TimeProvider.System, _ => Task.FromResult<IReadOnlyList<int>>([1]), CancellationToken.None);
+        Assert.Single(found);
+        await Eventually.ForAsync(() => Task.FromResult(!signals.Waits(host)), "the answered poll's wait ended", limit: TimeSpan.FromSeconds(10));
     }
 
     [Fact]
