@@ -16,3 +16,18 @@ public sealed class SqliteOnlyFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>
+/// A test of something only PostgreSQL has (writers whose transactions run side by side, where SQLite runs one at a time):
+/// skipped, with the reason, when the suite runs on SQLite.
+/// </summary>
+public sealed class PostgreSqlOnlyFactAttribute : FactAttribute
+{
+    public PostgreSqlOnlyFactAttribute(string reason)
+    {
+        if (!TestDatabase.IsPostgreSql)
+        {
+            Skip = "PostgreSQL only: " + reason;
+        }
+    }
+}

@@ -102,40 +102,64 @@ public static class TargetCounts
     /// targets are of one job, spares the query for the jobs. In the caller's transaction, or in one of its own. Returns how
     /// many targets it updated.
     /// </summary>
+    /// <remarks>
+    /// The (job, status) pairs are read before the updates. On PostgreSQL another writer (a report, another node) may move a
+    /// target from one listed state to another in between (Queued to Transferring): the update of the pair read finds it
+    /// gone, so the pairs are read again, until no target of <paramref name="targets"/> is left in a listed state other than
+    /// <paramref name="to"/>. Without that, a suspension or cancellation crossing a target's first progress report left the
+    /// target running. SQLite runs one writer at a time, and its first read finds them all.
+    /// </remarks>
     public static async Task<int> MoveAsync(DistDbContext db, IQueryable<TargetRow> targets, IReadOnlyCollection<TargetStatus> from, TargetStatus to,
         Action<UpdateSettersBuilder<TargetRow>> set, CancellationToken cancellationToken, int? jobId = null)
     {
         await using var own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
         var statuses = from.Distinct().ToList();
-        List<(int JobId, TargetStatus Status)> pairs;
         if (jobId is { } job)
         {
             targets = targets.Where(t => t.JobId == job);
-            pairs = statuses.Count == 1
-                ? [(job, statuses[0])]
-                : (await targets.Where(t => statuses.Contains(t.Status)).Select(t => t.Status).Distinct().ToListAsync(cancellationToken)).Select(s => (job, s)).ToList();
-        }
-        else
-        {
-            pairs = (await targets.Where(t => statuses.Contains(t.Status)).Select(t => new { t.JobId, t.Status }).Distinct().ToListAsync(cancellationToken))
-                .Select(p => (p.JobId, p.Status)).ToList();
         }
         var moved = 0;
-        foreach (var (pairJob, status) in pairs.OrderBy(p => p.JobId).ThenBy(p => p.Status))
+        var pairs = jobId is { } one && statuses.Count == 1 ? [(one, statuses[0])] : await PairsAsync(targets, statuses, jobId, cancellationToken);
+        for (var pass = 1; pairs.Count > 0; pass++)
         {
-            var changed = await targets.Where(t => t.JobId == pairJob && t.Status == status).ExecuteUpdateAsync(s =>
+            foreach (var (pairJob, status) in pairs.OrderBy(p => p.JobId).ThenBy(p => p.Status))
             {
-                s.SetProperty(t => t.Status, to);
-                set(s);
-            }, cancellationToken);
-            await ApplyAsync(db, pairJob, status, to, changed, cancellationToken);
-            moved += changed;
+                var changed = await targets.Where(t => t.JobId == pairJob && t.Status == status).ExecuteUpdateAsync(s =>
+                {
+                    s.SetProperty(t => t.Status, to);
+                    set(s);
+                }, cancellationToken);
+                await ApplyAsync(db, pairJob, status, to, changed, cancellationToken);
+                moved += changed;
+            }
+            if (db is not PostgresDistDbContext)
+            {
+                break;
+            }
+            var left = statuses.Where(s => s != to).ToList();
+            pairs = left.Count == 0 ? [] : await PairsAsync(targets, left, jobId, cancellationToken);
+            if (pass == MovePasses && pairs.Count > 0)
+            {
+                throw new InvalidOperationException($"Targets kept changing state while they were moved to {to}; nothing was changed.");
+            }
         }
         if (own is not null)
         {
             await own.CommitAsync(cancellationToken);
         }
         return moved;
+    }
+
+    /// <summary>How many times <see cref="MoveAsync"/> reads the targets' states again before it gives up.</summary>
+    private const int MovePasses = 5;
+
+    private static async Task<List<(int JobId, TargetStatus Status)>> PairsAsync(IQueryable<TargetRow> targets, List<TargetStatus> statuses, int? jobId,
+        CancellationToken cancellationToken)
+    {
+        var matching = targets.Where(t => statuses.Contains(t.Status));
+        return jobId is { } job
+            ? (await matching.Select(t => t.Status).Distinct().ToListAsync(cancellationToken)).Select(s => (job, s)).ToList()
+            : (await matching.Select(t => new { t.JobId, t.Status }).Distinct().ToListAsync(cancellationToken)).Select(p => (p.JobId, p.Status)).ToList();
     }
 
     /// <summary>Counts targets just inserted (in the caller's transaction), by job and status.</summary>

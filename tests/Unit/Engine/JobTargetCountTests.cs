@@ -1,8 +1,10 @@
 using JP1Dist.Contracts;
 using JP1Dist.Core.Distribution;
 using JP1Dist.Core.Jobs;
+using JP1Dist.Core.Storage;
 using JP1Dist.Protocol;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Xunit;
@@ -168,5 +170,49 @@ public sealed class JobTargetCountTests : IDisposable
         Assert.Equal("pc-a, pc-b", job.Destinations.ToString());
         Assert.Equal("pc-c", (job with { Destinations = ["pc-c"] }).Destinations.ToString());
         Assert.Equal(["pc-a", "pc-b"], job.Destinations);
+    }
+
+    [PostgreSqlOnlyFact("SQLite runs one writer at a time, so no report can commit between a move's read of the states and its update")]
+    public async Task A_suspension_moves_a_target_whose_first_report_committed_between_the_suspensions_read_and_its_update()
+    {
+        var host = (await _folder.RegisterHostAsync("pc-a")).HostId;
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Deploy", "App", null, ["pc-a"]));
+        await _distribution.DispatchAsync((await _folder.Engine.Jobs.StartAsync("Deploy")).ExecutionId, default);
+        var item = (await _distribution.GetWorkAsync(host, default)).Single();
+
+        // The target is Queued when the suspension reads which states its targets are in; its first progress report
+        // (Queued to Transferring) commits before the suspension's update of the Queued ones.
+        ReportResponse? crossing = null;
+        var report = new AfterFirstRead("DISTINCT", async () => crossing = await _distribution.ReportAsync(host, new ReportRequest(item.WorkItemId, "Transferring", null), default));
+        await using (var db = new PostgresDistDbContext(new DbContextOptionsBuilder<PostgresDistDbContext>()
+            .UseNpgsql(_folder.Engine.Database.ConnectionString).AddInterceptors(report).Options))
+        {
+            var jobId = await db.Jobs.Where(j => j.Name == "Deploy").Select(j => j.Id).SingleAsync();
+            var moved = await TargetCounts.MoveAsync(db, db.Targets.Where(t => t.JobId == jobId), TargetStates.Predecessors(TargetStatus.Suspended).ToList(),
+                TargetStatus.Suspended, s => s.SetProperty(t => t.Message, "Suspended by the test."), default, jobId);
+            Assert.Equal(1, moved);
+        }
+
+        Assert.Equal(new ReportResponse(true, "Transferring"), crossing);
+        Assert.Equal(TargetStatus.Suspended, (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Deploy"))).Single().Status);
+        Assert.Equal(["Deploy Suspended=1"], await TargetCountCheck.AssertKeptCountsAreTheTargetsAsync(_folder.Engine, "after the suspension"));
+    }
+
+    /// <summary>Runs <paramref name="meanwhile"/> (on its own connection) once, right after the first query whose text holds <paramref name="marker"/> read its rows.</summary>
+    private sealed class AfterFirstRead(string marker, Func<Task> meanwhile) : DbCommandInterceptor
+    {
+        private bool _done;
+
+        public override async ValueTask<System.Data.Common.DbDataReader> ReaderExecutedAsync(System.Data.Common.DbCommand command, CommandExecutedEventData eventData,
+            System.Data.Common.DbDataReader result, CancellationToken cancellationToken = default)
+        {
+            if (!_done && command.CommandText.Contains(marker, StringComparison.Ordinal))
+            {
+                _done = true;
+                await meanwhile();
+            }
+            return result;
+        }
     }
 }
