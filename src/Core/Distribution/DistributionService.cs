@@ -647,7 +647,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         // which comes at once after an answer with work.
         IReadOnlyList<Guid> open = items.Count > 0 ? [.. look.Open.Union(items.Select(i => i.WorkItemId))] : look.Open;
         // A retry due now is queued by the next poll's first look (as the host connects): that poll must look.
-        if (!look.MayServe && !look.RetryDue && !look.RetryLater && power is null)
+        if (look.Quiet && power is null)
         {
             KeepQuiet(hostId, new QuietHost(mark, engine.Time.GetUtcNow() + QuietFor, open));
         }
@@ -700,7 +700,14 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// served now, <see cref="ServeAsync"/> decides), whether a failed target is due for an automatic retry now, and
     /// whether one will be later (the host's look then finds something without a signal, so it is never quiet).
     /// </summary>
-    private sealed record HostLook(IReadOnlyList<Guid> Open, bool MayServe, bool RetryDue, bool RetryLater);
+    private sealed record HostLook(IReadOnlyList<Guid> Open, bool MayServe, bool RetryDue, bool RetryLater)
+    {
+        /// <summary>
+        /// Nothing to serve, no retry now or later: the host's look finds nothing new until a signal, so its answer may be
+        /// kept (a poll's answer, and its renewal, also ask that no power order waits for the host).
+        /// </summary>
+        public bool Quiet => !MayServe && !RetryDue && !RetryLater;
+    }
 
     /// <summary>
     /// The host's targets in no final state, and its failed targets an automatic retry may take (<see cref="RetryFailedAsync"/>'s
@@ -830,7 +837,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 foreach (var (hostId, quiet) in chunk)
                 {
                     var look = LookOf([.. looks.Rows[hostId]], cutoff);
-                    if (!look.MayServe && !look.RetryDue && !look.RetryLater && !looks.Power.Contains(hostId) && look.Open.ToHashSet().SetEquals(quiet.Open))
+                    if (look.Quiet && !looks.Power.Contains(hostId) && look.Open.ToHashSet().SetEquals(quiet.Open))
                     {
                         if (_quiet.TryUpdate(hostId, quiet with { Until = until }, quiet))
                         {
