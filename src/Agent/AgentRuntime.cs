@@ -706,16 +706,19 @@ public sealed class AgentRuntime : IDisposable
             }
             ticket.Phase = TicketPhase.Downloaded;
             _store.SaveTicket(ticket);
-            if (await StopsAsync(ticket, await ReportAsync(ticket, "Transferred", cancellationToken), cancellationToken))
+            // Transferred says the host holds the package and waits for its install time (the manager does not serve it
+            // again before then). An install that follows at once claims the target with Installing next, which moves it
+            // from Transferring: a report fewer for every target of such a job, a quarter of what a fleet sends for it.
+            if (WaitsForInstallTime(installAt) && await StopsAsync(ticket, await ReportAsync(ticket, "Transferred", cancellationToken), cancellationToken))
             {
                 return true;
             }
         }
 
-        if (installAt is { } at && at > _time.GetUtcNow().UtcDateTime)
+        if (WaitsForInstallTime(installAt))
         {
             // Kept on disk (phase Downloaded with its install time): RunDueInstallsAsync installs it then, across restarts.
-            _logger.LogInformation("Job {Job}: {Package} {Version} is here; it installs at {InstallAt:u}", item.JobName, manifest.Name, manifest.Version, at);
+            _logger.LogInformation("Job {Job}: {Package} {Version} is here; it installs at {InstallAt:u}", item.JobName, manifest.Name, manifest.Version, installAt);
             return false;
         }
         if (conditions is not null && await AgentConditions.CheckAsync(conditions, _store, staging, runCheckProgram: true, cancellationToken) is { Met: false } unmet)
@@ -1331,6 +1334,9 @@ public sealed class AgentRuntime : IDisposable
         }
         return true;
     }
+
+    /// <summary>Whether a ticket's install waits for its time (a job's or package's install time still ahead).</summary>
+    private bool WaitsForInstallTime(DateTime? installAt) => installAt is { } at && at > _time.GetUtcNow().UtcDateTime;
 
     /// <summary>How often a transfer records its progress on disk.</summary>
     private static readonly TimeSpan ProgressSaveInterval = TimeSpan.FromMilliseconds(250);

@@ -72,7 +72,7 @@ public sealed class TargetCountTests : IAsyncLifetime
             await _h.ExecuteAsync(new NewJobRequest("Windows only", "App", null, ["pc-a", "pc-b"], InstallConditions: new InstallConditions { OS = ["Windows"] }));
             Assert.Contains("Windows only ConditionNotMet=2", await CheckAsync("condition not met"));
 
-            // Real agents take the work: Transferring, Transferred, Installing and Succeeded reported over HTTP.
+            // Real agents take the work: Transferring, Installing and Succeeded reported over HTTP.
             foreach (var name in new[] { "pc-a", "pc-b", "pc-c" })
             {
                 await agents[name].RunOnceAsync(default);

@@ -201,6 +201,37 @@ public sealed class TransferTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Transferred_is_reported_only_by_an_install_that_waits_for_its_time()
+    {
+        static IReadOnlyList<string> Statuses(RecordingHandler handler)
+        {
+            var statuses = handler.Reports.Select(r => System.Text.Json.JsonSerializer.Deserialize<ReportRequest>(r, ProtocolJson.Options)!.Status).ToList();
+            return statuses.Where((status, i) => i == 0 || status != statuses[i - 1]).ToList(); // progress repeats Transferring
+        }
+
+        // Installed at once: the claim (Installing) moves the target from Transferring, with nothing reported in between.
+        var now = _h.Handler();
+        using (var agent = await RegisteredAsync("pc-now", now))
+        {
+            await _h.PackageAsync("App");
+            await _h.ExecuteAsync(new NewJobRequest("Now", "App", null, ["pc-now"]));
+            await agent.RunOnceAsync(default);
+        }
+        Assert.Equal(["Transferring", "Installing", "Succeeded"], Statuses(now));
+        Assert.Equal(TargetStatus.Succeeded, (await _h.StatusAsync("Now")).Status);
+
+        // Installed later: Transferred says the host holds the package until its install time.
+        var later = _h.Handler();
+        using (var agent = await RegisteredAsync("pc-later", later))
+        {
+            await _h.ExecuteAsync(new NewJobRequest("Later", "App", null, ["pc-later"], InstallAt: DateTime.UtcNow.AddHours(1)));
+            await agent.RunOnceAsync(default);
+        }
+        Assert.Equal(["Transferring", "Transferred"], Statuses(later));
+        Assert.Equal(TargetStatus.Transferred, (await _h.StatusAsync("Later")).Status);
+    }
+
+    [Fact]
     public async Task The_install_waits_for_its_time_across_an_agent_restart()
     {
         var installAt = DateTime.UtcNow.AddHours(1);
