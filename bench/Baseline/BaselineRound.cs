@@ -126,6 +126,7 @@ public static class BaselineRound
         private int _failed;
         private int _threadPoolThreadsMax;
         private ClientResources? _clients;
+        private SecondJobResult? _secondJob;
         private ServerLogSummary? _serverLog;
         private ManagerResources? _resources;
         private string? _loadAverage;
@@ -281,12 +282,27 @@ public static class BaselineRound
                     + $"Pss {_databaseServer.JobEndPssMB:0} MB in {_databaseServer.JobEndProcesses} processes");
             }
 
+            await RunSecondJobAsync(engine, jobName, payload, names, share, managerId, cancellationToken);
+
             // The floor: the same number of trivial requests from the same client processes, on their connections.
             _referenceRequests = _requests.CountAll();
             var clientsReferenceFrom = ClientCpuSeconds();
+            var managerReferenceFrom = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
             var pings = await _fleet.SendAsync(i => new ClientCommand(ClientCommands.Ping, Parallelism: share,
                 Count: _referenceRequests / processes + (i < _referenceRequests % processes ? 1 : 0)), cancellationToken);
             _referenceSeconds = Round(pings.Max(p => p.Seconds!.Value));
+            if (managerReferenceFrom is not null && _resources is not null)
+            {
+                var referenceCpu = ManagerProbe.Read(managerId).CpuSeconds - managerReferenceFrom.CpuSeconds;
+                _resources = _resources with
+                {
+                    ReferenceCpuSeconds = Round(referenceCpu, 2),
+                    JobCpuMicrosecondsPerRequest = _resources.JobCpuSeconds is { } jobCpu ? Round(jobCpu * 1e6 / _referenceRequests, 1) : null,
+                    ReferenceCpuMicrosecondsPerRequest = Round(referenceCpu * 1e6 / _referenceRequests, 1),
+                };
+                progress.WriteLine($"[{agentCount}] manager CPU per request: {_resources.JobCpuMicrosecondsPerRequest:0} µs in the job, "
+                    + $"{_resources.ReferenceCpuMicrosecondsPerRequest:0} µs per ping");
+            }
             _threadPoolThreadsMax = pings.Max(p => p.ThreadPoolThreadsMax);
             progress.WriteLine($"[{agentCount}] ping reference: {_referenceRequests} requests in {_referenceSeconds:0.000} s");
             if (clientsJobFrom is { } cf && clientsJobTo is { } ct && clientsReferenceFrom is { } rf && ClientCpuSeconds() is { } rt)
@@ -295,6 +311,39 @@ public static class BaselineRound
                 progress.WriteLine($"[{agentCount}] client processes (the simulated agents): {_clients.JobCpuSeconds:0.00} CPU s during the job "
                     + $"({_clients.JobCpuPercentOfOneCore:0} % of one core), {_clients.ReferenceCpuSeconds:0.00} CPU s during the ping reference");
             }
+        }
+
+        /// <summary>
+        /// A second job, of another package, for the same agents on the same manager: its code was compiled by the first job
+        /// (the JIT's share of the first), as a manager that has run for a while runs every job. Measured as the first, from
+        /// executing it to its last result recorded; the ratio is against the same floor.
+        /// </summary>
+        private async Task RunSecondJobAsync(DistEngine engine, string firstJob, string payload, IReadOnlyList<string> names, int share, int managerId,
+            CancellationToken cancellationToken)
+        {
+            var package = PackageName + "-again";
+            var jobName = firstJob + "-again";
+            await engine.Packages.CreateAsync(new NewPackageRequest(package, "1.0", payload, "setup"), cancellationToken);
+            await engine.Jobs.CreateAsync(new NewJobRequest(jobName, package, null, names), cancellationToken);
+            await _fleet!.SendAsync(_ => new ClientCommand(ClientCommands.Listen, Parallelism: share), cancellationToken);
+            await Task.Delay(TimeSpan.FromMilliseconds(1000 + agentCount), cancellationToken);
+            await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Mark), cancellationToken);
+            progress.WriteLine($"[{agentCount}] executing job {jobName}, a second one on the running manager");
+            var from = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
+            var startedAt = engine.Now;
+            await engine.Jobs.StartAsync(jobName, cancellationToken);
+            var finished = await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Finish), cancellationToken);
+            var cpu = from is null ? (double?)null : ManagerProbe.Read(managerId).CpuSeconds - from.CpuSeconds;
+            while ((await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName, Statuses: Unfinished), cancellationToken)).Count > 0)
+            {
+                await Task.Delay(StatusPollInterval, cancellationToken);
+            }
+            var outcome = await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName), cancellationToken);
+            var lastResult = outcome.Max(s => s.CompletedAt)?.ToUniversalTime() ?? throw new InvalidOperationException($"Job {jobName} ended with no completion time.");
+            _secondJob = new SecondJobResult(Round((lastResult - startedAt).TotalSeconds), outcome.Count(s => s.Status == TargetStatus.Succeeded),
+                RequestBreakdown.Sum(finished.Select(f => f.Requests!)).CountAll(), cpu is { } c ? Round(c, 2) : null);
+            progress.WriteLine($"[{agentCount}] second job: last result {_secondJob.SecondsToLastResult:0.000} s after execution, {_secondJob.Succeeded} succeeded, "
+                + $"{_secondJob.Requests} requests; manager {_secondJob.ManagerCpuSeconds?.ToString("0.00", CultureInfo.InvariantCulture) ?? "?"} CPU s");
         }
 
         /// <summary>The CPU seconds of the client processes together; null where there is no /proc.</summary>
@@ -390,7 +439,8 @@ public static class BaselineRound
                 _databaseServer,
                 _databaseServerLog,
                 _databaseServerLogDuringJob,
-                _clients);
+                _clients,
+                _secondJob is { } second && _referenceSeconds is > 0 and var floor ? second with { Ratio = Round(second.SecondsToLastResult / floor, 1) } : _secondJob);
         }
     }
 

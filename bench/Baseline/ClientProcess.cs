@@ -103,6 +103,11 @@ public static class ClientProcess
                     await Parallel.ForEachAsync(agents, parallel, async (agent, ct) => await agent.PollAsync(TimeSpan.Zero, counters, ct));
                     break;
                 case ClientCommands.Listen:
+                    // A new job: the agents of the one before are done (Finish), each listens again.
+                    _tasks.Clear();
+                    _pollsSent = 0;
+                    _firstWorkTicks = -1;
+                    _gate?.Dispose();
                     _gate = new SemaphoreSlim(Math.Max(1, command.Parallelism));
                     foreach (var agent in agents)
                     {

@@ -59,7 +59,15 @@ public sealed record RoundResult(
     DatabaseServerResources? DatabaseServer = null,
     ServerLogSummary? DatabaseServerLog = null,
     ServerLogSummary? DatabaseServerLogDuringJob = null,
-    ClientResources? Clients = null);
+    ClientResources? Clients = null,
+    SecondJobResult? SecondJob = null);
+
+/// <summary>
+/// A second job for the same agents on the same manager, after the first: its code compiled and its caches warm, as a
+/// manager that has run for a while runs every job (the first job's seconds include the JIT of its code). The ratio is
+/// against the round's floor.
+/// </summary>
+public sealed record SecondJobResult(double SecondsToLastResult, int Succeeded, long Requests, double? ManagerCpuSeconds, double? Ratio = null);
 
 /// <summary>
 /// The client processes that hold the simulated agents, from /proc: their CPU during the job and during the ping reference.
@@ -70,7 +78,9 @@ public sealed record ClientResources(double JobCpuSeconds, double JobCpuPercentO
 
 /// <summary>
 /// The manager process from /proc: CPU and memory with every agent connected and idle in its long poll (over a window of
-/// one long-poll wait, so every agent's poll ends and is sent again once in it), CPU during the job, and its peak memory.
+/// one long-poll wait, so every agent's poll ends and is sent again once in it), CPU during the job, and its peak memory;
+/// its CPU during the floor's pings, and per request in the job and in the floor (what the manager spends on a request of
+/// the protocol against a trivial one, less dependent on the machine's load than the seconds).
 /// </summary>
 public sealed record ManagerResources(
     int ProcessId,
@@ -85,7 +95,10 @@ public sealed record ManagerResources(
     double? JobCpuPercentOfOneCore,
     double? PeakRssMB,
     double? RegistrationCpuSeconds = null,
-    double? IdleKernelCpuPercentOfOneCore = null);
+    double? IdleKernelCpuPercentOfOneCore = null,
+    double? ReferenceCpuSeconds = null,
+    double? JobCpuMicrosecondsPerRequest = null,
+    double? ReferenceCpuMicrosecondsPerRequest = null);
 
 /// <summary>
 /// The PostgreSQL server's processes (read by PostgresProbe), which the manager's figures leave out: CPU while the
