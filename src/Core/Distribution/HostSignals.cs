@@ -186,7 +186,7 @@ public sealed class HostSignals
         {
             return waiter.Task.IsCompleted;
         }
-        // The end of the wait shares a timer with every other wait (CoarseDeadlines), not one of its own.
+        // The end of the wait shares one timer with every other wait (CoarseDeadlines), not one of its own.
         var due = timeout == Timeout.InfiniteTimeSpan ? null : CoarseDeadlines.After(timeout);
         _waiting.AddOrUpdate(hostId, 1, static (_, count) => count + 1);
         try
