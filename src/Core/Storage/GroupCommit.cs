@@ -16,13 +16,23 @@ public sealed class GroupCommit
     /// <summary>The most writes one transaction takes, so that no write waits behind an unbounded batch.</summary>
     public const int MaxBatch = 256;
 
+    /// <summary>
+    /// How long the writer, under load, waits for more before it writes a batch of fewer than <see cref="GatherBelow"/>
+    /// (<see cref="GroupFlush{T}"/>). At 10,000 agents the report batches went from 13-16 reports on average to 21-29, and
+    /// the manager's CPU in a job down by a tenth to a seventh (docs/benchmarks.md); a write that comes alone is not kept.
+    /// </summary>
+    public static readonly TimeSpan GatherTime = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Below this many queued writes, a writer under load waits <see cref="GatherTime"/> for more.</summary>
+    public const int GatherBelow = 16;
+
     private readonly DistDatabase _database;
     private readonly GroupFlush<Pending> _queue;
 
     public GroupCommit(DistDatabase database)
     {
         _database = database;
-        _queue = new GroupFlush<Pending>(MaxBatch, FlushAsync);
+        _queue = new GroupFlush<Pending>(MaxBatch, FlushAsync, GatherTime, GatherBelow);
     }
 
     private sealed record Pending(Func<DistDbContext, Task<object?>>? Work, bool Whole, TaskCompletionSource<object?> Done, BatchWrite? Together = null, object? Item = null);

@@ -8,11 +8,20 @@ namespace JP1Dist.Core.Storage;
 /// queued after it (what arrived while it worked) a thread-pool thread flushes on, batch after batch, until the queue is
 /// empty. <paramref name="flush"/> settles each item's outcome itself (callers wait on their item, not on this call). The
 /// manager's writes (<see cref="GroupCommit"/>) and a relay's outbox (<c>Relay/RelayStore</c>) both queue through it.
+/// <para>
+/// With a <paramref name="gather"/> time, a flusher under load (its last batch was of more than one item: items arrive
+/// while it writes) that finds fewer than <paramref name="gatherBelow"/> queued waits that long once before it takes its
+/// batch (or until that many are queued), so that what is on its way joins it: each batch costs a commit and its fixed
+/// statements, and at 10,000 agents a fifth of the report batches were of one report. An idle queue's first item is
+/// flushed at once.
+/// </para>
 /// </summary>
-public sealed class GroupFlush<T>(int maxBatch, Func<IReadOnlyList<T>, Task> flush)
+public sealed class GroupFlush<T>(int maxBatch, Func<IReadOnlyList<T>, Task> flush, TimeSpan gather = default, int gatherBelow = 0)
 {
     private readonly ConcurrentQueue<T> _queue = new();
     private int _flushing;
+    private int _lastBatch;
+    private TaskCompletionSource? _gathering;
 
     /// <summary>Queues <paramref name="item"/>; when nobody is flushing, flushes one batch and leaves the rest to the thread pool.</summary>
     /// <remarks>
@@ -22,6 +31,10 @@ public sealed class GroupFlush<T>(int maxBatch, Func<IReadOnlyList<T>, Task> flu
     public Task AddAsync(T item)
     {
         _queue.Enqueue(item);
+        if (Volatile.Read(ref _gathering) is { } gathering && _queue.Count >= gatherBelow)
+        {
+            gathering.TrySetResult();
+        }
         return DrainAsync(untilEmpty: false);
     }
 
@@ -32,11 +45,16 @@ public sealed class GroupFlush<T>(int maxBatch, Func<IReadOnlyList<T>, Task> flu
         {
             try
             {
+                if (gather > TimeSpan.Zero && _lastBatch > 1 && _queue.Count < gatherBelow)
+                {
+                    await GatherAsync();
+                }
                 var batch = new List<T>(maxBatch);
                 while (batch.Count < maxBatch && _queue.TryDequeue(out var next))
                 {
                     batch.Add(next);
                 }
+                _lastBatch = batch.Count;
                 await flush(batch);
             }
             finally
@@ -51,6 +69,25 @@ public sealed class GroupFlush<T>(int maxBatch, Func<IReadOnlyList<T>, Task> flu
                 }
                 return;
             }
+        }
+    }
+
+    /// <summary>Waits <c>gather</c>, or until <c>gatherBelow</c> items are queued.</summary>
+    private async Task GatherAsync()
+    {
+        var gathering = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _gathering, gathering);
+        try
+        {
+            // Set before this second look: an item queued from here on sees it, one queued before is counted here.
+            if (_queue.Count < gatherBelow)
+            {
+                await Task.WhenAny(gathering.Task, Task.Delay(gather));
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _gathering, null);
         }
     }
 }
