@@ -45,7 +45,7 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
             .ToDictionary(t => t.WorkItemId, t => new TargetState(t.Id, t.JobId, t.HostId, t.Status));
         var outcomes = new List<(ReportResponse?, Exception?)>(items.Count);
         var counts = new Dictionary<(int JobId, TargetStatus Status), int>();
-        var installed = new List<(Guid HostId, Guid WorkItemId)>();
+        var installed = new List<(Guid HostId, int JobId)>();
         using var updates = new TargetUpdates(db);
         foreach (var item in items)
         {
@@ -91,7 +91,7 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
             if (item.To.IsSuccess())
             {
                 // Installed software is part of the host's inventory, and policies may look at it: in this shared commit.
-                installed.Add((item.HostId, item.WorkItemId));
+                installed.Add((item.HostId, target.JobId));
             }
             outcomes.Add((new ReportResponse(true, item.To.ToString()), null));
         }

@@ -95,43 +95,38 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
         return true;
     }
 
-    /// <summary>Records that JP1Dist installed the package of this work item on the host, then evaluates the policies for it.</summary>
-    public async Task RecordInstalledAsync(Guid hostId, Guid workItemId, CancellationToken cancellationToken = default)
-    {
-        await using var db = engine.Database.CreateContext();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await RecordInstalledAsync(db, hostId, workItemId, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-    }
+    /// <summary>The package a job installs (a job's package never changes).</summary>
+    private sealed record JobPackage(string Name, string NameKey, string Version);
+
+    /// <summary>A job's package, compiled: read for the successes of every report batch, one query per job of the batch.</summary>
+    private static readonly Func<DistDbContext, int, CancellationToken, Task<JobPackage?>> JobPackageQuery = EF.CompileAsyncQuery(
+        (DistDbContext db, int jobId, CancellationToken cancellationToken) =>
+            (from j in db.Jobs
+             join p in db.Packages on j.PackageId equals p.Id
+             where j.Id == jobId
+             select new JobPackage(p.Name, p.NameKey, p.Version)).FirstOrDefault());
 
     /// <summary>
-    /// The same in the caller's transaction: a success report's shared commit (GroupCommit), so that 10,000 successes
-    /// are not 10,000 more write transactions of their own. Leaves nothing tracked in the shared context.
+    /// Records that JP1Dist installed each job's package on its host, for the successes of one shared commit (GroupCommit;
+    /// <c>Distribution/ReportWrites</c>), in the caller's transaction: one query for each job's package, one DELETE per
+    /// package name, the new rows in multi-row INSERTs, and the policies evaluated once for all the hosts. A later success of
+    /// the same host and package name in <paramref name="installed"/> wins, as it would one at a time. Leaves nothing tracked
+    /// in the shared context.
     /// </summary>
-    internal Task RecordInstalledAsync(DistDbContext db, Guid hostId, Guid workItemId, CancellationToken cancellationToken) =>
-        RecordInstalledAsync(db, [(hostId, workItemId)], cancellationToken);
-
-    /// <summary>
-    /// The same for many successes at once (the reports of one shared commit): one query for their packages, one DELETE per
-    /// package name, the new rows in multi-row INSERTs, and the policies evaluated once for all the hosts. A later success of the same
-    /// host and package name in <paramref name="installed"/> wins, as it would one at a time.
-    /// </summary>
-    internal async Task RecordInstalledAsync(DistDbContext db, IReadOnlyList<(Guid HostId, Guid WorkItemId)> installed, CancellationToken cancellationToken)
+    internal async Task RecordInstalledAsync(DistDbContext db, IReadOnlyList<(Guid HostId, int JobId)> installed, CancellationToken cancellationToken)
     {
-        var tickets = installed.Select(i => i.WorkItemId).Distinct().ToList();
-        var packages = (await (from t in db.Targets
-                               join j in db.Jobs on t.JobId equals j.Id
-                               join p in db.Packages on j.PackageId equals p.Id
-                               where tickets.Contains(t.WorkItemId)
-                               select new { t.WorkItemId, t.HostId, p.Name, p.NameKey, p.Version }).ToListAsync(cancellationToken))
-            .ToDictionary(p => (p.HostId, p.WorkItemId));
+        var packages = new Dictionary<int, JobPackage?>();
+        foreach (var jobId in installed.Select(i => i.JobId).Distinct())
+        {
+            packages[jobId] = await JobPackageQuery(db, jobId, cancellationToken);
+        }
         // One JP1Dist row per host and package name: a newer version replaces the older one.
         var rows = new Dictionary<(Guid HostId, string NameKey), (string Name, string Version)>();
-        foreach (var success in installed)
+        foreach (var (hostId, jobId) in installed)
         {
-            if (packages.TryGetValue(success, out var package))
+            if (packages[jobId] is { } package)
             {
-                rows[(success.HostId, package.NameKey)] = (package.Name, package.Version);
+                rows[(hostId, package.NameKey)] = (package.Name, package.Version);
             }
         }
         if (rows.Count == 0)
