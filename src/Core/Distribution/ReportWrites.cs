@@ -37,12 +37,21 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
         public TargetStatus Status { get; set; } = status;
     }
 
+    private sealed record TargetRead(Guid WorkItemId, long Id, int JobId, Guid HostId, TargetStatus Status);
+
+    /// <summary>The targets of a batch's tickets, compiled (EF Core otherwise walks the expression tree and looks it up on every batch).</summary>
+    private static readonly Func<DistDbContext, List<Guid>, IAsyncEnumerable<TargetRead>> TargetsQuery = EF.CompileAsyncQuery(
+        (DistDbContext db, List<Guid> tickets) => db.Targets.AsNoTracking().Where(t => tickets.Contains(t.WorkItemId))
+            .Select(t => new TargetRead(t.WorkItemId, t.Id, t.JobId, t.HostId, t.Status)));
+
     public override async Task<IReadOnlyList<(ReportResponse? Result, Exception? Error)>> WriteAsync(DistDbContext db, IReadOnlyList<ReportWrite> items)
     {
         var tickets = items.Select(i => i.WorkItemId).Distinct().ToList();
-        var targets = (await db.Targets.AsNoTracking().Where(t => tickets.Contains(t.WorkItemId))
-                .Select(t => new { t.WorkItemId, t.Id, t.JobId, t.HostId, t.Status }).ToListAsync())
-            .ToDictionary(t => t.WorkItemId, t => new TargetState(t.Id, t.JobId, t.HostId, t.Status));
+        var targets = new Dictionary<Guid, TargetState>(tickets.Count);
+        await foreach (var target in TargetsQuery(db, tickets))
+        {
+            targets[target.WorkItemId] = new TargetState(target.Id, target.JobId, target.HostId, target.Status);
+        }
         var outcomes = new List<(ReportResponse?, Exception?)>(items.Count);
         var counts = new Dictionary<(int JobId, TargetStatus Status), int>();
         var installed = new List<(Guid HostId, int JobId)>();
