@@ -107,7 +107,8 @@ public static class TargetCounts
     /// target from one listed state to another in between (Queued to Transferring): the update of the pair read finds it
     /// gone, so the pairs are read again, until no target of <paramref name="targets"/> is left in a listed state other than
     /// <paramref name="to"/>. Without that, a suspension or cancellation crossing a target's first progress report left the
-    /// target running. SQLite runs one writer at a time, and its first read finds them all.
+    /// target running. SQLite runs one writer at a time, and its first read finds them all; a move from one state needs no
+    /// second read either.
     /// </remarks>
     public static async Task<int> MoveAsync(DistDbContext db, IQueryable<TargetRow> targets, IReadOnlyCollection<TargetStatus> from, TargetStatus to,
         Action<UpdateSettersBuilder<TargetRow>> set, CancellationToken cancellationToken, int? jobId = null)
@@ -132,12 +133,12 @@ public static class TargetCounts
                 await ApplyAsync(db, pairJob, status, to, changed, cancellationToken);
                 moved += changed;
             }
-            if (db is not PostgresDistDbContext)
-            {
-                break;
-            }
             var left = statuses.Where(s => s != to).ToList();
-            pairs = left.Count == 0 ? [] : await PairsAsync(targets, left, jobId, cancellationToken);
+            if (db is not PostgresDistDbContext || left.Count <= 1)
+            {
+                break; // (from one listed state a target can only leave, and one that left is not this move's)
+            }
+            pairs = await PairsAsync(targets, left, jobId, cancellationToken);
             if (pass == MovePasses && pairs.Count > 0)
             {
                 throw new InvalidOperationException($"Targets kept changing state while they were moved to {to}; nothing was changed.");

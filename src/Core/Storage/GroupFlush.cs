@@ -9,8 +9,8 @@ namespace JP1Dist.Core.Storage;
 /// empty. <paramref name="flush"/> settles each item's outcome itself (callers wait on their item, not on this call). The
 /// manager's writes (<see cref="GroupCommit"/>) and a relay's outbox (<c>Relay/RelayStore</c>) both queue through it.
 /// <para>
-/// With a <paramref name="gather"/> time, a flusher under load (its last batch was of more than one item: items arrive
-/// while it writes) that finds fewer than <paramref name="gatherBelow"/> queued waits that long once before it takes its
+/// With a <paramref name="gather"/> time, a flusher under load (items were queued while the batch before was written) that
+/// finds fewer than <paramref name="gatherBelow"/> queued waits that long once before it takes its
 /// batch (or until that many are queued), so that what is on its way joins it: each batch costs a commit and its fixed
 /// statements, and at 10,000 agents a fifth of the report batches were of one report. An idle queue's first item is
 /// flushed at once.
@@ -20,7 +20,7 @@ public sealed class GroupFlush<T>(int maxBatch, Func<IReadOnlyList<T>, Task> flu
 {
     private readonly ConcurrentQueue<T> _queue = new();
     private int _flushing;
-    private int _lastBatch;
+    private bool _underLoad;
     private TaskCompletionSource? _gathering;
 
     /// <summary>Queues <paramref name="item"/>; when nobody is flushing, flushes one batch and leaves the rest to the thread pool.</summary>
@@ -45,7 +45,7 @@ public sealed class GroupFlush<T>(int maxBatch, Func<IReadOnlyList<T>, Task> flu
         {
             try
             {
-                if (gather > TimeSpan.Zero && _lastBatch > 1 && _queue.Count < gatherBelow)
+                if (gather > TimeSpan.Zero && _underLoad && _queue.Count < gatherBelow)
                 {
                     await GatherAsync();
                 }
@@ -54,11 +54,12 @@ public sealed class GroupFlush<T>(int maxBatch, Func<IReadOnlyList<T>, Task> flu
                 {
                     batch.Add(next);
                 }
-                _lastBatch = batch.Count;
                 await flush(batch);
             }
             finally
             {
+                // Items queued while this batch was written: the next one is under load. A queue found empty is idle.
+                _underLoad = !_queue.IsEmpty;
                 Volatile.Write(ref _flushing, 0);
             }
             if (!untilEmpty)
@@ -73,10 +74,14 @@ public sealed class GroupFlush<T>(int maxBatch, Func<IReadOnlyList<T>, Task> flu
     }
 
     /// <summary>Waits <c>gather</c>, or until <c>gatherBelow</c> items are queued.</summary>
+    /// <summary>Whether a batch is being written now (for tests: the queue is idle when not, and nothing is queued).</summary>
+    internal bool Flushing => Volatile.Read(ref _flushing) == 1;
+
     private async Task GatherAsync()
     {
         var gathering = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _gathering, gathering);
+        // A full fence: the count below is read after this is seen, so an item queued meanwhile signals or is counted.
+        Interlocked.Exchange(ref _gathering, gathering);
         try
         {
             // Set before this second look: an item queued from here on sees it, one queued before is counted here.

@@ -46,11 +46,11 @@ public sealed class GroupFlushTests
     [Fact]
     public async Task A_flusher_under_load_gathers_what_comes_before_its_batch_and_an_idle_queue_flushes_at_once()
     {
-        // Gathering waits an hour or until three are queued: an idle queue that waited would hang this test.
+        // Gathering waits an hour or until three are queued: a flush that gathered when it should not would hang this test.
         var batches = new List<IReadOnlyList<int>>();
-        var release = new[] { new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        var started = new[] { new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        var third = new TaskCompletionSource<IReadOnlyList<int>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var written = new TaskCompletionSource[] { new(TaskCreationOptions.RunContinuationsAsynchronously), new(TaskCreationOptions.RunContinuationsAsynchronously) };
         var queue = new GroupFlush<int>(256, async batch =>
         {
             int index;
@@ -59,38 +59,38 @@ public sealed class GroupFlushTests
                 batches.Add(batch.ToList());
                 index = batches.Count - 1;
             }
-            if (index < 2)
+            if (index == 0)
             {
-                started[index].SetResult();
-                await release[index].Task;
+                firstStarted.SetResult();
+                await releaseFirst.Task;
             }
             else
             {
-                third.TrySetResult(batch.ToList());
+                written[index - 1].SetResult();
             }
         }, gather: TimeSpan.FromHours(1), gatherBelow: 3);
 
         // Idle: the first item is written alone, at once.
         var first = queue.AddAsync(1);
-        await started[0].Task.WaitAsync(HangLimit);
+        await firstStarted.Task.WaitAsync(HangLimit);
         Assert.Equal([1], batches[0]);
 
-        // What queued while it was written follows, at once too: the batch before was of one, the writer is not under load.
+        // Queued while it was written: under load, the next batch waits for what is on its way, here until three are queued.
         await queue.AddAsync(2).WaitAsync(HangLimit);
-        await queue.AddAsync(3).WaitAsync(HangLimit);
-        release[0].SetResult();
+        releaseFirst.SetResult();
         await first.WaitAsync(HangLimit);
-        await started[1].Task.WaitAsync(HangLimit);
-        Assert.Equal([2, 3], batches[1]);
+        // (The caller that queues 3 or 4 may be the one that flushes, and then waits with the batch: not awaited before 4.)
+        var third = queue.AddAsync(3);
+        Assert.False(written[0].Task.IsCompleted);
+        var fourth = queue.AddAsync(4);
+        await written[0].Task.WaitAsync(HangLimit);
+        Assert.Equal([2, 3, 4], batches[1]);
+        await Task.WhenAll(third, fourth).WaitAsync(HangLimit);
 
-        // Under load now (a batch of two): the next batch waits for what is on its way, here until three are queued.
-        await queue.AddAsync(4).WaitAsync(HangLimit);
-        release[1].SetResult();
-        // (The caller that queues 5 may be the one that flushes, and then waits with the batch: not awaited before 6.)
-        var five = queue.AddAsync(5);
-        Assert.False(third.Task.IsCompleted);
-        var six = queue.AddAsync(6);
-        Assert.Equal([4, 5, 6], await third.Task.WaitAsync(HangLimit));
-        await Task.WhenAll(five, six).WaitAsync(HangLimit);
+        // Written with nothing queued meanwhile: the queue is idle again, and the next item is written at once.
+        await Eventually.ForAsync(() => Task.FromResult(!queue.Flushing), "the batch written", limit: HangLimit);
+        await queue.AddAsync(5).WaitAsync(HangLimit);
+        await written[1].Task.WaitAsync(HangLimit);
+        Assert.Equal([5], batches[2]);
     }
 }
