@@ -73,10 +73,10 @@ public sealed class GroupFlush<T>(int maxBatch, Func<IReadOnlyList<T>, Task> flu
         }
     }
 
-    /// <summary>Waits <c>gather</c>, or until <c>gatherBelow</c> items are queued.</summary>
     /// <summary>Whether a batch is being written now (for tests: the queue is idle when not, and nothing is queued).</summary>
     internal bool Flushing => Volatile.Read(ref _flushing) == 1;
 
+    /// <summary>Waits <c>gather</c>, or until <c>gatherBelow</c> items are queued.</summary>
     private async Task GatherAsync()
     {
         var gathering = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
