@@ -120,6 +120,7 @@ public static class TargetCounts
             targets = targets.Where(t => t.JobId == job);
         }
         var moved = 0;
+        var left = statuses.Where(s => s != to).ToList();
         var pairs = jobId is { } one && statuses.Count == 1 ? [(one, statuses[0])] : await PairsAsync(targets, statuses, jobId, cancellationToken);
         for (var pass = 1; pairs.Count > 0; pass++)
         {
@@ -133,7 +134,6 @@ public static class TargetCounts
                 await ApplyAsync(db, pairJob, status, to, changed, cancellationToken);
                 moved += changed;
             }
-            var left = statuses.Where(s => s != to).ToList();
             if (db is not PostgresDistDbContext || left.Count <= 1)
             {
                 break; // (from one listed state a target can only leave, and one that left is not this move's)
