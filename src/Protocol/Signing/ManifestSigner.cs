@@ -95,22 +95,32 @@ public sealed class ManifestSigner : IDisposable
         return new SigningKeyAnnouncement(PublicKey, newPublicKey, at, Sign(SigningKeyAnnouncement.SignedText(PublicKey, newPublicKey, at)));
     }
 
-    /// <summary>Checks a manifest against a pinned public key.</summary>
+    /// <summary>
+    /// Checks a manifest (or any text the manager signs) against a pinned public key. The key is imported once and kept for
+    /// the next check (<see cref="VerifyingKeys"/>); a key or signature that is not well formed fails the check.
+    /// </summary>
     public static bool Verify(string publicKey, string manifest, string signature)
     {
+        ECDsa key;
         try
         {
-            using var key = ECDsa.Create();
-            key.ImportSubjectPublicKeyInfo(Convert.FromBase64String(publicKey), out _);
+            key = VerifyingKeys.Rent(publicKey);
+        }
+        catch (Exception e) when (e is FormatException or CryptographicException)
+        {
+            return false;
+        }
+        try
+        {
             return key.VerifyData(Encoding.UTF8.GetBytes(manifest), Convert.FromBase64String(signature), HashAlgorithmName.SHA256);
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or CryptographicException)
         {
             return false;
         }
-        catch (CryptographicException)
+        finally
         {
-            return false;
+            VerifyingKeys.Return(publicKey, key);
         }
     }
 
