@@ -14,6 +14,10 @@ public static class DistLogging
             .MinimumLevel.Information()
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
+            // ASP.NET Core's request logging (each request's start and end, at Information): off, not just filtered. While
+            // its logger is on at any level, every request gets an Activity and a logging scope, which no output template
+            // here writes; for a long poll they live its whole wait (about a tenth of what a waiting poll holds).
+            .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
             .MinimumLevel.Override("Microsoft.EntityFrameworkCore", LogEventLevel.Warning)
             .MinimumLevel.Override("Quartz", LogEventLevel.Warning)
             .Enrich.FromLogContext()

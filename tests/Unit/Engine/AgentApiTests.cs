@@ -10,6 +10,8 @@ using JP1Dist.Protocol;
 using JP1Dist.Server.Manager;
 using JP1Dist.Server.Serving;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Xunit;
 
 namespace JP1Dist.Tests.Engine;
@@ -334,6 +336,17 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         // What went out: the megabyte read, and what the sockets' buffers took on the way (the server's send buffer is
         // autotuned up to net.ipv4.tcp_wmem's maximum, 4 MB by default); not the 64 MB announced.
         Assert.InRange(served, 1024 * 1024, size / 2);
+    }
+
+    [Fact]
+    public void The_node_logs_no_request_starts_so_a_request_carries_no_activity_nor_logging_scope_and_warnings_still_log()
+    {
+        // ASP.NET Core gives each request an Activity and a logging scope while its request logger is on at any level.
+        var loggers = _app!.Services.GetRequiredService<ILoggerFactory>();
+        Assert.False(loggers.CreateLogger("Microsoft.AspNetCore.Hosting.Diagnostics").IsEnabled(LogLevel.Critical));
+        Assert.True(loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel").IsEnabled(LogLevel.Warning));
+        Assert.False(loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel").IsEnabled(LogLevel.Information));
+        Assert.True(loggers.CreateLogger("JP1Dist.Serving").IsEnabled(LogLevel.Information));
     }
 
     public async Task DisposeAsync()
