@@ -127,7 +127,13 @@ public static class NodeServer
         var metrics = app.Services.GetRequiredService<NodeMetrics>();
         app.UseDistProblemDetails();
         app.UseRouting();
-        app.UseHttpMetrics(http => http.SetMetricFactory(Metrics.WithCustomRegistry(metrics.Registry)));
+        app.UseHttpMetrics(http =>
+        {
+            http.SetMetricFactory(Metrics.WithCustomRegistry(metrics.Registry));
+            // Requests in progress are nearly all long polls, which jp1dist_connected_agents counts; its middleware would
+            // hold a state of its own through every poll's wait.
+            http.InProgress.Enabled = false;
+        });
         app.MapAgentApi(maxPollWait);
         app.MapMetrics("/metrics", metrics.Registry);
         return app;

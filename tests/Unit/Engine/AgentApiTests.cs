@@ -227,6 +227,7 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         Assert.Contains("jp1dist_poll_looks_total{look=\"skipped\"} 1", text, StringComparison.Ordinal);
         Assert.Contains("jp1dist_targets{status=\"Succeeded\"} 0", text, StringComparison.Ordinal);
         Assert.Contains("http_requests_received_total", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("http_requests_in_progress", text, StringComparison.Ordinal); // jp1dist_connected_agents counts the polls
         Assert.Contains("endpoint=\"/api/v1/content/{sha256}\"", text, StringComparison.Ordinal);
     }
 
