@@ -333,17 +333,21 @@ public static class BaselineRound
             var startedAt = engine.Now;
             await engine.Jobs.StartAsync(jobName, cancellationToken);
             var finished = await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Finish), cancellationToken);
-            var cpu = from is null ? (double?)null : ManagerProbe.Read(managerId).CpuSeconds - from.CpuSeconds;
+            var to = from is null ? null : ManagerProbe.Read(managerId);
+            var cpu = to is null ? (double?)null : to.CpuSeconds - from!.CpuSeconds;
             while ((await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName, Statuses: Unfinished), cancellationToken)).Count > 0)
             {
                 await Task.Delay(StatusPollInterval, cancellationToken);
             }
             var outcome = await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName), cancellationToken);
+            var peak = to is null ? (long?)null : ManagerProbe.Read(managerId).PeakRssKib;
             var lastResult = outcome.Max(s => s.CompletedAt)?.ToUniversalTime() ?? throw new InvalidOperationException($"Job {jobName} ended with no completion time.");
             _secondJob = new SecondJobResult(Round((lastResult - startedAt).TotalSeconds), outcome.Count(s => s.Status == TargetStatus.Succeeded),
-                RequestBreakdown.Sum(finished.Select(f => f.Requests!)).CountAll(), cpu is { } c ? Round(c, 2) : null);
+                RequestBreakdown.Sum(finished.Select(f => f.Requests!)).CountAll(), cpu is { } c ? Round(c, 2) : null,
+                PeakRssMB: peak is { } kib ? Round(kib / 1024.0, 1) : null);
             progress.WriteLine($"[{agentCount}] second job: last result {_secondJob.SecondsToLastResult:0.000} s after execution, {_secondJob.Succeeded} succeeded, "
-                + $"{_secondJob.Requests} requests; manager {_secondJob.ManagerCpuSeconds?.ToString("0.00", CultureInfo.InvariantCulture) ?? "?"} CPU s");
+                + $"{_secondJob.Requests} requests; manager {_secondJob.ManagerCpuSeconds?.ToString("0.00", CultureInfo.InvariantCulture) ?? "?"} CPU s"
+                + (_secondJob.PeakRssMB is { } roundPeak ? $", peak RSS of the round {roundPeak:0} MB" : ""));
         }
 
         /// <summary>The CPU seconds of the client processes together; null where there is no /proc.</summary>
@@ -435,7 +439,7 @@ public static class BaselineRound
                 _fleet?.Processes ?? 0,
                 _loadAverage,
                 _resources,
-                TargetCheck.From(ratio, _registration, _resources),
+                TargetCheck.From(ratio, _registration, _resources, _secondJob),
                 _databaseServer,
                 _databaseServerLog,
                 _databaseServerLogDuringJob,
