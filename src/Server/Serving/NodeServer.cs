@@ -48,7 +48,11 @@ public static class NodeServer
             Args = ["--hostBuilder:reloadConfigOnChange=false", .. args ?? []],
             ContentRootPath = contentRoot,
         });
-        builder.Services.AddSerilog(DistLogging.Create(logsFolder, role, quietConsole), dispose: true);
+        // Serilog as the logging factory's one provider, not as the factory: the factory makes a category's logger once,
+        // where Serilog's own factory made a new one (and its caches) at every call, and ASP.NET Core's results ask for
+        // theirs on every response (a tenth of what an idle poll allocated).
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSerilog(DistLogging.Create(logsFolder, role, quietConsole), dispose: true);
         builder.WebHost.UseUrls(listenUrl);
         // The slim builder leaves out Kestrel's https:// address support; a node serving TLS needs it back.
         builder.WebHost.UseKestrelHttpsConfiguration();

@@ -348,6 +348,8 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         Assert.True(loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel").IsEnabled(LogLevel.Warning));
         Assert.False(loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel").IsEnabled(LogLevel.Information));
         Assert.True(loggers.CreateLogger("JP1Dist.Serving").IsEnabled(LogLevel.Information));
+        // A category's logger is made once: ASP.NET Core's results ask for theirs on every response.
+        Assert.Same(loggers.CreateLogger("Microsoft.AspNetCore.Http.Result.OkObjectResult"), loggers.CreateLogger("Microsoft.AspNetCore.Http.Result.OkObjectResult"));
     }
 
     public async Task DisposeAsync()
