@@ -347,7 +347,7 @@ public static class BaselineRound
                 PeakRssMB: peak is { } kib ? Round(kib / 1024.0, 1) : null);
             progress.WriteLine($"[{agentCount}] second job: last result {_secondJob.SecondsToLastResult:0.000} s after execution, {_secondJob.Succeeded} succeeded, "
                 + $"{_secondJob.Requests} requests; manager {_secondJob.ManagerCpuSeconds?.ToString("0.00", CultureInfo.InvariantCulture) ?? "?"} CPU s"
-                + (_secondJob.PeakRssMB is { } roundPeak ? $", peak RSS of the round {roundPeak:0} MB" : ""));
+                + (_secondJob.PeakRssMB is { } roundPeak ? $", peak RSS so far {roundPeak:0} MB" : ""));
         }
 
         /// <summary>The CPU seconds of the client processes together; null where there is no /proc.</summary>

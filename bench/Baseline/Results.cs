@@ -65,7 +65,7 @@ public sealed record RoundResult(
 /// <summary>
 /// A second job for the same agents on the same manager, after the first: its code compiled and its caches warm, as a
 /// manager that has run for a while runs every job (the first job's seconds include the JIT of its code). The ratio is
-/// against the round's floor. <see cref="PeakRssMB"/> is the manager's peak over the whole round, read after this job.
+/// against the round's floor. <see cref="PeakRssMB"/> is the manager's peak from its start to the end of this job.
 /// </summary>
 public sealed record SecondJobResult(double SecondsToLastResult, int Succeeded, long Requests, double? ManagerCpuSeconds, double? Ratio = null,
     double? PeakRssMB = null);

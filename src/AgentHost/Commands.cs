@@ -13,7 +13,6 @@ using JP1Dist.Server.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Extensions.Logging;
 
@@ -406,12 +405,6 @@ internal static class Commands
         {
             await Console.Error.WriteLineAsync($"jp1dist {role}: cannot listen on {url}: {e.Message}");
             return CommandExitCodes.Failed;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Into the node's log file too (a service has no console), as ASP.NET Core's request logger, which is off, did.
-            app.Logger.LogCritical(e, "jp1dist {Role} stopped: {Message}", role, e.Message);
-            throw;
         }
         finally
         {

@@ -19,7 +19,7 @@ public sealed class GroupCommit
     /// <summary>
     /// How long the writer, under load, waits for more before it writes a batch of fewer than <see cref="GatherBelow"/>
     /// (<see cref="GroupFlush{T}"/>). At 10,000 agents the report batches went from 13-16 reports on average to 21-29, and
-    /// the manager's CPU was 3-17 % lower in a first job and 10-17 % in a second (docs/benchmarks.md); a write that comes
+    /// the manager's CPU was 3-16 % lower in a first job and 10-17 % in a second (docs/benchmarks.md); a write that comes
     /// alone is not kept.
     /// </summary>
     public static readonly TimeSpan GatherTime = TimeSpan.FromMilliseconds(1);

@@ -101,26 +101,13 @@ public sealed class ManifestSigner : IDisposable
     /// </summary>
     public static bool Verify(string publicKey, string manifest, string signature)
     {
-        ECDsa key;
         try
         {
-            key = VerifyingKeys.Rent(publicKey);
+            return VerifyingKeys.Verify(publicKey, Encoding.UTF8.GetBytes(manifest), Convert.FromBase64String(signature));
         }
         catch (Exception e) when (e is FormatException or CryptographicException)
         {
             return false;
-        }
-        try
-        {
-            return key.VerifyData(Encoding.UTF8.GetBytes(manifest), Convert.FromBase64String(signature), HashAlgorithmName.SHA256);
-        }
-        catch (Exception e) when (e is FormatException or CryptographicException)
-        {
-            return false;
-        }
-        finally
-        {
-            VerifyingKeys.Return(publicKey, key);
         }
     }
 

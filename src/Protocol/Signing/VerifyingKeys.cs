@@ -4,11 +4,12 @@ using System.Security.Cryptography;
 namespace JP1Dist.Protocol.Signing;
 
 /// <summary>
-/// Public keys imported once and lent out for a check, for <see cref="ManifestSigner.Verify"/>: a node checks every
-/// manifest, job setting and power order against the same one or two pinned keys, and importing a key (OpenSSL builds and
-/// checks the curve point) costs about as much as the check itself. Each imported key is used by one thread at a time
-/// (a lent key is taken out of its pool). Bounded: at most <see cref="MaxKeys"/> distinct keys and
-/// <see cref="MaxPooledPerKey"/> idle copies of each are kept; beyond that a key is imported for the one check and disposed.
+/// ECDSA signature checks with each public key imported once and kept, for <see cref="ManifestSigner.Verify"/>: a node
+/// checks every manifest, job setting and power order against the same one or two pinned keys, and importing a key
+/// (OpenSSL builds and checks the curve point) costs about as much as the check itself. A kept key is used by one thread
+/// at a time (taken out of its pool for the check). Keys are kept by their bytes, not by how their base64 was written,
+/// and within bounds: at most <see cref="MaxKeys"/> distinct keys and <see cref="MaxPooledPerKey"/> idle copies of each;
+/// beyond that a key is imported for the one check and disposed. A value that is not a public key is never kept.
 /// </summary>
 internal static class VerifyingKeys
 {
@@ -22,20 +23,35 @@ internal static class VerifyingKeys
     private static readonly Lock Adding = new();
 
     /// <summary>
-    /// A key imported from <paramref name="publicKey"/> (SubjectPublicKeyInfo, base64), for one thread until it is given back
-    /// with <see cref="Return"/>. Throws <see cref="FormatException"/> or <see cref="CryptographicException"/> for a value
-    /// that is not a public key; nothing is kept for it.
+    /// Whether <paramref name="signature"/> is <paramref name="publicKey"/>'s (SubjectPublicKeyInfo, base64) over
+    /// <paramref name="data"/> with SHA-256. Throws <see cref="FormatException"/> or <see cref="CryptographicException"/>
+    /// for a key that is not a public key.
     /// </summary>
-    public static ECDsa Rent(string publicKey)
+    public static bool Verify(string publicKey, byte[] data, byte[] signature)
     {
-        if (Pools.TryGetValue(publicKey, out var pool) && pool.TryDequeue(out var key))
+        var keyBytes = Convert.FromBase64String(publicKey);
+        var name = Convert.ToBase64String(keyBytes); // one name for the key however its base64 was written
+        var key = Rent(name, keyBytes);
+        try
         {
-            return key;
+            return key.VerifyData(data, signature, HashAlgorithmName.SHA256);
+        }
+        finally
+        {
+            Return(name, key);
+        }
+    }
+
+    private static ECDsa Rent(string name, byte[] keyBytes)
+    {
+        if (Pools.TryGetValue(name, out var pool) && pool.TryDequeue(out var kept))
+        {
+            return kept;
         }
         var imported = ECDsa.Create();
         try
         {
-            imported.ImportSubjectPublicKeyInfo(Convert.FromBase64String(publicKey), out _);
+            imported.ImportSubjectPublicKeyInfo(keyBytes, out _);
             return imported;
         }
         catch
@@ -45,17 +61,16 @@ internal static class VerifyingKeys
         }
     }
 
-    /// <summary>Gives back a key <see cref="Rent"/> lent for <paramref name="publicKey"/>: kept for the next check, or disposed when the pools are full.</summary>
-    public static void Return(string publicKey, ECDsa key)
+    private static void Return(string name, ECDsa key)
     {
-        if (!Pools.TryGetValue(publicKey, out var pool))
+        if (!Pools.TryGetValue(name, out var pool))
         {
             lock (Adding)
             {
-                if (!Pools.TryGetValue(publicKey, out pool) && Pools.Count < MaxKeys)
+                if (!Pools.TryGetValue(name, out pool) && Pools.Count < MaxKeys)
                 {
                     pool = new ConcurrentQueue<ECDsa>();
-                    Pools[publicKey] = pool;
+                    Pools[name] = pool;
                 }
             }
         }
@@ -73,6 +88,16 @@ internal static class VerifyingKeys
     /// <summary>How many distinct keys are kept now (tests).</summary>
     internal static int Count => Pools.Count;
 
-    /// <summary>Whether copies of <paramref name="publicKey"/> are kept (tests).</summary>
-    internal static bool Holds(string publicKey) => Pools.ContainsKey(publicKey);
+    /// <summary>Whether copies of the key <paramref name="publicKey"/> writes are kept (tests).</summary>
+    internal static bool Holds(string publicKey)
+    {
+        try
+        {
+            return Pools.ContainsKey(Convert.ToBase64String(Convert.FromBase64String(publicKey)));
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
 }

@@ -16,7 +16,9 @@ public static class DistLogging
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
             // ASP.NET Core's request logging (each request's start and end, at Information): off, not just filtered. While
             // its logger is on at any level, every request gets an Activity and a logging scope, which no output template
-            // here writes; for a long poll they live its whole wait (about a tenth of what a waiting poll holds).
+            // here writes; for a long poll they live its whole wait. Its other lines go too (a warning when
+            // ASPNETCORE_HTTP_PORTS is set beside the node's own address); a node that cannot start is still logged, by the
+            // host ("Hosting failed to start").
             .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
             .MinimumLevel.Override("Microsoft.EntityFrameworkCore", LogEventLevel.Warning)
             .MinimumLevel.Override("Quartz", LogEventLevel.Warning)

@@ -348,7 +348,10 @@ public sealed class AgentApiTests : IAsyncLifetime, IDisposable
         Assert.True(loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel").IsEnabled(LogLevel.Warning));
         Assert.False(loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel").IsEnabled(LogLevel.Information));
         Assert.True(loggers.CreateLogger("JP1Dist.Serving").IsEnabled(LogLevel.Information));
-        // A category's logger is made once: ASP.NET Core's results ask for theirs on every response.
+        // Serilog is the one provider (no console's or Event Log's beside it), and a category's logger is made once:
+        // ASP.NET Core's results ask for theirs on every response.
+        Assert.All(_app.Services.GetServices<ILoggerProvider>(), provider => Assert.IsType<Serilog.Extensions.Logging.SerilogLoggerProvider>(provider));
+        Assert.Single(_app.Services.GetServices<ILoggerProvider>());
         Assert.Same(loggers.CreateLogger("Microsoft.AspNetCore.Http.Result.OkObjectResult"), loggers.CreateLogger("Microsoft.AspNetCore.Http.Result.OkObjectResult"));
     }
 

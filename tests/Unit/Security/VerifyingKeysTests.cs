@@ -54,6 +54,20 @@ public sealed class VerifyingKeysTests
     }
 
     [Fact]
+    public void A_key_written_with_whitespace_is_the_same_key_and_many_such_writings_keep_within_the_bound()
+    {
+        var (publicKey, sign) = NewKey();
+        var signature = sign("manifest");
+        for (var at = 1; at <= VerifyingKeys.MaxKeys + 4; at++)
+        {
+            var written = publicKey.Insert(at, "\n");
+            Assert.True(ManifestSigner.Verify(written, "manifest", signature));
+            Assert.Equal(VerifyingKeys.Holds(publicKey), VerifyingKeys.Holds(written));
+        }
+        Assert.InRange(VerifyingKeys.Count, 1, VerifyingKeys.MaxKeys);
+    }
+
+    [Fact]
     public async Task Threads_checking_at_once_each_get_the_right_answer()
     {
         var (publicKey, sign) = NewKey();
