@@ -188,22 +188,29 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 return null;
             }
             // A removed job's executions went with it, and so did its targets: nothing to dispatch.
-            var jobId = await db.JobExecutions.Where(x => x.Id == executionId).Select(x => (int?)x.JobId).FirstOrDefaultAsync(cancellationToken) ?? 0;
+            var job = await (from x in db.JobExecutions.AsNoTracking()
+                             join j in db.Jobs on x.JobId equals j.Id
+                             join p in db.Packages on j.PackageId equals p.Id
+                             where x.Id == executionId
+                             select new { Job = j, Package = p }).FirstOrDefaultAsync(cancellationToken);
+            var jobId = job?.Job.Id ?? 0;
+            // The conditions each target's signed settings carry, as they were made (not read back from 10,000 settings).
+            var condition = job is null ? null : AttemptSettings.Conditions(job.Job, job.Package);
             var waiting = await (from t in db.Targets
                                  join h in db.Hosts on t.HostId equals h.Id
                                  where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
-                                 select new { t.Id, t.HostId, t.JobSettingsJson, h.OS, h.OSVersion, h.Architecture, h.MemoryMB, h.VolumesJson })
+                                 select new { t.Id, t.HostId, h.OS, h.OSVersion, h.Architecture, h.MemoryMB, h.VolumesJson })
                 .ToListAsync(cancellationToken);
             hosts = [];
             var alreadyStored = await SkipAlreadyStoredAsync(db, jobId, executionId, now, cancellationToken);
-            var conditions = waiting.Select(t => t.JobSettingsJson).Distinct().ToDictionary(json => json ?? "", ReadConditions);
             // Software facts only when a condition asks about software, in one query for the hosts concerned.
-            var softwareHosts = waiting.Where(t => conditions[t.JobSettingsJson ?? ""] is { } c && (c.SoftwareInstalled is { Count: > 0 } || c.SoftwareAbsent is { Count: > 0 }))
-                .Select(t => t.HostId).Distinct().ToList();
+            var softwareHosts = condition is { } c && (c.SoftwareInstalled is { Count: > 0 } || c.SoftwareAbsent is { Count: > 0 })
+                ? waiting.Select(t => t.HostId).Distinct().ToList()
+                : [];
             var software = softwareHosts.Count == 0 ? [] : await HostConditionFacts.SoftwareAsync(db, softwareHosts, cancellationToken);
             foreach (var target in waiting.Where(t => !alreadyStored.Contains(t.Id)))
             {
-                if (conditions[target.JobSettingsJson ?? ""] is not { } condition)
+                if (condition is null)
                 {
                     hosts.Add(target.HostId);
                     continue;
@@ -270,9 +277,6 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         return settled;
     }
 
-    private static InstallConditions? ReadConditions(string? settingsJson) =>
-        settingsJson is null ? null : JsonSerializer.Deserialize<JobSettings>(settingsJson, ProtocolJson.Options)?.InstallConditions;
-
     /// <summary>How long after a failure a job with a retry limit re-executes the target automatically, at the host's next connection.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMinutes(1);
 
@@ -297,11 +301,6 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         public required string Job { get; init; }
         public int Attempt { get; init; }
         public int PackageId { get; init; }
-        public required string Name { get; init; }
-        public required string Version { get; init; }
-        public required string ManifestJson { get; init; }
-        public required string ManifestSignature { get; init; }
-        public string? ManifestSigningKey { get; init; }
         public string? JobSettingsJson { get; init; }
         public string? JobSettingsSignature { get; init; }
         public DateTime? SettingsExpiresAt { get; init; }
@@ -310,7 +309,9 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
 
     /// <summary>
     /// The targets the hosts <c>hosts</c> picks are served now, oldest first: one host's for a poll (<see cref="ServedQuery"/>),
-    /// many for the answers a dispatch prepares (<see cref="PrepareAnswersAsync"/>).
+    /// many for the answers a dispatch prepares (<see cref="PrepareAnswersAsync"/>). Without their package's manifest, which
+    /// is the same for every target of a job and read once per package (<see cref="ServedManifests"/>): a dispatch to
+    /// 10,000 hosts read it 10,000 times.
     /// </summary>
     private static readonly QueryRule<DistDbContext, Expression<Func<TargetRow, bool>>, DateTime, IQueryable<ServedRow>> ServedRows = new((db, hosts, now) =>
         from t in db.Targets.AsNoTracking().Where(hosts)
@@ -320,8 +321,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         orderby t.QueuedAt
         select new ServedRow
         {
-            Id = t.Id, HostId = t.HostId, WorkItemId = t.WorkItemId, Job = j.Name, Attempt = t.Attempt, PackageId = p.Id, Name = p.Name, Version = p.Version,
-            ManifestJson = p.ManifestJson, ManifestSignature = p.ManifestSignature, ManifestSigningKey = p.ManifestSigningKey,
+            Id = t.Id, HostId = t.HostId, WorkItemId = t.WorkItemId, Job = j.Name, Attempt = t.Attempt, PackageId = p.Id,
             JobSettingsJson = t.JobSettingsJson, JobSettingsSignature = t.JobSettingsSignature, SettingsExpiresAt = t.SettingsExpiresAt,
             SettingsSigningKey = t.SettingsSigningKey,
         });
@@ -348,49 +348,73 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         {
             return []; // most looks: no key needed (reading it is a query of its own)
         }
-        return await ItemsAsync(db, engine.SigningKeys.Current(), [], hostId, rows, cancellationToken);
+        var manifests = new ServedManifests(engine.SigningKeys.Current());
+        await manifests.ReadAsync(db, rows.Select(r => r.PackageId), cancellationToken);
+        return await ItemsAsync(db, manifests, hostId, rows, cancellationToken);
     }
 
     /// <summary>
-    /// A host's served rows as work items, signed by <paramref name="key"/>; <paramref name="manifests"/> keeps the manifests
-    /// signed again in this answer (or in these answers), once per package.
+    /// A host's served rows as work items, signed by the key of <paramref name="manifests"/>, which holds their packages'
+    /// manifests. A row whose package is not there (removed with its job since the rows were read) is not served.
     /// </summary>
-    private async Task<IReadOnlyList<WorkItem>> ItemsAsync(DistDbContext db, CurrentSigningKey key, Dictionary<int, string> manifests, Guid hostId,
+    private async Task<IReadOnlyList<WorkItem>> ItemsAsync(DistDbContext db, ServedManifests manifests, Guid hostId,
         IReadOnlyCollection<ServedRow> rows, CancellationToken cancellationToken)
     {
         var items = new List<WorkItem>(rows.Count);
         foreach (var r in rows)
         {
-            var manifestSignature = await CurrentManifestSignatureAsync(db, key, manifests, r.PackageId, r.ManifestJson, r.ManifestSignature, r.ManifestSigningKey, cancellationToken);
-            var (settings, signature) = await CurrentSettingsAsync(db, key, r.Id, r.WorkItemId, hostId, r.Job, r.Name, r.Version, r.ManifestJson,
+            if (manifests.Of(r.PackageId) is not { } package)
+            {
+                continue;
+            }
+            var (settings, signature) = await CurrentSettingsAsync(db, manifests.Key, r.Id, r.WorkItemId, hostId, r.Job, package.Name, package.Version, package.Json,
                 r.JobSettingsJson, r.JobSettingsSignature, r.SettingsExpiresAt, r.SettingsSigningKey, cancellationToken);
-            items.Add(new WorkItem(r.WorkItemId, r.Job, r.Attempt, r.ManifestJson, manifestSignature, settings, signature));
+            items.Add(new WorkItem(r.WorkItemId, r.Job, r.Attempt, package.Json, package.Signature, settings, signature));
         }
         return items;
     }
 
+    /// <summary>A package as its work items serve it: the manifest, and its signature by the current key.</summary>
+    private sealed record ServedManifest(string Name, string Version, string Json, string Signature);
+
     /// <summary>
-    /// A package's manifest signature as it is served: as stored when the current key made it, else signed again by the
-    /// current key (after a rotation) and stored (compare-and-set on the key that made the stored one). Once per package per answer.
+    /// The manifests of the packages an answer (or a dispatch's answers) serves, each read once and signed by
+    /// <see cref="Key"/>: as stored when that key made the stored signature, else signed again (after a rotation) and
+    /// stored, a compare-and-set on the key that made the stored one.
     /// </summary>
-    private static async Task<string> CurrentManifestSignatureAsync(DistDbContext db, CurrentSigningKey key, Dictionary<int, string> signed,
-        int packageId, string manifestJson, string signature, string? signingKey, CancellationToken cancellationToken)
+    private sealed class ServedManifests(CurrentSigningKey key)
     {
-        if (key.Signed(signingKey))
+        private readonly Dictionary<int, ServedManifest> _packages = [];
+
+        public CurrentSigningKey Key => key;
+
+        /// <summary>The package's manifest as served, or null when it was not found (<see cref="ReadAsync"/>).</summary>
+        public ServedManifest? Of(int packageId) => _packages.GetValueOrDefault(packageId);
+
+        /// <summary>Reads the manifests of the packages <paramref name="packageIds"/> that are not read yet, in one query.</summary>
+        public async Task ReadAsync(DistDbContext db, IEnumerable<int> packageIds, CancellationToken cancellationToken)
         {
-            return signature;
+            var missing = packageIds.Where(id => !_packages.ContainsKey(id)).Distinct().ToList();
+            if (missing.Count == 0)
+            {
+                return;
+            }
+            var packages = await db.Packages.AsNoTracking().Where(p => missing.Contains(p.Id))
+                .Select(p => new { p.Id, p.Name, p.Version, p.ManifestJson, p.ManifestSignature, p.ManifestSigningKey }).ToListAsync(cancellationToken);
+            foreach (var p in packages)
+            {
+                var signature = p.ManifestSignature;
+                if (!key.Signed(p.ManifestSigningKey))
+                {
+                    signature = key.Signer.Sign(p.ManifestJson);
+                    await db.Packages.Where(x => x.Id == p.Id && x.ManifestSigningKey == p.ManifestSigningKey)
+                        .ExecuteUpdateAsync(s => s
+                            .SetProperty(x => x.ManifestSignature, signature)
+                            .SetProperty(x => x.ManifestSigningKey, key.Fingerprint), cancellationToken);
+                }
+                _packages[p.Id] = new ServedManifest(p.Name, p.Version, p.ManifestJson, signature);
+            }
         }
-        if (signed.TryGetValue(packageId, out var done))
-        {
-            return done;
-        }
-        var fresh = key.Signer.Sign(manifestJson);
-        await db.Packages.Where(p => p.Id == packageId && p.ManifestSigningKey == signingKey)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(p => p.ManifestSignature, fresh)
-                .SetProperty(p => p.ManifestSigningKey, key.Fingerprint), cancellationToken);
-        signed[packageId] = fresh;
-        return fresh;
     }
 
     /// <summary>
@@ -939,8 +963,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             var looks = await LookAtManyAsync(db, ids, now, cancellationToken);
             var served = (await ServedRows.Apply(db, t => ids.Contains(t.HostId), now).ToListAsync(cancellationToken)).ToLookup(r => r.HostId);
             var cutoff = RetryCutoff();
-            var key = engine.SigningKeys.Current();
-            var manifests = new Dictionary<int, string>();
+            var manifests = new ServedManifests(engine.SigningKeys.Current());
+            await manifests.ReadAsync(db, served.SelectMany(rows => rows).Select(r => r.PackageId), cancellationToken);
             for (var i = 0; i < ids.Count; i++)
             {
                 var hostId = ids[i];
@@ -950,7 +974,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 {
                     continue;
                 }
-                var items = await ItemsAsync(db, key, manifests, hostId, rows, cancellationToken);
+                var items = await ItemsAsync(db, manifests, hostId, rows, cancellationToken);
                 var orders = looks.Power[hostId].ToList();
                 answers[hostId] = (marks[i], new ReadyAnswer(look, items, orders.Count > 0 ? orders : null));
             }
@@ -1052,21 +1076,18 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                           orderby t.QueuedAt
                           select new { t.Id, t.HostId, t.WorkItemId, Job = j.Name, t.Attempt, j.PackageId, t.JobSettingsJson, t.JobSettingsSignature, t.SettingsExpiresAt, t.SettingsSigningKey, t.Status })
             .ToListAsync(cancellationToken);
-        var packageIds = rows.Select(r => r.PackageId).Distinct().ToList();
-        var packages = await db.Packages.AsNoTracking().Where(p => packageIds.Contains(p.Id))
-            .Select(p => new { p.Id, p.Name, p.Version, p.ManifestJson, p.ManifestSignature, p.ManifestSigningKey }).ToDictionaryAsync(p => p.Id, cancellationToken);
-        var resigned = new Dictionary<int, string>();
+        var packages = new ServedManifests(key);
+        await packages.ReadAsync(db, rows.Select(r => r.PackageId), cancellationToken);
         var manifests = new Dictionary<string, SignedManifest>();
-        foreach (var p in packages.Values)
-        {
-            var signature = await CurrentManifestSignatureAsync(db, key, resigned, p.Id, p.ManifestJson, p.ManifestSignature, p.ManifestSigningKey, cancellationToken);
-            manifests[p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new SignedManifest(p.ManifestJson, signature);
-        }
         var items = new List<RelayWorkItem>(rows.Count);
         foreach (var r in rows)
         {
-            var package = packages[r.PackageId];
-            var (settings, signature) = await CurrentSettingsAsync(db, key, r.Id, r.WorkItemId, r.HostId, r.Job, package.Name, package.Version, package.ManifestJson,
+            if (packages.Of(r.PackageId) is not { } package)
+            {
+                continue;
+            }
+            manifests[r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new SignedManifest(package.Json, package.Signature);
+            var (settings, signature) = await CurrentSettingsAsync(db, key, r.Id, r.WorkItemId, r.HostId, r.Job, package.Name, package.Version, package.Json,
                 r.JobSettingsJson, r.JobSettingsSignature, r.SettingsExpiresAt, r.SettingsSigningKey, cancellationToken);
             items.Add(new RelayWorkItem(r.HostId, new WorkItem(r.WorkItemId, r.Job, r.Attempt, "", "", settings, signature),
                 r.Status.ToString(), r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture)));

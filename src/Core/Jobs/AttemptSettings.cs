@@ -36,6 +36,23 @@ public sealed class AttemptSettings
         _key = key;
     }
 
+    /// <summary>
+    /// The install conditions every attempt of <paramref name="job"/> on <paramref name="package"/> carries in its settings:
+    /// the job's over the package's, null when there are none (and for a transfer to a relay, which installs nothing). Jobs
+    /// and packages are immutable, so this is what each target's signed settings say: the dispatch checks known facts
+    /// against it once per job rather than reading each target's settings.
+    /// </summary>
+    public static InstallConditions? Conditions(JobRow job, PackageRow package)
+    {
+        if (job.Type == JobType.TransferToRelay)
+        {
+            return null;
+        }
+        var conditions = (PackageService.ReadConditions(package.InstallConditionsJson) ?? new InstallConditions())
+            .Merge(PackageService.ReadConditions(job.InstallConditionsJson));
+        return conditions.IsEmpty ? null : conditions;
+    }
+
     /// <summary>The settings of <paramref name="job"/> on <paramref name="package"/>, ready to sign for any number of targets (the manifest is hashed once).</summary>
     public static AttemptSettings For(DistEngine engine, JobRow job, PackageRow package)
     {
@@ -48,10 +65,8 @@ public sealed class AttemptSettings
         }
         else
         {
-            var conditions = (PackageService.ReadConditions(package.InstallConditionsJson) ?? new InstallConditions())
-                .Merge(PackageService.ReadConditions(job.InstallConditionsJson));
             // A user-choice attempt carries its type: the agent offers the package to its user instead of installing it.
-            template = new JobSettings(Guid.Empty, conditions.IsEmpty ? null : conditions, job.InstallAt ?? package.InstallAt, job.SegmentIntervalSeconds, job.BandwidthLimitKBps,
+            template = new JobSettings(Guid.Empty, Conditions(job, package), job.InstallAt ?? package.InstallAt, job.SegmentIntervalSeconds, job.BandwidthLimitKBps,
                 JobType: job.Type == JobType.UserChoice ? nameof(JobType.UserChoice) : null, RebootAfter: job.RebootAfter, ShutdownAfter: job.ShutdownAfter,
                 StoreUntil: job.Type == JobType.UserChoice ? package.ExpiresAt : null, PreDownload: job.Type == JobType.UserChoice && job.PreDownload);
         }

@@ -25,8 +25,10 @@ public sealed record CurrentSigningKey(ManifestSigner Signer, string Fingerprint
     public bool Signed(string? fingerprint) => string.Equals(fingerprint, Fingerprint, StringComparison.Ordinal);
 
     /// <summary>The announcements whose old key has not retired at <paramref name="now"/> (UTC), oldest first: what nodes are sent.</summary>
-    public IReadOnlyList<SigningKeyAnnouncement> Announcements(DateTime now) =>
-        AllAnnouncements.Where(a => a.Announcement.OldKeyRetiresAt > now).Select(a => a.Announcement).ToList();
+    /// <remarks>Every poll's answer asks: with no rotation recorded (most managers, most of the time) it allocates nothing.</remarks>
+    public IReadOnlyList<SigningKeyAnnouncement> Announcements(DateTime now) => AllAnnouncements.Count == 0
+        ? []
+        : AllAnnouncements.Where(a => a.Announcement.OldKeyRetiresAt > now).Select(a => a.Announcement).ToList();
 }
 
 /// <summary>

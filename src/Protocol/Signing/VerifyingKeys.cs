@@ -88,6 +88,9 @@ internal static class VerifyingKeys
     /// <summary>How many distinct keys are kept now (tests).</summary>
     internal static int Count => Pools.Count;
 
+    /// <summary>The names the kept keys are kept under (tests).</summary>
+    internal static IReadOnlyCollection<string> Names => [.. Pools.Keys];
+
     /// <summary>Whether copies of the key <paramref name="publicKey"/> writes are kept (tests).</summary>
     internal static bool Holds(string publicKey)
     {
