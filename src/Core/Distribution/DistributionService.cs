@@ -316,12 +316,11 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     private static readonly QueryRule<DistDbContext, Expression<Func<TargetRow, bool>>, DateTime, IQueryable<ServedRow>> ServedRows = new((db, hosts, now) =>
         from t in db.Targets.AsNoTracking().Where(hosts)
         join j in db.Jobs on t.JobId equals j.Id
-        join p in db.Packages on j.PackageId equals p.Id
         where TargetStates.Servable.Contains(t.Status) && (t.Status != TargetStatus.Transferred || t.InstallAt == null || t.InstallAt <= now)
         orderby t.QueuedAt
         select new ServedRow
         {
-            Id = t.Id, HostId = t.HostId, WorkItemId = t.WorkItemId, Job = j.Name, Attempt = t.Attempt, PackageId = p.Id,
+            Id = t.Id, HostId = t.HostId, WorkItemId = t.WorkItemId, Job = j.Name, Attempt = t.Attempt, PackageId = j.PackageId,
             JobSettingsJson = t.JobSettingsJson, JobSettingsSignature = t.JobSettingsSignature, SettingsExpiresAt = t.SettingsExpiresAt,
             SettingsSigningKey = t.SettingsSigningKey,
         });
@@ -377,6 +376,18 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
     /// <summary>A package as its work items serve it: the manifest, and its signature by the current key.</summary>
     private sealed record ServedManifest(string Name, string Version, string Json, string Signature);
 
+    /// <summary>A package's manifest as stored, with the key that made its stored signature.</summary>
+    private sealed record ManifestRow(int Id, string Name, string Version, string ManifestJson, string ManifestSignature, string? ManifestSigningKey);
+
+    /// <summary>The manifests of the packages <c>which</c> picks.</summary>
+    private static readonly QueryRule<DistDbContext, Expression<Func<PackageRow, bool>>, IQueryable<ManifestRow>> ManifestRows = new((db, which) =>
+        db.Packages.AsNoTracking().Where(which)
+            .Select(p => new ManifestRow(p.Id, p.Name, p.Version, p.ManifestJson, p.ManifestSignature, p.ManifestSigningKey)));
+
+    /// <summary>One package's manifest, compiled: a poll that serves on its own reads it.</summary>
+    private static readonly Func<DistDbContext, int, IAsyncEnumerable<ManifestRow>> OnePackage = EF.CompileAsyncQuery(QueryRule.Inline(
+        (DistDbContext db, int id) => ManifestRows.Apply(db, p => p.Id == id)));
+
     /// <summary>
     /// The manifests of the packages an answer (or a dispatch's answers) serves, each read once and signed by
     /// <see cref="Key"/>: as stored when that key made the stored signature, else signed again (after a rotation) and
@@ -399,8 +410,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             {
                 return;
             }
-            var packages = await db.Packages.AsNoTracking().Where(p => missing.Contains(p.Id))
-                .Select(p => new { p.Id, p.Name, p.Version, p.ManifestJson, p.ManifestSignature, p.ManifestSigningKey }).ToListAsync(cancellationToken);
+            // One package (a poll that serves on its own, nearly always) through a compiled query; several in one query.
+            var packages = missing.Count == 1
+                ? await OnePackage(db, missing[0]).ToListAsync(cancellationToken)
+                : await ManifestRows.Apply(db, p => missing.Contains(p.Id)).ToListAsync(cancellationToken);
             foreach (var p in packages)
             {
                 var signature = p.ManifestSignature;
@@ -975,6 +988,10 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     continue;
                 }
                 var items = await ItemsAsync(db, manifests, hostId, rows, cancellationToken);
+                if (items.Count == 0)
+                {
+                    continue; // its packages went with their jobs since the rows were read: its poll looks itself
+                }
                 var orders = looks.Power[hostId].ToList();
                 answers[hostId] = (marks[i], new ReadyAnswer(look, items, orders.Count > 0 ? orders : null));
             }

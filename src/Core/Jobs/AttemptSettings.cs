@@ -38,9 +38,9 @@ public sealed class AttemptSettings
 
     /// <summary>
     /// The install conditions every attempt of <paramref name="job"/> on <paramref name="package"/> carries in its settings:
-    /// the job's over the package's, null when there are none (and for a transfer to a relay, which installs nothing). Jobs
-    /// and packages are immutable, so this is what each target's signed settings say: the dispatch checks known facts
-    /// against it once per job rather than reading each target's settings.
+    /// the job's over the package's, null when there are none (and for a transfer to a relay, which installs nothing). A job's
+    /// type and a job's or package's conditions never change once made, so this is what each target's signed settings say:
+    /// the dispatch checks known facts against it once per job rather than reading each target's settings.
     /// </summary>
     public static InstallConditions? Conditions(JobRow job, PackageRow package)
     {

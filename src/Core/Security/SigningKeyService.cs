@@ -27,7 +27,7 @@ public sealed record CurrentSigningKey(ManifestSigner Signer, string Fingerprint
     /// <summary>The announcements whose old key has not retired at <paramref name="now"/> (UTC), oldest first: what nodes are sent.</summary>
     /// <remarks>Every poll's answer asks: with no rotation recorded (most managers, most of the time) it allocates nothing.</remarks>
     public IReadOnlyList<SigningKeyAnnouncement> Announcements(DateTime now) => AllAnnouncements.Count == 0
-        ? []
+        ? Array.Empty<SigningKeyAnnouncement>() // (not `[]`: beside a List it would be a new List)
         : AllAnnouncements.Where(a => a.Announcement.OldKeyRetiresAt > now).Select(a => a.Announcement).ToList();
 }
 

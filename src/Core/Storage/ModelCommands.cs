@@ -16,6 +16,10 @@ namespace JP1Dist.Core.Storage;
 internal sealed class ModelCommands<TEntity>(DistDbContext db) : IDisposable
 {
     private readonly Dictionary<int, DbCommand> _commands = [];
+
+    // The statements' parameter names as the provider writes them, once per provider and name: the names are the code's
+    // own few, and each report's statement binds a dozen.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(Type Provider, string Name), string> ParameterNames = new();
     private readonly IEntityType _entity = db.Model.FindEntityType(typeof(TEntity))!;
     private readonly ISqlGenerationHelper _sql = db.GetService<ISqlGenerationHelper>();
 
@@ -45,8 +49,10 @@ internal sealed class ModelCommands<TEntity>(DistDbContext db) : IDisposable
     }
 
     /// <summary>Binds <paramref name="value"/> as parameter <paramref name="name"/>, mapped as <paramref name="property"/> is.</summary>
+    /// <remarks>A new parameter each time, made by the property's mapping (its converter and provider type); only its name is kept.</remarks>
     public void Bind(DbCommand command, string name, string property, object? value) =>
-        command.Parameters.Add(_entity.FindProperty(property)!.GetRelationalTypeMapping().CreateParameter(command, _sql.GenerateParameterName(name), value));
+        command.Parameters.Add(_entity.FindProperty(property)!.GetRelationalTypeMapping().CreateParameter(command,
+            ParameterNames.GetOrAdd((_sql.GetType(), name), static (key, sql) => sql.GenerateParameterName(key.Name), _sql), value));
 
     /// <summary>Runs <paramref name="command"/> in the context's transaction, if it has one, opening its connection if it is closed; the rows it changed.</summary>
     public async Task<int> ExecuteAsync(DbCommand command, CancellationToken cancellationToken)

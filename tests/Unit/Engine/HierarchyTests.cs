@@ -242,6 +242,24 @@ public sealed class HierarchyTests : IDisposable
     }
 
     [Fact]
+    public async Task A_transfer_to_relays_is_not_held_to_the_packages_install_conditions()
+    {
+        var ids = await TreeAsync();
+        // The relays are Linux: an install of this package would be ConditionNotMet there, a transfer stores it.
+        await Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh",
+            InstallConditions: new InstallConditions { OS = ["Windows"] }));
+        await Engine.Jobs.CreateAsync(new NewJobRequest("Install", "App", null, ["r9"]));
+        Assert.Equal(0, await _distribution.DispatchAsync((await Engine.Jobs.StartAsync("Install")).ExecutionId, default));
+        Assert.Equal(TargetStatus.ConditionNotMet, (await StatusAsync("Install"))["r9"].Status);
+
+        await Engine.Jobs.CreateAsync(new NewJobRequest("Store", "App", null, ["r9"], JobType.TransferToRelay));
+        Assert.Equal(1, await _distribution.DispatchAsync((await Engine.Jobs.StartAsync("Store")).ExecutionId, default));
+        Assert.Equal(TargetStatus.Queued, (await StatusAsync("Store"))["r9"].Status);
+        var item = (await _distribution.GetWorkAsync(ids["r9"], default)).Single();
+        Assert.Null(JsonSerializer.Deserialize<JobSettings>(item.JobSettings!, ProtocolJson.Options)!.InstallConditions);
+    }
+
+    [Fact]
     public async Task A_relay_that_holds_the_package_is_not_sent_it_again_until_the_expiry_changes()
     {
         var ids = await TreeAsync();

@@ -66,6 +66,41 @@ public sealed class JobLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task The_dispatch_checks_the_jobs_conditions_over_the_packages_as_each_targets_settings_carry_them()
+    {
+        await _folder.RegisterHostAsync("small", "Linux", "6.1", "10.0.0.1", memoryMB: 2048);
+        await _folder.RegisterHostAsync("big", "Linux", "6.1", "10.0.0.2", memoryMB: 65536);
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh",
+            InstallConditions: new InstallConditions { MinMemoryMB = 1024 }));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Deploy", "App", null, ["small", "big"], InstallConditions: new InstallConditions { MinMemoryMB = 4096 }));
+        var execution = await _folder.Engine.Jobs.StartAsync("Deploy");
+
+        Assert.Equal(1, await _distribution.DispatchAsync(execution.ExecutionId, default));
+
+        var status = await StatusAsync();
+        Assert.Equal(TargetStatus.ConditionNotMet, status["small"].Status);
+        Assert.Contains("2048 MB of memory", status["small"].Message, StringComparison.Ordinal);
+        Assert.Equal(TargetStatus.Queued, status["big"].Status);
+        // What the manager checked is what the host's signed settings say.
+        var item = Assert.Single(await _distribution.GetWorkAsync(status["big"].HostId, default));
+        var settings = System.Text.Json.JsonSerializer.Deserialize<JobSettings>(item.JobSettings!, ProtocolJson.Options)!;
+        Assert.Equal(4096, settings.InstallConditions!.MinMemoryMB);
+    }
+
+    [Fact]
+    public async Task The_dispatch_of_a_user_choice_job_checks_its_conditions_too()
+    {
+        await _folder.RegisterHostAsync("small", "Linux", "6.1", "10.0.0.1", memoryMB: 2048);
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh",
+            InstallConditions: new InstallConditions { MinMemoryMB = 4096 }));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Deploy", "App", null, ["small"], JobType.UserChoice));
+        var execution = await _folder.Engine.Jobs.StartAsync("Deploy");
+
+        Assert.Equal(0, await _distribution.DispatchAsync(execution.ExecutionId, default));
+        Assert.Equal(TargetStatus.ConditionNotMet, (await StatusAsync())["small"].Status);
+    }
+
+    [Fact]
     public async Task Executions_of_one_job_started_at_once_from_several_engines_are_each_counted_once()
     {
         await PrepareAsync();
