@@ -359,6 +359,38 @@ public sealed class HostSignalsTests
     }
 
     [Fact]
+    public async Task After_a_key_rotation_the_answers_a_dispatch_prepares_carry_the_manifest_signed_again_once_and_stored()
+    {
+        using var polling = await Polling.StartAsync("pc-1", "pc-2", "pc-3");
+        var (engine, distribution) = (polling.Folder.Engine, polling.Distribution);
+        await engine.Jobs.CreateAsync(new NewJobRequest("deploy", "Tool", null, ["pc-1", "pc-2", "pc-3"]));
+        await engine.SigningKeys.RotateAsync(TimeSpan.FromDays(1)); // the package's stored signature is the old key's
+        var newKey = engine.Signer.PublicKey;
+        var polls = polling.Hosts.Select(h => distribution.WaitForWorkAsync(h.HostId, Long, CancellationToken.None)).ToList();
+        foreach (var poll in polls)
+        {
+            Assert.True(await StillWaitingAsync(poll));
+        }
+
+        var execution = await engine.Jobs.StartAsync("deploy");
+        Assert.Equal(3, await distribution.DispatchAsync(execution.ExecutionId, default));
+
+        var items = new List<JP1Dist.Protocol.WorkItem>();
+        foreach (var poll in polls)
+        {
+            Assert.True(await WokenAsync(poll));
+            items.Add(Assert.Single((await poll).Items));
+        }
+        Assert.Equal(3L, distribution.AnswersPrepared);
+        // One manifest, signed once by the new key for all three answers, and stored as signed by it.
+        Assert.Single(items.Select(i => (i.Manifest, i.ManifestSignature)).Distinct());
+        Assert.True(JP1Dist.Protocol.Signing.ManifestSigner.Verify(newKey, items[0].Manifest, items[0].ManifestSignature));
+        using var db = engine.Database.CreateContext();
+        var package = db.Packages.Single();
+        Assert.Equal((items[0].ManifestSignature, JP1Dist.Protocol.Signing.Fingerprints.OfPublicKey(newKey)), (package.ManifestSignature, package.ManifestSigningKey));
+    }
+
+    [Fact]
     public async Task Between_a_dispatch_and_its_signal_a_quiet_host_is_not_taken_at_its_word_and_a_waiting_poll_keeps_waiting()
     {
         // A dispatch signals its hosts once their answers are ready; a poll that starts before then must see the work.
