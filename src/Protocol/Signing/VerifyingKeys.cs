@@ -30,7 +30,7 @@ internal static class VerifyingKeys
     public static bool Verify(string publicKey, byte[] data, byte[] signature)
     {
         var keyBytes = Convert.FromBase64String(publicKey);
-        var name = Convert.ToBase64String(keyBytes); // one name for the key however its base64 was written
+        var name = NameOf(keyBytes);
         var key = Rent(name, keyBytes);
         try
         {
@@ -41,6 +41,9 @@ internal static class VerifyingKeys
             Return(name, key);
         }
     }
+
+    /// <summary>The name a key is kept under: the canonical base64 of its bytes, one name however its base64 was written.</summary>
+    private static string NameOf(byte[] keyBytes) => Convert.ToBase64String(keyBytes);
 
     private static ECDsa Rent(string name, byte[] keyBytes)
     {
@@ -96,7 +99,7 @@ internal static class VerifyingKeys
     {
         try
         {
-            return Pools.ContainsKey(Convert.ToBase64String(Convert.FromBase64String(publicKey)));
+            return Pools.ContainsKey(NameOf(Convert.FromBase64String(publicKey)));
         }
         catch (FormatException)
         {
