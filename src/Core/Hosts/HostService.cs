@@ -849,12 +849,9 @@ public sealed class HostService(DistEngine engine) : IHostService
         {
             return [];
         }
-        // The keys as one parameter (EF.Parameter: a JSON array read by json_each on SQLite, an array on PostgreSQL). By
-        // default EF Core sends each key as its own SQL parameter: SQLite takes at most 32,766 in a statement (a job naming
-        // 100,000 hosts failed with "too many SQL variables"), and binding N named parameters costs N² name comparisons
-        // (10,000 keys: over a second a statement). Not tracked: callers only read the rows.
+        // The keys go as one parameter, however many (DistDatabase: a job naming 100,000 hosts). Not tracked: callers only read the rows.
         var keys = wanted.Select(Names.Key).ToList();
-        var rows = await db.Hosts.AsNoTracking().Where(h => EF.Parameter(keys).Contains(h.NameKey)).ToListAsync(cancellationToken);
+        var rows = await db.Hosts.AsNoTracking().Where(h => keys.Contains(h.NameKey)).ToListAsync(cancellationToken);
         var found = rows.Select(r => r.NameKey).ToHashSet(StringComparer.Ordinal);
         var unknown = wanted.Where(n => !found.Contains(Names.Key(n))).ToList();
         if (unknown.Count > 0)
