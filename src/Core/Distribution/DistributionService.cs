@@ -196,10 +196,14 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             var jobId = job?.Job.Id ?? 0;
             // The conditions each target's signed settings carry, as they were made (not read back from 10,000 settings).
             var condition = job is null ? null : AttemptSettings.Conditions(job.Job, job.Package);
-            var waiting = await (from t in db.Targets
-                                 join h in db.Hosts on t.HostId equals h.Id
-                                 where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
-                                 select new { t.Id, t.HostId, h.OS, h.OSVersion, h.Architecture, h.MemoryMB, h.VolumesJson })
+            // The hosts' known facts only when there are conditions to check them against (most jobs have none: 10,000 hosts'
+            // volume lists read for nothing, before the first agent could be given its work).
+            var waiting = await (condition is null
+                    ? db.Targets.Where(t => t.ExecutionId == executionId && t.Status == TargetStatus.Waiting).Select(t => new WaitingTarget(t.Id, t.HostId, null))
+                    : from t in db.Targets
+                      join h in db.Hosts on t.HostId equals h.Id
+                      where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
+                      select new WaitingTarget(t.Id, t.HostId, new KnownFacts(h.OS, h.OSVersion, h.Architecture, h.MemoryMB, h.VolumesJson)))
                 .ToListAsync(cancellationToken);
             hosts = [];
             var alreadyStored = await SkipAlreadyStoredAsync(db, jobId, executionId, now, cancellationToken);
@@ -215,7 +219,8 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     hosts.Add(target.HostId);
                     continue;
                 }
-                var facts = HostConditionFacts.From(target.OS, target.OSVersion, target.Architecture, target.MemoryMB, target.VolumesJson,
+                var known = target.Facts!;
+                var facts = HostConditionFacts.From(known.OS, known.OSVersion, known.Architecture, known.MemoryMB, known.VolumesJson,
                     software.GetValueOrDefault(target.HostId));
                 var verdict = ConditionEvaluator.Evaluate(condition, facts);
                 if (!verdict.Met)
@@ -238,6 +243,12 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
         engine.TargetChanges.Notify();
         return new DispatchOutcome(hosts.Count, answersFailed);
     }
+
+    /// <summary>A target a dispatch queues, with its host's known facts when the job has conditions to check.</summary>
+    private sealed record WaitingTarget(long Id, Guid HostId, KnownFacts? Facts);
+
+    /// <summary>What the manager knows of a host that install conditions look at.</summary>
+    private sealed record KnownFacts(string OS, string OSVersion, string Architecture, long MemoryMB, string VolumesJson);
 
     /// <summary>
     /// A transfer-to-relay target whose relay already holds this package with the package's current expiry (a
