@@ -94,6 +94,19 @@ public sealed class AttemptSettings
             InstallAt = notBefore is { } later && !(_template.InstallAt > later) ? later : _template.InstallAt,
         });
 
+    /// <summary>
+    /// Signs the settings for many tickets, in their order, over every core: an execution for 10,000 hosts signs 10,000
+    /// settings (an ECDSA signature and a JSON document each, about a third of a second on one core), and the first agent
+    /// gets its work only once they are written. A signing key signs from several threads at once here as it does for the
+    /// manager's concurrent requests.
+    /// </summary>
+    public SignedAttempt[] SignAll(IReadOnlyList<(Guid WorkItemId, Guid HostId)> tickets)
+    {
+        var signed = new SignedAttempt[tickets.Count];
+        Parallel.For(0, tickets.Count, i => signed[i] = Sign(tickets[i].WorkItemId, tickets[i].HostId));
+        return signed;
+    }
+
     /// <summary>Signs settings for one ticket of one host: <see cref="For"/> then <see cref="Sign(Guid, Guid, DateTime?)"/>.</summary>
     public static SignedAttempt Sign(DistEngine engine, JobRow job, PackageRow package, Guid workItemId, Guid hostId) =>
         For(engine, job, package).Sign(workItemId, hostId);

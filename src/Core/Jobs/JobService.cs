@@ -374,6 +374,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
 
         var fresh = new List<Guid>();
         var again = new List<TargetStatus>(); // the statuses re-executed targets leave
+        var reexecuted = new List<TargetRow>();
         var settings = AttemptSettings.For(engine, job, package);
         foreach (var host in chosen)
         {
@@ -394,14 +395,17 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             target.BytesTransferred = 0;
             target.SegmentsTransferred = 0;
             target.StoredUntil = null;
-            var signed = settings.Sign(target.WorkItemId, target.HostId);
-            (target.JobSettingsJson, target.JobSettingsSignature, target.InstallAt, target.SettingsExpiresAt, target.SettingsSigningKey) =
-                (signed.Json, signed.Signature, signed.InstallAt, signed.ExpiresAt, signed.KeyFingerprint);
             target.QueuedAt = null;
             target.StartedAt = null;
             target.ServedByHostId = null;
             target.CompletedAt = null;
             target.UpdatedAt = now;
+            reexecuted.Add(target);
+        }
+        foreach (var (target, signed) in reexecuted.Zip(settings.SignAll(reexecuted.Select(t => (t.WorkItemId, t.HostId)).ToList())))
+        {
+            (target.JobSettingsJson, target.JobSettingsSignature, target.InstallAt, target.SettingsExpiresAt, target.SettingsSigningKey) =
+                (signed.Json, signed.Signature, signed.InstallAt, signed.ExpiresAt, signed.KeyFingerprint);
         }
         if (!restart)
         {
@@ -433,12 +437,9 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     private static Task InsertTargetsAsync(DistDbContext db, JobRow job, AttemptSettings settings, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
     {
         // In the order of the host ids as stored, so that the (JobId, HostId) and (HostId, Status) indexes grow at their end.
-        var rows = hostIds.OrderBy(id => id.ToString("D").ToUpperInvariant(), StringComparer.Ordinal).Select(hostId =>
-        {
-            var ticket = Guid.NewGuid();
-            var signed = settings.Sign(ticket, hostId);
-            return new object?[] { hostId, ticket, signed.InstallAt, signed.Json, signed.Signature, signed.ExpiresAt, signed.KeyFingerprint };
-        }).ToList();
+        var tickets = hostIds.OrderBy(id => id.ToString("D").ToUpperInvariant(), StringComparer.Ordinal).Select(hostId => (Ticket: Guid.NewGuid(), HostId: hostId)).ToList();
+        var rows = tickets.Zip(settings.SignAll(tickets), (t, signed) =>
+            new object?[] { t.HostId, t.Ticket, signed.InstallAt, signed.Json, signed.Signature, signed.ExpiresAt, signed.KeyFingerprint }).ToList();
         return MultiRowInsert.ExecuteAsync(db, "Targets", ["HostId", "WorkItemId", "InstallAt", "JobSettingsJson", "JobSettingsSignature", "SettingsExpiresAt", "SettingsSigningKey"], rows, cancellationToken,
             [("JobId", job.Id), ("Status", (int)TargetStatus.Waiting), ("Attempt", 1), ("ExecutionId", executionId), ("BytesTransferred", 0L),
              ("UpdatedAt", now), ("CreatedAt", now), ("SegmentsTransferred", 0)]);

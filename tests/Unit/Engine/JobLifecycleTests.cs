@@ -204,6 +204,46 @@ public sealed class JobLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task Each_targets_signed_settings_name_its_own_ticket_and_host_first_and_on_re_execution()
+    {
+        // Enough hosts that the settings are signed on several threads at once.
+        var hosts = new Dictionary<string, Guid>();
+        for (var i = 0; i < 24; i++)
+        {
+            hosts[$"pc-{i:D2}"] = (await _folder.RegisterHostAsync($"pc-{i:D2}")).HostId;
+        }
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Deploy", "App", null, [.. hosts.Keys]));
+        await _distribution.DispatchAsync((await _folder.Engine.Jobs.StartAsync("Deploy")).ExecutionId, default);
+
+        async Task<Dictionary<string, WorkItem>> ServedAsync(IEnumerable<string> names)
+        {
+            var served = new Dictionary<string, WorkItem>();
+            foreach (var name in names)
+            {
+                var item = Assert.Single(await _distribution.GetWorkAsync(hosts[name], default));
+                Assert.True(JP1Dist.Protocol.Signing.ManifestSigner.Verify(_folder.Engine.Signer.PublicKey, item.JobSettings!, item.JobSettingsSignature!), name);
+                var settings = System.Text.Json.JsonSerializer.Deserialize<JobSettings>(item.JobSettings!, ProtocolJson.Options)!;
+                Assert.Equal((item.WorkItemId, hosts[name]), (settings.WorkItemId, settings.HostId));
+                served[name] = item;
+            }
+            return served;
+        }
+
+        var first = await ServedAsync(hosts.Keys);
+        Assert.Equal(hosts.Count, first.Values.Select(i => i.WorkItemId).Distinct().Count());
+        var failing = hosts.Keys.Where((_, i) => i % 2 == 1).ToList();
+        foreach (var name in hosts.Keys)
+        {
+            await _distribution.ReportAsync(hosts[name], new ReportRequest(first[name].WorkItemId, failing.Contains(name) ? "Failed" : "Succeeded", failing.Contains(name) ? 1 : 0), default);
+        }
+
+        await _distribution.DispatchAsync((await _folder.Engine.Jobs.RestartAsync("Deploy", null)).ExecutionId, default);
+        var again = await ServedAsync(failing);
+        Assert.All(failing, name => Assert.NotEqual(first[name].WorkItemId, again[name].WorkItemId));
+    }
+
+    [Fact]
     public async Task A_package_in_use_is_not_removed()
     {
         await PrepareAsync();
