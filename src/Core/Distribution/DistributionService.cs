@@ -198,11 +198,11 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
             var condition = job is null ? null : AttemptSettings.Conditions(job.Job, job.Package);
             // The hosts' known facts only when there are conditions to check them against (most jobs have none: 10,000 hosts'
             // volume lists read for nothing, before the first agent could be given its work).
+            var waitingTargets = db.Targets.Where(t => t.ExecutionId == executionId && t.Status == TargetStatus.Waiting);
             var waiting = await (condition is null
-                    ? db.Targets.Where(t => t.ExecutionId == executionId && t.Status == TargetStatus.Waiting).Select(t => new WaitingTarget(t.Id, t.HostId, null))
-                    : from t in db.Targets
+                    ? waitingTargets.Select(t => new WaitingTarget(t.Id, t.HostId, null))
+                    : from t in waitingTargets
                       join h in db.Hosts on t.HostId equals h.Id
-                      where t.ExecutionId == executionId && t.Status == TargetStatus.Waiting
                       select new WaitingTarget(t.Id, t.HostId, new KnownFacts(h.OS, h.OSVersion, h.Architecture, h.MemoryMB, h.VolumesJson)))
                 .ToListAsync(cancellationToken);
             hosts = [];
@@ -219,7 +219,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                     hosts.Add(target.HostId);
                     continue;
                 }
-                var known = target.Facts!;
+                var known = target.Facts ?? throw new InvalidOperationException($"The dispatch of execution {executionId} read no facts of host {target.HostId} for its conditions.");
                 var facts = HostConditionFacts.From(known.OS, known.OSVersion, known.Architecture, known.MemoryMB, known.VolumesJson,
                     software.GetValueOrDefault(target.HostId));
                 var verdict = ConditionEvaluator.Evaluate(condition, facts);

@@ -103,7 +103,15 @@ public sealed class AttemptSettings
     public SignedAttempt[] SignAll(IReadOnlyList<(Guid WorkItemId, Guid HostId)> tickets)
     {
         var signed = new SignedAttempt[tickets.Count];
-        Parallel.For(0, tickets.Count, i => signed[i] = Sign(tickets[i].WorkItemId, tickets[i].HostId));
+        try
+        {
+            Parallel.For(0, tickets.Count, i => signed[i] = Sign(tickets[i].WorkItemId, tickets[i].HostId));
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // The error one signature met, as a single signature would throw it.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+        }
         return signed;
     }
 

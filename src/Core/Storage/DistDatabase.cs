@@ -27,11 +27,13 @@ public sealed class DistDatabase
     /// on SQLite and an array on PostgreSQL. EF Core's default sends each element as its own SQL parameter, and then every
     /// execution builds its SQL again for that count (nothing to cache), binds N named parameters (SQLite finds each name
     /// by a walk of the statement's list: N² comparisons), and SQLite compiles a statement as long as the list. On the
-    /// manager's hot paths (a batch of reports, a dispatch's 500 hosts, last-seen times) that was a share of the one
-    /// writer's time; a job naming 100,000 hosts also went past SQLite's 32,766 variables. EF Core writes the JSON of a
-    /// SQLite Guid upper-case, as SQLite stores it, so a list of Guids matches the stored text.
+    /// manager's hot paths (a batch of reports, a dispatch's 500 hosts, last-seen times) that was work repeated on every
+    /// statement, though a job's CPU at 10,000 agents did not move beyond the noise (docs/benchmarks.md); and a list past
+    /// SQLite's 32,766 variables (a job naming 100,000 hosts) failed. EF Core writes the JSON of a
+    /// SQLite Guid upper-case, as it stores Guids on SQLite, so a list of Guids matches the stored text. A list, an array or a
+    /// HashSet: EF Core 10 still sends an IReadOnlySet or a collection type of its own as one parameter per element.
     /// </summary>
-    private const ParameterTranslationMode CollectionParameters = ParameterTranslationMode.Parameter;
+    internal const ParameterTranslationMode CollectionParameters = ParameterTranslationMode.Parameter;
     private readonly PooledDbContextFactory<PostgresDistDbContext>? _postgres;
 
     /// <param name="folder">The data folder: the SQLite file, and the record of another database.</param>

@@ -7,7 +7,9 @@ namespace JP1Dist.Protocol.Signing;
 
 /// <summary>
 /// The manager's ECDSA P-256 key that signs every package manifest. Agents pin its public key at
-/// enrollment and refuse any manifest it did not sign, whoever delivered it.
+/// enrollment and refuse any manifest it did not sign, whoever delivered it. One signer signs from several threads at
+/// once (the manager's concurrent requests, an execution's settings over every core): each signature is one call on the
+/// platform's key handle (OpenSSL, CNG) that keeps nothing of the call before.
 /// </summary>
 public sealed class ManifestSigner : IDisposable
 {

@@ -186,7 +186,7 @@ public sealed class JobTargetCountTests : IDisposable
         ReportResponse? crossing = null;
         var report = new AfterFirstRead("DISTINCT", async () => crossing = await _distribution.ReportAsync(host, new ReportRequest(item.WorkItemId, "Transferring", null), default));
         await using (var db = new PostgresDistDbContext(new DbContextOptionsBuilder<PostgresDistDbContext>()
-            .UseNpgsql(_folder.Engine.Database.ConnectionString).AddInterceptors(report).Options))
+            .UseNpgsql(_folder.Engine.Database.ConnectionString, o => o.UseParameterizedCollectionMode(DistDatabase.CollectionParameters)).AddInterceptors(report).Options))
         {
             var jobId = await db.Jobs.Where(j => j.Name == "Deploy").Select(j => j.Id).SingleAsync();
             var moved = await TargetCounts.MoveAsync(db, db.Targets.Where(t => t.JobId == jobId), TargetStates.Predecessors(TargetStatus.Suspended).ToList(),
