@@ -15,25 +15,25 @@ public sealed class DistDatabase
     /// <summary>How long a writer waits for the lock before SQLite gives up.</summary>
     public const int BusyTimeoutSeconds = 30;
 
+    /// <summary>
+    /// How a query's list (<c>ids.Contains(t.Id)</c>) reaches the database: as one parameter, a JSON array read by
+    /// json_each on SQLite and an array on PostgreSQL. EF Core's default sends each element as its own SQL parameter, and
+    /// then every execution builds its SQL again for that count (nothing to cache), binds N named parameters (SQLite finds
+    /// each name by a walk of the statement's list: N² comparisons), and SQLite compiles a statement as long as the list.
+    /// On the manager's hot paths (a batch of reports, a dispatch's 500 hosts, last-seen times) that was work repeated on
+    /// every statement, though a job's CPU at 10,000 agents did not move beyond the noise (docs/benchmarks.md); and a list
+    /// past SQLite's 32,766 variables (a job naming 100,000 hosts) failed. EF Core writes the JSON of a SQLite Guid
+    /// upper-case, as it stores Guids on SQLite, so a list of Guids matches the stored text. A list, an array or a HashSet:
+    /// EF Core 10 still sends an IReadOnlySet or a collection type of its own as one parameter per element.
+    /// </summary>
+    internal const ParameterTranslationMode CollectionParameters = ParameterTranslationMode.Parameter;
+
     private static readonly ConcurrentDictionary<string, Lazy<bool>> Migrated = new(StringComparer.Ordinal);
     // Contexts come from a pool: a new context builds its own service scope and resolves its services on first use; on
     // the manager's hot paths (a look, a report, a content request) that was about as much CPU as the queries themselves.
     // (EF Core still registers its SQLite functions on every open, pooled or not.) A returned context is reset (tracking, transaction, connection,
     // AutoSavepointsEnabled), so a lease starts as a new context would.
     private readonly PooledDbContextFactory<DistDbContext>? _sqlite;
-
-    /// <summary>
-    /// How a query's list (<c>ids.Contains(t.Id)</c>) reaches the database: as one parameter, a JSON array read by json_each
-    /// on SQLite and an array on PostgreSQL. EF Core's default sends each element as its own SQL parameter, and then every
-    /// execution builds its SQL again for that count (nothing to cache), binds N named parameters (SQLite finds each name
-    /// by a walk of the statement's list: N² comparisons), and SQLite compiles a statement as long as the list. On the
-    /// manager's hot paths (a batch of reports, a dispatch's 500 hosts, last-seen times) that was work repeated on every
-    /// statement, though a job's CPU at 10,000 agents did not move beyond the noise (docs/benchmarks.md); and a list past
-    /// SQLite's 32,766 variables (a job naming 100,000 hosts) failed. EF Core writes the JSON of a
-    /// SQLite Guid upper-case, as it stores Guids on SQLite, so a list of Guids matches the stored text. A list, an array or a
-    /// HashSet: EF Core 10 still sends an IReadOnlySet or a collection type of its own as one parameter per element.
-    /// </summary>
-    internal const ParameterTranslationMode CollectionParameters = ParameterTranslationMode.Parameter;
     private readonly PooledDbContextFactory<PostgresDistDbContext>? _postgres;
 
     /// <param name="folder">The data folder: the SQLite file, and the record of another database.</param>
