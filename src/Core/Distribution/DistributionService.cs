@@ -1115,10 +1115,7 @@ public sealed class DistributionService(DistEngine engine, HostSignals signals)
                 continue;
             }
             var packageKey = r.PackageId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            if (!manifests.ContainsKey(packageKey))
-            {
-                manifests[packageKey] = new SignedManifest(package.Json, package.Signature);
-            }
+            manifests.TryAdd(packageKey, new SignedManifest(package.Json, package.Signature));
             var (settings, signature) = await CurrentSettingsAsync(db, key, r.Id, r.WorkItemId, r.HostId, r.Job, package.Name, package.Version, package.Json,
                 r.JobSettingsJson, r.JobSettingsSignature, r.SettingsExpiresAt, r.SettingsSigningKey, cancellationToken);
             items.Add(new RelayWorkItem(r.HostId, new WorkItem(r.WorkItemId, r.Job, r.Attempt, "", "", settings, signature),

@@ -15,11 +15,11 @@ namespace JP1Dist.Core.Storage;
 /// </summary>
 internal sealed class ModelCommands<TEntity>(DistDbContext db) : IDisposable
 {
-    private readonly Dictionary<int, DbCommand> _commands = [];
-
     // The statements' parameter names as the provider writes them, once per provider and name: the names are the code's
     // own few, and each report's statement binds a dozen.
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(Type Provider, string Name), string> ParameterNames = new();
+
+    private readonly Dictionary<int, DbCommand> _commands = [];
     private readonly IEntityType _entity = db.Model.FindEntityType(typeof(TEntity))!;
     private readonly ISqlGenerationHelper _sql = db.GetService<ISqlGenerationHelper>();
 
