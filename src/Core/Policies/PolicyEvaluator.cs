@@ -167,29 +167,39 @@ public sealed class PolicyEvaluator(DistEngine engine)
             .Select(t => new { t.JobId, t.HostId }).ToListAsync(cancellationToken)).Select(t => (t.JobId, t.HostId)).ToHashSet();
         var now = engine.Now;
         var created = new List<(int JobId, TargetStatus Status)>();
-        var settingsByJob = new Dictionary<int, Jobs.AttemptSettings>();
         var toWake = new List<(int ExecutionId, Guid HostId)>();
+        // Each job's joiners are gathered first and their settings signed together, over every core (a policy change can
+        // bring in thousands of hosts at once; one at a time, 10,000 signatures take about a third of a second).
         foreach (var job in jobs)
         {
             if (!latest.TryGetValue(job.Id, out var execution))
             {
                 continue;
             }
-            foreach (var join in joins.Where(j => j.IdGroupId == job.IdGroupId!.Value))
+            // An execution that is due (dispatched, or with no execution time still to wait for) queues its joiners at once.
+            var dispatched = execution.DispatchedAt is not null || execution.ExecuteAt is null || execution.ExecuteAt <= now;
+            var tickets = new List<(Guid WorkItemId, Guid HostId)>();
+            foreach (var join in joins)
             {
-                if (!existing.Add((job.Id, join.HostId)))
+                // A host that was a target of the job before keeps its target.
+                if (join.IdGroupId == job.IdGroupId!.Value && existing.Add((job.Id, join.HostId)))
                 {
-                    continue;
+                    tickets.Add((Guid.NewGuid(), join.HostId));
                 }
-                // An execution that is due (dispatched, or with no execution time still to wait for) queues the joiner at once.
-                var dispatched = execution.DispatchedAt is not null || execution.ExecuteAt is null || execution.ExecuteAt <= now;
-                var ticket = Guid.NewGuid();
-                var signed = (settingsByJob.TryGetValue(job.Id, out var settings) ? settings
-                    : settingsByJob[job.Id] = Jobs.AttemptSettings.For(engine, job, packages[job.PackageId])).Sign(ticket, join.HostId);
+            }
+            if (tickets.Count == 0)
+            {
+                continue;
+            }
+            var signedAll = Jobs.AttemptSettings.For(engine, job, packages[job.PackageId]).SignAll(tickets);
+            for (var i = 0; i < tickets.Count; i++)
+            {
+                var (ticket, hostId) = tickets[i];
+                var signed = signedAll[i];
                 db.Targets.Add(new TargetRow
                 {
                     JobId = job.Id,
-                    HostId = join.HostId,
+                    HostId = hostId,
                     Status = dispatched ? TargetStatus.Queued : TargetStatus.Waiting,
                     Attempt = 1,
                     ExecutionId = execution.Id,
@@ -209,7 +219,7 @@ public sealed class PolicyEvaluator(DistEngine engine)
                 });
                 if (job.WakeOnLan && execution.WokenAt is not null && !joinersAwake)
                 {
-                    toWake.Add((execution.Id, join.HostId));
+                    toWake.Add((execution.Id, hostId));
                 }
                 created.Add((job.Id, dispatched ? TargetStatus.Queued : TargetStatus.Waiting));
             }

@@ -244,6 +244,46 @@ public sealed class JobLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task Hosts_a_policy_brings_into_an_id_group_at_once_each_get_settings_naming_their_own_ticket_and_host_for_every_job()
+    {
+        // Two jobs on the group, and enough joiners at once that their settings are signed on several threads.
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("Tool", "2.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+        await _folder.Engine.IdGroups.CreateAsync("ID_ALL", null);
+        foreach (var (job, package) in new[] { ("Deploy", "App"), ("Tools", "Tool") })
+        {
+            await _folder.Engine.Jobs.CreateAsync(new NewJobRequest(job, package, null, ["ID_ALL"], DestinationType: DestinationType.IdGroup));
+            await _distribution.DispatchAsync((await _folder.Engine.Jobs.StartAsync(job)).ExecutionId, default);
+        }
+        var hosts = new Dictionary<string, Guid>();
+        for (var i = 0; i < 24; i++)
+        {
+            hosts[$"pc-{i:D2}"] = (await _folder.RegisterHostAsync($"pc-{i:D2}")).HostId;
+        }
+        Assert.Empty(await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Deploy")));
+
+        await _folder.Engine.IdGroups.SetPolicyAsync("ID_ALL", [new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = ["pc-*"] }]);
+
+        var tickets = new HashSet<Guid>();
+        foreach (var (name, hostId) in hosts)
+        {
+            var items = await _distribution.GetWorkAsync(hostId, default);
+            Assert.Equal(["Deploy", "Tools"], items.Select(i => i.JobName).Order());
+            foreach (var item in items)
+            {
+                Assert.True(JP1Dist.Protocol.Signing.ManifestSigner.Verify(_folder.Engine.Signer.PublicKey, item.JobSettings!, item.JobSettingsSignature!), name);
+                var settings = System.Text.Json.JsonSerializer.Deserialize<JobSettings>(item.JobSettings!, ProtocolJson.Options)!;
+                Assert.Equal((item.WorkItemId, hostId, item.JobName), (settings.WorkItemId, settings.HostId, settings.JobName));
+                Assert.True(tickets.Add(item.WorkItemId), name);
+            }
+        }
+        foreach (var job in new[] { "Deploy", "Tools" })
+        {
+            Assert.Equal(hosts.Keys.Order(), (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery(job))).Select(s => s.HostName).Order());
+        }
+    }
+
+    [Fact]
     public async Task A_package_in_use_is_not_removed()
     {
         await PrepareAsync();
