@@ -107,6 +107,14 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
              select new JobPackage(p.Name, p.NameKey, p.Version)).FirstOrDefault());
 
     /// <summary>
+    /// The JP1Dist rows of one package name on some hosts, deleted, compiled: run for the successes of every report batch
+    /// (EF Core otherwise walks the DELETE's expression tree and looks it up in its query cache each time).
+    /// </summary>
+    private static readonly Func<DistDbContext, string, List<Guid>, CancellationToken, Task<int>> DeleteRecordedQuery = EF.CompileAsyncQuery(
+        (DistDbContext db, string nameKey, List<Guid> hostIds, CancellationToken cancellationToken) =>
+            db.HostSoftware.Where(s => s.NameKey == nameKey && s.Source == JP1DistSource && hostIds.Contains(s.HostId)).ExecuteDelete());
+
+    /// <summary>
     /// Records that JP1Dist installed each job's package on its host, for the successes of one shared commit (GroupCommit;
     /// <c>Distribution/ReportWrites</c>), in the caller's transaction: one query for each job's package, one DELETE per
     /// package name, the new rows in multi-row INSERTs, and the policies evaluated once for all the hosts. A later success of
@@ -135,8 +143,7 @@ public sealed class InventoryService(DistEngine engine) : IInventoryService
         }
         foreach (var byName in rows.Keys.GroupBy(k => k.NameKey, k => k.HostId))
         {
-            var hosts = byName.ToList();
-            await db.HostSoftware.Where(s => s.NameKey == byName.Key && s.Source == JP1DistSource && hosts.Contains(s.HostId)).ExecuteDeleteAsync(cancellationToken);
+            await DeleteRecordedQuery(db, byName.Key, byName.ToList(), cancellationToken);
         }
         // Multi-row INSERTs, not tracked entities: a shared commit's successes are dozens of rows, and EF Core's change
         // tracking of them was most of the cost of recording them.

@@ -220,6 +220,40 @@ public sealed class DestinationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_newer_install_replaces_only_its_own_hosts_JP1Dist_row_of_that_package()
+    {
+        // "c" reports an AV of its own (dpkg): a JP1Dist install beside it replaces only what JP1Dist recorded.
+        var hosts = new Dictionary<string, Guid>
+        {
+            ["a"] = (await _folder.RegisterHostAsync("a")).HostId,
+            ["b"] = (await _folder.RegisterHostAsync("b")).HostId,
+            ["c"] = (await _folder.RegisterHostAsync("c", "Linux", "6.1", "10.0.0.3", 2048, new SoftwareFact("AV", "0.9", "dpkg"))).HostId,
+        };
+        await CreatePackageAsync();
+        await Engine.Packages.CreateAsync(new NewPackageRequest("AV", "2.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+        await Engine.Packages.CreateAsync(new NewPackageRequest("Tool", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+
+        async Task InstallAsync(string job, string package, string version, params string[] names)
+        {
+            await Engine.Jobs.CreateAsync(new NewJobRequest(job, package, version, names));
+            await _distribution.DispatchAsync((await Engine.Jobs.StartAsync(job)).ExecutionId, default);
+            // Every host's success reported at once, so that they share one write.
+            await Task.WhenAll(names.Select(async name =>
+            {
+                var item = Assert.Single(await _distribution.GetWorkAsync(hosts[name], default));
+                await _distribution.ReportAsync(hosts[name], new ReportRequest(item.WorkItemId, "Succeeded", 0, "ok"), default);
+            }));
+        }
+
+        await InstallAsync("AV 1", "AV", "1.0", "a", "b", "c");
+        await InstallAsync("Tool", "Tool", "1.0", "a", "b");
+        await InstallAsync("AV 2", "AV", "2.0", "a", "c");
+
+        var rows = (await Engine.Inventory.FindSoftwareAsync("*")).Select(s => $"{s.HostName} {s.Name} {s.Version} {s.Source}").Order();
+        Assert.Equal(["a AV 2.0 JP1Dist", "a Tool 1.0 JP1Dist", "b AV 1.0 JP1Dist", "b Tool 1.0 JP1Dist", "c AV 0.9 dpkg", "c AV 2.0 JP1Dist"], rows);
+    }
+
+    [Fact]
     public async Task Inventory_answers_which_hosts_have_a_package_below_a_version()
     {
         await _folder.RegisterHostAsync("a", "Linux", "6.1", "10.0.0.1", 2048, new SoftwareFact("openssl", "1.1.1f", "dpkg"), new SoftwareFact("curl", "7.81", "dpkg"));
