@@ -511,9 +511,10 @@ internal static class Commands
             // The agent reads no appsettings.json: do not watch the working directory for one (recursively, and as a
             // service that directory can be / or System32).
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
-            builder.Services.AddSerilog(logger);
             builder.Services.AddSystemd();
             builder.Services.AddWindowsService(service => service.ServiceName = "JP1Dist Agent");
+            // After the service integrations, as a node's host does (DistLogging.UseOnly); the logger is disposed here, not by the host.
+            builder.Logging.UseOnly(logger, dispose: false);
             builder.Services.AddSingleton(options);
             builder.Services.AddHostedService<AgentWorker>();
             builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(30));

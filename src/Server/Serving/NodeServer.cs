@@ -98,12 +98,8 @@ public static class NodeServer
         // Each is a no-op unless the process runs under systemd (Type=notify) or the Windows service manager.
         builder.Services.AddSystemd();
         builder.Services.AddWindowsService(service => service.ServiceName = serviceName);
-        // Serilog as the logging factory's one provider, not as the factory: the factory makes a category's logger once,
-        // where Serilog's own factory made a new one (and its caches) at every call, and ASP.NET Core's results ask for
-        // theirs on every response (an eighth of what an idle poll allocated). After the service integrations, which add
-        // the Windows Event Log's provider when the node runs as a service: Serilog writes the node's log, alone.
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSerilog(DistLogging.Create(logsFolder, role, quietConsole), dispose: true);
+        // After the service integrations, which add the Windows Event Log's provider when the node runs as a service.
+        builder.Logging.UseOnly(DistLogging.Create(logsFolder, role, quietConsole), dispose: true);
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton<HostSignals>();
         builder.Services.AddSingleton<AgentAuthentication>();
