@@ -102,6 +102,11 @@ public sealed class AttemptSettings
     /// </summary>
     public SignedAttempt[] SignAll(IReadOnlyList<(Guid WorkItemId, Guid HostId)> tickets)
     {
+        if (tickets.Count == 1)
+        {
+            // One host joining or one target: no workers to wake for it.
+            return [Sign(tickets[0].WorkItemId, tickets[0].HostId)];
+        }
         var signed = new SignedAttempt[tickets.Count];
         try
         {
