@@ -13,7 +13,6 @@ using JP1Dist.Server.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Serilog;
 using Serilog.Extensions.Logging;
 
 namespace JP1Dist.AgentHost;
@@ -513,8 +512,8 @@ internal static class Commands
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
             builder.Services.AddSystemd();
             builder.Services.AddWindowsService(service => service.ServiceName = "JP1Dist Agent");
-            // After the service integrations, as a node's host does (DistLogging.UseOnly); the logger is disposed here, not by the host.
-            builder.Logging.UseOnly(logger, dispose: false);
+            // After the service integrations, as a node's host does (DistLogging.UseSerilogOnly); the logger is disposed here, not by the host.
+            builder.Logging.UseSerilogOnly(logger, dispose: false);
             builder.Services.AddSingleton(options);
             builder.Services.AddHostedService<AgentWorker>();
             builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(30));

@@ -47,7 +47,7 @@ public static class DistLogging
     /// allocated). Called after the service integrations, which add the Windows Event Log's provider when the process runs
     /// as a service: Serilog writes the node's log, alone.
     /// </summary>
-    public static ILoggingBuilder UseOnly(this ILoggingBuilder logging, Serilog.ILogger logger, bool dispose)
+    public static ILoggingBuilder UseSerilogOnly(this ILoggingBuilder logging, Serilog.ILogger logger, bool dispose)
     {
         logging.ClearProviders();
         return logging.AddSerilog(logger, dispose);

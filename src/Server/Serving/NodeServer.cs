@@ -9,7 +9,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Prometheus;
-using Serilog;
 
 namespace JP1Dist.Server.Serving;
 
@@ -99,7 +98,7 @@ public static class NodeServer
         builder.Services.AddSystemd();
         builder.Services.AddWindowsService(service => service.ServiceName = serviceName);
         // After the service integrations, which add the Windows Event Log's provider when the node runs as a service.
-        builder.Logging.UseOnly(DistLogging.Create(logsFolder, role, quietConsole), dispose: true);
+        builder.Logging.UseSerilogOnly(DistLogging.Create(logsFolder, role, quietConsole), dispose: true);
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton<HostSignals>();
         builder.Services.AddSingleton<AgentAuthentication>();
