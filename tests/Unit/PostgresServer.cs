@@ -118,12 +118,15 @@ public sealed class PostgresServer : IDisposable
         StopNow();
     }
 
+    /// <summary>pg_ctl's immediate stop of this server, waiting for it to end.</summary>
+    private string[] StopCommand => CommandAs(_asPostgresUser, Path.Combine(_bin, "pg_ctl"), "-D", Path.Combine(_folder, "data"), "-m", "immediate", "-w", "stop");
+
     private void StopNow()
     {
         try
         {
             NpgsqlConnection.ClearAllPools();
-            RunAs(_asPostgresUser, Path.Combine(_bin, "pg_ctl"), "-D", Path.Combine(_folder, "data"), "-m", "immediate", "-w", "stop");
+            Run(StopCommand);
         }
         catch (InvalidOperationException)
         {
@@ -143,15 +146,12 @@ public sealed class PostgresServer : IDisposable
             return;
         }
         NpgsqlConnection.ClearAllPools();
-        // The paths go as the script's arguments, never inside its text.
-        var script = (_asPostgresUser ? "runuser -u postgres -- " : "") + "\"$1\" -D \"$2\" -m immediate -w stop >/dev/null 2>&1; rm -rf \"$3\"";
+        // The folder and the stop command go as the script's arguments, never inside its text.
+        const string Script = "folder=$1; shift; \"$@\" >/dev/null 2>&1; rm -rf \"$folder\"";
         try
         {
             // setsid -f: a session of its own, not a child of this process that ending it would take along.
-            Process.Start(new ProcessStartInfo("setsid", ["-f", "sh", "-c", script, "sh", Path.Combine(_bin, "pg_ctl"), Path.Combine(_folder, "data"), _folder])
-            {
-                UseShellExecute = false,
-            })?.Dispose();
+            Process.Start(new ProcessStartInfo("setsid", ["-f", "sh", "-c", Script, "sh", _folder, .. StopCommand]) { UseShellExecute = false })?.Dispose();
         }
         catch (System.ComponentModel.Win32Exception)
         {
@@ -216,17 +216,13 @@ public sealed class PostgresServer : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static void RunAs(bool asPostgresUser, string program, params string[] arguments)
-    {
-        if (asPostgresUser)
-        {
-            Run("runuser", ["-u", "postgres", "--", program, .. arguments]);
-        }
-        else
-        {
-            Run(program, arguments);
-        }
-    }
+    private static void RunAs(bool asPostgresUser, string program, params string[] arguments) => Run(CommandAs(asPostgresUser, program, arguments));
+
+    /// <summary>A command line, run as the postgres user when this process is root (initdb and the server refuse root).</summary>
+    private static string[] CommandAs(bool asPostgresUser, string program, params string[] arguments) =>
+        asPostgresUser ? ["runuser", "-u", "postgres", "--", program, .. arguments] : [program, .. arguments];
+
+    private static void Run(string[] command) => Run(command[0], command[1..]);
 
     private static void Run(string program, params string[] arguments)
     {
