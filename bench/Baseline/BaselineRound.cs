@@ -256,7 +256,8 @@ public static class BaselineRound
             _failed = outcome.Count - _succeeded;
             var lastResult = outcome.Max(s => s.CompletedAt)?.ToUniversalTime() ?? throw new InvalidOperationException("Every target is final but none has a completion time.");
             _secondsToLastResult = Round((lastResult - startedAt).TotalSeconds);
-            progress.WriteLine($"[{agentCount}] last result {_secondsToLastResult:0.000} s after execution; {_requests.CountAll()} requests");
+            progress.WriteLine($"[{agentCount}] last result {_secondsToLastResult:0.000} s after execution; {_requests.CountAll()} requests; "
+                + $"the execution recorded in {_startCallSeconds:0.000} s, first work {_secondsToFirstWork:0.000} s after execution");
 
             if (idleFrom is not null && idleTo is not null && jobFrom is not null && jobTo is not null)
             {
@@ -331,8 +332,11 @@ public static class BaselineRound
             progress.WriteLine($"[{agentCount}] executing job {jobName}, a second one on the running manager");
             var from = ManagerProbe.Available ? ManagerProbe.Read(managerId) : null;
             var startedAt = engine.Now;
+            var startClock = Stopwatch.StartNew();
             await engine.Jobs.StartAsync(jobName, cancellationToken);
+            var startCall = startClock.Elapsed.TotalSeconds;
             var finished = await _fleet.SendAsync(_ => new ClientCommand(ClientCommands.Finish), cancellationToken);
+            var firstWork = finished.Select(f => f.FirstWorkAt).Where(t => t is not null).Min();
             var to = from is null ? null : ManagerProbe.Read(managerId);
             var cpu = to is null ? (double?)null : to.CpuSeconds - from!.CpuSeconds;
             while ((await engine.Jobs.GetStatusAsync(new JobStatusQuery(jobName, Statuses: Unfinished), cancellationToken)).Count > 0)
@@ -344,10 +348,12 @@ public static class BaselineRound
             var lastResult = outcome.Max(s => s.CompletedAt)?.ToUniversalTime() ?? throw new InvalidOperationException($"Job {jobName} ended with no completion time.");
             _secondJob = new SecondJobResult(Round((lastResult - startedAt).TotalSeconds), outcome.Count(s => s.Status == TargetStatus.Succeeded),
                 RequestBreakdown.Sum(finished.Select(f => f.Requests!)).CountAll(), cpu is { } c ? Round(c, 2) : null,
-                PeakRssMB: peak is { } kib ? Round(kib / 1024.0, 1) : null);
+                PeakRssMB: peak is { } kib ? Round(kib / 1024.0, 1) : null, StartCallSeconds: Round(startCall),
+                SecondsToFirstWork: firstWork is { } w ? Round((w - startedAt).TotalSeconds) : null);
             progress.WriteLine($"[{agentCount}] second job: last result {_secondJob.SecondsToLastResult:0.000} s after execution, {_secondJob.Succeeded} succeeded, "
                 + $"{_secondJob.Requests} requests; manager {_secondJob.ManagerCpuSeconds?.ToString("0.00", CultureInfo.InvariantCulture) ?? "?"} CPU s"
-                + (_secondJob.PeakRssMB is { } roundPeak ? $", peak RSS so far {roundPeak:0} MB" : ""));
+                + (_secondJob.PeakRssMB is { } roundPeak ? $", peak RSS so far {roundPeak:0} MB" : "")
+                + $"; the execution recorded in {startCall:0.000} s, first work {_secondJob.SecondsToFirstWork:0.000} s after execution");
         }
 
         /// <summary>The CPU seconds of the client processes together; null where there is no /proc.</summary>

@@ -68,7 +68,7 @@ public sealed record RoundResult(
 /// against the round's floor. <see cref="PeakRssMB"/> is the manager's peak from its start to the end of this job.
 /// </summary>
 public sealed record SecondJobResult(double SecondsToLastResult, int Succeeded, long Requests, double? ManagerCpuSeconds, double? Ratio = null,
-    double? PeakRssMB = null);
+    double? PeakRssMB = null, double? StartCallSeconds = null, double? SecondsToFirstWork = null);
 
 /// <summary>
 /// The client processes that hold the simulated agents, from /proc: their CPU during the job and during the ping reference.

@@ -1,6 +1,7 @@
 // Destinations benchmark, engine in-process on SQLite files (what the manager and the cmdlets run):
 //  1. expanding host groups into 10,000 hosts, and executing a job for them, against a job that names the
 //     same 10,000 hosts directly (the reference, same run);
+//     then an ID group policy that admits half of them, into a group without jobs and into one with an executed job;
 //  2. registering 1,000 hosts against 50 ID group policies, against the same registrations with no policy.
 // Progress goes to stderr; stdout carries the JSON document and one summary line.
 using System.Diagnostics;
@@ -39,7 +40,7 @@ var report = new
 Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"destinations: expand {hostCount} hosts {expansion.ExpandMedianSeconds:0.000} s; execute group job {expansion.ExecuteGroupMedianSeconds:0.00} s (hosts named directly {expansion.ExecuteDirectMedianSeconds:0.00} s, x{expansion.ExecuteGroupMedianSeconds / expansion.ExecuteDirectMedianSeconds:0.00}); " +
-    $"policy change over {hostCount} hosts {expansion.SetPolicySeconds:0.00} s; registration with {policyCount} policies {withPolicies.MedianMs:0.00} ms median, CPU {withPolicies.CpuMeanMs:0.00} ms mean " +
+    $"policy change over {hostCount} hosts {expansion.SetPolicySeconds:0.00} s ({expansion.JoinedTargets} joining an executed job {expansion.SetPolicyWithJobSeconds:0.00} s); registration with {policyCount} policies {withPolicies.MedianMs:0.00} ms median, CPU {withPolicies.CpuMeanMs:0.00} ms mean " +
     $"(no policy {withoutPolicies.MedianMs:0.00} ms, CPU {withoutPolicies.CpuMeanMs:0.00} ms; evaluation alone {withPolicies.EvaluateMedianMs:0.00} ms)"));
 return 0;
 
@@ -79,7 +80,8 @@ sealed class Scratch : IDisposable
 }
 
 sealed record ExpansionResult(int Hosts, double ExpandMedianSeconds, double ExecuteGroupMedianSeconds, double ExecuteDirectMedianSeconds,
-    double SetPolicySeconds, int TargetsPerExecution, double[] ExpandSeconds, double[] ExecuteGroupSeconds, double[] ExecuteDirectSeconds);
+    double SetPolicySeconds, int TargetsPerExecution, double[] ExpandSeconds, double[] ExecuteGroupSeconds, double[] ExecuteDirectSeconds,
+    double SetPolicyWithJobSeconds, int JoinedTargets);
 
 static class Expansion
 {
@@ -152,7 +154,18 @@ static class Expansion
         await engine.IdGroups.SetPolicyAsync("Evens", [new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = ["pc-*0", "pc-*2", "pc-*4", "pc-*6", "pc-*8"], ["IPAddress"] = ["10.0.0.0/8"] }]);
         var setPolicy = policyWatch.Elapsed.TotalSeconds;
         Console.Error.WriteLine($"  policy over {hostCount} hosts: {setPolicy:0.00} s, {(await engine.IdGroups.ListAsync("Evens"))[0].Members.Count} members");
-        return new ExpansionResult(hostCount, Median(expand), Median(group), Median(direct), setPolicy, targets, [.. expand], [.. group], [.. direct]);
+
+        // The same change for a group with an executed job: each joiner becomes a target, its settings signed for its ticket.
+        await engine.IdGroups.CreateAsync("Odds", null);
+        await engine.Jobs.CreateAsync(new NewJobRequest("odds-job", "App", null, ["Odds"], DestinationType: DestinationType.IdGroup));
+        await engine.Jobs.StartAsync("odds-job");
+        policyWatch.Restart();
+        await engine.IdGroups.SetPolicyAsync("Odds", [new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = ["pc-*1", "pc-*3", "pc-*5", "pc-*7", "pc-*9"], ["IPAddress"] = ["10.0.0.0/8"] }]);
+        var setPolicyWithJob = policyWatch.Elapsed.TotalSeconds;
+        var joinedTargets = (await engine.Jobs.ListAsync("odds-job"))[0].Targets.Total;
+        Console.Error.WriteLine($"  policy over {hostCount} hosts into a group with an executed job: {setPolicyWithJob:0.00} s, {joinedTargets} targets");
+        return new ExpansionResult(hostCount, Median(expand), Median(group), Median(direct), setPolicy, targets, [.. expand], [.. group], [.. direct],
+            setPolicyWithJob, joinedTargets);
     }
 
     internal static double Median(List<double> values)

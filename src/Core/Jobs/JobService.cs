@@ -419,7 +419,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         {
             await TargetCounts.ApplyAsync(db, job.Id, moved.Key, TargetStatus.Waiting, moved.Count(), cancellationToken);
         }
-        await InsertTargetsAsync(db, job, settings, execution.Id, fresh, now, cancellationToken);
+        await InsertTargetsAsync(db, job.Id, settings, execution.Id, TargetStatus.Waiting, fresh, now, cancellationToken);
         await TargetCounts.ApplyAsync(db, job.Id, null, TargetStatus.Waiting, fresh.Count, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new JobExecutionResult(job.Name, execution.Id, chosen.Count, execution.ExecuteAt.AsLocal(), chosen.Select(h => h.Name).ToList());
@@ -430,19 +430,35 @@ public sealed partial class JobService(DistEngine engine) : IJobService
         target.Status == TargetStatus.StoredOnRelay && target.StoredUntil == package.ExpiresAt && (target.StoredUntil is null || target.StoredUntil > now);
 
     /// <summary>
-    /// Writes new Waiting targets with multi-row INSERT statements instead of one tracked entity each: executing a
-    /// job for 10,000 hosts writes about 360 statements, not 10,000. Parameters go through EF's type mappings, so ids and
-    /// times are stored exactly as EF stores them.
+    /// Writes the new targets of one execution, one per host, their settings signed together over every core, with
+    /// multi-row INSERT statements instead of one tracked entity each: 10,000 hosts are about 360 statements, not 10,000.
+    /// An execution writes them Waiting; hosts that join an ID group with executed jobs are written Queued when the
+    /// execution is due (<see cref="Policies.PolicyEvaluator.JoinJobsAsync"/>), with the power note of an awake joiner.
+    /// Parameters go through EF's type mappings, so ids and times are stored exactly as EF stores them. The rows the
+    /// targets refer to (job, execution, hosts) must be saved before.
     /// </summary>
-    private static Task InsertTargetsAsync(DistDbContext db, JobRow job, AttemptSettings settings, int executionId, List<Guid> hostIds, DateTime now, CancellationToken cancellationToken)
+    internal static Task InsertTargetsAsync(DistDbContext db, int jobId, AttemptSettings settings, int executionId, TargetStatus status,
+        IReadOnlyCollection<Guid> hostIds, DateTime now, CancellationToken cancellationToken, string? powerNote = null)
     {
         // In the order of the host ids as stored, so that the (JobId, HostId) and (HostId, Status) indexes grow at their end.
         var tickets = hostIds.OrderBy(id => id.ToString("D").ToUpperInvariant(), StringComparer.Ordinal).Select(hostId => (Ticket: Guid.NewGuid(), HostId: hostId)).ToList();
         var rows = tickets.Zip(settings.SignAll(tickets), (t, signed) =>
             new object?[] { t.HostId, t.Ticket, signed.InstallAt, signed.Json, signed.Signature, signed.ExpiresAt, signed.KeyFingerprint }).ToList();
-        return MultiRowInsert.ExecuteAsync(db, "Targets", ["HostId", "WorkItemId", "InstallAt", "JobSettingsJson", "JobSettingsSignature", "SettingsExpiresAt", "SettingsSigningKey"], rows, cancellationToken,
-            [("JobId", job.Id), ("Status", (int)TargetStatus.Waiting), ("Attempt", 1), ("ExecutionId", executionId), ("BytesTransferred", 0L),
-             ("UpdatedAt", now), ("CreatedAt", now), ("SegmentsTransferred", 0)]);
+        List<(string Column, object Value)> shared =
+        [
+            ("JobId", jobId), ("Status", (int)status), ("Attempt", 1), ("ExecutionId", executionId), ("BytesTransferred", 0L),
+            ("UpdatedAt", now), ("CreatedAt", now), ("SegmentsTransferred", 0),
+        ];
+        if (status == TargetStatus.Queued)
+        {
+            shared.Add(("QueuedAt", now));
+        }
+        if (powerNote is not null)
+        {
+            shared.Add(("PowerNote", powerNote));
+        }
+        return MultiRowInsert.ExecuteAsync(db, "Targets", ["HostId", "WorkItemId", "InstallAt", "JobSettingsJson", "JobSettingsSignature", "SettingsExpiresAt", "SettingsSigningKey"],
+            rows, cancellationToken, shared);
     }
 
     private sealed record DestinationHost(Guid Id, string Name, string NameKey);

@@ -264,6 +264,14 @@ public sealed class JobLifecycleTests : IDisposable
 
         await _folder.Engine.IdGroups.SetPolicyAsync("ID_ALL", [new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = ["pc-*"] }]);
 
+        // The executions were dispatched: every joiner is queued at once, with its queue time, and the kept counts say so.
+        foreach (var job in new[] { "Deploy", "Tools" })
+        {
+            var joined = await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery(job));
+            Assert.All(joined, s => Assert.Equal((TargetStatus.Queued, 1, true), (s.Status, s.Attempt, s.QueuedAt is not null)));
+            Assert.Equal(new DistJobTargetCounts(24, 0, 0, 24, 0, 0, 0, 0), (await _folder.Engine.Jobs.ListAsync(job)).Single().Targets);
+        }
+
         var tickets = new HashSet<Guid>();
         foreach (var (name, hostId) in hosts)
         {
@@ -280,6 +288,32 @@ public sealed class JobLifecycleTests : IDisposable
         foreach (var job in new[] { "Deploy", "Tools" })
         {
             Assert.Equal(hosts.Keys.Order(), (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery(job))).Select(s => s.HostName).Order());
+        }
+    }
+
+    [Fact]
+    public async Task Hosts_that_join_an_id_group_before_its_execution_time_wait_for_it_unqueued()
+    {
+        await _folder.Engine.Packages.CreateAsync(new NewPackageRequest("App", "1.0", Path.Combine(_folder.Root, "pkg"), "setup.sh"));
+        await _folder.Engine.IdGroups.CreateAsync("ID_LATER", null);
+        await _folder.Engine.Jobs.CreateAsync(new NewJobRequest("Tonight", "App", null, ["ID_LATER"], DestinationType: DestinationType.IdGroup,
+            DistributeAt: DateTime.Now.AddHours(6)));
+        await _folder.Engine.Jobs.StartAsync("Tonight");
+        var hosts = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+        {
+            hosts.Add((await _folder.RegisterHostAsync($"pc-{i:D2}")).HostId);
+        }
+
+        await _folder.Engine.IdGroups.SetPolicyAsync("ID_LATER", [new Dictionary<string, IReadOnlyList<string>> { ["HostName"] = ["pc-*"] }]);
+
+        var joined = await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Tonight"));
+        Assert.Equal(5, joined.Count);
+        Assert.All(joined, s => Assert.Equal((TargetStatus.Waiting, 1, false), (s.Status, s.Attempt, s.QueuedAt is not null)));
+        Assert.Equal(new DistJobTargetCounts(5, 0, 0, 0, 5, 0, 0, 0), (await _folder.Engine.Jobs.ListAsync("Tonight")).Single().Targets);
+        foreach (var hostId in hosts)
+        {
+            Assert.Empty(await _distribution.GetWorkAsync(hostId, default));
         }
     }
 
