@@ -3,8 +3,10 @@
 //  - the engine in-process (IJobService.StreamStatusAsync): time to the first row and to the last, bytes allocated,
 //    and the managed heap after a full collection at 10 % and at 90 % of the rows (flat: nothing grows with the rows);
 //  - the same through a real `jp1dist manager` process's admin API (RemoteServices.Jobs.StreamStatusAsync);
-//  - references in the same run: a raw Microsoft.Data.Sqlite reader over the very SELECT the engine runs (the floor),
-//    and GetStatusAsync, which collects the same rows into a list (the contrast for memory).
+//  - references in the same run: a raw ADO.NET reader over the very SELECT the engine runs (the floor), and
+//    GetStatusAsync, which collects the same rows into a list (the contrast for memory).
+// On SQLite (the data folder's file) by default; `--database postgresql` starts a throw-away PostgreSQL server (as the
+// tests and bench/Baseline do) and records it in the data folder, as `jp1dist manager --database` does.
 // Progress goes to stderr; stdout carries the JSON document and one summary line.
 using System.Diagnostics;
 using System.Globalization;
@@ -15,12 +17,21 @@ using JP1Dist.Core;
 using JP1Dist.Core.Managers;
 using JP1Dist.Core.Domain;
 using JP1Dist.Core.Storage;
+using System.Data.Common;
+using JP1Dist.Tests;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 var targetCount = Arg("--targets", 100_000);
 var repeats = Arg("--repeats", 3);
 var executables = ArgText("--jp1dist") ?? Path.Combine(RepoRoot(), "out", "jp1dist");
+var onPostgres = (ArgText("--database") ?? "sqlite") switch
+{
+    "sqlite" => false,
+    "postgresql" => true,
+    var other => throw new ArgumentException($"--database takes sqlite or postgresql, not '{other}'."),
+};
 const string jobName = "status-bench";
 const string midJobName = "status-bench-mid";
 const string smallJobName = "status-bench-small";
@@ -28,12 +39,35 @@ const string smallJobName = "status-bench-small";
 var root = Path.Combine(Path.GetTempPath(), "jp1dist-bench-status-" + Guid.NewGuid().ToString("N")[..8]);
 var home = Path.Combine(root, "home");
 Process? manager = null;
+PostgresServer? postgres = null;
 try
 {
+    var database = "SQLite: the data folder's file (WAL)";
+    if (onPostgres)
+    {
+        Log("starting a throw-away PostgreSQL server");
+        postgres = PostgresServer.StartNew(durable: true);
+        var settings = new DatabaseSettings(DatabaseProvider.PostgreSql, new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1", Port = postgres.Port, Username = "postgres", Database = "status_bench",
+        }.ConnectionString);
+        settings.RecordIn(new DataFolder(home));
+        await using var connection = new NpgsqlConnection(postgres.ConnectionString);
+        await connection.OpenAsync();
+        database = $"PostgreSQL {connection.PostgreSqlVersion} (throw-away server on 127.0.0.1:{postgres.Port}, durable, shared_buffers 128MB, the default; "
+            + "statistics as autovacuum leaves them after the setup, and an ANALYZE before the rounds)";
+        Log(database);
+    }
     var engine = new DistEngine(new DataFolder(home));
     var setup = await Setup.RunAsync(engine, root, targetCount, jobName, midJobName, smallJobName);
-    var (sql, parameters) = Raw.SqlOf(engine, jobName);
-    var plan = await Raw.PlanAsync(engine, sql, parameters);
+    if (onPostgres)
+    {
+        // What autovacuum does for tables that grew this much, at once instead of within its next minutes.
+        await using var db = engine.Database.CreateContext();
+        await db.Database.ExecuteSqlRawAsync("ANALYZE");
+    }
+    var statements = Raw.SqlOf(engine, jobName);
+    var plan = await Raw.PlanAsync(engine, statements);
     Log($"query plan: {string.Join(" | ", plan)}");
 
     ManagerLauncher.FindExecutable(executables); // fails early, naming the build to make
@@ -59,7 +93,7 @@ try
     {
         var round = new Dictionary<string, Run>
         {
-            ["raw"] = await Raw.ReadAsync(engine, sql, parameters),
+            ["raw"] = await Raw.ReadAsync(engine, statements),
             ["engine"] = await Measure.StreamAsync(() => engine.Jobs.StreamStatusAsync(query)),
             ["engineList"] = await Measure.ListAsync(() => engine.Jobs.GetStatusAsync(query)),
             ["adminApi"] = await Measure.StreamAsync(() => remote.Jobs.StreamStatusAsync(query)),
@@ -101,13 +135,14 @@ try
     {
         benchmark = "status: Get-DistJobStatus over one job, streamed",
         build,
+        database,
         machine = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, runtime = Environment.Version.ToString(), loadAverage = LoadAverage() },
         targets = targetCount,
         repeats,
         goals = new { firstRowMs = 100, allSeconds = 2.0, memory = "flat: no list of all rows in memory" },
         setup,
         queryPlan = plan,
-        sql,
+        sql = statements.Select(statement => statement.Sql).ToList(),
         medians = summary,
         runs = series,
         memory,
@@ -115,7 +150,7 @@ try
     };
     Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"status: {targetCount} targets first row {summary["engine"].FirstRowMs:0.0} ms, all {summary["engine"].AllSeconds:0.00} s (engine), " +
+        $"status: {(onPostgres ? "PostgreSQL, " : "")}{targetCount} targets first row {summary["engine"].FirstRowMs:0.0} ms, all {summary["engine"].AllSeconds:0.00} s (engine), " +
         $"first {summary["adminApi"].FirstRowMs:0.0} ms, all {summary["adminApi"].AllSeconds:0.00} s (admin API); raw reader {summary["raw"].AllSeconds:0.00} s (first {summary["raw"].FirstRowMs:0.0} ms); " +
         $"list {summary["engineList"].AllSeconds:0.00} s; mid job ({midCount}) first {summary["engineMid"].FirstRowMs:0.0} ms, all {summary["engineMid"].AllSeconds:0.00} s; " +
         $"small job ({smallCount}) first {summary["engineSmall"].FirstRowMs:0.0} ms, all {summary["engineSmall"].AllSeconds:0.00} s; " +
@@ -132,6 +167,8 @@ finally
     }
     manager?.Dispose();
     SqliteConnection.ClearAllPools();
+    NpgsqlConnection.ClearAllPools();
+    postgres?.Dispose();
     if (Environment.GetEnvironmentVariable("JP1DIST_BENCH_KEEP") != "1")
     {
         try
@@ -326,86 +363,164 @@ static class Setup
     }
 }
 
-/// <summary>The floor: the SQL EF Core generates for the engine's status query, read with a bare SqliteDataReader.</summary>
+/// <summary>
+/// The floor: the SQL EF Core generates for the engine's status query of one large job, read with the provider's bare data
+/// reader as the engine reads it: on SQLite in one query, on PostgreSQL its first rows apart (JobService.HostOrderFirst),
+/// then the rest after the last host of those.
+/// </summary>
 static class Raw
 {
-    /// <summary>The engine's query for one job, as EF Core writes it (its ToQueryString: `.param set` lines, then the SELECT).</summary>
-    public static (string Sql, List<(string Name, string Value)> Parameters) SqlOf(DistEngine engine, string jobName)
+    /// <summary>The rows the engine asks for apart on PostgreSQL (JobService.HostOrderFirst).</summary>
+    public const int First = 500;
+
+    /// <summary>One statement as EF Core writes it (its ToQueryString: the parameters, then the SELECT).</summary>
+    public sealed record Statement(string Sql, List<(string Name, object Value)> Parameters);
+
+    /// <summary>
+    /// The engine's queries for one job: on SQLite the whole job; on PostgreSQL its first rows, and the rest after the last
+    /// host of those (the parameter named after the last host read starts empty, which every host name key follows).
+    /// </summary>
+    public static List<Statement> SqlOf(DistEngine engine, string jobName)
     {
         using var db = engine.Database.CreateContext();
         var key = Names.Key(jobName);
+        var id = db.Jobs.Single(j => j.NameKey == key).Id;
+        var after = "";
         // As JobService.StreamStatusAsync reads a job that reaches a large share of the hosts: hosts in name order, the
         // target by (JobId, HostId), the columns a status row shows.
-        var rows = from j in db.Jobs.AsNoTracking()
-                   from h in db.Hosts
-                   from t in db.Targets
-                   where t.JobId == j.Id && t.HostId == h.Id
-                   join p in db.Packages on j.PackageId equals p.Id
-                   from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
-                   select new
-                   {
-                       JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, t.Status, t.ExitCode, t.Message, t.PowerNote, t.Attempt,
-                       t.QueuedAt, t.StartedAt, t.CompletedAt, t.UpdatedAt, t.CreatedAt, t.BytesTransferred, t.OutputTail, t.JobId, t.HostId,
-                       t.SegmentsTransferred, p.SegmentCount, p.TotalBytes, t.InstallAt, t.StoredUntil, t.ServedByHostId, ServedBy = s == null ? null : s.Name,
-                   };
-        var text = rows.Where(r => r.JobKey == key).OrderBy(r => r.JobKey).ThenBy(r => r.HostKey).ToQueryString();
-        var parameters = new List<(string, string)>();
-        var lines = text.Split('\n');
-        var at = 0;
-        for (; at < lines.Length && lines[at].StartsWith(".param set ", StringComparison.Ordinal); at++)
-        {
-            var rest = lines[at][".param set ".Length..].Trim();
-            var space = rest.IndexOf(' ', StringComparison.Ordinal);
-            parameters.Add((rest[..space], rest[(space + 1)..].Trim('\'')));
-        }
-        return (string.Join('\n', lines[at..]).Trim(), parameters);
+        var rows = (from j in db.Jobs.AsNoTracking()
+                    from h in db.Hosts
+                    from t in db.Targets
+                    where t.JobId == j.Id && t.HostId == h.Id
+                    join p in db.Packages on j.PackageId equals p.Id
+                    from s in db.Hosts.Where(s => s.Id == t.ServedByHostId).DefaultIfEmpty()
+                    select new
+                    {
+                        JobName = j.Name, JobKey = j.NameKey, HostName = h.Name, HostKey = h.NameKey, t.Status, t.ExitCode, t.Message, t.PowerNote, t.Attempt,
+                        t.QueuedAt, t.StartedAt, t.CompletedAt, t.UpdatedAt, t.CreatedAt, t.BytesTransferred, t.OutputTail, t.JobId, t.HostId,
+                        t.SegmentsTransferred, p.SegmentCount, p.TotalBytes, t.InstallAt, t.StoredUntil, t.ServedByHostId, ServedBy = s == null ? null : s.Name,
+                    }).Where(r => r.JobKey == key).Where(r => r.JobId == id);
+        return engine.Database.IsPostgreSql
+            ? [Parse(rows.OrderBy(r => r.JobKey).ThenBy(r => r.HostKey).Take(First).ToQueryString()),
+               Parse(rows.Where(r => string.Compare(r.HostKey, after) > 0).OrderBy(r => r.JobKey).ThenBy(r => r.HostKey).ToQueryString())]
+            : [Parse(rows.OrderBy(r => r.JobKey).ThenBy(r => r.HostKey).ToQueryString())];
     }
 
-    public static async Task<List<string>> PlanAsync(DistEngine engine, string sql, List<(string Name, string Value)> parameters)
+    private static Statement Parse(string text)
     {
-        await using var connection = new SqliteConnection(engine.Database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = Command(connection, "EXPLAIN QUERY PLAN " + sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync();
-        var plan = new List<string>();
-        while (await reader.ReadAsync())
+        var parameters = new List<(string, object)>();
+        var lines = text.Split('\n');
+        var at = 0;
+        for (; at < lines.Length; at++)
         {
-            plan.Add(reader.GetString(3));
+            string name, value;
+            if (lines[at].StartsWith(".param set ", StringComparison.Ordinal))
+            {
+                // SQLite's: .param set @name 'value'
+                var rest = lines[at][".param set ".Length..].Trim();
+                var space = rest.IndexOf(' ', StringComparison.Ordinal);
+                (name, value) = (rest[..space], rest[(space + 1)..]);
+            }
+            else if (lines[at].StartsWith("-- @", StringComparison.Ordinal))
+            {
+                // Npgsql's: -- @name='value'
+                var rest = lines[at]["-- ".Length..].Trim();
+                var equals = rest.IndexOf('=', StringComparison.Ordinal);
+                (name, value) = (rest[..equals], rest[(equals + 1)..]);
+            }
+            else if (lines[at].Length > 0)
+            {
+                break;
+            }
+            else
+            {
+                continue;
+            }
+            // The job's id and the number of rows as numbers (Npgsql quotes them too), the job's key and the last host's as text.
+            var unquoted = value.Trim('\'');
+            parameters.Add((name, int.TryParse(unquoted, CultureInfo.InvariantCulture, out var number) ? number : unquoted));
+        }
+        return new Statement(string.Join('\n', lines[at..]).Trim(), parameters);
+    }
+
+    /// <summary>The plan of each statement, in the order they run.</summary>
+    public static async Task<List<string>> PlanAsync(DistEngine engine, List<Statement> statements)
+    {
+        await using var db = engine.Database.CreateContext();
+        var sqlite = db.Database.IsSqlite();
+        var connection = db.Database.GetDbConnection();
+        await connection.OpenAsync();
+        var plan = new List<string>();
+        foreach (var statement in statements)
+        {
+            if (statements.Count > 1)
+            {
+                plan.Add(statement == statements[0] ? "first rows:" : "the rest:");
+            }
+            await using var command = Command(connection, (sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ") + statement.Sql, statement.Parameters);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(sqlite ? 3 : 0).Trim());
+            }
         }
         return plan;
     }
 
-    public static async Task<Run> ReadAsync(DistEngine engine, string sql, List<(string Name, string Value)> parameters)
+    public static async Task<Run> ReadAsync(DistEngine engine, List<Statement> statements)
     {
         GC.Collect();
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        await using var db = engine.Database.CreateContext();
         var watch = Stopwatch.StartNew();
-        await using var connection = new SqliteConnection(engine.Database.ConnectionString);
+        var connection = db.Database.GetDbConnection();
         await connection.OpenAsync();
-        await using var command = Command(connection, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync();
-        var values = new object[reader.FieldCount];
         var rows = 0;
-        var first = 0.0;
-        while (await reader.ReadAsync())
+        var firstMs = 0.0;
+        object? after = null;
+        await using (var command = Command(connection, statements[0].Sql, statements[0].Parameters))
         {
-            reader.GetValues(values);
-            if (rows++ == 0)
-            {
-                first = watch.Elapsed.TotalMilliseconds;
-            }
+            after = await ReadAllAsync(command);
+        }
+        if (statements.Count > 1 && rows == First)
+        {
+            await using var command = Command(connection, statements[1].Sql, statements[1].Parameters);
+            command.Parameters.Cast<DbParameter>().Single(p => p.Value is "").Value = after;
+            await ReadAllAsync(command);
         }
         var all = watch.Elapsed.TotalSeconds;
-        return new Run(rows, first, all, (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (1024.0 * 1024.0), 0);
+        return new Run(rows, firstMs, all, (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (1024.0 * 1024.0), 0);
+
+        // Every column of every row; the last row's host name key.
+        async Task<object?> ReadAllAsync(DbCommand command)
+        {
+            await using var reader = await command.ExecuteReaderAsync();
+            var values = new object[reader.FieldCount];
+            var hostKey = reader.GetOrdinal("HostKey");
+            object? last = null;
+            while (await reader.ReadAsync())
+            {
+                reader.GetValues(values);
+                last = values[hostKey];
+                if (rows++ == 0)
+                {
+                    firstMs = watch.Elapsed.TotalMilliseconds;
+                }
+            }
+            return last;
+        }
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, string sql, List<(string Name, string Value)> parameters)
+    private static DbCommand Command(DbConnection connection, string sql, List<(string Name, object Value)> parameters)
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue(name, value);
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
         }
         return command;
     }

@@ -328,12 +328,15 @@ public sealed class JobLifecycleTests : IDisposable
     }
 
     [Theory]
-    [InlineData(0)] // every job read in host name order from the hosts' index
-    [InlineData(2)] // "Wide" and "Mid" in host order, "Narrow" by target and sorted
-    [InlineData(4_000)] // every job by target and sorted (the default for jobs this small)
-    public async Task Status_rows_come_in_host_name_order_whether_the_job_reaches_most_hosts_or_few(int sortedRowsLimit)
+    [InlineData(0, null)] // every job read in host name order from the hosts' index, as the database reads it by default
+    [InlineData(0, 2)] // the same, "Wide"'s first two hosts apart, then the rest after them
+    [InlineData(0, 9)] // all nine of "Wide"'s first, and a second query that finds none
+    [InlineData(2, 1)] // "Wide" and "Mid" in host order from the first host on, "Narrow" by target and sorted
+    [InlineData(4_000, null)] // every job by target and sorted (the default for jobs this small)
+    public async Task Status_rows_come_in_host_name_order_whether_the_job_reaches_most_hosts_or_few(int sortedRowsLimit, int? hostOrderFirst)
     {
         _folder.Engine.Jobs.SortedRowsLimit = sortedRowsLimit;
+        _folder.Engine.Jobs.HostOrderFirst = hostOrderFirst;
         // Registered out of name order. "Wide" reaches every host, "Mid" three of nine, "Narrow" one: each answers in host
         // name order whichever way it is read, with the same columns, and a wildcard answers job after job.
         string[] names = ["pc-g", "pc-c", "PC-i", "pc-a", "pc-e", "pc-h", "pc-b", "pc-f", "pc-d"];
