@@ -604,7 +604,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
                 continue;
             }
             // In host name order: in one query, or the first rows apart, then the rest after the last host of them.
-            if ((HostOrderFirst ?? (engine.Database.IsPostgreSql ? 500 : null)) is not { } apart)
+            if ((HostOrderFirst ?? (engine.Database.IsPostgreSql ? 500 : null)) is not { } apart || apart <= 0)
             {
                 await foreach (var status in ReadAsync(rows))
                 {
@@ -685,7 +685,7 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     /// <summary>
     /// The rows of a job read in host name order that are asked for apart, first (<see cref="StreamStatusAsync"/>): a query
     /// for this many rows PostgreSQL plans for its first rows; the rest come from a second query. Null: 500 on PostgreSQL,
-    /// none on SQLite, whose plan reads in host order as it goes (its second query would pass over the hosts' name index
+    /// none (one query, as with 0) on SQLite, whose plan reads in host order as it goes (its second query would pass over the hosts' name index
     /// without their ids, a table lookup per host). Tests set it to read both ways on both.
     /// </summary>
     internal int? HostOrderFirst { get; set; }

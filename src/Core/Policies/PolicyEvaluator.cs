@@ -32,8 +32,8 @@ public sealed class PolicyEvaluator(DistEngine engine)
     /// <summary>
     /// Evaluates every policy for a host registering for the first time, from the facts it just sent: a new host
     /// has no memberships, no groups and no JP1Dist software yet, so nothing needs to be read back (the hot path
-    /// when many clients register). The memberships and targets are added to the context; the caller saves them
-    /// with the host.
+    /// when many clients register). The memberships and targets are written in the caller's transaction with multi-row
+    /// INSERTs, which refer to the host's row: the caller saves the host first.
     /// </summary>
     public Task<(int Added, int Removed)> ApplyToNewHostAsync(DistDbContext db, HostFactSet host, CancellationToken cancellationToken) =>
         ApplyCoreAsync(db, [host.HostId], null, host, hostsTalking: true, cancellationToken);
