@@ -25,7 +25,9 @@ internal sealed record ReportWrite(Guid HostId, Guid WorkItemId, TargetStatus To
 /// its report may move it from, and only for its current ticket; a duplicate or late report moves nothing and counts
 /// nothing. Reports of the same target in one batch are taken in their order, each from what the one before left. On
 /// PostgreSQL another writer (a cmdlet, another node) may change a target between the read and the update: the update
-/// then finds nothing, the target is read again and the report decided from what it is now.
+/// then finds nothing, the target is read again and the report decided from what it is now. There a batch's UPDATEs are
+/// sent together (<see cref="TargetUpdates"/>): one that finds nothing fails the whole write, and each report is then
+/// written alone, by that rule.
 /// </remarks>
 internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, ReportResponse>
 {
@@ -55,7 +57,9 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
         var outcomes = new List<(ReportResponse?, Exception?)>(items.Count);
         var counts = new Dictionary<(int JobId, TargetStatus Status), int>();
         var installed = new List<(Guid HostId, int JobId)>();
-        using var updates = new TargetUpdates(db);
+        // Where the database is a server (PostgreSQL), each UPDATE alone would be a round trip inside the one writer's batch:
+        // they are sent together after the loop, each decided as if it moved its target, and checked then.
+        using var updates = new TargetUpdates(db, together: items.Count > 1 && db.Database.GetDbConnection().CanCreateBatch);
         foreach (var item in items)
         {
             var target = targets.GetValueOrDefault(item.WorkItemId);
@@ -104,6 +108,7 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
             }
             outcomes.Add((new ReportResponse(true, item.To.ToString()), null));
         }
+        await updates.FlushAsync();
         await TargetCounts.ApplyAsync(db, counts, CancellationToken.None);
         if (installed.Count > 0)
         {
@@ -116,9 +121,17 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
     /// The UPDATE of a reported target (<see cref="ModelCommands{TEntity}"/>), one form kept for the batch each: progress, a
     /// final state, and StoredOnRelay (which also sets the relay's expiry).
     /// </summary>
-    private sealed class TargetUpdates(DistDbContext db) : IDisposable
+    /// <remarks>
+    /// Together (a provider with ADO.NET batches, PostgreSQL): <see cref="ExecuteAsync"/> adds the UPDATE to one batch and
+    /// answers that it moved its target, and <see cref="FlushAsync"/> sends the batch in one round trip and checks that each
+    /// did. One that did not (another writer changed its target since the read) makes the whole write fail: the shared
+    /// commit undoes it and writes each report alone (<see cref="GroupCommit"/>), where its update is decided from what the
+    /// target is then.
+    /// </remarks>
+    private sealed class TargetUpdates(DistDbContext db, bool together) : IDisposable
     {
         private readonly ModelCommands<TargetRow> _commands = new(db);
+        private readonly System.Data.Common.DbBatch? _batch = together ? db.Database.GetDbConnection().CreateBatch() : null;
 
         public async Task<int> ExecuteAsync(long id, TargetStatus status, ReportWrite report)
         {
@@ -144,7 +157,35 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
             _commands.Bind(command, "ticket", nameof(TargetRow.WorkItemId), report.WorkItemId);
             _commands.Bind(command, "host", nameof(TargetRow.HostId), report.HostId);
             _commands.Bind(command, "from", nameof(TargetRow.Status), status);
-            return await _commands.ExecuteAsync(command, CancellationToken.None);
+            if (_batch is null)
+            {
+                return await _commands.ExecuteAsync(command, CancellationToken.None);
+            }
+            // The statement and its values move to a command of the batch (a parameter belongs to one collection at a time).
+            var update = _batch.CreateBatchCommand();
+            update.CommandText = command.CommandText;
+            var parameters = command.Parameters.Cast<System.Data.Common.DbParameter>().ToList();
+            command.Parameters.Clear();
+            foreach (var parameter in parameters)
+            {
+                update.Parameters.Add(parameter);
+            }
+            _batch.BatchCommands.Add(update);
+            return 1;
+        }
+
+        /// <summary>Sends the UPDATEs gathered together, if any, and fails unless each moved its target.</summary>
+        public async Task FlushAsync()
+        {
+            if (_batch is not { BatchCommands.Count: > 0 })
+            {
+                return;
+            }
+            await _commands.ExecuteBatchAsync(_batch, CancellationToken.None);
+            if (_batch.BatchCommands.Any(update => update.RecordsAffected != 1))
+            {
+                throw new ConcurrentTargetChangeException();
+            }
         }
 
         private static string Text(ModelCommands<TargetRow> sql, bool final, bool stored)
@@ -176,6 +217,14 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
                 + $" AND {C(nameof(TargetRow.HostId))} = {P("host")} AND {C(nameof(TargetRow.Status))} = {P("from")}";
         }
 
-        public void Dispose() => _commands.Dispose();
+        public void Dispose()
+        {
+            _batch?.Dispose();
+            _commands.Dispose();
+        }
     }
+
+    /// <summary>A target of the batch changed between its read and its update: the shared commit writes each report alone.</summary>
+    private sealed class ConcurrentTargetChangeException()
+        : InvalidOperationException("A reported target changed while its report was recorded together with others; each is recorded alone.");
 }

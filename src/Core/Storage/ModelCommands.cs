@@ -65,6 +65,21 @@ internal sealed class ModelCommands<TEntity>(DistDbContext db) : IDisposable
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>Runs <paramref name="batch"/> in the context's transaction, if it has one, opening its connection if it is closed.</summary>
+    public async Task ExecuteBatchAsync(DbBatch batch, CancellationToken cancellationToken)
+    {
+        if (batch.Connection is null)
+        {
+            batch.Connection = db.Database.GetDbConnection();
+        }
+        if (batch.Connection.State != System.Data.ConnectionState.Open)
+        {
+            await db.Database.OpenConnectionAsync(cancellationToken);
+        }
+        batch.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public void Dispose()
     {
         foreach (var command in _commands.Values)

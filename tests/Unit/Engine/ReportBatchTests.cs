@@ -123,6 +123,56 @@ public sealed class ReportBatchTests : IDisposable
         Assert.DoesNotContain(inventory["pc-c"].Software, s => s.Source == "JP1Dist");
     }
 
+    [PostgreSqlOnlyFact("SQLite runs one writer at a time, so no other transaction can change a target between a batch's read and its update")]
+    public async Task A_target_another_writer_changes_between_a_batchs_read_and_its_update_is_decided_from_what_it_is_then()
+    {
+        var targets = await DispatchedAsync("Deploy", "pc-a", "pc-b", "pc-c");
+        // Another writer (a re-execution of pc-a, as a cmdlet on another node would make it) gives pc-a's target a new ticket
+        // and holds its row until the batch's update of that target waits for it.
+        await using var other = new Npgsql.NpgsqlConnection(_folder.Engine.Database.ConnectionString);
+        await other.OpenAsync();
+        await using var change = await other.BeginTransactionAsync();
+        await using (var retick = new Npgsql.NpgsqlCommand("""UPDATE "Targets" SET "WorkItemId" = @fresh WHERE "WorkItemId" = @ticket""", other, change))
+        {
+            retick.Parameters.AddWithValue("fresh", Guid.NewGuid());
+            retick.Parameters.AddWithValue("ticket", targets[0].Item.WorkItemId);
+            Assert.Equal(1, await retick.ExecuteNonQueryAsync());
+        }
+
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hold = Task.Run(() => _folder.Engine.Writes.RunAsync(async _ =>
+        {
+            holding.SetResult();
+            await gate.Task;
+            return 0;
+        }));
+        await holding.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var answers = targets.Select(t => _distribution.ReportAsync(t.Host, new ReportRequest(t.Item.WorkItemId, "Transferring"), default)).ToList();
+        gate.SetResult();
+        await hold.WaitAsync(TimeSpan.FromSeconds(30));
+        // The batch read pc-a's target with its old ticket; its update now waits for the other writer's row lock.
+        await using (var waiting = new Npgsql.NpgsqlConnection(_folder.Engine.Database.ConnectionString))
+        {
+            await waiting.OpenAsync();
+            await using var locks = new Npgsql.NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE NOT granted", waiting);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((long)(await locks.ExecuteScalarAsync())! == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the batch's update never waited for the other writer");
+                await Task.Delay(20);
+            }
+        }
+        await change.CommitAsync();
+
+        Assert.Equal("WorkItemNotFound", (await Assert.ThrowsAsync<DistException>(() => answers[0]).WaitAsync(TimeSpan.FromSeconds(60))).ErrorId);
+        Assert.Equal(new ReportResponse(true, "Transferring"), await answers[1].WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(new ReportResponse(true, "Transferring"), await answers[2].WaitAsync(TimeSpan.FromSeconds(60)));
+        var status = (await _folder.Engine.Jobs.GetStatusAsync(new JobStatusQuery("Deploy"))).ToDictionary(s => s.HostName, s => s.Status);
+        Assert.Equal([TargetStatus.Queued, TargetStatus.Transferring, TargetStatus.Transferring], new[] { status["pc-a"], status["pc-b"], status["pc-c"] });
+        Assert.Equal(["Deploy Queued=1", "Deploy Transferring=2"], await TargetCountCheck.AssertKeptCountsAreTheTargetsAsync(_folder.Engine, "after"));
+    }
+
     [Fact]
     public async Task When_a_batch_cannot_be_written_whole_each_report_is_written_alone_and_only_the_one_at_fault_fails()
     {
