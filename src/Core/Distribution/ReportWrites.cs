@@ -26,8 +26,8 @@ internal sealed record ReportWrite(Guid HostId, Guid WorkItemId, TargetStatus To
 /// nothing. Reports of the same target in one batch are taken in their order, each from what the one before left. On
 /// PostgreSQL another writer (a cmdlet, another node) may change a target between the read and the update: the update
 /// then finds nothing, the target is read again and the report decided from what it is now. There a batch's UPDATEs are
-/// sent together (<see cref="TargetUpdates"/>): one that finds nothing fails the whole write, and each report is then
-/// written alone, by that rule.
+/// sent together (<see cref="TargetUpdates"/>): one that finds nothing undoes them, and the batch is written again one
+/// UPDATE at a time, by that rule.
 /// </remarks>
 internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, ReportResponse>
 {
@@ -48,6 +48,30 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
 
     public override async Task<IReadOnlyList<(ReportResponse? Result, Exception? Error)>> WriteAsync(DistDbContext db, IReadOnlyList<ReportWrite> items)
     {
+        // Where the database is a server (PostgreSQL), each UPDATE alone would be a round trip inside the one writer's batch:
+        // they are sent together, each decided as if it moved its target. If one did not (another writer changed its target
+        // since the read), what they did is undone and the batch is written again one UPDATE at a time, each report decided
+        // from what its target is then.
+        if (items.Count > 1 && db.Database.GetDbConnection().CanCreateBatch && db.Database.CurrentTransaction is { } transaction)
+        {
+            await transaction.CreateSavepointAsync("reports");
+            try
+            {
+                var written = await WriteAsync(db, items, together: true);
+                await transaction.ReleaseSavepointAsync("reports");
+                return written;
+            }
+            catch (ConcurrentTargetChangeException)
+            {
+                await transaction.RollbackToSavepointAsync("reports");
+                await transaction.ReleaseSavepointAsync("reports");
+            }
+        }
+        return await WriteAsync(db, items, together: false);
+    }
+
+    private async Task<IReadOnlyList<(ReportResponse? Result, Exception? Error)>> WriteAsync(DistDbContext db, IReadOnlyList<ReportWrite> items, bool together)
+    {
         var tickets = items.Select(i => i.WorkItemId).Distinct().ToList();
         var targets = new Dictionary<Guid, TargetState>(tickets.Count);
         await foreach (var target in TargetsQuery(db, tickets))
@@ -57,9 +81,7 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
         var outcomes = new List<(ReportResponse?, Exception?)>(items.Count);
         var counts = new Dictionary<(int JobId, TargetStatus Status), int>();
         var installed = new List<(Guid HostId, int JobId)>();
-        // Where the database is a server (PostgreSQL), each UPDATE alone would be a round trip inside the one writer's batch:
-        // they are sent together after the loop, each decided as if it moved its target, and checked then.
-        using var updates = new TargetUpdates(db, together: items.Count > 1 && db.Database.GetDbConnection().CanCreateBatch);
+        using var updates = new TargetUpdates(db, together);
         foreach (var item in items)
         {
             var target = targets.GetValueOrDefault(item.WorkItemId);
@@ -124,9 +146,8 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
     /// <remarks>
     /// Together (a provider with ADO.NET batches, PostgreSQL): <see cref="ExecuteAsync"/> adds the UPDATE to one batch and
     /// answers that it moved its target, and <see cref="FlushAsync"/> sends the batch in one round trip and checks that each
-    /// did. One that did not (another writer changed its target since the read) makes the whole write fail: the shared
-    /// commit undoes it and writes each report alone (<see cref="GroupCommit"/>), where its update is decided from what the
-    /// target is then.
+    /// did. One that did not (another writer changed its target since the read) fails the write, which is undone and made
+    /// again one UPDATE at a time (<see cref="WriteAsync(DistDbContext, IReadOnlyList{ReportWrite})"/>).
     /// </remarks>
     private sealed class TargetUpdates(DistDbContext db, bool together) : IDisposable
     {
@@ -224,7 +245,7 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
         }
     }
 
-    /// <summary>A target of the batch changed between its read and its update: the shared commit writes each report alone.</summary>
+    /// <summary>A target of the batch changed between its read and its update: the batch is written again one UPDATE at a time.</summary>
     private sealed class ConcurrentTargetChangeException()
         : InvalidOperationException("A reported target changed while its report was recorded together with others; each is recorded alone.");
 }

@@ -144,7 +144,7 @@ public sealed class GroupCommit
 
     /// <summary>
     /// The items of <paramref name="writer"/> in this batch, in one call inside a savepoint; when the call fails (a statement
-    /// the database refused), it is undone and each item written alone in a savepoint of its own.
+    /// the database refused, a statement that timed out), it is undone and each item written alone in a savepoint of its own.
     /// </summary>
     private static async Task WriteTogetherAsync(DistDbContext db, Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction transaction, BatchWrite writer,
         IReadOnlyList<Pending> batch, (object? Result, Exception? Error)[] outcomes)

@@ -155,7 +155,9 @@ public sealed class ReportBatchTests : IDisposable
         await using (var waiting = new Npgsql.NpgsqlConnection(_folder.Engine.Database.ConnectionString))
         {
             await waiting.OpenAsync();
-            await using var locks = new Npgsql.NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE NOT granted", waiting);
+            // A wait on this transaction's row, not any wait on the server (other test classes run beside this one).
+            await using var locks = new Npgsql.NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE @holder = ANY(pg_blocking_pids(pid))", waiting);
+            locks.Parameters.AddWithValue("holder", other.ProcessID);
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while ((long)(await locks.ExecuteScalarAsync())! == 0)
             {
