@@ -247,5 +247,5 @@ internal sealed class ReportWrites(DistEngine engine) : BatchWrite<ReportWrite, 
 
     /// <summary>A target of the batch changed between its read and its update: the batch is written again one UPDATE at a time.</summary>
     private sealed class ConcurrentTargetChangeException()
-        : InvalidOperationException("A reported target changed while its report was recorded together with others; each is recorded alone.");
+        : InvalidOperationException("A reported target changed while its report was recorded together with others; the batch is recorded again one update at a time.");
 }

@@ -595,16 +595,8 @@ public sealed partial class JobService(DistEngine engine) : IJobService
             // The job's id as well as its name: PostgreSQL then plans with what it knows of that job's targets.
             var hostOrder = shown.GetValueOrDefault(id) > SortedRowsLimit;
             var rows = Filtered(hostOrder ? StatusRowsInHostOrder(db) : StatusRows(db), key, statuses).Where(r => r.JobId == id);
-            if (!hostOrder)
-            {
-                await foreach (var status in ReadAsync(rows))
-                {
-                    yield return status;
-                }
-                continue;
-            }
-            // In host name order: in one query, or the first rows apart, then the rest after the last host of them.
-            if ((HostOrderFirst ?? (engine.Database.IsPostgreSql ? 500 : null)) is not { } apart || apart <= 0)
+            // In one query; or, in host name order on PostgreSQL, the first rows apart, then the rest after the last host of them.
+            if ((hostOrder ? HostOrderFirst ?? (engine.Database.IsPostgreSql ? 500 : null) : null) is not { } apart || apart <= 0)
             {
                 await foreach (var status in ReadAsync(rows))
                 {
@@ -685,8 +677,8 @@ public sealed partial class JobService(DistEngine engine) : IJobService
     /// <summary>
     /// The rows of a job read in host name order that are asked for apart, first (<see cref="StreamStatusAsync"/>): a query
     /// for this many rows PostgreSQL plans for its first rows; the rest come from a second query. Null: 500 on PostgreSQL,
-    /// none (one query, as with 0) on SQLite, whose plan reads in host order as it goes (its second query would pass over the hosts' name index
-    /// without their ids, a table lookup per host). Tests set it to read both ways on both.
+    /// none (one query, as with 0) on SQLite, whose plan reads in host order as it goes (its second query would pass over
+    /// the hosts' name index without their ids, a table lookup per host). Tests set it to read both ways on both.
     /// </summary>
     internal int? HostOrderFirst { get; set; }
 
